@@ -1,8 +1,10 @@
 #include "engine/types.h"
 
+#include "engine/inputs.h"
+
 namespace duet {
 
-std::string_view ModuleStateName(ModuleState state) {
+const char* ModuleStateName(ModuleState state) {
   switch (state) {
     case ModuleState::kStop:
       return "STOP";
@@ -18,7 +20,7 @@ std::string_view ModuleStateName(ModuleState state) {
   return "?";
 }
 
-std::string_view DataStateName(DataState state) {
+const char* DataStateName(DataState state) {
   switch (state) {
     case DataState::kUnknown:
       return "unknown";
@@ -32,7 +34,7 @@ std::string_view DataStateName(DataState state) {
   return "?";
 }
 
-std::string_view ScriptKindName(ScriptKind kind) {
+const char* ScriptKindName(ScriptKind kind) {
   switch (kind) {
     case ScriptKind::kPrestart:
       return "prestart";
@@ -46,6 +48,24 @@ std::string_view ScriptKindName(ScriptKind kind) {
       return "stop_second";
     case ScriptKind::kPoststop:
       return "poststop";
+  }
+  return "?";
+}
+
+const char* AdminVerbName(AdminVerb verb) {
+  switch (verb) {
+    case AdminVerb::kStart:
+      return "start";
+    case AdminVerb::kStop:
+      return "stop";
+    case AdminVerb::kSwap:
+      return "swap";
+    case AdminVerb::kPrim:
+      return "prim";
+    case AdminVerb::kSecond:
+      return "second";
+    case AdminVerb::kRestart:
+      return "restart";
   }
   return "?";
 }

@@ -41,9 +41,9 @@ enum class ScriptKind : uint8_t {
   kPoststop,
 };
 
-std::string_view ModuleStateName(ModuleState state);
-std::string_view DataStateName(DataState state);
-std::string_view ScriptKindName(ScriptKind kind);
+const char* ModuleStateName(ModuleState state);
+const char* DataStateName(DataState state);
+const char* ScriptKindName(ScriptKind kind);
 
 }  // namespace duet
 

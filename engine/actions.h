@@ -1,0 +1,97 @@
+// What the engine asks its driver to do, in order (DESIGN.md §2). The driver carries the
+// actions out in the order given; a Persist must be durable before any later action runs,
+// because the later ones (a message, a promotion) may depend on it.
+#ifndef DUET_ENGINE_ACTIONS_H_
+#define DUET_ENGINE_ACTIONS_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/messages.h"
+#include "engine/types.h"
+
+namespace duet {
+
+inline constexpr int kAllLinks = -1;
+
+// Send to the peer on one heartbeat link, or on every one (kAllLinks).
+struct SendPeer {
+  int link = kAllLinks;
+  PeerMessage message;
+};
+
+struct SendWitness {
+  LeaseRequest request;
+};
+
+// What a node keeps across restarts, per module.
+struct PersistedModule {
+  uint64_t term = 0;
+  NodeIndex owner = 0;
+  bool admin_stopped = false;
+  friend bool operator==(const PersistedModule&, const PersistedModule&) = default;
+};
+
+// What a node keeps across restarts, modules by name (a module missing here starts fresh).
+struct PersistedNode {
+  uint64_t incarnation = 0;
+  std::map<std::string, PersistedModule> modules;
+};
+
+struct PersistModule {
+  ModuleIndex module = 0;
+  PersistedModule record;
+};
+
+struct PersistIncarnation {
+  uint64_t incarnation = 0;
+};
+
+// Run one of the module's scripts; answer with ScriptExited carrying run_id.
+struct RunScript {
+  ModuleIndex module = 0;
+  ScriptKind kind = ScriptKind::kPrestart;
+  uint64_t run_id = 0;
+};
+
+struct SetCheckers {
+  ModuleIndex module = 0;
+  bool running = false;
+};
+
+struct SetVip {
+  ModuleIndex module = 0;
+  bool assigned = false;
+};
+
+// Whether the module's replicated directories accept writes on this node. Turning it off
+// takes effect at once: it is how a primary fences itself.
+struct SetWritable {
+  ModuleIndex module = 0;
+  bool writable = false;
+};
+
+struct AdminReply {
+  uint64_t request_id = 0;
+  absl::Status status;
+};
+
+// Something an operator should see in the log.
+struct LogEvent {
+  std::optional<ModuleIndex> module;
+  std::string text;
+};
+
+using Action = std::variant<SendPeer, SendWitness, PersistModule, PersistIncarnation, RunScript,
+                            SetCheckers, SetVip, SetWritable, AdminReply, LogEvent>;
+
+using Actions = std::vector<Action>;
+
+}  // namespace duet
+
+#endif  // DUET_ENGINE_ACTIONS_H_

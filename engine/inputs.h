@@ -1,0 +1,67 @@
+// Everything that can happen to a node, as one value: the engine's only way in (DESIGN.md §2).
+// Each input is handed to Node::Step together with the monotonic time at which it happened.
+#ifndef DUET_ENGINE_INPUTS_H_
+#define DUET_ENGINE_INPUTS_H_
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "engine/messages.h"
+#include "engine/types.h"
+
+namespace duet {
+
+// Only time advanced (a deadline from NextDeadline was reached).
+struct Tick {};
+
+// A decoded, authenticated message from the peer, received on heartbeat link `link`.
+struct PeerReceived {
+  int link = 0;
+  PeerMessage message;
+};
+
+// A decoded, authenticated reply from the witness.
+struct WitnessReceived {
+  LeaseReply reply;
+};
+
+// A script started by a RunScript action ended (the adapter enforces the timeout).
+struct ScriptExited {
+  ModuleIndex module = 0;
+  uint64_t run_id = 0;
+  int exit_code = 0;
+  bool timed_out = false;
+};
+
+// A checker of the module reported a failure (successes need not be reported).
+struct CheckerFailed {
+  ModuleIndex module = 0;
+  uint32_t checker = 0;  // index in ModuleConfig::checkers
+  std::string detail;
+};
+
+enum class AdminVerb : uint8_t { kStart, kStop, kSwap, kPrim, kSecond, kRestart };
+
+struct AdminCommand {
+  uint64_t request_id = 0;
+  AdminVerb verb = AdminVerb::kStart;
+  ModuleIndex module = 0;
+  bool force = false;  // prim: promote even if the data is not known up to date
+};
+
+// The replication part's verdict on the local copy of the module's data.
+struct DataStateChanged {
+  ModuleIndex module = 0;
+  DataState state = DataState::kUnknown;
+  uint8_t sync_percent = 0;
+};
+
+using Input = std::variant<Tick, PeerReceived, WitnessReceived, ScriptExited, CheckerFailed,
+                           AdminCommand, DataStateChanged>;
+
+const char* AdminVerbName(AdminVerb verb);
+
+}  // namespace duet
+
+#endif  // DUET_ENGINE_INPUTS_H_

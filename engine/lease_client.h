@@ -1,0 +1,54 @@
+// A node's side of one module's witness lease. The lease is trusted only until
+// (time the request was sent) + (granted duration) - drift_margin: the witness started the
+// lease after we sent, so this end is never later than the witness's, even with clocks
+// drifting apart within the margin.
+#ifndef DUET_ENGINE_LEASE_CLIENT_H_
+#define DUET_ENGINE_LEASE_CLIENT_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+#include "absl/time/time.h"
+#include "engine/messages.h"
+
+namespace duet {
+
+class LeaseClient {
+ public:
+  LeaseClient(absl::Duration renew_interval, absl::Duration drift_margin)
+      : renew_interval_(renew_interval), drift_margin_(drift_margin) {}
+
+  // Returns a request to send if one is due at `now` (ids come from `next_request_id`).
+  std::optional<LeaseRequest> RequestIfDue(absl::Time now, NodeIndex self,
+                                           const std::string& module, uint64_t& next_request_id);
+  // A witness reply for this module. Replies to requests we did not send recently are ignored.
+  void OnReply(const LeaseReply& reply);
+
+  bool Valid(absl::Time now) const { return now < valid_until_; }
+  absl::Time valid_until() const { return valid_until_; }
+  absl::Time next_request_at() const { return next_request_at_; }
+  // The holder named by the witness's last refusal, if the last reply was one.
+  std::optional<NodeIndex> refused_by() const { return refused_by_; }
+  // Forget the lease (we stopped needing it); renewal requests stop until asked again.
+  void Drop();
+
+ private:
+  struct Sent {
+    uint64_t id = 0;
+    absl::Time at = absl::InfinitePast();
+  };
+
+  absl::Duration renew_interval_;
+  absl::Duration drift_margin_;
+  absl::Time valid_until_ = absl::InfinitePast();
+  absl::Time next_request_at_ = absl::InfinitePast();
+  std::optional<NodeIndex> refused_by_;
+  // The last few requests: a late reply to any of them is still a valid grant from its send.
+  std::array<Sent, 4> sent_{};
+  size_t next_slot_ = 0;
+};
+
+}  // namespace duet
+
+#endif  // DUET_ENGINE_LEASE_CLIENT_H_

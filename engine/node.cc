@@ -1,0 +1,624 @@
+#include "engine/node.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace duet {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+absl::Duration DriftMargin(const Config& config) {
+  return config.witness ? config.witness->drift_margin : absl::ZeroDuration();
+}
+
+}  // namespace
+
+Node::Module::Module(const ModuleConfig& c, ModuleIndex index, const Config& cluster)
+    : config(&c),
+      runner(index),
+      budget(c.restart_max, c.restart_window),
+      lease(cluster.witness ? cluster.witness->renew_interval : absl::Seconds(1),
+            DriftMargin(cluster)) {}
+
+Node::Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode persisted,
+           absl::Time now)
+    : config_(config),
+      self_(self),
+      rng_(seed),
+      incarnation_(persisted.incarnation + 1),
+      liveness_(static_cast<int>(config.nodes[self].heartbeat.size()), config.heartbeat.timeout,
+                now),
+      deadlines_(config.modules.size()),
+      is_dirty_(config.modules.size(), false) {
+  modules_.reserve(config.modules.size());
+  for (size_t i = 0; i < config.modules.size(); ++i) {
+    const ModuleConfig& mc = config.modules[i];
+    const auto index = static_cast<ModuleIndex>(i);
+    modules_.emplace_back(mc, index, config);
+    by_name_[mc.name] = index;
+    auto it = persisted.modules.find(mc.name);
+    modules_.back().token = it != persisted.modules.end()
+                                ? it->second
+                                : PersistedModule{0, mc.default_primary, false};
+  }
+}
+
+Actions Node::Start(absl::Time now) {
+  out_.push_back(PersistIncarnation{incarnation_});
+  Log(std::nullopt, absl::StrCat("node ", config_.nodes[self_].name, " starting, incarnation ",
+                                 incarnation_));
+  MarkAllDirty();
+  heartbeat_now_ = true;
+  peer_was_alive_ = liveness_.Alive(now);
+  Settle(now);
+  return std::exchange(out_, {});
+}
+
+Actions Node::Step(absl::Time now, const Input& input) {
+  std::visit(Overloaded{
+                 [&](const Tick&) {},
+                 [&](const PeerReceived& in) { HandlePeer(now, in); },
+                 [&](const WitnessReceived& in) { HandleWitness(in); },
+                 [&](const ScriptExited& in) { HandleScriptExited(now, in); },
+                 [&](const CheckerFailed& in) { HandleCheckerFailed(now, in); },
+                 [&](const AdminCommand& in) { HandleAdmin(now, in); },
+                 [&](const DataStateChanged& in) { HandleDataState(in); },
+             },
+             input);
+  HandleTick(now);
+  Settle(now);
+  return std::exchange(out_, {});
+}
+
+absl::Time Node::NextDeadline() const {
+  absl::Time next = std::min(next_heartbeat_at_, deadlines_.Earliest());
+  if (peer_was_alive_) next = std::min(next, liveness_.LostAt());
+  return next;
+}
+
+// Whatever time alone changes: the peer's liveness, module deadlines, the heartbeat.
+void Node::HandleTick(absl::Time now) {
+  const bool alive = liveness_.Alive(now);
+  if (alive != peer_was_alive_) {
+    peer_was_alive_ = alive;
+    Log(std::nullopt, alive ? "peer " + config_.nodes[Peer(self_)].name + " is back"
+                            : "peer " + config_.nodes[Peer(self_)].name +
+                                  " lost: every heartbeat link silent for " +
+                                  absl::FormatDuration(config_.heartbeat.timeout));
+    MarkAllDirty();
+  }
+  for (ModuleIndex m : deadlines_.PopDue(now)) MarkDirty(m);
+  if (now >= next_heartbeat_at_) heartbeat_now_ = true;
+}
+
+void Node::HandlePeer(absl::Time now, const PeerReceived& in) {
+  std::visit(Overloaded{
+                 [&](const Heartbeat& hb) {
+                   if (hb.from != Peer(self_)) {
+                     Log(std::nullopt, "dropped a heartbeat claiming to be from this node");
+                     return;
+                   }
+                   const bool newer = hb.incarnation > peer_incarnation_ ||
+                                      (hb.incarnation == peer_incarnation_ && hb.seq > peer_seq_);
+                   const bool same = hb.incarnation == peer_incarnation_ && hb.seq == peer_seq_;
+                   // The same heartbeat arrives once per link: each copy proves its link works.
+                   if (newer || same) liveness_.Heard(in.link, now);
+                   if (newer) HandleHeartbeat(now, hb);
+                 },
+                 [&](const SwapRequest& request) { HandleSwapRequest(request); },
+             },
+             in.message);
+}
+
+void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
+  if (hb.incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
+    Log(std::nullopt, absl::StrCat("peer restarted (incarnation ", hb.incarnation, ")"));
+  }
+  peer_incarnation_ = hb.incarnation;
+  peer_seq_ = hb.seq;
+  peer_sent_at_ns_ = hb.sent_at_ns;
+  // The peer heard us at or after `echo` (our clock): it will not declare us lost before
+  // echo + timeout, so its acknowledgement lets us write until then, less the drift margin.
+  const absl::Time echo = hb.echo_sent_at_ns >= 0 ? absl::FromUnixNanos(hb.echo_sent_at_ns)
+                                                  : absl::InfinitePast();
+  const absl::Time ack_until =
+      echo <= now ? echo + config_.heartbeat.timeout - DriftMargin(config_) : absl::InfinitePast();
+  for (const ModuleView& view : hb.modules) {
+    auto found = by_name_.find(view.module);
+    if (found == by_name_.end()) continue;  // config mismatch; see ModuleView docs
+    const ModuleIndex m = found->second;
+    Module& mod = modules_[m];
+    bool changed = !mod.peer_view || *mod.peer_view != view;
+    if (view.term > mod.token.term) {
+      if (mod.token.owner == self_ && view.owner != self_) {
+        Log(m, absl::StrCat("peer took the module over at term ", view.term));
+      }
+      mod.token.term = view.term;
+      mod.token.owner = view.owner;
+      mod.handoff = false;
+      mod.admin_claim = false;
+      mod.peer_ack_until = absl::InfinitePast();
+      Persist(m);
+      changed = true;
+    } else if (view.term == mod.token.term && view.owner != mod.token.owner) {
+      // Both sides claimed this term while they could not see each other (split brain).
+      // Both apply the same rule, so they agree without another round trip.
+      const NodeIndex winner = mod.config->default_primary;
+      Log(m, absl::StrCat("split brain: both nodes claimed term ", view.term, "; default primary ",
+                          config_.nodes[winner].name, " keeps the module"));
+      mod.token.owner = winner;
+      mod.handoff = false;
+      mod.peer_ack_until = absl::InfinitePast();
+      Persist(m);
+      changed = true;
+    }
+    if (mod.token.owner == self_ && view.term == mod.token.term && view.owner == self_ &&
+        ack_until > mod.peer_ack_until) {
+      mod.peer_ack_until = ack_until;
+      if (config_.witness) changed = true;  // the fencing deadline moved
+    }
+    mod.peer_view = view;
+    if (changed) MarkDirty(m);
+  }
+}
+
+void Node::HandleSwapRequest(const SwapRequest& request) {
+  auto found = by_name_.find(request.module);
+  if (found == by_name_.end()) return;
+  Module& mod = modules_[found->second];
+  if (mod.token.owner != self_ || request.term != mod.token.term) return;
+  Log(found->second, "peer asked for the module (swap)");
+  mod.handoff = true;
+  MarkDirty(found->second);
+}
+
+void Node::HandleWitness(const WitnessReceived& in) {
+  auto found = by_name_.find(in.reply.module);
+  if (found == by_name_.end()) return;
+  modules_[found->second].lease.OnReply(in.reply);
+  MarkDirty(found->second);
+}
+
+void Node::HandleScriptExited(absl::Time now, const ScriptExited& in) {
+  if (in.module >= modules_.size()) return;
+  Module& mod = modules_[in.module];
+  const bool ok = in.exit_code == 0 && !in.timed_out;
+  const std::optional<ScriptOutcome> outcome =
+      mod.runner.OnScriptExited(in.run_id, ok, next_run_id_, out_);
+  if (!outcome) return;  // not the script we are waiting for
+  MarkDirty(in.module);
+  if (ok) return;
+  const std::string what =
+      absl::StrCat(ScriptKindName(outcome->kind),
+                   in.timed_out ? " timed out" : absl::StrCat(" failed (exit ", in.exit_code, ")"));
+  Log(in.module, what);
+  switch (outcome->kind) {
+    case ScriptKind::kStartPrim:
+      OnApplicationFailed(now, in.module, what, /*failover_now=*/false);
+      break;
+    case ScriptKind::kPrestart:
+    case ScriptKind::kStartSecond:
+      mod.failed = true;
+      mod.failed_reason = what;
+      break;
+    default:
+      break;  // a stop script failing does not stop the stop sequence
+  }
+}
+
+void Node::HandleCheckerFailed(absl::Time now, const CheckerFailed& in) {
+  if (in.module >= modules_.size()) return;
+  Module& mod = modules_[in.module];
+  if (in.checker >= mod.config->checkers.size()) return;
+  // Results from checkers we have stopped, or from a restart in progress, are stale.
+  if (!mod.runner.checkers_running() || mod.runner.Busy() || mod.token.owner != self_) return;
+  const CheckerConfig& checker = mod.config->checkers[in.checker];
+  OnApplicationFailed(now, in.module,
+                      absl::StrCat("checker ", checker.name, " failed",
+                                   in.detail.empty() ? "" : ": ", in.detail),
+                      checker.on_failure == OnFailure::kFailover);
+}
+
+void Node::OnApplicationFailed(absl::Time now, ModuleIndex m, const std::string& what,
+                               bool failover_now) {
+  Module& mod = modules_[m];
+  if (!failover_now && mod.budget.TryConsume(now)) {
+    Log(m, absl::StrCat(what, "; local restart ", mod.budget.used(now), " of ",
+                        mod.config->restart_max));
+    mod.runner.Restart(next_run_id_, out_);
+  } else {
+    mod.failed = true;
+    mod.failed_reason =
+        failover_now ? what : absl::StrCat(what, "; restart budget exhausted");
+    Log(m, mod.failed_reason + "; failing over");
+  }
+  MarkDirty(m);
+}
+
+void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
+  auto reply = [&](absl::Status status) {
+    out_.push_back(AdminReply{in.request_id, std::move(status)});
+  };
+  if (in.module >= modules_.size()) {
+    reply(absl::NotFoundError(absl::StrCat("no module with index ", in.module)));
+    return;
+  }
+  const ModuleIndex m = in.module;
+  Module& mod = modules_[m];
+  const std::string& name = mod.config->name;
+  const bool owner = mod.token.owner == self_;
+  const bool peer_alive = liveness_.Alive(now);
+  Log(m, absl::StrCat("admin: ", AdminVerbName(in.verb), in.force ? " --force" : ""));
+  MarkDirty(m);
+  auto restart_here = [&] {
+    if (mod.token.admin_stopped) {
+      mod.token.admin_stopped = false;
+      Persist(m);
+    }
+    mod.failed = false;
+    mod.budget.Reset();
+  };
+  switch (in.verb) {
+    case AdminVerb::kStart:
+      restart_here();
+      reply(absl::OkStatus());
+      return;
+    case AdminVerb::kStop:
+      mod.token.admin_stopped = true;
+      mod.admin_claim = false;
+      Persist(m);
+      reply(absl::OkStatus());
+      return;
+    case AdminVerb::kRestart:
+      if (mod.runner.Busy()) {
+        reply(absl::UnavailableError(absl::StrCat(name, ": a script is running; retry later")));
+        return;
+      }
+      restart_here();
+      mod.runner.Restart(next_run_id_, out_);
+      reply(absl::OkStatus());
+      return;
+    case AdminVerb::kSwap:
+    case AdminVerb::kSecond:
+    case AdminVerb::kPrim: {
+      const bool to_peer = in.verb == AdminVerb::kSwap ? owner : in.verb == AdminVerb::kSecond;
+      if (to_peer) {
+        if (!owner) {  // `second` where the peer already owns it: just run as secondary
+          restart_here();
+          reply(absl::OkStatus());
+          return;
+        }
+        if (!PeerEligible(now, mod)) {
+          reply(absl::FailedPreconditionError(
+              absl::StrCat(name, ": the peer is not an up-to-date secondary")));
+          return;
+        }
+        mod.handoff = true;
+        reply(absl::OkStatus());
+        return;
+      }
+      // The module should come here.
+      if (owner) {
+        if (!DataAllowsPrimary(mod) && !in.force) {
+          reply(absl::FailedPreconditionError(absl::StrCat(
+              name, ": data is ", DataStateName(mod.data), " here; use --force to promote")));
+          return;
+        }
+        restart_here();
+        mod.forced = mod.forced || in.force;
+        mod.handoff = false;
+        reply(absl::OkStatus());
+        return;
+      }
+      if (peer_alive) {
+        if (!SelfEligible(mod)) {
+          reply(absl::FailedPreconditionError(
+              absl::StrCat(name, ": this node is not an up-to-date secondary")));
+          return;
+        }
+        out_.push_back(SendPeer{kAllLinks, SwapRequest{self_, name, mod.token.term}});
+        reply(absl::OkStatus());
+        return;
+      }
+      if (mod.data != DataState::kUpToDate && !in.force) {
+        reply(absl::FailedPreconditionError(absl::StrCat(
+            name, ": peer lost and data is ", DataStateName(mod.data), " here; use --force")));
+        return;
+      }
+      restart_here();
+      mod.forced = mod.forced || in.force;
+      mod.admin_claim = true;  // takes over (with a witness, once the lease is granted)
+      reply(absl::OkStatus());
+      return;
+    }
+  }
+}
+
+void Node::HandleDataState(const DataStateChanged& in) {
+  if (in.module >= modules_.size()) return;
+  Module& mod = modules_[in.module];
+  if (mod.data != in.state) {
+    Log(in.module, absl::StrCat("data ", DataStateName(mod.data), " -> ", DataStateName(in.state)));
+  }
+  mod.data = in.state;
+  mod.sync_percent = in.sync_percent;
+  if (in.state == DataState::kUpToDate) mod.forced = false;
+  MarkDirty(in.module);
+}
+
+void Node::Settle(absl::Time now) {
+  // Reconcile may mark more modules dirty (e.g. a claim); keep going until quiet.
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    const ModuleIndex m = dirty_[i];
+    is_dirty_[m] = false;
+    Reconcile(now, m);
+  }
+  dirty_.clear();
+  if (heartbeat_now_) SendHeartbeat(now);
+}
+
+void Node::Reconcile(absl::Time now, ModuleIndex m) {
+  Module& mod = modules_[m];
+  std::string reason;
+  AppRole target;
+  if (mod.token.owner == self_) {
+    target = DecideOwnerRole(now, m, mod, reason);
+  } else if (mod.token.admin_stopped) {
+    target = AppRole::kNone;
+    reason = "stopped by the admin";
+  } else {
+    target = DecideNonOwnerRole(now, m, mod, reason);
+  }
+  mod.runner.Drive(target, next_run_id_, out_);
+  UpdateShownState(now, m, reason);
+  UpdateDeadline(now, m);
+}
+
+AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason) {
+  const bool peer_ok = PeerEligible(now, mod);
+  if (!mod.handoff && peer_ok && mod.config->failback == Failback::kAuto &&
+      self_ != mod.config->default_primary && mod.runner.role() == AppRole::kPrimary &&
+      !mod.runner.Busy()) {
+    Log(m, "failback: the default primary is an up-to-date secondary again");
+    mod.handoff = true;
+  }
+  const bool must_leave = mod.token.admin_stopped || mod.failed || !DataAllowsPrimary(mod);
+  if (mod.handoff && !peer_ok) {
+    mod.handoff = false;
+    Log(m, "handover cancelled: the peer is no longer an up-to-date secondary");
+  }
+  if (mod.handoff || (must_leave && peer_ok)) {
+    // Demote fully first; only then pass the token, so there is never a second writer.
+    const AppRole here = mod.token.admin_stopped ? AppRole::kNone : AppRole::kSecondary;
+    if (mod.runner.role() != AppRole::kPrimary && !mod.runner.Busy()) {
+      PassToPeer(mod, m);
+      return DecideNonOwnerRole(now, m, mod, reason);
+    }
+    reason = "handing over to the peer";
+    return here;
+  }
+  if (mod.token.admin_stopped) {
+    reason = "stopped by the admin";
+    return AppRole::kNone;
+  }
+  if (mod.failed) {
+    reason = mod.failed_reason + "; no up-to-date secondary to fail over to";
+    return AppRole::kNone;
+  }
+  if (!DataAllowsPrimary(mod)) {
+    reason = absl::StrCat("data is ", DataStateName(mod.data),
+                          " here and the peer is not an up-to-date secondary");
+    return AppRole::kNone;
+  }
+  if (config_.witness) {
+    RequestLeaseIfDue(now, mod);  // kept fresh so that we can outlive a partition
+    if (!HasAuthority(now, mod)) {
+      if (mod.runner.writable()) {
+        Log(m, "fencing: neither the peer's acknowledgement nor the witness lease is current");
+        mod.runner.Fence(out_);
+      }
+      reason = mod.lease.refused_by()
+                   ? absl::StrCat("lost arbitration: the witness gave the lease to ",
+                                  config_.nodes[*mod.lease.refused_by()].name)
+                   : "waiting for the peer's acknowledgement or the witness lease";
+      return AppRole::kNone;
+    }
+  }
+  return AppRole::kPrimary;
+}
+
+AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod,
+                                 std::string& reason) {
+  if (mod.token.admin_stopped) {
+    reason = "stopped by the admin";
+    return AppRole::kNone;
+  }
+  if (liveness_.Alive(now)) {
+    if (mod.failed) reason = mod.failed_reason + "; not eligible until restarted by the admin";
+    return AppRole::kSecondary;
+  }
+  if (!mod.config->failover && !mod.admin_claim) {
+    reason = "peer lost; failover = off (duetctl prim takes over)";
+    return AppRole::kSecondary;
+  }
+  if (!DataAllowsPrimary(mod)) {
+    reason = absl::StrCat("peer lost; data is ", DataStateName(mod.data), " here");
+    return AppRole::kNone;
+  }
+  if (config_.witness && !mod.lease.Valid(now)) {
+    RequestLeaseIfDue(now, mod);
+    reason = mod.lease.refused_by()
+                 ? absl::StrCat("peer lost; lost arbitration: the witness lease is held by ",
+                                config_.nodes[*mod.lease.refused_by()].name)
+                 : "peer lost; waiting for the witness lease";
+    return AppRole::kSecondary;
+  }
+  Claim(mod, m, mod.admin_claim ? "admin prim with the peer lost" : "peer lost");
+  return DecideOwnerRole(now, m, mod, reason);
+}
+
+void Node::Claim(Module& mod, ModuleIndex m, const char* why) {
+  mod.token.term += 1;
+  mod.token.owner = self_;
+  mod.handoff = false;
+  mod.admin_claim = false;
+  mod.failed = false;
+  mod.budget.Reset();
+  mod.peer_ack_until = absl::InfinitePast();
+  Persist(m);
+  Log(m, absl::StrCat("taking over (", why, "), term ", mod.token.term));
+  heartbeat_now_ = true;
+}
+
+void Node::PassToPeer(Module& mod, ModuleIndex m) {
+  mod.token.term += 1;
+  mod.token.owner = Peer(self_);
+  mod.handoff = false;
+  mod.forced = false;
+  mod.peer_ack_until = absl::InfinitePast();
+  mod.lease.Drop();
+  Persist(m);
+  Log(m, absl::StrCat("handed over to ", config_.nodes[Peer(self_)].name, ", term ",
+                      mod.token.term));
+  heartbeat_now_ = true;
+}
+
+void Node::UpdateShownState(absl::Time now, ModuleIndex m, const std::string& reason) {
+  Module& mod = modules_[m];
+  ModuleState state;
+  const AppRole role = mod.runner.role();
+  if (role == AppRole::kPrimary && mod.runner.writable()) {
+    const bool replica = liveness_.Alive(now) && mod.peer_view &&
+                         mod.peer_view->state == ModuleState::kSecond &&
+                         mod.peer_view->data == DataState::kUpToDate;
+    state = replica ? ModuleState::kPrim : ModuleState::kAlone;
+  } else if (role == AppRole::kSecondary) {
+    state = ModuleState::kSecond;
+  } else if (mod.token.admin_stopped && !mod.runner.Busy()) {
+    state = ModuleState::kStop;
+  } else {
+    state = ModuleState::kWait;
+  }
+  std::string shown_reason = reason;
+  if (state == ModuleState::kWait && shown_reason.empty()) {
+    shown_reason = mod.runner.Busy() ? "changing role" : "starting";
+  }
+  if (state != mod.shown || shown_reason != mod.reason) {
+    if (state != mod.shown) {
+      Log(m, absl::StrCat(ModuleStateName(mod.shown), " -> ", ModuleStateName(state),
+                          shown_reason.empty() ? "" : ": ", shown_reason));
+    }
+    mod.shown = state;
+    mod.reason = shown_reason;
+    heartbeat_now_ = true;
+  }
+}
+
+void Node::UpdateDeadline(absl::Time now, ModuleIndex m) {
+  Module& mod = modules_[m];
+  absl::Time next = absl::InfiniteFuture();
+  if (config_.witness) {
+    if (mod.token.owner == self_ && mod.runner.writable()) {
+      next = std::max(mod.peer_ack_until, mod.lease.valid_until());  // fence then
+    }
+    const bool wants_lease = (mod.token.owner == self_ && mod.runner.role() == AppRole::kPrimary) ||
+                             (mod.token.owner != self_ && !liveness_.Alive(now));
+    if (wants_lease) next = std::min(next, mod.lease.next_request_at());
+  }
+  deadlines_.Set(m, next > now ? next : absl::InfiniteFuture());
+}
+
+void Node::RequestLeaseIfDue(absl::Time now, Module& mod) {
+  if (auto request = mod.lease.RequestIfDue(now, self_, mod.config->name, next_request_id_)) {
+    out_.push_back(SendWitness{*std::move(request)});
+  }
+}
+
+bool Node::HasAuthority(absl::Time now, const Module& mod) const {
+  if (!config_.witness) return true;
+  return now < mod.peer_ack_until || mod.lease.Valid(now);
+}
+
+bool Node::PeerEligible(absl::Time now, const Module& mod) const {
+  return liveness_.Alive(now) && mod.peer_view && mod.peer_view->eligible &&
+         mod.peer_view->data == DataState::kUpToDate && mod.peer_view->term == mod.token.term;
+}
+
+bool Node::SelfEligible(const Module& mod) const {
+  return !mod.token.admin_stopped && !mod.failed && mod.data == DataState::kUpToDate &&
+         mod.runner.role() == AppRole::kSecondary && !mod.runner.Busy();
+}
+
+ModuleView Node::ViewOf(const Module& mod) const {
+  ModuleView view;
+  view.module = mod.config->name;
+  view.state = mod.shown;
+  view.data = mod.data;
+  view.sync_percent = mod.sync_percent;
+  view.term = mod.token.term;
+  view.owner = mod.token.owner;
+  view.eligible = mod.token.owner != self_ && SelfEligible(mod);
+  return view;
+}
+
+ModuleStatus Node::Status(ModuleIndex m) const {
+  const Module& mod = modules_[m];
+  ModuleStatus status;
+  status.state = mod.shown;
+  status.reason = mod.reason;
+  status.data = mod.data;
+  status.sync_percent = mod.sync_percent;
+  status.term = mod.token.term;
+  status.owner = mod.token.owner;
+  status.app_role = mod.runner.role();
+  status.running_script = mod.runner.running_script();
+  status.writable = mod.runner.writable();
+  status.vip_assigned = mod.runner.vip_assigned();
+  return status;
+}
+
+void Node::Persist(ModuleIndex m) { out_.push_back(PersistModule{m, modules_[m].token}); }
+
+void Node::SendHeartbeat(absl::Time now) {
+  Heartbeat hb;
+  hb.from = self_;
+  hb.incarnation = incarnation_;
+  hb.seq = next_seq_++;
+  hb.sent_at_ns = absl::ToUnixNanos(now);
+  hb.echo_sent_at_ns = peer_sent_at_ns_;
+  hb.modules.reserve(modules_.size());
+  for (const Module& mod : modules_) hb.modules.push_back(ViewOf(mod));
+  out_.push_back(SendPeer{kAllLinks, std::move(hb)});
+  // A little jitter keeps the two nodes' heartbeats from falling into lockstep.
+  const int64_t interval_ns = absl::ToInt64Nanoseconds(config_.heartbeat.interval);
+  next_heartbeat_at_ =
+      now + absl::Nanoseconds(interval_ns - static_cast<int64_t>(rng_.Below(
+                                                static_cast<uint64_t>(interval_ns / 10 + 1))));
+  heartbeat_now_ = false;
+}
+
+void Node::MarkDirty(ModuleIndex m) {
+  if (is_dirty_[m]) return;
+  is_dirty_[m] = true;
+  dirty_.push_back(m);
+}
+
+void Node::MarkAllDirty() {
+  for (ModuleIndex m = 0; m < modules_.size(); ++m) MarkDirty(m);
+}
+
+void Node::Log(std::optional<ModuleIndex> m, std::string text) {
+  if (m) text = absl::StrCat(config_.modules[*m].name, ": ", text);
+  out_.push_back(LogEvent{m, std::move(text)});
+}
+
+}  // namespace duet
