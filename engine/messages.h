@@ -25,6 +25,8 @@ struct ModuleView {
   NodeIndex owner = 0;
   // The sender's application is running in the secondary role and could take over.
   bool eligible = false;
+  // An admin placed the module on its owner: automatic failback leaves it there.
+  bool pinned = false;
   friend bool operator==(const ModuleView&, const ModuleView&) = default;
 };
 
