@@ -34,6 +34,8 @@ struct PersistedModule {
   uint64_t term = 0;
   NodeIndex owner = 0;
   bool admin_stopped = false;
+  // An admin moved the module to `owner` (swap, prim, second): no automatic failback.
+  bool pinned = false;
   friend bool operator==(const PersistedModule&, const PersistedModule&) = default;
 };
 

@@ -95,6 +95,19 @@ void Node::HandleTick(absl::Time now) {
                                   " lost: every heartbeat link silent for " +
                                   absl::FormatDuration(config_.heartbeat.timeout));
     MarkAllDirty();
+    if (!alive) {
+      // A primary that goes on alone starts a new term, so that if the peer claimed the module
+      // meanwhile (a partition, no witness) the two claims meet at the same term and the
+      // split brain is seen when the peers meet again.
+      for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+        Module& mod = modules_[m];
+        if (mod.token.owner == self_ && mod.runner.role() == AppRole::kPrimary) {
+          mod.token.term += 1;
+          mod.peer_ack_until = absl::InfinitePast();
+          Persist(m);
+        }
+      }
+    }
   }
   for (ModuleIndex m : deadlines_.PopDue(now)) MarkDirty(m);
   if (now >= next_heartbeat_at_) heartbeat_now_ = true;
@@ -144,6 +157,7 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
       }
       mod.token.term = view.term;
       mod.token.owner = view.owner;
+      mod.token.pinned = view.pinned;
       mod.handoff = false;
       mod.admin_claim = false;
       mod.peer_ack_until = absl::InfinitePast();
@@ -178,6 +192,7 @@ void Node::HandleSwapRequest(const SwapRequest& request) {
   if (mod.token.owner != self_ || request.term != mod.token.term) return;
   Log(found->second, "peer asked for the module (swap)");
   mod.handoff = true;
+  mod.handoff_by_admin = true;
   MarkDirty(found->second);
 }
 
@@ -303,6 +318,7 @@ void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
           return;
         }
         mod.handoff = true;
+        mod.handoff_by_admin = true;
         reply(absl::OkStatus());
         return;
       }
@@ -385,7 +401,7 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
 
 AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason) {
   const bool peer_ok = PeerEligible(now, mod);
-  if (!mod.handoff && peer_ok && mod.config->failback == Failback::kAuto &&
+  if (!mod.handoff && peer_ok && mod.config->failback == Failback::kAuto && !mod.token.pinned &&
       self_ != mod.config->default_primary && mod.runner.role() == AppRole::kPrimary &&
       !mod.runner.Busy()) {
     Log(m, "failback: the default primary is an up-to-date secondary again");
@@ -394,6 +410,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
   const bool must_leave = mod.token.admin_stopped || mod.failed || !DataAllowsPrimary(mod);
   if (mod.handoff && !peer_ok) {
     mod.handoff = false;
+    mod.handoff_by_admin = false;
     Log(m, "handover cancelled: the peer is no longer an up-to-date secondary");
   }
   if (mod.handoff || (must_leave && peer_ok)) {
@@ -469,6 +486,7 @@ AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod,
 void Node::Claim(Module& mod, ModuleIndex m, const char* why) {
   mod.token.term += 1;
   mod.token.owner = self_;
+  mod.token.pinned = mod.admin_claim;
   mod.handoff = false;
   mod.admin_claim = false;
   mod.failed = false;
@@ -482,6 +500,8 @@ void Node::Claim(Module& mod, ModuleIndex m, const char* why) {
 void Node::PassToPeer(Module& mod, ModuleIndex m) {
   mod.token.term += 1;
   mod.token.owner = Peer(self_);
+  mod.token.pinned = mod.handoff_by_admin;
+  mod.handoff_by_admin = false;
   mod.handoff = false;
   mod.forced = false;
   mod.peer_ack_until = absl::InfinitePast();
@@ -567,6 +587,7 @@ ModuleView Node::ViewOf(const Module& mod) const {
   view.term = mod.token.term;
   view.owner = mod.token.owner;
   view.eligible = mod.token.owner != self_ && SelfEligible(mod);
+  view.pinned = mod.token.pinned;
   return view;
 }
 

@@ -22,13 +22,19 @@ uint64_t Fnv(uint64_t hash, const std::string& text) {
   return hash;
 }
 
+std::vector<NodeIndex> DefaultPrimaries(const Config& config) {
+  std::vector<NodeIndex> result;
+  for (const ModuleConfig& m : config.modules) result.push_back(m.default_primary);
+  return result;
+}
+
 }  // namespace
 
 SimCluster::SimCluster(Config config, uint64_t seed)
     : config_(std::move(config)),
       rng_(seed),
       now_(absl::UnixEpoch() + absl::Hours(1)),
-      oracle_(config_.modules.size(), absl::Seconds(1)) {
+      oracle_(DefaultPrimaries(config_), absl::Seconds(1)) {
   for (NodeIndex n = 0; n < 2; ++n) {
     links_[n].resize(config_.nodes[n].heartbeat.size());
     observed_[n].resize(config_.modules.size());
@@ -36,7 +42,8 @@ SimCluster::SimCluster(Config config, uint64_t seed)
 }
 
 void SimCluster::Start() {
-  if (config_.witness) witness_.emplace(config_.witness->lease, now_);
+  // The witness has been up for a while: its start-up quiet period is over.
+  if (config_.witness) witness_.emplace(config_.witness->lease, now_ - config_.witness->lease);
   for (NodeIndex n = 0; n < 2; ++n) RestartNode(n);
   Schedule(kOracleInterval, OracleTick{});
 }

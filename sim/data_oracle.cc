@@ -1,11 +1,13 @@
 #include "sim/data_oracle.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace duet::sim {
 
-DataOracle::DataOracle(size_t modules, absl::Duration resync_time) : resync_time_(resync_time) {
-  for (auto& copies : copies_) copies.resize(modules);
+DataOracle::DataOracle(std::vector<NodeIndex> default_primaries, absl::Duration resync_time)
+    : default_primaries_(std::move(default_primaries)), resync_time_(resync_time) {
+  for (auto& copies : copies_) copies.resize(default_primaries_.size());
 }
 
 void DataOracle::NodeStarted(NodeIndex n) {
@@ -17,6 +19,9 @@ void DataOracle::NodeStarted(NodeIndex n) {
 
 void DataOracle::Observe(absl::Time now, ModuleIndex m, const std::array<NodeView, 2>& nodes,
                          bool connected) {
+  if (connected && copies_[0][m].missed && copies_[1][m].missed) {
+    copies_[default_primaries_[m]][m].missed = false;  // split brain: policy picks the survivor
+  }
   for (NodeIndex n = 0; n < 2; ++n) {
     Copy& self = copies_[n][m];
     const NodeView& me = nodes[n];
@@ -24,13 +29,15 @@ void DataOracle::Observe(absl::Time now, ModuleIndex m, const std::array<NodeVie
     if (!me.up) continue;
     if (connected) self.known = true;
     // The only writer holds the reference copy; a writer we cannot hear leaves us behind.
-    if (me.writable && !(peer.up && peer.writable)) self.missed = false;
+    if (me.writable && !(peer.up && peer.writable)) self.missed = self.knows_missed = false;
     if (peer.up && peer.writable && !connected) self.missed = true;
+    if (connected) self.knows_missed = self.missed;
     if (self.missed && !me.writable && me.secondary && peer.up && peer.writable && connected) {
       if (self.resync_started == absl::InfiniteFuture()) self.resync_started = now;
       const absl::Duration done = now - self.resync_started;
       if (done >= resync_time_) {
         self.missed = false;
+        self.knows_missed = false;
         self.resync_started = absl::InfiniteFuture();
         self.percent = 100;
       } else {
@@ -49,7 +56,7 @@ void DataOracle::Observe(absl::Time now, ModuleIndex m, const std::array<NodeVie
 DataState DataOracle::Reported(NodeIndex n, ModuleIndex m) const {
   const Copy& copy = copies_[n][m];
   if (!copy.known) return DataState::kUnknown;
-  if (!copy.missed) return DataState::kUpToDate;
+  if (!copy.knows_missed) return DataState::kUpToDate;
   return copy.resync_started != absl::InfiniteFuture() ? DataState::kSyncing
                                                        : DataState::kOutdated;
 }

@@ -2,8 +2,9 @@
 // replication engine drives the simulator itself. The rule it models: a node misses writes
 // when the other node writes while it cannot receive them (down, or no link up); a node that
 // is the only writer holds the reference copy; a node that missed writes becomes up to date
-// again after running as secondary next to a writing peer for `resync_time`. A node that has
-// just started knows nothing (unknown) until it sees its peer.
+// again after running as secondary next to a writing peer for `resync_time`. A node learns
+// that it missed writes only when it can talk to its peer again (as generation identifiers
+// tell it), and a node that has just started knows nothing (unknown) until it sees its peer.
 #ifndef DUET_SIM_DATA_ORACLE_H_
 #define DUET_SIM_DATA_ORACLE_H_
 
@@ -23,7 +24,9 @@ class DataOracle {
     bool secondary = false;  // application running in the secondary role
   };
 
-  DataOracle(size_t modules, absl::Duration resync_time);
+  // `default_primaries[m]` keeps its copy when both copies diverged (the default split-brain
+  // policy, which the engine's ownership rule mirrors).
+  DataOracle(std::vector<NodeIndex> default_primaries, absl::Duration resync_time);
 
   // The node (re)started: it reports unknown until it next sees its peer.
   void NodeStarted(NodeIndex n);
@@ -36,11 +39,13 @@ class DataOracle {
 
  private:
   struct Copy {
-    bool missed = false;
+    bool missed = false;        // the truth
+    bool knows_missed = false;  // what the node can know: learned when connected
     bool known = false;  // has seen the peer since it started
     absl::Time resync_started = absl::InfiniteFuture();
     uint8_t percent = 0;
   };
+  std::vector<NodeIndex> default_primaries_;
   absl::Duration resync_time_;
   std::array<std::vector<Copy>, 2> copies_;
   std::array<bool, 2> fresh_boot_{true, true};

@@ -1,0 +1,342 @@
+// Behaviour of the failover engine, driven through a simulated pair without random faults.
+#include "engine/node.h"
+
+#include <gtest/gtest.h>
+
+#include "sim/cluster.h"
+#include "tests/engine/printers.h"
+#include "sim/cluster_config.h"
+
+namespace duet {
+namespace {
+
+using sim::ClusterShape;
+using sim::MakeClusterConfig;
+using sim::SimCluster;
+
+constexpr NodeIndex kA = 0;
+constexpr NodeIndex kB = 1;
+
+class NodeTest : public ::testing::Test {
+ protected:
+  void Boot(ClusterShape shape = {}) {
+    cluster_ = std::make_unique<SimCluster>(MakeClusterConfig(shape), 1234);
+    cluster_->Start();
+    cluster_->RunFor(absl::Seconds(5));
+  }
+  ModuleState State(NodeIndex n, ModuleIndex m) { return cluster_->Status(n, m).state; }
+  void ExpectNoViolations() {
+    for (const std::string& v : cluster_->violations()) ADD_FAILURE() << v;
+  }
+  std::string Log() {
+    std::string all;
+    for (const std::string& line : cluster_->log()) all += line + "\n";
+    return all;
+  }
+  // Runs in small steps until `done`, up to `limit`; returns the time it took.
+  template <class Pred>
+  absl::Duration RunUntil(Pred done, absl::Duration limit) {
+    const absl::Time start = cluster_->now();
+    while (!done() && cluster_->now() - start < limit) cluster_->RunFor(absl::Milliseconds(10));
+    return cluster_->now() - start;
+  }
+
+  std::unique_ptr<SimCluster> cluster_;
+};
+
+TEST_F(NodeTest, BootsEachModuleOnItsDefaultPrimary) {
+  Boot();
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+  EXPECT_EQ(State(kB, 1), ModuleState::kPrim);
+  EXPECT_EQ(State(kA, 1), ModuleState::kSecond);
+  EXPECT_TRUE(cluster_->Writable(kA, 0));
+  EXPECT_TRUE(cluster_->VipAssigned(kA, 0));
+  EXPECT_FALSE(cluster_->Writable(kB, 0));
+  EXPECT_FALSE(cluster_->VipAssigned(kB, 0));
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, FailoverWhenAllLinksSilent) {
+  Boot();
+  cluster_->CrashNode(kA);
+  const absl::Duration took =
+      RunUntil([&] { return State(kB, 0) == ModuleState::kAlone; }, absl::Seconds(10));
+  EXPECT_EQ(State(kB, 0), ModuleState::kAlone) << Log();
+  EXPECT_TRUE(cluster_->Writable(kB, 0));
+  EXPECT_TRUE(cluster_->VipAssigned(kB, 0));
+  EXPECT_EQ(State(kB, 1), ModuleState::kAlone);  // its own module stays, now without replica
+  // Declared lost only after heartbeat.timeout of silence, then the scripts run.
+  EXPECT_GE(took, absl::Seconds(2) - absl::Milliseconds(300));
+  EXPECT_LE(took, absl::Seconds(3));
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, NoFailoverWhileOneLinkAlive) {
+  Boot();
+  cluster_->link(0, kA).up = false;
+  cluster_->link(0, kB).up = false;
+  cluster_->RunFor(absl::Seconds(20));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+  EXPECT_FALSE(cluster_->Writable(kB, 0));
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, NoFailoverWhenEachDirectionLosesADifferentLink) {
+  Boot();
+  cluster_->link(0, kA).up = false;  // a -> b only on link 1
+  cluster_->link(1, kB).up = false;  // b -> a only on link 0
+  cluster_->RunFor(absl::Seconds(20));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 1), ModuleState::kPrim);
+}
+
+TEST_F(NodeTest, PartitionWithoutWitnessGivesTwoPrimariesThenDefaultPrimaryKeepsModule) {
+  Boot();
+  cluster_->SetPartitioned(true);
+  cluster_->RunFor(absl::Seconds(5));
+  // Without a witness each side serves alone (the split brain replication will resolve).
+  EXPECT_EQ(State(kA, 0), ModuleState::kAlone) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kAlone);
+  cluster_->SetPartitioned(false);
+  cluster_->RunFor(absl::Seconds(10));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+  EXPECT_EQ(State(kB, 1), ModuleState::kPrim);
+  EXPECT_EQ(State(kA, 1), ModuleState::kSecond);
+  EXPECT_NE(Log().find("split brain"), std::string::npos);
+}
+
+TEST_F(NodeTest, FailbackWaitsForUpToDate) {
+  Boot();
+  cluster_->CrashNode(kA);
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kB, 0), ModuleState::kAlone);
+  cluster_->RestartNode(kA);
+  // a comes back behind (b wrote alone): it must resync before the module moves back.
+  const absl::Duration to_second = RunUntil(
+      [&] { return cluster_->Status(kA, 0).app_role == AppRole::kSecondary; }, absl::Seconds(5));
+  ASSERT_LT(to_second, absl::Seconds(5)) << Log();
+  EXPECT_NE(cluster_->Status(kA, 0).data, DataState::kUpToDate);
+  EXPECT_TRUE(cluster_->Writable(kB, 0));
+  RunUntil([&] { return cluster_->Status(kA, 0).data == DataState::kUpToDate; },
+           absl::Seconds(5));
+  ASSERT_EQ(cluster_->Status(kA, 0).data, DataState::kUpToDate) << Log();
+  RunUntil([&] { return State(kA, 0) == ModuleState::kPrim; }, absl::Seconds(5));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, ManualFailbackWaitsForSwap) {
+  Boot({.failback = Failback::kManual});
+  cluster_->CrashNode(kA);
+  cluster_->RunFor(absl::Seconds(5));
+  cluster_->RestartNode(kA);
+  cluster_->RunFor(absl::Seconds(10));
+  EXPECT_EQ(State(kB, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kA, 0), ModuleState::kSecond);
+  EXPECT_TRUE(cluster_->Admin(kA, AdminVerb::kSwap, 0)->ok());
+  cluster_->RunFor(absl::Seconds(2));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+}
+
+TEST_F(NodeTest, SwapMovesModuleAndBackWithNeverTwoWriters) {
+  Boot({.witness = true});
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_TRUE(cluster_->Admin(kA, AdminVerb::kSwap, 0)->ok());
+  cluster_->RunFor(absl::Seconds(2));
+  EXPECT_EQ(State(kB, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kA, 0), ModuleState::kSecond);
+  // An admin placed it on b: automatic failback does not undo that.
+  cluster_->RunFor(absl::Seconds(10));
+  EXPECT_EQ(State(kB, 0), ModuleState::kPrim) << Log();
+  // Swap issued on the node that is not primary works too.
+  EXPECT_TRUE(cluster_->Admin(kA, AdminVerb::kSwap, 0)->ok());
+  cluster_->RunFor(absl::Seconds(2));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, SwapRefusedWhenPeerIsNotUpToDateSecondary) {
+  Boot();
+  cluster_->Admin(kB, AdminVerb::kStop, 0);
+  cluster_->RunFor(absl::Seconds(1));
+  const std::optional<absl::Status> status = cluster_->Admin(kA, AdminVerb::kSwap, 0);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(status->message().find("not an up-to-date secondary"), std::string::npos);
+  EXPECT_EQ(State(kA, 0), ModuleState::kAlone);
+  EXPECT_EQ(State(kB, 0), ModuleState::kStop);
+}
+
+TEST_F(NodeTest, CheckerFailureRestartsLocallyThenFailsOver) {
+  Boot({.restart_max = 2});
+  for (int i = 0; i < 2; ++i) {
+    cluster_->FailChecker(kA, 0);
+    cluster_->RunFor(absl::Seconds(1));
+    EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << "restart " << i << "\n" << Log();
+  }
+  EXPECT_NE(Log().find("local restart 2 of 2"), std::string::npos) << Log();
+  cluster_->FailChecker(kA, 0);
+  cluster_->RunFor(absl::Seconds(2));
+  EXPECT_EQ(State(kB, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kA, 0), ModuleState::kSecond);
+  // The failed node does not take the module back by itself...
+  cluster_->RunFor(absl::Seconds(10));
+  EXPECT_EQ(State(kB, 0), ModuleState::kPrim);
+  // ...until the admin restarts it there; then failback moves it home.
+  EXPECT_TRUE(cluster_->Admin(kA, AdminVerb::kRestart, 0)->ok());
+  cluster_->RunFor(absl::Seconds(3));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, StartPrimFailureCountsAgainstRestartBudget) {
+  Boot({.restart_max = 1});
+  cluster_->scripts().failure = 1.0;  // every start script fails from now on
+  cluster_->FailChecker(kA, 0);       // restart 1 of 1: its start_prim fails too
+  cluster_->RunFor(absl::Seconds(3));
+  EXPECT_NE(Log().find("start_prim failed"), std::string::npos) << Log();
+  EXPECT_NE(State(kA, 0), ModuleState::kPrim);
+  EXPECT_FALSE(cluster_->Writable(kA, 0));
+}
+
+TEST_F(NodeTest, StopHandsModuleToPeer) {
+  Boot();
+  EXPECT_TRUE(cluster_->Admin(kA, AdminVerb::kStop, 0)->ok());
+  cluster_->RunFor(absl::Seconds(2));
+  EXPECT_EQ(State(kA, 0), ModuleState::kStop) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kAlone);
+  EXPECT_TRUE(cluster_->Admin(kA, AdminVerb::kStart, 0)->ok());
+  cluster_->RunFor(absl::Seconds(4));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+}
+
+TEST_F(NodeTest, StopSurvivesDaemonRestart) {
+  Boot();
+  cluster_->Admin(kB, AdminVerb::kStop, 0);
+  cluster_->RunFor(absl::Seconds(1));
+  cluster_->CrashNode(kB);
+  cluster_->RestartNode(kB);
+  cluster_->RunFor(absl::Seconds(5));
+  EXPECT_EQ(State(kB, 0), ModuleState::kStop) << Log();
+  EXPECT_EQ(State(kB, 1), ModuleState::kPrim);
+}
+
+TEST_F(NodeTest, NodeNotUpToDateNeverPromotesItself) {
+  Boot();
+  cluster_->CrashNode(kB);
+  cluster_->RunFor(absl::Seconds(5));  // a writes both modules alone: b misses it
+  cluster_->CrashNode(kA);
+  cluster_->RestartNode(kB);
+  cluster_->RunFor(absl::Seconds(30));
+  EXPECT_EQ(State(kB, 0), ModuleState::kWait) << Log();
+  EXPECT_EQ(State(kB, 1), ModuleState::kWait);
+  EXPECT_FALSE(cluster_->Writable(kB, 0));
+  EXPECT_FALSE(cluster_->Writable(kB, 1));
+  EXPECT_NE(cluster_->Status(kB, 1).reason.find("data is"), std::string::npos)
+      << cluster_->Status(kB, 1).reason;
+  // The admin may force it.
+  const std::optional<absl::Status> refused = cluster_->Admin(kB, AdminVerb::kPrim, 1);
+  EXPECT_EQ(refused->code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(cluster_->Admin(kB, AdminVerb::kPrim, 1, /*force=*/true)->ok());
+  cluster_->RunFor(absl::Seconds(1));
+  EXPECT_EQ(State(kB, 1), ModuleState::kAlone) << Log();
+}
+
+TEST_F(NodeTest, FailoverOffWaitsForAdminPrim) {
+  Boot({.failover = false});
+  cluster_->CrashNode(kA);
+  cluster_->RunFor(absl::Seconds(10));
+  EXPECT_FALSE(cluster_->Writable(kB, 0)) << Log();
+  EXPECT_NE(cluster_->Status(kB, 0).reason.find("failover = off"), std::string::npos);
+  EXPECT_TRUE(cluster_->Admin(kB, AdminVerb::kPrim, 0)->ok());
+  cluster_->RunFor(absl::Seconds(1));
+  EXPECT_EQ(State(kB, 0), ModuleState::kAlone) << Log();
+}
+
+TEST_F(NodeTest, HundredModulesFailOverTogether) {
+  Boot({.modules = 100});
+  for (ModuleIndex m = 0; m < 100; ++m) {
+    ASSERT_EQ(State(m % 2, m), ModuleState::kPrim) << m << "\n" << Log();
+  }
+  cluster_->CrashNode(kA);
+  cluster_->RunFor(absl::Seconds(5));
+  for (ModuleIndex m = 0; m < 100; ++m) EXPECT_EQ(State(kB, m), ModuleState::kAlone) << m;
+  cluster_->RestartNode(kA);
+  cluster_->RunFor(absl::Seconds(10));
+  for (ModuleIndex m = 0; m < 100; ++m) EXPECT_EQ(State(m % 2, m), ModuleState::kPrim) << m;
+  ExpectNoViolations();
+}
+
+// --- With a witness -------------------------------------------------------------------------
+
+TEST_F(NodeTest, FencesBeforeLeaseExpiry) {
+  Boot({.witness = true});
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  // a is cut from both b and the witness: it must stop writing before b may start.
+  cluster_->SetPartitioned(true);
+  cluster_->witness_link(kA).up = false;
+  absl::Time a_stopped = absl::InfiniteFuture(), b_started = absl::InfiniteFuture();
+  const absl::Time cut = cluster_->now();
+  while (cluster_->now() - cut < absl::Seconds(20)) {
+    cluster_->RunFor(absl::Milliseconds(1));
+    if (a_stopped == absl::InfiniteFuture() && !cluster_->Writable(kA, 0)) {
+      a_stopped = cluster_->now();
+    }
+    if (b_started == absl::InfiniteFuture() && cluster_->Writable(kB, 0)) {
+      b_started = cluster_->now();
+    }
+  }
+  ASSERT_NE(a_stopped, absl::InfiniteFuture()) << Log();
+  ASSERT_NE(b_started, absl::InfiniteFuture()) << Log();
+  // By at least the drift margin (500 ms by default).
+  EXPECT_GE(b_started - a_stopped, absl::Milliseconds(500)) << Log();
+  EXPECT_EQ(State(kA, 0), ModuleState::kWait);
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, SecondWithoutLeaseDoesNotTakeOver) {
+  Boot({.witness = true});
+  cluster_->SetPartitioned(true);  // peers cut from each other, both see the witness
+  cluster_->RunFor(absl::Seconds(30));
+  EXPECT_TRUE(cluster_->Writable(kA, 0)) << Log();
+  EXPECT_FALSE(cluster_->Writable(kB, 0));
+  EXPECT_EQ(State(kA, 0), ModuleState::kAlone);
+  EXPECT_NE(cluster_->Status(kB, 0).reason.find("lease"), std::string::npos)
+      << cluster_->Status(kB, 0).reason;
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, DeadWitnessChangesNothingWhilePeersSeeEachOther) {
+  Boot({.witness = true});
+  cluster_->CrashWitness();
+  cluster_->RunFor(absl::Seconds(60));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 1), ModuleState::kPrim);
+  EXPECT_TRUE(cluster_->Writable(kA, 0));
+  // And a planned swap still works on peer acknowledgements alone.
+  EXPECT_TRUE(cluster_->Admin(kB, AdminVerb::kPrim, 0)->ok());
+  cluster_->RunFor(absl::Milliseconds(500));
+  EXPECT_TRUE(cluster_->Writable(kB, 0)) << Log();
+  ExpectNoViolations();
+}
+
+TEST_F(NodeTest, FailoverWithWitnessWaitsForLease) {
+  Boot({.witness = true});
+  cluster_->CrashNode(kA);
+  const absl::Duration took =
+      RunUntil([&] { return cluster_->Writable(kB, 0); }, absl::Seconds(20));
+  EXPECT_TRUE(cluster_->Writable(kB, 0)) << Log();
+  // a held the lease (6 s) until it crashed: b waits for it to expire on the witness.
+  EXPECT_GE(took, absl::Seconds(4));
+  ExpectNoViolations();
+}
+
+}  // namespace
+}  // namespace duet
