@@ -46,16 +46,15 @@ Node::Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode pe
     modules_.emplace_back(mc, index, config);
     by_name_[mc.name] = index;
     auto it = persisted.modules.find(mc.name);
-    modules_.back().token = it != persisted.modules.end()
-                                ? it->second
-                                : PersistedModule{0, mc.default_primary, false};
+    modules_.back().token =
+        it != persisted.modules.end() ? it->second : PersistedModule{0, mc.default_primary, false};
   }
 }
 
 Actions Node::Start(absl::Time now) {
   out_.push_back(PersistIncarnation{incarnation_});
-  Log(std::nullopt, absl::StrCat("node ", config_.nodes[self_].name, " starting, incarnation ",
-                                 incarnation_));
+  Log(std::nullopt,
+      absl::StrCat("node ", config_.nodes[self_].name, " starting, incarnation ", incarnation_));
   MarkAllDirty();
   heartbeat_now_ = true;
   peer_was_alive_ = liveness_.Alive(now);
@@ -141,8 +140,8 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
   peer_sent_at_ns_ = hb.sent_at_ns;
   // The peer heard us at or after `echo` (our clock): it will not declare us lost before
   // echo + timeout, so its acknowledgement lets us write until then, less the drift margin.
-  const absl::Time echo = hb.echo_sent_at_ns >= 0 ? absl::FromUnixNanos(hb.echo_sent_at_ns)
-                                                  : absl::InfinitePast();
+  const absl::Time echo =
+      hb.echo_sent_at_ns >= 0 ? absl::FromUnixNanos(hb.echo_sent_at_ns) : absl::InfinitePast();
   const absl::Time ack_until =
       echo <= now ? echo + config_.heartbeat.timeout - DriftMargin(config_) : absl::InfinitePast();
   for (const ModuleView& view : hb.modules) {
@@ -237,10 +236,10 @@ void Node::HandleCheckerFailed(absl::Time now, const CheckerFailed& in) {
   // Results from checkers we have stopped, or from a restart in progress, are stale.
   if (!mod.runner.checkers_running() || mod.runner.Busy() || mod.token.owner != self_) return;
   const CheckerConfig& checker = mod.config->checkers[in.checker];
-  OnApplicationFailed(now, in.module,
-                      absl::StrCat("checker ", checker.name, " failed",
-                                   in.detail.empty() ? "" : ": ", in.detail),
-                      checker.on_failure == OnFailure::kFailover);
+  OnApplicationFailed(
+      now, in.module,
+      absl::StrCat("checker ", checker.name, " failed", in.detail.empty() ? "" : ": ", in.detail),
+      checker.on_failure == OnFailure::kFailover);
 }
 
 void Node::OnApplicationFailed(absl::Time now, ModuleIndex m, const std::string& what,
@@ -252,8 +251,7 @@ void Node::OnApplicationFailed(absl::Time now, ModuleIndex m, const std::string&
     mod.runner.Restart(next_run_id_, out_);
   } else {
     mod.failed = true;
-    mod.failed_reason =
-        failover_now ? what : absl::StrCat(what, "; restart budget exhausted");
+    mod.failed_reason = failover_now ? what : absl::StrCat(what, "; restart budget exhausted");
     Log(m, mod.failed_reason + "; failing over");
   }
   MarkDirty(m);
@@ -453,8 +451,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
   return AppRole::kPrimary;
 }
 
-AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod,
-                                 std::string& reason) {
+AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason) {
   if (mod.token.admin_stopped) {
     reason = "stopped by the admin";
     return AppRole::kNone;
@@ -507,8 +504,8 @@ void Node::PassToPeer(Module& mod, ModuleIndex m) {
   mod.peer_ack_until = absl::InfinitePast();
   mod.lease.Drop();
   Persist(m);
-  Log(m, absl::StrCat("handed over to ", config_.nodes[Peer(self_)].name, ", term ",
-                      mod.token.term));
+  Log(m,
+      absl::StrCat("handed over to ", config_.nodes[Peer(self_)].name, ", term ", mod.token.term));
   heartbeat_now_ = true;
 }
 

@@ -45,8 +45,6 @@ int64_t Rng::Between(int64_t lo, int64_t hi) {
   return lo + static_cast<int64_t>(Below(static_cast<uint64_t>(hi - lo) + 1));
 }
 
-bool Rng::Chance(double p) {
-  return static_cast<double>(Next() >> 11) * 0x1.0p-53 < p;
-}
+bool Rng::Chance(double p) { return static_cast<double>(Next() >> 11) * 0x1.0p-53 < p; }
 
 }  // namespace duet

@@ -9,10 +9,10 @@
 #define DUET_CONCAT_(a, b) DUET_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define DUET_RETURN_IF_ERROR(expr)                 \
-  do {                                             \
-    ::absl::Status duet_status_ = (expr);          \
-    if (!duet_status_.ok()) return duet_status_;   \
+#define DUET_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status duet_status_ = (expr);        \
+    if (!duet_status_.ok()) return duet_status_; \
   } while (false)
 
 // `lhs = value of expr`, or returns its error status.

@@ -117,48 +117,47 @@ void SimCluster::StepNode(NodeIndex n, const Input& input) {
 
 void SimCluster::Execute(NodeIndex n, const Actions& actions) {
   for (const Action& action : actions) {
-    std::visit(
-        Overloaded{
-            [&](const duet::SendPeer& send) { SendPeer(n, send); },
-            [&](const SendWitness& send) {
-              const LinkFaults& out = witness_links_[n];
-              if (!out.up || rng_.Chance(out.loss)) return;
-              Schedule(Latency(out), DeliverToWitness{send.request});
-            },
-            [&](const PersistModule& p) {
-              persisted_[n].modules[config_.modules[p.module].name] = p.record;
-            },
-            [&](const PersistIncarnation& p) { persisted_[n].incarnation = p.incarnation; },
-            [&](const RunScript& run) {
-              Observed& obs = observed_[n][run.module];
-              if (obs.script_running) {
-                Violation(absl::StrCat("scripts overlap: ", ScriptKindName(run.kind),
-                                       " started on ", config_.nodes[n].name, " for ",
-                                       config_.modules[run.module].name,
-                                       " while another script runs"));
-              }
-              obs.script_running = true;
-              const bool start = run.kind == ScriptKind::kStartPrim ||
-                                 run.kind == ScriptKind::kStartSecond ||
-                                 run.kind == ScriptKind::kPrestart;
-              const int exit_code = start && rng_.Chance(scripts_.failure) ? 1 : 0;
-              const absl::Duration latency = absl::Nanoseconds(
-                  rng_.Between(absl::ToInt64Nanoseconds(scripts_.latency_min),
-                               absl::ToInt64Nanoseconds(scripts_.latency_max)));
-              Trace(n, absl::StrCat(config_.modules[run.module].name, ": run ",
-                                    ScriptKindName(run.kind)));
-              Schedule(latency, ScriptDone{n, boots_[n], run.module, run.run_id, exit_code});
-            },
-            [&](const SetCheckers& s) { observed_[n][s.module].checkers = s.running; },
-            [&](const SetVip& s) { observed_[n][s.module].vip = s.assigned; },
-            [&](const SetWritable& s) {
-              observed_[n][s.module].writable = s.writable;
-              if (s.writable) CheckWriters(s.module);
-            },
-            [&](const AdminReply& r) { admin_replies_[r.request_id] = r.status; },
-            [&](const LogEvent& e) { Trace(n, e.text); },
-        },
-        action);
+    std::visit(Overloaded{
+                   [&](const duet::SendPeer& send) { SendPeer(n, send); },
+                   [&](const SendWitness& send) {
+                     const LinkFaults& out = witness_links_[n];
+                     if (!out.up || rng_.Chance(out.loss)) return;
+                     Schedule(Latency(out), DeliverToWitness{send.request});
+                   },
+                   [&](const PersistModule& p) {
+                     persisted_[n].modules[config_.modules[p.module].name] = p.record;
+                   },
+                   [&](const PersistIncarnation& p) { persisted_[n].incarnation = p.incarnation; },
+                   [&](const RunScript& run) {
+                     Observed& obs = observed_[n][run.module];
+                     if (obs.script_running) {
+                       Violation(absl::StrCat("scripts overlap: ", ScriptKindName(run.kind),
+                                              " started on ", config_.nodes[n].name, " for ",
+                                              config_.modules[run.module].name,
+                                              " while another script runs"));
+                     }
+                     obs.script_running = true;
+                     const bool start = run.kind == ScriptKind::kStartPrim ||
+                                        run.kind == ScriptKind::kStartSecond ||
+                                        run.kind == ScriptKind::kPrestart;
+                     const int exit_code = start && rng_.Chance(scripts_.failure) ? 1 : 0;
+                     const absl::Duration latency = absl::Nanoseconds(
+                         rng_.Between(absl::ToInt64Nanoseconds(scripts_.latency_min),
+                                      absl::ToInt64Nanoseconds(scripts_.latency_max)));
+                     Trace(n, absl::StrCat(config_.modules[run.module].name, ": run ",
+                                           ScriptKindName(run.kind)));
+                     Schedule(latency, ScriptDone{n, boots_[n], run.module, run.run_id, exit_code});
+                   },
+                   [&](const SetCheckers& s) { observed_[n][s.module].checkers = s.running; },
+                   [&](const SetVip& s) { observed_[n][s.module].vip = s.assigned; },
+                   [&](const SetWritable& s) {
+                     observed_[n][s.module].writable = s.writable;
+                     if (s.writable) CheckWriters(s.module);
+                   },
+                   [&](const AdminReply& r) { admin_replies_[r.request_id] = r.status; },
+                   [&](const LogEvent& e) { Trace(n, e.text); },
+               },
+               action);
   }
 }
 
@@ -284,8 +283,8 @@ ModuleStatus SimCluster::Status(NodeIndex n, ModuleIndex m) const {
 }
 
 void SimCluster::Violation(const std::string& what) {
-  violations_.push_back(absl::StrCat(absl::FormatTime("%H:%M:%E3S", now_, absl::UTCTimeZone()),
-                                     " ", what));
+  violations_.push_back(
+      absl::StrCat(absl::FormatTime("%H:%M:%E3S", now_, absl::UTCTimeZone()), " ", what));
 }
 
 void SimCluster::Trace(NodeIndex n, const std::string& text) {

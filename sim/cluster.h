@@ -66,8 +66,7 @@ class SimCluster {
   void RestartWitness();
   void FailChecker(NodeIndex n, ModuleIndex m);
   // Runs an admin command on node n; the reply comes back at once (nullopt if n is down).
-  std::optional<absl::Status> Admin(NodeIndex n, AdminVerb verb, ModuleIndex m,
-                                    bool force = false);
+  std::optional<absl::Status> Admin(NodeIndex n, AdminVerb verb, ModuleIndex m, bool force = false);
 
   // Observation.
   const Config& config() const { return config_; }

@@ -26,12 +26,12 @@ Config MakeClusterConfig(const ClusterShape& shape) {
     ModuleConfig module;
     module.name = absl::StrCat("m", i);
     module.default_primary = static_cast<NodeIndex>(shape.all_on_first ? 0 : i % 2);
-    module.vips.push_back(VipConfig{absl::StrCat("10.9.", i / 250, ".", i % 250 + 1, "/24"), "eth0"});
+    module.vips.push_back(
+        VipConfig{absl::StrCat("10.9.", i / 250, ".", i % 250 + 1, "/24"), "eth0"});
     module.directories.push_back(absl::StrCat("/srv/m", i));
     module.scripts_dir = absl::StrCat("/etc/duet/m", i);
-    module.checkers.push_back(CheckerConfig{"app", CheckerType::kCustom, "true",
-                                            absl::Seconds(1), absl::Seconds(1),
-                                            OnFailure::kRestart});
+    module.checkers.push_back(CheckerConfig{"app", CheckerType::kCustom, "true", absl::Seconds(1),
+                                            absl::Seconds(1), OnFailure::kRestart});
     module.restart_max = shape.restart_max;
     module.restart_window = absl::Minutes(1);
     module.failover = shape.failover;

@@ -57,8 +57,7 @@ DataState DataOracle::Reported(NodeIndex n, ModuleIndex m) const {
   const Copy& copy = copies_[n][m];
   if (!copy.known) return DataState::kUnknown;
   if (!copy.knows_missed) return DataState::kUpToDate;
-  return copy.resync_started != absl::InfiniteFuture() ? DataState::kSyncing
-                                                       : DataState::kOutdated;
+  return copy.resync_started != absl::InfiniteFuture() ? DataState::kSyncing : DataState::kOutdated;
 }
 
 uint8_t DataOracle::Percent(NodeIndex n, ModuleIndex m) const { return copies_[n][m].percent; }

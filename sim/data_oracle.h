@@ -31,8 +31,7 @@ class DataOracle {
   // The node (re)started: it reports unknown until it next sees its peer.
   void NodeStarted(NodeIndex n);
   // Advances the model for one module; `connected` means the nodes can exchange messages.
-  void Observe(absl::Time now, ModuleIndex m, const std::array<NodeView, 2>& nodes,
-               bool connected);
+  void Observe(absl::Time now, ModuleIndex m, const std::array<NodeView, 2>& nodes, bool connected);
   // What the node's replication part would report now.
   DataState Reported(NodeIndex n, ModuleIndex m) const;
   uint8_t Percent(NodeIndex n, ModuleIndex m) const;
@@ -41,7 +40,7 @@ class DataOracle {
   struct Copy {
     bool missed = false;        // the truth
     bool knows_missed = false;  // what the node can know: learned when connected
-    bool known = false;  // has seen the peer since it started
+    bool known = false;         // has seen the peer since it started
     absl::Time resync_started = absl::InfiniteFuture();
     uint8_t percent = 0;
   };

@@ -182,8 +182,7 @@ RC_GTEST_PROP(NodePropertyTest, AfterFaultsHealEveryModuleEndsOnItsDefaultPrimar
   const uint64_t seed = *rc::gen::arbitrary<uint64_t>();
   const bool witness = *rc::gen::arbitrary<bool>();
   const auto commands = *rc::gen::container<std::vector<Command>>(GenCommand(false));
-  sim::SimCluster cluster(sim::MakeClusterConfig({.modules = kModules, .witness = witness}),
-                          seed);
+  sim::SimCluster cluster(sim::MakeClusterConfig({.modules = kModules, .witness = witness}), seed);
   cluster.Start();
   cluster.RunFor(absl::Seconds(3));
   for (const Command& c : commands) {

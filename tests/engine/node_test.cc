@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "sim/cluster.h"
-#include "tests/engine/printers.h"
 #include "sim/cluster_config.h"
+#include "tests/engine/printers.h"
 
 namespace duet {
 namespace {
@@ -120,8 +120,7 @@ TEST_F(NodeTest, FailbackWaitsForUpToDate) {
   ASSERT_LT(to_second, absl::Seconds(5)) << Log();
   EXPECT_NE(cluster_->Status(kA, 0).data, DataState::kUpToDate);
   EXPECT_TRUE(cluster_->Writable(kB, 0));
-  RunUntil([&] { return cluster_->Status(kA, 0).data == DataState::kUpToDate; },
-           absl::Seconds(5));
+  RunUntil([&] { return cluster_->Status(kA, 0).data == DataState::kUpToDate; }, absl::Seconds(5));
   ASSERT_EQ(cluster_->Status(kA, 0).data, DataState::kUpToDate) << Log();
   RunUntil([&] { return State(kA, 0) == ModuleState::kPrim; }, absl::Seconds(5));
   EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
