@@ -13,6 +13,9 @@
 
 #include "absl/status/status.h"
 #include "engine/messages.h"
+#include "engine/replication/mutation.h"
+#include "engine/replication/repl_messages.h"
+#include "engine/replication/replica_state.h"
 #include "engine/types.h"
 
 namespace duet {
@@ -23,6 +26,11 @@ inline constexpr int kAllLinks = -1;
 struct SendPeer {
   int link = kAllLinks;
   PeerMessage message;
+};
+
+// Send on the replication connection (ordered and reliable while it lasts).
+struct SendReplication {
+  ReplMessage message;
 };
 
 struct SendWitness {
@@ -40,9 +48,11 @@ struct PersistedModule {
 };
 
 // What a node keeps across restarts, modules by name (a module missing here starts fresh).
+// `replicas` is rebuilt by the driver with ApplyRecord from the PersistReplica records.
 struct PersistedNode {
   uint64_t incarnation = 0;
   std::map<std::string, PersistedModule> modules;
+  std::map<std::string, ReplicaDurableState> replicas;
 };
 
 struct PersistModule {
@@ -83,14 +93,55 @@ struct AdminReply {
   absl::Status status;
 };
 
+// Apply a mutation to this node's copy of the module (the backing directory); answer with
+// MutationApplied. `durable`: fdatasync/fsync before answering (an fsync of path "" means
+// the whole module directory, syncfs).
+struct ApplyMutation {
+  ModuleIndex module = 0;
+  uint64_t apply_id = 0;
+  Mutation mutation;
+  bool durable = false;
+};
+
+// The application's call (op_id from LocalMutation) may return with this status.
+struct CompleteLocal {
+  ModuleIndex module = 0;
+  uint64_t op_id = 0;
+  absl::Status status;
+};
+
+// Read one zone of a file for resync; answer with ZoneRead.
+struct ReadZone {
+  ModuleIndex module = 0;
+  uint64_t read_id = 0;
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+// Durably append these records to the module's replication metadata (see ApplyRecord).
+struct PersistReplica {
+  ModuleIndex module = 0;
+  std::vector<ReplicaRecord> records;
+};
+
+// Before a resync discards this node's divergent changes (split brain), copy these paths
+// (files or directories, as they are now) into a dated directory beside the module's data.
+struct PreserveDivergent {
+  ModuleIndex module = 0;
+  std::vector<std::string> paths;
+};
+
 // Something an operator should see in the log.
 struct LogEvent {
   std::optional<ModuleIndex> module;
   std::string text;
 };
 
-using Action = std::variant<SendPeer, SendWitness, PersistModule, PersistIncarnation, RunScript,
-                            SetCheckers, SetVip, SetWritable, AdminReply, LogEvent>;
+using Action =
+    std::variant<SendPeer, SendReplication, SendWitness, PersistModule, PersistIncarnation,
+                 RunScript, SetCheckers, SetVip, SetWritable, AdminReply, LogEvent, ApplyMutation,
+                 CompleteLocal, ReadZone, PersistReplica, PreserveDivergent>;
 
 using Actions = std::vector<Action>;
 

@@ -7,7 +7,10 @@
 #include <string>
 #include <variant>
 
+#include "absl/status/status.h"
 #include "engine/messages.h"
+#include "engine/replication/mutation.h"
+#include "engine/replication/repl_messages.h"
 #include "engine/types.h"
 
 namespace duet {
@@ -57,8 +60,46 @@ struct DataStateChanged {
   uint8_t sync_percent = 0;
 };
 
+// The application changed a replicated directory (from the interceptor). Answered by
+// CompleteLocal with the same op_id.
+struct LocalMutation {
+  ModuleIndex module = 0;
+  uint64_t op_id = 0;
+  Mutation mutation;
+};
+
+// An ApplyMutation finished.
+struct MutationApplied {
+  ModuleIndex module = 0;
+  uint64_t apply_id = 0;
+  absl::Status status;
+};
+
+// A ReadZone finished: what the path is now, and for a file the zone's bytes (short or
+// empty past the end of the file).
+struct ZoneRead {
+  ModuleIndex module = 0;
+  uint64_t read_id = 0;
+  absl::Status status;
+  PathKind kind = PathKind::kAbsent;
+  uint64_t file_size = 0;
+  uint32_t mode = 0;
+  std::string link_target;
+  Payload data;
+};
+
+// A decoded, authenticated message from the replication connection.
+struct ReplicationReceived {
+  ReplMessage message;
+};
+
+// The replication connection to the peer came up or went down.
+struct ReplicationConnected {};
+struct ReplicationDisconnected {};
+
 using Input = std::variant<Tick, PeerReceived, WitnessReceived, ScriptExited, CheckerFailed,
-                           AdminCommand, DataStateChanged>;
+                           AdminCommand, DataStateChanged, LocalMutation, MutationApplied, ZoneRead,
+                           ReplicationReceived, ReplicationConnected, ReplicationDisconnected>;
 
 const char* AdminVerbName(AdminVerb verb);
 

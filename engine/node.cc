@@ -22,20 +22,25 @@ absl::Duration DriftMargin(const Config& config) {
 
 }  // namespace
 
-Node::Module::Module(const ModuleConfig& c, ModuleIndex index, const Config& cluster)
+Node::Module::Module(const ModuleConfig& c, ModuleIndex index, const Config& cluster,
+                     NodeIndex self, ReplicaDurableState durable, Rng& rng)
     : config(&c),
       runner(index),
+      replica(index, c.name, ReplicaOptions::From(c, cluster.replication, self), std::move(durable),
+              rng),
       budget(c.restart_max, c.restart_window),
       lease(cluster.witness ? cluster.witness->renew_interval : absl::Seconds(1),
             DriftMargin(cluster)) {}
 
 Node::Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode persisted,
-           absl::Time now)
+           absl::Time now, DataStateSource data_source)
     : config_(config),
       self_(self),
+      data_source_(data_source),
       rng_(seed),
       incarnation_(persisted.incarnation + 1),
-      liveness_(static_cast<int>(config.nodes[self].heartbeat.size()), config.heartbeat.timeout,
+      // Heartbeat links, then the replication connection, which counts as a link too.
+      liveness_(static_cast<int>(config.nodes[self].heartbeat.size()) + 1, config.heartbeat.timeout,
                 now),
       deadlines_(config.modules.size()),
       is_dirty_(config.modules.size(), false) {
@@ -43,7 +48,14 @@ Node::Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode pe
   for (size_t i = 0; i < config.modules.size(); ++i) {
     const ModuleConfig& mc = config.modules[i];
     const auto index = static_cast<ModuleIndex>(i);
-    modules_.emplace_back(mc, index, config);
+    auto replica = persisted.replicas.find(mc.name);
+    modules_.emplace_back(
+        mc, index, config, self,
+        replica != persisted.replicas.end() ? std::move(replica->second) : ReplicaDurableState{},
+        rng_);
+    if (data_source_ == DataStateSource::kReplication) {
+      modules_.back().data = modules_.back().replica.data_state();
+    }
     by_name_[mc.name] = index;
     auto it = persisted.modules.find(mc.name);
     modules_.back().token =
@@ -63,6 +75,7 @@ Actions Node::Start(absl::Time now) {
 }
 
 Actions Node::Step(absl::Time now, const Input& input) {
+  last_now_ = now;
   std::visit(Overloaded{
                  [&](const Tick&) {},
                  [&](const PeerReceived& in) { HandlePeer(now, in); },
@@ -71,6 +84,32 @@ Actions Node::Step(absl::Time now, const Input& input) {
                  [&](const CheckerFailed& in) { HandleCheckerFailed(now, in); },
                  [&](const AdminCommand& in) { HandleAdmin(now, in); },
                  [&](const DataStateChanged& in) { HandleDataState(in); },
+                 [&](const LocalMutation& in) { HandleLocalMutation(now, in); },
+                 [&](const MutationApplied& in) {
+                   if (in.module >= modules_.size()) return;
+                   modules_[in.module].replica.OnApplied(now, in.apply_id, in.status, out_);
+                   AfterReplica(in.module);
+                 },
+                 [&](const ZoneRead& in) {
+                   if (in.module >= modules_.size()) return;
+                   modules_[in.module].replica.OnZoneRead(now, in, out_);
+                   AfterReplica(in.module);
+                 },
+                 [&](const ReplicationReceived& in) { HandleReplication(now, in.message); },
+                 [&](const ReplicationConnected&) {
+                   Log(std::nullopt, "replication connection up");
+                   for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+                     modules_[m].replica.OnConnected(now, out_);
+                     AfterReplica(m);
+                   }
+                 },
+                 [&](const ReplicationDisconnected&) {
+                   Log(std::nullopt, "replication connection down");
+                   for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+                     modules_[m].replica.OnDisconnected(now, "connection lost", out_);
+                     AfterReplica(m);
+                   }
+                 },
              },
              input);
   HandleTick(now);
@@ -129,6 +168,45 @@ void Node::HandlePeer(absl::Time now, const PeerReceived& in) {
                  [&](const SwapRequest& request) { HandleSwapRequest(request); },
              },
              in.message);
+}
+
+void Node::HandleReplication(absl::Time now, const ReplMessage& message) {
+  // Replication traffic proves the peer alive: the connection counts as a link.
+  liveness_.Heard(liveness_.links() - 1, now);
+  const std::string& name =
+      std::visit([](const auto& m) -> const std::string& { return m.module; }, message);
+  auto found = by_name_.find(name);
+  if (found == by_name_.end()) return;
+  modules_[found->second].replica.OnMessage(now, message, out_);
+  AfterReplica(found->second);
+}
+
+void Node::HandleLocalMutation(absl::Time now, const LocalMutation& in) {
+  if (in.module >= modules_.size()) return;
+  Module& mod = modules_[in.module];
+  if (!mod.runner.writable()) {
+    out_.push_back(CompleteLocal{in.module, in.op_id,
+                                 absl::FailedPreconditionError(absl::StrCat(
+                                     mod.config->name, ": read-only on this node (not primary)"))});
+    return;
+  }
+  mod.replica.OnLocalMutation(now, in.op_id, in.mutation, out_);
+  AfterReplica(in.module);
+}
+
+void Node::AfterReplica(ModuleIndex m) {
+  Module& mod = modules_[m];
+  if (data_source_ == DataStateSource::kReplication) {
+    const DataState state = mod.replica.data_state();
+    const uint8_t percent = mod.replica.sync_percent();
+    if (state != mod.data) {
+      Log(m, absl::StrCat("data ", DataStateName(mod.data), " -> ", DataStateName(state)));
+    }
+    if (state != mod.data || percent != mod.sync_percent) heartbeat_now_ = true;
+    mod.data = state;
+    mod.sync_percent = percent;
+  }
+  MarkDirty(m);
 }
 
 void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
@@ -358,7 +436,7 @@ void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
 }
 
 void Node::HandleDataState(const DataStateChanged& in) {
-  if (in.module >= modules_.size()) return;
+  if (in.module >= modules_.size() || data_source_ != DataStateSource::kExternal) return;
   Module& mod = modules_[in.module];
   if (mod.data != in.state) {
     Log(in.module, absl::StrCat("data ", DataStateName(mod.data), " -> ", DataStateName(in.state)));
@@ -393,6 +471,18 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
     target = DecideNonOwnerRole(now, m, mod, reason);
   }
   mod.runner.Drive(target, next_run_id_, out_);
+  // The replica writes while the module is writable here; it gives the primary role up only
+  // once everything it sent is acknowledged (the stream drains).
+  if (mod.runner.writable()) {
+    mod.replica.SetRole(now, ReplRole::kPrimary, out_);
+  } else if (mod.replica.drained()) {
+    mod.replica.SetRole(now, ReplRole::kSecondary, out_);
+  }
+  mod.replica.OnTick(now, out_);
+  if (data_source_ == DataStateSource::kReplication) {
+    mod.data = mod.replica.data_state();
+    mod.sync_percent = mod.replica.sync_percent();
+  }
   UpdateShownState(now, m, reason);
   UpdateDeadline(now, m);
 }
@@ -414,7 +504,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
   if (mod.handoff || (must_leave && peer_ok)) {
     // Demote fully first; only then pass the token, so there is never a second writer.
     const AppRole here = mod.token.admin_stopped ? AppRole::kNone : AppRole::kSecondary;
-    if (mod.runner.role() != AppRole::kPrimary && !mod.runner.Busy()) {
+    if (mod.runner.role() != AppRole::kPrimary && !mod.runner.Busy() && mod.replica.drained()) {
       PassToPeer(mod, m);
       return DecideNonOwnerRole(now, m, mod, reason);
     }
@@ -516,7 +606,8 @@ void Node::UpdateShownState(absl::Time now, ModuleIndex m, const std::string& re
   if (role == AppRole::kPrimary && mod.runner.writable()) {
     const bool replica = liveness_.Alive(now) && mod.peer_view &&
                          mod.peer_view->state == ModuleState::kSecond &&
-                         mod.peer_view->data == DataState::kUpToDate;
+                         mod.peer_view->data == DataState::kUpToDate &&
+                         (data_source_ == DataStateSource::kExternal || mod.replica.attached());
     state = replica ? ModuleState::kPrim : ModuleState::kAlone;
   } else if (role == AppRole::kSecondary) {
     state = ModuleState::kSecond;
@@ -551,6 +642,7 @@ void Node::UpdateDeadline(absl::Time now, ModuleIndex m) {
                              (mod.token.owner != self_ && !liveness_.Alive(now));
     if (wants_lease) next = std::min(next, mod.lease.next_request_at());
   }
+  next = std::min(next, mod.replica.NextDeadline());
   deadlines_.Set(m, next > now ? next : absl::InfiniteFuture());
 }
 
@@ -601,6 +693,9 @@ ModuleStatus Node::Status(ModuleIndex m) const {
   status.running_script = mod.runner.running_script();
   status.writable = mod.runner.writable();
   status.vip_assigned = mod.runner.vip_assigned();
+  status.resync = mod.replica.resync_status(last_now_);
+  status.replication_lag_bytes = mod.replica.lag_bytes();
+  status.replication_refused = mod.replica.refused_reason();
   return status;
 }
 

@@ -29,6 +29,7 @@
 #include "engine/lease_client.h"
 #include "engine/module_runner.h"
 #include "engine/peer_liveness.h"
+#include "engine/replication/replica.h"
 #include "engine/restart_budget.h"
 #include "engine/rng.h"
 
@@ -46,14 +47,21 @@ struct ModuleStatus {
   std::optional<ScriptKind> running_script;
   bool writable = false;
   bool vip_assigned = false;
+  ResyncStatus resync;
+  uint64_t replication_lag_bytes = 0;
+  std::string replication_refused;  // why the peers do not replicate, if they refuse to
 };
+
+// Where a node's per-module data state comes from: its replication engine (always, in
+// production), or DataStateChanged inputs (to test the state machine alone).
+enum class DataStateSource : uint8_t { kReplication, kExternal };
 
 class Node {
  public:
   // `config` must outlive the node. `persisted` is what earlier runs persisted (empty
   // modules on a first start). `seed` feeds the node's only source of randomness.
-  Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode persisted,
-       absl::Time now);
+  Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode persisted, absl::Time now,
+       DataStateSource data_source = DataStateSource::kReplication);
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
 
@@ -72,9 +80,11 @@ class Node {
 
  private:
   struct Module {
-    Module(const ModuleConfig& c, ModuleIndex index, const Config& cluster);
+    Module(const ModuleConfig& c, ModuleIndex index, const Config& cluster, NodeIndex self,
+           ReplicaDurableState durable, Rng& rng);
     const ModuleConfig* config;
     ModuleRunner runner;
+    Replica replica;
     RestartBudget budget;
     LeaseClient lease;
     PersistedModule token;  // term, owner, admin_stopped: persisted before acted on
@@ -101,6 +111,10 @@ class Node {
   void HandleCheckerFailed(absl::Time now, const CheckerFailed& in);
   void HandleAdmin(absl::Time now, const AdminCommand& in);
   void HandleDataState(const DataStateChanged& in);
+  void HandleLocalMutation(absl::Time now, const LocalMutation& in);
+  void HandleReplication(absl::Time now, const ReplMessage& message);
+  // After the replica acted: take over its data state (replication mode), mark dirty.
+  void AfterReplica(ModuleIndex m);
 
   // Re-decides the modules marked dirty, then sends a heartbeat if one is due.
   void Settle(absl::Time now);
@@ -130,6 +144,7 @@ class Node {
 
   const Config& config_;
   const NodeIndex self_;
+  const DataStateSource data_source_;
   Rng rng_;
   uint64_t incarnation_;
   PeerLiveness liveness_;
@@ -148,6 +163,7 @@ class Node {
   uint64_t peer_seq_ = 0;
   int64_t peer_sent_at_ns_ = -1;
 
+  absl::Time last_now_ = absl::InfinitePast();
   std::vector<ModuleIndex> dirty_;
   std::vector<bool> is_dirty_;
   Actions out_;

@@ -28,24 +28,53 @@ std::vector<NodeIndex> DefaultPrimaries(const Config& config) {
   return result;
 }
 
+bool IsStartScript(ScriptKind kind) {
+  return kind == ScriptKind::kStartPrim || kind == ScriptKind::kStartSecond ||
+         kind == ScriptKind::kPrestart;
+}
+
 }  // namespace
 
 SimCluster::SimCluster(Config config, uint64_t seed)
     : config_(std::move(config)),
       rng_(seed),
       now_(absl::UnixEpoch() + absl::Hours(1)),
-      oracle_(DefaultPrimaries(config_), absl::Seconds(1)) {
+      start_time_(now_),
+      clocks_{DriftingClock(now_, now_, 0), DriftingClock(now_, now_, 0)},
+      witness_clock_(now_, now_, 0),
+      oracle_(DefaultPrimaries(config_), absl::Seconds(1)),
+      writers_checker_(config_),
+      scripts_checker_(config_) {
   for (NodeIndex n = 0; n < 2; ++n) {
     links_[n].resize(config_.nodes[n].heartbeat.size());
     observed_[n].resize(config_.modules.size());
+    for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;
   }
+  AddChecker(&writers_checker_);
+  AddChecker(&scripts_checker_);
 }
 
 void SimCluster::Start() {
   // The witness has been up for a while: its start-up quiet period is over.
-  if (config_.witness) witness_.emplace(config_.witness->lease, now_ - config_.witness->lease);
+  if (config_.witness) {
+    witness_.emplace(config_.witness->lease,
+                     witness_clock_.Local(now_) - config_.witness->lease);
+  }
   for (NodeIndex n = 0; n < 2; ++n) RestartNode(n);
   Schedule(kOracleInterval, OracleTick{});
+}
+
+void SimCluster::SetClockOffset(NodeIndex n, absl::Duration offset) {
+  assert(now_ == start_time_ && !nodes_[n]);
+  clocks_[n] = DriftingClock(now_, now_ + offset, clocks_[n].drift_ppm());
+}
+
+void SimCluster::SetClockDrift(NodeIndex n, int64_t drift_ppm) {
+  clocks_[n].SetDrift(now_, drift_ppm);
+}
+
+void SimCluster::SetWitnessClockDrift(int64_t drift_ppm) {
+  witness_clock_.SetDrift(now_, drift_ppm);
 }
 
 void SimCluster::Schedule(absl::Duration after, EventBody body) {
@@ -57,7 +86,7 @@ void SimCluster::RunFor(absl::Duration d) {
   while (true) {
     absl::Time next = events_queue_.empty() ? absl::InfiniteFuture() : events_queue_.top().at;
     for (NodeIndex n = 0; n < 2; ++n) {
-      if (nodes_[n]) next = std::min(next, nodes_[n]->NextDeadline());
+      if (nodes_[n]) next = std::min(next, clocks_[n].TrueAt(nodes_[n]->NextDeadline()));
     }
     if (next > end) break;
     now_ = std::max(now_, next);
@@ -69,11 +98,13 @@ void SimCluster::RunFor(absl::Duration d) {
       continue;
     }
     for (NodeIndex n = 0; n < 2; ++n) {
-      if (nodes_[n] && nodes_[n]->NextDeadline() <= now_) {
+      if (nodes_[n] && nodes_[n]->NextDeadline() <= LocalNow(n)) {
+        ++stats_.ticks;
         StepNode(n, Tick{});
-        if (nodes_[n] && nodes_[n]->NextDeadline() <= now_) {
-          Violation(absl::StrCat("node ", config_.nodes[n].name,
-                                 " did not move its deadline past now after a tick"));
+        if (nodes_[n] && nodes_[n]->NextDeadline() <= LocalNow(n)) {
+          FlagViolation("deadlines move forward",
+                        absl::StrCat("node ", config_.nodes[n].name,
+                                     " did not move its deadline past now after a tick"));
           return;
         }
       }
@@ -90,18 +121,22 @@ void SimCluster::Process(const Event& event) {
                  },
                  [&](const DeliverToWitness& d) {
                    if (!witness_) return;
-                   LeaseReply reply = witness_->Handle(now_, d.request);
-                   const LinkFaults& back = witness_links_[d.request.from];
-                   if (!back.up || rng_.Chance(back.loss)) return;
-                   Schedule(Latency(back), DeliverLeaseReply{d.request.from, std::move(reply)});
+                   LeaseReply reply = witness_->Handle(witness_clock_.Local(now_), d.request);
+                   const NodeIndex to = d.request.from;
+                   ++stats_.witness_messages_sent;
+                   if (Drop(witness_links_[to]) || Drop(witness_reply_links_[to])) {
+                     ++stats_.witness_messages_lost;
+                     return;
+                   }
+                   Schedule(Latency(witness_links_[to]), DeliverLeaseReply{to, std::move(reply)});
                  },
                  [&](const DeliverLeaseReply& d) {
                    if (nodes_[d.to]) StepNode(d.to, WitnessReceived{d.reply});
                  },
                  [&](const ScriptDone& d) {
                    if (!nodes_[d.node] || boots_[d.node] != d.boot) return;  // died with it
-                   observed_[d.node][d.module].script_running = false;
-                   StepNode(d.node, ScriptExited{d.module, d.run_id, d.exit_code, false});
+                   for (ClusterObserver* o : observers_) o->OnScriptEnded(now_, d.node, d.module);
+                   StepNode(d.node, ScriptExited{d.module, d.run_id, d.exit_code, d.timed_out});
                  },
                  [&](const OracleTick&) {
                    FeedOracle();
@@ -112,7 +147,7 @@ void SimCluster::Process(const Event& event) {
 }
 
 void SimCluster::StepNode(NodeIndex n, const Input& input) {
-  Execute(n, nodes_[n]->Step(now_, input));
+  Execute(n, nodes_[n]->Step(LocalNow(n), input));
 }
 
 void SimCluster::Execute(NodeIndex n, const Actions& actions) {
@@ -121,44 +156,64 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
                    [&](const duet::SendPeer& send) { SendPeer(n, send); },
                    [&](const SendWitness& send) {
                      const LinkFaults& out = witness_links_[n];
-                     if (!out.up || rng_.Chance(out.loss)) return;
+                     ++stats_.witness_messages_sent;
+                     if (Drop(out)) {
+                       ++stats_.witness_messages_lost;
+                       return;
+                     }
                      Schedule(Latency(out), DeliverToWitness{send.request});
                    },
                    [&](const PersistModule& p) {
                      persisted_[n].modules[config_.modules[p.module].name] = p.record;
                    },
                    [&](const PersistIncarnation& p) { persisted_[n].incarnation = p.incarnation; },
-                   [&](const RunScript& run) {
-                     Observed& obs = observed_[n][run.module];
-                     if (obs.script_running) {
-                       Violation(absl::StrCat("scripts overlap: ", ScriptKindName(run.kind),
-                                              " started on ", config_.nodes[n].name, " for ",
-                                              config_.modules[run.module].name,
-                                              " while another script runs"));
-                     }
-                     obs.script_running = true;
-                     const bool start = run.kind == ScriptKind::kStartPrim ||
-                                        run.kind == ScriptKind::kStartSecond ||
-                                        run.kind == ScriptKind::kPrestart;
-                     const int exit_code = start && rng_.Chance(scripts_.failure) ? 1 : 0;
-                     const absl::Duration latency = absl::Nanoseconds(
-                         rng_.Between(absl::ToInt64Nanoseconds(scripts_.latency_min),
-                                      absl::ToInt64Nanoseconds(scripts_.latency_max)));
-                     Trace(n, absl::StrCat(config_.modules[run.module].name, ": run ",
-                                           ScriptKindName(run.kind)));
-                     Schedule(latency, ScriptDone{n, boots_[n], run.module, run.run_id, exit_code});
-                   },
+                   [&](const RunScript& run) { RunScriptAction(n, run); },
                    [&](const SetCheckers& s) { observed_[n][s.module].checkers = s.running; },
                    [&](const SetVip& s) { observed_[n][s.module].vip = s.assigned; },
                    [&](const SetWritable& s) {
                      observed_[n][s.module].writable = s.writable;
-                     if (s.writable) CheckWriters(s.module);
+                     for (ClusterObserver* o : observers_) {
+                       o->OnWritable(now_, n, s.module, s.writable);
+                     }
                    },
                    [&](const AdminReply& r) { admin_replies_[r.request_id] = r.status; },
-                   [&](const LogEvent& e) { Trace(n, e.text); },
+                   [&](const auto&) {},  // replication actions: not simulated yet
+                   [&](const LogEvent& e) {
+                     Trace(n, e.text);
+                     if (!e.module || !nodes_[n] || observers_.empty()) return;
+                     // Every change of the state shown comes with a log event of the module.
+                     Observed& obs = observed_[n][*e.module];
+                     const ModuleState state = nodes_[n]->Status(*e.module).state;
+                     if (state == obs.state) return;
+                     for (ClusterObserver* o : observers_) {
+                       o->OnModuleState(now_, n, *e.module, obs.state, state);
+                     }
+                     obs.state = state;
+                   },
                },
                action);
   }
+}
+
+void SimCluster::RunScriptAction(NodeIndex n, const RunScript& run) {
+  ++stats_.scripts_run;
+  for (ClusterObserver* o : observers_) o->OnScriptStarted(now_, n, run.module, run.kind);
+  int exit_code = IsStartScript(run.kind) && rng_.Chance(scripts_.failure) ? 1 : 0;
+  const absl::Duration latency =
+      absl::Nanoseconds(rng_.Between(absl::ToInt64Nanoseconds(scripts_.latency_min),
+                                     absl::ToInt64Nanoseconds(scripts_.latency_max)));
+  Trace(n, absl::StrCat(config_.modules[run.module].name, ": run ", ScriptKindName(run.kind)));
+  // The daemon kills a script at its timeout, measured on the node's own clock.
+  const absl::Duration timeout =
+      clocks_[n].TrueAt(LocalNow(n) + config_.modules[run.module].script_timeout) - now_;
+  const bool hang = scripts_.hang > 0 && rng_.Chance(scripts_.hang);
+  if (hang || latency >= timeout) {
+    ++stats_.scripts_timed_out;
+    Schedule(timeout, ScriptDone{n, boots_[n], run.module, run.run_id, -1, true});
+    return;
+  }
+  if (exit_code != 0) ++stats_.scripts_failed;
+  Schedule(latency, ScriptDone{n, boots_[n], run.module, run.run_id, exit_code, false});
 }
 
 void SimCluster::SendPeer(NodeIndex from, const duet::SendPeer& send) {
@@ -167,22 +222,24 @@ void SimCluster::SendPeer(NodeIndex from, const duet::SendPeer& send) {
   for (int l = 0; l < links; ++l) {
     if (send.link != kAllLinks && send.link != l) continue;
     const LinkFaults& faults = links_[from][l];
-    if (!faults.up || rng_.Chance(faults.loss)) continue;
+    ++stats_.peer_messages_sent;
+    if (Drop(faults)) {
+      ++stats_.peer_messages_lost;
+      continue;
+    }
     Schedule(Latency(faults), DeliverPeer{to, l, send.message});
-    if (rng_.Chance(faults.duplicate)) Schedule(Latency(faults), DeliverPeer{to, l, send.message});
+    if (rng_.Chance(faults.duplicate)) {
+      ++stats_.peer_messages_duplicated;
+      Schedule(Latency(faults), DeliverPeer{to, l, send.message});
+    }
   }
 }
+
+bool SimCluster::Drop(const LinkFaults& faults) { return !faults.up || rng_.Chance(faults.loss); }
 
 absl::Duration SimCluster::Latency(const LinkFaults& faults) {
   return absl::Nanoseconds(rng_.Between(absl::ToInt64Nanoseconds(faults.latency_min),
                                         absl::ToInt64Nanoseconds(faults.latency_max)));
-}
-
-void SimCluster::CheckWriters(ModuleIndex m) {
-  if (!config_.witness) return;  // without a witness a partition may split the brain
-  if (observed_[0][m].writable && observed_[1][m].writable) {
-    Violation(absl::StrCat("two writers for module ", config_.modules[m].name));
-  }
 }
 
 void SimCluster::FeedOracle() {
@@ -226,14 +283,17 @@ void SimCluster::HealNetwork() {
     for (LinkFaults& f : per_node) f = LinkFaults{};
   }
   for (LinkFaults& f : witness_links_) f = LinkFaults{};
+  for (LinkFaults& f : witness_reply_links_) f = LinkFaults{};
 }
 
 void SimCluster::CrashNode(NodeIndex n) {
   if (!nodes_[n]) return;
+  ++stats_.node_crashes;
   Trace(n, "CRASH");
   nodes_[n].reset();
   // The daemon's guard takes the VIP and the application down with it.
   for (Observed& obs : observed_[n]) obs = Observed{};
+  for (ClusterObserver* o : observers_) o->OnNodeDown(now_, n);
 }
 
 void SimCluster::RestartNode(NodeIndex n) {
@@ -241,28 +301,36 @@ void SimCluster::RestartNode(NodeIndex n) {
   ++boots_[n];
   Trace(n, "BOOT");
   oracle_.NodeStarted(n);
-  nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], now_);
-  Execute(n, nodes_[n]->Start(now_));
+  for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;
+  // Data states come from the DataOracle until the simulator drives replication itself.
+  nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], LocalNow(n), DataStateSource::kExternal);
+  Execute(n, nodes_[n]->Start(LocalNow(n)));
 }
 
 void SimCluster::CrashWitness() {
-  if (witness_) Trace(0, "WITNESS CRASH");
+  if (!witness_) return;
+  ++stats_.witness_crashes;
+  Note("witness CRASH");
   witness_.reset();
 }
 
 void SimCluster::RestartWitness() {
   if (!config_.witness || witness_) return;
-  Trace(0, "WITNESS BOOT");
-  witness_.emplace(config_.witness->lease, now_);
+  Note("witness BOOT");
+  witness_.emplace(config_.witness->lease, witness_clock_.Local(now_));
 }
 
-void SimCluster::FailChecker(NodeIndex n, ModuleIndex m) {
-  if (nodes_[n] && observed_[n][m].checkers) StepNode(n, CheckerFailed{m, 0, "injected"});
+bool SimCluster::FailChecker(NodeIndex n, ModuleIndex m) {
+  if (!nodes_[n] || !observed_[n][m].checkers) return false;
+  ++stats_.checker_failures;
+  StepNode(n, CheckerFailed{m, 0, "injected"});
+  return true;
 }
 
 std::optional<absl::Status> SimCluster::Admin(NodeIndex n, AdminVerb verb, ModuleIndex m,
                                               bool force) {
   if (!nodes_[n]) return std::nullopt;
+  ++stats_.admin_commands;
   const uint64_t id = next_admin_id_++;
   StepNode(n, AdminCommand{id, verb, m, force});
   auto it = admin_replies_.find(id);
@@ -282,17 +350,46 @@ ModuleStatus SimCluster::Status(NodeIndex n, ModuleIndex m) const {
   return nodes_[n]->Status(m);
 }
 
-void SimCluster::Violation(const std::string& what) {
-  violations_.push_back(
-      absl::StrCat(absl::FormatTime("%H:%M:%E3S", now_, absl::UTCTimeZone()), " ", what));
+void SimCluster::AddChecker(InvariantChecker* checker) {
+  checker->set_sink([this](const sim::Violation& v) { RecordViolation(v); });
+  AddObserver(checker);
+}
+
+void SimCluster::ForceWritableForTest(NodeIndex n, ModuleIndex m, bool writable) {
+  Execute(n, Actions{SetWritable{m, writable}});
+}
+
+void SimCluster::RecordViolation(const sim::Violation& v) {
+  violation_records_.push_back(v);
+  violations_.push_back(absl::StrCat(FormatTime(v.at), " ", v.invariant, ": ", v.detail));
+}
+
+void SimCluster::FlagViolation(const std::string& invariant, const std::string& what) {
+  RecordViolation(sim::Violation{now_, invariant, what});
+}
+
+std::string SimCluster::FormatTime(absl::Time t) const {
+  return absl::FormatTime("%H:%M:%E3S", absl::UnixEpoch() + (t - start_time_),
+                          absl::UTCTimeZone());
+}
+
+void SimCluster::Note(const std::string& text) {
+  const std::string line = absl::StrCat(FormatTime(now_), " sim ", text);
+  trace_hash_ = Fnv(trace_hash_, line);
+  log_.push_back(line);
+  for (ClusterObserver* o : observers_) o->OnTraceLine(line);
 }
 
 void SimCluster::Trace(NodeIndex n, const std::string& text) {
-  const std::string line = absl::StrCat(absl::FormatTime("%H:%M:%E3S", now_, absl::UTCTimeZone()),
-                                        " ", config_.nodes[n].name, " ", text);
+  const std::string line =
+      absl::StrCat(FormatTime(now_), " ", config_.nodes[n].name, " ", text);
   trace_hash_ = Fnv(trace_hash_, line);
   log_.push_back(line);
   if (log_sink_) log_sink_(now_, n, text);
+  for (ClusterObserver* o : observers_) {
+    o->OnLog(now_, n, text);
+    o->OnTraceLine(line);
+  }
 }
 
 }  // namespace duet::sim

@@ -1,0 +1,46 @@
+#include "engine/replication/generations.h"
+
+namespace duet {
+
+const char* SyncDecisionName(SyncDecision decision) {
+  switch (decision) {
+    case SyncDecision::kInSync:
+      return "in sync";
+    case SyncDecision::kSelfIsSource:
+      return "resync to the peer";
+    case SyncDecision::kPeerIsSource:
+      return "resync from the peer";
+    case SyncDecision::kSplitBrain:
+      return "split brain";
+    case SyncDecision::kUnrelated:
+      return "unrelated data";
+  }
+  return "?";
+}
+
+SyncDecision Decide(const Generations& self, const Generations& peer) {
+  if (self.current == peer.current) return SyncDecision::kInSync;
+  const bool self_from_peer = self.bitmap != 0 && self.bitmap == peer.current;
+  const bool peer_from_self = peer.bitmap != 0 && peer.bitmap == self.current;
+  if (self_from_peer && !peer_from_self) return SyncDecision::kSelfIsSource;
+  if (peer_from_self && !self_from_peer) return SyncDecision::kPeerIsSource;
+  if (self.bitmap != 0 && self.bitmap == peer.bitmap) return SyncDecision::kSplitBrain;
+  // One side wrote alone more than once (its bitmap still open from an older generation
+  // that the peer holds as current or in its history).
+  for (uint64_t old : self.history) {
+    if (old != 0 && old == peer.current && self.bitmap != 0) return SyncDecision::kSelfIsSource;
+  }
+  for (uint64_t old : peer.history) {
+    if (old != 0 && old == self.current && peer.bitmap != 0) return SyncDecision::kPeerIsSource;
+  }
+  return SyncDecision::kUnrelated;
+}
+
+void StartTracking(Generations& gens, uint64_t new_current) {
+  if (gens.bitmap == 0) gens.bitmap = gens.current;
+  gens.history[1] = gens.history[0];
+  gens.history[0] = gens.current;
+  gens.current = new_current;
+}
+
+}  // namespace duet

@@ -1,0 +1,35 @@
+#include "engine/replication/mutation.h"
+
+namespace duet {
+
+const char* MutationKindName(MutationKind kind) {
+  switch (kind) {
+    case MutationKind::kWrite:
+      return "write";
+    case MutationKind::kTruncate:
+      return "truncate";
+    case MutationKind::kCreate:
+      return "create";
+    case MutationKind::kMkdir:
+      return "mkdir";
+    case MutationKind::kUnlink:
+      return "unlink";
+    case MutationKind::kRmdir:
+      return "rmdir";
+    case MutationKind::kRename:
+      return "rename";
+    case MutationKind::kSymlink:
+      return "symlink";
+    case MutationKind::kLink:
+      return "link";
+    case MutationKind::kSetattr:
+      return "setattr";
+    case MutationKind::kFsync:
+      return "fsync";
+    case MutationKind::kRemoveTree:
+      return "remove-tree";
+  }
+  return "?";
+}
+
+}  // namespace duet

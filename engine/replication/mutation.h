@@ -1,0 +1,66 @@
+// A change to a module's replicated tree, as the interceptor hands it to the engine and as
+// the stream carries it to the secondary. Paths are relative to the module's directory
+// ("dir/file", never absolute, never "..": the adapters enforce it on both ends).
+// File data travels as a Payload, a reference-counted immutable buffer: the engine passes
+// it along and never copies the bytes.
+#ifndef DUET_ENGINE_REPLICATION_MUTATION_H_
+#define DUET_ENGINE_REPLICATION_MUTATION_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace duet {
+
+using Payload = std::shared_ptr<const std::string>;
+
+inline Payload MakePayload(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
+}
+
+enum class MutationKind : uint8_t {
+  kWrite,       // path, offset, data
+  kTruncate,    // path, offset = new size
+  kCreate,      // path, mode
+  kMkdir,       // path, mode
+  kUnlink,      // path
+  kRmdir,       // path
+  kRename,      // path -> path2
+  kSymlink,     // path (the link) -> path2 (its target, stored verbatim)
+  kLink,        // path (existing) -> path2 (new name)
+  kSetattr,     // path, mode, mtime_ns
+  kFsync,       // path: durable on both servers before it completes ("" = the whole tree)
+  kRemoveTree,  // resync only: remove whatever is at path, recursively; absent is fine
+};
+
+const char* MutationKindName(MutationKind kind);
+
+// What a path is on one node (as a resync reads it).
+enum class PathKind : uint8_t { kAbsent, kFile, kDirectory, kSymlink };
+
+struct Mutation {
+  MutationKind kind = MutationKind::kWrite;
+  std::string path;
+  std::string path2;
+  uint64_t offset = 0;
+  Payload data;
+  uint32_t mode = 0;
+  int64_t mtime_ns = 0;
+
+  uint64_t data_size() const { return data ? data->size() : 0; }
+  // Changes names in the tree (what the namespace journal records while ALONE).
+  bool is_namespace() const { return kind != MutationKind::kWrite && kind != MutationKind::kFsync; }
+};
+
+// A mutation without data: `kind` on `path` (and `path2` where the kind has one).
+inline Mutation MakeMutation(MutationKind kind, std::string path, std::string path2 = {}) {
+  Mutation m;
+  m.kind = kind;
+  m.path = std::move(path);
+  m.path2 = std::move(path2);
+  return m;
+}
+
+}  // namespace duet
+
+#endif  // DUET_ENGINE_REPLICATION_MUTATION_H_

@@ -1,0 +1,89 @@
+// Replication messages between the two nodes, per module, on the replication connection
+// (ordered and reliable while it lasts). Encoded by engine/wire/codec.h like every message.
+#ifndef DUET_ENGINE_REPLICATION_REPL_MESSAGES_H_
+#define DUET_ENGINE_REPLICATION_REPL_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/replication/generations.h"
+#include "engine/replication/mutation.h"
+
+namespace duet {
+
+// Sent by both sides when the replication connection comes up; each side then applies the
+// same decision table to the two Hellos.
+struct ReplHello {
+  std::string module;
+  Generations gens;
+  bool primary = false;       // the sender's application writes the module now
+  bool inconsistent = false;  // the sender's copy is mid-resync
+};
+
+// The target's own zones the source must overwrite (its hot zones after a crash, its
+// dirty zones after a split brain), one file per message; `last` ends the list.
+struct ReplTargetZones {
+  std::string module;
+  std::string path;
+  std::vector<uint64_t> zones;
+  bool last = false;
+};
+
+// One mutation of the live stream (or of the namespace journal replayed at resync start).
+struct ReplWrite {
+  std::string module;
+  uint64_t lsn = 0;
+  Mutation mutation;
+};
+
+// Cumulative: every lsn up to `done_lsn` has reached the module's ack level on the
+// secondary (an fsync: durable), and every lsn up to `durable_lsn` is durable there.
+struct ReplAck {
+  std::string module;
+  uint64_t done_lsn = 0;
+  uint64_t durable_lsn = 0;
+};
+
+// One zone of resync data, read on the source after every write up to `read_lsn` was
+// applied there, with what the path is on the source (the target makes its path match:
+// removes it, makes the directory or symlink, or writes the bytes and sets the size).
+struct ResyncBlock {
+  std::string module;
+  uint64_t block_id = 0;
+  std::string path;
+  uint64_t zone = 0;
+  Payload data;
+  uint64_t read_lsn = 0;
+  PathKind kind = PathKind::kFile;
+  uint64_t file_size = 0;
+  uint32_t mode = 0;
+  std::string link_target;
+  uint64_t total_bytes = 0;  // the source's resync progress when it sent this block
+  uint64_t done_bytes = 0;
+};
+
+// `durable` false: the block is applied (or `stale`: a newer live write reached the zone
+// first, read it again). `durable` true: every block up to block_id applied so far is
+// durable on the target, so the source may forget those zones.
+struct ResyncBlockAck {
+  std::string module;
+  uint64_t block_id = 0;
+  bool stale = false;
+  bool durable = false;
+};
+
+// Source -> target: every planned zone is on the target, which takes the source's current
+// generation once it is durable. Target -> source: done (the source closes its dirty map).
+struct ResyncDone {
+  std::string module;
+  uint64_t current = 0;
+};
+
+using ReplMessage = std::variant<ReplHello, ReplTargetZones, ReplWrite, ReplAck, ResyncBlock,
+                                 ResyncBlockAck, ResyncDone>;
+
+}  // namespace duet
+
+#endif  // DUET_ENGINE_REPLICATION_REPL_MESSAGES_H_

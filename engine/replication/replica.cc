@@ -1,0 +1,855 @@
+#include "engine/replication/replica.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace duet {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+uint64_t ZoneOf(uint64_t offset, uint32_t zone_size) { return offset / zone_size; }
+
+}  // namespace
+
+ReplicaOptions ReplicaOptions::From(const ModuleConfig& module,
+                                    const ReplicationConfig& replication, NodeIndex self) {
+  ReplicaOptions o;
+  o.ack = module.ack;
+  o.zone_size = module.zone_size;
+  o.window_bytes = replication.window_bytes;
+  o.window_count = replication.window_count;
+  o.timeout = replication.timeout;
+  o.resync_bandwidth = replication.resync_bandwidth;
+  o.activity_log_zones = std::max<size_t>(8192, 2 * replication.window_count);
+  o.default_primary_here = module.default_primary == self;
+  o.split_brain = module.split_brain;
+  return o;
+}
+
+Replica::Replica(ModuleIndex module, std::string name, ReplicaOptions options,
+                 ReplicaDurableState durable, Rng& rng)
+    : module_(module),
+      name_(std::move(name)),
+      opt_(options),
+      durable_(std::move(durable)),
+      rng_(rng),
+      activity_log_(opt_.activity_log_zones, durable_.hot),
+      data_state_(durable_.inconsistent ? DataState::kOutdated : DataState::kUnknown) {}
+
+// --- Role and connection ---------------------------------------------------------------------
+
+void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
+  if (role == role_) return;
+  assert(role == ReplRole::kPrimary || drained());
+  role_ = role;
+  if (role == ReplRole::kPrimary && target_active_) {
+    Log(out, "resync into this copy abandoned: it is primary now (forced)");
+    target_active_ = false;
+  }
+  if (connected_) SendHello(out);  // the stream changes direction: agree again
+  (void)now;
+}
+
+void Replica::OnConnected(absl::Time now, Actions& out) {
+  connected_ = true;
+  (void)now;
+  SendHello(out);
+}
+
+void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& out) {
+  connected_ = false;
+  if (role_ == ReplRole::kPrimary && (link_ != Link::kDown || !inflight_.empty())) {
+    DropPeer(now, why, out);
+  }
+  link_ = Link::kDown;
+  peer_hello_.reset();
+  hello_sent_ = false;
+  expect_lsn_ = 0;
+  source_active_ = false;
+  reads_.clear();
+  blocks_.clear();
+  reading_.clear();
+  if (target_active_) {
+    target_active_ = false;
+    data_state_ = DataState::kOutdated;  // resumes at the next connection
+    Log(out, "resync interrupted: " + why);
+  }
+}
+
+void Replica::SendHello(Actions& out) {
+  ReplHello hello;
+  hello.module = name_;
+  hello.gens = durable_.gens;
+  hello.primary = role_ == ReplRole::kPrimary;
+  hello.inconsistent = durable_.inconsistent;
+  out.push_back(SendReplication{hello});
+  hello_sent_ = true;
+  link_ = Link::kHello;
+  if (peer_hello_) Decide(absl::InfinitePast(), out);
+}
+
+void Replica::Decide(absl::Time now, Actions& out) {
+  const ReplHello& peer = *peer_hello_;
+  const bool i_primary = role_ == ReplRole::kPrimary;
+  const SyncDecision decision = duet::Decide(durable_.gens, peer.gens);
+  auto refuse = [&](std::string why) {
+    link_ = Link::kRefused;
+    refused_reason_ = std::move(why);
+    if (!i_primary) data_state_ = DataState::kOutdated;
+    Log(out, "replication refused: " + refused_reason_);
+  };
+  if (i_primary && peer.primary) return refuse("both nodes are primary");
+  bool self_source = false;
+  bool discard = false;
+  switch (decision) {
+    case SyncDecision::kInSync:
+      // The same data, except what crashes left in activity logs: the primary (or, with
+      // none, the default primary) sends those zones.
+      self_source = i_primary || (!peer.primary && opt_.default_primary_here);
+      if (durable_.inconsistent && !peer.inconsistent) self_source = false;
+      if (peer.inconsistent && !durable_.inconsistent) self_source = true;
+      break;
+    case SyncDecision::kSelfIsSource:
+      if (peer.primary) return refuse("the peer is primary with older data than this node");
+      self_source = true;
+      break;
+    case SyncDecision::kPeerIsSource:
+      if (i_primary) return refuse("this node is primary with older data than the peer");
+      self_source = false;
+      break;
+    case SyncDecision::kSplitBrain:
+      if (opt_.split_brain != SplitBrainPolicy::kDiscardNonDefault) {
+        return refuse(absl::StrCat(
+            "split brain: both nodes wrote alone (policy ",
+            opt_.split_brain == SplitBrainPolicy::kManual ? "manual" : "discard-least-changes",
+            "): the admin must choose the surviving copy"));
+      }
+      self_source = opt_.default_primary_here;
+      if (i_primary && !self_source) {
+        return refuse("split brain: this primary is not the default primary; waiting");
+      }
+      if (peer.primary && self_source) {
+        return refuse("split brain: the peer is primary but not the default primary; waiting");
+      }
+      discard = !self_source;
+      Log(out, absl::StrCat("split brain detected; this node ",
+                            self_source ? "keeps its data" : "discards its changes (kept aside)"));
+      break;
+    case SyncDecision::kUnrelated:
+      return refuse("unrelated data on the two nodes: the admin must choose which to keep");
+  }
+  refused_reason_.clear();
+  link_ = Link::kAttached;
+  expect_lsn_ = 0;
+  Log(out, absl::StrCat("connected: ", SyncDecisionName(decision), "; this node is ",
+                        self_source ? "the source" : "the target"));
+  if (self_source) {
+    if (!i_primary) data_state_ = DataState::kUpToDate;
+    StartSource(now, out);
+  } else {
+    StartTarget(discard, decision != SyncDecision::kInSync, out);
+  }
+  if (i_primary) {
+    last_ack_progress_ = now;
+    DrainPending(now, out);
+  }
+}
+
+// --- Primary: local mutations ------------------------------------------------------------------
+
+void Replica::OnLocalMutation(absl::Time now, uint64_t op_id, Mutation mutation, Actions& out) {
+  if (role_ != ReplRole::kPrimary) {
+    out.push_back(
+        CompleteLocal{module_, op_id, absl::FailedPreconditionError("read-only: not primary")});
+    return;
+  }
+  const bool handshaking = connected_ && link_ == Link::kHello;
+  if (handshaking || (attached() && !pending_.empty())) {
+    if (handshaking && pending_.empty()) hello_wait_since_ = now;
+    pending_.push_back(Pending{op_id, std::move(mutation)});
+    DrainPending(now, out);
+    return;
+  }
+  if (attached()) {
+    pending_.push_back(Pending{op_id, std::move(mutation)});
+    DrainPending(now, out);
+  } else {
+    Track(op_id, std::move(mutation), out);
+  }
+}
+
+void Replica::DrainPending(absl::Time now, Actions& out) {
+  while (!pending_.empty()) {
+    if (attached()) {
+      const uint64_t size = pending_.front().mutation.data_size();
+      const bool room = inflight_.empty() || (inflight_.size() < opt_.window_count &&
+                                              inflight_bytes_ + size <= opt_.window_bytes);
+      if (!room) return;  // backpressure: waits for acknowledgements
+      Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      Submit(now, p.op_id, std::move(p.mutation), /*apply_locally=*/true, out);
+    } else if (connected_ && link_ == Link::kHello) {
+      return;  // the handshake decides
+    } else {
+      Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      Track(p.op_id, std::move(p.mutation), out);
+    }
+  }
+}
+
+void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_locally, Actions& out) {
+  const uint64_t lsn = next_lsn_++;
+  std::vector<ReplicaRecord> records;
+  if (m.is_namespace()) TrackNamespace(m, /*journal=*/false, records);
+  if (m.kind == MutationKind::kWrite) {
+    const uint64_t first = ZoneOf(m.offset, opt_.zone_size);
+    const uint64_t last =
+        m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, opt_.zone_size);
+    activity_log_.Touch(m.path, first, last, lsn, peer_durable_lsn_, durable_.hot, records);
+  }
+  Persist(std::move(records), out);  // hot before sent
+  InFlight entry;
+  entry.lsn = lsn;
+  entry.op_id = op_id;
+  entry.local_done = !apply_locally;
+  entry.bytes = m.data_size();
+  if (apply_locally) {
+    const uint64_t id = NextId();
+    applying_[id] = Applying{Applying::Kind::kLocal, lsn};
+    out.push_back(ApplyMutation{module_, id, m, m.kind == MutationKind::kFsync});
+  }
+  if (inflight_.empty()) last_ack_progress_ = now;
+  inflight_bytes_ += entry.bytes;
+  if (m.is_namespace() && apply_locally) {
+    Mutation copy = m;
+    copy.data.reset();
+    unacked_namespace_[lsn] = std::move(copy);
+  }
+  out.push_back(SendReplication{ReplWrite{name_, lsn, std::move(m)}});
+  inflight_.push_back(std::move(entry));
+}
+
+void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
+  std::vector<ReplicaRecord> records;
+  if (durable_.gens.bitmap == 0) {
+    Generations gens = durable_.gens;
+    StartTracking(gens, rng_.Next() | 1);
+    records.push_back(record::SetGenerations{gens});
+  }
+  if (m.kind == MutationKind::kWrite) {
+    const uint64_t first = ZoneOf(m.offset, opt_.zone_size);
+    const uint64_t last =
+        m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, opt_.zone_size);
+    bool all_dirty = true;
+    for (uint64_t z = first; z <= last && all_dirty; ++z) {
+      all_dirty = durable_.dirty.Contains(m.path, z);
+    }
+    if (!all_dirty) records.push_back(record::MarkDirty{m.path, first, last});
+  } else if (m.is_namespace()) {
+    TrackNamespace(m, /*journal=*/true, records);
+  }
+  Persist(std::move(records), out);  // dirty before the write completes
+  const uint64_t id = NextId();
+  applying_[id] = Applying{Applying::Kind::kTracked, op_id};
+  const bool durable = m.kind == MutationKind::kFsync;
+  out.push_back(ApplyMutation{module_, id, std::move(m), durable});
+}
+
+void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<ReplicaRecord>& records) {
+  switch (m.kind) {
+    case MutationKind::kRename:
+      records.push_back(record::Renamed{m.path, m.path2});
+      activity_log_.Rename(m.path, m.path2);
+      break;
+    case MutationKind::kUnlink:
+    case MutationKind::kRmdir:
+    case MutationKind::kRemoveTree:
+      records.push_back(record::Removed{m.path});
+      activity_log_.Remove(m.path);
+      break;
+    case MutationKind::kTruncate:
+      records.push_back(record::Truncated{m.path, m.offset});
+      break;
+    default:
+      break;
+  }
+  if (journal) {
+    Mutation entry = m;
+    entry.data.reset();
+    records.push_back(record::Journal{std::move(entry)});
+  }
+}
+
+void Replica::CompleteInOrder(Actions& out) {
+  while (!inflight_.empty()) {
+    InFlight& front = inflight_.front();
+    const bool peer_has = front.lsn <= peer_done_lsn_ || !attached();
+    if (!front.local_done || !peer_has) break;
+    if (front.op_id != 0) out.push_back(CompleteLocal{module_, front.op_id, front.local_status});
+    inflight_bytes_ -= front.bytes;
+    inflight_.pop_front();
+  }
+}
+
+void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
+  Log(out, "dropping the peer (" + why + "); continuing alone, tracking changes");
+  std::vector<ReplicaRecord> records;
+  Generations gens = durable_.gens;
+  StartTracking(gens, rng_.Next() | 1);
+  records.push_back(record::SetGenerations{gens});
+  // Whatever the peer may lack: zones written but not yet durable there, and namespace
+  // changes it has not acknowledged.
+  activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
+    if (!durable_.dirty.Contains(ref.path, ref.zone)) {
+      records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
+    }
+  });
+  for (const auto& [lsn, m] : unacked_namespace_) {
+    if (lsn > peer_done_lsn_) records.push_back(record::Journal{m});
+  }
+  unacked_namespace_.clear();
+  Persist(std::move(records), out);
+  link_ = Link::kDown;
+  source_active_ = false;
+  reads_.clear();
+  blocks_.clear();
+  reading_.clear();
+  CompleteInOrder(out);  // what is applied here completes now: the peer is not needed
+  DrainPending(now, out);
+}
+
+uint64_t Replica::LocalAppliedLsn() const {
+  for (const InFlight& f : inflight_) {
+    if (!f.local_done) return f.lsn - 1;
+  }
+  return next_lsn_ - 1;
+}
+
+// --- Completions -------------------------------------------------------------------------------
+
+void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& status,
+                        Actions& out) {
+  auto it = applying_.find(apply_id);
+  if (it == applying_.end()) return;
+  const Applying a = it->second;
+  applying_.erase(it);
+  switch (a.kind) {
+    case Applying::Kind::kLocal: {
+      auto entry = std::lower_bound(inflight_.begin(), inflight_.end(), a.key,
+                                    [](const InFlight& f, uint64_t lsn) { return f.lsn < lsn; });
+      if (entry == inflight_.end() || entry->lsn != a.key) return;
+      entry->local_done = true;
+      entry->local_status = status;
+      if (!status.ok()) Log(out, "local apply failed: " + std::string(status.message()));
+      CompleteInOrder(out);
+      DrainPending(now, out);
+      break;
+    }
+    case Applying::Kind::kTracked:
+      out.push_back(CompleteLocal{module_, a.key, status});
+      break;
+    case Applying::Kind::kStream:
+      if (!status.ok()) {
+        Log(out, "applying the stream failed (" + std::string(status.message()) +
+                     "); this copy needs a resync");
+        Persist({record::SetInconsistent{true}}, out);
+        data_state_ = DataState::kOutdated;
+      }
+      if (a.key != 0) MarkStreamDone(a.key, out);
+      break;
+    case Applying::Kind::kFlush:
+      flush_in_flight_ = false;
+      durable_lsn_ = std::max(durable_lsn_, a.key);
+      if (flushed_blocks_upto_ > 0) {
+        out.push_back(SendReplication{ResyncBlockAck{name_, flushed_blocks_upto_, false, true}});
+        flushed_blocks_upto_ = 0;
+      }
+      SendAck(out);
+      break;
+    case Applying::Kind::kBlock: {
+      auto block = block_applies_.find(a.key);
+      if (block == block_applies_.end()) break;
+      if (--block->second == 0) {
+        block_applies_.erase(block);
+        applied_blocks_upto_ = std::max(applied_blocks_upto_, a.key);
+        out.push_back(SendReplication{ResyncBlockAck{name_, a.key, false, false}});
+        if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
+      }
+      MaybeFinishTarget(out);
+      break;
+    }
+    case Applying::Kind::kFinalFlush:
+      FinishTarget(out);
+      break;
+  }
+}
+
+// --- Secondary: applying the stream -----------------------------------------------------------
+
+void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
+  if (role_ == ReplRole::kPrimary) {
+    Log(out, "ignored a stream write from the peer: this node is primary");
+    return;
+  }
+  if (expect_lsn_ == 0) expect_lsn_ = w.lsn;
+  if (w.lsn != expect_lsn_) {
+    Log(out, absl::StrCat("stream out of order: got lsn ", w.lsn, ", expected ", expect_lsn_,
+                          "; ignored"));
+    return;
+  }
+  ++expect_lsn_;
+  const Mutation& m = w.mutation;
+  if (target_active_) {
+    if (m.kind == MutationKind::kWrite) {
+      const uint64_t first = ZoneOf(m.offset, opt_.zone_size);
+      const uint64_t last =
+          m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, opt_.zone_size);
+      for (uint64_t z = first; z <= last; ++z) live_zone_lsn_[ZoneRef{m.path, z}] = w.lsn;
+    } else if (m.kind != MutationKind::kFsync) {
+      live_path_lsn_[m.path] = w.lsn;
+      if (!m.path2.empty()) live_path_lsn_[m.path2] = w.lsn;
+      if (m.kind == MutationKind::kRename) live_rename_lsn_ = w.lsn;
+    }
+  }
+  const bool fsync = m.kind == MutationKind::kFsync;
+  const bool durable = fsync || opt_.ack == AckMode::kDurable;
+  const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
+  stream_done_[w.lsn] = false;
+  const uint64_t id = NextId();
+  applying_[id] = Applying{Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn};
+  out.push_back(ApplyMutation{module_, id, m, durable});
+  if (done_on_receipt) MarkStreamDone(w.lsn, out);
+  if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
+}
+
+void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
+  stream_done_[lsn] = true;
+  while (!stream_done_.empty() && stream_done_.begin()->second) {
+    done_lsn_ = stream_done_.begin()->first;
+    stream_done_.erase(stream_done_.begin());
+  }
+  if (opt_.ack == AckMode::kDurable) durable_lsn_ = done_lsn_;
+  SendAck(out);
+}
+
+void Replica::SendAck(Actions& out) {
+  if (done_lsn_ == acked_done_ && durable_lsn_ == acked_durable_) return;
+  acked_done_ = done_lsn_;
+  acked_durable_ = durable_lsn_;
+  out.push_back(SendReplication{ReplAck{name_, done_lsn_, durable_lsn_}});
+}
+
+// --- Messages ----------------------------------------------------------------------------------
+
+void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out) {
+  std::visit(Overloaded{
+                 [&](const ReplHello& hello) {
+                   peer_hello_ = hello;
+                   if (!connected_) return;
+                   if (link_ != Link::kHello || !hello_sent_) {
+                     SendHello(out);  // a new session from the peer: answer, then decide
+                     return;
+                   }
+                   Decide(now, out);
+                 },
+                 [&](const ReplTargetZones& zones) { OnTargetZones(zones, out); },
+                 [&](const ReplWrite& write) { ApplyStream(now, write, out); },
+                 [&](const ReplAck& ack) {
+                   if (ack.done_lsn > peer_done_lsn_) {
+                     peer_done_lsn_ = ack.done_lsn;
+                     last_ack_progress_ = now;
+                     while (!unacked_namespace_.empty() &&
+                            unacked_namespace_.begin()->first <= peer_done_lsn_) {
+                       unacked_namespace_.erase(unacked_namespace_.begin());
+                     }
+                   }
+                   peer_durable_lsn_ = std::max(peer_durable_lsn_, ack.durable_lsn);
+                   CompleteInOrder(out);
+                   DrainPending(now, out);
+                 },
+                 [&](const ResyncBlock& block) { ApplyBlock(block, out); },
+                 [&](const ResyncBlockAck& ack) { OnBlockAck(now, ack, out); },
+                 [&](const ResyncDone& done) { OnResyncDone(done, out); },
+             },
+             message);
+}
+
+// --- Resync: source ----------------------------------------------------------------------------
+
+void Replica::StartSource(absl::Time now, Actions& out) {
+  std::vector<ReplicaRecord> records;
+  // The plan is the dirty map itself (persisted), so an interrupted resync resumes from it.
+  activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
+    if (!durable_.dirty.Contains(ref.path, ref.zone)) {
+      records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
+    }
+  });
+  Persist(std::move(records), out);
+  // Namespace changes first, on the stream, so that the zones land on the right names.
+  for (const Mutation& m : durable_.journal) {
+    Submit(now, /*op_id=*/0, m, /*apply_locally=*/false, out);
+  }
+  source_active_ = true;
+  target_zones_complete_ = false;
+  awaiting_done_confirm_ = false;
+  whole_paths_.clear();
+  resync_total_ = durable_.dirty.zones() * opt_.zone_size;
+  resync_done_ = 0;
+  resync_started_ = now;
+  next_read_at_ = now;
+  IssueReads(now, out);
+}
+
+void Replica::OnTargetZones(const ReplTargetZones& zones, Actions& out) {
+  if (!source_active_) return;
+  std::vector<ReplicaRecord> records;
+  if (!zones.path.empty()) {
+    if (zones.zones.empty()) {
+      whole_paths_.insert(zones.path);  // the target changed its names: send it whole
+      if (!durable_.dirty.Contains(zones.path, 0)) {
+        records.push_back(record::MarkDirty{zones.path, 0, 0});
+        resync_total_ += opt_.zone_size;
+      }
+    }
+    for (uint64_t z : zones.zones) {
+      if (!durable_.dirty.Contains(zones.path, z)) {
+        records.push_back(record::MarkDirty{zones.path, z, z});
+        resync_total_ += opt_.zone_size;
+      }
+    }
+  }
+  Persist(std::move(records), out);
+  if (zones.last) target_zones_complete_ = true;
+  IssueReads(absl::InfinitePast(), out);
+  MaybeFinishSource(out);
+}
+
+void Replica::IssueReads(absl::Time now, Actions& out) {
+  if (!source_active_) return;
+  while (reads_.size() + blocks_.size() < opt_.resync_reads) {
+    if (opt_.resync_bandwidth != 0 && now != absl::InfinitePast() && now < next_read_at_) break;
+    std::optional<ZoneRef> zone =
+        durable_.dirty.FindFirst([&](const ZoneRef& ref) { return !reading_.contains(ref); });
+    if (!zone) break;
+    const uint64_t id = NextId();
+    reads_[id] = {*zone, LocalAppliedLsn()};
+    reading_.insert(*zone);
+    out.push_back(ReadZone{module_, id, zone->path, zone->zone * opt_.zone_size, opt_.zone_size});
+    if (opt_.resync_bandwidth != 0) {
+      const absl::Time base =
+          now == absl::InfinitePast() ? next_read_at_ : std::max(now, next_read_at_);
+      next_read_at_ = base + absl::Seconds(static_cast<double>(opt_.zone_size) /
+                                           static_cast<double>(opt_.resync_bandwidth));
+    }
+  }
+}
+
+void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
+  auto it = reads_.find(read.read_id);
+  if (it == reads_.end()) return;  // from an earlier connection
+  const auto [zone, lsn] = it->second;
+  reads_.erase(it);
+  if (!read.status.ok()) {
+    reading_.erase(zone);
+    Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));
+    return;
+  }
+  if (whole_paths_.contains(zone.path) && zone.zone == 0 && read.kind == PathKind::kFile &&
+      read.file_size > opt_.zone_size) {
+    const uint64_t last = (read.file_size - 1) / opt_.zone_size;
+    Persist({record::MarkDirty{zone.path, 1, last}}, out);
+    resync_total_ += last * opt_.zone_size;
+  }
+  ResyncBlock block;
+  block.module = name_;
+  block.block_id = NextId();
+  block.path = zone.path;
+  block.zone = zone.zone;
+  block.data = read.data;
+  block.read_lsn = lsn;
+  block.kind = read.kind;
+  block.file_size = read.file_size;
+  block.mode = read.mode;
+  block.link_target = read.link_target;
+  block.total_bytes = resync_total_;
+  block.done_bytes = resync_done_;
+  blocks_[block.block_id] = zone;
+  out.push_back(SendReplication{std::move(block)});
+  IssueReads(now, out);
+}
+
+void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out) {
+  if (ack.durable) {
+    // Every block up to ack.block_id that the target applied is durable there.
+    std::vector<ReplicaRecord> records;
+    for (auto it = unflushed_.begin(); it != unflushed_.end() && it->first <= ack.block_id;) {
+      records.push_back(record::MarkClean{it->second.path, it->second.zone});
+      it = unflushed_.erase(it);
+    }
+    Persist(std::move(records), out);
+    return;
+  }
+  auto it = blocks_.find(ack.block_id);
+  if (it == blocks_.end()) return;
+  const ZoneRef zone = it->second;
+  blocks_.erase(it);
+  reading_.erase(zone);
+  if (!ack.stale) {
+    // Out of the plan now; forgotten on disk once the target says it is durable.
+    durable_.dirty.Erase(zone.path, zone.zone);
+    unflushed_[ack.block_id] = zone;
+    resync_done_ += opt_.zone_size;
+  }
+  IssueReads(now, out);
+  MaybeFinishSource(out);
+}
+
+void Replica::MaybeFinishSource(Actions& out) {
+  if (!source_active_ || !target_zones_complete_ || !durable_.dirty.empty() || !reads_.empty() ||
+      !blocks_.empty() || awaiting_done_confirm_) {
+    return;
+  }
+  awaiting_done_confirm_ = true;
+  out.push_back(SendReplication{ResyncDone{name_, durable_.gens.current}});
+}
+
+// --- Resync: target ----------------------------------------------------------------------------
+
+void Replica::StartTarget(bool discard, bool behind, Actions& out) {
+  target_active_ = true;
+  live_zone_lsn_.clear();
+  live_path_lsn_.clear();
+  live_rename_lsn_ = 0;
+  applied_blocks_upto_ = 0;
+  flushed_blocks_upto_ = 0;
+  if (discard) {
+    // Keep what we are about to overwrite, then ask for every path we changed.
+    std::vector<std::string> paths;
+    for (const auto& [path, zones] : durable_.dirty.files()) paths.push_back(path);
+    for (const Mutation& m : durable_.journal) {
+      paths.push_back(m.path);
+      if (!m.path2.empty() && m.kind != MutationKind::kSymlink) paths.push_back(m.path2);
+    }
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    out.push_back(PreserveDivergent{module_, paths});
+    for (const std::string& path : paths) {
+      out.push_back(SendReplication{ReplTargetZones{name_, path, {}, false}});
+    }
+  }
+  // Zones this node may hold that the peer lacks (written here as primary and not yet
+  // durable on the peer, or left hot by a crash): the source overwrites them.
+  absl::btree_map<std::string, std::vector<uint64_t>> mine;
+  activity_log_.ForEachNotDurable(peer_durable_lsn_,
+                                  [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
+  for (auto& [path, zones] : mine) {
+    out.push_back(SendReplication{ReplTargetZones{name_, path, std::move(zones), false}});
+  }
+  out.push_back(SendReplication{ReplTargetZones{name_, "", {}, true}});
+  if (behind || discard || !mine.empty() || durable_.inconsistent) {
+    if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
+    data_state_ = DataState::kSyncing;
+    sync_percent_ = 0;
+  } else {
+    data_state_ = DataState::kUpToDate;
+  }
+}
+
+void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
+  if (!target_active_) return;
+  if (b.total_bytes > 0) {
+    sync_percent_ =
+        static_cast<uint8_t>(std::min<uint64_t>(99, 100 * b.done_bytes / b.total_bytes));
+  }
+  auto zone_lsn = live_zone_lsn_.find(ZoneRef{b.path, b.zone});
+  auto path_lsn = live_path_lsn_.find(b.path);
+  const bool stale = (zone_lsn != live_zone_lsn_.end() && zone_lsn->second > b.read_lsn) ||
+                     (path_lsn != live_path_lsn_.end() && path_lsn->second > b.read_lsn) ||
+                     live_rename_lsn_ > b.read_lsn;
+  if (stale) {
+    out.push_back(SendReplication{ResyncBlockAck{name_, b.block_id, true, false}});
+    return;
+  }
+  std::vector<Mutation> steps;
+  switch (b.kind) {
+    case PathKind::kAbsent:
+      steps.push_back(MakeMutation(MutationKind::kRemoveTree, b.path));
+      break;
+    case PathKind::kDirectory: {
+      Mutation mkdir = MakeMutation(MutationKind::kMkdir, b.path);
+      mkdir.mode = b.mode;
+      steps.push_back(std::move(mkdir));
+      break;
+    }
+    case PathKind::kSymlink: {
+      Mutation link = MakeMutation(MutationKind::kSymlink, b.path, b.link_target);
+      steps.push_back(std::move(link));
+      break;
+    }
+    case PathKind::kFile: {
+      const uint64_t start = b.zone * opt_.zone_size;
+      if (b.data && !b.data->empty()) {
+        Mutation write = MakeMutation(MutationKind::kWrite, b.path);
+        write.offset = start;
+        write.data = b.data;
+        steps.push_back(std::move(write));
+      }
+      if (b.file_size < start + opt_.zone_size) {
+        Mutation truncate = MakeMutation(MutationKind::kTruncate, b.path);
+        truncate.offset = b.file_size;
+        steps.push_back(std::move(truncate));
+      }
+      if (steps.empty()) {
+        Mutation create = MakeMutation(MutationKind::kCreate, b.path);
+        create.mode = b.mode;
+        steps.push_back(std::move(create));
+      }
+      break;
+    }
+  }
+  block_applies_[b.block_id] = steps.size();
+  for (Mutation& m : steps) {
+    const uint64_t id = NextId();
+    applying_[id] = Applying{Applying::Kind::kBlock, b.block_id};
+    out.push_back(ApplyMutation{module_, id, std::move(m), false});
+  }
+}
+
+void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
+  if (awaiting_done_confirm_ && source_active_) {
+    // The target holds our data durably: close the dirty map.
+    Generations gens = durable_.gens;
+    gens.bitmap = 0;
+    Persist({record::ClearDirty{}, record::SetGenerations{gens}}, out);
+    activity_log_.ForgetRecovered();
+    source_active_ = false;
+    awaiting_done_confirm_ = false;
+    unflushed_.clear();
+    Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent"));
+    return;
+  }
+  if (!target_active_) return;
+  done_current_ = done.current;
+  MaybeFinishTarget(out);
+}
+
+void Replica::MaybeFinishTarget(Actions& out) {
+  if (!done_current_ || !block_applies_.empty() || final_flush_started_) return;
+  final_flush_started_ = true;
+  const uint64_t id = NextId();
+  applying_[id] = Applying{Applying::Kind::kFinalFlush, 0};
+  out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
+}
+
+void Replica::FinishTarget(Actions& out) {
+  final_flush_started_ = false;
+  if (!target_active_ || !done_current_) return;
+  Generations gens = durable_.gens;
+  if (gens.current != *done_current_) {
+    gens.history[1] = gens.history[0];
+    gens.history[0] = gens.current;
+  }
+  gens.current = *done_current_;
+  gens.bitmap = 0;
+  Persist({record::ClearDirty{}, record::ClearHot{}, record::SetGenerations{gens},
+           record::SetInconsistent{false}},
+          out);
+  activity_log_.Clear();
+  target_active_ = false;
+  done_current_.reset();
+  data_state_ = DataState::kUpToDate;
+  sync_percent_ = 100;
+  live_zone_lsn_.clear();
+  live_path_lsn_.clear();
+  out.push_back(SendReplication{ResyncDone{name_, gens.current}});
+  Log(out, "resync done: this copy is up to date");
+}
+
+// --- Time --------------------------------------------------------------------------------------
+
+void Replica::OnTick(absl::Time now, Actions& out) {
+  if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached() &&
+      now - last_ack_progress_ >= opt_.timeout) {
+    DropPeer(now, absl::StrCat("no acknowledgement for ", absl::FormatDuration(opt_.timeout)), out);
+  }
+  if (role_ == ReplRole::kPrimary && !pending_.empty() && connected_ && link_ == Link::kHello &&
+      now - hello_wait_since_ >= opt_.timeout) {
+    link_ = Link::kDown;
+    DropPeer(now, "no handshake answer", out);
+  }
+  if (now >= next_flush_at_ && !flush_in_flight_) {
+    next_flush_at_ = absl::InfiniteFuture();
+    if (done_lsn_ > durable_lsn_ || applied_blocks_upto_ > flushed_blocks_upto_) {
+      flush_in_flight_ = true;
+      flushed_blocks_upto_ = applied_blocks_upto_;
+      const uint64_t id = NextId();
+      applying_[id] = Applying{Applying::Kind::kFlush, done_lsn_};
+      out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
+    }
+  }
+  if (source_active_) IssueReads(now, out);
+}
+
+absl::Time Replica::NextDeadline() const {
+  absl::Time next = next_flush_at_;
+  if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached()) {
+    next = std::min(next, last_ack_progress_ + opt_.timeout);
+  }
+  if (role_ == ReplRole::kPrimary && !pending_.empty() && connected_ && link_ == Link::kHello) {
+    next = std::min(next, hello_wait_since_ + opt_.timeout);
+  }
+  if (source_active_ && opt_.resync_bandwidth != 0 && !durable_.dirty.empty() &&
+      reads_.size() + blocks_.size() < opt_.resync_reads) {
+    next = std::min(next, next_read_at_);
+  }
+  return next;
+}
+
+// --- Status ------------------------------------------------------------------------------------
+
+DataState Replica::data_state() const {
+  return role_ == ReplRole::kPrimary ? DataState::kUpToDate : data_state_;
+}
+
+uint8_t Replica::sync_percent() const {
+  return data_state_ == DataState::kSyncing ? sync_percent_ : 100;
+}
+
+ResyncStatus Replica::resync_status(absl::Time now) const {
+  ResyncStatus s;
+  s.active = source_active_ || target_active_;
+  s.source = source_active_;
+  s.bytes_total = resync_total_;
+  s.bytes_done = resync_done_;
+  if (source_active_ && resync_done_ > 0 && now > resync_started_) {
+    const double rate =
+        opt_.resync_bandwidth != 0
+            ? static_cast<double>(opt_.resync_bandwidth)
+            : static_cast<double>(resync_done_) / absl::ToDoubleSeconds(now - resync_started_);
+    const uint64_t left = resync_total_ > resync_done_ ? resync_total_ - resync_done_ : 0;
+    s.eta = absl::Seconds(static_cast<double>(left) / rate);
+  }
+  return s;
+}
+
+void Replica::Persist(std::vector<ReplicaRecord> records, Actions& out) {
+  if (records.empty()) return;
+  for (const ReplicaRecord& r : records) ApplyRecord(durable_, r, opt_.zone_size);
+  out.push_back(PersistReplica{module_, std::move(records)});
+}
+
+void Replica::Log(Actions& out, std::string text) {
+  out.push_back(LogEvent{module_, absl::StrCat(name_, ": ", text)});
+}
+
+}  // namespace duet

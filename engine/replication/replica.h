@@ -1,0 +1,215 @@
+// One module's replication on one node (DESIGN.md §4, §5): the synchronous stream from the
+// primary, acknowledgement per ack mode, the dirty-zone map and namespace journal while the
+// peer is away, the activity log, generation identifiers, and resync in either direction.
+//
+// Ordering rules it keeps (every Persist is durable before the actions after it run):
+//  - a write's zones are hot in the activity log before the write is sent to the peer;
+//  - a write made without the peer has its zones in the dirty map before it completes;
+//  - an application call completes only after the local apply and the peer's ack (an fsync:
+//    durable on both); a peer that stops acknowledging for replication.timeout is dropped
+//    and everything in flight is tracked as dirty, then completed;
+//  - a resync block is applied on the target only if no live write newer than the block's
+//    read reached the zone first (otherwise it is read again).
+// The replica owns no clock and no I/O: Node routes inputs to it and carries out its actions.
+#ifndef DUET_ENGINE_REPLICATION_REPLICA_H_
+#define DUET_ENGINE_REPLICATION_REPLICA_H_
+
+#include <cstdint>
+#include <deque>
+#include <list>
+#include <optional>
+#include <string>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "engine/actions.h"
+#include "engine/config.h"
+#include "engine/inputs.h"
+#include "engine/replication/activity_log.h"
+#include "engine/replication/replica_state.h"
+#include "engine/rng.h"
+
+namespace duet {
+
+struct ReplicaOptions {
+  AckMode ack = AckMode::kApplied;
+  uint32_t zone_size = 64 * 1024;
+  uint64_t window_bytes = 64ull << 20;
+  uint32_t window_count = 4096;
+  absl::Duration timeout = absl::Seconds(5);
+  uint64_t resync_bandwidth = 0;  // bytes per second, 0: no cap
+  uint32_t resync_reads = 8;      // zone reads and blocks in flight
+  size_t activity_log_zones = 8192;
+  absl::Duration flush_interval = absl::Seconds(1);  // secondary: syncfs cadence
+  bool default_primary_here = true;  // decides a split brain under the default policy
+  SplitBrainPolicy split_brain = SplitBrainPolicy::kDiscardNonDefault;
+
+  static ReplicaOptions From(const ModuleConfig& module, const ReplicationConfig& replication,
+                             NodeIndex self);
+};
+
+enum class ReplRole : uint8_t { kSecondary, kPrimary };
+
+struct ResyncStatus {
+  bool active = false;
+  bool source = false;
+  uint64_t bytes_total = 0;
+  uint64_t bytes_done = 0;
+  absl::Duration eta = absl::ZeroDuration();  // at the capped (or observed) rate
+};
+
+class Replica {
+ public:
+  Replica(ModuleIndex module, std::string name, ReplicaOptions options, ReplicaDurableState durable,
+          Rng& rng);
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+  Replica(Replica&&) = default;
+
+  // Node's decisions.
+  void SetRole(absl::Time now, ReplRole role, Actions& out);
+  void OnConnected(absl::Time now, Actions& out);
+  void OnDisconnected(absl::Time now, const std::string& why, Actions& out);
+
+  // Inputs routed by Node.
+  void OnLocalMutation(absl::Time now, uint64_t op_id, Mutation mutation, Actions& out);
+  void OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& status, Actions& out);
+  void OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out);
+  void OnMessage(absl::Time now, const ReplMessage& message, Actions& out);
+  void OnTick(absl::Time now, Actions& out);
+  absl::Time NextDeadline() const;
+
+  // This copy's state for the module state machine (a primary's copy is the reference).
+  DataState data_state() const;
+  uint8_t sync_percent() const;
+  ResyncStatus resync_status(absl::Time now) const;
+  // The peer receives the live stream.
+  bool attached() const { return link_ == Link::kAttached && role_ == ReplRole::kPrimary; }
+  // Nothing of ours is in flight to the peer or waiting for the window.
+  bool drained() const { return inflight_.empty() && pending_.empty(); }
+  // Why the last connection was refused (split brain under a manual policy, unrelated data).
+  const std::string& refused_reason() const { return refused_reason_; }
+  const ReplicaDurableState& durable() const { return durable_; }
+  ReplRole role() const { return role_; }
+  uint64_t lag_bytes() const { return inflight_bytes_; }
+
+ private:
+  enum class Link : uint8_t { kDown, kHello, kAttached, kRefused };
+
+  struct InFlight {
+    uint64_t lsn = 0;
+    uint64_t op_id = 0;  // 0: internal (journal replay)
+    Mutation mutation;
+    uint64_t bytes = 0;
+    bool local_done = false;
+    absl::Status local_status;
+  };
+  struct Pending {
+    uint64_t op_id = 0;
+    Mutation mutation;
+  };
+  // What an ApplyMutation we emitted was for.
+  struct Applying {
+    enum class Kind : uint8_t { kLocal, kTracked, kStream, kFlush, kBlock, kFinalFlush } kind;
+    uint64_t key = 0;  // lsn, op id, block id, or flushed-up-to lsn
+  };
+
+  // Primary.
+  void Submit(absl::Time now, uint64_t op_id, Mutation mutation, bool apply_locally, Actions& out);
+  void Track(uint64_t op_id, Mutation mutation, Actions& out);
+  // Keeps dirty and hot zones on the right names; with `journal`, records the change too.
+  void TrackNamespace(const Mutation& m, bool journal, std::vector<ReplicaRecord>& records);
+  void CompleteInOrder(Actions& out);
+  void DrainPending(absl::Time now, Actions& out);
+  void DropPeer(absl::Time now, const std::string& why, Actions& out);
+  uint64_t LocalAppliedLsn() const;
+  // Secondary.
+  void ApplyStream(absl::Time now, const ReplWrite& write, Actions& out);
+  void MarkStreamDone(uint64_t lsn, Actions& out);
+  void SendAck(Actions& out);
+  void ApplyBlock(const ResyncBlock& block, Actions& out);
+  // Connection and resync.
+  void SendHello(Actions& out);
+  void Decide(absl::Time now, Actions& out);
+  void StartSource(absl::Time now, Actions& out);
+  void StartTarget(bool discard_divergent, bool behind, Actions& out);
+  void IssueReads(absl::Time now, Actions& out);
+  void MaybeFinishSource(Actions& out);
+  void MaybeFinishTarget(Actions& out);
+  void FinishTarget(Actions& out);
+  void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
+  void OnResyncDone(const ResyncDone& done, Actions& out);
+  void OnTargetZones(const ReplTargetZones& zones, Actions& out);
+
+  void Persist(std::vector<ReplicaRecord> records, Actions& out);
+  void Log(Actions& out, std::string text);
+  uint64_t NextId() { return next_id_++; }
+
+  ModuleIndex module_;
+  std::string name_;
+  ReplicaOptions opt_;
+  ReplicaDurableState durable_;
+  Rng& rng_;
+  ActivityLog activity_log_;
+  ReplRole role_ = ReplRole::kSecondary;
+  bool connected_ = false;
+  Link link_ = Link::kDown;
+  std::optional<ReplHello> peer_hello_;
+  bool hello_sent_ = false;
+  absl::Time hello_wait_since_ = absl::InfinitePast();  // writes wait for the handshake
+  std::string refused_reason_;
+  DataState data_state_ = DataState::kUnknown;
+  uint64_t next_id_ = 1;
+  absl::flat_hash_map<uint64_t, Applying> applying_;
+
+  // Primary: the live stream.
+  uint64_t next_lsn_ = 1;
+  std::deque<InFlight> inflight_;
+  std::deque<Pending> pending_;
+  uint64_t inflight_bytes_ = 0;
+  uint64_t peer_done_lsn_ = 0;
+  uint64_t peer_durable_lsn_ = 0;
+  absl::Time last_ack_progress_ = absl::InfinitePast();
+  // Namespace changes sent and not yet acknowledged (journaled if the peer is dropped).
+  absl::btree_map<uint64_t, Mutation> unacked_namespace_;
+
+  // Secondary: applying the stream.
+  uint64_t expect_lsn_ = 0;                      // 0: take the first write's lsn
+  absl::btree_map<uint64_t, bool> stream_done_;  // lsn -> reached the ack level
+  uint64_t done_lsn_ = 0;
+  uint64_t durable_lsn_ = 0;
+  uint64_t acked_done_ = 0, acked_durable_ = 0;
+  absl::Time next_flush_at_ = absl::InfiniteFuture();
+  bool flush_in_flight_ = false;
+
+  // Resync, source side.
+  bool source_active_ = false;
+  bool target_zones_complete_ = false;
+  absl::flat_hash_set<ZoneRef> reading_;  // zones read or sent, not yet acknowledged
+  absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
+  absl::flat_hash_map<uint64_t, ZoneRef> blocks_;                      // block id -> zone
+  absl::flat_hash_set<std::string> whole_paths_;  // send every zone (learned at zone 0)
+  absl::btree_map<uint64_t, ZoneRef> unflushed_;  // applied on the target, not yet durable
+  bool awaiting_done_confirm_ = false;
+  uint64_t resync_total_ = 0, resync_done_ = 0;
+  absl::Time resync_started_ = absl::InfinitePast();
+  absl::Time next_read_at_ = absl::InfinitePast();
+
+  // Resync, target side.
+  bool target_active_ = false;
+  absl::flat_hash_map<ZoneRef, uint64_t> live_zone_lsn_;      // newest live write per zone
+  absl::flat_hash_map<std::string, uint64_t> live_path_lsn_;  // newest namespace change
+  uint64_t live_rename_lsn_ = 0;  // a rename moves names the source read under
+  absl::flat_hash_map<uint64_t, size_t> block_applies_;  // block id -> applies outstanding
+  uint64_t applied_blocks_upto_ = 0;
+  uint64_t flushed_blocks_upto_ = 0;
+  uint8_t sync_percent_ = 0;
+  std::optional<uint64_t> done_current_;  // ResyncDone received; flushing before adopting
+  bool final_flush_started_ = false;
+};
+
+}  // namespace duet
+
+#endif  // DUET_ENGINE_REPLICATION_REPLICA_H_

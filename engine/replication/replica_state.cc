@@ -1,0 +1,45 @@
+#include "engine/replication/replica_state.h"
+
+namespace duet {
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+}  // namespace
+
+void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_size) {
+  std::visit(Overloaded{
+                 [&](const record::SetGenerations& x) { s.gens = x.gens; },
+                 [&](const record::MarkDirty& x) { s.dirty.MarkZones(x.path, x.first, x.last); },
+                 [&](const record::MarkClean& x) { s.dirty.Erase(x.path, x.zone); },
+                 [&](const record::ClearDirty&) {
+                   s.dirty.clear();
+                   s.journal.clear();
+                 },
+                 [&](const record::Journal& x) { s.journal.push_back(x.mutation); },
+                 [&](const record::HotAdd& x) { s.hot.MarkZones(x.path, x.zone, x.zone); },
+                 [&](const record::HotRemove& x) { s.hot.Erase(x.path, x.zone); },
+                 [&](const record::ClearHot&) { s.hot.clear(); },
+                 [&](const record::SetInconsistent& x) { s.inconsistent = x.inconsistent; },
+                 [&](const record::Renamed& x) {
+                   s.dirty.Rename(x.from, x.to);
+                   s.hot.Rename(x.from, x.to);
+                 },
+                 [&](const record::Removed& x) {
+                   s.dirty.ErasePath(x.path);
+                   s.hot.ErasePath(x.path);
+                 },
+                 [&](const record::Truncated& x) {
+                   s.dirty.Truncate(x.path, x.size, zone_size);
+                   s.hot.Truncate(x.path, x.size, zone_size);
+                 },
+             },
+             r);
+}
+
+}  // namespace duet

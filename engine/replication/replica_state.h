@@ -1,0 +1,85 @@
+// What one module's replication keeps on disk, and the records that change it. The engine
+// emits records (PersistReplica actions); the driver appends them durably and, after a
+// restart, rebuilds the state with ApplyRecord — the same function the engine's own copy
+// goes through, so the two cannot disagree.
+#ifndef DUET_ENGINE_REPLICATION_REPLICA_STATE_H_
+#define DUET_ENGINE_REPLICATION_REPLICA_STATE_H_
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/replication/generations.h"
+#include "engine/replication/mutation.h"
+#include "engine/replication/zone_map.h"
+
+namespace duet {
+
+// The generation both nodes start from: their directories are taken to be identical (as
+// an operator prepares them, usually empty) at the first start. Drawn generations are odd.
+inline constexpr uint64_t kInitialGeneration = 2;
+
+struct ReplicaDurableState {
+  Generations gens{kInitialGeneration, 0, {}};
+  // Zones changed since gens.bitmap that the peer may not have (the resync plan's base).
+  ZoneMap dirty;
+  // Namespace changes (create, unlink, rename, truncate...) since gens.bitmap, in order.
+  std::vector<Mutation> journal;
+  // The activity log: zones whose writes may be here and not on the peer (or the reverse).
+  ZoneMap hot;
+  // A resync into this copy started and has not finished: the copy is not usable.
+  bool inconsistent = false;
+};
+
+namespace record {
+struct SetGenerations {
+  Generations gens;
+};
+struct MarkDirty {
+  std::string path;
+  uint64_t first = 0, last = 0;
+};
+struct MarkClean {
+  std::string path;
+  uint64_t zone = 0;
+};
+struct ClearDirty {};  // the peer is in sync: map and journal emptied
+struct Journal {
+  Mutation mutation;  // namespace mutations only; no file data
+};
+struct HotAdd {
+  std::string path;
+  uint64_t zone = 0;
+};
+struct HotRemove {
+  std::string path;
+  uint64_t zone = 0;
+};
+struct ClearHot {};
+struct SetInconsistent {
+  bool inconsistent = false;
+};
+// The tree changed under the maps: keep dirty and hot zones attached to the right names.
+struct Renamed {
+  std::string from, to;
+};
+struct Removed {
+  std::string path;
+};
+struct Truncated {
+  std::string path;
+  uint64_t size = 0;
+};
+}  // namespace record
+
+using ReplicaRecord =
+    std::variant<record::SetGenerations, record::MarkDirty, record::MarkClean, record::ClearDirty,
+                 record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
+                 record::SetInconsistent, record::Renamed, record::Removed, record::Truncated>;
+
+void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
+
+}  // namespace duet
+
+#endif  // DUET_ENGINE_REPLICATION_REPLICA_STATE_H_

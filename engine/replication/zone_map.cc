@@ -1,0 +1,98 @@
+#include "engine/replication/zone_map.h"
+
+#include <vector>
+
+namespace duet {
+
+bool PathIsUnder(const std::string& path, const std::string& dir) {
+  return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+uint64_t ZoneMap::MarkBytes(const std::string& path, uint64_t offset, uint64_t length,
+                            uint32_t zone_size) {
+  const uint64_t first = offset / zone_size;
+  const uint64_t last = length == 0 ? first : (offset + length - 1) / zone_size;
+  return MarkZones(path, first, last);
+}
+
+uint64_t ZoneMap::MarkZones(const std::string& path, uint64_t first, uint64_t last) {
+  const uint64_t added = files_[path].InsertRange(first, last);
+  zones_ += added;
+  return added;
+}
+
+bool ZoneMap::Contains(const std::string& path, uint64_t zone) const {
+  auto it = files_.find(path);
+  return it != files_.end() && it->second.Contains(zone);
+}
+
+bool ZoneMap::Erase(const std::string& path, uint64_t zone) {
+  auto it = files_.find(path);
+  if (it == files_.end() || !it->second.Erase(zone)) return false;
+  --zones_;
+  if (it->second.empty()) files_.erase(it);
+  return true;
+}
+
+void ZoneMap::ErasePath(const std::string& path) {
+  if (auto it = files_.find(path); it != files_.end()) {
+    zones_ -= it->second.size();
+    files_.erase(it);
+  }
+  const std::string dir = path + "/";
+  for (auto it = files_.lower_bound(dir);
+       it != files_.end() && it->first.compare(0, dir.size(), dir) == 0;) {
+    zones_ -= it->second.size();
+    it = files_.erase(it);
+  }
+}
+
+void ZoneMap::Truncate(const std::string& path, uint64_t size, uint32_t zone_size) {
+  auto it = files_.find(path);
+  if (it == files_.end()) return;
+  const uint64_t before = it->second.size();
+  it->second.EraseFrom((size + zone_size - 1) / zone_size);
+  zones_ -= before - it->second.size();
+  if (it->second.empty()) files_.erase(it);
+}
+
+void ZoneMap::Rename(const std::string& from, const std::string& to) {
+  if (from == to) return;
+  ErasePath(to);  // rename replaces the destination
+  std::vector<std::pair<std::string, ZoneSet>> moved;
+  if (auto it = files_.find(from); it != files_.end()) {
+    moved.emplace_back(to, std::move(it->second));
+    files_.erase(it);
+  }
+  const std::string dir = from + "/";
+  for (auto it = files_.lower_bound(dir);
+       it != files_.end() && it->first.compare(0, dir.size(), dir) == 0;) {
+    moved.emplace_back(to + it->first.substr(from.size()), std::move(it->second));
+    it = files_.erase(it);
+  }
+  for (auto& [path, zones] : moved) files_[path] = std::move(zones);
+}
+
+void ZoneMap::Merge(const ZoneMap& other) {
+  for (const auto& [path, zones] : other.files_) {
+    ZoneSet& mine = files_[path];
+    const uint64_t before = mine.size();
+    mine.Merge(zones);
+    zones_ += mine.size() - before;
+  }
+}
+
+std::optional<std::pair<std::string, uint64_t>> ZoneMap::First() const {
+  if (files_.empty()) return std::nullopt;
+  const auto& [path, zones] = *files_.begin();
+  return std::make_pair(path, *zones.First());
+}
+
+uint64_t ZoneMap::MemoryBytes() const {
+  uint64_t bytes = sizeof(*this);
+  for (const auto& [path, zones] : files_) bytes += path.capacity() + zones.MemoryBytes() + 16;
+  return bytes;
+}
+
+}  // namespace duet
