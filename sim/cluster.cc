@@ -57,8 +57,7 @@ SimCluster::SimCluster(Config config, uint64_t seed)
 void SimCluster::Start() {
   // The witness has been up for a while: its start-up quiet period is over.
   if (config_.witness) {
-    witness_.emplace(config_.witness->lease,
-                     witness_clock_.Local(now_) - config_.witness->lease);
+    witness_.emplace(config_.witness->lease, witness_clock_.Local(now_) - config_.witness->lease);
   }
   for (NodeIndex n = 0; n < 2; ++n) RestartNode(n);
   Schedule(kOracleInterval, OracleTick{});
@@ -303,7 +302,8 @@ void SimCluster::RestartNode(NodeIndex n) {
   oracle_.NodeStarted(n);
   for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;
   // Data states come from the DataOracle until the simulator drives replication itself.
-  nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], LocalNow(n), DataStateSource::kExternal);
+  nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], LocalNow(n),
+                    DataStateSource::kExternal);
   Execute(n, nodes_[n]->Start(LocalNow(n)));
 }
 
@@ -369,8 +369,7 @@ void SimCluster::FlagViolation(const std::string& invariant, const std::string& 
 }
 
 std::string SimCluster::FormatTime(absl::Time t) const {
-  return absl::FormatTime("%H:%M:%E3S", absl::UnixEpoch() + (t - start_time_),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%H:%M:%E3S", absl::UnixEpoch() + (t - start_time_), absl::UTCTimeZone());
 }
 
 void SimCluster::Note(const std::string& text) {
@@ -381,8 +380,7 @@ void SimCluster::Note(const std::string& text) {
 }
 
 void SimCluster::Trace(NodeIndex n, const std::string& text) {
-  const std::string line =
-      absl::StrCat(FormatTime(now_), " ", config_.nodes[n].name, " ", text);
+  const std::string line = absl::StrCat(FormatTime(now_), " ", config_.nodes[n].name, " ", text);
   trace_hash_ = Fnv(trace_hash_, line);
   log_.push_back(line);
   if (log_sink_) log_sink_(now_, n, text);

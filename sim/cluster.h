@@ -5,6 +5,10 @@
 // scripts never overlap). Everything random comes from the seed: same seed, same run.
 //
 // The data state of each module comes from DataOracle, a stand-in for the replication engine.
+//
+// Each node (and the witness) reads its own monotonic clock, which may run fast or slow by a
+// bounded drift (DriftingClock): the engine's time inputs and deadlines are on that clock,
+// while events are scheduled and invariants judged on the true simulated time.
 #ifndef DUET_SIM_CLUSTER_H_
 #define DUET_SIM_CLUSTER_H_
 
@@ -25,7 +29,10 @@
 #include "engine/node.h"
 #include "engine/rng.h"
 #include "engine/witness.h"
+#include "sim/cluster_observer.h"
 #include "sim/data_oracle.h"
+#include "sim/drifting_clock.h"
+#include "sim/invariants.h"
 
 namespace duet::sim {
 
@@ -42,11 +49,33 @@ struct ScriptBehaviour {
   absl::Duration latency_min = absl::Milliseconds(5);
   absl::Duration latency_max = absl::Milliseconds(50);
   double failure = 0;  // probability that a start script exits non-zero
+  // Probability that a script hangs: it is killed and reported timed out after the module's
+  // script_timeout (on the node's clock).
+  double hang = 0;
+};
+
+// What happened during a run, for the summary.
+struct SimStats {
+  uint64_t ticks = 0;
+  uint64_t peer_messages_sent = 0;
+  uint64_t peer_messages_lost = 0;
+  uint64_t peer_messages_duplicated = 0;
+  uint64_t witness_messages_sent = 0;
+  uint64_t witness_messages_lost = 0;
+  uint64_t scripts_run = 0;
+  uint64_t scripts_failed = 0;
+  uint64_t scripts_timed_out = 0;
+  uint64_t checker_failures = 0;
+  uint64_t admin_commands = 0;
+  uint64_t node_crashes = 0;
+  uint64_t witness_crashes = 0;
 };
 
 class SimCluster {
  public:
   SimCluster(Config config, uint64_t seed);
+  SimCluster(const SimCluster&) = delete;
+  SimCluster& operator=(const SimCluster&) = delete;
 
   // Boots both nodes (and the witness, if configured).
   void Start();
@@ -55,7 +84,10 @@ class SimCluster {
 
   // Faults.
   LinkFaults& link(int link, NodeIndex from) { return links_[from][link]; }
+  // Between a node and the witness, both directions.
   LinkFaults& witness_link(NodeIndex node) { return witness_links_[node]; }
+  // Witness -> node only, on top of witness_link (a reply needs both).
+  LinkFaults& witness_reply_link(NodeIndex node) { return witness_reply_links_[node]; }
   void SetPartitioned(bool partitioned);  // every heartbeat link, both directions
   void HealNetwork();                     // every link up and clean
   ScriptBehaviour& scripts() { return scripts_; }
@@ -64,7 +96,17 @@ class SimCluster {
   bool NodeUp(NodeIndex n) const { return nodes_[n].has_value(); }
   void CrashWitness();
   void RestartWitness();
-  void FailChecker(NodeIndex n, ModuleIndex m);
+  bool WitnessUp() const { return witness_.has_value(); }
+  // Reports a checker failure to node n; false (nothing done) unless its checkers run.
+  bool FailChecker(NodeIndex n, ModuleIndex m);
+  // Clocks: node n's clock reads true time + `offset` at Start (set before Start); its rate
+  // (and the witness's) may change at any time.
+  void SetClockOffset(NodeIndex n, absl::Duration offset);
+  void SetClockDrift(NodeIndex n, int64_t drift_ppm);
+  void SetWitnessClockDrift(int64_t drift_ppm);
+  int64_t ClockDrift(NodeIndex n) const { return clocks_[n].drift_ppm(); }
+  int64_t WitnessClockDrift() const { return witness_clock_.drift_ppm(); }
+  absl::Time LocalNow(NodeIndex n) const { return clocks_[n].Local(now_); }
   // Runs an admin command on node n; the reply comes back at once (nullopt if n is down).
   std::optional<absl::Status> Admin(NodeIndex n, AdminVerb verb, ModuleIndex m, bool force = false);
 
@@ -73,10 +115,30 @@ class SimCluster {
   ModuleStatus Status(NodeIndex n, ModuleIndex m) const;
   bool Writable(NodeIndex n, ModuleIndex m) const { return observed_[n][m].writable; }
   bool VipAssigned(NodeIndex n, ModuleIndex m) const { return observed_[n][m].vip; }
+  // Every invariant violation seen, formatted "<time> <invariant>: <detail>".
   const std::vector<std::string>& violations() const { return violations_; }
+  const std::vector<Violation>& violation_records() const { return violation_records_; }
+  // The readable trace: "<time> <node or sim> <text>" lines.
   const std::vector<std::string>& log() const { return log_; }
   uint64_t trace_hash() const { return trace_hash_; }
+  // Messages and completions delivered (node timer ticks are counted in stats()).
   uint64_t events_processed() const { return events_; }
+  const SimStats& stats() const { return stats_; }
+  // When Start ran (true time); simulated times are shown relative to it.
+  absl::Time start_time() const { return start_time_; }
+  absl::Duration elapsed() const { return now_ - start_time_; }
+  // "00:01:05.123": true time `t` as shown in the trace.
+  std::string FormatTime(absl::Time t) const;
+
+  // Observers see everything that happens from now on; they must outlive the cluster's use.
+  void AddObserver(ClusterObserver* observer) { observers_.push_back(observer); }
+  // An invariant checker: an observer whose violations are recorded in violations().
+  void AddChecker(InvariantChecker* checker);
+  // Writes a simulator line (e.g. a fault injected) to the trace.
+  void Note(const std::string& text);
+  // Carries out SetWritable on node n as if its engine had asked: lets tests prove that the
+  // invariant checkers catch a second writer.
+  void ForceWritableForTest(NodeIndex n, ModuleIndex m, bool writable);
   // Called for every log line (time, node, text), e.g. to narrate a scenario.
   void set_log_sink(std::function<void(absl::Time, NodeIndex, const std::string&)> sink) {
     log_sink_ = std::move(sink);
@@ -101,6 +163,7 @@ class SimCluster {
     ModuleIndex module;
     uint64_t run_id;
     int exit_code;
+    bool timed_out;
   };
   struct OracleTick {};
   using EventBody =
@@ -115,7 +178,7 @@ class SimCluster {
     bool writable = false;
     bool vip = false;
     bool checkers = false;
-    bool script_running = false;
+    ModuleState state = ModuleState::kStop;  // as last reported to observers
   };
 
   void Schedule(absl::Duration after, EventBody body);
@@ -124,14 +187,17 @@ class SimCluster {
   void Execute(NodeIndex n, const Actions& actions);
   void SendPeer(NodeIndex from, const duet::SendPeer& send);
   absl::Duration Latency(const LinkFaults& faults);
-  void CheckWriters(ModuleIndex m);
-  void Violation(const std::string& what);
+  bool Drop(const LinkFaults& faults);
+  void RunScriptAction(NodeIndex n, const RunScript& run);
+  void RecordViolation(const Violation& v);
+  void FlagViolation(const std::string& invariant, const std::string& what);
   void Trace(NodeIndex n, const std::string& text);
   void FeedOracle();
 
   Config config_;
   Rng rng_;
   absl::Time now_;
+  absl::Time start_time_;
   uint64_t next_seq_ = 0;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_queue_;
   std::array<std::optional<Node>, 2> nodes_;
@@ -139,17 +205,25 @@ class SimCluster {
   std::array<uint64_t, 2> boots_{0, 0};
   std::array<std::vector<LinkFaults>, 2> links_;
   std::array<LinkFaults, 2> witness_links_;
+  std::array<LinkFaults, 2> witness_reply_links_;
+  std::array<DriftingClock, 2> clocks_;
+  DriftingClock witness_clock_;
   std::optional<Witness> witness_;
   ScriptBehaviour scripts_;
   std::array<std::vector<Observed>, 2> observed_;
   DataOracle oracle_;
   std::map<uint64_t, absl::Status> admin_replies_;
   uint64_t next_admin_id_ = 1;
+  std::vector<ClusterObserver*> observers_;
+  NoTwoWritersChecker writers_checker_;
+  ScriptsNeverOverlapChecker scripts_checker_;
   std::vector<std::string> violations_;
+  std::vector<Violation> violation_records_;
   std::vector<std::string> log_;
   std::function<void(absl::Time, NodeIndex, const std::string&)> log_sink_;
   uint64_t trace_hash_ = 1469598103934665603ull;
   uint64_t events_ = 0;
+  SimStats stats_;
 };
 
 }  // namespace duet::sim

@@ -1,0 +1,39 @@
+// What the simulated pair reports as it runs, for invariant checkers, counters and narrators.
+// Every callback has the true (simulated) time at which the thing happened. Default
+// implementations ignore the event, so an observer overrides only what it watches.
+#ifndef DUET_SIM_CLUSTER_OBSERVER_H_
+#define DUET_SIM_CLUSTER_OBSERVER_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "engine/types.h"
+
+namespace duet::sim {
+
+class ClusterObserver {
+ public:
+  virtual ~ClusterObserver() = default;
+
+  // The module's replicated directories started or stopped accepting writes on node n.
+  virtual void OnWritable(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
+                          bool /*writable*/) {}
+  // A script of the module started on node n, or ended (exited or killed at its timeout).
+  virtual void OnScriptStarted(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
+                               ScriptKind /*kind*/) {}
+  virtual void OnScriptEnded(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/) {}
+  // Node n went down: its daemon's guard released the VIPs, writes and applications with it
+  // (no OnWritable or OnScriptEnded follows for what it held).
+  virtual void OnNodeDown(absl::Time /*now*/, NodeIndex /*n*/) {}
+  // The state node n shows for module m changed.
+  virtual void OnModuleState(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
+                             ModuleState /*from*/, ModuleState /*to*/) {}
+  // Node n logged `text` (the engine's log events and the simulator's notes about n).
+  virtual void OnLog(absl::Time /*now*/, NodeIndex /*n*/, const std::string& /*text*/) {}
+  // One line of the readable trace, as it is written (node lines and simulator notes).
+  virtual void OnTraceLine(const std::string& /*line*/) {}
+};
+
+}  // namespace duet::sim
+
+#endif  // DUET_SIM_CLUSTER_OBSERVER_H_

@@ -1,0 +1,117 @@
+// The invariants the simulator checks, one checker class each (DESIGN.md §8). A checker
+// watches the pair through ClusterObserver and reports what it finds to its sink; it never
+// changes the run. SimCluster runs the first two itself (they hold at every instant of every
+// run); the simulation adds the others.
+#ifndef DUET_SIM_INVARIANTS_H_
+#define DUET_SIM_INVARIANTS_H_
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "engine/config.h"
+#include "sim/cluster_observer.h"
+
+namespace duet::sim {
+
+class SimCluster;
+
+// One broken invariant: which, when (true simulated time) and what was seen.
+struct Violation {
+  absl::Time at;
+  std::string invariant;
+  std::string detail;
+};
+
+class InvariantChecker : public ClusterObserver {
+ public:
+  explicit InvariantChecker(std::string name) : name_(std::move(name)) {}
+  const std::string& name() const { return name_; }
+  // Where violations go; without a sink they are only counted.
+  void set_sink(std::function<void(const Violation&)> sink) { sink_ = std::move(sink); }
+  int failures() const { return failures_; }
+
+ protected:
+  void Fail(absl::Time at, std::string detail);
+
+ private:
+  std::string name_;
+  std::function<void(const Violation&)> sink_;
+  int failures_ = 0;
+};
+
+// With a witness, a module is never writable on both nodes at the same simulated instant
+// (DESIGN.md §6). Without a witness a partition may split the brain: nothing is checked.
+class NoTwoWritersChecker : public InvariantChecker {
+ public:
+  explicit NoTwoWritersChecker(const Config& config);
+  void OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) override;
+  void OnNodeDown(absl::Time now, NodeIndex n) override;
+
+ private:
+  const Config& config_;
+  std::vector<bool> writable_[2];
+};
+
+// A module's scripts never run concurrently on a node (DESIGN.md §3).
+class ScriptsNeverOverlapChecker : public InvariantChecker {
+ public:
+  explicit ScriptsNeverOverlapChecker(const Config& config);
+  void OnScriptStarted(absl::Time now, NodeIndex n, ModuleIndex m, ScriptKind kind) override;
+  void OnScriptEnded(absl::Time now, NodeIndex n, ModuleIndex m) override;
+  void OnNodeDown(absl::Time now, NodeIndex n) override;
+
+ private:
+  const Config& config_;
+  std::vector<bool> running_[2];
+};
+
+// Without a witness, every split brain (the module writable on both nodes at once) is
+// detected once the peers meet again: the engine logs "<module>: split brain". Finish()
+// reports every episode still undetected, so call it once the network has healed and the
+// pair has converged.
+class SplitBrainDetectedChecker : public InvariantChecker {
+ public:
+  explicit SplitBrainDetectedChecker(const Config& config);
+  void OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) override;
+  void OnNodeDown(absl::Time now, NodeIndex n) override;
+  void OnLog(absl::Time now, NodeIndex n, const std::string& text) override;
+  void Finish(absl::Time now);
+  int episodes() const { return episodes_; }
+
+ private:
+  const Config& config_;
+  std::vector<bool> writable_[2];
+  std::vector<std::optional<absl::Time>> undetected_since_;
+  int episodes_ = 0;
+};
+
+// Once faults heal, every module must be PRIM (and writable, VIP up) on its default primary
+// and SECOND on the other node within `bound`, and stay so for `stable`.
+class ConvergenceChecker : public InvariantChecker {
+ public:
+  enum class Outcome { kWaiting, kConverged, kFailed };
+
+  ConvergenceChecker(const Config& config, absl::Duration bound, absl::Duration stable);
+  // Starts the clock: the pair has until `now + bound`.
+  void Begin(absl::Time now);
+  // Looks at the pair now (call it often: convergence is judged at these instants).
+  Outcome Poll(absl::Time now, const SimCluster& cluster);
+  // Whether module m is where it belongs; if not, `why` says what is seen.
+  bool ModuleConverged(const SimCluster& cluster, ModuleIndex m, std::string* why) const;
+  absl::Time converged_at() const { return converged_since_.value_or(absl::InfiniteFuture()); }
+
+ private:
+  const Config& config_;
+  absl::Duration bound_;
+  absl::Duration stable_;
+  absl::Time deadline_ = absl::InfiniteFuture();
+  std::optional<absl::Time> converged_since_;
+};
+
+}  // namespace duet::sim
+
+#endif  // DUET_SIM_INVARIANTS_H_
