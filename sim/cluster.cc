@@ -352,6 +352,7 @@ ModuleStatus SimCluster::Status(NodeIndex n, ModuleIndex m) const {
 
 void SimCluster::AddChecker(InvariantChecker* checker) {
   checker->set_sink([this](const sim::Violation& v) { RecordViolation(v); });
+  checker->set_time_format([this](absl::Time t) { return FormatTime(t); });
   AddObserver(checker);
 }
 

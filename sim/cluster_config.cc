@@ -10,7 +10,8 @@ Config MakeClusterConfig(const ClusterShape& shape) {
   config.key_file = "/dev/null";
   for (int n = 0; n < 2; ++n) {
     NodeConfig node;
-    node.name = n == 0 ? "a" : "b";
+    // (Not `n == 0 ? "a" : "b"`: GCC 12 -O3 warns falsely about that assignment, PR105329.)
+    node.name = std::string(1, static_cast<char>('a' + n));
     for (int l = 0; l < shape.heartbeat_links; ++l) {
       node.heartbeat.push_back(Endpoint{absl::StrCat("10.", l, ".0.", n + 1), 7200});
     }

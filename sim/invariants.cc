@@ -10,6 +10,10 @@ void InvariantChecker::Fail(absl::Time at, std::string detail) {
   if (sink_) sink_(Violation{at, name_, std::move(detail)});
 }
 
+std::string InvariantChecker::FormatTime(absl::Time t) const {
+  return format_ ? format_(t) : absl::FormatTime(t);
+}
+
 // --- NoTwoWritersChecker ---------------------------------------------------------------------
 
 NoTwoWritersChecker::NoTwoWritersChecker(const Config& config)
@@ -93,9 +97,9 @@ void SplitBrainDetectedChecker::Finish(absl::Time now) {
   for (ModuleIndex m = 0; m < undetected_since_.size(); ++m) {
     if (!undetected_since_[m]) continue;
     Fail(now,
-         absl::StrCat("module ", config_.modules[m].name, " was writable on both nodes at once ",
-                      absl::FormatDuration(now - *undetected_since_[m]),
-                      " ago and neither node has logged a split brain since"));
+         absl::StrCat("module ", config_.modules[m].name, " was writable on both nodes at once at ",
+                      FormatTime(*undetected_since_[m]),
+                      " and neither node has logged a split brain since"));
     undetected_since_[m].reset();
   }
 }

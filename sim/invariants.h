@@ -32,14 +32,20 @@ class InvariantChecker : public ClusterObserver {
   const std::string& name() const { return name_; }
   // Where violations go; without a sink they are only counted.
   void set_sink(std::function<void(const Violation&)> sink) { sink_ = std::move(sink); }
+  // How details show a simulated time (default: absl's format of the true time).
+  void set_time_format(std::function<std::string(absl::Time)> format) {
+    format_ = std::move(format);
+  }
   int failures() const { return failures_; }
 
  protected:
   void Fail(absl::Time at, std::string detail);
+  std::string FormatTime(absl::Time t) const;
 
  private:
   std::string name_;
   std::function<void(const Violation&)> sink_;
+  std::function<std::string(absl::Time)> format_;
   int failures_ = 0;
 };
 

@@ -1,0 +1,371 @@
+#include "sim/fault_injector.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace duet::sim {
+
+FaultInjector::FaultInjector(const RunOptions& options, SimCluster& cluster, uint64_t seed)
+    : options_(options), cluster_(cluster), rng_(seed) {
+  baseline_.latency_min = options.latency_min;
+  baseline_.latency_max = options.latency_max;
+  for (NodeIndex n = 0; n < 2; ++n) links_[n].resize(options.heartbeat_links);
+}
+
+void FaultInjector::Prepare() {
+  for (NodeIndex n = 0; n < 2; ++n) {
+    for (int l = 0; l < options_.heartbeat_links; ++l) ApplyLink(l, n);
+    ApplyWitness(n);
+    cluster_.SetClockOffset(n, options_.clock_offset[n]);
+    cluster_.SetClockDrift(n, options_.drift_ppm[n]);
+  }
+  cluster_.SetWitnessClockDrift(options_.drift_ppm[2]);
+  cluster_.scripts().latency_min = options_.script_latency_min;
+  cluster_.scripts().latency_max = options_.script_latency_max;
+}
+
+void FaultInjector::Begin() {
+  injecting_ = true;
+  ScheduleNextFault();
+}
+
+absl::Time FaultInjector::next_at() const {
+  absl::Time next = injecting_ ? next_fault_at_ : absl::InfiniteFuture();
+  if (!pending_.empty()) next = std::min(next, pending_.top().at);
+  return next;
+}
+
+void FaultInjector::RunDue() {
+  const absl::Time now = cluster_.now();
+  while (!pending_.empty() && pending_.top().at <= now) {
+    std::function<void()> run = pending_.top().run;
+    pending_.pop();
+    run();
+  }
+  if (!injecting_ || next_fault_at_ > now) return;
+  ScheduleNextFault();
+  int total = 0;
+  for (int k = 0; k < kFaultKinds; ++k) total += options_.enabled[k] ? options_.weight[k] : 0;
+  if (total == 0) return;
+  int pick = static_cast<int>(rng_.Below(static_cast<uint64_t>(total)));
+  for (int k = 0; k < kFaultKinds; ++k) {
+    if (!options_.enabled[k]) continue;
+    pick -= options_.weight[k];
+    if (pick < 0) {
+      if (Inject(static_cast<FaultKind>(k))) ++injected_[k];
+      return;
+    }
+  }
+}
+
+void FaultInjector::ScheduleNextFault() {
+  // Exponential gaps: faults arrive as a Poisson process of the run's rate.
+  const double u = (static_cast<double>(rng_.Next() >> 11) + 1) * 0x1.0p-53;
+  const double gap = -std::log(u) * absl::ToDoubleSeconds(options_.mean_fault_interval);
+  next_fault_at_ = cluster_.now() + absl::Microseconds(std::llround(gap * 1e6) + 1);
+}
+
+void FaultInjector::After(absl::Duration delay, std::function<void()> run) {
+  pending_.push(Pending{cluster_.now() + delay, next_seq_++, std::move(run)});
+}
+
+absl::Duration FaultInjector::LogUniform(absl::Duration lo, absl::Duration hi) {
+  const double a = std::log(absl::ToDoubleSeconds(lo));
+  const double b = std::log(absl::ToDoubleSeconds(std::max(lo, hi)));
+  const double u = static_cast<double>(rng_.Next() >> 11) * 0x1.0p-53;
+  return absl::Microseconds(std::llround(std::exp(a + (b - a) * u) * 1e6));
+}
+
+// Short faults (below the heartbeat timeout) as likely as long ones.
+absl::Duration FaultInjector::FaultDuration() {
+  return LogUniform(absl::Milliseconds(100), options_.max_fault_duration);
+}
+
+std::string FaultInjector::Name(NodeIndex n) const { return cluster_.config().nodes[n].name; }
+
+void FaultInjector::ApplyLink(int link, NodeIndex from) {
+  const Direction& d = links_[from][link];
+  LinkFaults f = d.degraded.value_or(baseline_);
+  f.up = d.down == 0;
+  cluster_.link(link, from) = f;
+}
+
+void FaultInjector::ApplyWitness(NodeIndex n) {
+  LinkFaults both = baseline_;
+  both.up = witness_[n].down == 0;
+  both.loss = witness_[n].loss;
+  cluster_.witness_link(n) = both;
+  LinkFaults replies;
+  replies.up = witness_[n].replies_down == 0;
+  cluster_.witness_reply_link(n) = replies;
+}
+
+void FaultInjector::SetDown(int link, NodeIndex from, int delta) {
+  links_[from][link].down += delta;
+  ApplyLink(link, from);
+}
+
+void FaultInjector::ScriptWindow(bool hang, int delta) {
+  int& windows = hang ? script_hang_windows_ : script_fail_windows_;
+  windows += delta;
+  if (hang) {
+    cluster_.scripts().hang = windows > 0 ? options_.script_hang : 0;
+  } else {
+    cluster_.scripts().failure = windows > 0 ? options_.script_failure : 0;
+  }
+}
+
+bool FaultInjector::Inject(FaultKind kind) {
+  const int links = options_.heartbeat_links;
+  const auto n = static_cast<NodeIndex>(rng_.Below(2));
+  switch (kind) {
+    case FaultKind::kLoss:
+    case FaultKind::kDuplicate:
+    case FaultKind::kDelay:
+      return Degrade(kind);
+    case FaultKind::kPartition:
+    case FaultKind::kAsymmetric:
+    case FaultKind::kLinkDown: {
+      const absl::Duration d = FaultDuration();
+      // Which directions of which links go down.
+      std::vector<std::pair<int, NodeIndex>> cut;
+      const int only = kind == FaultKind::kLinkDown ? static_cast<int>(rng_.Below(links)) : -1;
+      for (int l = 0; l < links; ++l) {
+        if (only >= 0 && l != only) continue;
+        for (NodeIndex from = 0; from < 2; ++from) {
+          if (kind != FaultKind::kAsymmetric || from == n) cut.emplace_back(l, from);
+        }
+      }
+      for (auto [l, from] : cut) SetDown(l, from, +1);
+      const std::string what = kind == FaultKind::kPartition
+                                   ? std::string("partition: every heartbeat link cut both ways")
+                               : kind == FaultKind::kAsymmetric
+                                   ? absl::StrCat("one-way partition: ", Name(n), "->",
+                                                  Name(Peer(n)), " cut on every heartbeat link")
+                                   : absl::StrCat("heartbeat link ", only, " down both ways");
+      cluster_.Note(absl::StrCat("FAULT ", what, " for ", absl::FormatDuration(d)));
+      After(d, [this, cut, what] {
+        for (auto [l, from] : cut) SetDown(l, from, -1);
+        cluster_.Note(absl::StrCat("heal: ", what, " ends"));
+      });
+      return true;
+    }
+    case FaultKind::kFlap: {
+      const int l = static_cast<int>(rng_.Below(links));
+      const int cycles = static_cast<int>(rng_.Between(2, 8));
+      cluster_.Note(absl::StrCat("FAULT heartbeat link ", l, " flaps ", cycles, " times"));
+      absl::Duration t = absl::ZeroDuration();
+      for (int i = 0; i < cycles; ++i) {
+        After(t, [this, l] {
+          for (NodeIndex from = 0; from < 2; ++from) SetDown(l, from, +1);
+          cluster_.Note(absl::StrCat("flap: heartbeat link ", l, " down"));
+        });
+        t += LogUniform(absl::Milliseconds(50), absl::Seconds(3));
+        After(t, [this, l] {
+          for (NodeIndex from = 0; from < 2; ++from) SetDown(l, from, -1);
+          cluster_.Note(absl::StrCat("flap: heartbeat link ", l, " up"));
+        });
+        t += LogUniform(absl::Milliseconds(50), absl::Seconds(3));
+      }
+      return true;
+    }
+    case FaultKind::kCrash:
+    case FaultKind::kDaemonRestart: {
+      if (!cluster_.NodeUp(n)) return false;
+      const bool crash = kind == FaultKind::kCrash;
+      const absl::Duration down =
+          crash ? LogUniform(absl::Milliseconds(500),
+                             std::max(absl::Seconds(1), options_.max_fault_duration))
+                : LogUniform(absl::Milliseconds(10), absl::Seconds(2));
+      cluster_.Note(absl::StrCat("FAULT ", crash ? "node " : "daemon on ", Name(n),
+                                 crash ? " crashes" : " dies", ", back in ",
+                                 absl::FormatDuration(down)));
+      cluster_.CrashNode(n);
+      After(down, [this, n] { cluster_.RestartNode(n); });
+      return true;
+    }
+    case FaultKind::kDrift: {
+      const int clock = static_cast<int>(rng_.Below(options_.witness ? 3 : 2));
+      const int64_t ppm = rng_.Between(-kMaxDriftPpm, kMaxDriftPpm);
+      if (clock == 2) {
+        cluster_.SetWitnessClockDrift(ppm);
+      } else {
+        cluster_.SetClockDrift(static_cast<NodeIndex>(clock), ppm);
+      }
+      cluster_.Note(absl::StrCat("FAULT clock of ",
+                                 clock == 2 ? "the witness" : Name(static_cast<NodeIndex>(clock)),
+                                 " now drifts ", ppm >= 0 ? "+" : "", ppm, " ppm"));
+      return true;
+    }
+    case FaultKind::kWitnessCrash: {
+      if (!cluster_.WitnessUp()) return false;
+      const absl::Duration down = LogUniform(
+          absl::Milliseconds(500), std::max(absl::Seconds(1), options_.max_fault_duration));
+      cluster_.Note(absl::StrCat("FAULT witness crashes, back in ", absl::FormatDuration(down)));
+      cluster_.CrashWitness();
+      After(down, [this] { cluster_.RestartWitness(); });
+      return true;
+    }
+    case FaultKind::kWitnessLink: {
+      const absl::Duration d = FaultDuration();
+      const int mode = static_cast<int>(rng_.Below(3));
+      WitnessPath& path = witness_[n];
+      std::string what;
+      if (mode == 0) {
+        ++path.down;
+        what = absl::StrCat("link ", Name(n), "<->witness down");
+      } else if (mode == 1) {
+        ++path.replies_down;
+        what = absl::StrCat("link witness->", Name(n), " down (requests still arrive)");
+      } else {
+        path.loss =
+            std::round(100 * (0.3 + 0.65 * static_cast<double>(rng_.Below(1000)) / 1000)) / 100;
+        path.loss_id = next_id_++;
+        what = absl::StrCat("link ", Name(n), "<->witness loses ", path.loss * 100, "%");
+      }
+      ApplyWitness(n);
+      cluster_.Note(absl::StrCat("FAULT ", what, " for ", absl::FormatDuration(d)));
+      const uint64_t id = path.loss_id;
+      After(d, [this, n, mode, id, what] {
+        WitnessPath& p = witness_[n];
+        if (mode == 0) --p.down;
+        if (mode == 1) --p.replies_down;
+        if (mode == 2 && p.loss_id == id) p.loss = 0;
+        ApplyWitness(n);
+        cluster_.Note(absl::StrCat("heal: ", what, " ends"));
+      });
+      return true;
+    }
+    case FaultKind::kScriptFail:
+    case FaultKind::kScriptTimeout: {
+      const bool hang = kind == FaultKind::kScriptTimeout;
+      const absl::Duration d = FaultDuration();
+      ScriptWindow(hang, +1);
+      cluster_.Note(absl::StrCat("FAULT scripts ", hang ? "hang" : "fail", " (rate ",
+                                 hang ? options_.script_hang : options_.script_failure, ") for ",
+                                 absl::FormatDuration(d)));
+      After(d, [this, hang] {
+        ScriptWindow(hang, -1);
+        cluster_.Note(absl::StrCat("heal: scripts ", hang ? "hang" : "fail", " window ends"));
+      });
+      return true;
+    }
+    case FaultKind::kChecker: {
+      const auto m = static_cast<ModuleIndex>(rng_.Below(options_.modules));
+      if (!cluster_.FailChecker(n, m)) return false;
+      cluster_.Note(absl::StrCat("FAULT checker of ", cluster_.config().modules[m].name, " on ",
+                                 Name(n), " reports a failure"));
+      return true;
+    }
+    case FaultKind::kAdmin:
+      return Admin();
+  }
+  return false;
+}
+
+bool FaultInjector::Degrade(FaultKind kind) {
+  const int links = options_.heartbeat_links;
+  // One link or all of them; one direction or both.
+  const int only = rng_.Chance(0.25) ? -1 : static_cast<int>(rng_.Below(links));
+  const int dirs = static_cast<int>(rng_.Below(3));  // 0: a->b, 1: b->a, 2: both
+  LinkFaults f = baseline_;
+  std::string what;
+  if (kind == FaultKind::kLoss) {
+    f.loss = rng_.Chance(0.15) ? 1.0 : 0.05 + 0.65 * static_cast<double>(rng_.Below(100)) / 100;
+    what = absl::StrCat("loses ", std::lround(f.loss * 100), "% of messages");
+  } else if (kind == FaultKind::kDuplicate) {
+    f.duplicate = 0.05 + 0.45 * static_cast<double>(rng_.Below(100)) / 100;
+    what = absl::StrCat("duplicates ", std::lround(f.duplicate * 100), "% of messages");
+  } else {
+    f.latency_min = LogUniform(absl::Milliseconds(1), absl::Milliseconds(100));
+    f.latency_max = f.latency_min + LogUniform(absl::Milliseconds(1), absl::Milliseconds(1500));
+    what = absl::StrCat("delays messages ", absl::FormatDuration(f.latency_min), "..",
+                        absl::FormatDuration(f.latency_max));
+  }
+  const absl::Duration d = FaultDuration();
+  const uint64_t id = next_id_++;
+  std::vector<std::pair<int, NodeIndex>> hit;
+  for (int l = 0; l < links; ++l) {
+    if (only >= 0 && l != only) continue;
+    for (NodeIndex from = 0; from < 2; ++from) {
+      if (dirs != 2 && from != dirs) continue;
+      hit.emplace_back(l, from);
+      links_[from][l].degraded = f;
+      links_[from][l].degraded_id = id;
+      ApplyLink(l, from);
+    }
+  }
+  const std::string where =
+      absl::StrCat(only < 0 ? "every heartbeat link" : absl::StrCat("heartbeat link ", only),
+                   dirs == 2 ? " (both ways)"
+                             : absl::StrCat(" (", Name(static_cast<NodeIndex>(dirs)), "->",
+                                            Name(Peer(static_cast<NodeIndex>(dirs))), ")"));
+  cluster_.Note(absl::StrCat("FAULT ", where, " ", what, " for ", absl::FormatDuration(d)));
+  After(d, [this, hit, id, where] {
+    for (auto [l, from] : hit) {
+      Direction& dir = links_[from][l];
+      if (dir.degraded_id != id) continue;  // a later degradation replaced this one
+      dir.degraded.reset();
+      ApplyLink(l, from);
+    }
+    cluster_.Note(absl::StrCat("heal: ", where, " back to normal"));
+  });
+  return true;
+}
+
+bool FaultInjector::Admin() {
+  struct Choice {
+    AdminVerb verb;
+    bool force;
+    int weight;
+  };
+  static constexpr Choice kChoices[] = {
+      {AdminVerb::kStart, false, 3},  {AdminVerb::kStop, false, 1}, {AdminVerb::kRestart, false, 1},
+      {AdminVerb::kSwap, false, 2},   {AdminVerb::kPrim, false, 2}, {AdminVerb::kPrim, true, 1},
+      {AdminVerb::kSecond, false, 2},
+  };
+  int total = 0;
+  for (const Choice& c : kChoices) total += c.weight;
+  int pick = static_cast<int>(rng_.Below(static_cast<uint64_t>(total)));
+  const Choice* choice = &kChoices[0];
+  for (const Choice& c : kChoices) {
+    pick -= c.weight;
+    if (pick < 0) {
+      choice = &c;
+      break;
+    }
+  }
+  const auto n = static_cast<NodeIndex>(rng_.Below(2));
+  const auto m = static_cast<ModuleIndex>(rng_.Below(options_.modules));
+  if (!cluster_.NodeUp(n)) return false;
+  const std::string command =
+      absl::StrCat("duetctl ", AdminVerbName(choice->verb), choice->force ? " --force " : " ",
+                   cluster_.config().modules[m].name, " on ", Name(n));
+  cluster_.Note(absl::StrCat("FAULT admin: ", command));
+  const std::optional<absl::Status> status = cluster_.Admin(n, choice->verb, m, choice->force);
+  cluster_.Note(absl::StrCat("admin reply: ", status ? status->ToString() : "node down"));
+  return true;
+}
+
+void FaultInjector::HealAll() {
+  injecting_ = false;
+  pending_ = {};
+  for (NodeIndex from = 0; from < 2; ++from) {
+    for (int l = 0; l < options_.heartbeat_links; ++l) {
+      links_[from][l] = Direction{};
+      ApplyLink(l, from);
+    }
+    witness_[from] = WitnessPath{};
+    ApplyWitness(from);
+  }
+  script_fail_windows_ = 0;
+  script_hang_windows_ = 0;
+  ScriptWindow(false, 0);
+  ScriptWindow(true, 0);
+  cluster_.RestartWitness();
+  for (NodeIndex n = 0; n < 2; ++n) cluster_.RestartNode(n);
+}
+
+}  // namespace duet::sim

@@ -1,0 +1,119 @@
+// Everything that shapes one simulator run, derived from its seed (DESIGN.md §8): the cluster
+// (modules, heartbeat links, witness), the fault mix and rates, network and script behaviour,
+// clock drift. A few options can be fixed on the command line (Overrides); the replay command
+// of a run repeats exactly those.
+#ifndef DUET_SIM_RUN_OPTIONS_H_
+#define DUET_SIM_RUN_OPTIONS_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/config.h"
+
+namespace duet::sim {
+
+enum class FaultKind : uint8_t {
+  kLoss,           // a link direction loses a share of its messages for a while
+  kDuplicate,      // ... duplicates them
+  kDelay,          // ... delays them by a random latency (which reorders them)
+  kPartition,      // every heartbeat link cut both ways
+  kAsymmetric,     // every heartbeat link cut in one direction only
+  kLinkDown,       // one heartbeat network down, the others up
+  kFlap,           // one heartbeat network goes down and up several times
+  kCrash,          // a node crashes and restarts later from its persisted state
+  kDaemonRestart,  // a node's daemon dies and restarts at once
+  kDrift,          // clocks run fast or slow (within the bound), rates change during the run
+  kWitnessCrash,   // the witness crashes and restarts (forgetting its leases)
+  kWitnessLink,    // a node loses its link to the witness (or only the replies)
+  kScriptFail,     // start scripts fail for a while
+  kScriptTimeout,  // scripts hang for a while and are killed at their timeout
+  kChecker,        // a checker reports the application failed
+  kAdmin,          // an admin command: start, stop, restart, swap, prim, prim --force, second
+};
+inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kAdmin) + 1;
+
+const char* FaultKindName(FaultKind kind);
+// "crash,partition,loss" -> kinds; "all" is every kind, "none" (or "") no fault at all.
+absl::StatusOr<std::vector<FaultKind>> ParseFaultList(const std::string& list);
+std::string FaultListName(const std::vector<FaultKind>& kinds);
+
+// Clock drift bound, in parts per million of true time. A lease (6 s) seen by two clocks
+// drifting apart by twice this much moves by 12 ms, far inside the witness's 500 ms margin.
+inline constexpr int64_t kMaxDriftPpm = 1000;
+
+// What the command line fixed; the seed decides everything else.
+struct Overrides {
+  std::optional<absl::Duration> duration = std::nullopt;  // safety phase
+  std::optional<int> modules = std::nullopt;
+  std::optional<std::vector<FaultKind>> faults = std::nullopt;
+  std::optional<bool> witness = std::nullopt;
+};
+
+struct RunOptions {
+  uint64_t seed = 0;
+  Overrides overrides;
+
+  // Phases: faults for `safety_duration`; then they heal and the pair has `liveness_bound` to
+  // converge (admin `prim` undoes admin moves from `settle_period` on) and must then hold
+  // still for `stable_period`.
+  absl::Duration safety_duration = absl::Seconds(60);
+  absl::Duration liveness_bound = absl::Seconds(120);
+  absl::Duration settle_period = absl::Seconds(20);
+  absl::Duration stable_period = absl::Seconds(5);
+
+  // The cluster.
+  int modules = 2;
+  int heartbeat_links = 2;
+  bool witness = false;
+  bool all_on_first = false;
+  Failback failback = Failback::kAuto;
+  uint32_t restart_max = 2;
+  absl::Duration script_timeout = absl::Seconds(10);
+
+  // Faults: which kinds happen, their relative weights, how often one is injected.
+  std::array<bool, kFaultKinds> enabled{};
+  std::array<int, kFaultKinds> weight{};
+  absl::Duration mean_fault_interval = absl::Seconds(2);
+  absl::Duration max_fault_duration = absl::Seconds(20);
+
+  // Steady behaviour of the network (every link) and of scripts.
+  absl::Duration latency_min = absl::Microseconds(100);
+  absl::Duration latency_max = absl::Microseconds(500);
+  absl::Duration script_latency_min = absl::Milliseconds(5);
+  absl::Duration script_latency_max = absl::Milliseconds(50);
+  // While a script-fail (script-timeout) fault lasts: chance that a start script fails
+  // (that any script hangs).
+  double script_failure = 0;
+  double script_hang = 0;
+
+  // Clocks: offsets at the start (nodes) and initial drift (nodes, then the witness).
+  std::array<absl::Duration, 2> clock_offset{};
+  std::array<int64_t, 3> drift_ppm{};
+
+  bool Enabled(FaultKind kind) const { return enabled[static_cast<int>(kind)]; }
+  std::vector<FaultKind> EnabledKinds() const;
+  Config MakeConfig() const;
+  // Every option, one "name: value" per line, for the run's header.
+  std::string Describe() const;
+  // The command that replays this run, writing its trace to `trace_path`.
+  std::string ReplayCommand(const std::string& trace_path) const;
+  // ReplayCommand with the conventional trace path /tmp/duet-<seed>.trace.
+  std::string ReplayCommand() const;
+};
+
+RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides = {});
+
+// The i-th seed of a swarm started from `base` (distinct, well mixed).
+uint64_t SwarmSeed(uint64_t base, uint64_t i);
+// Independent generator seeds for the parts of one run (cluster, faults...).
+enum class Stream : uint64_t { kCluster = 1, kFaults = 2 };
+uint64_t StreamSeed(uint64_t seed, Stream stream);
+
+}  // namespace duet::sim
+
+#endif  // DUET_SIM_RUN_OPTIONS_H_

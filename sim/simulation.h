@@ -1,0 +1,107 @@
+// One simulator run (DESIGN.md §8): a SimCluster shaped by RunOptions, a safety phase with
+// the run's faults, then a liveness phase where the faults heal and the pair must converge
+// (every module PRIM on its default primary, SECOND on the other) within the bound. The
+// invariant checkers watch throughout; the run stops at the first violation, which the
+// result reports with its simulated time, the seed and the command that replays it.
+#ifndef DUET_SIM_SIMULATION_H_
+#define DUET_SIM_SIMULATION_H_
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "sim/cluster.h"
+#include "sim/fault_injector.h"
+#include "sim/invariants.h"
+#include "sim/run_options.h"
+
+namespace duet::sim {
+
+struct RunResult {
+  bool passed = true;
+  std::optional<Violation> violation;  // the first one
+  std::string violation_at;            // its simulated time as the trace shows it
+  std::string report;                  // what to print about it (empty when passed)
+  uint64_t trace_hash = 0;
+  uint64_t events = 0;  // messages, completions and timer ticks handled
+  std::array<uint64_t, kFaultKinds> faults{};
+  SimStats stats;
+  int failovers = 0;             // a node took a module over from a lost or failed peer
+  int failbacks = 0;             // automatic returns to the default primary
+  int handovers = 0;             // planned moves (failback, swap, stop...)
+  int split_brains = 0;          // both writable at once (no witness), each detected
+  uint64_t resyncs = 0;          // replication is not simulated yet
+  uint64_t writes_verified = 0;  // no application workload yet
+  absl::Duration simulated;
+  absl::Duration converged_after = absl::InfiniteDuration();  // from the faults healing
+  double wall_seconds = 0;
+};
+
+class Simulation {
+ public:
+  explicit Simulation(RunOptions options);
+  Simulation(const Simulation&) = delete;
+  Simulation& operator=(const Simulation&) = delete;
+
+  // Each trace line as it is written (e.g. to the --trace file); set before Run.
+  void set_trace_sink(std::function<void(const std::string&)> sink) {
+    counters_.trace_sink = std::move(sink);
+  }
+
+  // The whole run: Start, safety phase, liveness phase, final checks.
+  RunResult Run();
+
+  // The pieces of Run, for tests that build a situation by hand.
+  void Start();
+  bool RunSafetyPhase();    // false if an invariant broke
+  bool RunLivenessPhase();  // false if an invariant broke (convergence included)
+  void FinishChecks();
+  RunResult Result() const;
+
+  SimCluster& cluster() { return cluster_; }
+  const RunOptions& options() const { return options_; }
+  // The failure as printed: invariant, simulated time, what was seen, seed, replay command,
+  // and the trace lines that led to it.
+  std::string FailureReport(const Violation& v) const;
+
+ private:
+  // Counts what the summary shows and forwards trace lines.
+  struct Counters : ClusterObserver {
+    void OnLog(absl::Time now, NodeIndex n, const std::string& text) override;
+    void OnTraceLine(const std::string& line) override {
+      if (trace_sink) trace_sink(line);
+    }
+    std::function<void(const std::string&)> trace_sink;
+    int failovers = 0;
+    int failbacks = 0;
+    int handovers = 0;
+    int split_brains = 0;
+  };
+
+  // Runs until `until` (or a violation: then false), letting the injector act when due.
+  bool Advance(absl::Time until);
+  void AdminEverywhere(AdminVerb verb, ModuleIndex m);
+  void Repair();
+  bool Failed() const { return !cluster_.violation_records().empty(); }
+
+  RunOptions options_;
+  SimCluster cluster_;
+  FaultInjector injector_;
+  Counters counters_;
+  SplitBrainDetectedChecker split_brain_;
+  ConvergenceChecker convergence_;
+  absl::Time liveness_start_ = absl::InfiniteFuture();
+  absl::Time wall_start_;
+  double wall_seconds_ = 0;
+};
+
+// The run's closing summary: events, faults by kind, failovers, resyncs, writes verified,
+// simulated and wall time and their ratio, trace hash.
+std::string FormatSummary(const RunOptions& options, const RunResult& result);
+
+}  // namespace duet::sim
+
+#endif  // DUET_SIM_SIMULATION_H_
