@@ -1,7 +1,7 @@
-// libFuzzer target: arbitrary bytes through both frame decoders of engine/wire/codec.h.
-// A finding is a crash, a sanitizer report, or an accepted frame whose message does not come
-// back unchanged from an encode/decode round trip (the decoders accept only what the encoders
-// can reproduce).
+// libFuzzer target: arbitrary bytes through the three frame decoders of engine/wire/codec.h
+// (peer, witness, replication). A finding is a crash, a sanitizer report, or an accepted frame
+// whose message does not come back unchanged from an encode/decode round trip (the decoders
+// accept only what the encoders can reproduce).
 //
 // Run: duet_decode_fuzz -max_total_time=60 CORPUS_DIR (an empty directory is fine: the
 // mutator below plants valid frames itself).
@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "engine/messages.h"
+#include "engine/replication/mutation.h"
+#include "engine/replication/repl_messages.h"
 #include "engine/types.h"
 #include "engine/wire/codec.h"
 
@@ -32,6 +34,15 @@ void ExpectRoundTrip(const Message& message, Encode encode, Decode decode) {
   if (!again.ok() || !(*again == message)) std::abort();
 }
 
+// Replication messages have no operator== (a Payload compares by pointer). The encoder is
+// deterministic and writes every field (null and empty payloads differently), so two messages
+// are equal exactly when their encodings are.
+void ExpectReplicationRoundTrip(const duet::ReplMessage& message) {
+  const std::vector<uint8_t> frame = duet::wire::EncodeReplication(message);
+  const auto again = duet::wire::DecodeReplication(frame);
+  if (!again.ok() || duet::wire::EncodeReplication(*again) != frame) std::abort();
+}
+
 uint64_t Draw64(Random& random) { return (uint64_t{random()} << 32) ^ random(); }
 
 // Uniform enough in [0, bound) for picking fuzz inputs.
@@ -42,10 +53,86 @@ std::string ModuleName(Random& random) {
   return kNames[Draw(random, std::size(kNames))] + std::to_string(Draw(random, 100));
 }
 
+std::string RelativePath(Random& random) {
+  static constexpr const char* kParts[] = {"a", "dir", ".hidden", "file.txt", "..x", "b c"};
+  std::string path = kParts[Draw(random, std::size(kParts))];
+  for (uint64_t depth = Draw(random, 3); depth > 0; --depth) {
+    path += "/";
+    path += kParts[Draw(random, std::size(kParts))];
+  }
+  return path;
+}
+
+duet::Payload SomeBytes(Random& random) {
+  std::string bytes(Draw(random, 64), '\0');
+  for (char& byte : bytes) byte = static_cast<char>(random());
+  return duet::MakePayload(std::move(bytes));
+}
+
+// A valid replication message of a random type.
+duet::ReplMessage ValidReplication(Random& random) {
+  switch (Draw(random, 7)) {
+    case 0: {
+      duet::ReplHello hello;
+      hello.module = ModuleName(random);
+      hello.gens = {Draw64(random), Draw64(random), {Draw64(random), Draw64(random)}};
+      hello.primary = Draw(random, 2) == 0;
+      hello.inconsistent = Draw(random, 2) == 0;
+      return hello;
+    }
+    case 1: {
+      duet::ReplTargetZones zones{ModuleName(random), RelativePath(random), {}, false};
+      for (uint64_t i = Draw(random, 5); i > 0; --i) zones.zones.push_back(Draw64(random));
+      return zones;
+    }
+    case 2: {
+      duet::Mutation m;
+      m.kind = static_cast<duet::MutationKind>(Draw(random, 12));
+      m.path =
+          m.kind == duet::MutationKind::kFsync && Draw(random, 2) == 0 ? "" : RelativePath(random);
+      if (m.kind == duet::MutationKind::kRename || m.kind == duet::MutationKind::kLink) {
+        m.path2 = RelativePath(random);
+      } else if (m.kind == duet::MutationKind::kSymlink) {
+        m.path2 = "/" + RelativePath(random) + "/..";
+      }
+      m.offset = Draw(random, uint64_t{1} << 40);
+      if (m.kind == duet::MutationKind::kWrite) m.data = SomeBytes(random);
+      m.mode = static_cast<uint32_t>(random());
+      m.mtime_ns = static_cast<int64_t>(Draw64(random));
+      return duet::ReplWrite{ModuleName(random), 1 + Draw(random, 1'000'000), std::move(m)};
+    }
+    case 3:
+      return duet::ReplAck{ModuleName(random), Draw64(random), Draw64(random)};
+    case 4: {
+      duet::ResyncBlock block;
+      block.module = ModuleName(random);
+      block.block_id = Draw64(random);
+      block.path = RelativePath(random);
+      block.zone = Draw(random, 1'000'000);
+      block.read_lsn = Draw64(random);
+      block.kind = static_cast<duet::PathKind>(Draw(random, 4));
+      if (block.kind == duet::PathKind::kFile) {
+        block.data = SomeBytes(random);
+        block.file_size = Draw(random, uint64_t{1} << 40);
+      }
+      if (block.kind == duet::PathKind::kSymlink) block.link_target = RelativePath(random);
+      block.mode = static_cast<uint32_t>(random());
+      block.total_bytes = Draw64(random);
+      block.done_bytes = Draw64(random);
+      return block;
+    }
+    case 5:
+      return duet::ResyncBlockAck{ModuleName(random), Draw64(random), Draw(random, 2) == 0,
+                                  Draw(random, 2) == 0};
+    default:
+      return duet::ResyncDone{ModuleName(random), Draw64(random)};
+  }
+}
+
 // A valid frame of a random message: a starting point deep enough that mutations exercise
 // the Verifier and the semantic checks, not just the size prefix.
 std::vector<uint8_t> ValidFrame(Random& random) {
-  switch (Draw(random, 4)) {
+  switch (Draw(random, 6)) {
     case 0: {
       duet::Heartbeat heartbeat;
       heartbeat.from = static_cast<duet::NodeIndex>(Draw(random, 2));
@@ -73,11 +160,13 @@ std::vector<uint8_t> ValidFrame(Random& random) {
     case 2:
       return duet::wire::EncodeWitness(duet::LeaseRequest{
           static_cast<duet::NodeIndex>(Draw(random, 2)), ModuleName(random), Draw64(random)});
-    default:
+    case 3:
       return duet::wire::EncodeWitness(
           duet::LeaseReply{ModuleName(random), Draw64(random), Draw(random, 2) == 0,
                            static_cast<int64_t>(Draw(random, 10'000'000'000)),
                            static_cast<duet::NodeIndex>(Draw(random, 2))});
+    default:  // two chances in six: replication has the most message types
+      return duet::wire::EncodeReplication(ValidReplication(random));
   }
 }
 
@@ -90,6 +179,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (const auto witness = duet::wire::DecodeWitness(frame); witness.ok()) {
     ExpectRoundTrip(*witness, duet::wire::EncodeWitness, duet::wire::DecodeWitness);
+  }
+  if (const auto replication = duet::wire::DecodeReplication(frame); replication.ok()) {
+    ExpectReplicationRoundTrip(*replication);
   }
   return 0;
 }

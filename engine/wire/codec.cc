@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,17 +25,19 @@ using flatbuffers::uoffset_t;
 
 // Size prefix, root offset and file identifier: nothing shorter can be a frame.
 constexpr size_t kMinFrameBytes = 3 * sizeof(uoffset_t);
-// Tables nest Frame > message > ModuleView: 3 deep. A little slack, no more.
+// Tables nest Frame > message > ModuleView (or Mutation): 3 deep. A little slack, no more.
 constexpr uoffset_t kMaxVerifyDepth = 8;
-// A heartbeat holds 2 + (its modules) tables. The verifier counts every table it visits, so
-// this also bounds the work on a hostile frame whose offsets all point at one table. The
-// slack above kMaxModules lets a frame with a few too many modules fail with a clear
-// "exceeds limit" error instead of a bare verification failure.
+// A heartbeat holds 2 + (its modules) tables, a replication message at most 3. The verifier
+// counts every table it visits, so this also bounds the work on a hostile frame whose offsets
+// all point at one table. The slack above kMaxModules lets a frame with a few too many modules
+// fail with a clear "exceeds limit" error instead of a bare verification failure.
 constexpr uoffset_t kMaxVerifyTables = 2 * kMaxModules + 16;
 // Widest scalar in the schema (ulong/long): FlatBuffers reads scalars in place.
 constexpr size_t kFrameAlignment = alignof(uint64_t);
 // Initial builder buffer: a heartbeat with a handful of modules fits without regrowth.
 constexpr size_t kInitialBuilderBytes = 512;
+// Largest file offset (off_t): a write or truncate must end at or below it.
+constexpr uint64_t kMaxFileOffset = std::numeric_limits<int64_t>::max();
 
 template <typename... Args>
 absl::Status Invalid(const absl::FormatSpec<Args...>& format, const Args&... args) {
@@ -120,13 +124,144 @@ Body BuildBody(FlatBufferBuilder& builder, const LeaseReply& reply) {
   return {fb::Message::LeaseReply, body.Union()};
 }
 
+fb::MutationKind ToWire(MutationKind kind) {
+  switch (kind) {
+    case MutationKind::kWrite:
+      return fb::MutationKind::Write;
+    case MutationKind::kTruncate:
+      return fb::MutationKind::Truncate;
+    case MutationKind::kCreate:
+      return fb::MutationKind::Create;
+    case MutationKind::kMkdir:
+      return fb::MutationKind::Mkdir;
+    case MutationKind::kUnlink:
+      return fb::MutationKind::Unlink;
+    case MutationKind::kRmdir:
+      return fb::MutationKind::Rmdir;
+    case MutationKind::kRename:
+      return fb::MutationKind::Rename;
+    case MutationKind::kSymlink:
+      return fb::MutationKind::Symlink;
+    case MutationKind::kLink:
+      return fb::MutationKind::Link;
+    case MutationKind::kSetattr:
+      return fb::MutationKind::Setattr;
+    case MutationKind::kFsync:
+      return fb::MutationKind::Fsync;
+    case MutationKind::kRemoveTree:
+      return fb::MutationKind::RemoveTree;
+  }
+  return static_cast<fb::MutationKind>(kind);
+}
+
+fb::PathKind ToWire(PathKind kind) {
+  switch (kind) {
+    case PathKind::kAbsent:
+      return fb::PathKind::Absent;
+    case PathKind::kFile:
+      return fb::PathKind::File;
+    case PathKind::kDirectory:
+      return fb::PathKind::Directory;
+    case PathKind::kSymlink:
+      return fb::PathKind::Symlink;
+  }
+  return static_cast<fb::PathKind>(kind);
+}
+
+// An empty string is left out of the frame (the decoder reads an absent string as empty).
+Offset<flatbuffers::String> OptionalString(FlatBufferBuilder& builder, const std::string& text) {
+  if (text.empty()) return 0;
+  return builder.CreateString(text);
+}
+
+// A null payload is left out; a present one, even empty, is written, so null and empty
+// payloads both survive the round trip.
+Offset<flatbuffers::Vector<uint8_t>> OptionalBytes(FlatBufferBuilder& builder,
+                                                   const Payload& data) {
+  if (data == nullptr) return 0;
+  return builder.CreateVector(reinterpret_cast<const uint8_t*>(data->data()), data->size());
+}
+
+Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
+  const auto name = builder.CreateString(hello.module);
+  const fb::Generations gens(hello.gens.current, hello.gens.bitmap,
+                             flatbuffers::make_span(hello.gens.history));
+  const auto body = fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent);
+  return {fb::Message::ReplHello, body.Union()};
+}
+
+Body BuildBody(FlatBufferBuilder& builder, const ReplTargetZones& target) {
+  const auto name = builder.CreateString(target.module);
+  const auto path = OptionalString(builder, target.path);
+  const auto zones = builder.CreateVector(target.zones);
+  const auto body = fb::CreateReplTargetZones(builder, name, path, zones, target.last);
+  return {fb::Message::ReplTargetZones, body.Union()};
+}
+
+Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
+  const Mutation& m = write.mutation;
+  const auto name = builder.CreateString(write.module);
+  const auto path = OptionalString(builder, m.path);
+  const auto path2 = OptionalString(builder, m.path2);
+  const auto data = OptionalBytes(builder, m.data);
+  const auto mutation =
+      fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns);
+  const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
+  return {fb::Message::ReplWrite, body.Union()};
+}
+
+Body BuildBody(FlatBufferBuilder& builder, const ReplAck& ack) {
+  const auto name = builder.CreateString(ack.module);
+  const auto body = fb::CreateReplAck(builder, name, ack.done_lsn, ack.durable_lsn);
+  return {fb::Message::ReplAck, body.Union()};
+}
+
+Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block) {
+  const auto name = builder.CreateString(block.module);
+  const auto path = OptionalString(builder, block.path);
+  const auto data = OptionalBytes(builder, block.data);
+  const auto link_target = OptionalString(builder, block.link_target);
+  const auto body = fb::CreateResyncBlock(
+      builder, name, block.block_id, path, block.zone, data, block.read_lsn, ToWire(block.kind),
+      block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes);
+  return {fb::Message::ResyncBlock, body.Union()};
+}
+
+Body BuildBody(FlatBufferBuilder& builder, const ResyncBlockAck& ack) {
+  const auto name = builder.CreateString(ack.module);
+  const auto body = fb::CreateResyncBlockAck(builder, name, ack.block_id, ack.stale, ack.durable);
+  return {fb::Message::ResyncBlockAck, body.Union()};
+}
+
+Body BuildBody(FlatBufferBuilder& builder, const ResyncDone& done) {
+  const auto name = builder.CreateString(done.module);
+  const auto body = fb::CreateResyncDone(builder, name, done.current);
+  return {fb::Message::ResyncDone, body.Union()};
+}
+
+// Bytes a replication message's variable-length parts take, so that the builder starts big
+// enough for a 4 MiB payload instead of doubling its way there (each doubling copies).
+size_t VariableBytes(const ReplTargetZones& target) {
+  return target.path.size() + target.zones.size() * sizeof(uint64_t);
+}
+size_t VariableBytes(const ReplWrite& write) {
+  return write.mutation.path.size() + write.mutation.path2.size() + write.mutation.data_size();
+}
+size_t VariableBytes(const ResyncBlock& block) {
+  return block.path.size() + block.link_target.size() + (block.data ? block.data->size() : 0);
+}
+template <typename T>
+size_t VariableBytes(const T&) {
+  return 0;
+}
+
 template <typename Variant>
-std::vector<uint8_t> Encode(const Variant& message) {
+std::vector<uint8_t> Encode(const Variant& message, size_t initial_bytes = kInitialBuilderBytes) {
   // A fresh builder (one heap buffer) per frame: frames are small and this costs little next
   // to the HMAC and the send. If a hot path ever encodes many frames here (e.g. replication
   // data), keep one builder per connection, Clear() it between frames and encode into the
   // caller's buffer to save the copy below.
-  FlatBufferBuilder builder(kInitialBuilderBytes);
+  FlatBufferBuilder builder(initial_bytes);
   const Body body = std::visit([&](const auto& m) { return BuildBody(builder, m); }, message);
   const auto frame = fb::CreateFrame(builder, kWireVersion, body.type, body.offset);
   fb::FinishSizePrefixedFrameBuffer(builder, frame);
@@ -136,15 +271,15 @@ std::vector<uint8_t> Encode(const Variant& message) {
 
 // ----- Decoding -------------------------------------------------------------------------
 
-// Size limit, size prefix, identifier, structure (Verifier) and version. On success the
-// returned root points into `frame` or, if `frame` is not aligned for in-place reads, into
-// `aligned_copy`, which must outlive every use of the root.
+// Size limit (`max_bytes`: the channel's), size prefix, identifier, structure (Verifier) and
+// version. On success the returned root points into `frame` or, if `frame` is not aligned for
+// in-place reads, into `aligned_copy`, which must outlive every use of the root.
 absl::StatusOr<const fb::Frame*> VerifyFrame(std::span<const uint8_t> frame,
-                                             std::vector<uint8_t>& aligned_copy) {
+                                             std::vector<uint8_t>& aligned_copy, size_t max_bytes) {
   // First, before any copy or Verifier: the Verifier asserts on buffers of 2 GiB and more, and
   // nothing bigger than the limit deserves any work.
-  if (frame.size() > kMaxFrameBytes) {
-    return Invalid("frame of %d bytes exceeds limit %d", frame.size(), kMaxFrameBytes);
+  if (frame.size() > max_bytes) {
+    return Invalid("frame of %d bytes exceeds limit %d", frame.size(), max_bytes);
   }
   if (frame.size() < kMinFrameBytes) {
     return Invalid("frame of %d bytes is shorter than the minimum %d", frame.size(),
@@ -310,6 +445,265 @@ absl::StatusOr<LeaseReply> ReadLeaseReply(const fb::LeaseReply& in) {
   return out;
 }
 
+// ----- Replication decoding -------------------------------------------------------------
+
+absl::StatusOr<MutationKind> FromWire(fb::MutationKind kind, std::string_view subject) {
+  switch (kind) {
+    case fb::MutationKind::Write:
+      return MutationKind::kWrite;
+    case fb::MutationKind::Truncate:
+      return MutationKind::kTruncate;
+    case fb::MutationKind::Create:
+      return MutationKind::kCreate;
+    case fb::MutationKind::Mkdir:
+      return MutationKind::kMkdir;
+    case fb::MutationKind::Unlink:
+      return MutationKind::kUnlink;
+    case fb::MutationKind::Rmdir:
+      return MutationKind::kRmdir;
+    case fb::MutationKind::Rename:
+      return MutationKind::kRename;
+    case fb::MutationKind::Symlink:
+      return MutationKind::kSymlink;
+    case fb::MutationKind::Link:
+      return MutationKind::kLink;
+    case fb::MutationKind::Setattr:
+      return MutationKind::kSetattr;
+    case fb::MutationKind::Fsync:
+      return MutationKind::kFsync;
+    case fb::MutationKind::RemoveTree:
+      return MutationKind::kRemoveTree;
+  }
+  return Invalid("%s has unknown mutation kind %d", subject, static_cast<int>(kind));
+}
+
+absl::StatusOr<PathKind> FromWire(fb::PathKind kind, std::string_view subject) {
+  switch (kind) {
+    case fb::PathKind::Absent:
+      return PathKind::kAbsent;
+    case fb::PathKind::File:
+      return PathKind::kFile;
+    case fb::PathKind::Directory:
+      return PathKind::kDirectory;
+    case fb::PathKind::Symlink:
+      return PathKind::kSymlink;
+  }
+  return Invalid("%s has unknown path kind %d", subject, static_cast<int>(kind));
+}
+
+// An absent string reads as empty (the encoder leaves empty ones out).
+std::string_view View(const flatbuffers::String* text) {
+  return text == nullptr ? std::string_view() : std::string_view(text->data(), text->size());
+}
+
+// A path inside the module's tree, as the secondary's apply will resolve it under the backing
+// directory (which also refuses symlinks out of it: this check is the first line only).
+// `subject` and `field` name it in errors: "ReplWrite 'db' rename mutation", "path2".
+absl::StatusOr<std::string> ReadRelativePath(const flatbuffers::String* text,
+                                             std::string_view subject, std::string_view field,
+                                             bool allow_empty) {
+  const std::string_view path = View(text);
+  if (path.empty()) {
+    if (allow_empty) return std::string();
+    return Invalid("%s without a %s", subject, field);
+  }
+  if (path.size() > kMaxPathBytes) {
+    return Invalid("%s %s of %d bytes exceeds limit %d", subject, field, path.size(),
+                   kMaxPathBytes);
+  }
+  if (path.find('\0') != std::string_view::npos) {
+    return Invalid("%s %s %s contains a NUL byte", subject, field, Quoted(path));
+  }
+  if (path.front() == '/') {
+    return Invalid("%s %s %s is absolute", subject, field, Quoted(path));
+  }
+  size_t start = 0;
+  while (true) {
+    const size_t end = std::min(path.find('/', start), path.size());
+    const std::string_view component = path.substr(start, end - start);
+    if (component.empty()) {
+      return Invalid("%s %s %s has an empty component", subject, field, Quoted(path));
+    }
+    if (component == "." || component == "..") {
+      return Invalid("%s %s %s has a '%s' component", subject, field, Quoted(path), component);
+    }
+    if (end == path.size()) break;
+    start = end + 1;
+  }
+  return std::string(path);
+}
+
+// A symlink's target, kept verbatim (the link may point anywhere, as on the primary; what it
+// points at is never followed by the apply).
+absl::StatusOr<std::string> ReadLinkTarget(const flatbuffers::String* text,
+                                           std::string_view subject, std::string_view field) {
+  const std::string_view target = View(text);
+  if (target.empty()) return Invalid("%s without a %s", subject, field);
+  if (target.size() > kMaxPathBytes) {
+    return Invalid("%s %s of %d bytes exceeds limit %d", subject, field, target.size(),
+                   kMaxPathBytes);
+  }
+  if (target.find('\0') != std::string_view::npos) {
+    return Invalid("%s %s %s contains a NUL byte", subject, field, Quoted(target));
+  }
+  return std::string(target);
+}
+
+// The bytes of `data` (absent: no payload), at most `limit` of them. This copies: the Payload
+// must outlive the frame buffer. The adapter could avoid the copy by handing the decoder a
+// reference-counted frame buffer and pointing the Payload into it (shared_ptr's aliasing
+// constructor), at the price of keeping the whole frame alive as long as the payload.
+absl::StatusOr<Payload> ReadPayload(const flatbuffers::Vector<uint8_t>* data, size_t limit,
+                                    std::string_view subject) {
+  if (data == nullptr) return Payload();
+  if (data->size() > limit) {
+    return Invalid("%s with %d bytes of data exceeds limit %d", subject, data->size(), limit);
+  }
+  return MakePayload(std::string(reinterpret_cast<const char*>(data->data()), data->size()));
+}
+
+absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
+  ReplHello out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplHello"));
+  const fb::Generations* gens = in.gens();
+  if (gens == nullptr) return Invalid("ReplHello %s without generations", Quoted(out.module));
+  out.gens.current = gens->current();
+  out.gens.bitmap = gens->bitmap();
+  for (size_t i = 0; i < out.gens.history.size(); ++i) {
+    out.gens.history[i] = gens->history()->Get(static_cast<flatbuffers::uoffset_t>(i));
+  }
+  out.primary = in.primary();
+  out.inconsistent = in.inconsistent();
+  return out;
+}
+
+absl::StatusOr<ReplTargetZones> ReadReplTargetZones(const fb::ReplTargetZones& in) {
+  ReplTargetZones out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplTargetZones"));
+  const std::string subject = "ReplTargetZones " + Quoted(out.module);
+  out.last = in.last();
+  // The message that ends the list may name no file.
+  DUET_ASSIGN_OR_RETURN(out.path, ReadRelativePath(in.path(), subject, "path", out.last));
+  const auto* zones = in.zones();
+  if (zones == nullptr) return out;
+  if (zones->size() > kMaxTargetZones) {
+    return Invalid("%s with %d zones exceeds limit %d", subject, zones->size(), kMaxTargetZones);
+  }
+  if (out.path.empty() && zones->size() > 0) {
+    return Invalid("%s without a path lists %d zones", subject, zones->size());
+  }
+  // flatbuffers::Verifier checks only the 4-byte alignment of a vector's length, not that of
+  // its elements (our builder aligns them; a hostile frame need not): reading a misaligned
+  // uint64_t is undefined behaviour. The frame itself is aligned (VerifyFrame), so the address
+  // tells.
+  if (zones->size() > 0 && reinterpret_cast<uintptr_t>(zones->data()) % alignof(uint64_t) != 0) {
+    return Invalid("%s zones are not aligned to %d bytes", subject, alignof(uint64_t));
+  }
+  out.zones.assign(zones->begin(), zones->end());
+  return out;
+}
+
+absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view module) {
+  Mutation out;
+  DUET_ASSIGN_OR_RETURN(out.kind, FromWire(in.kind(), "ReplWrite " + Quoted(module)));
+  const std::string subject =
+      absl::StrFormat("ReplWrite %s %s mutation", Quoted(module), MutationKindName(out.kind));
+  // An fsync without a path covers the whole tree.
+  DUET_ASSIGN_OR_RETURN(
+      out.path, ReadRelativePath(in.path(), subject, "path", out.kind == MutationKind::kFsync));
+  if (out.kind == MutationKind::kRename || out.kind == MutationKind::kLink) {
+    DUET_ASSIGN_OR_RETURN(out.path2, ReadRelativePath(in.path2(), subject, "path2", false));
+  } else if (out.kind == MutationKind::kSymlink) {
+    DUET_ASSIGN_OR_RETURN(out.path2, ReadLinkTarget(in.path2(), subject, "path2"));
+  } else if (!View(in.path2()).empty()) {
+    return Invalid("%s with a path2", subject);
+  }
+  const uint64_t data_size = in.data() == nullptr ? 0 : in.data()->size();
+  out.offset = in.offset();
+  if (out.kind == MutationKind::kWrite) {
+    if (data_size > kMaxWriteBytes) {
+      return Invalid("%s with %d bytes of data exceeds limit %d", subject, data_size,
+                     kMaxWriteBytes);
+    }
+    if (out.offset > kMaxFileOffset - data_size) {
+      return Invalid("%s of %d bytes at offset %d ends past the largest file offset", subject,
+                     data_size, out.offset);
+    }
+  } else if (data_size > 0) {
+    return Invalid("%s with %d bytes of data", subject, data_size);
+  }
+  if (out.kind == MutationKind::kTruncate && out.offset > kMaxFileOffset) {
+    return Invalid("%s to size %d exceeds the largest file size", subject, out.offset);
+  }
+  DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxWriteBytes, subject));
+  out.mode = in.mode();
+  out.mtime_ns = in.mtime_ns();
+  return out;
+}
+
+absl::StatusOr<ReplWrite> ReadReplWrite(const fb::ReplWrite& in) {
+  ReplWrite out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplWrite"));
+  if (in.lsn() == 0) return Invalid("ReplWrite %s with lsn 0", Quoted(out.module));
+  out.lsn = in.lsn();
+  if (in.mutation() == nullptr) {
+    return Invalid("ReplWrite %s without a mutation", Quoted(out.module));
+  }
+  DUET_ASSIGN_OR_RETURN(out.mutation, ReadMutation(*in.mutation(), out.module));
+  return out;
+}
+
+absl::StatusOr<ReplAck> ReadReplAck(const fb::ReplAck& in) {
+  ReplAck out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplAck"));
+  out.done_lsn = in.done_lsn();
+  out.durable_lsn = in.durable_lsn();
+  return out;
+}
+
+absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in) {
+  ResyncBlock out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ResyncBlock"));
+  const std::string subject = "ResyncBlock " + Quoted(out.module);
+  out.block_id = in.block_id();
+  DUET_ASSIGN_OR_RETURN(out.path, ReadRelativePath(in.path(), subject, "path", false));
+  out.zone = in.zone();
+  out.read_lsn = in.read_lsn();
+  DUET_ASSIGN_OR_RETURN(out.kind, FromWire(in.kind(), subject));
+  if (out.kind == PathKind::kSymlink) {
+    DUET_ASSIGN_OR_RETURN(out.link_target,
+                          ReadLinkTarget(in.link_target(), subject, "link_target"));
+  } else if (!View(in.link_target()).empty()) {
+    return Invalid("%s has a link_target but its path kind is %s", subject,
+                   fb::EnumNamePathKind(in.kind()));
+  }
+  if (in.file_size() > kMaxFileOffset) {
+    return Invalid("%s with file_size %d exceeds the largest file size", subject, in.file_size());
+  }
+  out.file_size = in.file_size();
+  out.mode = in.mode();
+  out.total_bytes = in.total_bytes();
+  out.done_bytes = in.done_bytes();
+  DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxResyncBlockBytes, subject));
+  return out;
+}
+
+absl::StatusOr<ResyncBlockAck> ReadResyncBlockAck(const fb::ResyncBlockAck& in) {
+  ResyncBlockAck out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ResyncBlockAck"));
+  out.block_id = in.block_id();
+  out.stale = in.stale();
+  out.durable = in.durable();
+  return out;
+}
+
+absl::StatusOr<ResyncDone> ReadResyncDone(const fb::ResyncDone& in) {
+  ResyncDone out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ResyncDone"));
+  out.current = in.current();
+  return out;
+}
+
 // The union's table for `T`, or an error if the type says T but the table is absent (the
 // Verifier accepts an absent union value).
 template <typename T>
@@ -321,7 +715,7 @@ absl::StatusOr<const T*> BodyOf(const fb::Frame& root) {
   return body;
 }
 
-// Rejections common to both decoders; `channel` names the decoder in errors.
+// Rejections common to the decoders; `channel` names the decoder in errors.
 absl::Status WrongChannel(fb::Message type, std::string_view channel) {
   switch (type) {
     case fb::Message::NONE:
@@ -333,6 +727,15 @@ absl::Status WrongChannel(fb::Message type, std::string_view channel) {
     case fb::Message::LeaseReply:
       return Invalid("witness message %s given to the %s decoder", fb::EnumNameMessage(type),
                      channel);
+    case fb::Message::ReplHello:
+    case fb::Message::ReplTargetZones:
+    case fb::Message::ReplWrite:
+    case fb::Message::ReplAck:
+    case fb::Message::ResyncBlock:
+    case fb::Message::ResyncBlockAck:
+    case fb::Message::ResyncDone:
+      return Invalid("replication message %s given to the %s decoder", fb::EnumNameMessage(type),
+                     channel);
   }
   return Invalid("unknown message type %d", static_cast<int>(type));
 }
@@ -343,9 +746,14 @@ std::vector<uint8_t> EncodePeer(const PeerMessage& message) { return Encode(mess
 
 std::vector<uint8_t> EncodeWitness(const WitnessMessage& message) { return Encode(message); }
 
+std::vector<uint8_t> EncodeReplication(const ReplMessage& message) {
+  const size_t variable = std::visit([](const auto& m) { return VariableBytes(m); }, message);
+  return Encode(message, kInitialBuilderBytes + variable);
+}
+
 absl::StatusOr<PeerMessage> DecodePeer(std::span<const uint8_t> frame) {
   std::vector<uint8_t> aligned_copy;
-  DUET_ASSIGN_OR_RETURN(const fb::Frame* root, VerifyFrame(frame, aligned_copy));
+  DUET_ASSIGN_OR_RETURN(const fb::Frame* root, VerifyFrame(frame, aligned_copy, kMaxFrameBytes));
   switch (root->message_type()) {
     case fb::Message::Heartbeat: {
       DUET_ASSIGN_OR_RETURN(const fb::Heartbeat* body, BodyOf<fb::Heartbeat>(*root));
@@ -364,7 +772,7 @@ absl::StatusOr<PeerMessage> DecodePeer(std::span<const uint8_t> frame) {
 
 absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame) {
   std::vector<uint8_t> aligned_copy;
-  DUET_ASSIGN_OR_RETURN(const fb::Frame* root, VerifyFrame(frame, aligned_copy));
+  DUET_ASSIGN_OR_RETURN(const fb::Frame* root, VerifyFrame(frame, aligned_copy, kMaxFrameBytes));
   switch (root->message_type()) {
     case fb::Message::LeaseRequest: {
       DUET_ASSIGN_OR_RETURN(const fb::LeaseRequest* body, BodyOf<fb::LeaseRequest>(*root));
@@ -378,6 +786,42 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame) {
     }
     default:
       return WrongChannel(root->message_type(), "witness");
+  }
+}
+
+namespace {
+
+// The body of a replication frame of type `T`, read by `read` into the ReplMessage.
+template <typename T, typename Read>
+absl::StatusOr<ReplMessage> ReadReplication(const fb::Frame& root, Read read) {
+  DUET_ASSIGN_OR_RETURN(const T* body, BodyOf<T>(root));
+  DUET_ASSIGN_OR_RETURN(auto message, read(*body));
+  return ReplMessage(std::move(message));
+}
+
+}  // namespace
+
+absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame) {
+  std::vector<uint8_t> aligned_copy;
+  DUET_ASSIGN_OR_RETURN(const fb::Frame* root,
+                        VerifyFrame(frame, aligned_copy, kMaxReplicationFrameBytes));
+  switch (root->message_type()) {
+    case fb::Message::ReplHello:
+      return ReadReplication<fb::ReplHello>(*root, ReadReplHello);
+    case fb::Message::ReplTargetZones:
+      return ReadReplication<fb::ReplTargetZones>(*root, ReadReplTargetZones);
+    case fb::Message::ReplWrite:
+      return ReadReplication<fb::ReplWrite>(*root, ReadReplWrite);
+    case fb::Message::ReplAck:
+      return ReadReplication<fb::ReplAck>(*root, ReadReplAck);
+    case fb::Message::ResyncBlock:
+      return ReadReplication<fb::ResyncBlock>(*root, ReadResyncBlock);
+    case fb::Message::ResyncBlockAck:
+      return ReadReplication<fb::ResyncBlockAck>(*root, ReadResyncBlockAck);
+    case fb::Message::ResyncDone:
+      return ReadReplication<fb::ResyncDone>(*root, ReadResyncDone);
+    default:
+      return WrongChannel(root->message_type(), "replication");
   }
 }
 

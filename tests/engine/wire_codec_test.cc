@@ -2,7 +2,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -10,7 +13,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "engine/messages.h"
+#include "engine/replication/generations.h"
+#include "engine/replication/mutation.h"
+#include "engine/replication/repl_messages.h"
 #include "engine/rng.h"
 #include "engine/types.h"
 #include "engine/wire/codec.h"
@@ -138,10 +145,236 @@ void ExpectSane(const WitnessMessage& message) {
   EXPECT_EQ(*again, message);
 }
 
-// Feeds `frame` to both decoders; whatever they accept must be sane.
-void DecodeBothExpectNoHarm(std::span<const uint8_t> frame) {
+// ----- Replication helpers ------------------------------------------------------------------
+
+// Replication messages have no operator== (a Payload compares by pointer), so tests compare
+// descriptions that spell out every field. Payloads of more than 64 bytes appear as size and
+// hash (a failing 1 MiB comparison stays readable); tests of large payloads compare the bytes
+// themselves too.
+std::string Describe(const Payload& data) {
+  if (data == nullptr) return "null";
+  if (data->size() <= 64) return "'" + absl::CHexEscape(*data) + "'";
+  return std::to_string(data->size()) + " bytes #" +
+         std::to_string(std::hash<std::string>{}(*data));
+}
+
+std::string Describe(const ReplHello& m) {
+  std::ostringstream out;
+  out << "ReplHello{" << m.module << " gens=" << m.gens.current << "/" << m.gens.bitmap << "/"
+      << m.gens.history[0] << "/" << m.gens.history[1] << " primary=" << m.primary
+      << " inconsistent=" << m.inconsistent << "}";
+  return out.str();
+}
+
+std::string Describe(const ReplTargetZones& m) {
+  std::ostringstream out;
+  out << "ReplTargetZones{" << m.module << " path=" << m.path << " last=" << m.last << " zones=";
+  for (uint64_t zone : m.zones) out << zone << ",";
+  out << "}";
+  return out.str();
+}
+
+std::string Describe(const ReplWrite& m) {
+  const Mutation& mu = m.mutation;
+  std::ostringstream out;
+  out << "ReplWrite{" << m.module << " lsn=" << m.lsn << " " << MutationKindName(mu.kind)
+      << " path=" << mu.path << " path2=" << mu.path2 << " offset=" << mu.offset
+      << " data=" << Describe(mu.data) << " mode=" << mu.mode << " mtime_ns=" << mu.mtime_ns << "}";
+  return out.str();
+}
+
+std::string Describe(const ReplAck& m) {
+  std::ostringstream out;
+  out << "ReplAck{" << m.module << " done=" << m.done_lsn << " durable=" << m.durable_lsn << "}";
+  return out.str();
+}
+
+std::string Describe(const ResyncBlock& m) {
+  std::ostringstream out;
+  out << "ResyncBlock{" << m.module << " id=" << m.block_id << " path=" << m.path
+      << " zone=" << m.zone << " data=" << Describe(m.data) << " read_lsn=" << m.read_lsn
+      << " kind=" << static_cast<int>(m.kind) << " file_size=" << m.file_size << " mode=" << m.mode
+      << " link_target=" << m.link_target << " total=" << m.total_bytes << " done=" << m.done_bytes
+      << "}";
+  return out.str();
+}
+
+std::string Describe(const ResyncBlockAck& m) {
+  std::ostringstream out;
+  out << "ResyncBlockAck{" << m.module << " id=" << m.block_id << " stale=" << m.stale
+      << " durable=" << m.durable << "}";
+  return out.str();
+}
+
+std::string Describe(const ResyncDone& m) {
+  return "ResyncDone{" + m.module + " current=" + std::to_string(m.current) + "}";
+}
+
+std::string Describe(const ReplMessage& message) {
+  return std::visit([](const auto& m) { return Describe(m); }, message);
+}
+
+// Decodes the encoding of `message` and expects the same message back.
+void ExpectReplicationRoundTrip(const ReplMessage& message) {
+  const absl::StatusOr<ReplMessage> decoded = DecodeReplication(EncodeReplication(message));
+  ASSERT_TRUE(decoded.ok()) << decoded.status() << " for " << Describe(message);
+  EXPECT_EQ(Describe(*decoded), Describe(message));
+}
+
+// A path the decoder stands behind: relative, no empty, "." or ".." component, no NUL.
+void ExpectRelativePath(const std::string& path) {
+  EXPECT_LE(path.size(), kMaxPathBytes);
+  EXPECT_EQ(path.find('\0'), std::string::npos) << path;
+  if (path.empty()) return;
+  EXPECT_NE(path.front(), '/') << path;
+  EXPECT_NE(path.back(), '/') << path;
+  EXPECT_EQ(path.find("//"), std::string::npos) << path;
+  const std::string wrapped = "/" + path + "/";
+  EXPECT_EQ(wrapped.find("/../"), std::string::npos) << path;
+  EXPECT_EQ(wrapped.find("/./"), std::string::npos) << path;
+}
+
+void ExpectSane(const ReplMessage& message) {
+  std::visit(
+      [](const auto& m) {
+        EXPECT_FALSE(m.module.empty());
+        EXPECT_LE(m.module.size(), kMaxModuleNameBytes);
+      },
+      message);
+  if (const auto* write = std::get_if<ReplWrite>(&message)) {
+    EXPECT_GT(write->lsn, 0u);
+    const Mutation& m = write->mutation;
+    EXPECT_LE(static_cast<int>(m.kind), static_cast<int>(MutationKind::kRemoveTree));
+    EXPECT_TRUE(!m.path.empty() || m.kind == MutationKind::kFsync);
+    ExpectRelativePath(m.path);
+    if (m.kind == MutationKind::kRename || m.kind == MutationKind::kLink) {
+      EXPECT_FALSE(m.path2.empty());
+      ExpectRelativePath(m.path2);
+    } else if (m.kind == MutationKind::kSymlink) {
+      EXPECT_FALSE(m.path2.empty());
+    } else {
+      EXPECT_TRUE(m.path2.empty());
+    }
+    EXPECT_LE(m.data_size(), kMaxWriteBytes);
+  } else if (const auto* zones = std::get_if<ReplTargetZones>(&message)) {
+    ExpectRelativePath(zones->path);
+    EXPECT_LE(zones->zones.size(), kMaxTargetZones);
+  } else if (const auto* block = std::get_if<ResyncBlock>(&message)) {
+    EXPECT_FALSE(block->path.empty());
+    ExpectRelativePath(block->path);
+    EXPECT_LE(static_cast<int>(block->kind), static_cast<int>(PathKind::kSymlink));
+    EXPECT_LE(block->data ? block->data->size() : 0, kMaxResyncBlockBytes);
+  }
+  ExpectReplicationRoundTrip(message);
+}
+
+// Feeds `frame` to every decoder; whatever they accept must be sane.
+void DecodeAllExpectNoHarm(std::span<const uint8_t> frame) {
   if (const auto peer = DecodePeer(frame); peer.ok()) ExpectSane(*peer);
   if (const auto witness = DecodeWitness(frame); witness.ok()) ExpectSane(*witness);
+  if (const auto replication = DecodeReplication(frame); replication.ok()) {
+    ExpectSane(*replication);
+  }
+}
+
+// Every field differs from its default.
+ReplHello BusyReplHello() {
+  ReplHello hello;
+  hello.module = "db";
+  hello.gens.current = 0x1111222233334444ULL;
+  hello.gens.bitmap = 0x5555666677778888ULL;
+  hello.gens.history = {UINT64_MAX, 0x99};
+  hello.primary = true;
+  hello.inconsistent = true;
+  return hello;
+}
+
+ReplTargetZones BusyReplTargetZones() {
+  return ReplTargetZones{"db", "data/tables/users.ibd", {0, 7, 1'000'000, UINT64_MAX}, true};
+}
+
+// A valid mutation of `kind` with every field the kind uses set, and mode and mtime_ns set for
+// all (the decoder passes them through whatever the kind).
+Mutation MutationOfKind(MutationKind kind) {
+  Mutation m;
+  m.kind = kind;
+  m.path = "dir/sub dir/file.txt";
+  m.mode = 0640;
+  m.mtime_ns = -1'234'567'890;
+  switch (kind) {
+    case MutationKind::kWrite:
+      m.offset = (uint64_t{1} << 40) + 3;
+      m.data = MakePayload(std::string("some\0bytes\xff", 11));
+      break;
+    case MutationKind::kTruncate:
+      m.offset = uint64_t{1} << 33;
+      break;
+    case MutationKind::kRename:
+    case MutationKind::kLink:
+      m.path2 = "other/new name";
+      break;
+    case MutationKind::kSymlink:
+      m.path2 = "/absolute/../target";  // verbatim
+      break;
+    case MutationKind::kRemoveTree:
+      m.path = "dir";
+      break;
+    default:
+      break;
+  }
+  return m;
+}
+
+constexpr MutationKind kAllMutationKinds[] = {
+    MutationKind::kWrite,   MutationKind::kTruncate, MutationKind::kCreate,
+    MutationKind::kMkdir,   MutationKind::kUnlink,   MutationKind::kRmdir,
+    MutationKind::kRename,  MutationKind::kSymlink,  MutationKind::kLink,
+    MutationKind::kSetattr, MutationKind::kFsync,    MutationKind::kRemoveTree};
+
+ReplWrite WriteOf(Mutation mutation, uint64_t lsn = 0x0102030405060708ULL) {
+  return ReplWrite{"db", lsn, std::move(mutation)};
+}
+
+ReplAck BusyReplAck() { return ReplAck{"db", 1'000'000'007, 999'999'937}; }
+
+ResyncBlock BlockOfKind(PathKind kind) {
+  ResyncBlock block;
+  block.module = "db";
+  block.block_id = 31;
+  block.path = "var/lib/file";
+  block.zone = 12;
+  block.read_lsn = 4242;
+  block.kind = kind;
+  block.mode = 0755;
+  block.total_bytes = 1 << 30;
+  block.done_bytes = 1 << 20;
+  if (kind == PathKind::kFile) {
+    block.data = MakePayload(std::string(1000, 'z'));
+    block.file_size = 12 * 65536 + 1000;
+  }
+  if (kind == PathKind::kSymlink) block.link_target = "../elsewhere";
+  return block;
+}
+
+constexpr PathKind kAllPathKinds[] = {PathKind::kAbsent, PathKind::kFile, PathKind::kDirectory,
+                                      PathKind::kSymlink};
+
+ResyncBlockAck BusyResyncBlockAck() { return ResyncBlockAck{"db", 77, true, true}; }
+
+ResyncDone BusyResyncDone() { return ResyncDone{"db", 0xabcdef0123ULL}; }
+
+// One of each replication message, small enough for the byte-editing tests.
+std::vector<ReplMessage> SmallReplicationMessages() {
+  return {BusyReplHello(),
+          BusyReplTargetZones(),
+          WriteOf(MutationOfKind(MutationKind::kWrite)),
+          WriteOf(MutationOfKind(MutationKind::kRename)),
+          WriteOf(MutationOfKind(MutationKind::kSymlink)),
+          BusyReplAck(),
+          BlockOfKind(PathKind::kFile),
+          BlockOfKind(PathKind::kSymlink),
+          BusyResyncBlockAck(),
+          BusyResyncDone()};
 }
 
 void WriteSizePrefix(std::vector<uint8_t>& frame) {
@@ -344,9 +577,10 @@ TEST(WireCodecTest, UnknownMessageTypeRejected) {
   const auto name = builder.CreateString("db");
   const auto body = fb::CreateSwapRequest(builder, 0, name, 1);
   const std::vector<uint8_t> frame =
-      FinishFrame(builder, static_cast<fb::Message>(7), body.Union());
-  EXPECT_TRUE(FailsWith(DecodePeer(frame), "unknown message type 7"));
-  EXPECT_TRUE(FailsWith(DecodeWitness(frame), "unknown message type 7"));
+      FinishFrame(builder, static_cast<fb::Message>(100), body.Union());
+  EXPECT_TRUE(FailsWith(DecodePeer(frame), "unknown message type 100"));
+  EXPECT_TRUE(FailsWith(DecodeWitness(frame), "unknown message type 100"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame), "unknown message type 100"));
 }
 
 TEST(WireCodecTest, FrameWithoutMessageRejected) {
@@ -354,6 +588,7 @@ TEST(WireCodecTest, FrameWithoutMessageRejected) {
   const std::vector<uint8_t> frame = FinishFrame(builder, fb::Message::NONE, 0);
   EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame carries no message"));
   EXPECT_TRUE(FailsWith(DecodeWitness(frame), "frame carries no message"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame), "frame carries no message"));
 }
 
 TEST(WireCodecTest, MessageTypeWithoutBodyRejected) {
@@ -516,14 +751,17 @@ TEST(WireCodecTest, RandomBytesNeverCrash) {
     const uint64_t mode = rng.Below(3);
     if (mode >= 1 && length >= 4) WriteSizePrefix(buffer);
     if (mode == 2 && length >= 12) std::memcpy(buffer.data() + 8, "DUET", 4);
-    DecodeBothExpectNoHarm(buffer);
+    DecodeAllExpectNoHarm(buffer);
   }
 }
 
 TEST(WireCodecTest, RandomEditsOfValidFramesNeverCrash) {
-  const std::vector<std::vector<uint8_t>> frames = {
+  std::vector<std::vector<uint8_t>> frames = {
       EncodePeer(BusyHeartbeat(4)), EncodePeer(BusySwapRequest()),
       EncodeWitness(BusyLeaseRequest()), EncodeWitness(BusyLeaseReply())};
+  for (const ReplMessage& message : SmallReplicationMessages()) {
+    frames.push_back(EncodeReplication(message));
+  }
   Rng rng(7);
   for (int i = 0; i < 20'000; ++i) {
     std::vector<uint8_t> frame = frames[rng.Below(frames.size())];
@@ -534,7 +772,7 @@ TEST(WireCodecTest, RandomEditsOfValidFramesNeverCrash) {
       frame[4 + rng.Below(frame.size() - 4)] = static_cast<uint8_t>(rng.Next());
     }
     std::memcpy(frame.data() + 8, "DUET", 4);
-    DecodeBothExpectNoHarm(frame);
+    DecodeAllExpectNoHarm(frame);
   }
 }
 
@@ -553,6 +791,488 @@ TEST(WireCodecTest, BitFlipsNeverCrash) {
   }
   // Flips inside scalar fields (seq, term...) leave a valid, different message.
   EXPECT_GT(accepted, 0);
+}
+
+// ----- Replication: round trips -------------------------------------------------------------
+
+TEST(WireCodecTest, ReplicationControlMessagesRoundTrip) {
+  for (const ReplMessage& message :
+       {ReplMessage(BusyReplHello()), ReplMessage(BusyReplTargetZones()),
+        ReplMessage(BusyReplAck()), ReplMessage(BusyResyncBlockAck()),
+        ReplMessage(BusyResyncDone())}) {
+    ExpectReplicationRoundTrip(message);
+  }
+}
+
+TEST(WireCodecTest, ReplWriteOfEveryMutationKindRoundTrips) {
+  for (const MutationKind kind : kAllMutationKinds) {
+    SCOPED_TRACE(MutationKindName(kind));
+    ExpectReplicationRoundTrip(WriteOf(MutationOfKind(kind)));
+  }
+}
+
+TEST(WireCodecTest, ResyncBlockOfEveryPathKindRoundTrips) {
+  for (const PathKind kind : kAllPathKinds) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    ExpectReplicationRoundTrip(BlockOfKind(kind));
+  }
+}
+
+TEST(WireCodecTest, ReplWriteWithOneMebibytePayloadRoundTrips) {
+  std::string bytes(size_t{1} << 20, '\0');
+  Rng rng(99);
+  for (char& byte : bytes) byte = static_cast<char>(rng.Next());
+  const ReplWrite write = WriteOf(MutationOfKind(MutationKind::kWrite));
+  ReplWrite big = write;
+  big.mutation.data = MakePayload(bytes);
+  const absl::StatusOr<ReplMessage> decoded = DecodeReplication(EncodeReplication(big));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(Describe(*decoded), Describe(ReplMessage(big)));
+  const Payload& data = std::get<ReplWrite>(*decoded).mutation.data;
+  ASSERT_NE(data, nullptr);
+  EXPECT_TRUE(*data == bytes);
+  EXPECT_NE(data, big.mutation.data);  // the decoder's own copy, not the sender's buffer
+}
+
+TEST(WireCodecTest, NullAndEmptyPayloadsStayApart) {
+  Mutation empty = MutationOfKind(MutationKind::kWrite);
+  empty.data = MakePayload("");
+  Mutation null = MutationOfKind(MutationKind::kWrite);
+  null.data = nullptr;
+  ResyncBlock block = BlockOfKind(PathKind::kFile);
+  block.data = MakePayload("");
+  for (const ReplMessage& message :
+       {ReplMessage(WriteOf(empty)), ReplMessage(WriteOf(null)), ReplMessage(block),
+        ReplMessage(BlockOfKind(PathKind::kAbsent))}) {
+    ExpectReplicationRoundTrip(message);
+  }
+}
+
+TEST(WireCodecTest, ReplicationFrameAtUnalignedAddressDecodes) {
+  const ReplMessage message = BlockOfKind(PathKind::kFile);
+  const std::vector<uint8_t> frame = EncodeReplication(message);
+  std::vector<uint8_t> shifted(frame.size() + 3);
+  std::memcpy(shifted.data() + 3, frame.data(), frame.size());
+  const absl::StatusOr<ReplMessage> decoded =
+      DecodeReplication(std::span<const uint8_t>(shifted).subspan(3));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(Describe(*decoded), Describe(message));
+}
+
+TEST(WireCodecTest, LargestValidReplicationMessagesFitFrameLimit) {
+  const std::string module(kMaxModuleNameBytes, 'm');
+  std::string path(kMaxPathBytes, 'p');
+  path[kMaxPathBytes / 2] = '/';
+  const Payload data = MakePayload(std::string(kMaxWriteBytes, 'd'));
+  ReplTargetZones zones{module, path, std::vector<uint64_t>(kMaxTargetZones), false};
+  for (size_t i = 0; i < zones.zones.size(); ++i) zones.zones[i] = UINT64_MAX - i;
+  Mutation write = MutationOfKind(MutationKind::kWrite);
+  write.path = path;
+  write.data = data;
+  Mutation symlink = MutationOfKind(MutationKind::kSymlink);
+  symlink.path = path;
+  symlink.path2 = std::string(kMaxPathBytes, '/');
+  ResyncBlock block = BlockOfKind(PathKind::kFile);
+  block.module = module;
+  block.path = path;
+  block.data = MakePayload(std::string(kMaxResyncBlockBytes, 'b'));
+  for (const ReplMessage& message :
+       {ReplMessage(zones), ReplMessage(ReplWrite{module, UINT64_MAX, write}),
+        ReplMessage(ReplWrite{module, 1, symlink}), ReplMessage(block)}) {
+    const std::vector<uint8_t> frame = EncodeReplication(message);
+    EXPECT_LE(frame.size(), kMaxReplicationFrameBytes);
+    const absl::StatusOr<ReplMessage> decoded = DecodeReplication(frame);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(Describe(*decoded), Describe(message));
+  }
+}
+
+// ----- Replication: frame-level rejections --------------------------------------------------
+
+TEST(WireCodecTest, OversizedReplicationFrameRejectedBeforeVerification) {
+  // As for peer frames: padding keeps a valid frame valid up to the limit, so only the size
+  // check can reject it one byte above.
+  std::vector<uint8_t> frame = EncodeReplication(BusyReplAck());
+  frame.resize(kMaxReplicationFrameBytes);
+  WriteSizePrefix(frame);
+  EXPECT_TRUE(DecodeReplication(frame).ok());
+  EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame of 8454144 bytes exceeds limit 1048576"));
+
+  frame.resize(kMaxReplicationFrameBytes + 1);
+  WriteSizePrefix(frame);
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame), "frame of 8454145 bytes exceeds limit 8454144"));
+}
+
+TEST(WireCodecTest, PeerFrameRejectedByReplicationDecoder) {
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodePeer(BusyHeartbeat(1))),
+                        "peer message Heartbeat given to the replication decoder"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodePeer(BusySwapRequest())),
+                        "peer message SwapRequest given to the replication decoder"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeWitness(BusyLeaseRequest())),
+                        "witness message LeaseRequest given to the replication decoder"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeWitness(BusyLeaseReply())),
+                        "witness message LeaseReply given to the replication decoder"));
+}
+
+TEST(WireCodecTest, ReplicationFrameRejectedByPeerDecoder) {
+  const std::vector<std::pair<ReplMessage, std::string>> cases = {
+      {BusyReplHello(), "ReplHello"},
+      {BusyReplTargetZones(), "ReplTargetZones"},
+      {WriteOf(MutationOfKind(MutationKind::kWrite)), "ReplWrite"},
+      {BusyReplAck(), "ReplAck"},
+      {BlockOfKind(PathKind::kFile), "ResyncBlock"},
+      {BusyResyncBlockAck(), "ResyncBlockAck"},
+      {BusyResyncDone(), "ResyncDone"}};
+  for (const auto& [message, name] : cases) {
+    const std::vector<uint8_t> frame = EncodeReplication(message);
+    EXPECT_TRUE(
+        FailsWith(DecodePeer(frame), "replication message " + name + " given to the peer decoder"));
+    EXPECT_TRUE(FailsWith(DecodeWitness(frame),
+                          "replication message " + name + " given to the witness decoder"));
+  }
+}
+
+TEST(WireCodecTest, TruncatedReplicationFrameRejected) {
+  for (const ReplMessage& message : SmallReplicationMessages()) {
+    SCOPED_TRACE(Describe(message));
+    const std::vector<uint8_t> frame = EncodeReplication(message);
+    for (size_t length = 0; length < frame.size(); ++length) {
+      const std::vector<uint8_t> prefix(frame.begin(), frame.begin() + length);
+      const absl::StatusOr<ReplMessage> decoded = DecodeReplication(prefix);
+      if (length < 12) {
+        EXPECT_TRUE(FailsWith(decoded, "is shorter than the minimum 12")) << length;
+      } else {
+        EXPECT_TRUE(FailsWith(decoded, "does not match its size prefix")) << length;
+      }
+    }
+  }
+}
+
+TEST(WireCodecTest, TruncatedReplicationFrameWithRewrittenSizePrefixNeverCrashes) {
+  int verification_failures = 0;
+  for (const ReplMessage& message : SmallReplicationMessages()) {
+    const std::vector<uint8_t> frame = EncodeReplication(message);
+    for (size_t length = 4; length < frame.size(); ++length) {
+      std::vector<uint8_t> prefix(frame.begin(), frame.begin() + length);
+      WriteSizePrefix(prefix);
+      const absl::StatusOr<ReplMessage> decoded = DecodeReplication(prefix);
+      if (decoded.ok()) {
+        ExpectSane(*decoded);
+      } else if (decoded.status().message() == "frame failed verification") {
+        ++verification_failures;
+      }
+    }
+  }
+  EXPECT_GT(verification_failures, 0);
+}
+
+TEST(WireCodecTest, ReplicationBitFlipsNeverCrash) {
+  int accepted = 0;
+  for (const ReplMessage& message : SmallReplicationMessages()) {
+    const std::vector<uint8_t> frame = EncodeReplication(message);
+    for (size_t bit = 0; bit < frame.size() * 8; ++bit) {
+      std::vector<uint8_t> flipped = frame;
+      flipped[bit / 8] = static_cast<uint8_t>(flipped[bit / 8] ^ (1u << (bit % 8)));
+      const absl::StatusOr<ReplMessage> decoded = DecodeReplication(flipped);
+      if (decoded.ok()) {
+        ++accepted;
+        ExpectSane(*decoded);
+      }
+      if (const auto peer = DecodePeer(flipped); peer.ok()) ExpectSane(*peer);
+    }
+  }
+  EXPECT_GT(accepted, 0);
+}
+
+TEST(WireCodecTest, ReplicationMessageTypeWithoutBodyRejected) {
+  FlatBufferBuilder builder;
+  const std::vector<uint8_t> frame = FinishFrame(builder, fb::Message::ResyncBlock, 0);
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame), "ResyncBlock message without a body"));
+}
+
+// ----- Replication: semantic rejections -----------------------------------------------------
+
+TEST(WireCodecTest, ReplicationModuleNameChecked) {
+  ReplAck ack = BusyReplAck();
+  ack.module.clear();
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(ack)), "ReplAck with empty name"));
+  ResyncDone done = BusyResyncDone();
+  done.module.assign(kMaxModuleNameBytes + 1, 'a');
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(done)),
+                        "ResyncDone with a name of 129 bytes exceeds limit 128"));
+  FlatBufferBuilder builder;
+  const auto body = fb::CreateResyncBlockAck(builder, 0, 5);
+  EXPECT_TRUE(
+      FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ResyncBlockAck, body.Union())),
+                "ResyncBlockAck without a name"));
+}
+
+TEST(WireCodecTest, PathWithDotDotRejected) {
+  for (const std::string path : {"..", "../etc/passwd", "a/../../b", "a/b/.."}) {
+    SCOPED_TRACE(path);
+    EXPECT_TRUE(FailsWith(
+        DecodeReplication(EncodeReplication(WriteOf(MakeMutation(MutationKind::kUnlink, path)))),
+        "ReplWrite 'db' unlink mutation path '" + path + "' has a '..' component"));
+  }
+  ResyncBlock block = BlockOfKind(PathKind::kDirectory);
+  block.path = "x/../y";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' path 'x/../y' has a '..' component"));
+  Mutation rename = MutationOfKind(MutationKind::kRename);
+  rename.path2 = "../outside";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(rename))),
+                        "ReplWrite 'db' rename mutation path2 '../outside' has a '..' component"));
+  ReplTargetZones zones = BusyReplTargetZones();
+  zones.path = "a/..";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(zones)),
+                        "ReplTargetZones 'db' path 'a/..' has a '..' component"));
+}
+
+TEST(WireCodecTest, AbsolutePathRejected) {
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(
+                            WriteOf(MakeMutation(MutationKind::kCreate, "/etc/shadow")))),
+                        "ReplWrite 'db' create mutation path '/etc/shadow' is absolute"));
+  Mutation link = MutationOfKind(MutationKind::kLink);
+  link.path2 = "/tmp/x";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(link))),
+                        "ReplWrite 'db' link mutation path2 '/tmp/x' is absolute"));
+  ResyncBlock block = BlockOfKind(PathKind::kAbsent);
+  block.path = "/";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' path '/' is absolute"));
+}
+
+TEST(WireCodecTest, PathWithEmptyOrDotComponentRejected) {
+  for (const std::string path : {"a//b", "a/", "a/b/"}) {
+    EXPECT_TRUE(FailsWith(
+        DecodeReplication(EncodeReplication(WriteOf(MakeMutation(MutationKind::kRmdir, path)))),
+        "ReplWrite 'db' rmdir mutation path '" + path + "' has an empty component"));
+  }
+  for (const std::string path : {".", "./a", "a/./b", "a/."}) {
+    EXPECT_TRUE(FailsWith(
+        DecodeReplication(EncodeReplication(WriteOf(MakeMutation(MutationKind::kRmdir, path)))),
+        "ReplWrite 'db' rmdir mutation path '" + path + "' has a '.' component"));
+  }
+  // Names that only start with dots are names.
+  ExpectReplicationRoundTrip(WriteOf(MakeMutation(MutationKind::kRmdir, ".../..a/.hidden/a..")));
+}
+
+TEST(WireCodecTest, PathWithNulByteRejected) {
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(
+                            WriteOf(MakeMutation(MutationKind::kMkdir, std::string("a\0b", 3))))),
+                        "ReplWrite 'db' mkdir mutation path 'a\\x00\\x62' contains a NUL byte"));
+  Mutation symlink = MutationOfKind(MutationKind::kSymlink);
+  symlink.path2 = std::string("/t\0", 3);
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(symlink))),
+                        "symlink mutation path2 '/t\\x00' contains a NUL byte"));
+}
+
+TEST(WireCodecTest, OverlongPathRejected) {
+  Mutation m = MutationOfKind(MutationKind::kSetattr);
+  m.path.assign(kMaxPathBytes, 'a');
+  ExpectReplicationRoundTrip(WriteOf(m));
+  m.path.push_back('a');
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(m))),
+                        "ReplWrite 'db' setattr mutation path of 4097 bytes exceeds limit 4096"));
+  ResyncBlock block = BlockOfKind(PathKind::kSymlink);
+  block.link_target.assign(kMaxPathBytes + 1, 'l');
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' link_target of 4097 bytes exceeds limit 4096"));
+}
+
+TEST(WireCodecTest, EmptyPathRejectedForEveryKindButFsync) {
+  for (const MutationKind kind : kAllMutationKinds) {
+    if (kind == MutationKind::kFsync) continue;
+    Mutation m = MutationOfKind(kind);
+    m.path.clear();
+    EXPECT_TRUE(FailsWith(
+        DecodeReplication(EncodeReplication(WriteOf(m))),
+        std::string("ReplWrite 'db' ") + MutationKindName(kind) + " mutation without a path"));
+  }
+  ResyncBlock block = BlockOfKind(PathKind::kFile);
+  block.path.clear();
+  EXPECT_TRUE(
+      FailsWith(DecodeReplication(EncodeReplication(block)), "ResyncBlock 'db' without a path"));
+}
+
+TEST(WireCodecTest, FsyncWithEmptyPathAccepted) {
+  const ReplWrite fsync = WriteOf(MakeMutation(MutationKind::kFsync, ""));
+  const absl::StatusOr<ReplMessage> decoded = DecodeReplication(EncodeReplication(fsync));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const Mutation& m = std::get<ReplWrite>(*decoded).mutation;
+  EXPECT_EQ(m.kind, MutationKind::kFsync);
+  EXPECT_EQ(m.path, "");
+}
+
+TEST(WireCodecTest, RenameWithoutPath2Rejected) {
+  for (const MutationKind kind :
+       {MutationKind::kRename, MutationKind::kLink, MutationKind::kSymlink}) {
+    Mutation m = MutationOfKind(kind);
+    m.path2.clear();
+    EXPECT_TRUE(FailsWith(
+        DecodeReplication(EncodeReplication(WriteOf(m))),
+        std::string("ReplWrite 'db' ") + MutationKindName(kind) + " mutation without a path2"));
+  }
+}
+
+TEST(WireCodecTest, SymlinkTargetKeptVerbatim) {
+  for (const std::string target : {"/abs/path", "../../up", "a//b/./", "."}) {
+    Mutation m = MutationOfKind(MutationKind::kSymlink);
+    m.path2 = target;
+    ExpectReplicationRoundTrip(WriteOf(m));
+    ResyncBlock block = BlockOfKind(PathKind::kSymlink);
+    block.link_target = target;
+    ExpectReplicationRoundTrip(block);
+  }
+  ResyncBlock block = BlockOfKind(PathKind::kSymlink);
+  block.link_target.clear();
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' without a link_target"));
+}
+
+TEST(WireCodecTest, Path2OrLinkTargetWhereNoneBelongsRejected) {
+  Mutation m = MutationOfKind(MutationKind::kUnlink);
+  m.path2 = "b";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(m))),
+                        "ReplWrite 'db' unlink mutation with a path2"));
+  ResyncBlock block = BlockOfKind(PathKind::kDirectory);
+  block.link_target = "t";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' has a link_target but its path kind is Directory"));
+}
+
+TEST(WireCodecTest, DataOnlyOnWritesAndWithinLimits) {
+  Mutation truncate = MutationOfKind(MutationKind::kTruncate);
+  truncate.data = MakePayload("xyz");
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(truncate))),
+                        "ReplWrite 'db' truncate mutation with 3 bytes of data"));
+  Mutation write = MutationOfKind(MutationKind::kWrite);
+  write.data = MakePayload(std::string(kMaxWriteBytes + 1, 'w'));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(write))),
+                        "ReplWrite 'db' write mutation with 4194305 bytes of data exceeds limit "
+                        "4194304"));
+  ResyncBlock block = BlockOfKind(PathKind::kFile);
+  block.data = MakePayload(std::string(kMaxResyncBlockBytes + 1, 'b'));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' with 4194305 bytes of data exceeds limit 4194304"));
+}
+
+TEST(WireCodecTest, FileOffsetsBeyondOffTRejected) {
+  constexpr uint64_t kMax = std::numeric_limits<int64_t>::max();
+  Mutation write = MutationOfKind(MutationKind::kWrite);  // 11 bytes
+  write.offset = kMax - 11;
+  ExpectReplicationRoundTrip(WriteOf(write));
+  write.offset = kMax - 10;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(write))),
+                        "ReplWrite 'db' write mutation of 11 bytes at offset 9223372036854775797 "
+                        "ends past the largest file offset"));
+  Mutation truncate = MutationOfKind(MutationKind::kTruncate);
+  truncate.offset = kMax + 1;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(truncate))),
+                        "truncate mutation to size 9223372036854775808 exceeds the largest file "
+                        "size"));
+  ResyncBlock block = BlockOfKind(PathKind::kFile);
+  block.file_size = UINT64_MAX;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' with file_size 18446744073709551615 exceeds the "
+                        "largest file size"));
+}
+
+TEST(WireCodecTest, ReplWriteWithLsnZeroRejected) {
+  EXPECT_TRUE(FailsWith(
+      DecodeReplication(EncodeReplication(WriteOf(MutationOfKind(MutationKind::kWrite), 0))),
+      "ReplWrite 'db' with lsn 0"));
+}
+
+TEST(WireCodecTest, MissingMutationOrGenerationsRejected) {
+  {
+    FlatBufferBuilder builder;
+    const auto name = builder.CreateString("db");
+    const auto body = fb::CreateReplWrite(builder, name, 5);
+    EXPECT_TRUE(
+        FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ReplWrite, body.Union())),
+                  "ReplWrite 'db' without a mutation"));
+  }
+  {
+    FlatBufferBuilder builder;
+    const auto name = builder.CreateString("db");
+    const auto body = fb::CreateReplHello(builder, name, nullptr, true);
+    EXPECT_TRUE(
+        FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ReplHello, body.Union())),
+                  "ReplHello 'db' without generations"));
+  }
+}
+
+TEST(WireCodecTest, OutOfRangeReplicationEnumRejected) {
+  {
+    FlatBufferBuilder builder;
+    const auto name = builder.CreateString("db");
+    const auto path = builder.CreateString("f");
+    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(12), path);
+    const auto body = fb::CreateReplWrite(builder, name, 5, mutation);
+    EXPECT_TRUE(
+        FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ReplWrite, body.Union())),
+                  "ReplWrite 'db' has unknown mutation kind 12"));
+  }
+  {
+    FlatBufferBuilder builder;
+    const auto name = builder.CreateString("db");
+    const auto path = builder.CreateString("f");
+    const auto body =
+        fb::CreateResyncBlock(builder, name, 1, path, 0, 0, 0, static_cast<fb::PathKind>(4));
+    EXPECT_TRUE(
+        FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ResyncBlock, body.Union())),
+                  "ResyncBlock 'db' has unknown path kind 4"));
+  }
+}
+
+TEST(WireCodecTest, TargetZonesEndOfListMayNameNoFile) {
+  ExpectReplicationRoundTrip(ReplTargetZones{"db", "", {}, true});
+  ExpectReplicationRoundTrip(ReplTargetZones{"db", "f", {}, false});  // the whole file
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(ReplTargetZones{"db", "", {}, false})),
+                        "ReplTargetZones 'db' without a path"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(ReplTargetZones{"db", "", {3}, true})),
+                        "ReplTargetZones 'db' without a path lists 1 zones"));
+}
+
+TEST(WireCodecTest, MisalignedTargetZonesRejected) {
+  // The Verifier checks a vector's length for 4-byte alignment only. Here the two zones are
+  // written as 16 single bytes (aligned like the length: to 4 only); module names of 1 to 8
+  // bytes shift them around, and whichever frames leave them off an 8-byte boundary must be
+  // rejected (with this builder, all of them do).
+  int misaligned = 0;
+  for (size_t name_bytes = 1; name_bytes <= 8; ++name_bytes) {
+    FlatBufferBuilder builder;
+    const auto name = builder.CreateString(std::string(name_bytes, 'm'));
+    const auto path = builder.CreateString("f");
+    builder.StartVector(16, 1);
+    for (int i = 0; i < 16; ++i) builder.PushElement(uint8_t{1});
+    const Offset<flatbuffers::Vector<uint64_t>> raw(builder.EndVector(2));
+    const auto body = fb::CreateReplTargetZones(builder, name, path, raw, false);
+    const std::vector<uint8_t> frame =
+        FinishFrame(builder, fb::Message::ReplTargetZones, body.Union());
+    const auto* zones =
+        fb::GetSizePrefixedFrame(frame.data())->message_as_ReplTargetZones()->zones();
+    const absl::StatusOr<ReplMessage> decoded = DecodeReplication(frame);
+    if (reinterpret_cast<uintptr_t>(zones->data()) % 8 == 0) {
+      ASSERT_TRUE(decoded.ok()) << decoded.status();
+      EXPECT_EQ(std::get<ReplTargetZones>(*decoded).zones,
+                std::vector<uint64_t>(2, 0x0101010101010101ULL));
+    } else {
+      ++misaligned;
+      EXPECT_TRUE(FailsWith(decoded, "ReplTargetZones '" + std::string(name_bytes, 'm') +
+                                         "' zones are not aligned to 8 bytes"));
+    }
+  }
+  EXPECT_GT(misaligned, 0);
+}
+
+TEST(WireCodecTest, TooManyTargetZonesRejected) {
+  const ReplTargetZones zones{"db", "f", std::vector<uint64_t>(kMaxTargetZones + 1, 9), false};
+  const std::vector<uint8_t> frame = EncodeReplication(zones);
+  ASSERT_LE(frame.size(), kMaxReplicationFrameBytes);
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame),
+                        "ReplTargetZones 'db' with 1048577 zones exceeds limit 1048576"));
 }
 
 }  // namespace
