@@ -17,18 +17,26 @@ const char* AppRoleName(AppRole role) {
 }
 
 void ModuleRunner::Drive(AppRole target, uint64_t& next_run_id, Actions& out) {
-  if (Busy()) return;
-  // A fenced primary (writes frozen) must stop before it may start again.
-  const bool fenced = role_ == AppRole::kPrimary && !writable_;
-  if (role_ == target && !fenced) return;
-  Plan(role_, fenced ? AppRole::kNone : target);
+  if (target != plan_target_) {
+    // Drop the start part of the current plan: it was for another role.
+    while (!steps_.empty() && steps_.back().starting) steps_.pop_back();
+  }
+  if (running_) return;
+  if (steps_.empty()) {
+    // A fenced primary (writes frozen) must stop before it may start again.
+    const bool fenced = role_ == AppRole::kPrimary && !writable_;
+    const bool poststop_due = role_ == AppRole::kNone && target == AppRole::kNone && prestarted_;
+    if (role_ == target && !fenced && !poststop_due) return;
+    Plan(role_, fenced ? AppRole::kNone : target);
+  }
   Advance(next_run_id, out);
 }
 
 void ModuleRunner::Plan(AppRole from, AppRole to) {
   using K = Step::Kind;
-  // Leaving the primary role: clients first (checkers, VIP), then the application, which
-  // may still flush its data, and only then are writes frozen.
+  plan_target_ = to;
+  // Stop part. Leaving the primary role: clients first (checkers, VIP), then the
+  // application, which may still flush its data, and only then are writes frozen.
   if (from == AppRole::kPrimary) {
     steps_.push_back(Flag(K::kCheckers, false));
     steps_.push_back(Flag(K::kVip, false));
@@ -36,38 +44,48 @@ void ModuleRunner::Plan(AppRole from, AppRole to) {
     steps_.push_back(Flag(K::kWritable, false));
   } else if (from == AppRole::kSecondary) {
     steps_.push_back(Script(ScriptKind::kStopSecond));
-  } else {
-    steps_.push_back(Script(ScriptKind::kPrestart));
   }
-  switch (to) {
-    case AppRole::kNone:
-      steps_.push_back(Role(AppRole::kNone));
-      steps_.push_back(Script(ScriptKind::kPoststop));
-      break;
-    case AppRole::kSecondary:
-      steps_.push_back(Role(AppRole::kSecondary));
-      steps_.push_back(Script(ScriptKind::kStartSecond));
-      break;
-    case AppRole::kPrimary:
-      steps_.push_back(Flag(K::kWritable, true));
-      steps_.push_back(Flag(K::kVip, true));
-      steps_.push_back(Role(AppRole::kPrimary));
-      steps_.push_back(Script(ScriptKind::kStartPrim));
-      steps_.push_back(Flag(K::kCheckers, true));
-      break;
+  steps_.push_back(Role(AppRole::kNone));
+  if (to == AppRole::kNone) {
+    steps_.push_back(Script(ScriptKind::kPoststop));
+    return;
+  }
+  // Start part.
+  std::vector<Step> start;
+  if (!prestarted_) start.push_back(Script(ScriptKind::kPrestart));
+  if (to == AppRole::kSecondary) {
+    start.push_back(Role(AppRole::kSecondary));
+    start.push_back(Script(ScriptKind::kStartSecond));
+  } else {
+    start.push_back(Flag(K::kWritable, true));
+    start.push_back(Flag(K::kVip, true));
+    start.push_back(Role(AppRole::kPrimary));
+    start.push_back(Script(ScriptKind::kStartPrim));
+    start.push_back(Flag(K::kCheckers, true));
+  }
+  for (Step& step : start) {
+    step.starting = true;
+    steps_.push_back(step);
   }
 }
 
 void ModuleRunner::Restart(uint64_t& next_run_id, Actions& out) {
   if (Busy() || role_ == AppRole::kNone) return;
+  plan_target_ = role_;
   if (role_ == AppRole::kPrimary) {
     steps_.push_back(Flag(Step::Kind::kCheckers, false));
     steps_.push_back(Script(ScriptKind::kStopPrim));
-    steps_.push_back(Script(ScriptKind::kStartPrim));
-    steps_.push_back(Flag(Step::Kind::kCheckers, true));
+    Step start = Script(ScriptKind::kStartPrim);
+    start.starting = true;
+    steps_.push_back(start);
+    Step checkers = Flag(Step::Kind::kCheckers, true);
+    checkers.starting = true;
+    steps_.push_back(checkers);
   } else {
     steps_.push_back(Script(ScriptKind::kStopSecond));
-    steps_.push_back(Script(ScriptKind::kStartSecond));
+    Step start = Script(ScriptKind::kStartSecond);
+    start.starting = true;
+    steps_.push_back(start);
   }
   Advance(next_run_id, out);
 }
@@ -85,15 +103,15 @@ void ModuleRunner::Fence(Actions& out) {
   steps_.clear();
 }
 
-std::optional<ScriptOutcome> ModuleRunner::OnScriptExited(uint64_t run_id, bool ok,
-                                                          uint64_t& next_run_id, Actions& out) {
+std::optional<ScriptOutcome> ModuleRunner::OnScriptExited(uint64_t run_id, bool ok) {
   if (!running_ || running_->run_id != run_id) return std::nullopt;
   const ScriptKind kind = running_->kind;
   running_.reset();
+  if (ok && kind == ScriptKind::kPrestart) prestarted_ = true;
+  if (kind == ScriptKind::kPoststop) prestarted_ = false;
   const bool is_start = kind == ScriptKind::kPrestart || kind == ScriptKind::kStartPrim ||
                         kind == ScriptKind::kStartSecond;
   if (!ok && is_start) steps_.clear();
-  Advance(next_run_id, out);
   return ScriptOutcome{kind, ok};
 }
 

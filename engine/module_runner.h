@@ -28,8 +28,10 @@ class ModuleRunner {
  public:
   explicit ModuleRunner(ModuleIndex module) : module_(module) {}
 
-  // When idle and not in `target`, queues the steps that lead there and starts them.
-  // While busy it does nothing: call again once the running script has exited.
+  // Moves toward `target`: plans the steps when idle; continues a plan after a script
+  // exited. A plan is a stop part (always completed once begun) and a start part, dropped
+  // as soon as Drive is called with another target, so nothing is started for a role the
+  // node no longer wants (the caller re-decides after every script exit).
   void Drive(AppRole target, uint64_t& next_run_id, Actions& out);
 
   // Stops and starts the application in its current role (VIP and writability kept).
@@ -43,8 +45,7 @@ class ModuleRunner {
   // The running script with `run_id` exited. Returns nothing for a stale run id. A failed
   // prestart/start script abandons the rest of its sequence; a failed stop script does not,
   // because a stop must always complete.
-  std::optional<ScriptOutcome> OnScriptExited(uint64_t run_id, bool ok, uint64_t& next_run_id,
-                                              Actions& out);
+  std::optional<ScriptOutcome> OnScriptExited(uint64_t run_id, bool ok);
 
   bool Busy() const { return running_.has_value() || !steps_.empty(); }
   // The role whose resources are held: VIP and writes for primary, start_second for secondary.
@@ -62,15 +63,20 @@ class ModuleRunner {
     ScriptKind script = ScriptKind::kPrestart;
     bool on = false;
     AppRole role = AppRole::kNone;
+    bool starting = false;  // part of the start part of a plan
   };
   struct Running {
     uint64_t run_id;
     ScriptKind kind;
   };
 
-  static Step Script(ScriptKind k) { return {Step::Kind::kScript, k, false, AppRole::kNone}; }
-  static Step Flag(Step::Kind kind, bool on) { return {kind, ScriptKind::kPrestart, on, {}}; }
-  static Step Role(AppRole r) { return {Step::Kind::kRole, ScriptKind::kPrestart, false, r}; }
+  static Step Script(ScriptKind k) {
+    return {Step::Kind::kScript, k, false, AppRole::kNone, false};
+  }
+  static Step Flag(Step::Kind kind, bool on) {
+    return {kind, ScriptKind::kPrestart, on, AppRole::kNone, false};
+  }
+  static Step Role(AppRole r) { return {Step::Kind::kRole, ScriptKind::kPrestart, false, r, false}; }
 
   void Plan(AppRole from, AppRole to);
   // Executes queued steps until a script starts or the queue is empty.
@@ -78,6 +84,8 @@ class ModuleRunner {
 
   ModuleIndex module_;
   AppRole role_ = AppRole::kNone;
+  AppRole plan_target_ = AppRole::kNone;
+  bool prestarted_ = false;  // prestart ran and poststop has not
   bool writable_ = false;
   bool vip_ = false;
   bool checkers_ = false;

@@ -143,6 +143,7 @@ void Node::HandleTick(absl::Time now) {
           mod.token.term += 1;
           mod.peer_ack_until = absl::InfinitePast();
           Persist(m);
+          Log(m, absl::StrCat("continuing alone, term ", mod.token.term));
         }
       }
     }
@@ -231,6 +232,15 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
     if (view.term > mod.token.term) {
       if (mod.token.owner == self_ && view.owner != self_) {
         Log(m, absl::StrCat("peer took the module over at term ", view.term));
+        if (mod.wrote_alone && !mod.runner.writable()) {
+          Log(m, "split brain: this node went on writing alone while the peer took over; "
+                 "the data of the two sides is reconciled by the split-brain policy");
+        }
+      }
+      if (view.owner != self_ && mod.runner.writable()) {
+        // The peer declared us lost and took over while we still wrote: both wrote.
+        FenceNow(m, absl::StrCat("split brain: the peer took over at term ", view.term,
+                                 " while this node was still primary"));
       }
       mod.token.term = view.term;
       mod.token.owner = view.owner;
@@ -247,6 +257,7 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
       Log(m, absl::StrCat("split brain: both nodes claimed term ", view.term, "; default primary ",
                           config_.nodes[winner].name, " keeps the module"));
       mod.token.owner = winner;
+      if (winner != self_ && mod.runner.writable()) FenceNow(m, "split brain: yielding");
       mod.handoff = false;
       mod.peer_ack_until = absl::InfinitePast();
       Persist(m);
@@ -257,6 +268,7 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
       mod.peer_ack_until = ack_until;
       if (config_.witness) changed = true;  // the fencing deadline moved
     }
+    if (view.term == mod.token.term && view.owner == mod.token.owner) mod.wrote_alone = false;
     mod.peer_view = view;
     if (changed) MarkDirty(m);
   }
@@ -284,8 +296,8 @@ void Node::HandleScriptExited(absl::Time now, const ScriptExited& in) {
   if (in.module >= modules_.size()) return;
   Module& mod = modules_[in.module];
   const bool ok = in.exit_code == 0 && !in.timed_out;
-  const std::optional<ScriptOutcome> outcome =
-      mod.runner.OnScriptExited(in.run_id, ok, next_run_id_, out_);
+  // The runner continues only when Reconcile drives it again, after re-deciding the role.
+  const std::optional<ScriptOutcome> outcome = mod.runner.OnScriptExited(in.run_id, ok);
   if (!outcome) return;  // not the script we are waiting for
   MarkDirty(in.module);
   if (ok) return;
@@ -483,11 +495,21 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
     mod.data = mod.replica.data_state();
     mod.sync_percent = mod.replica.sync_percent();
   }
+  if (mod.token.owner == self_ && mod.runner.writable() && !liveness_.Alive(now)) {
+    mod.wrote_alone = true;
+  }
   UpdateShownState(now, m, reason);
   UpdateDeadline(now, m);
 }
 
 AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason) {
+  if (config_.witness) {
+    // Whatever else is going on (a handover, a restart), a writer without authority stops.
+    if (mod.runner.role() == AppRole::kPrimary) RequestLeaseIfDue(now, mod);
+    if (mod.runner.writable() && !HasAuthority(now, mod)) {
+      FenceNow(m, "neither the peer's acknowledgement nor the witness lease is current");
+    }
+  }
   const bool peer_ok = PeerEligible(now, mod);
   if (!mod.handoff && peer_ok && mod.config->failback == Failback::kAuto && !mod.token.pinned &&
       self_ != mod.config->default_primary && mod.runner.role() == AppRole::kPrimary &&
@@ -527,10 +549,6 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
   if (config_.witness) {
     RequestLeaseIfDue(now, mod);  // kept fresh so that we can outlive a partition
     if (!HasAuthority(now, mod)) {
-      if (mod.runner.writable()) {
-        Log(m, "fencing: neither the peer's acknowledgement nor the witness lease is current");
-        mod.runner.Fence(out_);
-      }
       reason = mod.lease.refused_by()
                    ? absl::StrCat("lost arbitration: the witness gave the lease to ",
                                   config_.nodes[*mod.lease.refused_by()].name)
@@ -568,6 +586,14 @@ AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std
   }
   Claim(mod, m, mod.admin_claim ? "admin prim with the peer lost" : "peer lost");
   return DecideOwnerRole(now, m, mod, reason);
+}
+
+void Node::FenceNow(ModuleIndex m, const std::string& why) {
+  Module& mod = modules_[m];
+  Log(m, "fencing: " + why);
+  mod.runner.Fence(out_);
+  mod.replica.Fence(out_);
+  MarkDirty(m);
 }
 
 void Node::Claim(Module& mod, ModuleIndex m, const char* why) {

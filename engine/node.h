@@ -96,6 +96,7 @@ class Node {
     bool handoff_by_admin = false;  // ... because an admin asked (the peer keeps it: pinned)
     bool forced = false;            // admin forced promotion despite the data state
     bool admin_claim = false;       // admin asked to take over a lost peer's module (prim)
+    bool wrote_alone = false;  // owner and writable while the peer was unreachable
     std::optional<ModuleView> peer_view;
     absl::Time peer_ack_until = absl::InfinitePast();
     ModuleState shown = ModuleState::kWait;
@@ -122,6 +123,9 @@ class Node {
   AppRole DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason);
   AppRole DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason);
   void Claim(Module& mod, ModuleIndex m, const char* why);
+  // Stops this node writing the module at once (writes frozen, VIP released, unacknowledged
+  // mutations failed); the application is stopped by the next plan.
+  void FenceNow(ModuleIndex m, const std::string& why);
   void PassToPeer(Module& mod, ModuleIndex m);
   void OnApplicationFailed(absl::Time now, ModuleIndex m, const std::string& what,
                            bool failover_now);

@@ -81,13 +81,20 @@ void SplitBrainDetectedChecker::OnWritable(absl::Time now, NodeIndex n, ModuleIn
 }
 
 void SplitBrainDetectedChecker::OnNodeDown(absl::Time, NodeIndex n) {
+  // An overlap that ends because one writer crashed before it learned of the other's claim
+  // is not a split brain: with synchronous replication the crashed side could acknowledge
+  // nothing the survivor lacks, and its activity log rolls back what it wrote alone.
+  for (ModuleIndex m = 0; m < writable_[n].size(); ++m) {
+    if (writable_[0][m] && writable_[1][m]) undetected_since_[m].reset();
+  }
   writable_[n].assign(writable_[n].size(), false);
 }
 
 void SplitBrainDetectedChecker::OnLog(absl::Time, NodeIndex, const std::string& text) {
-  // "<module>: split brain: ..." (engine/node.cc), logged by whichever node sees it first.
-  const size_t colon = text.find(": split brain");
-  if (colon == std::string::npos) return;
+  // "<module>: ... split brain ..." (engine/node.cc, engine/replication/replica.cc), logged
+  // by whichever node sees it first.
+  const size_t colon = text.find(": ");
+  if (colon == std::string::npos || text.find("split brain", colon) == std::string::npos) return;
   if (std::optional<ModuleIndex> m = config_.FindModule(text.substr(0, colon))) {
     undetected_since_[*m].reset();
   }

@@ -20,6 +20,10 @@ struct ReplHello {
   Generations gens;
   bool primary = false;       // the sender's application writes the module now
   bool inconsistent = false;  // the sender's copy is mid-resync
+  uint64_t epoch = 0;         // grows with every Hello the sender sends
+  // The peer's Hello epoch this one answers; 0: unsolicited (the sender's state changed,
+  // or it just connected), which the peer answers with its own Hello.
+  uint64_t answers = 0;
 };
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its

@@ -48,6 +48,7 @@ Replica::Replica(ModuleIndex module, std::string name, ReplicaOptions options,
 // --- Role and connection ---------------------------------------------------------------------
 
 void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
+  if (role == ReplRole::kPrimary) fenced_ = false;
   if (role == role_) return;
   assert(role == ReplRole::kPrimary || drained());
   role_ = role;
@@ -57,6 +58,16 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   }
   if (connected_) SendHello(out);  // the stream changes direction: agree again
   (void)now;
+}
+
+void Replica::Fence(Actions& out) {
+  if (role_ != ReplRole::kPrimary || fenced_) return;
+  fenced_ = true;
+  for (Pending& p : pending_) {
+    out.push_back(CompleteLocal{module_, p.op_id, absl::AbortedError("fenced: no longer primary")});
+  }
+  pending_.clear();
+  CompleteInOrder(out);
 }
 
 void Replica::OnConnected(absl::Time now, Actions& out) {
@@ -73,6 +84,7 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   link_ = Link::kDown;
   peer_hello_.reset();
   hello_sent_ = false;
+  awaiting_answer_to_ = 0;
   expect_lsn_ = 0;
   source_active_ = false;
   reads_.clear();
@@ -85,8 +97,11 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   }
 }
 
-void Replica::SendHello(Actions& out) {
+void Replica::SendHello(Actions& out, uint64_t answers) {
   ReplHello hello;
+  hello.epoch = ++hello_epoch_;
+  hello.answers = answers;
+  if (answers == 0) awaiting_answer_to_ = hello.epoch;
   hello.module = name_;
   hello.gens = durable_.gens;
   hello.primary = role_ == ReplRole::kPrimary;
@@ -94,7 +109,7 @@ void Replica::SendHello(Actions& out) {
   out.push_back(SendReplication{hello});
   hello_sent_ = true;
   link_ = Link::kHello;
-  if (peer_hello_) Decide(absl::InfinitePast(), out);
+  if (answers != 0) Decide(absl::InfinitePast(), out);
 }
 
 void Replica::Decide(absl::Time now, Actions& out) {
@@ -150,6 +165,12 @@ void Replica::Decide(absl::Time now, Actions& out) {
   refused_reason_.clear();
   link_ = Link::kAttached;
   expect_lsn_ = 0;
+  // A new session: whatever the last one had in flight for resync is void.
+  reads_.clear();
+  blocks_.clear();
+  reading_.clear();
+  source_active_ = false;
+  target_active_ = false;
   Log(out, absl::StrCat("connected: ", SyncDecisionName(decision), "; this node is ",
                         self_source ? "the source" : "the target"));
   if (self_source) {
@@ -293,9 +314,13 @@ void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<Replic
 void Replica::CompleteInOrder(Actions& out) {
   while (!inflight_.empty()) {
     InFlight& front = inflight_.front();
-    const bool peer_has = front.lsn <= peer_done_lsn_ || !attached();
-    if (!front.local_done || !peer_has) break;
-    if (front.op_id != 0) out.push_back(CompleteLocal{module_, front.op_id, front.local_status});
+    const bool peer_has = front.lsn <= peer_done_lsn_;
+    if (!front.local_done || !(peer_has || !attached() || fenced_)) break;
+    if (front.op_id != 0) {
+      absl::Status status = front.local_status;
+      if (fenced_ && !peer_has) status = absl::AbortedError("fenced: no longer primary");
+      out.push_back(CompleteLocal{module_, front.op_id, status});
+    }
     inflight_bytes_ -= front.bytes;
     inflight_.pop_front();
   }
@@ -304,9 +329,8 @@ void Replica::CompleteInOrder(Actions& out) {
 void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   Log(out, "dropping the peer (" + why + "); continuing alone, tracking changes");
   std::vector<ReplicaRecord> records;
-  Generations gens = durable_.gens;
-  StartTracking(gens, rng_.Next() | 1);
-  records.push_back(record::SetGenerations{gens});
+  // The generation moves on at the first write made alone (Track), not here: a primary that
+  // writes nothing more is still in sync with its peer, apart from the zones below.
   // Whatever the peer may lack: zones written but not yet durable there, and namespace
   // changes it has not acknowledged.
   activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
@@ -356,7 +380,9 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       break;
     }
     case Applying::Kind::kTracked:
-      out.push_back(CompleteLocal{module_, a.key, status});
+      out.push_back(CompleteLocal{
+          module_, a.key,
+          fenced_ ? absl::AbortedError("fenced: no longer primary") : status});
       break;
     case Applying::Kind::kStream:
       if (!status.ok()) {
@@ -415,6 +441,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
       const uint64_t last =
           m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, opt_.zone_size);
       for (uint64_t z = first; z <= last; ++z) live_zone_lsn_[ZoneRef{m.path, z}] = w.lsn;
+      live_file_lsn_[m.path] = w.lsn;
     } else if (m.kind != MutationKind::kFsync) {
       live_path_lsn_[m.path] = w.lsn;
       if (!m.path2.empty()) live_path_lsn_[m.path2] = w.lsn;
@@ -456,10 +483,15 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                  [&](const ReplHello& hello) {
                    peer_hello_ = hello;
                    if (!connected_) return;
-                   if (link_ != Link::kHello || !hello_sent_) {
-                     SendHello(out);  // a new session from the peer: answer, then decide
+                   if (hello.answers == 0) {
+                     // Both sent one at once: the default primary's is the one answered.
+                     if (awaiting_answer_to_ != 0 && opt_.default_primary_here) return;
+                     awaiting_answer_to_ = 0;
+                     SendHello(out, hello.epoch);  // answers it, and decides
                      return;
                    }
+                   if (hello.answers != awaiting_answer_to_) return;  // to a cancelled one
+                   awaiting_answer_to_ = 0;
                    Decide(now, out);
                  },
                  [&](const ReplTargetZones& zones) { OnTargetZones(zones, out); },
@@ -629,6 +661,7 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   target_active_ = true;
   live_zone_lsn_.clear();
   live_path_lsn_.clear();
+  live_file_lsn_.clear();
   live_rename_lsn_ = 0;
   applied_blocks_upto_ = 0;
   flushed_blocks_upto_ = 0;
@@ -673,8 +706,14 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   }
   auto zone_lsn = live_zone_lsn_.find(ZoneRef{b.path, b.zone});
   auto path_lsn = live_path_lsn_.find(b.path);
+  // A block that sets the file's size (its last zone) or removes the path is stale after any
+  // newer live write to the file, not only to its own zone: the size it carries is old.
+  const bool sets_size = b.kind != PathKind::kFile || b.file_size < (b.zone + 1) * opt_.zone_size;
+  auto file_lsn = live_file_lsn_.find(b.path);
   const bool stale = (zone_lsn != live_zone_lsn_.end() && zone_lsn->second > b.read_lsn) ||
                      (path_lsn != live_path_lsn_.end() && path_lsn->second > b.read_lsn) ||
+                     (sets_size && file_lsn != live_file_lsn_.end() &&
+                      file_lsn->second > b.read_lsn) ||
                      live_rename_lsn_ > b.read_lsn;
   if (stale) {
     out.push_back(SendReplication{ResyncBlockAck{name_, b.block_id, true, false}});
@@ -771,6 +810,7 @@ void Replica::FinishTarget(Actions& out) {
   sync_percent_ = 100;
   live_zone_lsn_.clear();
   live_path_lsn_.clear();
+  live_file_lsn_.clear();
   out.push_back(SendReplication{ResyncDone{name_, gens.current}});
   Log(out, "resync done: this copy is up to date");
 }

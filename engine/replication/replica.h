@@ -72,6 +72,9 @@ class Replica {
   void SetRole(absl::Time now, ReplRole role, Actions& out);
   void OnConnected(absl::Time now, Actions& out);
   void OnDisconnected(absl::Time now, const std::string& why, Actions& out);
+  // This node stopped being the writer (fenced, or the peer took over): every mutation the
+  // peer has not acknowledged fails instead of completing, since the peer may never have it.
+  void Fence(Actions& out);
 
   // Inputs routed by Node.
   void OnLocalMutation(absl::Time now, uint64_t op_id, Mutation mutation, Actions& out);
@@ -131,7 +134,9 @@ class Replica {
   void SendAck(Actions& out);
   void ApplyBlock(const ResyncBlock& block, Actions& out);
   // Connection and resync.
-  void SendHello(Actions& out);
+  // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
+  // if the peer's is known.
+  void SendHello(Actions& out, uint64_t answers = 0);
   void Decide(absl::Time now, Actions& out);
   void StartSource(absl::Time now, Actions& out);
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
@@ -155,9 +160,12 @@ class Replica {
   ActivityLog activity_log_;
   ReplRole role_ = ReplRole::kSecondary;
   bool connected_ = false;
+  bool fenced_ = false;
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;
   bool hello_sent_ = false;
+  uint64_t hello_epoch_ = 0;
+  uint64_t awaiting_answer_to_ = 0;  // our unsolicited Hello not yet answered
   absl::Time hello_wait_since_ = absl::InfinitePast();  // writes wait for the handshake
   std::string refused_reason_;
   DataState data_state_ = DataState::kUnknown;
@@ -201,6 +209,7 @@ class Replica {
   bool target_active_ = false;
   absl::flat_hash_map<ZoneRef, uint64_t> live_zone_lsn_;      // newest live write per zone
   absl::flat_hash_map<std::string, uint64_t> live_path_lsn_;  // newest namespace change
+  absl::flat_hash_map<std::string, uint64_t> live_file_lsn_;  // newest write to the file
   uint64_t live_rename_lsn_ = 0;  // a rename moves names the source read under
   absl::flat_hash_map<uint64_t, size_t> block_applies_;  // block id -> applies outstanding
   uint64_t applied_blocks_upto_ = 0;

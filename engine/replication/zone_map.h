@@ -43,8 +43,9 @@ class ZoneMap {
   template <class Pred>
   std::optional<ZoneRef> FindFirst(Pred&& pred) const {
     std::optional<ZoneRef> found;
-    for (const auto& [path, zones] : files_) {
-      zones.ForEachWhile([&](uint64_t zone) {
+    for (const auto& entry : files_) {
+      const std::string& path = entry.first;  // (clang 14 cannot capture a structured binding)
+      entry.second.ForEachWhile([&](uint64_t zone) {
         ZoneRef ref{path, zone};
         if (!pred(ref)) return true;
         found = std::move(ref);

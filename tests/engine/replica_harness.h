@@ -1,0 +1,245 @@
+// Two Replica engines of one module joined by an in-memory ordered connection, each with a
+// MemStore as its backing directory and a copy of what it persisted (to restart it from after
+// a crash). Events (messages, apply and read completions) run in FIFO order when pumped;
+// each direction can be held to model a peer that stops answering.
+#ifndef DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
+#define DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "engine/replication/replica.h"
+#include "sim/mem_store.h"
+
+namespace duet {
+
+class ReplicaPair {
+ public:
+  struct Side {
+    std::unique_ptr<Rng> rng;
+    std::unique_ptr<Replica> replica;
+    sim::MemStore store;
+    ReplicaDurableState disk;  // what it persisted
+    std::map<uint64_t, absl::Status> completed;
+    std::vector<std::string> log;
+    std::vector<std::string> preserved;
+    uint64_t blocks_received = 0;
+    uint64_t block_bytes_received = 0;
+    uint64_t hot_adds = 0;
+    uint64_t persists = 0;
+    uint64_t writes_sent = 0;
+    uint64_t stale_blocks = 0;
+  };
+
+  explicit ReplicaPair(ReplicaOptions options = {}) : options_(options) {
+    for (int i = 0; i < 2; ++i) Boot(i);
+  }
+
+  Side& side(int i) { return sides_[i]; }
+  Replica& replica(int i) { return *sides_[i].replica; }
+  absl::Time now() const { return now_; }
+
+  void SetRole(int i, ReplRole role) { Run(i, [&](Actions& out) { replica(i).SetRole(now_, role, out); }); }
+  void Connect() {
+    connected_ = true;
+    for (int i = 0; i < 2; ++i) Run(i, [&](Actions& out) { replica(i).OnConnected(now_, out); });
+  }
+  void Disconnect() {
+    connected_ = false;
+    events_.erase(std::remove_if(events_.begin(), events_.end(),
+                                 [](const Event& e) { return std::holds_alternative<Deliver>(e); }),
+                  events_.end());
+    for (auto& held : held_) held.clear();
+    hold_[0] = hold_[1] = false;  // a new connection starts clean
+    for (int i = 0; i < 2; ++i) {
+      Run(i, [&](Actions& out) { replica(i).OnDisconnected(now_, "test disconnect", out); });
+    }
+  }
+  // Holds messages from side i (they queue until released or the connection drops).
+  void Hold(int from, bool hold) {
+    hold_[from] = hold;
+    if (!hold) {
+      for (auto& m : held_[from]) events_.push_back(Deliver{1 - from, std::move(m)});
+      held_[from].clear();
+    }
+  }
+  // Loses side i's unsynced data and restarts its engine from what it persisted.
+  void Crash(int i) {
+    events_.erase(std::remove_if(events_.begin(), events_.end(),
+                                 [&](const Event& e) { return TargetOf(e) == i; }),
+                  events_.end());
+    held_[i].clear();
+    sides_[i].store.Crash();
+    Boot(i);
+  }
+  uint64_t Write(int i, const std::string& path, uint64_t offset, std::string bytes) {
+    Mutation m = MakeMutation(MutationKind::kWrite, path);
+    m.offset = offset;
+    m.data = MakePayload(std::move(bytes));
+    return Submit(i, std::move(m));
+  }
+  uint64_t Submit(int i, Mutation m) {
+    const uint64_t op = next_op_++;
+    Run(i, [&](Actions& out) { replica(i).OnLocalMutation(now_, op, std::move(m), out); });
+    return op;
+  }
+  bool Completed(int i, uint64_t op) const { return sides_[i].completed.contains(op); }
+  absl::Status Result(int i, uint64_t op) { return sides_[i].completed.at(op); }
+
+  // Runs queued events until none is left (or `limit` of them ran).
+  void Pump(size_t limit = 1000000) {
+    for (size_t n = 0; n < limit && !events_.empty(); ++n) {
+      Event e = std::move(events_.front());
+      events_.pop_front();
+      Dispatch(std::move(e));
+    }
+  }
+  // Runs at most one event; false if none.
+  bool Step() {
+    if (events_.empty()) return false;
+    Event e = std::move(events_.front());
+    events_.pop_front();
+    Dispatch(std::move(e));
+    return true;
+  }
+  void Advance(absl::Duration d) {
+    now_ += d;
+    for (int i = 0; i < 2; ++i) Run(i, [&](Actions& out) { replica(i).OnTick(now_, out); });
+  }
+  // Pumps and advances time in steps until both engines are quiet.
+  void Settle(absl::Duration total = absl::Seconds(10)) {
+    const absl::Time end = now_ + total;
+    while (now_ < end) {
+      Pump();
+      Advance(absl::Milliseconds(100));
+    }
+    Pump();
+  }
+  std::string Difference() {
+    return sim::DescribeDifference(sides_[0].store.live(), sides_[1].store.live());
+  }
+  std::string Log(int i) {
+    std::string all;
+    for (const auto& l : sides_[i].log) all += l + "\n";
+    return all;
+  }
+
+ private:
+  struct Deliver {
+    int to;
+    ReplMessage message;
+  };
+  struct Applied {
+    int side;
+    uint64_t apply_id;
+    absl::Status status;
+  };
+  struct Read {
+    int side;
+    ZoneRead read;
+  };
+  using Event = std::variant<Deliver, Applied, Read>;
+
+  static int TargetOf(const Event& e) {
+    return std::visit(
+        [](const auto& x) {
+          if constexpr (requires { x.to; }) {
+            return x.to;
+          } else {
+            return x.side;
+          }
+        },
+        e);
+  }
+
+  void Boot(int i) {
+    Side& s = sides_[i];
+    s.rng = std::make_unique<Rng>(1000 + static_cast<uint64_t>(i) + boots_++ * 7);
+    ReplicaOptions o = options_;
+    o.default_primary_here = i == 0;
+    s.replica = std::make_unique<Replica>(0, "m", o, s.disk, *s.rng);
+  }
+
+  template <class F>
+  void Run(int i, F&& f) {
+    Actions out;
+    f(out);
+    Execute(i, out);
+  }
+
+  void Dispatch(Event e) {
+    std::visit(
+        [&](auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, Deliver>) {
+            if (const auto* block = std::get_if<ResyncBlock>(&x.message)) {
+              sides_[x.to].blocks_received++;
+              sides_[x.to].block_bytes_received += block->data ? block->data->size() : 0;
+            }
+            if (const auto* ack = std::get_if<ResyncBlockAck>(&x.message); ack && ack->stale) {
+              sides_[x.to].stale_blocks++;
+            }
+            Run(x.to, [&](Actions& out) { replica(x.to).OnMessage(now_, x.message, out); });
+          } else if constexpr (std::is_same_v<T, Applied>) {
+            Run(x.side,
+                [&](Actions& out) { replica(x.side).OnApplied(now_, x.apply_id, x.status, out); });
+          } else {
+            Run(x.side, [&](Actions& out) { replica(x.side).OnZoneRead(now_, x.read, out); });
+          }
+        },
+        e);
+  }
+
+  void Execute(int i, Actions& actions) {
+    Side& s = sides_[i];
+    for (Action& a : actions) {
+      if (auto* send = std::get_if<SendReplication>(&a)) {
+        if (!connected_) continue;
+        if (std::holds_alternative<ReplWrite>(send->message)) s.writes_sent++;
+        if (hold_[i]) {
+          held_[i].push_back(std::move(send->message));
+        } else {
+          events_.push_back(Deliver{1 - i, std::move(send->message)});
+        }
+      } else if (auto* apply = std::get_if<ApplyMutation>(&a)) {
+        absl::Status st = s.store.Apply(apply->mutation);
+        if (apply->durable) s.store.Sync(apply->mutation.path);
+        events_.push_back(Applied{i, apply->apply_id, st});
+      } else if (auto* read = std::get_if<ReadZone>(&a)) {
+        events_.push_back(Read{i, s.store.Read(read->module, read->read_id, read->path,
+                                               read->offset, read->length)});
+      } else if (auto* persist = std::get_if<PersistReplica>(&a)) {
+        s.persists++;
+        for (const ReplicaRecord& r : persist->records) {
+          if (std::holds_alternative<record::HotAdd>(r)) s.hot_adds++;
+          ApplyRecord(s.disk, r, options_.zone_size);
+        }
+      } else if (auto* done = std::get_if<CompleteLocal>(&a)) {
+        s.completed[done->op_id] = done->status;
+      } else if (auto* log = std::get_if<LogEvent>(&a)) {
+        s.log.push_back(log->text);
+      } else if (auto* keep = std::get_if<PreserveDivergent>(&a)) {
+        for (const std::string& p : keep->paths) s.preserved.push_back(p);
+      }
+    }
+  }
+
+  ReplicaOptions options_;
+  Side sides_[2];
+  std::deque<Event> events_;
+  std::vector<ReplMessage> held_[2];
+  bool hold_[2] = {false, false};
+  bool connected_ = false;
+  absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
+  uint64_t next_op_ = 1;
+  uint64_t boots_ = 0;
+};
+
+}  // namespace duet
+
+#endif  // DUET_TESTS_ENGINE_REPLICA_HARNESS_H_

@@ -1,0 +1,352 @@
+// Behaviour of one module's replication between two nodes (DESIGN.md §4, §5).
+#include "engine/replication/replica.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/engine/printers.h"
+#include "tests/engine/replica_harness.h"
+
+namespace duet {
+namespace {
+
+constexpr int kA = 0;
+constexpr int kB = 1;
+constexpr uint32_t kZone = 64 * 1024;
+
+std::string Bytes(size_t n, char c) { return std::string(n, c); }
+
+ReplicaOptions Options() {
+  ReplicaOptions o;
+  o.zone_size = kZone;
+  o.timeout = absl::Seconds(5);
+  return o;
+}
+
+// a primary, b secondary, connected and in sync.
+void StartInSync(ReplicaPair& pair) {
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Pump();
+  ASSERT_TRUE(pair.replica(kA).attached()) << pair.Log(kA);
+}
+
+TEST(ReplicaTest, StreamReplicatesEveryMutationKind) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  std::vector<uint64_t> ops;
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "d")));
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kCreate, "d/f")));
+  ops.push_back(pair.Write(kA, "d/f", 0, "hello world"));
+  ops.push_back(pair.Write(kA, "d/f", 6, "there"));
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kLink, "d/f", "d/g")));
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kSymlink, "s", "/etc/hosts")));
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kRename, "d/g", "h")));
+  Mutation truncate = MakeMutation(MutationKind::kTruncate, "h");
+  truncate.offset = 5;
+  ops.push_back(pair.Submit(kA, truncate));
+  Mutation chmod = MakeMutation(MutationKind::kSetattr, "h");
+  chmod.mode = 0600;
+  ops.push_back(pair.Submit(kA, chmod));
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kCreate, "gone")));
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kUnlink, "gone")));
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kFsync, "d/f")));
+  pair.Pump();
+  for (uint64_t op : ops) {
+    ASSERT_TRUE(pair.Completed(kA, op)) << op;
+    EXPECT_TRUE(pair.Result(kA, op).ok()) << pair.Result(kA, op);
+  }
+  EXPECT_EQ(pair.Difference(), "");
+  EXPECT_EQ(pair.side(kB).store.live().at("d/f").data, "hello there");
+  EXPECT_EQ(pair.side(kB).store.live().at("h").data, "hello");
+  EXPECT_EQ(pair.side(kB).store.live().at("h").mode, 0600u);
+  EXPECT_EQ(pair.side(kB).store.live().at("s").data, "/etc/hosts");
+}
+
+TEST(ReplicaTest, WriteCompletesOnlyAfterLocalApplyAndPeerAck) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Hold(kB, true);  // b's acknowledgements do not come back
+  const uint64_t op = pair.Write(kA, "f", 0, "x");
+  pair.Pump();
+  EXPECT_FALSE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "x");  // b applied it
+  pair.Hold(kB, false);
+  pair.Pump();
+  EXPECT_TRUE(pair.Completed(kA, op));
+}
+
+TEST(ReplicaTest, ReceivedModeAcksBeforeApplying) {
+  ReplicaOptions o = Options();
+  o.ack = AckMode::kReceived;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  const uint64_t op = pair.Write(kA, "f", 0, "x");
+  // Deliver the write to b (one step) and b's ack back (next steps), before b's apply
+  // completion is processed: the queue is FIFO, so the ack is ahead of b's completion.
+  pair.Pump();
+  EXPECT_TRUE(pair.Completed(kA, op));
+}
+
+TEST(ReplicaTest, FsyncCompletesOnlyWhenDurableOnBoth) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "data");
+  const uint64_t sync = pair.Submit(kA, MakeMutation(MutationKind::kFsync, "f"));
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, sync));
+  EXPECT_EQ(pair.side(kA).store.durable().at("f").data, "data");
+  EXPECT_EQ(pair.side(kB).store.durable().at("f").data, "data");
+}
+
+TEST(ReplicaTest, DurableModeMakesEveryWriteDurableOnTheSecondary) {
+  ReplicaOptions o = Options();
+  o.ack = AckMode::kDurable;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  const uint64_t op = pair.Write(kA, "f", 0, "data");
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.side(kB).store.durable().at("f").data, "data");
+}
+
+TEST(ReplicaTest, WindowBoundsWritesInFlight) {
+  ReplicaOptions o = Options();
+  o.window_count = 2;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  pair.Hold(kB, true);
+  for (int i = 0; i < 5; ++i) pair.Write(kA, "f", static_cast<uint64_t>(i), "x");
+  pair.Pump();
+  EXPECT_EQ(pair.side(kA).writes_sent, 2u);
+  pair.Hold(kB, false);
+  pair.Pump();
+  EXPECT_EQ(pair.side(kA).writes_sent, 5u);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
+TEST(ReplicaTest, SilentPeerIsDroppedAfterTimeoutAndWritesComplete) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Hold(kB, true);
+  const uint64_t op = pair.Write(kA, "f", 3 * kZone, "x");
+  pair.Pump();
+  pair.Advance(absl::Seconds(4));
+  EXPECT_FALSE(pair.Completed(kA, op));
+  pair.Advance(absl::Seconds(2));
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op)) << pair.Log(kA);
+  EXPECT_FALSE(pair.replica(kA).attached());
+  // The write the peer never acknowledged is tracked for the next resync.
+  EXPECT_TRUE(pair.side(kA).disk.dirty.Contains("f", 3)) << pair.Log(kA);
+  // Later writes complete alone, tracked as dirty before they complete.
+  const uint64_t alone = pair.Write(kA, "g", 0, "y");
+  pair.Pump();
+  EXPECT_TRUE(pair.Completed(kA, alone));
+  EXPECT_TRUE(pair.side(kA).disk.dirty.Contains("g", 0));
+  EXPECT_NE(pair.side(kA).disk.gens.bitmap, 0u);  // a new generation: a wrote alone
+}
+
+TEST(ReplicaTest, ResyncSendsOnlyDirtyZones) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  // A large file, replicated.
+  for (uint64_t z = 0; z < 64; ++z) pair.Write(kA, "disk.img", z * kZone, Bytes(kZone, 'a'));
+  pair.Settle(absl::Seconds(2));  // b flushes: everything is durable there
+  ASSERT_EQ(pair.Difference(), "");
+  pair.Disconnect();
+  // Alone, a writes into three zones (one write spans two).
+  pair.Write(kA, "disk.img", 5 * kZone + 10, "new");
+  pair.Write(kA, "disk.img", 40 * kZone - 2, "span");
+  pair.Pump();
+  const uint64_t before = pair.side(kB).block_bytes_received;
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).blocks_received, 3u) << pair.Log(kA);
+  EXPECT_EQ(pair.side(kB).block_bytes_received - before, 3 * kZone);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate);
+  EXPECT_TRUE(pair.side(kA).disk.dirty.empty());
+  EXPECT_EQ(pair.side(kA).disk.gens.bitmap, 0u);
+  EXPECT_EQ(pair.side(kA).disk.gens.current, pair.side(kB).disk.gens.current);
+}
+
+TEST(ReplicaTest, NamespaceJournalReplaysChangesMadeAlone) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "keep", 0, "k");
+  pair.Write(kA, "old", 0, "o");
+  pair.Pump();
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "dir"));
+  pair.Write(kA, "dir/new", 0, "n");
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "old", "dir/moved"));
+  pair.Submit(kA, MakeMutation(MutationKind::kUnlink, "keep"));
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+TEST(ReplicaTest, ResyncNeverOverwritesNewerWrite) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(2 * kZone, 'a'));
+  pair.Pump();
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, Bytes(kZone, 'b'));  // zone 0 dirty
+  pair.Pump();
+  pair.Connect();
+  // Run until a's zone read is issued, then write newer data into that zone live, so the
+  // block read before it reaches b after the live write.
+  bool wrote = false;
+  while (pair.Step()) {
+    if (!wrote && pair.replica(kA).resync_status(pair.now()).active) {
+      pair.Write(kA, "f", 100, "LIVE");
+      wrote = true;
+    }
+  }
+  ASSERT_TRUE(wrote);
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data.substr(100, 4), "LIVE");
+}
+
+TEST(ReplicaTest, ActivityLogRollsBackUnackedWrites) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(kZone, 'a'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Pump();
+  // a writes; the write reaches its own disk durably but never the peer; then a crashes.
+  pair.Hold(kA, true);
+  pair.Write(kA, "f", 10, "UNACKED");
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, "f"));
+  pair.Pump();
+  ASSERT_EQ(pair.side(kA).store.durable().at("f").data.substr(10, 7), "UNACKED");
+  pair.Disconnect();
+  pair.Crash(kA);
+  // b takes over and writes elsewhere; then a returns as secondary.
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Write(kB, "g", 0, "from b");
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data.substr(10, 7), Bytes(7, 'a'));
+  // Incremental: only the hot zone and b's dirty zone, not the whole file.
+  EXPECT_LE(pair.side(kA).blocks_received, 2u);
+}
+
+TEST(ReplicaTest, HotSpotWritesPersistTheActivityLogOnce) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  const uint64_t before = pair.side(kA).hot_adds;
+  for (int i = 0; i < 1000; ++i) pair.Write(kA, "f", static_cast<uint64_t>(i % 100), "x");
+  pair.Pump();
+  EXPECT_EQ(pair.side(kA).hot_adds - before, 1u);
+}
+
+TEST(ReplicaTest, ResyncResumesAfterInterrupt) {
+  ReplicaOptions o = Options();
+  o.resync_reads = 1;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  pair.Disconnect();
+  for (uint64_t z = 0; z < 40; ++z) pair.Write(kA, "big", z * kZone, Bytes(kZone, 'z'));
+  pair.Pump();
+  pair.Connect();
+  // Part of the resync, with b's periodic flush making the blocks so far durable.
+  for (int i = 0; i < 3; ++i) {
+    pair.Pump(20);
+    pair.Advance(absl::Seconds(1));
+  }
+  pair.Pump(5);
+  const uint64_t left = pair.side(kA).disk.dirty.zones();
+  ASSERT_GT(left, 0u);
+  ASSERT_LT(left, 40u);
+  pair.Disconnect();
+  pair.Crash(kB);  // b loses what it had not flushed
+  const uint64_t sent_before = pair.side(kB).blocks_received;
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  // Resumed: the second session sent only what was left, not all 40 zones again.
+  EXPECT_LE(pair.side(kB).blocks_received - sent_before, left) << "left " << left;
+}
+
+TEST(ReplicaTest, SplitBrainKeepsDiscardedCopy) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "shared", 0, "v1");
+  pair.Pump();
+  pair.Disconnect();
+  // Both write alone: a (default primary) and b.
+  pair.Write(kA, "shared", 0, "A2");
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Write(kB, "shared", 0, "B2");
+  pair.Submit(kB, MakeMutation(MutationKind::kCreate, "only-b"));
+  pair.Pump();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_NE(pair.Log(kB).find("split brain"), std::string::npos) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("shared").data, "A2");
+  EXPECT_FALSE(pair.side(kB).store.live().contains("only-b"));
+  // b's divergent paths were handed to the preserving action before being overwritten.
+  EXPECT_NE(std::find(pair.side(kB).preserved.begin(), pair.side(kB).preserved.end(), "shared"),
+            pair.side(kB).preserved.end());
+  EXPECT_NE(std::find(pair.side(kB).preserved.begin(), pair.side(kB).preserved.end(), "only-b"),
+            pair.side(kB).preserved.end());
+}
+
+TEST(ReplicaTest, ManualSplitBrainPolicyWaitsForAdmin) {
+  ReplicaOptions o = Options();
+  o.split_brain = SplitBrainPolicy::kManual;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "A");
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Write(kB, "f", 0, "B");
+  pair.Pump();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_NE(pair.replica(kA).refused_reason().find("split brain"), std::string::npos);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, "A");
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "B");
+}
+
+TEST(ReplicaTest, SecondaryRejectsLocalWrites) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  const uint64_t op = pair.Write(kB, "f", 0, "x");
+  ASSERT_TRUE(pair.Completed(kB, op));
+  EXPECT_EQ(pair.Result(kB, op).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ReplicaTest, PlannedSwapNeedsNoResync) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  for (int i = 0; i < 20; ++i) pair.Write(kA, "f", static_cast<uint64_t>(i) * kZone, "x");
+  pair.Pump();
+  pair.Advance(absl::Seconds(2));  // b flushes: everything durable there
+  pair.Pump();
+  ASSERT_TRUE(pair.replica(kA).drained());
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Settle();
+  ASSERT_TRUE(pair.replica(kB).attached()) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).blocks_received + pair.side(kB).blocks_received, 0u);
+  const uint64_t op = pair.Write(kB, "f", 1, "y");
+  pair.Pump();
+  EXPECT_TRUE(pair.Completed(kB, op));
+  EXPECT_EQ(pair.Difference(), "");
+}
+
+}  // namespace
+}  // namespace duet
