@@ -27,6 +27,8 @@ struct ModuleView {
   bool eligible = false;
   // An admin placed the module on its owner: automatic failback leaves it there.
   bool pinned = false;
+  // The sender is primary and writes without its peer: the receiver's copy is outdated.
+  bool writing_alone = false;
   friend bool operator==(const ModuleView&, const ModuleView&) = default;
 };
 

@@ -268,7 +268,14 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
       mod.peer_ack_until = ack_until;
       if (config_.witness) changed = true;  // the fencing deadline moved
     }
-    if (view.term == mod.token.term && view.owner == mod.token.owner) mod.wrote_alone = false;
+    if (view.term == mod.token.term && view.owner == mod.token.owner) {
+      mod.wrote_alone = false;
+      // The owner writes without us: our copy must not be promoted until it resyncs.
+      if (view.owner != self_ && view.writing_alone) {
+        mod.replica.MarkOutdated(out_);
+        AfterReplica(m);
+      }
+    }
     mod.peer_view = view;
     if (changed) MarkDirty(m);
   }
@@ -491,6 +498,14 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
     mod.replica.SetRole(now, ReplRole::kSecondary, out_);
   }
   mod.replica.OnTick(now, out_);
+  // Writes made alone complete once the peer cannot take over with its older copy: it says
+  // its copy is not up to date, or it is gone (without a witness, a partition that only
+  // looks like a death is the split brain the generations catch later).
+  if (mod.replica.writing_alone() &&
+      (!liveness_.Alive(now) || (mod.peer_view && mod.peer_view->data != DataState::kUpToDate &&
+                                 mod.peer_view->term == mod.token.term))) {
+    mod.replica.OnPeerOutdated(out_);
+  }
   if (data_source_ == DataStateSource::kReplication) {
     mod.data = mod.replica.data_state();
     mod.sync_percent = mod.replica.sync_percent();
@@ -703,6 +718,7 @@ ModuleView Node::ViewOf(const Module& mod) const {
   view.owner = mod.token.owner;
   view.eligible = mod.token.owner != self_ && SelfEligible(mod);
   view.pinned = mod.token.pinned;
+  view.writing_alone = mod.token.owner == self_ && mod.replica.writing_alone();
   return view;
 }
 

@@ -43,7 +43,8 @@ Replica::Replica(ModuleIndex module, std::string name, ReplicaOptions options,
       durable_(std::move(durable)),
       rng_(rng),
       activity_log_(opt_.activity_log_zones, durable_.hot),
-      data_state_(durable_.inconsistent ? DataState::kOutdated : DataState::kUnknown) {}
+      data_state_(durable_.inconsistent || durable_.outdated ? DataState::kOutdated
+                                                             : DataState::kUnknown) {}
 
 // --- Role and connection ---------------------------------------------------------------------
 
@@ -51,6 +52,10 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   if (role == ReplRole::kPrimary) fenced_ = false;
   if (role == role_) return;
   assert(role == ReplRole::kPrimary || drained());
+  if (role_ == ReplRole::kPrimary) {
+    // The writer's copy was the reference; a fenced one may have missed the new writer's.
+    data_state_ = fenced_ ? DataState::kOutdated : DataState::kUpToDate;
+  }
   role_ = role;
   if (role == ReplRole::kPrimary && target_active_) {
     Log(out, "resync into this copy abandoned: it is primary now (forced)");
@@ -60,9 +65,28 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   (void)now;
 }
 
+void Replica::OnPeerOutdated(Actions& out) {
+  if (peer_outdated_) return;
+  peer_outdated_ = true;
+  for (auto& [op, status] : held_completions_) out.push_back(CompleteLocal{module_, op, status});
+  held_completions_.clear();
+  CompleteInOrder(out);
+}
+
+void Replica::MarkOutdated(Actions& out) {
+  if (role_ == ReplRole::kPrimary || durable_.outdated || target_active_) return;
+  Persist({record::SetOutdated{true}}, out);
+  data_state_ = DataState::kOutdated;
+  Log(out, "the primary writes without this node: this copy is outdated until resynced");
+}
+
 void Replica::Fence(Actions& out) {
   if (role_ != ReplRole::kPrimary || fenced_) return;
   fenced_ = true;
+  for (auto& [op, status] : held_completions_) {
+    out.push_back(CompleteLocal{module_, op, absl::AbortedError("fenced: no longer primary")});
+  }
+  held_completions_.clear();
   for (Pending& p : pending_) {
     out.push_back(CompleteLocal{module_, p.op_id, absl::AbortedError("fenced: no longer primary")});
   }
@@ -112,6 +136,12 @@ void Replica::SendHello(Actions& out, uint64_t answers) {
   if (answers != 0) Decide(absl::InfinitePast(), out);
 }
 
+void Replica::RefreshHelloIfStale(Actions& out) {
+  // Our generations changed while a handshake may be deciding on the old ones: offer the
+  // new ones, so that both sides decide on the same, current facts.
+  if (connected_ && (link_ != Link::kAttached || awaiting_answer_to_ != 0)) SendHello(out);
+}
+
 void Replica::Decide(absl::Time now, Actions& out) {
   const ReplHello& peer = *peer_hello_;
   const bool i_primary = role_ == ReplRole::kPrimary;
@@ -134,12 +164,21 @@ void Replica::Decide(absl::Time now, Actions& out) {
       if (peer.inconsistent && !durable_.inconsistent) self_source = true;
       break;
     case SyncDecision::kSelfIsSource:
-      if (peer.primary) return refuse("the peer is primary with older data than this node");
+      if (peer.primary) {
+        // The peer took over while this node was away, and this node wrote after it last
+        // heard from it: those writes were never acknowledged while the peer could take
+        // over (they wait for the peer to be outdated), or this is a split brain. The
+        // serving primary keeps its data; ours is kept aside, then replaced.
+        Log(out, "split brain: this node changed data the serving primary never received; "
+                 "keeping the primary's copy, this node's changes are kept aside");
+        discard = true;
+        self_source = false;
+        break;
+      }
       self_source = true;
       break;
     case SyncDecision::kPeerIsSource:
-      if (i_primary) return refuse("this node is primary with older data than the peer");
-      self_source = false;
+      self_source = i_primary;  // as above, from the primary's side
       break;
     case SyncDecision::kSplitBrain:
       if (opt_.split_brain != SplitBrainPolicy::kDiscardNonDefault) {
@@ -148,13 +187,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
             opt_.split_brain == SplitBrainPolicy::kManual ? "manual" : "discard-least-changes",
             "): the admin must choose the surviving copy"));
       }
-      self_source = opt_.default_primary_here;
-      if (i_primary && !self_source) {
-        return refuse("split brain: this primary is not the default primary; waiting");
-      }
-      if (peer.primary && self_source) {
-        return refuse("split brain: the peer is primary but not the default primary; waiting");
-      }
+      // The side whose application serves keeps its data (stopping it would take the
+      // service down); with neither serving, the default primary keeps.
+      self_source = i_primary || (!peer.primary && opt_.default_primary_here);
       discard = !self_source;
       Log(out, absl::StrCat("split brain detected; this node ",
                             self_source ? "keeps its data" : "discards its changes (kept aside)"));
@@ -173,7 +208,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
   target_active_ = false;
   Log(out, absl::StrCat("connected: ", SyncDecisionName(decision), "; this node is ",
                         self_source ? "the source" : "the target"));
+  peer_outdated_ = false;  // attached again: the next time alone needs a new outdate
   if (self_source) {
+    if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
     if (!i_primary) data_state_ = DataState::kUpToDate;
     StartSource(now, out);
   } else {
@@ -236,7 +273,8 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
     const uint64_t first = ZoneOf(m.offset, opt_.zone_size);
     const uint64_t last =
         m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, opt_.zone_size);
-    activity_log_.Touch(m.path, first, last, lsn, peer_durable_lsn_, durable_.hot, records);
+    activity_log_.Touch(m.path, first, last, lsn, std::min(peer_durable_lsn_, local_durable_lsn_),
+                        durable_.hot, records);
   }
   Persist(std::move(records), out);  // hot before sent
   InFlight entry;
@@ -315,7 +353,10 @@ void Replica::CompleteInOrder(Actions& out) {
   while (!inflight_.empty()) {
     InFlight& front = inflight_.front();
     const bool peer_has = front.lsn <= peer_done_lsn_;
-    if (!front.local_done || !(peer_has || !attached() || fenced_)) break;
+    // Without the peer's ack, a mutation completes only once the peer is known outdated
+    // (it cannot take over with its old copy), or fails if this node is fenced.
+    const bool alone = front.alone || !attached();
+    if (!front.local_done || !(peer_has || fenced_ || (alone && peer_outdated_))) break;
     if (front.op_id != 0) {
       absl::Status status = front.local_status;
       if (fenced_ && !peer_has) status = absl::AbortedError("fenced: no longer primary");
@@ -342,6 +383,7 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
     if (lsn > peer_done_lsn_) records.push_back(record::Journal{m});
   }
   unacked_namespace_.clear();
+  for (InFlight& f : inflight_) f.alone = f.lsn > peer_done_lsn_;
   Persist(std::move(records), out);
   link_ = Link::kDown;
   source_active_ = false;
@@ -379,11 +421,16 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       DrainPending(now, out);
       break;
     }
-    case Applying::Kind::kTracked:
-      out.push_back(CompleteLocal{
-          module_, a.key,
-          fenced_ ? absl::AbortedError("fenced: no longer primary") : status});
+    case Applying::Kind::kTracked: {
+      const absl::Status result =
+          fenced_ ? absl::AbortedError("fenced: no longer primary") : status;
+      if (peer_outdated_ || fenced_) {
+        out.push_back(CompleteLocal{module_, a.key, result});
+      } else {
+        held_completions_.emplace_back(a.key, result);  // until the peer is outdated
+      }
       break;
+    }
     case Applying::Kind::kStream:
       if (!status.ok()) {
         Log(out, "applying the stream failed (" + std::string(status.message()) +
@@ -414,6 +461,15 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       MaybeFinishTarget(out);
       break;
     }
+    case Applying::Kind::kLocalFlush:
+      local_flush_in_flight_ = false;
+      if (status.ok()) local_durable_lsn_ = std::max(local_durable_lsn_, a.key);
+      break;
+    case Applying::Kind::kSourceFlush:
+      if (source_active_ && awaiting_done_confirm_) {
+        out.push_back(SendReplication{ResyncDone{name_, durable_.gens.current}});
+      }
+      break;
     case Applying::Kind::kFinalFlush:
       FinishTarget(out);
       break;
@@ -561,7 +617,12 @@ void Replica::OnTargetZones(const ReplTargetZones& zones, Actions& out) {
     }
   }
   Persist(std::move(records), out);
-  if (zones.last) target_zones_complete_ = true;
+  if (zones.last) {
+    target_zones_complete_ = true;
+    // The target has marked its copy inconsistent (if behind) before sending this: it can
+    // no longer take over with an older copy, so writes made alone may complete.
+    OnPeerOutdated(out);
+  }
   IssueReads(absl::InfinitePast(), out);
   MaybeFinishSource(out);
 }
@@ -652,7 +713,10 @@ void Replica::MaybeFinishSource(Actions& out) {
     return;
   }
   awaiting_done_confirm_ = true;
-  out.push_back(SendReplication{ResyncDone{name_, durable_.gens.current}});
+  // What we sent must be durable here too before the dirty map closes: flush, then done.
+  const uint64_t id = NextId();
+  applying_[id] = Applying{Applying::Kind::kSourceFlush, 0};
+  out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
 }
 
 // --- Resync: target ----------------------------------------------------------------------------
@@ -693,6 +757,10 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
     if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
     data_state_ = DataState::kSyncing;
     sync_percent_ = 0;
+  } else if (durable_.outdated) {
+    // Told it was outdated, yet the generations match: the primary wrote nothing alone.
+    Persist({record::SetOutdated{false}}, out);
+    data_state_ = DataState::kUpToDate;
   } else {
     data_state_ = DataState::kUpToDate;
   }
@@ -775,6 +843,7 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     awaiting_done_confirm_ = false;
     unflushed_.clear();
     Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent"));
+    RefreshHelloIfStale(out);
     return;
   }
   if (!target_active_) return;
@@ -801,7 +870,7 @@ void Replica::FinishTarget(Actions& out) {
   gens.current = *done_current_;
   gens.bitmap = 0;
   Persist({record::ClearDirty{}, record::ClearHot{}, record::SetGenerations{gens},
-           record::SetInconsistent{false}},
+           record::SetInconsistent{false}, record::SetOutdated{false}},
           out);
   activity_log_.Clear();
   target_active_ = false;
@@ -813,6 +882,7 @@ void Replica::FinishTarget(Actions& out) {
   live_file_lsn_.clear();
   out.push_back(SendReplication{ResyncDone{name_, gens.current}});
   Log(out, "resync done: this copy is up to date");
+  RefreshHelloIfStale(out);
 }
 
 // --- Time --------------------------------------------------------------------------------------
@@ -821,11 +891,26 @@ void Replica::OnTick(absl::Time now, Actions& out) {
   if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached() &&
       now - last_ack_progress_ >= opt_.timeout) {
     DropPeer(now, absl::StrCat("no acknowledgement for ", absl::FormatDuration(opt_.timeout)), out);
+    // The connection may still be up (a stuck peer): offer a new session; if the peer
+    // answers, it resyncs what it missed.
+    if (connected_) SendHello(out);
   }
   if (role_ == ReplRole::kPrimary && !pending_.empty() && connected_ && link_ == Link::kHello &&
       now - hello_wait_since_ >= opt_.timeout) {
     link_ = Link::kDown;
     DropPeer(now, "no handshake answer", out);
+  }
+  if (role_ == ReplRole::kPrimary && LocalAppliedLsn() > local_durable_lsn_ &&
+      !local_flush_in_flight_) {
+    if (next_local_flush_at_ == absl::InfiniteFuture()) {
+      next_local_flush_at_ = now + opt_.flush_interval;
+    } else if (now >= next_local_flush_at_) {
+      next_local_flush_at_ = absl::InfiniteFuture();
+      local_flush_in_flight_ = true;
+      const uint64_t id = NextId();
+      applying_[id] = Applying{Applying::Kind::kLocalFlush, LocalAppliedLsn()};
+      out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
+    }
   }
   if (now >= next_flush_at_ && !flush_in_flight_) {
     next_flush_at_ = absl::InfiniteFuture();
@@ -841,7 +926,7 @@ void Replica::OnTick(absl::Time now, Actions& out) {
 }
 
 absl::Time Replica::NextDeadline() const {
-  absl::Time next = next_flush_at_;
+  absl::Time next = std::min(next_flush_at_, next_local_flush_at_);
   if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached()) {
     next = std::min(next, last_ack_progress_ + opt_.timeout);
   }

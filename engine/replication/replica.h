@@ -72,6 +72,17 @@ class Replica {
   void SetRole(absl::Time now, ReplRole role, Actions& out);
   void OnConnected(absl::Time now, Actions& out);
   void OnDisconnected(absl::Time now, const std::string& why, Actions& out);
+  // The primary writes without the peer (its dirty map is open): the peer's copy must be
+  // marked outdated before those writes may complete (see OnPeerOutdated).
+  bool writing_alone() const {
+    return role_ == ReplRole::kPrimary && !attached() &&
+           (durable_.gens.bitmap != 0 || !durable_.dirty.empty() || !inflight_.empty());
+  }
+  // The peer's copy is known outdated (it said so, or it is declared lost): writes made
+  // alone may complete. Until then they are held.
+  void OnPeerOutdated(Actions& out);
+  // The primary says it writes without us: this copy is old; persisted, so a restart keeps it.
+  void MarkOutdated(Actions& out);
   // This node stopped being the writer (fenced, or the peer took over): every mutation the
   // peer has not acknowledged fails instead of completing, since the peer may never have it.
   void Fence(Actions& out);
@@ -106,6 +117,7 @@ class Replica {
     uint64_t op_id = 0;  // 0: internal (journal replay)
     Mutation mutation;
     uint64_t bytes = 0;
+    bool alone = false;  // sent before the peer was dropped: its ack will never come
     bool local_done = false;
     absl::Status local_status;
   };
@@ -115,7 +127,16 @@ class Replica {
   };
   // What an ApplyMutation we emitted was for.
   struct Applying {
-    enum class Kind : uint8_t { kLocal, kTracked, kStream, kFlush, kBlock, kFinalFlush } kind;
+    enum class Kind : uint8_t {
+      kLocal,        // primary: a stream mutation applied here
+      kTracked,      // primary: a mutation made without the peer
+      kStream,       // secondary: a stream mutation
+      kFlush,        // secondary: periodic syncfs
+      kBlock,        // target: a resync block
+      kFinalFlush,   // target: syncfs before taking the source's generation
+      kLocalFlush,   // primary: periodic syncfs, so the activity log may cool
+      kSourceFlush,  // source: syncfs before declaring the resync done
+    } kind;
     uint64_t key = 0;  // lsn, op id, block id, or flushed-up-to lsn
   };
 
@@ -138,6 +159,7 @@ class Replica {
   // if the peer's is known.
   void SendHello(Actions& out, uint64_t answers = 0);
   void Decide(absl::Time now, Actions& out);
+  void RefreshHelloIfStale(Actions& out);
   void StartSource(absl::Time now, Actions& out);
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
   void IssueReads(absl::Time now, Actions& out);
@@ -161,6 +183,8 @@ class Replica {
   ReplRole role_ = ReplRole::kSecondary;
   bool connected_ = false;
   bool fenced_ = false;
+  bool peer_outdated_ = false;  // writes made alone may complete
+  std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;
   bool hello_sent_ = false;
@@ -179,6 +203,9 @@ class Replica {
   uint64_t inflight_bytes_ = 0;
   uint64_t peer_done_lsn_ = 0;
   uint64_t peer_durable_lsn_ = 0;
+  uint64_t local_durable_lsn_ = 0;  // our own stream mutations flushed here
+  bool local_flush_in_flight_ = false;
+  absl::Time next_local_flush_at_ = absl::InfiniteFuture();
   absl::Time last_ack_progress_ = absl::InfinitePast();
   // Namespace changes sent and not yet acknowledged (journaled if the peer is dropped).
   absl::btree_map<uint64_t, Mutation> unacked_namespace_;

@@ -26,6 +26,7 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::HotRemove& x) { s.hot.Erase(x.path, x.zone); },
                  [&](const record::ClearHot&) { s.hot.clear(); },
                  [&](const record::SetInconsistent& x) { s.inconsistent = x.inconsistent; },
+                 [&](const record::SetOutdated& x) { s.outdated = x.outdated; },
                  [&](const record::Renamed& x) {
                    s.dirty.Rename(x.from, x.to);
                    s.hot.Rename(x.from, x.to);

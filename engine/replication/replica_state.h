@@ -30,6 +30,9 @@ struct ReplicaDurableState {
   ZoneMap hot;
   // A resync into this copy started and has not finished: the copy is not usable.
   bool inconsistent = false;
+  // The primary told us it writes without us: this copy is consistent but old, and must not
+  // be promoted until it has resynced (DRBD's "outdated").
+  bool outdated = false;
 };
 
 namespace record {
@@ -60,6 +63,9 @@ struct ClearHot {};
 struct SetInconsistent {
   bool inconsistent = false;
 };
+struct SetOutdated {
+  bool outdated = false;
+};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -76,7 +82,8 @@ struct Truncated {
 using ReplicaRecord =
     std::variant<record::SetGenerations, record::MarkDirty, record::MarkClean, record::ClearDirty,
                  record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
-                 record::SetInconsistent, record::Renamed, record::Removed, record::Truncated>;
+                 record::SetInconsistent, record::SetOutdated, record::Renamed, record::Removed,
+                 record::Truncated>;
 
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 

@@ -96,7 +96,7 @@ Body BuildBody(FlatBufferBuilder& builder, const Heartbeat& heartbeat) {
     const auto name = builder.CreateString(view.module);
     views.push_back(fb::CreateModuleView(builder, name, ToWire(view.state), ToWire(view.data),
                                          view.sync_percent, view.term, view.owner, view.eligible,
-                                         view.pinned));
+                                         view.pinned, view.writing_alone));
   }
   const auto modules = builder.CreateVector(views);
   const auto body =
@@ -378,6 +378,7 @@ absl::StatusOr<ModuleView> ReadModuleView(const fb::ModuleView& in) {
   out.owner = in.owner();
   out.eligible = in.eligible();
   out.pinned = in.pinned();
+  out.writing_alone = in.writing_alone();
   return out;
 }
 

@@ -88,6 +88,8 @@ class ReplicaPair {
     Run(i, [&](Actions& out) { replica(i).OnLocalMutation(now_, op, std::move(m), out); });
     return op;
   }
+  void MarkOutdated(int i) { Run(i, [&](Actions& out) { replica(i).MarkOutdated(out); }); }
+  void PeerOutdated(int i) { Run(i, [&](Actions& out) { replica(i).OnPeerOutdated(out); }); }
   bool Completed(int i, uint64_t op) const { return sides_[i].completed.contains(op); }
   absl::Status Result(int i, uint64_t op) { return sides_[i].completed.at(op); }
 

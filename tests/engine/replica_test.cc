@@ -134,8 +134,16 @@ TEST(ReplicaTest, SilentPeerIsDroppedAfterTimeoutAndWritesComplete) {
   EXPECT_FALSE(pair.Completed(kA, op));
   pair.Advance(absl::Seconds(2));
   pair.Pump();
-  ASSERT_TRUE(pair.Completed(kA, op)) << pair.Log(kA);
   EXPECT_FALSE(pair.replica(kA).attached());
+  // Dropped, but b may still believe its copy is current: nothing completes alone until b
+  // is known outdated (Node learns it over the heartbeat links, or that b is gone).
+  EXPECT_TRUE(pair.replica(kA).writing_alone());
+  EXPECT_FALSE(pair.Completed(kA, op));
+  pair.MarkOutdated(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kOutdated);
+  EXPECT_TRUE(pair.side(kB).disk.outdated);  // survives a restart of b
+  pair.PeerOutdated(kA);
+  ASSERT_TRUE(pair.Completed(kA, op)) << pair.Log(kA);
   // The write the peer never acknowledged is tracked for the next resync.
   EXPECT_TRUE(pair.side(kA).disk.dirty.Contains("f", 3)) << pair.Log(kA);
   // Later writes complete alone, tracked as dirty before they complete.
@@ -346,6 +354,53 @@ TEST(ReplicaTest, PlannedSwapNeedsNoResync) {
   pair.Pump();
   EXPECT_TRUE(pair.Completed(kB, op));
   EXPECT_EQ(pair.Difference(), "");
+}
+
+}  // namespace
+}  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by ReplicaPropertyTest: fsync, write, swap, crash of the new primary.
+TEST(ReplicaTest, CrashOfNewPrimaryAfterSwapKeepsEarlierWrites) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, "f0"));
+  pair.Write(kA, "f0", 0, "x");
+  pair.Pump();
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Disconnect();  // before the two agree on the new direction
+  pair.Crash(kB);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Settle();
+  ASSERT_TRUE(pair.side(kA).store.live().contains("f0")) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+}  // namespace
+}  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by ReplicaPropertyTest: a write, then time passes before anything is delivered.
+TEST(ReplicaTest, WriteThenTimePassesBeforeDelivery) {
+  ReplicaOptions o = Options();
+  o.timeout = absl::Seconds(3);
+  o.window_count = 8;
+  o.zone_size = 4096;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  const uint64_t op = pair.Write(kA, "f0", 0, "a");
+  pair.Advance(absl::Milliseconds(790));
+  pair.Advance(absl::Milliseconds(2210));
+  pair.Settle(absl::Seconds(30));
+  EXPECT_TRUE(pair.Completed(kA, op)) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
 }
 
 }  // namespace

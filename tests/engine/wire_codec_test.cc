@@ -59,6 +59,7 @@ ModuleView View(std::string name, ModuleState state, DataState data, uint8_t syn
   view.owner = owner;
   view.eligible = eligible;
   view.pinned = !eligible;
+  view.writing_alone = term % 2 == 1;
   return view;
 }
 
