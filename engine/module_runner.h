@@ -76,7 +76,9 @@ class ModuleRunner {
   static Step Flag(Step::Kind kind, bool on) {
     return {kind, ScriptKind::kPrestart, on, AppRole::kNone, false};
   }
-  static Step Role(AppRole r) { return {Step::Kind::kRole, ScriptKind::kPrestart, false, r, false}; }
+  static Step Role(AppRole r) {
+    return {Step::Kind::kRole, ScriptKind::kPrestart, false, r, false};
+  }
 
   void Plan(AppRole from, AppRole to);
   // Executes queued steps until a script starts or the queue is empty.

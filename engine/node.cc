@@ -233,8 +233,9 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
       if (mod.token.owner == self_ && view.owner != self_) {
         Log(m, absl::StrCat("peer took the module over at term ", view.term));
         if (mod.wrote_alone && !mod.runner.writable()) {
-          Log(m, "split brain: this node went on writing alone while the peer took over; "
-                 "the data of the two sides is reconciled by the split-brain policy");
+          Log(m,
+              "split brain: this node went on writing alone while the peer took over; "
+              "the data of the two sides is reconciled by the split-brain policy");
         }
       }
       if (view.owner != self_ && mod.runner.writable()) {

@@ -74,7 +74,7 @@ void Replica::OnPeerOutdated(Actions& out) {
 }
 
 void Replica::MarkOutdated(Actions& out) {
-  if (role_ == ReplRole::kPrimary || durable_.outdated || target_active_) return;
+  if (role_ == ReplRole::kPrimary || durable_.outdated) return;
   Persist({record::SetOutdated{true}}, out);
   data_state_ = DataState::kOutdated;
   Log(out, "the primary writes without this node: this copy is outdated until resynced");
@@ -114,6 +114,8 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   reads_.clear();
   blocks_.clear();
   reading_.clear();
+  unflushed_.clear();
+  probes_.clear();
   if (target_active_) {
     target_active_ = false;
     data_state_ = DataState::kOutdated;  // resumes at the next connection
@@ -169,8 +171,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
         // heard from it: those writes were never acknowledged while the peer could take
         // over (they wait for the peer to be outdated), or this is a split brain. The
         // serving primary keeps its data; ours is kept aside, then replaced.
-        Log(out, "split brain: this node changed data the serving primary never received; "
-                 "keeping the primary's copy, this node's changes are kept aside");
+        Log(out,
+            "split brain: this node changed data the serving primary never received; "
+            "keeping the primary's copy, this node's changes are kept aside");
         discard = true;
         self_source = false;
         break;
@@ -204,6 +207,8 @@ void Replica::Decide(absl::Time now, Actions& out) {
   reads_.clear();
   blocks_.clear();
   reading_.clear();
+  unflushed_.clear();
+  probes_.clear();
   source_active_ = false;
   target_active_ = false;
   Log(out, absl::StrCat("connected: ", SyncDecisionName(decision), "; this node is ",
@@ -384,12 +389,15 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   }
   unacked_namespace_.clear();
   for (InFlight& f : inflight_) f.alone = f.lsn > peer_done_lsn_;
+  peer_outdated_ = false;  // this time alone needs its own outdate of the peer
   Persist(std::move(records), out);
   link_ = Link::kDown;
   source_active_ = false;
   reads_.clear();
   blocks_.clear();
   reading_.clear();
+  unflushed_.clear();
+  probes_.clear();
   CompleteInOrder(out);  // what is applied here completes now: the peer is not needed
   DrainPending(now, out);
 }
@@ -604,6 +612,12 @@ void Replica::OnTargetZones(const ReplTargetZones& zones, Actions& out) {
   if (!zones.path.empty()) {
     if (zones.zones.empty()) {
       whole_paths_.insert(zones.path);  // the target changed its names: send it whole
+      if (reading_.contains(ZoneRef{zones.path, 0})) {
+        // Its first zone went (or goes) already: learn the file's size with a probe read.
+        const uint64_t id = NextId();
+        probes_[id] = zones.path;
+        out.push_back(ReadZone{module_, id, zones.path, 0, 0});
+      }
       if (!durable_.dirty.Contains(zones.path, 0)) {
         records.push_back(record::MarkDirty{zones.path, 0, 0});
         resync_total_ += opt_.zone_size;
@@ -647,7 +661,24 @@ void Replica::IssueReads(absl::Time now, Actions& out) {
   }
 }
 
+void Replica::ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out) {
+  // The target changed this path's names: every zone of our version goes over.
+  if (!whole_paths_.contains(path) || read.kind != PathKind::kFile || read.file_size == 0) return;
+  const uint64_t last = (read.file_size - 1) / opt_.zone_size;
+  const uint64_t before = durable_.dirty.zones();
+  Persist({record::MarkDirty{path, 0, last}}, out);
+  resync_total_ += (durable_.dirty.zones() - before) * opt_.zone_size;
+}
+
 void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
+  if (auto probe = probes_.find(read.read_id); probe != probes_.end()) {
+    const std::string path = probe->second;
+    probes_.erase(probe);
+    if (read.status.ok()) ExpandWholePath(path, read, out);
+    IssueReads(now, out);
+    MaybeFinishSource(out);
+    return;
+  }
   auto it = reads_.find(read.read_id);
   if (it == reads_.end()) return;  // from an earlier connection
   const auto [zone, lsn] = it->second;
@@ -657,12 +688,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));
     return;
   }
-  if (whole_paths_.contains(zone.path) && zone.zone == 0 && read.kind == PathKind::kFile &&
-      read.file_size > opt_.zone_size) {
-    const uint64_t last = (read.file_size - 1) / opt_.zone_size;
-    Persist({record::MarkDirty{zone.path, 1, last}}, out);
-    resync_total_ += last * opt_.zone_size;
-  }
+  ExpandWholePath(zone.path, read, out);
   ResyncBlock block;
   block.module = name_;
   block.block_id = NextId();
@@ -687,19 +713,22 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
     std::vector<ReplicaRecord> records;
     for (auto it = unflushed_.begin(); it != unflushed_.end() && it->first <= ack.block_id;) {
       records.push_back(record::MarkClean{it->second.path, it->second.zone});
+      reading_.erase(it->second);
       it = unflushed_.erase(it);
     }
     Persist(std::move(records), out);
+    MaybeFinishSource(out);
     return;
   }
   auto it = blocks_.find(ack.block_id);
   if (it == blocks_.end()) return;
   const ZoneRef zone = it->second;
   blocks_.erase(it);
-  reading_.erase(zone);
-  if (!ack.stale) {
-    // Out of the plan now; forgotten on disk once the target says it is durable.
-    durable_.dirty.Erase(zone.path, zone.zone);
+  if (ack.stale) {
+    reading_.erase(zone);  // read it again
+  } else {
+    // Sent: not read again in this session, and forgotten (MarkClean) once the target says
+    // it is durable. A crash of the target before that resends it in the next session.
     unflushed_[ack.block_id] = zone;
     resync_done_ += opt_.zone_size;
   }
@@ -708,8 +737,8 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
 }
 
 void Replica::MaybeFinishSource(Actions& out) {
-  if (!source_active_ || !target_zones_complete_ || !durable_.dirty.empty() || !reads_.empty() ||
-      !blocks_.empty() || awaiting_done_confirm_) {
+  if (!source_active_ || !target_zones_complete_ || !reads_.empty() || !blocks_.empty() ||
+      !probes_.empty() || durable_.dirty.zones() != unflushed_.size() || awaiting_done_confirm_) {
     return;
   }
   awaiting_done_confirm_ = true;
@@ -730,17 +759,26 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   applied_blocks_upto_ = 0;
   flushed_blocks_upto_ = 0;
   if (discard) {
-    // Keep what we are about to overwrite, then ask for every path we changed.
-    std::vector<std::string> paths;
-    for (const auto& [path, zones] : durable_.dirty.files()) paths.push_back(path);
+    // Keep what we are about to overwrite, then ask for it: the zones we changed, and
+    // whole paths for the names our journal touched.
+    std::vector<std::string> renamed;
     for (const Mutation& m : durable_.journal) {
-      paths.push_back(m.path);
-      if (!m.path2.empty() && m.kind != MutationKind::kSymlink) paths.push_back(m.path2);
+      renamed.push_back(m.path);
+      if (!m.path2.empty() && m.kind != MutationKind::kSymlink) renamed.push_back(m.path2);
     }
+    std::sort(renamed.begin(), renamed.end());
+    renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
+    std::vector<std::string> paths = renamed;
+    for (const auto& [path, zones] : durable_.dirty.files()) paths.push_back(path);
     std::sort(paths.begin(), paths.end());
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
     out.push_back(PreserveDivergent{module_, paths});
-    for (const std::string& path : paths) {
+    for (const auto& [path, zones] : durable_.dirty.files()) {
+      ReplTargetZones msg{name_, path, {}, false};
+      zones.ForEach([&](uint64_t z) { msg.zones.push_back(z); });
+      out.push_back(SendReplication{std::move(msg)});
+    }
+    for (const std::string& path : renamed) {
       out.push_back(SendReplication{ReplTargetZones{name_, path, {}, false}});
     }
   }
@@ -775,14 +813,15 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   auto zone_lsn = live_zone_lsn_.find(ZoneRef{b.path, b.zone});
   auto path_lsn = live_path_lsn_.find(b.path);
   // A block that sets the file's size (its last zone) or removes the path is stale after any
+  // (A zone that ends exactly at the end of file sets the size too: the target may be longer.)
   // newer live write to the file, not only to its own zone: the size it carries is old.
-  const bool sets_size = b.kind != PathKind::kFile || b.file_size < (b.zone + 1) * opt_.zone_size;
+  const bool sets_size = b.kind != PathKind::kFile || b.file_size <= (b.zone + 1) * opt_.zone_size;
   auto file_lsn = live_file_lsn_.find(b.path);
-  const bool stale = (zone_lsn != live_zone_lsn_.end() && zone_lsn->second > b.read_lsn) ||
-                     (path_lsn != live_path_lsn_.end() && path_lsn->second > b.read_lsn) ||
-                     (sets_size && file_lsn != live_file_lsn_.end() &&
-                      file_lsn->second > b.read_lsn) ||
-                     live_rename_lsn_ > b.read_lsn;
+  const bool stale =
+      (zone_lsn != live_zone_lsn_.end() && zone_lsn->second > b.read_lsn) ||
+      (path_lsn != live_path_lsn_.end() && path_lsn->second > b.read_lsn) ||
+      (sets_size && file_lsn != live_file_lsn_.end() && file_lsn->second > b.read_lsn) ||
+      live_rename_lsn_ > b.read_lsn;
   if (stale) {
     out.push_back(SendReplication{ResyncBlockAck{name_, b.block_id, true, false}});
     return;
@@ -811,7 +850,7 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
         write.data = b.data;
         steps.push_back(std::move(write));
       }
-      if (b.file_size < start + opt_.zone_size) {
+      if (b.file_size <= start + opt_.zone_size) {
         Mutation truncate = MakeMutation(MutationKind::kTruncate, b.path);
         truncate.offset = b.file_size;
         steps.push_back(std::move(truncate));

@@ -167,6 +167,7 @@ class Replica {
   void MaybeFinishTarget(Actions& out);
   void FinishTarget(Actions& out);
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
+  void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
   void OnResyncDone(const ResyncDone& done, Actions& out);
   void OnTargetZones(const ReplTargetZones& zones, Actions& out);
 
@@ -189,7 +190,7 @@ class Replica {
   std::optional<ReplHello> peer_hello_;
   bool hello_sent_ = false;
   uint64_t hello_epoch_ = 0;
-  uint64_t awaiting_answer_to_ = 0;  // our unsolicited Hello not yet answered
+  uint64_t awaiting_answer_to_ = 0;                     // our unsolicited Hello not yet answered
   absl::Time hello_wait_since_ = absl::InfinitePast();  // writes wait for the handshake
   std::string refused_reason_;
   DataState data_state_ = DataState::kUnknown;
@@ -225,8 +226,9 @@ class Replica {
   absl::flat_hash_set<ZoneRef> reading_;  // zones read or sent, not yet acknowledged
   absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
   absl::flat_hash_map<uint64_t, ZoneRef> blocks_;                      // block id -> zone
-  absl::flat_hash_set<std::string> whole_paths_;  // send every zone (learned at zone 0)
-  absl::btree_map<uint64_t, ZoneRef> unflushed_;  // applied on the target, not yet durable
+  absl::flat_hash_set<std::string> whole_paths_;       // send every zone (learned at zone 0)
+  absl::btree_map<uint64_t, ZoneRef> unflushed_;       // applied on the target, not yet durable
+  absl::flat_hash_map<uint64_t, std::string> probes_;  // read id -> whole path to size
   bool awaiting_done_confirm_ = false;
   uint64_t resync_total_ = 0, resync_done_ = 0;
   absl::Time resync_started_ = absl::InfinitePast();

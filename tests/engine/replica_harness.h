@@ -44,7 +44,9 @@ class ReplicaPair {
   Replica& replica(int i) { return *sides_[i].replica; }
   absl::Time now() const { return now_; }
 
-  void SetRole(int i, ReplRole role) { Run(i, [&](Actions& out) { replica(i).SetRole(now_, role, out); }); }
+  void SetRole(int i, ReplRole role) {
+    Run(i, [&](Actions& out) { replica(i).SetRole(now_, role, out); });
+  }
   void Connect() {
     connected_ = true;
     for (int i = 0; i < 2; ++i) Run(i, [&](Actions& out) { replica(i).OnConnected(now_, out); });
@@ -88,8 +90,12 @@ class ReplicaPair {
     Run(i, [&](Actions& out) { replica(i).OnLocalMutation(now_, op, std::move(m), out); });
     return op;
   }
-  void MarkOutdated(int i) { Run(i, [&](Actions& out) { replica(i).MarkOutdated(out); }); }
-  void PeerOutdated(int i) { Run(i, [&](Actions& out) { replica(i).OnPeerOutdated(out); }); }
+  void MarkOutdated(int i) {
+    Run(i, [&](Actions& out) { replica(i).MarkOutdated(out); });
+  }
+  void PeerOutdated(int i) {
+    Run(i, [&](Actions& out) { replica(i).OnPeerOutdated(out); });
+  }
   bool Completed(int i, uint64_t op) const { return sides_[i].completed.contains(op); }
   absl::Status Result(int i, uint64_t op) { return sides_[i].completed.at(op); }
 
@@ -213,8 +219,8 @@ class ReplicaPair {
         if (apply->durable) s.store.Sync(apply->mutation.path);
         events_.push_back(Applied{i, apply->apply_id, st});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
-        events_.push_back(Read{i, s.store.Read(read->module, read->read_id, read->path,
-                                               read->offset, read->length)});
+        events_.push_back(Read{
+            i, s.store.Read(read->module, read->read_id, read->path, read->offset, read->length)});
       } else if (auto* persist = std::get_if<PersistReplica>(&a)) {
         s.persists++;
         for (const ReplicaRecord& r : persist->records) {

@@ -110,8 +110,8 @@ struct Step {
 };
 
 void showValue(const Step& s, std::ostream& os) {
-  static const char* names[] = {"write", "fsync", "disconnect", "connect", "crash",
-                                "swap",  "time",  "pump"};
+  static const char* names[] = {"write", "fsync", "disconnect", "connect",
+                                "crash", "swap",  "time",       "pump"};
   os << names[static_cast<int>(s.cmd)] << "(file " << s.file << ", offset " << s.offset
      << ", size class " << s.size_class << ", arg " << s.arg << ")";
 }
@@ -215,8 +215,7 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
         }
         pair.Crash(victim);
         // The survivor takes over only if its copy is up to date (as Node requires).
-        if (victim == primary &&
-            pair.replica(1 - primary).data_state() == DataState::kUpToDate) {
+        if (victim == primary && pair.replica(1 - primary).data_state() == DataState::kUpToDate) {
           primary = 1 - primary;
           pair.SetRole(primary, ReplRole::kPrimary);
         } else if (victim == primary) {

@@ -138,7 +138,7 @@ TEST(ReplicaTest, SilentPeerIsDroppedAfterTimeoutAndWritesComplete) {
   // Dropped, but b may still believe its copy is current: nothing completes alone until b
   // is known outdated (Node learns it over the heartbeat links, or that b is gone).
   EXPECT_TRUE(pair.replica(kA).writing_alone());
-  EXPECT_FALSE(pair.Completed(kA, op));
+  EXPECT_FALSE(pair.Completed(kA, op)) << pair.Log(kA) << pair.Log(kB);
   pair.MarkOutdated(kB);
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kOutdated);
   EXPECT_TRUE(pair.side(kB).disk.outdated);  // survives a restart of b
@@ -146,10 +146,15 @@ TEST(ReplicaTest, SilentPeerIsDroppedAfterTimeoutAndWritesComplete) {
   ASSERT_TRUE(pair.Completed(kA, op)) << pair.Log(kA);
   // The write the peer never acknowledged is tracked for the next resync.
   EXPECT_TRUE(pair.side(kA).disk.dirty.Contains("f", 3)) << pair.Log(kA);
-  // Later writes complete alone, tracked as dirty before they complete.
+  // a offered the stuck peer a new session; writes wait for its answer up to the timeout,
+  // then complete alone, tracked as dirty before they complete.
   const uint64_t alone = pair.Write(kA, "g", 0, "y");
   pair.Pump();
-  EXPECT_TRUE(pair.Completed(kA, alone));
+  EXPECT_FALSE(pair.Completed(kA, alone));
+  pair.Advance(absl::Seconds(6));
+  pair.Pump();
+  pair.PeerOutdated(kA);  // as Node does while b says its copy is outdated
+  EXPECT_TRUE(pair.Completed(kA, alone)) << pair.Log(kA);
   EXPECT_TRUE(pair.side(kA).disk.dirty.Contains("g", 0));
   EXPECT_NE(pair.side(kA).disk.gens.bitmap, 0u);  // a new generation: a wrote alone
 }
