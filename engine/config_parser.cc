@@ -624,6 +624,13 @@ class Parser {
   absl::Status ParseModules(const Section& root) {
     DUET_ASSIGN_OR_RETURN(std::vector<const toml::table*> tables,
                           root.ReadTables("module", Need::kOptional));
+    // Every heartbeat carries every module's state (engine/wire caps it at 4096).
+    constexpr size_t kMaxModules = 4096;
+    if (tables.size() > kMaxModules) {
+      return root.Error(
+          tables[kMaxModules],
+          absl::StrCat("at most ", kMaxModules, " [[module]] tables, not ", tables.size()));
+    }
     for (size_t i = 0; i < tables.size(); ++i) {
       ModuleConfig& module = config_.modules.emplace_back();
       Section s = Open(*tables[i], absl::StrCat("in module #", i + 1));
@@ -703,9 +710,10 @@ class Parser {
   absl::Status ParseZoneSize(const Section& s, ModuleConfig& m) {
     uint64_t size = m.zone_size;
     DUET_RETURN_IF_ERROR(s.ReadSize("zone_size", &size, /*per_second=*/false));
-    if (size < 4096 || (size & (size - 1)) != 0 || size > (1ull << 30)) {
+    // A resync block carries one zone, and a replication frame at most 4 MiB of data.
+    if (size < 4096 || (size & (size - 1)) != 0 || size > (4ull << 20)) {
       return s.BadValue("zone_size", *s.Find("zone_size"),
-                        absl::StrCat("must be a power of two from 4KiB to 1GiB, not ", size));
+                        absl::StrCat("must be a power of two from 4KiB to 4MiB, not ", size));
     }
     m.zone_size = static_cast<uint32_t>(size);
     return absl::OkStatus();

@@ -256,7 +256,7 @@ TEST(ConfigParserTest, SizesAcceptIntegersAndBinaryUnits) {
 }
 
 TEST(ConfigParserTest, BadZoneSizeIsRejected) {
-  for (std::string_view bad : {"5000", "2048", "\"2KiB\"", "\"2GiB\"", "0"}) {
+  for (std::string_view bad : {"5000", "2048", "\"2KiB\"", "\"2GiB\"", "\"8MiB\"", "0"}) {
     SCOPED_TRACE(bad);
     ExpectError(Append(Cat("zone_size = ", bad, "\n")), "zone_size",
                 {"'zone_size' in module 'web'", "power of two"});
