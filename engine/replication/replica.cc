@@ -202,7 +202,14 @@ void Replica::Decide(absl::Time now, Actions& out) {
   }
   refused_reason_.clear();
   link_ = Link::kAttached;
+  // A new stream session. Receiving side: acknowledgements restart from its first write.
+  ++session_;
   expect_lsn_ = 0;
+  stream_done_.clear();
+  done_lsn_ = durable_lsn_ = acked_done_ = acked_durable_ = 0;
+  flush_in_flight_ = false;
+  // Sending side: see the end of this function.
+  const uint64_t session_start = next_lsn_;
   // A new session: whatever the last one had in flight for resync is void.
   reads_.clear();
   blocks_.clear();
@@ -221,6 +228,10 @@ void Replica::Decide(absl::Time now, Actions& out) {
   } else {
     StartTarget(discard, decision != SyncDecision::kInSync, out);
   }
+  // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
+  // one went into the plan above, judged by the old watermarks); what is still in flight from
+  // before was sent to a dropped peer (alone) and completes by the outdate rule only.
+  peer_done_lsn_ = peer_durable_lsn_ = session_start - 1;
   if (i_primary) {
     last_ack_progress_ = now;
     DrainPending(now, out);
@@ -357,7 +368,7 @@ void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<Replic
 void Replica::CompleteInOrder(Actions& out) {
   while (!inflight_.empty()) {
     InFlight& front = inflight_.front();
-    const bool peer_has = front.lsn <= peer_done_lsn_;
+    const bool peer_has = !front.alone && front.lsn <= peer_done_lsn_;
     // Without the peer's ack, a mutation completes only once the peer is known outdated
     // (it cannot take over with its old copy), or fails if this node is fenced.
     const bool alone = front.alone || !attached();
@@ -446,9 +457,10 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
         Persist({record::SetInconsistent{true}}, out);
         data_state_ = DataState::kOutdated;
       }
-      if (a.key != 0) MarkStreamDone(a.key, out);
+      if (a.key != 0 && a.session == session_) MarkStreamDone(a.key, out);
       break;
     case Applying::Kind::kFlush:
+      if (a.session != session_) break;  // flushed for an earlier session
       flush_in_flight_ = false;
       durable_lsn_ = std::max(durable_lsn_, a.key);
       if (flushed_blocks_upto_ > 0) {
@@ -491,7 +503,10 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
     Log(out, "ignored a stream write from the peer: this node is primary");
     return;
   }
-  if (expect_lsn_ == 0) expect_lsn_ = w.lsn;
+  if (expect_lsn_ == 0) {
+    expect_lsn_ = w.lsn;
+    done_lsn_ = durable_lsn_ = acked_done_ = acked_durable_ = w.lsn - 1;
+  }
   if (w.lsn != expect_lsn_) {
     Log(out, absl::StrCat("stream out of order: got lsn ", w.lsn, ", expected ", expect_lsn_,
                           "; ignored"));
@@ -517,13 +532,14 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
   const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
   stream_done_[w.lsn] = false;
   const uint64_t id = NextId();
-  applying_[id] = Applying{Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn};
+  applying_[id] = Applying{Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn, session_};
   out.push_back(ApplyMutation{module_, id, m, durable});
   if (done_on_receipt) MarkStreamDone(w.lsn, out);
   if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
 }
 
 void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
+  if (lsn <= done_lsn_) return;
   stream_done_[lsn] = true;
   while (!stream_done_.empty() && stream_done_.begin()->second) {
     done_lsn_ = stream_done_.begin()->first;
@@ -957,7 +973,7 @@ void Replica::OnTick(absl::Time now, Actions& out) {
       flush_in_flight_ = true;
       flushed_blocks_upto_ = applied_blocks_upto_;
       const uint64_t id = NextId();
-      applying_[id] = Applying{Applying::Kind::kFlush, done_lsn_};
+      applying_[id] = Applying{Applying::Kind::kFlush, done_lsn_, session_};
       out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
     }
   }

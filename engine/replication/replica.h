@@ -137,7 +137,8 @@ class Replica {
       kLocalFlush,   // primary: periodic syncfs, so the activity log may cool
       kSourceFlush,  // source: syncfs before declaring the resync done
     } kind;
-    uint64_t key = 0;  // lsn, op id, block id, or flushed-up-to lsn
+    uint64_t key = 0;      // lsn, op id, block id, or flushed-up-to lsn
+    uint64_t session = 0;  // kStream, kFlush: the stream session it belongs to
   };
 
   // Primary.
@@ -212,6 +213,9 @@ class Replica {
   absl::btree_map<uint64_t, Mutation> unacked_namespace_;
 
   // Secondary: applying the stream.
+  // Each decided connection is a stream session with its own LSN range (a restarted primary
+  // starts again from 1): acknowledgements never mix sessions.
+  uint64_t session_ = 0;
   uint64_t expect_lsn_ = 0;                      // 0: take the first write's lsn
   absl::btree_map<uint64_t, bool> stream_done_;  // lsn -> reached the ack level
   uint64_t done_lsn_ = 0;
