@@ -410,3 +410,34 @@ TEST(ReplicaTest, WriteThenTimePassesBeforeDelivery) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by ReplicaPropertyTest: a write made alone, then, during the next handshake, a live
+// write to the same zone.
+TEST(ReplicaTest, LiveWriteDuringHandshakeAfterWritingAlone) {
+  ReplicaOptions o = Options();
+  o.zone_size = 4096;
+  o.timeout = absl::Seconds(3);
+  o.window_count = 8;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f0", 0, "a");
+  pair.MarkOutdated(kB);
+  pair.PeerOutdated(kA);
+  pair.Connect();
+  pair.Pump(262);
+  pair.Disconnect();
+  pair.Write(kA, "f2", 0, "a");
+  pair.MarkOutdated(kB);
+  pair.PeerOutdated(kA);
+  pair.Connect();
+  pair.Write(kA, "f2", 1, "a");
+  pair.Settle(absl::Seconds(30));
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+}  // namespace
+}  // namespace duet
