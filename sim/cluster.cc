@@ -16,6 +16,15 @@ template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
 constexpr absl::Duration kOracleInterval = absl::Milliseconds(50);
+// Replication mode: the application issues an operation per module every 5..50 ms, with at
+// most this many of its calls in flight.
+constexpr absl::Duration kWorkloadMin = absl::Milliseconds(5);
+constexpr absl::Duration kWorkloadMax = absl::Milliseconds(50);
+constexpr int kWorkloadOutstanding = 4;
+// Disk: latency per operation, plus the transfer at this rate.
+constexpr absl::Duration kDiskMin = absl::Microseconds(20);
+constexpr absl::Duration kDiskMax = absl::Microseconds(800);
+constexpr double kDiskBytesPerSecond = 1e9;
 
 uint64_t Fnv(uint64_t hash, const std::string& text) {
   for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
@@ -35,7 +44,7 @@ bool IsStartScript(ScriptKind kind) {
 
 }  // namespace
 
-SimCluster::SimCluster(Config config, uint64_t seed)
+SimCluster::SimCluster(Config config, uint64_t seed, bool replication)
     : config_(std::move(config)),
       rng_(seed),
       now_(absl::UnixEpoch() + absl::Hours(1)),
@@ -44,7 +53,8 @@ SimCluster::SimCluster(Config config, uint64_t seed)
       witness_clock_(now_, now_, 0),
       oracle_(DefaultPrimaries(config_), absl::Seconds(1)),
       writers_checker_(config_),
-      scripts_checker_(config_) {
+      scripts_checker_(config_),
+      replication_(replication) {
   for (NodeIndex n = 0; n < 2; ++n) {
     links_[n].resize(config_.nodes[n].heartbeat.size());
     observed_[n].resize(config_.modules.size());
@@ -52,6 +62,16 @@ SimCluster::SimCluster(Config config, uint64_t seed)
   }
   AddChecker(&writers_checker_);
   AddChecker(&scripts_checker_);
+  if (replication_) {
+    const size_t modules = config_.modules.size();
+    for (NodeIndex n = 0; n < 2; ++n) {
+      stores_[n].resize(modules);
+      disk_free_at_[n].assign(modules, absl::InfinitePast());
+    }
+    repl_next_at_.fill(absl::InfinitePast());
+    split_.assign(modules, false);
+    workload_.emplace(modules, rng_.Next());
+  }
 }
 
 void SimCluster::Start() {
@@ -60,7 +80,15 @@ void SimCluster::Start() {
     witness_.emplace(config_.witness->lease, witness_clock_.Local(now_) - config_.witness->lease);
   }
   for (NodeIndex n = 0; n < 2; ++n) RestartNode(n);
-  Schedule(kOracleInterval, OracleTick{});
+  if (!replication_) {
+    Schedule(kOracleInterval, OracleTick{});
+    return;
+  }
+  for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
+    Schedule(absl::Nanoseconds(rng_.Between(absl::ToInt64Nanoseconds(kWorkloadMin),
+                                            absl::ToInt64Nanoseconds(kWorkloadMax))),
+             WorkloadTick{m});
+  }
 }
 
 void SimCluster::SetClockOffset(NodeIndex n, absl::Duration offset) {
@@ -83,6 +111,7 @@ void SimCluster::Schedule(absl::Duration after, EventBody body) {
 void SimCluster::RunFor(absl::Duration d) {
   const absl::Time end = now_ + d;
   while (true) {
+    if (replication_) UpdateReplicationLink();
     absl::Time next = events_queue_.empty() ? absl::InfiniteFuture() : events_queue_.top().at;
     for (NodeIndex n = 0; n < 2; ++n) {
       if (nodes_[n]) next = std::min(next, clocks_[n].TrueAt(nodes_[n]->NextDeadline()));
@@ -141,6 +170,17 @@ void SimCluster::Process(const Event& event) {
                    FeedOracle();
                    Schedule(kOracleInterval, OracleTick{});
                  },
+                 [&](const DeliverReplication& d) {
+                   if (d.epoch != repl_epoch_ || !nodes_[d.to]) return;  // connection gone
+                   StepNode(d.to, ReplicationReceived{d.message});
+                 },
+                 [&](const DiskDone& d) { FinishDisk(d); },
+                 [&](const WorkloadTick& w) {
+                   IssueWorkload(w.module);
+                   Schedule(absl::Nanoseconds(rng_.Between(absl::ToInt64Nanoseconds(kWorkloadMin),
+                                                           absl::ToInt64Nanoseconds(kWorkloadMax))),
+                            WorkloadTick{w.module});
+                 },
              },
              event.body);
 }
@@ -151,46 +191,78 @@ void SimCluster::StepNode(NodeIndex n, const Input& input) {
 
 void SimCluster::Execute(NodeIndex n, const Actions& actions) {
   for (const Action& action : actions) {
-    std::visit(Overloaded{
-                   [&](const duet::SendPeer& send) { SendPeer(n, send); },
-                   [&](const SendWitness& send) {
-                     const LinkFaults& out = witness_links_[n];
-                     ++stats_.witness_messages_sent;
-                     if (Drop(out)) {
-                       ++stats_.witness_messages_lost;
-                       return;
-                     }
-                     Schedule(Latency(out), DeliverToWitness{send.request});
-                   },
-                   [&](const PersistModule& p) {
-                     persisted_[n].modules[config_.modules[p.module].name] = p.record;
-                   },
-                   [&](const PersistIncarnation& p) { persisted_[n].incarnation = p.incarnation; },
-                   [&](const RunScript& run) { RunScriptAction(n, run); },
-                   [&](const SetCheckers& s) { observed_[n][s.module].checkers = s.running; },
-                   [&](const SetVip& s) { observed_[n][s.module].vip = s.assigned; },
-                   [&](const SetWritable& s) {
-                     observed_[n][s.module].writable = s.writable;
-                     for (ClusterObserver* o : observers_) {
-                       o->OnWritable(now_, n, s.module, s.writable);
-                     }
-                   },
-                   [&](const AdminReply& r) { admin_replies_[r.request_id] = r.status; },
-                   [&](const auto&) {},  // replication actions: not simulated yet
-                   [&](const LogEvent& e) {
-                     Trace(n, e.text);
-                     if (!e.module || !nodes_[n] || observers_.empty()) return;
-                     // Every change of the state shown comes with a log event of the module.
-                     Observed& obs = observed_[n][*e.module];
-                     const ModuleState state = nodes_[n]->Status(*e.module).state;
-                     if (state == obs.state) return;
-                     for (ClusterObserver* o : observers_) {
-                       o->OnModuleState(now_, n, *e.module, obs.state, state);
-                     }
-                     obs.state = state;
-                   },
-               },
-               action);
+    std::visit(
+        Overloaded{
+            [&](const duet::SendPeer& send) { SendPeer(n, send); },
+            [&](const SendWitness& send) {
+              const LinkFaults& out = witness_links_[n];
+              ++stats_.witness_messages_sent;
+              if (Drop(out)) {
+                ++stats_.witness_messages_lost;
+                return;
+              }
+              Schedule(Latency(out), DeliverToWitness{send.request});
+            },
+            [&](const PersistModule& p) {
+              persisted_[n].modules[config_.modules[p.module].name] = p.record;
+            },
+            [&](const PersistIncarnation& p) { persisted_[n].incarnation = p.incarnation; },
+            [&](const RunScript& run) { RunScriptAction(n, run); },
+            [&](const SetCheckers& s) { observed_[n][s.module].checkers = s.running; },
+            [&](const SetVip& s) { observed_[n][s.module].vip = s.assigned; },
+            [&](const SetWritable& s) {
+              observed_[n][s.module].writable = s.writable;
+              for (ClusterObserver* o : observers_) {
+                o->OnWritable(now_, n, s.module, s.writable);
+              }
+              if (replication_ && s.writable) CheckSplitBrain(n, s.module);
+            },
+            [&](const AdminReply& r) { admin_replies_[r.request_id] = r.status; },
+            [&](const duet::SendReplication& send) {
+              if (replication_) SendReplicationAction(n, send);
+            },
+            [&](const ApplyMutation& apply) {
+              if (!replication_) return;
+              SubmitDisk(n, apply.module, apply, apply.mutation.data_size());
+            },
+            [&](const ReadZone& read) {
+              if (!replication_) return;
+              SubmitDisk(n, read.module, read, read.length);
+            },
+            [&](const PersistReplica& p) {
+              if (!replication_) return;
+              const ModuleConfig& mc = config_.modules[p.module];
+              ReplicaDurableState& state = persisted_[n].replicas[mc.name];
+              for (const ReplicaRecord& r : p.records) {
+                ApplyRecord(state, r, mc.zone_size);
+              }
+            },
+            [&](const CompleteLocal& c) {
+              if (workload_) workload_->Completed(c.op_id, c.status);
+            },
+            [&](const PreserveDivergent& p) {
+              Trace(n, absl::StrCat(config_.modules[p.module].name, ": sim keeps ", p.paths.size(),
+                                    " divergent paths aside"));
+            },
+            [&](const LogEvent& e) {
+              Trace(n, e.text);
+              if (replication_ && e.module && e.text.find("split brain") != std::string::npos) {
+                // Detected: the non-default side's changes are being discarded.
+                workload_->Resolved(*e.module);
+                split_[*e.module] = false;
+              }
+              if (!e.module || !nodes_[n] || observers_.empty()) return;
+              // Every change of the state shown comes with a log event of the module.
+              Observed& obs = observed_[n][*e.module];
+              const ModuleState state = nodes_[n]->Status(*e.module).state;
+              if (state == obs.state) return;
+              for (ClusterObserver* o : observers_) {
+                o->OnModuleState(now_, n, *e.module, obs.state, state);
+              }
+              obs.state = state;
+            },
+        },
+        action);
   }
 }
 
@@ -271,6 +343,86 @@ void SimCluster::FeedOracle() {
   }
 }
 
+void SimCluster::UpdateReplicationLink() {
+  const bool up =
+      nodes_[0] && nodes_[1] && !links_[0].empty() && links_[0][0].up && links_[1][0].up;
+  if (up == repl_connected_) return;
+  repl_connected_ = up;
+  ++repl_epoch_;  // whatever was in flight on the old connection is gone
+  repl_next_at_.fill(absl::InfinitePast());
+  if (up) ++stats_.replication_connects;
+  Note(up ? "replication connection up" : "replication connection down");
+  for (NodeIndex n = 0; n < 2; ++n) {
+    if (!nodes_[n]) continue;
+    if (up) {
+      StepNode(n, duet::ReplicationConnected{});
+    } else {
+      StepNode(n, ReplicationDisconnected{});
+    }
+  }
+}
+
+void SimCluster::SendReplicationAction(NodeIndex from, const duet::SendReplication& send) {
+  if (!repl_connected_) return;
+  ++stats_.replication_messages;
+  const NodeIndex to = Peer(from);
+  // A stream: never delivered before what was sent earlier in the same direction.
+  absl::Time at = std::max(repl_next_at_[from], now_ + Latency(links_[from][0]));
+  repl_next_at_[from] = at;
+  Schedule(at - now_, DeliverReplication{to, repl_epoch_, send.message});
+}
+
+void SimCluster::SubmitDisk(NodeIndex n, ModuleIndex m, std::variant<ApplyMutation, ReadZone> op,
+                            uint64_t bytes) {
+  ++stats_.disk_ops;
+  const absl::Duration latency =
+      absl::Nanoseconds(
+          rng_.Between(absl::ToInt64Nanoseconds(kDiskMin), absl::ToInt64Nanoseconds(kDiskMax))) +
+      absl::Seconds(static_cast<double>(bytes) / kDiskBytesPerSecond);
+  // One queue per node and module: operations complete in the order they were issued.
+  const absl::Time at = std::max(disk_free_at_[n][m], now_ + latency);
+  disk_free_at_[n][m] = at;
+  Schedule(at - now_, DiskDone{n, boots_[n], std::move(op)});
+}
+
+void SimCluster::FinishDisk(const DiskDone& d) {
+  if (!nodes_[d.node] || boots_[d.node] != d.boot) return;  // died with its process
+  if (const auto* apply = std::get_if<ApplyMutation>(&d.op)) {
+    MemStore& store = stores_[d.node][apply->module];
+    absl::Status status = store.Apply(apply->mutation);
+    if (status.ok() && apply->durable) store.Sync(apply->mutation.path);
+    StepNode(d.node, MutationApplied{apply->module, apply->apply_id, std::move(status)});
+    return;
+  }
+  const auto& read = std::get<ReadZone>(d.op);
+  StepNode(d.node, stores_[d.node][read.module].Read(read.module, read.read_id, read.path,
+                                                     read.offset, read.length));
+}
+
+void SimCluster::IssueWorkload(ModuleIndex m) {
+  if (!workload_running_ || workload_->outstanding(m) >= kWorkloadOutstanding) return;
+  std::optional<NodeIndex> writer;
+  for (NodeIndex n = 0; n < 2; ++n) {
+    if (!nodes_[n] || !observed_[n][m].writable) continue;
+    if (!writer || rng_.Chance(0.5)) writer = n;  // two writers: a split brain
+  }
+  if (!writer) return;
+  const uint64_t op_id = next_op_id_++;
+  Mutation mutation = workload_->Next(m, *writer, op_id);
+  StepNode(*writer, LocalMutation{m, op_id, std::move(mutation)});
+}
+
+void SimCluster::CheckSplitBrain(NodeIndex n, ModuleIndex m) {
+  if (!nodes_[Peer(n)] || !observed_[Peer(n)][m].writable) return;
+  // Both write: once they meet, the side that is not the default primary discards its
+  // changes (DESIGN.md §5), acknowledged or not.
+  const NodeIndex loser = Peer(config_.modules[m].default_primary);
+  Note(absl::StrCat(config_.modules[m].name, ": both nodes writable; what ",
+                    config_.nodes[loser].name, " acknowledges may be discarded"));
+  split_[m] = true;
+  workload_->DiscardFrom(m, loser);
+}
+
 void SimCluster::SetPartitioned(bool partitioned) {
   for (auto& per_node : links_) {
     for (LinkFaults& f : per_node) f.up = !partitioned;
@@ -285,14 +437,26 @@ void SimCluster::HealNetwork() {
   for (LinkFaults& f : witness_reply_links_) f = LinkFaults{};
 }
 
-void SimCluster::CrashNode(NodeIndex n) {
+void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced) {
   if (!nodes_[n]) return;
   ++stats_.node_crashes;
   Trace(n, "CRASH");
+  if (replication_) {
+    for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
+      // With no up-to-date copy left, the pair is one machine: what this node acknowledged
+      // and did not fsync may be gone.
+      const NodeIndex peer = Peer(n);
+      const bool peer_has_it = nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate;
+      if (lose_unsynced && !peer_has_it) workload_->LoseUnsynced(m);
+      if (lose_unsynced) stores_[n][m].Crash();
+    }
+    workload_->NodeDown(n);
+  }
   nodes_[n].reset();
   // The daemon's guard takes the VIP and the application down with it.
   for (Observed& obs : observed_[n]) obs = Observed{};
   for (ClusterObserver* o : observers_) o->OnNodeDown(now_, n);
+  if (replication_) UpdateReplicationLink();
 }
 
 void SimCluster::RestartNode(NodeIndex n) {
@@ -301,10 +465,11 @@ void SimCluster::RestartNode(NodeIndex n) {
   Trace(n, "BOOT");
   oracle_.NodeStarted(n);
   for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;
-  // Data states come from the DataOracle until the simulator drives replication itself.
   nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], LocalNow(n),
-                    DataStateSource::kExternal);
+                    replication_ ? DataStateSource::kReplication : DataStateSource::kExternal);
   Execute(n, nodes_[n]->Start(LocalNow(n)));
+  // A new process starts disconnected, then connects if the link allows.
+  if (replication_) UpdateReplicationLink();
 }
 
 void SimCluster::CrashWitness() {
@@ -331,6 +496,14 @@ std::optional<absl::Status> SimCluster::Admin(NodeIndex n, AdminVerb verb, Modul
                                               bool force) {
   if (!nodes_[n]) return std::nullopt;
   ++stats_.admin_commands;
+  if (replication_ && verb == AdminVerb::kPrim && force &&
+      nodes_[n]->Status(m).data != DataState::kUpToDate) {
+    // A copy not known up to date may become primary: anything acknowledged may be gone.
+    Note(absl::StrCat("forced promotion of ", config_.modules[m].name, " on ",
+                      config_.nodes[n].name, " (data ", DataStateName(nodes_[n]->Status(m).data),
+                      "): acknowledged writes may be lost"));
+    workload_->LoseAll(m);
+  }
   const uint64_t id = next_admin_id_++;
   StepNode(n, AdminCommand{id, verb, m, force});
   auto it = admin_replies_.find(id);

@@ -4,7 +4,11 @@
 // that must hold at every simulated instant (no two writers with a witness; a module's
 // scripts never overlap). Everything random comes from the seed: same seed, same run.
 //
-// The data state of each module comes from DataOracle, a stand-in for the replication engine.
+// The data state of each module comes from DataOracle, a stand-in for the replication engine,
+// or, in replication mode, from the nodes' real replication engines: each node then has a
+// MemStore per module as its backing directory (with disk latency, and crash losing what was
+// not synced), a replication connection (ordered and reliable while heartbeat link 0 is up
+// both ways and both nodes are), and an application workload writes on the writable node.
 //
 // Each node (and the witness) reads its own monotonic clock, which may run fast or slow by a
 // bounded drift (DriftingClock): the engine's time inputs and deadlines are on that clock,
@@ -33,6 +37,8 @@
 #include "sim/data_oracle.h"
 #include "sim/drifting_clock.h"
 #include "sim/invariants.h"
+#include "sim/mem_store.h"
+#include "sim/workload.h"
 
 namespace duet::sim {
 
@@ -69,11 +75,17 @@ struct SimStats {
   uint64_t admin_commands = 0;
   uint64_t node_crashes = 0;
   uint64_t witness_crashes = 0;
+  // Replication mode.
+  uint64_t replication_messages = 0;
+  uint64_t replication_connects = 0;
+  uint64_t disk_ops = 0;
 };
 
 class SimCluster {
  public:
-  SimCluster(Config config, uint64_t seed);
+  // `replication`: the nodes run their replication engines on simulated disks, under an
+  // application workload, instead of taking data states from the DataOracle.
+  SimCluster(Config config, uint64_t seed, bool replication = false);
   SimCluster(const SimCluster&) = delete;
   SimCluster& operator=(const SimCluster&) = delete;
 
@@ -91,7 +103,9 @@ class SimCluster {
   void SetPartitioned(bool partitioned);  // every heartbeat link, both directions
   void HealNetwork();                     // every link up and clean
   ScriptBehaviour& scripts() { return scripts_; }
-  void CrashNode(NodeIndex n);
+  // A crash loses what the node's disks had not synced; a daemon restart
+  // (`lose_unsynced` false) keeps it (the kernel's page cache survives the process).
+  void CrashNode(NodeIndex n, bool lose_unsynced = true);
   void RestartNode(NodeIndex n);
   bool NodeUp(NodeIndex n) const { return nodes_[n].has_value(); }
   void CrashWitness();
@@ -130,6 +144,16 @@ class SimCluster {
   // "00:01:05.123": true time `t` as shown in the trace.
   std::string FormatTime(absl::Time t) const;
 
+  // Replication mode.
+  bool replication() const { return replication_; }
+  bool ReplicationConnected() const { return repl_connected_; }
+  const MemStore& store(NodeIndex n, ModuleIndex m) const { return stores_[n][m]; }
+  // The application workload (replication mode only).
+  Workload& workload() { return *workload_; }
+  const Workload& workload() const { return *workload_; }
+  // Stops (or resumes) issuing application operations.
+  void set_workload_running(bool running) { workload_running_ = running; }
+
   // Observers see everything that happens from now on; they must outlive the cluster's use.
   void AddObserver(ClusterObserver* observer) { observers_.push_back(observer); }
   // An invariant checker: an observer whose violations are recorded in violations().
@@ -166,8 +190,23 @@ class SimCluster {
     bool timed_out;
   };
   struct OracleTick {};
-  using EventBody =
-      std::variant<DeliverPeer, DeliverToWitness, DeliverLeaseReply, ScriptDone, OracleTick>;
+  // Replication mode: a message on the replication connection of generation `epoch`.
+  struct DeliverReplication {
+    NodeIndex to;
+    uint64_t epoch;
+    ReplMessage message;
+  };
+  // Replication mode: a disk operation of node `node` (process `boot`) completes.
+  struct DiskDone {
+    NodeIndex node;
+    uint64_t boot;
+    std::variant<ApplyMutation, ReadZone> op;
+  };
+  struct WorkloadTick {
+    ModuleIndex module;
+  };
+  using EventBody = std::variant<DeliverPeer, DeliverToWitness, DeliverLeaseReply, ScriptDone,
+                                 OracleTick, DeliverReplication, DiskDone, WorkloadTick>;
   struct Event {
     absl::Time at;
     uint64_t seq;
@@ -193,6 +232,14 @@ class SimCluster {
   void FlagViolation(const std::string& invariant, const std::string& what);
   void Trace(NodeIndex n, const std::string& text);
   void FeedOracle();
+  // Replication mode.
+  void UpdateReplicationLink();
+  void SendReplicationAction(NodeIndex from, const duet::SendReplication& send);
+  void SubmitDisk(NodeIndex n, ModuleIndex m, std::variant<ApplyMutation, ReadZone> op,
+                  uint64_t bytes);
+  void FinishDisk(const DiskDone& done);
+  void IssueWorkload(ModuleIndex m);
+  void CheckSplitBrain(NodeIndex n, ModuleIndex m);
 
   Config config_;
   Rng rng_;
@@ -224,6 +271,18 @@ class SimCluster {
   uint64_t trace_hash_ = 1469598103934665603ull;
   uint64_t events_ = 0;
   SimStats stats_;
+
+  // Replication mode.
+  const bool replication_;
+  std::array<std::vector<MemStore>, 2> stores_;
+  std::array<std::vector<absl::Time>, 2> disk_free_at_;  // per module: FIFO disk queue
+  bool repl_connected_ = false;
+  uint64_t repl_epoch_ = 0;
+  std::array<absl::Time, 2> repl_next_at_;  // per direction: keeps the stream in order
+  std::optional<Workload> workload_;
+  bool workload_running_ = true;
+  uint64_t next_op_id_ = 1;
+  std::vector<bool> split_;  // per module: both nodes were writable since the last detection
 };
 
 }  // namespace duet::sim

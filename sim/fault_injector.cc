@@ -182,7 +182,7 @@ bool FaultInjector::Inject(FaultKind kind) {
       cluster_.Note(absl::StrCat("FAULT ", crash ? "node " : "daemon on ", Name(n),
                                  crash ? " crashes" : " dies", ", back in ",
                                  absl::FormatDuration(down)));
-      cluster_.CrashNode(n);
+      cluster_.CrashNode(n, /*lose_unsynced=*/crash);
       After(down, [this, n] { cluster_.RestartNode(n); });
       return true;
     }

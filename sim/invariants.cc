@@ -175,4 +175,29 @@ ConvergenceChecker::Outcome ConvergenceChecker::Poll(absl::Time now, const SimCl
   return Outcome::kFailed;
 }
 
+// --- Data invariants (replication mode) ------------------------------------------------------
+
+void ReplicasIdenticalChecker::Check(absl::Time now, const SimCluster& cluster) {
+  const Config& config = cluster.config();
+  for (ModuleIndex m = 0; m < config.modules.size(); ++m) {
+    const std::string diff =
+        DescribeDifference(cluster.store(0, m).live(), cluster.store(1, m).live());
+    if (diff.empty()) continue;
+    Fail(now, absl::StrCat("module ", config.modules[m].name, ": the copies on ",
+                           config.nodes[0].name, " and ", config.nodes[1].name, " differ: ", diff));
+  }
+}
+
+void AcknowledgedWritesChecker::Check(absl::Time now, const std::vector<Workload::Loss>& losses) {
+  for (const Workload::Loss& loss : losses) {
+    if (!loss.fsynced) Fail(now, loss.detail);
+  }
+}
+
+void FsyncSurvivesChecker::Check(absl::Time now, const std::vector<Workload::Loss>& losses) {
+  for (const Workload::Loss& loss : losses) {
+    if (loss.fsynced) Fail(now, loss.detail + " (an acknowledged fsync covered it)");
+  }
+}
+
 }  // namespace duet::sim

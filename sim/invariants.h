@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "engine/config.h"
 #include "sim/cluster_observer.h"
+#include "sim/workload.h"
 
 namespace duet::sim {
 
@@ -116,6 +117,38 @@ class ConvergenceChecker : public InvariantChecker {
   absl::Duration stable_;
   absl::Time deadline_ = absl::InfiniteFuture();
   std::optional<absl::Time> converged_since_;
+};
+
+// Replication mode: once the pair has converged and the workload stopped, every application
+// call is answered and both copies of every module are up to date within a bound.
+class DataSettlesChecker : public InvariantChecker {
+ public:
+  DataSettlesChecker() : InvariantChecker("replicas settle after the faults heal") {}
+  void Report(absl::Time now, std::string why) { Fail(now, std::move(why)); }
+};
+
+// Replication mode, once the pair has converged and its data is quiet: both copies of every
+// module are byte-identical (DESIGN.md §8).
+class ReplicasIdenticalChecker : public InvariantChecker {
+ public:
+  ReplicasIdenticalChecker() : InvariantChecker("replicas byte-identical") {}
+  void Check(absl::Time now, const SimCluster& cluster);
+};
+
+// Replication mode, at the end: the primary's copy holds every acknowledged write's bytes
+// unless a later write covered them or the model says the pair may have lost them
+// (Workload). `losses` is what Workload::Verify found.
+class AcknowledgedWritesChecker : public InvariantChecker {
+ public:
+  AcknowledgedWritesChecker() : InvariantChecker("no acknowledged write lost") {}
+  void Check(absl::Time now, const std::vector<Workload::Loss>& losses);
+};
+
+// Replication mode, at the end: what an acknowledged fsync covered survives every crash.
+class FsyncSurvivesChecker : public InvariantChecker {
+ public:
+  FsyncSurvivesChecker() : InvariantChecker("acknowledged fsync survives") {}
+  void Check(absl::Time now, const std::vector<Workload::Loss>& losses);
 };
 
 }  // namespace duet::sim

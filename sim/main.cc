@@ -33,6 +33,9 @@ ABSL_FLAG(std::optional<std::string>, faults, std::nullopt,
           "seed");
 ABSL_FLAG(std::optional<bool>, witness, std::nullopt,
           "with or without a witness (default: from the seed)");
+ABSL_FLAG(std::optional<bool>, replication, std::nullopt,
+          "run the replication engines under an application workload and check the data "
+          "invariants (default: from the seed)");
 ABSL_FLAG(std::string, trace, "", "write the readable event trace of the run to this file");
 ABSL_FLAG(bool, check_determinism, false,
           "run each seed twice and fail loudly if the trace hashes differ");
@@ -127,6 +130,7 @@ int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "deterministic fault simulator for Duet\n"
       "  duet-sim --seed N [--duration 60s] [--modules M] [--faults LIST] [--witness=BOOL]\n"
+      "           [--replication=BOOL]\n"
       "           [--trace FILE] [--check-determinism]\n"
       "  duet-sim --swarm COUNT [--jobs J] [--seed BASE] [--duration D] [--faults LIST]\n"
       "  duet-sim --scenario active-active\n"
@@ -171,6 +175,7 @@ int Main(int argc, char** argv) {
     overrides.faults = *std::move(kinds);
   }
   overrides.witness = absl::GetFlag(FLAGS_witness);
+  overrides.replication = absl::GetFlag(FLAGS_replication);
   const std::optional<uint64_t> seed = absl::GetFlag(FLAGS_seed);
   const bool check = absl::GetFlag(FLAGS_check_determinism);
 

@@ -153,9 +153,14 @@ std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b)
     if (it == b.end()) {
       absl::StrAppend(&out, "only in first: ", path, "\n");
     } else if (!(it->second == entry)) {
-      absl::StrAppend(&out, "differs: ", path, " (sizes ", entry.data.size(), " vs ",
-                      it->second.data.size(), ", kinds ", static_cast<int>(entry.kind), " vs ",
-                      static_cast<int>(it->second.kind), ")\n");
+      const std::string& x = entry.data;
+      const std::string& y = it->second.data;
+      size_t first = 0;
+      while (first < x.size() && first < y.size() && x[first] == y[first]) ++first;
+      absl::StrAppend(&out, "differs: ", path, " (sizes ", x.size(), " vs ", y.size(), ", kinds ",
+                      static_cast<int>(entry.kind), " vs ", static_cast<int>(it->second.kind),
+                      ", modes ", entry.mode, " vs ", it->second.mode, ", first differing byte ",
+                      first, ")\n");
     }
   }
   for (const auto& [path, entry] : b) {

@@ -94,6 +94,9 @@ uint64_t StreamSeed(uint64_t seed, Stream stream) {
   return Mix(Mix(seed) ^ (static_cast<uint64_t>(stream) * 0xd1b54a32d192ed03ULL));
 }
 
+// The share of seeds that run the replication engines (the others use the DataOracle).
+constexpr double kReplicationShare = 0;
+
 RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   Rng rng(Mix(seed ^ 0x6f7074696f6e73ULL));  // the options' own stream ("options")
   RunOptions o;
@@ -145,6 +148,9 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
     const int64_t drawn = rng.Between(-kMaxDriftPpm, kMaxDriftPpm);
     ppm = o.Enabled(FaultKind::kDrift) ? drawn : 0;
   }
+  // Drawn last, so that the rest of a seed's options do not depend on it.
+  const bool replication = rng.Chance(kReplicationShare);
+  o.replication = overrides.replication.value_or(replication);
   return o;
 }
 
@@ -181,6 +187,10 @@ std::string RunOptions::Describe() const {
                   all_on_first ? " (all homed on a)" : " (homed alternately on a and b)", ", ",
                   heartbeat_links, heartbeat_links == 1 ? " heartbeat link" : " heartbeat links",
                   ", witness: ", witness ? "yes" : "no", "\n");
+  absl::StrAppend(&text, "data: ",
+                  replication ? "replication engines under an application workload"
+                              : "data states from the oracle",
+                  "\n");
   absl::StrAppend(&text, "modules: failback ", failback == Failback::kAuto ? "auto" : "manual",
                   ", restart budget ", restart_max, " per 1m, script timeout ", Ms(script_timeout),
                   "\n");
@@ -211,6 +221,8 @@ std::string RunOptions::ReplayCommand(const std::string& trace_path) const {
   if (overrides.faults) absl::StrAppend(&command, " --faults ", FaultListName(*overrides.faults));
   if (overrides.witness)
     absl::StrAppend(&command, " --witness=", *overrides.witness ? "true" : "false");
+  if (overrides.replication)
+    absl::StrAppend(&command, " --replication=", *overrides.replication ? "true" : "false");
   absl::StrAppend(&command, " --trace ", trace_path);
   return command;
 }

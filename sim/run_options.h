@@ -52,6 +52,7 @@ struct Overrides {
   std::optional<int> modules = std::nullopt;
   std::optional<std::vector<FaultKind>> faults = std::nullopt;
   std::optional<bool> witness = std::nullopt;
+  std::optional<bool> replication = std::nullopt;
 };
 
 struct RunOptions {
@@ -70,6 +71,9 @@ struct RunOptions {
   int modules = 2;
   int heartbeat_links = 2;
   bool witness = false;
+  // The nodes run their replication engines under an application workload (SimCluster), and
+  // the data invariants are checked; otherwise the DataOracle invents data states.
+  bool replication = false;
   bool all_on_first = false;
   Failback failback = Failback::kAuto;
   uint32_t restart_max = 2;

@@ -14,6 +14,10 @@ constexpr absl::Duration kSlice = absl::Milliseconds(100);
 constexpr absl::Duration kStartAfterHeal = absl::Seconds(1);
 constexpr absl::Duration kRepairInterval = absl::Seconds(10);
 constexpr size_t kReportTraceLines = 30;
+// Replication mode: after convergence the replicas have this long to settle.
+constexpr absl::Duration kDataSettleBound = absl::Seconds(60);
+// ... and must stay settled this long before the copies are compared (acks, flushes).
+constexpr absl::Duration kDataQuiet = absl::Seconds(2);
 
 bool Contains(const std::string& text, const char* what) {
   return text.find(what) != std::string::npos;
@@ -27,17 +31,25 @@ void Simulation::Counters::OnLog(absl::Time, NodeIndex, const std::string& text)
   if (Contains(text, ": failback: ")) ++failbacks;
   if (Contains(text, ": handed over to ")) ++handovers;
   if (Contains(text, ": split brain")) ++split_brains;
+  if (Contains(text, "resync done: this copy is up to date")) ++resyncs;
 }
 
 Simulation::Simulation(RunOptions options)
     : options_(std::move(options)),
-      cluster_(options_.MakeConfig(), StreamSeed(options_.seed, Stream::kCluster)),
+      cluster_(options_.MakeConfig(), StreamSeed(options_.seed, Stream::kCluster),
+               options_.replication),
       injector_(options_, cluster_, StreamSeed(options_.seed, Stream::kFaults)),
       split_brain_(cluster_.config()),
       convergence_(cluster_.config(), options_.liveness_bound, options_.stable_period) {
   cluster_.AddObserver(&counters_);
   cluster_.AddChecker(&split_brain_);
   cluster_.AddChecker(&convergence_);
+  if (options_.replication) {
+    cluster_.AddChecker(&settles_);
+    cluster_.AddChecker(&identical_);
+    cluster_.AddChecker(&acknowledged_);
+    cluster_.AddChecker(&fsync_);
+  }
 }
 
 void Simulation::Start() {
@@ -123,9 +135,69 @@ bool Simulation::RunLivenessPhase() {
 
 void Simulation::FinishChecks() { split_brain_.Finish(cluster_.now()); }
 
+bool Simulation::RunDataChecks() {
+  if (!options_.replication) return true;
+  cluster_.set_workload_running(false);
+  const Config& config = cluster_.config();
+  auto why_not_settled = [&]() -> std::string {
+    if (!cluster_.ReplicationConnected()) return "the replication connection is down";
+    for (ModuleIndex m = 0; m < config.modules.size(); ++m) {
+      const std::string& name = config.modules[m].name;
+      if (cluster_.workload().outstanding(m) > 0) {
+        return absl::StrCat(name, ": ", cluster_.workload().outstanding(m),
+                            " application calls unanswered");
+      }
+      for (NodeIndex n = 0; n < 2; ++n) {
+        const ModuleStatus s = cluster_.Status(n, m);
+        if (s.data != DataState::kUpToDate || s.resync.active || s.replication_lag_bytes > 0) {
+          return absl::StrCat(
+              name, " on ", config.nodes[n].name, ": data ", DataStateName(s.data),
+              s.resync.active ? ", resyncing" : "",
+              s.replication_lag_bytes > 0 ? ", replication lag" : "",
+              s.replication_refused.empty() ? "" : ", refused: ", s.replication_refused);
+        }
+      }
+    }
+    return "";
+  };
+  const absl::Time deadline = cluster_.now() + kDataSettleBound;
+  std::optional<absl::Time> settled_since;
+  std::string why;
+  while (true) {
+    if (!Advance(cluster_.now() + kSlice)) return false;
+    why = why_not_settled();
+    if (!why.empty()) {
+      settled_since.reset();
+    } else if (!settled_since) {
+      settled_since = cluster_.now();
+    } else if (cluster_.now() - *settled_since >= kDataQuiet) {
+      break;
+    }
+    if (cluster_.now() >= deadline) break;
+  }
+  if (!why.empty()) {
+    cluster_.Note(absl::StrCat("data did not settle: ", why));
+    settles_.Report(cluster_.now(),
+                    absl::StrCat("not settled ", absl::FormatDuration(kDataSettleBound),
+                                 " after convergence: ", why));
+    return false;
+  }
+  cluster_.Note("data settled: comparing the copies and checking the model");
+  identical_.Check(cluster_.now(), cluster_);
+  for (ModuleIndex m = 0; m < config.modules.size(); ++m) {
+    const NodeIndex home = config.modules[m].default_primary;
+    const std::vector<Workload::Loss> losses =
+        cluster_.workload().Verify(m, cluster_.store(home, m).live());
+    acknowledged_.Check(cluster_.now(), losses);
+    fsync_.Check(cluster_.now(), losses);
+    replicated_bytes_ += cluster_.store(home, m).FileBytes();
+  }
+  return !Failed();
+}
+
 RunResult Simulation::Run() {
   Start();
-  if (RunSafetyPhase() && RunLivenessPhase()) FinishChecks();
+  if (RunSafetyPhase() && RunLivenessPhase() && RunDataChecks()) FinishChecks();
   wall_seconds_ = absl::ToDoubleSeconds(absl::Now() - wall_start_);
   return Result();
 }
@@ -146,6 +218,13 @@ RunResult Simulation::Result() const {
   r.failbacks = counters_.failbacks;
   r.handovers = counters_.handovers;
   r.split_brains = counters_.split_brains;
+  r.resyncs = counters_.resyncs;
+  if (options_.replication) {
+    r.writes_verified = cluster_.workload().writes_verified();
+    r.ops_issued = cluster_.workload().issued();
+    r.ops_acknowledged = cluster_.workload().acknowledged();
+    r.replicated_bytes = replicated_bytes_;
+  }
   r.simulated = cluster_.elapsed();
   if (convergence_.converged_at() != absl::InfiniteFuture()) {
     r.converged_after = convergence_.converged_at() - liveness_start_;
@@ -195,8 +274,17 @@ std::string FormatSummary(const RunOptions& options, const RunResult& r) {
                   " checker failures; ", r.stats.admin_commands, " admin commands\n");
   absl::StrAppend(&text, "failovers: ", r.failovers, ", failbacks: ", r.failbacks,
                   ", handovers: ", r.handovers, ", split brains detected: ", r.split_brains, "\n");
-  absl::StrAppend(&text, "resyncs: ", r.resyncs, " (replication not simulated yet)\n");
-  absl::StrAppend(&text, "writes verified: ", r.writes_verified, " (no workload yet)\n");
+  if (options.replication) {
+    absl::StrAppend(&text, "workload: ", r.ops_issued, " operations issued, ", r.ops_acknowledged,
+                    " acknowledged; ", r.replicated_bytes,
+                    " bytes of file data in the primaries' copies\n");
+    absl::StrAppend(&text, "resyncs: ", r.resyncs, "\n");
+    absl::StrAppend(&text, "writes verified: ", r.writes_verified, "\n");
+  } else {
+    absl::StrAppend(&text, "resyncs: ", r.resyncs, " (data states from the oracle)\n");
+    absl::StrAppend(&text, "writes verified: ", r.writes_verified,
+                    " (no workload without --replication)\n");
+  }
   if (r.converged_after != absl::InfiniteDuration()) {
     absl::StrAppend(&text, "converged: ", absl::FormatDuration(r.converged_after),
                     " after the faults healed\n");

@@ -33,8 +33,11 @@ struct RunResult {
   int failbacks = 0;             // automatic returns to the default primary
   int handovers = 0;             // planned moves (failback, swap, stop...)
   int split_brains = 0;          // both writable at once (no witness), each detected
-  uint64_t resyncs = 0;          // replication is not simulated yet
-  uint64_t writes_verified = 0;  // no application workload yet
+  uint64_t resyncs = 0;          // resyncs finished (replication mode)
+  uint64_t writes_verified = 0;  // acknowledged writes found intact at the end
+  uint64_t ops_issued = 0;       // application operations (replication mode)
+  uint64_t ops_acknowledged = 0;
+  uint64_t replicated_bytes = 0;  // file data in the primaries' copies at the end
   absl::Duration simulated;
   absl::Duration converged_after = absl::InfiniteDuration();  // from the faults healing
   double wall_seconds = 0;
@@ -58,6 +61,9 @@ class Simulation {
   void Start();
   bool RunSafetyPhase();    // false if an invariant broke
   bool RunLivenessPhase();  // false if an invariant broke (convergence included)
+  // Replication mode, after convergence: the workload stops, the replicas must settle
+  // (every call answered, secondaries up to date), then the data invariants are checked.
+  bool RunDataChecks();
   void FinishChecks();
   RunResult Result() const;
 
@@ -79,6 +85,7 @@ class Simulation {
     int failbacks = 0;
     int handovers = 0;
     int split_brains = 0;
+    uint64_t resyncs = 0;
   };
 
   // Runs until `until` (or a violation: then false), letting the injector act when due.
@@ -93,6 +100,11 @@ class Simulation {
   Counters counters_;
   SplitBrainDetectedChecker split_brain_;
   ConvergenceChecker convergence_;
+  DataSettlesChecker settles_;
+  ReplicasIdenticalChecker identical_;
+  AcknowledgedWritesChecker acknowledged_;
+  FsyncSurvivesChecker fsync_;
+  uint64_t replicated_bytes_ = 0;
   absl::Time liveness_start_ = absl::InfiniteFuture();
   absl::Time wall_start_;
   double wall_seconds_ = 0;

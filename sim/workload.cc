@@ -1,0 +1,296 @@
+#include "sim/workload.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace duet::sim {
+namespace {
+
+constexpr int kScratchFiles = 4;
+// The verified files: overwritten in place, appended to, written sparsely (a VM image).
+constexpr const char* kSmallFile = "data/small";
+constexpr const char* kLogFile = "data/log";
+constexpr const char* kImageFile = "vm.img";
+constexpr uint64_t kSmallSize = 256 << 10;
+constexpr uint64_t kLogWrap = 2 << 20;
+constexpr uint64_t kImageSize = 4 << 20;
+
+std::string ScratchPath(uint64_t i) { return absl::StrCat("tmp/s", i); }
+
+}  // namespace
+
+std::string WorkloadBytes(uint64_t op_id, uint64_t size) {
+  std::string bytes(size, '\0');
+  const uint64_t salt = op_id * 0x9e3779b97f4a7c15ull;
+  for (uint64_t i = 0; i < size; ++i) {
+    bytes[i] = static_cast<char>((salt >> ((i % 7) * 8)) + i / 7);
+  }
+  return bytes;
+}
+
+Workload::Workload(size_t modules, uint64_t seed) : rng_(seed), modules_(modules) {
+  for (Module& mod : modules_) mod.scratch_exists.assign(kScratchFiles, false);
+}
+
+int Workload::outstanding() const {
+  int total = 0;
+  for (const Module& mod : modules_) total += mod.outstanding;
+  return total;
+}
+
+uint64_t Workload::WriteSize() {
+  // Mostly small, some spanning zones, a few up to 1 MiB.
+  const uint64_t pick = rng_.Below(100);
+  auto log_uniform = [&](int lo_bits, int hi_bits) {
+    const int bits = static_cast<int>(rng_.Between(lo_bits, hi_bits));
+    const uint64_t lo = uint64_t{1} << bits;
+    return static_cast<uint64_t>(
+        rng_.Between(static_cast<int64_t>(lo), static_cast<int64_t>(2 * lo)));
+  };
+  if (pick < 65) return std::min<uint64_t>(log_uniform(0, 11), 4096);
+  if (pick < 95) return log_uniform(12, 15);
+  return std::min<uint64_t>(log_uniform(16, 19), 1 << 20);
+}
+
+Mutation Workload::Next(ModuleIndex m, NodeIndex n, uint64_t op_id) {
+  Module& mod = modules_[m];
+  Op op;
+  op.module = m;
+  op.node = n;
+  Mutation mutation;
+  const uint64_t pick = rng_.Below(100);
+  if (pick < 70) {
+    mutation = NextWrite(mod, op, op_id);
+  } else if (pick < 80) {
+    mutation.kind = MutationKind::kFsync;
+    const uint64_t which = rng_.Below(3);
+    mutation.path = which == 0 ? "" : which == 1 ? kLogFile : kImageFile;
+    op.covers_upto = mod.next_ack_seq;
+  } else {
+    mutation = NextScratch(mod, op_id);
+  }
+  op.kind = mutation.kind;
+  op.path = mutation.path;
+  op.offset = mutation.offset;
+  if (op.verified) op.data = mutation.data;
+  ++mod.outstanding;
+  ++issued_;
+  ops_.emplace(op_id, std::move(op));
+  if (ops_.at(op_id).verified) {
+    Assign(mod.files[mutation.path], mutation.offset, mutation.offset + mutation.data_size(),
+           op_id);
+  }
+  return mutation;
+}
+
+Mutation Workload::NextWrite(Module& mod, Op& op, uint64_t op_id) {
+  Mutation m;
+  m.kind = MutationKind::kWrite;
+  uint64_t size = WriteSize();
+  const uint64_t file = rng_.Below(3);
+  if (file == 0) {
+    m.path = kSmallFile;
+    size = std::min(size, kSmallSize);
+    m.offset = rng_.Below(kSmallSize - size + 1);
+  } else if (file == 1) {
+    m.path = kLogFile;
+    if (mod.log_size + size > kLogWrap) mod.log_size = 0;
+    m.offset = mod.log_size;
+    mod.log_size += size;
+  } else {
+    m.path = kImageFile;
+    m.offset = rng_.Below(kImageSize - size + 1);
+    if (rng_.Chance(0.5)) m.offset &= ~uint64_t{511};  // sector aligned, as a VM writes
+  }
+  m.data = MakePayload(WorkloadBytes(op_id, size));
+  op.verified = true;
+  return m;
+}
+
+Mutation Workload::NextScratch(Module& mod, uint64_t op_id) {
+  const uint64_t i = rng_.Below(kScratchFiles);
+  const std::string path = ScratchPath(i);
+  Mutation m;
+  m.path = path;
+  switch (rng_.Below(5)) {
+    case 0:
+      m.kind = MutationKind::kCreate;
+      m.mode = 0644;
+      mod.scratch_exists[i] = true;
+      break;
+    case 1:
+      m.kind = MutationKind::kWrite;
+      m.offset = rng_.Below(64 << 10);
+      m.data = MakePayload(WorkloadBytes(op_id, WriteSize() % (64 << 10) + 1));
+      mod.scratch_exists[i] = true;
+      break;
+    case 2:
+      if (!mod.scratch_exists[i]) return NextScratch(mod, op_id);
+      m.kind = MutationKind::kTruncate;
+      m.offset = rng_.Below(96 << 10);
+      break;
+    case 3: {
+      if (!mod.scratch_exists[i]) return NextScratch(mod, op_id);
+      const uint64_t to = (i + 1 + rng_.Below(kScratchFiles - 1)) % kScratchFiles;
+      m.kind = MutationKind::kRename;
+      m.path2 = ScratchPath(to);
+      mod.scratch_exists[i] = false;
+      mod.scratch_exists[to] = true;
+      break;
+    }
+    default:
+      m.kind = MutationKind::kUnlink;
+      mod.scratch_exists[i] = false;
+      break;
+  }
+  return m;
+}
+
+void Workload::Assign(RangeMap& ranges, uint64_t start, uint64_t end, uint64_t op) {
+  if (start >= end) return;
+  // Split the ranges straddling the boundaries, then replace everything inside.
+  auto split = [&](uint64_t at) {
+    auto it = ranges.upper_bound(at);
+    if (it == ranges.begin()) return;
+    --it;
+    if (it->first < at && it->second.end > at) {
+      ranges[at] = Range{it->second.end, it->second.op};
+      it->second.end = at;
+      ++ops_.at(it->second.op).ranges;
+    }
+  };
+  split(start);
+  split(end);
+  for (auto it = ranges.lower_bound(start); it != ranges.end() && it->first < end;) {
+    const uint64_t old = it->second.op;
+    it = ranges.erase(it);
+    if (--ops_.at(old).ranges == 0) Release(old);
+  }
+  ranges[start] = Range{end, op};
+  ++ops_.at(op).ranges;
+}
+
+void Workload::Release(uint64_t op_id) {
+  auto it = ops_.find(op_id);
+  if (it != ops_.end() && it->second.ranges == 0 && it->second.state != State::kPending) {
+    ops_.erase(it);
+  }
+}
+
+bool Workload::Synced(const Module& mod, const Op& op) const {
+  auto bound = [&](const std::string& path) {
+    auto it = mod.synced_upto.find(path);
+    return it == mod.synced_upto.end() ? uint64_t{0} : it->second;
+  };
+  return op.ack_seq < std::max(bound(""), bound(op.path));
+}
+
+void Workload::Completed(uint64_t op_id, const absl::Status& status) {
+  auto it = ops_.find(op_id);
+  if (it == ops_.end() || it->second.state != State::kPending) return;
+  Op& op = it->second;
+  Module& mod = modules_[op.module];
+  --mod.outstanding;
+  if (!status.ok()) {
+    op.state = State::kFailed;
+  } else {
+    ++acknowledged_;
+    op.state = State::kAcked;
+    op.ack_seq = mod.next_ack_seq++;
+    if (mod.discarding && op.node == mod.discarding_node) op.state = State::kUncertain;
+    if (op.kind == MutationKind::kFsync) {
+      uint64_t& upto = mod.synced_upto[op.path];
+      upto = std::max(upto, op.covers_upto);
+    }
+  }
+  if (!op.verified || op.ranges == 0) ops_.erase(it);
+}
+
+void Workload::NodeDown(NodeIndex n) {
+  for (auto it = ops_.begin(); it != ops_.end();) {
+    Op& op = it->second;
+    if (op.state != State::kPending || op.node != n) {
+      ++it;
+      continue;
+    }
+    --modules_[op.module].outstanding;
+    op.state = State::kFailed;
+    if (!op.verified || op.ranges == 0) {
+      it = ops_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Workload::LoseUnsynced(ModuleIndex m) {
+  for (auto& [id, op] : ops_) {
+    if (op.module == m && op.state == State::kAcked && !Synced(modules_[m], op)) {
+      op.state = State::kUncertain;
+    }
+  }
+}
+
+void Workload::DiscardFrom(ModuleIndex m, NodeIndex n) {
+  modules_[m].discarding = true;
+  modules_[m].discarding_node = n;
+  for (auto& [id, op] : ops_) {
+    if (op.module == m && op.node == n && op.state == State::kAcked) op.state = State::kUncertain;
+  }
+}
+
+void Workload::Resolved(ModuleIndex m) {
+  if (modules_[m].discarding) DiscardFrom(m, modules_[m].discarding_node);
+  modules_[m].discarding = false;
+}
+
+void Workload::LoseAll(ModuleIndex m) {
+  for (auto& [id, op] : ops_) {
+    if (op.module == m && op.state == State::kAcked) op.state = State::kUncertain;
+  }
+}
+
+std::vector<Workload::Loss> Workload::Verify(ModuleIndex m, const MemStore::Tree& tree) {
+  std::vector<Loss> losses;
+  Module& mod = modules_[m];
+  std::map<uint64_t, bool> verified;  // op -> every byte found
+  for (const auto& [path, ranges] : mod.files) {
+    auto file = tree.find(path);
+    for (const auto& [start, range] : ranges) {
+      const Op& op = ops_.at(range.op);
+      if (op.state != State::kAcked) continue;
+      const std::string* data = file == tree.end() ? nullptr : &file->second.data;
+      bool intact = data != nullptr && data->size() >= range.end;
+      uint64_t first_bad = start;
+      if (intact) {
+        for (uint64_t i = start; i < range.end; ++i) {
+          if ((*data)[i] != (*op.data)[i - op.offset]) {
+            intact = false;
+            first_bad = i;
+            break;
+          }
+        }
+      }
+      verified.try_emplace(range.op, true);
+      if (intact) continue;
+      verified[range.op] = false;
+      losses.push_back(
+          Loss{absl::StrCat("module m", m, ": ", path, " bytes ", start, "..", range.end,
+                            " should hold write op ", range.op, " (offset ", op.offset, ", ",
+                            op.data->size(), " bytes, acknowledged by node ",
+                            static_cast<int>(op.node), ") but ",
+                            data == nullptr ? "the file is missing"
+                            : data->size() < range.end
+                                ? absl::StrCat("the file is only ", data->size(), " bytes long")
+                                : absl::StrCat("byte ", first_bad, " differs")),
+               Synced(mod, op)});
+    }
+  }
+  for (const auto& [op, ok] : verified) {
+    if (ok) ++writes_verified_;
+  }
+  return losses;
+}
+
+}  // namespace duet::sim
