@@ -27,13 +27,17 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
     }
     if (!hot.Contains(path, zone)) records.push_back(record::HotAdd{path, zone});
   }
-  // Cool the least recent zones the peer already holds durably, while over capacity.
+  // Cool the least recent zones the peer already holds durably, while over capacity. The
+  // list is in write order (each touch moves a zone to the back with the newest lsn), so
+  // the first zone not yet durable ends the scan; only zones recovered from a crash (of
+  // unknown age, at the front until a resync) are stepped over.
   for (auto it = lru_.begin(); entries_.size() > capacity_ && it != lru_.end();) {
     auto entry = entries_.find(*it);
-    if (entry->second.last_lsn == kUnknownLsn || entry->second.last_lsn > peer_durable_lsn) {
+    if (entry->second.last_lsn == kUnknownLsn) {
       ++it;
       continue;
     }
+    if (entry->second.last_lsn > peer_durable_lsn) break;
     records.push_back(record::HotRemove{it->path, it->zone});
     entries_.erase(entry);
     it = lru_.erase(it);
