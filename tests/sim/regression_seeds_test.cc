@@ -42,7 +42,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{2643939004092675122ull, nullptr, std::nullopt,
              "undetected split brain: went on alone while the peer claimed the next term"},
         Case{4875857236239627170ull, nullptr, std::nullopt,
-             "undetected split brain: fenced on adoption, logged as fencing"}));
+             "undetected split brain: fenced on adoption, logged as fencing"}),
+    [](const ::testing::TestParamInfo<Case>& param_info) {
+      return "Seed" + std::to_string(param_info.param.seed);
+    });
 
 }  // namespace
 }  // namespace duet::sim
