@@ -161,16 +161,17 @@ bool Simulation::RunDataChecks() {
     return "";
   };
   const absl::Time deadline = cluster_.now() + kDataSettleBound;
-  std::optional<absl::Time> settled_since;
+  // InfiniteFuture: not settled (a plain value: GCC 12 -O3 misreads an optional<Time> here).
+  absl::Time settled_since = absl::InfiniteFuture();
   std::string why;
   while (true) {
     if (!Advance(cluster_.now() + kSlice)) return false;
     why = why_not_settled();
     if (!why.empty()) {
-      settled_since.reset();
-    } else if (!settled_since) {
+      settled_since = absl::InfiniteFuture();
+    } else if (settled_since == absl::InfiniteFuture()) {
       settled_since = cluster_.now();
-    } else if (cluster_.now() - *settled_since >= kDataQuiet) {
+    } else if (cluster_.now() - settled_since >= kDataQuiet) {
       break;
     }
     if (cluster_.now() >= deadline) break;
