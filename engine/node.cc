@@ -5,16 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/overloaded.h"
 
 namespace duet {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 absl::Duration DriftMargin(const Config& config) {
   return config.witness ? config.witness->drift_margin : absl::ZeroDuration();

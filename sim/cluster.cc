@@ -4,16 +4,10 @@
 #include <cassert>
 
 #include "absl/strings/str_cat.h"
+#include "engine/overloaded.h"
 
 namespace duet::sim {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 constexpr absl::Duration kOracleInterval = absl::Milliseconds(50);
 // Replication mode: the application issues an operation per module every 5..50 ms, with at

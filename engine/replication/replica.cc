@@ -5,16 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/overloaded.h"
 
 namespace duet {
 namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
 
 uint64_t ZoneOf(uint64_t offset, uint32_t zone_size) { return offset / zone_size; }
 

@@ -1,16 +1,8 @@
 #include "engine/replication/replica_state.h"
 
+#include "engine/overloaded.h"
+
 namespace duet {
-namespace {
-
-template <class... Ts>
-struct Overloaded : Ts... {
-  using Ts::operator()...;
-};
-template <class... Ts>
-Overloaded(Ts...) -> Overloaded<Ts...>;
-
-}  // namespace
 
 void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_size) {
   std::visit(Overloaded{
