@@ -12,6 +12,14 @@ namespace {
 
 uint64_t ZoneOf(uint64_t offset, uint32_t zone_size) { return offset / zone_size; }
 
+// The zones [first, last] a write touches (an empty write: the zone at its offset).
+std::pair<uint64_t, uint64_t> ZonesOf(const Mutation& m, uint32_t zone_size) {
+  const uint64_t first = ZoneOf(m.offset, zone_size);
+  const uint64_t last =
+      m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, zone_size);
+  return {first, last};
+}
+
 }  // namespace
 
 ReplicaOptions ReplicaOptions::From(const ModuleConfig& module,
@@ -74,6 +82,16 @@ void Replica::MarkOutdated(Actions& out) {
   Log(out, "the primary writes without this node: this copy is outdated until resynced");
 }
 
+void Replica::AbandonSourceSession() {
+  // What the session had read or sent stays in the dirty map: the next session resends it.
+  source_active_ = false;
+  reads_.clear();
+  blocks_.clear();
+  reading_.clear();
+  unflushed_.clear();
+  probes_.clear();
+}
+
 void Replica::Fence(Actions& out) {
   if (role_ != ReplRole::kPrimary || fenced_) return;
   fenced_ = true;
@@ -104,12 +122,7 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   hello_sent_ = false;
   awaiting_answer_to_ = 0;
   expect_lsn_ = 0;
-  source_active_ = false;
-  reads_.clear();
-  blocks_.clear();
-  reading_.clear();
-  unflushed_.clear();
-  probes_.clear();
+  AbandonSourceSession();
   if (target_active_) {
     target_active_ = false;
     data_state_ = DataState::kOutdated;  // resumes at the next connection
@@ -205,12 +218,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // Sending side: see the end of this function.
   const uint64_t session_start = next_lsn_;
   // A new session: whatever the last one had in flight for resync is void.
-  reads_.clear();
-  blocks_.clear();
-  reading_.clear();
-  unflushed_.clear();
-  probes_.clear();
-  source_active_ = false;
+  AbandonSourceSession();
   target_active_ = false;
   Log(out, absl::StrCat("connected: ", SyncDecisionName(decision), "; this node is ",
                         self_source ? "the source" : "the target"));
@@ -280,9 +288,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   std::vector<ReplicaRecord> records;
   if (m.is_namespace()) TrackNamespace(m, /*journal=*/false, records);
   if (m.kind == MutationKind::kWrite) {
-    const uint64_t first = ZoneOf(m.offset, opt_.zone_size);
-    const uint64_t last =
-        m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, opt_.zone_size);
+    const auto [first, last] = ZonesOf(m, opt_.zone_size);
     activity_log_.Touch(m.path, first, last, lsn, std::min(peer_durable_lsn_, local_durable_lsn_),
                         durable_.hot, records);
   }
@@ -316,9 +322,7 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
     records.push_back(record::SetGenerations{gens});
   }
   if (m.kind == MutationKind::kWrite) {
-    const uint64_t first = ZoneOf(m.offset, opt_.zone_size);
-    const uint64_t last =
-        m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, opt_.zone_size);
+    const auto [first, last] = ZonesOf(m, opt_.zone_size);
     bool all_dirty = true;
     for (uint64_t z = first; z <= last && all_dirty; ++z) {
       all_dirty = durable_.dirty.Contains(m.path, z);
@@ -397,12 +401,7 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   peer_outdated_ = false;  // this time alone needs its own outdate of the peer
   Persist(std::move(records), out);
   link_ = Link::kDown;
-  source_active_ = false;
-  reads_.clear();
-  blocks_.clear();
-  reading_.clear();
-  unflushed_.clear();
-  probes_.clear();
+  AbandonSourceSession();
   CompleteInOrder(out);  // what is applied here completes now: the peer is not needed
   DrainPending(now, out);
 }
@@ -510,9 +509,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
   const Mutation& m = w.mutation;
   if (target_active_) {
     if (m.kind == MutationKind::kWrite) {
-      const uint64_t first = ZoneOf(m.offset, opt_.zone_size);
-      const uint64_t last =
-          m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, opt_.zone_size);
+      const auto [first, last] = ZonesOf(m, opt_.zone_size);
       for (uint64_t z = first; z <= last; ++z) live_zone_lsn_[ZoneRef{m.path, z}] = w.lsn;
       live_file_lsn_[m.path] = w.lsn;
     } else if (m.kind != MutationKind::kFsync) {

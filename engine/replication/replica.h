@@ -160,6 +160,7 @@ class Replica {
   // if the peer's is known.
   void SendHello(Actions& out, uint64_t answers = 0);
   void Decide(absl::Time now, Actions& out);
+  void AbandonSourceSession();
   void RefreshHelloIfStale(Actions& out);
   void StartSource(absl::Time now, Actions& out);
   void StartTarget(bool discard_divergent, bool behind, Actions& out);

@@ -83,12 +83,6 @@ void ZoneMap::Merge(const ZoneMap& other) {
   }
 }
 
-std::optional<std::pair<std::string, uint64_t>> ZoneMap::First() const {
-  if (files_.empty()) return std::nullopt;
-  const auto& [path, zones] = *files_.begin();
-  return std::make_pair(path, *zones.First());
-}
-
 uint64_t ZoneMap::MemoryBytes() const {
   uint64_t bytes = sizeof(*this);
   for (const auto& [path, zones] : files_) bytes += path.capacity() + zones.MemoryBytes() + 16;

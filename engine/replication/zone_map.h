@@ -55,8 +55,6 @@ class ZoneMap {
     }
     return found;
   }
-  // The first (path, zone) in order, if any.
-  std::optional<std::pair<std::string, uint64_t>> First() const;
   uint64_t zones() const { return zones_; }
   bool empty() const { return zones_ == 0; }
   void clear() {

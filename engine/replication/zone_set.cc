@@ -114,19 +114,6 @@ void ZoneSet::Merge(const ZoneSet& other) {
   other.ForEach([&](uint64_t z) { Insert(z); });
 }
 
-std::optional<uint64_t> ZoneSet::First() const {
-  std::optional<uint64_t> first;
-  if (chunks_.empty()) return first;
-  const auto& [chunk, container] = *chunks_.begin();
-  const uint64_t base = chunk << kChunkBits;
-  if (const auto* array = std::get_if<Array>(&container)) return base + array->front();
-  const Bitmap& bits = std::get<Bitmap>(container);
-  for (size_t w = 0; w < bits.size(); ++w) {
-    if (bits[w] != 0) return base + w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits[w]));
-  }
-  return first;
-}
-
 uint64_t ZoneSet::MemoryBytes() const {
   uint64_t bytes = sizeof(*this);
   for (const auto& [chunk, container] : chunks_) {

@@ -25,7 +25,6 @@ class ZoneSet {
   // Removes every zone at or above `first` (a truncated file).
   void EraseFrom(uint64_t first);
   void Merge(const ZoneSet& other);
-  std::optional<uint64_t> First() const;
   uint64_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   void clear() {
