@@ -314,13 +314,16 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   inflight_.push_back(std::move(entry));
 }
 
+void Replica::MoveGenerationOn(std::vector<ReplicaRecord>& records) {
+  if (durable_.gens.bitmap != 0) return;
+  Generations gens = durable_.gens;
+  StartTracking(gens, rng_.Next() | 1);
+  records.push_back(record::SetGenerations{gens});
+}
+
 void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
   std::vector<ReplicaRecord> records;
-  if (durable_.gens.bitmap == 0) {
-    Generations gens = durable_.gens;
-    StartTracking(gens, rng_.Next() | 1);
-    records.push_back(record::SetGenerations{gens});
-  }
+  MoveGenerationOn(records);
   if (m.kind == MutationKind::kWrite) {
     const auto [first, last] = ZonesOf(m, opt_.zone_size);
     bool all_dirty = true;
@@ -384,10 +387,10 @@ void Replica::CompleteInOrder(Actions& out) {
 void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   Log(out, "dropping the peer (" + why + "); continuing alone, tracking changes");
   std::vector<ReplicaRecord> records;
-  // The generation moves on at the first write made alone (Track), not here: a primary that
-  // writes nothing more is still in sync with its peer, apart from the zones below.
   // Whatever the peer may lack: zones written but not yet durable there, and namespace
-  // changes it has not acknowledged.
+  // changes it has not acknowledged. If there is any, the generation moves on now (as at
+  // the first write made alone, see Track): the peer's copy is behind ours, and the next
+  // handshake must say so, or the peer would count itself up to date before the resync.
   activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
     if (!durable_.dirty.Contains(ref.path, ref.zone)) {
       records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
@@ -399,6 +402,9 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   unacked_namespace_.clear();
   for (InFlight& f : inflight_) f.alone = f.lsn > peer_done_lsn_;
   peer_outdated_ = false;  // this time alone needs its own outdate of the peer
+  if (!records.empty() || !durable_.dirty.empty() || !durable_.journal.empty()) {
+    MoveGenerationOn(records);
+  }
   Persist(std::move(records), out);
   link_ = Link::kDown;
   AbandonSourceSession();
@@ -479,11 +485,12 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       if (status.ok()) local_durable_lsn_ = std::max(local_durable_lsn_, a.key);
       break;
     case Applying::Kind::kSourceFlush:
-      if (source_active_ && awaiting_done_confirm_) {
+      if (a.session == session_ && source_active_ && awaiting_done_confirm_) {
         out.push_back(SendReplication{ResyncDone{name_, durable_.gens.current}});
       }
       break;
     case Applying::Kind::kFinalFlush:
+      if (a.session != session_) break;  // flushed for an earlier session's resync
       FinishTarget(out);
       break;
   }
@@ -751,7 +758,7 @@ void Replica::MaybeFinishSource(Actions& out) {
   awaiting_done_confirm_ = true;
   // What we sent must be durable here too before the dirty map closes: flush, then done.
   const uint64_t id = NextId();
-  applying_[id] = Applying{Applying::Kind::kSourceFlush, 0};
+  applying_[id] = Applying{Applying::Kind::kSourceFlush, 0, session_};
   out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
 }
 
@@ -759,6 +766,10 @@ void Replica::MaybeFinishSource(Actions& out) {
 
 void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   target_active_ = true;
+  // Nothing of an earlier session's resync counts: its ResyncDone, blocks and final flush.
+  done_current_.reset();
+  final_flush_started_ = false;
+  block_applies_.clear();
   live_zone_lsn_.clear();
   live_path_lsn_.clear();
   live_file_lsn_.clear();
@@ -901,7 +912,7 @@ void Replica::MaybeFinishTarget(Actions& out) {
   if (!done_current_ || !block_applies_.empty() || final_flush_started_) return;
   final_flush_started_ = true;
   const uint64_t id = NextId();
-  applying_[id] = Applying{Applying::Kind::kFinalFlush, 0};
+  applying_[id] = Applying{Applying::Kind::kFinalFlush, 0, session_};
   out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
 }
 

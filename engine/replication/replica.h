@@ -138,12 +138,14 @@ class Replica {
       kSourceFlush,  // source: syncfs before declaring the resync done
     } kind;
     uint64_t key = 0;      // lsn, op id, block id, or flushed-up-to lsn
-    uint64_t session = 0;  // kStream, kFlush: the stream session it belongs to
+    uint64_t session = 0;  // kStream, kFlush, kSourceFlush, kFinalFlush: its session
   };
 
   // Primary.
   void Submit(absl::Time now, uint64_t op_id, Mutation mutation, bool apply_locally, Actions& out);
   void Track(uint64_t op_id, Mutation mutation, Actions& out);
+  // Starts a new current generation (the peer is behind from now on), once per time alone.
+  void MoveGenerationOn(std::vector<ReplicaRecord>& records);
   // Keeps dirty and hot zones on the right names; with `journal`, records the change too.
   void TrackNamespace(const Mutation& m, bool journal, std::vector<ReplicaRecord>& records);
   void CompleteInOrder(Actions& out);

@@ -5,14 +5,17 @@
 #ifndef DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
 #define DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
 
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/overloaded.h"
 #include "engine/replication/replica.h"
 #include "sim/mem_store.h"
 
@@ -34,6 +37,7 @@ class ReplicaPair {
     uint64_t persists = 0;
     uint64_t writes_sent = 0;
     uint64_t stale_blocks = 0;
+    std::set<std::pair<std::string, uint64_t>> zones_resynced;  // (path, zone) of blocks in
   };
 
   explicit ReplicaPair(ReplicaOptions options = {}) : options_(options) {
@@ -41,6 +45,8 @@ class ReplicaPair {
   }
 
   Side& side(int i) { return sides_[i]; }
+  // Every delivered message and completion, for debugging a failing case.
+  void set_trace(bool on) { trace_ = on; }
   Replica& replica(int i) { return *sides_[i].replica; }
   absl::Time now() const { return now_; }
 
@@ -180,7 +186,54 @@ class ReplicaPair {
     Execute(i, out);
   }
 
+  static std::string Describe(const ReplMessage& m) {
+    return std::visit(
+        Overloaded{
+            [](const ReplHello& h) {
+              return absl::StrCat("hello epoch ", h.epoch, " answers ", h.answers, " current ",
+                                  h.gens.current, " bitmap ", h.gens.bitmap,
+                                  h.primary ? " primary" : "",
+                                  h.inconsistent ? " inconsistent" : "");
+            },
+            [](const ReplTargetZones& z) {
+              return absl::StrCat("target zones ", z.path, " n=", z.zones.size(),
+                                  z.last ? " last" : "");
+            },
+            [](const ReplWrite& w) {
+              return absl::StrCat("write lsn ", w.lsn, " ", MutationKindName(w.mutation.kind), " ",
+                                  w.mutation.path, " @", w.mutation.offset, " +",
+                                  w.mutation.data_size());
+            },
+            [](const ReplAck& a) {
+              return absl::StrCat("ack done ", a.done_lsn, " durable ", a.durable_lsn);
+            },
+            [](const ResyncBlock& b) {
+              return absl::StrCat("block ", b.block_id, " ", b.path, " zone ", b.zone, " read_lsn ",
+                                  b.read_lsn, " size ", b.file_size);
+            },
+            [](const ResyncBlockAck& a) {
+              return absl::StrCat("block ack ", a.block_id, a.stale ? " stale" : "",
+                                  a.durable ? " durable" : "");
+            },
+            [](const ResyncDone& d) { return absl::StrCat("resync done ", d.current); },
+        },
+        m);
+  }
+
   void Dispatch(Event e) {
+    if (trace_) {
+      std::visit(Overloaded{
+                     [](const Deliver& d) {
+                       std::fprintf(stderr, "  -> %d: %s\n", d.to, Describe(d.message).c_str());
+                     },
+                     [](const Applied& a) {
+                       std::fprintf(stderr, "  %d applied %llu\n", a.side,
+                                    static_cast<unsigned long long>(a.apply_id));
+                     },
+                     [](const Read& r) { std::fprintf(stderr, "  %d read done\n", r.side); },
+                 },
+                 e);
+    }
     std::visit(
         [&](auto& x) {
           using T = std::decay_t<decltype(x)>;
@@ -188,6 +241,7 @@ class ReplicaPair {
             if (const auto* block = std::get_if<ResyncBlock>(&x.message)) {
               sides_[x.to].blocks_received++;
               sides_[x.to].block_bytes_received += block->data ? block->data->size() : 0;
+              sides_[x.to].zones_resynced.emplace(block->path, block->zone);
             }
             if (const auto* ack = std::get_if<ResyncBlockAck>(&x.message); ack && ack->stale) {
               sides_[x.to].stale_blocks++;
@@ -230,6 +284,7 @@ class ReplicaPair {
       } else if (auto* done = std::get_if<CompleteLocal>(&a)) {
         s.completed[done->op_id] = done->status;
       } else if (auto* log = std::get_if<LogEvent>(&a)) {
+        if (trace_) std::fprintf(stderr, "%d log: %s\n", i, log->text.c_str());
         s.log.push_back(log->text);
       } else if (auto* keep = std::get_if<PreserveDivergent>(&a)) {
         for (const std::string& p : keep->paths) s.preserved.push_back(p);
@@ -246,6 +301,7 @@ class ReplicaPair {
   absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
   uint64_t next_op_ = 1;
   uint64_t boots_ = 0;
+  bool trace_ = false;
 };
 
 }  // namespace duet

@@ -4,7 +4,8 @@
 //  - both replicas are byte-identical;
 //  - every byte of every acknowledged write is there, unless a later write that was never
 //    acknowledged (its node crashed) may have covered it;
-//  - the survivor of a crash takes over only if its copy is up to date.
+//  - the survivor of a crash takes over only if its copy is up to date;
+//  - resync sent only zones that some write touched (incremental, never whole files).
 // Faults hit the replication connection; the heartbeat channel of the Node stays up and
 // carries the primary's "writing alone" to the peer (MarkOutdated) and the peer's verdict
 // back (OnPeerOutdated), as Node does. Partitions of every link are the simulator's (with a
@@ -15,6 +16,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 
 #include "tests/engine/printers.h"
 #include "tests/engine/replica_harness.h"
@@ -29,6 +31,9 @@ constexpr int kFiles = 3;
 // unacknowledged write may or may not have landed.
 struct FileModel {
   std::vector<std::optional<char>> bytes;
+  // Per byte, which acknowledged write set it: a crash keeps a byte only if the write that
+  // set it was covered by an fsync (the value alone may repeat an older one).
+  std::vector<uint64_t> version;
   uint64_t certain_size = 0;   // at least this long
   uint64_t possible_size = 0;  // at most this long
 };
@@ -67,7 +72,7 @@ struct Model {
     for (auto& [path, f] : files) {
       const FileModel& s = synced[path];
       for (size_t i = 0; i < f.bytes.size(); ++i) {
-        if (i >= s.bytes.size() || s.bytes[i] != f.bytes[i]) f.bytes[i].reset();
+        if (i >= s.bytes.size() || s.version[i] != f.version[i]) f.bytes[i].reset();
       }
       f.certain_size = std::min(f.certain_size, s.certain_size);
     }
@@ -83,16 +88,28 @@ struct Model {
     if (it == pending[node].end()) return;
     const Pending& p = it->second;
     FileModel& f = files[p.path];
-    if (f.bytes.size() < p.offset + p.data.size()) f.bytes.resize(p.offset + p.data.size());
-    for (size_t i = 0; i < p.data.size(); ++i) f.bytes[p.offset + i] = p.data[i];
+    if (f.bytes.size() < p.offset + p.data.size()) {
+      f.bytes.resize(p.offset + p.data.size());
+      f.version.resize(p.offset + p.data.size());
+    }
+    for (size_t i = 0; i < p.data.size(); ++i) {
+      f.bytes[p.offset + i] = p.data[i];
+      f.version[p.offset + i] = op;
+    }
     f.certain_size = std::max<uint64_t>(f.certain_size, p.offset + p.data.size());
     pending[node].erase(it);
   }
   void Lose(int node) {
     for (auto& [op, p] : pending[node]) {
       FileModel& f = files[p.path];
-      if (f.bytes.size() < p.offset + p.data.size()) f.bytes.resize(p.offset + p.data.size());
-      for (size_t i = 0; i < p.data.size(); ++i) f.bytes[p.offset + i].reset();
+      if (f.bytes.size() < p.offset + p.data.size()) {
+        f.bytes.resize(p.offset + p.data.size());
+        f.version.resize(p.offset + p.data.size());
+      }
+      for (size_t i = 0; i < p.data.size(); ++i) {
+        f.bytes[p.offset + i].reset();
+        f.version[p.offset + i] = op;
+      }
     }
     pending[node].clear();
     pending_fsyncs[node].clear();
@@ -150,6 +167,7 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
   options.window_count = 8;
   ReplicaPair pair(options);
   Model model;
+  std::set<std::pair<std::string, uint64_t>> written_zones;  // by any write, acknowledged or not
   int primary = 0;
   bool connected = true;
   bool up[2] = {true, true};
@@ -182,6 +200,9 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
         if (pair.replica(primary).role() != ReplRole::kPrimary) break;
         const std::string path = "f" + std::to_string(s.file);
         std::string data(SizeOf(s.size_class, s.arg), static_cast<char>('a' + s.arg % 26));
+        for (uint64_t z = s.offset / kZone; z <= (s.offset + data.size() - 1) / kZone; ++z) {
+          written_zones.emplace(path, z);
+        }
         const uint64_t op = pair.Write(primary, path, s.offset, data);
         model.Issue(primary, op, path, s.offset, std::move(data));
         break;
@@ -282,6 +303,14 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
     for (size_t i = 0; i < f.bytes.size() && i < data.size(); ++i) {
       if (f.bytes[i] && data[i] != *f.bytes[i]) {
         RC_FAIL("acknowledged byte lost: " + path + " at " + std::to_string(i));
+      }
+    }
+  }
+  // Resync is incremental: it sends only zones that some write touched, never whole files.
+  for (int n = 0; n < 2; ++n) {
+    for (const auto& [path, zone] : pair.side(n).zones_resynced) {
+      if (!written_zones.contains({path, zone})) {
+        RC_FAIL(absl::StrCat("resync sent ", path, " zone ", zone, " that no write touched"));
       }
     }
   }
