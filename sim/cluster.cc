@@ -166,6 +166,11 @@ void SimCluster::Process(const Event& event) {
                  },
                  [&](const DeliverReplication& d) {
                    if (d.epoch != repl_epoch_ || !nodes_[d.to]) return;  // connection gone
+                   if (debug_sink_) {
+                     const std::string& module = std::visit(
+                         [](const auto& m) -> const std::string& { return m.module; }, d.message);
+                     Debug(d.to, module, "<- " + DescribeReplMessage(d.message));
+                   }
                    StepNode(d.to, ReplicationReceived{d.message});
                  },
                  [&](const DiskDone& d) { FinishDisk(d); },
@@ -226,6 +231,10 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             [&](const PersistReplica& p) {
               if (!replication_) return;
               const ModuleConfig& mc = config_.modules[p.module];
+              if (debug_sink_) {
+                Debug(n, config_.modules[p.module].name,
+                      absl::StrCat("persist ", p.records.size(), " records"));
+              }
               ReplicaDurableState& state = persisted_[n].replicas[mc.name];
               for (const ReplicaRecord& r : p.records) {
                 ApplyRecord(state, r, mc.zone_size);
@@ -366,6 +375,11 @@ void SimCluster::SendReplicationAction(NodeIndex from, const duet::SendReplicati
   Schedule(at - now_, DeliverReplication{to, repl_epoch_, send.message});
 }
 
+void SimCluster::Debug(NodeIndex n, const std::string& module, const std::string& text) {
+  if (!debug_sink_ || module != debug_module_) return;
+  debug_sink_(absl::StrCat(FormatTime(now_), " ", config_.nodes[n].name, " ", text));
+}
+
 void SimCluster::SubmitDisk(NodeIndex n, ModuleIndex m, std::variant<ApplyMutation, ReadZone> op,
                             uint64_t bytes) {
   ++stats_.disk_ops;
@@ -385,10 +399,23 @@ void SimCluster::FinishDisk(const DiskDone& d) {
     MemStore& store = stores_[d.node][apply->module];
     absl::Status status = store.Apply(apply->mutation);
     if (status.ok() && apply->durable) store.Sync(apply->mutation.path);
+    if (debug_sink_) {
+      const Mutation& m = apply->mutation;
+      Debug(
+          d.node, config_.modules[apply->module].name,
+          absl::StrCat("applied ", apply->apply_id, ": ", MutationKindName(m.kind), " ", m.path,
+                       m.path2.empty() ? "" : " -> ", m.path2, " @", m.offset, " +", m.data_size(),
+                       apply->durable ? " durable" : "", " = ", status.ToString()));
+    }
     StepNode(d.node, MutationApplied{apply->module, apply->apply_id, std::move(status)});
     return;
   }
   const auto& read = std::get<ReadZone>(d.op);
+  if (debug_sink_) {
+    Debug(
+        d.node, config_.modules[read.module].name,
+        absl::StrCat("read ", read.read_id, ": ", read.path, " @", read.offset, " +", read.length));
+  }
   StepNode(d.node, stores_[d.node][read.module].Read(read.module, read.read_id, read.path,
                                                      read.offset, read.length));
 }

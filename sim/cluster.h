@@ -135,6 +135,12 @@ class SimCluster {
   // The readable trace: "<time> <node or sim> <text>" lines.
   const std::vector<std::string>& log() const { return log_; }
   uint64_t trace_hash() const { return trace_hash_; }
+  // Debugging one module: every replication message delivered, disk operation done and
+  // record persisted for it goes to `sink` (outside the trace and its hash).
+  void set_debug(std::string module, std::function<void(const std::string&)> sink) {
+    debug_module_ = std::move(module);
+    debug_sink_ = std::move(sink);
+  }
   // Messages and completions delivered (node timer ticks are counted in stats()).
   uint64_t events_processed() const { return events_; }
   const SimStats& stats() const { return stats_; }
@@ -231,6 +237,7 @@ class SimCluster {
   void RecordViolation(const Violation& v);
   void FlagViolation(const std::string& invariant, const std::string& what);
   void Trace(NodeIndex n, const std::string& text);
+  void Debug(NodeIndex n, const std::string& module, const std::string& text);
   void FeedOracle();
   // Replication mode.
   void UpdateReplicationLink();
@@ -269,6 +276,8 @@ class SimCluster {
   std::vector<std::string> log_;
   std::function<void(absl::Time, NodeIndex, const std::string&)> log_sink_;
   uint64_t trace_hash_ = 1469598103934665603ull;
+  std::string debug_module_;
+  std::function<void(const std::string&)> debug_sink_;
   uint64_t events_ = 0;
   SimStats stats_;
 

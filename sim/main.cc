@@ -37,6 +37,9 @@ ABSL_FLAG(std::optional<bool>, replication, std::nullopt,
           "run the replication engines under an application workload and check the data "
           "invariants (default: from the seed)");
 ABSL_FLAG(std::string, trace, "", "write the readable event trace of the run to this file");
+ABSL_FLAG(std::string, debug_module, "",
+          "print every replication message, disk operation and persist of this module to "
+          "stderr (debugging a failing seed)");
 ABSL_FLAG(bool, check_determinism, false,
           "run each seed twice and fail loudly if the trace hashes differ");
 ABSL_FLAG(std::string, scenario, "", "run a narrated scenario instead: active-active");
@@ -99,6 +102,9 @@ int RunOne(const RunOptions& options, const std::string& trace_path, bool check_
   }
   Simulation first(options);
   if (trace) first.set_trace_sink([&](const std::string& line) { *trace << line << "\n"; });
+  if (const std::string module = absl::GetFlag(FLAGS_debug_module); !module.empty()) {
+    first.cluster().set_debug(module, [](const std::string& line) { std::cerr << line << "\n"; });
+  }
   const RunResult result = first.Run();
   if (trace) {
     trace->flush();

@@ -88,6 +88,9 @@ struct ResyncDone {
 using ReplMessage = std::variant<ReplHello, ReplTargetZones, ReplWrite, ReplAck, ResyncBlock,
                                  ResyncBlockAck, ResyncDone>;
 
+// One line describing a message, for traces and debugging ("write lsn 3 write f @0 +1").
+std::string DescribeReplMessage(const ReplMessage& message);
+
 }  // namespace duet
 
 #endif  // DUET_ENGINE_REPLICATION_REPL_MESSAGES_H_

@@ -286,7 +286,9 @@ void Replica::DrainPending(absl::Time now, Actions& out) {
 void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_locally, Actions& out) {
   const uint64_t lsn = next_lsn_++;
   std::vector<ReplicaRecord> records;
-  if (m.is_namespace()) TrackNamespace(m, /*journal=*/false, records);
+  // A journal replay (not applied here) was tracked when it was made: moving dirty zones
+  // again would apply old renames to today's names.
+  if (m.is_namespace() && apply_locally) TrackNamespace(m, /*journal=*/false, records);
   if (m.kind == MutationKind::kWrite) {
     const auto [first, last] = ZonesOf(m, opt_.zone_size);
     activity_log_.Touch(m.path, first, last, lsn, std::min(peer_durable_lsn_, local_durable_lsn_),

@@ -186,45 +186,12 @@ class ReplicaPair {
     Execute(i, out);
   }
 
-  static std::string Describe(const ReplMessage& m) {
-    return std::visit(
-        Overloaded{
-            [](const ReplHello& h) {
-              return absl::StrCat("hello epoch ", h.epoch, " answers ", h.answers, " current ",
-                                  h.gens.current, " bitmap ", h.gens.bitmap,
-                                  h.primary ? " primary" : "",
-                                  h.inconsistent ? " inconsistent" : "");
-            },
-            [](const ReplTargetZones& z) {
-              return absl::StrCat("target zones ", z.path, " n=", z.zones.size(),
-                                  z.last ? " last" : "");
-            },
-            [](const ReplWrite& w) {
-              return absl::StrCat("write lsn ", w.lsn, " ", MutationKindName(w.mutation.kind), " ",
-                                  w.mutation.path, " @", w.mutation.offset, " +",
-                                  w.mutation.data_size());
-            },
-            [](const ReplAck& a) {
-              return absl::StrCat("ack done ", a.done_lsn, " durable ", a.durable_lsn);
-            },
-            [](const ResyncBlock& b) {
-              return absl::StrCat("block ", b.block_id, " ", b.path, " zone ", b.zone, " read_lsn ",
-                                  b.read_lsn, " size ", b.file_size);
-            },
-            [](const ResyncBlockAck& a) {
-              return absl::StrCat("block ack ", a.block_id, a.stale ? " stale" : "",
-                                  a.durable ? " durable" : "");
-            },
-            [](const ResyncDone& d) { return absl::StrCat("resync done ", d.current); },
-        },
-        m);
-  }
-
   void Dispatch(Event e) {
     if (trace_) {
       std::visit(Overloaded{
                      [](const Deliver& d) {
-                       std::fprintf(stderr, "  -> %d: %s\n", d.to, Describe(d.message).c_str());
+                       std::fprintf(stderr, "  -> %d: %s\n", d.to,
+                                    DescribeReplMessage(d.message).c_str());
                      },
                      [](const Applied& a) {
                        std::fprintf(stderr, "  %d applied %llu\n", a.side,

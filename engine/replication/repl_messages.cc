@@ -1,0 +1,43 @@
+#include "engine/replication/repl_messages.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/overloaded.h"
+
+namespace duet {
+
+std::string DescribeReplMessage(const ReplMessage& message) {
+  return std::visit(
+      Overloaded{
+          [](const ReplHello& h) {
+            return absl::StrCat("hello epoch ", h.epoch, " answers ", h.answers, " current ",
+                                h.gens.current, " bitmap ", h.gens.bitmap,
+                                h.primary ? " primary" : "", h.inconsistent ? " inconsistent" : "");
+          },
+          [](const ReplTargetZones& z) {
+            return absl::StrCat("target zones '", z.path, "' count ", z.zones.size(),
+                                z.last ? " last" : "");
+          },
+          [](const ReplWrite& w) {
+            return absl::StrCat("write lsn ", w.lsn, " ", MutationKindName(w.mutation.kind), " ",
+                                w.mutation.path, w.mutation.path2.empty() ? "" : " -> ",
+                                w.mutation.path2, " @", w.mutation.offset, " +",
+                                w.mutation.data_size());
+          },
+          [](const ReplAck& a) {
+            return absl::StrCat("ack done ", a.done_lsn, " durable ", a.durable_lsn);
+          },
+          [](const ResyncBlock& b) {
+            return absl::StrCat("block ", b.block_id, " ", b.path, " zone ", b.zone, " read_lsn ",
+                                b.read_lsn, " kind ", static_cast<int>(b.kind), " size ",
+                                b.file_size);
+          },
+          [](const ResyncBlockAck& a) {
+            return absl::StrCat("block ack ", a.block_id, a.stale ? " stale" : "",
+                                a.durable ? " durable" : "");
+          },
+          [](const ResyncDone& d) { return absl::StrCat("resync done ", d.current); },
+      },
+      message);
+}
+
+}  // namespace duet
