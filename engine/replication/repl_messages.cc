@@ -11,7 +11,8 @@ std::string DescribeReplMessage(const ReplMessage& message) {
           [](const ReplHello& h) {
             return absl::StrCat("hello epoch ", h.epoch, " answers ", h.answers, " current ",
                                 h.gens.current, " bitmap ", h.gens.bitmap,
-                                h.primary ? " primary" : "", h.inconsistent ? " inconsistent" : "");
+                                h.primary ? " primary" : "", h.inconsistent ? " inconsistent" : "",
+                                h.crashed ? " crashed" : "", h.dirty ? " dirty" : "");
           },
           [](const ReplTargetZones& z) {
             return absl::StrCat("target zones '", z.path, "' count ", z.zones.size(),

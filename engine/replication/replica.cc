@@ -139,6 +139,8 @@ void Replica::SendHello(Actions& out, uint64_t answers) {
   hello.gens = durable_.gens;
   hello.primary = role_ == ReplRole::kPrimary;
   hello.inconsistent = durable_.inconsistent;
+  hello.crashed = activity_log_.has_recovered();
+  hello.dirty = !durable_.dirty.empty() || !durable_.journal.empty();
   out.push_back(SendReplication{hello});
   hello_sent_ = true;
   link_ = Link::kHello;
@@ -165,13 +167,20 @@ void Replica::Decide(absl::Time now, Actions& out) {
   bool self_source = false;
   bool discard = false;
   switch (decision) {
-    case SyncDecision::kInSync:
-      // The same data, except what crashes left in activity logs: the primary (or, with
-      // none, the default primary) sends those zones.
-      self_source = i_primary || (!peer.primary && opt_.default_primary_here);
+    case SyncDecision::kInSync: {
+      // The same data, except what crashes left in activity logs: the primary sends those
+      // zones. With none, the side that did not crash does: the one that crashed lost what
+      // it had not synced, which its peer acknowledged and still holds. Else the default
+      // primary.
+      const bool self_crashed = activity_log_.has_recovered();
+      self_source = i_primary;
+      if (!i_primary && !peer.primary) {
+        self_source = self_crashed != peer.crashed ? peer.crashed : opt_.default_primary_here;
+      }
       if (durable_.inconsistent && !peer.inconsistent) self_source = false;
       if (peer.inconsistent && !durable_.inconsistent) self_source = true;
       break;
+    }
     case SyncDecision::kSelfIsSource:
       if (peer.primary) {
         // The peer took over while this node was away, and this node wrote after it last
@@ -228,7 +237,8 @@ void Replica::Decide(absl::Time now, Actions& out) {
     if (!i_primary) data_state_ = DataState::kUpToDate;
     StartSource(now, out);
   } else {
-    StartTarget(discard, decision != SyncDecision::kInSync, out);
+    // Behind if the peer's generation is newer, or it holds a plan (a drop left zones dirty).
+    StartTarget(discard, decision != SyncDecision::kInSync || peer.dirty, out);
   }
   // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
   // one went into the plan above, judged by the old watermarks); what is still in flight from
@@ -389,10 +399,11 @@ void Replica::CompleteInOrder(Actions& out) {
 void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   Log(out, "dropping the peer (" + why + "); continuing alone, tracking changes");
   std::vector<ReplicaRecord> records;
+  // The generation moves on at the first write made alone (Track), not here: the peer has
+  // everything it acknowledged, and if this node crashes now, the peer's copy must still
+  // count as the newer one for those zones. The next Hello says we hold a plan (`dirty`).
   // Whatever the peer may lack: zones written but not yet durable there, and namespace
-  // changes it has not acknowledged. If there is any, the generation moves on now (as at
-  // the first write made alone, see Track): the peer's copy is behind ours, and the next
-  // handshake must say so, or the peer would count itself up to date before the resync.
+  // changes it has not acknowledged.
   activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
     if (!durable_.dirty.Contains(ref.path, ref.zone)) {
       records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
@@ -404,9 +415,6 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   unacked_namespace_.clear();
   for (InFlight& f : inflight_) f.alone = f.lsn > peer_done_lsn_;
   peer_outdated_ = false;  // this time alone needs its own outdate of the peer
-  if (!records.empty() || !durable_.dirty.empty() || !durable_.journal.empty()) {
-    MoveGenerationOn(records);
-  }
   Persist(std::move(records), out);
   link_ = Link::kDown;
   AbandonSourceSession();
@@ -803,10 +811,20 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
     }
   }
   // Zones this node may hold that the peer lacks (written here as primary and not yet
-  // durable on the peer, or left hot by a crash): the source overwrites them.
+  // durable on the peer, or left hot by a crash, or dirty since a drop): the source
+  // overwrites them.
   absl::btree_map<std::string, std::vector<uint64_t>> mine;
   activity_log_.ForEachNotDurable(peer_durable_lsn_,
                                   [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
+  if (!discard) {  // (with discard, the dirty zones went above)
+    for (const auto& [path, zones] : durable_.dirty.files()) {
+      zones.ForEach([&](uint64_t z) { mine[path].push_back(z); });
+    }
+  }
+  for (auto& [path, zones] : mine) {
+    std::sort(zones.begin(), zones.end());
+    zones.erase(std::unique(zones.begin(), zones.end()), zones.end());
+  }
   for (auto& [path, zones] : mine) {
     out.push_back(SendReplication{ReplTargetZones{name_, path, std::move(zones), false}});
   }

@@ -186,7 +186,8 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
   const auto name = builder.CreateString(hello.module);
   const fb::Generations gens(hello.gens.current, hello.gens.bitmap,
                              flatbuffers::make_span(hello.gens.history));
-  const auto body = fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent);
+  const auto body = fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent,
+                                        hello.epoch, hello.answers, hello.crashed, hello.dirty);
   return {fb::Message::ReplHello, body.Union()};
 }
 
@@ -575,6 +576,10 @@ absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
   }
   out.primary = in.primary();
   out.inconsistent = in.inconsistent();
+  out.epoch = in.epoch();
+  out.answers = in.answers();
+  out.crashed = in.crashed();
+  out.dirty = in.dirty();
   return out;
 }
 

@@ -546,3 +546,32 @@ TEST(ReplicaTest, JournalReplayKeepsDirtyZonesOfRenamedOverFile) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by the simulator (seed 16753576447339095367): the primary crashes right after a
+// write its peer acknowledged, and returns before the peer took over. The peer's copy is the
+// complete one: the returning node's hot zones come from the peer, not the other way round.
+TEST(ReplicaTest, PrimaryReturningFromCrashTakesItsHotZonesFromThePeer) {
+  ReplicaPair pair(Options());
+  pair.set_trace(getenv("TRACE"));
+  StartInSync(pair);
+  pair.Write(kA, "vm.img", 0, Bytes(1000, 'o'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  const uint64_t op = pair.Write(kA, "vm.img", 5 * kZone, Bytes(34, 'n'));
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  pair.Disconnect();
+  pair.Crash(kA);  // its write was never synced there
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.Connect();  // neither is primary yet
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("vm.img").data.substr(5 * kZone), Bytes(34, 'n'));
+  EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate);
+}
+
+}  // namespace
+}  // namespace duet

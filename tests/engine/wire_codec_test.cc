@@ -163,7 +163,8 @@ std::string Describe(const ReplHello& m) {
   std::ostringstream out;
   out << "ReplHello{" << m.module << " gens=" << m.gens.current << "/" << m.gens.bitmap << "/"
       << m.gens.history[0] << "/" << m.gens.history[1] << " primary=" << m.primary
-      << " inconsistent=" << m.inconsistent << "}";
+      << " inconsistent=" << m.inconsistent << " epoch=" << m.epoch << " answers=" << m.answers
+      << " crashed=" << m.crashed << " dirty=" << m.dirty << "}";
   return out.str();
 }
 
@@ -287,6 +288,10 @@ ReplHello BusyReplHello() {
   hello.gens.history = {UINT64_MAX, 0x99};
   hello.primary = true;
   hello.inconsistent = true;
+  hello.epoch = 41;
+  hello.answers = 40;
+  hello.crashed = true;
+  hello.dirty = true;
   return hello;
 }
 
