@@ -36,7 +36,9 @@ std::string DescribeReplMessage(const ReplMessage& message) {
             return absl::StrCat("block ack ", a.block_id, a.stale ? " stale" : "",
                                 a.durable ? " durable" : "");
           },
-          [](const ResyncDone& d) { return absl::StrCat("resync done ", d.current); },
+          [](const ResyncDone& d) {
+            return absl::StrCat("resync done ", d.current, " requests seen ", d.requests_seen);
+          },
       },
       message);
 }

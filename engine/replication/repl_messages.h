@@ -89,6 +89,9 @@ struct ResyncBlockAck {
 struct ResyncDone {
   std::string module;
   uint64_t current = 0;
+  // Source -> target: how many ReplTargetZones of this session the source had received. A
+  // target that sent more (a late request after a failed apply) waits for the next done.
+  uint64_t requests_seen = 0;
 };
 
 using ReplMessage = std::variant<ReplHello, ReplTargetZones, ReplWrite, ReplAck, ResyncBlock,

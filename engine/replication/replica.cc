@@ -460,12 +460,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       break;
     }
     case Applying::Kind::kStream:
-      if (!status.ok()) {
-        Log(out, "applying the stream failed (" + std::string(status.message()) +
-                     "); this copy needs a resync");
-        Persist({record::SetInconsistent{true}}, out);
-        data_state_ = DataState::kOutdated;
-      }
+      if (!status.ok()) OnStreamApplyFailed(a, status, out);
       if (a.key != 0 && a.session == session_) MarkStreamDone(a.key, out);
       break;
     case Applying::Kind::kFlush:
@@ -496,7 +491,8 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       break;
     case Applying::Kind::kSourceFlush:
       if (a.session == session_ && source_active_ && awaiting_done_confirm_) {
-        out.push_back(SendReplication{ResyncDone{name_, durable_.gens.current}});
+        out.push_back(
+            SendReplication{ResyncDone{name_, durable_.gens.current, target_requests_seen_}});
       }
       break;
     case Applying::Kind::kFinalFlush:
@@ -540,10 +536,66 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
   const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
   stream_done_[w.lsn] = false;
   const uint64_t id = NextId();
-  applying_[id] = Applying{Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn, session_};
+  Applying applying{Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn, session_};
+  applying.mutation = m.kind;
+  applying.path = m.path;
+  applying.path2 = m.path2;
+  applying.offset = m.offset;
+  applying.length = m.data_size();
+  applying_[id] = std::move(applying);
   out.push_back(ApplyMutation{module_, id, m, durable});
   if (done_on_receipt) MarkStreamDone(w.lsn, out);
   if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
+}
+
+void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status, Actions& out) {
+  // The primary's own apply may have failed the same way (a rename of a missing name): then
+  // the copies still agree, but this side cannot know, so it asks for what the mutation
+  // touched. Persisted first: a restart asks again.
+  Log(out, absl::StrCat("applying the stream failed (", status.message(), ", ",
+                        MutationKindName(a.mutation), " ", a.path,
+                        "); this copy is inconsistent until resynced"));
+  std::vector<ReplicaRecord> records;
+  if (!durable_.inconsistent) records.push_back(record::SetInconsistent{true});
+  std::vector<std::string> whole;
+  if (a.mutation == MutationKind::kWrite) {
+    const uint64_t first = ZoneOf(a.offset, opt_.zone_size);
+    const uint64_t last = a.length == 0 ? first : ZoneOf(a.offset + a.length - 1, opt_.zone_size);
+    records.push_back(record::MarkDirty{a.path, first, last});
+  } else {
+    // A name changed: the path (and a rename's target) comes again whole; the journal
+    // keeps the names for the next session.
+    Mutation names = MakeMutation(a.mutation, a.path, a.path2);
+    records.push_back(record::Journal{std::move(names)});
+    whole.push_back(a.path);
+    if (!a.path2.empty() && a.mutation != MutationKind::kSymlink) whole.push_back(a.path2);
+  }
+  Persist(std::move(records), out);
+  data_state_ = DataState::kOutdated;
+  if (!connected_ || role_ == ReplRole::kPrimary) return;
+  if (target_active_) {
+    // Mid-resync: ask the running session (its ResyncDone waits for this request).
+    data_state_ = DataState::kSyncing;
+    if (a.mutation == MutationKind::kWrite) {
+      std::vector<uint64_t> zones;
+      for (uint64_t z = ZoneOf(a.offset, opt_.zone_size);
+           z <= (a.length == 0 ? ZoneOf(a.offset, opt_.zone_size)
+                               : ZoneOf(a.offset + a.length - 1, opt_.zone_size));
+           ++z) {
+        zones.push_back(z);
+      }
+      RequestFromSource(a.path, std::move(zones), false, out);
+    }
+    for (std::string& path : whole) RequestFromSource(std::move(path), {}, false, out);
+  } else if (link_ == Link::kAttached) {
+    SendHello(out);  // a new session, in which this copy is the target
+  }
+}
+
+void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last,
+                                Actions& out) {
+  ++target_requests_sent_;
+  out.push_back(SendReplication{ReplTargetZones{name_, std::move(path), std::move(zones), last}});
 }
 
 void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
@@ -622,6 +674,7 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   source_active_ = true;
   target_zones_complete_ = false;
   awaiting_done_confirm_ = false;
+  target_requests_seen_ = 0;
   whole_paths_.clear();
   resync_total_ = durable_.dirty.zones() * opt_.zone_size;
   resync_done_ = 0;
@@ -632,6 +685,9 @@ void Replica::StartSource(absl::Time now, Actions& out) {
 
 void Replica::OnTargetZones(const ReplTargetZones& zones, Actions& out) {
   if (!source_active_) return;
+  ++target_requests_seen_;
+  // A late request (after `last`) reopens a resync that was about to be declared done.
+  awaiting_done_confirm_ = false;
   std::vector<ReplicaRecord> records;
   if (!zones.path.empty()) {
     if (zones.zones.empty()) {
@@ -786,50 +842,40 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   live_rename_lsn_ = 0;
   applied_blocks_upto_ = 0;
   flushed_blocks_upto_ = 0;
+  target_requests_sent_ = 0;
+  // What this node changed or may hold that the peer lacks, all overwritten by the source:
+  // the zones of its dirty map (written alone, or asked for after a failed apply), zones
+  // written here as primary and not yet durable on the peer or left hot by a crash, and
+  // whole paths for the names its journal touched.
+  std::vector<std::string> renamed;
+  for (const Mutation& m : durable_.journal) {
+    renamed.push_back(m.path);
+    if (!m.path2.empty() && m.kind != MutationKind::kSymlink) renamed.push_back(m.path2);
+  }
+  std::sort(renamed.begin(), renamed.end());
+  renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
+  absl::btree_map<std::string, std::vector<uint64_t>> mine;
+  for (const auto& [path, zones] : durable_.dirty.files()) {
+    zones.ForEach([&](uint64_t z) { mine[path].push_back(z); });
+  }
+  activity_log_.ForEachNotDurable(peer_durable_lsn_,
+                                  [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
   if (discard) {
-    // Keep what we are about to overwrite, then ask for it: the zones we changed, and
-    // whole paths for the names our journal touched.
-    std::vector<std::string> renamed;
-    for (const Mutation& m : durable_.journal) {
-      renamed.push_back(m.path);
-      if (!m.path2.empty() && m.kind != MutationKind::kSymlink) renamed.push_back(m.path2);
-    }
-    std::sort(renamed.begin(), renamed.end());
-    renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
+    // Keep what we are about to overwrite first.
     std::vector<std::string> paths = renamed;
     for (const auto& [path, zones] : durable_.dirty.files()) paths.push_back(path);
     std::sort(paths.begin(), paths.end());
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
     out.push_back(PreserveDivergent{module_, paths});
-    for (const auto& [path, zones] : durable_.dirty.files()) {
-      ReplTargetZones msg{name_, path, {}, false};
-      zones.ForEach([&](uint64_t z) { msg.zones.push_back(z); });
-      out.push_back(SendReplication{std::move(msg)});
-    }
-    for (const std::string& path : renamed) {
-      out.push_back(SendReplication{ReplTargetZones{name_, path, {}, false}});
-    }
-  }
-  // Zones this node may hold that the peer lacks (written here as primary and not yet
-  // durable on the peer, or left hot by a crash, or dirty since a drop): the source
-  // overwrites them.
-  absl::btree_map<std::string, std::vector<uint64_t>> mine;
-  activity_log_.ForEachNotDurable(peer_durable_lsn_,
-                                  [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
-  if (!discard) {  // (with discard, the dirty zones went above)
-    for (const auto& [path, zones] : durable_.dirty.files()) {
-      zones.ForEach([&](uint64_t z) { mine[path].push_back(z); });
-    }
   }
   for (auto& [path, zones] : mine) {
     std::sort(zones.begin(), zones.end());
     zones.erase(std::unique(zones.begin(), zones.end()), zones.end());
+    RequestFromSource(path, std::move(zones), false, out);
   }
-  for (auto& [path, zones] : mine) {
-    out.push_back(SendReplication{ReplTargetZones{name_, path, std::move(zones), false}});
-  }
-  out.push_back(SendReplication{ReplTargetZones{name_, "", {}, true}});
-  if (behind || discard || !mine.empty() || durable_.inconsistent) {
+  for (const std::string& path : renamed) RequestFromSource(path, {}, false, out);
+  RequestFromSource("", {}, true, out);
+  if (behind || discard || !mine.empty() || !renamed.empty() || durable_.inconsistent) {
     if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
     data_state_ = DataState::kSyncing;
     sync_percent_ = 0;
@@ -924,6 +970,8 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     return;
   }
   if (!target_active_) return;
+  // Sent before the source saw our late request: the next ResyncDone covers it.
+  if (done.requests_seen < target_requests_sent_) return;
   done_current_ = done.current;
   MaybeFinishTarget(out);
 }
@@ -957,7 +1005,7 @@ void Replica::FinishTarget(Actions& out) {
   live_zone_lsn_.clear();
   live_path_lsn_.clear();
   live_file_lsn_.clear();
-  out.push_back(SendReplication{ResyncDone{name_, gens.current}});
+  out.push_back(SendReplication{ResyncDone{name_, gens.current, 0}});
   Log(out, "resync done: this copy is up to date");
   RefreshHelloIfStale(out);
 }

@@ -139,6 +139,10 @@ class Replica {
     } kind;
     uint64_t key = 0;      // lsn, op id, block id, or flushed-up-to lsn
     uint64_t session = 0;  // kStream, kFlush, kSourceFlush, kFinalFlush: its session
+    // kStream: what it changed, to ask for it again if it fails here.
+    MutationKind mutation = MutationKind::kWrite;
+    std::string path = {}, path2 = {};
+    uint64_t offset = 0, length = 0;
   };
 
   // Primary.
@@ -157,6 +161,11 @@ class Replica {
   void MarkStreamDone(uint64_t lsn, Actions& out);
   void SendAck(Actions& out);
   void ApplyBlock(const ResyncBlock& block, Actions& out);
+  // A stream mutation failed here (the primary's may not have): this copy is inconsistent
+  // until what it changed comes again by resync.
+  void OnStreamApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
+  // Target: asks the source for zones (or, with none, the whole path).
+  void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out);
   // Connection and resync.
   // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
   // if the peer's is known.
@@ -237,6 +246,7 @@ class Replica {
   absl::btree_map<uint64_t, ZoneRef> unflushed_;       // applied on the target, not yet durable
   absl::flat_hash_map<uint64_t, std::string> probes_;  // read id -> whole path to size
   bool awaiting_done_confirm_ = false;
+  uint64_t target_requests_seen_ = 0;  // ReplTargetZones received this session
   uint64_t resync_total_ = 0, resync_done_ = 0;
   absl::Time resync_started_ = absl::InfinitePast();
   absl::Time next_read_at_ = absl::InfinitePast();
@@ -252,6 +262,7 @@ class Replica {
   uint64_t flushed_blocks_upto_ = 0;
   uint8_t sync_percent_ = 0;
   std::optional<uint64_t> done_current_;  // ResyncDone received; flushing before adopting
+  uint64_t target_requests_sent_ = 0;     // ReplTargetZones sent this session
   bool final_flush_started_ = false;
 };
 

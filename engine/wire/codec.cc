@@ -236,7 +236,7 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncBlockAck& ack) {
 
 Body BuildBody(FlatBufferBuilder& builder, const ResyncDone& done) {
   const auto name = builder.CreateString(done.module);
-  const auto body = fb::CreateResyncDone(builder, name, done.current);
+  const auto body = fb::CreateResyncDone(builder, name, done.current, done.requests_seen);
   return {fb::Message::ResyncDone, body.Union()};
 }
 
@@ -707,6 +707,7 @@ absl::StatusOr<ResyncDone> ReadResyncDone(const fb::ResyncDone& in) {
   ResyncDone out;
   DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ResyncDone"));
   out.current = in.current();
+  out.requests_seen = in.requests_seen();
   return out;
 }
 

@@ -575,3 +575,46 @@ TEST(ReplicaTest, PrimaryReturningFromCrashTakesItsHotZonesFromThePeer) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// A stream mutation that fails only on the secondary (its copy lost the file): the secondary
+// is inconsistent at once and asks for what the mutation touched in a new session.
+TEST(ReplicaTest, StreamApplyFailureOnSecondaryIsResynced) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(3 * kZone, 'f'));
+  pair.Settle();
+  ASSERT_TRUE(pair.side(kB).store.Apply(MakeMutation(MutationKind::kUnlink, "f")).ok());
+  const uint64_t op = pair.Submit(kA, MakeMutation(MutationKind::kRename, "f", "g"));
+  pair.Step();
+  pair.Step();
+  pair.Step();
+  EXPECT_NE(pair.replica(kB).data_state(), DataState::kUpToDate);
+  pair.Settle();
+  EXPECT_TRUE(pair.Completed(kA, op) && pair.Result(kA, op).ok());
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_FALSE(pair.replica(kB).durable().inconsistent);
+}
+
+// Found by the simulator (seed 1988111358474182198): the application renames a name that
+// does not exist; the rename fails on both nodes alike, and the pair goes on in sync.
+TEST(ReplicaTest, MutationFailingOnBothNodesLeavesThePairInSync) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  const uint64_t op = pair.Submit(kA, MakeMutation(MutationKind::kRename, "missing", "g"));
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_FALSE(pair.Result(kA, op).ok());
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  const uint64_t after = pair.Write(kA, "h", 0, "x");
+  pair.Settle();
+  EXPECT_TRUE(pair.Completed(kA, after) && pair.Result(kA, after).ok());
+  EXPECT_EQ(pair.Difference(), "");
+  EXPECT_TRUE(pair.replica(kA).attached());
+}
+
+}  // namespace
+}  // namespace duet

@@ -209,7 +209,8 @@ std::string Describe(const ResyncBlockAck& m) {
 }
 
 std::string Describe(const ResyncDone& m) {
-  return "ResyncDone{" + m.module + " current=" + std::to_string(m.current) + "}";
+  return "ResyncDone{" + m.module + " current=" + std::to_string(m.current) +
+         " requests_seen=" + std::to_string(m.requests_seen) + "}";
 }
 
 std::string Describe(const ReplMessage& message) {
@@ -367,7 +368,7 @@ constexpr PathKind kAllPathKinds[] = {PathKind::kAbsent, PathKind::kFile, PathKi
 
 ResyncBlockAck BusyResyncBlockAck() { return ResyncBlockAck{"db", 77, true, true}; }
 
-ResyncDone BusyResyncDone() { return ResyncDone{"db", 0xabcdef0123ULL}; }
+ResyncDone BusyResyncDone() { return ResyncDone{"db", 0xabcdef0123ULL, 17}; }
 
 // One of each replication message, small enough for the byte-editing tests.
 std::vector<ReplMessage> SmallReplicationMessages() {
