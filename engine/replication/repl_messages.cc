@@ -12,7 +12,8 @@ std::string DescribeReplMessage(const ReplMessage& message) {
             return absl::StrCat("hello epoch ", h.epoch, " answers ", h.answers, " current ",
                                 h.gens.current, " bitmap ", h.gens.bitmap,
                                 h.primary ? " primary" : "", h.inconsistent ? " inconsistent" : "",
-                                h.crashed ? " crashed" : "", h.dirty ? " dirty" : "");
+                                h.crashed ? " crashed" : "", h.dirty ? " dirty" : "",
+                                h.alone_acked ? " alone-acked" : "");
           },
           [](const ReplTargetZones& z) {
             return absl::StrCat("target zones '", z.path, "' count ", z.zones.size(),

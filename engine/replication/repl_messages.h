@@ -30,6 +30,7 @@ struct ReplHello {
   // The sender's dirty map or namespace journal is not empty: it holds changes its peer may
   // lack even when the generations match (a drop left zones dirty).
   bool dirty = false;
+  bool alone_acked = false;  // ReplicaDurableState::alone_acked
 };
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its

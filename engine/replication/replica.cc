@@ -70,6 +70,9 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
 void Replica::OnPeerOutdated(Actions& out) {
   if (peer_outdated_) return;
   peer_outdated_ = true;
+  // From now on writes made alone are acknowledged: recorded first, so that after any
+  // crash this branch counts as real in the next handshake.
+  if (role_ == ReplRole::kPrimary && !durable_.alone_acked) Persist({record::SetAloneAcked{}}, out);
   for (auto& [op, status] : held_completions_) out.push_back(CompleteLocal{module_, op, status});
   held_completions_.clear();
   CompleteInOrder(out);
@@ -141,6 +144,7 @@ void Replica::SendHello(Actions& out, uint64_t answers) {
   hello.inconsistent = durable_.inconsistent;
   hello.crashed = activity_log_.has_recovered();
   hello.dirty = !durable_.dirty.empty() || !durable_.journal.empty();
+  hello.alone_acked = durable_.alone_acked;
   out.push_back(SendReplication{hello});
   hello_sent_ = true;
   link_ = Link::kHello;
@@ -200,6 +204,19 @@ void Replica::Decide(absl::Time now, Actions& out) {
       self_source = i_primary;  // as above, from the primary's side
       break;
     case SyncDecision::kSplitBrain:
+      if (durable_.alone_acked != peer.alone_acked) {
+        // Only one side acknowledged writes made alone; the other's waited for an outdate
+        // that never came (they failed or were never answered): no split brain, the real
+        // branch wins and the tentative one is kept aside.
+        self_source = durable_.alone_acked;
+        discard = !self_source;
+        Log(out,
+            absl::StrCat("both nodes wrote alone, but only ",
+                         self_source ? "this node's" : "the peer's",
+                         " writes were acknowledged; this node ",
+                         self_source ? "keeps its data" : "discards its changes (kept aside)"));
+        break;
+      }
       if (opt_.split_brain != SplitBrainPolicy::kDiscardNonDefault) {
         return refuse(absl::StrCat(
             "split brain: both nodes wrote alone (policy ",

@@ -12,6 +12,7 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::ClearDirty&) {
                    s.dirty.clear();
                    s.journal.clear();
+                   s.alone_acked = false;
                  },
                  [&](const record::Journal& x) { s.journal.push_back(x.mutation); },
                  [&](const record::HotAdd& x) { s.hot.MarkZones(x.path, x.zone, x.zone); },
@@ -19,6 +20,7 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::ClearHot&) { s.hot.clear(); },
                  [&](const record::SetInconsistent& x) { s.inconsistent = x.inconsistent; },
                  [&](const record::SetOutdated& x) { s.outdated = x.outdated; },
+                 [&](const record::SetAloneAcked&) { s.alone_acked = true; },
                  [&](const record::Renamed& x) {
                    s.dirty.Rename(x.from, x.to);
                    s.hot.Rename(x.from, x.to);

@@ -33,6 +33,10 @@ struct ReplicaDurableState {
   // The primary told us it writes without us: this copy is consistent but old, and must not
   // be promoted until it has resynced (DRBD's "outdated").
   bool outdated = false;
+  // Writes made here without the peer (since gens.bitmap) were acknowledged to the
+  // application: this branch is real. Until then it is tentative (every such write waits
+  // for the peer to be outdated), and loses against a real one without a split brain.
+  bool alone_acked = false;
 };
 
 namespace record {
@@ -47,7 +51,7 @@ struct MarkClean {
   std::string path;
   uint64_t zone = 0;
 };
-struct ClearDirty {};  // the peer is in sync: map and journal emptied
+struct ClearDirty {};  // the peer is in sync: map, journal and alone_acked cleared
 struct Journal {
   Mutation mutation;  // namespace mutations only; no file data
 };
@@ -66,6 +70,7 @@ struct SetInconsistent {
 struct SetOutdated {
   bool outdated = false;
 };
+struct SetAloneAcked {};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -82,8 +87,8 @@ struct Truncated {
 using ReplicaRecord =
     std::variant<record::SetGenerations, record::MarkDirty, record::MarkClean, record::ClearDirty,
                  record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
-                 record::SetInconsistent, record::SetOutdated, record::Renamed, record::Removed,
-                 record::Truncated>;
+                 record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
+                 record::Renamed, record::Removed, record::Truncated>;
 
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 

@@ -186,8 +186,9 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
   const auto name = builder.CreateString(hello.module);
   const fb::Generations gens(hello.gens.current, hello.gens.bitmap,
                              flatbuffers::make_span(hello.gens.history));
-  const auto body = fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent,
-                                        hello.epoch, hello.answers, hello.crashed, hello.dirty);
+  const auto body =
+      fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent, hello.epoch,
+                          hello.answers, hello.crashed, hello.dirty, hello.alone_acked);
   return {fb::Message::ReplHello, body.Union()};
 }
 
@@ -580,6 +581,7 @@ absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
   out.answers = in.answers();
   out.crashed = in.crashed();
   out.dirty = in.dirty();
+  out.alone_acked = in.alone_acked();
   return out;
 }
 

@@ -618,3 +618,39 @@ TEST(ReplicaTest, MutationFailingOnBothNodesLeavesThePairInSync) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by the simulator (seed 16105962857814088967): the primary loses its peer, writes
+// alone (nothing acknowledged: the peer is never outdated) and crashes; the peer takes over
+// and acknowledges writes. Both branches moved on, but only one is real: no split brain,
+// and the acknowledged writes survive under every policy.
+TEST(ReplicaTest, TentativeBranchLosesAgainstAcknowledgedOne) {
+  for (SplitBrainPolicy policy :
+       {SplitBrainPolicy::kDiscardNonDefault, SplitBrainPolicy::kManual}) {
+    ReplicaOptions o = Options();
+    o.split_brain = policy;
+    ReplicaPair pair(o);
+    StartInSync(pair);
+    pair.Disconnect();
+    const uint64_t tentative = pair.Write(kA, "f", 0, "tentative");
+    pair.Pump();
+    EXPECT_FALSE(pair.Completed(kA, tentative));  // waits for b to be outdated
+    pair.Crash(kA);
+    pair.SetRole(kB, ReplRole::kPrimary);
+    const uint64_t real = pair.Write(kB, "f", 0, "acked");
+    pair.PeerOutdated(kB);  // a is declared lost
+    pair.Pump();
+    ASSERT_TRUE(pair.Completed(kB, real) && pair.Result(kB, real).ok());
+    pair.Connect();
+    pair.Settle();
+    EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+    EXPECT_EQ(pair.side(kA).store.live().at("f").data, "acked");
+    EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate) << pair.Log(kA);
+    EXPECT_FALSE(pair.side(kA).preserved.empty());  // the tentative write is kept aside
+  }
+}
+
+}  // namespace
+}  // namespace duet

@@ -164,7 +164,8 @@ std::string Describe(const ReplHello& m) {
   out << "ReplHello{" << m.module << " gens=" << m.gens.current << "/" << m.gens.bitmap << "/"
       << m.gens.history[0] << "/" << m.gens.history[1] << " primary=" << m.primary
       << " inconsistent=" << m.inconsistent << " epoch=" << m.epoch << " answers=" << m.answers
-      << " crashed=" << m.crashed << " dirty=" << m.dirty << "}";
+      << " crashed=" << m.crashed << " dirty=" << m.dirty << " alone_acked=" << m.alone_acked
+      << "}";
   return out.str();
 }
 
@@ -293,6 +294,7 @@ ReplHello BusyReplHello() {
   hello.answers = 40;
   hello.crashed = true;
   hello.dirty = true;
+  hello.alone_acked = true;
   return hello;
 }
 
