@@ -250,7 +250,13 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             [&](const LogEvent& e) {
               Trace(n, e.text);
               if (replication_ && e.module && e.text.find("split brain") != std::string::npos) {
-                // Detected: the non-default side's changes are being discarded.
+                // Detected: one side's changes are being discarded (kept aside). Both may
+                // have acknowledged writes alone one after the other, without ever being
+                // writable at the same instant (no witness, a partition): what the
+                // discarding node acknowledged may be gone.
+                if (e.text.find("discards its changes") != std::string::npos) {
+                  workload_->DiscardFrom(*e.module, n);
+                }
                 workload_->Resolved(*e.module);
                 split_[*e.module] = false;
               }
