@@ -170,6 +170,13 @@ void Replica::Decide(absl::Time now, Actions& out) {
   if (i_primary && peer.primary) return refuse("both nodes are primary");
   bool self_source = false;
   bool discard = false;
+  // A node back from a crash whose writes made alone were never acknowledged (they died
+  // waiting for the peer's outdate) rolls back to the peer's copy, which holds everything
+  // acknowledged, including what the crash lost here unsynced. Its changes are kept aside.
+  const bool self_rolls_back = !i_primary && activity_log_.has_recovered() &&
+                               !durable_.alone_acked && !peer.primary && !peer.inconsistent;
+  const bool peer_rolls_back =
+      !peer.primary && peer.crashed && !peer.alone_acked && !i_primary && !durable_.inconsistent;
   switch (decision) {
     case SyncDecision::kInSync: {
       // The same data, except what crashes left in activity logs: the primary sends those
@@ -198,10 +205,18 @@ void Replica::Decide(absl::Time now, Actions& out) {
         self_source = false;
         break;
       }
+      if (self_rolls_back) {
+        Log(out,
+            "back from a crash with changes made alone that were never acknowledged: "
+            "rolling back to the peer's copy, this node's changes are kept aside");
+        discard = true;
+        self_source = false;
+        break;
+      }
       self_source = true;
       break;
     case SyncDecision::kPeerIsSource:
-      self_source = i_primary;  // as above, from the primary's side
+      self_source = i_primary || peer_rolls_back;  // as above, from the other side
       break;
     case SyncDecision::kSplitBrain:
       if (durable_.alone_acked != peer.alone_acked) {

@@ -654,3 +654,32 @@ TEST(ReplicaTest, TentativeBranchLosesAgainstAcknowledgedOne) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by the simulator (seed 14806081795291850919): the primary loses its peer, writes
+// alone (held: the peer is never outdated), and crashes, losing an acknowledged write it had
+// not synced. It comes back: its branch was never acknowledged, so it rolls back to the
+// peer's copy, which holds the acknowledged write.
+TEST(ReplicaTest, ReturningNodeRollsBackWritesItMadeAloneUnacknowledged) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  const uint64_t acked = pair.Write(kA, "vm.img", 2 * kZone, Bytes(100, 'a'));
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, acked));
+  pair.Disconnect();
+  const uint64_t held = pair.Write(kA, "vm.img", 0, Bytes(10, 'h'));
+  pair.Pump();
+  ASSERT_FALSE(pair.Completed(kA, held));
+  pair.Crash(kA);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("vm.img").data.substr(2 * kZone), Bytes(100, 'a'));
+  EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate) << pair.Log(kA);
+  EXPECT_FALSE(pair.side(kA).preserved.empty());
+}
+
+}  // namespace
+}  // namespace duet
