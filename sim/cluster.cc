@@ -232,8 +232,10 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
               if (!replication_) return;
               const ModuleConfig& mc = config_.modules[p.module];
               if (debug_sink_) {
+                std::string kinds;
+                for (const ReplicaRecord& r : p.records) absl::StrAppend(&kinds, " ", r.index());
                 Debug(n, config_.modules[p.module].name,
-                      absl::StrCat("persist ", p.records.size(), " records"));
+                      absl::StrCat("persist ", p.records.size(), " records (kinds", kinds, ")"));
               }
               ReplicaDurableState& state = persisted_[n].replicas[mc.name];
               for (const ReplicaRecord& r : p.records) {

@@ -59,6 +59,9 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
     data_state_ = fenced_ ? DataState::kOutdated : DataState::kUpToDate;
   }
   role_ = role;
+  // An outdate heard in another role (as a resync source) says nothing about the writes
+  // this role makes alone: they need their own (Node repeats it while it holds).
+  peer_outdated_ = false;
   if (role == ReplRole::kPrimary && target_active_) {
     Log(out, "resync into this copy abandoned: it is primary now (forced)");
     target_active_ = false;
@@ -121,6 +124,9 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
     DropPeer(now, why, out);
   }
   link_ = Link::kDown;
+  // The peer was outdated for that session (a resync target is inconsistent until done, but
+  // it may finish without us): the next writes alone need a new outdate.
+  peer_outdated_ = false;
   peer_hello_.reset();
   hello_sent_ = false;
   awaiting_answer_to_ = 0;
@@ -997,6 +1003,7 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     source_active_ = false;
     awaiting_done_confirm_ = false;
     unflushed_.clear();
+    peer_outdated_ = false;  // the peer is up to date again
     Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent"));
     RefreshHelloIfStale(out);
     return;

@@ -683,3 +683,28 @@ TEST(ReplicaTest, ReturningNodeRollsBackWritesItMadeAloneUnacknowledged) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by the simulator (seed 6990105509223669465): a node is the resync source at start
+// (its peer's copy counts as outdated during that session), loses the connection, then
+// becomes primary and writes alone. Those writes must wait for a new outdate of the peer,
+// which may have finished the resync and could take over.
+TEST(ReplicaTest, OutdateFromAnEarlierSessionDoesNotReleaseWritesMadeAlone) {
+  ReplicaPair pair(Options());
+  pair.Connect();  // neither is primary: a (default primary) is the source
+  pair.Pump();
+  pair.Disconnect();
+  pair.SetRole(kA, ReplRole::kPrimary);
+  const uint64_t op = pair.Write(kA, "f", 0, "alone");
+  pair.Pump();
+  EXPECT_FALSE(pair.Completed(kA, op));
+  EXPECT_TRUE(pair.replica(kA).writing_alone());
+  pair.PeerOutdated(kA);
+  EXPECT_TRUE(pair.Completed(kA, op));
+  EXPECT_TRUE(pair.replica(kA).durable().alone_acked);
+}
+
+}  // namespace
+}  // namespace duet
