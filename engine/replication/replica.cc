@@ -148,7 +148,7 @@ void Replica::SendHello(Actions& out, uint64_t answers) {
   hello.gens = durable_.gens;
   hello.primary = role_ == ReplRole::kPrimary;
   hello.inconsistent = durable_.inconsistent;
-  hello.crashed = activity_log_.has_recovered();
+  hello.crashed = Crashed();
   hello.dirty = !durable_.dirty.empty() || !durable_.journal.empty();
   hello.alone_acked = durable_.alone_acked;
   out.push_back(SendReplication{hello});
@@ -156,6 +156,8 @@ void Replica::SendHello(Actions& out, uint64_t answers) {
   link_ = Link::kHello;
   if (answers != 0) Decide(absl::InfinitePast(), out);
 }
+
+bool Replica::Crashed() const { return restarted_ || activity_log_.has_recovered(); }
 
 void Replica::RefreshHelloIfStale(Actions& out) {
   // Our generations changed while a handshake may be deciding on the old ones: offer the
@@ -179,17 +181,18 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // A node back from a crash whose writes made alone were never acknowledged (they died
   // waiting for the peer's outdate) rolls back to the peer's copy, which holds everything
   // acknowledged, including what the crash lost here unsynced. Its changes are kept aside.
-  const bool self_rolls_back = !i_primary && activity_log_.has_recovered() &&
-                               !durable_.alone_acked && !peer.primary && !peer.inconsistent;
-  const bool peer_rolls_back =
-      !peer.primary && peer.crashed && !peer.alone_acked && !i_primary && !durable_.inconsistent;
+  // Only if the peer did not restart too: then it may lack what it had not synced.
+  const bool self_crashed = Crashed();
+  const bool self_rolls_back = !i_primary && self_crashed && !durable_.alone_acked &&
+                               !peer.primary && !peer.inconsistent && !peer.crashed;
+  const bool peer_rolls_back = !peer.primary && peer.crashed && !peer.alone_acked && !i_primary &&
+                               !durable_.inconsistent && !self_crashed;
   switch (decision) {
     case SyncDecision::kInSync: {
       // The same data, except what crashes left in activity logs: the primary sends those
       // zones. With none, the side that did not crash does: the one that crashed lost what
       // it had not synced, which its peer acknowledged and still holds. Else the default
       // primary.
-      const bool self_crashed = activity_log_.has_recovered();
       self_source = i_primary;
       if (!i_primary && !peer.primary) {
         self_source = self_crashed != peer.crashed ? peer.crashed : opt_.default_primary_here;
@@ -256,6 +259,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   }
   refused_reason_.clear();
   link_ = Link::kAttached;
+  restarted_ = false;  // what this copy lost in a restart is in this session's plan
   // A new stream session. Receiving side: acknowledgements restart from its first write.
   ++session_;
   expect_lsn_ = 0;

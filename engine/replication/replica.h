@@ -173,6 +173,9 @@ class Replica {
   void Decide(absl::Time now, Actions& out);
   void AbandonSourceSession();
   void RefreshHelloIfStale(Actions& out);
+  // This node restarted (as after a crash, it may have lost what it had not synced) and has
+  // not attached since, or its activity log still holds zones recovered from a restart.
+  bool Crashed() const;
   void StartSource(absl::Time now, Actions& out);
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
   void IssueReads(absl::Time now, Actions& out);
@@ -198,6 +201,7 @@ class Replica {
   bool connected_ = false;
   bool fenced_ = false;
   bool peer_outdated_ = false;  // writes made alone may complete
+  bool restarted_ = true;       // every engine starts as after a crash, until it attaches
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;

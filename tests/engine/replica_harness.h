@@ -85,6 +85,15 @@ class ReplicaPair {
     sides_[i].store.Crash();
     Boot(i);
   }
+  // Restarts side i's engine from what it persisted, its files intact (a daemon restart: the
+  // page cache survives the process).
+  void Restart(int i) {
+    events_.erase(std::remove_if(events_.begin(), events_.end(),
+                                 [&](const Event& e) { return TargetOf(e) == i; }),
+                  events_.end());
+    held_[i].clear();
+    Boot(i);
+  }
   uint64_t Write(int i, const std::string& path, uint64_t offset, std::string bytes) {
     Mutation m = MakeMutation(MutationKind::kWrite, path);
     m.offset = offset;

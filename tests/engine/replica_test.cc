@@ -708,3 +708,31 @@ TEST(ReplicaTest, OutdateFromAnEarlierSessionDoesNotReleaseWritesMadeAlone) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by the simulator (seed 4401879083083963507): the secondary crashes, losing stream
+// writes it had not synced; the primary tracks them as dirty, writes alone (never
+// acknowledged) and its daemon restarts. Both restarted: the primary's copy, which holds the
+// acknowledged writes, stays the source.
+TEST(ReplicaTest, NoRollBackToAPeerThatRestartedToo) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  const uint64_t acked = pair.Write(kA, "vm.img", 9 * kZone, Bytes(100, 'w'));
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, acked));
+  pair.Disconnect();
+  pair.Crash(kB);
+  pair.Write(kA, "vm.img", 0, "tentative");
+  pair.Pump();
+  pair.Restart(kA);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("vm.img").data.substr(9 * kZone), Bytes(100, 'w'))
+      << pair.Log(kA) << pair.Log(kB);
+}
+
+}  // namespace
+}  // namespace duet
