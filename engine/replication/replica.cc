@@ -83,6 +83,11 @@ void Replica::OnPeerOutdated(Actions& out) {
 
 void Replica::MarkOutdated(Actions& out) {
   if (role_ == ReplRole::kPrimary || durable_.outdated) return;
+  // Attached and in sync, the news is stale (a heartbeat sent before the last resync
+  // finished): a primary that dropped us since sends a new Hello or closes the connection
+  // first, and holds its writes made alone until we say we are outdated. Taken as news, it
+  // would leave this copy outdated in a session that never resyncs it.
+  if (link_ == Link::kAttached && !target_active_) return;
   Persist({record::SetOutdated{true}}, out);
   data_state_ = DataState::kOutdated;
   Log(out, "the primary writes without this node: this copy is outdated until resynced");

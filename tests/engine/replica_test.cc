@@ -736,3 +736,30 @@ TEST(ReplicaTest, NoRollBackToAPeerThatRestartedToo) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by the simulator (seed 5281401260566177518): a heartbeat saying "the primary writes
+// alone", sent before the resync finished, arrives after it: the secondary, attached and in
+// sync, stays up to date (else it would stay outdated in a session that never resyncs it).
+TEST(ReplicaTest, StaleOutdateAfterResyncLeavesTheSecondaryUpToDate) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "alone");
+  pair.Connect();
+  pair.Settle();
+  ASSERT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  pair.MarkOutdated(kB);  // the stale heartbeat
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_FALSE(pair.replica(kB).durable().outdated);
+  // A real drop still outdates it.
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "again");
+  pair.MarkOutdated(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kOutdated);
+}
+
+}  // namespace
+}  // namespace duet
