@@ -145,6 +145,10 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
 }
 
 void Replica::SendHello(Actions& out, uint64_t answers) {
+  // A Hello ends the session on our side: a resync we were sending must not send anything
+  // after it (the peer may already count the new session, and would take our ResyncDone
+  // for the new one). What it had sent stays in the dirty map for the next session.
+  if (source_active_) AbandonSourceSession();
   ReplHello hello;
   hello.epoch = ++hello_epoch_;
   hello.answers = answers;
