@@ -13,6 +13,7 @@ struct Case {
   const char* faults;  // nullptr: derived from the seed
   std::optional<bool> witness;
   const char* bug;
+  bool replication = false;  // replication mode, safety phase of 20 s
 };
 
 class RegressionSeedTest : public ::testing::TestWithParam<Case> {};
@@ -22,6 +23,10 @@ TEST_P(RegressionSeedTest, SeedPassesEveryInvariant) {
   Overrides overrides;
   if (c.faults != nullptr) overrides.faults = *ParseFaultList(c.faults);
   overrides.witness = c.witness;
+  if (c.replication) {
+    overrides.replication = true;
+    overrides.duration = absl::Seconds(20);
+  }
   const RunResult result = Simulation(DeriveOptions(c.seed, overrides)).Run();
   EXPECT_TRUE(result.passed) << c.bug << "\n" << result.report;
 }
@@ -42,7 +47,31 @@ INSTANTIATE_TEST_SUITE_P(
         Case{2643939004092675122ull, nullptr, std::nullopt,
              "undetected split brain: went on alone while the peer claimed the next term"},
         Case{4875857236239627170ull, nullptr, std::nullopt,
-             "undetected split brain: fenced on adoption, logged as fencing"}),
+             "undetected split brain: fenced on adoption, logged as fencing"},
+        // Replication mode.
+        Case{16753576447339095367ull, nullptr, std::nullopt,
+             "replicas differ: a journal replay moved dirty zones again; a primary back from "
+             "a crash overwrote its peer's acknowledged writes",
+             true},
+        Case{1988111358474182198ull, nullptr, std::nullopt,
+             "no convergence: a stream rename failing on the secondary left it inconsistent "
+             "for good",
+             true},
+        Case{16105962857814088967ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: a tentative branch (nothing acknowledged) won", true},
+        Case{14806081795291850919ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: a node back from a crash did not roll back its "
+             "unacknowledged branch",
+             true},
+        Case{6990105509223669465ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: an outdate from an earlier session released writes alone",
+             true},
+        Case{4401879083083963507ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: rolled back to a peer that had restarted too", true},
+        Case{5281401260566177518ull, nullptr, std::nullopt,
+             "no convergence: a stale outdate left an attached secondary outdated", true},
+        Case{2508766311947731016ull, nullptr, std::nullopt,
+             "replicas never settle: a resync's ResyncDone finished the next session", true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
     });
