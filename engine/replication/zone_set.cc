@@ -24,11 +24,11 @@ uint64_t ZoneSet::InsertInChunk(Container& c, uint16_t lo, uint16_t hi) {
       }
       return added;
     }
-    Bitmap bits{};
-    for (uint16_t z : *array) bits[z / 64] |= 1ull << (z % 64);
-    c = bits;
+    BitmapBox box;
+    for (uint16_t z : *array) (*box)[z / 64] |= 1ull << (z % 64);
+    c = std::move(box);
   }
-  Bitmap& bits = std::get<Bitmap>(c);
+  Bitmap& bits = *std::get<BitmapBox>(c);
   uint64_t added = 0;
   for (uint32_t z = lo; z <= hi;) {
     const uint32_t word = z / 64;
@@ -64,7 +64,7 @@ bool ZoneSet::Contains(uint64_t zone) const {
   if (const auto* array = std::get_if<Array>(&it->second)) {
     return std::binary_search(array->begin(), array->end(), offset);
   }
-  return (std::get<Bitmap>(it->second)[offset / 64] >> (offset % 64)) & 1;
+  return ((*std::get<BitmapBox>(it->second))[offset / 64] >> (offset % 64)) & 1;
 }
 
 bool ZoneSet::Erase(uint64_t zone) {
@@ -81,7 +81,7 @@ bool ZoneSet::Erase(uint64_t zone) {
     }
     now_empty = array->empty();
   } else {
-    Bitmap& bits = std::get<Bitmap>(it->second);
+    Bitmap& bits = *std::get<BitmapBox>(it->second);
     const uint64_t bit = 1ull << (offset % 64);
     erased = (bits[offset / 64] & bit) != 0;
     bits[offset / 64] &= ~bit;
@@ -106,7 +106,7 @@ void ZoneSet::EraseFrom(uint64_t first) {
 uint64_t ZoneSet::Count(const Container& c) {
   if (const auto* array = std::get_if<Array>(&c)) return array->size();
   uint64_t n = 0;
-  for (uint64_t w : std::get<Bitmap>(c)) n += static_cast<uint64_t>(PopCount(w));
+  for (uint64_t w : *std::get<BitmapBox>(c)) n += static_cast<uint64_t>(PopCount(w));
   return n;
 }
 
@@ -120,6 +120,8 @@ uint64_t ZoneSet::MemoryBytes() const {
     bytes += sizeof(chunk) + sizeof(container) + 16;  // btree node share, roughly
     if (const auto* array = std::get_if<Array>(&container)) {
       bytes += array->capacity() * sizeof(uint16_t);
+    } else {
+      bytes += sizeof(Bitmap);
     }
   }
   return bytes;

@@ -1,12 +1,15 @@
 // A set of zone numbers of one file, compact for both extremes: a few scattered zones cost a
 // few bytes each, and every zone of a 1 TiB file (16 Mi zones of 64 KiB) costs 2 MiB.
 // Zones are grouped in chunks of 4096; a chunk holds a sorted array of up to 256 offsets
-// and switches to a 512-byte bitmap past that (the layout of roaring bitmaps).
+// and switches to a 512-byte bitmap past that (the layout of roaring bitmaps). The bitmap
+// lives on the heap, so a chunk of a few zones (the common case: a million small files)
+// costs its array, not 512 bytes.
 #ifndef DUET_ENGINE_REPLICATION_ZONE_SET_H_
 #define DUET_ENGINE_REPLICATION_ZONE_SET_H_
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -39,7 +42,7 @@ class ZoneSet {
       if (const auto* array = std::get_if<Array>(&container)) {
         for (uint16_t offset : *array) f(base + offset);
       } else {
-        const Bitmap& bits = std::get<Bitmap>(container);
+        const Bitmap& bits = *std::get<BitmapBox>(container);
         for (size_t w = 0; w < bits.size(); ++w) {
           for (uint64_t word = bits[w]; word != 0; word &= word - 1) {
             f(base + w * 64 + static_cast<uint64_t>(__builtin_ctzll(word)));
@@ -57,7 +60,7 @@ class ZoneSet {
       if (const auto* array = std::get_if<Array>(&it->second)) {
         for (size_t i = 0; go && i < array->size(); ++i) go = f(base + (*array)[i]);
       } else {
-        const Bitmap& bits = std::get<Bitmap>(it->second);
+        const Bitmap& bits = *std::get<BitmapBox>(it->second);
         for (size_t w = 0; go && w < bits.size(); ++w) {
           for (uint64_t word = bits[w]; go && word != 0; word &= word - 1) {
             go = f(base + w * 64 + static_cast<uint64_t>(__builtin_ctzll(word)));
@@ -76,7 +79,24 @@ class ZoneSet {
   static constexpr size_t kArrayMax = 256;
   using Array = std::vector<uint16_t>;
   using Bitmap = std::array<uint64_t, kChunkZones / 64>;
-  using Container = std::variant<Array, Bitmap>;
+  // A heap bitmap with value semantics (ZoneSet is copied with the state it belongs to).
+  class BitmapBox {
+   public:
+    BitmapBox() : bits_(std::make_unique<Bitmap>()) {}
+    BitmapBox(const BitmapBox& other) : bits_(std::make_unique<Bitmap>(*other.bits_)) {}
+    BitmapBox& operator=(const BitmapBox& other) {
+      bits_ = std::make_unique<Bitmap>(*other.bits_);
+      return *this;
+    }
+    BitmapBox(BitmapBox&&) noexcept = default;
+    BitmapBox& operator=(BitmapBox&&) noexcept = default;
+    Bitmap& operator*() { return *bits_; }
+    const Bitmap& operator*() const { return *bits_; }
+
+   private:
+    std::unique_ptr<Bitmap> bits_;
+  };
+  using Container = std::variant<Array, BitmapBox>;
 
   static uint64_t InsertInChunk(Container& c, uint16_t lo, uint16_t hi);
   static uint64_t Count(const Container& c);
