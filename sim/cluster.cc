@@ -473,9 +473,13 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced) {
   if (replication_) {
     for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
       // With no up-to-date copy left, the pair is one machine: what this node acknowledged
-      // and did not fsync may be gone.
+      // and did not fsync may be gone. So it is if this node wrote alone: the peer may count
+      // itself up to date (it never heard the outdate: the engine then waited for the peer
+      // to be declared lost), yet lacks those writes.
       const NodeIndex peer = Peer(n);
-      const bool peer_has_it = nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate;
+      const bool peer_has_it = nodes_[peer] &&
+                               nodes_[peer]->Status(m).data == DataState::kUpToDate &&
+                               nodes_[n]->Status(m).state != ModuleState::kAlone;
       if (lose_unsynced && !peer_has_it) workload_->LoseUnsynced(m);
       if (lose_unsynced) stores_[n][m].Crash();
     }
