@@ -6,10 +6,15 @@ namespace duet {
 
 std::optional<LeaseRequest> LeaseClient::RequestIfDue(absl::Time now, NodeIndex self,
                                                       const std::string& module,
-                                                      uint64_t& next_request_id) {
-  if (now < next_request_at_) return std::nullopt;
-  LeaseRequest request{self, module, next_request_id++};
-  sent_[next_slot_] = Sent{request.request_id, now};
+                                                      uint64_t& next_request_id, bool peer_outdated,
+                                                      bool forced) {
+  // News for the witness goes at once: writes made alone wait for its record.
+  const bool news = peer_outdated != last_sent_outdated_;
+  if (now < next_request_at_ && !news) return std::nullopt;
+  if (!peer_outdated) outdate_recorded_ = false;
+  last_sent_outdated_ = peer_outdated;
+  LeaseRequest request{self, module, next_request_id++, peer_outdated, forced};
+  sent_[next_slot_] = Sent{request.request_id, now, peer_outdated};
   next_slot_ = (next_slot_ + 1) % sent_.size();
   next_request_at_ = now + renew_interval_;
   return request;
@@ -21,9 +26,13 @@ void LeaseClient::OnReply(const LeaseReply& reply) {
   if (it == sent_.end()) return;
   if (!reply.granted) {
     refused_by_ = reply.holder;
+    refused_as_outdated_ = reply.outdate_recorded;
     return;
   }
   refused_by_.reset();
+  refused_as_outdated_ = false;
+  // Only a grant of a request that carried the outdate (the latest news) records it.
+  if (it->peer_outdated && last_sent_outdated_) outdate_recorded_ = reply.outdate_recorded;
   const absl::Time until = it->at + absl::Nanoseconds(reply.duration_ns) - drift_margin_;
   valid_until_ = std::max(valid_until_, until);
 }
@@ -32,6 +41,9 @@ void LeaseClient::Drop() {
   valid_until_ = absl::InfinitePast();
   next_request_at_ = absl::InfinitePast();
   refused_by_.reset();
+  outdate_recorded_ = false;
+  refused_as_outdated_ = false;
+  last_sent_outdated_ = false;
   sent_ = {};
 }
 

@@ -20,8 +20,11 @@ class LeaseClient {
       : renew_interval_(renew_interval), drift_margin_(drift_margin) {}
 
   // Returns a request to send if one is due at `now` (ids come from `next_request_id`).
+  // With `peer_outdated` (we write without the peer) a request goes at once until the
+  // witness has recorded the outdate.
   std::optional<LeaseRequest> RequestIfDue(absl::Time now, NodeIndex self,
-                                           const std::string& module, uint64_t& next_request_id);
+                                           const std::string& module, uint64_t& next_request_id,
+                                           bool peer_outdated = false, bool forced = false);
   // A witness reply for this module. Replies to requests we did not send recently are ignored.
   void OnReply(const LeaseReply& reply);
 
@@ -30,6 +33,10 @@ class LeaseClient {
   absl::Time next_request_at() const { return next_request_at_; }
   // The holder named by the witness's last refusal, if the last reply was one.
   std::optional<NodeIndex> refused_by() const { return refused_by_; }
+  // The witness's last grant recorded our peer's copy as outdated.
+  bool outdate_recorded() const { return outdate_recorded_; }
+  // The witness's last refusal says our copy is the outdated one.
+  bool refused_as_outdated() const { return refused_as_outdated_; }
   // Forget the lease (we stopped needing it); renewal requests stop until asked again.
   void Drop();
 
@@ -37,6 +44,7 @@ class LeaseClient {
   struct Sent {
     uint64_t id = 0;
     absl::Time at = absl::InfinitePast();
+    bool peer_outdated = false;
   };
 
   absl::Duration renew_interval_;
@@ -44,6 +52,9 @@ class LeaseClient {
   absl::Time valid_until_ = absl::InfinitePast();
   absl::Time next_request_at_ = absl::InfinitePast();
   std::optional<NodeIndex> refused_by_;
+  bool outdate_recorded_ = false;
+  bool refused_as_outdated_ = false;
+  bool last_sent_outdated_ = false;
   // The last few requests: a late reply to any of them is still a valid grant from its send.
   std::array<Sent, 4> sent_{};
   size_t next_slot_ = 0;

@@ -60,6 +60,12 @@ struct LeaseRequest {
   NodeIndex from = 0;
   std::string module;
   uint64_t request_id = 0;
+  // The sender writes the module without its peer: the peer's copy is outdated. The witness
+  // records it (and refuses the peer a lease) before the sender's writes made alone complete.
+  bool peer_outdated = false;
+  // An admin forced this node primary: the witness forgets a record that its copy is
+  // outdated (the admin chose to serve it anyway).
+  bool forced = false;
   friend bool operator==(const LeaseRequest&, const LeaseRequest&) = default;
 };
 
@@ -70,6 +76,9 @@ struct LeaseReply {
   bool granted = false;
   int64_t duration_ns = 0;  // lease length from the witness's grant, when granted
   NodeIndex holder = 0;     // current holder, when refused
+  // Granted: the witness holds the record that the holder's peer is outdated. Refused with
+  // this set: the requester is the outdated one (the peer wrote without it).
+  bool outdate_recorded = false;
   friend bool operator==(const LeaseReply&, const LeaseReply&) = default;
 };
 

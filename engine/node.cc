@@ -494,12 +494,17 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
   }
   mod.replica.OnTick(now, out_);
   // Writes made alone complete once the peer cannot take over with its older copy: it says
-  // its copy is not up to date, or it is gone (without a witness, a partition that only
-  // looks like a death is the split brain the generations catch later).
-  if (mod.replica.writing_alone() &&
-      (!liveness_.Alive(now) || (mod.peer_view && mod.peer_view->data != DataState::kUpToDate &&
-                                 mod.peer_view->term == mod.token.term))) {
-    mod.replica.OnPeerOutdated(out_);
+  // its copy is not up to date, or it is gone. With a witness, "gone" is the witness's
+  // record that the peer's copy is outdated (it then refuses the peer the lease): a peer
+  // that is only cut off from us may still reach the witness once our lease ends. Without
+  // one, a partition that only looks like a death is the split brain the generations catch.
+  if (mod.replica.writing_alone()) {
+    if (config_.witness && mod.token.owner == self_) RequestLeaseIfDue(now, mod);
+    const bool peer_gone = config_.witness ? mod.lease.outdate_recorded() : !liveness_.Alive(now);
+    if (peer_gone || (mod.peer_view && mod.peer_view->data != DataState::kUpToDate &&
+                      mod.peer_view->term == mod.token.term)) {
+      mod.replica.OnPeerOutdated(out_);
+    }
   }
   if (data_source_ == DataStateSource::kReplication) {
     mod.data = mod.replica.data_state();
@@ -588,7 +593,11 @@ AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std
   }
   if (config_.witness && !mod.lease.Valid(now)) {
     RequestLeaseIfDue(now, mod);
-    reason = mod.lease.refused_by()
+    reason = mod.lease.refused_as_outdated()
+                 ? absl::StrCat("peer lost; the witness records this copy as outdated (",
+                                config_.nodes[*mod.lease.refused_by()].name,
+                                " wrote without it); duetctl prim --force takes over anyway")
+             : mod.lease.refused_by()
                  ? absl::StrCat("peer lost; lost arbitration: the witness lease is held by ",
                                 config_.nodes[*mod.lease.refused_by()].name)
                  : "peer lost; waiting for the witness lease";
@@ -683,7 +692,9 @@ void Node::UpdateDeadline(absl::Time now, ModuleIndex m) {
 }
 
 void Node::RequestLeaseIfDue(absl::Time now, Module& mod) {
-  if (auto request = mod.lease.RequestIfDue(now, self_, mod.config->name, next_request_id_)) {
+  const bool alone = mod.token.owner == self_ && mod.replica.writing_alone();
+  if (auto request = mod.lease.RequestIfDue(now, self_, mod.config->name, next_request_id_, alone,
+                                            mod.forced)) {
     out_.push_back(SendWitness{*std::move(request)});
   }
 }

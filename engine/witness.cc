@@ -9,15 +9,28 @@ LeaseReply Witness::Handle(absl::Time now, const LeaseRequest& request) {
   auto it = leases_.find(request.module);
   const bool held_by_other =
       it != leases_.end() && it->second.holder != request.from && now < it->second.expires;
-  if (now < grants_from_ || held_by_other) {
+  if (request.forced) outdated_.erase(request.module);
+  auto outdated = outdated_.find(request.module);
+  const bool requester_outdated = outdated != outdated_.end() && outdated->second == request.from;
+  if (now < grants_from_ || held_by_other || requester_outdated) {
     reply.granted = false;
     reply.holder = it != leases_.end() ? it->second.holder : request.from;
+    if (requester_outdated) {
+      reply.holder = static_cast<NodeIndex>(1 - request.from);
+      reply.outdate_recorded = true;
+    }
     return reply;
   }
   leases_[request.module] = Lease{request.from, now + lease_};
+  if (request.peer_outdated) {
+    outdated_[request.module] = static_cast<NodeIndex>(1 - request.from);
+  } else {
+    outdated_.erase(request.module);
+  }
   reply.granted = true;
   reply.holder = request.from;
   reply.duration_ns = absl::ToInt64Nanoseconds(lease_);
+  reply.outdate_recorded = request.peer_outdated;
   return reply;
 }
 

@@ -2,6 +2,10 @@
 // pair. A lease goes to the node that asks when nobody else holds an unexpired one, and is
 // renewed for its holder. A witness that (re)starts grants nothing for one lease period,
 // because it may have granted leases before it restarted that it no longer remembers.
+// The holder that writes without its peer says so; the witness then records the peer's copy
+// as outdated and refuses it the lease (it would serve without those writes) until the
+// holder says the peer is in sync again. The record lives in memory: after a restart the
+// holder's next renewal, within the blackout period, restores it.
 #ifndef DUET_ENGINE_WITNESS_H_
 #define DUET_ENGINE_WITNESS_H_
 
@@ -34,6 +38,7 @@ class Witness {
   absl::Duration lease_;
   absl::Time grants_from_;
   absl::flat_hash_map<std::string, Lease> leases_;
+  absl::flat_hash_map<std::string, NodeIndex> outdated_;  // module -> node whose copy is old
 };
 
 }  // namespace duet

@@ -113,14 +113,15 @@ Body BuildBody(FlatBufferBuilder& builder, const SwapRequest& request) {
 
 Body BuildBody(FlatBufferBuilder& builder, const LeaseRequest& request) {
   const auto name = builder.CreateString(request.module);
-  const auto body = fb::CreateLeaseRequest(builder, request.from, name, request.request_id);
+  const auto body = fb::CreateLeaseRequest(builder, request.from, name, request.request_id,
+                                           request.peer_outdated, request.forced);
   return {fb::Message::LeaseRequest, body.Union()};
 }
 
 Body BuildBody(FlatBufferBuilder& builder, const LeaseReply& reply) {
   const auto name = builder.CreateString(reply.module);
   const auto body = fb::CreateLeaseReply(builder, name, reply.request_id, reply.granted,
-                                         reply.duration_ns, reply.holder);
+                                         reply.duration_ns, reply.holder, reply.outdate_recorded);
   return {fb::Message::LeaseReply, body.Union()};
 }
 
@@ -431,6 +432,8 @@ absl::StatusOr<LeaseRequest> ReadLeaseRequest(const fb::LeaseRequest& in) {
   out.from = in.from();
   DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "LeaseRequest"));
   out.request_id = in.request_id();
+  out.peer_outdated = in.peer_outdated();
+  out.forced = in.forced();
   return out;
 }
 
@@ -445,6 +448,7 @@ absl::StatusOr<LeaseReply> ReadLeaseReply(const fb::LeaseReply& in) {
   out.duration_ns = in.duration_ns();
   DUET_RETURN_IF_ERROR(CheckNode(in.holder(), "LeaseReply holder"));
   out.holder = in.holder();
+  out.outdate_recorded = in.outdate_recorded();
   return out;
 }
 

@@ -93,6 +93,8 @@ LeaseRequest BusyLeaseRequest() {
   request.from = 1;
   request.module = "web";
   request.request_id = 0xdeadbeefcafeULL;
+  request.peer_outdated = true;
+  request.forced = true;
   return request;
 }
 
@@ -103,6 +105,7 @@ LeaseReply BusyLeaseReply() {
   reply.granted = true;
   reply.duration_ns = 6'000'000'000;
   reply.holder = 1;
+  reply.outdate_recorded = true;
   return reply;
 }
 

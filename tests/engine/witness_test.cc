@@ -1,0 +1,97 @@
+// The witness's lease arbitration and its record of an outdated copy (DESIGN.md §6).
+#include "engine/witness.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/lease_client.h"
+
+namespace duet {
+namespace {
+
+constexpr absl::Duration kLease = absl::Seconds(6);
+const absl::Time kStart = absl::UnixEpoch() + absl::Hours(1);
+
+LeaseRequest Request(NodeIndex from, uint64_t id, bool peer_outdated = false,
+                     bool forced = false) {
+  LeaseRequest r;
+  r.from = from;
+  r.module = "db";
+  r.request_id = id;
+  r.peer_outdated = peer_outdated;
+  r.forced = forced;
+  return r;
+}
+
+TEST(WitnessTest, GrantsNothingDuringTheBlackoutAfterStart) {
+  Witness w(kLease, kStart);
+  EXPECT_FALSE(w.Handle(kStart + absl::Seconds(1), Request(0, 1)).granted);
+  EXPECT_TRUE(w.Handle(kStart + kLease, Request(0, 2)).granted);
+}
+
+TEST(WitnessTest, LeaseGoesToTheOtherNodeOnlyAfterItExpires) {
+  Witness w(kLease, kStart);
+  const absl::Time t = kStart + kLease;
+  ASSERT_TRUE(w.Handle(t, Request(0, 1)).granted);
+  const LeaseReply refused = w.Handle(t + absl::Seconds(5), Request(1, 2));
+  EXPECT_FALSE(refused.granted);
+  EXPECT_EQ(refused.holder, 0);
+  EXPECT_TRUE(w.Handle(t + kLease, Request(1, 3)).granted);
+}
+
+TEST(WitnessTest, OutdatedCopyIsRefusedTheLeaseEvenAfterTheHolderDies) {
+  Witness w(kLease, kStart);
+  const absl::Time t = kStart + kLease;
+  const LeaseReply recorded = w.Handle(t, Request(0, 1, /*peer_outdated=*/true));
+  ASSERT_TRUE(recorded.granted);
+  EXPECT_TRUE(recorded.outdate_recorded);
+  // Node 0 dies; its lease runs out; node 1 (cut off from node 0, not from us) asks.
+  const LeaseReply refused = w.Handle(t + 10 * kLease, Request(1, 2));
+  EXPECT_FALSE(refused.granted);
+  EXPECT_TRUE(refused.outdate_recorded);
+  EXPECT_EQ(refused.holder, 0);
+}
+
+TEST(WitnessTest, HolderInSyncAgainClearsTheRecord) {
+  Witness w(kLease, kStart);
+  const absl::Time t = kStart + kLease;
+  ASSERT_TRUE(w.Handle(t, Request(0, 1, true)).granted);
+  const LeaseReply cleared = w.Handle(t + absl::Seconds(1), Request(0, 2, false));
+  ASSERT_TRUE(cleared.granted);
+  EXPECT_FALSE(cleared.outdate_recorded);
+  EXPECT_TRUE(w.Handle(t + absl::Seconds(1) + kLease, Request(1, 3)).granted);
+}
+
+TEST(WitnessTest, ForcedRequestOverridesTheRecord) {
+  Witness w(kLease, kStart);
+  const absl::Time t = kStart + kLease;
+  ASSERT_TRUE(w.Handle(t, Request(0, 1, true)).granted);
+  EXPECT_FALSE(w.Handle(t + kLease, Request(1, 2)).granted);
+  EXPECT_TRUE(w.Handle(t + kLease, Request(1, 3, false, /*forced=*/true)).granted);
+}
+
+TEST(LeaseClientTest, OutdateGoesAtOnceAndCountsOnlyOnceGranted) {
+  LeaseClient client(absl::Seconds(2), absl::Milliseconds(100));
+  uint64_t id = 1;
+  const absl::Time t = kStart;
+  auto first = client.RequestIfDue(t, 0, "db", id);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_FALSE(client.RequestIfDue(t + absl::Milliseconds(10), 0, "db", id).has_value());
+  // Writing alone is news: sent before the renewal is due.
+  auto alone = client.RequestIfDue(t + absl::Milliseconds(20), 0, "db", id, true);
+  ASSERT_TRUE(alone.has_value());
+  EXPECT_TRUE(alone->peer_outdated);
+  EXPECT_FALSE(client.outdate_recorded());
+  // A late grant of the first request does not record the outdate.
+  LeaseReply grant{"db", first->request_id, true, absl::ToInt64Nanoseconds(kLease), 0, false};
+  client.OnReply(grant);
+  EXPECT_FALSE(client.outdate_recorded());
+  LeaseReply recorded{"db", alone->request_id, true, absl::ToInt64Nanoseconds(kLease), 0, true};
+  client.OnReply(recorded);
+  EXPECT_TRUE(client.outdate_recorded());
+  // Back in sync: the record is no longer ours to count on.
+  ASSERT_TRUE(client.RequestIfDue(t + absl::Milliseconds(30), 0, "db", id, false).has_value());
+  EXPECT_FALSE(client.outdate_recorded());
+}
+
+}  // namespace
+}  // namespace duet
