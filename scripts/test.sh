@@ -16,3 +16,6 @@ cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build-release -j2 --target duet-sim duet-bench
 build-release/sim/duet-sim --scenario active-active >/dev/null
 echo "release build and demo scenario: ok"
+# A swarm in replication mode (engines on simulated disks under a workload, data invariants
+# checked): fixed seeds, about a minute and a half on 2 cores. Longer: scripts/swarm.sh.
+build-release/sim/duet-sim --swarm 60 --jobs 2 --seed 20261125 --replication=true --duration 20s
