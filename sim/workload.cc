@@ -183,7 +183,7 @@ bool Workload::Synced(const Module& mod, const Op& op) const {
     auto it = mod.synced_upto.find(path);
     return it == mod.synced_upto.end() ? uint64_t{0} : it->second;
   };
-  return op.ack_seq < std::max(bound(""), bound(op.path));
+  return op.synced || op.ack_seq < std::max(bound(""), bound(op.path));
 }
 
 void Workload::Completed(uint64_t op_id, const absl::Status& status) {
@@ -199,7 +199,16 @@ void Workload::Completed(uint64_t op_id, const absl::Status& status) {
     op.state = State::kAcked;
     op.ack_seq = mod.next_ack_seq++;
     if (mod.discarding && op.node == mod.discarding_node) op.state = State::kUncertain;
-    if (op.kind == MutationKind::kFsync) {
+    if (op.kind == MutationKind::kFsync && mod.discarding) {
+      // Two writers: an fsync makes durable what its own node wrote, not the other's.
+      for (auto& [id, other] : ops_) {
+        if (other.module == op.module && other.node == op.node &&
+            other.state == State::kAcked && other.ack_seq < op.covers_upto &&
+            (op.path.empty() || other.path == op.path)) {
+          other.synced = true;
+        }
+      }
+    } else if (op.kind == MutationKind::kFsync) {
       uint64_t& upto = mod.synced_upto[op.path];
       upto = std::max(upto, op.covers_upto);
     }

@@ -77,6 +77,7 @@ class Workload {
     uint64_t ack_seq = 0;      // order of acknowledgement within the module
     uint64_t covers_upto = 0;  // fsync: acknowledgements before it was called
     int ranges = 0;            // verified write: ranges of the model it is the last writer of
+    bool synced = false;       // covered by an fsync of its own node during a split brain
   };
   // The last write issued over each byte: [start, end) -> op.
   struct Range {
