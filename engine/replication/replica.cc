@@ -144,7 +144,7 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   }
 }
 
-void Replica::SendHello(Actions& out, uint64_t answers) {
+void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   // A Hello ends the session on our side: a resync we were sending must not send anything
   // after it (the peer may already count the new session, and would take our ResyncDone
   // for the new one). What it had sent stays in the dirty map for the next session.
@@ -163,7 +163,7 @@ void Replica::SendHello(Actions& out, uint64_t answers) {
   out.push_back(SendReplication{hello});
   hello_sent_ = true;
   link_ = Link::kHello;
-  if (answers != 0) Decide(absl::InfinitePast(), out);
+  if (answers != 0) Decide(now, out);
 }
 
 bool Replica::Crashed() const { return restarted_ || activity_log_.has_recovered(); }
@@ -175,6 +175,7 @@ void Replica::RefreshHelloIfStale(Actions& out) {
 }
 
 void Replica::Decide(absl::Time now, Actions& out) {
+  assert(now != absl::InfinitePast());  // the session's clocks start now
   const ReplHello& peer = *peer_hello_;
   const bool i_primary = role_ == ReplRole::kPrimary;
   const SyncDecision decision = duet::Decide(durable_.gens, peer.gens);
@@ -678,7 +679,7 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                      // Both sent one at once: the default primary's is the one answered.
                      if (awaiting_answer_to_ != 0 && opt_.default_primary_here) return;
                      awaiting_answer_to_ = 0;
-                     SendHello(out, hello.epoch);  // answers it, and decides
+                     SendHello(out, hello.epoch, now);  // answers it, and decides
                      return;
                    }
                    if (hello.answers != awaiting_answer_to_) return;  // to a cancelled one

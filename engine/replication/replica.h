@@ -169,7 +169,8 @@ class Replica {
   // Connection and resync.
   // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
   // if the peer's is known.
-  void SendHello(Actions& out, uint64_t answers = 0);
+  // `now` matters only when answering (the decision starts the session's clocks).
+  void SendHello(Actions& out, uint64_t answers = 0, absl::Time now = absl::InfinitePast());
   void Decide(absl::Time now, Actions& out);
   void AbandonSourceSession();
   void RefreshHelloIfStale(Actions& out);

@@ -763,3 +763,30 @@ TEST(ReplicaTest, StaleOutdateAfterResyncLeavesTheSecondaryUpToDate) {
 
 }  // namespace
 }  // namespace duet
+
+namespace duet {
+namespace {
+
+// Found by the simulator (seed 11408519688572848982): the primary answered the secondary's
+// Hello and started the new session at "the beginning of time", so its next tick dropped the
+// peer for not acknowledging for replication.timeout.
+TEST(ReplicaTest, PrimaryAnsweringAHelloDoesNotDropThePeer) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'f'));
+  pair.Settle();
+  ASSERT_TRUE(pair.side(kB).store.Apply(MakeMutation(MutationKind::kUnlink, "f")).ok());
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "f", "g"));  // fails on b: b asks again
+  for (int i = 0; i < 20; ++i) {
+    pair.Write(kA, "h", static_cast<uint64_t>(i), "x");
+    pair.Step();
+    pair.Step();
+    pair.Advance(absl::Milliseconds(10));
+  }
+  pair.Settle();
+  EXPECT_EQ(pair.Log(kA).find("dropping the peer"), std::string::npos) << pair.Log(kA);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
+}  // namespace
+}  // namespace duet
