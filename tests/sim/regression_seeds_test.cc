@@ -71,7 +71,9 @@ INSTANTIATE_TEST_SUITE_P(
         Case{5281401260566177518ull, nullptr, std::nullopt,
              "no convergence: a stale outdate left an attached secondary outdated", true},
         Case{2508766311947731016ull, nullptr, std::nullopt,
-             "replicas never settle: a resync's ResyncDone finished the next session", true}),
+             "replicas never settle: a resync's ResyncDone finished the next session", true},
+        Case{11408519688572848982ull, nullptr, std::nullopt,
+             "replicas differ: a primary answering a Hello dropped its peer at once", true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
     });
