@@ -11,8 +11,7 @@ namespace {
 constexpr absl::Duration kLease = absl::Seconds(6);
 const absl::Time kStart = absl::UnixEpoch() + absl::Hours(1);
 
-LeaseRequest Request(NodeIndex from, uint64_t id, bool peer_outdated = false,
-                     bool forced = false) {
+LeaseRequest Request(NodeIndex from, uint64_t id, bool peer_outdated = false, bool forced = false) {
   LeaseRequest r;
   r.from = from;
   r.module = "db";
