@@ -202,9 +202,8 @@ void Workload::Completed(uint64_t op_id, const absl::Status& status) {
     if (op.kind == MutationKind::kFsync && mod.discarding) {
       // Two writers: an fsync makes durable what its own node wrote, not the other's.
       for (auto& [id, other] : ops_) {
-        if (other.module == op.module && other.node == op.node &&
-            other.state == State::kAcked && other.ack_seq < op.covers_upto &&
-            (op.path.empty() || other.path == op.path)) {
+        if (other.module == op.module && other.node == op.node && other.state == State::kAcked &&
+            other.ack_seq < op.covers_upto && (op.path.empty() || other.path == op.path)) {
           other.synced = true;
         }
       }
