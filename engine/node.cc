@@ -57,8 +57,9 @@ Node::Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode pe
   }
 }
 
-Actions Node::Start(absl::Time now) {
+Actions Node::Start(absl::Time now, bool lost_unsynced) {
   out_.push_back(PersistIncarnation{incarnation_});
+  for (Module& mod : modules_) mod.replica.OnStart(lost_unsynced, out_);
   Log(std::nullopt,
       absl::StrCat("node ", config_.nodes[self_].name, " starting, incarnation ", incarnation_));
   MarkAllDirty();

@@ -66,7 +66,9 @@ class Node {
   Node& operator=(const Node&) = delete;
 
   // The first actions of a run (persisting the new incarnation, the first heartbeat).
-  Actions Start(absl::Time now);
+  // `lost_unsynced`: the machine restarted, so what the node's disks had not synced is gone
+  // (the default, the safe assumption); false if only the daemon restarted.
+  Actions Start(absl::Time now, bool lost_unsynced = true);
   // Handles one input that happened at `now` (never earlier than a previous call's).
   Actions Step(absl::Time now, const Input& input);
   // When the node next needs a Tick, if nothing else happens before.

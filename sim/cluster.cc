@@ -483,6 +483,7 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced) {
       if (lose_unsynced && !peer_has_it) workload_->LoseUnsynced(m);
       if (lose_unsynced) stores_[n][m].Crash();
     }
+    lost_unsynced_[n] = lose_unsynced;
     workload_->NodeDown(n);
   }
   nodes_[n].reset();
@@ -500,7 +501,7 @@ void SimCluster::RestartNode(NodeIndex n) {
   for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;
   nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], LocalNow(n),
                     replication_ ? DataStateSource::kReplication : DataStateSource::kExternal);
-  Execute(n, nodes_[n]->Start(LocalNow(n)));
+  Execute(n, nodes_[n]->Start(LocalNow(n), lost_unsynced_[n]));
   // A new process starts disconnected, then connects if the link allows.
   if (replication_) UpdateReplicationLink();
 }

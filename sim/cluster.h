@@ -276,6 +276,7 @@ class SimCluster {
   std::vector<std::string> log_;
   std::function<void(absl::Time, NodeIndex, const std::string&)> log_sink_;
   uint64_t trace_hash_ = 1469598103934665603ull;
+  std::array<bool, 2> lost_unsynced_ = {true, true};  // how each node went down last
   std::string debug_module_;
   std::function<void(const std::string&)> debug_sink_;
   uint64_t events_ = 0;

@@ -73,13 +73,6 @@ void ActivityLog::ForgetRecovered() {
   }
 }
 
-bool ActivityLog::has_recovered() const {
-  for (const auto& [ref, entry] : entries_) {
-    if (entry.last_lsn == kUnknownLsn) return true;
-  }
-  return false;
-}
-
 void ActivityLog::Clear() {
   lru_.clear();
   entries_.clear();

@@ -42,8 +42,6 @@ class ActivityLog {
   void Clear();
   // After a resync, zones recovered from a crash are as good as any other: they may cool.
   void ForgetRecovered();
-  // Some zones are of unknown age: recovered after a restart and not yet resynced.
-  bool has_recovered() const;
   size_t size() const { return entries_.size(); }
 
  private:

@@ -24,9 +24,9 @@ struct ReplHello {
   // The peer's Hello epoch this one answers; 0: unsolicited (the sender's state changed,
   // or it just connected), which the peer answers with its own Hello.
   uint64_t answers = 0;
-  // The sender restarted and has not attached since, or still holds activity-log zones of
-  // unknown age from a restart: it may have lost writes it had not synced that its peer
-  // holds (as a primary: its own, acknowledged by the peer; as a secondary: the stream's).
+  // The sender's machine restarted and it has not attached since: it may have lost writes
+  // it had not synced that its peer holds (as a primary: its own, acknowledged by the
+  // peer; as a secondary: the stream's).
   bool crashed = false;
   // The sender's dirty map or namespace journal is not empty: it holds changes its peer may
   // lack even when the generations match (a drop left zones dirty).

@@ -166,7 +166,11 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   if (answers != 0) Decide(now, out);
 }
 
-bool Replica::Crashed() const { return restarted_ || activity_log_.has_recovered(); }
+bool Replica::Crashed() const { return durable_.lost_unsynced; }
+
+void Replica::OnStart(bool lost_unsynced, Actions& out) {
+  if (lost_unsynced && !durable_.lost_unsynced) Persist({record::SetLostUnsynced{true}}, out);
+}
 
 void Replica::RefreshHelloIfStale(Actions& out) {
   // Our generations changed while a handshake may be deciding on the old ones: offer the
@@ -269,7 +273,8 @@ void Replica::Decide(absl::Time now, Actions& out) {
   }
   refused_reason_.clear();
   link_ = Link::kAttached;
-  restarted_ = false;  // what this copy lost in a restart is in this session's plan
+  // What this copy lost in a machine restart is in this session's plan (either way).
+  if (durable_.lost_unsynced) Persist({record::SetLostUnsynced{false}}, out);
   // A new stream session. Receiving side: acknowledgements restart from its first write.
   ++session_;
   expect_lsn_ = 0;

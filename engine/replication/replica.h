@@ -68,6 +68,9 @@ class Replica {
   Replica& operator=(const Replica&) = delete;
   Replica(Replica&&) = default;
 
+  // The process starts: `lost_unsynced` if the machine restarted (what was not synced is
+  // gone), not if only the daemon did (the page cache kept it).
+  void OnStart(bool lost_unsynced, Actions& out);
   // Node's decisions.
   void SetRole(absl::Time now, ReplRole role, Actions& out);
   void OnConnected(absl::Time now, Actions& out);
@@ -174,8 +177,8 @@ class Replica {
   void Decide(absl::Time now, Actions& out);
   void AbandonSourceSession();
   void RefreshHelloIfStale(Actions& out);
-  // This node restarted (as after a crash, it may have lost what it had not synced) and has
-  // not attached since, or its activity log still holds zones recovered from a restart.
+  // This node's machine restarted (it lost what it had not synced) and it has not attached
+  // since.
   bool Crashed() const;
   void StartSource(absl::Time now, Actions& out);
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
@@ -202,7 +205,6 @@ class Replica {
   bool connected_ = false;
   bool fenced_ = false;
   bool peer_outdated_ = false;  // writes made alone may complete
-  bool restarted_ = true;       // every engine starts as after a crash, until it attaches
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;

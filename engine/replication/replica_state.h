@@ -37,6 +37,9 @@ struct ReplicaDurableState {
   // application: this branch is real. Until then it is tentative (every such write waits
   // for the peer to be outdated), and loses against a real one without a split brain.
   bool alone_acked = false;
+  // The machine restarted (its page cache, with whatever was not synced, is gone) and this
+  // copy has not attached to the peer since: the peer may hold acknowledged data it lacks.
+  bool lost_unsynced = false;
 };
 
 namespace record {
@@ -71,6 +74,9 @@ struct SetOutdated {
   bool outdated = false;
 };
 struct SetAloneAcked {};
+struct SetLostUnsynced {
+  bool lost = false;
+};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -88,7 +94,7 @@ using ReplicaRecord =
     std::variant<record::SetGenerations, record::MarkDirty, record::MarkClean, record::ClearDirty,
                  record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
                  record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
-                 record::Renamed, record::Removed, record::Truncated>;
+                 record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced>;
 
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 

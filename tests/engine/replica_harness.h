@@ -84,6 +84,7 @@ class ReplicaPair {
     held_[i].clear();
     sides_[i].store.Crash();
     Boot(i);
+    Run(i, [&](Actions& out) { replica(i).OnStart(/*lost_unsynced=*/true, out); });
   }
   // Restarts side i's engine from what it persisted, its files intact (a daemon restart: the
   // page cache survives the process).
@@ -93,6 +94,7 @@ class ReplicaPair {
                   events_.end());
     held_[i].clear();
     Boot(i);
+    Run(i, [&](Actions& out) { replica(i).OnStart(/*lost_unsynced=*/false, out); });
   }
   uint64_t Write(int i, const std::string& path, uint64_t offset, std::string bytes) {
     Mutation m = MakeMutation(MutationKind::kWrite, path);
