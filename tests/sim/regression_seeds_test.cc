@@ -73,7 +73,11 @@ INSTANTIATE_TEST_SUITE_P(
         Case{2508766311947731016ull, nullptr, std::nullopt,
              "replicas never settle: a resync's ResyncDone finished the next session", true},
         Case{11408519688572848982ull, nullptr, std::nullopt,
-             "replicas differ: a primary answering a Hello dropped its peer at once", true}),
+             "replicas differ: a primary answering a Hello dropped its peer at once", true},
+        Case{15600792362695496313ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: a daemon restart counted as a crash; the node that had "
+             "really crashed became the source",
+             true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
     });
