@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Does the simulator catch real bugs? (issue 4) Each tests/planted/NN-*.patch plants one known
+# mistake in the engine. For each, in a scratch worktree of HEAD: apply it, build duet-sim
+# (Release), run the swarm recorded below, and count the bug caught if a seed fails that also
+# passes on the unpatched engine (which still fails a few replication seeds of its own).
+# Prints a table; exits non-zero if a bug is not caught or a patch no longer applies.
+# A manual check (tens of minutes), not part of ctest.
+#   bash scripts/planted_bugs.sh            # every patch
+#   bash scripts/planted_bugs.sh 02 03      # only these
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+base_seed=1
+duration=20s
+# patch                             seeds  duet-sim flags
+settings="
+01-promote-not-up-to-date            50
+02-ack-before-peer-ack               50    --replication=true
+03-resync-block-over-live-write      50    --replication=true
+04-send-before-activity-log          1000  --replication=true
+05-lease-without-drift-margin        1000  --witness=true
+06-failback-before-resync            50    --replication=true
+07-stream-out-of-order               1000  --replication=true
+"
+
+tmp=$(mktemp -d)
+wt=$tmp/worktree
+trap 'git -C "$repo" worktree remove --force "$wt" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+git -C "$repo" worktree add -q --detach "$wt" HEAD
+cmake -S "$wt" -B "$wt/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
+build() {  # builds duet-sim from the worktree as it is now and copies it to $1
+  flock /tmp/duet-build.lock cmake --build "$wt/build" -j2 --target duet-sim >"$tmp/build.log" 2>&1 ||
+    { cat "$tmp/build.log"; return 1; }
+  cp "$wt/build/sim/duet-sim" "$1"
+}
+build "$tmp/sim-unpatched"
+
+swarm_index() {  # position of seed $1 in the swarm from $base_seed (sim/run_options.cc SwarmSeed)
+  python3 - "$base_seed" "$1" <<'EOF'
+import sys
+M = (1 << 64) - 1
+def mix(x):
+    x = (x + 0x9e3779b97f4a7c15) & M
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & M
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & M
+    return x ^ (x >> 31)
+base, seed = int(sys.argv[1]), int(sys.argv[2])
+print(next(i + 1 for i in range(1 << 20) if mix(base ^ mix(i + 1)) == seed))
+EOF
+}
+
+failed=0
+report=""
+while read -r name count flags; do
+  [ -n "$name" ] || continue
+  if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "${name%%-*}"; then continue; fi
+  patch=$repo/tests/planted/$name.patch
+  git -C "$wt" checkout -q -- .
+  if ! git -C "$wt" apply "$patch"; then
+    report+=$(printf '%-34s %-6s %-6s %s' "$name" "-" "-" "patch no longer applies")$'\n'
+    failed=1
+    continue
+  fi
+  echo "== $name: building, then $count seeds from $base_seed ${flags:-(failover only)}"
+  build "$tmp/sim-planted"
+  # shellcheck disable=SC2086  # flags is a word list
+  "$tmp/sim-planted" --swarm "$count" --jobs 1 --seed "$base_seed" --duration "$duration" \
+    $flags </dev/null >"$tmp/swarm.out" || true
+  caught=no seeds=- invariant="not caught in $count seeds"
+  while read -r seed rest; do
+    # shellcheck disable=SC2086
+    if "$tmp/sim-unpatched" --seed "$seed" --duration "$duration" $flags </dev/null >/dev/null; then
+      caught=yes seeds=$(swarm_index "$seed") invariant="${rest%% at *} (seed $seed)"
+      break
+    fi
+  done < <(sed -n 's/^FAIL seed \([0-9]*\): /\1 /p' "$tmp/swarm.out")
+  [ "$caught" = yes ] || failed=1
+  report+=$(printf '%-34s %-6s %-6s %s' "$name" "$caught" "$seeds" "$invariant")$'\n'
+done <<<"$settings"
+git -C "$wt" checkout -q -- .
+
+echo
+printf '%-34s %-6s %-6s %s\n' bug caught seeds "invariant (replay: duet-sim --seed S --duration $duration FLAGS)"
+printf '%s' "$report"
+exit "$failed"
