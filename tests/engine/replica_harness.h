@@ -6,6 +6,7 @@
 #define DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
 
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
@@ -45,7 +46,8 @@ class ReplicaPair {
   }
 
   Side& side(int i) { return sides_[i]; }
-  // Every delivered message and completion, for debugging a failing case.
+  // Every delivered message and completion goes to stderr, for debugging a failing case;
+  // on by default when DUET_REPLICA_TRACE is set.
   void set_trace(bool on) { trace_ = on; }
   Replica& replica(int i) { return *sides_[i].replica; }
   absl::Time now() const { return now_; }
@@ -279,7 +281,7 @@ class ReplicaPair {
   absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
   uint64_t next_op_ = 1;
   uint64_t boots_ = 0;
-  bool trace_ = false;
+  bool trace_ = std::getenv("DUET_REPLICA_TRACE") != nullptr;
 };
 
 }  // namespace duet

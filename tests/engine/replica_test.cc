@@ -22,6 +22,15 @@ ReplicaOptions Options() {
   return o;
 }
 
+// The options of ReplicaPropertyTest, for the cases it found.
+ReplicaOptions PropertyOptions() {
+  ReplicaOptions o = Options();
+  o.zone_size = 4096;
+  o.timeout = absl::Seconds(3);
+  o.window_count = 8;
+  return o;
+}
+
 // a primary, b secondary, connected and in sync.
 void StartInSync(ReplicaPair& pair) {
   pair.SetRole(kA, ReplRole::kPrimary);
@@ -393,11 +402,7 @@ namespace {
 
 // Found by ReplicaPropertyTest: a write, then time passes before anything is delivered.
 TEST(ReplicaTest, WriteThenTimePassesBeforeDelivery) {
-  ReplicaOptions o = Options();
-  o.timeout = absl::Seconds(3);
-  o.window_count = 8;
-  o.zone_size = 4096;
-  ReplicaPair pair(o);
+  ReplicaPair pair(PropertyOptions());
   StartInSync(pair);
   const uint64_t op = pair.Write(kA, "f0", 0, "a");
   pair.Advance(absl::Milliseconds(790));
@@ -417,11 +422,7 @@ namespace {
 // Found by ReplicaPropertyTest: a write made alone, then, during the next handshake, a live
 // write to the same zone.
 TEST(ReplicaTest, LiveWriteDuringHandshakeAfterWritingAlone) {
-  ReplicaOptions o = Options();
-  o.zone_size = 4096;
-  o.timeout = absl::Seconds(3);
-  o.window_count = 8;
-  ReplicaPair pair(o);
+  ReplicaPair pair(PropertyOptions());
   StartInSync(pair);
   pair.Disconnect();
   pair.Write(kA, "f0", 0, "a");
@@ -448,12 +449,7 @@ namespace {
 // Found by ReplicaPropertyTest: a planned swap, writes on the new primary while the stream
 // is being re-established, a reconnect, and one more write.
 TEST(ReplicaTest, WritesAcrossReconnectRightAfterSwap) {
-  ReplicaOptions o = Options();
-  o.zone_size = 4096;
-  o.timeout = absl::Seconds(3);
-  o.window_count = 8;
-  ReplicaPair pair(o);
-  pair.set_trace(getenv("TRACE"));
+  ReplicaPair pair(PropertyOptions());
   StartInSync(pair);
   ASSERT_TRUE(pair.replica(kA).drained());
   pair.SetRole(kA, ReplRole::kSecondary);
@@ -481,12 +477,7 @@ namespace {
 // Found by ReplicaPropertyTest: an fsync, a planned swap, a write made alone by the new
 // primary, then its crash with no up-to-date peer to take over.
 TEST(ReplicaTest, CrashOfLonePrimaryAfterSwapKeepsFsyncedData) {
-  ReplicaOptions o = Options();
-  o.zone_size = 4096;
-  o.timeout = absl::Seconds(3);
-  o.window_count = 8;
-  ReplicaPair pair(o);
-  pair.set_trace(getenv("TRACE"));
+  ReplicaPair pair(PropertyOptions());
   StartInSync(pair);
   const uint64_t w1 = pair.Write(kA, "f2", 0, Bytes(11, 'k'));
   pair.Pump(4);
@@ -555,7 +546,6 @@ namespace {
 // complete one: the returning node's hot zones come from the peer, not the other way round.
 TEST(ReplicaTest, PrimaryReturningFromCrashTakesItsHotZonesFromThePeer) {
   ReplicaPair pair(Options());
-  pair.set_trace(getenv("TRACE"));
   StartInSync(pair);
   pair.Write(kA, "vm.img", 0, Bytes(1000, 'o'));
   pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
