@@ -370,12 +370,6 @@ TEST(ReplicaTest, PlannedSwapNeedsNoResync) {
   EXPECT_EQ(pair.Difference(), "");
 }
 
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
 // Found by ReplicaPropertyTest: fsync, write, swap, crash of the new primary.
 TEST(ReplicaTest, CrashOfNewPrimaryAfterSwapKeepsEarlierWrites) {
   ReplicaPair pair(Options());
@@ -394,12 +388,6 @@ TEST(ReplicaTest, CrashOfNewPrimaryAfterSwapKeepsEarlierWrites) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
 // Found by ReplicaPropertyTest: a write, then time passes before anything is delivered.
 TEST(ReplicaTest, WriteThenTimePassesBeforeDelivery) {
   ReplicaPair pair(PropertyOptions());
@@ -412,12 +400,6 @@ TEST(ReplicaTest, WriteThenTimePassesBeforeDelivery) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
 }
-
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
 
 // Found by ReplicaPropertyTest: a write made alone, then, during the next handshake, a live
 // write to the same zone.
@@ -440,12 +422,6 @@ TEST(ReplicaTest, LiveWriteDuringHandshakeAfterWritingAlone) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
 // Found by ReplicaPropertyTest: a planned swap, writes on the new primary while the stream
 // is being re-established, a reconnect, and one more write.
 TEST(ReplicaTest, WritesAcrossReconnectRightAfterSwap) {
@@ -467,12 +443,6 @@ TEST(ReplicaTest, WritesAcrossReconnectRightAfterSwap) {
   pair.Settle(absl::Seconds(30));
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << "--\n" << pair.Log(kB);
 }
-
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
 
 // Found by ReplicaPropertyTest: an fsync, a planned swap, a write made alone by the new
 // primary, then its crash with no up-to-date peer to take over.
@@ -508,12 +478,6 @@ TEST(ReplicaTest, CrashOfLonePrimaryAfterSwapKeepsFsyncedData) {
   EXPECT_TRUE(data.substr(0, 5) == "akkkk" || data.substr(0, 5) == "uuuuu") << data;
 }
 
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
 // Found by the simulator (seed 16753576447339095367): writes made alone to a file that an
 // earlier rename made alone had replaced; replaying the journal must not move the dirty
 // zones again (the rename's old name has none by then, and would wipe the new name's).
@@ -534,12 +498,6 @@ TEST(ReplicaTest, JournalReplayKeepsDirtyZonesOfRenamedOverFile) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).store.live().at("s2").data.size(), kZone + 15);
 }
-
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
 
 // Found by the simulator (seed 16753576447339095367): the primary crashes right after a
 // write its peer acknowledged, and returns before the peer took over. The peer's copy is the
@@ -562,12 +520,6 @@ TEST(ReplicaTest, PrimaryReturningFromCrashTakesItsHotZonesFromThePeer) {
   EXPECT_EQ(pair.side(kA).store.live().at("vm.img").data.substr(5 * kZone), Bytes(34, 'n'));
   EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate);
 }
-
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
 
 // A stream mutation that fails only on the secondary (its copy lost the file): the secondary
 // is inconsistent at once and asks for what the mutation touched in a new session.
@@ -606,12 +558,6 @@ TEST(ReplicaTest, MutationFailingOnBothNodesLeavesThePairInSync) {
   EXPECT_TRUE(pair.replica(kA).attached());
 }
 
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
 // Found by the simulator (seed 16105962857814088967): the primary loses its peer, writes
 // alone (nothing acknowledged: the peer is never outdated) and crashes; the peer takes over
 // and acknowledges writes. Both branches moved on, but only one is real: no split brain,
@@ -642,12 +588,6 @@ TEST(ReplicaTest, TentativeBranchLosesAgainstAcknowledgedOne) {
   }
 }
 
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
 // Found by the simulator (seed 14806081795291850919): the primary loses its peer, writes
 // alone (held: the peer is never outdated), and crashes, losing an acknowledged write it had
 // not synced. It comes back: its branch was never acknowledged, so it rolls back to the
@@ -671,12 +611,6 @@ TEST(ReplicaTest, ReturningNodeRollsBackWritesItMadeAloneUnacknowledged) {
   EXPECT_FALSE(pair.side(kA).preserved.empty());
 }
 
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
 // Found by the simulator (seed 6990105509223669465): a node is the resync source at start
 // (its peer's copy counts as outdated during that session), loses the connection, then
 // becomes primary and writes alone. Those writes must wait for a new outdate of the peer,
@@ -695,12 +629,6 @@ TEST(ReplicaTest, OutdateFromAnEarlierSessionDoesNotReleaseWritesMadeAlone) {
   EXPECT_TRUE(pair.Completed(kA, op));
   EXPECT_TRUE(pair.replica(kA).durable().alone_acked);
 }
-
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
 
 // Found by the simulator (seed 4401879083083963507): the secondary crashes, losing stream
 // writes it had not synced; the primary tracks them as dirty, writes alone (never
@@ -724,12 +652,6 @@ TEST(ReplicaTest, NoRollBackToAPeerThatRestartedToo) {
       << pair.Log(kA) << pair.Log(kB);
 }
 
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
-
 // Found by the simulator (seed 5281401260566177518): a heartbeat saying "the primary writes
 // alone", sent before the resync finished, arrives after it: the secondary, attached and in
 // sync, stays up to date (else it would stay outdated in a session that never resyncs it).
@@ -750,12 +672,6 @@ TEST(ReplicaTest, StaleOutdateAfterResyncLeavesTheSecondaryUpToDate) {
   pair.MarkOutdated(kB);
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kOutdated);
 }
-
-}  // namespace
-}  // namespace duet
-
-namespace duet {
-namespace {
 
 // Found by the simulator (seed 11408519688572848982): the primary answered the secondary's
 // Hello and started the new session at "the beginning of time", so its next tick dropped the
