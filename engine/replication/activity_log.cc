@@ -2,7 +2,10 @@
 
 namespace duet {
 
-ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot) : capacity_(capacity) {
+ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot,
+                         const absl::btree_set<std::string>& hot_names)
+    : capacity_(capacity) {
+  for (const std::string& path : hot_names) names_[path] = kUnknownLsn;
   for (const auto& [path, zones] : hot.files()) {
     zones.ForEach([&](uint64_t zone) {
       ZoneRef ref{path, zone};
@@ -44,6 +47,27 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
   }
 }
 
+void ActivityLog::TouchName(const std::string& path, uint64_t lsn,
+                            const absl::btree_set<std::string>& hot_names,
+                            std::vector<ReplicaRecord>& records) {
+  auto [it, inserted] = names_.try_emplace(path, lsn);
+  if (!inserted && it->second != kUnknownLsn) {
+    names_by_lsn_.erase({it->second, path});
+    it->second = lsn;
+  }
+  if (it->second == lsn) names_by_lsn_.insert({lsn, path});
+  if (!hot_names.contains(path)) records.push_back(record::HotNameAdd{path});
+}
+
+void ActivityLog::CoolNames(uint64_t durable_lsn, std::vector<ReplicaRecord>& records) {
+  while (!names_by_lsn_.empty() && names_by_lsn_.begin()->first <= durable_lsn) {
+    const std::string& path = names_by_lsn_.begin()->second;
+    records.push_back(record::HotNameRemove{path});
+    names_.erase(path);
+    names_by_lsn_.erase(names_by_lsn_.begin());
+  }
+}
+
 void ActivityLog::Rename(const std::string& from, const std::string& to) {
   Remove(to);
   for (ZoneRef& ref : lru_) {
@@ -67,15 +91,25 @@ void ActivityLog::Remove(const std::string& path) {
   }
 }
 
-void ActivityLog::ForgetRecovered() {
+void ActivityLog::ForgetRecovered(std::vector<ReplicaRecord>& records) {
   for (auto& [ref, entry] : entries_) {
     if (entry.last_lsn == kUnknownLsn) entry.last_lsn = 0;
+  }
+  for (auto it = names_.begin(); it != names_.end();) {
+    if (it->second == kUnknownLsn) {
+      records.push_back(record::HotNameRemove{it->first});
+      it = names_.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 
 void ActivityLog::Clear() {
   lru_.clear();
   entries_.clear();
+  names_.clear();
+  names_by_lsn_.clear();
 }
 
 }  // namespace duet

@@ -3,6 +3,9 @@
 // only through records. A zone is made hot before a write to it is sent; it cools lazily,
 // only when the log is over capacity and only once the peer has the zone's last write
 // durably, so a sequential or hot-spot workload pays one persist per new zone, not per write.
+// Names work alike: a namespace mutation's paths are hot before it is sent (after a crash or
+// a daemon restart, the peer may or may not have it: the paths are resynced whole); they
+// cool at the next mutation once the peer and this node hold it durably.
 #ifndef DUET_ENGINE_REPLICATION_ACTIVITY_LOG_H_
 #define DUET_ENGINE_REPLICATION_ACTIVITY_LOG_H_
 
@@ -11,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "engine/replication/replica_state.h"
 #include "engine/replication/zone_map.h"
@@ -19,8 +24,9 @@ namespace duet {
 
 class ActivityLog {
  public:
-  // `hot` is the persisted set (possibly left by a crash); its zones start least recent.
-  ActivityLog(size_t capacity, const ZoneMap& hot);
+  // `hot` and `hot_names` are the persisted sets (possibly left by a crash); their zones
+  // start least recent, and all are of unknown age.
+  ActivityLog(size_t capacity, const ZoneMap& hot, const absl::btree_set<std::string>& hot_names);
 
   // A write with `lsn` touches zones [first, last] of `path`: appends HotAdd records for
   // zones not yet hot and HotRemove records for zones cooled to make room (only zones
@@ -37,11 +43,32 @@ class ActivityLog {
     }
   }
   static constexpr uint64_t kUnknownLsn = ~0ull;
+
+  // A namespace mutation with `lsn` changes `path`: a HotNameAdd record unless already hot.
+  void TouchName(const std::string& path, uint64_t lsn,
+                 const absl::btree_set<std::string>& hot_names,
+                 std::vector<ReplicaRecord>& records);
+  // HotNameRemove records for the names whose last change is at or below `durable_lsn`.
+  void CoolNames(uint64_t durable_lsn, std::vector<ReplicaRecord>& records);
+  // Names the peer may lack (as ForEachNotDurable); they become of unknown age, since they
+  // are now part of a resync plan and must stay hot until it is done.
+  template <class F>
+  void TakeNamesNotDurable(uint64_t peer_durable_lsn, F&& f) {
+    for (auto& [path, last] : names_) {
+      if (last != kUnknownLsn && last <= peer_durable_lsn) continue;
+      if (last != kUnknownLsn) {
+        names_by_lsn_.erase({last, path});
+        last = kUnknownLsn;
+      }
+      f(path);
+    }
+  }
   void Rename(const std::string& from, const std::string& to);
   void Remove(const std::string& path);
   void Clear();
-  // After a resync, zones recovered from a crash are as good as any other: they may cool.
-  void ForgetRecovered();
+  // After a resync, zones recovered from a crash are as good as any other (they may cool),
+  // and names recovered from a crash were sent whole: HotNameRemove records for them.
+  void ForgetRecovered(std::vector<ReplicaRecord>& records);
   size_t size() const { return entries_.size(); }
 
  private:
@@ -52,6 +79,8 @@ class ActivityLog {
   size_t capacity_;
   std::list<ZoneRef> lru_;  // front: least recently used
   absl::flat_hash_map<ZoneRef, Entry> entries_;
+  absl::btree_map<std::string, uint64_t> names_;    // hot name -> last lsn (or unknown)
+  absl::btree_set<std::pair<uint64_t, std::string>> names_by_lsn_;  // known age, oldest first
 };
 
 }  // namespace duet

@@ -44,7 +44,7 @@ Replica::Replica(ModuleIndex module, std::string name, ReplicaOptions options,
       opt_(options),
       durable_(std::move(durable)),
       rng_(rng),
-      activity_log_(opt_.activity_log_zones, durable_.hot),
+      activity_log_(opt_.activity_log_zones, durable_.hot, durable_.hot_names),
       data_state_(durable_.inconsistent || durable_.outdated ? DataState::kOutdated
                                                              : DataState::kUnknown) {}
 
@@ -355,12 +355,19 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   std::vector<ReplicaRecord> records;
   // A journal replay (not applied here) was tracked when it was made: moving dirty zones
   // again would apply old renames to today's names.
-  if (m.is_namespace() && apply_locally) TrackNamespace(m, /*journal=*/false, records);
+  const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
+  if (m.is_namespace() && apply_locally) {
+    TrackNamespace(m, /*journal=*/false, records);
+    activity_log_.TouchName(m.path, lsn, durable_.hot_names, records);
+    if (!m.path2.empty() && m.kind != MutationKind::kSymlink) {
+      activity_log_.TouchName(m.path2, lsn, durable_.hot_names, records);
+    }
+  }
   if (m.kind == MutationKind::kWrite) {
     const auto [first, last] = ZonesOf(m, opt_.zone_size);
-    activity_log_.Touch(m.path, first, last, lsn, std::min(peer_durable_lsn_, local_durable_lsn_),
-                        durable_.hot, records);
+    activity_log_.Touch(m.path, first, last, lsn, durable_on_both, durable_.hot, records);
   }
+  activity_log_.CoolNames(durable_on_both, records);
   Persist(std::move(records), out);  // hot before sent
   InFlight entry;
   entry.lsn = lsn;
@@ -723,6 +730,14 @@ void Replica::StartSource(absl::Time now, Actions& out) {
       records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
     }
   });
+  // Names a namespace mutation in flight changed (the peer may lack it, or this node lost it
+  // in a crash): each goes whole, as it is here (kept hot until the resync is done, so a
+  // restart plans them again).
+  whole_paths_.clear();
+  activity_log_.TakeNamesNotDurable(peer_durable_lsn_, [&](const std::string& path) {
+    whole_paths_.insert(path);
+    if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
+  });
   Persist(std::move(records), out);
   // Namespace changes first, on the stream, so that the zones land on the right names.
   for (const Mutation& m : durable_.journal) {
@@ -732,7 +747,6 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   target_zones_complete_ = false;
   awaiting_done_confirm_ = false;
   target_requests_seen_ = 0;
-  whole_paths_.clear();
   resync_total_ = durable_.dirty.zones() * opt_.zone_size;
   resync_done_ = 0;
   resync_started_ = now;
@@ -903,20 +917,22 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   // What this node changed or may hold that the peer lacks, all overwritten by the source:
   // the zones of its dirty map (written alone, or asked for after a failed apply), zones
   // written here as primary and not yet durable on the peer or left hot by a crash, and
-  // whole paths for the names its journal touched.
+  // whole paths for the names its journal touched or a namespace mutation in flight changed.
   std::vector<std::string> renamed;
   for (const Mutation& m : durable_.journal) {
     renamed.push_back(m.path);
     if (!m.path2.empty() && m.kind != MutationKind::kSymlink) renamed.push_back(m.path2);
   }
-  std::sort(renamed.begin(), renamed.end());
-  renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
   absl::btree_map<std::string, std::vector<uint64_t>> mine;
   for (const auto& [path, zones] : durable_.dirty.files()) {
     zones.ForEach([&](uint64_t z) { mine[path].push_back(z); });
   }
   activity_log_.ForEachNotDurable(peer_durable_lsn_,
                                   [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
+  activity_log_.TakeNamesNotDurable(peer_durable_lsn_,
+                                    [&](const std::string& path) { renamed.push_back(path); });
+  std::sort(renamed.begin(), renamed.end());
+  renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
   if (discard) {
     // Keep what we are about to overwrite first.
     std::vector<std::string> paths = renamed;
@@ -1017,8 +1033,9 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     // The target holds our data durably: close the dirty map.
     Generations gens = durable_.gens;
     gens.bitmap = 0;
-    Persist({record::ClearDirty{}, record::SetGenerations{gens}}, out);
-    activity_log_.ForgetRecovered();
+    std::vector<ReplicaRecord> records = {record::ClearDirty{}, record::SetGenerations{gens}};
+    activity_log_.ForgetRecovered(records);
+    Persist(std::move(records), out);
     source_active_ = false;
     awaiting_done_confirm_ = false;
     unflushed_.clear();

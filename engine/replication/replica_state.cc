@@ -17,7 +17,12 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::Journal& x) { s.journal.push_back(x.mutation); },
                  [&](const record::HotAdd& x) { s.hot.MarkZones(x.path, x.zone, x.zone); },
                  [&](const record::HotRemove& x) { s.hot.Erase(x.path, x.zone); },
-                 [&](const record::ClearHot&) { s.hot.clear(); },
+                 [&](const record::ClearHot&) {
+                   s.hot.clear();
+                   s.hot_names.clear();
+                 },
+                 [&](const record::HotNameAdd& x) { s.hot_names.insert(x.path); },
+                 [&](const record::HotNameRemove& x) { s.hot_names.erase(x.path); },
                  [&](const record::SetInconsistent& x) { s.inconsistent = x.inconsistent; },
                  [&](const record::SetOutdated& x) { s.outdated = x.outdated; },
                  [&](const record::SetAloneAcked&) { s.alone_acked = true; },

@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "engine/replication/generations.h"
 #include "engine/replication/mutation.h"
 #include "engine/replication/zone_map.h"
@@ -28,6 +29,9 @@ struct ReplicaDurableState {
   std::vector<Mutation> journal;
   // The activity log: zones whose writes may be here and not on the peer (or the reverse).
   ZoneMap hot;
+  // Its names: paths that a namespace mutation in flight changed (create, unlink, rename's
+  // both names, truncate, setattr...). After a restart they are resynced whole.
+  absl::btree_set<std::string> hot_names;
   // A resync into this copy started and has not finished: the copy is not usable.
   bool inconsistent = false;
   // The primary told us it writes without us: this copy is consistent but old, and must not
@@ -66,7 +70,13 @@ struct HotRemove {
   std::string path;
   uint64_t zone = 0;
 };
-struct ClearHot {};
+struct ClearHot {};  // zones and names
+struct HotNameAdd {
+  std::string path;
+};
+struct HotNameRemove {
+  std::string path;
+};
 struct SetInconsistent {
   bool inconsistent = false;
 };
@@ -94,7 +104,8 @@ using ReplicaRecord =
     std::variant<record::SetGenerations, record::MarkDirty, record::MarkClean, record::ClearDirty,
                  record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
                  record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
-                 record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced>;
+                 record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced,
+                 record::HotNameAdd, record::HotNameRemove>;
 
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 

@@ -694,5 +694,65 @@ TEST(ReplicaTest, PrimaryAnsweringAHelloDoesNotDropThePeer) {
   EXPECT_EQ(pair.Difference(), "");
 }
 
+// Found by the simulator (seed 11227253341359767568): a rename in flight when the primary's
+// daemon restarts. The peer never got it and the primary's in-memory list of unacknowledged
+// namespace changes died with the process; the names were hot in the activity log, so the
+// resync sends both whole.
+TEST(ReplicaTest, NamespaceChangeInFlightAtDaemonRestartIsResynced) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(3 * kZone, 'f'));
+  pair.Settle();
+  pair.Hold(kA, true);
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "f", "g"));
+  pair.Pump();
+  pair.Disconnect();
+  pair.Restart(kA);  // files intact: a has g, b still f
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).store.live().contains("f"));
+  EXPECT_TRUE(pair.side(kB).store.live().contains("g"));
+  EXPECT_TRUE(pair.replica(kA).durable().hot_names.empty());
+}
+
+// The other way: the peer applied a rename that the primary's crash lost (never synced
+// there). The returning node rolls back to the peer, asking for both names whole.
+TEST(ReplicaTest, NamespaceChangeLostInAPrimaryCrashIsTakenFromThePeer) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(3 * kZone, 'f'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  const uint64_t op = pair.Submit(kA, MakeMutation(MutationKind::kRename, "f", "g"));
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  pair.Disconnect();
+  pair.Crash(kA);  // a lost the rename: it has f, b has g
+  ASSERT_TRUE(pair.side(kA).store.live().contains("f"));
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_TRUE(pair.side(kA).store.live().contains("g"));
+  EXPECT_FALSE(pair.side(kA).store.live().contains("f"));
+}
+
+// Hot names cool once the peer and this node hold the change durably: a later crash does not
+// resend a renamed file whole.
+TEST(ReplicaTest, HotNamesCoolOnceDurableOnBoth) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(3 * kZone, 'f'));
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "f", "g"));
+  pair.Settle();
+  EXPECT_EQ(pair.replica(kA).durable().hot_names.size(), 2u);
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  pair.Write(kA, "h", 0, "x");  // the next mutation cools them
+  pair.Settle();
+  EXPECT_TRUE(pair.replica(kA).durable().hot_names.empty());
+  EXPECT_TRUE(pair.side(kA).disk.hot_names.empty());
+}
+
 }  // namespace
 }  // namespace duet
