@@ -77,6 +77,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{15600792362695496313ull, nullptr, std::nullopt,
              "acknowledged fsync lost: a daemon restart counted as a crash; the node that had "
              "really crashed became the source",
+             true},
+        Case{11227253341359767568ull, nullptr, std::nullopt,
+             "replicas differ: a rename in flight when the primary's daemon died never reached "
+             "the peer (the unacknowledged-namespace list lived in memory only)",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
