@@ -47,6 +47,30 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
   }
 }
 
+void ActivityLog::AddRecovered(const std::string& path, uint64_t zone, const ZoneMap& hot,
+                               std::vector<ReplicaRecord>& records) {
+  ZoneRef ref{path, zone};
+  auto it = entries_.find(ref);
+  if (it != entries_.end()) {
+    it->second.last_lsn = kUnknownLsn;
+  } else {
+    lru_.push_front(ref);
+    entries_[ref] = Entry{lru_.begin(), kUnknownLsn};
+  }
+  if (!hot.Contains(path, zone)) records.push_back(record::HotAdd{path, zone});
+}
+
+void ActivityLog::AddRecoveredName(const std::string& path,
+                                   const absl::btree_set<std::string>& hot_names,
+                                   std::vector<ReplicaRecord>& records) {
+  auto [it, inserted] = names_.try_emplace(path, kUnknownLsn);
+  if (!inserted && it->second != kUnknownLsn) {
+    names_by_lsn_.erase({it->second, path});
+    it->second = kUnknownLsn;
+  }
+  if (!hot_names.contains(path)) records.push_back(record::HotNameAdd{path});
+}
+
 void ActivityLog::TouchName(const std::string& path, uint64_t lsn,
                             const absl::btree_set<std::string>& hot_names,
                             std::vector<ReplicaRecord>& records) {

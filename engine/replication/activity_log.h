@@ -44,6 +44,12 @@ class ActivityLog {
   }
   static constexpr uint64_t kUnknownLsn = ~0ull;
 
+  // A zone / name that may differ from the peer's for a reason other than a write in flight
+  // (a failed local flush or apply): hot with unknown age, like one recovered after a crash.
+  void AddRecovered(const std::string& path, uint64_t zone, const ZoneMap& hot,
+                    std::vector<ReplicaRecord>& records);
+  void AddRecoveredName(const std::string& path, const absl::btree_set<std::string>& hot_names,
+                        std::vector<ReplicaRecord>& records);
   // A namespace mutation with `lsn` changes `path`: a HotNameAdd record unless already hot.
   void TouchName(const std::string& path, uint64_t lsn,
                  const absl::btree_set<std::string>& hot_names,

@@ -273,6 +273,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   }
   refused_reason_.clear();
   link_ = Link::kAttached;
+  restart_session_at_ = absl::InfiniteFuture();  // this is the new session
   // What this copy lost in a machine restart is in this session's plan (either way).
   if (durable_.lost_unsynced) Persist({record::SetLostUnsynced{false}}, out);
   // A new stream session. Receiving side: acknowledgements restart from its first write.
@@ -299,7 +300,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
   }
   // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
   // one went into the plan above, judged by the old watermarks); what is still in flight from
-  // before was sent to a dropped peer (alone) and completes by the outdate rule only.
+  // before the peer did not acknowledge (it was dropped, or asked for a new session after a
+  // failure): it completes by the outdate rule only.
+  for (InFlight& f : inflight_) f.alone = f.alone || f.lsn > peer_done_lsn_;
   peer_done_lsn_ = peer_durable_lsn_ = session_start - 1;
   if (i_primary) {
     last_ack_progress_ = now;
@@ -376,7 +379,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   entry.bytes = m.data_size();
   if (apply_locally) {
     const uint64_t id = NextId();
-    applying_[id] = Applying{Applying::Kind::kLocal, lsn};
+    applying_[id] = Touched(Applying::Kind::kLocal, lsn, m);
     out.push_back(ApplyMutation{module_, id, m, m.kind == MutationKind::kFsync});
   }
   if (inflight_.empty()) last_ack_progress_ = now;
@@ -508,12 +511,16 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       if (entry == inflight_.end() || entry->lsn != a.key) return;
       entry->local_done = true;
       entry->local_status = status;
-      if (!status.ok()) Log(out, "local apply failed: " + std::string(status.message()));
+      if (!status.ok()) OnLocalApplyFailed(a, status, out);
       CompleteInOrder(out);
       DrainPending(now, out);
       break;
     }
     case Applying::Kind::kTracked: {
+      // A write made alone that failed is dirty already; only lost durability matters.
+      if (!status.ok() && a.mutation == MutationKind::kFsync) {
+        OnLocalDurabilityFailed(status, out);
+      }
       const absl::Status result =
           fenced_ ? absl::AbortedError("fenced: no longer primary") : status;
       if (peer_outdated_ || fenced_) {
@@ -524,12 +531,19 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       break;
     }
     case Applying::Kind::kStream:
+      if (!status.ok() && a.durable && a.session == session_) {
+        // It may be applied, but is not known durable: never acknowledged.
+        OnDurabilityFailedHere(now, status, out);
+        break;
+      }
       if (!status.ok()) OnStreamApplyFailed(a, status, out);
       if (a.key != 0 && a.session == session_) MarkStreamDone(a.key, out);
       break;
     case Applying::Kind::kFlush:
       if (a.session != session_) break;  // flushed for an earlier session
       flush_in_flight_ = false;
+      if (!status.ok()) OnDurabilityFailedHere(now, status, out);
+      if (flush_failed_session_ == session_) break;  // nothing more is durable this session
       durable_lsn_ = std::max(durable_lsn_, a.key);
       if (flushed_blocks_upto_ > 0) {
         out.push_back(SendReplication{ResyncBlockAck{name_, flushed_blocks_upto_, false, true}});
@@ -540,8 +554,20 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
     case Applying::Kind::kBlock: {
       auto block = block_applies_.find(a.key);
       if (block == block_applies_.end()) break;
-      if (--block->second == 0) {
+      if (!status.ok()) {
+        // (A full disk.) Never acknowledged: the source keeps the zone in its plan, and the
+        // resync starts again in a new session a little later.
+        if (!block->second.failed) {
+          Log(out, absl::StrCat("applying a resync block failed (", status.message(),
+                                "); the resync starts again"));
+        }
+        block->second.failed = true;
+        RestartSessionLater(now);
+      }
+      if (--block->second.left == 0) {
+        const bool failed = block->second.failed;
         block_applies_.erase(block);
+        if (failed) break;
         applied_blocks_upto_ = std::max(applied_blocks_upto_, a.key);
         out.push_back(SendReplication{ResyncBlockAck{name_, a.key, false, false}});
         if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
@@ -551,9 +577,19 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
     }
     case Applying::Kind::kLocalFlush:
       local_flush_in_flight_ = false;
-      if (status.ok()) local_durable_lsn_ = std::max(local_durable_lsn_, a.key);
+      if (!status.ok()) OnLocalDurabilityFailed(status, out);
+      if (status.ok() && !local_disk_failed_) {
+        local_durable_lsn_ = std::max(local_durable_lsn_, a.key);
+      }
       break;
     case Applying::Kind::kSourceFlush:
+      if (!status.ok()) {
+        // What we sent is not known durable here: the dirty map stays open, and the resync
+        // runs again in a new session.
+        OnLocalDurabilityFailed(status, out);
+        if (a.session == session_ && source_active_) RestartSessionLater(now);
+        break;
+      }
       if (a.session == session_ && source_active_ && awaiting_done_confirm_) {
         out.push_back(
             SendReplication{ResyncDone{name_, durable_.gens.current, target_requests_seen_}});
@@ -561,6 +597,11 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       break;
     case Applying::Kind::kFinalFlush:
       if (a.session != session_) break;  // flushed for an earlier session's resync
+      if (!status.ok()) {
+        final_flush_started_ = false;
+        OnDurabilityFailedHere(now, status, out);
+        break;
+      }
       FinishTarget(out);
       break;
   }
@@ -600,12 +641,9 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
   const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
   stream_done_[w.lsn] = false;
   const uint64_t id = NextId();
-  Applying applying{Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn, session_};
-  applying.mutation = m.kind;
-  applying.path = m.path;
-  applying.path2 = m.path2;
-  applying.offset = m.offset;
-  applying.length = m.data_size();
+  Applying applying = Touched(Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn, m);
+  applying.session = session_;
+  applying.durable = durable;
   applying_[id] = std::move(applying);
   out.push_back(ApplyMutation{module_, id, m, durable});
   if (done_on_receipt) MarkStreamDone(w.lsn, out);
@@ -656,6 +694,77 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   }
 }
 
+void Replica::RestartSessionLater(absl::Time now) {
+  // Not at once: a disk that keeps failing would otherwise spin resync sessions.
+  if (restart_session_at_ == absl::InfiniteFuture()) restart_session_at_ = now + opt_.flush_interval;
+}
+
+void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status, Actions& out) {
+  // Linux marks the pages of a failed writeback clean: a later flush that succeeds does not
+  // write them, so nothing applied in this session may be called durable any more. The copy
+  // is not promotable until a resync rewrote what the primary has not seen durable here (its
+  // plan: zones written above our last durable acknowledgement), in a new session.
+  Log(out, absl::StrCat("disk: a flush failed (", status.message(),
+                        "); this copy is inconsistent until resynced"));
+  if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
+  data_state_ = target_active_ ? DataState::kSyncing : DataState::kOutdated;
+  flush_in_flight_ = false;
+  flush_failed_session_ = session_;
+  RestartSessionLater(now);
+}
+
+void Replica::OnLocalDurabilityFailed(const absl::Status& status, Actions& out) {
+  // As above, for the writer's own copy: what was not yet durable here when the flush failed
+  // may be gone after a crash however later flushes end. Those zones stay hot for the rest
+  // of this process (a crash then takes them from the peer, which acknowledged them), and
+  // the dirty zones (written alone, not yet sent) become hot too, so that closing the dirty
+  // map after a resync does not forget them.
+  if (!local_disk_failed_) {
+    Log(out, absl::StrCat("disk: a local flush failed (", status.message(),
+                          "); zones written here stay in the activity log until a restart"));
+  }
+  local_disk_failed_ = true;
+  std::vector<ReplicaRecord> records;
+  for (const auto& [path, zones] : durable_.dirty.files()) {
+    zones.ForEach([&](uint64_t z) { activity_log_.AddRecovered(path, z, durable_.hot, records); });
+  }
+  Persist(std::move(records), out);
+}
+
+void Replica::OnLocalApplyFailed(const Applying& a, const absl::Status& status, Actions& out) {
+  Log(out, absl::StrCat("local apply failed (", status.message(), ", ",
+                        MutationKindName(a.mutation), " ", a.path, ")"));
+  if (a.mutation == MutationKind::kFsync) {
+    OnLocalDurabilityFailed(status, out);
+    return;
+  }
+  // The peer may have applied what failed here (a full disk): what the mutation touched
+  // goes to it again from this copy, in a new session, before the copies count as equal.
+  std::vector<ReplicaRecord> records;
+  if (a.mutation == MutationKind::kWrite) {
+    const uint64_t first = ZoneOf(a.offset, opt_.zone_size);
+    const uint64_t last = a.length == 0 ? first : ZoneOf(a.offset + a.length - 1, opt_.zone_size);
+    records.push_back(record::MarkDirty{a.path, first, last});
+  } else {
+    activity_log_.AddRecoveredName(a.path, durable_.hot_names, records);
+    if (!a.path2.empty() && a.mutation != MutationKind::kSymlink) {
+      activity_log_.AddRecoveredName(a.path2, durable_.hot_names, records);
+    }
+  }
+  Persist(std::move(records), out);
+  if (attached()) SendHello(out);
+}
+
+Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Mutation& m) {
+  Applying a{kind, key};
+  a.mutation = m.kind;
+  a.path = m.path;
+  a.path2 = m.path2;
+  a.offset = m.offset;
+  a.length = m.data_size();
+  return a;
+}
+
 void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last,
                                 Actions& out) {
   ++target_requests_sent_;
@@ -669,7 +778,7 @@ void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
     done_lsn_ = stream_done_.begin()->first;
     stream_done_.erase(stream_done_.begin());
   }
-  if (opt_.ack == AckMode::kDurable) durable_lsn_ = done_lsn_;
+  if (opt_.ack == AckMode::kDurable && flush_failed_session_ != session_) durable_lsn_ = done_lsn_;
   SendAck(out);
 }
 
@@ -1020,7 +1129,7 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
       break;
     }
   }
-  block_applies_[b.block_id] = steps.size();
+  block_applies_[b.block_id] = BlockApply{steps.size(), false};
   for (Mutation& m : steps) {
     const uint64_t id = NextId();
     applying_[id] = Applying{Applying::Kind::kBlock, b.block_id};
@@ -1034,7 +1143,7 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     Generations gens = durable_.gens;
     gens.bitmap = 0;
     std::vector<ReplicaRecord> records = {record::ClearDirty{}, record::SetGenerations{gens}};
-    activity_log_.ForgetRecovered(records);
+    if (!local_disk_failed_) activity_log_.ForgetRecovered(records);
     Persist(std::move(records), out);
     source_active_ = false;
     awaiting_done_confirm_ = false;
@@ -1123,10 +1232,14 @@ void Replica::OnTick(absl::Time now, Actions& out) {
     }
   }
   if (source_active_) IssueReads(now, out);
+  if (now >= restart_session_at_) {
+    restart_session_at_ = absl::InfiniteFuture();
+    if (connected_ && link_ != Link::kRefused) SendHello(out);
+  }
 }
 
 absl::Time Replica::NextDeadline() const {
-  absl::Time next = std::min(next_flush_at_, next_local_flush_at_);
+  absl::Time next = std::min({next_flush_at_, next_local_flush_at_, restart_session_at_});
   if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached()) {
     next = std::min(next, last_ack_progress_ + opt_.timeout);
   }

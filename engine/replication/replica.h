@@ -142,10 +142,16 @@ class Replica {
     } kind;
     uint64_t key = 0;      // lsn, op id, block id, or flushed-up-to lsn
     uint64_t session = 0;  // kStream, kFlush, kSourceFlush, kFinalFlush: its session
-    // kStream: what it changed, to ask for it again if it fails here.
+    // kStream, kLocal, kTracked: what it changed, to have it again if it fails.
     MutationKind mutation = MutationKind::kWrite;
     std::string path = {}, path2 = {};
     uint64_t offset = 0, length = 0;
+    bool durable = false;  // kStream: applied with a flush (an fsync, or ack mode durable)
+  };
+  static Applying Touched(Applying::Kind kind, uint64_t key, const Mutation& m);
+  struct BlockApply {
+    size_t left = 0;      // applies outstanding
+    bool failed = false;  // one of them failed
   };
 
   // Primary.
@@ -167,6 +173,13 @@ class Replica {
   // A stream mutation failed here (the primary's may not have): this copy is inconsistent
   // until what it changed comes again by resync.
   void OnStreamApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
+  // Disk failures (a full disk, EIO). A flush of this copy failed while it is the secondary
+  // or a resync target / while it is the writer; a mutation failed on the writer's copy.
+  void OnDurabilityFailedHere(absl::Time now, const absl::Status& status, Actions& out);
+  // A new session (a Hello) after flush_interval.
+  void RestartSessionLater(absl::Time now);
+  void OnLocalDurabilityFailed(const absl::Status& status, Actions& out);
+  void OnLocalApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
   // Target: asks the source for zones (or, with none, the whole path).
   void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out);
   // Connection and resync.
@@ -226,6 +239,7 @@ class Replica {
   uint64_t peer_durable_lsn_ = 0;
   uint64_t local_durable_lsn_ = 0;  // our own stream mutations flushed here
   bool local_flush_in_flight_ = false;
+  bool local_disk_failed_ = false;  // a local flush failed: local_durable_lsn_ frozen
   absl::Time next_local_flush_at_ = absl::InfiniteFuture();
   absl::Time last_ack_progress_ = absl::InfinitePast();
   // Namespace changes sent and not yet acknowledged (journaled if the peer is dropped).
@@ -242,6 +256,8 @@ class Replica {
   uint64_t acked_done_ = 0, acked_durable_ = 0;
   absl::Time next_flush_at_ = absl::InfiniteFuture();
   bool flush_in_flight_ = false;
+  uint64_t flush_failed_session_ = 0;  // a flush failed here in this session: no durable acks
+  absl::Time restart_session_at_ = absl::InfiniteFuture();
 
   // Resync, source side.
   bool source_active_ = false;
@@ -264,7 +280,7 @@ class Replica {
   absl::flat_hash_map<std::string, uint64_t> live_path_lsn_;  // newest namespace change
   absl::flat_hash_map<std::string, uint64_t> live_file_lsn_;  // newest write to the file
   uint64_t live_rename_lsn_ = 0;  // a rename moves names the source read under
-  absl::flat_hash_map<uint64_t, size_t> block_applies_;  // block id -> applies outstanding
+  absl::flat_hash_map<uint64_t, BlockApply> block_applies_;  // by block id
   uint64_t applied_blocks_upto_ = 0;
   uint64_t flushed_blocks_upto_ = 0;
   uint8_t sync_percent_ = 0;

@@ -39,6 +39,10 @@ class ReplicaPair {
     uint64_t writes_sent = 0;
     uint64_t stale_blocks = 0;
     std::set<std::pair<std::string, uint64_t>> zones_resynced;  // (path, zone) of blocks in
+    // Disk faults: every flush fails (EIO: nothing is made durable); every write fails
+    // (ENOSPC: nothing is written).
+    bool fail_flushes = false;
+    bool fail_writes = false;
   };
 
   explicit ReplicaPair(ReplicaOptions options = {}) : options_(options) {
@@ -249,8 +253,20 @@ class ReplicaPair {
           events_.push_back(Deliver{1 - i, std::move(send->message)});
         }
       } else if (auto* apply = std::get_if<ApplyMutation>(&a)) {
-        absl::Status st = s.store.Apply(apply->mutation);
-        if (apply->durable) s.store.Sync(apply->mutation.path);
+        const MutationKind kind = apply->mutation.kind;
+        absl::Status st;
+        if (s.fail_writes && kind == MutationKind::kWrite) {
+          st = absl::ResourceExhaustedError("ENOSPC: no space left on device");
+        } else if (kind != MutationKind::kFsync || !s.fail_flushes) {
+          st = s.store.Apply(apply->mutation);
+        }
+        if (st.ok() && apply->durable) {
+          if (s.fail_flushes) {
+            st = absl::DataLossError("EIO: fsync failed");
+          } else {
+            s.store.Sync(apply->mutation.path);
+          }
+        }
         events_.push_back(Applied{i, apply->apply_id, st});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
         events_.push_back(Read{

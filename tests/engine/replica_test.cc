@@ -754,5 +754,71 @@ TEST(ReplicaTest, HotNamesCoolOnceDurableOnBoth) {
   EXPECT_TRUE(pair.side(kA).disk.hot_names.empty());
 }
 
+// Disk faults. A secondary whose flush fails (EIO) never acknowledges the data as durable:
+// the application's fsync completes only once that copy is known inconsistent (not
+// promotable), and the copies converge once its disk works again.
+TEST(ReplicaTest, SecondaryFlushFailureIsNeverAcknowledgedAsDurable) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.side(kB).fail_flushes = true;
+  pair.Write(kA, "f", 0, Bytes(100, 'f'));
+  const uint64_t fsync = pair.Submit(kA, MakeMutation(MutationKind::kFsync, "f"));
+  for (int i = 0; i < 100 && !pair.Completed(kA, fsync); ++i) {
+    pair.Pump();
+    pair.Advance(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(pair.Completed(kA, fsync)) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_TRUE(pair.side(kB).disk.inconsistent) << pair.Log(kB);
+  EXPECT_NE(pair.replica(kB).data_state(), DataState::kUpToDate);
+  EXPECT_NE(pair.Log(kB).find("disk: a flush failed"), std::string::npos) << pair.Log(kB);
+  pair.side(kB).fail_flushes = false;
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "");
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).disk.inconsistent);
+  EXPECT_EQ(pair.side(kB).store.durable().at("f").data, Bytes(100, 'f'));
+}
+
+// A write that fails on the primary (a full disk) but was applied by the secondary: the
+// application gets the error, and the secondary's copy is set back to the primary's.
+TEST(ReplicaTest, PrimaryWriteFailureIsUndoneOnThePeer) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'a'));
+  pair.Settle();
+  pair.side(kA).fail_writes = true;
+  const uint64_t op = pair.Write(kA, "f", 10, Bytes(20, 'b'));
+  pair.Pump();
+  pair.side(kA).fail_writes = false;
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.Result(kA, op).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, Bytes(100, 'a'));
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate);
+  EXPECT_TRUE(pair.replica(kA).attached());
+}
+
+// A resync target whose disk is full: blocks that fail are never acknowledged, the resync
+// starts again (not in a tight loop) and ends once there is room.
+TEST(ReplicaTest, ResyncIntoAFullDiskWaitsForRoom) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.PeerOutdated(kA);
+  pair.Write(kA, "f", 0, Bytes(3 * kZone, 'x'));
+  pair.Settle();
+  pair.side(kB).fail_writes = true;
+  pair.Connect();
+  pair.Settle(absl::Seconds(5));
+  EXPECT_NE(pair.replica(kB).data_state(), DataState::kUpToDate);
+  EXPECT_TRUE(pair.side(kB).disk.inconsistent);
+  EXPECT_LT(pair.side(kB).blocks_received, 30u);  // one try per flush interval, no spin
+  pair.side(kB).fail_writes = false;
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet
