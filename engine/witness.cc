@@ -2,14 +2,32 @@
 
 namespace duet {
 
-LeaseReply Witness::Handle(absl::Time now, const LeaseRequest& request) {
-  LeaseReply reply;
+void ApplyOutdateRecord(WitnessDurableState& state, const OutdateRecord& record) {
+  if (record.outdated) {
+    state[record.module] = *record.outdated;
+  } else {
+    state.erase(record.module);
+  }
+}
+
+WitnessAnswer Witness::Handle(absl::Time now, const LeaseRequest& request) {
+  WitnessAnswer answer;
+  LeaseReply& reply = answer.reply;
   reply.module = request.module;
   reply.request_id = request.request_id;
   auto it = leases_.find(request.module);
   const bool held_by_other =
       it != leases_.end() && it->second.holder != request.from && now < it->second.expires;
-  if (request.forced) outdated_.erase(request.module);
+  // Every change of the outdate record goes into the answer, to be persisted.
+  auto set_outdated = [&](std::optional<NodeIndex> node) {
+    auto current = outdated_.find(request.module);
+    const std::optional<NodeIndex> before =
+        current == outdated_.end() ? std::nullopt : std::optional<NodeIndex>(current->second);
+    if (before == node) return;
+    answer.persist = OutdateRecord{request.module, node};
+    ApplyOutdateRecord(outdated_, *answer.persist);
+  };
+  if (request.forced) set_outdated(std::nullopt);
   auto outdated = outdated_.find(request.module);
   const bool requester_outdated = outdated != outdated_.end() && outdated->second == request.from;
   if (now < grants_from_ || held_by_other || requester_outdated) {
@@ -19,19 +37,15 @@ LeaseReply Witness::Handle(absl::Time now, const LeaseRequest& request) {
       reply.holder = static_cast<NodeIndex>(1 - request.from);
       reply.outdate_recorded = true;
     }
-    return reply;
+    return answer;
   }
   leases_[request.module] = Lease{request.from, now + lease_};
-  if (request.peer_outdated) {
-    outdated_[request.module] = static_cast<NodeIndex>(1 - request.from);
-  } else {
-    outdated_.erase(request.module);
-  }
+  set_outdated(request.peer_outdated ? std::optional<NodeIndex>(1 - request.from) : std::nullopt);
   reply.granted = true;
   reply.holder = request.from;
   reply.duration_ns = absl::ToInt64Nanoseconds(lease_);
   reply.outdate_recorded = request.peer_outdated;
-  return reply;
+  return answer;
 }
 
 std::optional<NodeIndex> Witness::HolderAt(absl::Time now, const std::string& module) const {

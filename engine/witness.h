@@ -4,8 +4,10 @@
 // because it may have granted leases before it restarted that it no longer remembers.
 // The holder that writes without its peer says so; the witness then records the peer's copy
 // as outdated and refuses it the lease (it would serve without those writes) until the
-// holder says the peer is in sync again. The record lives in memory: after a restart the
-// holder's next renewal, within the blackout period, restores it.
+// holder says the peer is in sync again. That record is persisted (the answer carries it, to
+// be made durable before the reply is sent) and given back at a restart: otherwise a witness
+// restart followed by the writer's crash inside the blackout would let the outdated copy
+// take the lease once the blackout ends.
 #ifndef DUET_ENGINE_WITNESS_H_
 #define DUET_ENGINE_WITNESS_H_
 
@@ -18,13 +20,29 @@
 
 namespace duet {
 
+// What the witness keeps on disk: per module, the node whose copy is outdated.
+using WitnessDurableState = absl::flat_hash_map<std::string, NodeIndex>;
+
+// A change of that state: `outdated` empty means the module's record is cleared.
+struct OutdateRecord {
+  std::string module;
+  std::optional<NodeIndex> outdated;
+  friend bool operator==(const OutdateRecord&, const OutdateRecord&) = default;
+};
+void ApplyOutdateRecord(WitnessDurableState& state, const OutdateRecord& record);
+
+struct WitnessAnswer {
+  LeaseReply reply;                     // goes back to request.from...
+  std::optional<OutdateRecord> persist;  // ...once this is durable
+};
+
 class Witness {
  public:
-  Witness(absl::Duration lease, absl::Time started_at)
-      : lease_(lease), grants_from_(started_at + lease) {}
+  Witness(absl::Duration lease, absl::Time started_at, WitnessDurableState outdated = {})
+      : lease_(lease), grants_from_(started_at + lease), outdated_(std::move(outdated)) {}
 
-  // Answers one request; the reply goes back to request.from.
-  LeaseReply Handle(absl::Time now, const LeaseRequest& request);
+  // Answers one request.
+  WitnessAnswer Handle(absl::Time now, const LeaseRequest& request);
 
   // The module's current holder, if its lease is unexpired at `now`.
   std::optional<NodeIndex> HolderAt(absl::Time now, const std::string& module) const;
@@ -38,7 +56,7 @@ class Witness {
   absl::Duration lease_;
   absl::Time grants_from_;
   absl::flat_hash_map<std::string, Lease> leases_;
-  absl::flat_hash_map<std::string, NodeIndex> outdated_;  // module -> node whose copy is old
+  WitnessDurableState outdated_;
 };
 
 }  // namespace duet

@@ -143,7 +143,9 @@ void SimCluster::Process(const Event& event) {
                  },
                  [&](const DeliverToWitness& d) {
                    if (!witness_) return;
-                   LeaseReply reply = witness_->Handle(witness_clock_.Local(now_), d.request);
+                   WitnessAnswer answer = witness_->Handle(witness_clock_.Local(now_), d.request);
+                   if (answer.persist) ApplyOutdateRecord(witness_persisted_, *answer.persist);
+                   LeaseReply reply = std::move(answer.reply);
                    const NodeIndex to = d.request.from;
                    ++stats_.witness_messages_sent;
                    if (Drop(witness_links_[to]) || Drop(witness_reply_links_[to])) {
@@ -516,7 +518,7 @@ void SimCluster::CrashWitness() {
 void SimCluster::RestartWitness() {
   if (!config_.witness || witness_) return;
   Note("witness BOOT");
-  witness_.emplace(config_.witness->lease, witness_clock_.Local(now_));
+  witness_.emplace(config_.witness->lease, witness_clock_.Local(now_), witness_persisted_);
 }
 
 bool SimCluster::FailChecker(NodeIndex n, ModuleIndex m) {

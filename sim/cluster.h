@@ -263,6 +263,7 @@ class SimCluster {
   std::array<DriftingClock, 2> clocks_;
   DriftingClock witness_clock_;
   std::optional<Witness> witness_;
+  WitnessDurableState witness_persisted_;  // what the witness made durable
   ScriptBehaviour scripts_;
   std::array<std::vector<Observed>, 2> observed_;
   DataOracle oracle_;

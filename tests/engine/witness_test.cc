@@ -23,28 +23,28 @@ LeaseRequest Request(NodeIndex from, uint64_t id, bool peer_outdated = false, bo
 
 TEST(WitnessTest, GrantsNothingDuringTheBlackoutAfterStart) {
   Witness w(kLease, kStart);
-  EXPECT_FALSE(w.Handle(kStart + absl::Seconds(1), Request(0, 1)).granted);
-  EXPECT_TRUE(w.Handle(kStart + kLease, Request(0, 2)).granted);
+  EXPECT_FALSE(w.Handle(kStart + absl::Seconds(1), Request(0, 1)).reply.granted);
+  EXPECT_TRUE(w.Handle(kStart + kLease, Request(0, 2)).reply.granted);
 }
 
 TEST(WitnessTest, LeaseGoesToTheOtherNodeOnlyAfterItExpires) {
   Witness w(kLease, kStart);
   const absl::Time t = kStart + kLease;
-  ASSERT_TRUE(w.Handle(t, Request(0, 1)).granted);
-  const LeaseReply refused = w.Handle(t + absl::Seconds(5), Request(1, 2));
+  ASSERT_TRUE(w.Handle(t, Request(0, 1)).reply.granted);
+  const LeaseReply refused = w.Handle(t + absl::Seconds(5), Request(1, 2)).reply;
   EXPECT_FALSE(refused.granted);
   EXPECT_EQ(refused.holder, 0);
-  EXPECT_TRUE(w.Handle(t + kLease, Request(1, 3)).granted);
+  EXPECT_TRUE(w.Handle(t + kLease, Request(1, 3)).reply.granted);
 }
 
 TEST(WitnessTest, OutdatedCopyIsRefusedTheLeaseEvenAfterTheHolderDies) {
   Witness w(kLease, kStart);
   const absl::Time t = kStart + kLease;
-  const LeaseReply recorded = w.Handle(t, Request(0, 1, /*peer_outdated=*/true));
+  const LeaseReply recorded = w.Handle(t, Request(0, 1, /*peer_outdated=*/true)).reply;
   ASSERT_TRUE(recorded.granted);
   EXPECT_TRUE(recorded.outdate_recorded);
   // Node 0 dies; its lease runs out; node 1 (cut off from node 0, not from us) asks.
-  const LeaseReply refused = w.Handle(t + 10 * kLease, Request(1, 2));
+  const LeaseReply refused = w.Handle(t + 10 * kLease, Request(1, 2)).reply;
   EXPECT_FALSE(refused.granted);
   EXPECT_TRUE(refused.outdate_recorded);
   EXPECT_EQ(refused.holder, 0);
@@ -53,19 +53,19 @@ TEST(WitnessTest, OutdatedCopyIsRefusedTheLeaseEvenAfterTheHolderDies) {
 TEST(WitnessTest, HolderInSyncAgainClearsTheRecord) {
   Witness w(kLease, kStart);
   const absl::Time t = kStart + kLease;
-  ASSERT_TRUE(w.Handle(t, Request(0, 1, true)).granted);
-  const LeaseReply cleared = w.Handle(t + absl::Seconds(1), Request(0, 2, false));
+  ASSERT_TRUE(w.Handle(t, Request(0, 1, true)).reply.granted);
+  const LeaseReply cleared = w.Handle(t + absl::Seconds(1), Request(0, 2, false)).reply;
   ASSERT_TRUE(cleared.granted);
   EXPECT_FALSE(cleared.outdate_recorded);
-  EXPECT_TRUE(w.Handle(t + absl::Seconds(1) + kLease, Request(1, 3)).granted);
+  EXPECT_TRUE(w.Handle(t + absl::Seconds(1) + kLease, Request(1, 3)).reply.granted);
 }
 
 TEST(WitnessTest, ForcedRequestOverridesTheRecord) {
   Witness w(kLease, kStart);
   const absl::Time t = kStart + kLease;
-  ASSERT_TRUE(w.Handle(t, Request(0, 1, true)).granted);
-  EXPECT_FALSE(w.Handle(t + kLease, Request(1, 2)).granted);
-  EXPECT_TRUE(w.Handle(t + kLease, Request(1, 3, false, /*forced=*/true)).granted);
+  ASSERT_TRUE(w.Handle(t, Request(0, 1, true)).reply.granted);
+  EXPECT_FALSE(w.Handle(t + kLease, Request(1, 2)).reply.granted);
+  EXPECT_TRUE(w.Handle(t + kLease, Request(1, 3, false, /*forced=*/true)).reply.granted);
 }
 
 TEST(LeaseClientTest, OutdateGoesAtOnceAndCountsOnlyOnceGranted) {
@@ -90,6 +90,33 @@ TEST(LeaseClientTest, OutdateGoesAtOnceAndCountsOnlyOnceGranted) {
   // Back in sync: the record is no longer ours to count on.
   ASSERT_TRUE(client.RequestIfDue(t + absl::Milliseconds(30), 0, "db", id, false).has_value());
   EXPECT_FALSE(client.outdate_recorded());
+}
+
+// The record survives a witness restart: the writer crashes inside the blackout, and the
+// outdated copy is still refused the lease when the blackout ends.
+TEST(WitnessTest, OutdateRecordSurvivesAWitnessRestart) {
+  WitnessDurableState disk;
+  const absl::Time t = kStart + kLease;
+  {
+    Witness w(kLease, kStart, disk);
+    const WitnessAnswer answer = w.Handle(t, Request(0, 1, /*peer_outdated=*/true));
+    ASSERT_TRUE(answer.reply.granted);
+    ASSERT_TRUE(answer.persist.has_value());
+    ApplyOutdateRecord(disk, *answer.persist);
+    // A renewal that says the same persists nothing.
+    EXPECT_FALSE(w.Handle(t + absl::Seconds(1), Request(0, 2, true)).persist.has_value());
+  }
+  const absl::Time restart = t + absl::Seconds(2);
+  Witness again(kLease, restart, disk);  // node 0 crashed meanwhile and never renews
+  const LeaseReply refused = again.Handle(restart + 2 * kLease, Request(1, 3)).reply;
+  EXPECT_FALSE(refused.granted);
+  EXPECT_TRUE(refused.outdate_recorded);
+  // Forcing clears the record, durably.
+  const WitnessAnswer forced = again.Handle(restart + 2 * kLease, Request(1, 4, false, true));
+  EXPECT_TRUE(forced.reply.granted);
+  ASSERT_TRUE(forced.persist.has_value());
+  ApplyOutdateRecord(disk, *forced.persist);
+  EXPECT_TRUE(disk.empty());
 }
 
 }  // namespace
