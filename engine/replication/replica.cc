@@ -59,6 +59,12 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
     data_state_ = fenced_ ? DataState::kOutdated : DataState::kUpToDate;
   }
   role_ = role;
+  if (role == ReplRole::kPrimary && (durable_.inconsistent || durable_.outdated)) {
+    // Promoted with a copy not known up to date (an admin forced it): the writer's copy is
+    // the reference from now on, and must never become a resync target while it writes.
+    Log(out, "this copy was not up to date; as primary it is the reference now (forced)");
+    Persist({record::SetInconsistent{false}, record::SetOutdated{false}}, out);
+  }
   // An outdate heard in another role (as a resync source) says nothing about the writes
   // this role makes alone: they need their own (Node repeats it while it holds).
   peer_outdated_ = false;
@@ -211,8 +217,6 @@ void Replica::Decide(absl::Time now, Actions& out) {
       if (!i_primary && !peer.primary) {
         self_source = self_crashed != peer.crashed ? peer.crashed : opt_.default_primary_here;
       }
-      if (durable_.inconsistent && !peer.inconsistent) self_source = false;
-      if (peer.inconsistent && !durable_.inconsistent) self_source = true;
       break;
     }
     case SyncDecision::kSelfIsSource:
@@ -270,6 +274,13 @@ void Replica::Decide(absl::Time now, Actions& out) {
       break;
     case SyncDecision::kUnrelated:
       return refuse("unrelated data on the two nodes: the admin must choose which to keep");
+  }
+  // Whatever the generations say, a copy that a resync was overwriting (inconsistent) is
+  // never the source against a consistent one: that resync resumes, and the changes it was
+  // discarding were kept aside when it started. (A primary's copy is never inconsistent.)
+  if (durable_.inconsistent != peer.inconsistent && !i_primary && !peer.primary) {
+    self_source = peer.inconsistent;
+    discard = false;
   }
   refused_reason_.clear();
   link_ = Link::kAttached;

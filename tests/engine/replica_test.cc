@@ -820,5 +820,41 @@ TEST(ReplicaTest, ResyncIntoAFullDiskWaitsForRoom) {
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
 }
 
+// Found by the simulator (seed 1170428617534984921): a split brain is resolved towards the
+// serving node b, and a's copy starts to be overwritten (inconsistent). Then b stops serving
+// and the next handshake would, by the default policy, have kept a's half-overwritten copy
+// as the source; later a, promoted, became a resync target while writing, and b's blocks
+// overwrote a's newer writes. The interrupted resync resumes instead.
+TEST(ReplicaTest, InterruptedResyncResumesEvenIfThePolicyWouldNowKeepThisCopy) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(3 * kZone, 'o'));
+  pair.Settle();
+  pair.Disconnect();
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.PeerOutdated(kA);
+  pair.PeerOutdated(kB);
+  pair.Write(kA, "f", 0, Bytes(3 * kZone, 'a'));
+  pair.Write(kB, "f", 0, Bytes(3 * kZone, 'b'));
+  pair.Settle();
+  pair.SetRole(kA, ReplRole::kSecondary);  // a stops; b serves
+  pair.Connect();
+  for (int i = 0; i < 50 && !pair.side(kA).disk.inconsistent; ++i) pair.Step();
+  ASSERT_TRUE(pair.side(kA).disk.inconsistent) << pair.Log(kA);
+  pair.SetRole(kB, ReplRole::kSecondary);  // b stops serving before the resync ends
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, Bytes(3 * kZone, 'b'));
+  EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate) << pair.Log(kA);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  const uint64_t op = pair.Write(kA, "f", 0, Bytes(10, 'z'));
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data.substr(0, 12), Bytes(10, 'z') + "bb");
+}
+
 }  // namespace
 }  // namespace duet
