@@ -464,6 +464,16 @@ void Replica::CompleteInOrder(Actions& out) {
     // (it cannot take over with its old copy), or fails if this node is fenced.
     const bool alone = front.alone || !attached();
     if (!front.local_done || !(peer_has || fenced_ || (alone && peer_outdated_))) break;
+    if (front.op_id != 0 && !peer_has && !fenced_ && !attached() && durable_.gens.bitmap == 0) {
+      // Sent before the peer was dropped and acknowledged without it: a write made alone,
+      // so this branch moves on first, as in Track (else, with equal generations, the next
+      // handshake may make the peer, which never got it, the source). Not while attached:
+      // this session's resync, with the peer already inconsistent, carries it.
+      std::vector<ReplicaRecord> records;
+      MoveGenerationOn(records);
+      Persist(std::move(records), out);
+      RefreshHelloIfStale(out);
+    }
     if (front.op_id != 0) {
       absl::Status status = front.local_status;
       if (fenced_ && !peer_has) status = absl::AbortedError("fenced: no longer primary");
@@ -477,9 +487,10 @@ void Replica::CompleteInOrder(Actions& out) {
 void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   Log(out, "dropping the peer (" + why + "); continuing alone, tracking changes");
   std::vector<ReplicaRecord> records;
-  // The generation moves on at the first write made alone (Track), not here: the peer has
-  // everything it acknowledged, and if this node crashes now, the peer's copy must still
-  // count as the newer one for those zones. The next Hello says we hold a plan (`dirty`).
+  // The generation moves on at the first write made alone (Track) or acknowledged without
+  // the peer (CompleteInOrder), not here: the peer has everything it acknowledged, and if
+  // this node crashes now, the peer's copy must still count as the newer one for those
+  // zones. The next Hello says we hold a plan (`dirty`).
   // Whatever the peer may lack: zones written but not yet durable there, and namespace
   // changes it has not acknowledged.
   activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {

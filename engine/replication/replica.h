@@ -5,6 +5,8 @@
 // Ordering rules it keeps (every Persist is durable before the actions after it run):
 //  - a write's zones are hot in the activity log before the write is sent to the peer;
 //  - a write made without the peer has its zones in the dirty map before it completes;
+//  - a write that completes detached without the peer's ack (made alone, or in flight when
+//    the peer was dropped) completes only after the generation moved on;
 //  - an application call completes only after the local apply and the peer's ack (an fsync:
 //    durable on both); a peer that stops acknowledging for replication.timeout is dropped
 //    and everything in flight is tracked as dirty, then completed;

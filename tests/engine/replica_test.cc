@@ -854,6 +854,38 @@ TEST(ReplicaTest, InterruptedResyncResumesEvenIfThePolicyWouldNowKeepThisCopy) {
   ASSERT_TRUE(pair.Completed(kA, op));
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kA).store.live().at("f").data.substr(0, 12), Bytes(10, 'z') + "bb");
+
+// Found by the simulator (seed 17245535296541348078): the primary (not the default one) loses
+// its peer with a write in flight that the peer never got; the peer restarts and says its copy
+// is not up to date, so the write completes by the outdate rule. Acknowledged without the
+// peer, it is a write made alone: the generation must have moved on first. Else, after the
+// primary's daemon restarts, the handshake finds the generations equal, the default primary
+// becomes the source and overwrites the acknowledged write.
+TEST(ReplicaTest, WriteInFlightAcknowledgedAfterTheOutdateMovesTheGenerationOn) {
+  ReplicaPair pair(Options());
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Pump();
+  ASSERT_TRUE(pair.replica(kB).attached()) << pair.Log(kB);
+  pair.Write(kB, "log", 0, Bytes(100, 'o'));
+  pair.Settle();
+  pair.Hold(kB, true);  // a never gets the next write
+  const uint64_t op = pair.Write(kB, "log", 100, Bytes(50, 'n'));
+  pair.Pump();
+  ASSERT_FALSE(pair.Completed(kB, op));
+  pair.Disconnect();
+  pair.Restart(kA);
+  pair.Pump();
+  ASSERT_FALSE(pair.Completed(kB, op));  // waits for a to be outdated
+  pair.PeerOutdated(kB);                 // a restarted: its copy is not known up to date
+  ASSERT_TRUE(pair.Completed(kB, op) && pair.Result(kB, op).ok()) << pair.Log(kB);
+  pair.Restart(kB);  // a daemon restart: b's files are intact, b is no longer primary
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  const std::string expected = Bytes(100, 'o') + Bytes(50, 'n');
+  EXPECT_EQ(pair.side(kA).store.live().at("log").data, expected) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("log").data, expected) << pair.Log(kA) << pair.Log(kB);
 }
 
 }  // namespace
