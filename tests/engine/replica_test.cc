@@ -854,6 +854,7 @@ TEST(ReplicaTest, InterruptedResyncResumesEvenIfThePolicyWouldNowKeepThisCopy) {
   ASSERT_TRUE(pair.Completed(kA, op));
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kA).store.live().at("f").data.substr(0, 12), Bytes(10, 'z') + "bb");
+}
 
 // Found by the simulator (seed 17245535296541348078): the primary (not the default one) loses
 // its peer with a write in flight that the peer never got; the peer restarts and says its copy
