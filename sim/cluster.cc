@@ -475,13 +475,17 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced) {
   if (replication_) {
     for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
       // With no up-to-date copy left, the pair is one machine: what this node acknowledged
-      // and did not fsync may be gone. So it is if this node wrote alone: the peer may count
+      // and did not fsync may be gone. So it is if this node wrote alone since the pair was
+      // last in sync (its generation moved on), whatever its state now: the peer may count
       // itself up to date (it never heard the outdate: the engine then waited for the peer
-      // to be declared lost), yet lacks those writes.
+      // to be declared lost, or the witness recorded it), yet lacks those writes.
       const NodeIndex peer = Peer(n);
+      auto replica = persisted_[n].replicas.find(config_.modules[m].name);
+      const bool wrote_alone =
+          replica != persisted_[n].replicas.end() && replica->second.gens.bitmap != 0;
       const bool peer_has_it = nodes_[peer] &&
                                nodes_[peer]->Status(m).data == DataState::kUpToDate &&
-                               nodes_[n]->Status(m).state != ModuleState::kAlone;
+                               nodes_[n]->Status(m).state != ModuleState::kAlone && !wrote_alone;
       if (lose_unsynced && !peer_has_it) workload_->LoseUnsynced(m);
       if (lose_unsynced) stores_[n][m].Crash();
     }

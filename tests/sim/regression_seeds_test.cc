@@ -81,7 +81,13 @@ INSTANTIATE_TEST_SUITE_P(
         Case{11227253341359767568ull, nullptr, std::nullopt,
              "replicas differ: a rename in flight when the primary's daemon died never reached "
              "the peer (the unacknowledged-namespace list lived in memory only)",
-             true}),
+             true},
+        Case{1170428617534984921ull, nullptr, std::nullopt,
+             "replicas differ: a half-overwritten copy became the source after a split brain; "
+             "promoted, it became a resync target and blocks overwrote its newer writes",
+             true},
+        Case{17038750638958553005ull, nullptr, std::nullopt,
+             "replicas differ: as above (seen with the same engine change)", true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
     });
