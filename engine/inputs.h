@@ -44,7 +44,10 @@ struct CheckerFailed {
   std::string detail;
 };
 
-enum class AdminVerb : uint8_t { kStart, kStop, kSwap, kPrim, kSecond, kRestart };
+// kDiscard: after a split brain that waits for the admin (policy manual or
+// discard-least-changes), this node's copy is the one that loses its divergent changes
+// (kept aside); the node must not be primary.
+enum class AdminVerb : uint8_t { kStart, kStop, kSwap, kPrim, kSecond, kRestart, kDiscard };
 
 struct AdminCommand {
   uint64_t request_id = 0;

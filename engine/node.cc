@@ -384,6 +384,13 @@ void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
       Persist(m);
       reply(absl::OkStatus());
       return;
+    case AdminVerb::kDiscard:
+      if (data_source_ != DataStateSource::kReplication) {
+        reply(absl::FailedPreconditionError(absl::StrCat(name, ": no replication engine here")));
+        return;
+      }
+      reply(mod.replica.DiscardMyData(out_));
+      return;
     case AdminVerb::kRestart:
       if (mod.runner.Busy()) {
         reply(absl::UnavailableError(absl::StrCat(name, ": a script is running; retry later")));

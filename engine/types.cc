@@ -66,6 +66,8 @@ const char* AdminVerbName(AdminVerb verb) {
       return "second";
     case AdminVerb::kRestart:
       return "restart";
+    case AdminVerb::kDiscard:
+      return "discard";
   }
   return "?";
 }

@@ -32,6 +32,8 @@ struct ReplHello {
   // lack even when the generations match (a drop left zones dirty).
   bool dirty = false;
   bool alone_acked = false;  // ReplicaDurableState::alone_acked
+  // The admin chose the sender's copy to lose its divergent changes in a split brain.
+  bool discard = false;
 };
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its

@@ -99,6 +99,17 @@ void Replica::MarkOutdated(Actions& out) {
   Log(out, "the primary writes without this node: this copy is outdated until resynced");
 }
 
+absl::Status Replica::DiscardMyData(Actions& out) {
+  if (role_ == ReplRole::kPrimary) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name_, ": this node is primary; make it secondary before discarding its data"));
+  }
+  discard_my_data_ = true;
+  Log(out, "admin: this copy discards its divergent changes at the next handshake");
+  if (connected_) SendHello(out);
+  return absl::OkStatus();
+}
+
 void Replica::AbandonSourceSession() {
   // What the session had read or sent stays in the dirty map: the next session resends it.
   source_active_ = false;
@@ -166,6 +177,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.crashed = Crashed();
   hello.dirty = !durable_.dirty.empty() || !durable_.journal.empty();
   hello.alone_acked = durable_.alone_acked;
+  hello.discard = discard_my_data_;
   out.push_back(SendReplication{hello});
   hello_sent_ = true;
   link_ = Link::kHello;
@@ -246,6 +258,16 @@ void Replica::Decide(absl::Time now, Actions& out) {
       self_source = i_primary || peer_rolls_back;  // as above, from the other side
       break;
     case SyncDecision::kSplitBrain:
+      if (discard_my_data_ || peer.discard) {
+        if (discard_my_data_ && peer.discard) {
+          return refuse("split brain: the admin told both nodes to discard their changes");
+        }
+        self_source = !discard_my_data_;
+        discard = discard_my_data_;
+        Log(out, absl::StrCat("split brain resolved by the admin: this node ",
+                              discard ? "discards its changes (kept aside)" : "keeps its data"));
+        break;
+      }
       if (durable_.alone_acked != peer.alone_acked) {
         // Only one side acknowledged writes made alone; the other's waited for an outdate
         // that never came (they failed or were never answered): no split brain, the real
@@ -263,7 +285,8 @@ void Replica::Decide(absl::Time now, Actions& out) {
         return refuse(absl::StrCat(
             "split brain: both nodes wrote alone (policy ",
             opt_.split_brain == SplitBrainPolicy::kManual ? "manual" : "discard-least-changes",
-            "): the admin must choose the surviving copy"));
+            "): the admin must choose the surviving copy (duetctl discard on the node whose "
+            "changes to drop)"));
       }
       // The side whose application serves keeps its data (stopping it would take the
       // service down); with neither serving, the default primary keeps.
@@ -283,6 +306,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
     discard = false;
   }
   refused_reason_.clear();
+  discard_my_data_ = false;  // done with (or not needed: no split brain)
   link_ = Link::kAttached;
   restart_session_at_ = absl::InfiniteFuture();  // this is the new session
   // What this copy lost in a machine restart is in this session's plan (either way).

@@ -88,6 +88,9 @@ class Replica {
   void OnPeerOutdated(Actions& out);
   // The primary says it writes without us: this copy is old; persisted, so a restart keeps it.
   void MarkOutdated(Actions& out);
+  // The admin resolves a split brain that waits for it: this copy loses its divergent changes
+  // (kept aside) at the next handshake. Refused while this node is primary.
+  absl::Status DiscardMyData(Actions& out);
   // This node stopped being the writer (fenced, or the peer took over): every mutation the
   // peer has not acknowledged fails instead of completing, since the peer may never have it.
   void Fence(Actions& out);
@@ -224,6 +227,7 @@ class Replica {
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;
   bool hello_sent_ = false;
+  bool discard_my_data_ = false;  // the admin's choice, until the next attach
   uint64_t hello_epoch_ = 0;
   uint64_t awaiting_answer_to_ = 0;                     // our unsolicited Hello not yet answered
   absl::Time hello_wait_since_ = absl::InfinitePast();  // writes wait for the handshake

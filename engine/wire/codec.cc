@@ -189,7 +189,8 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
                              flatbuffers::make_span(hello.gens.history));
   const auto body =
       fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent, hello.epoch,
-                          hello.answers, hello.crashed, hello.dirty, hello.alone_acked);
+                          hello.answers, hello.crashed, hello.dirty, hello.alone_acked,
+                          hello.discard);
   return {fb::Message::ReplHello, body.Union()};
 }
 
@@ -586,6 +587,7 @@ absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
   out.crashed = in.crashed();
   out.dirty = in.dirty();
   out.alone_acked = in.alone_acked();
+  out.discard = in.discard();
   return out;
 }
 

@@ -116,6 +116,9 @@ class ReplicaPair {
   void MarkOutdated(int i) {
     Run(i, [&](Actions& out) { replica(i).MarkOutdated(out); });
   }
+  void Discard(int i) {
+    Run(i, [&](Actions& out) { ASSERT_TRUE(replica(i).DiscardMyData(out).ok()); });
+  }
   void PeerOutdated(int i) {
     Run(i, [&](Actions& out) { replica(i).OnPeerOutdated(out); });
   }

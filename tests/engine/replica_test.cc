@@ -343,6 +343,38 @@ TEST(ReplicaTest, ManualSplitBrainPolicyWaitsForAdmin) {
   EXPECT_EQ(pair.side(kB).store.live().at("f").data, "B");
 }
 
+// The admin resolves it: b discards (its changes kept aside), the pair connects and b takes
+// a's copy. Refused on a primary.
+TEST(ReplicaTest, AdminDiscardResolvesASplitBrainThatWaits) {
+  ReplicaOptions o = Options();
+  o.split_brain = SplitBrainPolicy::kManual;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "A");
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Write(kB, "f", 0, "B");
+  pair.Submit(kB, MakeMutation(MutationKind::kCreate, "only-b"));
+  pair.Pump();
+  {
+    Actions out;
+    EXPECT_EQ(pair.replica(kB).DiscardMyData(out).code(), absl::StatusCode::kFailedPrecondition);
+  }
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.Connect();
+  pair.Settle();
+  ASSERT_NE(pair.replica(kB).refused_reason().find("duetctl discard"), std::string::npos);
+  pair.Discard(kB);
+  pair.Settle();
+  EXPECT_EQ(pair.replica(kB).refused_reason(), "");
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "A");
+  EXPECT_NE(std::find(pair.side(kB).preserved.begin(), pair.side(kB).preserved.end(), "only-b"),
+            pair.side(kB).preserved.end());
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate);
+}
+
 TEST(ReplicaTest, SecondaryRejectsLocalWrites) {
   ReplicaPair pair(Options());
   StartInSync(pair);
