@@ -1,27 +1,48 @@
 #include "sim/mem_store.h"
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/replication/zone_map.h"
 
 namespace duet::sim {
+namespace {
+
+constexpr uint64_t kPage = FileData::kPageSize;
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
 
 absl::Status MemStore::Apply(const Mutation& m) {
   switch (m.kind) {
     case MutationKind::kWrite: {
-      Entry& e = live_[m.path];
-      if (e.kind != PathKind::kFile) return absl::FailedPreconditionError("not a file: " + m.path);
-      const uint64_t end = m.offset + m.data_size();
-      if (e.data.size() < end) e.data.resize(end, '\0');
-      if (m.data)
-        std::copy(m.data->begin(), m.data->end(), e.data.begin() + static_cast<long>(m.offset));
+      auto [it, created] = live_.try_emplace(m.path);
+      FileData& data = it->second.data;
+      if (it->second.kind != PathKind::kFile) {
+        return absl::FailedPreconditionError("not a file: " + m.path);
+      }
+      data.Write(m.offset, m.data ? std::string_view(*m.data) : std::string_view());
+      Unsynced& unsynced = created ? MarkReplaced(m.path) : unsynced_[m.path];
+      MarkPages(unsynced, m.offset, m.data_size());
       return absl::OkStatus();
     }
     case MutationKind::kTruncate: {
-      Entry& e = live_[m.path];
-      if (e.kind != PathKind::kFile) return absl::FailedPreconditionError("not a file: " + m.path);
-      e.data.resize(m.offset, '\0');
+      auto [it, created] = live_.try_emplace(m.path);
+      FileData& data = it->second.data;
+      if (it->second.kind != PathKind::kFile) {
+        return absl::FailedPreconditionError("not a file: " + m.path);
+      }
+      Unsynced& unsynced = created ? MarkReplaced(m.path) : unsynced_[m.path];
+      if (m.offset < data.size()) {
+        unsynced.min_size = std::min(unsynced.min_size, m.offset);
+        if (m.offset % kPage != 0) unsynced.pages.insert(m.offset / kPage);  // its tail zeroed
+      }
+      data.Resize(m.offset);
       return absl::OkStatus();
     }
     case MutationKind::kCreate:
@@ -30,11 +51,12 @@ absl::Status MemStore::Apply(const Mutation& m) {
       if (inserted) {
         it->second.kind = m.kind == MutationKind::kMkdir ? PathKind::kDirectory : PathKind::kFile;
         it->second.mode = m.mode;
+        MarkReplaced(m.path);
       }
       return absl::OkStatus();
     }
     case MutationKind::kUnlink:
-      live_.erase(m.path);
+      if (live_.erase(m.path) > 0) MarkReplaced(m.path);
       return absl::OkStatus();
     case MutationKind::kRmdir:
     case MutationKind::kRemoveTree:
@@ -48,13 +70,18 @@ absl::Status MemStore::Apply(const Mutation& m) {
       RemoveTree(m.path);
       Entry& e = live_[m.path];
       e.kind = PathKind::kSymlink;
-      e.data = m.path2;
+      e.data = FileData(m.path2);
+      MarkReplaced(m.path);
       return absl::OkStatus();
     }
     case MutationKind::kLink: {
       auto it = live_.find(m.path);
       if (it == live_.end()) return absl::NotFoundError("link source missing: " + m.path);
-      live_[m.path2] = it->second;
+      if (m.path2 == m.path) return absl::OkStatus();
+      live_[m.path2] = it->second;  // a copy sharing the source's pages
+      absl::btree_set<uint64_t> pages;
+      if (auto u = unsynced_.find(m.path); u != unsynced_.end()) pages = u->second.pages;
+      MarkReplaced(m.path2).pages = std::move(pages);
       return absl::OkStatus();
     }
     case MutationKind::kSetattr: {
@@ -62,6 +89,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
       if (it == live_.end()) return absl::NotFoundError("setattr on missing " + m.path);
       it->second.mode = m.mode;
       it->second.mtime_ns = m.mtime_ns;
+      unsynced_.try_emplace(m.path);
       return absl::OkStatus();
     }
     case MutationKind::kFsync:
@@ -73,43 +101,94 @@ absl::Status MemStore::Apply(const Mutation& m) {
 
 void MemStore::Sync(const std::string& path) {
   if (path.empty()) {
-    durable_ = live_;
-    return;
-  }
-  auto it = live_.find(path);
-  if (it == live_.end()) {
-    durable_.erase(path);
-  } else {
-    durable_[path] = it->second;
+    for (const auto& [p, unsynced] : unsynced_) SyncPath(p, unsynced);
+    unsynced_.clear();
+  } else if (auto it = unsynced_.find(path); it != unsynced_.end()) {
+    SyncPath(path, it->second);
+    unsynced_.erase(it);
   }
 }
 
-void MemStore::RemoveTree(const std::string& path) {
-  for (auto it = live_.lower_bound(path); it != live_.end() && PathIsUnder(it->first, path);) {
-    it = live_.erase(it);
+void MemStore::SyncPath(const std::string& path, const Unsynced& unsynced) {
+  auto live = live_.find(path);
+  if (live == live_.end()) {
+    durable_.erase(path);
+    return;
   }
+  const Entry& l = live->second;
+  auto [it, inserted] = durable_.try_emplace(path);
+  Entry& d = it->second;
+  if (inserted || unsynced.replaced || l.kind != PathKind::kFile || d.kind != PathKind::kFile) {
+    d = l;
+    synced_pages_ += d.data.page_count();
+    return;
+  }
+  d.mode = l.mode;
+  d.mtime_ns = l.mtime_ns;
+  if (unsynced.min_size < d.data.size()) d.data.Resize(unsynced.min_size);
+  d.data.Resize(l.data.size());
+  for (const uint64_t i : unsynced.pages) {
+    if (i >= d.data.page_count()) break;
+    d.data.SetPage(i, l.data.page(i));
+    ++synced_pages_;
+  }
+}
+
+void MemStore::Crash() {
+  live_ = durable_;  // page pointers, not bytes
+  unsynced_.clear();
+}
+
+void MemStore::MarkPages(Unsynced& unsynced, uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  for (uint64_t i = offset / kPage; i <= (offset + length - 1) / kPage; ++i) {
+    unsynced.pages.insert(unsynced.pages.end(), i);
+  }
+}
+
+MemStore::Unsynced& MemStore::MarkReplaced(const std::string& path) {
+  Unsynced& unsynced = unsynced_[path];
+  unsynced.replaced = true;
+  unsynced.pages.clear();
+  return unsynced;
+}
+
+void MemStore::RemoveTree(const std::string& path) {
+  auto remove = [&](Tree::iterator it) {
+    MarkReplaced(it->first);
+    return live_.erase(it);
+  };
+  if (auto it = live_.find(path); it != live_.end()) remove(it);
   const std::string dir = path + "/";
-  for (auto it = live_.lower_bound(dir);
-       it != live_.end() && it->first.compare(0, dir.size(), dir) == 0;) {
-    it = live_.erase(it);
+  for (auto it = live_.lower_bound(dir); it != live_.end() && StartsWith(it->first, dir);) {
+    it = remove(it);
   }
 }
 
 void MemStore::MoveTree(const std::string& from, const std::string& to) {
   if (from == to) return;
-  Tree moved;
-  if (auto it = live_.find(from); it != live_.end()) {
-    moved[to] = std::move(it->second);
-    live_.erase(it);
-  }
+  // Take out `from` and everything under it, with the pages they have not synced.
+  std::vector<std::pair<Tree::node_type, absl::btree_set<uint64_t>>> moved;
+  auto take = [&](Tree::iterator it) {
+    const auto next = std::next(it);
+    absl::btree_set<uint64_t> pages;
+    if (auto u = unsynced_.find(it->first); u != unsynced_.end())
+      pages = std::move(u->second.pages);
+    MarkReplaced(it->first);
+    moved.emplace_back(live_.extract(it), std::move(pages));
+    return next;
+  };
+  if (auto it = live_.find(from); it != live_.end()) take(it);
   const std::string dir = from + "/";
-  for (auto it = live_.lower_bound(dir);
-       it != live_.end() && it->first.compare(0, dir.size(), dir) == 0;) {
-    moved[to + it->first.substr(from.size())] = std::move(it->second);
-    it = live_.erase(it);
+  for (auto it = live_.lower_bound(dir); it != live_.end() && StartsWith(it->first, dir);) {
+    it = take(it);
   }
   RemoveTree(to);
-  for (auto& [path, entry] : moved) live_[path] = std::move(entry);
+  for (auto& [node, pages] : moved) {
+    node.key() = to + node.key().substr(from.size());
+    MarkReplaced(node.key()).pages = std::move(pages);
+    live_.insert(std::move(node));
+  }
 }
 
 ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string& path,
@@ -125,15 +204,10 @@ ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string&
   const Entry& e = it->second;
   r.kind = e.kind;
   r.mode = e.mode;
-  if (e.kind == PathKind::kSymlink) r.link_target = e.data;
+  if (e.kind == PathKind::kSymlink) r.link_target = e.data.ToString();
   if (e.kind == PathKind::kFile) {
     r.file_size = e.data.size();
-    if (offset < e.data.size()) {
-      r.data =
-          MakePayload(e.data.substr(offset, std::min<uint64_t>(length, e.data.size() - offset)));
-    } else {
-      r.data = MakePayload("");
-    }
+    r.data = MakePayload(e.data.substr(offset, length));
   }
   return r;
 }
@@ -153,14 +227,12 @@ std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b)
     if (it == b.end()) {
       absl::StrAppend(&out, "only in first: ", path, "\n");
     } else if (!(it->second == entry)) {
-      const std::string& x = entry.data;
-      const std::string& y = it->second.data;
-      size_t first = 0;
-      while (first < x.size() && first < y.size() && x[first] == y[first]) ++first;
+      const FileData& x = entry.data;
+      const FileData& y = it->second.data;
       absl::StrAppend(&out, "differs: ", path, " (sizes ", x.size(), " vs ", y.size(), ", kinds ",
                       static_cast<int>(entry.kind), " vs ", static_cast<int>(it->second.kind),
                       ", modes ", entry.mode, " vs ", it->second.mode, ", first differing byte ",
-                      first, ")\n");
+                      FirstDifference(x, y), ")\n");
     }
   }
   for (const auto& [path, entry] : b) {

@@ -268,17 +268,13 @@ std::vector<Workload::Loss> Workload::Verify(ModuleIndex m, const MemStore::Tree
     for (const auto& [start, range] : ranges) {
       const Op& op = ops_.at(range.op);
       if (op.state != State::kAcked) continue;
-      const std::string* data = file == tree.end() ? nullptr : &file->second.data;
+      const FileData* data = file == tree.end() ? nullptr : &file->second.data;
       bool intact = data != nullptr && data->size() >= range.end;
       uint64_t first_bad = start;
       if (intact) {
-        for (uint64_t i = start; i < range.end; ++i) {
-          if ((*data)[i] != (*op.data)[i - op.offset]) {
-            intact = false;
-            first_bad = i;
-            break;
-          }
-        }
+        first_bad = data->FindMismatch(
+            start, std::string_view(*op.data).substr(start - op.offset, range.end - start));
+        intact = first_bad == FileData::kNoMismatch;
       }
       verified.try_emplace(range.op, true);
       if (intact) continue;
