@@ -12,6 +12,11 @@ namespace {
 
 constexpr uint64_t kPage = FileData::kPageSize;
 
+// What an entry takes on the disk.
+uint64_t AllocatedPages(const MemStore::Entry& e) {
+  return e.kind == PathKind::kFile ? e.data.allocated_pages() : 0;
+}
+
 bool StartsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -26,7 +31,16 @@ absl::Status MemStore::Apply(const Mutation& m) {
       if (it->second.kind != PathKind::kFile) {
         return absl::FailedPreconditionError("not a file: " + m.path);
       }
+      const uint64_t needed = data.PagesToAllocate(m.offset, m.data_size());
+      if (needed > 0 && (allocated_pages_ + needed) * kPage > capacity_) {
+        if (created) live_.erase(it);
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "ENOSPC: writing ", m.data_size(), " bytes to ", m.path, " needs ", needed * kPage,
+            " more bytes; ", used_bytes(), " of ", capacity_, " used"));
+      }
+      const uint64_t before = data.allocated_pages();
       data.Write(m.offset, m.data ? std::string_view(*m.data) : std::string_view());
+      allocated_pages_ += data.allocated_pages() - before;
       Unsynced& unsynced = created ? MarkReplaced(m.path) : unsynced_[m.path];
       MarkPages(unsynced, m.offset, m.data_size());
       return absl::OkStatus();
@@ -42,7 +56,9 @@ absl::Status MemStore::Apply(const Mutation& m) {
         unsynced.min_size = std::min(unsynced.min_size, m.offset);
         if (m.offset % kPage != 0) unsynced.pages.insert(m.offset / kPage);  // its tail zeroed
       }
+      const uint64_t before = data.allocated_pages();
       data.Resize(m.offset);
+      allocated_pages_ = allocated_pages_ - before + data.allocated_pages();
       return absl::OkStatus();
     }
     case MutationKind::kCreate:
@@ -56,7 +72,11 @@ absl::Status MemStore::Apply(const Mutation& m) {
       return absl::OkStatus();
     }
     case MutationKind::kUnlink:
-      if (live_.erase(m.path) > 0) MarkReplaced(m.path);
+      if (auto it = live_.find(m.path); it != live_.end()) {
+        allocated_pages_ -= AllocatedPages(it->second);
+        live_.erase(it);
+        MarkReplaced(m.path);
+      }
       return absl::OkStatus();
     case MutationKind::kRmdir:
     case MutationKind::kRemoveTree:
@@ -78,7 +98,11 @@ absl::Status MemStore::Apply(const Mutation& m) {
       auto it = live_.find(m.path);
       if (it == live_.end()) return absl::NotFoundError("link source missing: " + m.path);
       if (m.path2 == m.path) return absl::OkStatus();
-      live_[m.path2] = it->second;  // a copy sharing the source's pages
+      // A copy sharing the source's pages; it takes no new space (no ENOSPC), but counts.
+      Entry& copy = live_[m.path2];
+      allocated_pages_ -= AllocatedPages(copy);
+      copy = it->second;
+      allocated_pages_ += AllocatedPages(copy);
       absl::btree_set<uint64_t> pages;
       if (auto u = unsynced_.find(m.path); u != unsynced_.end()) pages = u->second.pages;
       MarkReplaced(m.path2).pages = std::move(pages);
@@ -93,13 +117,29 @@ absl::Status MemStore::Apply(const Mutation& m) {
       return absl::OkStatus();
     }
     case MutationKind::kFsync:
-      Sync(m.path);
-      return absl::OkStatus();
+      return Sync(m.path);
   }
   return absl::InvalidArgumentError("unknown mutation");
 }
 
-void MemStore::Sync(const std::string& path) {
+absl::Status MemStore::Sync(const std::string& path) {
+  if (sync_failure_) {
+    if (path.empty()) {
+      for (auto& [p, unsynced] : unsynced_) FailPath(p, unsynced);
+    } else if (auto it = unsynced_.find(path); it != unsynced_.end()) {
+      FailPath(path, it->second);
+    }
+    return absl::DataLossError(absl::StrCat("EIO: fsync of ", path.empty() ? "the tree" : path,
+                                            " failed; its unsynced pages are lost"));
+  }
+  // Forget the failed pages no file holds any more.
+  for (auto it = failed_pages_.begin(); it != failed_pages_.end();) {
+    if (it->second.use_count() == 1) {
+      failed_pages_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
   if (path.empty()) {
     for (const auto& [p, unsynced] : unsynced_) SyncPath(p, unsynced);
     unsynced_.clear();
@@ -107,6 +147,7 @@ void MemStore::Sync(const std::string& path) {
     SyncPath(path, it->second);
     unsynced_.erase(it);
   }
+  return absl::OkStatus();
 }
 
 void MemStore::SyncPath(const std::string& path, const Unsynced& unsynced) {
@@ -119,8 +160,15 @@ void MemStore::SyncPath(const std::string& path, const Unsynced& unsynced) {
   auto [it, inserted] = durable_.try_emplace(path);
   Entry& d = it->second;
   if (inserted || unsynced.replaced || l.kind != PathKind::kFile || d.kind != PathKind::kFile) {
+    FileData old = d.kind == PathKind::kFile ? std::move(d.data) : FileData();
     d = l;
     synced_pages_ += d.data.page_count();
+    if (l.kind != PathKind::kFile || failed_pages_.empty()) return;
+    for (uint64_t i = 0; i < d.data.page_count(); ++i) {
+      if (Failed(d.data.page(i))) {
+        d.data.SetPage(i, i < old.page_count() ? old.page(i) : FileData::PageRef());
+      }
+    }
     return;
   }
   d.mode = l.mode;
@@ -129,14 +177,60 @@ void MemStore::SyncPath(const std::string& path, const Unsynced& unsynced) {
   d.data.Resize(l.data.size());
   for (const uint64_t i : unsynced.pages) {
     if (i >= d.data.page_count()) break;
-    d.data.SetPage(i, l.data.page(i));
+    const FileData::PageRef& page = l.data.page(i);
+    if (Failed(page)) continue;  // stays as it was on the disk
+    d.data.SetPage(i, page);
     ++synced_pages_;
   }
+}
+
+void MemStore::FailPath(const std::string& path, Unsynced& unsynced) {
+  // As Linux after a failed writeback: the pages are marked clean and never written back,
+  // though they stay readable until the machine restarts.
+  auto it = live_.find(path);
+  if (it != live_.end() && it->second.kind == PathKind::kFile) {
+    const FileData& data = it->second.data;
+    for (const uint64_t i : unsynced.pages) {
+      if (i >= data.page_count()) break;
+      if (const FileData::PageRef& page = data.page(i)) failed_pages_.try_emplace(page.get(), page);
+    }
+  }
+  unsynced.pages.clear();
 }
 
 void MemStore::Crash() {
   live_ = durable_;  // page pointers, not bytes
   unsynced_.clear();
+  failed_pages_.clear();
+  CountAllocated();
+}
+
+void MemStore::CrashTearingWrites(Rng& rng) {
+  const FileData::PageRef hole;
+  for (const auto& [path, unsynced] : unsynced_) {
+    if (unsynced.replaced) continue;  // a namespace change not synced: lost
+    auto live = live_.find(path);
+    auto durable = durable_.find(path);
+    if (live == live_.end() || durable == durable_.end() || live->second.kind != PathKind::kFile ||
+        durable->second.kind != PathKind::kFile) {
+      continue;
+    }
+    const Entry& now = live->second;
+    const Entry& was = durable->second;
+    const Entry& inode = rng.Chance(0.5) ? now : was;
+    Entry torn;
+    torn.mode = inode.mode;
+    torn.mtime_ns = inode.mtime_ns;
+    torn.data.Resize(inode.data.size());
+    for (uint64_t i = 0; i < torn.data.page_count(); ++i) {
+      const FileData::PageRef& old_page = i < was.data.page_count() ? was.data.page(i) : hole;
+      const FileData::PageRef& new_page =
+          i < now.data.page_count() && !Failed(now.data.page(i)) ? now.data.page(i) : old_page;
+      torn.data.SetPage(i, old_page == new_page || rng.Chance(0.5) ? old_page : new_page);
+    }
+    durable->second = std::move(torn);
+  }
+  Crash();
 }
 
 void MemStore::MarkPages(Unsynced& unsynced, uint64_t offset, uint64_t length) {
@@ -155,6 +249,7 @@ MemStore::Unsynced& MemStore::MarkReplaced(const std::string& path) {
 
 void MemStore::RemoveTree(const std::string& path) {
   auto remove = [&](Tree::iterator it) {
+    allocated_pages_ -= AllocatedPages(it->second);
     MarkReplaced(it->first);
     return live_.erase(it);
   };
@@ -189,6 +284,11 @@ void MemStore::MoveTree(const std::string& from, const std::string& to) {
     MarkReplaced(node.key()).pages = std::move(pages);
     live_.insert(std::move(node));
   }
+}
+
+void MemStore::CountAllocated() {
+  allocated_pages_ = 0;
+  for (const auto& [path, e] : live_) allocated_pages_ += AllocatedPages(e);
 }
 
 ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string& path,

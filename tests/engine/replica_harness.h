@@ -250,7 +250,7 @@ class ReplicaPair {
         }
       } else if (auto* apply = std::get_if<ApplyMutation>(&a)) {
         absl::Status st = s.store.Apply(apply->mutation);
-        if (apply->durable) s.store.Sync(apply->mutation.path);
+        if (apply->durable) st.Update(s.store.Sync(apply->mutation.path));
         events_.push_back(Applied{i, apply->apply_id, st});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
         events_.push_back(Read{

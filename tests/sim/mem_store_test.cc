@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "engine/rng.h"
+
 namespace duet::sim {
 namespace {
 
@@ -45,6 +47,7 @@ TEST(MemStoreTest, WritesExtendWithZerosAndReadBack) {
   const FileData& data = store.live().at("f").data;
   EXPECT_EQ(data.size(), 2 * kPage + 2);
   EXPECT_EQ(data.substr(0, 9), std::string("\0\0\0\0\0abc\0", 9));
+  EXPECT_EQ(store.used_bytes(), 2 * kPage);  // page 1 is a hole
   const ZoneRead r = store.Read(3, 7, "f", 4, 3);
   EXPECT_EQ(r.kind, PathKind::kFile);
   EXPECT_EQ(r.file_size, 2 * kPage + 2);
@@ -82,7 +85,7 @@ TEST(MemStoreTest, SymlinksHoldTheirTargetAndLinksCopy) {
 TEST(MemStoreTest, SyncMakesOnlyThatPathDurable) {
   MemStore store;
   Do(store, {Write("a", 0, "A"), Write("b", 0, "B"), Setattr("a", 0600)});
-  store.Sync("a");
+  ASSERT_EQ(store.Sync("a"), absl::OkStatus());
   EXPECT_EQ(store.durable().at("a").data, "A");
   EXPECT_EQ(store.durable().at("a").mode, 0600u);
   EXPECT_FALSE(store.durable().contains("b"));
@@ -97,7 +100,7 @@ TEST(MemStoreTest, FsyncOfANewNameLeavesTheOldNameDurable) {
       MakeMutation(MutationKind::kRename, "a", "b"), MakeMutation(MutationKind::kFsync, "b")});
   EXPECT_EQ(store.durable().at("a").data, "A");
   EXPECT_EQ(store.durable().at("b").data, "A");
-  store.Sync("a");
+  ASSERT_EQ(store.Sync("a"), absl::OkStatus());
   EXPECT_EQ(store.durable(), store.live());
 }
 
@@ -114,6 +117,7 @@ TEST(MemStoreTest, CrashLosesUnsyncedWrites) {
   EXPECT_FALSE(store.live().contains("e"));
   EXPECT_FALSE(store.live().contains("g"));
   EXPECT_EQ(store.live(), store.durable());
+  EXPECT_EQ(store.used_bytes(), 2 * kPage);
 }
 
 TEST(MemStoreTest, TruncatedPagesStayZerosAfterSyncAndCrash) {
@@ -125,6 +129,7 @@ TEST(MemStoreTest, TruncatedPagesStayZerosAfterSyncAndCrash) {
   const std::string expected = std::string(100, 'a') + std::string(2 * kPage - 100, '\0') + "b" +
                                std::string(kPage - 1, '\0');
   EXPECT_EQ(store.live().at("f").data, expected);
+  EXPECT_EQ(store.used_bytes(), 2 * kPage);
 }
 
 TEST(MemStoreTest, RenameOfDirectoryMovesEverythingUnderIt) {
@@ -145,7 +150,7 @@ TEST(MemStoreTest, RenameOfDirectoryMovesEverythingUnderIt) {
   expected["d.x"].data = FileData("sibling");
   EXPECT_EQ(DescribeDifference(store.live(), expected), "");
   // Syncing everything makes both the old names' absence and the new names durable.
-  store.Sync("");
+  ASSERT_EQ(store.Sync(""), absl::OkStatus());
   EXPECT_EQ(DescribeDifference(store.durable(), expected), "");
   // A rename into a directory of its own: everything keeps its place under the new name.
   Do(store, {MakeMutation(MutationKind::kRename, "x", "x/e/y")});
@@ -159,7 +164,7 @@ TEST(MemStoreTest, RenameOfDirectoryMovesEverythingUnderIt) {
 TEST(MemStoreTest, SyncfsCostDoesNotCopyUnchangedFiles) {
   MemStore store;
   for (int i = 0; i < 50; ++i) Do(store, {Write("f" + std::to_string(i), 0, Pages(16, 'x'))});
-  store.Sync("");
+  ASSERT_EQ(store.Sync(""), absl::OkStatus());
   EXPECT_EQ(store.synced_pages_ForTest(), 50u * 16u);
   // The durable view shares the live pages: nothing was copied.
   for (uint64_t i = 0; i < 16; ++i) {
@@ -167,12 +172,12 @@ TEST(MemStoreTest, SyncfsCostDoesNotCopyUnchangedFiles) {
   }
   Do(store, {Write("f7", 3 * kPage + 10, "y"), Write("f7", 3 * kPage + 20, "z")});
   EXPECT_NE(store.live().at("f7").data.page(3), store.durable().at("f7").data.page(3));
-  store.Sync("");
+  ASSERT_EQ(store.Sync(""), absl::OkStatus());
   EXPECT_EQ(store.synced_pages_ForTest(), 50u * 16u + 1);  // one page: the one written
   EXPECT_EQ(store.live().at("f7").data.page(3), store.durable().at("f7").data.page(3));
   EXPECT_EQ(store.durable().at("f7").data.substr(3 * kPage + 10, 11), "yxxxxxxxxxz");
-  store.Sync("");
-  store.Sync("f7");
+  ASSERT_EQ(store.Sync(""), absl::OkStatus());
+  ASSERT_EQ(store.Sync("f7"), absl::OkStatus());
   EXPECT_EQ(store.synced_pages_ForTest(), 50u * 16u + 1);  // nothing changed since
 }
 
@@ -186,6 +191,147 @@ TEST(MemStoreTest, ComparingStoresIsExact) {
   EXPECT_EQ(DescribeDifference(a.live(), b.live()),
             "differs: f (sizes 12288 vs 12288, kinds 1 vs 1, modes 420 vs 420, first differing "
             "byte 8199)\nonly in second: h\n");
+}
+
+// The tree a torn crash starts from: a file of 8 pages of 'o' made durable, then rewritten
+// with 'n' and grown to 10 pages, with its mode changed; and namespace changes.
+MemStore TornCrashFixture() {
+  MemStore store;
+  Do(store, {Write("f", 0, Pages(8, 'o')), Write("moved", 0, "m"),
+             MakeMutation(MutationKind::kFsync, "")});
+  Do(store, {Write("f", 0, Pages(10, 'n')), Setattr("f", 0600), Write("created", 0, "c"),
+             MakeMutation(MutationKind::kRename, "moved", "elsewhere")});
+  return store;
+}
+
+TEST(MemStoreTest, TornCrashKeepsEachPageOldOrNew) {
+  int old_pages = 0;
+  int new_pages = 0;
+  int old_sizes = 0;
+  int new_sizes = 0;
+  for (uint64_t seed = 0; seed < 64; ++seed) {
+    MemStore store = TornCrashFixture();
+    Rng rng(seed);
+    store.CrashTearingWrites(rng);
+    const MemStore::Entry& f = store.live().at("f");
+    ASSERT_TRUE(f.data.size() == 8 * kPage || f.data.size() == 10 * kPage) << f.data.size();
+    const bool grew = f.data.size() == 10 * kPage;
+    (grew ? new_sizes : old_sizes)++;
+    EXPECT_EQ(f.mode, grew ? 0600u : 0644u);  // the inode is old or new as a whole
+    for (uint64_t i = 0; i < f.data.page_count(); ++i) {
+      const std::string page = f.data.substr(i * kPage, kPage);
+      const std::string old_page = i < 8 ? Pages(1, 'o') : Pages(1, '\0');
+      if (page == old_page) {
+        ++old_pages;
+      } else {
+        EXPECT_EQ(page, Pages(1, 'n')) << "seed " << seed << " page " << i;
+        ++new_pages;
+      }
+    }
+    // Namespace changes not synced are lost.
+    EXPECT_FALSE(store.live().contains("created"));
+    EXPECT_FALSE(store.live().contains("elsewhere"));
+    EXPECT_EQ(store.live().at("moved").data, "m");
+    // What the crash left is on the disk.
+    EXPECT_EQ(store.live(), store.durable());
+    EXPECT_EQ(store.used_bytes(), f.data.allocated_pages() * kPage + kPage);
+  }
+  EXPECT_GT(old_pages, 0);
+  EXPECT_GT(new_pages, 0);
+  EXPECT_GT(old_sizes, 0);
+  EXPECT_GT(new_sizes, 0);
+}
+
+TEST(MemStoreTest, TornCrashIsDeterministicInTheRng) {
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    MemStore a = TornCrashFixture();
+    MemStore b = TornCrashFixture();
+    Rng rng_a(seed);
+    Rng rng_b(seed);
+    a.CrashTearingWrites(rng_a);
+    b.CrashTearingWrites(rng_b);
+    EXPECT_EQ(a.live(), b.live()) << seed;
+  }
+}
+
+TEST(MemStoreTest, TornCrashLeavesSyncedFilesWhole) {
+  MemStore store = TornCrashFixture();
+  ASSERT_EQ(store.Sync("f"), absl::OkStatus());
+  Rng rng(1);
+  store.CrashTearingWrites(rng);
+  EXPECT_EQ(store.live().at("f").data, Pages(10, 'n'));
+}
+
+TEST(MemStoreTest, FailedFsyncNeverMakesThoseWritesDurable) {
+  MemStore store;
+  Do(store, {Write("f", 0, Pages(4, 'o')), MakeMutation(MutationKind::kFsync, "")});
+  Do(store, {Write("f", 0, Pages(4, 'n')), Write("new", 0, Pages(1, 'w'))});
+  store.set_sync_failure(true);
+  const absl::Status failed = store.Apply(MakeMutation(MutationKind::kFsync, "f"));
+  EXPECT_EQ(failed.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(failed.message().find("EIO"), std::string::npos) << failed;
+  EXPECT_EQ(store.Sync("").code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(store.durable().at("f").data, Pages(4, 'o'));  // nothing became durable
+  EXPECT_FALSE(store.durable().contains("new"));
+  // Until a crash, the failed writes are still what is read.
+  EXPECT_EQ(store.live().at("f").data, Pages(4, 'n'));
+  store.set_sync_failure(false);
+  Do(store, {Write("f", kPage + 1, "r")});  // page 1 written again after the failure
+  ASSERT_EQ(store.Sync(""), absl::OkStatus());
+  ASSERT_EQ(store.Sync("f"), absl::OkStatus());
+  store.Crash();
+  std::string page1 = Pages(1, 'n');
+  page1[1] = 'r';
+  EXPECT_EQ(store.live().at("f").data, Pages(1, 'o') + page1 + Pages(2, 'o'));
+  // The new file's name and size became durable with the later sync; its data did not.
+  EXPECT_EQ(store.live().at("new").data, Pages(1, '\0'));
+}
+
+TEST(MemStoreTest, TornCrashNeverRevealsAFailedPage) {
+  for (uint64_t seed = 0; seed < 16; ++seed) {
+    MemStore store;
+    Do(store, {Write("f", 0, Pages(4, 'o')), MakeMutation(MutationKind::kFsync, "")});
+    Do(store, {Write("f", 0, Pages(2, 'n'))});
+    store.set_sync_failure(true);
+    EXPECT_EQ(store.Sync("f").code(), absl::StatusCode::kDataLoss);
+    store.set_sync_failure(false);
+    Do(store, {Setattr("f", 0600)});
+    Rng rng(seed);
+    store.CrashTearingWrites(rng);
+    EXPECT_EQ(store.live().at("f").data, Pages(4, 'o')) << seed;
+  }
+}
+
+TEST(MemStoreTest, FullDiskRejectsWritesUntilSpaceIsFreed) {
+  MemStore store;
+  store.set_capacity(4 * kPage);
+  Do(store, {Write("a", 0, Pages(3, 'a'))});
+  const absl::Status full = store.Apply(Write("b", 0, Pages(2, 'b')));
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(full.message().find("ENOSPC"), std::string::npos) << full;
+  EXPECT_FALSE(store.live().contains("b"));  // nothing changed
+  EXPECT_EQ(store.Apply(Write("a", 2 * kPage + 1, Pages(2, 'A'))).code(),
+            absl::StatusCode::kResourceExhausted);  // it would spill into a fourth and a fifth page
+  EXPECT_EQ(store.live().at("a").data, Pages(3, 'a'));
+  EXPECT_EQ(store.used_bytes(), 3 * kPage);
+  // Overwrites, metadata and truncates take no new space.
+  Do(store,
+     {Write("a", 0, Pages(3, 'A')), MakeMutation(MutationKind::kCreate, "c"),
+      MakeMutation(MutationKind::kMkdir, "d"), MakeMutation(MutationKind::kRename, "a", "d/a"),
+      Truncate("c", 1 << 30), MakeMutation(MutationKind::kSymlink, "s", "d/a")});
+  Do(store, {Write("b", 0, Pages(1, 'b'))});  // the last page
+  EXPECT_EQ(store.used_bytes(), 4 * kPage);
+  EXPECT_EQ(store.Apply(Write("c", 0, "c")).code(), absl::StatusCode::kResourceExhausted);
+  // Freeing space lets writes through again.
+  Do(store, {Truncate("d/a", kPage)});
+  Do(store, {Write("c", 0, "c"), Write("b", kPage, "b")});
+  EXPECT_EQ(store.used_bytes(), 4 * kPage);
+  EXPECT_EQ(store.Apply(Write("e", 0, "e")).code(), absl::StatusCode::kResourceExhausted);
+  Do(store, {MakeMutation(MutationKind::kUnlink, "c")});
+  Do(store, {Write("e", 0, "e")});
+  store.set_capacity(MemStore::kUnlimited);
+  Do(store, {Write("e", 0, Pages(100, 'e'))});
+  EXPECT_EQ(store.used_bytes(), 103 * kPage);
 }
 
 }  // namespace
