@@ -408,7 +408,7 @@ void SimCluster::FinishDisk(const DiskDone& d) {
   if (const auto* apply = std::get_if<ApplyMutation>(&d.op)) {
     MemStore& store = stores_[d.node][apply->module];
     absl::Status status = store.Apply(apply->mutation);
-    if (status.ok() && apply->durable) store.Sync(apply->mutation.path);
+    if (status.ok() && apply->durable) status = store.Sync(apply->mutation.path);
     if (debug_sink_) {
       const Mutation& m = apply->mutation;
       Debug(

@@ -1,27 +1,64 @@
 #include "sim/mem_store.h"
 
 #include <algorithm>
+#include <iterator>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "engine/replication/zone_map.h"
 
 namespace duet::sim {
+namespace {
+
+constexpr uint64_t kPage = FileData::kPageSize;
+
+// What an entry takes on the disk.
+uint64_t AllocatedPages(const MemStore::Entry& e) {
+  return e.kind == PathKind::kFile ? e.data.allocated_pages() : 0;
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
 
 absl::Status MemStore::Apply(const Mutation& m) {
   switch (m.kind) {
     case MutationKind::kWrite: {
-      Entry& e = live_[m.path];
-      if (e.kind != PathKind::kFile) return absl::FailedPreconditionError("not a file: " + m.path);
-      const uint64_t end = m.offset + m.data_size();
-      if (e.data.size() < end) e.data.resize(end, '\0');
-      if (m.data)
-        std::copy(m.data->begin(), m.data->end(), e.data.begin() + static_cast<long>(m.offset));
+      auto [it, created] = live_.try_emplace(m.path);
+      FileData& data = it->second.data;
+      if (it->second.kind != PathKind::kFile) {
+        return absl::FailedPreconditionError("not a file: " + m.path);
+      }
+      const uint64_t needed = data.PagesToAllocate(m.offset, m.data_size());
+      if (needed > 0 && (allocated_pages_ + needed) * kPage > capacity_) {
+        if (created) live_.erase(it);
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "ENOSPC: writing ", m.data_size(), " bytes to ", m.path, " needs ", needed * kPage,
+            " more bytes; ", used_bytes(), " of ", capacity_, " used"));
+      }
+      const uint64_t before = data.allocated_pages();
+      data.Write(m.offset, m.data ? std::string_view(*m.data) : std::string_view());
+      allocated_pages_ += data.allocated_pages() - before;
+      Unsynced& unsynced = created ? MarkReplaced(m.path) : unsynced_[m.path];
+      MarkPages(unsynced, m.offset, m.data_size());
       return absl::OkStatus();
     }
     case MutationKind::kTruncate: {
-      Entry& e = live_[m.path];
-      if (e.kind != PathKind::kFile) return absl::FailedPreconditionError("not a file: " + m.path);
-      e.data.resize(m.offset, '\0');
+      auto [it, created] = live_.try_emplace(m.path);
+      FileData& data = it->second.data;
+      if (it->second.kind != PathKind::kFile) {
+        return absl::FailedPreconditionError("not a file: " + m.path);
+      }
+      Unsynced& unsynced = created ? MarkReplaced(m.path) : unsynced_[m.path];
+      if (m.offset < data.size()) {
+        unsynced.min_size = std::min(unsynced.min_size, m.offset);
+        if (m.offset % kPage != 0) unsynced.pages.insert(m.offset / kPage);  // its tail zeroed
+      }
+      const uint64_t before = data.allocated_pages();
+      data.Resize(m.offset);
+      allocated_pages_ = allocated_pages_ - before + data.allocated_pages();
       return absl::OkStatus();
     }
     case MutationKind::kCreate:
@@ -30,11 +67,16 @@ absl::Status MemStore::Apply(const Mutation& m) {
       if (inserted) {
         it->second.kind = m.kind == MutationKind::kMkdir ? PathKind::kDirectory : PathKind::kFile;
         it->second.mode = m.mode;
+        MarkReplaced(m.path);
       }
       return absl::OkStatus();
     }
     case MutationKind::kUnlink:
-      live_.erase(m.path);
+      if (auto it = live_.find(m.path); it != live_.end()) {
+        allocated_pages_ -= AllocatedPages(it->second);
+        live_.erase(it);
+        MarkReplaced(m.path);
+      }
       return absl::OkStatus();
     case MutationKind::kRmdir:
     case MutationKind::kRemoveTree:
@@ -48,13 +90,22 @@ absl::Status MemStore::Apply(const Mutation& m) {
       RemoveTree(m.path);
       Entry& e = live_[m.path];
       e.kind = PathKind::kSymlink;
-      e.data = m.path2;
+      e.data = FileData(m.path2);
+      MarkReplaced(m.path);
       return absl::OkStatus();
     }
     case MutationKind::kLink: {
       auto it = live_.find(m.path);
       if (it == live_.end()) return absl::NotFoundError("link source missing: " + m.path);
-      live_[m.path2] = it->second;
+      if (m.path2 == m.path) return absl::OkStatus();
+      // A copy sharing the source's pages; it takes no new space (no ENOSPC), but counts.
+      Entry& copy = live_[m.path2];
+      allocated_pages_ -= AllocatedPages(copy);
+      copy = it->second;
+      allocated_pages_ += AllocatedPages(copy);
+      absl::btree_set<uint64_t> pages;
+      if (auto u = unsynced_.find(m.path); u != unsynced_.end()) pages = u->second.pages;
+      MarkReplaced(m.path2).pages = std::move(pages);
       return absl::OkStatus();
     }
     case MutationKind::kSetattr: {
@@ -62,54 +113,182 @@ absl::Status MemStore::Apply(const Mutation& m) {
       if (it == live_.end()) return absl::NotFoundError("setattr on missing " + m.path);
       it->second.mode = m.mode;
       it->second.mtime_ns = m.mtime_ns;
+      unsynced_.try_emplace(m.path);
       return absl::OkStatus();
     }
     case MutationKind::kFsync:
-      Sync(m.path);
-      return absl::OkStatus();
+      return Sync(m.path);
   }
   return absl::InvalidArgumentError("unknown mutation");
 }
 
-void MemStore::Sync(const std::string& path) {
+absl::Status MemStore::Sync(const std::string& path) {
+  if (sync_failure_) {
+    if (path.empty()) {
+      for (auto& [p, unsynced] : unsynced_) FailPath(p, unsynced);
+    } else if (auto it = unsynced_.find(path); it != unsynced_.end()) {
+      FailPath(path, it->second);
+    }
+    return absl::DataLossError(absl::StrCat("EIO: fsync of ", path.empty() ? "the tree" : path,
+                                            " failed; its unsynced pages are lost"));
+  }
+  // Forget the failed pages no file holds any more.
+  for (auto it = failed_pages_.begin(); it != failed_pages_.end();) {
+    if (it->second.use_count() == 1) {
+      failed_pages_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
   if (path.empty()) {
-    durable_ = live_;
+    for (const auto& [p, unsynced] : unsynced_) SyncPath(p, unsynced);
+    unsynced_.clear();
+  } else if (auto it = unsynced_.find(path); it != unsynced_.end()) {
+    SyncPath(path, it->second);
+    unsynced_.erase(it);
+  }
+  return absl::OkStatus();
+}
+
+void MemStore::SyncPath(const std::string& path, const Unsynced& unsynced) {
+  auto live = live_.find(path);
+  if (live == live_.end()) {
+    durable_.erase(path);
     return;
   }
-  auto it = live_.find(path);
-  if (it == live_.end()) {
-    durable_.erase(path);
-  } else {
-    durable_[path] = it->second;
+  const Entry& l = live->second;
+  auto [it, inserted] = durable_.try_emplace(path);
+  Entry& d = it->second;
+  if (inserted || unsynced.replaced || l.kind != PathKind::kFile || d.kind != PathKind::kFile) {
+    FileData old = d.kind == PathKind::kFile ? std::move(d.data) : FileData();
+    d = l;
+    synced_pages_ += d.data.page_count();
+    if (l.kind != PathKind::kFile || failed_pages_.empty()) return;
+    for (uint64_t i = 0; i < d.data.page_count(); ++i) {
+      if (Failed(d.data.page(i))) {
+        d.data.SetPage(i, i < old.page_count() ? old.page(i) : FileData::PageRef());
+      }
+    }
+    return;
+  }
+  d.mode = l.mode;
+  d.mtime_ns = l.mtime_ns;
+  if (unsynced.min_size < d.data.size()) d.data.Resize(unsynced.min_size);
+  d.data.Resize(l.data.size());
+  for (const uint64_t i : unsynced.pages) {
+    if (i >= d.data.page_count()) break;
+    const FileData::PageRef& page = l.data.page(i);
+    if (Failed(page)) continue;  // stays as it was on the disk
+    d.data.SetPage(i, page);
+    ++synced_pages_;
   }
 }
 
-void MemStore::RemoveTree(const std::string& path) {
-  for (auto it = live_.lower_bound(path); it != live_.end() && PathIsUnder(it->first, path);) {
-    it = live_.erase(it);
+void MemStore::FailPath(const std::string& path, Unsynced& unsynced) {
+  // As Linux after a failed writeback: the pages are marked clean and never written back,
+  // though they stay readable until the machine restarts.
+  auto it = live_.find(path);
+  if (it != live_.end() && it->second.kind == PathKind::kFile) {
+    const FileData& data = it->second.data;
+    for (const uint64_t i : unsynced.pages) {
+      if (i >= data.page_count()) break;
+      if (const FileData::PageRef& page = data.page(i)) failed_pages_.try_emplace(page.get(), page);
+    }
   }
+  unsynced.pages.clear();
+}
+
+void MemStore::Crash() {
+  live_ = durable_;  // page pointers, not bytes
+  unsynced_.clear();
+  failed_pages_.clear();
+  CountAllocated();
+}
+
+void MemStore::CrashTearingWrites(Rng& rng) {
+  const FileData::PageRef hole;
+  for (const auto& [path, unsynced] : unsynced_) {
+    if (unsynced.replaced) continue;  // a namespace change not synced: lost
+    auto live = live_.find(path);
+    auto durable = durable_.find(path);
+    if (live == live_.end() || durable == durable_.end() || live->second.kind != PathKind::kFile ||
+        durable->second.kind != PathKind::kFile) {
+      continue;
+    }
+    const Entry& now = live->second;
+    const Entry& was = durable->second;
+    const Entry& inode = rng.Chance(0.5) ? now : was;
+    Entry torn;
+    torn.mode = inode.mode;
+    torn.mtime_ns = inode.mtime_ns;
+    torn.data.Resize(inode.data.size());
+    for (uint64_t i = 0; i < torn.data.page_count(); ++i) {
+      const FileData::PageRef& old_page = i < was.data.page_count() ? was.data.page(i) : hole;
+      const FileData::PageRef& new_page =
+          i < now.data.page_count() && !Failed(now.data.page(i)) ? now.data.page(i) : old_page;
+      torn.data.SetPage(i, old_page == new_page || rng.Chance(0.5) ? old_page : new_page);
+    }
+    durable->second = std::move(torn);
+  }
+  Crash();
+}
+
+void MemStore::MarkPages(Unsynced& unsynced, uint64_t offset, uint64_t length) {
+  if (length == 0) return;
+  for (uint64_t i = offset / kPage; i <= (offset + length - 1) / kPage; ++i) {
+    unsynced.pages.insert(unsynced.pages.end(), i);
+  }
+}
+
+MemStore::Unsynced& MemStore::MarkReplaced(const std::string& path) {
+  Unsynced& unsynced = unsynced_[path];
+  unsynced.replaced = true;
+  unsynced.pages.clear();
+  return unsynced;
+}
+
+void MemStore::RemoveTree(const std::string& path) {
+  auto remove = [&](Tree::iterator it) {
+    allocated_pages_ -= AllocatedPages(it->second);
+    MarkReplaced(it->first);
+    return live_.erase(it);
+  };
+  if (auto it = live_.find(path); it != live_.end()) remove(it);
   const std::string dir = path + "/";
-  for (auto it = live_.lower_bound(dir);
-       it != live_.end() && it->first.compare(0, dir.size(), dir) == 0;) {
-    it = live_.erase(it);
+  for (auto it = live_.lower_bound(dir); it != live_.end() && StartsWith(it->first, dir);) {
+    it = remove(it);
   }
 }
 
 void MemStore::MoveTree(const std::string& from, const std::string& to) {
   if (from == to) return;
-  Tree moved;
-  if (auto it = live_.find(from); it != live_.end()) {
-    moved[to] = std::move(it->second);
-    live_.erase(it);
-  }
+  // Take out `from` and everything under it, with the pages they have not synced.
+  std::vector<std::pair<Tree::node_type, absl::btree_set<uint64_t>>> moved;
+  auto take = [&](Tree::iterator it) {
+    const auto next = std::next(it);
+    absl::btree_set<uint64_t> pages;
+    if (auto u = unsynced_.find(it->first); u != unsynced_.end())
+      pages = std::move(u->second.pages);
+    MarkReplaced(it->first);
+    moved.emplace_back(live_.extract(it), std::move(pages));
+    return next;
+  };
+  if (auto it = live_.find(from); it != live_.end()) take(it);
   const std::string dir = from + "/";
-  for (auto it = live_.lower_bound(dir);
-       it != live_.end() && it->first.compare(0, dir.size(), dir) == 0;) {
-    moved[to + it->first.substr(from.size())] = std::move(it->second);
-    it = live_.erase(it);
+  for (auto it = live_.lower_bound(dir); it != live_.end() && StartsWith(it->first, dir);) {
+    it = take(it);
   }
   RemoveTree(to);
-  for (auto& [path, entry] : moved) live_[path] = std::move(entry);
+  for (auto& [node, pages] : moved) {
+    node.key() = to + node.key().substr(from.size());
+    MarkReplaced(node.key()).pages = std::move(pages);
+    live_.insert(std::move(node));
+  }
+}
+
+void MemStore::CountAllocated() {
+  allocated_pages_ = 0;
+  for (const auto& [path, e] : live_) allocated_pages_ += AllocatedPages(e);
 }
 
 ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string& path,
@@ -125,15 +304,10 @@ ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string&
   const Entry& e = it->second;
   r.kind = e.kind;
   r.mode = e.mode;
-  if (e.kind == PathKind::kSymlink) r.link_target = e.data;
+  if (e.kind == PathKind::kSymlink) r.link_target = e.data.ToString();
   if (e.kind == PathKind::kFile) {
     r.file_size = e.data.size();
-    if (offset < e.data.size()) {
-      r.data =
-          MakePayload(e.data.substr(offset, std::min<uint64_t>(length, e.data.size() - offset)));
-    } else {
-      r.data = MakePayload("");
-    }
+    r.data = MakePayload(e.data.substr(offset, length));
   }
   return r;
 }
@@ -153,14 +327,12 @@ std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b)
     if (it == b.end()) {
       absl::StrAppend(&out, "only in first: ", path, "\n");
     } else if (!(it->second == entry)) {
-      const std::string& x = entry.data;
-      const std::string& y = it->second.data;
-      size_t first = 0;
-      while (first < x.size() && first < y.size() && x[first] == y[first]) ++first;
+      const FileData& x = entry.data;
+      const FileData& y = it->second.data;
       absl::StrAppend(&out, "differs: ", path, " (sizes ", x.size(), " vs ", y.size(), ", kinds ",
                       static_cast<int>(entry.kind), " vs ", static_cast<int>(it->second.kind),
                       ", modes ", entry.mode, " vs ", it->second.mode, ", first differing byte ",
-                      first, ")\n");
+                      FirstDifference(x, y), ")\n");
     }
   }
   for (const auto& [path, entry] : b) {

@@ -4,16 +4,34 @@
 // was not made durable (as LevelDB's fault-injection environment does). Applying follows
 // the secondary's idempotent rules: creating what exists or removing what is gone succeeds.
 // Hard links are modelled as copies (no shared inodes), identically on both nodes.
+//
+// Cost: file data lives in copy-on-write pages (FileData), so the durable view shares every
+// page that did not change since it was synced. A write costs the bytes written and the
+// pages touched; a sync costs the paths and pages changed since the last sync, never the
+// size of the tree; copying a tree copies page pointers, not bytes.
+//
+// Disk faults (DESIGN.md §8), all deterministic:
+// - A torn crash (CrashTearingWrites): each unsynced page of a file is old or new at
+//   random, as a real machine crash leaves it.
+// - EIO on fsync (set_sync_failure): a failing sync makes nothing durable and, as Linux does
+//   ("fsyncgate"), forgets the pages it failed to write: they never become durable unless
+//   written again.
+// - A full disk (set_capacity): writes that need new space fail with ENOSPC.
 #ifndef DUET_SIM_MEM_STORE_H_
 #define DUET_SIM_MEM_STORE_H_
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "engine/inputs.h"
 #include "engine/replication/mutation.h"
+#include "engine/rng.h"
+#include "sim/file_data.h"
 
 namespace duet::sim {
 
@@ -21,33 +39,97 @@ class MemStore {
  public:
   struct Entry {
     PathKind kind = PathKind::kFile;
-    std::string data;  // file bytes, or a symlink's target
+    FileData data;  // file bytes, or a symlink's target
     uint32_t mode = 0644;
     int64_t mtime_ns = 0;
     friend bool operator==(const Entry&, const Entry&) = default;
   };
   using Tree = std::map<std::string, Entry>;
+  static constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
 
+  // Changes the live view. A write that needs more space than the capacity leaves fails
+  // with ResourceExhausted (ENOSPC) and changes nothing; an fsync returns Sync's status.
   absl::Status Apply(const Mutation& m);
-  // Makes `path` ("" = everything) durable.
-  void Sync(const std::string& path);
-  // Loses everything not made durable.
-  void Crash() { live_ = durable_; }
-  // Answers a ReadZone.
+  // Makes `path` ("" = everything) durable: its entry as it is now (created, replaced or
+  // removed), its attributes and the file pages written since they were last synced.
+  // While syncs fail (set_sync_failure), returns DataLoss ("EIO ...") instead, makes
+  // nothing durable, and the file pages it would have written are never made durable by a
+  // later sync unless written again (the failed page stays readable until a crash).
+  [[nodiscard]] absl::Status Sync(const std::string& path);
+  // A crash: everything not made durable is lost.
+  void Crash();
+  // A machine crash that tears writes: a file that is a file both live and durable, with
+  // unsynced writes, truncates or attributes, comes back with the durable or the live size,
+  // mode and mtime (one choice), and each page independently with its durable or its live
+  // content (a side without that page gives zeros; a page whose fsync failed is never new).
+  // Every other unsynced change (creates, unlinks, renames, links, symlinks, directories)
+  // is lost, as by Crash. What it leaves is the durable view too. Deterministic in `rng`.
+  void CrashTearingWrites(Rng& rng);
+
+  // While set, every sync fails with EIO.
+  void set_sync_failure(bool fail) { sync_failure_ = fail; }
+  bool sync_failure() const { return sync_failure_; }
+  // The disk's size, in bytes of file data: what the live files' allocated pages take
+  // (used_bytes; a hole takes no space, a symlink or directory none). A write that would
+  // allocate pages beyond it fails with ENOSPC; overwriting allocated pages, truncating
+  // (never allocates: an extension is a hole), and every namespace change (create, mkdir,
+  // rename, unlink, link, symlink) still succeed, so the disk may end up over-full. Freeing
+  // pages (unlink, truncate down) lets writes succeed again.
+  void set_capacity(uint64_t bytes) { capacity_ = bytes; }
+  uint64_t capacity() const { return capacity_; }
+  uint64_t used_bytes() const { return allocated_pages_ * FileData::kPageSize; }
+
+  // Answers a ReadZone from the live view.
   ZoneRead Read(ModuleIndex module, uint64_t read_id, const std::string& path, uint64_t offset,
                 uint64_t length) const;
 
   const Tree& live() const { return live_; }
   const Tree& durable() const { return durable_; }
-  // Bytes of file data, for figures.
+  // Bytes of live file data (file sizes, holes included), for figures.
   uint64_t FileBytes() const;
 
+  // Pages made durable by syncs so far (each a pointer copy), to check a sync's cost.
+  uint64_t synced_pages_ForTest() const { return synced_pages_; }
+
  private:
-  void MoveTree(const std::string& from, const std::string& to);
+  // What a path's live entry may hold that its durable one does not.
+  struct Unsynced {
+    // The entry was created, removed, or replaced by a rename, link or symlink: a sync
+    // copies it whole, a crash keeps the durable one.
+    bool replaced = false;
+    // The smallest size the file was truncated to.
+    uint64_t min_size = std::numeric_limits<uint64_t>::max();
+    // File pages written (or partly zeroed by a truncate).
+    absl::btree_set<uint64_t> pages;
+  };
+
+  void SyncPath(const std::string& path, const Unsynced& unsynced);
+  // A failed sync of `path`: its unsynced pages are forgotten.
+  void FailPath(const std::string& path, Unsynced& unsynced);
+  bool Failed(const FileData::PageRef& page) const {
+    return page && failed_pages_.contains(page.get());
+  }
+  static void MarkPages(Unsynced& unsynced, uint64_t offset, uint64_t length);
+  // The entry at `path` was created, removed or replaced.
+  Unsynced& MarkReplaced(const std::string& path);
+  // Removes `path` and everything under it from the live view.
   void RemoveTree(const std::string& path);
+  // Renames `from` and everything under it to `to`, replacing what was there.
+  void MoveTree(const std::string& from, const std::string& to);
+  // Recounts allocated_pages_ after the live view was replaced.
+  void CountAllocated();
 
   Tree live_;
   Tree durable_;
+  // Every path whose live entry may differ from its durable one, except by a failed page.
+  std::map<std::string, Unsynced> unsynced_;
+  // Pages whose sync failed (held, so that their addresses are not reused): a sync never
+  // makes them durable. Forgotten when no file holds them any more.
+  absl::flat_hash_map<const FileData::Page*, FileData::PageRef> failed_pages_;
+  bool sync_failure_ = false;
+  uint64_t capacity_ = kUnlimited;
+  uint64_t allocated_pages_ = 0;  // of live files
+  uint64_t synced_pages_ = 0;
 };
 
 // A readable description of how two trees differ ("" if equal), for test failures.

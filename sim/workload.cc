@@ -21,11 +21,16 @@ std::string ScratchPath(uint64_t i) { return absl::StrCat("tmp/s", i); }
 }  // namespace
 
 std::string WorkloadBytes(uint64_t op_id, uint64_t size) {
-  std::string bytes(size, '\0');
+  // Byte 7k + j is byte j of the salt plus k, so the pattern repeats every 7 * 256 bytes:
+  // make one period, then copy it (the workload writes hundreds of MB per simulated minute).
+  constexpr uint64_t kPeriod = 7 * 256;
   const uint64_t salt = op_id * 0x9e3779b97f4a7c15ull;
-  for (uint64_t i = 0; i < size; ++i) {
-    bytes[i] = static_cast<char>((salt >> ((i % 7) * 8)) + i / 7);
+  std::string bytes;
+  bytes.reserve(size);
+  for (uint64_t i = 0; i < std::min(size, kPeriod); ++i) {
+    bytes.push_back(static_cast<char>((salt >> ((i % 7) * 8)) + i / 7));
   }
+  while (bytes.size() < size) bytes.append(bytes, 0, std::min(bytes.size(), size - bytes.size()));
   return bytes;
 }
 
@@ -268,17 +273,13 @@ std::vector<Workload::Loss> Workload::Verify(ModuleIndex m, const MemStore::Tree
     for (const auto& [start, range] : ranges) {
       const Op& op = ops_.at(range.op);
       if (op.state != State::kAcked) continue;
-      const std::string* data = file == tree.end() ? nullptr : &file->second.data;
+      const FileData* data = file == tree.end() ? nullptr : &file->second.data;
       bool intact = data != nullptr && data->size() >= range.end;
       uint64_t first_bad = start;
       if (intact) {
-        for (uint64_t i = start; i < range.end; ++i) {
-          if ((*data)[i] != (*op.data)[i - op.offset]) {
-            intact = false;
-            first_bad = i;
-            break;
-          }
-        }
+        first_bad = data->FindMismatch(
+            start, std::string_view(*op.data).substr(start - op.offset, range.end - start));
+        intact = first_bad == FileData::kNoMismatch;
       }
       verified.try_emplace(range.op, true);
       if (intact) continue;

@@ -267,7 +267,7 @@ class ReplicaPair {
           if (s.fail_flushes) {
             st = absl::DataLossError("EIO: fsync failed");
           } else {
-            s.store.Sync(apply->mutation.path);
+            st.Update(s.store.Sync(apply->mutation.path));
           }
         }
         events_.push_back(Applied{i, apply->apply_id, st});

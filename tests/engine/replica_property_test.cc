@@ -297,7 +297,7 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
     auto it = tree.find(path);
     if (f.certain_size == 0 && it == tree.end()) continue;
     RC_ASSERT(it != tree.end());
-    const std::string& data = it->second.data;
+    const sim::FileData& data = it->second.data;
     RC_ASSERT(data.size() >= f.certain_size);
     RC_ASSERT(data.size() <= f.possible_size);
     for (size_t i = 0; i < f.bytes.size() && i < data.size(); ++i) {

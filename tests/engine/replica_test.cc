@@ -505,7 +505,7 @@ TEST(ReplicaTest, CrashOfLonePrimaryAfterSwapKeepsFsyncedData) {
   pair.Settle(absl::Seconds(30));
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << "--\n" << pair.Log(kB);
   // The fsync covered "akkkkkkkkkk"; the write made alone may be lost with the crash.
-  const std::string data = pair.side(kB).store.live().at("f2").data;
+  const std::string data = pair.side(kB).store.live().at("f2").data.ToString();
   EXPECT_EQ(data.substr(5), Bytes(6, 'k')) << data;
   EXPECT_TRUE(data.substr(0, 5) == "akkkk" || data.substr(0, 5) == "uuuuu") << data;
 }

@@ -68,15 +68,11 @@ TEST(ReplicationModeTest, WorkloadModelFindsALostWrite) {
   MemStore::Tree tree = store.live();
   auto it = tree.find("vm.img");
   ASSERT_NE(it, tree.end());
-  bool flipped = false;
-  for (char& c : it->second.data) {
-    if (c != 0) {
-      c = static_cast<char>(c ^ 1);
-      flipped = true;
-      break;
-    }
-  }
-  ASSERT_TRUE(flipped);
+  FileData& data = it->second.data;
+  uint64_t first = 0;
+  while (first < data.size() && data[first] == 0) ++first;
+  ASSERT_LT(first, data.size());
+  data.Write(first, std::string(1, static_cast<char>(data[first] ^ 1)));
   Workload again(1, 3);
   op = 1;
   for (int i = 0; i < 200; ++i, ++op) {
