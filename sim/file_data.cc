@@ -65,6 +65,30 @@ void FileData::Write(uint64_t offset, std::string_view bytes) {
   }
 }
 
+void FileData::Write(uint64_t offset, const std::shared_ptr<const std::string>& bytes) {
+  if (!bytes || bytes->empty()) {
+    Write(offset, std::string_view());
+    return;
+  }
+  const std::string& b = *bytes;
+  const uint64_t end = offset + b.size();
+  if (end > size_) Resize(end);
+  for (uint64_t done = 0; done < b.size();) {
+    const uint64_t at = offset + done;
+    const uint64_t in = at % kPage;
+    const uint64_t chunk = std::min(kPage - in, b.size() - done);
+    if (chunk == kPage) {
+      // A whole page: lent by the buffer (aliasing its ownership), not copied.
+      PageRef& page = pages_[at / kPage];
+      if (!page) ++allocated_pages_;
+      page = PageRef(bytes, reinterpret_cast<const Page*>(b.data() + done));
+    } else {
+      std::memcpy(MutablePage(at / kPage).data() + in, b.data() + done, chunk);
+    }
+    done += chunk;
+  }
+}
+
 void FileData::Resize(uint64_t size) {
   const uint64_t count = PagesFor(size);
   for (uint64_t i = count; i < pages_.size(); ++i) {
@@ -98,16 +122,16 @@ void FileData::SetPage(uint64_t i, PageRef page) {
 FileData::Page& FileData::MutablePage(uint64_t i, bool overwrite) {
   PageRef& page = pages_[i];
   if (!page) ++allocated_pages_;
-  if (page && page.use_count() == 1) {
+  if (page && page.use_count() == 1 && Owned(page)) {
     // Written in place.
   } else if (overwrite) {
-    page = std::make_shared_for_overwrite<Page>();
+    page = PageRef(new Page, OwnedPageDeleter{});
   } else if (!page) {
-    page = std::make_shared<Page>();  // value-initialized: zeros
+    page = PageRef(new Page{}, OwnedPageDeleter{});  // value-initialized: zeros
   } else {
-    page = std::make_shared<Page>(*page);
+    page = PageRef(new Page(*page), OwnedPageDeleter{});
   }
-  // Allocated just above as a mutable Page (every page is), and owned by this FileData alone.
+  // Allocated as a mutable Page by this class, and owned by this FileData alone.
   return const_cast<Page&>(*page);
 }
 

@@ -2,7 +2,9 @@
 // pages. Copying a FileData copies page pointers, not bytes; a page shared by two copies is
 // copied only when one of them writes to it, and a page with a single owner is written in
 // place. A null page is a hole and reads as zeros. Comparing two FileData is exact and cheap
-// where they share pages: a pointer-equal page is equal without reading it.
+// where they share pages: a pointer-equal page is equal without reading it. A write given as
+// a shared buffer (a Payload, as the replication stream carries it) lends the pages it covers
+// whole instead of copying them, so both simulated nodes hold the same bytes once.
 #ifndef DUET_SIM_FILE_DATA_H_
 #define DUET_SIM_FILE_DATA_H_
 
@@ -20,8 +22,8 @@ class FileData {
  public:
   static constexpr uint64_t kPageSize = 4096;
   using Page = std::array<char, kPageSize>;
-  // Every page is allocated by a FileData (as a mutable object), so a page with one owner
-  // may be written in place.
+  // A page is either allocated by a FileData (as a mutable object, with OwnedPageDeleter: a
+  // page with one owner may be written in place) or lent by a Payload (never written).
   using PageRef = std::shared_ptr<const Page>;
   static constexpr uint64_t kNoMismatch = ~uint64_t{0};
 
@@ -45,6 +47,8 @@ class FileData {
   // Writes `bytes` at `offset`, first extending the file with a hole up to `offset` +
   // bytes.size() if it is shorter.
   void Write(uint64_t offset, std::string_view bytes);
+  // The same, lending `bytes`'s whole pages instead of copying them.
+  void Write(uint64_t offset, const std::shared_ptr<const std::string>& bytes);
   // Truncates, or extends with a hole.
   void Resize(uint64_t size);
   // Pages a write of `length` bytes at `offset` would allocate (holes, or past the end).
@@ -64,6 +68,12 @@ class FileData {
   friend bool operator==(const FileData& a, std::string_view b);
 
  private:
+  struct OwnedPageDeleter {
+    void operator()(Page* page) const { delete page; }
+  };
+  static bool Owned(const PageRef& page) {
+    return std::get_deleter<OwnedPageDeleter>(page) != nullptr;
+  }
   // Page i, made writable: allocated if a hole, copied if shared (left uninitialized instead
   // if the caller overwrites all of it).
   Page& MutablePage(uint64_t i, bool overwrite = false);

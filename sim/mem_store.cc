@@ -39,7 +39,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
             " more bytes; ", used_bytes(), " of ", capacity_, " used"));
       }
       const uint64_t before = data.allocated_pages();
-      data.Write(m.offset, m.data ? std::string_view(*m.data) : std::string_view());
+      data.Write(m.offset, m.data);
       allocated_pages_ += data.allocated_pages() - before;
       Unsynced& unsynced = created ? MarkReplaced(m.path) : unsynced_[m.path];
       MarkPages(unsynced, m.offset, m.data_size());

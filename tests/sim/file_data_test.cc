@@ -75,5 +75,24 @@ TEST(FileDataTest, EqualityComparesBytesNotPointers) {
   EXPECT_EQ(zeros.FindMismatch(0, std::string(kPage + 2, '\0')), kPage + 1);
 }
 
+// A shared buffer lends its whole pages (no copy); a later write to such a page copies it
+// first, leaving the buffer untouched.
+TEST(FileDataTest, PayloadWriteLendsWholePagesAndNeverWritesIntoThem) {
+  auto payload = std::make_shared<const std::string>(std::string(2 * kPage + 10, 'p'));
+  FileData data;
+  data.Write(kPage - 5, payload);  // partial, whole, whole, partial
+  ASSERT_EQ(data.size(), 3 * kPage + 5);
+  EXPECT_EQ(data.page(1).get(), reinterpret_cast<const FileData::Page*>(payload->data() + 5));
+  EXPECT_EQ(data.page(2).get(),
+            reinterpret_cast<const FileData::Page*>(payload->data() + 5 + kPage));
+  EXPECT_EQ(data.substr(kPage - 5), *payload);
+  FileData copy = data;
+  payload.reset();  // the pages keep the buffer alive
+  data.Write(kPage + 7, "X");
+  EXPECT_EQ(data[kPage + 7], 'X');
+  EXPECT_EQ(copy[kPage + 7], 'p');
+  EXPECT_EQ(data.allocated_pages(), 4u);
+}
+
 }  // namespace
 }  // namespace duet::sim
