@@ -32,7 +32,7 @@ struct OutdateRecord {
 void ApplyOutdateRecord(WitnessDurableState& state, const OutdateRecord& record);
 
 struct WitnessAnswer {
-  LeaseReply reply;                     // goes back to request.from...
+  LeaseReply reply;                      // goes back to request.from...
   std::optional<OutdateRecord> persist;  // ...once this is durable
 };
 

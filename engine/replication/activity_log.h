@@ -85,7 +85,7 @@ class ActivityLog {
   size_t capacity_;
   std::list<ZoneRef> lru_;  // front: least recently used
   absl::flat_hash_map<ZoneRef, Entry> entries_;
-  absl::btree_map<std::string, uint64_t> names_;    // hot name -> last lsn (or unknown)
+  absl::btree_map<std::string, uint64_t> names_;  // hot name -> last lsn (or unknown)
   absl::btree_set<std::pair<uint64_t, std::string>> names_by_lsn_;  // known age, oldest first
 };
 

@@ -101,8 +101,8 @@ void Replica::MarkOutdated(Actions& out) {
 
 absl::Status Replica::DiscardMyData(Actions& out) {
   if (role_ == ReplRole::kPrimary) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(name_, ": this node is primary; make it secondary before discarding its data"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        name_, ": this node is primary; make it secondary before discarding its data"));
   }
   discard_my_data_ = true;
   Log(out, "admin: this copy discards its divergent changes at the next handshake");
@@ -742,7 +742,8 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
 
 void Replica::RestartSessionLater(absl::Time now) {
   // Not at once: a disk that keeps failing would otherwise spin resync sessions.
-  if (restart_session_at_ == absl::InfiniteFuture()) restart_session_at_ = now + opt_.flush_interval;
+  if (restart_session_at_ == absl::InfiniteFuture())
+    restart_session_at_ = now + opt_.flush_interval;
 }
 
 void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status, Actions& out) {

@@ -187,10 +187,9 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
   const auto name = builder.CreateString(hello.module);
   const fb::Generations gens(hello.gens.current, hello.gens.bitmap,
                              flatbuffers::make_span(hello.gens.history));
-  const auto body =
-      fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent, hello.epoch,
-                          hello.answers, hello.crashed, hello.dirty, hello.alone_acked,
-                          hello.discard);
+  const auto body = fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent,
+                                        hello.epoch, hello.answers, hello.crashed, hello.dirty,
+                                        hello.alone_acked, hello.discard);
   return {fb::Message::ReplHello, body.Union()};
 }
 
