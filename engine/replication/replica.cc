@@ -20,6 +20,12 @@ std::pair<uint64_t, uint64_t> ZonesOf(const Mutation& m, uint32_t zone_size) {
   return {first, last};
 }
 
+absl::Status DiskFailedError() {
+  return absl::DataLossError(
+      "EIO: an earlier flush of this copy failed; nothing written here is known durable until "
+      "it is resynced from the peer");
+}
+
 }  // namespace
 
 ReplicaOptions ReplicaOptions::From(const ModuleConfig& module,
@@ -412,6 +418,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   entry.op_id = op_id;
   entry.local_done = !apply_locally;
   entry.bytes = m.data_size();
+  entry.fsync = m.kind == MutationKind::kFsync;
   if (apply_locally) {
     const uint64_t id = NextId();
     applying_[id] = Touched(Applying::Kind::kLocal, lsn, m);
@@ -450,7 +457,7 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
   }
   Persist(std::move(records), out);  // dirty before the write completes
   const uint64_t id = NextId();
-  applying_[id] = Applying{Applying::Kind::kTracked, op_id};
+  applying_[id] = Touched(Applying::Kind::kTracked, op_id, m);
   const bool durable = m.kind == MutationKind::kFsync;
   out.push_back(ApplyMutation{module_, id, std::move(m), durable});
 }
@@ -501,6 +508,7 @@ void Replica::CompleteInOrder(Actions& out) {
     if (front.op_id != 0) {
       absl::Status status = front.local_status;
       if (fenced_ && !peer_has) status = absl::AbortedError("fenced: no longer primary");
+      if (status.ok() && front.fsync && durable_.disk_failed) status = DiskFailedError();
       out.push_back(CompleteLocal{module_, front.op_id, status});
     }
     inflight_bytes_ -= front.bytes;
@@ -567,8 +575,10 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       if (!status.ok() && a.mutation == MutationKind::kFsync) {
         OnLocalDurabilityFailed(status, out);
       }
-      const absl::Status result =
-          fenced_ ? absl::AbortedError("fenced: no longer primary") : status;
+      absl::Status result = fenced_ ? absl::AbortedError("fenced: no longer primary") : status;
+      if (result.ok() && a.mutation == MutationKind::kFsync && durable_.disk_failed) {
+        result = DiskFailedError();
+      }
       if (peer_outdated_ || fenced_) {
         out.push_back(CompleteLocal{module_, a.key, result});
       } else {
@@ -624,7 +634,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
     case Applying::Kind::kLocalFlush:
       local_flush_in_flight_ = false;
       if (!status.ok()) OnLocalDurabilityFailed(status, out);
-      if (status.ok() && !local_disk_failed_) {
+      if (status.ok() && !durable_.disk_failed) {
         local_durable_lsn_ = std::max(local_durable_lsn_, a.key);
       }
       break;
@@ -762,16 +772,17 @@ void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status,
 
 void Replica::OnLocalDurabilityFailed(const absl::Status& status, Actions& out) {
   // As above, for the writer's own copy: what was not yet durable here when the flush failed
-  // may be gone after a crash however later flushes end. Those zones stay hot for the rest
-  // of this process (a crash then takes them from the peer, which acknowledged them), and
-  // the dirty zones (written alone, not yet sent) become hot too, so that closing the dirty
-  // map after a resync does not forget them.
-  if (!local_disk_failed_) {
-    Log(out, absl::StrCat("disk: a local flush failed (", status.message(),
-                          "); zones written here stay in the activity log until a restart"));
-  }
-  local_disk_failed_ = true;
+  // may be gone after a crash however later flushes end (persisted: a restart does not
+  // mend the disk). Zones written here stay hot (a crash then takes them from the peer,
+  // which acknowledged them), the dirty zones (written alone, not yet sent) become hot too,
+  // so that closing the dirty map after a resync does not forget them, and every later
+  // fsync fails: it could not promise durability. Resyncing this copy from the peer ends it.
   std::vector<ReplicaRecord> records;
+  if (!durable_.disk_failed) {
+    Log(out, absl::StrCat("disk: a local flush failed (", status.message(),
+                          "); fsyncs fail here until this copy is resynced from the peer"));
+    records.push_back(record::SetDiskFailed{true});
+  }
   for (const auto& [path, zones] : durable_.dirty.files()) {
     zones.ForEach([&](uint64_t z) { activity_log_.AddRecovered(path, z, durable_.hot, records); });
   }
@@ -1083,9 +1094,11 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   for (const auto& [path, zones] : durable_.dirty.files()) {
     zones.ForEach([&](uint64_t z) { mine[path].push_back(z); });
   }
-  activity_log_.ForEachNotDurable(peer_durable_lsn_,
+  // With a failed disk, every hot zone: this copy may lack it whatever the peer holds.
+  const uint64_t peer_durable = durable_.disk_failed ? 0 : peer_durable_lsn_;
+  activity_log_.ForEachNotDurable(peer_durable,
                                   [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
-  activity_log_.TakeNamesNotDurable(peer_durable_lsn_,
+  activity_log_.TakeNamesNotDurable(peer_durable,
                                     [&](const std::string& path) { renamed.push_back(path); });
   std::sort(renamed.begin(), renamed.end());
   renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
@@ -1104,7 +1117,8 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   }
   for (const std::string& path : renamed) RequestFromSource(path, {}, false, out);
   RequestFromSource("", {}, true, out);
-  if (behind || discard || !mine.empty() || !renamed.empty() || durable_.inconsistent) {
+  if (behind || discard || !mine.empty() || !renamed.empty() || durable_.inconsistent ||
+      durable_.disk_failed) {
     if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
     data_state_ = DataState::kSyncing;
     sync_percent_ = 0;
@@ -1190,7 +1204,7 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     Generations gens = durable_.gens;
     gens.bitmap = 0;
     std::vector<ReplicaRecord> records = {record::ClearDirty{}, record::SetGenerations{gens}};
-    if (!local_disk_failed_) activity_log_.ForgetRecovered(records);
+    if (!durable_.disk_failed) activity_log_.ForgetRecovered(records);
     Persist(std::move(records), out);
     source_active_ = false;
     awaiting_done_confirm_ = false;
@@ -1225,9 +1239,10 @@ void Replica::FinishTarget(Actions& out) {
   }
   gens.current = *done_current_;
   gens.bitmap = 0;
-  Persist({record::ClearDirty{}, record::ClearHot{}, record::SetGenerations{gens},
-           record::SetInconsistent{false}, record::SetOutdated{false}},
-          out);
+  Persist(
+      {record::ClearDirty{}, record::ClearHot{}, record::SetGenerations{gens},
+       record::SetInconsistent{false}, record::SetOutdated{false}, record::SetDiskFailed{false}},
+      out);
   activity_log_.Clear();
   target_active_ = false;
   done_current_.reset();

@@ -126,6 +126,7 @@ class Replica {
     Mutation mutation;
     uint64_t bytes = 0;
     bool alone = false;  // sent before the peer was dropped: its ack will never come
+    bool fsync = false;
     bool local_done = false;
     absl::Status local_status;
   };
@@ -245,7 +246,6 @@ class Replica {
   uint64_t peer_durable_lsn_ = 0;
   uint64_t local_durable_lsn_ = 0;  // our own stream mutations flushed here
   bool local_flush_in_flight_ = false;
-  bool local_disk_failed_ = false;  // a local flush failed: local_durable_lsn_ frozen
   absl::Time next_local_flush_at_ = absl::InfiniteFuture();
   absl::Time last_ack_progress_ = absl::InfinitePast();
   // Namespace changes sent and not yet acknowledged (journaled if the peer is dropped).

@@ -44,6 +44,10 @@ struct ReplicaDurableState {
   // The machine restarted (its page cache, with whatever was not synced, is gone) and this
   // copy has not attached to the peer since: the peer may hold acknowledged data it lacks.
   bool lost_unsynced = false;
+  // A flush of this copy failed (EIO): as Linux drops the failed pages' dirty state, what
+  // was written here may be missing from the disk whatever later flushes say, until this
+  // copy is resynced from the peer. Meanwhile its hot zones never cool and its fsyncs fail.
+  bool disk_failed = false;
 };
 
 namespace record {
@@ -87,6 +91,9 @@ struct SetAloneAcked {};
 struct SetLostUnsynced {
   bool lost = false;
 };
+struct SetDiskFailed {
+  bool failed = false;
+};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -105,7 +112,7 @@ using ReplicaRecord =
                  record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
                  record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
                  record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced,
-                 record::HotNameAdd, record::HotNameRemove>;
+                 record::HotNameAdd, record::HotNameRemove, record::SetDiskFailed>;
 
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 

@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -82,13 +83,19 @@ class ReplicaPair {
       held_[from].clear();
     }
   }
-  // Loses side i's unsynced data and restarts its engine from what it persisted.
-  void Crash(int i) {
+  // Loses side i's unsynced data and restarts its engine from what it persisted. With
+  // `tear_seed`, each unsynced page of a file survives or not at random (a torn crash).
+  void Crash(int i, std::optional<uint64_t> tear_seed = std::nullopt) {
     events_.erase(std::remove_if(events_.begin(), events_.end(),
                                  [&](const Event& e) { return TargetOf(e) == i; }),
                   events_.end());
     held_[i].clear();
-    sides_[i].store.Crash();
+    if (tear_seed) {
+      Rng rng(*tear_seed);
+      sides_[i].store.CrashTearingWrites(rng);
+    } else {
+      sides_[i].store.Crash();
+    }
     Boot(i);
     Run(i, [&](Actions& out) { replica(i).OnStart(/*lost_unsynced=*/true, out); });
   }

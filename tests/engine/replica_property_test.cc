@@ -1,6 +1,7 @@
 // Stateful property of replication: random writes of all sizes (overlapping, extending
-// files), fsyncs, crashes of either node, disconnects and reconnects, and planned swaps,
-// checked against a reference model of what was acknowledged. After healing:
+// files), fsyncs, crashes of either node (some tearing unsynced pages), disk faults (fsync
+// failing with EIO as Linux fails it, a full disk), disconnects and reconnects, and planned
+// swaps, checked against a reference model of what was acknowledged. After healing:
 //  - both replicas are byte-identical;
 //  - every byte of every acknowledged write is there, unless a later write that was never
 //    acknowledged (its node crashed) may have covered it;
@@ -99,6 +100,22 @@ struct Model {
     f.certain_size = std::max<uint64_t>(f.certain_size, p.offset + p.data.size());
     pending[node].erase(it);
   }
+  // A write that failed (a full disk) may or may not have landed anywhere.
+  void Fail(int node, uint64_t op) {
+    auto it = pending[node].find(op);
+    if (it == pending[node].end()) return;
+    const Pending& p = it->second;
+    FileModel& f = files[p.path];
+    if (f.bytes.size() < p.offset + p.data.size()) {
+      f.bytes.resize(p.offset + p.data.size());
+      f.version.resize(p.offset + p.data.size());
+    }
+    for (size_t i = 0; i < p.data.size(); ++i) {
+      f.bytes[p.offset + i].reset();
+      f.version[p.offset + i] = op;
+    }
+    pending[node].erase(it);
+  }
   void Lose(int node) {
     for (auto& [op, p] : pending[node]) {
       FileModel& f = files[p.path];
@@ -116,7 +133,18 @@ struct Model {
   }
 };
 
-enum class Cmd : int { kWrite, kFsync, kDisconnect, kConnect, kCrash, kSwap, kTime, kPump, kCount };
+enum class Cmd : int {
+  kWrite,
+  kFsync,
+  kDisconnect,
+  kConnect,
+  kCrash,
+  kSwap,
+  kTime,
+  kPump,
+  kDisk,
+  kCount
+};
 
 struct Step {
   Cmd cmd;
@@ -127,8 +155,8 @@ struct Step {
 };
 
 void showValue(const Step& s, std::ostream& os) {
-  static const char* names[] = {"write", "fsync", "disconnect", "connect",
-                                "crash", "swap",  "time",       "pump"};
+  static const char* names[] = {"write", "fsync", "disconnect", "connect", "crash",
+                                "swap",  "time",  "pump",       "disk"};
   os << names[static_cast<int>(s.cmd)] << "(file " << s.file << ", offset " << s.offset
      << ", size class " << s.size_class << ", arg " << s.arg << ")";
 }
@@ -180,15 +208,25 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
       for (auto it = model.pending[n].begin(); it != model.pending[n].end();) {
         const uint64_t op = (it++)->first;
         if (pair.Completed(n, op)) {
-          RC_ASSERT(pair.Result(n, op).ok());
-          model.Acknowledge(n, op);
+          const absl::Status result = pair.Result(n, op);
+          if (result.ok()) {
+            model.Acknowledge(n, op);
+          } else {
+            RC_ASSERT(result.code() == absl::StatusCode::kResourceExhausted);  // a full disk
+            model.Fail(n, op);
+          }
         }
       }
       for (auto it = model.pending_fsyncs[n].begin(); it != model.pending_fsyncs[n].end();) {
         const uint64_t op = (it++)->first;
         if (pair.Completed(n, op)) {
-          RC_ASSERT(pair.Result(n, op).ok());
-          model.AcknowledgeFsync(n, op);
+          const absl::Status result = pair.Result(n, op);
+          if (result.ok()) {
+            model.AcknowledgeFsync(n, op);
+          } else {
+            RC_ASSERT(result.code() == absl::StatusCode::kDataLoss);  // EIO
+            model.pending_fsyncs[n].erase(op);
+          }
         }
       }
     }
@@ -234,7 +272,11 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
           pair.Disconnect();
           connected = false;
         }
-        pair.Crash(victim);
+        if (s.size_class % 2 == 1) {
+          pair.Crash(victim, static_cast<uint64_t>(s.offset));  // torn
+        } else {
+          pair.Crash(victim);
+        }
         // The survivor takes over only if its copy is up to date (as Node requires).
         if (victim == primary && pair.replica(1 - primary).data_state() == DataState::kUpToDate) {
           primary = 1 - primary;
@@ -265,6 +307,22 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
       case Cmd::kPump:
         pair.Pump(static_cast<size_t>(s.arg % 50));
         break;
+      case Cmd::kDisk: {
+        auto& side = pair.side(s.arg % 2);
+        switch ((s.arg / 2) % 3) {
+          case 0:
+            side.store.set_sync_failure(true);
+            break;
+          case 1:
+            side.fail_writes = true;
+            break;
+          default:
+            side.store.set_sync_failure(false);
+            side.fail_writes = false;
+            break;
+        }
+        break;
+      }
       case Cmd::kCount:
         break;
     }
@@ -277,7 +335,11 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
     harvest();
   }
   (void)up;
-  // Heal: connect, let everything finish.
+  // Heal: disks work again, connect, let everything finish.
+  for (int n = 0; n < 2; ++n) {
+    pair.side(n).store.set_sync_failure(false);
+    pair.side(n).fail_writes = false;
+  }
   if (!connected) pair.Connect();
   for (int i = 0; i < 300; ++i) {
     pair.Pump();
