@@ -27,6 +27,7 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::SetOutdated& x) { s.outdated = x.outdated; },
                  [&](const record::SetAloneAcked&) { s.alone_acked = true; },
                  [&](const record::SetLostUnsynced& x) { s.lost_unsynced = x.lost; },
+                 [&](const record::SetDrawnAlone& x) { s.drawn_alone = x.generation; },
                  [&](const record::Renamed& x) {
                    s.dirty.Rename(x.from, x.to);
                    s.hot.Rename(x.from, x.to);

@@ -44,6 +44,11 @@ struct ReplicaDurableState {
   // The machine restarted (its page cache, with whatever was not synced, is gone) and this
   // copy has not attached to the peer since: the peer may hold acknowledged data it lacks.
   bool lost_unsynced = false;
+  // The current generation if this node drew it for writes made without the peer, and the
+  // peer cannot hold it yet (0: none): later writes made alone need no new one. An open dirty
+  // map does not say so: a resync target may have taken this current while its end never
+  // reached us, then the writes made alone here would look like the peer's data.
+  uint64_t drawn_alone = 0;
 };
 
 namespace record {
@@ -87,6 +92,9 @@ struct SetAloneAcked {};
 struct SetLostUnsynced {
   bool lost = false;
 };
+struct SetDrawnAlone {
+  uint64_t generation = 0;  // 0: the peer may hold our current
+};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -105,7 +113,7 @@ using ReplicaRecord =
                  record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
                  record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
                  record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced,
-                 record::HotNameAdd, record::HotNameRemove>;
+                 record::HotNameAdd, record::HotNameRemove, record::SetDrawnAlone>;
 
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 
