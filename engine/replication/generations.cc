@@ -33,6 +33,17 @@ SyncDecision Decide(const Generations& self, const Generations& peer) {
   for (uint64_t old : peer.history) {
     if (old != 0 && old == self.current && peer.bitmap != 0) return SyncDecision::kPeerIsSource;
   }
+  // Both wrote alone since a generation both held, one of them with a dirty map opened
+  // earlier (a resync's end never reached it, so it kept its older bitmap and moved on again
+  // from there): the peer's bitmap is in our history, or ours in its history.
+  if (self.bitmap != 0 && peer.bitmap != 0) {
+    for (uint64_t old : self.history) {
+      if (old != 0 && old == peer.bitmap) return SyncDecision::kSplitBrain;
+    }
+    for (uint64_t old : peer.history) {
+      if (old != 0 && old == self.bitmap) return SyncDecision::kSplitBrain;
+    }
+  }
   return SyncDecision::kUnrelated;
 }
 

@@ -25,7 +25,7 @@ enum class SyncDecision : uint8_t {
   kInSync,        // same current: nothing to copy (beyond crash leftovers in activity logs)
   kSelfIsSource,  // the peer's data is where ours was when our dirty map opened
   kPeerIsSource,
-  kSplitBrain,  // both opened a dirty map from the same generation: both wrote alone
+  kSplitBrain,  // both wrote alone since a generation both held
   kUnrelated,   // no common generation this side can prove: an admin must decide
 };
 

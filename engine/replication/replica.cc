@@ -314,6 +314,15 @@ void Replica::Decide(absl::Time now, Actions& out) {
   refused_reason_.clear();
   discard_my_data_ = false;  // done with (or not needed: no split brain)
   link_ = Link::kAttached;
+  // The peer holds (or held) our current: the next writes made alone need a new one.
+  const uint64_t mine = durable_.gens.current;
+  if (mine == peer.gens.current || mine == peer.gens.bitmap ||
+      std::find(peer.gens.history.begin(), peer.gens.history.end(), mine) !=
+          peer.gens.history.end()) {
+    std::vector<ReplicaRecord> records;
+    ShareCurrent(records);
+    Persist(std::move(records), out);
+  }
   restart_session_at_ = absl::InfiniteFuture();  // this is the new session
   // What this copy lost in a machine restart is in this session's plan (either way).
   if (durable_.lost_unsynced) Persist({record::SetLostUnsynced{false}}, out);
@@ -435,11 +444,23 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   inflight_.push_back(std::move(entry));
 }
 
+bool Replica::MovedOnAlone() const {
+  return durable_.gens.bitmap != 0 && durable_.drawn_alone == durable_.gens.current;
+}
+
 void Replica::MoveGenerationOn(std::vector<ReplicaRecord>& records) {
-  if (durable_.gens.bitmap != 0) return;
+  // An open dirty map is not enough: the peer may hold our current (a resync target takes it
+  // at its end, which may never reach us). Then the writes made alone from now on need a
+  // generation of their own, or they would pass for the peer's data at the next handshake.
+  if (MovedOnAlone()) return;
   Generations gens = durable_.gens;
   StartTracking(gens, rng_.Next() | 1);
   records.push_back(record::SetGenerations{gens});
+  records.push_back(record::SetDrawnAlone{gens.current});
+}
+
+void Replica::ShareCurrent(std::vector<ReplicaRecord>& records) {
+  if (durable_.drawn_alone != 0) records.push_back(record::SetDrawnAlone{0});
 }
 
 void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
@@ -495,7 +516,7 @@ void Replica::CompleteInOrder(Actions& out) {
     // (it cannot take over with its old copy), or fails if this node is fenced.
     const bool alone = front.alone || !attached();
     if (!front.local_done || !(peer_has || fenced_ || (alone && peer_outdated_))) break;
-    if (front.op_id != 0 && !peer_has && !fenced_ && !attached() && durable_.gens.bitmap == 0) {
+    if (front.op_id != 0 && !peer_has && !fenced_ && !attached() && !MovedOnAlone()) {
       // Sent before the peer was dropped and acknowledged without it: a write made alone,
       // so this branch moves on first, as in Track (else, with equal generations, the next
       // handshake may make the peer, which never got it, the source). Not while attached:
@@ -647,6 +668,10 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
         break;
       }
       if (a.session == session_ && source_active_ && awaiting_done_confirm_) {
+        // The target takes our current with this, even if its answer never reaches us.
+        std::vector<ReplicaRecord> records;
+        ShareCurrent(records);
+        Persist(std::move(records), out);
         out.push_back(
             SendReplication{ResyncDone{name_, durable_.gens.current, target_requests_seen_}});
       }
@@ -1239,10 +1264,11 @@ void Replica::FinishTarget(Actions& out) {
   }
   gens.current = *done_current_;
   gens.bitmap = 0;
-  Persist(
-      {record::ClearDirty{}, record::ClearHot{}, record::SetGenerations{gens},
-       record::SetInconsistent{false}, record::SetOutdated{false}, record::SetDiskFailed{false}},
-      out);
+  std::vector<ReplicaRecord> records = {
+      record::ClearDirty{},           record::ClearHot{},         record::SetGenerations{gens},
+      record::SetInconsistent{false}, record::SetOutdated{false}, record::SetDiskFailed{false}};
+  ShareCurrent(records);  // the source's current, now ours too
+  Persist(std::move(records), out);
   activity_log_.Clear();
   target_active_ = false;
   done_current_.reset();

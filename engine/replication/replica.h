@@ -6,7 +6,9 @@
 //  - a write's zones are hot in the activity log before the write is sent to the peer;
 //  - a write made without the peer has its zones in the dirty map before it completes;
 //  - a write that completes detached without the peer's ack (made alone, or in flight when
-//    the peer was dropped) completes only after the generation moved on;
+//    the peer was dropped) completes only after the generation moved on to one the peer
+//    cannot hold (an open dirty map is not enough: a resync target takes the source's
+//    current at its end, which may never reach the source);
 //  - an application call completes only after the local apply and the peer's ack (an fsync:
 //    durable on both); a peer that stops acknowledging for replication.timeout is dropped
 //    and everything in flight is tracked as dirty, then completed;
@@ -163,8 +165,12 @@ class Replica {
   // Primary.
   void Submit(absl::Time now, uint64_t op_id, Mutation mutation, bool apply_locally, Actions& out);
   void Track(uint64_t op_id, Mutation mutation, Actions& out);
-  // Starts a new current generation (the peer is behind from now on), once per time alone.
+  // Starts a new current generation (the peer is behind from now on), unless the current is
+  // one this node drew for writes made alone and the peer cannot hold yet (MovedOnAlone).
   void MoveGenerationOn(std::vector<ReplicaRecord>& records);
+  bool MovedOnAlone() const;
+  // The peer may hold our current from now on (it said so in its Hello, or we end a resync).
+  void ShareCurrent(std::vector<ReplicaRecord>& records);
   // Keeps dirty and hot zones on the right names; with `journal`, records the change too.
   void TrackNamespace(const Mutation& m, bool journal, std::vector<ReplicaRecord>& records);
   void CompleteInOrder(Actions& out);

@@ -48,6 +48,11 @@ struct ReplicaDurableState {
   // was written here may be missing from the disk whatever later flushes say, until this
   // copy is resynced from the peer. Meanwhile its hot zones never cool and its fsyncs fail.
   bool disk_failed = false;
+  // The current generation if this node drew it for writes made without the peer, and the
+  // peer cannot hold it yet (0: none): later writes made alone need no new one. An open dirty
+  // map does not say so: a resync target may have taken this current while its end never
+  // reached us, then the writes made alone here would look like the peer's data.
+  uint64_t drawn_alone = 0;
 };
 
 namespace record {
@@ -94,6 +99,9 @@ struct SetLostUnsynced {
 struct SetDiskFailed {
   bool failed = false;
 };
+struct SetDrawnAlone {
+  uint64_t generation = 0;  // 0: the peer may hold our current
+};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -112,7 +120,8 @@ using ReplicaRecord =
                  record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
                  record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
                  record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced,
-                 record::HotNameAdd, record::HotNameRemove, record::SetDiskFailed>;
+                 record::HotNameAdd, record::HotNameRemove, record::SetDiskFailed,
+                 record::SetDrawnAlone>;
 
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 

@@ -87,7 +87,12 @@ INSTANTIATE_TEST_SUITE_P(
              "promoted, it became a resync target and blocks overwrote its newer writes",
              true},
         Case{17038750638958553005ull, nullptr, std::nullopt,
-             "replicas differ: as above (seen with the same engine change)", true}),
+             "replicas differ: as above (seen with the same engine change)", true},
+        Case{15433891304905425880ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: a resync's end never reached the source, which then "
+             "wrote alone under the generation the peer had taken; the peer's tentative "
+             "branch looked newer",
+             true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
     });
