@@ -980,52 +980,53 @@ TEST(ReplicaTest, FsyncMadeAloneAfterAFailedFlushFails) {
   pair.Connect();
   pair.Settle();
   EXPECT_EQ(pair.Difference(), "");
+}
 
-  // Found by the simulator (seed 15433891304905425880): a resync from a, which had written
-  // alone, ends on b (it takes a's generation) but the connection drops before a hears it, so
-  // a's dirty map stays open. b is promoted, writes alone (never acknowledged) and stops; then
-  // a takes over and writes alone, acknowledged. Its generation must move on for those writes
-  // even though its dirty map was open already: else b's tentative branch looks newer than
-  // a's at the next handshake and overwrites the acknowledged writes.
-  TEST(ReplicaTest, WritesAloneAfterAResyncWhoseEndWasLostMoveTheGenerationOn) {
-    ReplicaPair pair(Options());
-    StartInSync(pair);
-    pair.Disconnect();
-    pair.Write(kA, "f", 0, Bytes(100, 'o'));
-    pair.PeerOutdated(kA);
-    pair.MarkOutdated(kB);
-    pair.Pump();
-    pair.Connect();  // a resyncs b; b ends it, a never hears so
-    for (int i = 0; i < 1000 && pair.side(kB).disk.gens.current != pair.side(kA).disk.gens.current;
-         ++i) {
-      ASSERT_TRUE(pair.Step());
-    }
-    pair.Disconnect();
-    ASSERT_NE(pair.side(kA).disk.gens.bitmap, 0u);
-    pair.SetRole(kA, ReplRole::kSecondary);
-    pair.SetRole(kB, ReplRole::kPrimary);
-    const uint64_t tentative = pair.Write(kB, "f", 0, Bytes(100, 't'));
-    pair.Pump();
-    ASSERT_FALSE(pair.Completed(kB, tentative));  // a is never outdated
-    pair.SetRole(kB, ReplRole::kSecondary);
-    pair.SetRole(kA, ReplRole::kPrimary);  // a takes over
-    const uint64_t acked = pair.Write(kA, "f", 0, Bytes(100, 'a'));
-    const uint64_t fsync = pair.Submit(kA, MakeMutation(MutationKind::kFsync, "f"));
-    pair.MarkOutdated(kB);
-    pair.PeerOutdated(kA);
-    pair.Pump();
-    ASSERT_TRUE(pair.Completed(kA, acked) && pair.Result(kA, acked).ok()) << pair.Log(kA);
-    ASSERT_TRUE(pair.Completed(kA, fsync) && pair.Result(kA, fsync).ok()) << pair.Log(kA);
-    pair.Restart(kA);  // a daemon restart: a is no longer primary
-    pair.Connect();
-    pair.Settle();
-    EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
-    EXPECT_EQ(pair.side(kA).store.live().at("f").data, Bytes(100, 'a'))
-        << pair.Log(kA) << pair.Log(kB);
-    EXPECT_EQ(pair.side(kB).store.live().at("f").data, Bytes(100, 'a'))
-        << pair.Log(kA) << pair.Log(kB);
-    EXPECT_FALSE(pair.side(kB).preserved.empty());  // b's tentative write is kept aside
+// Found by the simulator (seed 15433891304905425880): a resync from a, which had written
+// alone, ends on b (it takes a's generation) but the connection drops before a hears it, so
+// a's dirty map stays open. b is promoted, writes alone (never acknowledged) and stops; then
+// a takes over and writes alone, acknowledged. Its generation must move on for those writes
+// even though its dirty map was open already: else b's tentative branch looks newer than
+// a's at the next handshake and overwrites the acknowledged writes.
+TEST(ReplicaTest, WritesAloneAfterAResyncWhoseEndWasLostMoveTheGenerationOn) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, Bytes(100, 'o'));
+  pair.PeerOutdated(kA);
+  pair.MarkOutdated(kB);
+  pair.Pump();
+  pair.Connect();  // a resyncs b; b ends it, a never hears so
+  for (int i = 0; i < 1000 && pair.side(kB).disk.gens.current != pair.side(kA).disk.gens.current;
+       ++i) {
+    ASSERT_TRUE(pair.Step());
   }
+  pair.Disconnect();
+  ASSERT_NE(pair.side(kA).disk.gens.bitmap, 0u);
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  const uint64_t tentative = pair.Write(kB, "f", 0, Bytes(100, 't'));
+  pair.Pump();
+  ASSERT_FALSE(pair.Completed(kB, tentative));  // a is never outdated
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);  // a takes over
+  const uint64_t acked = pair.Write(kA, "f", 0, Bytes(100, 'a'));
+  const uint64_t fsync = pair.Submit(kA, MakeMutation(MutationKind::kFsync, "f"));
+  pair.MarkOutdated(kB);
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, acked) && pair.Result(kA, acked).ok()) << pair.Log(kA);
+  ASSERT_TRUE(pair.Completed(kA, fsync) && pair.Result(kA, fsync).ok()) << pair.Log(kA);
+  pair.Restart(kA);  // a daemon restart: a is no longer primary
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, Bytes(100, 'a'))
+      << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, Bytes(100, 'a'))
+      << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).preserved.empty());  // b's tentative write is kept aside
+}
 
 }  // namespace
 }  // namespace duet
