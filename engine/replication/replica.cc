@@ -608,9 +608,10 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       break;
     }
     case Applying::Kind::kStream:
-      if (!status.ok() && a.durable && a.session == session_) {
-        // It may be applied, but is not known durable: never acknowledged.
-        OnDurabilityFailedHere(now, status, out);
+      if (!status.ok() && a.durable) {
+        // It may be applied, but is not known durable: never acknowledged. (From an earlier
+        // session: that session's plan already holds what was not acknowledged durable.)
+        if (a.session == session_) OnDurabilityFailedHere(now, status, out);
         break;
       }
       if (!status.ok()) OnStreamApplyFailed(a, status, out);
@@ -967,9 +968,15 @@ void Replica::OnTargetZones(const ReplTargetZones& zones, Actions& out) {
       }
     }
     for (uint64_t z : zones.zones) {
+      const ZoneRef ref{zones.path, z};
       if (!durable_.dirty.Contains(zones.path, z)) {
         records.push_back(record::MarkDirty{zones.path, z, z});
         resync_total_ += opt_.zone_size;
+      } else if (reading_.contains(ref)) {
+        // Sent already (or being read), but asked again: a live write to it failed on the
+        // target since. It goes again (a block in flight meanwhile is harmless).
+        reading_.erase(ref);
+        absl::erase_if(unflushed_, [&](const auto& entry) { return entry.second == ref; });
       }
     }
   }

@@ -79,6 +79,23 @@ struct Model {
     }
   }
 
+  // The bytes of write `op` hold its data (`landed`) or are unknown from now on.
+  void Settle(uint64_t op, const Pending& p, bool landed) {
+    FileModel& f = files[p.path];
+    if (f.bytes.size() < p.offset + p.data.size()) {
+      f.bytes.resize(p.offset + p.data.size());
+      f.version.resize(p.offset + p.data.size());
+    }
+    for (size_t i = 0; i < p.data.size(); ++i) {
+      if (landed) {
+        f.bytes[p.offset + i] = p.data[i];
+      } else {
+        f.bytes[p.offset + i].reset();
+      }
+      f.version[p.offset + i] = op;
+    }
+    if (landed) f.certain_size = std::max<uint64_t>(f.certain_size, p.offset + p.data.size());
+  }
   void Issue(int node, uint64_t op, const std::string& path, uint64_t offset, std::string data) {
     FileModel& f = files[path];
     f.possible_size = std::max<uint64_t>(f.possible_size, offset + data.size());
@@ -87,47 +104,18 @@ struct Model {
   void Acknowledge(int node, uint64_t op) {
     auto it = pending[node].find(op);
     if (it == pending[node].end()) return;
-    const Pending& p = it->second;
-    FileModel& f = files[p.path];
-    if (f.bytes.size() < p.offset + p.data.size()) {
-      f.bytes.resize(p.offset + p.data.size());
-      f.version.resize(p.offset + p.data.size());
-    }
-    for (size_t i = 0; i < p.data.size(); ++i) {
-      f.bytes[p.offset + i] = p.data[i];
-      f.version[p.offset + i] = op;
-    }
-    f.certain_size = std::max<uint64_t>(f.certain_size, p.offset + p.data.size());
+    Settle(op, it->second, /*landed=*/true);
     pending[node].erase(it);
   }
   // A write that failed (a full disk) may or may not have landed anywhere.
   void Fail(int node, uint64_t op) {
     auto it = pending[node].find(op);
     if (it == pending[node].end()) return;
-    const Pending& p = it->second;
-    FileModel& f = files[p.path];
-    if (f.bytes.size() < p.offset + p.data.size()) {
-      f.bytes.resize(p.offset + p.data.size());
-      f.version.resize(p.offset + p.data.size());
-    }
-    for (size_t i = 0; i < p.data.size(); ++i) {
-      f.bytes[p.offset + i].reset();
-      f.version[p.offset + i] = op;
-    }
+    Settle(op, it->second, /*landed=*/false);
     pending[node].erase(it);
   }
   void Lose(int node) {
-    for (auto& [op, p] : pending[node]) {
-      FileModel& f = files[p.path];
-      if (f.bytes.size() < p.offset + p.data.size()) {
-        f.bytes.resize(p.offset + p.data.size());
-        f.version.resize(p.offset + p.data.size());
-      }
-      for (size_t i = 0; i < p.data.size(); ++i) {
-        f.bytes[p.offset + i].reset();
-        f.version[p.offset + i] = op;
-      }
-    }
+    for (const auto& [op, p] : pending[node]) Settle(op, p, /*landed=*/false);
     pending[node].clear();
     pending_fsyncs[node].clear();
   }

@@ -1028,5 +1028,34 @@ TEST(ReplicaTest, WritesAloneAfterAResyncWhoseEndWasLostMoveTheGenerationOn) {
   EXPECT_FALSE(pair.side(kB).preserved.empty());  // b's tentative write is kept aside
 }
 
+// Found by the property test: mid-resync, a live write fails on the target (a full disk)
+// to a zone whose block it already received; its request for the zone must send it again.
+TEST(ReplicaTest, LiveWriteFailingOnTheTargetMidResyncIsSentAgain) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.PeerOutdated(kA);
+  pair.Write(kA, "f", 0, "a");
+  pair.Pump();
+  pair.side(kA).store.set_sync_failure(true);  // the source's flush fails: the resync waits
+  pair.Connect();
+  pair.Pump();  // the block went and was applied, not yet durable on b
+  pair.side(kB).fail_writes = true;
+  const uint64_t op = pair.Write(kA, "f", 0, "bb");
+  pair.side(kA).store.set_sync_failure(false);
+  for (int i = 0; i < 50 && pair.Log(kB).find("applying the stream failed") == std::string::npos;
+       ++i) {
+    pair.Step();
+  }
+  pair.side(kB).fail_writes = false;
+  pair.Pump();  // no time passes: no later session repairs it
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "bb");
+}
+
 }  // namespace
 }  // namespace duet
