@@ -511,7 +511,7 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
     const bool peer_gone = config_.witness ? mod.lease.outdate_recorded() : !liveness_.Alive(now);
     if (peer_gone || (mod.peer_view && mod.peer_view->data != DataState::kUpToDate &&
                       mod.peer_view->term == mod.token.term)) {
-      mod.replica.OnPeerOutdated(out_);
+      mod.replica.OnPeerOutdated(now, out_);
     }
   }
   if (data_source_ == DataStateSource::kReplication) {

@@ -82,7 +82,7 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   (void)now;
 }
 
-void Replica::OnPeerOutdated(Actions& out) {
+void Replica::OnPeerOutdated(absl::Time now, Actions& out) {
   if (peer_outdated_) return;
   peer_outdated_ = true;
   // From now on writes made alone are acknowledged: recorded first, so that after any
@@ -91,6 +91,7 @@ void Replica::OnPeerOutdated(Actions& out) {
   for (auto& [op, status] : held_completions_) out.push_back(CompleteLocal{module_, op, status});
   held_completions_.clear();
   CompleteInOrder(out);
+  DrainPending(now, out);  // completions made room in the window
 }
 
 void Replica::MarkOutdated(Actions& out) {
@@ -891,7 +892,7 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                    awaiting_answer_to_ = 0;
                    Decide(now, out);
                  },
-                 [&](const ReplTargetZones& zones) { OnTargetZones(zones, out); },
+                 [&](const ReplTargetZones& zones) { OnTargetZones(now, zones, out); },
                  [&](const ReplWrite& write) { ApplyStream(now, write, out); },
                  [&](const ReplAck& ack) {
                    if (ack.done_lsn > peer_done_lsn_) {
@@ -947,7 +948,7 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   IssueReads(now, out);
 }
 
-void Replica::OnTargetZones(const ReplTargetZones& zones, Actions& out) {
+void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out) {
   if (!source_active_) return;
   ++target_requests_seen_;
   // A late request (after `last`) reopens a resync that was about to be declared done.
@@ -985,7 +986,7 @@ void Replica::OnTargetZones(const ReplTargetZones& zones, Actions& out) {
     target_zones_complete_ = true;
     // The target has marked its copy inconsistent (if behind) before sending this: it can
     // no longer take over with an older copy, so writes made alone may complete.
-    OnPeerOutdated(out);
+    OnPeerOutdated(now, out);
   }
   IssueReads(absl::InfinitePast(), out);
   MaybeFinishSource(out);

@@ -87,7 +87,7 @@ class Replica {
   }
   // The peer's copy is known outdated (it said so, or it is declared lost): writes made
   // alone may complete. Until then they are held.
-  void OnPeerOutdated(Actions& out);
+  void OnPeerOutdated(absl::Time now, Actions& out);
   // The primary says it writes without us: this copy is old; persisted, so a restart keeps it.
   void MarkOutdated(Actions& out);
   // The admin resolves a split brain that waits for it: this copy loses its divergent changes
@@ -214,7 +214,7 @@ class Replica {
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
   void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
   void OnResyncDone(const ResyncDone& done, Actions& out);
-  void OnTargetZones(const ReplTargetZones& zones, Actions& out);
+  void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
 
   void Persist(std::vector<ReplicaRecord> records, Actions& out);
   void Log(Actions& out, std::string text);

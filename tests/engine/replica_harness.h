@@ -127,7 +127,7 @@ class ReplicaPair {
     Run(i, [&](Actions& out) { ASSERT_TRUE(replica(i).DiscardMyData(out).ok()); });
   }
   void PeerOutdated(int i) {
-    Run(i, [&](Actions& out) { replica(i).OnPeerOutdated(out); });
+    Run(i, [&](Actions& out) { replica(i).OnPeerOutdated(now_, out); });
   }
   bool Completed(int i, uint64_t op) const { return sides_[i].completed.contains(op); }
   absl::Status Result(int i, uint64_t op) { return sides_[i].completed.at(op); }

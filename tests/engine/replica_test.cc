@@ -1057,5 +1057,23 @@ TEST(ReplicaTest, LiveWriteFailingOnTheTargetMidResyncIsSentAgain) {
   EXPECT_EQ(pair.side(kB).store.live().at("f").data, "bb");
 }
 
+// Found by the replica property test (CI seed): the secondary's fsync fails, so it asks for a
+// new session and never acknowledges the writes in flight; they complete by the outdate rule
+// once the new session's target is inconsistent, and the writes that waited for room in the
+// window must go then (they waited forever).
+TEST(ReplicaTest, WritesWaitingForTheWindowGoWhenTheOutdateCompletesThoseInFlight) {
+  ReplicaPair pair(PropertyOptions());  // window of 8
+  StartInSync(pair);
+  std::vector<uint64_t> ops;
+  ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kFsync, "f0")));
+  pair.side(kB).store.set_sync_failure(true);
+  for (int i = 0; i < 8; ++i) ops.push_back(pair.Write(kA, "f0", 0, "a"));
+  pair.Pump();
+  pair.side(kB).store.set_sync_failure(false);
+  pair.Settle();
+  for (uint64_t op : ops) EXPECT_TRUE(pair.Completed(kA, op)) << op << pair.Log(kA);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
 }  // namespace
 }  // namespace duet
