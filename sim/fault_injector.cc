@@ -188,7 +188,7 @@ bool FaultInjector::Inject(FaultKind kind) {
     }
     case FaultKind::kDrift: {
       const int clock = static_cast<int>(rng_.Below(options_.witness ? 3 : 2));
-      const int64_t ppm = rng_.Between(-kMaxDriftPpm, kMaxDriftPpm);
+      const int64_t ppm = DriftFromDraw(rng_.Next(), options_.drift_bound_ppm);
       if (clock == 2) {
         cluster_.SetWitnessClockDrift(ppm);
       } else {
