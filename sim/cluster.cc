@@ -47,6 +47,7 @@ SimCluster::SimCluster(Config config, uint64_t seed, bool replication)
       witness_clock_(now_, now_, 0),
       oracle_(DefaultPrimaries(config_), absl::Seconds(1)),
       writers_checker_(config_),
+      lease_checker_(config_),
       scripts_checker_(config_),
       replication_(replication) {
   for (NodeIndex n = 0; n < 2; ++n) {
@@ -55,6 +56,7 @@ SimCluster::SimCluster(Config config, uint64_t seed, bool replication)
     for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;
   }
   AddChecker(&writers_checker_);
+  AddChecker(&lease_checker_);
   AddChecker(&scripts_checker_);
   if (replication_) {
     const size_t modules = config_.modules.size();
@@ -145,6 +147,11 @@ void SimCluster::Process(const Event& event) {
                    if (!witness_) return;
                    LeaseReply reply = witness_->Handle(witness_clock_.Local(now_), d.request);
                    const NodeIndex to = d.request.from;
+                   if (reply.granted) {
+                     if (const auto m = config_.FindModule(reply.module)) {
+                       for (ClusterObserver* o : observers_) o->OnLeaseGranted(now_, to, *m);
+                     }
+                   }
                    ++stats_.witness_messages_sent;
                    if (Drop(witness_links_[to]) || Drop(witness_reply_links_[to])) {
                      ++stats_.witness_messages_lost;

@@ -1,8 +1,9 @@
 // A simulated pair (two Node engines and optionally a Witness) on one thread with simulated
 // time: a network per heartbeat link and direction (latency, loss, duplication, reordering,
 // partitions), scripts with latency and failures, node and witness crashes, and the checks
-// that must hold at every simulated instant (no two writers with a witness; a module's
-// scripts never overlap). Everything random comes from the seed: same seed, same run.
+// that must hold at every simulated instant (no two writers with a witness, and no lease
+// granted while the peer writes; a module's scripts never overlap). Everything random comes
+// from the seed: same seed, same run.
 //
 // The data state of each module comes from DataOracle, a stand-in for the replication engine,
 // or, in replication mode, from the nodes' real replication engines: each node then has a
@@ -270,6 +271,7 @@ class SimCluster {
   uint64_t next_admin_id_ = 1;
   std::vector<ClusterObserver*> observers_;
   NoTwoWritersChecker writers_checker_;
+  LeaseGrantChecker lease_checker_;
   ScriptsNeverOverlapChecker scripts_checker_;
   std::vector<std::string> violations_;
   std::vector<Violation> violation_records_;
