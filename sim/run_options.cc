@@ -16,11 +16,12 @@ namespace {
 constexpr const char* kFaultNames[kFaultKinds] = {
     "loss",        "duplicate",      "delay",          "partition", "asymmetric",    "link-down",
     "flap",        "crash",          "daemon-restart", "drift",     "witness-crash", "witness-link",
-    "script-fail", "script-timeout", "checker",        "admin",
+    "script-fail", "script-timeout", "checker",        "admin",     "isolate",
 };
 
 bool NeedsWitness(FaultKind kind) {
-  return kind == FaultKind::kWitnessCrash || kind == FaultKind::kWitnessLink;
+  return kind == FaultKind::kWitnessCrash || kind == FaultKind::kWitnessLink ||
+         kind == FaultKind::kIsolate;
 }
 
 uint64_t Mix(uint64_t x) {
@@ -145,8 +146,8 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   o.restart_max = static_cast<uint32_t>(rng.Between(1, 3));
   o.script_timeout = absl::Seconds(rng.Between(2, 15));
 
-  // The fault mix: each kind in or out, with a weight.
-  for (int k = 0; k < kFaultKinds; ++k) {
+  // The fault mix: each kind in or out, with a weight (the later kinds are drawn below).
+  for (int k = 0; k < kFirstLateFaultKind; ++k) {
     o.enabled[k] = rng.Chance(0.5);
     o.weight[k] = static_cast<int>(rng.Between(1, 10));
   }
@@ -168,9 +169,15 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   std::array<uint64_t, 3> drift_draws{};
   for (uint64_t& draw : drift_draws) draw = rng.Next();
   const bool replication = rng.Chance(kReplicationShare);
-  // Drawn after the rest, so that existing seeds keep their options.
+  // Drawn after the rest, so that existing seeds keep their options: the drift margin, then
+  // the later fault kinds (in the order they were added).
   const bool default_margin = rng.Chance(0.75);
   const int64_t margin_ms = rng.Between(100, 500);
+  for (int k = kFirstLateFaultKind; k < kFaultKinds; ++k) {
+    // Isolations are what tests the leases (and the drift margin): more often than the rest.
+    o.enabled[k] = rng.Chance(static_cast<FaultKind>(k) == FaultKind::kIsolate ? 0.75 : 0.5);
+    o.weight[k] = static_cast<int>(rng.Between(1, 10));
+  }
 
   o.replication = overrides.replication.value_or(replication);
   // --faults fixes the set.

@@ -34,8 +34,12 @@ enum class FaultKind : uint8_t {
   kScriptTimeout,  // scripts hang for a while and are killed at their timeout
   kChecker,        // a checker reports the application failed
   kAdmin,          // an admin command: start, stop, restart, swap, prim, prim --force, second
+  // Kinds added later: their mix is drawn after everything else (DeriveOptions), so that
+  // adding one leaves the options of existing seeds as they were.
+  kIsolate,  // a node loses its peer and the witness at once; the peer still reaches the witness
 };
-inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kAdmin) + 1;
+inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kIsolate) + 1;
+inline constexpr int kFirstLateFaultKind = static_cast<int>(FaultKind::kIsolate);
 
 const char* FaultKindName(FaultKind kind);
 // "crash,partition,loss" -> kinds; "all" is every kind, "none" (or "") no fault at all.

@@ -93,6 +93,19 @@ TEST(SimulationTest, DriftsAreSmallAndLargeWithinTheBound) {
   EXPECT_EQ(DriftFromDraw(rng.Next(), 0), 0);
 }
 
+TEST(SimulationTest, LaterFaultKindsNeedTheirSetting) {
+  EXPECT_EQ(*ParseFaultList("isolate"), (std::vector<FaultKind>{FaultKind::kIsolate}));
+  int isolate = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const RunOptions o = DeriveOptions(seed);
+    EXPECT_FALSE(o.Enabled(FaultKind::kIsolate) && !o.witness) << seed;
+    isolate += o.Enabled(FaultKind::kIsolate);
+  }
+  EXPECT_GT(isolate, 20);
+  // Asked for, an isolation brings a witness.
+  EXPECT_TRUE(DeriveOptions(3, Overrides{.faults = *ParseFaultList("isolate")}).witness);
+}
+
 TEST(SimulationTest, CommandLineOverridesAreKeptAndReplayed) {
   const absl::StatusOr<std::vector<FaultKind>> faults = ParseFaultList("crash,partition");
   ASSERT_TRUE(faults.ok());
