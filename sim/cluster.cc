@@ -63,6 +63,7 @@ SimCluster::SimCluster(Config config, uint64_t seed, bool replication)
     for (NodeIndex n = 0; n < 2; ++n) {
       stores_[n].resize(modules);
       disk_free_at_[n].assign(modules, absl::InfinitePast());
+      alone_since_synced_[n].assign(modules, false);
     }
     repl_next_at_.fill(absl::InfinitePast());
     split_.assign(modules, false);
@@ -269,11 +270,20 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
                 workload_->Resolved(*e.module);
                 split_[*e.module] = false;
               }
+              if (replication_ && e.module && e.text.find("resync done: ") != std::string::npos &&
+                  e.text.find(" bytes sent") != std::string::npos) {
+                alone_since_synced_[n][*e.module] = false;  // the peer has it all now
+              }
               if (!e.module || !nodes_[n] || observers_.empty()) return;
               // Every change of the state shown comes with a log event of the module.
               Observed& obs = observed_[n][*e.module];
               const ModuleState state = nodes_[n]->Status(*e.module).state;
               if (state == obs.state) return;
+              if (replication_) {
+                std::vector<bool>::reference alone = alone_since_synced_[n][*e.module];
+                if (state == ModuleState::kAlone) alone = true;
+                if (state == ModuleState::kPrim || state == ModuleState::kSecond) alone = false;
+              }
               for (ClusterObserver* o : observers_) {
                 o->OnModuleState(now_, n, *e.module, obs.state, state);
               }
@@ -480,13 +490,14 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced) {
   if (replication_) {
     for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
       // With no up-to-date copy left, the pair is one machine: what this node acknowledged
-      // and did not fsync may be gone. So it is if this node wrote alone: the peer may count
-      // itself up to date (it never heard the outdate: the engine then waited for the peer
-      // to be declared lost), yet lacks those writes.
+      // and did not fsync may be gone. So it is if this node wrote alone (it may have been
+      // fenced since): the peer may count itself up to date (it never heard the outdate:
+      // the engine then waited for the peer to be declared lost), yet lacks those writes.
       const NodeIndex peer = Peer(n);
-      const bool peer_has_it = nodes_[peer] &&
-                               nodes_[peer]->Status(m).data == DataState::kUpToDate &&
-                               nodes_[n]->Status(m).state != ModuleState::kAlone;
+      const bool wrote_alone =
+          alone_since_synced_[n][m] || nodes_[n]->Status(m).state == ModuleState::kAlone;
+      const bool peer_has_it =
+          nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate && !wrote_alone;
       if (lose_unsynced && !peer_has_it) workload_->LoseUnsynced(m);
       if (lose_unsynced) stores_[n][m].Crash();
     }

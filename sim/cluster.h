@@ -295,6 +295,9 @@ class SimCluster {
   bool workload_running_ = true;
   uint64_t next_op_id_ = 1;
   std::vector<bool> split_;  // per module: both nodes were writable since the last detection
+  // Per node and module: it was ALONE (wrote without its peer) since it was last PRIM or
+  // SECOND or finished a resync as the source, i.e. its peer may lack what it acknowledged.
+  std::array<std::vector<bool>, 2> alone_since_synced_;
 };
 
 }  // namespace duet::sim
