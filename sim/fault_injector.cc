@@ -297,6 +297,15 @@ bool FaultInjector::Inject(FaultKind kind) {
       });
       return true;
     }
+    case FaultKind::kStreamGap: {
+      if (!cluster_.replication()) return false;
+      const bool swap = rng_.Chance(0.5);
+      cluster_.BreakStream(swap ? StreamFault::kSwap : StreamFault::kLose);
+      cluster_.Note(absl::StrCat("FAULT replication transport: the next stream write ",
+                                 swap ? "goes after the one that follows it" : "is lost",
+                                 "; the connection stays up"));
+      return true;
+    }
   }
   return false;
 }
@@ -396,6 +405,7 @@ void FaultInjector::HealAll() {
     witness_[from] = WitnessPath{};
     ApplyWitness(from);
   }
+  cluster_.BreakStream(StreamFault::kNone);
   script_fail_windows_ = 0;
   script_hang_windows_ = 0;
   isolated_ = false;

@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kFaultNames[kFaultKinds] = {
     "loss",        "duplicate",      "delay",          "partition", "asymmetric",    "link-down",
     "flap",        "crash",          "daemon-restart", "drift",     "witness-crash", "witness-link",
-    "script-fail", "script-timeout", "checker",        "admin",     "isolate",
+    "script-fail", "script-timeout", "checker",        "admin",     "isolate",       "stream-gap",
 };
 
 bool NeedsWitness(FaultKind kind) {
@@ -192,6 +192,8 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   for (int k = 0; k < kFaultKinds; ++k) {
     if (!o.witness && NeedsWitness(static_cast<FaultKind>(k))) o.enabled[k] = false;
   }
+  // The transport's stream only exists in replication mode.
+  if (!o.replication) o.enabled[static_cast<int>(FaultKind::kStreamGap)] = false;
 
   o.drift_margin = default_margin ? WitnessConfig{}.drift_margin : absl::Milliseconds(margin_ms);
   const Config config = o.MakeConfig();

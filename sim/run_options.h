@@ -36,9 +36,11 @@ enum class FaultKind : uint8_t {
   kAdmin,          // an admin command: start, stop, restart, swap, prim, prim --force, second
   // Kinds added later: their mix is drawn after everything else (DeriveOptions), so that
   // adding one leaves the options of existing seeds as they were.
-  kIsolate,  // a node loses its peer and the witness at once; the peer still reaches the witness
+  kIsolate,    // a node loses its peer and the witness at once; the peer still reaches the witness
+  kStreamGap,  // the replication transport loses one stream write, or swaps two adjacent ones,
+               // and keeps the connection up (replication mode)
 };
-inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kIsolate) + 1;
+inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kStreamGap) + 1;
 inline constexpr int kFirstLateFaultKind = static_cast<int>(FaultKind::kIsolate);
 
 const char* FaultKindName(FaultKind kind);

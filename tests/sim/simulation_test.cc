@@ -94,14 +94,19 @@ TEST(SimulationTest, DriftsAreSmallAndLargeWithinTheBound) {
 }
 
 TEST(SimulationTest, LaterFaultKindsNeedTheirSetting) {
-  EXPECT_EQ(*ParseFaultList("isolate"), (std::vector<FaultKind>{FaultKind::kIsolate}));
-  int isolate = 0;
+  EXPECT_EQ(*ParseFaultList("isolate,stream-gap"),
+            (std::vector<FaultKind>{FaultKind::kIsolate, FaultKind::kStreamGap}));
+  int isolate = 0, stream_gap = 0;
   for (uint64_t seed = 0; seed < 200; ++seed) {
     const RunOptions o = DeriveOptions(seed);
     EXPECT_FALSE(o.Enabled(FaultKind::kIsolate) && !o.witness) << seed;
+    EXPECT_FALSE(o.Enabled(FaultKind::kStreamGap)) << "replication mode only: " << seed;
+    const RunOptions r = DeriveOptions(seed, Overrides{.replication = true});
     isolate += o.Enabled(FaultKind::kIsolate);
+    stream_gap += r.Enabled(FaultKind::kStreamGap);
   }
   EXPECT_GT(isolate, 20);
+  EXPECT_GT(stream_gap, 50);
   // Asked for, an isolation brings a witness.
   EXPECT_TRUE(DeriveOptions(3, Overrides{.faults = *ParseFaultList("isolate")}).witness);
 }
