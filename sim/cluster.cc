@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "engine/overloaded.h"
@@ -19,6 +20,9 @@ constexpr int kWorkloadOutstanding = 4;
 constexpr absl::Duration kDiskMin = absl::Microseconds(20);
 constexpr absl::Duration kDiskMax = absl::Microseconds(800);
 constexpr double kDiskBytesPerSecond = 1e9;
+// A stream write held back by a stream-gap swap waits at most this long past its delivery
+// time for the next message of its module.
+constexpr absl::Duration kSwapHoldMax = absl::Milliseconds(100);
 
 uint64_t Fnv(uint64_t hash, const std::string& text) {
   for (unsigned char c : text) hash = (hash ^ c) * 1099511628211ull;
@@ -29,6 +33,10 @@ std::vector<NodeIndex> DefaultPrimaries(const Config& config) {
   std::vector<NodeIndex> result;
   for (const ModuleConfig& m : config.modules) result.push_back(m.default_primary);
   return result;
+}
+
+const std::string& ModuleOf(const ReplMessage& message) {
+  return std::visit([](const auto& m) -> const std::string& { return m.module; }, message);
 }
 
 bool IsStartScript(ScriptKind kind) {
@@ -47,6 +55,7 @@ SimCluster::SimCluster(Config config, uint64_t seed, bool replication)
       witness_clock_(now_, now_, 0),
       oracle_(DefaultPrimaries(config_), absl::Seconds(1)),
       writers_checker_(config_),
+      lease_checker_(config_),
       scripts_checker_(config_),
       replication_(replication) {
   for (NodeIndex n = 0; n < 2; ++n) {
@@ -55,12 +64,14 @@ SimCluster::SimCluster(Config config, uint64_t seed, bool replication)
     for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;
   }
   AddChecker(&writers_checker_);
+  AddChecker(&lease_checker_);
   AddChecker(&scripts_checker_);
   if (replication_) {
     const size_t modules = config_.modules.size();
     for (NodeIndex n = 0; n < 2; ++n) {
       stores_[n].resize(modules);
       disk_free_at_[n].assign(modules, absl::InfinitePast());
+      alone_since_synced_[n].assign(modules, false);
     }
     repl_next_at_.fill(absl::InfinitePast());
     split_.assign(modules, false);
@@ -147,6 +158,11 @@ void SimCluster::Process(const Event& event) {
                    if (answer.persist) ApplyOutdateRecord(witness_persisted_, *answer.persist);
                    LeaseReply reply = std::move(answer.reply);
                    const NodeIndex to = d.request.from;
+                   if (reply.granted) {
+                     if (const auto m = config_.FindModule(reply.module)) {
+                       for (ClusterObserver* o : observers_) o->OnLeaseGranted(now_, to, *m);
+                     }
+                   }
                    ++stats_.witness_messages_sent;
                    if (Drop(witness_links_[to]) || Drop(witness_reply_links_[to])) {
                      ++stats_.witness_messages_lost;
@@ -169,13 +185,12 @@ void SimCluster::Process(const Event& event) {
                  [&](const DeliverReplication& d) {
                    if (d.epoch != repl_epoch_ || !nodes_[d.to]) return;  // connection gone
                    if (debug_sink_) {
-                     const std::string& module = std::visit(
-                         [](const auto& m) -> const std::string& { return m.module; }, d.message);
-                     Debug(d.to, module, "<- " + DescribeReplMessage(d.message));
+                     Debug(d.to, ModuleOf(d.message), "<- " + DescribeReplMessage(d.message));
                    }
                    StepNode(d.to, ReplicationReceived{d.message});
                  },
                  [&](const DiskDone& d) { FinishDisk(d); },
+                 [&](const ReleaseHeld& r) { ReleaseHeldWrite(r.from, r.hold_id); },
                  [&](const WorkloadTick& w) {
                    IssueWorkload(w.module);
                    Schedule(absl::Nanoseconds(rng_.Between(absl::ToInt64Nanoseconds(kWorkloadMin),
@@ -264,11 +279,20 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
                 workload_->Resolved(*e.module);
                 split_[*e.module] = false;
               }
+              if (replication_ && e.module && e.text.find("resync done: ") != std::string::npos &&
+                  e.text.find(" bytes sent") != std::string::npos) {
+                alone_since_synced_[n][*e.module] = false;  // the peer has it all now
+              }
               if (!e.module || !nodes_[n] || observers_.empty()) return;
               // Every change of the state shown comes with a log event of the module.
               Observed& obs = observed_[n][*e.module];
               const ModuleState state = nodes_[n]->Status(*e.module).state;
               if (state == obs.state) return;
+              if (replication_) {
+                std::vector<bool>::reference alone = alone_since_synced_[n][*e.module];
+                if (state == ModuleState::kAlone) alone = true;
+                if (state == ModuleState::kPrim || state == ModuleState::kSecond) alone = false;
+              }
               for (ClusterObserver* o : observers_) {
                 o->OnModuleState(now_, n, *e.module, obs.state, state);
               }
@@ -363,6 +387,7 @@ void SimCluster::UpdateReplicationLink() {
   repl_connected_ = up;
   ++repl_epoch_;  // whatever was in flight on the old connection is gone
   repl_next_at_.fill(absl::InfinitePast());
+  held_.fill(std::nullopt);
   if (up) ++stats_.replication_connects;
   Note(up ? "replication connection up" : "replication connection down");
   for (NodeIndex n = 0; n < 2; ++n) {
@@ -379,10 +404,58 @@ void SimCluster::SendReplicationAction(NodeIndex from, const duet::SendReplicati
   if (!repl_connected_) return;
   ++stats_.replication_messages;
   const NodeIndex to = Peer(from);
-  // A stream: never delivered before what was sent earlier in the same direction.
+  // A stream: never delivered before what was sent earlier in the same direction (unless a
+  // stream-gap fault breaks it).
   absl::Time at = std::max(repl_next_at_[from], now_ + Latency(links_[from][0]));
   repl_next_at_[from] = at;
+  const bool write = std::holds_alternative<ReplWrite>(send.message);
+  if (write && BreakWrite(from, send.message, at)) return;
+  std::optional<HeldWrite>& held = held_[from];
+  if (held && ModuleOf(held->message) == ModuleOf(send.message)) {
+    // The held write goes with its module's next message: after it if that is a write too
+    // (the two are swapped), else before it.
+    if (write) {
+      ++stats_.stream_writes_swapped;
+      Note(absl::StrCat("stream-gap: ", DescribeReplMessage(send.message), " of ",
+                        ModuleOf(send.message), " overtakes ", DescribeReplMessage(held->message),
+                        " (", config_.nodes[from].name, "->", config_.nodes[to].name, ")"));
+      Schedule(at - now_, DeliverReplication{to, repl_epoch_, send.message});
+      Schedule(at - now_, DeliverReplication{to, held->epoch, std::move(held->message)});
+    } else {
+      Schedule(at - now_, DeliverReplication{to, held->epoch, std::move(held->message)});
+      Schedule(at - now_, DeliverReplication{to, repl_epoch_, send.message});
+    }
+    held.reset();
+    return;
+  }
   Schedule(at - now_, DeliverReplication{to, repl_epoch_, send.message});
+}
+
+bool SimCluster::BreakWrite(NodeIndex from, const ReplMessage& message, absl::Time at) {
+  if (stream_fault_ == StreamFault::kNone || held_[from]) return false;
+  const StreamFault fault = std::exchange(stream_fault_, StreamFault::kNone);
+  const std::string what =
+      absl::StrCat(DescribeReplMessage(message), " of ", ModuleOf(message), " (",
+                   config_.nodes[from].name, "->", config_.nodes[Peer(from)].name, ")");
+  if (fault == StreamFault::kLose) {
+    ++stats_.stream_writes_lost;
+    Note(absl::StrCat("stream-gap: the transport loses ", what, "; the connection stays up"));
+    return true;
+  }
+  const uint64_t id = next_hold_id_++;
+  held_[from] = HeldWrite{id, repl_epoch_, message};
+  Note(absl::StrCat("stream-gap: the transport holds ", what, " back behind the next one"));
+  Schedule(at + kSwapHoldMax - now_, ReleaseHeld{from, id});
+  return true;
+}
+
+void SimCluster::ReleaseHeldWrite(NodeIndex from, uint64_t hold_id) {
+  std::optional<HeldWrite>& held = held_[from];
+  if (!held || held->id != hold_id) return;  // gone with its message or its connection
+  const absl::Time at = std::max(repl_next_at_[from], now_);
+  repl_next_at_[from] = at;
+  Schedule(at - now_, DeliverReplication{Peer(from), held->epoch, std::move(held->message)});
+  held.reset();
 }
 
 void SimCluster::Debug(NodeIndex n, const std::string& module, const std::string& text) {
@@ -476,16 +549,17 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced) {
     for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
       // With no up-to-date copy left, the pair is one machine: what this node acknowledged
       // and did not fsync may be gone. So it is if this node wrote alone since the pair was
-      // last in sync (its generation moved on), whatever its state now: the peer may count
-      // itself up to date (it never heard the outdate: the engine then waited for the peer
-      // to be declared lost, or the witness recorded it), yet lacks those writes.
+      // last in sync (its generation moved on, or it was ALONE), whatever its state now (it
+      // may have been fenced since): the peer may count itself up to date (it never heard
+      // the outdate: the engine then waited for the peer to be declared lost, or the witness
+      // recorded it), yet lacks those writes.
       const NodeIndex peer = Peer(n);
       auto replica = persisted_[n].replicas.find(config_.modules[m].name);
       const bool wrote_alone =
-          replica != persisted_[n].replicas.end() && replica->second.gens.bitmap != 0;
-      const bool peer_has_it = nodes_[peer] &&
-                               nodes_[peer]->Status(m).data == DataState::kUpToDate &&
-                               nodes_[n]->Status(m).state != ModuleState::kAlone && !wrote_alone;
+          (replica != persisted_[n].replicas.end() && replica->second.gens.bitmap != 0) ||
+          alone_since_synced_[n][m] || nodes_[n]->Status(m).state == ModuleState::kAlone;
+      const bool peer_has_it =
+          nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate && !wrote_alone;
       if (lose_unsynced && !peer_has_it) workload_->LoseUnsynced(m);
       if (lose_unsynced) stores_[n][m].Crash();
     }

@@ -1,14 +1,17 @@
 // A simulated pair (two Node engines and optionally a Witness) on one thread with simulated
 // time: a network per heartbeat link and direction (latency, loss, duplication, reordering,
 // partitions), scripts with latency and failures, node and witness crashes, and the checks
-// that must hold at every simulated instant (no two writers with a witness; a module's
-// scripts never overlap). Everything random comes from the seed: same seed, same run.
+// that must hold at every simulated instant (no two writers with a witness, and no lease
+// granted while the peer writes; a module's scripts never overlap). Everything random comes
+// from the seed: same seed, same run.
 //
 // The data state of each module comes from DataOracle, a stand-in for the replication engine,
 // or, in replication mode, from the nodes' real replication engines: each node then has a
 // MemStore per module as its backing directory (with disk latency, and crash losing what was
 // not synced), a replication connection (ordered and reliable while heartbeat link 0 is up
-// both ways and both nodes are), and an application workload writes on the writable node.
+// both ways and both nodes are, but for a stream-gap fault: one stream write lost or two
+// swapped, the connection staying up), and an application workload writes on the writable
+// node.
 //
 // Each node (and the witness) reads its own monotonic clock, which may run fast or slow by a
 // bounded drift (DriftingClock): the engine's time inputs and deadlines are on that clock,
@@ -51,6 +54,12 @@ struct LinkFaults {
   absl::Duration latency_max = absl::Microseconds(500);
 };
 
+// A replication-transport fault (replication mode), armed until the next stream write
+// (ReplWrite) either node sends: that write is lost, or delivered right after the next
+// message of its module in the same direction (two adjacent stream writes swapped). The
+// connection stays up, as with a transport that drops a frame it failed to authenticate.
+enum class StreamFault : uint8_t { kNone, kLose, kSwap };
+
 struct ScriptBehaviour {
   absl::Duration latency_min = absl::Milliseconds(5);
   absl::Duration latency_max = absl::Milliseconds(50);
@@ -78,6 +87,8 @@ struct SimStats {
   // Replication mode.
   uint64_t replication_messages = 0;
   uint64_t replication_connects = 0;
+  uint64_t stream_writes_lost = 0;     // by stream-gap faults
+  uint64_t stream_writes_swapped = 0;  // ... delivered after the write that followed them
   uint64_t disk_ops = 0;
 };
 
@@ -103,6 +114,8 @@ class SimCluster {
   void SetPartitioned(bool partitioned);  // every heartbeat link, both directions
   void HealNetwork();                     // every link up and clean
   ScriptBehaviour& scripts() { return scripts_; }
+  // Arms a stream fault (replacing one armed and not yet fired); kNone disarms.
+  void BreakStream(StreamFault fault) { stream_fault_ = fault; }
   // A crash loses what the node's disks had not synced; a daemon restart
   // (`lose_unsynced` false) keeps it (the kernel's page cache survives the process).
   void CrashNode(NodeIndex n, bool lose_unsynced = true);
@@ -211,8 +224,21 @@ class SimCluster {
   struct WorkloadTick {
     ModuleIndex module;
   };
-  using EventBody = std::variant<DeliverPeer, DeliverToWitness, DeliverLeaseReply, ScriptDone,
-                                 OracleTick, DeliverReplication, DiskDone, WorkloadTick>;
+  // Replication mode: a stream write held back by a kSwap fault goes on by itself if its
+  // module sends nothing more in time.
+  struct ReleaseHeld {
+    NodeIndex from;
+    uint64_t hold_id;
+  };
+  using EventBody =
+      std::variant<DeliverPeer, DeliverToWitness, DeliverLeaseReply, ScriptDone, OracleTick,
+                   DeliverReplication, DiskDone, WorkloadTick, ReleaseHeld>;
+  // A stream write held back by a kSwap fault, on the connection of generation `epoch`.
+  struct HeldWrite {
+    uint64_t id;
+    uint64_t epoch;
+    ReplMessage message;
+  };
   struct Event {
     absl::Time at;
     uint64_t seq;
@@ -242,6 +268,9 @@ class SimCluster {
   // Replication mode.
   void UpdateReplicationLink();
   void SendReplicationAction(NodeIndex from, const duet::SendReplication& send);
+  // Applies an armed stream fault to a stream write about to be sent; true if it took it.
+  bool BreakWrite(NodeIndex from, const ReplMessage& message, absl::Time at);
+  void ReleaseHeldWrite(NodeIndex from, uint64_t hold_id);
   void SubmitDisk(NodeIndex n, ModuleIndex m, std::variant<ApplyMutation, ReadZone> op,
                   uint64_t bytes);
   void FinishDisk(const DiskDone& done);
@@ -271,6 +300,7 @@ class SimCluster {
   uint64_t next_admin_id_ = 1;
   std::vector<ClusterObserver*> observers_;
   NoTwoWritersChecker writers_checker_;
+  LeaseGrantChecker lease_checker_;
   ScriptsNeverOverlapChecker scripts_checker_;
   std::vector<std::string> violations_;
   std::vector<Violation> violation_records_;
@@ -290,10 +320,16 @@ class SimCluster {
   bool repl_connected_ = false;
   uint64_t repl_epoch_ = 0;
   std::array<absl::Time, 2> repl_next_at_;  // per direction: keeps the stream in order
+  StreamFault stream_fault_ = StreamFault::kNone;
+  std::array<std::optional<HeldWrite>, 2> held_;  // per direction
+  uint64_t next_hold_id_ = 1;
   std::optional<Workload> workload_;
   bool workload_running_ = true;
   uint64_t next_op_id_ = 1;
   std::vector<bool> split_;  // per module: both nodes were writable since the last detection
+  // Per node and module: it was ALONE (wrote without its peer) since it was last PRIM or
+  // SECOND or finished a resync as the source, i.e. its peer may lack what it acknowledged.
+  std::array<std::vector<bool>, 2> alone_since_synced_;
 };
 
 }  // namespace duet::sim

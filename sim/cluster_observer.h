@@ -25,6 +25,8 @@ class ClusterObserver {
   // Node n went down: its daemon's guard released the VIPs, writes and applications with it
   // (no OnWritable or OnScriptEnded follows for what it held).
   virtual void OnNodeDown(absl::Time /*now*/, NodeIndex /*n*/) {}
+  // The witness granted node n the lease of module m (a first grant or a renewal).
+  virtual void OnLeaseGranted(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/) {}
   // The state node n shows for module m changed.
   virtual void OnModuleState(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
                              ModuleState /*from*/, ModuleState /*to*/) {}

@@ -6,6 +6,13 @@
 #include "absl/strings/str_cat.h"
 
 namespace duet::sim {
+namespace {
+
+// Isolations last 1 s up to this (or the run's longest fault, if longer): long enough,
+// often, for the isolated node's lease to run out and its peer to take over.
+constexpr absl::Duration kLongIsolation = absl::Seconds(20);
+
+}  // namespace
 
 FaultInjector::FaultInjector(const RunOptions& options, SimCluster& cluster, uint64_t seed)
     : options_(options), cluster_(cluster), rng_(seed) {
@@ -188,7 +195,7 @@ bool FaultInjector::Inject(FaultKind kind) {
     }
     case FaultKind::kDrift: {
       const int clock = static_cast<int>(rng_.Below(options_.witness ? 3 : 2));
-      const int64_t ppm = rng_.Between(-kMaxDriftPpm, kMaxDriftPpm);
+      const int64_t ppm = DriftFromDraw(rng_.Next(), options_.drift_bound_ppm);
       if (clock == 2) {
         cluster_.SetWitnessClockDrift(ppm);
       } else {
@@ -261,6 +268,44 @@ bool FaultInjector::Inject(FaultKind kind) {
     }
     case FaultKind::kAdmin:
       return Admin();
+    case FaultKind::kIsolate: {
+      // Node n loses its peer (every heartbeat link, and with link 0 the replication
+      // connection) and the witness, while the peer still reaches the witness: a primary
+      // here must fence itself before its lease can run out, since the peer takes over
+      // once it has.
+      // One isolation at a time: two would cut both nodes off from the witness.
+      if (isolated_) return false;
+      isolated_ = true;
+      const absl::Duration d =
+          LogUniform(absl::Seconds(1), std::max(options_.max_fault_duration, kLongIsolation));
+      for (int l = 0; l < links; ++l) {
+        for (NodeIndex from = 0; from < 2; ++from) SetDown(l, from, +1);
+      }
+      ++witness_[n].down;
+      ApplyWitness(n);
+      const std::string what = absl::StrCat(Name(n), " isolated from its peer and the witness (",
+                                            Name(Peer(n)), " still reaches the witness)");
+      cluster_.Note(absl::StrCat("FAULT ", what, " for ", absl::FormatDuration(d)));
+      After(d, [this, n, links, what] {
+        for (int l = 0; l < links; ++l) {
+          for (NodeIndex from = 0; from < 2; ++from) SetDown(l, from, -1);
+        }
+        --witness_[n].down;
+        ApplyWitness(n);
+        isolated_ = false;
+        cluster_.Note(absl::StrCat("heal: ", what, " ends"));
+      });
+      return true;
+    }
+    case FaultKind::kStreamGap: {
+      if (!cluster_.replication()) return false;
+      const bool swap = rng_.Chance(0.5);
+      cluster_.BreakStream(swap ? StreamFault::kSwap : StreamFault::kLose);
+      cluster_.Note(absl::StrCat("FAULT replication transport: the next stream write ",
+                                 swap ? "goes after the one that follows it" : "is lost",
+                                 "; the connection stays up"));
+      return true;
+    }
   }
   return false;
 }
@@ -360,8 +405,10 @@ void FaultInjector::HealAll() {
     witness_[from] = WitnessPath{};
     ApplyWitness(from);
   }
+  cluster_.BreakStream(StreamFault::kNone);
   script_fail_windows_ = 0;
   script_hang_windows_ = 0;
+  isolated_ = false;
   ScriptWindow(false, 0);
   ScriptWindow(true, 0);
   cluster_.RestartWitness();

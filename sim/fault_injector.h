@@ -81,6 +81,7 @@ class FaultInjector {
   std::array<WitnessPath, 2> witness_;
   int script_fail_windows_ = 0;
   int script_hang_windows_ = 0;
+  bool isolated_ = false;  // an isolate fault is in force
   uint64_t next_id_ = 1;
   bool injecting_ = false;
   absl::Time next_fault_at_ = absl::InfiniteFuture();

@@ -35,6 +35,29 @@ void NoTwoWritersChecker::OnNodeDown(absl::Time, NodeIndex n) {
   writable_[n].assign(writable_[n].size(), false);
 }
 
+// --- LeaseGrantChecker -----------------------------------------------------------------------
+
+LeaseGrantChecker::LeaseGrantChecker(const Config& config)
+    : InvariantChecker("no lease granted while the peer writes"), config_(config) {
+  for (auto& w : writable_) w.assign(config.modules.size(), false);
+}
+
+void LeaseGrantChecker::OnWritable(absl::Time, NodeIndex n, ModuleIndex m, bool writable) {
+  writable_[n][m] = writable;
+}
+
+void LeaseGrantChecker::OnNodeDown(absl::Time, NodeIndex n) {
+  writable_[n].assign(writable_[n].size(), false);
+}
+
+void LeaseGrantChecker::OnLeaseGranted(absl::Time now, NodeIndex n, ModuleIndex m) {
+  if (!writable_[Peer(n)][m]) return;
+  Fail(now, absl::StrCat("the witness granted the lease of ", config_.modules[m].name, " to ",
+                         config_.nodes[n].name, " while ", config_.nodes[Peer(n)].name,
+                         " still writes it (", config_.nodes[Peer(n)].name,
+                         " outlived the lease it held, or wrote without one)"));
+}
+
 // --- ScriptsNeverOverlapChecker --------------------------------------------------------------
 
 ScriptsNeverOverlapChecker::ScriptsNeverOverlapChecker(const Config& config)

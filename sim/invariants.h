@@ -1,7 +1,7 @@
 // The invariants the simulator checks, one checker class each (DESIGN.md §8). A checker
 // watches the pair through ClusterObserver and reports what it finds to its sink; it never
-// changes the run. SimCluster runs the first two itself (they hold at every instant of every
-// run); the simulation adds the others.
+// changes the run. SimCluster runs the first three itself (they hold at every instant of
+// every run); the simulation adds the others.
 #ifndef DUET_SIM_INVARIANTS_H_
 #define DUET_SIM_INVARIANTS_H_
 
@@ -57,6 +57,24 @@ class NoTwoWritersChecker : public InvariantChecker {
   explicit NoTwoWritersChecker(const Config& config);
   void OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) override;
   void OnNodeDown(absl::Time now, NodeIndex n) override;
+
+ private:
+  const Config& config_;
+  std::vector<bool> writable_[2];
+};
+
+// With a witness, the witness grants a module's lease to a node only while its peer does
+// not write the module (DESIGN.md §6: a primary cut off from its peer and the witness fences
+// itself before its lease can expire, and a node takes over only with the lease). A grant
+// while the peer still writes is a second writer in waiting: the new holder writes as soon
+// as its scripts let it, which in the simulator may be later than the old writer stops,
+// so "at most one writer" alone would miss it.
+class LeaseGrantChecker : public InvariantChecker {
+ public:
+  explicit LeaseGrantChecker(const Config& config);
+  void OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) override;
+  void OnNodeDown(absl::Time now, NodeIndex n) override;
+  void OnLeaseGranted(absl::Time now, NodeIndex n, ModuleIndex m) override;
 
  private:
   const Config& config_;

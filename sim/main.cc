@@ -29,8 +29,9 @@ ABSL_FLAG(std::optional<int>, modules, std::nullopt, "module count (default: 1..
 ABSL_FLAG(std::optional<std::string>, faults, std::nullopt,
           "comma list of the fault kinds to inject (all, none, or: loss, duplicate, delay, "
           "partition, asymmetric, link-down, flap, crash, daemon-restart, drift, witness-crash, "
-          "witness-link, script-fail, script-timeout, checker, admin); default: a mix from the "
-          "seed");
+          "witness-link, script-fail, script-timeout, checker, admin, isolate, stream-gap); "
+          "witness faults (witness-crash, witness-link, isolate) bring a witness; stream-gap "
+          "acts in replication mode only; default: a mix from the seed");
 ABSL_FLAG(std::optional<bool>, witness, std::nullopt,
           "with or without a witness (default: from the seed)");
 ABSL_FLAG(std::optional<bool>, replication, std::nullopt,

@@ -1,5 +1,7 @@
 #include "sim/run_options.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -14,11 +16,12 @@ namespace {
 constexpr const char* kFaultNames[kFaultKinds] = {
     "loss",        "duplicate",      "delay",          "partition", "asymmetric",    "link-down",
     "flap",        "crash",          "daemon-restart", "drift",     "witness-crash", "witness-link",
-    "script-fail", "script-timeout", "checker",        "admin",
+    "script-fail", "script-timeout", "checker",        "admin",     "isolate",       "stream-gap",
 };
 
 bool NeedsWitness(FaultKind kind) {
-  return kind == FaultKind::kWitnessCrash || kind == FaultKind::kWitnessLink;
+  return kind == FaultKind::kWitnessCrash || kind == FaultKind::kWitnessLink ||
+         kind == FaultKind::kIsolate;
 }
 
 uint64_t Mix(uint64_t x) {
@@ -97,6 +100,36 @@ uint64_t StreamSeed(uint64_t seed, Stream stream) {
 // The share of seeds that run the replication engines (the others use the DataOracle).
 constexpr double kReplicationShare = 0;
 
+int64_t DriftBoundPpm(absl::Duration margin, absl::Duration lease,
+                      absl::Duration heartbeat_timeout) {
+  const double m = absl::ToDoubleSeconds(margin);
+  if (m <= 0) return 0;
+  // The longer the time trusted, the more two clocks disagree over it. A time no longer
+  // than the margin is never trusted at all (e.g. acknowledgements with a margin past the
+  // heartbeat timeout).
+  double rate = 1;
+  for (absl::Duration trusted : {lease, heartbeat_timeout}) {
+    const double d = absl::ToDoubleSeconds(trusted);
+    if (d > m) rate = std::min(rate, m / (2 * d - m));
+  }
+  return std::max<int64_t>(1, static_cast<int64_t>(0.9 * rate * 1e6));
+}
+
+int64_t DriftFromDraw(uint64_t draw, int64_t bound_ppm) {
+  if (bound_ppm <= 0) return 0;
+  const bool negative = (draw & 1) != 0;
+  const uint64_t shape = (draw >> 1) & 3;
+  const double u = static_cast<double>(draw >> 11) * 0x1.0p-53;
+  const double bound = static_cast<double>(bound_ppm);
+  const double magnitude = shape == 0   ? std::exp(u * std::log(bound))  // log-uniform 1..bound
+                           : shape == 1 ? u * bound                      // uniform 0..bound
+                                        : (0.8 + 0.2 * u) * bound;       // near the bound
+  const int64_t ppm = std::min<int64_t>(bound_ppm, std::llround(magnitude));
+  return negative ? -ppm : ppm;
+}
+
+// Every draw from the seed comes first, in a fixed order (each option drawn where it always
+// was, later additions after them); then overrides and what follows from them.
 RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   Rng rng(Mix(seed ^ 0x6f7074696f6e73ULL));  // the options' own stream ("options")
   RunOptions o;
@@ -113,22 +146,10 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   o.restart_max = static_cast<uint32_t>(rng.Between(1, 3));
   o.script_timeout = absl::Seconds(rng.Between(2, 15));
 
-  // The fault mix: each kind in or out, with a weight; --faults fixes the set.
-  for (int k = 0; k < kFaultKinds; ++k) {
+  // The fault mix: each kind in or out, with a weight (the later kinds are drawn below).
+  for (int k = 0; k < kFirstLateFaultKind; ++k) {
     o.enabled[k] = rng.Chance(0.5);
     o.weight[k] = static_cast<int>(rng.Between(1, 10));
-  }
-  if (overrides.faults) {
-    o.enabled.fill(false);
-    for (FaultKind k : *overrides.faults) {
-      o.enabled[static_cast<int>(k)] = true;
-      if (NeedsWitness(k)) o.witness = true;  // asked for witness faults: have a witness
-    }
-  }
-  if (overrides.witness) o.witness = *overrides.witness;
-  if (!o.witness) {
-    o.enabled[static_cast<int>(FaultKind::kWitnessCrash)] = false;
-    o.enabled[static_cast<int>(FaultKind::kWitnessLink)] = false;
   }
   o.mean_fault_interval = LogUniform(rng, absl::Milliseconds(200), absl::Seconds(5));
   o.max_fault_duration = absl::Seconds(rng.Between(3, 30));
@@ -144,13 +165,45 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   for (absl::Duration& offset : o.clock_offset) {
     offset = absl::Milliseconds(rng.Between(0, 10'000'000));
   }
-  for (int64_t& ppm : o.drift_ppm) {
-    const int64_t drawn = rng.Between(-kMaxDriftPpm, kMaxDriftPpm);
-    ppm = o.Enabled(FaultKind::kDrift) ? drawn : 0;
-  }
-  // Drawn last, so that the rest of a seed's options do not depend on it.
+  // Scaled to the bound below, once the configuration is known.
+  std::array<uint64_t, 3> drift_draws{};
+  for (uint64_t& draw : drift_draws) draw = rng.Next();
   const bool replication = rng.Chance(kReplicationShare);
+  // Drawn after the rest, so that existing seeds keep their options: the drift margin, then
+  // the later fault kinds (in the order they were added).
+  const bool default_margin = rng.Chance(0.75);
+  const int64_t margin_ms = rng.Between(100, 500);
+  for (int k = kFirstLateFaultKind; k < kFaultKinds; ++k) {
+    // Isolations are what tests the leases (and the drift margin): more often than the rest.
+    o.enabled[k] = rng.Chance(static_cast<FaultKind>(k) == FaultKind::kIsolate ? 0.75 : 0.5);
+    o.weight[k] = static_cast<int>(rng.Between(1, 10));
+  }
+
   o.replication = overrides.replication.value_or(replication);
+  // --faults fixes the set.
+  if (overrides.faults) {
+    o.enabled.fill(false);
+    for (FaultKind k : *overrides.faults) {
+      o.enabled[static_cast<int>(k)] = true;
+      if (NeedsWitness(k)) o.witness = true;  // asked for witness faults: have a witness
+    }
+  }
+  if (overrides.witness) o.witness = *overrides.witness;
+  for (int k = 0; k < kFaultKinds; ++k) {
+    if (!o.witness && NeedsWitness(static_cast<FaultKind>(k))) o.enabled[k] = false;
+  }
+  // The transport's stream only exists in replication mode.
+  if (!o.replication) o.enabled[static_cast<int>(FaultKind::kStreamGap)] = false;
+
+  o.drift_margin = default_margin ? WitnessConfig{}.drift_margin : absl::Milliseconds(margin_ms);
+  const Config config = o.MakeConfig();
+  const WitnessConfig witness = config.witness.value_or(WitnessConfig{});
+  o.drift_bound_ppm = DriftBoundPpm(o.drift_margin, witness.lease, config.heartbeat.timeout);
+  // Every clock drifts (physics, not a fault: it stays through the liveness phase); drift
+  // faults change the rates during the run.
+  for (size_t c = 0; c < o.drift_ppm.size(); ++c) {
+    o.drift_ppm[c] = DriftFromDraw(drift_draws[c], o.drift_bound_ppm);
+  }
   return o;
 }
 
@@ -171,6 +224,7 @@ Config RunOptions::MakeConfig() const {
                                                  .failover = true,
                                                  .restart_max = restart_max});
   for (ModuleConfig& m : config.modules) m.script_timeout = script_timeout;
+  if (config.witness) config.witness->drift_margin = drift_margin;
   return config;
 }
 
@@ -186,7 +240,8 @@ std::string RunOptions::Describe() const {
   absl::StrAppend(&text, "cluster: ", modules, modules == 1 ? " module" : " modules",
                   all_on_first ? " (all homed on a)" : " (homed alternately on a and b)", ", ",
                   heartbeat_links, heartbeat_links == 1 ? " heartbeat link" : " heartbeat links",
-                  ", witness: ", witness ? "yes" : "no", "\n");
+                  ", witness: ",
+                  witness ? absl::StrCat("yes (drift margin ", Ms(drift_margin), ")") : "no", "\n");
   absl::StrAppend(&text, "data: ",
                   replication ? "replication engines under an application workload"
                               : "data states from the oracle",
@@ -208,7 +263,8 @@ std::string RunOptions::Describe() const {
   absl::StrAppend(&text, "clocks: a reads +", Ms(clock_offset[0]), " drift ", Ppm(drift_ppm[0]),
                   "; b reads +", Ms(clock_offset[1]), " drift ", Ppm(drift_ppm[1]));
   if (witness) absl::StrAppend(&text, "; witness drift ", Ppm(drift_ppm[2]));
-  absl::StrAppend(&text, " (bound ", kMaxDriftPpm, " ppm)\n");
+  absl::StrAppend(&text, " (bound +-", drift_bound_ppm, " ppm: 90% of what a ", Ms(drift_margin),
+                  " drift margin covers)\n");
   return text;
 }
 

@@ -34,17 +34,34 @@ enum class FaultKind : uint8_t {
   kScriptTimeout,  // scripts hang for a while and are killed at their timeout
   kChecker,        // a checker reports the application failed
   kAdmin,          // an admin command: start, stop, restart, swap, prim, prim --force, second
+  // Kinds added later: their mix is drawn after everything else (DeriveOptions), so that
+  // adding one leaves the options of existing seeds as they were.
+  kIsolate,    // a node loses its peer and the witness at once; the peer still reaches the witness
+  kStreamGap,  // the replication transport loses one stream write, or swaps two adjacent ones,
+               // and keeps the connection up (replication mode)
 };
-inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kAdmin) + 1;
+inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kStreamGap) + 1;
+inline constexpr int kFirstLateFaultKind = static_cast<int>(FaultKind::kIsolate);
 
 const char* FaultKindName(FaultKind kind);
 // "crash,partition,loss" -> kinds; "all" is every kind, "none" (or "") no fault at all.
 absl::StatusOr<std::vector<FaultKind>> ParseFaultList(const std::string& list);
 std::string FaultListName(const std::vector<FaultKind>& kinds);
 
-// Clock drift bound, in parts per million of true time. A lease (6 s) seen by two clocks
-// drifting apart by twice this much moves by 12 ms, far inside the witness's 500 ms margin.
-inline constexpr int64_t kMaxDriftPpm = 1000;
+// The clock drift a configuration promises to tolerate, in parts per million of true time,
+// for each clock: two clocks at +bound and -bound must not disagree, over the longest time a
+// node trusts without hearing again, by more than the witness's drift margin. Those times
+// are the lease (LeaseClient: request sent + lease - margin, against the witness's grant
+// + lease) and the peer's acknowledgement (Node: echo + heartbeat.timeout - margin, against
+// the peer's last heard + heartbeat.timeout). Over a trusted time D, the margin M is used up
+// at drift M / (2D - M); the bound is 90% of that, for the tighter of the two times.
+// (A 6 s lease with the default 500 ms margin: 39130 ppm.)
+int64_t DriftBoundPpm(absl::Duration margin, absl::Duration lease,
+                      absl::Duration heartbeat_timeout);
+// A clock's drift from one random draw, within +-bound_ppm: either sign; a quarter of the
+// time log-uniform in 1..bound (small drifts as likely as large ones), a quarter uniform in
+// 0..bound, half the time near the bound (80..100% of it), where a missing margin shows.
+int64_t DriftFromDraw(uint64_t draw, int64_t bound_ppm);
 
 // What the command line fixed; the seed decides everything else.
 struct Overrides {
@@ -95,9 +112,14 @@ struct RunOptions {
   double script_failure = 0;
   double script_hang = 0;
 
-  // Clocks: offsets at the start (nodes) and initial drift (nodes, then the witness).
+  // Clocks: offsets at the start (nodes) and initial drift (nodes, then the witness), within
+  // drift_bound_ppm, which follows from the configuration (DriftBoundPpm): the witness's
+  // drift margin (the engine's default in 3 runs of 4, else 100..500 ms) over its lease and
+  // the heartbeat timeout. Runs without a witness drift within the same bound.
   std::array<absl::Duration, 2> clock_offset{};
   std::array<int64_t, 3> drift_ppm{};
+  absl::Duration drift_margin = WitnessConfig{}.drift_margin;
+  int64_t drift_bound_ppm = 0;
 
   bool Enabled(FaultKind kind) const { return enabled[static_cast<int>(kind)]; }
   std::vector<FaultKind> EnabledKinds() const;

@@ -279,6 +279,10 @@ std::string FormatSummary(const RunOptions& options, const RunResult& r) {
     absl::StrAppend(&text, "workload: ", r.ops_issued, " operations issued, ", r.ops_acknowledged,
                     " acknowledged; ", r.replicated_bytes,
                     " bytes of file data in the primaries' copies\n");
+    absl::StrAppend(&text, "replication: ", r.stats.replication_messages, " messages on ",
+                    r.stats.replication_connects,
+                    " connections; stream-gap: ", r.stats.stream_writes_lost,
+                    " stream writes lost, ", r.stats.stream_writes_swapped, " swapped\n");
     absl::StrAppend(&text, "resyncs: ", r.resyncs, "\n");
     absl::StrAppend(&text, "writes verified: ", r.writes_verified, "\n");
   } else {

@@ -5,6 +5,7 @@
 
 #include "sim/cluster.h"
 #include "sim/cluster_config.h"
+#include "sim/run_options.h"
 #include "sim/simulation.h"
 
 namespace duet::sim {
@@ -102,6 +103,61 @@ TEST(InvariantsTest, OverlappingScriptsAreReported) {
   checker.OnNodeDown(t, kA);  // scripts die with the node
   checker.OnScriptStarted(t, kA, 0, ScriptKind::kPrestart);
   EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST(InvariantsTest, LeaseGrantedWhileThePeerWritesIsReported) {
+  const Config config = MakeClusterConfig({.modules = 2, .witness = true});
+  LeaseGrantChecker checker(config);
+  std::vector<Violation> seen;
+  checker.set_sink([&](const Violation& v) { seen.push_back(v); });
+  const absl::Time t = absl::UnixEpoch();
+  checker.OnLeaseGranted(t, kA, 0);  // nobody writes
+  checker.OnWritable(t, kA, 0, true);
+  checker.OnLeaseGranted(t, kA, 0);  // the writer renews its own lease
+  checker.OnLeaseGranted(t, kB, 1);  // another module
+  EXPECT_TRUE(seen.empty());
+  checker.OnLeaseGranted(t, kB, 0);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].invariant, "no lease granted while the peer writes");
+  EXPECT_NE(seen[0].detail.find("granted the lease of m0 to b while a still writes it"),
+            std::string::npos)
+      << seen[0].detail;
+  checker.OnNodeDown(t, kA);  // its writes stop with it
+  checker.OnLeaseGranted(t, kB, 0);
+  EXPECT_EQ(seen.size(), 1u);
+}
+
+// A primary cut off from its peer and the witness, its clock running slow against the
+// witness's: within the drift bound it fences itself before the witness lets its lease go
+// and the peer takes over; far beyond the bound it still writes when the peer gets the lease.
+std::vector<std::string> IsolatePrimaryWithDrift(int64_t primary_ppm, int64_t witness_ppm) {
+  SimCluster cluster(MakeClusterConfig({.modules = 1, .witness = true}), 8);
+  cluster.SetClockDrift(kA, primary_ppm);
+  cluster.SetWitnessClockDrift(witness_ppm);
+  cluster.Start();
+  cluster.RunFor(absl::Seconds(5));
+  EXPECT_TRUE(cluster.Writable(kA, 0));
+  cluster.SetPartitioned(true);
+  cluster.witness_link(kA).up = false;
+  cluster.RunFor(absl::Seconds(15));
+  EXPECT_FALSE(cluster.Writable(kA, 0));
+  EXPECT_TRUE(cluster.Writable(kB, 0));
+  return cluster.violations();
+}
+
+TEST(InvariantsTest, IsolatedPrimaryWithinTheDriftBoundFencesBeforeThePeerTakesOver) {
+  const int64_t bound =
+      DriftBoundPpm(WitnessConfig{}.drift_margin, WitnessConfig{}.lease, HeartbeatConfig{}.timeout);
+  EXPECT_TRUE(IsolatePrimaryWithDrift(-bound, bound).empty());
+}
+
+TEST(InvariantsTest, IsolatedPrimaryFarBeyondTheDriftBoundIsCaught) {
+  const std::vector<std::string> violations = IsolatePrimaryWithDrift(-250'000, 0);
+  ASSERT_FALSE(violations.empty());
+  EXPECT_NE(violations[0].find("no lease granted while the peer writes: the witness granted the "
+                               "lease of m0 to b while a still writes it"),
+            std::string::npos)
+      << violations[0];
 }
 
 TEST(InvariantsTest, ModuleThatNeverComesHomeFailsConvergence) {

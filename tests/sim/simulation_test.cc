@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <set>
 #include <sstream>
 
+#include "engine/rng.h"
 #include "sim/run_options.h"
 #include "sim/swarm.h"
 
@@ -40,7 +42,7 @@ TEST(SimulationTest, OptionsDerivedFromSeedArePrinted) {
        {"seed: 42\n", "cluster: ", " module", "heartbeat link", "witness: ", "failback ",
         "restart budget ", "script timeout ", "phases: safety 1m",
         "faults: ", "fault rate: ", "network: latency ", "scripts: latency ", "failure rate ",
-        "hang rate ", "clocks: a reads", "drift", "bound 1000 ppm"}) {
+        "hang rate ", "clocks: a reads", "drift", "(bound +-"}) {
     EXPECT_NE(text.find(name), std::string::npos) << "missing \"" << name << "\" in\n" << text;
   }
   // The seed decides: over many seeds every shape shows up, within the bounds.
@@ -50,7 +52,9 @@ TEST(SimulationTest, OptionsDerivedFromSeedArePrinted) {
     const RunOptions o = DeriveOptions(seed);
     ASSERT_GE(o.modules, 1);
     ASSERT_LE(o.modules, 8);
-    for (int64_t ppm : o.drift_ppm) ASSERT_LE(std::abs(ppm), kMaxDriftPpm);
+    ASSERT_EQ(o.drift_bound_ppm,
+              DriftBoundPpm(o.drift_margin, WitnessConfig{}.lease, HeartbeatConfig{}.timeout));
+    for (int64_t ppm : o.drift_ppm) ASSERT_LE(std::abs(ppm), o.drift_bound_ppm);
     modules.insert(o.modules);
     links.insert(o.heartbeat_links);
     witness.insert(o.witness);
@@ -58,6 +62,53 @@ TEST(SimulationTest, OptionsDerivedFromSeedArePrinted) {
   EXPECT_EQ(modules.size(), 8u);
   EXPECT_EQ(links, (std::set<int>{1, 2, 3}));
   EXPECT_EQ(witness.size(), 2u);
+}
+
+TEST(SimulationTest, DriftBoundIsWhatTheDriftMarginCovers) {
+  // Two clocks at +bound and -bound over the 6 s lease use up 90% of the margin.
+  EXPECT_EQ(DriftBoundPpm(absl::Milliseconds(500), absl::Seconds(6), absl::Seconds(2)), 39130);
+  EXPECT_EQ(DriftBoundPpm(absl::Milliseconds(100), absl::Seconds(6), absl::Seconds(2)), 7563);
+  // A heartbeat timeout longer than the lease is the tighter bound.
+  EXPECT_EQ(DriftBoundPpm(absl::Milliseconds(500), absl::Seconds(6), absl::Seconds(10)), 23076);
+  // A margin past the heartbeat timeout: acknowledgements are never trusted, only the lease.
+  EXPECT_EQ(DriftBoundPpm(absl::Seconds(3), absl::Seconds(6), absl::Seconds(2)), 300000);
+  EXPECT_EQ(DriftBoundPpm(absl::ZeroDuration(), absl::Seconds(6), absl::Seconds(2)), 0);
+}
+
+TEST(SimulationTest, DriftsAreSmallAndLargeWithinTheBound) {
+  constexpr int64_t kBound = 39130;
+  Rng rng(5);
+  int small = 0, large = 0, negative = 0;
+  constexpr int kDraws = 10000;
+  for (int i = 0; i < kDraws; ++i) {
+    const int64_t ppm = DriftFromDraw(rng.Next(), kBound);
+    ASSERT_LE(std::abs(ppm), kBound);
+    if (std::abs(ppm) < kBound / 100) ++small;
+    if (std::abs(ppm) >= kBound * 8 / 10) ++large;
+    if (ppm < 0) ++negative;
+  }
+  EXPECT_GT(small, kDraws / 10);
+  EXPECT_GT(large, kDraws / 2);
+  EXPECT_NEAR(negative, kDraws / 2, kDraws / 20);
+  EXPECT_EQ(DriftFromDraw(rng.Next(), 0), 0);
+}
+
+TEST(SimulationTest, LaterFaultKindsNeedTheirSetting) {
+  EXPECT_EQ(*ParseFaultList("isolate,stream-gap"),
+            (std::vector<FaultKind>{FaultKind::kIsolate, FaultKind::kStreamGap}));
+  int isolate = 0, stream_gap = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    const RunOptions o = DeriveOptions(seed);
+    EXPECT_FALSE(o.Enabled(FaultKind::kIsolate) && !o.witness) << seed;
+    EXPECT_FALSE(o.Enabled(FaultKind::kStreamGap)) << "replication mode only: " << seed;
+    const RunOptions r = DeriveOptions(seed, Overrides{.replication = true});
+    isolate += o.Enabled(FaultKind::kIsolate);
+    stream_gap += r.Enabled(FaultKind::kStreamGap);
+  }
+  EXPECT_GT(isolate, 20);
+  EXPECT_GT(stream_gap, 50);
+  // Asked for, an isolation brings a witness.
+  EXPECT_TRUE(DeriveOptions(3, Overrides{.faults = *ParseFaultList("isolate")}).witness);
 }
 
 TEST(SimulationTest, CommandLineOverridesAreKeptAndReplayed) {
