@@ -202,7 +202,29 @@ void SimCluster::Process(const Event& event) {
 }
 
 void SimCluster::StepNode(NodeIndex n, const Input& input) {
-  Execute(n, nodes_[n]->Step(LocalNow(n), input));
+  const Actions actions = nodes_[n]->Step(LocalNow(n), input);
+  if (crash_mid_step_[n] && actions.size() >= 2) {
+    // The machine dies while the daemon carries out this step: what came before the cut is
+    // done (a persist is durable, a message is on the wire), the rest never happens.
+    crash_mid_step_[n] = false;
+    const size_t cut = 1 + rng_.Below(actions.size() - 1);
+    Execute(n, Actions(actions.begin(), actions.begin() + static_cast<long>(cut)));
+    Note(absl::StrCat("node ", config_.nodes[n].name, " crashes after ", cut, " of ",
+                      actions.size(), " actions of one step"));
+    CrashNode(n, /*lose_unsynced=*/true, /*torn=*/true);
+    return;
+  }
+  Execute(n, actions);
+}
+
+void SimCluster::SetDiskFull(NodeIndex n, bool full) {
+  for (MemStore& store : stores_[n]) {
+    store.set_capacity(full ? store.used_bytes() : MemStore::kUnlimited);
+  }
+}
+
+void SimCluster::SetDiskSyncFailure(NodeIndex n, bool fail) {
+  for (MemStore& store : stores_[n]) store.set_sync_failure(fail);
 }
 
 void SimCluster::Execute(NodeIndex n, const Actions& actions) {
@@ -541,7 +563,7 @@ void SimCluster::HealNetwork() {
   for (LinkFaults& f : witness_reply_links_) f = LinkFaults{};
 }
 
-void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced) {
+void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced, bool torn) {
   if (!nodes_[n]) return;
   ++stats_.node_crashes;
   Trace(n, "CRASH");
@@ -561,7 +583,11 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced) {
       const bool peer_has_it =
           nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate && !wrote_alone;
       if (lose_unsynced && !peer_has_it) workload_->LoseUnsynced(m);
-      if (lose_unsynced) stores_[n][m].Crash();
+      if (lose_unsynced && torn) {
+        stores_[n][m].CrashTearingWrites(rng_);
+      } else if (lose_unsynced) {
+        stores_[n][m].Crash();
+      }
     }
     lost_unsynced_[n] = lose_unsynced;
     workload_->NodeDown(n);

@@ -116,9 +116,18 @@ class SimCluster {
   ScriptBehaviour& scripts() { return scripts_; }
   // Arms a stream fault (replacing one armed and not yet fired); kNone disarms.
   void BreakStream(StreamFault fault) { stream_fault_ = fault; }
+  // Disks of node n (replication mode): full (writes that need space fail), fsyncs failing.
+  void SetDiskFull(NodeIndex n, bool full);
+  void SetDiskSyncFailure(NodeIndex n, bool fail);
+  // Node n crashes in the middle of its next engine step that has two actions or more: it
+  // carries out a part of them, then crashes with torn writes (CrashNode's `torn`).
+  void CrashMidStep(NodeIndex n) { crash_mid_step_[n] = true; }
+  bool CrashMidStepArmed(NodeIndex n) const { return crash_mid_step_[n]; }
+  void DisarmCrashMidStep(NodeIndex n) { crash_mid_step_[n] = false; }
   // A crash loses what the node's disks had not synced; a daemon restart
   // (`lose_unsynced` false) keeps it (the kernel's page cache survives the process).
-  void CrashNode(NodeIndex n, bool lose_unsynced = true);
+  // `torn`: each page not yet synced survives or not at random (else all are lost).
+  void CrashNode(NodeIndex n, bool lose_unsynced = true, bool torn = false);
   void RestartNode(NodeIndex n);
   bool NodeUp(NodeIndex n) const { return nodes_[n].has_value(); }
   void CrashWitness();
@@ -321,6 +330,7 @@ class SimCluster {
   uint64_t repl_epoch_ = 0;
   std::array<absl::Time, 2> repl_next_at_;  // per direction: keeps the stream in order
   StreamFault stream_fault_ = StreamFault::kNone;
+  std::array<bool, 2> crash_mid_step_ = {false, false};
   std::array<std::optional<HeldWrite>, 2> held_;  // per direction
   uint64_t next_hold_id_ = 1;
   std::optional<Workload> workload_;

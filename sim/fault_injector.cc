@@ -297,6 +297,43 @@ bool FaultInjector::Inject(FaultKind kind) {
       });
       return true;
     }
+    case FaultKind::kDiskFull:
+    case FaultKind::kDiskEio: {
+      if (!cluster_.replication()) return false;
+      const bool full = kind == FaultKind::kDiskFull;
+      const absl::Duration d = FaultDuration();
+      cluster_.Note(absl::StrCat("FAULT disk of ", Name(n),
+                                 full ? " is full" : " fails fsyncs (EIO)", " for ",
+                                 absl::FormatDuration(d)));
+      if (full) {
+        cluster_.SetDiskFull(n, true);
+      } else {
+        cluster_.SetDiskSyncFailure(n, true);
+      }
+      After(d, [this, n, full] {
+        if (full) {
+          cluster_.SetDiskFull(n, false);
+        } else {
+          cluster_.SetDiskSyncFailure(n, false);
+        }
+      });
+      return true;
+    }
+    case FaultKind::kTornCrash: {
+      if (!cluster_.replication() || !cluster_.NodeUp(n)) return false;
+      const absl::Duration down = LogUniform(absl::Milliseconds(500), absl::Seconds(5));
+      cluster_.Note(absl::StrCat("FAULT node ", Name(n),
+                                 " crashes within its next engine step (torn writes), back in ",
+                                 absl::FormatDuration(down)));
+      cluster_.CrashMidStep(n);
+      After(absl::Milliseconds(50), [this, n] {
+        if (!cluster_.CrashMidStepArmed(n)) return;  // it did
+        cluster_.DisarmCrashMidStep(n);
+        cluster_.CrashNode(n, /*lose_unsynced=*/true, /*torn=*/true);
+      });
+      After(down, [this, n] { cluster_.RestartNode(n); });
+      return true;
+    }
     case FaultKind::kStreamGap: {
       if (!cluster_.replication()) return false;
       const bool swap = rng_.Chance(0.5);
@@ -412,7 +449,14 @@ void FaultInjector::HealAll() {
   ScriptWindow(false, 0);
   ScriptWindow(true, 0);
   cluster_.RestartWitness();
-  for (NodeIndex n = 0; n < 2; ++n) cluster_.RestartNode(n);
+  for (NodeIndex n = 0; n < 2; ++n) {
+    if (cluster_.replication()) {
+      cluster_.SetDiskFull(n, false);
+      cluster_.SetDiskSyncFailure(n, false);
+    }
+    cluster_.DisarmCrashMidStep(n);
+    cluster_.RestartNode(n);
+  }
 }
 
 }  // namespace duet::sim

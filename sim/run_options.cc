@@ -17,6 +17,7 @@ constexpr const char* kFaultNames[kFaultKinds] = {
     "loss",        "duplicate",      "delay",          "partition", "asymmetric",    "link-down",
     "flap",        "crash",          "daemon-restart", "drift",     "witness-crash", "witness-link",
     "script-fail", "script-timeout", "checker",        "admin",     "isolate",       "stream-gap",
+    "disk-full",   "disk-eio",       "torn-crash",
 };
 
 bool NeedsWitness(FaultKind kind) {
@@ -193,7 +194,13 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
     if (!o.witness && NeedsWitness(static_cast<FaultKind>(k))) o.enabled[k] = false;
   }
   // The transport's stream only exists in replication mode.
-  if (!o.replication) o.enabled[static_cast<int>(FaultKind::kStreamGap)] = false;
+  // So do the simulated disks.
+  if (!o.replication) {
+    for (FaultKind k : {FaultKind::kStreamGap, FaultKind::kDiskFull, FaultKind::kDiskEio,
+                        FaultKind::kTornCrash}) {
+      o.enabled[static_cast<int>(k)] = false;
+    }
+  }
 
   o.drift_margin = default_margin ? WitnessConfig{}.drift_margin : absl::Milliseconds(margin_ms);
   const Config config = o.MakeConfig();

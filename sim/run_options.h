@@ -39,8 +39,13 @@ enum class FaultKind : uint8_t {
   kIsolate,    // a node loses its peer and the witness at once; the peer still reaches the witness
   kStreamGap,  // the replication transport loses one stream write, or swaps two adjacent ones,
                // and keeps the connection up (replication mode)
+  // Disks (replication mode).
+  kDiskFull,   // a node's disk is full for a while (writes that need space fail: ENOSPC)
+  kDiskEio,    // a node's fsyncs fail for a while (EIO; the failed pages are forgotten)
+  kTornCrash,  // a node crashes between two actions of one engine step, its disk keeping a
+               // random part of what was not synced (torn pages)
 };
-inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kStreamGap) + 1;
+inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kTornCrash) + 1;
 inline constexpr int kFirstLateFaultKind = static_cast<int>(FaultKind::kIsolate);
 
 const char* FaultKindName(FaultKind kind);
