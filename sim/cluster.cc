@@ -245,6 +245,8 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
               }
             },
             [&](const CompleteLocal& c) {
+              Debug(n, config_.modules[c.module].name,
+                    absl::StrCat("complete op ", c.op_id, ": ", c.status.ToString()));
               if (workload_) workload_->Completed(c.op_id, c.status);
             },
             [&](const PreserveDivergent& p) {
@@ -440,6 +442,9 @@ void SimCluster::IssueWorkload(ModuleIndex m) {
   if (!writer) return;
   const uint64_t op_id = next_op_id_++;
   Mutation mutation = workload_->Next(m, *writer, op_id);
+  Debug(*writer, config_.modules[m].name,
+        absl::StrCat("issue op ", op_id, ": ", MutationKindName(mutation.kind), " ", mutation.path,
+                     " @", mutation.offset, " +", mutation.data_size()));
   StepNode(*writer, LocalMutation{m, op_id, std::move(mutation)});
 }
 
