@@ -1028,5 +1028,29 @@ TEST(ReplicaTest, WritesAloneAfterAResyncWhoseEndWasLostMoveTheGenerationOn) {
   EXPECT_FALSE(pair.side(kB).preserved.empty());  // b's tentative write is kept aside
 }
 
+// Found by the simulator (seed 1740528645335966999): a node back from a restart asks for
+// the zones it may hold that the new primary lacks, under the names they had here. The
+// source renamed that file alone; its journal replay moves the zone to the new name here
+// before the source reads the old name (absent there). The request follows the rename.
+TEST(ReplicaTest, TargetZonesRequestedFollowAStreamRename) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'o'));
+  pair.Settle();
+  pair.Hold(kA, true);
+  pair.Write(kA, "f", 0, Bytes(100, 'n'));  // never reaches b
+  pair.Pump();
+  pair.Disconnect();
+  pair.Restart(kA);  // files intact: a's f holds the write b never got
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Submit(kB, MakeMutation(MutationKind::kRename, "f", "g"));
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("g").data, Bytes(100, 'o'));
+  EXPECT_FALSE(pair.side(kA).store.live().contains("f"));
+}
+
 }  // namespace
 }  // namespace duet

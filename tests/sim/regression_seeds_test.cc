@@ -92,6 +92,10 @@ INSTANTIATE_TEST_SUITE_P(
              "acknowledged fsync lost: a resync's end never reached the source, which then "
              "wrote alone under the generation the peer had taken; the peer's tentative "
              "branch looked newer",
+             true},
+        Case{1740528645335966999ull, nullptr, std::nullopt,
+             "replicas differ: zones a resync target asked for stayed under the old name when "
+             "the source's journal replay renamed the file",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
