@@ -63,6 +63,14 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   if (role_ == ReplRole::kPrimary) {
     // The writer's copy was the reference; a fenced one may have missed the new writer's.
     data_state_ = fenced_ ? DataState::kOutdated : DataState::kUpToDate;
+    // Writes made alone still waiting for the peer's outdate were never acknowledged: the
+    // peer may take over without them (and a resync may discard them here). They fail now;
+    // an outdate heard in a later role must not acknowledge them.
+    for (auto& [op, status] : held_completions_) {
+      out.push_back(CompleteLocal{
+          module_, op, absl::AbortedError("no longer primary: the peer never had this write")});
+    }
+    held_completions_.clear();
   }
   role_ = role;
   if (role == ReplRole::kPrimary && (durable_.inconsistent || durable_.outdated)) {

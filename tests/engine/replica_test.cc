@@ -1052,5 +1052,27 @@ TEST(ReplicaTest, TargetZonesRequestedFollowAStreamRename) {
   EXPECT_FALSE(pair.side(kA).store.live().contains("f"));
 }
 
+// Found by the simulator (seed 4754048624591268332): writes made alone wait for the peer's
+// outdate; the primary handed the module over before it came (the peer took over with its
+// older copy, and a resync later discarded them here). They fail when this node stops being
+// primary: an outdate heard in a later role (here, as a resync source) must not acknowledge
+// them.
+TEST(ReplicaTest, WritesHeldAloneFailWhenThePrimaryStepsDown) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  const uint64_t op = pair.Write(kA, "f", 0, Bytes(100, 'n'));
+  pair.Pump();
+  ASSERT_FALSE(pair.Completed(kA, op));  // waits for b's outdate
+  pair.SetRole(kA, ReplRole::kSecondary);
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_FALSE(pair.Result(kA, op).ok());
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.PeerOutdated(kA);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_FALSE(pair.Result(kA, op).ok());
+}
+
 }  // namespace
 }  // namespace duet

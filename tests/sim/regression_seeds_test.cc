@@ -96,6 +96,13 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1740528645335966999ull, nullptr, std::nullopt,
              "replicas differ: zones a resync target asked for stayed under the old name when "
              "the source's journal replay renamed the file",
+             true},
+        Case{4754048624591268332ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: writes made alone, held for the peer's outdate, outlived "
+             "a handover and were acknowledged by an outdate heard 20 s later as a resync source",
+             true},
+        Case{6972575345909460272ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: as above (held writes made alone outlived a step-down)",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
