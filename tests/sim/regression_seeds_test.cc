@@ -103,6 +103,10 @@ INSTANTIATE_TEST_SUITE_P(
              true},
         Case{6972575345909460272ull, nullptr, std::nullopt,
              "acknowledged fsync lost: as above (held writes made alone outlived a step-down)",
+             true},
+        Case{2746044204498002376ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: back from a daemon restart, an owner that had "
+             "acknowledged writes alone handed the module to a peer lacking them",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
