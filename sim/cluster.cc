@@ -255,16 +255,23 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             },
             [&](const LogEvent& e) {
               Trace(n, e.text);
-              if (replication_ && e.module && e.text.find("split brain") != std::string::npos) {
+              if (replication_ && e.module) {
                 // Detected: one side's changes are being discarded (kept aside). Both may
                 // have acknowledged writes alone one after the other, without ever being
                 // writable at the same instant (no witness, a partition): what the
                 // discarding node acknowledged may be gone.
-                if (e.text.find("discards its changes") != std::string::npos) {
+                if (e.text.find("split brain") != std::string::npos &&
+                    e.text.find("discards its changes") != std::string::npos) {
                   workload_->DiscardFrom(*e.module, n);
                 }
-                workload_->Resolved(*e.module);
-                split_[*e.module] = false;
+                // The data handshake decided (one copy is the source): the two writers'
+                // changes are reconciled from here on. Not before: Node's own "split brain"
+                // (both claimed a term) leaves the loser writable until it hears of it, and
+                // while both write, an fsync on one makes durable only what that node wrote.
+                if (e.text.find(": connected: ") != std::string::npos) {
+                  workload_->Resolved(*e.module);
+                  split_[*e.module] = false;
+                }
               }
               if (!e.module || !nodes_[n] || observers_.empty()) return;
               // Every change of the state shown comes with a log event of the module.

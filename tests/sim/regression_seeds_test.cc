@@ -107,6 +107,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{2746044204498002376ull, nullptr, std::nullopt,
              "acknowledged fsync lost: back from a daemon restart, an owner that had "
              "acknowledged writes alone handed the module to a peer lacking them",
+             true},
+        Case{4707604409817034517ull, nullptr, std::nullopt,
+             "model: a term split brain (Node's log) ended the two-writer period while the "
+             "loser still wrote; its fsync then covered the other node's unsynced write",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
