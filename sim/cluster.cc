@@ -282,6 +282,8 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
               }
             },
             [&](const CompleteLocal& c) {
+              Debug(n, config_.modules[c.module].name,
+                    absl::StrCat("complete op ", c.op_id, ": ", c.status.ToString()));
               if (workload_) workload_->Completed(c.op_id, c.status);
             },
             [&](const PreserveDivergent& p) {
@@ -290,16 +292,23 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             },
             [&](const LogEvent& e) {
               Trace(n, e.text);
-              if (replication_ && e.module && e.text.find("split brain") != std::string::npos) {
+              if (replication_ && e.module) {
                 // Detected: one side's changes are being discarded (kept aside). Both may
                 // have acknowledged writes alone one after the other, without ever being
                 // writable at the same instant (no witness, a partition): what the
                 // discarding node acknowledged may be gone.
-                if (e.text.find("discards its changes") != std::string::npos) {
+                if (e.text.find("split brain") != std::string::npos &&
+                    e.text.find("discards its changes") != std::string::npos) {
                   workload_->DiscardFrom(*e.module, n);
                 }
-                workload_->Resolved(*e.module);
-                split_[*e.module] = false;
+                // The data handshake decided (one copy is the source): the two writers'
+                // changes are reconciled from here on. Not before: Node's own "split brain"
+                // (both claimed a term) leaves the loser writable until it hears of it, and
+                // while both write, an fsync on one makes durable only what that node wrote.
+                if (e.text.find(": connected: ") != std::string::npos) {
+                  workload_->Resolved(*e.module);
+                  split_[*e.module] = false;
+                }
               }
               if (replication_ && e.module && e.text.find("resync done: ") != std::string::npos &&
                   e.text.find(" bytes sent") != std::string::npos) {
@@ -535,6 +544,9 @@ void SimCluster::IssueWorkload(ModuleIndex m) {
   if (!writer) return;
   const uint64_t op_id = next_op_id_++;
   Mutation mutation = workload_->Next(m, *writer, op_id);
+  Debug(*writer, config_.modules[m].name,
+        absl::StrCat("issue op ", op_id, ": ", MutationKindName(mutation.kind), " ", mutation.path,
+                     " @", mutation.offset, " +", mutation.data_size()));
   StepNode(*writer, LocalMutation{m, op_id, std::move(mutation)});
 }
 

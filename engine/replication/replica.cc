@@ -63,6 +63,14 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   if (role_ == ReplRole::kPrimary) {
     // The writer's copy was the reference; a fenced one may have missed the new writer's.
     data_state_ = fenced_ ? DataState::kOutdated : DataState::kUpToDate;
+    // Writes made alone still waiting for the peer's outdate were never acknowledged: the
+    // peer may take over without them (and a resync may discard them here). They fail now;
+    // an outdate heard in a later role must not acknowledge them.
+    for (auto& [op, status] : held_completions_) {
+      out.push_back(CompleteLocal{
+          module_, op, absl::AbortedError("no longer primary: the peer never had this write")});
+    }
+    held_completions_.clear();
   }
   role_ = role;
   if (role == ReplRole::kPrimary && (durable_.inconsistent || durable_.outdated)) {
@@ -716,7 +724,10 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
     } else if (m.kind != MutationKind::kFsync) {
       live_path_lsn_[m.path] = w.lsn;
       if (!m.path2.empty()) live_path_lsn_[m.path2] = w.lsn;
-      if (m.kind == MutationKind::kRename) live_rename_lsn_ = w.lsn;
+      if (m.kind == MutationKind::kRename) {
+        live_rename_lsn_ = w.lsn;
+        FollowRename(m.path, m.path2, out);
+      }
     }
   }
   const bool fsync = m.kind == MutationKind::kFsync;
@@ -853,7 +864,26 @@ Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Muta
 void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last,
                                 Actions& out) {
   ++target_requests_sent_;
+  if (!path.empty()) {
+    Requested& r = requested_[path];
+    if (zones.empty()) r.whole = true;
+    r.zones.insert(r.zones.end(), zones.begin(), zones.end());
+  }
   out.push_back(SendReplication{ReplTargetZones{name_, std::move(path), std::move(zones), last}});
+}
+
+void Replica::FollowRename(const std::string& from, const std::string& to, Actions& out) {
+  std::vector<std::pair<std::string, Requested>> moved;
+  for (const auto& [path, r] : requested_) {
+    if (path == from ||
+        (path.size() > from.size() && path.starts_with(from) && path[from.size()] == '/')) {
+      moved.emplace_back(to + path.substr(from.size()), r);
+    }
+  }
+  for (auto& [path, r] : moved) {
+    if (!r.zones.empty()) RequestFromSource(path, std::move(r.zones), false, out);
+    if (r.whole) RequestFromSource(path, {}, false, out);
+  }
 }
 
 void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
@@ -1114,6 +1144,7 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   applied_blocks_upto_ = 0;
   flushed_blocks_upto_ = 0;
   target_requests_sent_ = 0;
+  requested_.clear();
   // What this node changed or may hold that the peer lacks, all overwritten by the source:
   // the zones of its dirty map (written alone, or asked for after a failed apply), zones
   // written here as primary and not yet durable on the peer or left hot by a crash, and
@@ -1285,6 +1316,7 @@ void Replica::FinishTarget(Actions& out) {
   live_zone_lsn_.clear();
   live_path_lsn_.clear();
   live_file_lsn_.clear();
+  requested_.clear();
   out.push_back(SendReplication{ResyncDone{name_, gens.current, 0}});
   Log(out, "resync done: this copy is up to date");
   RefreshHelloIfStale(out);

@@ -194,6 +194,10 @@ class Replica {
   void OnLocalApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
   // Target: asks the source for zones (or, with none, the whole path).
   void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out);
+  // Target: the stream renamed `from` (a file or a directory) to `to` here. What this session
+  // asked for under the old names now sits under the new ones, and the source, which renamed
+  // before sending, reads the old names no more: asks again under the new names.
+  void FollowRename(const std::string& from, const std::string& to, Actions& out);
   // Connection and resync.
   // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
   // if the peer's is known.
@@ -298,6 +302,11 @@ class Replica {
   uint8_t sync_percent_ = 0;
   std::optional<uint64_t> done_current_;  // ResyncDone received; flushing before adopting
   uint64_t target_requests_sent_ = 0;     // ReplTargetZones sent this session
+  struct Requested {
+    bool whole = false;
+    std::vector<uint64_t> zones;
+  };
+  absl::btree_map<std::string, Requested> requested_;  // by path, this session
   bool final_flush_started_ = false;
 };
 

@@ -337,5 +337,34 @@ TEST_F(NodeTest, FailoverWithWitnessWaitsForLease) {
   ExpectNoViolations();
 }
 
+// Found by the simulator (seed 2746044204498002376): the owner acknowledged writes made alone
+// (the witness recorded the peer's copy outdated, a message the peer never heard, so it still
+// says up to date), then its daemon restarted. Back with its data unknown, it must not hand
+// the module to that peer, which lacks those writes: it waits to resync the peer first.
+TEST_F(NodeTest, OwnerThatAcknowledgedWritesAloneKeepsTheModuleFromAPeerLackingThem) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({.witness = true}), 1234,
+                                          /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->SetPartitioned(true);  // both still see the witness
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kAlone) << Log();
+  ASSERT_EQ(cluster_->Status(kB, 0).data, DataState::kUpToDate);  // it never heard
+  const uint64_t acked = cluster_->workload().acknowledged();
+  cluster_->RunFor(absl::Seconds(1));
+  ASSERT_GT(cluster_->workload().acknowledged(), acked);        // a's writes alone complete
+  cluster_->CrashNode(kA, /*lose_unsynced=*/false);             // a daemon restart
+  for (NodeIndex n : {kA, kB}) cluster_->link(1, n).up = true;  // heartbeats, no replication
+  cluster_->RestartNode(kA);
+  cluster_->RunFor(absl::Seconds(3));
+  EXPECT_FALSE(cluster_->Writable(kB, 0)) << Log();
+  EXPECT_NE(cluster_->Status(kB, 0).state, ModuleState::kAlone) << Log();
+  cluster_->HealNetwork();  // the replication connection too: a resyncs b, then serves
+  RunUntil([&] { return State(kA, 0) == ModuleState::kPrim; }, absl::Seconds(20));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond) << Log();
+}
+
 }  // namespace
 }  // namespace duet

@@ -1075,5 +1075,51 @@ TEST(ReplicaTest, WritesWaitingForTheWindowGoWhenTheOutdateCompletesThoseInFligh
   EXPECT_EQ(pair.Difference(), "");
 }
 
+// Found by the simulator (seed 1740528645335966999): a node back from a restart asks for
+// the zones it may hold that the new primary lacks, under the names they had here. The
+// source renamed that file alone; its journal replay moves the zone to the new name here
+// before the source reads the old name (absent there). The request follows the rename.
+TEST(ReplicaTest, TargetZonesRequestedFollowAStreamRename) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'o'));
+  pair.Settle();
+  pair.Hold(kA, true);
+  pair.Write(kA, "f", 0, Bytes(100, 'n'));  // never reaches b
+  pair.Pump();
+  pair.Disconnect();
+  pair.Restart(kA);  // files intact: a's f holds the write b never got
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Submit(kB, MakeMutation(MutationKind::kRename, "f", "g"));
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("g").data, Bytes(100, 'o'));
+  EXPECT_FALSE(pair.side(kA).store.live().contains("f"));
+}
+
+// Found by the simulator (seed 4754048624591268332): writes made alone wait for the peer's
+// outdate; the primary handed the module over before it came (the peer took over with its
+// older copy, and a resync later discarded them here). They fail when this node stops being
+// primary: an outdate heard in a later role (here, as a resync source) must not acknowledge
+// them.
+TEST(ReplicaTest, WritesHeldAloneFailWhenThePrimaryStepsDown) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  const uint64_t op = pair.Write(kA, "f", 0, Bytes(100, 'n'));
+  pair.Pump();
+  ASSERT_FALSE(pair.Completed(kA, op));  // waits for b's outdate
+  pair.SetRole(kA, ReplRole::kSecondary);
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_FALSE(pair.Result(kA, op).ok());
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.PeerOutdated(kA);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_FALSE(pair.Result(kA, op).ok());
+}
+
 }  // namespace
 }  // namespace duet

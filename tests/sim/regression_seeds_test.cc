@@ -92,6 +92,25 @@ INSTANTIATE_TEST_SUITE_P(
              "acknowledged fsync lost: a resync's end never reached the source, which then "
              "wrote alone under the generation the peer had taken; the peer's tentative "
              "branch looked newer",
+             true},
+        Case{1740528645335966999ull, nullptr, std::nullopt,
+             "replicas differ: zones a resync target asked for stayed under the old name when "
+             "the source's journal replay renamed the file",
+             true},
+        Case{4754048624591268332ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: writes made alone, held for the peer's outdate, outlived "
+             "a handover and were acknowledged by an outdate heard 20 s later as a resync source",
+             true},
+        Case{6972575345909460272ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: as above (held writes made alone outlived a step-down)",
+             true},
+        Case{2746044204498002376ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: back from a daemon restart, an owner that had "
+             "acknowledged writes alone handed the module to a peer lacking them",
+             true},
+        Case{4707604409817034517ull, nullptr, std::nullopt,
+             "model: a term split brain (Node's log) ended the two-writer period while the "
+             "loser still wrote; its fsync then covered the other node's unsynced write",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
