@@ -864,6 +864,11 @@ Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Muta
 void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last,
                                 Actions& out) {
   ++target_requests_sent_;
+  // A ResyncDone received before this request does not cover it (a stream rename can move
+  // requests while the final flush runs): wait for the next one, which the source sends once
+  // it served this request. Finishing now would leave the source waiting for block acks
+  // that a finished target never sends.
+  done_current_.reset();
   if (!path.empty()) {
     Requested& r = requested_[path];
     if (zones.empty()) r.whole = true;
@@ -1288,6 +1293,7 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
 void Replica::MaybeFinishTarget(Actions& out) {
   if (!done_current_ || !block_applies_.empty() || final_flush_started_) return;
   final_flush_started_ = true;
+  flush_requests_sent_ = target_requests_sent_;
   const uint64_t id = NextId();
   applying_[id] = Applying{Applying::Kind::kFinalFlush, 0, session_};
   out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
@@ -1295,7 +1301,14 @@ void Replica::MaybeFinishTarget(Actions& out) {
 
 void Replica::FinishTarget(Actions& out) {
   final_flush_started_ = false;
-  if (!target_active_ || !done_current_) return;
+  if (!target_active_) return;
+  if (target_requests_sent_ != flush_requests_sent_) {
+    // A request went out during the flush: blocks answering it are not covered by this
+    // flush. Flush again once a ResyncDone covering it arrived and they are applied.
+    MaybeFinishTarget(out);
+    return;
+  }
+  if (!done_current_) return;
   Generations gens = durable_.gens;
   if (gens.current != *done_current_) {
     gens.history[1] = gens.history[0];

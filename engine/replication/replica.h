@@ -308,6 +308,7 @@ class Replica {
   };
   absl::btree_map<std::string, Requested> requested_;  // by path, this session
   bool final_flush_started_ = false;
+  uint64_t flush_requests_sent_ = 0;  // target_requests_sent_ when the final flush started
 };
 
 }  // namespace duet

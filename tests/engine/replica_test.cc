@@ -553,6 +553,41 @@ TEST(ReplicaTest, PrimaryReturningFromCrashTakesItsHotZonesFromThePeer) {
   EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate);
 }
 
+// Found by the simulator (seed 8338466758792026901): the target has received ResyncDone and
+// is flushing when a stream rename moves one of its requests to the new name; the request
+// goes out again. The target must not finish on the old ResyncDone: the source serves the
+// late request and waits for its block acks, forever if the target finished meanwhile.
+TEST(ReplicaTest, RequestMovedByRenameDuringFinalFlushIsServedBeforeFinishing) {
+  bool hit = false;
+  for (int k = 0; k < 60; ++k) {
+    ReplicaPair pair(Options());
+    StartInSync(pair);
+    pair.Write(kA, "s3", 0, Bytes(1000, 'o'));
+    pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+    pair.Settle();
+    pair.Write(kA, "s3", 0, Bytes(500, 'n'));  // hot on a, never synced there
+    pair.Pump();
+    pair.Disconnect();
+    pair.Crash(kA);
+    pair.SetRole(kB, ReplRole::kPrimary);
+    pair.Connect();
+    for (int i = 0; i < k && pair.Step(); ++i) {
+    }
+    pair.Submit(kB, MakeMutation(MutationKind::kRename, "s3", "s1"));
+    pair.Settle();
+    bool finished_once = false;
+    for (const std::string& l : pair.side(kA).log) {
+      finished_once |= l.find("resync done") != std::string::npos;
+    }
+    if (!finished_once) continue;
+    hit = true;
+    EXPECT_FALSE(pair.replica(kB).resync_status(pair.now()).active) << "k=" << k << pair.Log(kB);
+    EXPECT_FALSE(pair.replica(kA).resync_status(pair.now()).active) << "k=" << k << pair.Log(kA);
+    EXPECT_EQ(pair.Difference(), "") << "k=" << k;
+  }
+  EXPECT_TRUE(hit);
+}
+
 // A stream mutation that fails only on the secondary (its copy lost the file): the secondary
 // is inconsistent at once and asks for what the mutation touched in a new session.
 TEST(ReplicaTest, StreamApplyFailureOnSecondaryIsResynced) {

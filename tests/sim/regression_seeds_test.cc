@@ -111,6 +111,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{4707604409817034517ull, nullptr, std::nullopt,
              "model: a term split brain (Node's log) ended the two-writer period while the "
              "loser still wrote; its fsync then covered the other node's unsynced write",
+             true},
+        Case{8338466758792026901ull, nullptr, std::nullopt,
+             "did not settle: a stream rename re-sent a target request during the target's "
+             "final flush; the target finished on the older ResyncDone, the source waited",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
