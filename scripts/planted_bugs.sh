@@ -7,7 +7,8 @@
 # A manual check (tens of minutes), not part of ctest.
 # 05 needs drift near what the drift margin covers, isolate faults and the lease-grant
 # invariant; 07 needs stream-gap faults (a stream write lost or swapped on a live
-# connection). Last run (sim at b0578cc): 01 caught after 26 seeds, 05 after 59, 07 after 7.
+# connection). Last run (sim at b0578cc): 01 caught after 26 seeds, 02 after 14, 03 after 10,
+# 05 after 59, 06 after 190 (rare: a resync target taking the module over), 07 after 7.
 # 04 needs torn-crash (a crash between two actions of one step, unsynced pages torn): caught
 # after 847 seeds (sim at f863112).
 #   bash scripts/planted_bugs.sh            # every patch
@@ -23,7 +24,7 @@ settings="
 03-resync-block-over-live-write      50    --replication=true
 04-send-before-activity-log          1000  --replication=true
 05-lease-without-drift-margin        1000  --witness=true
-06-failback-before-resync            50    --replication=true
+06-failback-before-resync            250   --replication=true
 07-stream-out-of-order               1000  --replication=true
 "
 
