@@ -63,12 +63,7 @@ void ActivityLog::AddRecovered(const std::string& path, uint64_t zone, const Zon
 void ActivityLog::AddRecoveredName(const std::string& path,
                                    const absl::btree_set<std::string>& hot_names,
                                    std::vector<ReplicaRecord>& records) {
-  auto [it, inserted] = names_.try_emplace(path, kUnknownLsn);
-  if (!inserted && it->second != kUnknownLsn) {
-    names_by_lsn_.erase({it->second, path});
-    it->second = kUnknownLsn;
-  }
-  if (!hot_names.contains(path)) records.push_back(record::HotNameAdd{path});
+  TouchName(path, kUnknownLsn, hot_names, records);
 }
 
 void ActivityLog::TouchName(const std::string& path, uint64_t lsn,
@@ -79,7 +74,8 @@ void ActivityLog::TouchName(const std::string& path, uint64_t lsn,
     names_by_lsn_.erase({it->second, path});
     it->second = lsn;
   }
-  if (it->second == lsn) names_by_lsn_.insert({lsn, path});
+  // A name of unknown age (recovered) stays so: it never cools before a resync.
+  if (lsn != kUnknownLsn && it->second == lsn) names_by_lsn_.insert({lsn, path});
   if (!hot_names.contains(path)) records.push_back(record::HotNameAdd{path});
 }
 

@@ -12,12 +12,13 @@ namespace {
 
 uint64_t ZoneOf(uint64_t offset, uint32_t zone_size) { return offset / zone_size; }
 
-// The zones [first, last] a write touches (an empty write: the zone at its offset).
+// The zones [first, last] that `length` bytes at `offset` touch (none: the zone at offset).
+std::pair<uint64_t, uint64_t> ZonesOf(uint64_t offset, uint64_t length, uint32_t zone_size) {
+  const uint64_t first = ZoneOf(offset, zone_size);
+  return {first, length == 0 ? first : ZoneOf(offset + length - 1, zone_size)};
+}
 std::pair<uint64_t, uint64_t> ZonesOf(const Mutation& m, uint32_t zone_size) {
-  const uint64_t first = ZoneOf(m.offset, zone_size);
-  const uint64_t last =
-      m.data_size() == 0 ? first : ZoneOf(m.offset + m.data_size() - 1, zone_size);
-  return {first, last};
+  return ZonesOf(m.offset, m.data_size(), zone_size);
 }
 
 absl::Status DiskFailedError() {
@@ -755,8 +756,7 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   if (!durable_.inconsistent) records.push_back(record::SetInconsistent{true});
   std::vector<std::string> whole;
   if (a.mutation == MutationKind::kWrite) {
-    const uint64_t first = ZoneOf(a.offset, opt_.zone_size);
-    const uint64_t last = a.length == 0 ? first : ZoneOf(a.offset + a.length - 1, opt_.zone_size);
+    const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
     records.push_back(record::MarkDirty{a.path, first, last});
   } else {
     // A name changed: the path (and a rename's target) comes again whole; the journal
@@ -774,10 +774,8 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
     data_state_ = DataState::kSyncing;
     if (a.mutation == MutationKind::kWrite) {
       std::vector<uint64_t> zones;
-      for (uint64_t z = ZoneOf(a.offset, opt_.zone_size);
-           z <= (a.length == 0 ? ZoneOf(a.offset, opt_.zone_size)
-                               : ZoneOf(a.offset + a.length - 1, opt_.zone_size));
-           ++z) {
+      const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
+      for (uint64_t z = first; z <= last; ++z) {
         zones.push_back(z);
       }
       RequestFromSource(a.path, std::move(zones), false, out);
@@ -838,8 +836,7 @@ void Replica::OnLocalApplyFailed(const Applying& a, const absl::Status& status, 
   // goes to it again from this copy, in a new session, before the copies count as equal.
   std::vector<ReplicaRecord> records;
   if (a.mutation == MutationKind::kWrite) {
-    const uint64_t first = ZoneOf(a.offset, opt_.zone_size);
-    const uint64_t last = a.length == 0 ? first : ZoneOf(a.offset + a.length - 1, opt_.zone_size);
+    const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
     records.push_back(record::MarkDirty{a.path, first, last});
   } else {
     activity_log_.AddRecoveredName(a.path, durable_.hot_names, records);
