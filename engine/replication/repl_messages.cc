@@ -13,7 +13,8 @@ std::string DescribeReplMessage(const ReplMessage& message) {
                                 h.gens.current, " bitmap ", h.gens.bitmap,
                                 h.primary ? " primary" : "", h.inconsistent ? " inconsistent" : "",
                                 h.crashed ? " crashed" : "", h.dirty ? " dirty" : "",
-                                h.alone_acked ? " alone-acked" : "", h.discard ? " discard" : "");
+                                h.alone_acked ? " alone-acked" : "", h.discard ? " discard" : "",
+                                " stream-start ", h.stream_start);
           },
           [](const ReplTargetZones& z) {
             return absl::StrCat("target zones '", z.path, "' count ", z.zones.size(),

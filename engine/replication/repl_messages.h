@@ -34,6 +34,10 @@ struct ReplHello {
   bool alone_acked = false;  // ReplicaDurableState::alone_acked
   // The admin chose the sender's copy to lose its divergent changes in a split brain.
   bool discard = false;
+  // The lsn of the first stream write the sender would send in the session this Hello
+  // starts (its next lsn): the receiver knows the session's first write, and a lost first
+  // write is a gap like any other, never a silent new start.
+  uint64_t stream_start = 0;
 };
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its

@@ -194,6 +194,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.dirty = !durable_.dirty.empty() || !durable_.journal.empty();
   hello.alone_acked = durable_.alone_acked;
   hello.discard = discard_my_data_;
+  hello.stream_start = next_lsn_;  // nothing is submitted until the decision
   out.push_back(SendReplication{hello});
   hello_sent_ = true;
   link_ = Link::kHello;
@@ -224,6 +225,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
     Log(out, "replication refused: " + refused_reason_);
   };
   if (i_primary && peer.primary) return refuse("both nodes are primary");
+  if (peer.stream_start == 0) return refuse("the peer's Hello names no stream start (lsn 0)");
   bool self_source = false;
   bool discard = false;
   // A node back from a crash whose writes made alone were never acknowledged (they died
@@ -336,11 +338,12 @@ void Replica::Decide(absl::Time now, Actions& out) {
   restart_session_at_ = absl::InfiniteFuture();  // this is the new session
   // What this copy lost in a machine restart is in this session's plan (either way).
   if (durable_.lost_unsynced) Persist({record::SetLostUnsynced{false}}, out);
-  // A new stream session. Receiving side: acknowledgements restart from its first write.
+  // A new stream session. Receiving side: it starts at the lsn the peer's Hello named, so a
+  // first write lost on the way is a gap, not a new start.
   ++session_;
-  expect_lsn_ = 0;
+  expect_lsn_ = peer.stream_start;
   stream_done_.clear();
-  done_lsn_ = durable_lsn_ = acked_done_ = acked_durable_ = 0;
+  done_lsn_ = durable_lsn_ = acked_done_ = acked_durable_ = peer.stream_start - 1;
   flush_in_flight_ = false;
   // Sending side: see the end of this function.
   const uint64_t session_start = next_lsn_;
@@ -706,9 +709,11 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
     Log(out, "ignored a stream write from the peer: this node is primary");
     return;
   }
-  if (expect_lsn_ == 0) {
-    expect_lsn_ = w.lsn;
-    done_lsn_ = durable_lsn_ = acked_done_ = acked_durable_ = w.lsn - 1;
+  if (link_ != Link::kAttached) {
+    // Sent in a session this node never decided (its Hello was answered after it sent
+    // another): the peer completes it by the outdate rule and resyncs what it touched.
+    Log(out, absl::StrCat("ignored stream write lsn ", w.lsn, ": no session decided"));
+    return;
   }
   if (w.lsn != expect_lsn_) {
     Log(out, absl::StrCat("stream out of order: got lsn ", w.lsn, ", expected ", expect_lsn_,

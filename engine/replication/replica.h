@@ -265,7 +265,7 @@ class Replica {
   // Each decided connection is a stream session with its own LSN range (a restarted primary
   // starts again from 1): acknowledgements never mix sessions.
   uint64_t session_ = 0;
-  uint64_t expect_lsn_ = 0;                      // 0: take the first write's lsn
+  uint64_t expect_lsn_ = 0;                      // the next lsn; set by the decision
   absl::btree_map<uint64_t, bool> stream_done_;  // lsn -> reached the ack level
   uint64_t done_lsn_ = 0;
   uint64_t durable_lsn_ = 0;

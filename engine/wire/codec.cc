@@ -189,7 +189,7 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
                              flatbuffers::make_span(hello.gens.history));
   const auto body = fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent,
                                         hello.epoch, hello.answers, hello.crashed, hello.dirty,
-                                        hello.alone_acked, hello.discard);
+                                        hello.alone_acked, hello.discard, hello.stream_start);
   return {fb::Message::ReplHello, body.Union()};
 }
 
@@ -587,6 +587,7 @@ absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
   out.dirty = in.dirty();
   out.alone_acked = in.alone_acked();
   out.discard = in.discard();
+  out.stream_start = in.stream_start();
   return out;
 }
 

@@ -71,6 +71,7 @@ class ReplicaPair {
                   events_.end());
     for (auto& held : held_) held.clear();
     hold_[0] = hold_[1] = false;  // a new connection starts clean
+    lose_writes_[0] = lose_writes_[1] = 0;
     for (int i = 0; i < 2; ++i) {
       Run(i, [&](Actions& out) { replica(i).OnDisconnected(now_, "test disconnect", out); });
     }
@@ -83,6 +84,9 @@ class ReplicaPair {
       held_[from].clear();
     }
   }
+  // Loses the next `count` stream writes side `from` sends, on a live connection (a transport
+  // that drops a message without closing).
+  void LoseStreamWrites(int from, int count) { lose_writes_[from] = count; }
   // Loses side i's unsynced data and restarts its engine from what it persisted. With
   // `tear_seed`, each unsynced page of a file survives or not at random (a torn crash).
   void Crash(int i, std::optional<uint64_t> tear_seed = std::nullopt) {
@@ -256,7 +260,13 @@ class ReplicaPair {
     for (Action& a : actions) {
       if (auto* send = std::get_if<SendReplication>(&a)) {
         if (!connected_) continue;
-        if (std::holds_alternative<ReplWrite>(send->message)) s.writes_sent++;
+        if (std::holds_alternative<ReplWrite>(send->message)) {
+          s.writes_sent++;
+          if (lose_writes_[i] > 0) {
+            --lose_writes_[i];
+            continue;
+          }
+        }
         if (hold_[i]) {
           held_[i].push_back(std::move(send->message));
         } else {
@@ -303,6 +313,7 @@ class ReplicaPair {
   std::deque<Event> events_;
   std::vector<ReplMessage> held_[2];
   bool hold_[2] = {false, false};
+  int lose_writes_[2] = {0, 0};
   bool connected_ = false;
   absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);
   uint64_t next_op_ = 1;

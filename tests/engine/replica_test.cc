@@ -168,6 +168,31 @@ TEST(ReplicaTest, SilentPeerIsDroppedAfterTimeoutAndWritesComplete) {
   EXPECT_NE(pair.side(kA).disk.gens.bitmap, 0u);  // a new generation: a wrote alone
 }
 
+// Found by the simulator (seed 4414019431610648415, stream-gap fault): the secondary took
+// the first write it received as the session's start, so a lost first write went unnoticed
+// and its acknowledgement covered it. The Hello now names the session's first lsn.
+TEST(ReplicaTest, LostFirstWriteOfASessionIsAGapNotANewStart) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.LoseStreamWrites(kA, 1);
+  const uint64_t first = pair.Write(kA, "f", 0, "first");
+  const uint64_t second = pair.Write(kA, "f", kZone, "second");
+  pair.Pump();
+  // b never acknowledges past the gap: neither write counts as replicated.
+  EXPECT_FALSE(pair.Completed(kA, first)) << pair.Log(kB);
+  EXPECT_FALSE(pair.Completed(kA, second));
+  EXPECT_NE(pair.Log(kB).find("stream out of order"), std::string::npos) << pair.Log(kB);
+  // a drops b for not acknowledging, offers a new session on the same connection, and
+  // resyncs both writes' zones.
+  pair.Settle();
+  EXPECT_NE(pair.Log(kA).find("dropping the peer"), std::string::npos) << pair.Log(kA);
+  EXPECT_TRUE(pair.replica(kA).attached()) << pair.Log(kA);
+  EXPECT_TRUE(pair.Completed(kA, first)) << pair.Log(kA);
+  EXPECT_TRUE(pair.Completed(kA, second));
+  EXPECT_TRUE(pair.side(kB).zones_resynced.contains({"f", 0})) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
 TEST(ReplicaTest, ResyncSendsOnlyDirtyZones) {
   ReplicaPair pair(Options());
   StartInSync(pair);

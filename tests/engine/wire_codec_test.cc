@@ -168,7 +168,7 @@ std::string Describe(const ReplHello& m) {
       << m.gens.history[0] << "/" << m.gens.history[1] << " primary=" << m.primary
       << " inconsistent=" << m.inconsistent << " epoch=" << m.epoch << " answers=" << m.answers
       << " crashed=" << m.crashed << " dirty=" << m.dirty << " alone_acked=" << m.alone_acked
-      << "}";
+      << " discard=" << m.discard << " stream_start=" << m.stream_start << "}";
   return out.str();
 }
 
@@ -298,6 +298,8 @@ ReplHello BusyReplHello() {
   hello.crashed = true;
   hello.dirty = true;
   hello.alone_acked = true;
+  hello.discard = true;
+  hello.stream_start = 0x7777888899990000ULL;
   return hello;
 }
 

@@ -115,6 +115,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{8338466758792026901ull, nullptr, std::nullopt,
              "did not settle: a stream rename re-sent a target request during the target's "
              "final flush; the target finished on the older ResyncDone, the source waited",
+             true},
+        Case{4414019431610648415ull, "stream-gap", std::nullopt,
+             "replicas differ: the first write of a session was lost on a live connection and "
+             "the secondary took the second as the session's start, acknowledging both",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
