@@ -44,6 +44,10 @@ struct PersistedModule {
   bool admin_stopped = false;
   // An admin moved the module to `owner` (swap, prim, second): no automatic failback.
   bool pinned = false;
+  // This node was owner and writable while its peer was unreachable, and the peer has not
+  // confirmed this term since. Kept across a daemon restart: the peer's later takeover at a
+  // newer term is then a split brain this node must report, even if it no longer writes.
+  bool wrote_alone = false;
   friend bool operator==(const PersistedModule&, const PersistedModule&) = default;
 };
 

@@ -227,7 +227,7 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
     if (view.term > mod.token.term) {
       if (mod.token.owner == self_ && view.owner != self_) {
         Log(m, absl::StrCat("peer took the module over at term ", view.term));
-        if (mod.wrote_alone && !mod.runner.writable()) {
+        if (mod.token.wrote_alone && !mod.runner.writable()) {
           Log(m,
               "split brain: this node went on writing alone while the peer took over; "
               "the data of the two sides is reconciled by the split-brain policy");
@@ -241,6 +241,7 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
       mod.token.term = view.term;
       mod.token.owner = view.owner;
       mod.token.pinned = view.pinned;
+      mod.token.wrote_alone = false;  // reported above: the peer's term is the module's now
       mod.handoff = false;
       mod.admin_claim = false;
       mod.peer_ack_until = absl::InfinitePast();
@@ -253,6 +254,7 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
       Log(m, absl::StrCat("split brain: both nodes claimed term ", view.term, "; default primary ",
                           config_.nodes[winner].name, " keeps the module"));
       mod.token.owner = winner;
+      mod.token.wrote_alone = false;
       if (winner != self_ && mod.runner.writable()) FenceNow(m, "split brain: yielding");
       mod.handoff = false;
       mod.peer_ack_until = absl::InfinitePast();
@@ -265,7 +267,10 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
       if (config_.witness) changed = true;  // the fencing deadline moved
     }
     if (view.term == mod.token.term && view.owner == mod.token.owner) {
-      mod.wrote_alone = false;
+      if (mod.token.wrote_alone) {
+        mod.token.wrote_alone = false;
+        Persist(m);
+      }
       // The owner writes without us: our copy must not be promoted until it resyncs.
       if (view.owner != self_ && view.writing_alone) {
         mod.replica.MarkOutdated(out_);
@@ -518,8 +523,10 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
     mod.data = mod.replica.data_state();
     mod.sync_percent = mod.replica.sync_percent();
   }
-  if (mod.token.owner == self_ && mod.runner.writable() && !liveness_.Alive(now)) {
-    mod.wrote_alone = true;
+  if (mod.token.owner == self_ && mod.runner.writable() && !liveness_.Alive(now) &&
+      !mod.token.wrote_alone) {
+    mod.token.wrote_alone = true;
+    Persist(m);
   }
   UpdateShownState(now, m, reason);
   UpdateDeadline(now, m);
@@ -700,7 +707,11 @@ void Node::UpdateDeadline(absl::Time now, ModuleIndex m) {
 }
 
 void Node::RequestLeaseIfDue(absl::Time now, Module& mod) {
-  const bool alone = mod.token.owner == self_ && mod.replica.writing_alone();
+  // The peer lacks what this node acknowledged alone until a resync from here clears
+  // alone_acked: say so after writing stops too (fenced, stopping, restarted), or the
+  // witness forgets the outdate and may later grant the peer's older copy the lease.
+  const bool alone = mod.token.owner == self_ &&
+                     (mod.replica.writing_alone() || mod.replica.durable().alone_acked);
   if (auto request = mod.lease.RequestIfDue(now, self_, mod.config->name, next_request_id_, alone,
                                             mod.forced)) {
     out_.push_back(SendWitness{*std::move(request)});

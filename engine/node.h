@@ -98,7 +98,6 @@ class Node {
     bool handoff_by_admin = false;  // ... because an admin asked (the peer keeps it: pinned)
     bool forced = false;            // admin forced promotion despite the data state
     bool admin_claim = false;       // admin asked to take over a lost peer's module (prim)
-    bool wrote_alone = false;       // owner and writable while the peer was unreachable
     std::optional<ModuleView> peer_view;
     absl::Time peer_ack_until = absl::InfinitePast();
     ModuleState shown = ModuleState::kWait;

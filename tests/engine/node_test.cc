@@ -108,6 +108,28 @@ TEST_F(NodeTest, PartitionWithoutWitnessGivesTwoPrimariesThenDefaultPrimaryKeeps
   EXPECT_NE(Log().find("split brain"), std::string::npos);
 }
 
+// Found by the simulator (seed 7097755655509277593, no witness): b took m0 over while a could
+// not reach it, went on writing at term 1 without hearing that a took it back at term 2, and
+// then its daemon restarted. Its "wrote alone" fact died with the daemon, so when it heard
+// term 2 neither node reported the split brain. The fact is persisted now.
+TEST_F(NodeTest, SplitBrainIsReportedAfterTheLoserRestartedItsDaemon) {
+  Boot();
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kA).up = false;  // a -> b cut
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_TRUE(cluster_->Writable(kB, 0)) << Log();               // b took m0 over; a yielded
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kB).up = false;  // b -> a cut too
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_TRUE(cluster_->Writable(kA, 0)) << Log();  // a took it back, b never heard
+  ASSERT_TRUE(cluster_->Writable(kB, 0));
+  cluster_->CrashNode(kB, /*lose_unsynced=*/false);  // daemon restart
+  cluster_->RestartNode(kB);
+  cluster_->RunFor(absl::Seconds(1));
+  ASSERT_EQ(Log().find("b m0: split brain"), std::string::npos) << Log();
+  cluster_->HealNetwork();
+  cluster_->RunFor(absl::Seconds(5));
+  EXPECT_NE(Log().find("b m0: split brain"), std::string::npos) << Log();
+}
+
 TEST_F(NodeTest, FailbackWaitsForUpToDate) {
   Boot();
   cluster_->CrashNode(kA);
@@ -334,6 +356,33 @@ TEST_F(NodeTest, FailoverWithWitnessWaitsForLease) {
   EXPECT_TRUE(cluster_->Writable(kB, 0)) << Log();
   // a held the lease (6 s) until it crashed: b waits for it to expire on the witness.
   EXPECT_GE(took, absl::Seconds(4));
+  ExpectNoViolations();
+}
+
+// Found by the simulator (seed 5793702521290156371): the owner acknowledged writes alone (the
+// witness recorded the peer's copy outdated), lost the witness and fenced. Its next lease
+// request, sent while its stop script ran, no longer said it wrote alone, so the witness
+// dropped the outdate record and later gave the lease to the peer's older copy.
+TEST_F(NodeTest, FencedOwnerKeepsThePeersOutdateRecordedAtTheWitness) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({.witness = true}), 1234,
+                                          /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->SetPartitioned(true);  // both still see the witness
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kAlone) << Log();
+  const uint64_t acked = cluster_->workload().acknowledged();
+  cluster_->RunFor(absl::Seconds(1));
+  ASSERT_GT(cluster_->workload().acknowledged(), acked);  // a's writes alone complete
+  // The witness hears a but its answers are lost: a fences when its lease lapses, and the
+  // witness hears what a says while it stops.
+  cluster_->witness_reply_link(kA).up = false;
+  RunUntil([&] { return !cluster_->Writable(kA, 0); }, absl::Seconds(20));
+  ASSERT_FALSE(cluster_->Writable(kA, 0)) << Log();
+  // b's copy lacks a's acknowledged writes: it must never serve while the peers are apart.
+  RunUntil([&] { return cluster_->Writable(kB, 0); }, absl::Seconds(30));
+  EXPECT_FALSE(cluster_->Writable(kB, 0)) << Log();
   ExpectNoViolations();
 }
 

@@ -119,6 +119,14 @@ INSTANTIATE_TEST_SUITE_P(
         Case{4414019431610648415ull, "stream-gap", std::nullopt,
              "replicas differ: the first write of a session was lost on a live connection and "
              "the secondary took the second as the session's start, acknowledging both",
+             true},
+        Case{7097755655509277593ull, nullptr, false,
+             "split brain not reported: the node that wrote alone at the older term forgot it "
+             "in a daemon restart before it heard the newer term"},
+        Case{5793702521290156371ull, nullptr, std::nullopt,
+             "acknowledged write lost: a fenced owner's lease request no longer said it had "
+             "written alone, the witness dropped the outdate and gave the peer's older copy the "
+             "lease",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
