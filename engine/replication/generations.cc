@@ -1,5 +1,7 @@
 #include "engine/replication/generations.h"
 
+#include <algorithm>
+
 namespace duet {
 
 const char* SyncDecisionName(SyncDecision decision) {
@@ -32,6 +34,21 @@ SyncDecision Decide(const Generations& self, const Generations& peer) {
   }
   for (uint64_t old : peer.history) {
     if (old != 0 && old == self.current && peer.bitmap != 0) return SyncDecision::kPeerIsSource;
+  }
+  // The ends of resyncs were lost to a source: the peer took some of our currents (it holds
+  // the generation our open dirty map starts from in its history) and never wrote alone
+  // since (no bitmap), while we moved on past what our history keeps. Everything the peer
+  // holds came from us after our map opened, so our map covers what it lacks. (It left our
+  // bitmap only by taking one of our currents: its own map would close only once we had
+  // taken its current, which would have closed ours.)
+  const auto holds = [](const Generations& g, uint64_t gen) {
+    return std::find(g.history.begin(), g.history.end(), gen) != g.history.end();
+  };
+  if (self.bitmap != 0 && peer.bitmap == 0 && holds(peer, self.bitmap)) {
+    return SyncDecision::kSelfIsSource;
+  }
+  if (peer.bitmap != 0 && self.bitmap == 0 && holds(self, peer.bitmap)) {
+    return SyncDecision::kPeerIsSource;
   }
   // Both wrote alone since a generation both held, one of them with a dirty map opened
   // earlier (a resync's end never reached it, so it kept its older bitmap and moved on again

@@ -127,6 +127,10 @@ INSTANTIATE_TEST_SUITE_P(
              "acknowledged write lost: a fenced owner's lease request no longer said it had "
              "written alone, the witness dropped the outdate and gave the peer's older copy the "
              "lease",
+             true},
+        Case{3240822285581557192ull, nullptr, std::nullopt,
+             "did not settle: a source that never heard its resyncs end moved its current on "
+             "past its history; the generations looked unrelated and the pair refused for good",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
