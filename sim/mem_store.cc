@@ -112,7 +112,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
       auto it = live_.find(m.path);
       if (it == live_.end()) return absl::NotFoundError("setattr on missing " + m.path);
       it->second.mode = m.mode;
-      it->second.mtime_ns = m.mtime_ns;
+      if (m.mtime_ns != kKeepMtime) it->second.mtime_ns = m.mtime_ns;
       unsynced_.try_emplace(m.path);
       return absl::OkStatus();
     }

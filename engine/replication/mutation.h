@@ -28,7 +28,7 @@ enum class MutationKind : uint8_t {
   kRename,      // path -> path2
   kSymlink,     // path (the link) -> path2 (its target, stored verbatim)
   kLink,        // path (existing) -> path2 (new name)
-  kSetattr,     // path, mode, mtime_ns
+  kSetattr,     // path, mode, mtime_ns (kKeepMtime: mode only)
   kFsync,       // path: durable on both servers before it completes ("" = the whole tree)
   kRemoveTree,  // resync only: remove whatever is at path, recursively; absent is fine
 };
@@ -37,6 +37,9 @@ const char* MutationKindName(MutationKind kind);
 
 // What a path is on one node (as a resync reads it).
 enum class PathKind : uint8_t { kAbsent, kFile, kDirectory, kSymlink };
+
+// A kSetattr's mtime_ns that leaves the time as it is (a resync makes a file's mode match).
+inline constexpr int64_t kKeepMtime = -1;
 
 struct Mutation {
   MutationKind kind = MutationKind::kWrite;

@@ -18,9 +18,11 @@ namespace duet {
 struct ReplHello {
   std::string module;
   Generations gens;
-  bool primary = false;       // the sender's application writes the module now
-  bool inconsistent = false;  // the sender's copy is mid-resync
-  uint64_t epoch = 0;         // grows with every Hello the sender sends
+  bool primary = false;  // the sender's application writes the module now
+  // The sender's copy may lack data: a resync into it is mid-way, or a stream apply failed
+  // (not set for a copy whose only fault is a failed flush: it holds what it applied).
+  bool inconsistent = false;
+  uint64_t epoch = 0;  // grows with every Hello the sender sends
   // The peer's Hello epoch this one answers; 0: unsolicited (the sender's state changed,
   // or it just connected), which the peer answers with its own Hello.
   uint64_t answers = 0;

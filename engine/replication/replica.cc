@@ -189,7 +189,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.module = name_;
   hello.gens = durable_.gens;
   hello.primary = role_ == ReplRole::kPrimary;
-  hello.inconsistent = durable_.inconsistent;
+  hello.inconsistent = ContentPartial();
   hello.crashed = Crashed();
   hello.dirty = !durable_.dirty.empty() || !durable_.journal.empty();
   hello.alone_acked = durable_.alone_acked;
@@ -204,7 +204,20 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
 bool Replica::Crashed() const { return durable_.lost_unsynced; }
 
 void Replica::OnStart(bool lost_unsynced, Actions& out) {
-  if (lost_unsynced && !durable_.lost_unsynced) Persist({record::SetLostUnsynced{true}}, out);
+  if (!lost_unsynced) return;
+  std::vector<ReplicaRecord> records;
+  if (!durable_.lost_unsynced) records.push_back(record::SetLostUnsynced{true});
+  // A journal entry is persisted before its change is applied, and an unlink or rename also
+  // dropped the name's dirty zones: the restart may have undone the change here while the
+  // journal still replays it on the peer. Each name it touched goes whole, as it is now,
+  // after the replay.
+  for (const Mutation& m : durable_.journal) {
+    activity_log_.AddRecoveredName(m.path, durable_.hot_names, records);
+    if (!m.path2.empty() && m.kind != MutationKind::kSymlink) {
+      activity_log_.AddRecoveredName(m.path2, durable_.hot_names, records);
+    }
+  }
+  Persist(std::move(records), out);
 }
 
 void Replica::RefreshHelloIfStale(Actions& out) {
@@ -236,7 +249,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   const bool self_rolls_back = !i_primary && self_crashed && !durable_.alone_acked &&
                                !peer.primary && !peer.inconsistent && !peer.crashed;
   const bool peer_rolls_back = !peer.primary && peer.crashed && !peer.alone_acked && !i_primary &&
-                               !durable_.inconsistent && !self_crashed;
+                               !ContentPartial() && !self_crashed;
   switch (decision) {
     case SyncDecision::kInSync: {
       // The same data, except what crashes left in activity logs: the primary sends those
@@ -319,7 +332,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // Whatever the generations say, a copy that a resync was overwriting (inconsistent) is
   // never the source against a consistent one: that resync resumes, and the changes it was
   // discarding were kept aside when it started. (A primary's copy is never inconsistent.)
-  if (durable_.inconsistent != peer.inconsistent && !i_primary && !peer.primary) {
+  if (ContentPartial() != peer.inconsistent && !i_primary && !peer.primary) {
     self_source = peer.inconsistent;
     discard = false;
   }
@@ -759,6 +772,7 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
                         "); this copy is inconsistent until resynced"));
   std::vector<ReplicaRecord> records;
   if (!durable_.inconsistent) records.push_back(record::SetInconsistent{true});
+  unflushed_only_ = false;
   std::vector<std::string> whole;
   if (a.mutation == MutationKind::kWrite) {
     const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
@@ -804,7 +818,10 @@ void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status,
   // plan: zones written above our last durable acknowledgement), in a new session.
   Log(out, absl::StrCat("disk: a flush failed (", status.message(),
                         "); this copy is inconsistent until resynced"));
-  if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
+  if (!durable_.inconsistent) {
+    unflushed_only_ = true;
+    Persist({record::SetInconsistent{true}}, out);
+  }
   data_state_ = target_active_ ? DataState::kSyncing : DataState::kOutdated;
   flush_in_flight_ = false;
   flush_failed_session_ = session_;
@@ -1188,6 +1205,8 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   }
   for (const std::string& path : renamed) RequestFromSource(path, {}, false, out);
   RequestFromSource("", {}, true, out);
+  // Overwritten with a copy that differs from ours: partial until done.
+  if (behind || discard || !mine.empty() || !renamed.empty()) unflushed_only_ = false;
   if (behind || discard || !mine.empty() || !renamed.empty() || durable_.inconsistent ||
       durable_.disk_failed) {
     if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
@@ -1257,6 +1276,13 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
         Mutation create = MakeMutation(MutationKind::kCreate, b.path);
         create.mode = b.mode;
         steps.push_back(std::move(create));
+      } else if (b.zone == 0) {
+        // The file may exist here with another mode (made by a journal replay, or chmod-ed
+        // on one side only): its first zone makes the mode match.
+        Mutation chmod = MakeMutation(MutationKind::kSetattr, b.path);
+        chmod.mode = b.mode;
+        chmod.mtime_ns = kKeepMtime;
+        steps.push_back(std::move(chmod));
       }
       break;
     }

@@ -209,6 +209,10 @@ class Replica {
   // This node's machine restarted (it lost what it had not synced) and it has not attached
   // since.
   bool Crashed() const;
+  // The copy may lack data (a resync into it is mid-way, or a stream apply failed). A copy
+  // inconsistent only because a flush failed since this daemon started still holds every
+  // write it acknowledged as applied: as the peer sees it in a Hello, it is not partial.
+  bool ContentPartial() const { return durable_.inconsistent && !unflushed_only_; }
   void StartSource(absl::Time now, Actions& out);
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
   void IssueReads(absl::Time now, Actions& out);
@@ -273,6 +277,9 @@ class Replica {
   absl::Time next_flush_at_ = absl::InfiniteFuture();
   bool flush_in_flight_ = false;
   uint64_t flush_failed_session_ = 0;  // a flush failed here in this session: no durable acks
+  // durable_.inconsistent only from a failed flush (not persisted: after a restart the
+  // unsynced pages may be gone, and the copy counts as partial again).
+  bool unflushed_only_ = false;
   absl::Time restart_session_at_ = absl::InfiniteFuture();
 
   // Resync, source side.

@@ -17,7 +17,9 @@ void ExpectDecision(const Generations& a, const Generations& b, SyncDecision a_s
   EXPECT_EQ(Decide(b, a), b_sees) << SyncDecisionName(Decide(b, a));
 }
 
-TEST(GenerationsTest, SameCurrentIsInSync) { ExpectDecision({7, 0, {}}, {7, 0, {}}, SyncDecision::kInSync); }
+TEST(GenerationsTest, SameCurrentIsInSync) {
+  ExpectDecision({7, 0, {}}, {7, 0, {}}, SyncDecision::kInSync);
+}
 
 TEST(GenerationsTest, PeerAtOurBitmapIsResyncedFromUs) {
   Generations a{kOld, 0, {}};
@@ -43,7 +45,7 @@ TEST(GenerationsTest, NoCommonGenerationIsUnrelated) {
 // held b's current and the pair refused to connect as "unrelated" for good.
 TEST(GenerationsTest, SourceThatMissedResyncEndsStillResyncsAPeerThatTookItsCurrent) {
   Generations a{kOld, 0, {}};
-  StartTracking(a, 15651);  // a: {15651, 2, [2, 0]}
+  StartTracking(a, 15651);             // a: {15651, 2, [2, 0]}
   Generations b{15651, 0, {kOld, 0}};  // b took it; a's map stays open at 2
   StartTracking(a, 1738);
   StartTracking(a, 5118);

@@ -193,6 +193,64 @@ TEST(ReplicaTest, LostFirstWriteOfASessionIsAGapNotANewStart) {
   EXPECT_EQ(pair.Difference(), "");
 }
 
+// Found by the simulator (seed 17154424833300063477, torn crash): a wrote f alone and synced
+// it, then unlinked and recreated f (journaled, which dropped f's dirty zones) and crashed
+// before those changes were synced. The crash undid them here, the journal replayed them on
+// b, and f's bytes were never sent: b kept an empty f. A restart now sends each journaled
+// name whole.
+TEST(ReplicaTest, NamespaceChangesUndoneByACrashAreResyncedWhole) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'o'));
+  pair.Settle();
+  pair.Disconnect();
+  pair.PeerOutdated(kA);
+  pair.MarkOutdated(kB);
+  pair.Write(kA, "f", 10, "X");
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Submit(kA, MakeMutation(MutationKind::kUnlink, "f"));
+  pair.Submit(kA, MakeMutation(MutationKind::kCreate, "f"));
+  pair.Pump();
+  pair.Crash(kA);  // the unlink and the create were not synced: f is back with its bytes
+  ASSERT_EQ(pair.side(kA).store.live().at("f").data.size(), 100u);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, pair.side(kA).store.live().at("f").data);
+}
+
+// Found by the simulator (seed 10291423897686726235): the primary's disk failed (its hot
+// zones can no longer cool), then the secondary's flush failed too (it counts itself
+// inconsistent, though it holds every write), then the primary's machine restarted and lost
+// what it had not synced. The inconsistent copy was never taken as the source, so the copy
+// back from the crash overwrote the acknowledged write on the only side that still had it.
+TEST(ReplicaTest, CopyBackFromACrashNeverOverwritesAPeerInconsistentOnlyFromAFailedFlush) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.side(kA).store.set_sync_failure(true);
+  const uint64_t op = pair.Write(kA, "vm.img", 0, Bytes(1000, 'n'));
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op) && pair.Result(kA, op).ok()) << pair.Log(kA);
+  pair.Settle(absl::Seconds(2));
+  pair.side(kA).store.set_sync_failure(false);
+  pair.Settle(absl::Seconds(2));
+  pair.side(kB).store.set_sync_failure(true);
+  pair.Write(kA, "g", 0, "y");
+  pair.Pump();
+  pair.Settle(absl::Seconds(2));
+  pair.Disconnect();
+  pair.Crash(kA);
+  pair.Advance(absl::Milliseconds(1100));
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kB).disk.inconsistent) << pair.Log(kB);
+  pair.side(kB).store.set_sync_failure(false);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).store.live().at("vm.img").data, Bytes(1000, 'n'))
+      << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 TEST(ReplicaTest, ResyncSendsOnlyDirtyZones) {
   ReplicaPair pair(Options());
   StartInSync(pair);

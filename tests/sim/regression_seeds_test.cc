@@ -131,6 +131,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{3240822285581557192ull, nullptr, std::nullopt,
              "did not settle: a source that never heard its resyncs end moved its current on "
              "past its history; the generations looked unrelated and the pair refused for good",
+             true},
+        Case{17154424833300063477ull, nullptr, std::nullopt,
+             "replicas differ: an unlink and create made alone were undone by a torn crash, "
+             "the journal replayed them on the peer and the file's bytes were never sent",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
