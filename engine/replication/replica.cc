@@ -133,6 +133,8 @@ void Replica::AbandonSourceSession() {
   blocks_.clear();
   reading_.clear();
   unflushed_.clear();
+  durable_there_.clear();
+  clean_flush_in_flight_ = false;  // its completion belongs to the old session
   probes_.clear();
 }
 
@@ -366,6 +368,10 @@ void Replica::Decide(absl::Time now, Actions& out) {
   Log(out, absl::StrCat("connected: ", SyncDecisionName(decision), "; this node is ",
                         self_source ? "the source" : "the target"));
   peer_outdated_ = false;  // attached again: the next time alone needs a new outdate
+  // What is still in flight from before the peer did not acknowledge (it was dropped, or
+  // asked for a new session after a failure) completes by the outdate rule only; this
+  // session's writes (the journal replay first) need the peer's acknowledgement.
+  for (InFlight& f : inflight_) f.alone = f.alone || f.lsn > peer_done_lsn_;
   if (self_source) {
     if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
     if (!i_primary) data_state_ = DataState::kUpToDate;
@@ -375,10 +381,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
     StartTarget(discard, decision != SyncDecision::kInSync || peer.dirty, out);
   }
   // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
-  // one went into the plan above, judged by the old watermarks); what is still in flight from
-  // before the peer did not acknowledge (it was dropped, or asked for a new session after a
-  // failure): it completes by the outdate rule only.
-  for (InFlight& f : inflight_) f.alone = f.alone || f.lsn > peer_done_lsn_;
+  // one went into the plan above, judged by the old watermarks).
   peer_done_lsn_ = peer_durable_lsn_ = session_start - 1;
   if (i_primary) {
     last_ack_progress_ = now;
@@ -703,6 +706,27 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
             SendReplication{ResyncDone{name_, durable_.gens.current, target_requests_seen_}});
       }
       break;
+    case Applying::Kind::kCleanFlush: {
+      if (a.session != session_ || !source_active_) break;  // the zones stay in the plan
+      clean_flush_in_flight_ = false;
+      if (!status.ok()) {
+        // Still dirty, so they turn hot: a crash here takes them back from the target.
+        OnLocalDurabilityFailed(status, out);
+        RestartSessionLater(now);
+        break;
+      }
+      std::vector<ReplicaRecord> records;
+      for (auto zone = durable_there_.begin();
+           zone != durable_there_.end() && zone->first <= a.key;) {
+        records.push_back(record::MarkClean{zone->second.path, zone->second.zone});
+        reading_.erase(zone->second);
+        zone = durable_there_.erase(zone);
+      }
+      Persist(std::move(records), out);
+      IssueCleanFlush(out);
+      MaybeFinishSource(out);
+      break;
+    }
     case Applying::Kind::kFinalFlush:
       if (a.session != session_) break;  // flushed for an earlier session's resync
       if (!status.ok()) {
@@ -960,6 +984,7 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                    peer_durable_lsn_ = std::max(peer_durable_lsn_, ack.durable_lsn);
                    CompleteInOrder(out);
                    DrainPending(now, out);
+                   MaybeFinishSource(out);  // it may have waited for the journal replay
                  },
                  [&](const ResyncBlock& block) { ApplyBlock(block, out); },
                  [&](const ResyncBlockAck& ack) { OnBlockAck(now, ack, out); },
@@ -991,6 +1016,9 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   for (const Mutation& m : durable_.journal) {
     Submit(now, /*op_id=*/0, m, /*apply_locally=*/false, out);
   }
+  // The journal closes with the dirty map: not before the target acknowledged the replay (a
+  // replayed change lost on the way would be lost for good).
+  replay_end_lsn_ = next_lsn_ - 1;
   source_active_ = true;
   target_zones_complete_ = false;
   awaiting_done_confirm_ = false;
@@ -1032,6 +1060,7 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
         // target since. It goes again (a block in flight meanwhile is harmless).
         reading_.erase(ref);
         absl::erase_if(unflushed_, [&](const auto& entry) { return entry.second == ref; });
+        absl::erase_if(durable_there_, [&](const auto& entry) { return entry.second == ref; });
       }
     }
   }
@@ -1114,14 +1143,13 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
 
 void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out) {
   if (ack.durable) {
-    // Every block up to ack.block_id that the target applied is durable there.
-    std::vector<ReplicaRecord> records;
+    // Every block up to ack.block_id that the target applied is durable there; each zone
+    // leaves the plan once our own copy of it is durable too.
     for (auto it = unflushed_.begin(); it != unflushed_.end() && it->first <= ack.block_id;) {
-      records.push_back(record::MarkClean{it->second.path, it->second.zone});
-      reading_.erase(it->second);
+      durable_there_.insert(*it);
       it = unflushed_.erase(it);
     }
-    Persist(std::move(records), out);
+    IssueCleanFlush(out);
     MaybeFinishSource(out);
     return;
   }
@@ -1143,13 +1171,22 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
 
 void Replica::MaybeFinishSource(Actions& out) {
   if (!source_active_ || !target_zones_complete_ || !reads_.empty() || !blocks_.empty() ||
-      !probes_.empty() || durable_.dirty.zones() != unflushed_.size() || awaiting_done_confirm_) {
+      !probes_.empty() || durable_.dirty.zones() != unflushed_.size() + durable_there_.size() ||
+      peer_done_lsn_ < replay_end_lsn_ || awaiting_done_confirm_) {
     return;
   }
   awaiting_done_confirm_ = true;
   // What we sent must be durable here too before the dirty map closes: flush, then done.
   const uint64_t id = NextId();
   applying_[id] = Applying{Applying::Kind::kSourceFlush, 0, session_};
+  out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
+}
+
+void Replica::IssueCleanFlush(Actions& out) {
+  if (clean_flush_in_flight_ || durable_there_.empty()) return;
+  clean_flush_in_flight_ = true;
+  const uint64_t id = NextId();
+  applying_[id] = Applying{Applying::Kind::kCleanFlush, durable_there_.rbegin()->first, session_};
   out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
 }
 
@@ -1306,6 +1343,8 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     source_active_ = false;
     awaiting_done_confirm_ = false;
     unflushed_.clear();
+    durable_there_.clear();
+    clean_flush_in_flight_ = false;
     peer_outdated_ = false;  // the peer is up to date again
     Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent"));
     RefreshHelloIfStale(out);

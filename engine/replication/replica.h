@@ -147,6 +147,7 @@ class Replica {
       kFinalFlush,   // target: syncfs before taking the source's generation
       kLocalFlush,   // primary: periodic syncfs, so the activity log may cool
       kSourceFlush,  // source: syncfs before declaring the resync done
+      kCleanFlush,   // source: syncfs before forgetting zones durable on the target
     } kind;
     uint64_t key = 0;      // lsn, op id, block id, or flushed-up-to lsn
     uint64_t session = 0;  // kStream, kFlush, kSourceFlush, kFinalFlush: its session
@@ -217,6 +218,7 @@ class Replica {
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
   void IssueReads(absl::Time now, Actions& out);
   void MaybeFinishSource(Actions& out);
+  void IssueCleanFlush(Actions& out);
   void MaybeFinishTarget(Actions& out);
   void FinishTarget(Actions& out);
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
@@ -288,8 +290,13 @@ class Replica {
   absl::flat_hash_set<ZoneRef> reading_;  // zones read or sent, not yet acknowledged
   absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
   absl::flat_hash_map<uint64_t, ZoneRef> blocks_;                      // block id -> zone
-  absl::flat_hash_set<std::string> whole_paths_;       // send every zone (learned at zone 0)
-  absl::btree_map<uint64_t, ZoneRef> unflushed_;       // applied on the target, not yet durable
+  absl::flat_hash_set<std::string> whole_paths_;  // send every zone (learned at zone 0)
+  absl::btree_map<uint64_t, ZoneRef> unflushed_;  // applied on the target, not yet durable
+  // Durable on the target, by block id; forgotten (MarkClean) once a flush of our own copy
+  // succeeds: the block was read from our page cache, which a crash or failed flush loses.
+  absl::btree_map<uint64_t, ZoneRef> durable_there_;
+  bool clean_flush_in_flight_ = false;
+  uint64_t replay_end_lsn_ = 0;  // the last lsn of this session's journal replay
   absl::flat_hash_map<uint64_t, std::string> probes_;  // read id -> whole path to size
   bool awaiting_done_confirm_ = false;
   uint64_t target_requests_seen_ = 0;  // ReplTargetZones received this session

@@ -251,6 +251,62 @@ TEST(ReplicaTest, CopyBackFromACrashNeverOverwritesAPeerInconsistentOnlyFromAFai
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// Found by the simulator (seeds 15124230024145932482, 14353316868584173566): the source forgot
+// a zone (MarkClean) as soon as the target had it durably, but it had read the zone from its
+// page cache, and its own flush then failed: the zone was lost here and named nowhere, so
+// no resync ever sent it again. A zone now leaves the plan once our own copy is durable.
+TEST(ReplicaTest, ResyncSourceForgetsAZoneOnlyOnceItsOwnCopyIsDurable) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "new");  // alone: f's zone is dirty, not hot
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.Connect();
+  while (pair.side(kB).blocks_received == 0) ASSERT_TRUE(pair.Step()) << pair.Log(kA);
+  pair.Hold(kB, true);  // b's block ack, then its durable ack, wait
+  pair.Pump();
+  pair.Advance(absl::Seconds(1));
+  pair.Pump();
+  pair.side(kA).store.set_sync_failure(true);  // a's own flush fails: "new" is not on its disk
+  pair.Hold(kB, false);
+  pair.Pump();
+  pair.side(kA).store.set_sync_failure(false);
+  // A new session finishes the resync: b holds "new", a only in its page cache.
+  pair.Settle();
+  ASSERT_EQ(pair.side(kB).store.live().at("f").data, "new");
+  ASSERT_EQ(pair.side(kA).disk.gens.current, pair.side(kB).disk.gens.current) << pair.Log(kA);
+  pair.Disconnect();
+  pair.Crash(kA);  // back as a secondary: b, which did not crash, is the source
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+// Found by the simulator (seed 3173267267034970257, stream-gap): the source closed its dirty
+// map and journal once every block was durable on the target, while a replayed journal entry
+// had been lost on the way and never acknowledged: that change was lost for good. The plan
+// now closes only after the target acknowledged the whole replay.
+TEST(ReplicaTest, JournalReplayLostOnTheWayIsReplayedAgain) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kCreate, "f"));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle(absl::Seconds(2));
+  pair.Write(kA, "g", 0, "x");  // cools f's name: it is durable on both
+  pair.Settle(absl::Seconds(2));
+  ASSERT_TRUE(pair.side(kA).disk.hot_names.empty()) << pair.Log(kA);
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kUnlink, "f"));
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.Connect();
+  pair.LoseStreamWrites(kA, 1);  // the replayed unlink
+  pair.Settle();
+  EXPECT_FALSE(pair.side(kB).store.live().contains("f")) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 TEST(ReplicaTest, ResyncSendsOnlyDirtyZones) {
   ReplicaPair pair(Options());
   StartInSync(pair);

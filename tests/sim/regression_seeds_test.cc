@@ -135,6 +135,14 @@ INSTANTIATE_TEST_SUITE_P(
         Case{17154424833300063477ull, nullptr, std::nullopt,
              "replicas differ: an unlink and create made alone were undone by a torn crash, "
              "the journal replayed them on the peer and the file's bytes were never sent",
+             true},
+        Case{15124230024145932482ull, nullptr, std::nullopt,
+             "replicas differ: the resync source forgot zones the target held durably before "
+             "its own copy was durable; its flush failed and a crash lost them here",
+             true},
+        Case{3173267267034970257ull, nullptr, std::nullopt,
+             "replicas differ: the source closed its journal while a replayed entry, lost on "
+             "the way, was never acknowledged",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
