@@ -498,6 +498,12 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
     target = DecideNonOwnerRole(now, m, mod, reason);
   }
   mod.runner.Drive(target, next_run_id_, out_);
+  // The peer took the module over while our last writes were in flight (we had already
+  // stopped writing, so no fence ran): they were never acknowledged, and now fail, so that
+  // the replica can become secondary. A planned handover passes the token only once drained.
+  if (mod.token.owner != self_ && !mod.runner.writable() && !mod.replica.drained()) {
+    mod.replica.Fence(out_);
+  }
   // The replica writes while the module is writable here; it gives the primary role up only
   // once everything it sent is acknowledged (the stream drains).
   if (mod.runner.writable()) {

@@ -1359,6 +1359,10 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
 
 void Replica::MaybeFinishTarget(Actions& out) {
   if (!done_current_ || !block_applies_.empty() || final_flush_started_) return;
+  // A flush failed in this session: Linux forgot the pages it could not write, so no later
+  // flush makes this session's blocks durable. The session restarts (RestartSessionLater),
+  // and the source, without our ResyncDone, still holds every zone in its plan.
+  if (flush_failed_session_ == session_) return;
   final_flush_started_ = true;
   flush_requests_sent_ = target_requests_sent_;
   const uint64_t id = NextId();
@@ -1368,7 +1372,7 @@ void Replica::MaybeFinishTarget(Actions& out) {
 
 void Replica::FinishTarget(Actions& out) {
   final_flush_started_ = false;
-  if (!target_active_) return;
+  if (!target_active_ || flush_failed_session_ == session_) return;  // as above
   if (target_requests_sent_ != flush_requests_sent_) {
     // A request went out during the flush: blocks answering it are not covered by this
     // flush. Flush again once a ResyncDone covering it arrived and they are applied.

@@ -307,6 +307,37 @@ TEST(ReplicaTest, JournalReplayLostOnTheWayIsReplayedAgain) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// Found by the simulator (seeds 8920161429715685470, 14172199630865982552): a resync
+// target's flush failed (its blocks' pages were forgotten, as Linux does), then a later flush
+// in the same session succeeded and the target declared itself up to date: the source closed
+// its plan and a crash of the target lost those zones for good.
+TEST(ReplicaTest, TargetNeverFinishesAResyncInASessionWhereAFlushFailed) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "new");  // made alone: dirty, not hot
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.Connect();
+  while (pair.side(kB).blocks_received == 0) ASSERT_TRUE(pair.Step()) << pair.Log(kA);
+  pair.Hold(kA, true);  // a's ResyncDone waits
+  pair.Pump();
+  pair.side(kB).store.set_sync_failure(true);
+  pair.Advance(absl::Seconds(1));  // b's periodic flush fails
+  pair.Pump();
+  pair.side(kB).store.set_sync_failure(false);
+  pair.Hold(kA, false);  // the final flush succeeds, but proves nothing
+  pair.Pump();
+  EXPECT_TRUE(pair.side(kB).disk.inconsistent) << pair.Log(kB);
+  EXPECT_NE(pair.side(kA).disk.gens.bitmap, 0u) << pair.Log(kA);  // a's plan is still open
+  pair.Disconnect();
+  pair.Crash(kB);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "new") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
 TEST(ReplicaTest, ResyncSendsOnlyDirtyZones) {
   ReplicaPair pair(Options());
   StartInSync(pair);
