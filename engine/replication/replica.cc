@@ -650,6 +650,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       if (a.session != session_) break;  // flushed for an earlier session
       flush_in_flight_ = false;
       if (!status.ok()) OnDurabilityFailedHere(now, status, out);
+      if (status.ok()) ForgetSynced(apply_id);
       if (flush_failed_session_ == session_) break;  // nothing more is durable this session
       durable_lsn_ = std::max(durable_lsn_, a.key);
       if (flushed_blocks_upto_ > 0) {
@@ -685,6 +686,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
     case Applying::Kind::kLocalFlush:
       local_flush_in_flight_ = false;
       if (!status.ok()) OnLocalDurabilityFailed(status, out);
+      if (status.ok()) ForgetSynced(apply_id);
       if (status.ok() && !durable_.disk_failed) {
         local_durable_lsn_ = std::max(local_durable_lsn_, a.key);
       }
@@ -734,6 +736,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
         OnDurabilityFailedHere(now, status, out);
         break;
       }
+      ForgetSynced(apply_id);
       FinishTarget(out);
       break;
   }
@@ -778,6 +781,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
   const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
   stream_done_[w.lsn] = false;
   const uint64_t id = NextId();
+  NoteUnsynced(m, id);
   Applying applying = Touched(Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn, m);
   applying.session = session_;
   applying.durable = durable;
@@ -835,6 +839,45 @@ void Replica::RestartSessionLater(absl::Time now) {
     restart_session_at_ = now + opt_.flush_interval;
 }
 
+void Replica::NoteUnsynced(const Mutation& m, uint64_t apply_id) {
+  if (m.kind == MutationKind::kFsync) return;
+  if (m.kind == MutationKind::kWrite) {
+    const auto [first, last] = ZonesOf(m, opt_.zone_size);
+    for (uint64_t z = first; z <= last; ++z) unsynced_zones_[ZoneRef{m.path, z}] = apply_id;
+    return;
+  }
+  // A size or a mode travels with a zone (the last one sets the size, the first the mode):
+  // the file need not come whole.
+  if (m.kind == MutationKind::kTruncate) {
+    const uint64_t last = m.offset == 0 ? 0 : (m.offset - 1) / opt_.zone_size;
+    unsynced_zones_[ZoneRef{m.path, last}] = apply_id;
+    return;
+  }
+  if (m.kind == MutationKind::kSetattr) {
+    unsynced_zones_[ZoneRef{m.path, 0}] = apply_id;
+    return;
+  }
+  unsynced_names_[m.path] = apply_id;
+  if (!m.path2.empty() && m.kind != MutationKind::kSymlink) unsynced_names_[m.path2] = apply_id;
+}
+
+void Replica::ForgetSynced(uint64_t flush_id) {
+  absl::erase_if(unsynced_zones_, [&](const auto& entry) { return entry.second < flush_id; });
+  absl::erase_if(unsynced_names_, [&](const auto& entry) { return entry.second < flush_id; });
+}
+
+void Replica::MarkUnsyncedLost(std::vector<ReplicaRecord>& records) {
+  if (!durable_.disk_failed) records.push_back(record::SetDiskFailed{true});
+  for (const auto& [ref, id] : unsynced_zones_) {
+    activity_log_.AddRecovered(ref.path, ref.zone, durable_.hot, records);
+  }
+  for (const auto& [path, id] : unsynced_names_) {
+    activity_log_.AddRecoveredName(path, durable_.hot_names, records);
+  }
+  unsynced_zones_.clear();
+  unsynced_names_.clear();
+}
+
 void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status, Actions& out) {
   // Linux marks the pages of a failed writeback clean: a later flush that succeeds does not
   // write them, so nothing applied in this session may be called durable any more. The copy
@@ -842,10 +885,13 @@ void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status,
   // plan: zones written above our last durable acknowledgement), in a new session.
   Log(out, absl::StrCat("disk: a flush failed (", status.message(),
                         "); this copy is inconsistent until resynced"));
+  std::vector<ReplicaRecord> records;
+  MarkUnsyncedLost(records);
   if (!durable_.inconsistent) {
     unflushed_only_ = true;
-    Persist({record::SetInconsistent{true}}, out);
+    records.push_back(record::SetInconsistent{true});
   }
+  Persist(std::move(records), out);
   data_state_ = target_active_ ? DataState::kSyncing : DataState::kOutdated;
   flush_in_flight_ = false;
   flush_failed_session_ = session_;
@@ -863,8 +909,8 @@ void Replica::OnLocalDurabilityFailed(const absl::Status& status, Actions& out) 
   if (!durable_.disk_failed) {
     Log(out, absl::StrCat("disk: a local flush failed (", status.message(),
                           "); fsyncs fail here until this copy is resynced from the peer"));
-    records.push_back(record::SetDiskFailed{true});
   }
+  MarkUnsyncedLost(records);  // what it applied as a secondary before it was promoted
   for (const auto& [path, zones] : durable_.dirty.files()) {
     zones.ForEach([&](uint64_t z) { activity_log_.AddRecovered(path, z, durable_.hot, records); });
   }
@@ -1242,8 +1288,11 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   }
   for (const std::string& path : renamed) RequestFromSource(path, {}, false, out);
   RequestFromSource("", {}, true, out);
-  // Overwritten with a copy that differs from ours: partial until done.
-  if (behind || discard || !mine.empty() || !renamed.empty()) unflushed_only_ = false;
+  // Overwritten with a copy that differs from ours (newer, or ours diverged): partial until
+  // done. Zones asked for only because a flush failed here come back the same.
+  if (behind || discard || !durable_.dirty.empty() || !durable_.journal.empty()) {
+    unflushed_only_ = false;
+  }
   if (behind || discard || !mine.empty() || !renamed.empty() || durable_.inconsistent ||
       durable_.disk_failed) {
     if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
@@ -1327,6 +1376,8 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   block_applies_[b.block_id] = BlockApply{steps.size(), false};
   for (Mutation& m : steps) {
     const uint64_t id = NextId();
+    // The same zone, sent again, makes the path match whatever its kind: not the whole name.
+    unsynced_zones_[ZoneRef{b.path, b.zone}] = id;
     applying_[id] = Applying{Applying::Kind::kBlock, b.block_id};
     out.push_back(ApplyMutation{module_, id, std::move(m), false});
   }

@@ -188,6 +188,10 @@ class Replica {
   void OnStreamApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
   // Disk failures (a full disk, EIO). A flush of this copy failed while it is the secondary
   // or a resync target / while it is the writer; a mutation failed on the writer's copy.
+  void NoteUnsynced(const Mutation& m, uint64_t apply_id);
+  void ForgetSynced(uint64_t flush_id);
+  // Makes what was applied since the last good flush hot, and the disk failed (persisted).
+  void MarkUnsyncedLost(std::vector<ReplicaRecord>& records);
   void OnDurabilityFailedHere(absl::Time now, const absl::Status& status, Actions& out);
   // A new session (a Hello) after flush_interval.
   void RestartSessionLater(absl::Time now);
@@ -282,6 +286,13 @@ class Replica {
   // durable_.inconsistent only from a failed flush (not persisted: after a restart the
   // unsynced pages may be gone, and the copy counts as partial again).
   bool unflushed_only_ = false;
+  // What was applied here since the last flush of the tree that succeeded, by apply id
+  // (applies run in order, so a flush covers every id below its own). A failed flush makes
+  // them hot: Linux forgets the pages it could not write, and the peer that sent them may
+  // not know which ones (it may have crashed since). In memory: after a daemon restart only
+  // what the peer's activity log names is known.
+  absl::flat_hash_map<ZoneRef, uint64_t> unsynced_zones_;
+  absl::flat_hash_map<std::string, uint64_t> unsynced_names_;
   absl::Time restart_session_at_ = absl::InfiniteFuture();
 
   // Resync, source side.

@@ -338,6 +338,36 @@ TEST(ReplicaTest, TargetNeverFinishesAResyncInASessionWhereAFlushFailed) {
   EXPECT_EQ(pair.Difference(), "");
 }
 
+// Found by the simulator (seeds 2928365095957566260, 10974832941456489880, 18423888231806828104,
+// 2365332904185383366): b's flush failed, so its disk lacked the last stream writes and only
+// a's activity log named them; a crashed, b (holding them in its page cache) was the source,
+// and nothing ever rewrote b's own disk: b's crash then lost them. A secondary now makes what
+// it applied since its last good flush hot when a flush fails.
+TEST(ReplicaTest, SecondaryWhoseFlushFailedGetsItsLostZonesBackAfterItsOwnCrash) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "old");
+  pair.Settle(absl::Seconds(2));
+  pair.side(kB).store.set_sync_failure(true);
+  const uint64_t op = pair.Write(kA, "f", 0, "new");
+  pair.Pump();
+  pair.Advance(absl::Seconds(1));  // b's flush fails: "new" is only in its page cache
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op) && pair.Result(kA, op).ok()) << pair.Log(kA);
+  pair.side(kB).store.set_sync_failure(false);
+  pair.Disconnect();
+  pair.Crash(kA);
+  pair.Connect();
+  pair.Settle();  // b, which did not crash, is the source: a gets "new" back
+  ASSERT_EQ(pair.side(kA).store.live().at("f").data, "new") << pair.Log(kA) << pair.Log(kB);
+  pair.Disconnect();
+  pair.Crash(kB);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "new") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
 TEST(ReplicaTest, ResyncSendsOnlyDirtyZones) {
   ReplicaPair pair(Options());
   StartInSync(pair);

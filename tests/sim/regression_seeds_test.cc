@@ -151,6 +151,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{1603458484779911571ull, nullptr, std::nullopt,
              "did not settle: the peer took the module over while this node's last writes were "
              "in flight after it stopped writing; its replica stayed primary, both said primary",
+             true},
+        Case{2928365095957566260ull, nullptr, std::nullopt,
+             "replicas differ: a secondary's flush failed, its peer (the only one to know the "
+             "lost zones) crashed, and nothing rewrote the secondary's disk before it crashed",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
