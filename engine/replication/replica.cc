@@ -653,7 +653,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       if (status.ok()) ForgetSynced(apply_id);
       if (flush_failed_session_ == session_) break;  // nothing more is durable this session
       durable_lsn_ = std::max(durable_lsn_, a.key);
-      if (flushed_blocks_upto_ > 0) {
+      if (flushed_blocks_upto_ > 0 && link_ == Link::kAttached) {  // as in SendAck
         out.push_back(SendReplication{ResyncBlockAck{name_, flushed_blocks_upto_, false, true}});
         flushed_blocks_upto_ = 0;
       }
@@ -677,7 +677,9 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
         block_applies_.erase(block);
         if (failed) break;
         applied_blocks_upto_ = std::max(applied_blocks_upto_, a.key);
-        out.push_back(SendReplication{ResyncBlockAck{name_, a.key, false, false}});
+        if (link_ == Link::kAttached) {  // as in SendAck
+          out.push_back(SendReplication{ResyncBlockAck{name_, a.key, false, false}});
+        }
         if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
       }
       MaybeFinishTarget(out);
@@ -992,6 +994,10 @@ void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
 }
 
 void Replica::SendAck(Actions& out) {
+  // Acknowledgements belong to a decided session: between a drop (or a new Hello) and the
+  // next decision, the peer may already count lsns from a new session that reuse these
+  // numbers (a restarted primary starts again from 1).
+  if (link_ != Link::kAttached) return;
   if (done_lsn_ == acked_done_ && durable_lsn_ == acked_durable_) return;
   acked_done_ = done_lsn_;
   acked_durable_ = durable_lsn_;
