@@ -284,7 +284,11 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             [&](const CompleteLocal& c) {
               Debug(n, config_.modules[c.module].name,
                     absl::StrCat("complete op ", c.op_id, ": ", c.status.ToString()));
-              if (workload_) workload_->Completed(c.op_id, c.status);
+              if (workload_) {
+                const bool alone = alone_since_synced_[n][c.module] ||
+                                   nodes_[n]->Status(c.module).state == ModuleState::kAlone;
+                workload_->Completed(c.op_id, c.status, alone);
+              }
             },
             [&](const PreserveDivergent& p) {
               Trace(n, absl::StrCat(config_.modules[p.module].name, ": sim keeps ", p.paths.size(),

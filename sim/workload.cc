@@ -188,10 +188,10 @@ bool Workload::Synced(const Module& mod, const Op& op) const {
     auto it = mod.synced_upto.find(path);
     return it == mod.synced_upto.end() ? uint64_t{0} : it->second;
   };
-  return op.synced || op.ack_seq < std::max(bound(""), bound(op.path));
+  return op.synced || (!op.alone && op.ack_seq < std::max(bound(""), bound(op.path)));
 }
 
-void Workload::Completed(uint64_t op_id, const absl::Status& status) {
+void Workload::Completed(uint64_t op_id, const absl::Status& status, bool alone) {
   auto it = ops_.find(op_id);
   if (it == ops_.end() || it->second.state != State::kPending) return;
   Op& op = it->second;
@@ -203,6 +203,7 @@ void Workload::Completed(uint64_t op_id, const absl::Status& status) {
     ++acknowledged_;
     op.state = State::kAcked;
     op.ack_seq = mod.next_ack_seq++;
+    op.alone = alone;
     if (mod.discarding && op.node == mod.discarding_node) op.state = State::kUncertain;
     if (op.kind == MutationKind::kFsync && mod.discarding) {
       // Two writers: an fsync makes durable what its own node wrote, not the other's.
@@ -215,6 +216,15 @@ void Workload::Completed(uint64_t op_id, const absl::Status& status) {
     } else if (op.kind == MutationKind::kFsync) {
       uint64_t& upto = mod.synced_upto[op.path];
       upto = std::max(upto, op.covers_upto);
+      // Writes its node acknowledged alone are covered by that node's fsyncs only (the other
+      // node may serve meanwhile, a split brain not yet seen, and never held them).
+      for (auto& [id, other] : ops_) {
+        if (other.module == op.module && other.node == op.node && other.alone &&
+            other.state == State::kAcked && other.ack_seq < op.covers_upto &&
+            (op.path.empty() || other.path == op.path)) {
+          other.synced = true;
+        }
+      }
     }
   }
   if (!op.verified || op.ranges == 0) ops_.erase(it);

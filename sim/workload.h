@@ -42,7 +42,7 @@ class Workload {
   // The next operation for module m, issued on node n as op `op_id`.
   Mutation Next(ModuleIndex m, NodeIndex n, uint64_t op_id);
   // The application's call returned.
-  void Completed(uint64_t op_id, const absl::Status& status);
+  void Completed(uint64_t op_id, const absl::Status& status, bool alone = false);
   // Node n went down: its calls in flight never return.
   void NodeDown(NodeIndex n);
   // What was acknowledged and not fsynced in module m may be gone.
@@ -78,6 +78,9 @@ class Workload {
     uint64_t covers_upto = 0;  // fsync: acknowledgements before it was called
     int ranges = 0;            // verified write: ranges of the model it is the last writer of
     bool synced = false;       // covered by an fsync of its own node during a split brain
+    // Acknowledged by a node writing without its peer (ALONE, or not resynced since): only
+    // on that node, so only that node's fsyncs make it durable.
+    bool alone = false;
   };
   // The last write issued over each byte: [start, end) -> op.
   struct Range {

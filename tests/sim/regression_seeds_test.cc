@@ -155,6 +155,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{2928365095957566260ull, nullptr, std::nullopt,
              "replicas differ: a secondary's flush failed, its peer (the only one to know the "
              "lost zones) crashed, and nothing rewrote the secondary's disk before it crashed",
+             true},
+        Case{8080910279283621615ull, nullptr, false,
+             "model: a write acknowledged alone was counted durable by the other node's fsync "
+             "(it served next, a split brain not yet seen); only its own node's fsync covers it",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
