@@ -42,6 +42,17 @@ class ActivityLog {
       if (last == kUnknownLsn || last > peer_durable_lsn) f(ref);
     }
   }
+  // As ForEachNotDurable, and those zones become of unknown age: in a resync target's plan,
+  // they stay hot until it is done (the next session's watermark says nothing about them).
+  template <class F>
+  void TakeNotDurable(uint64_t peer_durable_lsn, F&& f) {
+    for (const ZoneRef& ref : lru_) {
+      uint64_t& last = entries_.at(ref).last_lsn;
+      if (last != kUnknownLsn && last <= peer_durable_lsn) continue;
+      last = kUnknownLsn;
+      f(ref);
+    }
+  }
   static constexpr uint64_t kUnknownLsn = ~0ull;
 
   // A zone / name that may differ from the peer's for a reason other than a write in flight

@@ -1273,8 +1273,10 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   }
   // With a failed disk, every hot zone: this copy may lack it whatever the peer holds.
   const uint64_t peer_durable = durable_.disk_failed ? 0 : peer_durable_lsn_;
-  activity_log_.ForEachNotDurable(peer_durable,
-                                  [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
+  // Of unknown age from now on: if this plan is interrupted before the source has it, the
+  // next session's watermark must not make them look durable there.
+  activity_log_.TakeNotDurable(peer_durable,
+                               [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
   activity_log_.TakeNamesNotDurable(peer_durable,
                                     [&](const std::string& path) { renamed.push_back(path); });
   std::sort(renamed.begin(), renamed.end());

@@ -159,6 +159,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{8080910279283621615ull, nullptr, false,
              "model: a write acknowledged alone was counted durable by the other node's fsync "
              "(it served next, a split brain not yet seen); only its own node's fsync covers it",
+             true},
+        Case{2141412961155543499ull, "torn-crash", std::nullopt,
+             "replicas differ: a target's request for its hot zones died with the source's "
+             "crash, and the next session's watermark made them look durable there",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
