@@ -301,6 +301,15 @@ void Replica::Decide(absl::Time now, Actions& out) {
                               discard ? "discards its changes (kept aside)" : "keeps its data"));
         break;
       }
+      if (i_primary || peer.primary) {
+        // A serving primary keeps its data: it is never a resync target while it writes (its
+        // application would see the peer's blocks land under it).
+        self_source = i_primary;
+        discard = !i_primary;
+        Log(out, absl::StrCat("split brain: the serving primary keeps its data; this node ",
+                              discard ? "discards its changes (kept aside)" : "keeps its data"));
+        break;
+      }
       if (durable_.alone_acked != peer.alone_acked) {
         // Only one side acknowledged writes made alone; the other's waited for an outdate
         // that never came (they failed or were never answered): no split brain, the real
@@ -881,6 +890,15 @@ void Replica::MarkUnsyncedLost(std::vector<ReplicaRecord>& records) {
 }
 
 void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status, Actions& out) {
+  if (role_ == ReplRole::kPrimary) {
+    // A flush issued as secondary that ended after a promotion: this is the writer's copy
+    // now, never inconsistent (a handshake would overwrite what it acknowledged alone). It
+    // lost what it had not synced, as after a failed local flush.
+    flush_in_flight_ = false;
+    flush_failed_session_ = session_;
+    OnLocalDurabilityFailed(status, out);
+    return;
+  }
   // Linux marks the pages of a failed writeback clean: a later flush that succeeds does not
   // write them, so nothing applied in this session may be called durable any more. The copy
   // is not promotable until a resync rewrote what the primary has not seen durable here (its

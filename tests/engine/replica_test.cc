@@ -468,6 +468,65 @@ TEST(ReplicaTest, TargetAsksAgainForZonesOfAnInterruptedPlan) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// Found by the simulator (seed 14361417856231424987): in a split brain where only the
+// secondary had acknowledged writes made alone, the secondary was made the source and the
+// serving primary the target: its blocks landed under the running application, and the
+// primary ignored the secondary's journal replay, so the resync never ended.
+TEST(ReplicaTest, ServingPrimaryIsNeverTheTargetOfASplitBrain) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "x", 0, "x");  // made alone, never acknowledged (b is never outdated)
+  pair.Pump();
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Submit(kB, MakeMutation(MutationKind::kCreate, "n"));
+  pair.Write(kB, "y", 0, "y");
+  pair.PeerOutdated(kB);  // b's writes made alone are acknowledged
+  pair.Pump();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);  // the module went back to a meanwhile
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Log(kA).find("ignored a stream write"), std::string::npos) << pair.Log(kA);
+  EXPECT_NE(pair.Log(kA).find("the serving primary keeps its data"), std::string::npos)
+      << pair.Log(kA);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("x").data, "x");
+  EXPECT_FALSE(pair.side(kB).preserved.empty());  // b's changes are kept aside
+  EXPECT_EQ(pair.Difference(), "");
+}
+
+// Found by the simulator (seed 6777578866526207955): b's periodic flush, issued as secondary,
+// failed after b had been promoted; b, now the writer, marked its copy inconsistent, and after
+// a daemon restart the handshake made the outdated peer the source over b's acknowledged
+// writes made alone.
+TEST(ReplicaTest, FlushFailingAfterPromotionNeverMakesThePrimaryInconsistent) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "aaaa");
+  pair.Pump();
+  pair.side(kB).fail_flushes = true;
+  pair.Advance(absl::Seconds(2));  // b issues its periodic flush; its failure waits in the queue
+  pair.Disconnect();
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Pump();  // the failure lands on the new primary
+  EXPECT_FALSE(pair.side(kB).disk.inconsistent) << pair.Log(kB);
+  pair.MarkOutdated(kA);
+  pair.PeerOutdated(kB);
+  const uint64_t op = pair.Write(kB, "f", 0, "bbbb");
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kB, op) && pair.Result(kB, op).ok()) << pair.Log(kB);
+  pair.side(kB).fail_flushes = false;
+  pair.Restart(kB);  // a daemon restart: the page cache (and "bbbb") survives
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, "bbbb") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
 TEST(ReplicaTest, ResyncSendsOnlyDirtyZones) {
   ReplicaPair pair(Options());
   StartInSync(pair);

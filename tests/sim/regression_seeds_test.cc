@@ -163,6 +163,14 @@ INSTANTIATE_TEST_SUITE_P(
         Case{2141412961155543499ull, "torn-crash", std::nullopt,
              "replicas differ: a target's request for its hot zones died with the source's "
              "crash, and the next session's watermark made them look durable there",
+             true},
+        Case{14361417856231424987ull, nullptr, std::nullopt,
+             "did not settle: a split brain made the serving primary a resync target (only "
+             "the secondary had acknowledged writes alone); it ignored the replay for good",
+             true},
+        Case{6777578866526207955ull, nullptr, std::nullopt,
+             "acknowledged write lost: a flush issued as secondary failed after the promotion "
+             "and marked the primary's copy inconsistent; the outdated peer became the source",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
