@@ -53,7 +53,9 @@ Replica::Replica(ModuleIndex module, std::string name, ReplicaOptions options,
       rng_(rng),
       activity_log_(opt_.activity_log_zones, durable_.hot, durable_.hot_names),
       data_state_(durable_.inconsistent || durable_.outdated ? DataState::kOutdated
-                                                             : DataState::kUnknown) {}
+                                                             : DataState::kUnknown),
+      // A journal kept across a restart may have been replayed before it.
+      journal_replayed_(!durable_.journal.empty()) {}
 
 // --- Role and connection ---------------------------------------------------------------------
 
@@ -1081,6 +1083,20 @@ void Replica::StartSource(absl::Time now, Actions& out) {
     whole_paths_.insert(path);
     if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
   });
+  // A replay the target may already have applied (an earlier session was interrupted) would
+  // rename or truncate today's content there (a name a block has rewritten since): each name
+  // the journal touches then goes whole, as it is here. The first replay stays incremental.
+  if (journal_replayed_) {
+    for (const Mutation& m : durable_.journal) {
+      std::vector<std::string> names{m.path};
+      if (!m.path2.empty() && m.kind != MutationKind::kSymlink) names.push_back(m.path2);
+      for (const std::string& path : names) {
+        whole_paths_.insert(path);
+        if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
+      }
+    }
+  }
+  journal_replayed_ = !durable_.journal.empty();
   Persist(std::move(records), out);
   // Namespace changes first, on the stream, so that the zones land on the right names.
   for (const Mutation& m : durable_.journal) {
@@ -1415,6 +1431,7 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     Generations gens = durable_.gens;
     gens.bitmap = 0;
     std::vector<ReplicaRecord> records = {record::ClearDirty{}, record::SetGenerations{gens}};
+    journal_replayed_ = false;  // the journal closes
     if (!durable_.disk_failed) activity_log_.ForgetRecovered(records);
     Persist(std::move(records), out);
     source_active_ = false;

@@ -307,7 +307,8 @@ class Replica {
   // succeeds: the block was read from our page cache, which a crash or failed flush loses.
   absl::btree_map<uint64_t, ZoneRef> durable_there_;
   bool clean_flush_in_flight_ = false;
-  uint64_t replay_end_lsn_ = 0;  // the last lsn of this session's journal replay
+  uint64_t replay_end_lsn_ = 0;    // the last lsn of this session's journal replay
+  bool journal_replayed_ = false;  // the journal went to the peer in an earlier session
   absl::flat_hash_map<uint64_t, std::string> probes_;  // read id -> whole path to size
   bool awaiting_done_confirm_ = false;
   uint64_t target_requests_seen_ = 0;  // ReplTargetZones received this session

@@ -171,6 +171,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{6777578866526207955ull, nullptr, std::nullopt,
              "acknowledged write lost: a flush issued as secondary failed after the promotion "
              "and marked the primary's copy inconsistent; the outdated peer became the source",
+             true},
+        Case{14814890090794812417ull, nullptr, std::nullopt,
+             "replicas differ: an interrupted resync's journal was replayed again; its rename "
+             "moved content a block had rewritten since onto the renamed file",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
