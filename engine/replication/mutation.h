@@ -55,6 +55,19 @@ struct Mutation {
   bool is_namespace() const { return kind != MutationKind::kWrite && kind != MutationKind::kFsync; }
 };
 
+// The names in the tree a mutation changes: its path, and path2 unless that is a symlink's
+// target (a rename's or hard link's path2 is a name).
+template <class F>
+void ForEachChangedName(MutationKind kind, const std::string& path, const std::string& path2,
+                        F&& f) {
+  f(path);
+  if (!path2.empty() && kind != MutationKind::kSymlink) f(path2);
+}
+template <class F>
+void ForEachChangedName(const Mutation& m, F&& f) {
+  ForEachChangedName(m.kind, m.path, m.path2, f);
+}
+
 // A mutation without data: `kind` on `path` (and `path2` where the kind has one).
 inline Mutation MakeMutation(MutationKind kind, std::string path, std::string path2 = {}) {
   Mutation m;

@@ -216,10 +216,9 @@ void Replica::OnStart(bool lost_unsynced, Actions& out) {
   // journal still replays it on the peer. Each name it touched goes whole, as it is now,
   // after the replay.
   for (const Mutation& m : durable_.journal) {
-    activity_log_.AddRecoveredName(m.path, durable_.hot_names, records);
-    if (!m.path2.empty() && m.kind != MutationKind::kSymlink) {
-      activity_log_.AddRecoveredName(m.path2, durable_.hot_names, records);
-    }
+    ForEachChangedName(m, [&](const std::string& path) {
+      activity_log_.AddRecoveredName(path, durable_.hot_names, records);
+    });
   }
   Persist(std::move(records), out);
 }
@@ -451,10 +450,9 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
   if (m.is_namespace() && apply_locally) {
     TrackNamespace(m, /*journal=*/false, records);
-    activity_log_.TouchName(m.path, lsn, durable_.hot_names, records);
-    if (!m.path2.empty() && m.kind != MutationKind::kSymlink) {
-      activity_log_.TouchName(m.path2, lsn, durable_.hot_names, records);
-    }
+    ForEachChangedName(m, [&](const std::string& path) {
+      activity_log_.TouchName(path, lsn, durable_.hot_names, records);
+    });
   }
   if (m.kind == MutationKind::kWrite) {
     const auto [first, last] = ZonesOf(m, opt_.zone_size);
@@ -664,7 +662,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
       if (status.ok()) ForgetSynced(apply_id);
       if (flush_failed_session_ == session_) break;  // nothing more is durable this session
       durable_lsn_ = std::max(durable_lsn_, a.key);
-      if (flushed_blocks_upto_ > 0 && link_ == Link::kAttached) {  // as in SendAck
+      if (flushed_blocks_upto_ > 0 && SessionDecided()) {
         out.push_back(SendReplication{ResyncBlockAck{name_, flushed_blocks_upto_, false, true}});
         flushed_blocks_upto_ = 0;
       }
@@ -688,7 +686,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
         block_applies_.erase(block);
         if (failed) break;
         applied_blocks_upto_ = std::max(applied_blocks_upto_, a.key);
-        if (link_ == Link::kAttached) {  // as in SendAck
+        if (SessionDecided()) {
           out.push_back(SendReplication{ResyncBlockAck{name_, a.key, false, false}});
         }
         if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
@@ -762,7 +760,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
     Log(out, "ignored a stream write from the peer: this node is primary");
     return;
   }
-  if (link_ != Link::kAttached) {
+  if (!SessionDecided()) {
     // Sent in a session this node never decided (its Hello was answered after it sent
     // another): the peer completes it by the outdate rule and resyncs what it touched.
     Log(out, absl::StrCat("ignored stream write lsn ", w.lsn, ": no session decided"));
@@ -823,8 +821,8 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
     // keeps the names for the next session.
     Mutation names = MakeMutation(a.mutation, a.path, a.path2);
     records.push_back(record::Journal{std::move(names)});
-    whole.push_back(a.path);
-    if (!a.path2.empty() && a.mutation != MutationKind::kSymlink) whole.push_back(a.path2);
+    ForEachChangedName(a.mutation, a.path, a.path2,
+                       [&](const std::string& path) { whole.push_back(path); });
   }
   Persist(std::move(records), out);
   data_state_ = DataState::kOutdated;
@@ -862,7 +860,7 @@ void Replica::NoteUnsynced(const Mutation& m, uint64_t apply_id) {
   // A size or a mode travels with a zone (the last one sets the size, the first the mode):
   // the file need not come whole.
   if (m.kind == MutationKind::kTruncate) {
-    const uint64_t last = m.offset == 0 ? 0 : (m.offset - 1) / opt_.zone_size;
+    const uint64_t last = ZonesOf(0, m.offset, opt_.zone_size).second;  // of the new size
     unsynced_zones_[ZoneRef{m.path, last}] = apply_id;
     return;
   }
@@ -870,8 +868,7 @@ void Replica::NoteUnsynced(const Mutation& m, uint64_t apply_id) {
     unsynced_zones_[ZoneRef{m.path, 0}] = apply_id;
     return;
   }
-  unsynced_names_[m.path] = apply_id;
-  if (!m.path2.empty() && m.kind != MutationKind::kSymlink) unsynced_names_[m.path2] = apply_id;
+  ForEachChangedName(m, [&](const std::string& path) { unsynced_names_[path] = apply_id; });
 }
 
 void Replica::ForgetSynced(uint64_t flush_id) {
@@ -953,10 +950,9 @@ void Replica::OnLocalApplyFailed(const Applying& a, const absl::Status& status, 
     const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
     records.push_back(record::MarkDirty{a.path, first, last});
   } else {
-    activity_log_.AddRecoveredName(a.path, durable_.hot_names, records);
-    if (!a.path2.empty() && a.mutation != MutationKind::kSymlink) {
-      activity_log_.AddRecoveredName(a.path2, durable_.hot_names, records);
-    }
+    ForEachChangedName(a.mutation, a.path, a.path2, [&](const std::string& path) {
+      activity_log_.AddRecoveredName(path, durable_.hot_names, records);
+    });
   }
   Persist(std::move(records), out);
   if (attached()) SendHello(out);
@@ -1014,10 +1010,7 @@ void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
 }
 
 void Replica::SendAck(Actions& out) {
-  // Acknowledgements belong to a decided session: between a drop (or a new Hello) and the
-  // next decision, the peer may already count lsns from a new session that reuse these
-  // numbers (a restarted primary starts again from 1).
-  if (link_ != Link::kAttached) return;
+  if (!SessionDecided()) return;
   if (done_lsn_ == acked_done_ && durable_lsn_ == acked_durable_) return;
   acked_done_ = done_lsn_;
   acked_durable_ = durable_lsn_;
@@ -1088,12 +1081,10 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   // the journal touches then goes whole, as it is here. The first replay stays incremental.
   if (journal_replayed_) {
     for (const Mutation& m : durable_.journal) {
-      std::vector<std::string> names{m.path};
-      if (!m.path2.empty() && m.kind != MutationKind::kSymlink) names.push_back(m.path2);
-      for (const std::string& path : names) {
+      ForEachChangedName(m, [&](const std::string& path) {
         whole_paths_.insert(path);
         if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
-      }
+      });
     }
   }
   journal_replayed_ = !durable_.journal.empty();
@@ -1298,8 +1289,7 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   // whole paths for the names its journal touched or a namespace mutation in flight changed.
   std::vector<std::string> renamed;
   for (const Mutation& m : durable_.journal) {
-    renamed.push_back(m.path);
-    if (!m.path2.empty() && m.kind != MutationKind::kSymlink) renamed.push_back(m.path2);
+    ForEachChangedName(m, [&](const std::string& path) { renamed.push_back(path); });
   }
   absl::btree_map<std::string, std::vector<uint64_t>> mine;
   for (const auto& [path, zones] : durable_.dirty.files()) {

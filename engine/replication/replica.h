@@ -214,6 +214,11 @@ class Replica {
   // This node's machine restarted (it lost what it had not synced) and it has not attached
   // since.
   bool Crashed() const;
+  // A stream session is decided. Acknowledgements (stream and block) go out only then:
+  // between a drop (or a new Hello) and the next decision, the peer may already count lsns
+  // and block ids of a new session that reuse these numbers (a restarted primary starts
+  // again from 1).
+  bool SessionDecided() const { return link_ == Link::kAttached; }
   // The copy may lack data (a resync into it is mid-way, or a stream apply failed). A copy
   // inconsistent only because a flush failed since this daemon started still holds every
   // write it acknowledged as applied: as the peer sees it in a Hello, it is not partial.
