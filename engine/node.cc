@@ -553,7 +553,15 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
     Log(m, "failback: the default primary is an up-to-date secondary again");
     mod.handoff = true;
   }
-  const bool must_leave = mod.token.admin_stopped || mod.failed || !DataAllowsPrimary(mod);
+  // The handshake chose the peer's copy (a split brain's policy, or writes it acknowledged
+  // alone): the module goes where its data survives, unless the admin placed it here.
+  const bool copy_lost = mod.replica.peer_copy_survives() && !mod.token.pinned;
+  const bool must_leave =
+      mod.token.admin_stopped || mod.failed || !DataAllowsPrimary(mod) || copy_lost;
+  if (copy_lost && peer_ok && !mod.leaving_for_peer_copy) {
+    mod.leaving_for_peer_copy = true;
+    Log(m, "split brain: the peer's copy survives; handing the module over to it");
+  }
   if (mod.handoff && !peer_ok) {
     mod.handoff = false;
     mod.handoff_by_admin = false;
@@ -562,6 +570,10 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
   if (mod.handoff || (must_leave && peer_ok)) {
     // Demote fully first; only then pass the token, so there is never a second writer.
     const AppRole here = mod.token.admin_stopped ? AppRole::kNone : AppRole::kSecondary;
+    // Writes still held for an outdate will be discarded with this copy: they fail.
+    if (copy_lost && mod.runner.role() != AppRole::kPrimary && !mod.runner.Busy()) {
+      mod.replica.Fence(out_);
+    }
     if (mod.runner.role() != AppRole::kPrimary && !mod.runner.Busy() && mod.replica.drained()) {
       PassToPeer(mod, m);
       return DecideNonOwnerRole(now, m, mod, reason);
@@ -656,6 +668,7 @@ void Node::PassToPeer(Module& mod, ModuleIndex m) {
   mod.token.pinned = mod.handoff_by_admin;
   mod.handoff_by_admin = false;
   mod.handoff = false;
+  mod.leaving_for_peer_copy = false;
   mod.forced = false;
   mod.peer_ack_until = absl::InfinitePast();
   mod.lease.Drop();
@@ -733,7 +746,7 @@ bool Node::PeerEligible(absl::Time now, const Module& mod) const {
   // Writes made alone here were acknowledged since the pair was last in sync: the peer lacks
   // them whatever it says (it may never have heard the outdate: the witness recorded it, or
   // it was declared lost). It is eligible again once resynced from this copy.
-  if (mod.replica.durable().alone_acked) return false;
+  if (mod.replica.durable().alone_acked && !mod.replica.peer_copy_survives()) return false;
   return liveness_.Alive(now) && mod.peer_view && mod.peer_view->eligible &&
          mod.peer_view->data == DataState::kUpToDate && mod.peer_view->term == mod.token.term;
 }

@@ -94,10 +94,11 @@ class Node {
     uint8_t sync_percent = 0;
     bool failed = false;  // the application failed here beyond its budget
     std::string failed_reason;
-    bool handoff = false;           // the owner is handing the module to the peer
-    bool handoff_by_admin = false;  // ... because an admin asked (the peer keeps it: pinned)
-    bool forced = false;            // admin forced promotion despite the data state
-    bool admin_claim = false;       // admin asked to take over a lost peer's module (prim)
+    bool handoff = false;                // the owner is handing the module to the peer
+    bool handoff_by_admin = false;       // ... because an admin asked (the peer keeps it: pinned)
+    bool leaving_for_peer_copy = false;  // ... because the peer's copy survived (logged once)
+    bool forced = false;                 // admin forced promotion despite the data state
+    bool admin_claim = false;            // admin asked to take over a lost peer's module (prim)
     std::optional<ModuleView> peer_view;
     absl::Time peer_ack_until = absl::InfinitePast();
     ModuleState shown = ModuleState::kWait;

@@ -301,8 +301,17 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
                 // have acknowledged writes alone one after the other, without ever being
                 // writable at the same instant (no witness, a partition): what the
                 // discarding node acknowledged may be gone.
+                // Under the default policy the default primary's copy survives a split
+                // brain: what it acknowledged is never an allowed loss (a loss shows at the
+                // end), unless the admin chose otherwise.
+                const ModuleConfig& mc = config_.modules[*e.module];
+                const bool policy_keeps_mine =
+                    mc.split_brain == SplitBrainPolicy::kDiscardNonDefault &&
+                    mc.default_primary == n &&
+                    e.text.find("resolved by the admin") == std::string::npos;
                 if (e.text.find("split brain") != std::string::npos &&
-                    e.text.find("discards its changes") != std::string::npos) {
+                    e.text.find("discards its changes") != std::string::npos &&
+                    !policy_keeps_mine) {
                   workload_->DiscardFrom(*e.module, n);
                 }
                 // The data handshake decided (one copy is the source): the two writers'

@@ -107,6 +107,8 @@ void Replica::OnPeerOutdated(absl::Time now, Actions& out) {
 
 void Replica::MarkOutdated(Actions& out) {
   if (role_ == ReplRole::kPrimary || durable_.outdated) return;
+  // This copy survives a split brain: what the serving peer writes now is discarded.
+  if (own_copy_survives_) return;
   // Attached and in sync, the news is stale (a heartbeat sent before the last resync
   // finished): a primary that dropped us since sends a new Hello or closes the connection
   // first, and holds its writes made alone until we say we are outdated. Taken as news, it
@@ -169,6 +171,7 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   // The peer was outdated for that session (a resync target is inconsistent until done, but
   // it may finish without us): the next writes alone need a new outdate.
   peer_outdated_ = false;
+  peer_copy_survives_ = own_copy_survives_ = false;  // decided again at the next handshake
   peer_hello_.reset();
   hello_sent_ = false;
   awaiting_answer_to_ = 0;
@@ -234,6 +237,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   const ReplHello& peer = *peer_hello_;
   const bool i_primary = role_ == ReplRole::kPrimary;
   const SyncDecision decision = duet::Decide(durable_.gens, peer.gens);
+  peer_copy_survives_ = own_copy_survives_ = false;  // this handshake decides again
   auto refuse = [&](std::string why) {
     link_ = Link::kRefused;
     refused_reason_ = std::move(why);
@@ -266,14 +270,14 @@ void Replica::Decide(absl::Time now, Actions& out) {
       break;
     }
     case SyncDecision::kSelfIsSource:
-      if (peer.primary) {
+      if (peer.primary && !durable_.alone_acked) {
         // The peer took over while this node was away, and this node wrote after it last
-        // heard from it: those writes were never acknowledged while the peer could take
-        // over (they wait for the peer to be outdated), or this is a split brain. The
-        // serving primary keeps its data; ours is kept aside, then replaced.
+        // heard from it, none of it acknowledged (it waited for the peer to be outdated):
+        // the serving primary keeps its data; ours is kept aside, then replaced.
         Log(out,
-            "split brain: this node changed data the serving primary never received; "
-            "keeping the primary's copy, this node's changes are kept aside");
+            "split brain: the serving primary never received this node's last changes, none "
+            "of them acknowledged: keeping the primary's copy, this node's changes are kept "
+            "aside");
         discard = true;
         self_source = false;
         break;
@@ -289,7 +293,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
       self_source = true;
       break;
     case SyncDecision::kPeerIsSource:
-      self_source = i_primary || peer_rolls_back;  // as above, from the other side
+      // As above, from the other side: a serving primary keeps its copy against a newer one
+      // only if nothing of the newer one was acknowledged.
+      self_source = (i_primary && !peer.alone_acked) || peer_rolls_back;
       break;
     case SyncDecision::kSplitBrain:
       if (discard_my_data_ || peer.discard) {
@@ -299,15 +305,6 @@ void Replica::Decide(absl::Time now, Actions& out) {
         self_source = !discard_my_data_;
         discard = discard_my_data_;
         Log(out, absl::StrCat("split brain resolved by the admin: this node ",
-                              discard ? "discards its changes (kept aside)" : "keeps its data"));
-        break;
-      }
-      if (i_primary || peer.primary) {
-        // A serving primary keeps its data: it is never a resync target while it writes (its
-        // application would see the peer's blocks land under it).
-        self_source = i_primary;
-        discard = !i_primary;
-        Log(out, absl::StrCat("split brain: the serving primary keeps its data; this node ",
                               discard ? "discards its changes (kept aside)" : "keeps its data"));
         break;
       }
@@ -331,12 +328,12 @@ void Replica::Decide(absl::Time now, Actions& out) {
             "): the admin must choose the surviving copy (duetctl discard on the node whose "
             "changes to drop)"));
       }
-      // The side whose application serves keeps its data (stopping it would take the
-      // service down); with neither serving, the default primary keeps.
-      self_source = i_primary || (!peer.primary && opt_.default_primary_here);
+      // Whoever serves now, the default primary's copy survives (DESIGN.md §5).
+      self_source = opt_.default_primary_here;
       discard = !self_source;
       Log(out, absl::StrCat("split brain detected; this node ",
-                            self_source ? "keeps its data" : "discards its changes (kept aside)"));
+                            self_source ? "keeps its data" : "discards its changes (kept aside)",
+                            " (policy discard-non-default)"));
       break;
     case SyncDecision::kUnrelated:
       return refuse("unrelated data on the two nodes: the admin must choose which to keep");
@@ -347,6 +344,42 @@ void Replica::Decide(absl::Time now, Actions& out) {
   if (ContentPartial() != peer.inconsistent && !i_primary && !peer.primary) {
     self_source = peer.inconsistent;
     discard = false;
+  }
+  // A serving primary is never a resync target: its application would see the peer's blocks
+  // land under it. When the copy that survives is the other one, the primary hands the
+  // module over (Node: peer_copy_survives) and the pair decides again once it is secondary.
+  // A partial copy never survives against a serving one.
+  if (i_primary && !self_source) {
+    if (peer.inconsistent) {
+      self_source = true;
+    } else {
+      peer_copy_survives_ = true;
+      link_ = Link::kRefused;
+      refused_reason_ =
+          "the peer's copy survives (" + std::string(SyncDecisionName(decision)) +
+          "); this node serves until the peer can take the module over, then discards its "
+          "changes (kept aside); if the admin placed the module here, duetctl discard on the "
+          "peer keeps this copy instead";
+      Log(out, "replication waits: " + refused_reason_);
+      return;
+    }
+  }
+  if (peer.primary && self_source) {
+    if (ContentPartial()) {
+      self_source = false;
+    } else {
+      own_copy_survives_ = true;
+      link_ = Link::kRefused;
+      refused_reason_ =
+          "this copy survives (" + std::string(SyncDecisionName(decision)) +
+          "); waiting for the serving peer to hand the module over (duetctl discard here keeps "
+          "the peer's copy instead)";
+      // The copy that survives may serve: whatever it was marked, it is the reference.
+      if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
+      data_state_ = DataState::kUpToDate;
+      Log(out, "replication waits: " + refused_reason_);
+      return;
+    }
   }
   refused_reason_.clear();
   discard_my_data_ = false;  // done with (or not needed: no split brain)

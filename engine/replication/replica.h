@@ -115,6 +115,10 @@ class Replica {
   bool drained() const { return inflight_.empty() && pending_.empty(); }
   // Why the last connection was refused (split brain under a manual policy, unrelated data).
   const std::string& refused_reason() const { return refused_reason_; }
+  // The last handshake decided that the peer's copy survives (a split brain, or writes the
+  // peer acknowledged alone) while this node serves: Node hands the module over once the
+  // peer can take it; the pair decides again when this node is secondary.
+  bool peer_copy_survives() const { return peer_copy_survives_; }
   const ReplicaDurableState& durable() const { return durable_; }
   ReplRole role() const { return role_; }
   uint64_t lag_bytes() const { return inflight_bytes_; }
@@ -258,6 +262,8 @@ class Replica {
   uint64_t awaiting_answer_to_ = 0;                     // our unsolicited Hello not yet answered
   absl::Time hello_wait_since_ = absl::InfinitePast();  // writes wait for the handshake
   std::string refused_reason_;
+  bool peer_copy_survives_ = false;  // see peer_copy_survives()
+  bool own_copy_survives_ = false;   // the mirror: this copy waits for the peer to hand over
   DataState data_state_ = DataState::kUnknown;
   uint64_t next_id_ = 1;
   absl::flat_hash_map<uint64_t, Applying> applying_;

@@ -13,6 +13,7 @@ namespace {
 using sim::ClusterShape;
 using sim::MakeClusterConfig;
 using sim::SimCluster;
+using sim::Workload;
 
 constexpr NodeIndex kA = 0;
 constexpr NodeIndex kB = 1;
@@ -413,6 +414,44 @@ TEST_F(NodeTest, OwnerThatAcknowledgedWritesAloneKeepsTheModuleFromAPeerLackingT
   RunUntil([&] { return State(kA, 0) == ModuleState::kPrim; }, absl::Seconds(20));
   EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
   EXPECT_EQ(State(kB, 0), ModuleState::kSecond) << Log();
+}
+
+// Without a witness a partition splits the brain: both nodes serve and acknowledge writes
+// alone. a's daemon restarts as the pair meets again: b learns that the default primary a
+// keeps the module, but it is still the serving primary when the data handshake decides. Found by
+// the simulator (seed 13155752588145720607): a's copy was made the target of the serving b, and a's
+// acknowledged writes were overwritten. The default policy keeps a's copy whoever serves at that
+// instant: a waits for b to stop.
+TEST_F(NodeTest, SplitBrainKeepsTheDefaultPrimarysCopyWhileThePeerStillServes) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->SetPartitioned(true);
+  RunUntil([&] { return cluster_->Writable(kB, 0); }, absl::Seconds(10));
+  ASSERT_TRUE(cluster_->Writable(kA, 0) && cluster_->Writable(kB, 0)) << Log();
+  cluster_->RunFor(absl::Seconds(2));  // both acknowledge writes alone
+  // a's daemon restarts as the network heals: b serves when the pair meets again.
+  cluster_->CrashNode(kA, /*lose_unsynced=*/false);
+  cluster_->HealNetwork();
+  cluster_->RestartNode(kA);
+  RunUntil(
+      [&] {
+        return State(kA, 0) == ModuleState::kPrim && State(kB, 0) == ModuleState::kSecond &&
+               cluster_->Status(kB, 0).data == DataState::kUpToDate;
+      },
+      absl::Seconds(30));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond) << Log();
+  EXPECT_NE(Log().find("a m0: replication waits: this copy survives"), std::string::npos) << Log();
+  cluster_->set_workload_running(false);
+  RunUntil([&] { return cluster_->workload().outstanding() == 0; }, absl::Seconds(10));
+  cluster_->RunFor(absl::Seconds(3));
+  for (const Workload::Loss& loss : cluster_->workload().Verify(0, cluster_->store(kA, 0).live())) {
+    ADD_FAILURE() << loss.detail;
+  }
+  EXPECT_EQ(cluster_->store(kA, 0).live(), cluster_->store(kB, 0).live());
+  ExpectNoViolations();
 }
 
 }  // namespace

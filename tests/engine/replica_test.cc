@@ -471,7 +471,9 @@ TEST(ReplicaTest, TargetAsksAgainForZonesOfAnInterruptedPlan) {
 // Found by the simulator (seed 14361417856231424987): in a split brain where only the
 // secondary had acknowledged writes made alone, the secondary was made the source and the
 // serving primary the target: its blocks landed under the running application, and the
-// primary ignored the secondary's journal replay, so the resync never ended.
+// primary ignored the secondary's journal replay, so the resync never ended. The serving
+// primary is never a target: it waits, says the peer's copy survives (Node hands the module
+// over), and only once it is secondary does it take the peer's copy.
 TEST(ReplicaTest, ServingPrimaryIsNeverTheTargetOfASplitBrain) {
   ReplicaPair pair(Options());
   StartInSync(pair);
@@ -481,20 +483,64 @@ TEST(ReplicaTest, ServingPrimaryIsNeverTheTargetOfASplitBrain) {
   pair.SetRole(kA, ReplRole::kSecondary);
   pair.SetRole(kB, ReplRole::kPrimary);
   pair.Submit(kB, MakeMutation(MutationKind::kCreate, "n"));
-  pair.Write(kB, "y", 0, "y");
+  const uint64_t acked = pair.Write(kB, "y", 0, "y");
   pair.PeerOutdated(kB);  // b's writes made alone are acknowledged
   pair.Pump();
+  ASSERT_TRUE(pair.Completed(kB, acked) && pair.Result(kB, acked).ok());
   pair.SetRole(kB, ReplRole::kSecondary);
   pair.SetRole(kA, ReplRole::kPrimary);  // the module went back to a meanwhile
   pair.Connect();
   pair.Settle();
-  EXPECT_EQ(pair.Log(kA).find("ignored a stream write"), std::string::npos) << pair.Log(kA);
-  EXPECT_NE(pair.Log(kA).find("the serving primary keeps its data"), std::string::npos)
-      << pair.Log(kA);
+  EXPECT_TRUE(pair.replica(kA).peer_copy_survives()) << pair.Log(kA);
+  EXPECT_FALSE(pair.replica(kB).peer_copy_survives());
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
-  EXPECT_EQ(pair.side(kB).store.live().at("x").data, "x");
-  EXPECT_FALSE(pair.side(kB).preserved.empty());  // b's changes are kept aside
-  EXPECT_EQ(pair.Difference(), "");
+  EXPECT_EQ(pair.side(kA).store.live().at("x").data, "x");  // nothing landed under a's app
+  EXPECT_FALSE(pair.side(kA).store.live().contains("y"));
+  pair.SetRole(kA, ReplRole::kSecondary);  // a hands the module over
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Settle();
+  EXPECT_EQ(pair.Log(kB).find("ignored a stream write"), std::string::npos) << pair.Log(kB);
+  EXPECT_FALSE(pair.replica(kA).peer_copy_survives());
+  EXPECT_EQ(pair.side(kA).store.live().at("y").data, "y");
+  EXPECT_FALSE(pair.side(kA).preserved.empty());  // a's tentative change is kept aside
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+// The default policy: whichever node serves when the pair meets again, the default
+// primary's copy survives a split brain. The other node, serving, waits for the handover.
+TEST(ReplicaTest, SplitBrainKeepsTheDefaultPrimarysCopyEvenIfThePeerServes) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  const uint64_t mine = pair.Write(kA, "f", 0, "A");  // a is the default primary
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, mine) && pair.Result(kA, mine).ok());
+  pair.SetRole(kA, ReplRole::kSecondary);  // a crashed or was fenced; b took over
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.PeerOutdated(kB);
+  pair.Write(kB, "f", 0, "B");
+  pair.Submit(kB, MakeMutation(MutationKind::kCreate, "only-b"));
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_TRUE(pair.replica(kB).peer_copy_survives()) << pair.Log(kB);
+  EXPECT_NE(pair.replica(kA).refused_reason().find("this copy survives"), std::string::npos)
+      << pair.Log(kA);
+  // a may serve (the Node of b hands over when a is an up-to-date secondary) ...
+  EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate) << pair.Log(kA);
+  // ... and stays so when b's heartbeats say it writes alone.
+  pair.MarkOutdated(kA);
+  EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate) << pair.Log(kA);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "B");  // b's app still sees its data
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "A");
+  EXPECT_FALSE(pair.side(kB).store.live().contains("only-b"));
+  EXPECT_NE(std::find(pair.side(kB).preserved.begin(), pair.side(kB).preserved.end(), "only-b"),
+            pair.side(kB).preserved.end());
 }
 
 // Found by the simulator (seed 6777578866526207955): b's periodic flush, issued as secondary,
@@ -1247,10 +1293,10 @@ TEST(ReplicaTest, ResyncIntoAFullDiskWaitsForRoom) {
 }
 
 // Found by the simulator (seed 1170428617534984921): a split brain is resolved towards the
-// serving node b, and a's copy starts to be overwritten (inconsistent). Then b stops serving
-// and the next handshake would, by the default policy, have kept a's half-overwritten copy
-// as the source; later a, promoted, became a resync target while writing, and b's blocks
-// overwrote a's newer writes. The interrupted resync resumes instead.
+// serving node b (here by the admin), and a's copy starts to be overwritten (inconsistent).
+// Then b stops serving and the next handshake would, by the default policy, have kept a's
+// half-overwritten copy as the source; later a, promoted, became a resync target while
+// writing, and b's blocks overwrote a's newer writes. The interrupted resync resumes instead.
 TEST(ReplicaTest, InterruptedResyncResumesEvenIfThePolicyWouldNowKeepThisCopy) {
   ReplicaPair pair(Options());
   StartInSync(pair);
@@ -1266,6 +1312,7 @@ TEST(ReplicaTest, InterruptedResyncResumesEvenIfThePolicyWouldNowKeepThisCopy) {
   pair.Write(kB, "f", 0, Bytes(3 * kZone, 'b'));
   pair.Settle();
   pair.SetRole(kA, ReplRole::kSecondary);  // a stops; b serves
+  pair.Discard(kA);
   pair.Connect();
   for (int i = 0; i < 50 && !pair.side(kA).disk.inconsistent; ++i) pair.Step();
   ASSERT_TRUE(pair.side(kA).disk.inconsistent) << pair.Log(kA);

@@ -175,6 +175,10 @@ INSTANTIATE_TEST_SUITE_P(
         Case{14814890090794812417ull, nullptr, std::nullopt,
              "replicas differ: an interrupted resync's journal was replayed again; its rename "
              "moved content a block had rewritten since onto the renamed file",
+             true},
+        Case{13155752588145720607ull, nullptr, false,
+             "acknowledged fsync lost: the split brain was resolved towards the node still "
+             "serving (draining before it yielded), not the default primary's copy",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
