@@ -598,8 +598,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
     RequestLeaseIfDue(now, mod);  // kept fresh so that we can outlive a partition
     if (!HasAuthority(now, mod)) {
       reason = mod.lease.refused_by()
-                   ? absl::StrCat("lost arbitration: the witness gave the lease to ",
-                                  config_.nodes[*mod.lease.refused_by()].name)
+                   ? LeaseRefusal(mod)
                    : "waiting for the peer's acknowledgement or the witness lease";
       return AppRole::kNone;
     }
@@ -630,14 +629,23 @@ AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std
                  ? absl::StrCat("peer lost; the witness records this copy as outdated (",
                                 config_.nodes[*mod.lease.refused_by()].name,
                                 " wrote without it); duetctl prim --force takes over anyway")
-             : mod.lease.refused_by()
-                 ? absl::StrCat("peer lost; lost arbitration: the witness lease is held by ",
-                                config_.nodes[*mod.lease.refused_by()].name)
-                 : "peer lost; waiting for the witness lease";
+             : mod.lease.refused_by() ? "peer lost; " + LeaseRefusal(mod)
+                                      : "peer lost; waiting for the witness lease";
     return AppRole::kSecondary;
   }
   Claim(mod, m, mod.admin_claim ? "admin prim with the peer lost" : "peer lost");
   return DecideOwnerRole(now, m, mod, reason);
+}
+
+std::string Node::LeaseRefusal(const Module& mod) const {
+  // The witness names the requester itself only while it grants nothing: it restarted and
+  // waits out any lease it may have granted before.
+  if (*mod.lease.refused_by() == self_) {
+    return "the witness grants no lease yet (it restarted and waits out the leases it may "
+           "have granted)";
+  }
+  return absl::StrCat("lost arbitration: the witness lease is held by ",
+                      config_.nodes[*mod.lease.refused_by()].name);
 }
 
 void Node::FenceNow(ModuleIndex m, const std::string& why) {

@@ -349,6 +349,24 @@ TEST_F(NodeTest, DeadWitnessChangesNothingWhilePeersSeeEachOther) {
   ExpectNoViolations();
 }
 
+// A witness that has just restarted grants nothing for one lease time; its refusals name the
+// requester itself as holder. The reason shown says so, not "the lease is held by" this node.
+TEST_F(NodeTest, PeerLostRightAfterAWitnessRestartWaitsWithTheWitnessGraceAsReason) {
+  Boot({.witness = true});
+  cluster_->CrashWitness();
+  cluster_->RestartWitness();
+  cluster_->CrashNode(kA);
+  RunUntil([&] { return cluster_->Status(kB, 0).reason.find("witness") != std::string::npos; },
+           absl::Seconds(5));
+  const std::string reason = cluster_->Status(kB, 0).reason;
+  EXPECT_NE(reason.find("the witness grants no lease yet"), std::string::npos) << reason;
+  EXPECT_EQ(reason.find("held by b"), std::string::npos) << reason;
+  EXPECT_FALSE(cluster_->Writable(kB, 0));
+  RunUntil([&] { return cluster_->Writable(kB, 0); }, absl::Seconds(20));
+  EXPECT_TRUE(cluster_->Writable(kB, 0)) << Log();
+  ExpectNoViolations();
+}
+
 TEST_F(NodeTest, FailoverWithWitnessWaitsForLease) {
   Boot({.witness = true});
   cluster_->CrashNode(kA);
