@@ -348,9 +348,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // A serving primary is never a resync target: its application would see the peer's blocks
   // land under it. When the copy that survives is the other one, the primary hands the
   // module over (Node: peer_copy_survives) and the pair decides again once it is secondary.
-  // A partial copy never survives against a serving one.
+  // A partial copy never survives against a serving one, nor one the admin discards.
   if (i_primary && !self_source) {
-    if (peer.inconsistent) {
+    if (peer.inconsistent || peer.discard) {
       self_source = true;
     } else {
       peer_copy_survives_ = true;
@@ -365,8 +365,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
     }
   }
   if (peer.primary && self_source) {
-    if (ContentPartial()) {
+    if (ContentPartial() || discard_my_data_) {
       self_source = false;
+      discard = discard_my_data_;  // the admin chose the serving copy
     } else {
       own_copy_survives_ = true;
       link_ = Link::kRefused;

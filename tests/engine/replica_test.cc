@@ -543,6 +543,36 @@ TEST(ReplicaTest, SplitBrainKeepsTheDefaultPrimarysCopyEvenIfThePeerServes) {
             pair.side(kB).preserved.end());
 }
 
+// Writes a acknowledged alone (b was declared lost) win against b, which took over later and
+// serves without having written: b waits to hand over. If a cannot serve, the admin's discard
+// on a gives the serving copy the win instead, and a takes it (its changes kept aside).
+TEST(ReplicaTest, AdminDiscardOnTheWaitingSurvivorKeepsTheServingCopy) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "o");
+  pair.Settle();
+  pair.Disconnect();
+  const uint64_t mine = pair.Write(kA, "f", 0, "A");
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, mine) && pair.Result(kA, mine).ok());
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);  // b took over and has not written yet
+  pair.Connect();
+  pair.Settle();
+  EXPECT_TRUE(pair.replica(kB).peer_copy_survives()) << pair.Log(kB);
+  EXPECT_NE(pair.replica(kA).refused_reason().find("duetctl discard here"), std::string::npos)
+      << pair.Log(kA);
+  pair.Discard(kA);
+  pair.Settle();
+  EXPECT_FALSE(pair.replica(kB).peer_copy_survives()) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kA).refused_reason(), "") << pair.Log(kA);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, "o");
+  EXPECT_NE(std::find(pair.side(kA).preserved.begin(), pair.side(kA).preserved.end(), "f"),
+            pair.side(kA).preserved.end());
+}
+
 // Found by the simulator (seed 6777578866526207955): b's periodic flush, issued as secondary,
 // failed after b had been promoted; b, now the writer, marked its copy inconsistent, and after
 // a daemon restart the handshake made the outdated peer the source over b's acknowledged
