@@ -136,6 +136,13 @@ struct PreserveDivergent {
   std::vector<std::string> paths;
 };
 
+// List every name in this node's copy of the module (files, directories, symlinks, at any
+// depth; not the root), for a full resync; answer with TreeListed.
+struct ListTree {
+  ModuleIndex module = 0;
+  uint64_t list_id = 0;
+};
+
 // Something an operator should see in the log.
 struct LogEvent {
   std::optional<ModuleIndex> module;
@@ -145,7 +152,7 @@ struct LogEvent {
 using Action =
     std::variant<SendPeer, SendReplication, SendWitness, PersistModule, PersistIncarnation,
                  RunScript, SetCheckers, SetVip, SetWritable, AdminReply, LogEvent, ApplyMutation,
-                 CompleteLocal, ReadZone, PersistReplica, PreserveDivergent>;
+                 CompleteLocal, ReadZone, PersistReplica, PreserveDivergent, ListTree>;
 
 using Actions = std::vector<Action>;
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "engine/messages.h"
@@ -91,6 +92,14 @@ struct ZoneRead {
   Payload data;
 };
 
+// The answer to ListTree: paths relative to the module's root, in any order.
+struct TreeListed {
+  ModuleIndex module = 0;
+  uint64_t list_id = 0;
+  absl::Status status;
+  std::vector<std::string> paths;
+};
+
 // A decoded, authenticated message from the replication connection.
 struct ReplicationReceived {
   ReplMessage message;
@@ -100,9 +109,10 @@ struct ReplicationReceived {
 struct ReplicationConnected {};
 struct ReplicationDisconnected {};
 
-using Input = std::variant<Tick, PeerReceived, WitnessReceived, ScriptExited, CheckerFailed,
-                           AdminCommand, DataStateChanged, LocalMutation, MutationApplied, ZoneRead,
-                           ReplicationReceived, ReplicationConnected, ReplicationDisconnected>;
+using Input =
+    std::variant<Tick, PeerReceived, WitnessReceived, ScriptExited, CheckerFailed, AdminCommand,
+                 DataStateChanged, LocalMutation, MutationApplied, ZoneRead, TreeListed,
+                 ReplicationReceived, ReplicationConnected, ReplicationDisconnected>;
 
 const char* AdminVerbName(AdminVerb verb);
 

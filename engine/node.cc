@@ -90,6 +90,11 @@ Actions Node::Step(absl::Time now, const Input& input) {
                    modules_[in.module].replica.OnZoneRead(now, in, out_);
                    AfterReplica(in.module);
                  },
+                 [&](const TreeListed& in) {
+                   if (in.module >= modules_.size()) return;
+                   modules_[in.module].replica.OnTreeListed(now, in, out_);
+                   AfterReplica(in.module);
+                 },
                  [&](const ReplicationReceived& in) { HandleReplication(now, in.message); },
                  [&](const ReplicationConnected&) {
                    Log(std::nullopt, "replication connection up");

@@ -267,6 +267,10 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
               if (!replication_) return;
               SubmitDisk(n, read.module, read, read.length);
             },
+            [&](const ListTree& list) {
+              if (!replication_) return;
+              SubmitDisk(n, list.module, list, 0);
+            },
             [&](const PersistReplica& p) {
               if (!replication_) return;
               const ModuleConfig& mc = config_.modules[p.module];
@@ -507,8 +511,8 @@ void SimCluster::Debug(NodeIndex n, const std::string& module, const std::string
   debug_sink_(absl::StrCat(FormatTime(now_), " ", config_.nodes[n].name, " ", text));
 }
 
-void SimCluster::SubmitDisk(NodeIndex n, ModuleIndex m, std::variant<ApplyMutation, ReadZone> op,
-                            uint64_t bytes) {
+void SimCluster::SubmitDisk(NodeIndex n, ModuleIndex m,
+                            std::variant<ApplyMutation, ReadZone, ListTree> op, uint64_t bytes) {
   ++stats_.disk_ops;
   const absl::Duration latency =
       absl::Nanoseconds(
@@ -535,6 +539,10 @@ void SimCluster::FinishDisk(const DiskDone& d) {
                        apply->durable ? " durable" : "", " = ", status.ToString()));
     }
     StepNode(d.node, MutationApplied{apply->module, apply->apply_id, std::move(status)});
+    return;
+  }
+  if (const auto* list = std::get_if<ListTree>(&d.op)) {
+    StepNode(d.node, stores_[d.node][list->module].List(list->module, list->list_id));
     return;
   }
   const auto& read = std::get<ReadZone>(d.op);
@@ -624,6 +632,32 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced, bool torn) {
   if (replication_) UpdateReplicationLink();
 }
 
+void SimCluster::ReplaceDisk(NodeIndex n) {
+  if (!nodes_[n]) return;
+  if (replication_) {
+    for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
+      // Only the peer's copy is left: if it lacks anything this node acknowledged (it is not
+      // up to date, or this node wrote alone since), that may be gone.
+      const NodeIndex peer = Peer(n);
+      auto replica = persisted_[n].replicas.find(config_.modules[m].name);
+      const bool wrote_alone =
+          (replica != persisted_[n].replicas.end() && replica->second.gens.bitmap != 0) ||
+          alone_since_synced_[n][m] || nodes_[n]->Status(m).state == ModuleState::kAlone;
+      const bool peer_has_it =
+          nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate && !wrote_alone;
+      if (!peer_has_it) workload_->LoseAll(m);
+    }
+  }
+  CrashNode(n, /*lose_unsynced=*/true);
+  if (!replication_) return;
+  for (MemStore& store : stores_[n]) {
+    const uint64_t capacity = store.capacity();
+    store = MemStore();
+    store.set_capacity(capacity);
+  }
+  persisted_[n].replicas.clear();
+}
+
 void SimCluster::RestartNode(NodeIndex n) {
   if (nodes_[n]) return;
   ++boots_[n];
@@ -664,6 +698,7 @@ std::optional<absl::Status> SimCluster::Admin(NodeIndex n, AdminVerb verb, Modul
   if (replication_ && verb == AdminVerb::kPrim && force &&
       nodes_[n]->Status(m).data != DataState::kUpToDate) {
     // A copy not known up to date may become primary: anything acknowledged may be gone.
+    last_forced_[m] = n;
     Note(absl::StrCat("forced promotion of ", config_.modules[m].name, " on ",
                       config_.nodes[n].name, " (data ", DataStateName(nodes_[n]->Status(m).data),
                       "): acknowledged writes may be lost"));

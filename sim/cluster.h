@@ -129,6 +129,9 @@ class SimCluster {
   // `torn`: each page not yet synced survives or not at random (else all are lost).
   void CrashNode(NodeIndex n, bool lose_unsynced = true, bool torn = false);
   void RestartNode(NodeIndex n);
+  // Crashes node n and replaces its disk: every module's files and replication metadata are
+  // gone (RestartNode brings it back blank).
+  void ReplaceDisk(NodeIndex n);
   bool NodeUp(NodeIndex n) const { return nodes_[n].has_value(); }
   void CrashWitness();
   void RestartWitness();
@@ -148,6 +151,11 @@ class SimCluster {
 
   // Observation.
   const Config& config() const { return config_; }
+  // The node the admin last forced primary with a copy not known up to date, if any.
+  std::optional<NodeIndex> LastForced(ModuleIndex m) const {
+    auto it = last_forced_.find(m);
+    return it == last_forced_.end() ? std::nullopt : std::optional<NodeIndex>(it->second);
+  }
   ModuleStatus Status(NodeIndex n, ModuleIndex m) const;
   bool Writable(NodeIndex n, ModuleIndex m) const { return observed_[n][m].writable; }
   bool VipAssigned(NodeIndex n, ModuleIndex m) const { return observed_[n][m].vip; }
@@ -228,7 +236,7 @@ class SimCluster {
   struct DiskDone {
     NodeIndex node;
     uint64_t boot;
-    std::variant<ApplyMutation, ReadZone> op;
+    std::variant<ApplyMutation, ReadZone, ListTree> op;
   };
   struct WorkloadTick {
     ModuleIndex module;
@@ -280,7 +288,7 @@ class SimCluster {
   // Applies an armed stream fault to a stream write about to be sent; true if it took it.
   bool BreakWrite(NodeIndex from, const ReplMessage& message, absl::Time at);
   void ReleaseHeldWrite(NodeIndex from, uint64_t hold_id);
-  void SubmitDisk(NodeIndex n, ModuleIndex m, std::variant<ApplyMutation, ReadZone> op,
+  void SubmitDisk(NodeIndex n, ModuleIndex m, std::variant<ApplyMutation, ReadZone, ListTree> op,
                   uint64_t bytes);
   void FinishDisk(const DiskDone& done);
   void IssueWorkload(ModuleIndex m);
@@ -306,6 +314,7 @@ class SimCluster {
   std::array<std::vector<Observed>, 2> observed_;
   DataOracle oracle_;
   std::map<uint64_t, absl::Status> admin_replies_;
+  std::map<ModuleIndex, NodeIndex> last_forced_;  // see LastForced
   uint64_t next_admin_id_ = 1;
   std::vector<ClusterObserver*> observers_;
   NoTwoWritersChecker writers_checker_;

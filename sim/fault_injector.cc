@@ -334,6 +334,16 @@ bool FaultInjector::Inject(FaultKind kind) {
       After(down, [this, n] { cluster_.RestartNode(n); });
       return true;
     }
+    case FaultKind::kDiskReplace: {
+      if (!cluster_.replication() || !cluster_.NodeUp(n)) return false;
+      const absl::Duration down = LogUniform(absl::Milliseconds(500), absl::Seconds(5));
+      cluster_.Note(absl::StrCat("FAULT node ", Name(n),
+                                 " crashes; back with a new, empty disk in ",
+                                 absl::FormatDuration(down)));
+      cluster_.ReplaceDisk(n);
+      After(down, [this, n] { cluster_.RestartNode(n); });
+      return true;
+    }
     case FaultKind::kStreamGap: {
       if (!cluster_.replication()) return false;
       const bool swap = rng_.Chance(0.5);

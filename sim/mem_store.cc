@@ -291,6 +291,13 @@ void MemStore::CountAllocated() {
   for (const auto& [path, e] : live_) allocated_pages_ += AllocatedPages(e);
 }
 
+TreeListed MemStore::List(ModuleIndex module, uint64_t list_id) const {
+  TreeListed listed{module, list_id, absl::OkStatus(), {}};
+  listed.paths.reserve(live_.size());
+  for (const auto& [path, entry] : live_) listed.paths.push_back(path);
+  return listed;
+}
+
 ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string& path,
                         uint64_t offset, uint64_t length) const {
   ZoneRead r;

@@ -79,6 +79,8 @@ class MemStore {
   uint64_t capacity() const { return capacity_; }
   uint64_t used_bytes() const { return allocated_pages_ * FileData::kPageSize; }
 
+  // Answers a ListTree from the live view.
+  TreeListed List(ModuleIndex module, uint64_t list_id) const;
   // Answers a ReadZone from the live view.
   ZoneRead Read(ModuleIndex module, uint64_t read_id, const std::string& path, uint64_t offset,
                 uint64_t length) const;

@@ -14,10 +14,11 @@ namespace duet::sim {
 namespace {
 
 constexpr const char* kFaultNames[kFaultKinds] = {
-    "loss",        "duplicate",      "delay",          "partition", "asymmetric",    "link-down",
-    "flap",        "crash",          "daemon-restart", "drift",     "witness-crash", "witness-link",
-    "script-fail", "script-timeout", "checker",        "admin",     "isolate",       "stream-gap",
-    "disk-full",   "disk-eio",       "torn-crash",
+    "loss",          "duplicate",    "delay",       "partition",      "asymmetric",
+    "link-down",     "flap",         "crash",       "daemon-restart", "drift",
+    "witness-crash", "witness-link", "script-fail", "script-timeout", "checker",
+    "admin",         "isolate",      "stream-gap",  "disk-full",      "disk-eio",
+    "torn-crash",    "disk-replace",
 };
 
 bool NeedsWitness(FaultKind kind) {
@@ -174,11 +175,14 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   // the later fault kinds (in the order they were added).
   const bool default_margin = rng.Chance(0.75);
   const int64_t margin_ms = rng.Between(100, 500);
-  for (int k = kFirstLateFaultKind; k < kFaultKinds; ++k) {
+  for (int k = kFirstLateFaultKind; k < static_cast<int>(FaultKind::kDiskReplace); ++k) {
     // Isolations are what tests the leases (and the drift margin): more often than the rest.
     o.enabled[k] = rng.Chance(static_cast<FaultKind>(k) == FaultKind::kIsolate ? 0.75 : 0.5);
     o.weight[k] = static_cast<int>(rng.Between(1, 10));
   }
+
+  // Kinds added after the last drawn one are off unless --faults asks: a fixed weight.
+  for (int k = static_cast<int>(FaultKind::kDiskReplace); k < kFaultKinds; ++k) o.weight[k] = 3;
 
   o.replication = overrides.replication.value_or(replication);
   // --faults fixes the set.
@@ -197,7 +201,7 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   // So do the simulated disks.
   if (!o.replication) {
     for (FaultKind k : {FaultKind::kStreamGap, FaultKind::kDiskFull, FaultKind::kDiskEio,
-                        FaultKind::kTornCrash}) {
+                        FaultKind::kTornCrash, FaultKind::kDiskReplace}) {
       o.enabled[static_cast<int>(k)] = false;
     }
   }

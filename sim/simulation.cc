@@ -89,6 +89,20 @@ void Simulation::Repair() {
     cluster_.Note(absl::StrCat("repair: ", why));
     AdminEverywhere(AdminVerb::kStart, m);
     const NodeIndex home = cluster_.config().modules[m].default_primary;
+    // The pair waits for the admin to choose a copy (unrelated data: a copy forced primary
+    // when it was blank or not known up to date): the forced one is what the admin chose.
+    for (NodeIndex n = 0; n < 2; ++n) {
+      if (!cluster_.NodeUp(n) || cluster_.Status(n, m).replication_refused.find(
+                                     "the admin must choose") == std::string::npos) {
+        continue;
+      }
+      const NodeIndex loser = Peer(cluster_.LastForced(m).value_or(home));
+      const std::optional<absl::Status> status = cluster_.Admin(loser, AdminVerb::kDiscard, m);
+      cluster_.Note(absl::StrCat("repair: duetctl discard ", cluster_.config().modules[m].name,
+                                 " on ", cluster_.config().nodes[loser].name, ": ",
+                                 status ? status->ToString() : "node down"));
+      break;
+    }
     if (cluster_.Status(home, m).owner != home) {
       const std::optional<absl::Status> status = cluster_.Admin(home, AdminVerb::kPrim, m);
       cluster_.Note(absl::StrCat("repair: duetctl prim ", cluster_.config().modules[m].name, " on ",

@@ -40,6 +40,7 @@ struct ReplHello {
   // starts (its next lsn): the receiver knows the session's first write, and a lost first
   // write is a gap like any other, never a silent new start.
   uint64_t stream_start = 0;
+  bool joined = false;  // ReplicaDurableState::joined
 };
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its

@@ -140,6 +140,8 @@ void Replica::AbandonSourceSession() {
   durable_there_.clear();
   clean_flush_in_flight_ = false;  // its completion belongs to the old session
   probes_.clear();
+  list_id_ = 0;
+  list_retry_at_ = absl::InfiniteFuture();
 }
 
 void Replica::Fence(Actions& out) {
@@ -202,6 +204,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.alone_acked = durable_.alone_acked;
   hello.discard = discard_my_data_;
   hello.stream_start = next_lsn_;  // nothing is submitted until the decision
+  hello.joined = durable_.joined;
   out.push_back(SendReplication{hello});
   hello_sent_ = true;
   link_ = Link::kHello;
@@ -248,6 +251,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
   if (peer.stream_start == 0) return refuse("the peer's Hello names no stream start (lsn 0)");
   bool self_source = false;
   bool discard = false;
+  // A full resync: the source sends every name it holds, whole, and the target has every
+  // name it holds sent over (overwritten, or removed if the source lacks it).
+  bool full = false;
   // A node back from a crash whose writes made alone were never acknowledged (they died
   // waiting for the peer's outdate) rolls back to the peer's copy, which holds everything
   // acknowledged, including what the crash lost here unsynced. Its changes are kept aside.
@@ -257,8 +263,34 @@ void Replica::Decide(absl::Time now, Actions& out) {
                                !peer.primary && !peer.inconsistent && !peer.crashed;
   const bool peer_rolls_back = !peer.primary && peer.crashed && !peer.alone_acked && !i_primary &&
                                !ContentPartial() && !self_crashed;
-  switch (decision) {
+  // A copy that never held the module's data (a new node, a replaced disk, lost metadata:
+  // not joined, never wrote) takes the whole tree from one that does. One that wrote before
+  // it ever met the peer holds other data: unrelated.
+  SyncDecision effective = decision;
+  if (durable_.joined != peer.joined) {
+    const Generations& fresh = durable_.joined ? peer.gens : durable_.gens;
+    if (fresh.current == kInitialGeneration && fresh.bitmap == 0) {
+      full = true;
+      self_source = durable_.joined;
+      discard = !self_source;  // whatever a blank copy holds is kept aside
+      Log(out, self_source ? "the peer's copy is blank: a full resync to it"
+                           : "this copy is blank: a full resync from the peer");
+    } else {
+      effective = SyncDecision::kUnrelated;
+    }
+  } else if (!durable_.joined && ContentPartial() != peer.inconsistent) {
+    // Neither joined, one mid-way through a full resync (its source lost its disk since):
+    // the copies are not the identical ones of a first start. The consistent one goes whole.
+    full = true;
+    self_source = peer.inconsistent;
+    discard = !self_source;
+    Log(out, self_source ? "the peer's copy is partial and was never complete: a full resync to it"
+                         : "this copy is partial and was never complete: a full resync from the "
+                           "peer");
+  }
+  switch (full ? SyncDecision::kInSync : effective) {
     case SyncDecision::kInSync: {
+      if (full) break;
       // The same data, except what crashes left in activity logs: the primary sends those
       // zones. With none, the side that did not crash does: the one that crashed lost what
       // it had not synced, which its peer acknowledged and still holds. Else the default
@@ -336,15 +368,27 @@ void Replica::Decide(absl::Time now, Actions& out) {
                             " (policy discard-non-default)"));
       break;
     case SyncDecision::kUnrelated:
-      return refuse("unrelated data on the two nodes: the admin must choose which to keep");
+      if (discard_my_data_ != peer.discard) {
+        full = true;
+        self_source = !discard_my_data_;
+        discard = discard_my_data_;
+        Log(out, absl::StrCat("unrelated data resolved by the admin: this node ",
+                              discard ? "discards its copy (kept aside)" : "keeps its data",
+                              "; a full resync"));
+        break;
+      }
+      return refuse(
+          "unrelated data on the two nodes: the admin must choose which to keep (duetctl "
+          "discard on the node whose copy to drop: a full resync)");
   }
   // Whatever the generations say, a copy that a resync was overwriting (inconsistent) is
   // never the source against a consistent one: that resync resumes, and the changes it was
   // discarding were kept aside when it started. (A primary's copy is never inconsistent.)
-  if (ContentPartial() != peer.inconsistent && !i_primary && !peer.primary) {
+  if (!full && ContentPartial() != peer.inconsistent && !i_primary && !peer.primary) {
     self_source = peer.inconsistent;
     discard = false;
   }
+  const std::string decision_name = full ? "full resync" : SyncDecisionName(effective);
   // A serving primary is never a resync target: its application would see the peer's blocks
   // land under it. When the copy that survives is the other one, the primary hands the
   // module over (Node: peer_copy_survives) and the pair decides again once it is secondary.
@@ -356,7 +400,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
       peer_copy_survives_ = true;
       link_ = Link::kRefused;
       refused_reason_ =
-          "the peer's copy survives (" + std::string(SyncDecisionName(decision)) +
+          "the peer's copy survives (" + decision_name +
           "); this node serves until the peer can take the module over, then discards its "
           "changes (kept aside); if the admin placed the module here, duetctl discard on the "
           "peer keeps this copy instead";
@@ -372,7 +416,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
       own_copy_survives_ = true;
       link_ = Link::kRefused;
       refused_reason_ =
-          "this copy survives (" + std::string(SyncDecisionName(decision)) +
+          "this copy survives (" + decision_name +
           "); waiting for the serving peer to hand the module over (duetctl discard here keeps "
           "the peer's copy instead)";
       // The copy that survives may serve: whatever it was marked, it is the reference.
@@ -394,6 +438,9 @@ void Replica::Decide(absl::Time now, Actions& out) {
     ShareCurrent(records);
     Persist(std::move(records), out);
   }
+  // Both hold the module's data from now on; a full resync's target only once it is done.
+  full_resync_ = full;
+  if (!durable_.joined && !(full && !self_source)) Persist({record::SetJoined{}}, out);
   restart_session_at_ = absl::InfiniteFuture();  // this is the new session
   // What this copy lost in a machine restart is in this session's plan (either way).
   if (durable_.lost_unsynced) Persist({record::SetLostUnsynced{false}}, out);
@@ -409,7 +456,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // A new session: whatever the last one had in flight for resync is void.
   AbandonSourceSession();
   target_active_ = false;
-  Log(out, absl::StrCat("connected: ", SyncDecisionName(decision), "; this node is ",
+  Log(out, absl::StrCat("connected: ", decision_name, "; this node is ",
                         self_source ? "the source" : "the target"));
   peer_outdated_ = false;  // attached again: the next time alone needs a new outdate
   // What is still in flight from before the peer did not acknowledge (it was dropped, or
@@ -422,7 +469,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
     StartSource(now, out);
   } else {
     // Behind if the peer's generation is newer, or it holds a plan (a drop left zones dirty).
-    StartTarget(discard, decision != SyncDecision::kInSync || peer.dirty, out);
+    StartTarget(discard, full || effective != SyncDecision::kInSync || peer.dirty, out);
   }
   // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
   // one went into the plan above, judged by the old watermarks).
@@ -1121,11 +1168,14 @@ void Replica::StartSource(absl::Time now, Actions& out) {
       });
     }
   }
-  journal_replayed_ = !durable_.journal.empty();
+  journal_replayed_ = !durable_.journal.empty() && !full_resync_;
   Persist(std::move(records), out);
-  // Namespace changes first, on the stream, so that the zones land on the right names.
-  for (const Mutation& m : durable_.journal) {
-    Submit(now, /*op_id=*/0, m, /*apply_locally=*/false, out);
+  // Namespace changes first, on the stream, so that the zones land on the right names. A
+  // full resync sends every name whole instead.
+  if (!full_resync_) {
+    for (const Mutation& m : durable_.journal) {
+      Submit(now, /*op_id=*/0, m, /*apply_locally=*/false, out);
+    }
   }
   // The journal closes with the dirty map: not before the target acknowledged the replay (a
   // replayed change lost on the way would be lost for good).
@@ -1138,7 +1188,44 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   resync_done_ = 0;
   resync_started_ = now;
   next_read_at_ = now;
+  if (full_resync_) IssueListTree(out);
   IssueReads(now, out);
+}
+
+void Replica::IssueListTree(Actions& out) {
+  list_id_ = NextId();
+  list_retry_at_ = absl::InfiniteFuture();
+  out.push_back(ListTree{module_, list_id_});
+}
+
+void Replica::OnTreeListed(absl::Time now, const TreeListed& listed, Actions& out) {
+  if (listed.list_id != list_id_ || list_id_ == 0) return;  // from an earlier session
+  list_id_ = 0;
+  if (!listed.status.ok()) {
+    Log(out, absl::StrCat("full resync: listing this copy failed (", listed.status.message(),
+                          "); retrying in 1s"));
+    list_retry_at_ = now + absl::Seconds(1);
+    return;
+  }
+  if (source_active_) {
+    std::vector<ReplicaRecord> records;
+    for (const std::string& path : listed.paths) {
+      whole_paths_.insert(path);
+      if (!durable_.dirty.Contains(path, 0)) {
+        records.push_back(record::MarkDirty{path, 0, 0});
+        resync_total_ += opt_.zone_size;
+      }
+    }
+    Persist(std::move(records), out);
+    IssueReads(now, out);
+    MaybeFinishSource(out);
+  } else if (target_active_) {
+    // Every name here goes: kept aside first (never silently deleted), then overwritten with
+    // the source's version, or removed where the source has none.
+    if (!listed.paths.empty()) out.push_back(PreserveDivergent{module_, listed.paths});
+    for (const std::string& path : listed.paths) RequestFromSource(path, {}, false, out);
+    RequestFromSource("", {}, true, out);
+  }
 }
 
 void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out) {
@@ -1281,7 +1368,8 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
 }
 
 void Replica::MaybeFinishSource(Actions& out) {
-  if (!source_active_ || !target_zones_complete_ || !reads_.empty() || !blocks_.empty() ||
+  if (!source_active_ || !target_zones_complete_ || list_id_ != 0 ||
+      list_retry_at_ != absl::InfiniteFuture() || !reads_.empty() || !blocks_.empty() ||
       !probes_.empty() || durable_.dirty.zones() != unflushed_.size() + durable_there_.size() ||
       peer_done_lsn_ < replay_end_lsn_ || awaiting_done_confirm_) {
     return;
@@ -1353,7 +1441,13 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
     RequestFromSource(path, std::move(zones), false, out);
   }
   for (const std::string& path : renamed) RequestFromSource(path, {}, false, out);
-  RequestFromSource("", {}, true, out);
+  // A full resync asks for every name this copy holds first: the last request follows the
+  // listing (OnTreeListed).
+  if (full_resync_) {
+    IssueListTree(out);
+  } else {
+    RequestFromSource("", {}, true, out);
+  }
   // Overwritten with a copy that differs from ours (newer, or ours diverged): partial until
   // done. Zones asked for only because a flush failed here come back the same.
   if (behind || discard || !durable_.dirty.empty() || !durable_.journal.empty()) {
@@ -1508,6 +1602,7 @@ void Replica::FinishTarget(Actions& out) {
   std::vector<ReplicaRecord> records = {
       record::ClearDirty{},           record::ClearHot{},         record::SetGenerations{gens},
       record::SetInconsistent{false}, record::SetOutdated{false}, record::SetDiskFailed{false}};
+  if (!durable_.joined) records.push_back(record::SetJoined{});  // a full resync's end
   ShareCurrent(records);  // the source's current, now ours too
   Persist(std::move(records), out);
   activity_log_.Clear();
@@ -1527,6 +1622,7 @@ void Replica::FinishTarget(Actions& out) {
 // --- Time --------------------------------------------------------------------------------------
 
 void Replica::OnTick(absl::Time now, Actions& out) {
+  if (now >= list_retry_at_ && (source_active_ || target_active_)) IssueListTree(out);
   if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached() &&
       now - last_ack_progress_ >= opt_.timeout) {
     DropPeer(now, absl::StrCat("no acknowledgement for ", absl::FormatDuration(opt_.timeout)), out);
@@ -1569,7 +1665,8 @@ void Replica::OnTick(absl::Time now, Actions& out) {
 }
 
 absl::Time Replica::NextDeadline() const {
-  absl::Time next = std::min({next_flush_at_, next_local_flush_at_, restart_session_at_});
+  absl::Time next =
+      std::min({next_flush_at_, next_local_flush_at_, restart_session_at_, list_retry_at_});
   if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached()) {
     next = std::min(next, last_ack_progress_ + opt_.timeout);
   }

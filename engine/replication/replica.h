@@ -101,6 +101,7 @@ class Replica {
   void OnLocalMutation(absl::Time now, uint64_t op_id, Mutation mutation, Actions& out);
   void OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& status, Actions& out);
   void OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out);
+  void OnTreeListed(absl::Time now, const TreeListed& listed, Actions& out);
   void OnMessage(absl::Time now, const ReplMessage& message, Actions& out);
   void OnTick(absl::Time now, Actions& out);
   absl::Time NextDeadline() const;
@@ -236,6 +237,7 @@ class Replica {
   void FinishTarget(Actions& out);
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
   void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
+  void IssueListTree(Actions& out);
   void OnResyncDone(const ResyncDone& done, Actions& out);
   void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
 
@@ -264,6 +266,10 @@ class Replica {
   std::string refused_reason_;
   bool peer_copy_survives_ = false;  // see peer_copy_survives()
   bool own_copy_survives_ = false;   // the mirror: this copy waits for the peer to hand over
+  // This session's resync is a full one (a blank copy, or unrelated data the admin chose).
+  bool full_resync_ = false;
+  uint64_t list_id_ = 0;  // a ListTree in flight for it
+  absl::Time list_retry_at_ = absl::InfiniteFuture();
   DataState data_state_ = DataState::kUnknown;
   uint64_t next_id_ = 1;
   absl::flat_hash_map<uint64_t, Applying> applying_;

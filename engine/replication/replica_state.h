@@ -53,6 +53,10 @@ struct ReplicaDurableState {
   // map does not say so: a resync target may have taken this current while its end never
   // reached us, then the writes made alone here would look like the peer's data.
   uint64_t drawn_alone = 0;
+  // This copy holds the module's data: it attached to the peer once (or was the reference
+  // of a full resync). A copy that never did and never wrote (a new node, a replaced disk,
+  // lost metadata) is blank: it takes the whole tree from a peer that holds the data.
+  bool joined = false;
 };
 
 namespace record {
@@ -102,6 +106,7 @@ struct SetDiskFailed {
 struct SetDrawnAlone {
   uint64_t generation = 0;  // 0: the peer may hold our current
 };
+struct SetJoined {};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -121,7 +126,7 @@ using ReplicaRecord =
                  record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
                  record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced,
                  record::HotNameAdd, record::HotNameRemove, record::SetDiskFailed,
-                 record::SetDrawnAlone>;
+                 record::SetDrawnAlone, record::SetJoined>;
 
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 

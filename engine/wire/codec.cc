@@ -187,9 +187,10 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
   const auto name = builder.CreateString(hello.module);
   const fb::Generations gens(hello.gens.current, hello.gens.bitmap,
                              flatbuffers::make_span(hello.gens.history));
-  const auto body = fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent,
-                                        hello.epoch, hello.answers, hello.crashed, hello.dirty,
-                                        hello.alone_acked, hello.discard, hello.stream_start);
+  const auto body =
+      fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent, hello.epoch,
+                          hello.answers, hello.crashed, hello.dirty, hello.alone_acked,
+                          hello.discard, hello.stream_start, hello.joined);
   return {fb::Message::ReplHello, body.Union()};
 }
 
@@ -588,6 +589,7 @@ absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
   out.alone_acked = in.alone_acked();
   out.discard = in.discard();
   out.stream_start = in.stream_start();
+  out.joined = in.joined();
   return out;
 }
 

@@ -113,6 +113,23 @@ class ReplicaPair {
     Boot(i);
     Run(i, [&](Actions& out) { replica(i).OnStart(/*lost_unsynced=*/false, out); });
   }
+  // Side i's machine comes back with a new, empty disk: no files, no replication metadata.
+  // `leftover` names files that survive anyway (a disk reused without its metadata).
+  void ReplaceDisk(int i, const std::vector<std::string>& leftover = {}) {
+    events_.erase(std::remove_if(events_.begin(), events_.end(),
+                                 [&](const Event& e) { return TargetOf(e) == i; }),
+                  events_.end());
+    held_[i].clear();
+    sides_[i].store = sim::MemStore();
+    for (const std::string& path : leftover) {
+      Mutation m = MakeMutation(MutationKind::kWrite, path);
+      m.data = MakePayload("leftover " + path);
+      EXPECT_TRUE(sides_[i].store.Apply(m).ok());
+    }
+    sides_[i].disk = ReplicaDurableState{};
+    Boot(i);
+    Run(i, [&](Actions& out) { replica(i).OnStart(/*lost_unsynced=*/true, out); });
+  }
   uint64_t Write(int i, const std::string& path, uint64_t offset, std::string bytes) {
     Mutation m = MakeMutation(MutationKind::kWrite, path);
     m.offset = offset;
@@ -188,7 +205,11 @@ class ReplicaPair {
     int side;
     ZoneRead read;
   };
-  using Event = std::variant<Deliver, Applied, Read>;
+  struct Listed {
+    int side;
+    TreeListed listed;
+  };
+  using Event = std::variant<Deliver, Applied, Read, Listed>;
 
   static int TargetOf(const Event& e) {
     return std::visit(
@@ -229,6 +250,7 @@ class ReplicaPair {
                                     static_cast<unsigned long long>(a.apply_id));
                      },
                      [](const Read& r) { std::fprintf(stderr, "  %d read done\n", r.side); },
+                     [](const Listed& l) { std::fprintf(stderr, "  %d listed\n", l.side); },
                  },
                  e);
     }
@@ -248,8 +270,10 @@ class ReplicaPair {
           } else if constexpr (std::is_same_v<T, Applied>) {
             Run(x.side,
                 [&](Actions& out) { replica(x.side).OnApplied(now_, x.apply_id, x.status, out); });
-          } else {
+          } else if constexpr (std::is_same_v<T, Read>) {
             Run(x.side, [&](Actions& out) { replica(x.side).OnZoneRead(now_, x.read, out); });
+          } else {
+            Run(x.side, [&](Actions& out) { replica(x.side).OnTreeListed(now_, x.listed, out); });
           }
         },
         e);
@@ -288,6 +312,8 @@ class ReplicaPair {
           }
         }
         events_.push_back(Applied{i, apply->apply_id, st});
+      } else if (auto* list = std::get_if<ListTree>(&a)) {
+        events_.push_back(Listed{i, s.store.List(list->module, list->list_id)});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
         events_.push_back(Read{
             i, s.store.Read(read->module, read->read_id, read->path, read->offset, read->length)});

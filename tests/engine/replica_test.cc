@@ -603,6 +603,106 @@ TEST(ReplicaTest, FlushFailingAfterPromotionNeverMakesThePrimaryInconsistent) {
   EXPECT_EQ(pair.Difference(), "");
 }
 
+// A tree of every kind of name: a directory with a file, a symlink, a file of several zones.
+void WriteTree(ReplicaPair& pair, int side) {
+  pair.Submit(side, MakeMutation(MutationKind::kMkdir, "d"));
+  pair.Write(side, "d/f", 0, "in a directory");
+  pair.Submit(side, MakeMutation(MutationKind::kSymlink, "link", "d/f"));
+  pair.Write(side, "vm.img", 0, Bytes(3 * kZone + 10, 'v'));
+  pair.Write(side, "old", 0, "renamed");
+  pair.Submit(side, MakeMutation(MutationKind::kRename, "old", "new"));
+  pair.Settle();
+}
+
+// A node back with a new disk (no files, no metadata) is blank: it takes the whole tree from
+// its peer, whatever the generations say (both may still hold the initial one), and what it
+// held anyway is kept aside, then removed.
+TEST(ReplicaTest, BlankCopyTakesTheWholeTreeFromThePeer) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  WriteTree(pair, kA);
+  ASSERT_EQ(pair.Difference(), "");
+  pair.Disconnect();
+  pair.ReplaceDisk(kB, {"stale"});
+  pair.Connect();
+  pair.Settle();
+  EXPECT_NE(pair.Log(kB).find("this copy is blank: a full resync from the peer"), std::string::npos)
+      << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).store.live().contains("stale"));
+  EXPECT_NE(std::find(pair.side(kB).preserved.begin(), pair.side(kB).preserved.end(), "stale"),
+            pair.side(kB).preserved.end());
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_TRUE(pair.side(kB).disk.joined);
+  // Joined now: the next return is incremental again.
+  pair.Disconnect();
+  pair.Write(kA, "vm.img", 0, "x");
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  const uint64_t before = pair.side(kB).blocks_received;
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).blocks_received - before, 1u) << pair.Log(kB);
+}
+
+// Interrupted, a full resync starts over (the blank copy is still blank) and completes, with
+// what the source changed meanwhile, removals included.
+TEST(ReplicaTest, InterruptedFullResyncCompletesLater) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  WriteTree(pair, kA);
+  pair.Disconnect();
+  pair.ReplaceDisk(kB);
+  pair.Connect();
+  for (int i = 0; i < 12; ++i) pair.Step();
+  ASSERT_GT(pair.side(kB).blocks_received, 0u) << pair.Log(kB);
+  pair.Disconnect();
+  EXPECT_FALSE(pair.side(kB).disk.joined);
+  EXPECT_NE(pair.replica(kB).data_state(), DataState::kUpToDate);
+  pair.Submit(kA, MakeMutation(MutationKind::kUnlink, "d/f"));
+  pair.Write(kA, "later", 0, "written alone");
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  const std::string log = pair.Log(kB);
+  const size_t first = log.find("connected: full resync");
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_NE(log.find("connected: full resync", first + 1), std::string::npos) << log;
+}
+
+// A copy that wrote before it ever met its peer holds other data: refused, until the admin
+// discards one side, which then takes the other's whole tree (its own kept aside).
+TEST(ReplicaTest, UnrelatedDataWaitsForTheAdminThenResyncsInFull) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  WriteTree(pair, kA);
+  pair.Disconnect();
+  pair.ReplaceDisk(kB);
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Write(kB, "other", 0, "b's own data");
+  pair.PeerOutdated(kB);
+  pair.Pump();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_NE(pair.replica(kB).refused_reason().find("unrelated data"), std::string::npos)
+      << pair.Log(kB);
+  EXPECT_TRUE(pair.side(kB).store.live().contains("other"));
+  pair.Discard(kB);
+  pair.Settle();
+  EXPECT_EQ(pair.replica(kB).refused_reason(), "") << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).store.live().contains("other"));
+  EXPECT_NE(std::find(pair.side(kB).preserved.begin(), pair.side(kB).preserved.end(), "other"),
+            pair.side(kB).preserved.end());
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
 TEST(ReplicaTest, ResyncSendsOnlyDirtyZones) {
   ReplicaPair pair(Options());
   StartInSync(pair);

@@ -168,7 +168,8 @@ std::string Describe(const ReplHello& m) {
       << m.gens.history[0] << "/" << m.gens.history[1] << " primary=" << m.primary
       << " inconsistent=" << m.inconsistent << " epoch=" << m.epoch << " answers=" << m.answers
       << " crashed=" << m.crashed << " dirty=" << m.dirty << " alone_acked=" << m.alone_acked
-      << " discard=" << m.discard << " stream_start=" << m.stream_start << "}";
+      << " discard=" << m.discard << " stream_start=" << m.stream_start << " joined=" << m.joined
+      << "}";
   return out.str();
 }
 
@@ -300,6 +301,7 @@ ReplHello BusyReplHello() {
   hello.alone_acked = true;
   hello.discard = true;
   hello.stream_start = 0x7777888899990000ULL;
+  hello.joined = true;
   return hello;
 }
 
