@@ -596,6 +596,19 @@ void SimCluster::HealNetwork() {
   for (LinkFaults& f : witness_reply_links_) f = LinkFaults{};
 }
 
+bool SimCluster::PeerHoldsAll(NodeIndex n, ModuleIndex m) const {
+  // Not if this node wrote alone since the pair was last in sync (its generation moved on,
+  // or it was ALONE), whatever its state now (it may have been fenced since): the peer may
+  // count itself up to date (it never heard the outdate: the engine then waited for the
+  // peer to be declared lost, or the witness recorded it), yet lacks those writes.
+  const NodeIndex peer = Peer(n);
+  auto replica = persisted_[n].replicas.find(config_.modules[m].name);
+  const bool wrote_alone =
+      (replica != persisted_[n].replicas.end() && replica->second.gens.bitmap != 0) ||
+      alone_since_synced_[n][m] || nodes_[n]->Status(m).state == ModuleState::kAlone;
+  return nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate && !wrote_alone;
+}
+
 void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced, bool torn) {
   if (!nodes_[n]) return;
   ++stats_.node_crashes;
@@ -603,19 +616,8 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced, bool torn) {
   if (replication_) {
     for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
       // With no up-to-date copy left, the pair is one machine: what this node acknowledged
-      // and did not fsync may be gone. So it is if this node wrote alone since the pair was
-      // last in sync (its generation moved on, or it was ALONE), whatever its state now (it
-      // may have been fenced since): the peer may count itself up to date (it never heard
-      // the outdate: the engine then waited for the peer to be declared lost, or the witness
-      // recorded it), yet lacks those writes.
-      const NodeIndex peer = Peer(n);
-      auto replica = persisted_[n].replicas.find(config_.modules[m].name);
-      const bool wrote_alone =
-          (replica != persisted_[n].replicas.end() && replica->second.gens.bitmap != 0) ||
-          alone_since_synced_[n][m] || nodes_[n]->Status(m).state == ModuleState::kAlone;
-      const bool peer_has_it =
-          nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate && !wrote_alone;
-      if (lose_unsynced && !peer_has_it) workload_->LoseUnsynced(m);
+      // and did not fsync may be gone.
+      if (lose_unsynced && !PeerHoldsAll(n, m)) workload_->LoseUnsynced(m);
       if (lose_unsynced && torn) {
         stores_[n][m].CrashTearingWrites(rng_);
       } else if (lose_unsynced) {
@@ -636,16 +638,9 @@ void SimCluster::ReplaceDisk(NodeIndex n) {
   if (!nodes_[n]) return;
   if (replication_) {
     for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
-      // Only the peer's copy is left: if it lacks anything this node acknowledged (it is not
-      // up to date, or this node wrote alone since), that may be gone.
-      const NodeIndex peer = Peer(n);
-      auto replica = persisted_[n].replicas.find(config_.modules[m].name);
-      const bool wrote_alone =
-          (replica != persisted_[n].replicas.end() && replica->second.gens.bitmap != 0) ||
-          alone_since_synced_[n][m] || nodes_[n]->Status(m).state == ModuleState::kAlone;
-      const bool peer_has_it =
-          nodes_[peer] && nodes_[peer]->Status(m).data == DataState::kUpToDate && !wrote_alone;
-      if (!peer_has_it) workload_->LoseAll(m);
+      // Only the peer's copy is left: if it may lack anything this node acknowledged, that
+      // may be gone.
+      if (!PeerHoldsAll(n, m)) workload_->LoseAll(m);
     }
   }
   CrashNode(n, /*lose_unsynced=*/true);

@@ -132,6 +132,8 @@ class SimCluster {
   // Crashes node n and replaces its disk: every module's files and replication metadata are
   // gone (RestartNode brings it back blank).
   void ReplaceDisk(NodeIndex n);
+  // Whether the peer of node n (up) holds everything n acknowledged in module m.
+  bool PeerHoldsAll(NodeIndex n, ModuleIndex m) const;
   bool NodeUp(NodeIndex n) const { return nodes_[n].has_value(); }
   void CrashWitness();
   void RestartWitness();

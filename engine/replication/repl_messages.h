@@ -28,7 +28,8 @@ struct ReplHello {
   uint64_t answers = 0;
   // The sender's machine restarted and it has not attached since: it may have lost writes
   // it had not synced that its peer holds (as a primary: its own, acknowledged by the
-  // peer; as a secondary: the stream's).
+  // peer; as a secondary: the stream's). Also while a failed flush (EIO) was not yet
+  // repaired by a resync from the peer.
   bool crashed = false;
   // The sender's dirty map or namespace journal is not empty: it holds changes its peer may
   // lack even when the generations match (a drop left zones dirty).

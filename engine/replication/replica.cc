@@ -211,7 +211,10 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   if (answers != 0) Decide(now, out);
 }
 
-bool Replica::Crashed() const { return durable_.lost_unsynced; }
+// A copy whose flush failed (EIO) lacks on disk what it had not synced, as after a machine
+// crash (the failed pages go at the next restart): against an equal copy the peer, which
+// holds them durably, is the source, and the resync into this copy clears disk_failed.
+bool Replica::Crashed() const { return durable_.lost_unsynced || durable_.disk_failed; }
 
 void Replica::OnStart(bool lost_unsynced, Actions& out) {
   if (!lost_unsynced) return;

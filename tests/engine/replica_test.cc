@@ -573,6 +573,42 @@ TEST(ReplicaTest, AdminDiscardOnTheWaitingSurvivorKeepsTheServingCopy) {
             pair.side(kA).preserved.end());
 }
 
+// Found by the simulator (seed 11111384631500926259): a's flush failed (EIO: the failed
+// pages are readable until the next restart), then a handed the module over. With both
+// secondary and the generations equal, a, the default primary, was the source: its copy was
+// never repaired from b. After a machine crash a's copy lacked the write, and a split brain
+// that a won by policy overwrote b's good copy with it.
+TEST(ReplicaTest, HandoverAfterALocalFlushFailureResyncsTheFailedCopyFromThePeer) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.side(kA).store.set_sync_failure(true);
+  pair.Write(kA, "f", 0, Bytes(100, 'f'));
+  pair.Settle();  // b holds f durably; a's periodic flush fails
+  ASSERT_TRUE(pair.side(kA).disk.disk_failed) << pair.Log(kA);
+  pair.side(kA).store.set_sync_failure(false);
+  pair.SetRole(kA, ReplRole::kSecondary);  // handover: both secondary, generations equal
+  pair.Settle();
+  EXPECT_NE(pair.Log(kA).find("this node is the target"), std::string::npos) << pair.Log(kA);
+  EXPECT_FALSE(pair.side(kA).disk.disk_failed) << pair.Log(kA);
+  pair.Disconnect();
+  pair.Crash(kA);  // failed pages that were not written again are gone
+  ASSERT_TRUE(pair.side(kA).store.live().contains("f"));
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, Bytes(100, 'f'));
+  // A split brain that the default primary a wins keeps f.
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.PeerOutdated(kA);
+  pair.Write(kA, "g", 0, "a");
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.PeerOutdated(kB);
+  pair.Write(kB, "h", 0, "b");
+  pair.Settle();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, Bytes(100, 'f')) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 // Found by the simulator (seed 6777578866526207955): b's periodic flush, issued as secondary,
 // failed after b had been promoted; b, now the writer, marked its copy inconsistent, and after
 // a daemon restart the handshake made the outdated peer the source over b's acknowledged

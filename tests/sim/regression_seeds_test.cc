@@ -179,6 +179,20 @@ INSTANTIATE_TEST_SUITE_P(
         Case{13155752588145720607ull, nullptr, false,
              "acknowledged fsync lost: the split brain was resolved towards the node still "
              "serving (draining before it yielded), not the default primary's copy",
+             true},
+        Case{11111384631500926259ull,
+             "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
+             "asymmetric,flap",
+             false,
+             "acknowledged fsync lost: a copy whose flush failed was the source against an "
+             "equal one, never repaired, and won a split brain after a machine crash",
+             true},
+        Case{1734455451158664411ull,
+             "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
+             "asymmetric,flap",
+             false,
+             "no convergence: a blank copy forced primary made unrelated data, which waits for "
+             "the admin's discard (the simulated admin now gives it)",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
