@@ -28,8 +28,7 @@ struct ReplHello {
   uint64_t answers = 0;
   // The sender's machine restarted and it has not attached since: it may have lost writes
   // it had not synced that its peer holds (as a primary: its own, acknowledged by the
-  // peer; as a secondary: the stream's). Also while a failed flush (EIO) was not yet
-  // repaired by a resync from the peer.
+  // peer; as a secondary: the stream's).
   bool crashed = false;
   // The sender's dirty map or namespace journal is not empty: it holds changes its peer may
   // lack even when the generations match (a drop left zones dirty).
@@ -41,7 +40,8 @@ struct ReplHello {
   // starts (its next lsn): the receiver knows the session's first write, and a lost first
   // write is a gap like any other, never a silent new start.
   uint64_t stream_start = 0;
-  bool joined = false;  // ReplicaDurableState::joined
+  bool joined = false;       // ReplicaDurableState::joined
+  bool disk_failed = false;  // ReplicaDurableState::disk_failed
 };
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its

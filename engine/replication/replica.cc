@@ -200,6 +200,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.primary = role_ == ReplRole::kPrimary;
   hello.inconsistent = ContentPartial();
   hello.crashed = Crashed();
+  hello.disk_failed = durable_.disk_failed;
   hello.dirty = !durable_.dirty.empty() || !durable_.journal.empty();
   hello.alone_acked = durable_.alone_acked;
   hello.discard = discard_my_data_;
@@ -211,10 +212,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   if (answers != 0) Decide(now, out);
 }
 
-// A copy whose flush failed (EIO) lacks on disk what it had not synced, as after a machine
-// crash (the failed pages go at the next restart): against an equal copy the peer, which
-// holds them durably, is the source, and the resync into this copy clears disk_failed.
-bool Replica::Crashed() const { return durable_.lost_unsynced || durable_.disk_failed; }
+bool Replica::Crashed() const { return durable_.lost_unsynced; }
 
 void Replica::OnStart(bool lost_unsynced, Actions& out) {
   if (!lost_unsynced) return;
@@ -295,12 +293,18 @@ void Replica::Decide(absl::Time now, Actions& out) {
     case SyncDecision::kInSync: {
       if (full) break;
       // The same data, except what crashes left in activity logs: the primary sends those
-      // zones. With none, the side that did not crash does: the one that crashed lost what
-      // it had not synced, which its peer acknowledged and still holds. Else the default
-      // primary.
+      // zones. With none, the side that lost least does: a crashed copy lost what it had not
+      // synced, which its peer acknowledged and still holds; a copy whose flush failed (EIO)
+      // still reads it but will lose it at its next restart, so it is repaired from a peer
+      // that holds it durably. Else the default primary.
       self_source = i_primary;
       if (!i_primary && !peer.primary) {
-        self_source = self_crashed != peer.crashed ? peer.crashed : opt_.default_primary_here;
+        const auto loss = [](bool crashed, bool disk_failed) {
+          return crashed ? 2 : disk_failed ? 1 : 0;
+        };
+        const int mine = loss(self_crashed, durable_.disk_failed);
+        const int theirs = loss(peer.crashed, peer.disk_failed);
+        self_source = mine != theirs ? mine < theirs : opt_.default_primary_here;
       }
       break;
     }

@@ -190,7 +190,7 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
   const auto body =
       fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent, hello.epoch,
                           hello.answers, hello.crashed, hello.dirty, hello.alone_acked,
-                          hello.discard, hello.stream_start, hello.joined);
+                          hello.discard, hello.stream_start, hello.joined, hello.disk_failed);
   return {fb::Message::ReplHello, body.Union()};
 }
 
@@ -590,6 +590,7 @@ absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
   out.discard = in.discard();
   out.stream_start = in.stream_start();
   out.joined = in.joined();
+  out.disk_failed = in.disk_failed();
   return out;
 }
 
