@@ -19,3 +19,6 @@ echo "release build and demo scenario: ok"
 # A swarm in replication mode (engines on simulated disks under a workload, data invariants
 # checked): fixed seeds, about a minute and a half on 2 cores. Longer: scripts/swarm.sh.
 build-release/sim/duet-sim --swarm 60 --jobs 2 --seed 20261125 --replication=true --duration 20s
+# Disks replaced (a node rejoins blank: full resync), with crashes and failing disks.
+build-release/sim/duet-sim --swarm 40 --jobs 2 --seed 20261130 --replication=true --duration 20s \
+  --faults disk-replace,crash,torn-crash,disk-eio,partition,stream-gap,admin

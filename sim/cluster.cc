@@ -318,6 +318,11 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
                     !policy_keeps_mine) {
                   workload_->DiscardFrom(*e.module, n);
                 }
+                // The admin dropped this copy of unrelated data: what it acknowledged goes.
+                if (e.text.find("unrelated data resolved by the admin: this node discards") !=
+                    std::string::npos) {
+                  workload_->DiscardFrom(*e.module, n);
+                }
                 // The data handshake decided (one copy is the source): the two writers'
                 // changes are reconciled from here on. Not before: Node's own "split brain"
                 // (both claimed a term) leaves the loser writable until it hears of it, and
