@@ -447,7 +447,17 @@ void Replica::Decide(absl::Time now, Actions& out) {
   }
   // Both hold the module's data from now on; a full resync's target only once it is done.
   full_resync_ = full;
-  if (!durable_.joined && !(full && !self_source)) Persist({record::SetJoined{}}, out);
+  if (full && !self_source) {
+    // Blank until done (the admin's choice of unrelated data included): an interrupted full
+    // resync starts over at the next handshake without asking the admin again.
+    const Generations blank{kInitialGeneration, 0, {}};
+    std::vector<ReplicaRecord> records;
+    if (durable_.joined) records.push_back(record::SetJoined{false});
+    if (durable_.gens != blank) records.push_back(record::SetGenerations{blank});
+    Persist(std::move(records), out);
+  } else if (!durable_.joined) {
+    Persist({record::SetJoined{true}}, out);
+  }
   restart_session_at_ = absl::InfiniteFuture();  // this is the new session
   // What this copy lost in a machine restart is in this session's plan (either way).
   if (durable_.lost_unsynced) Persist({record::SetLostUnsynced{false}}, out);
@@ -1609,7 +1619,7 @@ void Replica::FinishTarget(Actions& out) {
   std::vector<ReplicaRecord> records = {
       record::ClearDirty{},           record::ClearHot{},         record::SetGenerations{gens},
       record::SetInconsistent{false}, record::SetOutdated{false}, record::SetDiskFailed{false}};
-  if (!durable_.joined) records.push_back(record::SetJoined{});  // a full resync's end
+  if (!durable_.joined) records.push_back(record::SetJoined{true});  // a full resync's end
   ShareCurrent(records);  // the source's current, now ours too
   Persist(std::move(records), out);
   activity_log_.Clear();

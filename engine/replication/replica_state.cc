@@ -29,7 +29,7 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::SetLostUnsynced& x) { s.lost_unsynced = x.lost; },
                  [&](const record::SetDiskFailed& x) { s.disk_failed = x.failed; },
                  [&](const record::SetDrawnAlone& x) { s.drawn_alone = x.generation; },
-                 [&](const record::SetJoined&) { s.joined = true; },
+                 [&](const record::SetJoined& x) { s.joined = x.joined; },
                  [&](const record::Renamed& x) {
                    s.dirty.Rename(x.from, x.to);
                    s.hot.Rename(x.from, x.to);

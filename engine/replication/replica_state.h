@@ -106,7 +106,9 @@ struct SetDiskFailed {
 struct SetDrawnAlone {
   uint64_t generation = 0;  // 0: the peer may hold our current
 };
-struct SetJoined {};
+struct SetJoined {
+  bool joined = true;
+};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;

@@ -711,7 +711,8 @@ TEST(ReplicaTest, InterruptedFullResyncCompletesLater) {
 }
 
 // A copy that wrote before it ever met its peer holds other data: refused, until the admin
-// discards one side, which then takes the other's whole tree (its own kept aside).
+// discards one side, which then takes the other's whole tree (its own kept aside), even if
+// the first attempt is interrupted.
 TEST(ReplicaTest, UnrelatedDataWaitsForTheAdminThenResyncsInFull) {
   ReplicaPair pair(Options());
   StartInSync(pair);
@@ -730,6 +731,12 @@ TEST(ReplicaTest, UnrelatedDataWaitsForTheAdminThenResyncsInFull) {
       << pair.Log(kB);
   EXPECT_TRUE(pair.side(kB).store.live().contains("other"));
   pair.Discard(kB);
+  for (int i = 0; i < 200 && pair.side(kB).blocks_received == 0; ++i) pair.Step();
+  ASSERT_GT(pair.side(kB).blocks_received, 0u) << pair.Log(kB);
+  ASSERT_FALSE(pair.side(kB).disk.joined);
+  // Interrupted: it starts over without asking the admin again.
+  pair.Disconnect();
+  pair.Connect();
   pair.Settle();
   EXPECT_EQ(pair.replica(kB).refused_reason(), "") << pair.Log(kB);
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
