@@ -64,8 +64,9 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   if (role == role_) return;
   assert(role == ReplRole::kPrimary || drained());
   if (role_ == ReplRole::kPrimary) {
-    // The writer's copy was the reference; a fenced one may have missed the new writer's.
-    data_state_ = fenced_ ? DataState::kOutdated : DataState::kUpToDate;
+    // The writer's copy was the reference; a fenced one may have missed the new writer's,
+    // and one whose flush failed may lose zones at its next restart.
+    data_state_ = fenced_ || durable_.disk_failed ? DataState::kOutdated : DataState::kUpToDate;
     // Writes made alone still waiting for the peer's outdate were never acknowledged: the
     // peer may take over without them (and a resync may discard them here). They fail now;
     // an outdate heard in a later role must not acknowledge them.
@@ -218,6 +219,8 @@ void Replica::OnStart(bool lost_unsynced, Actions& out) {
   if (!lost_unsynced) return;
   std::vector<ReplicaRecord> records;
   if (!durable_.lost_unsynced) records.push_back(record::SetLostUnsynced{true});
+  // The pages a failed flush left only in the page cache are gone: partial again.
+  if (durable_.unflushed_only) records.push_back(record::SetInconsistent{true});
   // A journal entry is persisted before its change is applied, and an unlink or rename also
   // dropped the name's dirty zones: the restart may have undone the change here while the
   // journal still replays it on the peer. Each name it touched goes whole, as it is now,
@@ -482,7 +485,12 @@ void Replica::Decide(absl::Time now, Actions& out) {
   for (InFlight& f : inflight_) f.alone = f.alone || f.lsn > peer_done_lsn_;
   if (self_source) {
     if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
-    if (!i_primary) data_state_ = DataState::kUpToDate;
+    // A copy whose flush failed (EIO) may be the best source (its page cache holds what it
+    // sends) but is never promotable: a restart loses those zones. It is, once a resync from
+    // the peer rewrote them (FinishTarget clears disk_failed).
+    if (!i_primary) {
+      data_state_ = durable_.disk_failed ? DataState::kOutdated : DataState::kUpToDate;
+    }
     StartSource(now, out);
   } else {
     // Behind if the peer's generation is newer, or it holds a plan (a drop left zones dirty).
@@ -908,8 +916,9 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
                         MutationKindName(a.mutation), " ", a.path,
                         "); this copy is inconsistent until resynced"));
   std::vector<ReplicaRecord> records;
-  if (!durable_.inconsistent) records.push_back(record::SetInconsistent{true});
-  unflushed_only_ = false;
+  if (!durable_.inconsistent || durable_.unflushed_only) {
+    records.push_back(record::SetInconsistent{true});
+  }
   std::vector<std::string> whole;
   if (a.mutation == MutationKind::kWrite) {
     const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
@@ -1004,10 +1013,7 @@ void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status,
                         "); this copy is inconsistent until resynced"));
   std::vector<ReplicaRecord> records;
   MarkUnsyncedLost(records);
-  if (!durable_.inconsistent) {
-    unflushed_only_ = true;
-    records.push_back(record::SetInconsistent{true});
-  }
+  if (!durable_.inconsistent) records.push_back(record::SetInconsistent{true, true});
   Persist(std::move(records), out);
   data_state_ = target_active_ ? DataState::kSyncing : DataState::kOutdated;
   flush_in_flight_ = false;
@@ -1467,12 +1473,13 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   }
   // Overwritten with a copy that differs from ours (newer, or ours diverged): partial until
   // done. Zones asked for only because a flush failed here come back the same.
-  if (behind || discard || !durable_.dirty.empty() || !durable_.journal.empty()) {
-    unflushed_only_ = false;
-  }
+  const bool overwritten =
+      behind || discard || !durable_.dirty.empty() || !durable_.journal.empty();
   if (behind || discard || !mine.empty() || !renamed.empty() || durable_.inconsistent ||
       durable_.disk_failed) {
-    if (!durable_.inconsistent) Persist({record::SetInconsistent{true}}, out);
+    if (!durable_.inconsistent || (overwritten && durable_.unflushed_only)) {
+      Persist({record::SetInconsistent{true}}, out);
+    }
     data_state_ = DataState::kSyncing;
     sync_percent_ = 0;
   } else if (durable_.outdated) {
@@ -1576,7 +1583,13 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
     clean_flush_in_flight_ = false;
     peer_outdated_ = false;  // the peer is up to date again
     Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent"));
-    RefreshHelloIfStale(out);
+    if (durable_.disk_failed && role_ != ReplRole::kPrimary) {
+      // The peer now holds durably what our failed flush may lose: a new session, in which
+      // it is the source (it lost nothing), rewrites our hot zones.
+      SendHello(out);
+    } else {
+      RefreshHelloIfStale(out);
+    }
     return;
   }
   if (!target_active_) return;

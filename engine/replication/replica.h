@@ -227,7 +227,7 @@ class Replica {
   // The copy may lack data (a resync into it is mid-way, or a stream apply failed). A copy
   // inconsistent only because a flush failed since this daemon started still holds every
   // write it acknowledged as applied: as the peer sees it in a Hello, it is not partial.
-  bool ContentPartial() const { return durable_.inconsistent && !unflushed_only_; }
+  bool ContentPartial() const { return durable_.inconsistent && !durable_.unflushed_only; }
   void StartSource(absl::Time now, Actions& out);
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
   void IssueReads(absl::Time now, Actions& out);
@@ -300,9 +300,6 @@ class Replica {
   absl::Time next_flush_at_ = absl::InfiniteFuture();
   bool flush_in_flight_ = false;
   uint64_t flush_failed_session_ = 0;  // a flush failed here in this session: no durable acks
-  // durable_.inconsistent only from a failed flush (not persisted: after a restart the
-  // unsynced pages may be gone, and the copy counts as partial again).
-  bool unflushed_only_ = false;
   // What was applied here since the last flush of the tree that succeeded, by apply id
   // (applies run in order, so a flush covers every id below its own). A failed flush makes
   // them hot: Linux forgets the pages it could not write, and the peer that sent them may

@@ -23,7 +23,10 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  },
                  [&](const record::HotNameAdd& x) { s.hot_names.insert(x.path); },
                  [&](const record::HotNameRemove& x) { s.hot_names.erase(x.path); },
-                 [&](const record::SetInconsistent& x) { s.inconsistent = x.inconsistent; },
+                 [&](const record::SetInconsistent& x) {
+                   s.inconsistent = x.inconsistent;
+                   s.unflushed_only = x.inconsistent && x.unflushed_only;
+                 },
                  [&](const record::SetOutdated& x) { s.outdated = x.outdated; },
                  [&](const record::SetAloneAcked&) { s.alone_acked = true; },
                  [&](const record::SetLostUnsynced& x) { s.lost_unsynced = x.lost; },

@@ -34,6 +34,9 @@ struct ReplicaDurableState {
   absl::btree_set<std::string> hot_names;
   // A resync into this copy started and has not finished: the copy is not usable.
   bool inconsistent = false;
+  // ... only because a flush failed here: everything applied still reads here (from the
+  // page cache) until the machine restarts, so the copy is not partial in a handshake.
+  bool unflushed_only = false;
   // The primary told us it writes without us: this copy is consistent but old, and must not
   // be promoted until it has resynced (DRBD's "outdated").
   bool outdated = false;
@@ -92,6 +95,7 @@ struct HotNameRemove {
 };
 struct SetInconsistent {
   bool inconsistent = false;
+  bool unflushed_only = false;  // see ReplicaDurableState::unflushed_only
 };
 struct SetOutdated {
   bool outdated = false;

@@ -609,6 +609,68 @@ TEST(ReplicaTest, HandoverAfterALocalFlushFailureResyncsTheFailedCopyFromThePeer
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// Found by the simulator (seed 7257398079044258101): b's flush failed (its copy inconsistent
+// only from that: everything applied still reads there), then b's daemon restarted, which
+// forgot that: b counted as partial, and a, back from a machine crash without the last
+// acknowledged write, became the source over the only copy that held it.
+TEST(ReplicaTest, DaemonRestartKeepsACopyInconsistentOnlyFromAFailedFlushNonPartial) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'o'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  const uint64_t op = pair.Write(kA, "f", 0, Bytes(100, 'n'));  // acknowledged, synced nowhere
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op) && pair.Result(kA, op).ok()) << pair.Log(kA);
+  pair.side(kB).store.set_sync_failure(true);
+  pair.Disconnect();
+  pair.Crash(kA);                          // a machine restart: 'n' is gone on a
+  pair.Advance(absl::Milliseconds(1100));  // b's periodic flush fails
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kB).disk.inconsistent) << pair.Log(kB);
+  pair.side(kB).store.set_sync_failure(false);
+  pair.Restart(kB);  // a daemon restart: the page cache keeps 'n'
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, Bytes(100, 'n'))
+      << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+// Found by the simulator (seed 3922009428896545681): b's flush failed, a crashed; b, which
+// still reads everything, was the source, and was then counted up to date: promoted when a
+// was lost again, it wrote alone, lost its failed pages in a crash, and overwrote a's durable
+// copy of an acknowledged write. A copy whose flush failed is never promotable until a
+// resync from the peer rewrote it.
+TEST(ReplicaTest, SourceWhoseFlushFailedIsNeverUpToDateUntilRepaired) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "old");
+  pair.Settle(absl::Seconds(2));
+  pair.side(kB).store.set_sync_failure(true);
+  pair.Write(kA, "f", 0, "new");
+  pair.Pump();
+  pair.Advance(absl::Seconds(1));  // b's flush fails: "new" only in its page cache
+  pair.Pump();
+  pair.side(kB).store.set_sync_failure(false);
+  const uint64_t fsync = pair.Submit(kA, MakeMutation(MutationKind::kFsync, "f"));
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, fsync) && pair.Result(kA, fsync).ok()) << pair.Log(kA);
+  pair.Disconnect();
+  pair.Crash(kA);  // crashed ranks below a failed flush: b is the source
+  pair.Connect();
+  for (int i = 0; i < 200 && pair.side(kA).blocks_received == 0; ++i) pair.Step();
+  ASSERT_GT(pair.side(kA).blocks_received, 0u) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_NE(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  pair.Disconnect();
+  pair.Crash(kA);
+  pair.Crash(kB);  // b's failed page is gone
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, "new") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 // Found by the simulator (seed 6777578866526207955): b's periodic flush, issued as secondary,
 // failed after b had been promoted; b, now the writer, marked its copy inconsistent, and after
 // a daemon restart the handshake made the outdated peer the source over b's acknowledged

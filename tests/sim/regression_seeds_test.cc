@@ -193,6 +193,17 @@ INSTANTIATE_TEST_SUITE_P(
              false,
              "no convergence: a blank copy forced primary made unrelated data, which waits for "
              "the admin's discard (the simulated admin now gives it)",
+             true},
+        Case{3922009428896545681ull,
+             "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
+             "asymmetric,flap,crash,stream-gap",
+             std::nullopt,
+             "acknowledged fsync lost: a source whose flush had failed counted as up to date, "
+             "was promoted, lost its failed pages and overwrote the peer's durable copy",
+             true},
+        Case{7257398079044258101ull, "all", std::nullopt,
+             "acknowledged fsync lost: a daemon restart forgot that a copy was inconsistent only "
+             "from a failed flush; the peer back from a crash became the source over it",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
