@@ -499,10 +499,8 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
   // one went into the plan above, judged by the old watermarks).
   peer_done_lsn_ = peer_durable_lsn_ = session_start - 1;
-  if (i_primary) {
-    last_ack_progress_ = now;
-    DrainPending(now, out);
-  }
+  last_ack_progress_ = now;
+  if (i_primary) DrainPending(now, out);
 }
 
 // --- Primary: local mutations ------------------------------------------------------------------
@@ -1687,6 +1685,15 @@ void Replica::OnTick(absl::Time now, Actions& out) {
       out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
     }
   }
+  if (ReplayStalled(now)) {
+    // A secondary source replays its journal on the stream: a write the transport lost on
+    // the way stalls it for good (the target ignores what follows the gap). A new session
+    // replays it again.
+    Log(out, absl::StrCat("no acknowledgement of the journal replay for ",
+                          absl::FormatDuration(opt_.timeout), "; starting a new session"));
+    last_ack_progress_ = now;
+    SendHello(out);
+  }
   if (source_active_) IssueReads(now, out);
   if (now >= restart_session_at_) {
     restart_session_at_ = absl::InfiniteFuture();
@@ -1694,9 +1701,18 @@ void Replica::OnTick(absl::Time now, Actions& out) {
   }
 }
 
+bool Replica::ReplayStalled(absl::Time now) const {
+  return role_ != ReplRole::kPrimary && source_active_ && link_ == Link::kAttached && connected_ &&
+         peer_done_lsn_ < replay_end_lsn_ && now - last_ack_progress_ >= opt_.timeout;
+}
+
 absl::Time Replica::NextDeadline() const {
   absl::Time next =
       std::min({next_flush_at_, next_local_flush_at_, restart_session_at_, list_retry_at_});
+  if (role_ != ReplRole::kPrimary && source_active_ && link_ == Link::kAttached &&
+      peer_done_lsn_ < replay_end_lsn_) {
+    next = std::min(next, last_ack_progress_ + opt_.timeout);  // ReplayStalled
+  }
   if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached()) {
     next = std::min(next, last_ack_progress_ + opt_.timeout);
   }

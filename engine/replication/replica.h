@@ -238,6 +238,8 @@ class Replica {
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
   void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
   void IssueListTree(Actions& out);
+  // A secondary source's journal replay got no acknowledgement for the replication timeout.
+  bool ReplayStalled(absl::Time now) const;
   void OnResyncDone(const ResyncDone& done, Actions& out);
   void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
 

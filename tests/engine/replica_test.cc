@@ -671,6 +671,29 @@ TEST(ReplicaTest, SourceWhoseFlushFailedIsNeverUpToDateUntilRepaired) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// Found by the simulator (seed 14353316868584173566): a secondary source (no application to
+// promote it) replayed its journal on the stream, and the transport lost the first write:
+// the target ignored the rest, nothing timed out, and the resync never ended. A replay
+// unacknowledged for the replication timeout starts a new session.
+TEST(ReplicaTest, SecondarySourceWhoseJournalReplayIsLostStartsANewSession) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kCreate, "made-alone"));
+  pair.Write(kA, "made-alone", 0, "x");
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "made-alone", "renamed"));
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.SetRole(kA, ReplRole::kSecondary);  // neither serves: a is the source as a secondary
+  pair.LoseStreamWrites(kA, 1);
+  pair.Connect();
+  pair.Settle(absl::Seconds(20));
+  EXPECT_NE(pair.Log(kA).find("no acknowledgement of the journal replay"), std::string::npos)
+      << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
 // Found by the simulator (seed 6777578866526207955): b's periodic flush, issued as secondary,
 // failed after b had been promoted; b, now the writer, marked its copy inconsistent, and after
 // a daemon restart the handshake made the outdated peer the source over b's acknowledged
