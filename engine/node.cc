@@ -575,8 +575,10 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
   if (mod.handoff || (must_leave && peer_ok)) {
     // Demote fully first; only then pass the token, so there is never a second writer.
     const AppRole here = mod.token.admin_stopped ? AppRole::kNone : AppRole::kSecondary;
-    // Writes still held for an outdate will be discarded with this copy: they fail.
-    if (copy_lost && mod.runner.role() != AppRole::kPrimary && !mod.runner.Busy()) {
+    // Writes still held for an outdate will be discarded with this copy (whoever asked for
+    // the handover: the split brain's verdict, or the admin): they fail.
+    if (mod.replica.peer_copy_survives() && mod.runner.role() != AppRole::kPrimary &&
+        !mod.runner.Busy()) {
       mod.replica.Fence(out_);
     }
     if (mod.runner.role() != AppRole::kPrimary && !mod.runner.Busy() && mod.replica.drained()) {

@@ -208,6 +208,13 @@ INSTANTIATE_TEST_SUITE_P(
         Case{14353316868584173566ull, nullptr, std::nullopt,
              "no convergence: a secondary source's journal replay lost a stream write and "
              "nothing timed out (the source, whose flush had failed, was never promoted)",
+             true},
+        Case{694711051238700676ull,
+             "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
+             "asymmetric,flap,crash,stream-gap",
+             std::nullopt,
+             "no convergence: a primary forced by the admin, whose copy loses the split brain, "
+             "handed over on the admin's swap but never drained its writes held for an outdate",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
