@@ -60,6 +60,9 @@ class ReplicaPair {
   void SetRole(int i, ReplRole role) {
     Run(i, [&](Actions& out) { replica(i).SetRole(now_, role, out); });
   }
+  void Fence(int i) {
+    Run(i, [&](Actions& out) { replica(i).Fence(out); });
+  }
   void Connect() {
     connected_ = true;
     for (int i = 0; i < 2; ++i) Run(i, [&](Actions& out) { replica(i).OnConnected(now_, out); });

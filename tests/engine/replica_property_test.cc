@@ -200,7 +200,9 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
           if (result.ok()) {
             model.Acknowledge(n, op);
           } else {
-            RC_ASSERT(result.code() == absl::StatusCode::kResourceExhausted);  // a full disk
+            // A full disk, or fenced by a handover to the copy that survives.
+            RC_ASSERT(result.code() == absl::StatusCode::kResourceExhausted ||
+                      result.code() == absl::StatusCode::kAborted);
             model.Fail(n, op);
           }
         }
@@ -212,12 +214,30 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
           if (result.ok()) {
             model.AcknowledgeFsync(n, op);
           } else {
-            RC_ASSERT(result.code() == absl::StatusCode::kDataLoss);  // EIO
+            RC_ASSERT(result.code() == absl::StatusCode::kDataLoss ||  // EIO
+                      result.code() == absl::StatusCode::kAborted);    // fenced
             model.pending_fsyncs[n].erase(op);
           }
         }
       }
     }
+  };
+
+  // What Node does when the handshake chose the secondary's copy (a split brain's policy, or
+  // writes it acknowledged alone): the primary hands the module over once that copy is up to
+  // date, its writes held for an outdate failing (they would be discarded).
+  auto HandOverToTheSurvivingCopy = [&] {
+    const int other = 1 - primary;
+    if (!pair.replica(primary).peer_copy_survives() ||
+        pair.replica(other).data_state() != DataState::kUpToDate) {
+      return;
+    }
+    pair.Fence(primary);
+    harvest();
+    if (!pair.replica(primary).drained()) return;
+    pair.SetRole(primary, ReplRole::kSecondary);
+    primary = other;
+    pair.SetRole(primary, ReplRole::kPrimary);
   };
 
   for (const Step& s : steps) {
@@ -315,6 +335,7 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
         break;
     }
     // What Node does over the heartbeat links after every input.
+    HandOverToTheSurvivingCopy();
     const int other = 1 - primary;
     if (pair.replica(primary).writing_alone()) {
       pair.MarkOutdated(other);
@@ -331,6 +352,8 @@ RC_GTEST_PROP(ReplicaPropertyTest, ReplicasConvergeAndKeepEveryAcknowledgedWrite
   if (!connected) pair.Connect();
   for (int i = 0; i < 300; ++i) {
     pair.Pump();
+    harvest();
+    HandOverToTheSurvivingCopy();
     pair.Advance(absl::Milliseconds(100));
     if (pair.replica(primary).writing_alone()) {
       pair.MarkOutdated(1 - primary);
