@@ -12,8 +12,9 @@
 # 04 needs torn-crash (a crash between two actions of one step, unsynced pages torn), and the
 # crash must fall between the send and the late persist of the same step: rare. With the
 # default fault mixes it was caught after 847 seeds at f863112, not in 1000 at f215a83; it now
-# runs with torn crashes only (caught after 2940 of 3000 seeds at 93ac0d9, a near thing). The run at 6c11cfa
-# caught the others: 01 after 26, 02 after 4, 03 after 2, 05 after 59, 06 after 5, 07 after 4.
+# runs with torn crashes only (caught after 2940 of 3000 seeds at 93ac0d9 and again at 2a7ea07,
+# a near thing). The run at 2a7ea07 caught the others: 01 after 26, 02 after 4, 03 after 2,
+# 05 after 59, 06 after 78, 07 after 4.
 #   bash scripts/planted_bugs.sh            # every patch
 #   bash scripts/planted_bugs.sh 02 03      # only these
 set -euo pipefail
