@@ -81,7 +81,16 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
     // Promoted with a copy not known up to date (an admin forced it): the writer's copy is
     // the reference from now on, and must never become a resync target while it writes.
     Log(out, "this copy was not up to date; as primary it is the reference now (forced)");
-    Persist({record::SetInconsistent{false}, record::SetOutdated{false}}, out);
+    std::vector<ReplicaRecord> records = {record::SetInconsistent{false},
+                                          record::SetOutdated{false}};
+    if (!durable_.joined && durable_.inconsistent) {
+      // An unfinished full resync's target: its content is no longer the first start's data
+      // (the initial generation it still names). It holds the module's data now, under a
+      // lineage of its own: a blank peer takes it whole, a joined one is unrelated data.
+      records.push_back(record::SetJoined{true});
+      records.push_back(record::SetGenerations{Generations{rng_.Next() | 1, 0, {}}});
+    }
+    Persist(std::move(records), out);
   }
   // An outdate heard in another role (as a resync source) says nothing about the writes
   // this role makes alone: they need their own (Node repeats it while it holds).

@@ -795,6 +795,35 @@ TEST(ReplicaTest, InterruptedFullResyncCompletesLater) {
   EXPECT_NE(log.find("connected: full resync", first + 1), std::string::npos) << log;
 }
 
+// Found by the simulator (seed 14390970481312806728): a full resync into b was cut short,
+// b was forced primary, and a's disk was replaced. Both unjoined, b still naming the initial
+// generation, the pair resynced only b's dirty zones into blank a: what b had received whole
+// before the cut never reached a. A forced copy that was mid-way through a full resync holds
+// the module's data under a lineage of its own: a blank peer takes it whole.
+TEST(ReplicaTest, ForcedPartialFullResyncTargetIsTakenWholeByABlankPeer) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  WriteTree(pair, kA);
+  pair.Disconnect();
+  pair.ReplaceDisk(kB);
+  pair.Connect();
+  for (int i = 0; i < 200 && pair.side(kB).blocks_received < 2; ++i) pair.Step();
+  ASSERT_GE(pair.side(kB).blocks_received, 2u) << pair.Log(kB);
+  pair.Disconnect();
+  ASSERT_FALSE(pair.side(kB).disk.joined);
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.ReplaceDisk(kA);
+  pair.SetRole(kB, ReplRole::kPrimary);  // forced: the reference now
+  pair.Write(kB, "vm.img", 2 * kZone, "alone");
+  pair.PeerOutdated(kB);
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_NE(pair.Log(kA).find("this copy is blank: a full resync from the peer"), std::string::npos)
+      << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 // A copy that wrote before it ever met its peer holds other data: refused, until the admin
 // discards one side, which then takes the other's whole tree (its own kept aside), even if
 // the first attempt is interrupted.

@@ -215,6 +215,13 @@ INSTANTIATE_TEST_SUITE_P(
              std::nullopt,
              "no convergence: a primary forced by the admin, whose copy loses the split brain, "
              "handed over on the admin's swap but never drained its writes held for an outdate",
+             true},
+        Case{14390970481312806728ull,
+             "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
+             "asymmetric,flap,crash,stream-gap",
+             std::nullopt,
+             "replicas differ: a copy forced primary mid-way through a full resync still named "
+             "the initial generation; a blank peer then got only its dirty zones",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
