@@ -761,7 +761,11 @@ bool Node::PeerEligible(absl::Time now, const Module& mod) const {
   // Writes made alone here were acknowledged since the pair was last in sync: the peer lacks
   // them whatever it says (it may never have heard the outdate: the witness recorded it, or
   // it was declared lost). It is eligible again once resynced from this copy.
-  if (mod.replica.durable().alone_acked && !mod.replica.peer_copy_survives()) return false;
+  // Not so if the handshake chose the peer's copy (it survives, or resyncs into ours).
+  if (mod.replica.durable().alone_acked && !mod.replica.peer_copy_survives() &&
+      !mod.replica.resync_target()) {
+    return false;
+  }
   return liveness_.Alive(now) && mod.peer_view && mod.peer_view->eligible &&
          mod.peer_view->data == DataState::kUpToDate && mod.peer_view->term == mod.token.term;
 }

@@ -259,6 +259,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
     refused_reason_ = std::move(why);
     if (!i_primary) data_state_ = DataState::kOutdated;
     Log(out, "replication refused: " + refused_reason_);
+    if (i_primary) DrainPending(now, out);  // writes that waited for the handshake go alone
   };
   if (i_primary && peer.primary) return refuse("both nodes are primary");
   if (peer.stream_start == 0) return refuse("the peer's Hello names no stream start (lsn 0)");
@@ -424,6 +425,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
           "changes (kept aside); if the admin placed the module here, duetctl discard on the "
           "peer keeps this copy instead";
       Log(out, "replication waits: " + refused_reason_);
+      DrainPending(now, out);  // writes that waited for the handshake go alone
       return;
     }
   }

@@ -114,6 +114,8 @@ class Replica {
   bool attached() const { return link_ == Link::kAttached && role_ == ReplRole::kPrimary; }
   // Nothing of ours is in flight to the peer or waiting for the window.
   bool drained() const { return inflight_.empty() && pending_.empty(); }
+  // A resync into this copy runs: the peer's copy is the reference.
+  bool resync_target() const { return target_active_; }
   // Why the last connection was refused (split brain under a manual policy, unrelated data).
   const std::string& refused_reason() const { return refused_reason_; }
   // The last handshake decided that the peer's copy survives (a split brain, or writes the

@@ -506,6 +506,28 @@ TEST(ReplicaTest, ServingPrimaryIsNeverTheTargetOfASplitBrain) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// Found by the simulator (seed 2062956919809420545): a write issued while the handshake was
+// deciding waited for it; the handshake then made the primary wait (the peer's copy
+// survives), and the write was never submitted nor answered.
+TEST(ReplicaTest, WriteIssuedDuringAHandshakeThatWaitsGoesAlone) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "A");
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.PeerOutdated(kB);
+  pair.Write(kB, "f", 0, "B");
+  pair.Pump();
+  pair.Connect();
+  const uint64_t during = pair.Write(kB, "g", 0, "during the handshake");
+  pair.Settle();
+  ASSERT_TRUE(pair.replica(kB).peer_copy_survives()) << pair.Log(kB);
+  EXPECT_TRUE(pair.Completed(kB, during)) << pair.Log(kB);
+}
+
 // The default policy: whichever node serves when the pair meets again, the default
 // primary's copy survives a split brain. The other node, serving, waits for the handover.
 TEST(ReplicaTest, SplitBrainKeepsTheDefaultPrimarysCopyEvenIfThePeerServes) {

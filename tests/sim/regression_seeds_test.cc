@@ -222,6 +222,13 @@ INSTANTIATE_TEST_SUITE_P(
              std::nullopt,
              "replicas differ: a copy forced primary mid-way through a full resync still named "
              "the initial generation; a blank peer then got only its dirty zones",
+             true},
+        Case{2062956919809420545ull,
+             "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
+             "asymmetric,flap,crash,stream-gap",
+             std::nullopt,
+             "an application call never answered: a write that waited for a handshake which "
+             "then made the primary wait for its handover was never submitted",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
