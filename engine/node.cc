@@ -567,7 +567,9 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
     mod.leaving_for_peer_copy = true;
     Log(m, "split brain: the peer's copy survives; handing the module over to it");
   }
-  if (mod.handoff && !peer_ok) {
+  // A copy that a resync is overwriting cannot serve: a handover in progress goes on (the
+  // peer's view may lag the handshake that made this copy the target).
+  if (mod.handoff && !peer_ok && !mod.replica.resync_target()) {
     mod.handoff = false;
     mod.handoff_by_admin = false;
     Log(m, "handover cancelled: the peer is no longer an up-to-date secondary");

@@ -229,6 +229,11 @@ INSTANTIATE_TEST_SUITE_P(
              std::nullopt,
              "an application call never answered: a write that waited for a handshake which "
              "then made the primary wait for its handover was never submitted",
+             true},
+        Case{7737520649210495389ull, nullptr, std::nullopt,
+             "no convergence: a handover to the surviving copy was cancelled when the handshake "
+             "made this copy the target (the peer's view lagged), and the copy went back to "
+             "primary",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);
