@@ -125,10 +125,10 @@ class Node {
   AppRole DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason);
   AppRole DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason);
   void Claim(Module& mod, ModuleIndex m, const char* why);
-  // Stops this node writing the module at once (writes frozen, VIP released, unacknowledged
-  // mutations failed); the application is stopped by the next plan.
   // Why the witness refused the last lease request (it did: refused_by() is set).
   std::string LeaseRefusal(const Module& mod) const;
+  // Stops this node writing the module at once (writes frozen, VIP released, unacknowledged
+  // mutations failed); the application is stopped by the next plan.
   void FenceNow(ModuleIndex m, const std::string& why);
   void PassToPeer(Module& mod, ModuleIndex m);
   void OnApplicationFailed(absl::Time now, ModuleIndex m, const std::string& what,
