@@ -216,6 +216,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.discard = discard_my_data_;
   hello.stream_start = next_lsn_;  // nothing is submitted until the decision
   hello.joined = durable_.joined;
+  my_facts_ = CopyFacts::Of(hello);
   out.push_back(SendReplication{hello});
   hello_sent_ = true;
   link_ = Link::kHello;
@@ -252,7 +253,6 @@ void Replica::Decide(absl::Time now, Actions& out) {
   assert(now != absl::InfinitePast());  // the session's clocks start now
   const ReplHello& peer = *peer_hello_;
   const bool i_primary = role_ == ReplRole::kPrimary;
-  const SyncDecision decision = duet::Decide(durable_.gens, peer.gens);
   peer_copy_survives_ = own_copy_survives_ = false;  // this handshake decides again
   auto refuse = [&](std::string why) {
     link_ = Link::kRefused;
@@ -261,192 +261,39 @@ void Replica::Decide(absl::Time now, Actions& out) {
     Log(out, "replication refused: " + refused_reason_);
     if (i_primary) DrainPending(now, out);  // writes that waited for the handshake go alone
   };
-  if (i_primary && peer.primary) return refuse("both nodes are primary");
   if (peer.stream_start == 0) return refuse("the peer's Hello names no stream start (lsn 0)");
-  bool self_source = false;
-  bool discard = false;
-  // A full resync: the source sends every name it holds, whole, and the target has every
-  // name it holds sent over (overwritten, or removed if the source lacks it).
-  bool full = false;
-  // A node back from a crash whose writes made alone were never acknowledged (they died
-  // waiting for the peer's outdate) rolls back to the peer's copy, which holds everything
-  // acknowledged, including what the crash lost here unsynced. Its changes are kept aside.
-  // Only if the peer did not restart too: then it may lack what it had not synced.
-  const bool self_crashed = Crashed();
-  const bool self_rolls_back = !i_primary && self_crashed && !durable_.alone_acked &&
-                               !peer.primary && !peer.inconsistent && !peer.crashed;
-  const bool peer_rolls_back = !peer.primary && peer.crashed && !peer.alone_acked && !i_primary &&
-                               !ContentPartial() && !self_crashed;
-  // A copy that never held the module's data (a new node, a replaced disk, lost metadata:
-  // not joined, never wrote) takes the whole tree from one that does. One that wrote before
-  // it ever met the peer holds other data: unrelated.
-  SyncDecision effective = decision;
-  if (durable_.joined != peer.joined) {
-    const Generations& fresh = durable_.joined ? peer.gens : durable_.gens;
-    if (fresh.current == kInitialGeneration && fresh.bitmap == 0) {
-      full = true;
-      self_source = durable_.joined;
-      discard = !self_source;  // whatever a blank copy holds is kept aside
-      Log(out, self_source ? "the peer's copy is blank: a full resync to it"
-                           : "this copy is blank: a full resync from the peer");
-    } else {
-      effective = SyncDecision::kUnrelated;
-    }
-  } else if (!durable_.joined && ContentPartial() != peer.inconsistent) {
-    // Neither joined, one mid-way through a full resync (its source lost its disk since):
-    // the copies are not the identical ones of a first start. The consistent one goes whole.
-    full = true;
-    self_source = peer.inconsistent;
-    discard = !self_source;
-    Log(out, self_source ? "the peer's copy is partial and was never complete: a full resync to it"
-                         : "this copy is partial and was never complete: a full resync from the "
-                           "peer");
-  }
-  switch (full ? SyncDecision::kInSync : effective) {
-    case SyncDecision::kInSync: {
-      if (full) break;
-      // The same data, except what crashes left in activity logs: the primary sends those
-      // zones. With none, the side that lost least does: a crashed copy lost what it had not
-      // synced, which its peer acknowledged and still holds; a copy whose flush failed (EIO)
-      // still reads it but will lose it at its next restart, so it is repaired from a peer
-      // that holds it durably. Else the default primary.
-      self_source = i_primary;
-      if (!i_primary && !peer.primary) {
-        const auto loss = [](bool crashed, bool disk_failed) {
-          return crashed ? 2 : disk_failed ? 1 : 0;
-        };
-        const int mine = loss(self_crashed, durable_.disk_failed);
-        const int theirs = loss(peer.crashed, peer.disk_failed);
-        self_source = mine != theirs ? mine < theirs : opt_.default_primary_here;
-      }
-      break;
-    }
-    case SyncDecision::kSelfIsSource:
-      if (peer.primary && !durable_.alone_acked) {
-        // The peer took over while this node was away, and this node wrote after it last
-        // heard from it, none of it acknowledged (it waited for the peer to be outdated):
-        // the serving primary keeps its data; ours is kept aside, then replaced.
-        Log(out,
-            "split brain: the serving primary never received this node's last changes, none "
-            "of them acknowledged: keeping the primary's copy, this node's changes are kept "
-            "aside");
-        discard = true;
-        self_source = false;
-        break;
-      }
-      if (self_rolls_back) {
-        Log(out,
-            "back from a crash with changes made alone that were never acknowledged: "
-            "rolling back to the peer's copy, this node's changes are kept aside");
-        discard = true;
-        self_source = false;
-        break;
-      }
-      self_source = true;
-      break;
-    case SyncDecision::kPeerIsSource:
-      // As above, from the other side: a serving primary keeps its copy against a newer one
-      // only if nothing of the newer one was acknowledged.
-      self_source = (i_primary && !peer.alone_acked) || peer_rolls_back;
-      break;
-    case SyncDecision::kSplitBrain:
-      if (discard_my_data_ || peer.discard) {
-        if (discard_my_data_ && peer.discard) {
-          return refuse("split brain: the admin told both nodes to discard their changes");
-        }
-        self_source = !discard_my_data_;
-        discard = discard_my_data_;
-        Log(out, absl::StrCat("split brain resolved by the admin: this node ",
-                              discard ? "discards its changes (kept aside)" : "keeps its data"));
-        break;
-      }
-      if (durable_.alone_acked != peer.alone_acked) {
-        // Only one side acknowledged writes made alone; the other's waited for an outdate
-        // that never came (they failed or were never answered): no split brain, the real
-        // branch wins and the tentative one is kept aside.
-        self_source = durable_.alone_acked;
-        discard = !self_source;
-        Log(out,
-            absl::StrCat("both nodes wrote alone, but only ",
-                         self_source ? "this node's" : "the peer's",
-                         " writes were acknowledged; this node ",
-                         self_source ? "keeps its data" : "discards its changes (kept aside)"));
-        break;
-      }
-      if (opt_.split_brain != SplitBrainPolicy::kDiscardNonDefault) {
-        return refuse(absl::StrCat(
-            "split brain: both nodes wrote alone (policy ",
-            opt_.split_brain == SplitBrainPolicy::kManual ? "manual" : "discard-least-changes",
-            "): the admin must choose the surviving copy (duetctl discard on the node whose "
-            "changes to drop)"));
-      }
-      // Whoever serves now, the default primary's copy survives (DESIGN.md §5).
-      self_source = opt_.default_primary_here;
-      discard = !self_source;
-      Log(out, absl::StrCat("split brain detected; this node ",
-                            self_source ? "keeps its data" : "discards its changes (kept aside)",
-                            " (policy discard-non-default)"));
-      break;
-    case SyncDecision::kUnrelated:
-      if (discard_my_data_ != peer.discard) {
-        full = true;
-        self_source = !discard_my_data_;
-        discard = discard_my_data_;
-        Log(out, absl::StrCat("unrelated data resolved by the admin: this node ",
-                              discard ? "discards its copy (kept aside)" : "keeps its data",
-                              "; a full resync"));
-        break;
-      }
-      return refuse(
-          "unrelated data on the two nodes: the admin must choose which to keep (duetctl "
-          "discard on the node whose copy to drop: a full resync)");
-  }
-  // Whatever the generations say, a copy that a resync was overwriting (inconsistent) is
-  // never the source against a consistent one: that resync resumes, and the changes it was
-  // discarding were kept aside when it started. (A primary's copy is never inconsistent.)
-  if (!full && ContentPartial() != peer.inconsistent && !i_primary && !peer.primary) {
-    self_source = peer.inconsistent;
-    discard = false;
-  }
-  const std::string decision_name = full ? "full resync" : SyncDecisionName(effective);
-  // A serving primary is never a resync target: its application would see the peer's blocks
-  // land under it. When the copy that survives is the other one, the primary hands the
-  // module over (Node: peer_copy_survives) and the pair decides again once it is secondary.
-  // A partial copy never survives against a serving one, nor one the admin discards.
-  if (i_primary && !self_source) {
-    if (peer.inconsistent || peer.discard) {
-      self_source = true;
-    } else {
+  // Both sides decide from the two Hellos as they were sent (ours is `my_facts_`).
+  const SessionVerdict verdict = DecideSession(
+      my_facts_, CopyFacts::Of(peer), SessionPolicy{opt_.split_brain, opt_.default_primary_here});
+  const std::string reason = SessionRuleReason(verdict.rule);
+  if (const std::string choice = DescribeChoice(verdict); !choice.empty()) Log(out, choice);
+  switch (verdict.outcome) {
+    case SessionOutcome::kRefuse:
+      return refuse(reason);
+    case SessionOutcome::kHandOver:
+      // Node hands the module over once the peer can take it (peer_copy_survives); the pair
+      // decides again when this node is secondary.
       peer_copy_survives_ = true;
       link_ = Link::kRefused;
-      refused_reason_ =
-          "the peer's copy survives (" + decision_name +
-          "); this node serves until the peer can take the module over, then discards its "
-          "changes (kept aside); if the admin placed the module here, duetctl discard on the "
-          "peer keeps this copy instead";
+      refused_reason_ = absl::StrCat(SessionFitReason(verdict.fit), " (", verdict.Name(), ")");
       Log(out, "replication waits: " + refused_reason_);
       DrainPending(now, out);  // writes that waited for the handshake go alone
       return;
-    }
-  }
-  if (peer.primary && self_source) {
-    if (ContentPartial() || discard_my_data_) {
-      self_source = false;
-      discard = discard_my_data_;  // the admin chose the serving copy
-    } else {
+    case SessionOutcome::kAwaitHandOver:
       own_copy_survives_ = true;
       link_ = Link::kRefused;
-      refused_reason_ =
-          "this copy survives (" + decision_name +
-          "); waiting for the serving peer to hand the module over (duetctl discard here keeps "
-          "the peer's copy instead)";
+      refused_reason_ = absl::StrCat(SessionFitReason(verdict.fit), " (", verdict.Name(), ")");
       // The copy that survives may serve: whatever it was marked, it is the reference.
       if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
       data_state_ = DataState::kUpToDate;
       Log(out, "replication waits: " + refused_reason_);
       return;
-    }
+    case SessionOutcome::kAttach:
+      break;
   }
+  const bool self_source = verdict.self_source;
+  const bool full = verdict.full;
+  const std::string decision_name = verdict.Name();
   refused_reason_.clear();
   discard_my_data_ = false;  // done with (or not needed: no split brain)
   link_ = Link::kAttached;
@@ -505,7 +352,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
     StartSource(now, out);
   } else {
     // Behind if the peer's generation is newer, or it holds a plan (a drop left zones dirty).
-    StartTarget(discard, full || effective != SyncDecision::kInSync || peer.dirty, out);
+    StartTarget(verdict.discard, verdict.behind, out);
   }
   // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
   // one went into the plan above, judged by the old watermarks).

@@ -33,6 +33,7 @@
 #include "engine/inputs.h"
 #include "engine/replication/activity_log.h"
 #include "engine/replication/replica_state.h"
+#include "engine/replication/session_decision.h"
 #include "engine/rng.h"
 
 namespace duet {
@@ -262,6 +263,7 @@ class Replica {
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;
+  CopyFacts my_facts_;  // what our last Hello said: the handshake decides from it
   bool hello_sent_ = false;
   bool discard_my_data_ = false;  // the admin's choice, until the next attach
   uint64_t hello_epoch_ = 0;

@@ -769,7 +769,7 @@ TEST(ReplicaTest, BlankCopyTakesTheWholeTreeFromThePeer) {
   pair.ReplaceDisk(kB, {"stale"});
   pair.Connect();
   pair.Settle();
-  EXPECT_NE(pair.Log(kB).find("this copy is blank: a full resync from the peer"), std::string::npos)
+  EXPECT_NE(pair.Log(kB).find("connected: full resync; this node is the target"), std::string::npos)
       << pair.Log(kB);
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_FALSE(pair.side(kB).store.live().contains("stale"));
@@ -841,7 +841,7 @@ TEST(ReplicaTest, ForcedPartialFullResyncTargetIsTakenWholeByABlankPeer) {
   pair.Pump();
   pair.Connect();
   pair.Settle();
-  EXPECT_NE(pair.Log(kA).find("this copy is blank: a full resync from the peer"), std::string::npos)
+  EXPECT_NE(pair.Log(kA).find("connected: full resync; this node is the target"), std::string::npos)
       << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
