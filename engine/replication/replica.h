@@ -15,6 +15,10 @@
 //  - a resync block is applied on the target only if no live write newer than the block's
 //    read reached the zone first (otherwise it is read again).
 // The replica owns no clock and no I/O: Node routes inputs to it and carries out its actions.
+// Its parts, each a file with its own contract at the top: the handshake (a pure function,
+// session_decision.h), the session state machine (replica.cc), the primary's stream, the
+// secondary's stream, the resync source, the resync target and disk faults
+// (replica_<part>.cc); their tests sit in tests/engine/ under the same names.
 #ifndef DUET_ENGINE_REPLICATION_REPLICA_H_
 #define DUET_ENGINE_REPLICATION_REPLICA_H_
 
@@ -166,6 +170,19 @@ class Replica {
     bool durable = false;  // kStream: applied with a flush (an fsync, or ack mode durable)
   };
   static Applying Touched(Applying::Kind kind, uint64_t key, const Mutation& m);
+  // OnApplied routes each completion to the part that emitted the apply.
+  void OnLocalApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnTrackedApplied(const Applying& a, const absl::Status& status, Actions& out);
+  void OnStreamApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnStreamFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
+                       const absl::Status& status, Actions& out);
+  void OnBlockApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnLocalFlushed(uint64_t apply_id, const Applying& a, const absl::Status& status,
+                      Actions& out);
+  void OnSourceFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnCleanFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
+                      const absl::Status& status, Actions& out);
   struct BlockApply {
     size_t left = 0;      // applies outstanding
     bool failed = false;  // one of them failed
@@ -197,6 +214,8 @@ class Replica {
   // Disk failures (a full disk, EIO). A flush of this copy failed while it is the secondary
   // or a resync target / while it is the writer; a mutation failed on the writer's copy.
   void NoteUnsynced(const Mutation& m, uint64_t apply_id);
+  // What an fsync returns on a copy whose flush failed before.
+  static absl::Status DiskFailedError();
   void ForgetSynced(uint64_t flush_id);
   // Makes what was applied since the last good flush hot, and the disk failed (persisted).
   void MarkUnsyncedLost(std::vector<ReplicaRecord>& records);
@@ -244,6 +263,8 @@ class Replica {
   // A secondary source's journal replay got no acknowledgement for the replication timeout.
   bool ReplayStalled(absl::Time now) const;
   void OnResyncDone(const ResyncDone& done, Actions& out);
+  // Source: the target confirmed it holds our data durably: the dirty map closes.
+  void CloseSourceSession(Actions& out);
   void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
 
   void Persist(std::vector<ReplicaRecord> records, Actions& out);

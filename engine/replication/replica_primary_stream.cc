@@ -1,0 +1,264 @@
+// Replica, the primary's stream (DESIGN.md §4). Every local mutation is applied here and,
+// attached, sent to the peer in lsn order within the window (count and bytes); it completes
+// in lsn order once applied here and acknowledged there (an fsync: durable on both). Not
+// attached, it is tracked (dirty zones, namespace journal) under a generation the peer cannot
+// hold, and completes only once the peer is known outdated (the outdate gate). A peer silent
+// for the replication timeout is dropped: what it may lack turns dirty, what is in flight
+// completes by the outdate gate. Zones are hot in the activity log before they are sent.
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/replication/replica.h"
+#include "engine/replication/zone_math.h"
+
+namespace duet {
+
+void Replica::OnLocalMutation(absl::Time now, uint64_t op_id, Mutation mutation, Actions& out) {
+  if (role_ != ReplRole::kPrimary) {
+    out.push_back(
+        CompleteLocal{module_, op_id, absl::FailedPreconditionError("read-only: not primary")});
+    return;
+  }
+  const bool handshaking = connected_ && link_ == Link::kHello;
+  if (handshaking || (attached() && !pending_.empty())) {
+    if (handshaking && pending_.empty()) hello_wait_since_ = now;
+    pending_.push_back(Pending{op_id, std::move(mutation)});
+    DrainPending(now, out);
+    return;
+  }
+  if (attached()) {
+    pending_.push_back(Pending{op_id, std::move(mutation)});
+    DrainPending(now, out);
+  } else {
+    Track(op_id, std::move(mutation), out);
+  }
+}
+
+void Replica::DrainPending(absl::Time now, Actions& out) {
+  while (!pending_.empty()) {
+    if (attached()) {
+      const uint64_t size = pending_.front().mutation.data_size();
+      const bool room = inflight_.empty() || (inflight_.size() < opt_.window_count &&
+                                              inflight_bytes_ + size <= opt_.window_bytes);
+      if (!room) return;  // backpressure: waits for acknowledgements
+      Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      Submit(now, p.op_id, std::move(p.mutation), /*apply_locally=*/true, out);
+    } else if (connected_ && link_ == Link::kHello) {
+      return;  // the handshake decides
+    } else {
+      Pending p = std::move(pending_.front());
+      pending_.pop_front();
+      Track(p.op_id, std::move(p.mutation), out);
+    }
+  }
+}
+
+void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_locally, Actions& out) {
+  const uint64_t lsn = next_lsn_++;
+  std::vector<ReplicaRecord> records;
+  // A journal replay (not applied here) was tracked when it was made: moving dirty zones
+  // again would apply old renames to today's names.
+  const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
+  if (m.is_namespace() && apply_locally) {
+    TrackNamespace(m, /*journal=*/false, records);
+    ForEachChangedName(m, [&](const std::string& path) {
+      activity_log_.TouchName(path, lsn, durable_.hot_names, records);
+    });
+  }
+  if (m.kind == MutationKind::kWrite) {
+    const auto [first, last] = ZonesOf(m, opt_.zone_size);
+    activity_log_.Touch(m.path, first, last, lsn, durable_on_both, durable_.hot, records);
+  }
+  activity_log_.CoolNames(durable_on_both, records);
+  Persist(std::move(records), out);  // hot before sent
+  InFlight entry;
+  entry.lsn = lsn;
+  entry.op_id = op_id;
+  entry.local_done = !apply_locally;
+  entry.bytes = m.data_size();
+  entry.fsync = m.kind == MutationKind::kFsync;
+  if (apply_locally) {
+    const uint64_t id = NextId();
+    applying_[id] = Touched(Applying::Kind::kLocal, lsn, m);
+    out.push_back(ApplyMutation{module_, id, m, m.kind == MutationKind::kFsync});
+  }
+  if (inflight_.empty()) last_ack_progress_ = now;
+  inflight_bytes_ += entry.bytes;
+  if (m.is_namespace() && apply_locally) {
+    Mutation copy = m;
+    copy.data.reset();
+    unacked_namespace_[lsn] = std::move(copy);
+  }
+  out.push_back(SendReplication{ReplWrite{name_, lsn, std::move(m)}});
+  inflight_.push_back(std::move(entry));
+}
+
+bool Replica::MovedOnAlone() const {
+  return durable_.gens.bitmap != 0 && durable_.drawn_alone == durable_.gens.current;
+}
+
+void Replica::MoveGenerationOn(std::vector<ReplicaRecord>& records) {
+  // An open dirty map is not enough: the peer may hold our current (a resync target takes it
+  // at its end, which may never reach us). Then the writes made alone from now on need a
+  // generation of their own, or they would pass for the peer's data at the next handshake.
+  if (MovedOnAlone()) return;
+  Generations gens = durable_.gens;
+  StartTracking(gens, rng_.Next() | 1);
+  records.push_back(record::SetGenerations{gens});
+  records.push_back(record::SetDrawnAlone{gens.current});
+}
+
+void Replica::ShareCurrent(std::vector<ReplicaRecord>& records) {
+  if (durable_.drawn_alone != 0) records.push_back(record::SetDrawnAlone{0});
+}
+
+void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
+  std::vector<ReplicaRecord> records;
+  MoveGenerationOn(records);
+  if (m.kind == MutationKind::kWrite) {
+    const auto [first, last] = ZonesOf(m, opt_.zone_size);
+    bool all_dirty = true;
+    for (uint64_t z = first; z <= last && all_dirty; ++z) {
+      all_dirty = durable_.dirty.Contains(m.path, z);
+    }
+    if (!all_dirty) records.push_back(record::MarkDirty{m.path, first, last});
+  } else if (m.is_namespace()) {
+    TrackNamespace(m, /*journal=*/true, records);
+  }
+  Persist(std::move(records), out);  // dirty before the write completes
+  const uint64_t id = NextId();
+  applying_[id] = Touched(Applying::Kind::kTracked, op_id, m);
+  const bool durable = m.kind == MutationKind::kFsync;
+  out.push_back(ApplyMutation{module_, id, std::move(m), durable});
+}
+
+void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<ReplicaRecord>& records) {
+  switch (m.kind) {
+    case MutationKind::kRename:
+      records.push_back(record::Renamed{m.path, m.path2});
+      activity_log_.Rename(m.path, m.path2);
+      break;
+    case MutationKind::kUnlink:
+    case MutationKind::kRmdir:
+    case MutationKind::kRemoveTree:
+      records.push_back(record::Removed{m.path});
+      activity_log_.Remove(m.path);
+      break;
+    case MutationKind::kTruncate:
+      records.push_back(record::Truncated{m.path, m.offset});
+      break;
+    default:
+      break;
+  }
+  if (journal) {
+    Mutation entry = m;
+    entry.data.reset();
+    records.push_back(record::Journal{std::move(entry)});
+  }
+}
+
+void Replica::CompleteInOrder(Actions& out) {
+  while (!inflight_.empty()) {
+    InFlight& front = inflight_.front();
+    const bool peer_has = !front.alone && front.lsn <= peer_done_lsn_;
+    // Without the peer's ack, a mutation completes only once the peer is known outdated
+    // (it cannot take over with its old copy), or fails if this node is fenced.
+    const bool alone = front.alone || !attached();
+    if (!front.local_done || !(peer_has || fenced_ || (alone && peer_outdated_))) break;
+    if (front.op_id != 0 && !peer_has && !fenced_ && !attached() && !MovedOnAlone()) {
+      // Sent before the peer was dropped and acknowledged without it: a write made alone,
+      // so this branch moves on first, as in Track (else, with equal generations, the next
+      // handshake may make the peer, which never got it, the source). Not while attached:
+      // this session's resync, with the peer already inconsistent, carries it.
+      std::vector<ReplicaRecord> records;
+      MoveGenerationOn(records);
+      Persist(std::move(records), out);
+      RefreshHelloIfStale(out);
+    }
+    if (front.op_id != 0) {
+      absl::Status status = front.local_status;
+      if (fenced_ && !peer_has) status = absl::AbortedError("fenced: no longer primary");
+      if (status.ok() && front.fsync && durable_.disk_failed) status = DiskFailedError();
+      out.push_back(CompleteLocal{module_, front.op_id, status});
+    }
+    inflight_bytes_ -= front.bytes;
+    inflight_.pop_front();
+  }
+}
+
+void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
+  Log(out, "dropping the peer (" + why + "); continuing alone, tracking changes");
+  std::vector<ReplicaRecord> records;
+  // The generation moves on at the first write made alone (Track) or acknowledged without
+  // the peer (CompleteInOrder), not here: the peer has everything it acknowledged, and if
+  // this node crashes now, the peer's copy must still count as the newer one for those
+  // zones. The next Hello says we hold a plan (`dirty`).
+  // Whatever the peer may lack: zones written but not yet durable there, and namespace
+  // changes it has not acknowledged.
+  activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
+    if (!durable_.dirty.Contains(ref.path, ref.zone)) {
+      records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
+    }
+  });
+  for (const auto& [lsn, m] : unacked_namespace_) {
+    if (lsn > peer_done_lsn_) records.push_back(record::Journal{m});
+  }
+  unacked_namespace_.clear();
+  for (InFlight& f : inflight_) f.alone = f.lsn > peer_done_lsn_;
+  peer_outdated_ = false;  // this time alone needs its own outdate of the peer
+  Persist(std::move(records), out);
+  link_ = Link::kDown;
+  AbandonSourceSession();
+  CompleteInOrder(out);  // what is applied here completes now: the peer is not needed
+  DrainPending(now, out);
+}
+
+uint64_t Replica::LocalAppliedLsn() const {
+  for (const InFlight& f : inflight_) {
+    if (!f.local_done) return f.lsn - 1;
+  }
+  return next_lsn_ - 1;
+}
+
+void Replica::OnLocalApplied(absl::Time now, const Applying& a, const absl::Status& status,
+                             Actions& out) {
+  auto entry = std::lower_bound(inflight_.begin(), inflight_.end(), a.key,
+                                [](const InFlight& f, uint64_t lsn) { return f.lsn < lsn; });
+  if (entry == inflight_.end() || entry->lsn != a.key) return;
+  entry->local_done = true;
+  entry->local_status = status;
+  if (!status.ok()) OnLocalApplyFailed(a, status, out);
+  CompleteInOrder(out);
+  DrainPending(now, out);
+}
+
+void Replica::OnTrackedApplied(const Applying& a, const absl::Status& status, Actions& out) {
+  // A write made alone that failed is dirty already; only lost durability matters.
+  if (!status.ok() && a.mutation == MutationKind::kFsync) {
+    OnLocalDurabilityFailed(status, out);
+  }
+  absl::Status result = fenced_ ? absl::AbortedError("fenced: no longer primary") : status;
+  if (result.ok() && a.mutation == MutationKind::kFsync && durable_.disk_failed) {
+    result = DiskFailedError();
+  }
+  if (peer_outdated_ || fenced_) {
+    out.push_back(CompleteLocal{module_, a.key, result});
+  } else {
+    held_completions_.emplace_back(a.key, result);  // until the peer is outdated
+  }
+}
+
+void Replica::OnLocalFlushed(uint64_t apply_id, const Applying& a, const absl::Status& status,
+                             Actions& out) {
+  local_flush_in_flight_ = false;
+  if (!status.ok()) OnLocalDurabilityFailed(status, out);
+  if (status.ok()) ForgetSynced(apply_id);
+  if (status.ok() && !durable_.disk_failed) {
+    local_durable_lsn_ = std::max(local_durable_lsn_, a.key);
+  }
+}
+
+}  // namespace duet

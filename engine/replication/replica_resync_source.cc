@@ -1,0 +1,347 @@
+// Replica, the resync source (DESIGN.md §5). The plan is the dirty map itself (persisted), the
+// zones the activity log says the peer may lack, the target's own requests, and on a full
+// resync every name of the listed tree. Zones are read and sent with a bounded number of reads
+// in flight (resync_reads) and the bandwidth capped; a zone is forgotten (MarkClean) only once
+// durable on the target AND flushed here. The namespace journal is replayed first as stream writes.
+// The session ends with ResyncDone after a flush of our own copy; the target's answer closes the
+// map.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/replication/replica.h"
+#include "engine/replication/zone_math.h"
+
+namespace duet {
+
+void Replica::AbandonSourceSession() {
+  // What the session had read or sent stays in the dirty map: the next session resends it.
+  source_active_ = false;
+  reads_.clear();
+  blocks_.clear();
+  reading_.clear();
+  unflushed_.clear();
+  durable_there_.clear();
+  clean_flush_in_flight_ = false;  // its completion belongs to the old session
+  probes_.clear();
+  list_id_ = 0;
+  list_retry_at_ = absl::InfiniteFuture();
+}
+
+void Replica::OnSourceFlushed(absl::Time now, const Applying& a, const absl::Status& status,
+                              Actions& out) {
+  if (!status.ok()) {
+    // What we sent is not known durable here: the dirty map stays open, and the resync
+    // runs again in a new session.
+    OnLocalDurabilityFailed(status, out);
+    if (a.session == session_ && source_active_) RestartSessionLater(now);
+    return;
+  }
+  if (a.session == session_ && source_active_ && awaiting_done_confirm_) {
+    // The target takes our current with this, even if its answer never reaches us.
+    std::vector<ReplicaRecord> records;
+    ShareCurrent(records);
+    Persist(std::move(records), out);
+    out.push_back(SendReplication{ResyncDone{name_, durable_.gens.current, target_requests_seen_}});
+  }
+}
+
+void Replica::OnCleanFlushed(absl::Time now, const Applying& a, const absl::Status& status,
+                             Actions& out) {
+  if (a.session != session_ || !source_active_) return;  // the zones stay in the plan
+  clean_flush_in_flight_ = false;
+  if (!status.ok()) {
+    // Still dirty, so they turn hot: a crash here takes them back from the target.
+    OnLocalDurabilityFailed(status, out);
+    RestartSessionLater(now);
+    return;
+  }
+  std::vector<ReplicaRecord> records;
+  for (auto zone = durable_there_.begin(); zone != durable_there_.end() && zone->first <= a.key;) {
+    records.push_back(record::MarkClean{zone->second.path, zone->second.zone});
+    reading_.erase(zone->second);
+    zone = durable_there_.erase(zone);
+  }
+  Persist(std::move(records), out);
+  IssueCleanFlush(out);
+  MaybeFinishSource(out);
+}
+
+void Replica::StartSource(absl::Time now, Actions& out) {
+  std::vector<ReplicaRecord> records;
+  // The plan is the dirty map itself (persisted), so an interrupted resync resumes from it.
+  activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
+    if (!durable_.dirty.Contains(ref.path, ref.zone)) {
+      records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
+    }
+  });
+  // Names a namespace mutation in flight changed (the peer may lack it, or this node lost it
+  // in a crash): each goes whole, as it is here (kept hot until the resync is done, so a
+  // restart plans them again).
+  whole_paths_.clear();
+  activity_log_.TakeNamesNotDurable(peer_durable_lsn_, [&](const std::string& path) {
+    whole_paths_.insert(path);
+    if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
+  });
+  // A replay the target may already have applied (an earlier session was interrupted) would
+  // rename or truncate today's content there (a name a block has rewritten since): each name
+  // the journal touches then goes whole, as it is here. The first replay stays incremental.
+  if (journal_replayed_) {
+    for (const Mutation& m : durable_.journal) {
+      ForEachChangedName(m, [&](const std::string& path) {
+        whole_paths_.insert(path);
+        if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
+      });
+    }
+  }
+  journal_replayed_ = !durable_.journal.empty() && !full_resync_;
+  Persist(std::move(records), out);
+  // Namespace changes first, on the stream, so that the zones land on the right names. A
+  // full resync sends every name whole instead.
+  if (!full_resync_) {
+    for (const Mutation& m : durable_.journal) {
+      Submit(now, /*op_id=*/0, m, /*apply_locally=*/false, out);
+    }
+  }
+  // The journal closes with the dirty map: not before the target acknowledged the replay (a
+  // replayed change lost on the way would be lost for good).
+  replay_end_lsn_ = next_lsn_ - 1;
+  source_active_ = true;
+  target_zones_complete_ = false;
+  awaiting_done_confirm_ = false;
+  target_requests_seen_ = 0;
+  resync_total_ = durable_.dirty.zones() * opt_.zone_size;
+  resync_done_ = 0;
+  resync_started_ = now;
+  next_read_at_ = now;
+  if (full_resync_) IssueListTree(out);
+  IssueReads(now, out);
+}
+
+void Replica::IssueListTree(Actions& out) {
+  list_id_ = NextId();
+  list_retry_at_ = absl::InfiniteFuture();
+  out.push_back(ListTree{module_, list_id_});
+}
+
+void Replica::OnTreeListed(absl::Time now, const TreeListed& listed, Actions& out) {
+  if (listed.list_id != list_id_ || list_id_ == 0) return;  // from an earlier session
+  list_id_ = 0;
+  if (!listed.status.ok()) {
+    Log(out, absl::StrCat("full resync: listing this copy failed (", listed.status.message(),
+                          "); retrying in 1s"));
+    list_retry_at_ = now + absl::Seconds(1);
+    return;
+  }
+  if (source_active_) {
+    std::vector<ReplicaRecord> records;
+    for (const std::string& path : listed.paths) {
+      whole_paths_.insert(path);
+      if (!durable_.dirty.Contains(path, 0)) {
+        records.push_back(record::MarkDirty{path, 0, 0});
+        resync_total_ += opt_.zone_size;
+      }
+    }
+    Persist(std::move(records), out);
+    IssueReads(now, out);
+    MaybeFinishSource(out);
+  } else if (target_active_) {
+    // Every name here goes: kept aside first (never silently deleted), then overwritten with
+    // the source's version, or removed where the source has none.
+    if (!listed.paths.empty()) out.push_back(PreserveDivergent{module_, listed.paths});
+    for (const std::string& path : listed.paths) RequestFromSource(path, {}, false, out);
+    RequestFromSource("", {}, true, out);
+  }
+}
+
+void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out) {
+  if (!source_active_) return;
+  ++target_requests_seen_;
+  // A late request (after `last`) reopens a resync that was about to be declared done.
+  awaiting_done_confirm_ = false;
+  std::vector<ReplicaRecord> records;
+  if (!zones.path.empty()) {
+    if (zones.zones.empty()) {
+      whole_paths_.insert(zones.path);  // the target changed its names: send it whole
+      if (reading_.contains(ZoneRef{zones.path, 0})) {
+        // Its first zone went (or goes) already: learn the file's size with a probe read.
+        const uint64_t id = NextId();
+        probes_[id] = zones.path;
+        out.push_back(ReadZone{module_, id, zones.path, 0, 0});
+      }
+      if (!durable_.dirty.Contains(zones.path, 0)) {
+        records.push_back(record::MarkDirty{zones.path, 0, 0});
+        resync_total_ += opt_.zone_size;
+      }
+    }
+    for (uint64_t z : zones.zones) {
+      const ZoneRef ref{zones.path, z};
+      if (!durable_.dirty.Contains(zones.path, z)) {
+        records.push_back(record::MarkDirty{zones.path, z, z});
+        resync_total_ += opt_.zone_size;
+      } else if (reading_.contains(ref)) {
+        // Sent already (or being read), but asked again: a live write to it failed on the
+        // target since. It goes again (a block in flight meanwhile is harmless).
+        reading_.erase(ref);
+        absl::erase_if(unflushed_, [&](const auto& entry) { return entry.second == ref; });
+        absl::erase_if(durable_there_, [&](const auto& entry) { return entry.second == ref; });
+      }
+    }
+  }
+  Persist(std::move(records), out);
+  if (zones.last) {
+    target_zones_complete_ = true;
+    // The target has marked its copy inconsistent (if behind) before sending this: it can
+    // no longer take over with an older copy, so writes made alone may complete.
+    OnPeerOutdated(now, out);
+  }
+  IssueReads(absl::InfinitePast(), out);
+  MaybeFinishSource(out);
+}
+
+void Replica::IssueReads(absl::Time now, Actions& out) {
+  if (!source_active_) return;
+  while (reads_.size() + blocks_.size() < opt_.resync_reads) {
+    if (opt_.resync_bandwidth != 0 && now != absl::InfinitePast() && now < next_read_at_) break;
+    std::optional<ZoneRef> zone =
+        durable_.dirty.FindFirst([&](const ZoneRef& ref) { return !reading_.contains(ref); });
+    if (!zone) break;
+    const uint64_t id = NextId();
+    reads_[id] = {*zone, LocalAppliedLsn()};
+    reading_.insert(*zone);
+    out.push_back(ReadZone{module_, id, zone->path, zone->zone * opt_.zone_size, opt_.zone_size});
+    if (opt_.resync_bandwidth != 0) {
+      const absl::Time base =
+          now == absl::InfinitePast() ? next_read_at_ : std::max(now, next_read_at_);
+      next_read_at_ = base + absl::Seconds(static_cast<double>(opt_.zone_size) /
+                                           static_cast<double>(opt_.resync_bandwidth));
+    }
+  }
+}
+
+void Replica::ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out) {
+  // The target changed this path's names: every zone of our version goes over.
+  if (!whole_paths_.contains(path) || read.kind != PathKind::kFile || read.file_size == 0) return;
+  const uint64_t last = (read.file_size - 1) / opt_.zone_size;
+  const uint64_t before = durable_.dirty.zones();
+  Persist({record::MarkDirty{path, 0, last}}, out);
+  resync_total_ += (durable_.dirty.zones() - before) * opt_.zone_size;
+}
+
+void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
+  if (auto probe = probes_.find(read.read_id); probe != probes_.end()) {
+    const std::string path = probe->second;
+    probes_.erase(probe);
+    if (read.status.ok()) ExpandWholePath(path, read, out);
+    IssueReads(now, out);
+    MaybeFinishSource(out);
+    return;
+  }
+  auto it = reads_.find(read.read_id);
+  if (it == reads_.end()) return;  // from an earlier connection
+  const auto [zone, lsn] = it->second;
+  reads_.erase(it);
+  if (!read.status.ok()) {
+    reading_.erase(zone);
+    Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));
+    return;
+  }
+  ExpandWholePath(zone.path, read, out);
+  ResyncBlock block;
+  block.module = name_;
+  block.block_id = NextId();
+  block.path = zone.path;
+  block.zone = zone.zone;
+  block.data = read.data;
+  block.read_lsn = lsn;
+  block.kind = read.kind;
+  block.file_size = read.file_size;
+  block.mode = read.mode;
+  block.link_target = read.link_target;
+  block.total_bytes = resync_total_;
+  block.done_bytes = resync_done_;
+  blocks_[block.block_id] = zone;
+  out.push_back(SendReplication{std::move(block)});
+  IssueReads(now, out);
+}
+
+void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out) {
+  if (ack.durable) {
+    // Every block up to ack.block_id that the target applied is durable there; each zone
+    // leaves the plan once our own copy of it is durable too.
+    for (auto it = unflushed_.begin(); it != unflushed_.end() && it->first <= ack.block_id;) {
+      durable_there_.insert(*it);
+      it = unflushed_.erase(it);
+    }
+    IssueCleanFlush(out);
+    MaybeFinishSource(out);
+    return;
+  }
+  auto it = blocks_.find(ack.block_id);
+  if (it == blocks_.end()) return;
+  const ZoneRef zone = it->second;
+  blocks_.erase(it);
+  if (ack.stale) {
+    reading_.erase(zone);  // read it again
+  } else {
+    // Sent: not read again in this session, and forgotten (MarkClean) once the target says
+    // it is durable. A crash of the target before that resends it in the next session.
+    unflushed_[ack.block_id] = zone;
+    resync_done_ += opt_.zone_size;
+  }
+  IssueReads(now, out);
+  MaybeFinishSource(out);
+}
+
+void Replica::MaybeFinishSource(Actions& out) {
+  if (!source_active_ || !target_zones_complete_ || list_id_ != 0 ||
+      list_retry_at_ != absl::InfiniteFuture() || !reads_.empty() || !blocks_.empty() ||
+      !probes_.empty() || durable_.dirty.zones() != unflushed_.size() + durable_there_.size() ||
+      peer_done_lsn_ < replay_end_lsn_ || awaiting_done_confirm_) {
+    return;
+  }
+  awaiting_done_confirm_ = true;
+  // What we sent must be durable here too before the dirty map closes: flush, then done.
+  const uint64_t id = NextId();
+  applying_[id] = Applying{Applying::Kind::kSourceFlush, 0, session_};
+  out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
+}
+
+void Replica::IssueCleanFlush(Actions& out) {
+  if (clean_flush_in_flight_ || durable_there_.empty()) return;
+  clean_flush_in_flight_ = true;
+  const uint64_t id = NextId();
+  applying_[id] = Applying{Applying::Kind::kCleanFlush, durable_there_.rbegin()->first, session_};
+  out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
+}
+
+void Replica::CloseSourceSession(Actions& out) {
+  // The target holds our data durably: close the dirty map.
+  Generations gens = durable_.gens;
+  gens.bitmap = 0;
+  std::vector<ReplicaRecord> records = {record::ClearDirty{}, record::SetGenerations{gens}};
+  journal_replayed_ = false;  // the journal closes
+  if (!durable_.disk_failed) activity_log_.ForgetRecovered(records);
+  Persist(std::move(records), out);
+  source_active_ = false;
+  awaiting_done_confirm_ = false;
+  unflushed_.clear();
+  durable_there_.clear();
+  clean_flush_in_flight_ = false;
+  peer_outdated_ = false;  // the peer is up to date again
+  Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent"));
+  if (durable_.disk_failed && role_ != ReplRole::kPrimary) {
+    // The peer now holds durably what our failed flush may lose: a new session, in which
+    // it is the source (it lost nothing), rewrites our hot zones.
+    SendHello(out);
+  } else {
+    RefreshHelloIfStale(out);
+  }
+}
+
+bool Replica::ReplayStalled(absl::Time now) const {
+  return role_ != ReplRole::kPrimary && source_active_ && link_ == Link::kAttached && connected_ &&
+         peer_done_lsn_ < replay_end_lsn_ && now - last_ack_progress_ >= opt_.timeout;
+}
+
+}  // namespace duet

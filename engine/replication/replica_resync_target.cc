@@ -1,0 +1,297 @@
+// Replica, the resync target (DESIGN.md §5). It asks the source for everything it may differ
+// in (its own dirty and hot zones, the names its journal touched, on a full resync every name
+// it holds), keeping divergent changes aside first when the verdict says so. A block is
+// applied only if no live stream write newer than its read reached the zone first. The copy
+// is partial (persisted) until ResyncDone, every block applied and a final flush: then it
+// takes the source's current generation and is up to date.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/replication/replica.h"
+#include "engine/replication/zone_math.h"
+
+namespace duet {
+
+void Replica::OnBlockApplied(absl::Time now, const Applying& a, const absl::Status& status,
+                             Actions& out) {
+  auto block = block_applies_.find(a.key);
+  if (block == block_applies_.end()) return;
+  if (!status.ok()) {
+    // (A full disk.) Never acknowledged: the source keeps the zone in its plan, and the
+    // resync starts again in a new session a little later.
+    if (!block->second.failed) {
+      Log(out, absl::StrCat("applying a resync block failed (", status.message(),
+                            "); the resync starts again"));
+    }
+    block->second.failed = true;
+    RestartSessionLater(now);
+  }
+  if (--block->second.left == 0) {
+    const bool failed = block->second.failed;
+    block_applies_.erase(block);
+    if (failed) return;
+    applied_blocks_upto_ = std::max(applied_blocks_upto_, a.key);
+    if (SessionDecided()) {
+      out.push_back(SendReplication{ResyncBlockAck{name_, a.key, false, false}});
+    }
+    if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
+  }
+  MaybeFinishTarget(out);
+}
+
+void Replica::OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
+                             const absl::Status& status, Actions& out) {
+  if (a.session != session_) return;  // flushed for an earlier session's resync
+  if (!status.ok()) {
+    final_flush_started_ = false;
+    OnDurabilityFailedHere(now, status, out);
+    return;
+  }
+  ForgetSynced(apply_id);
+  FinishTarget(out);
+}
+
+void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last,
+                                Actions& out) {
+  ++target_requests_sent_;
+  // A ResyncDone received before this request does not cover it (a stream rename can move
+  // requests while the final flush runs): wait for the next one, which the source sends once
+  // it served this request. Finishing now would leave the source waiting for block acks
+  // that a finished target never sends.
+  done_current_.reset();
+  if (!path.empty()) {
+    Requested& r = requested_[path];
+    if (zones.empty()) r.whole = true;
+    r.zones.insert(r.zones.end(), zones.begin(), zones.end());
+  }
+  out.push_back(SendReplication{ReplTargetZones{name_, std::move(path), std::move(zones), last}});
+}
+
+void Replica::FollowRename(const std::string& from, const std::string& to, Actions& out) {
+  std::vector<std::pair<std::string, Requested>> moved;
+  for (const auto& [path, r] : requested_) {
+    if (path == from ||
+        (path.size() > from.size() && path.starts_with(from) && path[from.size()] == '/')) {
+      moved.emplace_back(to + path.substr(from.size()), r);
+    }
+  }
+  for (auto& [path, r] : moved) {
+    if (!r.zones.empty()) RequestFromSource(path, std::move(r.zones), false, out);
+    if (r.whole) RequestFromSource(path, {}, false, out);
+  }
+}
+
+void Replica::StartTarget(bool discard, bool behind, Actions& out) {
+  target_active_ = true;
+  // Nothing of an earlier session's resync counts: its ResyncDone, blocks and final flush.
+  done_current_.reset();
+  final_flush_started_ = false;
+  block_applies_.clear();
+  live_zone_lsn_.clear();
+  live_path_lsn_.clear();
+  live_file_lsn_.clear();
+  live_rename_lsn_ = 0;
+  applied_blocks_upto_ = 0;
+  flushed_blocks_upto_ = 0;
+  target_requests_sent_ = 0;
+  requested_.clear();
+  // What this node changed or may hold that the peer lacks, all overwritten by the source:
+  // the zones of its dirty map (written alone, or asked for after a failed apply), zones
+  // written here as primary and not yet durable on the peer or left hot by a crash, and
+  // whole paths for the names its journal touched or a namespace mutation in flight changed.
+  std::vector<std::string> renamed;
+  for (const Mutation& m : durable_.journal) {
+    ForEachChangedName(m, [&](const std::string& path) { renamed.push_back(path); });
+  }
+  absl::btree_map<std::string, std::vector<uint64_t>> mine;
+  for (const auto& [path, zones] : durable_.dirty.files()) {
+    zones.ForEach([&](uint64_t z) { mine[path].push_back(z); });
+  }
+  // With a failed disk, every hot zone: this copy may lack it whatever the peer holds.
+  const uint64_t peer_durable = durable_.disk_failed ? 0 : peer_durable_lsn_;
+  // Of unknown age from now on: if this plan is interrupted before the source has it, the
+  // next session's watermark must not make them look durable there.
+  activity_log_.TakeNotDurable(peer_durable,
+                               [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
+  activity_log_.TakeNamesNotDurable(peer_durable,
+                                    [&](const std::string& path) { renamed.push_back(path); });
+  std::sort(renamed.begin(), renamed.end());
+  renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
+  if (discard) {
+    // Keep what we are about to overwrite first.
+    std::vector<std::string> paths = renamed;
+    for (const auto& [path, zones] : durable_.dirty.files()) paths.push_back(path);
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    out.push_back(PreserveDivergent{module_, paths});
+  }
+  for (auto& [path, zones] : mine) {
+    std::sort(zones.begin(), zones.end());
+    zones.erase(std::unique(zones.begin(), zones.end()), zones.end());
+    RequestFromSource(path, std::move(zones), false, out);
+  }
+  for (const std::string& path : renamed) RequestFromSource(path, {}, false, out);
+  // A full resync asks for every name this copy holds first: the last request follows the
+  // listing (OnTreeListed).
+  if (full_resync_) {
+    IssueListTree(out);
+  } else {
+    RequestFromSource("", {}, true, out);
+  }
+  // Overwritten with a copy that differs from ours (newer, or ours diverged): partial until
+  // done. Zones asked for only because a flush failed here come back the same.
+  const bool overwritten =
+      behind || discard || !durable_.dirty.empty() || !durable_.journal.empty();
+  if (behind || discard || !mine.empty() || !renamed.empty() || durable_.inconsistent ||
+      durable_.disk_failed) {
+    if (!durable_.inconsistent || (overwritten && durable_.unflushed_only)) {
+      Persist({record::SetInconsistent{true}}, out);
+    }
+    data_state_ = DataState::kSyncing;
+    sync_percent_ = 0;
+  } else if (durable_.outdated) {
+    // Told it was outdated, yet the generations match: the primary wrote nothing alone.
+    Persist({record::SetOutdated{false}}, out);
+    data_state_ = DataState::kUpToDate;
+  } else {
+    data_state_ = DataState::kUpToDate;
+  }
+}
+
+void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
+  if (!target_active_) return;
+  if (b.total_bytes > 0) {
+    sync_percent_ =
+        static_cast<uint8_t>(std::min<uint64_t>(99, 100 * b.done_bytes / b.total_bytes));
+  }
+  auto zone_lsn = live_zone_lsn_.find(ZoneRef{b.path, b.zone});
+  auto path_lsn = live_path_lsn_.find(b.path);
+  // A block that sets the file's size (its last zone) or removes the path is stale after any
+  // (A zone that ends exactly at the end of file sets the size too: the target may be longer.)
+  // newer live write to the file, not only to its own zone: the size it carries is old.
+  const bool sets_size = b.kind != PathKind::kFile || b.file_size <= (b.zone + 1) * opt_.zone_size;
+  auto file_lsn = live_file_lsn_.find(b.path);
+  const bool stale =
+      (zone_lsn != live_zone_lsn_.end() && zone_lsn->second > b.read_lsn) ||
+      (path_lsn != live_path_lsn_.end() && path_lsn->second > b.read_lsn) ||
+      (sets_size && file_lsn != live_file_lsn_.end() && file_lsn->second > b.read_lsn) ||
+      live_rename_lsn_ > b.read_lsn;
+  if (stale) {
+    out.push_back(SendReplication{ResyncBlockAck{name_, b.block_id, true, false}});
+    return;
+  }
+  std::vector<Mutation> steps;
+  switch (b.kind) {
+    case PathKind::kAbsent:
+      steps.push_back(MakeMutation(MutationKind::kRemoveTree, b.path));
+      break;
+    case PathKind::kDirectory: {
+      Mutation mkdir = MakeMutation(MutationKind::kMkdir, b.path);
+      mkdir.mode = b.mode;
+      steps.push_back(std::move(mkdir));
+      break;
+    }
+    case PathKind::kSymlink: {
+      Mutation link = MakeMutation(MutationKind::kSymlink, b.path, b.link_target);
+      steps.push_back(std::move(link));
+      break;
+    }
+    case PathKind::kFile: {
+      const uint64_t start = b.zone * opt_.zone_size;
+      if (b.data && !b.data->empty()) {
+        Mutation write = MakeMutation(MutationKind::kWrite, b.path);
+        write.offset = start;
+        write.data = b.data;
+        steps.push_back(std::move(write));
+      }
+      if (b.file_size <= start + opt_.zone_size) {
+        Mutation truncate = MakeMutation(MutationKind::kTruncate, b.path);
+        truncate.offset = b.file_size;
+        steps.push_back(std::move(truncate));
+      }
+      if (steps.empty()) {
+        Mutation create = MakeMutation(MutationKind::kCreate, b.path);
+        create.mode = b.mode;
+        steps.push_back(std::move(create));
+      } else if (b.zone == 0) {
+        // The file may exist here with another mode (made by a journal replay, or chmod-ed
+        // on one side only): its first zone makes the mode match.
+        Mutation chmod = MakeMutation(MutationKind::kSetattr, b.path);
+        chmod.mode = b.mode;
+        chmod.mtime_ns = kKeepMtime;
+        steps.push_back(std::move(chmod));
+      }
+      break;
+    }
+  }
+  block_applies_[b.block_id] = BlockApply{steps.size(), false};
+  for (Mutation& m : steps) {
+    const uint64_t id = NextId();
+    // The same zone, sent again, makes the path match whatever its kind: not the whole name.
+    unsynced_zones_[ZoneRef{b.path, b.zone}] = id;
+    applying_[id] = Applying{Applying::Kind::kBlock, b.block_id};
+    out.push_back(ApplyMutation{module_, id, std::move(m), false});
+  }
+}
+
+void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
+  if (awaiting_done_confirm_ && source_active_) return CloseSourceSession(out);
+  if (!target_active_) return;
+  // Sent before the source saw our late request: the next ResyncDone covers it.
+  if (done.requests_seen < target_requests_sent_) return;
+  done_current_ = done.current;
+  MaybeFinishTarget(out);
+}
+
+void Replica::MaybeFinishTarget(Actions& out) {
+  if (!done_current_ || !block_applies_.empty() || final_flush_started_) return;
+  // A flush failed in this session: Linux forgot the pages it could not write, so no later
+  // flush makes this session's blocks durable. The session restarts (RestartSessionLater),
+  // and the source, without our ResyncDone, still holds every zone in its plan.
+  if (flush_failed_session_ == session_) return;
+  final_flush_started_ = true;
+  flush_requests_sent_ = target_requests_sent_;
+  const uint64_t id = NextId();
+  applying_[id] = Applying{Applying::Kind::kFinalFlush, 0, session_};
+  out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
+}
+
+void Replica::FinishTarget(Actions& out) {
+  final_flush_started_ = false;
+  if (!target_active_ || flush_failed_session_ == session_) return;  // as above
+  if (target_requests_sent_ != flush_requests_sent_) {
+    // A request went out during the flush: blocks answering it are not covered by this
+    // flush. Flush again once a ResyncDone covering it arrived and they are applied.
+    MaybeFinishTarget(out);
+    return;
+  }
+  if (!done_current_) return;
+  Generations gens = durable_.gens;
+  if (gens.current != *done_current_) {
+    gens.history[1] = gens.history[0];
+    gens.history[0] = gens.current;
+  }
+  gens.current = *done_current_;
+  gens.bitmap = 0;
+  std::vector<ReplicaRecord> records = {
+      record::ClearDirty{},           record::ClearHot{},         record::SetGenerations{gens},
+      record::SetInconsistent{false}, record::SetOutdated{false}, record::SetDiskFailed{false}};
+  if (!durable_.joined) records.push_back(record::SetJoined{true});  // a full resync's end
+  ShareCurrent(records);  // the source's current, now ours too
+  Persist(std::move(records), out);
+  activity_log_.Clear();
+  target_active_ = false;
+  done_current_.reset();
+  data_state_ = DataState::kUpToDate;
+  sync_percent_ = 100;
+  live_zone_lsn_.clear();
+  live_path_lsn_.clear();
+  live_file_lsn_.clear();
+  requested_.clear();
+  out.push_back(SendReplication{ResyncDone{name_, gens.current, 0}});
+  Log(out, "resync done: this copy is up to date");
+  RefreshHelloIfStale(out);
+}
+
+}  // namespace duet

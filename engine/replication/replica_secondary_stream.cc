@@ -1,0 +1,151 @@
+// Replica, the secondary's stream (DESIGN.md §4). Stream writes of the decided session are
+// applied in lsn order (a gap or an old session's write is ignored, never applied out of
+// order); each is acknowledged at the module's ack level (received, applied, durable);
+// the tree is flushed every flush_interval and the durable watermark acknowledged after it. A write
+// that fails here makes the copy inconsistent and asks for what it touched again (persisted first).
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/replication/replica.h"
+#include "engine/replication/zone_math.h"
+
+namespace duet {
+
+void Replica::OnStreamApplied(absl::Time now, const Applying& a, const absl::Status& status,
+                              Actions& out) {
+  if (!status.ok() && a.durable) {
+    // It may be applied, but is not known durable: never acknowledged. (From an earlier
+    // session: that session's plan already holds what was not acknowledged durable.)
+    if (a.session == session_) OnDurabilityFailedHere(now, status, out);
+    return;
+  }
+  if (!status.ok()) OnStreamApplyFailed(a, status, out);
+  if (a.key != 0 && a.session == session_) MarkStreamDone(a.key, out);
+}
+
+void Replica::OnStreamFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
+                              const absl::Status& status, Actions& out) {
+  if (a.session != session_) return;  // flushed for an earlier session
+  flush_in_flight_ = false;
+  if (!status.ok()) OnDurabilityFailedHere(now, status, out);
+  if (status.ok()) ForgetSynced(apply_id);
+  if (flush_failed_session_ == session_) return;  // nothing more is durable this session
+  durable_lsn_ = std::max(durable_lsn_, a.key);
+  if (flushed_blocks_upto_ > 0 && SessionDecided()) {
+    out.push_back(SendReplication{ResyncBlockAck{name_, flushed_blocks_upto_, false, true}});
+    flushed_blocks_upto_ = 0;
+  }
+  SendAck(out);
+}
+
+void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
+  if (role_ == ReplRole::kPrimary) {
+    Log(out, "ignored a stream write from the peer: this node is primary");
+    return;
+  }
+  if (!SessionDecided()) {
+    // Sent in a session this node never decided (its Hello was answered after it sent
+    // another): the peer completes it by the outdate rule and resyncs what it touched.
+    Log(out, absl::StrCat("ignored stream write lsn ", w.lsn, ": no session decided"));
+    return;
+  }
+  if (w.lsn != expect_lsn_) {
+    Log(out, absl::StrCat("stream out of order: got lsn ", w.lsn, ", expected ", expect_lsn_,
+                          "; ignored"));
+    return;
+  }
+  ++expect_lsn_;
+  const Mutation& m = w.mutation;
+  if (target_active_) {
+    if (m.kind == MutationKind::kWrite) {
+      const auto [first, last] = ZonesOf(m, opt_.zone_size);
+      for (uint64_t z = first; z <= last; ++z) live_zone_lsn_[ZoneRef{m.path, z}] = w.lsn;
+      live_file_lsn_[m.path] = w.lsn;
+    } else if (m.kind != MutationKind::kFsync) {
+      live_path_lsn_[m.path] = w.lsn;
+      if (!m.path2.empty()) live_path_lsn_[m.path2] = w.lsn;
+      if (m.kind == MutationKind::kRename) {
+        live_rename_lsn_ = w.lsn;
+        FollowRename(m.path, m.path2, out);
+      }
+    }
+  }
+  const bool fsync = m.kind == MutationKind::kFsync;
+  const bool durable = fsync || opt_.ack == AckMode::kDurable;
+  const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
+  stream_done_[w.lsn] = false;
+  const uint64_t id = NextId();
+  NoteUnsynced(m, id);
+  Applying applying = Touched(Applying::Kind::kStream, done_on_receipt ? 0 : w.lsn, m);
+  applying.session = session_;
+  applying.durable = durable;
+  applying_[id] = std::move(applying);
+  out.push_back(ApplyMutation{module_, id, m, durable});
+  if (done_on_receipt) MarkStreamDone(w.lsn, out);
+  if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
+}
+
+void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status, Actions& out) {
+  // The primary's own apply may have failed the same way (a rename of a missing name): then
+  // the copies still agree, but this side cannot know, so it asks for what the mutation
+  // touched. Persisted first: a restart asks again.
+  Log(out, absl::StrCat("applying the stream failed (", status.message(), ", ",
+                        MutationKindName(a.mutation), " ", a.path,
+                        "); this copy is inconsistent until resynced"));
+  std::vector<ReplicaRecord> records;
+  if (!durable_.inconsistent || durable_.unflushed_only) {
+    records.push_back(record::SetInconsistent{true});
+  }
+  std::vector<std::string> whole;
+  if (a.mutation == MutationKind::kWrite) {
+    const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
+    records.push_back(record::MarkDirty{a.path, first, last});
+  } else {
+    // A name changed: the path (and a rename's target) comes again whole; the journal
+    // keeps the names for the next session.
+    Mutation names = MakeMutation(a.mutation, a.path, a.path2);
+    records.push_back(record::Journal{std::move(names)});
+    ForEachChangedName(a.mutation, a.path, a.path2,
+                       [&](const std::string& path) { whole.push_back(path); });
+  }
+  Persist(std::move(records), out);
+  data_state_ = DataState::kOutdated;
+  if (!connected_ || role_ == ReplRole::kPrimary) return;
+  if (target_active_) {
+    // Mid-resync: ask the running session (its ResyncDone waits for this request).
+    data_state_ = DataState::kSyncing;
+    if (a.mutation == MutationKind::kWrite) {
+      std::vector<uint64_t> zones;
+      const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
+      for (uint64_t z = first; z <= last; ++z) {
+        zones.push_back(z);
+      }
+      RequestFromSource(a.path, std::move(zones), false, out);
+    }
+    for (std::string& path : whole) RequestFromSource(std::move(path), {}, false, out);
+  } else if (link_ == Link::kAttached) {
+    SendHello(out);  // a new session, in which this copy is the target
+  }
+}
+
+void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
+  if (lsn <= done_lsn_) return;
+  stream_done_[lsn] = true;
+  while (!stream_done_.empty() && stream_done_.begin()->second) {
+    done_lsn_ = stream_done_.begin()->first;
+    stream_done_.erase(stream_done_.begin());
+  }
+  if (opt_.ack == AckMode::kDurable && flush_failed_session_ != session_) durable_lsn_ = done_lsn_;
+  SendAck(out);
+}
+
+void Replica::SendAck(Actions& out) {
+  if (!SessionDecided()) return;
+  if (done_lsn_ == acked_done_ && durable_lsn_ == acked_durable_) return;
+  acked_done_ = done_lsn_;
+  acked_durable_ = durable_lsn_;
+  out.push_back(SendReplication{ReplAck{name_, done_lsn_, durable_lsn_}});
+}
+
+}  // namespace duet
