@@ -1,0 +1,182 @@
+// Replica, the resync source: the plan, the journal replay, forgetting zones only once durable on
+// both (engine/replication/replica_resync_source.cc).
+#include <gtest/gtest.h>
+
+#include "engine/replication/replica.h"
+#include "tests/engine/printers.h"
+#include "tests/engine/replica_fixtures.h"
+
+namespace duet {
+namespace {
+
+// Found by the simulator (seeds 15124230024145932482, 14353316868584173566): the source forgot
+// a zone (MarkClean) as soon as the target had it durably, but it had read the zone from its
+// page cache, and its own flush then failed: the zone was lost here and named nowhere, so
+// no resync ever sent it again. A zone now leaves the plan once our own copy is durable.
+TEST(ReplicaResyncSourceTest, ResyncSourceForgetsAZoneOnlyOnceItsOwnCopyIsDurable) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "new");  // alone: f's zone is dirty, not hot
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.Connect();
+  while (pair.side(kB).blocks_received == 0) ASSERT_TRUE(pair.Step()) << pair.Log(kA);
+  pair.Hold(kB, true);  // b's block ack, then its durable ack, wait
+  pair.Pump();
+  pair.Advance(absl::Seconds(1));
+  pair.Pump();
+  pair.side(kA).store.set_sync_failure(true);  // a's own flush fails: "new" is not on its disk
+  pair.Hold(kB, false);
+  pair.Pump();
+  pair.side(kA).store.set_sync_failure(false);
+  // A new session finishes the resync: b holds "new", a only in its page cache.
+  pair.Settle();
+  ASSERT_EQ(pair.side(kB).store.live().at("f").data, "new");
+  ASSERT_EQ(pair.side(kA).disk.gens.current, pair.side(kB).disk.gens.current) << pair.Log(kA);
+  pair.Disconnect();
+  pair.Crash(kA);  // back as a secondary: b, which did not crash, is the source
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+// Found by the simulator (seed 3173267267034970257, stream-gap): the source closed its dirty
+// map and journal once every block was durable on the target, while a replayed journal entry
+// had been lost on the way and never acknowledged: that change was lost for good. The plan
+// now closes only after the target acknowledged the whole replay.
+TEST(ReplicaResyncSourceTest, JournalReplayLostOnTheWayIsReplayedAgain) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kCreate, "f"));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle(absl::Seconds(2));
+  pair.Write(kA, "g", 0, "x");  // cools f's name: it is durable on both
+  pair.Settle(absl::Seconds(2));
+  ASSERT_TRUE(pair.side(kA).disk.hot_names.empty()) << pair.Log(kA);
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kUnlink, "f"));
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.Connect();
+  pair.LoseStreamWrites(kA, 1);  // the replayed unlink
+  pair.Settle();
+  EXPECT_FALSE(pair.side(kB).store.live().contains("f")) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+// Found by the simulator (seed 14353316868584173566): a secondary source (no application to
+// promote it) replayed its journal on the stream, and the transport lost the first write:
+// the target ignored the rest, nothing timed out, and the resync never ended. A replay
+// unacknowledged for the replication timeout starts a new session.
+TEST(ReplicaResyncSourceTest, SecondarySourceWhoseJournalReplayIsLostStartsANewSession) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kCreate, "made-alone"));
+  pair.Write(kA, "made-alone", 0, "x");
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "made-alone", "renamed"));
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.SetRole(kA, ReplRole::kSecondary);  // neither serves: a is the source as a secondary
+  pair.LoseStreamWrites(kA, 1);
+  pair.Connect();
+  pair.Settle(absl::Seconds(20));
+  EXPECT_NE(pair.Log(kA).find("no acknowledgement of the journal replay"), std::string::npos)
+      << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
+TEST(ReplicaResyncSourceTest, ResyncSendsOnlyDirtyZones) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  // A large file, replicated.
+  for (uint64_t z = 0; z < 64; ++z) pair.Write(kA, "disk.img", z * kZone, Bytes(kZone, 'a'));
+  pair.Settle(absl::Seconds(2));  // b flushes: everything is durable there
+  ASSERT_EQ(pair.Difference(), "");
+  pair.Disconnect();
+  // Alone, a writes into three zones (one write spans two).
+  pair.Write(kA, "disk.img", 5 * kZone + 10, "new");
+  pair.Write(kA, "disk.img", 40 * kZone - 2, "span");
+  pair.Pump();
+  const uint64_t before = pair.side(kB).block_bytes_received;
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).blocks_received, 3u) << pair.Log(kA);
+  EXPECT_EQ(pair.side(kB).block_bytes_received - before, 3 * kZone);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate);
+  EXPECT_TRUE(pair.side(kA).disk.dirty.empty());
+  EXPECT_EQ(pair.side(kA).disk.gens.bitmap, 0u);
+  EXPECT_EQ(pair.side(kA).disk.gens.current, pair.side(kB).disk.gens.current);
+}
+
+TEST(ReplicaResyncSourceTest, NamespaceJournalReplaysChangesMadeAlone) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "keep", 0, "k");
+  pair.Write(kA, "old", 0, "o");
+  pair.Pump();
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "dir"));
+  pair.Write(kA, "dir/new", 0, "n");
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "old", "dir/moved"));
+  pair.Submit(kA, MakeMutation(MutationKind::kUnlink, "keep"));
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
+TEST(ReplicaResyncSourceTest, ResyncResumesAfterInterrupt) {
+  ReplicaOptions o = Options();
+  o.resync_reads = 1;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  pair.Disconnect();
+  for (uint64_t z = 0; z < 40; ++z) pair.Write(kA, "big", z * kZone, Bytes(kZone, 'z'));
+  pair.Pump();
+  pair.Connect();
+  // Part of the resync, with b's periodic flush making the blocks so far durable.
+  for (int i = 0; i < 3; ++i) {
+    pair.Pump(20);
+    pair.Advance(absl::Seconds(1));
+  }
+  pair.Pump(5);
+  const uint64_t left = pair.side(kA).disk.dirty.zones();
+  ASSERT_GT(left, 0u);
+  ASSERT_LT(left, 40u);
+  pair.Disconnect();
+  pair.Crash(kB);  // b loses what it had not flushed
+  const uint64_t sent_before = pair.side(kB).blocks_received;
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  // Resumed: the second session sent only what was left, not all 40 zones again.
+  EXPECT_LE(pair.side(kB).blocks_received - sent_before, left) << "left " << left;
+}
+
+// Found by the simulator (seed 16753576447339095367): writes made alone to a file that an
+// earlier rename made alone had replaced; replaying the journal must not move the dirty
+// zones again (the rename's old name has none by then, and would wipe the new name's).
+TEST(ReplicaResyncSourceTest, JournalReplayKeepsDirtyZonesOfRenamedOverFile) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "s1", 0, Bytes(100, 'o'));
+  pair.Write(kA, "s2", 0, Bytes(100, 'p'));
+  pair.Pump();
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "s1", "s2"));
+  pair.Submit(kA, MakeMutation(MutationKind::kTruncate, "s2"));  // to 0
+  pair.Write(kA, "s2", 10, Bytes(kZone + 5, 'n'));
+  pair.Submit(kA, MakeMutation(MutationKind::kCreate, "s1"));
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("s2").data.size(), kZone + 15);
+}
+
+}  // namespace
+}  // namespace duet
