@@ -157,7 +157,6 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   peer_outdated_ = false;
   peer_copy_survives_ = own_copy_survives_ = false;  // decided again at the next handshake
   peer_hello_.reset();
-  hello_sent_ = false;
   awaiting_answer_to_ = 0;
   expect_lsn_ = 0;
   AbandonSourceSession();
@@ -190,7 +189,6 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.joined = durable_.joined;
   my_facts_ = CopyFacts::Of(hello);
   out.push_back(SendReplication{hello});
-  hello_sent_ = true;
   link_ = Link::kHello;
   if (answers != 0) Decide(now, out);
 }

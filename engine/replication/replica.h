@@ -285,7 +285,6 @@ class Replica {
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;
   CopyFacts my_facts_;  // what our last Hello said: the handshake decides from it
-  bool hello_sent_ = false;
   bool discard_my_data_ = false;  // the admin's choice, until the next attach
   uint64_t hello_epoch_ = 0;
   uint64_t awaiting_answer_to_ = 0;                     // our unsolicited Hello not yet answered
