@@ -169,26 +169,35 @@ class Replica {
     uint64_t offset = 0, length = 0;
     bool durable = false;  // kStream: applied with a flush (an fsync, or ack mode durable)
   };
-  static Applying Touched(Applying::Kind kind, uint64_t key, const Mutation& m);
-  // OnApplied routes each completion to the part that emitted the apply.
-  void OnLocalApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
-  void OnTrackedApplied(const Applying& a, const absl::Status& status, Actions& out);
-  void OnStreamApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
-  void OnStreamFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
-                       const absl::Status& status, Actions& out);
-  void OnBlockApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
-  void OnLocalFlushed(uint64_t apply_id, const Applying& a, const absl::Status& status,
-                      Actions& out);
-  void OnSourceFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
-  void OnCleanFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
-  void OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
-                      const absl::Status& status, Actions& out);
   struct BlockApply {
     size_t left = 0;      // applies outstanding
     bool failed = false;  // one of them failed
   };
+  // --- The session state machine (replica.cc)
+  // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
+  // if the peer's is known.
+  // `now` matters only when answering (the decision starts the session's clocks).
+  void SendHello(Actions& out, uint64_t answers = 0, absl::Time now = absl::InfinitePast());
+  void Decide(absl::Time now, Actions& out);
+  void RefreshHelloIfStale(Actions& out);
+  // This node's machine restarted (it lost what it had not synced) and it has not attached
+  // since.
+  bool Crashed() const;
+  // A stream session is decided. Acknowledgements (stream and block) go out only then:
+  // between a drop (or a new Hello) and the next decision, the peer may already count lsns
+  // and block ids of a new session that reuse these numbers (a restarted primary starts
+  // again from 1).
+  bool SessionDecided() const { return link_ == Link::kAttached; }
+  // The copy may lack data (a resync into it is mid-way, or a stream apply failed). A copy
+  // inconsistent only because a flush failed since this daemon started still holds every
+  // write it acknowledged as applied: as the peer sees it in a Hello, it is not partial.
+  bool ContentPartial() const { return durable_.inconsistent && !durable_.unflushed_only; }
+  static Applying Touched(Applying::Kind kind, uint64_t key, const Mutation& m);
+  void Persist(std::vector<ReplicaRecord> records, Actions& out);
+  void Log(Actions& out, std::string text);
+  uint64_t NextId() { return next_id_++; }
 
-  // Primary.
+  // --- The primary's stream (replica_primary_stream.cc)
   void Submit(absl::Time now, uint64_t op_id, Mutation mutation, bool apply_locally, Actions& out);
   void Track(uint64_t op_id, Mutation mutation, Actions& out);
   // Starts a new current generation (the peer is behind from now on), unless the current is
@@ -203,73 +212,71 @@ class Replica {
   void DrainPending(absl::Time now, Actions& out);
   void DropPeer(absl::Time now, const std::string& why, Actions& out);
   uint64_t LocalAppliedLsn() const;
-  // Secondary.
+  void OnLocalApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnTrackedApplied(const Applying& a, const absl::Status& status, Actions& out);
+  void OnLocalFlushed(uint64_t apply_id, const Applying& a, const absl::Status& status,
+                      Actions& out);
+
+  // --- The secondary's stream (replica_secondary_stream.cc)
   void ApplyStream(absl::Time now, const ReplWrite& write, Actions& out);
   void MarkStreamDone(uint64_t lsn, Actions& out);
   void SendAck(Actions& out);
-  void ApplyBlock(const ResyncBlock& block, Actions& out);
   // A stream mutation failed here (the primary's may not have): this copy is inconsistent
   // until what it changed comes again by resync.
   void OnStreamApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
-  // Disk failures (a full disk, EIO). A flush of this copy failed while it is the secondary
-  // or a resync target / while it is the writer; a mutation failed on the writer's copy.
-  void NoteUnsynced(const Mutation& m, uint64_t apply_id);
-  // What an fsync returns on a copy whose flush failed before.
-  static absl::Status DiskFailedError();
-  void ForgetSynced(uint64_t flush_id);
-  // Makes what was applied since the last good flush hot, and the disk failed (persisted).
-  void MarkUnsyncedLost(std::vector<ReplicaRecord>& records);
-  void OnDurabilityFailedHere(absl::Time now, const absl::Status& status, Actions& out);
-  // A new session (a Hello) after flush_interval.
-  void RestartSessionLater(absl::Time now);
-  void OnLocalDurabilityFailed(const absl::Status& status, Actions& out);
-  void OnLocalApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
+  void OnStreamApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnStreamFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
+                       const absl::Status& status, Actions& out);
+
+  // --- The resync source (replica_resync_source.cc)
+  void AbandonSourceSession();
+  void StartSource(absl::Time now, Actions& out);
+  void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
+  void IssueListTree(Actions& out);
+  void IssueReads(absl::Time now, Actions& out);
+  void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
+  void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
+  void MaybeFinishSource(Actions& out);
+  void IssueCleanFlush(Actions& out);
+  void OnSourceFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnCleanFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  // Source: the target confirmed it holds our data durably: the dirty map closes.
+  void CloseSourceSession(Actions& out);
+  // A secondary source's journal replay got no acknowledgement for the replication timeout.
+  bool ReplayStalled(absl::Time now) const;
+
+  // --- The resync target (replica_resync_target.cc)
+  void StartTarget(bool discard_divergent, bool behind, Actions& out);
   // Target: asks the source for zones (or, with none, the whole path).
   void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out);
   // Target: the stream renamed `from` (a file or a directory) to `to` here. What this session
   // asked for under the old names now sits under the new ones, and the source, which renamed
   // before sending, reads the old names no more: asks again under the new names.
   void FollowRename(const std::string& from, const std::string& to, Actions& out);
-  // Connection and resync.
-  // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
-  // if the peer's is known.
-  // `now` matters only when answering (the decision starts the session's clocks).
-  void SendHello(Actions& out, uint64_t answers = 0, absl::Time now = absl::InfinitePast());
-  void Decide(absl::Time now, Actions& out);
-  void AbandonSourceSession();
-  void RefreshHelloIfStale(Actions& out);
-  // This node's machine restarted (it lost what it had not synced) and it has not attached
-  // since.
-  bool Crashed() const;
-  // A stream session is decided. Acknowledgements (stream and block) go out only then:
-  // between a drop (or a new Hello) and the next decision, the peer may already count lsns
-  // and block ids of a new session that reuse these numbers (a restarted primary starts
-  // again from 1).
-  bool SessionDecided() const { return link_ == Link::kAttached; }
-  // The copy may lack data (a resync into it is mid-way, or a stream apply failed). A copy
-  // inconsistent only because a flush failed since this daemon started still holds every
-  // write it acknowledged as applied: as the peer sees it in a Hello, it is not partial.
-  bool ContentPartial() const { return durable_.inconsistent && !durable_.unflushed_only; }
-  void StartSource(absl::Time now, Actions& out);
-  void StartTarget(bool discard_divergent, bool behind, Actions& out);
-  void IssueReads(absl::Time now, Actions& out);
-  void MaybeFinishSource(Actions& out);
-  void IssueCleanFlush(Actions& out);
+  void ApplyBlock(const ResyncBlock& block, Actions& out);
+  void OnBlockApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  void OnResyncDone(const ResyncDone& done, Actions& out);
   void MaybeFinishTarget(Actions& out);
   void FinishTarget(Actions& out);
-  void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
-  void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
-  void IssueListTree(Actions& out);
-  // A secondary source's journal replay got no acknowledgement for the replication timeout.
-  bool ReplayStalled(absl::Time now) const;
-  void OnResyncDone(const ResyncDone& done, Actions& out);
-  // Source: the target confirmed it holds our data durably: the dirty map closes.
-  void CloseSourceSession(Actions& out);
-  void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
+  void OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
+                      const absl::Status& status, Actions& out);
 
-  void Persist(std::vector<ReplicaRecord> records, Actions& out);
-  void Log(Actions& out, std::string text);
-  uint64_t NextId() { return next_id_++; }
+  // --- Disk faults (replica_disk_faults.cc): a full disk, EIO on a flush
+  // Remembers what an apply changed until a flush of the tree covers it.
+  void NoteUnsynced(const Mutation& m, uint64_t apply_id);
+  // What an fsync returns on a copy whose flush failed before.
+  static absl::Status DiskFailedError();
+  void ForgetSynced(uint64_t flush_id);
+  // Makes what was applied since the last good flush hot, and the disk failed (persisted).
+  void MarkUnsyncedLost(std::vector<ReplicaRecord>& records);
+  // A flush of this copy failed while it is the secondary or a resync target.
+  void OnDurabilityFailedHere(absl::Time now, const absl::Status& status, Actions& out);
+  // A new session (a Hello) after flush_interval.
+  void RestartSessionLater(absl::Time now);
+  // A flush failed while this copy is the writer or a resync source.
+  void OnLocalDurabilityFailed(const absl::Status& status, Actions& out);
+  // A mutation failed on the writer's copy (the peer may have applied it: it is set back).
+  void OnLocalApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
 
   ModuleIndex module_;
   std::string name_;
@@ -284,7 +291,7 @@ class Replica {
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;
-  CopyFacts my_facts_;  // what our last Hello said: the handshake decides from it
+  CopyFacts my_facts_;            // what our last Hello said: the handshake decides from it
   bool discard_my_data_ = false;  // the admin's choice, until the next attach
   uint64_t hello_epoch_ = 0;
   uint64_t awaiting_answer_to_ = 0;                     // our unsolicited Hello not yet answered
