@@ -22,8 +22,8 @@ namespace duet {
 struct AdminFacts {
   AdminVerb verb = AdminVerb::kStart;
   bool force = false;
-  absl::string_view module;  // its name, for the replies
-  bool owner = false;        // this node owns the module
+  absl::string_view module = {};  // its name, for the replies
+  bool owner = false;             // this node owns the module
   bool peer_alive = false;
   bool peer_eligible = false;  // the peer is an up-to-date secondary (see PeerEligible)
   bool self_eligible = false;  // this node is an up-to-date secondary (see SelfEligible)

@@ -43,7 +43,7 @@ struct OwnerFacts {
   bool busy = false;              // the runner is between roles
   bool admin_stopped = false;
   bool failed = false;  // the application failed here beyond its budget
-  absl::string_view failed_reason;
+  absl::string_view failed_reason = {};
   DataState data = DataState::kUnknown;
   bool forced = false;  // an admin forced promotion despite the data
   bool pinned = false;  // an admin placed the module here: no automatic failback
@@ -75,7 +75,7 @@ OwnerDecision DecideAsOwner(const OwnerFacts& facts);
 struct NonOwnerFacts {
   bool admin_stopped = false;
   bool failed = false;
-  absl::string_view failed_reason;
+  absl::string_view failed_reason = {};
   bool peer_alive = false;
   bool failover = true;      // the module's failover setting
   bool admin_claim = false;  // an admin asked to take over from a lost peer
