@@ -38,6 +38,7 @@ Node::Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode pe
       // Heartbeat links, then the replication connection, which counts as a link too.
       liveness_(static_cast<int>(config.nodes[self].heartbeat.size()) + 1, config.heartbeat.timeout,
                 now),
+      heartbeats_(self, incarnation_, config.heartbeat.interval),
       deadlines_(config.modules.size()),
       is_dirty_(config.modules.size(), false) {
   modules_.reserve(config.modules.size());
@@ -119,7 +120,7 @@ Actions Node::Step(absl::Time now, const Input& input) {
 }
 
 absl::Time Node::NextDeadline() const {
-  absl::Time next = std::min(next_heartbeat_at_, deadlines_.Earliest());
+  absl::Time next = std::min(heartbeats_.next_at(), deadlines_.Earliest());
   if (peer_was_alive_) next = std::min(next, liveness_.LostAt());
   return next;
 }
@@ -150,7 +151,7 @@ void Node::HandleTick(absl::Time now) {
     }
   }
   for (ModuleIndex m : deadlines_.PopDue(now)) MarkDirty(m);
-  if (now >= next_heartbeat_at_) heartbeat_now_ = true;
+  if (now >= heartbeats_.next_at()) heartbeat_now_ = true;
 }
 
 void Node::HandlePeer(absl::Time now, const PeerReceived& in) {
@@ -160,12 +161,13 @@ void Node::HandlePeer(absl::Time now, const PeerReceived& in) {
                      Log(std::nullopt, "dropped a heartbeat claiming to be from this node");
                      return;
                    }
-                   const bool newer = hb.incarnation > peer_incarnation_ ||
-                                      (hb.incarnation == peer_incarnation_ && hb.seq > peer_seq_);
-                   const bool same = hb.incarnation == peer_incarnation_ && hb.seq == peer_seq_;
-                   // The same heartbeat arrives once per link: each copy proves its link works.
-                   if (newer || same) liveness_.Heard(in.link, now);
-                   if (newer) HandleHeartbeat(now, hb);
+                   const Heartbeats::Received received = heartbeats_.Receive(hb);
+                   if (received.proves_link) liveness_.Heard(in.link, now);
+                   if (received.peer_restarted) {
+                     Log(std::nullopt,
+                         absl::StrCat("peer restarted (incarnation ", hb.incarnation, ")"));
+                   }
+                   if (received.news) HandleHeartbeat(now, hb);
                  },
                  [&](const SwapRequest& request) { HandleSwapRequest(request); },
              },
@@ -217,12 +219,6 @@ void Node::AfterReplica(ModuleIndex m) {
 }
 
 void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
-  if (hb.incarnation != peer_incarnation_ && peer_incarnation_ != 0) {
-    Log(std::nullopt, absl::StrCat("peer restarted (incarnation ", hb.incarnation, ")"));
-  }
-  peer_incarnation_ = hb.incarnation;
-  peer_seq_ = hb.seq;
-  peer_sent_at_ns_ = hb.sent_at_ns;
   const absl::Time ack_until =
       PeerAckUntil(now, hb.echo_sent_at_ns, config_.heartbeat.timeout, DriftMargin(config_));
   for (const ModuleView& view : hb.modules) {
@@ -668,20 +664,10 @@ ModuleStatus Node::Status(ModuleIndex m) const {
 void Node::Persist(ModuleIndex m) { out_.push_back(PersistModule{m, modules_[m].token}); }
 
 void Node::SendHeartbeat(absl::Time now) {
-  Heartbeat hb;
-  hb.from = self_;
-  hb.incarnation = incarnation_;
-  hb.seq = next_seq_++;
-  hb.sent_at_ns = absl::ToUnixNanos(now);
-  hb.echo_sent_at_ns = peer_sent_at_ns_;
+  Heartbeat hb = heartbeats_.Stamp(now, rng_);
   hb.modules.reserve(modules_.size());
   for (const Module& mod : modules_) hb.modules.push_back(ViewOf(mod));
   out_.push_back(SendPeer{kAllLinks, std::move(hb)});
-  // A little jitter keeps the two nodes' heartbeats from falling into lockstep.
-  const int64_t interval_ns = absl::ToInt64Nanoseconds(config_.heartbeat.interval);
-  next_heartbeat_at_ =
-      now + absl::Nanoseconds(interval_ns - static_cast<int64_t>(rng_.Below(
-                                                static_cast<uint64_t>(interval_ns / 10 + 1))));
   heartbeat_now_ = false;
 }
 

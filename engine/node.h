@@ -25,6 +25,7 @@
 #include "engine/config.h"
 #include "engine/data_state_source.h"
 #include "engine/deadline_queue.h"
+#include "engine/heartbeats.h"
 #include "engine/inputs.h"
 #include "engine/module_runner.h"
 #include "engine/peer_liveness.h"
@@ -151,20 +152,15 @@ class Node {
   Rng rng_;
   uint64_t incarnation_;
   PeerLiveness liveness_;
+  Heartbeats heartbeats_;
   std::vector<Module> modules_;
   absl::flat_hash_map<std::string, ModuleIndex> by_name_;
   DeadlineQueue deadlines_;
 
-  uint64_t next_seq_ = 1;
   uint64_t next_run_id_ = 1;
   uint64_t next_request_id_ = 1;
-  absl::Time next_heartbeat_at_ = absl::InfinitePast();
-  bool heartbeat_now_ = false;
+  bool heartbeat_now_ = false;  // news for the peer: send a heartbeat when settled
   bool peer_was_alive_ = false;
-  // The peer's newest accepted heartbeat.
-  uint64_t peer_incarnation_ = 0;
-  uint64_t peer_seq_ = 0;
-  int64_t peer_sent_at_ns_ = -1;
 
   absl::Time last_now_ = absl::InfinitePast();
   std::vector<ModuleIndex> dirty_;
