@@ -9,8 +9,8 @@
 //  - the admin verbs and their refusals (engine/admin_verbs.h);
 //  - the verdict on the local copy of the data, from a DataStateSource
 //    (engine/data_state_source.h): the module's Replica in production.
-// Node reads top-down as the protocol: inputs (Step) update facts and mark modules dirty;
-// Settle re-decides each dirty module (Reconcile) and sends a heartbeat if one is due.
+// A step has two halves: the input updates facts and marks modules dirty (node.cc), then
+// Settle re-decides each dirty module and sends a heartbeat if one is due (node_reconcile.cc).
 #ifndef DUET_ENGINE_NODE_H_
 #define DUET_ENGINE_NODE_H_
 
