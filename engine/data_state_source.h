@@ -1,14 +1,16 @@
 // Where Node learns what each module's local copy is worth (DESIGN.md §3: a node whose data
 // is not known up to date never becomes primary by itself).
 //
-// In production the module's own Replica is the verdict: ReplicaDataStates, Node's default.
-// Node reads the source after every call into a replica, and at the start of every step.
-// Without a replication stream (the simulator's failover mode, tests of the state machine
-// alone), the driver injects its own source, sets a verdict by hand and then steps the node
-// (a Tick will do): the node takes the new verdict before anything else in that step.
-// Node never asks which source it has; where sources differ, the source says so here.
+// In production the module's own Replica is the verdict: ReplicaDataStates, the default
+// argument of Node's constructor, so production code never names a source. Node reads the
+// source at the start of every step, after every call into a replica, and (quietly) at the
+// end of each module's reconcile. Without a replication stream (the simulator's failover
+// mode, tests of the state machine alone), the driver injects its own source, sets a verdict
+// by hand and then steps the node (a Tick will do): the node takes the new verdict before
+// anything else in that step. Node never asks which source it has; where the sources differ
+// (Rules, PeerFollows, Discard), each source says so for itself.
 //
-// A source is used by one node at a time and must outlive it.
+// A source must outlive the nodes that use it. ReplicaDataStates is stateless and shared.
 #ifndef DUET_ENGINE_DATA_STATE_SOURCE_H_
 #define DUET_ENGINE_DATA_STATE_SOURCE_H_
 
