@@ -57,13 +57,6 @@ struct AdminCommand {
   bool force = false;  // prim: promote even if the data is not known up to date
 };
 
-// The replication part's verdict on the local copy of the module's data.
-struct DataStateChanged {
-  ModuleIndex module = 0;
-  DataState state = DataState::kUnknown;
-  uint8_t sync_percent = 0;
-};
-
 // The application changed a replicated directory (from the interceptor). Answered by
 // CompleteLocal with the same op_id.
 struct LocalMutation {
@@ -109,10 +102,9 @@ struct ReplicationReceived {
 struct ReplicationConnected {};
 struct ReplicationDisconnected {};
 
-using Input =
-    std::variant<Tick, PeerReceived, WitnessReceived, ScriptExited, CheckerFailed, AdminCommand,
-                 DataStateChanged, LocalMutation, MutationApplied, ZoneRead, TreeListed,
-                 ReplicationReceived, ReplicationConnected, ReplicationDisconnected>;
+using Input = std::variant<Tick, PeerReceived, WitnessReceived, ScriptExited, CheckerFailed,
+                           AdminCommand, LocalMutation, MutationApplied, ZoneRead, TreeListed,
+                           ReplicationReceived, ReplicationConnected, ReplicationDisconnected>;
 
 const char* AdminVerbName(AdminVerb verb);
 

@@ -427,7 +427,8 @@ void SimCluster::FeedOracle() {
       const uint8_t percent = oracle_.Percent(n, m);
       if (status.data != reported ||
           (reported == DataState::kSyncing && status.sync_percent != percent)) {
-        StepNode(n, DataStateChanged{m, reported, percent});
+        oracle_states_[n].Set(m, {reported, percent});
+        StepNode(n, Tick{});
       }
     }
   }
@@ -664,8 +665,15 @@ void SimCluster::RestartNode(NodeIndex n) {
   Trace(n, "BOOT");
   oracle_.NodeStarted(n);
   for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;
-  nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], LocalNow(n),
-                    replication_ ? DataStateSource::kReplication : DataStateSource::kExternal);
+  if (replication_) {
+    nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], LocalNow(n));
+  } else {
+    // A new process knows nothing of its data until the oracle says.
+    std::vector<std::string> names;
+    for (const ModuleConfig& mc : config_.modules) names.push_back(mc.name);
+    oracle_states_[n] = OracleDataStates(std::move(names));
+    nodes_[n].emplace(config_, n, rng_.Next(), persisted_[n], LocalNow(n), oracle_states_[n]);
+  }
   Execute(n, nodes_[n]->Start(LocalNow(n), lost_unsynced_[n]));
   // A new process starts disconnected, then connects if the link allows.
   if (replication_) UpdateReplicationLink();

@@ -302,6 +302,8 @@ class SimCluster {
   absl::Time start_time_;
   uint64_t next_seq_ = 0;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_queue_;
+  // Each node's data verdicts in failover mode (declared first: they outlive the nodes).
+  std::array<OracleDataStates, 2> oracle_states_;
   std::array<std::optional<Node>, 2> nodes_;
   std::array<PersistedNode, 2> persisted_;
   std::array<uint64_t, 2> boots_{0, 0};

@@ -9,9 +9,14 @@
 #define DUET_SIM_DATA_ORACLE_H_
 
 #include <array>
+#include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "engine/data_state_source.h"
 #include "engine/types.h"
 
 namespace duet::sim {
@@ -48,6 +53,33 @@ class DataOracle {
   absl::Duration resync_time_;
   std::array<std::vector<Copy>, 2> copies_;
   std::array<bool, 2> fresh_boot_{true, true};
+};
+
+// One node's data-state source in failover mode: the verdicts the oracle last reported to it
+// (set by the cluster, which then steps the node). Its replicas run no stream, so the peer's
+// copy is taken to follow the primary, and there is no copy to discard. As when the verdict
+// was an input: a change is not announced before the next heartbeat, and an up-to-date
+// verdict ends an admin's force.
+class OracleDataStates final : public DataStateSource {
+ public:
+  OracleDataStates() = default;
+  explicit OracleDataStates(std::vector<std::string> module_names)
+      : names_(std::move(module_names)), verdicts_(names_.size()) {}
+
+  void Set(ModuleIndex m, DataVerdict verdict) { verdicts_[m] = verdict; }
+
+  Rules rules() const override { return {.announce_change = false, .up_to_date_ends_force = true}; }
+  DataVerdict Verdict(ModuleIndex m, const Replica& /*replica*/) const override {
+    return verdicts_[m];
+  }
+  bool PeerFollows(ModuleIndex /*m*/, const Replica& /*replica*/) const override { return true; }
+  absl::Status Discard(ModuleIndex m, Replica& /*replica*/, Actions& /*out*/) const override {
+    return absl::FailedPreconditionError(absl::StrCat(names_[m], ": no replication engine here"));
+  }
+
+ private:
+  std::vector<std::string> names_;
+  std::vector<DataVerdict> verdicts_;
 };
 
 }  // namespace duet::sim
