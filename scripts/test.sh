@@ -10,6 +10,8 @@ build=build-test
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDUET_SANITIZE=ON
 cmake --build "$build" -j2
 ctest --test-dir "$build" --output-on-failure -j2 --timeout 1200
+# How many pairs of copies the handshake's exhaustive mirror test decided.
+grep -h '^session decision: ' "$build/Testing/Temporary/LastTest.log"
 # The README's main command and the benchmarks build in Release (-O3 finds warnings Debug
 # does not): build them here too, and run the demo's scenario once.
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release

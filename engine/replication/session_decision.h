@@ -13,8 +13,26 @@
 // The rules, in the order they apply, are the table `SessionRule` (each with its reason in
 // SessionRuleReason); tests/engine/session_decision_test.cc checks the mirror, the safety and
 // the stability of every verdict over every pair of facts within bounded histories.
-// Compare DRBD's UUID rules: `current` is its current UUID, `bitmap` its bitmap UUID,
-// `history` its history UUIDs; `crashed` its "crashed primary" flag.
+//
+// Against DRBD's UUID comparison (drbd_uuid_compare): `current`, `bitmap` and `history` are
+// its current, bitmap and history UUIDs, and generations.h's Decide is its table (equal
+// currents; one side's bitmap is the other's current; a missed resync end found through the
+// history; equal bitmaps: split brain; nothing in common: unrelated data, refused). Where
+// Duet differs, and why:
+//  - "just created" is `!joined` with the initial generation (kBlankCopy): DRBD does a full
+//    sync the same way, and refuses a side that wrote before it ever met its peer.
+//  - Equal currents: DRBD makes a crashed primary the source of its activity-log extents,
+//    because its writes reached its own disk before the peer's ack. Duet writes through the
+//    page cache, so a crashed copy lost what it had not synced, which its peer acknowledged
+//    and holds: the copy that lost least is the source (kInSyncLeastLoss).
+//  - DRBD's after-split-brain policies (discard-zero-changes, discard-secondary,
+//    discard-younger-primary...) become: a branch whose writes were never acknowledged
+//    loses (kOnlyOneBranchAcked, kRollBack, kServingPrimaryKeeps: DRBD's zero changes, in
+//    terms of what applications were told); otherwise the default primary wins
+//    (kSplitBrainDefaultWins) or the admin chooses (manual, and discard-least-changes,
+//    which is not implemented yet and waits for the admin too).
+//  - DRBD lets a primary become a sync target only with allow-two-primaries off and the
+//    admin's consent; Duet never does: the serving primary hands the module over (kHandOver).
 #ifndef DUET_ENGINE_REPLICATION_SESSION_DECISION_H_
 #define DUET_ENGINE_REPLICATION_SESSION_DECISION_H_
 
