@@ -42,6 +42,9 @@ struct ReplHello {
   uint64_t stream_start = 0;
   bool joined = false;       // ReplicaDurableState::joined
   bool disk_failed = false;  // ReplicaDurableState::disk_failed
+  // The zone size the sender tracks changes in: zone numbers in the session's messages
+  // (target requests, blocks) mean nothing to a peer that counts in another size.
+  uint32_t zone_size = 0;
 };
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its

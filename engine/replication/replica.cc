@@ -41,7 +41,12 @@ Replica::Replica(ModuleIndex module, std::string name, ReplicaOptions options,
       data_state_(durable_.inconsistent || durable_.outdated ? DataState::kOutdated
                                                              : DataState::kUnknown),
       // A journal kept across a restart may have been replayed before it.
-      journal_replayed_(!durable_.journal.empty()) {}
+      journal_replayed_(!durable_.journal.empty()) {
+  configured_zone_size_ = opt_.zone_size;
+  // Zones already tracked keep the size they were counted in.
+  const bool tracking = !durable_.dirty.empty() || !durable_.hot.empty();
+  if (durable_.zone_size != 0 && tracking) opt_.zone_size = durable_.zone_size;
+}
 
 // --- Role and connection ---------------------------------------------------------------------
 
@@ -187,6 +192,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.discard = discard_my_data_;
   hello.stream_start = next_lsn_;  // nothing is submitted until the decision
   hello.joined = durable_.joined;
+  hello.zone_size = opt_.zone_size;
   my_facts_ = CopyFacts::Of(hello);
   out.push_back(SendReplication{hello});
   link_ = Link::kHello;
@@ -196,6 +202,12 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
 bool Replica::Crashed() const { return durable_.lost_unsynced; }
 
 void Replica::OnStart(bool lost_unsynced, Actions& out) {
+  if (opt_.zone_size != configured_zone_size_) {
+    Log(out, absl::StrCat("zone_size ", configured_zone_size_,
+                          " takes effect once nothing is tracked; changes are tracked in zones of ",
+                          opt_.zone_size, " bytes until then"));
+  }
+  if (durable_.zone_size != opt_.zone_size) Persist({record::SetZoneSize{opt_.zone_size}}, out);
   if (!lost_unsynced) return;
   std::vector<ReplicaRecord> records;
   if (!durable_.lost_unsynced) records.push_back(record::SetLostUnsynced{true});
@@ -235,7 +247,11 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // Both sides decide from the two Hellos as they were sent (ours is `my_facts_`).
   const SessionVerdict verdict = DecideSession(
       my_facts_, CopyFacts::Of(peer), SessionPolicy{opt_.split_brain, opt_.default_primary_here});
-  const std::string reason = SessionRuleReason(verdict.rule);
+  std::string reason = SessionRuleReason(verdict.rule);
+  if (verdict.rule == SessionRule::kZoneSizesDiffer) {
+    absl::StrAppend(&reason, " (here ", my_facts_.zone_size, " bytes, the peer ", peer.zone_size,
+                    ")");
+  }
   if (const std::string choice = DescribeChoice(verdict); !choice.empty()) Log(out, choice);
   switch (verdict.outcome) {
     case SessionOutcome::kRefuse:

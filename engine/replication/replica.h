@@ -291,8 +291,9 @@ class Replica {
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;
-  CopyFacts my_facts_;            // what our last Hello said: the handshake decides from it
-  bool discard_my_data_ = false;  // the admin's choice, until the next attach
+  uint32_t configured_zone_size_ = 0;  // opt_.zone_size is the one in effect (see OnStart)
+  CopyFacts my_facts_;                 // what our last Hello said: the handshake decides from it
+  bool discard_my_data_ = false;       // the admin's choice, until the next attach
   uint64_t hello_epoch_ = 0;
   uint64_t awaiting_answer_to_ = 0;                     // our unsolicited Hello not yet answered
   absl::Time hello_wait_since_ = absl::InfinitePast();  // writes wait for the handshake

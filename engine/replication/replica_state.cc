@@ -33,6 +33,7 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::SetDiskFailed& x) { s.disk_failed = x.failed; },
                  [&](const record::SetDrawnAlone& x) { s.drawn_alone = x.generation; },
                  [&](const record::SetJoined& x) { s.joined = x.joined; },
+                 [&](const record::SetZoneSize& x) { s.zone_size = x.zone_size; },
                  [&](const record::Renamed& x) {
                    s.dirty.Rename(x.from, x.to);
                    s.hot.Rename(x.from, x.to);
@@ -42,8 +43,9 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                    s.hot.ErasePath(x.path);
                  },
                  [&](const record::Truncated& x) {
-                   s.dirty.Truncate(x.path, x.size, zone_size);
-                   s.hot.Truncate(x.path, x.size, zone_size);
+                   const uint32_t size = s.zone_size != 0 ? s.zone_size : zone_size;
+                   s.dirty.Truncate(x.path, x.size, size);
+                   s.hot.Truncate(x.path, x.size, size);
                  },
              },
              r);

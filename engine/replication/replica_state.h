@@ -60,6 +60,9 @@ struct ReplicaDurableState {
   // of a full resync). A copy that never did and never wrote (a new node, a replaced disk,
   // lost metadata) is blank: it takes the whole tree from a peer that holds the data.
   bool joined = false;
+  // The zone size the dirty map and the hot zones were built with (0: not recorded yet).
+  // A changed configuration takes effect only once nothing is tracked (Replica::OnStart).
+  uint32_t zone_size = 0;
 };
 
 namespace record {
@@ -113,6 +116,9 @@ struct SetDrawnAlone {
 struct SetJoined {
   bool joined = true;
 };
+struct SetZoneSize {
+  uint32_t zone_size = 0;
+};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -132,8 +138,9 @@ using ReplicaRecord =
                  record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
                  record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced,
                  record::HotNameAdd, record::HotNameRemove, record::SetDiskFailed,
-                 record::SetDrawnAlone, record::SetJoined>;
+                 record::SetDrawnAlone, record::SetJoined, record::SetZoneSize>;
 
+// `zone_size`: the configured one, used until the state records its own (SetZoneSize).
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
 
 }  // namespace duet

@@ -16,6 +16,7 @@ CopyFacts CopyFacts::Of(const ReplHello& hello) {
   facts.alone_acked = hello.alone_acked;
   facts.discard = hello.discard;
   facts.joined = hello.joined;
+  facts.zone_size = hello.zone_size;
   return facts;
 }
 
@@ -23,6 +24,9 @@ const char* SessionRuleReason(SessionRule rule) {
   switch (rule) {
     case SessionRule::kBothPrimary:
       return "both nodes are primary";
+    case SessionRule::kZoneSizesDiffer:
+      return "the two nodes track changes in zones of different sizes: give the module the "
+             "same zone_size on both (a change takes effect at a restart with nothing tracked)";
     case SessionRule::kBlankCopy:
       return "a blank copy (a new node, a replaced disk, lost metadata) takes the whole tree";
     case SessionRule::kNeverCompleted:
@@ -225,6 +229,9 @@ SessionVerdict DecideSession(const CopyFacts& self, const CopyFacts& peer,
                              const SessionPolicy& policy) {
   if (self.primary && peer.primary) {
     return Refuse(SessionRule::kBothPrimary, Decide(self.gens, peer.gens));
+  }
+  if (self.zone_size != peer.zone_size) {
+    return Refuse(SessionRule::kZoneSizesDiffer, Decide(self.gens, peer.gens));
   }
   SessionVerdict v = ChooseSurvivor(self, peer, policy);
   if (v.outcome != SessionOutcome::kAttach) return v;

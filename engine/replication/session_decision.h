@@ -56,6 +56,7 @@ struct CopyFacts {
   bool alone_acked = false;  // it acknowledged writes made without the peer
   bool discard = false;      // the admin chose this copy to lose its divergent changes
   bool joined = false;       // it held the module's data with the peer at least once
+  uint32_t zone_size = 0;    // the zone size its dirty map and hot zones count in
 
   static CopyFacts Of(const ReplHello& hello);
   friend bool operator==(const CopyFacts&, const CopyFacts&) = default;
@@ -72,6 +73,7 @@ struct SessionPolicy {
 enum class SessionRule : uint8_t {
   // Which copy survives, from the data alone.
   kBothPrimary,              // refuse: two writers
+  kZoneSizesDiffer,          // refuse: zone numbers would point at the wrong bytes
   kBlankCopy,                // a side never held the module's data: a full resync to it
   kNeverCompleted,           // neither joined, one partial (its source lost its disk): full
   kInSyncLeastLoss,          // same generation: the primary, else the copy that lost least

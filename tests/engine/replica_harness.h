@@ -46,11 +46,17 @@ class ReplicaPair {
     bool fail_writes = false;
   };
 
+  // Both engines start as Node starts them (OnStart), from empty disks.
   explicit ReplicaPair(ReplicaOptions options = {}) : options_(options) {
-    for (int i = 0; i < 2; ++i) Boot(i);
+    for (int i = 0; i < 2; ++i) {
+      Boot(i);
+      Run(i, [&](Actions& out) { replica(i).OnStart(/*lost_unsynced=*/false, out); });
+    }
   }
 
   Side& side(int i) { return sides_[i]; }
+  // Side i's configuration gives another zone size from its next boot on.
+  void ConfigureZoneSize(int i, uint32_t zone_size) { zone_size_[i] = zone_size; }
   // Every delivered message and completion goes to stderr, for debugging a failing case;
   // on by default when DUET_REPLICA_TRACE is set.
   void set_trace(bool on) { trace_ = on; }
@@ -231,6 +237,7 @@ class ReplicaPair {
     s.rng = std::make_unique<Rng>(1000 + static_cast<uint64_t>(i) + boots_++ * 7);
     ReplicaOptions o = options_;
     o.default_primary_here = i == 0;
+    if (zone_size_[i] != 0) o.zone_size = zone_size_[i];
     s.replica = std::make_unique<Replica>(0, "m", o, s.disk, *s.rng);
   }
 
@@ -338,6 +345,8 @@ class ReplicaPair {
   }
 
   ReplicaOptions options_;
+  uint32_t zone_size_[2] = {0, 0};  // side i's configured zone size, if not the options'
+
   Side sides_[2];
   std::deque<Event> events_;
   std::vector<ReplMessage> held_[2];

@@ -530,5 +530,46 @@ TEST(ReplicaSessionTest, InterruptedResyncResumesEvenIfThePolicyWouldNowKeepThis
   EXPECT_EQ(pair.side(kA).store.live().at("f").data.substr(0, 12), Bytes(10, 'z') + "bb");
 }
 
+// Zone numbers in target requests and blocks would point at other bytes on a peer that
+// counts in another zone size: the handshake refuses, both sides, and says why.
+TEST(ReplicaSessionTest, NodesWithDifferentZoneSizesRefuseWithTheReason) {
+  ReplicaPair pair(Options());
+  pair.ConfigureZoneSize(kB, 2 * kZone);
+  pair.Restart(kB);  // nothing tracked: the new size takes effect at once
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Pump();
+  EXPECT_FALSE(pair.replica(kA).attached());
+  for (int side : {kA, kB}) {
+    EXPECT_NE(pair.replica(side).refused_reason().find("same zone_size"), std::string::npos)
+        << pair.Log(side);
+  }
+  EXPECT_NE(pair.replica(kA).refused_reason().find("the peer 131072"), std::string::npos)
+      << pair.replica(kA).refused_reason();
+}
+
+// A dirty map counted in 64 KiB zones stays in 64 KiB zones after the configuration changes
+// to 128 KiB (read in the new size, it would name other bytes); the resync still sends them.
+TEST(ReplicaSessionTest, ChangedZoneSizeWaitsUntilNothingIsTracked) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "vm.img", 3 * kZone + 5, "written alone");
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  ASSERT_FALSE(pair.side(kA).disk.dirty.empty());
+  pair.ConfigureZoneSize(kA, 2 * kZone);
+  pair.Restart(kA);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  EXPECT_NE(pair.Log(kA).find("zone_size 131072 takes effect once nothing is tracked"),
+            std::string::npos)
+      << pair.Log(kA);
+  EXPECT_EQ(pair.side(kA).disk.zone_size, kZone);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_TRUE(pair.replica(kA).attached()) << pair.Log(kA);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet

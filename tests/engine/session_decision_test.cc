@@ -134,6 +134,20 @@ TEST(SessionDecisionTest, BackFromACrashWithUnacknowledgedWritesRollsBack) {
   EXPECT_TRUE(v.discard);
 }
 
+TEST(SessionDecisionTest, ZoneSizesThatDifferRefuseOnBothSides) {
+  CopyFacts a = Joined({kShared, 0, {}});
+  CopyFacts b = Joined({kShared, 0, {}});
+  a.primary = true;
+  a.zone_size = 64 * 1024;
+  b.zone_size = 128 * 1024;
+  const SessionVerdict va = DecideSession(a, b, DefaultHere());
+  const SessionVerdict vb = DecideSession(b, a, DefaultThere());
+  EXPECT_EQ(va.outcome, SessionOutcome::kRefuse);
+  EXPECT_EQ(va.rule, SessionRule::kZoneSizesDiffer);
+  EXPECT_EQ(vb.outcome, SessionOutcome::kRefuse);
+  EXPECT_EQ(vb.rule, SessionRule::kZoneSizesDiffer);
+}
+
 // --- The exhaustive check -------------------------------------------------------------------
 
 // Pairs of generations reachable from two copies that shared kShared, through up to kSteps

@@ -169,7 +169,7 @@ std::string Describe(const ReplHello& m) {
       << " inconsistent=" << m.inconsistent << " epoch=" << m.epoch << " answers=" << m.answers
       << " crashed=" << m.crashed << " dirty=" << m.dirty << " alone_acked=" << m.alone_acked
       << " discard=" << m.discard << " stream_start=" << m.stream_start << " joined=" << m.joined
-      << " disk_failed=" << m.disk_failed << "}";
+      << " disk_failed=" << m.disk_failed << " zone_size=" << m.zone_size << "}";
   return out.str();
 }
 
@@ -303,6 +303,7 @@ ReplHello BusyReplHello() {
   hello.stream_start = 0x7777888899990000ULL;
   hello.joined = true;
   hello.disk_failed = true;
+  hello.zone_size = 128 * 1024;
   return hello;
 }
 
