@@ -416,6 +416,16 @@ TEST_F(ActivityLogTest, RemoveForgetsTheZonesOfAFileOrADirectory) {
   EXPECT_THAT(Touch("d/f", 0, 0, 4, 0), ElementsAre("HotAdd d/f:0"));
 }
 
+TEST_F(ActivityLogTest, ZoneTruncatedAwayIsPersistedHotAgainWhenRewritten) {
+  // A truncate reaches the persisted map only (TrackNamespace emits Truncated and does not
+  // tell the log): whether a zone needs a HotAdd is read from the persisted map.
+  Touch("f", 0, 3, 1, 0);
+  Persist({record::Truncated{"f", kZone}});
+  EXPECT_THAT(PersistedZones(), ElementsAre("f:0"));
+  EXPECT_THAT(Touch("f", 2, 3, 2, 0), ElementsAre("HotAdd f:2", "HotAdd f:3"));
+  EXPECT_THAT(PersistedZones(), ElementsAre("f:0", "f:2", "f:3"));
+}
+
 TEST_F(ActivityLogTest, RenameAndRemoveLeaveHotNamesAsTheyWereSent) {
   // The names a namespace mutation in flight changed are resynced whole after a crash
   // under the names it carried: a later rename does not move them.
