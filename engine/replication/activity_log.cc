@@ -89,6 +89,8 @@ void ActivityLog::CoolNames(uint64_t durable_lsn, std::vector<ReplicaRecord>& re
 }
 
 void ActivityLog::Rename(const std::string& from, const std::string& to) {
+  // rename(2) of a name onto itself changes nothing (as ZoneMap::Rename for the durable map).
+  if (from == to) return;
   Remove(to);
   for (ZoneRef& ref : lru_) {
     if (PathIsUnder(ref.path, from)) {

@@ -437,20 +437,15 @@ TEST_F(ActivityLogTest, RenameAndRemoveLeaveHotNamesAsTheyWereSent) {
   EXPECT_THAT(TakeNamesNotDurable(0), ElementsAre("a", "b"));
 }
 
-// Rename of a name onto itself (rename(2) succeeds and changes nothing). ZoneMap::Rename
-// returns early for it, so the persisted hot map keeps the file's zones, but
-// ActivityLog::Rename first drops the destination -- the file itself -- from the log:
-// ForEachNotDurable no longer lists its zones (DropPeer would not mark them dirty) and
-// they never cool out of the persisted map. Not reachable through FUSE today (the kernel
-// answers a rename onto the same inode itself), so left out of the build:
-//
-// TEST_F(ActivityLogTest, RenameOntoItselfKeepsTheZonesHot) {
-//   Touch("f", 0, 1, 1, 0);
-//   Rename("f", "f");
-//   EXPECT_THAT(NotDurable(0), ElementsAre("f:0", "f:1"));  // fails: Actual: {}
-//   EXPECT_EQ(log_->size(), 2u);                              // fails: 0
-//   EXPECT_THAT(PersistedZones(), ElementsAre("f:0", "f:1"));  // passes: the two disagree
-// }
+// rename(2) of a name onto itself succeeds and changes nothing: the file's zones stay hot in
+// the log as in the persisted map (the log once dropped them as the rename's destination).
+TEST_F(ActivityLogTest, RenameOntoItselfKeepsTheZonesHot) {
+  Touch("f", 0, 1, 1, 0);
+  Rename("f", "f");
+  EXPECT_THAT(NotDurable(0), ElementsAre("f:0", "f:1"));
+  EXPECT_EQ(log_->size(), 2u);
+  EXPECT_THAT(PersistedZones(), ElementsAre("f:0", "f:1"));
+}
 
 TEST_F(ActivityLogTest, ClearForgetsEverythingWithoutRecords) {
   // A resync target's end: the caller persists ClearHot itself.

@@ -257,6 +257,7 @@ std::vector<ReplicaRecord> OneOfEveryKind() {
       record::HotAdd{"e/f", 0},
       record::ClearDirty{},
       record::MarkDirty{"e/f", 2, 2},
+      record::SetZoneSize{2 * kZone},
   };
 }
 
@@ -282,6 +283,17 @@ TEST(ReplicaStateTest, ReplayingTheLogRebuildsTheDurableState) {
   EXPECT_TRUE(s.disk_failed);
   EXPECT_EQ(s.drawn_alone, 11u);
   EXPECT_TRUE(s.joined);
+  EXPECT_EQ(s.zone_size, 2 * kZone);
+}
+
+// Once the state records the zone size its maps count in, a truncate cuts them in that size,
+// not in the configured one passed to ApplyRecord.
+TEST(ReplicaStateTest, TruncateCountsInTheRecordedZoneSize) {
+  const ReplicaDurableState s = Replay({
+      record::SetZoneSize{2 * kZone}, record::MarkDirty{"f", 0, 3},
+      record::Truncated{"f", 3 * kZone},  // inside zone 1 of 2 * kZone
+  });
+  EXPECT_THAT(All(s.dirty), ElementsAre(Pair("f", 0), Pair("f", 1)));
 }
 
 }  // namespace
