@@ -5,6 +5,7 @@
 namespace duet {
 
 std::optional<LeaseRequest> LeaseClient::RequestIfDue(absl::Time now, NodeIndex self,
+                                                      const std::string& cluster,
                                                       const std::string& module,
                                                       uint64_t& next_request_id, bool peer_outdated,
                                                       bool forced) {
@@ -13,7 +14,7 @@ std::optional<LeaseRequest> LeaseClient::RequestIfDue(absl::Time now, NodeIndex 
   if (now < next_request_at_ && !news) return std::nullopt;
   if (!peer_outdated) outdate_recorded_ = false;
   last_sent_outdated_ = peer_outdated;
-  LeaseRequest request{self, module, next_request_id++, peer_outdated, forced};
+  LeaseRequest request{self, module, next_request_id++, peer_outdated, forced, cluster};
   sent_[next_slot_] = Sent{request.request_id, now, peer_outdated};
   next_slot_ = (next_slot_ + 1) % sent_.size();
   next_request_at_ = now + renew_interval_;

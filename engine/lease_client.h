@@ -23,8 +23,9 @@ class LeaseClient {
   // With `peer_outdated` (we write without the peer) a request goes at once until the
   // witness has recorded the outdate.
   std::optional<LeaseRequest> RequestIfDue(absl::Time now, NodeIndex self,
-                                           const std::string& module, uint64_t& next_request_id,
-                                           bool peer_outdated = false, bool forced = false);
+                                           const std::string& cluster, const std::string& module,
+                                           uint64_t& next_request_id, bool peer_outdated = false,
+                                           bool forced = false);
   // A witness reply for this module. Replies to requests we did not send recently are ignored.
   void OnReply(const LeaseReply& reply);
 

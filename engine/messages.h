@@ -66,6 +66,9 @@ struct LeaseRequest {
   // An admin forced this node primary: the witness forgets a record that its copy is
   // outdated (the admin chose to serve it anyway).
   bool forced = false;
+  // The cluster (config [cluster] name): one witness may serve several pairs, whose modules
+  // may share names; leases and outdate records are per cluster and module.
+  std::string cluster;
   friend bool operator==(const LeaseRequest&, const LeaseRequest&) = default;
 };
 
@@ -79,6 +82,7 @@ struct LeaseReply {
   // Granted: the witness holds the record that the holder's peer is outdated. Refused with
   // this set: the requester is the outdated one (the peer wrote without it).
   bool outdate_recorded = false;
+  std::string cluster;  // the request's: a node ignores a reply for another cluster
   friend bool operator==(const LeaseReply&, const LeaseReply&) = default;
 };
 

@@ -303,6 +303,10 @@ void Node::HandleSwapRequest(const SwapRequest& request) {
 void Node::HandleWitness(const WitnessReceived& in) {
   auto found = by_name_.find(in.reply.module);
   if (found == by_name_.end()) return;
+  if (in.reply.cluster != config_.cluster_name) {
+    Log(found->second, "ignored a witness reply for cluster '" + in.reply.cluster + "'");
+    return;
+  }
   modules_[found->second].authority.lease().OnReply(in.reply);
   MarkDirty(found->second);
 }

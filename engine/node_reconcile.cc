@@ -179,8 +179,9 @@ void Node::RequestLeaseIfDue(absl::Time now, Module& mod) {
   // witness forgets the outdate and may later grant the peer's older copy the lease.
   const bool alone = mod.token.owner == self_ &&
                      (mod.replica.writing_alone() || mod.replica.durable().alone_acked);
-  if (auto request = mod.authority.lease().RequestIfDue(now, self_, mod.config->name,
-                                                        next_request_id_, alone, mod.forced)) {
+  if (auto request =
+          mod.authority.lease().RequestIfDue(now, self_, config_.cluster_name, mod.config->name,
+                                             next_request_id_, alone, mod.forced)) {
     out_.push_back(SendWitness{*std::move(request)});
   }
 }

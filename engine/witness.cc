@@ -4,9 +4,9 @@ namespace duet {
 
 void ApplyOutdateRecord(WitnessDurableState& state, const OutdateRecord& record) {
   if (record.outdated) {
-    state[record.module] = *record.outdated;
+    state[record.key] = *record.outdated;
   } else {
-    state.erase(record.module);
+    state.erase(record.key);
   }
 }
 
@@ -14,21 +14,23 @@ WitnessAnswer Witness::Handle(absl::Time now, const LeaseRequest& request) {
   WitnessAnswer answer;
   LeaseReply& reply = answer.reply;
   reply.module = request.module;
+  reply.cluster = request.cluster;
   reply.request_id = request.request_id;
-  auto it = leases_.find(request.module);
+  const WitnessKey key{request.cluster, request.module};
+  auto it = leases_.find(key);
   const bool held_by_other =
       it != leases_.end() && it->second.holder != request.from && now < it->second.expires;
   // Every change of the outdate record goes into the answer, to be persisted.
   auto set_outdated = [&](std::optional<NodeIndex> node) {
-    auto current = outdated_.find(request.module);
+    auto current = outdated_.find(key);
     const std::optional<NodeIndex> before =
         current == outdated_.end() ? std::nullopt : std::optional<NodeIndex>(current->second);
     if (before == node) return;
-    answer.persist = OutdateRecord{request.module, node};
+    answer.persist = OutdateRecord{key, node};
     ApplyOutdateRecord(outdated_, *answer.persist);
   };
   if (request.forced) set_outdated(std::nullopt);
-  auto outdated = outdated_.find(request.module);
+  auto outdated = outdated_.find(key);
   const bool requester_outdated = outdated != outdated_.end() && outdated->second == request.from;
   if (now < grants_from_ || held_by_other || requester_outdated) {
     reply.granted = false;
@@ -39,7 +41,7 @@ WitnessAnswer Witness::Handle(absl::Time now, const LeaseRequest& request) {
     }
     return answer;
   }
-  leases_[request.module] = Lease{request.from, now + lease_};
+  leases_[key] = Lease{request.from, now + lease_};
   set_outdated(request.peer_outdated ? std::optional<NodeIndex>(1 - request.from) : std::nullopt);
   reply.granted = true;
   reply.holder = request.from;
@@ -48,8 +50,8 @@ WitnessAnswer Witness::Handle(absl::Time now, const LeaseRequest& request) {
   return answer;
 }
 
-std::optional<NodeIndex> Witness::HolderAt(absl::Time now, const std::string& module) const {
-  auto it = leases_.find(module);
+std::optional<NodeIndex> Witness::HolderAt(absl::Time now, const WitnessKey& key) const {
+  auto it = leases_.find(key);
   if (it == leases_.end() || now >= it->second.expires) return std::nullopt;
   return it->second.holder;
 }

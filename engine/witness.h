@@ -13,6 +13,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
@@ -20,12 +21,23 @@
 
 namespace duet {
 
-// What the witness keeps on disk: per module, the node whose copy is outdated.
-using WitnessDurableState = absl::flat_hash_map<std::string, NodeIndex>;
+// A module of one cluster: one witness may serve several pairs (LeaseRequest::cluster).
+struct WitnessKey {
+  std::string cluster;
+  std::string module;
+  friend bool operator==(const WitnessKey&, const WitnessKey&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const WitnessKey& key) {
+    return H::combine(std::move(h), key.cluster, key.module);
+  }
+};
+
+// What the witness keeps on disk: per cluster and module, the node whose copy is outdated.
+using WitnessDurableState = absl::flat_hash_map<WitnessKey, NodeIndex>;
 
 // A change of that state: `outdated` empty means the module's record is cleared.
 struct OutdateRecord {
-  std::string module;
+  WitnessKey key;
   std::optional<NodeIndex> outdated;
   friend bool operator==(const OutdateRecord&, const OutdateRecord&) = default;
 };
@@ -45,7 +57,7 @@ class Witness {
   WitnessAnswer Handle(absl::Time now, const LeaseRequest& request);
 
   // The module's current holder, if its lease is unexpired at `now`.
-  std::optional<NodeIndex> HolderAt(absl::Time now, const std::string& module) const;
+  std::optional<NodeIndex> HolderAt(absl::Time now, const WitnessKey& key) const;
 
  private:
   struct Lease {
@@ -55,7 +67,7 @@ class Witness {
 
   absl::Duration lease_;
   absl::Time grants_from_;
-  absl::flat_hash_map<std::string, Lease> leases_;
+  absl::flat_hash_map<WitnessKey, Lease> leases_;
   WitnessDurableState outdated_;
 };
 

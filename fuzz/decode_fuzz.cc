@@ -158,13 +158,14 @@ std::vector<uint8_t> ValidFrame(Random& random) {
       return duet::wire::EncodePeer(duet::SwapRequest{static_cast<duet::NodeIndex>(Draw(random, 2)),
                                                       ModuleName(random), Draw64(random)});
     case 2:
-      return duet::wire::EncodeWitness(duet::LeaseRequest{
-          static_cast<duet::NodeIndex>(Draw(random, 2)), ModuleName(random), Draw64(random)});
-    case 3:
       return duet::wire::EncodeWitness(
-          duet::LeaseReply{ModuleName(random), Draw64(random), Draw(random, 2) == 0,
-                           static_cast<int64_t>(Draw(random, 10'000'000'000)),
-                           static_cast<duet::NodeIndex>(Draw(random, 2))});
+          duet::LeaseRequest{static_cast<duet::NodeIndex>(Draw(random, 2)), ModuleName(random),
+                             Draw64(random), false, false, ModuleName(random)});
+    case 3:
+      return duet::wire::EncodeWitness(duet::LeaseReply{
+          ModuleName(random), Draw64(random), Draw(random, 2) == 0,
+          static_cast<int64_t>(Draw(random, 10'000'000'000)),
+          static_cast<duet::NodeIndex>(Draw(random, 2)), false, ModuleName(random)});
     default:  // two chances in six: replication has the most message types
       return duet::wire::EncodeReplication(ValidReplication(random));
   }

@@ -113,15 +113,18 @@ Body BuildBody(FlatBufferBuilder& builder, const SwapRequest& request) {
 
 Body BuildBody(FlatBufferBuilder& builder, const LeaseRequest& request) {
   const auto name = builder.CreateString(request.module);
+  const auto cluster = builder.CreateString(request.cluster);
   const auto body = fb::CreateLeaseRequest(builder, request.from, name, request.request_id,
-                                           request.peer_outdated, request.forced);
+                                           request.peer_outdated, request.forced, cluster);
   return {fb::Message::LeaseRequest, body.Union()};
 }
 
 Body BuildBody(FlatBufferBuilder& builder, const LeaseReply& reply) {
   const auto name = builder.CreateString(reply.module);
-  const auto body = fb::CreateLeaseReply(builder, name, reply.request_id, reply.granted,
-                                         reply.duration_ns, reply.holder, reply.outdate_recorded);
+  const auto cluster = builder.CreateString(reply.cluster);
+  const auto body =
+      fb::CreateLeaseReply(builder, name, reply.request_id, reply.granted, reply.duration_ns,
+                           reply.holder, reply.outdate_recorded, cluster);
   return {fb::Message::LeaseReply, body.Union()};
 }
 
@@ -336,6 +339,16 @@ absl::StatusOr<std::string> ReadModuleName(const flatbuffers::String* name, std:
   return name->str();
 }
 
+absl::StatusOr<std::string> ReadClusterName(const flatbuffers::String* name,
+                                            std::string_view what) {
+  if (name == nullptr || name->size() == 0) return Invalid("%s names no cluster", what);
+  if (name->size() > kMaxModuleNameBytes) {
+    return Invalid("%s with a cluster name of %d bytes exceeds limit %d", what, name->size(),
+                   kMaxModuleNameBytes);
+  }
+  return name->str();
+}
+
 absl::StatusOr<ModuleState> FromWire(fb::ModuleState state, std::string_view module) {
   switch (state) {
     case fb::ModuleState::Stop:
@@ -435,6 +448,7 @@ absl::StatusOr<LeaseRequest> ReadLeaseRequest(const fb::LeaseRequest& in) {
   out.request_id = in.request_id();
   out.peer_outdated = in.peer_outdated();
   out.forced = in.forced();
+  DUET_ASSIGN_OR_RETURN(out.cluster, ReadClusterName(in.cluster(), "LeaseRequest"));
   return out;
 }
 
@@ -450,6 +464,7 @@ absl::StatusOr<LeaseReply> ReadLeaseReply(const fb::LeaseReply& in) {
   DUET_RETURN_IF_ERROR(CheckNode(in.holder(), "LeaseReply holder"));
   out.holder = in.holder();
   out.outdate_recorded = in.outdate_recorded();
+  DUET_ASSIGN_OR_RETURN(out.cluster, ReadClusterName(in.cluster(), "LeaseReply"));
   return out;
 }
 

@@ -95,6 +95,7 @@ LeaseRequest BusyLeaseRequest() {
   request.request_id = 0xdeadbeefcafeULL;
   request.peer_outdated = true;
   request.forced = true;
+  request.cluster = "shop";
   return request;
 }
 
@@ -106,6 +107,7 @@ LeaseReply BusyLeaseReply() {
   reply.duration_ns = 6'000'000'000;
   reply.holder = 1;
   reply.outdate_recorded = true;
+  reply.cluster = "shop";
   return reply;
 }
 
@@ -687,6 +689,16 @@ TEST(WireCodecTest, EmptyModuleNameRejected) {
   LeaseReply reply = BusyLeaseReply();
   reply.module.clear();
   EXPECT_TRUE(FailsWith(DecodeWitness(EncodeWitness(reply)), "LeaseReply with empty name"));
+}
+
+TEST(WireCodecTest, WitnessMessageWithoutAClusterRejected) {
+  LeaseRequest request = BusyLeaseRequest();
+  request.cluster.clear();
+  EXPECT_TRUE(FailsWith(DecodeWitness(EncodeWitness(request)), "LeaseRequest names no cluster"));
+  LeaseReply reply = BusyLeaseReply();
+  reply.cluster = std::string(10'000, 'c');
+  EXPECT_TRUE(FailsWith(DecodeWitness(EncodeWitness(reply)),
+                        "LeaseReply with a cluster name of 10000 bytes exceeds limit"));
 }
 
 TEST(WireCodecTest, MissingModuleNameRejected) {

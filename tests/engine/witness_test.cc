@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+
 #include "engine/lease_client.h"
 
 namespace duet {
@@ -11,9 +14,11 @@ namespace {
 constexpr absl::Duration kLease = absl::Seconds(6);
 const absl::Time kStart = absl::UnixEpoch() + absl::Hours(1);
 
-LeaseRequest Request(NodeIndex from, uint64_t id, bool peer_outdated = false, bool forced = false) {
+LeaseRequest Request(NodeIndex from, uint64_t id, bool peer_outdated = false, bool forced = false,
+                     std::string cluster = "shop") {
   LeaseRequest r;
   r.from = from;
+  r.cluster = std::move(cluster);
   r.module = "db";
   r.request_id = id;
   r.peer_outdated = peer_outdated;
@@ -72,23 +77,26 @@ TEST(LeaseClientTest, OutdateGoesAtOnceAndCountsOnlyOnceGranted) {
   LeaseClient client(absl::Seconds(2), absl::Milliseconds(100));
   uint64_t id = 1;
   const absl::Time t = kStart;
-  auto first = client.RequestIfDue(t, 0, "db", id);
+  auto first = client.RequestIfDue(t, 0, "shop", "db", id);
   ASSERT_TRUE(first.has_value());
-  EXPECT_FALSE(client.RequestIfDue(t + absl::Milliseconds(10), 0, "db", id).has_value());
+  EXPECT_FALSE(client.RequestIfDue(t + absl::Milliseconds(10), 0, "shop", "db", id).has_value());
   // Writing alone is news: sent before the renewal is due.
-  auto alone = client.RequestIfDue(t + absl::Milliseconds(20), 0, "db", id, true);
+  auto alone = client.RequestIfDue(t + absl::Milliseconds(20), 0, "shop", "db", id, true);
   ASSERT_TRUE(alone.has_value());
   EXPECT_TRUE(alone->peer_outdated);
   EXPECT_FALSE(client.outdate_recorded());
   // A late grant of the first request does not record the outdate.
-  LeaseReply grant{"db", first->request_id, true, absl::ToInt64Nanoseconds(kLease), 0, false};
+  LeaseReply grant{"db",  first->request_id, true, absl::ToInt64Nanoseconds(kLease), 0, false,
+                   "shop"};
   client.OnReply(grant);
   EXPECT_FALSE(client.outdate_recorded());
-  LeaseReply recorded{"db", alone->request_id, true, absl::ToInt64Nanoseconds(kLease), 0, true};
+  LeaseReply recorded{"db",  alone->request_id, true, absl::ToInt64Nanoseconds(kLease), 0, true,
+                      "shop"};
   client.OnReply(recorded);
   EXPECT_TRUE(client.outdate_recorded());
   // Back in sync: the record is no longer ours to count on.
-  ASSERT_TRUE(client.RequestIfDue(t + absl::Milliseconds(30), 0, "db", id, false).has_value());
+  ASSERT_TRUE(
+      client.RequestIfDue(t + absl::Milliseconds(30), 0, "shop", "db", id, false).has_value());
   EXPECT_FALSE(client.outdate_recorded());
 }
 
@@ -117,6 +125,26 @@ TEST(WitnessTest, OutdateRecordSurvivesAWitnessRestart) {
   ASSERT_TRUE(forced.persist.has_value());
   ApplyOutdateRecord(disk, *forced.persist);
   EXPECT_TRUE(disk.empty());
+}
+
+// One witness serves two pairs whose modules share a name: each pair's lease and outdate
+// record are its own.
+TEST(WitnessTest, TwoClustersWithTheSameModuleNameHoldSeparateLeases) {
+  Witness w(kLease, kStart);
+  const absl::Time t = kStart + kLease;
+  const WitnessAnswer shop = w.Handle(t, Request(0, 1, /*peer_outdated=*/true, false, "shop"));
+  ASSERT_TRUE(shop.reply.granted);
+  EXPECT_EQ(shop.reply.cluster, "shop");
+  // Node 1 of the other cluster is neither refused by shop's lease nor by its outdate record.
+  const LeaseReply other = w.Handle(t, Request(1, 1, false, false, "office")).reply;
+  EXPECT_TRUE(other.granted);
+  EXPECT_EQ(other.cluster, "office");
+  EXPECT_EQ(w.HolderAt(t, WitnessKey{"shop", "db"}), 0);
+  EXPECT_EQ(w.HolderAt(t, WitnessKey{"office", "db"}), 1);
+  // And shop's node 1 is still refused: its copy is the outdated one.
+  const LeaseReply refused = w.Handle(t + 2 * kLease, Request(1, 2, false, false, "shop")).reply;
+  EXPECT_FALSE(refused.granted);
+  EXPECT_TRUE(refused.outdate_recorded);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ std::vector<NodeConfig> Nodes() {
 void Answer(WriteAuthority& auth, absl::Time at, bool granted, NodeIndex holder = kA,
             bool outdate_recorded = false) {
   uint64_t next_id = 1;
-  const auto request = auth.lease().RequestIfDue(at, kA, "db", next_id);
+  const auto request = auth.lease().RequestIfDue(at, kA, "shop", "db", next_id);
   ASSERT_TRUE(request.has_value());
   LeaseReply reply;
   reply.module = "db";
