@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/adapter_contract.h"  // the rules this driver keeps
 #include "engine/overloaded.h"
 #include "engine/replication/replica.h"
 #include "sim/mem_store.h"

@@ -1,0 +1,62 @@
+// The adapter contract: what every driver of a Node (duetd's adapters, the simulator, the test
+// harnesses) must do, and what it may count on. The engine is correct only under these rules;
+// the simulator (sim/cluster.cc) is written to take every freedom they leave, so that a run
+// that passes there holds for an adapter that keeps them. DESIGN.md §2 and §7 say why.
+//
+// Stepping
+//  C1. One thread owns a Node. Inputs are given to Node::Step one at a time with the monotonic
+//      time at which they happened, never earlier than the previous call's. The driver calls
+//      Step(Tick) once NextDeadline() is reached (it may be late; never early by design).
+//  C2. Node::Start runs once per process, before any Step; its `lost_unsynced` says whether
+//      the machine restarted (pages not synced are gone) or only the daemon did.
+//
+// Actions (engine/actions.h)
+//  C3. The actions of one step are carried out in the order given. A driver may start a slow
+//      one and go on, except where C4 or C5 says it must wait.
+//  C4. PersistModule, PersistIncarnation and PersistReplica are durable (written and fsync'ed)
+//      before any later action of the same step is carried out, and before any later step's
+//      actions: a later message or promotion may depend on them. The records of one
+//      PersistReplica are applied all or nothing at recovery (a torn tail is dropped whole).
+//  C5. SetWritable{false} takes effect before the next action: it is how a primary fences
+//      itself. PreserveDivergent is carried out before the next action of the module (the
+//      resync that follows overwrites those paths); it has no completion input yet, so an
+//      adapter that cannot keep the paths aside must stop the process (fail-stop) rather
+//      than let the resync run. (Issue 12: a completion input that may fail.)
+//  C6. Sends: SendReplication goes on the one ordered, reliable replication connection; if it
+//      breaks, the driver gives ReplicationDisconnected and nothing sent after the break is
+//      delivered. SendPeer and SendWitness are datagrams: they may be lost, duplicated or
+//      reordered, and the engine copes. Every message is encoded by engine/wire/codec.h
+//      within its documented size bound.
+//
+// Disk operations of a module (ApplyMutation, ReadZone, ListTree)
+//  C7. Per module, they are performed in the order issued, and each one's effects are visible
+//      to the ones issued after it: a ReadZone issued after an ApplyMutation reads its bytes.
+//      Their completions (MutationApplied, ZoneRead, TreeListed) are given back in the same
+//      order. Operations of different modules are independent and may complete in any
+//      order. (A thread pool keeps one queue per module; per-file ordering is issue 12.)
+//  C8. Each operation is answered exactly once while the process lives, failures included,
+//      with the errno as a Status (ENOSPC as ResourceExhausted, EIO as DataLoss...). An
+//      ApplyMutation with `durable` is answered only after fdatasync (fsync of path "": the
+//      module's whole tree, syncfs). Answers for a previous process's operations are never
+//      given to a new Node.
+//  C9. Paths are relative to the module's root and never leave it ("..", absolute paths and
+//      symlinks are resolved beneath the root, or refused).
+//
+// The application's calls
+//  C10. Each LocalMutation gets exactly one CompleteLocal with its op_id, possibly after
+//      many steps; the application's call returns only then, with that status. op_ids are
+//      unique per module within a process.
+//
+// Time and identity
+//  C11. Clocks: the driver's monotonic clock. Drift between the two nodes' clocks is bounded
+//      by what the configuration's drift_margin covers; the witness lease relies on it.
+//  C12. Messages are given to the engine only once authenticated and decoded (wire/codec.h);
+//      a frame that fails either is dropped, counted and logged by the adapter.
+#ifndef DUET_ENGINE_ADAPTER_CONTRACT_H_
+#define DUET_ENGINE_ADAPTER_CONTRACT_H_
+
+#include "engine/actions.h"
+#include "engine/inputs.h"
+#include "engine/node.h"
+
+#endif  // DUET_ENGINE_ADAPTER_CONTRACT_H_
