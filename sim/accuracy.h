@@ -1,0 +1,121 @@
+// Accuracy: the simulator knows its own fault schedule (FaultLedger), so it judges not only
+// that the pair stays safe but that it acts only when a fault explains it (DESIGN.md §6, §8).
+// Without a witness a premature failover passes every safety invariant (the split brain it
+// makes is detected and resolved), so this checker is what catches a node that declares its
+// peer lost too early or fails over for no reason. It watches the engine through what the
+// cluster shows (its log lines, writability, the messages delivered to it), never through
+// hooks in the engine:
+//  - "peer X lost" on node n: n heard nothing from X that its engine counts (a heartbeat newer
+//    than, or a copy of, the newest one it had; anything on the replication connection) for
+//    the heartbeat timeout, as short as it may run on n's clock at the drift bound, since it
+//    last heard or booted; and every heartbeat link X -> n carried a fault that drops
+//    messages (down, lossy) in that silence, or X was down.
+//  - "taking over (peer lost)": n's peer is lost (an episode above explains it); "(admin prim
+//    with the peer lost)": also an admin prim of that module on n.
+//  - "...; failing over" (the application failed): a checker failure injected there and then,
+//    a script-fail window (a start script failed), or a script-timeout window (one hung).
+//  - "fencing: split brain...": the peer claimed the module (its claim's faults);
+//    "fencing: neither the peer's acknowledgement nor the witness lease is current": a fault
+//    cut n from its peer (a link either way dropping messages or delaying them by half the
+//    acknowledgement's span, or the peer down) within a heartbeat timeout, and
+//    either a fault cut n from the witness (witness down, n's path to it) within two leases,
+//    or the witness granted the peer the lease within one (a handover leaves the old
+//    primary's lease running, and the new one holds only the peer's acknowledgement).
+//  - a split brain (without a witness: the module writable on both nodes, or the engine
+//    logging one): some node claimed the module, and that claim's faults explain it.
+// Each failover and split brain is recorded with the faults that caused it (events()).
+#ifndef DUET_SIM_ACCURACY_H_
+#define DUET_SIM_ACCURACY_H_
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "engine/config.h"
+#include "sim/fault_ledger.h"
+#include "sim/invariants.h"
+
+namespace duet::sim {
+
+// A failover or split brain and the faults that explain it.
+struct AccountedEvent {
+  enum class Kind : uint8_t { kFailover, kApplicationFailover, kSplitBrain };
+  absl::Time at;
+  Kind kind = Kind::kFailover;
+  ModuleIndex module = 0;
+  NodeIndex node = 0;  // the node that took over, whose application failed, or that detected
+  std::string what;
+  std::vector<uint64_t> causes;  // FaultRecord ids, ascending
+};
+
+class AccuracyChecker : public InvariantChecker {
+ public:
+  // `config` and `ledger` must outlive the checker. `drift_bound_ppm`: how fast any node's
+  // clock may run (RunOptions::drift_bound_ppm).
+  AccuracyChecker(const Config& config, const FaultLedger& ledger, int64_t drift_bound_ppm);
+
+  void OnNodeStarted(absl::Time now, NodeIndex n) override;
+  void OnNodeDown(absl::Time now, NodeIndex n) override;
+  void OnPeerMessageDelivered(absl::Time now, NodeIndex n, int link,
+                              const PeerMessage& message) override;
+  void OnReplicationDelivered(absl::Time now, NodeIndex n) override;
+  void OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) override;
+  void OnLog(absl::Time now, NodeIndex n, const std::string& text) override;
+  void OnLeaseGranted(absl::Time now, NodeIndex n, ModuleIndex m) override;
+
+  const std::vector<AccountedEvent>& events() const { return events_; }
+  int failovers() const;
+  int split_brains() const;
+  int peer_losses_checked() const { return peer_losses_; }
+  int fences_checked() const { return fences_; }
+  // "00:00:12.345 failover: b takes m1 over (peer lost); caused by partition#3 at ... (...)"
+  std::string Describe(const AccountedEvent& event) const;
+  // The shortest silence after which a node may declare its peer lost, in true time.
+  absl::Duration MinimumSilence() const { return min_silence_; }
+
+ private:
+  struct Episode {
+    bool active = false;
+    absl::Time at;
+    std::vector<uint64_t> causes;
+  };
+  struct Claim {
+    absl::Time at;
+    std::vector<uint64_t> causes;
+  };
+
+  void PeerLost(absl::Time now, NodeIndex n);
+  void ModuleLog(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& body);
+  void SplitBrain(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& what);
+  // Fault ids of the effects matching `match` that overlap [from, to].
+  template <typename Match>
+  std::vector<uint64_t> Causes(absl::Time from, absl::Time to, Match match) const;
+  std::string Names(const std::vector<uint64_t>& causes) const;
+  void Record(absl::Time at, AccountedEvent::Kind kind, ModuleIndex m, NodeIndex n,
+              std::string what, std::vector<uint64_t> causes);
+
+  const Config& config_;
+  const FaultLedger& ledger_;
+  absl::Duration min_silence_;
+  std::array<bool, 2> up_{};
+  std::array<absl::Time, 2> boot_{};
+  std::array<absl::Time, 2> last_heard_{};  // a message n's engine counts as proof of life
+  std::array<uint64_t, 2> newest_incarnation_{};
+  std::array<uint64_t, 2> newest_seq_{};
+  std::array<Episode, 2> episode_;
+  std::array<std::vector<std::optional<Claim>>, 2> last_claim_;  // per node and module
+  std::array<std::vector<bool>, 2> writable_;
+  std::array<std::vector<absl::Time>, 2> last_grant_;  // per node and module: the witness's
+  // Per module: the claims (their times) the last split brain recorded was explained by.
+  std::vector<std::optional<std::array<absl::Time, 2>>> split_key_;
+  std::vector<AccountedEvent> events_;
+  int peer_losses_ = 0;
+  int fences_ = 0;
+};
+
+}  // namespace duet::sim
+
+#endif  // DUET_SIM_ACCURACY_H_
