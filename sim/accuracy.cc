@@ -39,6 +39,8 @@ AccuracyChecker::AccuracyChecker(const Config& config, const FaultLedger& ledger
       // time. Less a microsecond for the clocks' rounding.
       min_silence_(config.heartbeat.timeout / (1 + static_cast<double>(drift_bound_ppm) / 1e6) -
                    absl::Microseconds(1)),
+      alone_since_(config.modules.size(), absl::InfinitePast()),
+      alone_causes_(config.modules.size()),
       split_key_(config.modules.size()) {
   for (NodeIndex n = 0; n < 2; ++n) {
     last_claim_[n].resize(config.modules.size());
@@ -131,6 +133,38 @@ void AccuracyChecker::OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, boo
 
 void AccuracyChecker::OnLeaseGranted(absl::Time now, NodeIndex n, ModuleIndex m) {
   last_grant_[n][m] = now;
+}
+
+void AccuracyChecker::OnModuleState(absl::Time now, NodeIndex n, ModuleIndex m, ModuleState,
+                                    ModuleState to) {
+  if (to == ModuleState::kPrim) {
+    alone_since_[m] = absl::InfinitePast();
+    alone_causes_[m].clear();
+    return;
+  }
+  if (to != ModuleState::kAlone) return;
+  if (alone_since_[m] == absl::InfinitePast()) alone_since_[m] = now;
+  // Whatever touched the pair (or this module) lately may be why this node writes alone.
+  const std::vector<uint64_t> causes =
+      Causes(now - config_.heartbeat.timeout - kInFlight, now, [&](const FaultEffect& e) {
+        switch (e.kind) {
+          case EffectKind::kLinkDown:
+          case EffectKind::kLinkLoss:
+          case EffectKind::kLinkDelay:
+          case EffectKind::kNodeDown:
+          case EffectKind::kDisk:
+          case EffectKind::kScriptsFail:
+          case EffectKind::kScriptsHang:
+            return true;
+          case EffectKind::kAdmin:
+          case EffectKind::kChecker:
+            return e.module == m;
+          default:
+            return false;
+        }
+      });
+  alone_causes_[m] = Union(std::move(alone_causes_[m]), causes);
+  (void)n;
 }
 
 void AccuracyChecker::OnLog(absl::Time now, NodeIndex n, const std::string& text) {
@@ -294,19 +328,22 @@ void AccuracyChecker::SplitBrain(absl::Time now, NodeIndex n, ModuleIndex m,
                                  const std::string& what) {
   const std::optional<Claim>& a = last_claim_[0][m];
   const std::optional<Claim>& b = last_claim_[1][m];
-  if (!a && !b) {
+  std::vector<uint64_t> causes =
+      Union(Union(a ? a->causes : std::vector<uint64_t>{}, b ? b->causes : std::vector<uint64_t>{}),
+            alone_causes_[m]);
+  if (causes.empty()) {
     Fail(now, absl::StrCat("split brain (", what,
-                           ") but neither node ever claimed the module: no fault explains it"));
+                           ") but neither node claimed the module, nor went ALONE with a fault "
+                           "since it was last PRIM: no fault explains it"));
     return;
   }
-  // One split brain per pair of claims: the engine's detections and the writability seen
-  // belong to the one episode those claims opened.
-  const std::array<absl::Time, 2> key = {a ? a->at : absl::InfinitePast(),
-                                         b ? b->at : absl::InfinitePast()};
+  // One split brain per pair of claims (and ALONE spell): the engine's detections and the
+  // writability seen belong to the one episode they opened.
+  const std::array<absl::Time, 3> key = {a ? a->at : absl::InfinitePast(),
+                                         b ? b->at : absl::InfinitePast(), alone_since_[m]};
   if (split_key_[m] == key) return;
   split_key_[m] = key;
-  Record(now, AccountedEvent::Kind::kSplitBrain, m, n, what,
-         Union(a ? a->causes : std::vector<uint64_t>{}, b ? b->causes : std::vector<uint64_t>{}));
+  Record(now, AccountedEvent::Kind::kSplitBrain, m, n, what, std::move(causes));
 }
 
 }  // namespace duet::sim

@@ -22,7 +22,10 @@
 //    or the witness granted the peer the lease within one (a handover leaves the old
 //    primary's lease running, and the new one holds only the peer's acknowledgement).
 //  - a split brain (without a witness: the module writable on both nodes, or the engine
-//    logging one): some node claimed the module, and that claim's faults explain it.
+//    logging one): some node claimed the module, and that claim's faults explain it; or,
+//    for the replicas' own verdict (both copies wrote alone), a node went ALONE since the
+//    module was last PRIM with a fault touching the pair then (a node down, a link fault, a
+//    disk fault, an admin command or a failure of that module), which explains it.
 // Each failover and split brain is recorded with the faults that caused it (events()).
 #ifndef DUET_SIM_ACCURACY_H_
 #define DUET_SIM_ACCURACY_H_
@@ -65,6 +68,8 @@ class AccuracyChecker : public InvariantChecker {
   void OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) override;
   void OnLog(absl::Time now, NodeIndex n, const std::string& text) override;
   void OnLeaseGranted(absl::Time now, NodeIndex n, ModuleIndex m) override;
+  void OnModuleState(absl::Time now, NodeIndex n, ModuleIndex m, ModuleState from,
+                     ModuleState to) override;
 
   const std::vector<AccountedEvent>& events() const { return events_; }
   int failovers() const;
@@ -109,8 +114,12 @@ class AccuracyChecker : public InvariantChecker {
   std::array<std::vector<std::optional<Claim>>, 2> last_claim_;  // per node and module
   std::array<std::vector<bool>, 2> writable_;
   std::array<std::vector<absl::Time>, 2> last_grant_;  // per node and module: the witness's
-  // Per module: the claims (their times) the last split brain recorded was explained by.
-  std::vector<std::optional<std::array<absl::Time, 2>>> split_key_;
+  // Per module, since it was last PRIM: when a node first went ALONE, and the faults then.
+  std::vector<absl::Time> alone_since_;
+  std::vector<std::vector<uint64_t>> alone_causes_;
+  // Per module: the claims (their times) and the ALONE spell the last split brain recorded
+  // was explained by.
+  std::vector<std::optional<std::array<absl::Time, 3>>> split_key_;
   std::vector<AccountedEvent> events_;
   int peer_losses_ = 0;
   int fences_ = 0;
