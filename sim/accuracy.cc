@@ -51,13 +51,13 @@ AccuracyChecker::AccuracyChecker(const Config& config, const FaultLedger& ledger
 
 int AccuracyChecker::failovers() const {
   return static_cast<int>(std::count_if(events_.begin(), events_.end(), [](const auto& e) {
-    return e.kind != AccountedEvent::Kind::kSplitBrain;
+    return e.explained && e.kind != AccountedEvent::Kind::kSplitBrain;
   }));
 }
 
 int AccuracyChecker::split_brains() const {
   return static_cast<int>(std::count_if(events_.begin(), events_.end(), [](const auto& e) {
-    return e.kind == AccountedEvent::Kind::kSplitBrain;
+    return e.explained && e.kind == AccountedEvent::Kind::kSplitBrain;
   }));
 }
 
@@ -81,12 +81,15 @@ std::string AccuracyChecker::Describe(const AccountedEvent& e) const {
   const char* kind = e.kind == AccountedEvent::Kind::kFailover              ? "failover"
                      : e.kind == AccountedEvent::Kind::kApplicationFailover ? "application failover"
                                                                             : "split brain";
-  return absl::StrCat(FormatTime(e.at), " ", kind, ": ", e.what, "; caused by ", Names(e.causes));
+  return absl::StrCat(FormatTime(e.at), " ", kind, ": ", e.what,
+                      e.explained ? "; caused by " : "; NOT EXPLAINED (faults near: ",
+                      e.causes.empty() ? "none" : Names(e.causes), e.explained ? "" : ")");
 }
 
 void AccuracyChecker::Record(absl::Time at, AccountedEvent::Kind kind, ModuleIndex m, NodeIndex n,
                              std::string what, std::vector<uint64_t> causes) {
-  events_.push_back(AccountedEvent{at, kind, m, n, std::move(what), std::move(causes)});
+  events_.push_back(AccountedEvent{at, kind, m, n, std::move(what), std::move(causes),
+                                   failures() == failures_before_});
 }
 
 void AccuracyChecker::OnNodeStarted(absl::Time now, NodeIndex n) {
@@ -122,6 +125,7 @@ void AccuracyChecker::OnPeerMessageDelivered(absl::Time now, NodeIndex n, int,
 void AccuracyChecker::OnReplicationDelivered(absl::Time now, NodeIndex n) { last_heard_[n] = now; }
 
 void AccuracyChecker::OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) {
+  failures_before_ = failures();
   writable_[n][m] = writable;
   // With a witness, two writers are a violation of their own (NoTwoWritersChecker).
   if (config_.witness || !writable || !writable_[Peer(n)][m]) return;
@@ -168,6 +172,7 @@ void AccuracyChecker::OnModuleState(absl::Time now, NodeIndex n, ModuleIndex m, 
 }
 
 void AccuracyChecker::OnLog(absl::Time now, NodeIndex n, const std::string& text) {
+  failures_before_ = failures();
   const std::string peer = config_.nodes[Peer(n)].name;
   if (absl::StartsWith(text, absl::StrCat("peer ", peer, " lost: "))) {
     PeerLost(now, n);

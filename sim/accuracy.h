@@ -52,6 +52,7 @@ struct AccountedEvent {
   NodeIndex node = 0;  // the node that took over, whose application failed, or that detected
   std::string what;
   std::vector<uint64_t> causes;  // FaultRecord ids, ascending
+  bool explained = true;         // false: the checker reported it as a violation
 };
 
 class AccuracyChecker : public InvariantChecker {
@@ -72,6 +73,7 @@ class AccuracyChecker : public InvariantChecker {
                      ModuleState to) override;
 
   const std::vector<AccountedEvent>& events() const { return events_; }
+  // The failovers and split brains that faults explain.
   int failovers() const;
   int split_brains() const;
   int peer_losses_checked() const { return peer_losses_; }
@@ -121,6 +123,7 @@ class AccuracyChecker : public InvariantChecker {
   // was explained by.
   std::vector<std::optional<std::array<absl::Time, 3>>> split_key_;
   std::vector<AccountedEvent> events_;
+  int failures_before_ = 0;  // failures() when the event being handled arrived
   int peer_losses_ = 0;
   int fences_ = 0;
 };
