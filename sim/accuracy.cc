@@ -1,6 +1,8 @@
 #include "sim/accuracy.h"
 
 #include <algorithm>
+#include <functional>
+#include <utility>
 #include <variant>
 
 #include "absl/strings/match.h"
@@ -16,6 +18,9 @@ namespace {
 constexpr absl::Duration kInFlight = absl::Seconds(2);
 // A script's exit code is drawn when it starts, and it runs under a second.
 constexpr absl::Duration kScriptRun = absl::Seconds(2);
+// A copy that cannot serve (data not up to date after a restart, a resync, a disk fault)
+// hands its module over within this long of the fault that made it so.
+constexpr absl::Duration kHandoverWindow = absl::Seconds(30);
 
 bool DropsMessages(const FaultEffect& e) {
   return e.kind == EffectKind::kLinkDown || (e.kind == EffectKind::kLinkLoss && e.loss > 0);
@@ -46,6 +51,7 @@ AccuracyChecker::AccuracyChecker(const Config& config, const FaultLedger& ledger
     last_claim_[n].resize(config.modules.size());
     writable_[n].assign(config.modules.size(), false);
     last_grant_[n].assign(config.modules.size(), absl::InfinitePast());
+    reason_[n].resize(config.modules.size());
   }
 }
 
@@ -93,6 +99,7 @@ void AccuracyChecker::Record(absl::Time at, AccountedEvent::Kind kind, ModuleInd
 }
 
 void AccuracyChecker::OnNodeStarted(absl::Time now, NodeIndex n) {
+  for (Reason& r : reason_[n]) r = Reason{};
   up_[n] = true;
   boot_[n] = now;
   last_heard_[n] = absl::InfinitePast();
@@ -263,22 +270,40 @@ void AccuracyChecker::ModuleLog(absl::Time now, NodeIndex n, ModuleIndex m,
       causes = Causes(now, now, [&](const FaultEffect& e) {
         return e.kind == EffectKind::kChecker && e.node == n && e.module == m;
       });
-    } else if (absl::StrContains(body, " timed out")) {
-      needed = "a script-timeout fault";
-      // It started hanging a script timeout earlier (on a clock that may run slow).
-      const absl::Duration run = config_.modules[m].script_timeout * 1.2 + kScriptRun;
-      causes = Causes(now - run, now,
-                      [](const FaultEffect& e) { return e.kind == EffectKind::kScriptsHang; });
     } else {
-      needed = "a script-fail fault";
-      causes = Causes(now - kScriptRun, now,
-                      [](const FaultEffect& e) { return e.kind == EffectKind::kScriptsFail; });
+      needed =
+          absl::StrContains(body, " timed out") ? "a script-timeout fault" : "a script-fail fault";
+      causes = ScriptCauses(now, m, body);
     }
     if (causes.empty()) {
       Fail(now, absl::StrCat(name, " fails ", module, " over (", body, ") without ", needed));
     }
+    reason_[n][m] = Reason{Reason::kFailoverRecorded, body, causes};
     Record(now, AccountedEvent::Kind::kApplicationFailover, m, n,
            absl::StrCat(module, " leaves ", name, ": ", body), std::move(causes));
+    return;
+  }
+  if (absl::StartsWith(body, "prestart ") || absl::StartsWith(body, "start_second ")) {
+    if (absl::EndsWith(body, " timed out") || absl::StrContains(body, " failed (exit")) {
+      // The module fails here: its owner hands it over (HandedOver records the failover).
+      std::vector<uint64_t> causes = ScriptCauses(now, m, body);
+      if (causes.empty()) {
+        Fail(now, absl::StrCat(module, " on ", name, ": ", body,
+                               " outside any script-fail or script-timeout fault"));
+      }
+      reason_[n][m] = Reason{Reason::kScriptFailure, body, std::move(causes)};
+    }
+    return;
+  }
+  if (absl::StartsWith(body, "failback: ") || absl::StartsWith(body, "admin: ") ||
+      absl::StartsWith(body, "peer asked for the module") ||
+      absl::StartsWith(body, "split brain: the peer's copy survives")) {
+    reason_[n][m] = Reason{Reason::kPlanned, body, {}};
+    // (a split brain's verdict is also a detection: fall through to the split brain below)
+    if (!absl::StartsWith(body, "split brain")) return;
+  }
+  if (absl::StartsWith(body, "handed over to ")) {
+    HandedOver(now, n, m, body);
     return;
   }
   if (absl::StartsWith(body, "fencing: ")) {
@@ -327,6 +352,65 @@ void AccuracyChecker::ModuleLog(absl::Time now, NodeIndex n, ModuleIndex m,
   if (absl::StrContains(body, "split brain")) {
     SplitBrain(now, n, m, absl::StrCat(module, ": ", name, " logs ", body));
   }
+}
+
+std::vector<uint64_t> AccuracyChecker::ScriptCauses(absl::Time now, ModuleIndex m,
+                                                    const std::string& body) const {
+  if (absl::StrContains(body, " timed out")) {
+    // It started hanging a script timeout earlier (on a clock that may run slow).
+    const absl::Duration run = config_.modules[m].script_timeout * 1.2 + kScriptRun;
+    return Causes(now - run, now,
+                  [](const FaultEffect& e) { return e.kind == EffectKind::kScriptsHang; });
+  }
+  return Causes(now - kScriptRun, now,
+                [](const FaultEffect& e) { return e.kind == EffectKind::kScriptsFail; });
+}
+
+void AccuracyChecker::HandedOver(absl::Time now, NodeIndex n, ModuleIndex m,
+                                 const std::string& body) {
+  const Reason reason = std::exchange(reason_[n][m], Reason{});
+  const std::string& name = config_.nodes[n].name;
+  const std::string& module = config_.modules[m].name;
+  switch (reason.kind) {
+    case Reason::kPlanned:           // failback, admin, split brain verdict: not failovers
+    case Reason::kFailoverRecorded:  // recorded when the application failed
+      return;
+    case Reason::kScriptFailure:
+      Record(now, AccountedEvent::Kind::kApplicationFailover, m, n,
+             absl::StrCat(module, " leaves ", name, " (", reason.what, "): ", body), reason.causes);
+      return;
+    case Reason::kNone:
+      break;
+  }
+  // This copy cannot serve: something happened to this node (named first: the latest
+  // restart or crash of it, else its disk), or the admin touched the module, or the pair
+  // was cut apart (a node down, a link fault).
+  std::vector<uint64_t> causes;
+  const absl::Time from = now - kHandoverWindow;
+  for (const auto& specific : std::vector<std::function<bool(const FaultEffect&)>>{
+           [&](const FaultEffect& e) { return e.kind == EffectKind::kNodeDown && e.node == n; },
+           [&](const FaultEffect& e) { return e.kind == EffectKind::kDisk && e.node == n; },
+           [&](const FaultEffect& e) { return e.kind == EffectKind::kAdmin && e.module == m; }}) {
+    causes = Causes(from, now, specific);
+    if (!causes.empty()) {
+      causes = {causes.back()};
+      break;
+    }
+  }
+  if (causes.empty()) {
+    causes = Causes(from, now, [](const FaultEffect& e) {
+      return e.kind == EffectKind::kNodeDown || DropsMessages(e);
+    });
+  }
+  if (causes.empty()) {
+    Fail(now, absl::StrCat(name, " handed ", module, " over (", body,
+                           ") with no failback, admin command or failure asking for it, and no "
+                           "fault in the last ",
+                           absl::FormatDuration(kHandoverWindow)));
+  }
+  Record(now, AccountedEvent::Kind::kFailover, m, Peer(n),
+         absl::StrCat(module, " leaves ", name, " (this copy cannot serve): ", body),
+         std::move(causes));
 }
 
 void AccuracyChecker::SplitBrain(absl::Time now, NodeIndex n, ModuleIndex m,

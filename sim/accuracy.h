@@ -21,6 +21,12 @@
 //    either a fault cut n from the witness (witness down, n's path to it) within two leases,
 //    or the witness granted the peer the lease within one (a handover leaves the old
 //    primary's lease running, and the new one holds only the peer's acknowledgement).
+//  - "handed over to X" (the owner passes the module on): planned when a failback, an admin
+//    command or the split brain's verdict asked for it; an application failover when a
+//    prestart or start_second script failed (in a script-fail or script-timeout window);
+//    otherwise this copy cannot serve (its data is not up to date after a restart, a disk
+//    fault...), and a fault within kHandoverWindow explains it: a node down, a disk fault on
+//    this node, a link fault, or an admin command on the module.
 //  - a split brain (without a witness: the module writable on both nodes, or the engine
 //    logging one): some node claimed the module, and that claim's faults explain it; or,
 //    for the replicas' own verdict (both copies wrote alone), a node went ALONE since the
@@ -97,6 +103,9 @@ class AccuracyChecker : public InvariantChecker {
   void PeerLost(absl::Time now, NodeIndex n);
   void ModuleLog(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& body);
   void SplitBrain(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& what);
+  void HandedOver(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& body);
+  // The faults of the script windows that explain a script's failure logged now, or none.
+  std::vector<uint64_t> ScriptCauses(absl::Time now, ModuleIndex m, const std::string& body) const;
   // Fault ids of the effects matching `match` that overlap [from, to].
   template <typename Match>
   std::vector<uint64_t> Causes(absl::Time from, absl::Time to, Match match) const;
@@ -115,6 +124,14 @@ class AccuracyChecker : public InvariantChecker {
   std::array<Episode, 2> episode_;
   std::array<std::vector<std::optional<Claim>>, 2> last_claim_;  // per node and module
   std::array<std::vector<bool>, 2> writable_;
+  // Per node and module: why the module would leave this node (since it last did), and the
+  // faults behind it when it is a failure.
+  struct Reason {
+    enum Kind : uint8_t { kNone, kPlanned, kFailoverRecorded, kScriptFailure } kind = kNone;
+    std::string what;
+    std::vector<uint64_t> causes;
+  };
+  std::array<std::vector<Reason>, 2> reason_;
   std::array<std::vector<absl::Time>, 2> last_grant_;  // per node and module: the witness's
   // Per module, since it was last PRIM: when a node first went ALONE, and the faults then.
   std::vector<absl::Time> alone_since_;

@@ -212,6 +212,49 @@ TEST_F(AccuracyTest, FenceForASplitBrainNeedsThePeersClaim) {
   EXPECT_TRUE(Rejected("no node ever claimed it"));
 }
 
+TEST_F(AccuracyTest, HandoverForAFailbackIsPlannedNotAFailover) {
+  Log(5, kB, "m0: failback: the default primary is an up-to-date secondary again");
+  Log(5.5, kB, "m0: handed over to a, term 2");
+  EXPECT_TRUE(violations_.empty()) << violations_.front();
+  EXPECT_EQ(checker_.failovers(), 0);
+}
+
+TEST_F(AccuracyTest, HandoverAfterADaemonRestartIsAFailoverCausedByIt) {
+  const uint64_t restart = Instant(5, FaultKind::kDaemonRestart, EffectKind::kNodeDown, kA);
+  checker_.OnNodeDown(At(5), kA);
+  checker_.OnNodeStarted(At(5.1), kA);
+  Log(5.2, kA, "m0: handed over to b, term 1");
+  EXPECT_TRUE(violations_.empty()) << violations_.front();
+  ASSERT_EQ(checker_.failovers(), 1);
+  EXPECT_EQ(checker_.events()[0].causes, std::vector<uint64_t>{restart});
+}
+
+TEST_F(AccuracyTest, HandoverWithNoReasonAndNoFaultIsRejected) {
+  Log(40, kA, "m0: handed over to b, term 1");
+  EXPECT_TRUE(Rejected("no failback, admin command or failure asking for it"));
+}
+
+TEST_F(AccuracyTest, HandoverAfterPrestartFailedInAScriptFailWindowIsAnApplicationFailover) {
+  const uint64_t window = ledger_.Begin(At(4), FaultKind::kScriptFail, "scripts fail");
+  FaultEffect e;
+  e.fault = window;
+  e.kind = EffectKind::kScriptsFail;
+  e.start = At(4);
+  e.end = At(6);
+  ledger_.Add(e);
+  Log(5, kA, "m0: prestart failed (exit 1)");
+  Log(5.1, kA, "m0: handed over to b, term 1");
+  EXPECT_TRUE(violations_.empty()) << violations_.front();
+  ASSERT_EQ(checker_.failovers(), 1);
+  EXPECT_EQ(checker_.events()[0].kind, AccountedEvent::Kind::kApplicationFailover);
+  EXPECT_EQ(checker_.events()[0].causes, std::vector<uint64_t>{window});
+}
+
+TEST_F(AccuracyTest, PrestartFailingOutsideAScriptFailWindowIsRejected) {
+  Log(5, kA, "m0: prestart failed (exit 1)");
+  EXPECT_TRUE(Rejected("outside any script-fail or script-timeout fault"));
+}
+
 class AccuracyWithWitnessTest : public AccuracyTest {
  protected:
   AccuracyWithWitnessTest() : AccuracyTest(/*witness=*/true) {}
