@@ -552,6 +552,20 @@ void FaultInjector::RecordOperator(NodeIndex n, AdminVerb verb, ModuleIndex m,
   EndEffect(effect);
 }
 
+void FaultInjector::PartitionByHand(bool partitioned) {
+  cluster_.SetPartitioned(partitioned);
+  for (size_t e : by_hand_) EndEffect(e);
+  by_hand_.clear();
+  if (!partitioned) return;
+  const uint64_t id = ledger_.Begin(cluster_.now(), FaultKind::kPartition,
+                                    "partition by hand: every heartbeat link cut both ways");
+  for (int l = 0; l < options_.heartbeat_links; ++l) {
+    for (NodeIndex from = 0; from < 2; ++from) {
+      by_hand_.push_back(Effect(id, EffectKind::kLinkDown, from, l));
+    }
+  }
+}
+
 void FaultInjector::HealAll() {
   ledger_.EndAll(cluster_.now());
   injecting_ = false;

@@ -41,6 +41,9 @@ class FaultInjector {
   // An admin command the run itself issues (the operator's repairs in the liveness phase):
   // in the ledger (not the trace), so that what it makes the engine do is explained.
   void RecordOperator(NodeIndex n, AdminVerb verb, ModuleIndex m, const std::string& what);
+  // A partition made by hand (tests): every heartbeat link cut both ways (or healed), in the
+  // ledger as a partition fault.
+  void PartitionByHand(bool partitioned);
 
   // How many faults of each kind were injected.
   const std::array<uint64_t, kFaultKinds>& injected() const { return injected_; }
@@ -101,6 +104,7 @@ class FaultInjector {
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
   std::array<uint64_t, kFaultKinds> injected_{};
   FaultLedger ledger_;
+  std::vector<size_t> by_hand_;  // the effects of PartitionByHand
 };
 
 }  // namespace duet::sim

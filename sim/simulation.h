@@ -78,6 +78,9 @@ class Simulation {
   RunResult Result() const;
 
   SimCluster& cluster() { return cluster_; }
+  // Cuts (or heals) every heartbeat link both ways, as a partition fault the accuracy
+  // checker knows of.
+  void PartitionForTest(bool partitioned) { injector_.PartitionByHand(partitioned); }
   const RunOptions& options() const { return options_; }
   // The failure as printed: invariant, simulated time, what was seen, seed, replay command,
   // and the trace lines that led to it.
