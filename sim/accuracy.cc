@@ -46,12 +46,16 @@ AccuracyChecker::AccuracyChecker(const Config& config, const FaultLedger& ledger
                    absl::Microseconds(1)),
       alone_since_(config.modules.size(), absl::InfinitePast()),
       alone_causes_(config.modules.size()),
+      prim_at_(config.modules.size(), absl::InfinitePast()),
+      split_seen_(config.modules.size(), absl::InfinitePast()),
       split_key_(config.modules.size()) {
   for (NodeIndex n = 0; n < 2; ++n) {
     last_claim_[n].resize(config.modules.size());
+    claims_by_term_[n].resize(config.modules.size());
     writable_[n].assign(config.modules.size(), false);
     last_grant_[n].assign(config.modules.size(), absl::InfinitePast());
     reason_[n].resize(config.modules.size());
+    both_claimed_[n].assign(config.modules.size(), 0);
   }
 }
 
@@ -150,6 +154,9 @@ void AccuracyChecker::OnModuleState(absl::Time now, NodeIndex n, ModuleIndex m, 
                                     ModuleState to) {
   if (to == ModuleState::kPrim) {
     alone_since_[m] = absl::InfinitePast();
+    // In sync again: earlier claims explain no later split brain (but the detections of the
+    // one they opened, which the other node may log a little later).
+    prim_at_[m] = now;
     alone_causes_[m].clear();
     return;
   }
@@ -255,11 +262,20 @@ void AccuracyChecker::ModuleLog(absl::Time now, NodeIndex n, ModuleIndex m,
         causes = Union(std::move(causes), {admin.back()});
       }
     }
-    last_claim_[n][m] = Claim{now, causes};
+    Claimed(now, n, m, body, causes);
     Record(now, AccountedEvent::Kind::kFailover, m, n,
            absl::StrCat(name, " takes ", module, " over (", by_admin ? "admin prim, " : "",
                         "peer lost at ", FormatTime(episode_[n].at), ")"),
            std::move(causes));
+    return;
+  }
+  if (absl::StartsWith(body, "continuing alone, term ")) {
+    // A primary that loses its peer starts a new term: a claim of the module (no move).
+    if (!episode_[n].active) {
+      Fail(now, absl::StrCat(name, " went on alone with ", module,
+                             " at a new term while its peer was not lost"));
+    }
+    Claimed(now, n, m, body, episode_[n].causes);
     return;
   }
   if (absl::EndsWith(body, "; failing over")) {
@@ -309,13 +325,19 @@ void AccuracyChecker::ModuleLog(absl::Time now, NodeIndex n, ModuleIndex m,
   if (absl::StartsWith(body, "fencing: ")) {
     ++fences_;
     if (absl::StartsWith(body, "fencing: split brain")) {
-      const std::optional<Claim>& claim =
-          last_claim_[Peer(n)][m] ? last_claim_[Peer(n)][m] : last_claim_[n][m];
-      if (!claim) {
-        Fail(now, absl::StrCat(name, " fenced ", module, " (", body,
-                               ") but no node ever claimed it: nothing explains the split brain"));
+      // "the peer took over at term N while this node was still primary": the peer claimed
+      // term N. "yielding": both claimed the term this node just logged.
+      const uint64_t term =
+          absl::StrContains(body, "took over at term ") ? TermOf(body) : both_claimed_[n][m];
+      const auto& by_peer = claims_by_term_[Peer(n)][m];
+      const auto claim = by_peer.find(term);
+      if (claim == by_peer.end()) {
+        Fail(now, absl::StrCat(name, " fenced ", module, " (", body, ") but ",
+                               config_.nodes[Peer(n)].name, " never claimed it at term ", term,
+                               ": nothing explains the split brain"));
+        return;
       }
-      SplitBrain(now, n, m, absl::StrCat(module, ": ", name, " ", body));
+      SplitBrain(now, n, m, absl::StrCat(module, ": ", name, " ", body), claim->second.causes);
       return;
     }
     const NodeIndex peer = Peer(n);
@@ -349,9 +371,36 @@ void AccuracyChecker::ModuleLog(absl::Time now, NodeIndex n, ModuleIndex m,
     }
     return;
   }
+  if (absl::StartsWith(body, "split brain: both nodes claimed term ")) {
+    // Both claimed that term: each claim's faults explain it.
+    const uint64_t term = TermOf(body.substr(0, body.find(';')));
+    both_claimed_[n][m] = term;
+    std::vector<uint64_t> causes;
+    for (NodeIndex k = 0; k < 2; ++k) {
+      const auto claim = claims_by_term_[k][m].find(term);
+      if (claim == claims_by_term_[k][m].end()) {
+        Fail(now, absl::StrCat(module, ": ", name, " logs ", body, ", but ", config_.nodes[k].name,
+                               " never claimed term ", term, ": nothing explains the split brain"));
+        return;
+      }
+      causes = Union(std::move(causes), claim->second.causes);
+    }
+    SplitBrain(now, n, m, absl::StrCat(module, ": ", name, " logs ", body), std::move(causes));
+    return;
+  }
   if (absl::StrContains(body, "split brain")) {
     SplitBrain(now, n, m, absl::StrCat(module, ": ", name, " logs ", body));
   }
+}
+
+std::optional<AccuracyChecker::Claim> AccuracyChecker::Current(absl::Time now, ModuleIndex m,
+                                                               NodeIndex n) const {
+  const std::optional<Claim>& claim = last_claim_[n][m];
+  if (!claim || claim->at >= prim_at_[m] ||
+      now - prim_at_[m] <= config_.heartbeat.timeout + kInFlight) {
+    return claim;
+  }
+  return std::nullopt;
 }
 
 std::vector<uint64_t> AccuracyChecker::ScriptCauses(absl::Time now, ModuleIndex m,
@@ -413,23 +462,64 @@ void AccuracyChecker::HandedOver(absl::Time now, NodeIndex n, ModuleIndex m,
          std::move(causes));
 }
 
-void AccuracyChecker::SplitBrain(absl::Time now, NodeIndex n, ModuleIndex m,
-                                 const std::string& what) {
+uint64_t AccuracyChecker::TermOf(const std::string& text) {
+  const size_t at = text.rfind("term ");
+  if (at == std::string::npos) return 0;
+  uint64_t term = 0;
+  for (size_t i = at + 5; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    term = term * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  return term;
+}
+
+void AccuracyChecker::Claimed(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& body,
+                              std::vector<uint64_t> causes) {
+  last_claim_[n][m] = Claim{now, causes};
+  if (const uint64_t term = TermOf(body); term > 0) {
+    claims_by_term_[n][m][term] = Claim{now, std::move(causes)};
+  }
+}
+
+std::array<absl::Time, 3> AccuracyChecker::EpisodeKey(ModuleIndex m) const {
   const std::optional<Claim>& a = last_claim_[0][m];
   const std::optional<Claim>& b = last_claim_[1][m];
-  std::vector<uint64_t> causes =
-      Union(Union(a ? a->causes : std::vector<uint64_t>{}, b ? b->causes : std::vector<uint64_t>{}),
-            alone_causes_[m]);
+  if (a || b) {
+    return {a ? a->at : absl::InfinitePast(), b ? b->at : absl::InfinitePast(),
+            absl::InfinitePast()};
+  }
+  return {absl::InfinitePast(), absl::InfinitePast(), alone_since_[m]};
+}
+
+bool AccuracyChecker::Continuing(absl::Time now, ModuleIndex m) const {
+  // The engine logs a split brain again at each heartbeat until both sides have heard of it
+  // (a one-way partition may hold one side back for long): the same claims, seen lately.
+  return split_key_[m] == EpisodeKey(m) &&
+         now - split_seen_[m] <= config_.heartbeat.timeout + kInFlight;
+}
+
+void AccuracyChecker::SplitBrain(absl::Time now, NodeIndex n, ModuleIndex m,
+                                 const std::string& what,
+                                 std::optional<std::vector<uint64_t>> explained) {
+  if (Continuing(now, m)) {
+    split_seen_[m] = now;
+    return;
+  }
+  const std::optional<Claim> a = Current(now, m, 0);
+  const std::optional<Claim> b = Current(now, m, 1);
+  std::vector<uint64_t> causes = explained ? *std::move(explained)
+                                           : Union(Union(a ? a->causes : std::vector<uint64_t>{},
+                                                         b ? b->causes : std::vector<uint64_t>{}),
+                                                   alone_causes_[m]);
   if (causes.empty()) {
     Fail(now, absl::StrCat("split brain (", what,
                            ") but neither node claimed the module, nor went ALONE with a fault "
                            "since it was last PRIM: no fault explains it"));
     return;
   }
-  // One split brain per pair of claims (and ALONE spell): the engine's detections and the
+  // One split brain per pair of claims (or ALONE spell): the engine's detections and the
   // writability seen belong to the one episode they opened.
-  const std::array<absl::Time, 3> key = {a ? a->at : absl::InfinitePast(),
-                                         b ? b->at : absl::InfinitePast(), alone_since_[m]};
+  const std::array<absl::Time, 3> key = EpisodeKey(m);
+  split_seen_[m] = now;
   if (split_key_[m] == key) return;
   split_key_[m] = key;
   Record(now, AccountedEvent::Kind::kSplitBrain, m, n, what, std::move(causes));

@@ -12,6 +12,8 @@
 //    messages (down, lossy) in that silence, or X was down.
 //  - "taking over (peer lost)": n's peer is lost (an episode above explains it); "(admin prim
 //    with the peer lost)": also an admin prim of that module on n.
+//    "continuing alone, term N" (a primary's new term when its peer is lost) likewise needs
+//    the episode, and counts as a claim below.
 //  - "...; failing over" (the application failed): a checker failure injected there and then,
 //    a script-fail window (a start script failed), or a script-timeout window (one hung).
 //  - "fencing: split brain...": the peer claimed the module (its claim's faults);
@@ -28,7 +30,8 @@
 //    fault...), and a fault within kHandoverWindow explains it: a node down, a disk fault on
 //    this node, a link fault, or an admin command on the module.
 //  - a split brain (without a witness: the module writable on both nodes, or the engine
-//    logging one): some node claimed the module, and that claim's faults explain it; or,
+//    logging one): some node claimed the module since it was last PRIM (with a secondary in
+//    sync), and that claim's faults explain it; or,
 //    for the replicas' own verdict (both copies wrote alone), a node went ALONE since the
 //    module was last PRIM with a fault touching the pair then (a node down, a link fault, a
 //    disk fault, an admin command or a failure of that module), which explains it.
@@ -38,6 +41,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,11 +103,25 @@ class AccuracyChecker : public InvariantChecker {
     absl::Time at;
     std::vector<uint64_t> causes;
   };
+  // "... term N" at the end of an engine log line: N, or 0.
+  static uint64_t TermOf(const std::string& text);
+  // Records node n's claim of module m at the term its log line names.
+  void Claimed(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& body,
+               std::vector<uint64_t> causes);
 
   void PeerLost(absl::Time now, NodeIndex n);
   void ModuleLog(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& body);
-  void SplitBrain(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& what);
+  // A split brain seen now; `explained`: the faults of the claims the engine's detection
+  // names (else those of the module's current claims and ALONE spell).
+  void SplitBrain(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& what,
+                  std::optional<std::vector<uint64_t>> explained = std::nullopt);
   void HandedOver(absl::Time now, NodeIndex n, ModuleIndex m, const std::string& body);
+  // Node n's last claim of module m, unless the module was PRIM since (and has been a while).
+  std::optional<Claim> Current(absl::Time now, ModuleIndex m, NodeIndex n) const;
+  // Which split brain the module's claims (or ALONE spell) make, and whether the one last
+  // recorded is still being seen (the engine repeats its detection).
+  std::array<absl::Time, 3> EpisodeKey(ModuleIndex m) const;
+  bool Continuing(absl::Time now, ModuleIndex m) const;
   // The faults of the script windows that explain a script's failure logged now, or none.
   std::vector<uint64_t> ScriptCauses(absl::Time now, ModuleIndex m, const std::string& body) const;
   // Fault ids of the effects matching `match` that overlap [from, to].
@@ -123,6 +141,10 @@ class AccuracyChecker : public InvariantChecker {
   std::array<uint64_t, 2> newest_seq_{};
   std::array<Episode, 2> episode_;
   std::array<std::vector<std::optional<Claim>>, 2> last_claim_;  // per node and module
+  // Per node and module: every claim by the term it claimed (a split brain the engine
+  // detects names the term both sides claimed, or the term the peer took over at).
+  std::array<std::vector<std::map<uint64_t, Claim>>, 2> claims_by_term_;
+  std::array<std::vector<uint64_t>, 2> both_claimed_;  // the term of n's last "both claimed"
   std::array<std::vector<bool>, 2> writable_;
   // Per node and module: why the module would leave this node (since it last did), and the
   // faults behind it when it is a failure.
@@ -136,6 +158,8 @@ class AccuracyChecker : public InvariantChecker {
   // Per module, since it was last PRIM: when a node first went ALONE, and the faults then.
   std::vector<absl::Time> alone_since_;
   std::vector<std::vector<uint64_t>> alone_causes_;
+  std::vector<absl::Time> prim_at_;     // per module: when a node last showed it PRIM
+  std::vector<absl::Time> split_seen_;  // per module: when a split brain was last seen
   // Per module: the claims (their times) and the ALONE spell the last split brain recorded
   // was explained by.
   std::vector<std::optional<std::array<absl::Time, 3>>> split_key_;

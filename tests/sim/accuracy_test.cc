@@ -187,15 +187,27 @@ TEST_F(AccuracyTest, StartScriptFailingOutsideAScriptFailWindowIsRejected) {
 
 TEST_F(AccuracyTest, SplitBrainIsExplainedByTheClaimThatOpenedIt) {
   checker_.OnWritable(At(0.5), kA, 0, true);
+  Heartbeat(1.0, kA, 5);
   Heartbeat(1.0, kB, 5);
   const uint64_t partition = Partition(1.05, 10);
   Log(3.1, kB, "peer a lost: every heartbeat link silent for 2s");
   Log(3.1, kB, "m0: taking over (peer lost), term 1");
+  Log(3.2, kA, "peer b lost: every heartbeat link silent for 2s");
+  Log(3.2, kA, "m0: continuing alone, term 1");
   checker_.OnWritable(At(3.3), kB, 0, true);  // a still writes: split brain
   Log(10.5, kA, "m0: split brain: both nodes claimed term 1; default primary a keeps the module");
   EXPECT_TRUE(violations_.empty()) << violations_.front();
   ASSERT_EQ(checker_.split_brains(), 1) << "one episode, seen twice";
   EXPECT_EQ(checker_.events().back().causes, std::vector<uint64_t>{partition});
+}
+
+TEST_F(AccuracyTest, SplitBrainAtATermOneNodeNeverClaimedIsRejected) {
+  Heartbeat(1.0, kB, 5);
+  Partition(1.05, 10);
+  Log(3.1, kB, "peer a lost: every heartbeat link silent for 2s");
+  Log(3.1, kB, "m0: taking over (peer lost), term 1");
+  Log(10.5, kA, "m0: split brain: both nodes claimed term 1; default primary a keeps the module");
+  EXPECT_TRUE(Rejected("a never claimed term 1"));
 }
 
 TEST_F(AccuracyTest, SplitBrainWithNoClaimAndNoFaultIsRejected) {
@@ -209,7 +221,7 @@ TEST_F(AccuracyTest, FenceForASplitBrainNeedsThePeersClaim) {
   Log(1.0, kA,
       "m0: fencing: split brain: the peer took over at term 1 while this node was "
       "still primary");
-  EXPECT_TRUE(Rejected("no node ever claimed it"));
+  EXPECT_TRUE(Rejected("b never claimed it at term 1"));
 }
 
 TEST_F(AccuracyTest, HandoverForAFailbackIsPlannedNotAFailover) {
