@@ -16,7 +16,8 @@
 //    the episode, and counts as a claim below.
 //  - "...; failing over" (the application failed): a checker failure injected there and then,
 //    a script-fail window (a start script failed), or a script-timeout window (one hung).
-//  - "fencing: split brain...": the peer claimed the module (its claim's faults);
+//  - "fencing: split brain: the peer took over at term N ...": the peer claimed term N (that
+//    claim's faults); "...: yielding" follows "both nodes claimed term N", below;
 //    "fencing: neither the peer's acknowledgement nor the witness lease is current": a fault
 //    cut n from its peer (a link either way dropping messages or delaying them by half the
 //    acknowledgement's span, or the peer down) within a heartbeat timeout, and
@@ -29,9 +30,11 @@
 //    otherwise this copy cannot serve (its data is not up to date after a restart, a disk
 //    fault...), and a fault within kHandoverWindow explains it: a node down, a disk fault on
 //    this node, a link fault, or an admin command on the module.
-//  - a split brain (without a witness: the module writable on both nodes, or the engine
-//    logging one): some node claimed the module since it was last PRIM (with a secondary in
-//    sync), and that claim's faults explain it; or,
+//  - "split brain: both nodes claimed term N": each node claimed term N (their faults).
+//  - any other split brain (without a witness: the module writable on both nodes, or the
+//    engine logging one): some node claimed the module since it was last PRIM (with a
+//    secondary in sync; the detections the engine repeats of one split brain, until both
+//    sides have heard of it, stay with it), and that claim's faults explain it; or,
 //    for the replicas' own verdict (both copies wrote alone), a node went ALONE since the
 //    module was last PRIM with a fault touching the pair then (a node down, a link fault, a
 //    disk fault, an admin command or a failure of that module), which explains it.
