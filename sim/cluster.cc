@@ -150,7 +150,11 @@ void SimCluster::Process(const Event& event) {
   ++events_;
   std::visit(Overloaded{
                  [&](const DeliverPeer& d) {
-                   if (nodes_[d.to]) StepNode(d.to, PeerReceived{d.link, d.message});
+                   if (!nodes_[d.to]) return;
+                   for (ClusterObserver* o : observers_) {
+                     o->OnPeerMessageDelivered(now_, d.to, d.link, d.message);
+                   }
+                   StepNode(d.to, PeerReceived{d.link, d.message});
                  },
                  [&](const DeliverToWitness& d) {
                    if (!witness_) return;
@@ -187,6 +191,7 @@ void SimCluster::Process(const Event& event) {
                    if (debug_sink_) {
                      Debug(d.to, ModuleOf(d.message), "<- " + DescribeReplMessage(d.message));
                    }
+                   for (ClusterObserver* o : observers_) o->OnReplicationDelivered(now_, d.to);
                    StepNode(d.to, ReplicationReceived{d.message});
                  },
                  [&](const DiskDone& d) { FinishDisk(d); },
@@ -662,6 +667,7 @@ void SimCluster::ReplaceDisk(NodeIndex n) {
 void SimCluster::RestartNode(NodeIndex n) {
   if (nodes_[n]) return;
   ++boots_[n];
+  for (ClusterObserver* o : observers_) o->OnNodeStarted(now_, n);
   Trace(n, "BOOT");
   oracle_.NodeStarted(n);
   for (Observed& obs : observed_[n]) obs.state = ModuleState::kWait;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "engine/messages.h"
 #include "engine/types.h"
 
 namespace duet::sim {
@@ -25,6 +26,14 @@ class ClusterObserver {
   // Node n went down: its daemon's guard released the VIPs, writes and applications with it
   // (no OnWritable or OnScriptEnded follows for what it held).
   virtual void OnNodeDown(absl::Time /*now*/, NodeIndex /*n*/) {}
+  // Node n (re)started: a new engine process, which has heard nothing from its peer yet.
+  virtual void OnNodeStarted(absl::Time /*now*/, NodeIndex /*n*/) {}
+  // A message from the peer reached node n (up) on heartbeat link `link`, just before n's
+  // engine handles it.
+  virtual void OnPeerMessageDelivered(absl::Time /*now*/, NodeIndex /*n*/, int /*link*/,
+                                      const PeerMessage& /*message*/) {}
+  // A message on the replication connection reached node n (up), just before n handles it.
+  virtual void OnReplicationDelivered(absl::Time /*now*/, NodeIndex /*n*/) {}
   // The witness granted node n the lease of module m (a first grant or a renewal).
   virtual void OnLeaseGranted(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/) {}
   // The state node n shows for module m changed.

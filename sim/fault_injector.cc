@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 
@@ -92,6 +93,21 @@ absl::Duration FaultInjector::FaultDuration() {
 
 std::string FaultInjector::Name(NodeIndex n) const { return cluster_.config().nodes[n].name; }
 
+uint64_t FaultInjector::Record(FaultKind kind, const std::string& what) {
+  cluster_.Note(absl::StrCat("FAULT ", what));
+  return ledger_.Begin(cluster_.now(), kind, what);
+}
+
+size_t FaultInjector::Effect(uint64_t id, EffectKind kind, NodeIndex node, int link) {
+  FaultEffect e;
+  e.fault = id;
+  e.kind = kind;
+  e.start = cluster_.now();
+  e.node = node;
+  e.link = link;
+  return ledger_.Add(std::move(e));
+}
+
 void FaultInjector::ApplyLink(int link, NodeIndex from) {
   const Direction& d = links_[from][link];
   LinkFaults f = d.degraded.value_or(baseline_);
@@ -145,16 +161,21 @@ bool FaultInjector::Inject(FaultKind kind) {
           if (kind != FaultKind::kAsymmetric || from == n) cut.emplace_back(l, from);
         }
       }
-      for (auto [l, from] : cut) SetDown(l, from, +1);
       const std::string what = kind == FaultKind::kPartition
                                    ? std::string("partition: every heartbeat link cut both ways")
                                : kind == FaultKind::kAsymmetric
                                    ? absl::StrCat("one-way partition: ", Name(n), "->",
                                                   Name(Peer(n)), " cut on every heartbeat link")
                                    : absl::StrCat("heartbeat link ", only, " down both ways");
-      cluster_.Note(absl::StrCat("FAULT ", what, " for ", absl::FormatDuration(d)));
-      After(d, [this, cut, what] {
+      const uint64_t id = Record(kind, absl::StrCat(what, " for ", absl::FormatDuration(d)));
+      std::vector<size_t> effects;
+      for (auto [l, from] : cut) {
+        SetDown(l, from, +1);
+        effects.push_back(Effect(id, EffectKind::kLinkDown, from, l));
+      }
+      After(d, [this, cut, what, effects] {
         for (auto [l, from] : cut) SetDown(l, from, -1);
+        for (size_t e : effects) EndEffect(e);
         cluster_.Note(absl::StrCat("heal: ", what, " ends"));
       });
       return true;
@@ -162,16 +183,24 @@ bool FaultInjector::Inject(FaultKind kind) {
     case FaultKind::kFlap: {
       const int l = static_cast<int>(rng_.Below(links));
       const int cycles = static_cast<int>(rng_.Between(2, 8));
-      cluster_.Note(absl::StrCat("FAULT heartbeat link ", l, " flaps ", cycles, " times"));
+      const uint64_t id =
+          Record(kind, absl::StrCat("heartbeat link ", l, " flaps ", cycles, " times"));
+      // Each down span's effects, one per direction, opened when it starts.
+      auto down = std::make_shared<std::vector<size_t>>();
       absl::Duration t = absl::ZeroDuration();
       for (int i = 0; i < cycles; ++i) {
-        After(t, [this, l] {
-          for (NodeIndex from = 0; from < 2; ++from) SetDown(l, from, +1);
+        After(t, [this, l, id, down] {
+          for (NodeIndex from = 0; from < 2; ++from) {
+            SetDown(l, from, +1);
+            down->push_back(Effect(id, EffectKind::kLinkDown, from, l));
+          }
           cluster_.Note(absl::StrCat("flap: heartbeat link ", l, " down"));
         });
         t += LogUniform(absl::Milliseconds(50), absl::Seconds(3));
-        After(t, [this, l] {
+        After(t, [this, l, down] {
           for (NodeIndex from = 0; from < 2; ++from) SetDown(l, from, -1);
+          for (size_t e : *down) EndEffect(e);
+          down->clear();
           cluster_.Note(absl::StrCat("flap: heartbeat link ", l, " up"));
         });
         t += LogUniform(absl::Milliseconds(50), absl::Seconds(3));
@@ -186,11 +215,15 @@ bool FaultInjector::Inject(FaultKind kind) {
           crash ? LogUniform(absl::Milliseconds(500),
                              std::max(absl::Seconds(1), options_.max_fault_duration))
                 : LogUniform(absl::Milliseconds(10), absl::Seconds(2));
-      cluster_.Note(absl::StrCat("FAULT ", crash ? "node " : "daemon on ", Name(n),
-                                 crash ? " crashes" : " dies", ", back in ",
-                                 absl::FormatDuration(down)));
+      const uint64_t id = Record(
+          kind, absl::StrCat(crash ? "node " : "daemon on ", Name(n), crash ? " crashes" : " dies",
+                             ", back in ", absl::FormatDuration(down)));
+      const size_t effect = Effect(id, EffectKind::kNodeDown, n);
       cluster_.CrashNode(n, /*lose_unsynced=*/crash);
-      After(down, [this, n] { cluster_.RestartNode(n); });
+      After(down, [this, n, effect] {
+        cluster_.RestartNode(n);
+        EndEffect(effect);
+      });
       return true;
     }
     case FaultKind::kDrift: {
@@ -201,18 +234,25 @@ bool FaultInjector::Inject(FaultKind kind) {
       } else {
         cluster_.SetClockDrift(static_cast<NodeIndex>(clock), ppm);
       }
-      cluster_.Note(absl::StrCat("FAULT clock of ",
-                                 clock == 2 ? "the witness" : Name(static_cast<NodeIndex>(clock)),
-                                 " now drifts ", ppm >= 0 ? "+" : "", ppm, " ppm"));
+      const uint64_t id = Record(
+          kind, absl::StrCat("clock of ",
+                             clock == 2 ? "the witness" : Name(static_cast<NodeIndex>(clock)),
+                             " now drifts ", ppm >= 0 ? "+" : "", ppm, " ppm"));
+      EndEffect(Effect(id, EffectKind::kOther, 0));
       return true;
     }
     case FaultKind::kWitnessCrash: {
       if (!cluster_.WitnessUp()) return false;
       const absl::Duration down = LogUniform(
           absl::Milliseconds(500), std::max(absl::Seconds(1), options_.max_fault_duration));
-      cluster_.Note(absl::StrCat("FAULT witness crashes, back in ", absl::FormatDuration(down)));
+      const uint64_t id =
+          Record(kind, absl::StrCat("witness crashes, back in ", absl::FormatDuration(down)));
+      const size_t effect = Effect(id, EffectKind::kWitnessDown, 0);
       cluster_.CrashWitness();
-      After(down, [this] { cluster_.RestartWitness(); });
+      After(down, [this, effect] {
+        cluster_.RestartWitness();
+        EndEffect(effect);
+      });
       return true;
     }
     case FaultKind::kWitnessLink: {
@@ -233,14 +273,17 @@ bool FaultInjector::Inject(FaultKind kind) {
         what = absl::StrCat("link ", Name(n), "<->witness loses ", path.loss * 100, "%");
       }
       ApplyWitness(n);
-      cluster_.Note(absl::StrCat("FAULT ", what, " for ", absl::FormatDuration(d)));
+      const size_t effect =
+          Effect(Record(kind, absl::StrCat(what, " for ", absl::FormatDuration(d))),
+                 EffectKind::kWitnessPath, n);
       const uint64_t id = path.loss_id;
-      After(d, [this, n, mode, id, what] {
+      After(d, [this, n, mode, id, what, effect] {
         WitnessPath& p = witness_[n];
         if (mode == 0) --p.down;
         if (mode == 1) --p.replies_down;
         if (mode == 2 && p.loss_id == id) p.loss = 0;
         ApplyWitness(n);
+        EndEffect(effect);
         cluster_.Note(absl::StrCat("heal: ", what, " ends"));
       });
       return true;
@@ -250,20 +293,33 @@ bool FaultInjector::Inject(FaultKind kind) {
       const bool hang = kind == FaultKind::kScriptTimeout;
       const absl::Duration d = FaultDuration();
       ScriptWindow(hang, +1);
-      cluster_.Note(absl::StrCat("FAULT scripts ", hang ? "hang" : "fail", " (rate ",
-                                 hang ? options_.script_hang : options_.script_failure, ") for ",
-                                 absl::FormatDuration(d)));
-      After(d, [this, hang] {
+      const uint64_t id =
+          Record(kind, absl::StrCat("scripts ", hang ? "hang" : "fail", " (rate ",
+                                    hang ? options_.script_hang : options_.script_failure, ") for ",
+                                    absl::FormatDuration(d)));
+      const size_t effect =
+          Effect(id, hang ? EffectKind::kScriptsHang : EffectKind::kScriptsFail, 0);
+      After(d, [this, hang, effect] {
         ScriptWindow(hang, -1);
+        EndEffect(effect);
         cluster_.Note(absl::StrCat("heal: scripts ", hang ? "hang" : "fail", " window ends"));
       });
       return true;
     }
     case FaultKind::kChecker: {
       const auto m = static_cast<ModuleIndex>(rng_.Below(options_.modules));
-      if (!cluster_.FailChecker(n, m)) return false;
-      cluster_.Note(absl::StrCat("FAULT checker of ", cluster_.config().modules[m].name, " on ",
-                                 Name(n), " reports a failure"));
+      // In the ledger before the node hears of it (it acts at once); the note follows.
+      const std::string what = absl::StrCat("checker of ", cluster_.config().modules[m].name,
+                                            " on ", Name(n), " reports a failure");
+      const uint64_t id = ledger_.Begin(cluster_.now(), kind, what);
+      const size_t effect = Effect(id, EffectKind::kChecker, n);
+      ledger_.mutable_effect(effect).module = m;
+      EndEffect(effect);
+      if (!cluster_.FailChecker(n, m)) {
+        ledger_.mutable_effect(effect).kind = EffectKind::kOther;  // nobody heard it
+        return false;
+      }
+      cluster_.Note(absl::StrCat("FAULT ", what));
       return true;
     }
     case FaultKind::kAdmin:
@@ -285,13 +341,21 @@ bool FaultInjector::Inject(FaultKind kind) {
       ApplyWitness(n);
       const std::string what = absl::StrCat(Name(n), " isolated from its peer and the witness (",
                                             Name(Peer(n)), " still reaches the witness)");
-      cluster_.Note(absl::StrCat("FAULT ", what, " for ", absl::FormatDuration(d)));
-      After(d, [this, n, links, what] {
+      const uint64_t id = Record(kind, absl::StrCat(what, " for ", absl::FormatDuration(d)));
+      std::vector<size_t> effects;
+      for (int l = 0; l < links; ++l) {
+        for (NodeIndex from = 0; from < 2; ++from) {
+          effects.push_back(Effect(id, EffectKind::kLinkDown, from, l));
+        }
+      }
+      effects.push_back(Effect(id, EffectKind::kWitnessPath, n));
+      After(d, [this, n, links, what, effects] {
         for (int l = 0; l < links; ++l) {
           for (NodeIndex from = 0; from < 2; ++from) SetDown(l, from, -1);
         }
         --witness_[n].down;
         ApplyWitness(n);
+        for (size_t e : effects) EndEffect(e);
         isolated_ = false;
         cluster_.Note(absl::StrCat("heal: ", what, " ends"));
       });
@@ -302,55 +366,69 @@ bool FaultInjector::Inject(FaultKind kind) {
       if (!cluster_.replication()) return false;
       const bool full = kind == FaultKind::kDiskFull;
       const absl::Duration d = FaultDuration();
-      cluster_.Note(absl::StrCat("FAULT disk of ", Name(n),
-                                 full ? " is full" : " fails fsyncs (EIO)", " for ",
-                                 absl::FormatDuration(d)));
+      const size_t effect = Effect(
+          Record(kind, absl::StrCat("disk of ", Name(n), full ? " is full" : " fails fsyncs (EIO)",
+                                    " for ", absl::FormatDuration(d))),
+          EffectKind::kDisk, n);
       if (full) {
         cluster_.SetDiskFull(n, true);
       } else {
         cluster_.SetDiskSyncFailure(n, true);
       }
-      After(d, [this, n, full] {
+      After(d, [this, n, full, effect] {
         if (full) {
           cluster_.SetDiskFull(n, false);
         } else {
           cluster_.SetDiskSyncFailure(n, false);
         }
+        EndEffect(effect);
       });
       return true;
     }
     case FaultKind::kTornCrash: {
       if (!cluster_.replication() || !cluster_.NodeUp(n)) return false;
       const absl::Duration down = LogUniform(absl::Milliseconds(500), absl::Seconds(5));
-      cluster_.Note(absl::StrCat("FAULT node ", Name(n),
-                                 " crashes within its next engine step (torn writes), back in ",
-                                 absl::FormatDuration(down)));
+      const size_t effect =
+          Effect(Record(kind, absl::StrCat("node ", Name(n),
+                                           " crashes within its next engine step (torn writes), "
+                                           "back in ",
+                                           absl::FormatDuration(down))),
+                 EffectKind::kNodeDown, n);
       cluster_.CrashMidStep(n);
       After(absl::Milliseconds(50), [this, n] {
         if (!cluster_.CrashMidStepArmed(n)) return;  // it did
         cluster_.DisarmCrashMidStep(n);
         cluster_.CrashNode(n, /*lose_unsynced=*/true, /*torn=*/true);
       });
-      After(down, [this, n] { cluster_.RestartNode(n); });
+      After(down, [this, n, effect] {
+        cluster_.RestartNode(n);
+        EndEffect(effect);
+      });
       return true;
     }
     case FaultKind::kDiskReplace: {
       if (!cluster_.replication() || !cluster_.NodeUp(n)) return false;
       const absl::Duration down = LogUniform(absl::Milliseconds(500), absl::Seconds(5));
-      cluster_.Note(absl::StrCat("FAULT node ", Name(n),
-                                 " crashes; back with a new, empty disk in ",
-                                 absl::FormatDuration(down)));
+      const size_t effect = Effect(
+          Record(kind, absl::StrCat("node ", Name(n), " crashes; back with a new, empty disk in ",
+                                    absl::FormatDuration(down))),
+          EffectKind::kNodeDown, n);
       cluster_.ReplaceDisk(n);
-      After(down, [this, n] { cluster_.RestartNode(n); });
+      After(down, [this, n, effect] {
+        cluster_.RestartNode(n);
+        EndEffect(effect);
+      });
       return true;
     }
     case FaultKind::kStreamGap: {
       if (!cluster_.replication()) return false;
       const bool swap = rng_.Chance(0.5);
       cluster_.BreakStream(swap ? StreamFault::kSwap : StreamFault::kLose);
-      cluster_.Note(absl::StrCat("FAULT replication transport: the next stream write ",
-                                 swap ? "goes after the one that follows it" : "is lost",
-                                 "; the connection stays up"));
+      EndEffect(
+          Effect(Record(kind, absl::StrCat("replication transport: the next stream write ",
+                                           swap ? "goes after the one that follows it" : "is lost",
+                                           "; the connection stays up")),
+                 EffectKind::kOther, 0));
       return true;
     }
   }
@@ -378,28 +456,45 @@ bool FaultInjector::Degrade(FaultKind kind) {
   }
   const absl::Duration d = FaultDuration();
   const uint64_t id = next_id_++;
+  const std::string where =
+      absl::StrCat(only < 0 ? "every heartbeat link" : absl::StrCat("heartbeat link ", only),
+                   dirs == 2 ? " (both ways)"
+                             : absl::StrCat(" (", Name(static_cast<NodeIndex>(dirs)), "->",
+                                            Name(Peer(static_cast<NodeIndex>(dirs))), ")"));
+  const uint64_t fault =
+      Record(kind, absl::StrCat(where, " ", what, " for ", absl::FormatDuration(d)));
+  // Loss and delay are what may silence a link (duplicates never do); a duplication still
+  // replaces an earlier degradation, whose effect ends then.
+  const std::optional<EffectKind> effect_kind =
+      kind == FaultKind::kLoss    ? std::optional(EffectKind::kLinkLoss)
+      : kind == FaultKind::kDelay ? std::optional(EffectKind::kLinkDelay)
+                                  : std::nullopt;
   std::vector<std::pair<int, NodeIndex>> hit;
   for (int l = 0; l < links; ++l) {
     if (only >= 0 && l != only) continue;
     for (NodeIndex from = 0; from < 2; ++from) {
       if (dirs != 2 && from != dirs) continue;
       hit.emplace_back(l, from);
-      links_[from][l].degraded = f;
-      links_[from][l].degraded_id = id;
+      Direction& dir = links_[from][l];
+      if (dir.degraded_effect) EndEffect(*dir.degraded_effect);
+      dir.degraded_effect.reset();
+      if (effect_kind) {
+        dir.degraded_effect = Effect(fault, *effect_kind, from, l);
+        ledger_.mutable_effect(*dir.degraded_effect).loss = f.loss;
+        ledger_.mutable_effect(*dir.degraded_effect).latency_max = f.latency_max;
+      }
+      dir.degraded = f;
+      dir.degraded_id = id;
       ApplyLink(l, from);
     }
   }
-  const std::string where =
-      absl::StrCat(only < 0 ? "every heartbeat link" : absl::StrCat("heartbeat link ", only),
-                   dirs == 2 ? " (both ways)"
-                             : absl::StrCat(" (", Name(static_cast<NodeIndex>(dirs)), "->",
-                                            Name(Peer(static_cast<NodeIndex>(dirs))), ")"));
-  cluster_.Note(absl::StrCat("FAULT ", where, " ", what, " for ", absl::FormatDuration(d)));
   After(d, [this, hit, id, where] {
     for (auto [l, from] : hit) {
       Direction& dir = links_[from][l];
       if (dir.degraded_id != id) continue;  // a later degradation replaced this one
       dir.degraded.reset();
+      if (dir.degraded_effect) EndEffect(*dir.degraded_effect);
+      dir.degraded_effect.reset();
       ApplyLink(l, from);
     }
     cluster_.Note(absl::StrCat("heal: ", where, " back to normal"));
@@ -435,18 +530,49 @@ bool FaultInjector::Admin() {
   const std::string command =
       absl::StrCat("duetctl ", AdminVerbName(choice->verb), choice->force ? " --force " : " ",
                    cluster_.config().modules[m].name, " on ", Name(n));
-  cluster_.Note(absl::StrCat("FAULT admin: ", command));
+  const size_t effect =
+      Effect(Record(FaultKind::kAdmin, absl::StrCat("admin: ", command)), EffectKind::kAdmin, n);
+  FaultEffect& e = ledger_.mutable_effect(effect);
+  e.module = m;
+  e.verb = choice->verb;
+  e.force = choice->force;
+  EndEffect(effect);
   const std::optional<absl::Status> status = cluster_.Admin(n, choice->verb, m, choice->force);
   cluster_.Note(absl::StrCat("admin reply: ", status ? status->ToString() : "node down"));
   return true;
 }
 
+void FaultInjector::RecordOperator(NodeIndex n, AdminVerb verb, ModuleIndex m,
+                                   const std::string& what) {
+  const size_t effect =
+      Effect(ledger_.Begin(cluster_.now(), FaultKind::kAdmin, absl::StrCat("operator: ", what)),
+             EffectKind::kAdmin, n);
+  ledger_.mutable_effect(effect).module = m;
+  ledger_.mutable_effect(effect).verb = verb;
+  EndEffect(effect);
+}
+
+void FaultInjector::PartitionByHand(bool partitioned) {
+  cluster_.SetPartitioned(partitioned);
+  for (size_t e : by_hand_) EndEffect(e);
+  by_hand_.clear();
+  if (!partitioned) return;
+  const uint64_t id = ledger_.Begin(cluster_.now(), FaultKind::kPartition,
+                                    "partition by hand: every heartbeat link cut both ways");
+  for (int l = 0; l < options_.heartbeat_links; ++l) {
+    for (NodeIndex from = 0; from < 2; ++from) {
+      by_hand_.push_back(Effect(id, EffectKind::kLinkDown, from, l));
+    }
+  }
+}
+
 void FaultInjector::HealAll() {
+  ledger_.EndAll(cluster_.now());
   injecting_ = false;
   pending_ = {};
   for (NodeIndex from = 0; from < 2; ++from) {
     for (int l = 0; l < options_.heartbeat_links; ++l) {
-      links_[from][l] = Direction{};
+      links_[from][l] = Direction{};  // (its ledger effects ended above)
       ApplyLink(l, from);
     }
     witness_[from] = WitnessPath{};

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "engine/rng.h"
 #include "sim/cluster.h"
+#include "sim/fault_ledger.h"
 #include "sim/run_options.h"
 
 namespace duet::sim {
@@ -37,15 +38,24 @@ class FaultInjector {
   // The liveness phase: every link clean, nodes and witness up, scripts healthy, pending
   // fault ends dropped, no more faults. Clock drift stays: it is physics, not a fault.
   void HealAll();
+  // An admin command the run itself issues (the operator's repairs in the liveness phase):
+  // in the ledger (not the trace), so that what it makes the engine do is explained.
+  void RecordOperator(NodeIndex n, AdminVerb verb, ModuleIndex m, const std::string& what);
+  // A partition made by hand (tests): every heartbeat link cut both ways (or healed), in the
+  // ledger as a partition fault.
+  void PartitionByHand(bool partitioned);
 
   // How many faults of each kind were injected.
   const std::array<uint64_t, kFaultKinds>& injected() const { return injected_; }
+  // Every fault injected and its effects over time (for the accuracy checker).
+  const FaultLedger& ledger() const { return ledger_; }
 
  private:
   struct Direction {
     int down = 0;                        // faults holding it down
     std::optional<LinkFaults> degraded;  // loss, duplication or delay in force
     uint64_t degraded_id = 0;
+    std::optional<size_t> degraded_effect;  // its effect in the ledger (loss or delay)
   };
   struct WitnessPath {
     int down = 0;          // both directions
@@ -72,6 +82,11 @@ class FaultInjector {
   absl::Duration FaultDuration();
   absl::Duration LogUniform(absl::Duration lo, absl::Duration hi);
   std::string Name(NodeIndex n) const;
+  // Notes "FAULT <what>" in the trace and opens the fault in the ledger; returns its id.
+  uint64_t Record(FaultKind kind, const std::string& what);
+  // Adds an effect of fault `id` starting now; returns its ledger handle.
+  size_t Effect(uint64_t id, EffectKind kind, NodeIndex node, int link = -1);
+  void EndEffect(size_t handle) { ledger_.End(handle, cluster_.now()); }
 
   const RunOptions& options_;
   SimCluster& cluster_;
@@ -88,6 +103,8 @@ class FaultInjector {
   uint64_t next_seq_ = 0;
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
   std::array<uint64_t, kFaultKinds> injected_{};
+  FaultLedger ledger_;
+  std::vector<size_t> by_hand_;  // the effects of PartitionByHand
 };
 
 }  // namespace duet::sim

@@ -39,9 +39,11 @@ Simulation::Simulation(RunOptions options)
       cluster_(options_.MakeConfig(), StreamSeed(options_.seed, Stream::kCluster),
                options_.replication),
       injector_(options_, cluster_, StreamSeed(options_.seed, Stream::kFaults)),
+      accuracy_(cluster_.config(), injector_.ledger(), options_.drift_bound_ppm),
       split_brain_(cluster_.config()),
       convergence_(cluster_.config(), options_.liveness_bound, options_.stable_period) {
   cluster_.AddObserver(&counters_);
+  cluster_.AddChecker(&accuracy_);
   cluster_.AddChecker(&split_brain_);
   cluster_.AddChecker(&convergence_);
   if (options_.replication) {
@@ -75,8 +77,16 @@ bool Simulation::RunSafetyPhase() {
   return Advance(cluster_.start_time() + options_.safety_duration);
 }
 
+std::optional<absl::Status> Simulation::OperatorAdmin(NodeIndex n, AdminVerb verb, ModuleIndex m) {
+  injector_.RecordOperator(
+      n, verb, m,
+      absl::StrCat("duetctl ", AdminVerbName(verb), " ", cluster_.config().modules[m].name, " on ",
+                   cluster_.config().nodes[n].name));
+  return cluster_.Admin(n, verb, m);
+}
+
 void Simulation::AdminEverywhere(AdminVerb verb, ModuleIndex m) {
-  for (NodeIndex n = 0; n < 2; ++n) cluster_.Admin(n, verb, m);
+  for (NodeIndex n = 0; n < 2; ++n) OperatorAdmin(n, verb, m);
 }
 
 // What an operator does for a module that is not where it belongs once the faults are gone:
@@ -97,14 +107,14 @@ void Simulation::Repair() {
         continue;
       }
       const NodeIndex loser = Peer(cluster_.LastForced(m).value_or(home));
-      const std::optional<absl::Status> status = cluster_.Admin(loser, AdminVerb::kDiscard, m);
+      const std::optional<absl::Status> status = OperatorAdmin(loser, AdminVerb::kDiscard, m);
       cluster_.Note(absl::StrCat("repair: duetctl discard ", cluster_.config().modules[m].name,
                                  " on ", cluster_.config().nodes[loser].name, ": ",
                                  status ? status->ToString() : "node down"));
       break;
     }
     if (cluster_.Status(home, m).owner != home) {
-      const std::optional<absl::Status> status = cluster_.Admin(home, AdminVerb::kPrim, m);
+      const std::optional<absl::Status> status = OperatorAdmin(home, AdminVerb::kPrim, m);
       cluster_.Note(absl::StrCat("repair: duetctl prim ", cluster_.config().modules[m].name, " on ",
                                  cluster_.config().nodes[home].name, ": ",
                                  status ? status->ToString() : "node down"));
@@ -234,6 +244,11 @@ RunResult Simulation::Result() const {
   r.handovers = counters_.handovers;
   r.split_brains = counters_.split_brains;
   r.resyncs = counters_.resyncs;
+  r.accounted_failovers = accuracy_.failovers();
+  r.accounted_split_brains = accuracy_.split_brains();
+  r.peer_losses_checked = accuracy_.peer_losses_checked();
+  r.fences_checked = accuracy_.fences_checked();
+  for (const AccountedEvent& e : accuracy_.events()) r.accounted.push_back(accuracy_.Describe(e));
   if (options_.replication) {
     r.writes_verified = cluster_.workload().writes_verified();
     r.ops_issued = cluster_.workload().issued();
@@ -289,6 +304,11 @@ std::string FormatSummary(const RunOptions& options, const RunResult& r) {
                   " checker failures; ", r.stats.admin_commands, " admin commands\n");
   absl::StrAppend(&text, "failovers: ", r.failovers, ", failbacks: ", r.failbacks,
                   ", handovers: ", r.handovers, ", split brains detected: ", r.split_brains, "\n");
+  absl::StrAppend(&text, "accuracy: ", r.accounted_failovers, " failovers and ",
+                  r.accounted_split_brains, " split brains, each explained by a fault; ",
+                  r.peer_losses_checked, " peer-lost declarations and ", r.fences_checked,
+                  " fences checked against the fault schedule\n");
+  for (const std::string& line : r.accounted) absl::StrAppend(&text, "  ", line, "\n");
   if (options.replication) {
     absl::StrAppend(&text, "workload: ", r.ops_issued, " operations issued, ", r.ops_acknowledged,
                     " acknowledged; ", r.replicated_bytes,

@@ -11,8 +11,10 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
+#include "sim/accuracy.h"
 #include "sim/cluster.h"
 #include "sim/fault_injector.h"
 #include "sim/invariants.h"
@@ -29,13 +31,21 @@ struct RunResult {
   uint64_t events = 0;  // messages, completions and timer ticks handled
   std::array<uint64_t, kFaultKinds> faults{};
   SimStats stats;
-  int failovers = 0;             // a node took a module over from a lost or failed peer
-  int failbacks = 0;             // automatic returns to the default primary
-  int handovers = 0;             // planned moves (failback, swap, stop...)
-  int split_brains = 0;          // both writable at once (no witness), each detected
-  uint64_t resyncs = 0;          // resyncs finished (replication mode)
-  uint64_t writes_verified = 0;  // acknowledged writes found intact at the end
-  uint64_t ops_issued = 0;       // application operations (replication mode)
+  int failovers = 0;     // a node took a module over from a lost or failed peer
+  int failbacks = 0;     // automatic returns to the default primary
+  int handovers = 0;     // planned moves (failback, swap, stop...)
+  int split_brains = 0;  // both writable at once (no witness), each detected
+  // Accuracy (AccuracyChecker): failovers (takeovers, application failovers) and split brains,
+  // each explained by the faults named in `accounted`; peer-lost declarations and fences
+  // checked against the fault schedule.
+  int accounted_failovers = 0;
+  int accounted_split_brains = 0;
+  int peer_losses_checked = 0;
+  int fences_checked = 0;
+  std::vector<std::string> accounted;  // one line per failover or split brain, with its faults
+  uint64_t resyncs = 0;                // resyncs finished (replication mode)
+  uint64_t writes_verified = 0;        // acknowledged writes found intact at the end
+  uint64_t ops_issued = 0;             // application operations (replication mode)
   uint64_t ops_acknowledged = 0;
   uint64_t replicated_bytes = 0;  // file data in the primaries' copies at the end
   absl::Duration simulated;
@@ -68,6 +78,9 @@ class Simulation {
   RunResult Result() const;
 
   SimCluster& cluster() { return cluster_; }
+  // Cuts (or heals) every heartbeat link both ways, as a partition fault the accuracy
+  // checker knows of.
+  void PartitionForTest(bool partitioned) { injector_.PartitionByHand(partitioned); }
   const RunOptions& options() const { return options_; }
   // The failure as printed: invariant, simulated time, what was seen, seed, replay command,
   // and the trace lines that led to it.
@@ -90,6 +103,8 @@ class Simulation {
 
   // Runs until `until` (or a violation: then false), letting the injector act when due.
   bool Advance(absl::Time until);
+  // An operator's command (recorded in the fault ledger, as the injector's are).
+  std::optional<absl::Status> OperatorAdmin(NodeIndex n, AdminVerb verb, ModuleIndex m);
   void AdminEverywhere(AdminVerb verb, ModuleIndex m);
   void Repair();
   bool Failed() const { return !cluster_.violation_records().empty(); }
@@ -98,6 +113,7 @@ class Simulation {
   SimCluster cluster_;
   FaultInjector injector_;
   Counters counters_;
+  AccuracyChecker accuracy_;
   SplitBrainDetectedChecker split_brain_;
   ConvergenceChecker convergence_;
   DataSettlesChecker settles_;

@@ -47,6 +47,10 @@ SwarmTally RunSwarm(const SwarmOptions& options, std::ostream& out) {
       ++tally.runs;
       tally.events += result.events;
       tally.simulated += result.simulated;
+      tally.failovers += static_cast<uint64_t>(result.accounted_failovers);
+      tally.split_brains += static_cast<uint64_t>(result.accounted_split_brains);
+      tally.peer_losses += static_cast<uint64_t>(result.peer_losses_checked);
+      tally.fences += static_cast<uint64_t>(result.fences_checked);
       if (!result.passed || nondeterministic) {
         ++tally.failed;
         if (nondeterministic) ++tally.nondeterministic;
@@ -74,6 +78,9 @@ SwarmTally RunSwarm(const SwarmOptions& options, std::ostream& out) {
       << static_cast<int64_t>(absl::ToDoubleSeconds(tally.simulated) /
                               std::max(tally.wall_seconds, 1e-9))
       << "x)\n";
+  out << "swarm accuracy: " << tally.failovers << " failovers and " << tally.split_brains
+      << " split brains explained by faults; " << tally.peer_losses
+      << " peer-lost declarations and " << tally.fences << " fences checked\n";
   return tally;
 }
 

@@ -26,6 +26,12 @@ struct SwarmTally {
   int failed = 0;
   int nondeterministic = 0;
   std::vector<uint64_t> failing_seeds;
+  // Accuracy, over the runs: failovers and split brains explained by a fault, peer-lost
+  // declarations and fences checked.
+  uint64_t failovers = 0;
+  uint64_t split_brains = 0;
+  uint64_t peer_losses = 0;
+  uint64_t fences = 0;
   uint64_t events = 0;
   absl::Duration simulated;
   double wall_seconds = 0;
