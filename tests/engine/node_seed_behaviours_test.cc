@@ -1,0 +1,186 @@
+// What the fixes for simulator seeds (tests/sim/regression_seeds_test.cc) made Node do, pinned
+// as scenarios of a simulated pair without random faults (as node_test.cc builds them): a seed
+// replays a different run once the engine's random draws or action order change, so these
+// tests keep each behaviour covered whatever the seeds do now. Only Node's public interface
+// is used (through SimCluster).
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/node.h"
+#include "sim/cluster.h"
+#include "sim/cluster_config.h"
+#include "tests/engine/printers.h"
+
+namespace duet {
+namespace {
+
+using sim::ClusterShape;
+using sim::MakeClusterConfig;
+using sim::SimCluster;
+
+constexpr NodeIndex kA = 0;  // default primary of m0
+constexpr NodeIndex kB = 1;
+
+class NodeSeedBehaviourTest : public ::testing::Test {
+ protected:
+  void Boot(Config config) {
+    cluster_ = std::make_unique<SimCluster>(std::move(config), 1234);
+    cluster_->Start();
+    cluster_->RunFor(absl::Seconds(5));
+  }
+  void Boot(ClusterShape shape = {}) { Boot(MakeClusterConfig(shape)); }
+  ModuleState State(NodeIndex n, ModuleIndex m) { return cluster_->Status(n, m).state; }
+  void ExpectNoViolations() {
+    for (const std::string& v : cluster_->violations()) ADD_FAILURE() << v;
+  }
+  std::string Log() {
+    std::string all;
+    for (const std::string& line : cluster_->log()) all += line + "\n";
+    return all;
+  }
+  bool Logged(const std::string& text, size_t from = 0) {
+    const auto& log = cluster_->log();
+    for (size_t i = from; i < log.size(); ++i) {
+      if (log[i].find(text) != std::string::npos) return true;
+    }
+    return false;
+  }
+  // Runs in steps of 1 ms until a log line containing `text` appears, up to `limit`; true if
+  // it did. The step that logged it has run in full when this returns.
+  bool RunUntilLogged(const std::string& text, absl::Duration limit) {
+    const absl::Time start = cluster_->now();
+    size_t seen = cluster_->log().size();
+    while (cluster_->now() - start < limit) {
+      cluster_->RunFor(absl::Milliseconds(1));
+      if (Logged(text, seen)) return true;
+      seen = cluster_->log().size();
+    }
+    return false;
+  }
+
+  std::unique_ptr<SimCluster> cluster_;
+};
+
+// Seed 4719551710116769929: both nodes claimed the same term while apart (no witness); when
+// they meet, the one that yields to the default primary stops writing at once (it fences on
+// adopting the verdict), not after its stop scripts: else both write meanwhile.
+TEST_F(NodeSeedBehaviourTest, NodeYieldingATermTieBreakStopsWritingAtOnce) {
+  Boot();
+  cluster_->SetPartitioned(true);
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_TRUE(cluster_->Writable(kA, 0)) << Log();
+  ASSERT_TRUE(cluster_->Writable(kB, 0)) << Log();
+  cluster_->SetPartitioned(false);
+  ASSERT_TRUE(RunUntilLogged("b m0: split brain: both nodes claimed", absl::Seconds(5))) << Log();
+  EXPECT_FALSE(cluster_->Writable(kB, 0)) << Log();
+  EXPECT_FALSE(cluster_->VipAssigned(kB, 0));
+  EXPECT_TRUE(cluster_->Writable(kA, 0));
+}
+
+// Seed 2643939004092675122: a's heartbeats stop reaching b, which takes the module over at
+// the next term. a, still writing, hears that claim: it stops writing at once (the peer
+// already writes), instead of going on while its stop scripts run.
+TEST_F(NodeSeedBehaviourTest, PrimaryHearingThePeerTookOverStopsWritingAtOnce) {
+  Boot();
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kA).up = false;  // a -> b cut
+  ASSERT_TRUE(RunUntilLogged("a m0: peer took the module over", absl::Seconds(10))) << Log();
+  EXPECT_FALSE(cluster_->Writable(kA, 0)) << Log();
+  EXPECT_FALSE(cluster_->VipAssigned(kA, 0));
+}
+
+// Seed 4875857236239627170: the fence of a primary that hears the peer took over while it
+// still wrote is reported as the split brain it is (both wrote), not as a mere fencing.
+TEST_F(NodeSeedBehaviourTest, PrimaryFencedOnHearingThePeerTookOverReportsASplitBrain) {
+  Boot();
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kA).up = false;  // a -> b cut
+  const size_t from = cluster_->log().size();
+  ASSERT_TRUE(RunUntilLogged("a m0: peer took the module over", absl::Seconds(10))) << Log();
+  EXPECT_TRUE(Logged("a m0: fencing: split brain", from)) << Log();
+}
+
+// Seed 4139757450222652989 (asymmetric partition, no witness): a stops hearing b and goes on
+// alone (at a new term), then stops writing (here the admin stops it) before it hears that b
+// claimed the module meanwhile. Adopting b's term, it reports the split brain: it wrote
+// alone while b took over (it is not writable any more, so no fence reports it).
+TEST_F(NodeSeedBehaviourTest, OwnerThatWroteAloneReportsASplitBrainOnAdoptingThePeersClaim) {
+  Boot();
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kB).up = false;  // b -> a cut
+  cluster_->RunFor(absl::Seconds(4));
+  ASSERT_TRUE(Logged("a m0: continuing alone")) << Log();
+  ASSERT_TRUE(cluster_->Writable(kA, 0));
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kStop, 0)->ok());
+  cluster_->RunFor(absl::Seconds(1));
+  ASSERT_FALSE(cluster_->Writable(kA, 0)) << Log();
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kA).up = false;  // a -> b cut too
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_TRUE(cluster_->Writable(kB, 0)) << Log();  // b claimed the next term
+  const size_t from = cluster_->log().size();
+  cluster_->HealNetwork();
+  cluster_->RunFor(absl::Seconds(2));
+  ASSERT_TRUE(Logged("a m0: peer took the module over", from)) << Log();
+  EXPECT_TRUE(Logged("a m0: split brain", from)) << Log();
+}
+
+// Seed 12948605999802405267: an owner handing the module over (a swap whose stop_prim hangs)
+// still renews its lease and fences when it has neither the peer's acknowledgement nor the
+// lease: the handover does not skip the authority check. Here it loses peer and witness
+// during the handover; it stops writing before its lease can expire, so before b may start.
+TEST_F(NodeSeedBehaviourTest, OwnerHandingOverStillFencesWhenItLosesItsAuthority) {
+  Boot({.witness = true});
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->scripts().hang = 1.0;  // a's stop_prim hangs (60 s script timeout)
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kSwap, 0)->ok());
+  cluster_->RunFor(absl::Milliseconds(200));
+  cluster_->scripts().hang = 0;  // only that one
+  ASSERT_EQ(cluster_->Status(kA, 0).running_script, ScriptKind::kStopPrim) << Log();
+  ASSERT_TRUE(cluster_->Writable(kA, 0));
+  cluster_->SetPartitioned(true);
+  cluster_->witness_link(kA).up = false;
+  absl::Time a_stopped = absl::InfiniteFuture(), b_started = absl::InfiniteFuture();
+  const absl::Time cut = cluster_->now();
+  while (cluster_->now() - cut < absl::Seconds(20)) {
+    cluster_->RunFor(absl::Milliseconds(1));
+    if (a_stopped == absl::InfiniteFuture() && !cluster_->Writable(kA, 0)) {
+      a_stopped = cluster_->now();
+    }
+    if (b_started == absl::InfiniteFuture() && cluster_->Writable(kB, 0)) {
+      b_started = cluster_->now();
+    }
+  }
+  ASSERT_NE(a_stopped, absl::InfiniteFuture()) << Log();
+  ASSERT_NE(b_started, absl::InfiniteFuture()) << Log();
+  EXPECT_LT(a_stopped - cut, absl::Seconds(10)) << Log();  // well before the script timeout
+  EXPECT_GE(b_started - a_stopped, absl::Milliseconds(500)) << Log();
+  ExpectNoViolations();
+}
+
+// Seed 1783398256398607082: a start plan goes on after a script that timed out only if the
+// node still has the authority to write. b takes the module over with the witness lease; its
+// stop_second hangs; meanwhile b loses the witness, so its lease lapses. When the script
+// times out, the stop completes but the start part does not run: b never writes.
+TEST_F(NodeSeedBehaviourTest, StartPlanDoesNotResumeWithoutAuthorityAfterAScriptTimedOut) {
+  Config config = MakeClusterConfig({.witness = true});
+  for (ModuleConfig& m : config.modules) m.script_timeout = absl::Seconds(20);
+  Boot(std::move(config));
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->scripts().hang = 1.0;
+  cluster_->CrashNode(kA);
+  ASSERT_TRUE(RunUntilLogged("b m0: taking over", absl::Seconds(20))) << Log();
+  cluster_->witness_link(kB).up = false;  // b's lease will lapse
+  ASSERT_EQ(cluster_->Status(kB, 0).running_script, ScriptKind::kStopSecond) << Log();
+  ASSERT_FALSE(cluster_->Writable(kB, 0));
+  const absl::Time claimed = cluster_->now();
+  bool wrote = false;
+  while (cluster_->now() - claimed < absl::Seconds(40)) {
+    cluster_->RunFor(absl::Milliseconds(10));
+    wrote |= cluster_->Writable(kB, 0);
+  }
+  EXPECT_TRUE(Logged("b m0: stop_second timed out")) << Log();
+  EXPECT_FALSE(wrote) << Log();
+  EXPECT_NE(State(kB, 0), ModuleState::kAlone);
+}
+
+}  // namespace
+}  // namespace duet
