@@ -125,8 +125,9 @@ TEST_F(NodeSeedBehaviourTest, OwnerThatWroteAloneReportsASplitBrainOnAdoptingThe
 
 // Seed 12948605999802405267: an owner handing the module over (a swap whose stop_prim hangs)
 // still renews its lease and fences when it has neither the peer's acknowledgement nor the
-// lease: the handover does not skip the authority check. Here it loses peer and witness
-// during the handover; it stops writing before its lease can expire, so before b may start.
+// lease: the handover does not skip the authority check. Here b stops hearing a (so a gets no
+// acknowledgement, while b still looks an eligible target to a) and a loses the witness: a
+// stops writing before its lease can expire, so before the witness may grant it to b.
 TEST_F(NodeSeedBehaviourTest, OwnerHandingOverStillFencesWhenItLosesItsAuthority) {
   Boot({.witness = true});
   ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
@@ -136,7 +137,7 @@ TEST_F(NodeSeedBehaviourTest, OwnerHandingOverStillFencesWhenItLosesItsAuthority
   cluster_->scripts().hang = 0;  // only that one
   ASSERT_EQ(cluster_->Status(kA, 0).running_script, ScriptKind::kStopPrim) << Log();
   ASSERT_TRUE(cluster_->Writable(kA, 0));
-  cluster_->SetPartitioned(true);
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kA).up = false;  // a -> b cut
   cluster_->witness_link(kA).up = false;
   absl::Time a_stopped = absl::InfiniteFuture(), b_started = absl::InfiniteFuture();
   const absl::Time cut = cluster_->now();
@@ -153,6 +154,24 @@ TEST_F(NodeSeedBehaviourTest, OwnerHandingOverStillFencesWhenItLosesItsAuthority
   ASSERT_NE(b_started, absl::InfiniteFuture()) << Log();
   EXPECT_LT(a_stopped - cut, absl::Seconds(10)) << Log();  // well before the script timeout
   EXPECT_GE(b_started - a_stopped, absl::Milliseconds(500)) << Log();
+  ExpectNoViolations();  // among them: no lease granted to b while a writes
+}
+
+// Seed 12948605999802405267, the renewal: an owner handing over that b no longer hears but
+// that still reaches the witness keeps renewing its lease while it writes, so the witness
+// never grants b the lease while a may still write.
+TEST_F(NodeSeedBehaviourTest, OwnerHandingOverKeepsRenewingItsLease) {
+  Boot({.witness = true});
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->scripts().hang = 1.0;  // a's stop_prim hangs (60 s script timeout)
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kSwap, 0)->ok());
+  cluster_->RunFor(absl::Milliseconds(200));
+  cluster_->scripts().hang = 0;
+  ASSERT_EQ(cluster_->Status(kA, 0).running_script, ScriptKind::kStopPrim) << Log();
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kA).up = false;  // a -> b cut
+  cluster_->RunFor(absl::Seconds(20));
+  EXPECT_TRUE(cluster_->Writable(kA, 0)) << Log();  // its stop_prim still runs, under a lease
+  EXPECT_FALSE(cluster_->Writable(kB, 0)) << Log();
   ExpectNoViolations();
 }
 
