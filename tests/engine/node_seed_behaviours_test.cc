@@ -31,6 +31,18 @@ class NodeSeedBehaviourTest : public ::testing::Test {
     cluster_->RunFor(absl::Seconds(5));
   }
   void Boot(ClusterShape shape = {}) { Boot(MakeClusterConfig(shape)); }
+  // With the nodes' replication engines and the application workload.
+  void BootReplicating(ClusterShape shape = {}) {
+    cluster_ = std::make_unique<SimCluster>(MakeClusterConfig(shape), 1234, /*replication=*/true);
+    cluster_->Start();
+    cluster_->RunFor(absl::Seconds(5));
+  }
+  template <class Pred>
+  bool RunUntil(Pred done, absl::Duration limit) {
+    const absl::Time start = cluster_->now();
+    while (!done() && cluster_->now() - start < limit) cluster_->RunFor(absl::Milliseconds(10));
+    return done();
+  }
   ModuleState State(NodeIndex n, ModuleIndex m) { return cluster_->Status(n, m).state; }
   void ExpectNoViolations() {
     for (const std::string& v : cluster_->violations()) ADD_FAILURE() << v;
@@ -199,6 +211,43 @@ TEST_F(NodeSeedBehaviourTest, StartPlanDoesNotResumeWithoutAuthorityAfterAScript
   EXPECT_TRUE(Logged("b m0: stop_second timed out")) << Log();
   EXPECT_FALSE(wrote) << Log();
   EXPECT_NE(State(kB, 0), ModuleState::kAlone);
+}
+
+// Seed 1603458484779911571: a stops writing (the admin stops it) with stream writes in flight
+// that b never acknowledges (b no longer hears a, and the replication connection is down);
+// b takes the module over. Adopting b's term, a is not writable, so no fence runs: its replica
+// must still fail those writes (they were never acknowledged) so that it can become
+// secondary. Else they are never answered and the replica stays primary (in the seed's run
+// the pair then refused to replicate: both said primary).
+TEST_F(NodeSeedBehaviourTest, StoppedOwnerWhoseModuleThePeerTookFailsItsWritesInFlight) {
+  BootReplicating();
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  for (int i = 0; i < 1000 && cluster_->workload().outstanding(0) == 0; ++i) {
+    cluster_->RunFor(absl::Microseconds(50));
+  }
+  ASSERT_GT(cluster_->workload().outstanding(0), 0);
+  for (int l = 0; l < 2; ++l) cluster_->link(l, kA).up = false;  // a -> b cut
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kStop, 0)->ok());
+  ASSERT_TRUE(RunUntil([&] { return !cluster_->Writable(kA, 0); }, absl::Seconds(1))) << Log();
+  ASSERT_EQ(cluster_->Status(kA, 0).owner, kA);  // a cannot hand over: its writes never drain
+  ASSERT_TRUE(RunUntilLogged("a m0: peer took the module over", absl::Seconds(10))) << Log();
+  // a's writes in flight are answered (failed: never acknowledged); b's complete.
+  cluster_->set_workload_running(false);
+  cluster_->RunFor(absl::Seconds(1));
+  EXPECT_EQ(cluster_->workload().outstanding(0), 0) << Log();
+  cluster_->set_workload_running(true);
+  cluster_->HealNetwork();
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kStart, 0)->ok());
+  EXPECT_TRUE(RunUntil(
+      [&] {
+        return cluster_->Status(kA, 0).data == DataState::kUpToDate &&
+               cluster_->Status(kB, 0).data == DataState::kUpToDate;
+      },
+      absl::Seconds(30)))
+      << Log();
+  EXPECT_EQ(cluster_->Status(kA, 0).replication_refused, "") << Log();
+  EXPECT_EQ(cluster_->Status(kB, 0).replication_refused, "") << Log();
+  ExpectNoViolations();
 }
 
 }  // namespace
