@@ -84,7 +84,7 @@ TEST(ReplicaSeedBehaviourTest, HelloEndsTheResyncItsSenderWasSending) {
 // it loses a write its peer acknowledged and it had not synced) while b's daemon only
 // restarts (its page cache keeps the write). a takes its hot zones from b: b did not lose
 // anything, so a's rule "no roll back to a peer that restarted too" does not apply.
-TEST(ReplicaSeedBehaviourTest, PeerWhoseDaemonOnlyRestartedStillGivesACrashedPrimaryItsHotZones) {
+TEST(ReplicaSeedBehaviourTest, PeerWhoseDaemonOnlyRestartedGivesACrashedPrimaryItsHotZones) {
   ReplicaPair pair(Options());
   StartInSync(pair);
   pair.Write(kA, "vm.img", 0, Bytes(1000, 'o'));
