@@ -250,5 +250,89 @@ TEST_F(NodeSeedBehaviourTest, StoppedOwnerWhoseModuleThePeerTookFailsItsWritesIn
   ExpectNoViolations();
 }
 
+// b serves a copy that loses a split brain, the admin having forced it primary (pinned there):
+// a wrote alone (b, outdated, could not take over by itself), then the admin stopped a and,
+// with the peers apart, forced b primary. When they meet, a's copy survives (the default
+// primary's) and b keeps serving only because the admin placed the module there.
+void ForcedPrimaryServingALosingCopy(SimCluster& cluster, bool a_flush_fails) {
+  cluster.Start();
+  cluster.RunFor(absl::Seconds(5));
+  for (NodeIndex n : {kA, kB}) cluster.link(0, n).up = false;  // no replication connection
+  cluster.RunFor(absl::Seconds(3));                            // a writes alone
+  if (a_flush_fails) {
+    cluster.SetDiskSyncFailure(kA, true);
+    cluster.RunFor(absl::Seconds(2));
+    cluster.SetDiskSyncFailure(kA, false);
+  }
+  ASSERT_TRUE(cluster.Admin(kA, AdminVerb::kStop, 0)->ok());
+  cluster.RunFor(absl::Seconds(1));
+  cluster.SetPartitioned(true);
+  cluster.RunFor(absl::Seconds(3));
+  ASSERT_TRUE(cluster.Admin(kB, AdminVerb::kPrim, 0, /*force=*/true)->ok());
+  cluster.RunFor(absl::Seconds(3));
+  ASSERT_TRUE(cluster.Writable(kB, 0));
+  cluster.HealNetwork();
+  cluster.RunFor(absl::Seconds(3));
+  ASSERT_TRUE(cluster.Admin(kA, AdminVerb::kStart, 0)->ok());
+  cluster.RunFor(absl::Seconds(3));
+  ASSERT_EQ(cluster.Status(kA, 0).state, ModuleState::kSecond);
+  ASSERT_TRUE(cluster.Writable(kB, 0));
+  ASSERT_NE(cluster.Status(kB, 0).replication_refused.find("the peer's copy survives"),
+            std::string::npos)
+      << cluster.Status(kB, 0).replication_refused;
+}
+
+// Seed 694711051238700676: a primary the admin forced (pinned), whose copy loses the split
+// brain, hands the module over when the admin asks for it: its writes held for the peer's
+// outdate (which never comes: the peer's copy survives) fail, so it drains, and the resync
+// into its copy does not make the peer ineligible. (This scenario passes with the seed's
+// fixes reverted too: the writes held fail on the step-down anyway. See the seed's comment.)
+TEST_F(NodeSeedBehaviourTest, ForcedPrimaryWhoseCopyLosesHandsOverWhenTheAdminAsks) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
+  ASSERT_NO_FATAL_FAILURE(ForcedPrimaryServingALosingCopy(*cluster_, /*a_flush_fails=*/false));
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kPrim, 0)->ok());
+  EXPECT_TRUE(RunUntil(
+      [&] { return State(kA, 0) == ModuleState::kPrim && State(kB, 0) == ModuleState::kSecond; },
+      absl::Seconds(10)))
+      << Log();
+  EXPECT_FALSE(Logged("b m0: handover cancelled")) << Log();
+  ExpectNoViolations();
+}
+
+// Seed 7737520649210495389: as above, but a's flush failed while it wrote alone, so as the
+// resync source a shows its copy outdated (never promotable until repaired) the moment the
+// handshake decides. b, handing over on the admin's request, becomes the resync target in
+// the same handshake: the handover goes on (a copy being overwritten cannot serve), instead
+// of being cancelled for a peer that no longer looks an up-to-date secondary. In this run
+// (cluster seed 3) b's handshake decides before a's heartbeat arrives.
+TEST_F(NodeSeedBehaviourTest, HandoverGoesOnWhenTheHandshakeMakesThisCopyTheTarget) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 3, /*replication=*/true);
+  ASSERT_NO_FATAL_FAILURE(ForcedPrimaryServingALosingCopy(*cluster_, /*a_flush_fails=*/true));
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kPrim, 0)->ok());
+  RunUntil([&] { return cluster_->Status(kA, 0).owner == kA; }, absl::Seconds(10));
+  EXPECT_TRUE(Logged("b m0: connected: split brain; this node is the target")) << Log();
+  EXPECT_FALSE(Logged("b m0: handover cancelled")) << Log();
+  EXPECT_EQ(cluster_->Status(kA, 0).owner, kA) << Log();
+  EXPECT_FALSE(cluster_->Writable(kB, 0)) << Log();
+}
+
+// Seed 7737520649210495389, the other order: a's heartbeat saying its copy is outdated arrives
+// just before b's own handshake decides that b is the target. The fix (b9916f4) only keeps a
+// handover going once this copy is the target, so b cancels it and goes back to primary: the
+// seed's bug is still there in this order of events (the seed's own run shows it five times
+// and converges only because the simulated admin retries until the other order comes up;
+// about half of the cluster seeds of this scenario cancel). Disabled until the engine is
+// fixed; see the report of the seeds branch.
+TEST_F(NodeSeedBehaviourTest,
+       DISABLED_HandoverGoesOnWhenThePeersViewArrivesBeforeTheHandshakeMakesThisCopyTheTarget) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
+  ASSERT_NO_FATAL_FAILURE(ForcedPrimaryServingALosingCopy(*cluster_, /*a_flush_fails=*/true));
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kPrim, 0)->ok());
+  RunUntil([&] { return cluster_->Status(kA, 0).owner == kA; }, absl::Seconds(10));
+  EXPECT_FALSE(Logged("b m0: handover cancelled")) << Log();
+  EXPECT_EQ(cluster_->Status(kA, 0).owner, kA) << Log();
+  EXPECT_FALSE(cluster_->Writable(kB, 0)) << Log();
+}
+
 }  // namespace
 }  // namespace duet

@@ -144,7 +144,8 @@ INSTANTIATE_TEST_SUITE_P(
              "acknowledged writes alone handed the module to a peer lacking them",
              true},
         // No unit test: a fix of the simulator's model (SimCluster ends a two-writer period only at
-        // the data handshake), not observable through a public interface; only this seed covers it.
+        // the data handshake, 2e5f34c), not observable through a public interface; and this seed
+        // passes with that fix reverted, so nothing covers it now.
         Case{4707604409817034517ull, nullptr, std::nullopt,
              "model: a term split brain (Node's log) ended the two-writer period while the "
              "loser still wrote; its fsync then covered the other node's unsynced write",
@@ -271,8 +272,9 @@ INSTANTIATE_TEST_SUITE_P(
              "no convergence: a secondary source's journal replay lost a stream write and "
              "nothing timed out (the source, whose flush had failed, was never promoted)",
              true},
-        // No unit test yet (Node fixes 8823e8a, 591dcd5): reverting either leaves every unit test
-        // and this seed passing, so nothing pins them now.
+        // Its scenario: NodeSeedBehaviourTest.ForcedPrimaryWhoseCopyLosesHandsOverWhenTheAdminAsks;
+        // but that test, every other unit test and this seed pass with either Node fix (8823e8a,
+        // 591dcd5) reverted: nothing pins them now.
         Case{694711051238700676ull,
              "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
              "asymmetric,flap,crash,stream-gap",
@@ -296,7 +298,9 @@ INSTANTIATE_TEST_SUITE_P(
              "an application call never answered: a write that waited for a handshake which "
              "then made the primary wait for its handover was never submitted",
              true},
-        // No unit test yet (Node fix b9916f4); this seed still fails when the fix is reverted.
+        // Pinned by NodeSeedBehaviourTest.HandoverGoesOnWhenTheHandshakeMakesThisCopyTheTarget. The
+        // other order of events still cancels the handover (the bug is back there):
+        // DISABLED_HandoverGoesOnWhenThePeersViewArrivesBeforeTheHandshakeMakesThisCopyTheTarget.
         Case{7737520649210495389ull, nullptr, std::nullopt,
              "no convergence: a handover to the surviving copy was cancelled when the handshake "
              "made this copy the target (the peer's view lagged), and the copy went back to "
