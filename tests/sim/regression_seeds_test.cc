@@ -63,40 +63,41 @@ INSTANTIATE_TEST_SUITE_P(
         Case{4875857236239627170ull, nullptr, std::nullopt,
              "undetected split brain: fenced on adoption, logged as fencing"},
         // Replication mode.
-        // Pinned by ReplicaTest.JournalReplayKeepsDirtyZonesOfRenamedOverFile,
-        // ReplicaTest.PrimaryReturningFromCrashTakesItsHotZonesFromThePeer.
+        // Pinned by ReplicaResyncSourceTest.JournalReplayKeepsDirtyZonesOfRenamedOverFile,
+        // ReplicaSessionTest.PrimaryReturningFromCrashTakesItsHotZonesFromThePeer.
         Case{16753576447339095367ull, nullptr, std::nullopt,
              "replicas differ: a journal replay moved dirty zones again; a primary back from "
              "a crash overwrote its peer's acknowledged writes",
              true},
-        // Pinned by ReplicaTest.MutationFailingOnBothNodesLeavesThePairInSync,
-        // ReplicaTest.StreamApplyFailureOnSecondaryIsResynced.
+        // Pinned by ReplicaSecondaryStreamTest.MutationFailingOnBothNodesLeavesThePairInSync,
+        // ReplicaSecondaryStreamTest.StreamApplyFailureOnSecondaryIsResynced.
         Case{1988111358474182198ull, nullptr, std::nullopt,
              "no convergence: a stream rename failing on the secondary left it inconsistent "
              "for good",
              true},
-        // Pinned by ReplicaTest.TentativeBranchLosesAgainstAcknowledgedOne.
+        // Pinned by ReplicaSessionTest.TentativeBranchLosesAgainstAcknowledgedOne.
         Case{16105962857814088967ull, nullptr, std::nullopt,
              "acknowledged fsync lost: a tentative branch (nothing acknowledged) won", true},
-        // Pinned by ReplicaTest.ReturningNodeRollsBackWritesItMadeAloneUnacknowledged.
+        // Pinned by ReplicaSessionTest.ReturningNodeRollsBackWritesItMadeAloneUnacknowledged.
         Case{14806081795291850919ull, nullptr, std::nullopt,
              "acknowledged fsync lost: a node back from a crash did not roll back its "
              "unacknowledged branch",
              true},
-        // Pinned by ReplicaTest.OutdateFromAnEarlierSessionDoesNotReleaseWritesMadeAlone.
+        // Pinned by
+        // ReplicaPrimaryStreamTest.OutdateFromAnEarlierSessionDoesNotReleaseWritesMadeAlone.
         Case{6990105509223669465ull, nullptr, std::nullopt,
              "acknowledged fsync lost: an outdate from an earlier session released writes alone",
              true},
-        // Pinned by ReplicaTest.NoRollBackToAPeerThatRestartedToo.
+        // Pinned by ReplicaSessionTest.NoRollBackToAPeerThatRestartedToo.
         Case{4401879083083963507ull, nullptr, std::nullopt,
              "acknowledged fsync lost: rolled back to a peer that had restarted too", true},
-        // Pinned by ReplicaTest.StaleOutdateAfterResyncLeavesTheSecondaryUpToDate.
+        // Pinned by ReplicaSecondaryStreamTest.StaleOutdateAfterResyncLeavesTheSecondaryUpToDate.
         Case{5281401260566177518ull, nullptr, std::nullopt,
              "no convergence: a stale outdate left an attached secondary outdated", true},
         // Pinned by ReplicaSeedBehaviourTest.HelloEndsTheResyncItsSenderWasSending.
         Case{2508766311947731016ull, nullptr, std::nullopt,
              "replicas never settle: a resync's ResyncDone finished the next session", true},
-        // Pinned by ReplicaTest.PrimaryAnsweringAHelloDoesNotDropThePeer.
+        // Pinned by ReplicaPrimaryStreamTest.PrimaryAnsweringAHelloDoesNotDropThePeer.
         Case{11408519688572848982ull, nullptr, std::nullopt,
              "replicas differ: a primary answering a Hello dropped its peer at once", true},
         // Pinned by
@@ -105,12 +106,12 @@ INSTANTIATE_TEST_SUITE_P(
              "acknowledged fsync lost: a daemon restart counted as a crash; the node that had "
              "really crashed became the source",
              true},
-        // Pinned by ReplicaTest.NamespaceChangeInFlightAtDaemonRestartIsResynced.
+        // Pinned by ReplicaSessionTest.NamespaceChangeInFlightAtDaemonRestartIsResynced.
         Case{11227253341359767568ull, nullptr, std::nullopt,
              "replicas differ: a rename in flight when the primary's daemon died never reached "
              "the peer (the unacknowledged-namespace list lived in memory only)",
              true},
-        // Pinned by ReplicaTest.InterruptedResyncResumesEvenIfThePolicyWouldNowKeepThisCopy.
+        // Pinned by ReplicaSessionTest.InterruptedResyncResumesEvenIfThePolicyWouldNowKeepThisCopy.
         Case{1170428617534984921ull, nullptr, std::nullopt,
              "replicas differ: a half-overwritten copy became the source after a split brain; "
              "promoted, it became a resync target and blocks overwrote its newer writes",
@@ -118,23 +119,24 @@ INSTANTIATE_TEST_SUITE_P(
         // Pinned by ReplicaSeedBehaviourTest.CopyForcedPrimaryMidResyncIsNoLongerInconsistent.
         Case{17038750638958553005ull, nullptr, std::nullopt,
              "replicas differ: as above (seen with the same engine change)", true},
-        // Pinned by ReplicaTest.WritesAloneAfterAResyncWhoseEndWasLostMoveTheGenerationOn.
+        // Pinned by
+        // ReplicaPrimaryStreamTest.WritesAloneAfterAResyncWhoseEndWasLostMoveTheGenerationOn.
         Case{15433891304905425880ull, nullptr, std::nullopt,
              "acknowledged fsync lost: a resync's end never reached the source, which then "
              "wrote alone under the generation the peer had taken; the peer's tentative "
              "branch looked newer",
              true},
-        // Pinned by ReplicaTest.TargetZonesRequestedFollowAStreamRename.
+        // Pinned by ReplicaResyncTargetTest.TargetZonesRequestedFollowAStreamRename.
         Case{1740528645335966999ull, nullptr, std::nullopt,
              "replicas differ: zones a resync target asked for stayed under the old name when "
              "the source's journal replay renamed the file",
              true},
-        // Pinned by ReplicaTest.WritesHeldAloneFailWhenThePrimaryStepsDown.
+        // Pinned by ReplicaPrimaryStreamTest.WritesHeldAloneFailWhenThePrimaryStepsDown.
         Case{4754048624591268332ull, nullptr, std::nullopt,
              "acknowledged fsync lost: writes made alone, held for the peer's outdate, outlived "
              "a handover and were acknowledged by an outdate heard 20 s later as a resync source",
              true},
-        // Pinned by ReplicaTest.WritesHeldAloneFailWhenThePrimaryStepsDown.
+        // Pinned by ReplicaPrimaryStreamTest.WritesHeldAloneFailWhenThePrimaryStepsDown.
         Case{6972575345909460272ull, nullptr, std::nullopt,
              "acknowledged fsync lost: as above (held writes made alone outlived a step-down)",
              true},
@@ -150,12 +152,13 @@ INSTANTIATE_TEST_SUITE_P(
              "model: a term split brain (Node's log) ended the two-writer period while the "
              "loser still wrote; its fsync then covered the other node's unsynced write",
              true},
-        // Pinned by ReplicaTest.RequestMovedByRenameDuringFinalFlushIsServedBeforeFinishing.
+        // Pinned by
+        // ReplicaResyncTargetTest.RequestMovedByRenameDuringFinalFlushIsServedBeforeFinishing.
         Case{8338466758792026901ull, nullptr, std::nullopt,
              "did not settle: a stream rename re-sent a target request during the target's "
              "final flush; the target finished on the older ResyncDone, the source waited",
              true},
-        // Pinned by ReplicaTest.LostFirstWriteOfASessionIsAGapNotANewStart.
+        // Pinned by ReplicaSecondaryStreamTest.LostFirstWriteOfASessionIsAGapNotANewStart.
         Case{4414019431610648415ull, "stream-gap", std::nullopt,
              "replicas differ: the first write of a session was lost on a live connection and "
              "the secondary took the second as the session's start, acknowledging both",
@@ -175,22 +178,22 @@ INSTANTIATE_TEST_SUITE_P(
              "did not settle: a source that never heard its resyncs end moved its current on "
              "past its history; the generations looked unrelated and the pair refused for good",
              true},
-        // Pinned by ReplicaTest.NamespaceChangesUndoneByACrashAreResyncedWhole.
+        // Pinned by ReplicaSessionTest.NamespaceChangesUndoneByACrashAreResyncedWhole.
         Case{17154424833300063477ull, nullptr, std::nullopt,
              "replicas differ: an unlink and create made alone were undone by a torn crash, "
              "the journal replayed them on the peer and the file's bytes were never sent",
              true},
-        // Pinned by ReplicaTest.ResyncSourceForgetsAZoneOnlyOnceItsOwnCopyIsDurable.
+        // Pinned by ReplicaResyncSourceTest.ResyncSourceForgetsAZoneOnlyOnceItsOwnCopyIsDurable.
         Case{15124230024145932482ull, nullptr, std::nullopt,
              "replicas differ: the resync source forgot zones the target held durably before "
              "its own copy was durable; its flush failed and a crash lost them here",
              true},
-        // Pinned by ReplicaTest.JournalReplayLostOnTheWayIsReplayedAgain.
+        // Pinned by ReplicaResyncSourceTest.JournalReplayLostOnTheWayIsReplayedAgain.
         Case{3173267267034970257ull, nullptr, std::nullopt,
              "replicas differ: the source closed its journal while a replayed entry, lost on "
              "the way, was never acknowledged",
              true},
-        // Pinned by ReplicaTest.TargetNeverFinishesAResyncInASessionWhereAFlushFailed.
+        // Pinned by ReplicaDiskFaultTest.TargetNeverFinishesAResyncInASessionWhereAFlushFailed.
         Case{8920161429715685470ull, nullptr, std::nullopt,
              "replicas differ: a resync target finished after a flush had failed in its session "
              "(its blocks' pages forgotten); a torn crash then lost them",
@@ -200,7 +203,8 @@ INSTANTIATE_TEST_SUITE_P(
              "did not settle: the peer took the module over while this node's last writes were "
              "in flight after it stopped writing; its replica stayed primary, both said primary",
              true},
-        // Pinned by ReplicaTest.SecondaryWhoseFlushFailedGetsItsLostZonesBackAfterItsOwnCrash.
+        // Pinned by
+        // ReplicaDiskFaultTest.SecondaryWhoseFlushFailedGetsItsLostZonesBackAfterItsOwnCrash.
         Case{2928365095957566260ull, nullptr, std::nullopt,
              "replicas differ: a secondary's flush failed, its peer (the only one to know the "
              "lost zones) crashed, and nothing rewrote the secondary's disk before it crashed",
@@ -211,17 +215,18 @@ INSTANTIATE_TEST_SUITE_P(
              "model: a write acknowledged alone was counted durable by the other node's fsync "
              "(it served next, a split brain not yet seen); only its own node's fsync covers it",
              true},
-        // Pinned by ReplicaTest.TargetAsksAgainForZonesOfAnInterruptedPlan.
+        // Pinned by ReplicaResyncTargetTest.TargetAsksAgainForZonesOfAnInterruptedPlan.
         Case{2141412961155543499ull, "torn-crash", std::nullopt,
              "replicas differ: a target's request for its hot zones died with the source's "
              "crash, and the next session's watermark made them look durable there",
              true},
-        // Pinned by ReplicaTest.ServingPrimaryIsNeverTheTargetOfASplitBrain.
+        // Pinned by ReplicaSessionTest.ServingPrimaryIsNeverTheTargetOfASplitBrain.
         Case{14361417856231424987ull, nullptr, std::nullopt,
              "did not settle: a split brain made the serving primary a resync target (only "
              "the secondary had acknowledged writes alone); it ignored the replay for good",
              true},
-        // Pinned by ReplicaTest.FlushFailingAfterPromotionNeverMakesThePrimaryInconsistent.
+        // Pinned by
+        // ReplicaDiskFaultTest.FlushFailingAfterPromotionNeverMakesThePrimaryInconsistent.
         Case{6777578866526207955ull, nullptr, std::nullopt,
              "acknowledged write lost: a flush issued as secondary failed after the promotion "
              "and marked the primary's copy inconsistent; the outdated peer became the source",
@@ -232,12 +237,13 @@ INSTANTIATE_TEST_SUITE_P(
              "moved content a block had rewritten since onto the renamed file",
              true},
         // Pinned by NodeTest.SplitBrainKeepsTheDefaultPrimarysCopyWhileThePeerStillServes,
-        // ReplicaTest.SplitBrainKeepsTheDefaultPrimarysCopyEvenIfThePeerServes.
+        // ReplicaSessionTest.SplitBrainKeepsTheDefaultPrimarysCopyEvenIfThePeerServes.
         Case{13155752588145720607ull, nullptr, false,
              "acknowledged fsync lost: the split brain was resolved towards the node still "
              "serving (draining before it yielded), not the default primary's copy",
              true},
-        // Pinned by ReplicaTest.HandoverAfterALocalFlushFailureResyncsTheFailedCopyFromThePeer.
+        // Pinned by
+        // ReplicaDiskFaultTest.HandoverAfterALocalFlushFailureResyncsTheFailedCopyFromThePeer.
         Case{11111384631500926259ull,
              "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
              "asymmetric,flap",
@@ -245,8 +251,8 @@ INSTANTIATE_TEST_SUITE_P(
              "acknowledged fsync lost: a copy whose flush failed was the source against an "
              "equal one, never repaired, and won a split brain after a machine crash",
              true},
-        // Pinned by ReplicaTest.UnrelatedDataWaitsForTheAdminThenResyncsInFull (the engine side;
-        // the simulated admin's discard in Simulation::Repair has none).
+        // Pinned by ReplicaSessionTest.UnrelatedDataWaitsForTheAdminThenResyncsInFull (the engine
+        // side; the simulated admin's discard in Simulation::Repair has none).
         Case{1734455451158664411ull,
              "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
              "asymmetric,flap",
@@ -254,7 +260,7 @@ INSTANTIATE_TEST_SUITE_P(
              "no convergence: a blank copy forced primary made unrelated data, which waits for "
              "the admin's discard (the simulated admin now gives it)",
              true},
-        // Pinned by ReplicaTest.SourceWhoseFlushFailedIsNeverUpToDateUntilRepaired.
+        // Pinned by ReplicaDiskFaultTest.SourceWhoseFlushFailedIsNeverUpToDateUntilRepaired.
         Case{3922009428896545681ull,
              "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
              "asymmetric,flap,crash,stream-gap",
@@ -262,12 +268,14 @@ INSTANTIATE_TEST_SUITE_P(
              "acknowledged fsync lost: a source whose flush had failed counted as up to date, "
              "was promoted, lost its failed pages and overwrote the peer's durable copy",
              true},
-        // Pinned by ReplicaTest.DaemonRestartKeepsACopyInconsistentOnlyFromAFailedFlushNonPartial.
+        // Pinned by
+        // ReplicaDiskFaultTest.DaemonRestartKeepsACopyInconsistentOnlyFromAFailedFlushNonPartial.
         Case{7257398079044258101ull, "all", std::nullopt,
              "acknowledged fsync lost: a daemon restart forgot that a copy was inconsistent only "
              "from a failed flush; the peer back from a crash became the source over it",
              true},
-        // Pinned by ReplicaTest.SecondarySourceWhoseJournalReplayIsLostStartsANewSession.
+        // Pinned by
+        // ReplicaResyncSourceTest.SecondarySourceWhoseJournalReplayIsLostStartsANewSession.
         Case{14353316868584173566ull, nullptr, std::nullopt,
              "no convergence: a secondary source's journal replay lost a stream write and "
              "nothing timed out (the source, whose flush had failed, was never promoted)",
@@ -282,7 +290,7 @@ INSTANTIATE_TEST_SUITE_P(
              "no convergence: a primary forced by the admin, whose copy loses the split brain, "
              "handed over on the admin's swap but never drained its writes held for an outdate",
              true},
-        // Pinned by ReplicaTest.ForcedPartialFullResyncTargetIsTakenWholeByABlankPeer.
+        // Pinned by ReplicaResyncTargetTest.ForcedPartialFullResyncTargetIsTakenWholeByABlankPeer.
         Case{14390970481312806728ull,
              "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
              "asymmetric,flap,crash,stream-gap",
@@ -290,7 +298,7 @@ INSTANTIATE_TEST_SUITE_P(
              "replicas differ: a copy forced primary mid-way through a full resync still named "
              "the initial generation; a blank peer then got only its dirty zones",
              true},
-        // Pinned by ReplicaTest.WriteIssuedDuringAHandshakeThatWaitsGoesAlone.
+        // Pinned by ReplicaPrimaryStreamTest.WriteIssuedDuringAHandshakeThatWaitsGoesAlone.
         Case{2062956919809420545ull,
              "disk-replace,torn-crash,disk-eio,daemon-restart,admin,script-fail,partition,"
              "asymmetric,flap,crash,stream-gap",
