@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "engine/actions.h"
+#include "engine/adapter_contract.h"  // the rules this driver keeps, taking every freedom they leave
 #include "engine/config.h"
 #include "engine/node.h"
 #include "engine/rng.h"
