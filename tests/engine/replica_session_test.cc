@@ -571,5 +571,37 @@ TEST(ReplicaSessionTest, ChangedZoneSizeWaitsUntilNothingIsTracked) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// Both sides decide from the two Hellos as they were sent. a's writes made alone become
+// acknowledged (the outdate arrives) after a's Hello went out and before the peer's answer
+// came back: b decided on "only b's branch was acknowledged"; had a decided on its new state
+// ("both acknowledged: the default primary a keeps its data"), both would have claimed to be
+// the source, a sending a stream b ignores (seed 15750718464844495007's disagreement).
+TEST(ReplicaSessionTest, AckOfWritesAloneAfterTheHelloWentOutDoesNotChangeThisHandshake) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, "a wrote alone, not yet acknowledged");  // held for the outdate
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Write(kB, "f", 0, "b wrote alone, acknowledged");
+  pair.PeerOutdated(kB);
+  pair.Pump();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  ASSERT_TRUE(pair.side(kB).disk.alone_acked);
+  ASSERT_FALSE(pair.side(kA).disk.alone_acked);
+  pair.Hold(kB, true);  // b's answer is on its way
+  pair.Connect();
+  pair.Pump();
+  pair.PeerOutdated(kA);  // a's writes alone are acknowledged now
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kA).disk.alone_acked);
+  pair.Hold(kB, false);
+  pair.Pump();
+  // Mirror verdicts: b's copy survives, a serves until it hands the module over.
+  EXPECT_TRUE(pair.replica(kA).peer_copy_survives()) << pair.Log(kA);
+  EXPECT_FALSE(pair.replica(kA).attached()) << pair.Log(kA);
+  EXPECT_NE(pair.replica(kB).refused_reason().find("this copy survives"), std::string::npos)
+      << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet
