@@ -92,6 +92,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
                      .peer_eligible = PeerEligible(now, mod),
                      .peer_copy_survives = mod.replica.peer_copy_survives(),
                      .resync_target = mod.replica.resync_target(),
+                     .peer_alive = liveness_.Alive(now),
                      .handoff = mod.handoff,
                      .leaving_for_peer_copy = mod.leaving_for_peer_copy,
                      .witness = mod.authority.required(),

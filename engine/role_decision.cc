@@ -33,8 +33,13 @@ OwnerDecision DecideAsOwner(const OwnerFacts& f) {
   const bool must_leave = f.admin_stopped || f.failed || !data_ok || copy_lost;
   d.begin_leaving_for_peer = copy_lost && f.peer_eligible && !f.leaving_for_peer_copy;
   // A copy that a resync is overwriting cannot serve: a handover in progress goes on (the
-  // peer's view may lag the handshake that made this copy the target).
-  if (handoff && !f.peer_eligible && !f.resync_target) {
+  // peer's view may lag the handshake that made this copy the target). Nor is a handover to
+  // the copy that survives cancelled while that peer lives: its view may show it not up to
+  // date for a moment before our own handshake makes this copy the target (a source whose
+  // flush failed is never promotable until repaired), and serving again here would only
+  // add writes that copy discards.
+  const bool to_survivor = f.peer_copy_survives && f.peer_alive;
+  if (handoff && !f.peer_eligible && !f.resync_target && !to_survivor) {
     d.cancel_handoff = true;
     handoff = false;
   }

@@ -52,7 +52,8 @@ struct OwnerFacts {
   bool peer_eligible = false;
   bool peer_copy_survives = false;  // the handshake chose the peer's copy (split brain)
   bool resync_target = false;       // a resync overwrites this copy
-  bool handoff = false;             // a handover to the peer is in progress
+  bool peer_alive = false;
+  bool handoff = false;  // a handover to the peer is in progress
   bool leaving_for_peer_copy = false;
   bool witness = false;
   bool has_authority = true;

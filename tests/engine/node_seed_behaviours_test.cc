@@ -324,10 +324,10 @@ TEST_F(NodeSeedBehaviourTest, HandoverGoesOnWhenTheHandshakeMakesThisCopyTheTarg
 // handover going once this copy is the target, so b cancels it and goes back to primary: the
 // seed's bug is still there in this order of events (the seed's own run shows it five times
 // and converges only because the simulated admin retries until the other order comes up;
-// about half of the cluster seeds of this scenario cancel). Disabled until the engine is
-// fixed; see the report of the seeds branch.
+// about half of the cluster seeds of this scenario cancelled). A handover to the copy that
+// survives is no longer cancelled while that peer lives.
 TEST_F(NodeSeedBehaviourTest,
-       DISABLED_HandoverGoesOnWhenThePeersViewArrivesBeforeTheHandshakeMakesThisCopyTheTarget) {
+       HandoverGoesOnWhenThePeersViewArrivesBeforeTheHandshakeMakesThisCopyTheTarget) {
   cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
   ASSERT_NO_FATAL_FAILURE(ForcedPrimaryServingALosingCopy(*cluster_, /*a_flush_fails=*/true));
   ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kPrim, 0)->ok());

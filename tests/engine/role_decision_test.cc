@@ -125,6 +125,25 @@ TEST(RoleDecisionTest, FailbackStartsOnAnIdlePrimaryThatIsNotTheDefaultOne) {
   }
 }
 
+// The split brain's survivor may show its copy not up to date for a moment (a resync source
+// whose flush failed) before our handshake makes this copy the target: the handover to it
+// goes on while it lives (seed 7737520649210495389, the order the first fix missed). Once it
+// is lost, this node serves again.
+TEST(RoleDecisionTest, HandoverToTheSurvivingCopyGoesOnWhileThatPeerLives) {
+  OwnerFacts f = ServingOwner();
+  f.handoff = true;
+  f.peer_eligible = false;
+  f.peer_copy_survives = true;
+  f.peer_alive = true;
+  OwnerDecision d = DecideAsOwner(f);
+  EXPECT_FALSE(d.cancel_handoff);
+  EXPECT_NE(d.target, AppRole::kPrimary);
+  f.peer_alive = false;
+  d = DecideAsOwner(f);
+  EXPECT_TRUE(d.cancel_handoff);
+  EXPECT_EQ(d.target, AppRole::kPrimary);
+}
+
 TEST(RoleDecisionTest, HandoverIsCancelledWhenThePeerIsNoLongerEligible) {
   OwnerFacts f = ServingOwner();
   f.handoff = true;

@@ -306,9 +306,10 @@ INSTANTIATE_TEST_SUITE_P(
              "an application call never answered: a write that waited for a handshake which "
              "then made the primary wait for its handover was never submitted",
              true},
-        // Pinned by NodeSeedBehaviourTest.HandoverGoesOnWhenTheHandshakeMakesThisCopyTheTarget. The
-        // other order of events still cancels the handover (the bug is back there):
-        // DISABLED_HandoverGoesOnWhenThePeersViewArrivesBeforeTheHandshakeMakesThisCopyTheTarget.
+        // Pinned by NodeSeedBehaviourTest.HandoverGoesOnWhenTheHandshakeMakesThisCopyTheTarget and,
+        // for the other order of events (fixed later),
+        // HandoverGoesOnWhenThePeersViewArrivesBeforeTheHandshakeMakesThisCopyTheTarget and
+        // RoleDecisionTest.HandoverToTheSurvivingCopyGoesOnWhileThatPeerLives.
         Case{7737520649210495389ull, nullptr, std::nullopt,
              "no convergence: a handover to the surviving copy was cancelled when the handshake "
              "made this copy the target (the peer's view lagged), and the copy went back to "
