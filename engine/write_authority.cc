@@ -45,6 +45,11 @@ absl::Time WriteAuthority::NextDeadline(bool writing_as_owner, bool wants_lease)
 
 std::string WriteAuthority::OwnerWaitReason(NodeIndex self,
                                             const std::vector<NodeConfig>& nodes) const {
+  if (lease_.refused_as_outdated()) {
+    // Not a lease the peer holds: a record that this copy lacks what the peer wrote alone.
+    return absl::StrCat("the witness records this copy as outdated (",
+                        nodes[*lease_.refused_by()].name, " wrote without it)");
+  }
   return lease_.refused_by() ? Refusal(self, nodes)
                              : "waiting for the peer's acknowledgement or the witness lease";
 }

@@ -124,6 +124,10 @@ TEST(WriteAuthorityTest, ReasonsSayWhenTheWitnessGrantsNothingYet) {
 TEST(WriteAuthorityTest, ReasonsSayWhenTheWitnessRecordsThisCopyOutdated) {
   WriteAuthority auth(Witness());
   Answer(auth, kT, /*granted=*/false, /*holder=*/kB, /*outdate_recorded=*/true);
+  // An owner refused for that reason is told so, not that b holds the lease (seed
+  // 1185811962174136001 showed "lost arbitration: the witness lease is held by a" there).
+  EXPECT_EQ(auth.OwnerWaitReason(kA, Nodes()),
+            "the witness records this copy as outdated (b wrote without it)");
   EXPECT_EQ(auth.TakeoverWaitReason(kA, Nodes()),
             "peer lost; the witness records this copy as outdated (b wrote without it); "
             "duetctl prim --force takes over anyway");
