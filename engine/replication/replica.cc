@@ -253,6 +253,12 @@ void Replica::Decide(absl::Time now, Actions& out) {
                     ")");
   }
   if (const std::string choice = DescribeChoice(verdict); !choice.empty()) Log(out, choice);
+  // No session until the serving side has handed the module over: the pair decides again.
+  auto wait_for_handover = [&] {
+    link_ = Link::kRefused;
+    refused_reason_ = absl::StrCat(SessionFitReason(verdict.fit), " (", verdict.Name(), ")");
+    Log(out, "replication waits: " + refused_reason_);
+  };
   switch (verdict.outcome) {
     case SessionOutcome::kRefuse:
       return refuse(reason);
@@ -260,19 +266,15 @@ void Replica::Decide(absl::Time now, Actions& out) {
       // Node hands the module over once the peer can take it (peer_copy_survives); the pair
       // decides again when this node is secondary.
       peer_copy_survives_ = true;
-      link_ = Link::kRefused;
-      refused_reason_ = absl::StrCat(SessionFitReason(verdict.fit), " (", verdict.Name(), ")");
-      Log(out, "replication waits: " + refused_reason_);
+      wait_for_handover();
       DrainPending(now, out);  // writes that waited for the handshake go alone
       return;
     case SessionOutcome::kAwaitHandOver:
       own_copy_survives_ = true;
-      link_ = Link::kRefused;
-      refused_reason_ = absl::StrCat(SessionFitReason(verdict.fit), " (", verdict.Name(), ")");
       // The copy that survives may serve: whatever it was marked, it is the reference.
       if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
       data_state_ = DataState::kUpToDate;
-      Log(out, "replication waits: " + refused_reason_);
+      wait_for_handover();
       return;
     case SessionOutcome::kAttach:
       break;
