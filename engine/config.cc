@@ -16,4 +16,9 @@ std::optional<ModuleIndex> Config::FindModule(std::string_view name) const {
   return std::nullopt;
 }
 
+const std::string& Config::StateDirOf(NodeIndex node) const {
+  const std::string& own = nodes[node].state_dir;
+  return own.empty() ? state_dir : own;
+}
+
 }  // namespace duet

@@ -26,6 +26,9 @@ struct NodeConfig {
   std::vector<Endpoint> heartbeat;
   Endpoint replication;
   std::string admin_socket = "/run/duet/duetd.sock";
+  // This node's own state directory; empty means the cluster's `state_dir`. Two nodes sharing
+  // one host (tests, demos) each need their own.
+  std::string state_dir;
 };
 
 struct HeartbeatConfig {
@@ -107,6 +110,8 @@ struct Config {
   // Index of the node or module with that name, if any.
   std::optional<NodeIndex> FindNode(std::string_view name) const;
   std::optional<ModuleIndex> FindModule(std::string_view name) const;
+  // Where node `node` keeps its state: its own state_dir, or the cluster's.
+  const std::string& StateDirOf(NodeIndex node) const;
 };
 
 }  // namespace duet

@@ -32,7 +32,8 @@ using Keys = std::span<const absl::string_view>;
 constexpr absl::string_view kTopKeys[] = {"cluster",     "node",    "heartbeat",
                                           "replication", "witness", "module"};
 constexpr absl::string_view kClusterKeys[] = {"name", "key_file", "state_dir"};
-constexpr absl::string_view kNodeKeys[] = {"name", "heartbeat", "replication", "admin_socket"};
+constexpr absl::string_view kNodeKeys[] = {"name", "heartbeat", "replication", "admin_socket",
+                                           "state_dir"};
 constexpr absl::string_view kHeartbeatKeys[] = {"interval", "timeout"};
 constexpr absl::string_view kReplicationKeys[] = {"timeout", "window_bytes", "window_count",
                                                   "resync_bandwidth"};
@@ -556,6 +557,8 @@ class Parser {
       DUET_RETURN_IF_ERROR(s.ReadEndpoint("replication", &node.replication, Need::kRequired));
       DUET_RETURN_IF_ERROR(
           s.ReadString("admin_socket", &node.admin_socket, Need::kOptional, CheckAbsolutePath));
+      DUET_RETURN_IF_ERROR(
+          s.ReadString("state_dir", &node.state_dir, Need::kOptional, CheckAbsolutePath));
     }
     return absl::OkStatus();
   }

@@ -503,5 +503,18 @@ TEST(ConfigParserTest, RandomMutationsNeverCrash) {
   EXPECT_GT(accepted, 0);
 }
 
+TEST(ConfigParserTest, NodeStateDirOverridesTheClusterOneForThatNodeOnly) {
+  Config c = ExpectOk(Edit("replication = \"10.0.0.2:7100\"\n",
+                           "replication = \"10.0.0.2:7100\"\nstate_dir = \"/var/lib/duet-b\"\n"));
+  EXPECT_EQ(c.StateDirOf(0), "/var/lib/duet");
+  EXPECT_EQ(c.StateDirOf(1), "/var/lib/duet-b");
+}
+
+TEST(ConfigParserTest, NodeStateDirMustBeAbsolute) {
+  std::string text = Edit("replication = \"10.0.0.2:7100\"\n",
+                          "replication = \"10.0.0.2:7100\"\nstate_dir = \"duet-b\"\n");
+  ExpectError(text, "state_dir = \"duet-b\"", {"state_dir"});
+}
+
 }  // namespace
 }  // namespace duet
