@@ -1,0 +1,54 @@
+// The one place a Node lives in a daemon (adapter contract C1): an Asio event loop thread owns
+// it, gives it each input with the monotonic time it is handled at, follows NextDeadline() with
+// one timer, and hands every step's actions, in order, to the executor (C3). Inputs from other
+// threads (FUSE workers, disk workers) come in through Post, which queues them on the loop.
+#ifndef DUET_ADAPTERS_DAEMON_NODE_LOOP_H_
+#define DUET_ADAPTERS_DAEMON_NODE_LOOP_H_
+
+#include <functional>
+#include <memory>
+
+#include "absl/time/time.h"
+#include "boost/asio/io_context.hpp"
+#include "boost/asio/steady_timer.hpp"
+#include "engine/actions.h"
+#include "engine/inputs.h"
+#include "engine/node.h"
+
+namespace duet::daemon {
+
+// The engine's clock: CLOCK_MONOTONIC as an absl::Time (it never goes back; C1).
+absl::Time MonotonicNow();
+
+class NodeLoop {
+ public:
+  // Carries out one step's actions in order; runs on the loop thread.
+  using Executor = std::function<void(Actions)>;
+
+  NodeLoop(boost::asio::io_context& io, std::unique_ptr<Node> node, Executor executor);
+  NodeLoop(const NodeLoop&) = delete;
+  NodeLoop& operator=(const NodeLoop&) = delete;
+
+  // Node::Start, then the timer. Loop thread only.
+  void Start(bool lost_unsynced);
+  // Steps the node with `input` now. Loop thread only.
+  void Feed(const Input& input);
+  // Queues `input` to be fed on the loop thread. Any thread.
+  void Post(Input input);
+
+  const Node& node() const { return *node_; }
+
+ private:
+  void Run(Actions actions);
+  void ArmTimer();
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<Node> node_;
+  Executor executor_;
+  boost::asio::steady_timer timer_;
+  absl::Time last_now_ = absl::InfinitePast();
+};
+
+}  // namespace duet::daemon
+
+#endif  // DUET_ADAPTERS_DAEMON_NODE_LOOP_H_

@@ -1,0 +1,116 @@
+#include "adapters/daemon/status_format.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/module_runner.h"
+
+namespace duet::daemon {
+namespace {
+
+std::string Bytes(uint64_t n) {
+  if (n >= (uint64_t{1} << 30))
+    return absl::StrFormat("%.1fGiB", static_cast<double>(n) / (1 << 30));
+  if (n >= (uint64_t{1} << 20))
+    return absl::StrFormat("%.1fMiB", static_cast<double>(n) / (1 << 20));
+  if (n >= (uint64_t{1} << 10))
+    return absl::StrFormat("%.1fKiB", static_cast<double>(n) / (1 << 10));
+  return absl::StrCat(n, "B");
+}
+
+const char* Bool(bool b) { return b ? "true" : "false"; }
+
+}  // namespace
+
+NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now) {
+  NodeStatusView view;
+  view.config = &config;
+  view.self = node.self();
+  view.peer_alive = node.PeerAlive(now);
+  for (ModuleIndex m = 0; m < config.modules.size(); ++m) view.modules.push_back(node.Status(m));
+  return view;
+}
+
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string FormatStatusTable(const NodeStatusView& view) {
+  const Config& config = *view.config;
+  std::string out = absl::StrFormat(
+      "node %s (cluster %s), peer %s: %s\n", config.nodes[view.self].name, config.cluster_name,
+      config.nodes[Peer(view.self)].name, view.peer_alive ? "alive" : "not seen");
+  out += absl::StrFormat("%-16s %-7s %-11s %-9s %-6s %-10s %s\n", "MODULE", "STATE", "DATA", "ROLE",
+                         "OWNER", "LAG", "RESYNC / REASON");
+  for (size_t m = 0; m < view.modules.size(); ++m) {
+    const ModuleStatus& s = view.modules[m];
+    std::string detail;
+    if (s.resync.active) {
+      uint64_t pct =
+          s.resync.bytes_total == 0 ? 100 : s.resync.bytes_done * 100 / s.resync.bytes_total;
+      detail = absl::StrFormat("resync %s %s of %s (%d%%), eta %s",
+                               s.resync.source ? "to peer" : "from peer",
+                               Bytes(s.resync.bytes_done), Bytes(s.resync.bytes_total), pct,
+                               absl::FormatDuration(absl::Trunc(s.resync.eta, absl::Seconds(1))));
+    }
+    if (!s.reason.empty()) detail += (detail.empty() ? "" : "; ") + s.reason;
+    if (!s.replication_refused.empty()) {
+      detail += (detail.empty() ? "" : "; ") + std::string("replication refused: ") +
+                s.replication_refused;
+    }
+    out += absl::StrFormat("%-16s %-7s %-11s %-9s %-6s %-10s %s\n", config.modules[m].name,
+                           ModuleStateName(s.state), DataStateName(s.data), AppRoleName(s.app_role),
+                           config.nodes[s.owner].name, Bytes(s.replication_lag_bytes), detail);
+  }
+  return out;
+}
+
+std::string FormatStatusJson(const NodeStatusView& view) {
+  const Config& config = *view.config;
+  std::string out = absl::StrCat("{\"cluster\":", JsonString(config.cluster_name),
+                                 ",\"node\":", JsonString(config.nodes[view.self].name),
+                                 ",\"peer\":", JsonString(config.nodes[Peer(view.self)].name),
+                                 ",\"peer_alive\":", Bool(view.peer_alive), ",\"modules\":[");
+  for (size_t m = 0; m < view.modules.size(); ++m) {
+    const ModuleStatus& s = view.modules[m];
+    if (m > 0) out += ",";
+    absl::StrAppend(
+        &out, "{\"name\":", JsonString(config.modules[m].name),
+        ",\"state\":", JsonString(ModuleStateName(s.state)), ",\"reason\":", JsonString(s.reason),
+        ",\"data\":", JsonString(DataStateName(s.data)), ",\"sync_percent\":", s.sync_percent,
+        ",\"term\":", s.term, ",\"owner\":", JsonString(config.nodes[s.owner].name),
+        ",\"role\":", JsonString(AppRoleName(s.app_role)), ",\"script\":",
+        s.running_script ? JsonString(ScriptKindName(*s.running_script)) : std::string("null"),
+        ",\"writable\":", Bool(s.writable), ",\"vip_assigned\":", Bool(s.vip_assigned),
+        ",\"replication_lag_bytes\":", s.replication_lag_bytes,
+        ",\"replication_refused\":", JsonString(s.replication_refused), ",\"resync\":{",
+        "\"active\":", Bool(s.resync.active), ",\"source\":", Bool(s.resync.source),
+        ",\"bytes_total\":", s.resync.bytes_total, ",\"bytes_done\":", s.resync.bytes_done,
+        ",\"eta_seconds\":", absl::StrFormat("%.1f", absl::ToDoubleSeconds(s.resync.eta)), "}}");
+  }
+  return out + "]}\n";
+}
+
+}  // namespace duet::daemon

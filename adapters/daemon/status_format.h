@@ -1,0 +1,39 @@
+// `duetctl status` as a table for people and as JSON for programs. The JSON schema (stable;
+// fields are only ever added):
+//   {"cluster": str, "node": str, "peer": str, "peer_alive": bool,
+//    "modules": [{"name": str, "state": "STOP|WAIT|ALONE|PRIM|SECOND", "reason": str,
+//                 "data": "unknown|outdated|syncing|up to date", "sync_percent": int,
+//                 "term": int, "owner": str, "role": "none|secondary|primary",
+//                 "script": str|null, "writable": bool, "vip_assigned": bool,
+//                 "replication_lag_bytes": int, "replication_refused": str,
+//                 "resync": {"active": bool, "source": bool, "bytes_total": int,
+//                            "bytes_done": int, "eta_seconds": number}}]}
+#ifndef DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
+#define DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
+
+#include <string>
+#include <vector>
+
+#include "engine/config.h"
+#include "engine/node.h"
+
+namespace duet::daemon {
+
+struct NodeStatusView {
+  const Config* config = nullptr;
+  NodeIndex self = 0;
+  bool peer_alive = false;
+  std::vector<ModuleStatus> modules;  // in config order
+};
+
+NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now);
+
+std::string FormatStatusTable(const NodeStatusView& view);
+std::string FormatStatusJson(const NodeStatusView& view);
+
+// `text` as a JSON string literal, quotes included.
+std::string JsonString(absl::string_view text);
+
+}  // namespace duet::daemon
+
+#endif  // DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_

@@ -1,0 +1,62 @@
+#include "adapters/daemon/status_format.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/config_parser.h"
+
+namespace duet::daemon {
+namespace {
+
+constexpr char kConfig[] = R"([cluster]
+name = "shop"
+key_file = "/etc/duet/key"
+[[node]]
+name = "a"
+heartbeat = ["127.0.0.2:7200"]
+replication = "127.0.0.2:7100"
+[[node]]
+name = "b"
+heartbeat = ["127.0.0.3:7200"]
+replication = "127.0.0.3:7100"
+[[module]]
+name = "web"
+default_primary = "a"
+directories = ["/srv/web"]
+[[module]]
+name = "db"
+default_primary = "b"
+directories = ["/srv/db"]
+)";
+
+TEST(StatusFormatTest, JsonStringEscapesQuotesBackslashesAndControlCharacters) {
+  EXPECT_EQ(JsonString("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
+}
+
+TEST(StatusFormatTest, AFreshNodeShowsEveryModuleWaitingWithItsReason) {
+  absl::StatusOr<Config> config = ParseConfig(kConfig, "duet.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::Time now = absl::FromUnixSeconds(1000);
+  Node node(*config, 0, 1, PersistedNode{}, now);
+  node.Start(now);
+  // Long after the heartbeat timeout with nothing heard from b.
+  NodeStatusView view = StatusOf(*config, node, now + absl::Seconds(30));
+  ASSERT_EQ(view.modules.size(), 2u);
+
+  std::string json = FormatStatusJson(view);
+  EXPECT_EQ(
+      json.rfind("{\"cluster\":\"shop\",\"node\":\"a\",\"peer\":\"b\",\"peer_alive\":false,", 0),
+      0u)
+      << json;
+  EXPECT_NE(json.find("\"name\":\"web\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"name\":\"db\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"resync\":{\"active\":false"), std::string::npos) << json;
+  EXPECT_EQ(json.back(), '\n');
+
+  std::string table = FormatStatusTable(view);
+  EXPECT_NE(table.find("node a (cluster shop), peer b: not seen"), std::string::npos) << table;
+  EXPECT_NE(table.find("db "), std::string::npos) << table;
+  EXPECT_NE(table.find(ModuleStateName(view.modules[1].state)), std::string::npos) << table;
+}
+
+}  // namespace
+}  // namespace duet::daemon
