@@ -1,0 +1,393 @@
+#include "adapters/daemon/duetd.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/daemon/boot_id.h"
+#include "adapters/daemon/status_format.h"
+#include "adapters/process/script_environment.h"
+#include "adapters/store/backing_store.h"
+#include "engine/overloaded.h"
+#include "engine/wire/codec.h"
+
+namespace duet::daemon {
+namespace {
+
+// op_ids of a module's i-th mount are (i << kMountShift) + 1, + 2...: unique per module (C10)
+// and the mount that answers a CompleteLocal is op_id >> kMountShift.
+constexpr int kMountShift = 48;
+
+absl::Status MakeDirs(const std::string& path, mode_t mode) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", path, ": ", error.message()));
+  }
+  ::chmod(path.c_str(), mode);
+  return absl::OkStatus();
+}
+
+// The node's only randomness (the engine's seed) comes from the kernel.
+uint64_t RandomSeed() {
+  uint64_t seed = 0;
+  std::ifstream urandom("/dev/urandom", std::ios::binary);
+  urandom.read(reinterpret_cast<char*>(&seed), sizeof seed);
+  return seed;
+}
+
+}  // namespace
+
+std::string ModuleRootOf(const std::string& state_dir, const std::string& module) {
+  return absl::StrCat(state_dir, "/modules/", module, "/data");
+}
+
+std::string DirectoryPrefix(size_t directory_index) { return std::to_string(directory_index); }
+
+Duetd::Duetd(boost::asio::io_context& io, Config config, NodeIndex self, DaemonLog& log)
+    : io_(io), config_(std::move(config)), self_(self), log_(log) {}
+
+Duetd::~Duetd() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Duetd>> Duetd::Start(boost::asio::io_context& io, Config config,
+                                                    NodeIndex self, DaemonLog& log) {
+  std::unique_ptr<Duetd> d(new Duetd(io, std::move(config), self, log));
+  absl::Status status = d->Init();
+  if (!status.ok()) {
+    d->Stop();
+    return status;
+  }
+  return d;
+}
+
+absl::Status Duetd::Init() {
+  state_dir_ = config_.StateDirOf(self_);
+  if (absl::Status s = MakeDirs(state_dir_, 0700); !s.ok()) return s;
+
+  absl::StatusOr<net::ClusterKey> key = net::LoadClusterKey(config_.key_file);
+  if (!key.ok()) return key.status();
+  key_ = *key;
+
+  absl::StatusOr<metadata::Recovered> recovered =
+      metadata::MetadataStore::Open(state_dir_, metadata::ModuleSpecs(config_));
+  if (!recovered.ok()) return recovered.status();
+  for (const std::string& note : recovered->notes) log_.Node(absl::StrCat("metadata: ", note));
+  metadata_ = std::move(recovered->store);
+
+  const bool lost_unsynced = MachineRestartedSinceLastRun(state_dir_);
+  auto node = std::make_unique<Node>(config_, self_, RandomSeed(), std::move(recovered->persisted),
+                                     MonotonicNow());
+  const uint64_t incarnation = node->incarnation();
+  loop_ = std::make_unique<NodeLoop>(io_, std::move(node),
+                                     [this](Actions actions) { Execute(std::move(actions)); });
+  datagram_auth_ =
+      std::make_unique<net::DatagramAuth>(*key_, config_.cluster_name, self_, incarnation);
+
+  absl::StatusOr<std::unique_ptr<store::ModuleIoQueue>> queue = store::ModuleIoQueue::Start(
+      2, [this](Input input) { loop_->Post(std::move(input)); },
+      [this](ModuleIndex m, absl::StatusOr<std::string> kept) {
+        boost::asio::post(io_, [this, m, kept = std::move(kept)]() {
+          const std::string& name = config_.modules[m].name;
+          if (kept.ok()) {
+            log_.Module(name, absl::StrCat("divergent changes kept in ", *kept));
+          } else {
+            // C5: the resync that follows would overwrite what could not be kept aside.
+            Fail(absl::DataLossError(absl::StrCat(
+                "module ", name,
+                ": cannot keep the divergent changes aside: ", kept.status().message())));
+          }
+        });
+      });
+  if (!queue.ok()) return queue.status();
+  io_queue_ = *std::move(queue);
+
+  scripts_ =
+      std::make_unique<ScriptRunner>(io_, [this](std::string_view module, std::string_view line) {
+        log_.Module(absl::string_view(module.data(), module.size()),
+                    absl::string_view(line.data(), line.size()));
+      });
+
+  if (absl::Status s = OpenModules(); !s.ok()) return s;
+  if (absl::Status s = OpenNetwork(); !s.ok()) return s;
+
+  admin_ = std::make_unique<AdminServer>(
+      io_, [this](const AdminRequest& r, AdminServer::Respond respond) {
+        OnAdmin(r, std::move(respond));
+      });
+  if (absl::Status s = admin_->Listen(config_.nodes[self_].admin_socket); !s.ok()) return s;
+
+  log_.Node(absl::StrCat("duetd starting (cluster ", config_.cluster_name, ", state in ",
+                         state_dir_, lost_unsynced ? ", machine restarted" : "", ")"));
+  loop_->Start(lost_unsynced);
+  return fatal_;
+}
+
+absl::Status Duetd::OpenModules() {
+  modules_.resize(config_.modules.size());
+  for (ModuleIndex m = 0; m < config_.modules.size(); ++m) {
+    const ModuleConfig& mc = config_.modules[m];
+    Module& mod = modules_[m];
+    mod.root = ModuleRootOf(state_dir_, mc.name);
+    if (absl::Status s = MakeDirs(mod.root, 0700); !s.ok()) return s;
+    for (size_t i = 0; i < mc.directories.size(); ++i) {
+      if (absl::Status s = MakeDirs(absl::StrCat(mod.root, "/", DirectoryPrefix(i)), 0755);
+          !s.ok()) {
+        return s;
+      }
+    }
+    absl::StatusOr<store::BackingStore> store = store::BackingStore::Open(mod.root);
+    if (!store.ok()) return store.status();
+    if (absl::Status s = io_queue_->AddModule(
+            m, *std::move(store), absl::StrCat(state_dir_, "/modules/", mc.name, "/divergent"));
+        !s.ok()) {
+      return s;
+    }
+    for (size_t i = 0; i < mc.directories.size(); ++i) {
+      if (absl::Status s = MakeDirs(mc.directories[i], 0755); !s.ok()) return s;
+      ReplicatedMountOptions options;
+      options.mountpoint = mc.directories[i];
+      options.backing_root = absl::StrCat(mod.root, "/", DirectoryPrefix(i));
+      options.path_prefix = DirectoryPrefix(i);
+      options.op_id_base = uint64_t{i} << kMountShift;
+      auto mount =
+          std::make_unique<ReplicatedMount>(options, [this, m](uint64_t op_id, Mutation mutation) {
+            loop_->Post(LocalMutation{m, op_id, std::move(mutation)});
+          });
+      mount->SetWritable(false);  // the engine says when this node may write
+      if (absl::Status s = mount->Mount(); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("module ", mc.name, ": mounting ",
+                                                   mc.directories[i], ": ", s.message()));
+      }
+      mod.mounts.push_back(std::move(mount));
+    }
+    CheckerRunner::Options checker_options;
+    checker_options.env = ScriptEnvironment(config_, m, self_, ScriptKind::kStartPrim);
+    mod.checkers = std::make_unique<CheckerRunner>(
+        io_,
+        [this, m](uint32_t checker, std::string detail) {
+          loop_->Feed(CheckerFailed{m, checker, std::move(detail)});
+        },
+        std::move(checker_options));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Duetd::OpenNetwork() {
+  const NodeConfig& me = config_.nodes[self_];
+  const NodeConfig& peer = config_.nodes[Peer(self_)];
+  auto net_log = [this](std::string line) { log_.Node(line); };
+  for (size_t i = 0; i < me.heartbeat.size(); ++i) {
+    net::UdpLinkOptions options;
+    options.link_index = static_cast<int>(i);
+    options.local = me.heartbeat[i];
+    options.remote = peer.heartbeat[i];
+    options.remote_id = Peer(self_);
+    options.channel = static_cast<uint8_t>(i);
+    absl::StatusOr<std::unique_ptr<net::UdpLink>> link = net::UdpLink::Open(
+        io_, *datagram_auth_, options,
+        [this](int index, const net::OpenedDatagram& d, const boost::asio::ip::udp::endpoint&) {
+          OnPeerDatagram(index, d.payload);
+        },
+        net_log);
+    if (!link.ok()) return link.status();
+    peer_links_.push_back(*std::move(link));
+  }
+  if (config_.witness) {
+    net::UdpLinkOptions options;
+    options.local = Endpoint{me.heartbeat[0].host, 0};
+    options.remote = config_.witness->address;
+    options.remote_id = net::kWitnessId;
+    options.channel = net::kWitnessChannel;
+    absl::StatusOr<std::unique_ptr<net::UdpLink>> link = net::UdpLink::Open(
+        io_, *datagram_auth_, options,
+        [this](int, const net::OpenedDatagram& d, const boost::asio::ip::udp::endpoint&) {
+          OnWitnessDatagram(d.payload);
+        },
+        net_log);
+    if (!link.ok()) return link.status();
+    witness_link_ = *std::move(link);
+  }
+  net::ReplicationLinkOptions options;
+  options.cluster = config_.cluster_name;
+  options.self = self_;
+  options.listen = me.replication;
+  options.peer = peer.replication;
+  options.max_frame_bytes = wire::kMaxReplicationFrameBytes;
+  net::ReplicationCallbacks callbacks;
+  callbacks.on_connected = [this] { loop_->Feed(ReplicationConnected{}); };
+  callbacks.on_frame = [this](std::span<const uint8_t> frame) { OnReplicationFrame(frame); };
+  callbacks.on_disconnected = [this](const std::string& reason) {
+    log_.Node(absl::StrCat("replication connection lost: ", reason));
+    loop_->Feed(ReplicationDisconnected{});
+  };
+  callbacks.log = net_log;
+  absl::StatusOr<std::unique_ptr<net::ReplicationLink>> link =
+      net::ReplicationLink::Start(io_, *key_, options, std::move(callbacks));
+  if (!link.ok()) return link.status();
+  replication_ = *std::move(link);
+  return absl::OkStatus();
+}
+
+void Duetd::OnPeerDatagram(int link, std::span<const uint8_t> payload) {
+  absl::StatusOr<PeerMessage> message = wire::DecodePeer(payload);
+  if (!message.ok()) {
+    log_.Node(absl::StrCat("dropped a heartbeat on link ", link, ": ", message.status().message()));
+    return;
+  }
+  loop_->Feed(PeerReceived{link, *std::move(message)});
+}
+
+void Duetd::OnWitnessDatagram(std::span<const uint8_t> payload) {
+  absl::StatusOr<WitnessMessage> message = wire::DecodeWitness(payload);
+  if (!message.ok() || !std::holds_alternative<LeaseReply>(*message)) {
+    log_.Node(absl::StrCat("dropped a witness datagram: ",
+                           message.ok() ? "not a lease reply" : message.status().message()));
+    return;
+  }
+  loop_->Feed(WitnessReceived{std::get<LeaseReply>(*std::move(message))});
+}
+
+void Duetd::OnReplicationFrame(std::span<const uint8_t> frame) {
+  absl::StatusOr<ReplMessage> message = wire::DecodeReplication(frame);
+  if (!message.ok()) {
+    // Authenticated yet undecodable: a peer of another version or a bug; the engine's
+    // replication timeout will drop the peer if it keeps happening.
+    log_.Node(absl::StrCat("dropped a replication frame: ", message.status().message()));
+    return;
+  }
+  loop_->Feed(ReplicationReceived{*std::move(message)});
+}
+
+void Duetd::OnAdmin(const AdminRequest& request, AdminServer::Respond respond) {
+  if (request.kind != AdminRequestKind::kVerb) {
+    NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow());
+    respond(FormatAdminReply(absl::OkStatus(), request.kind == AdminRequestKind::kStatusJson
+                                                   ? FormatStatusJson(view)
+                                                   : FormatStatusTable(view)));
+    return;
+  }
+  std::optional<ModuleIndex> m = config_.FindModule(request.module);
+  if (!m) {
+    respond(FormatAdminReply(
+        absl::InvalidArgumentError(absl::StrCat("no module named '", request.module, "'")), ""));
+    return;
+  }
+  const uint64_t id = next_admin_request_++;
+  pending_admin_[id] = std::move(respond);
+  loop_->Feed(AdminCommand{id, request.verb, *m, request.force});
+}
+
+void Duetd::Execute(Actions actions) {
+  for (const Action& action : actions) {
+    if (!fatal_.ok()) return;  // fail-stop: nothing after a failed Persist is carried out
+    Carry(action);
+  }
+}
+
+void Duetd::Fail(absl::Status status) {
+  if (!fatal_.ok()) return;
+  fatal_ = std::move(status);
+  log_.Node(absl::StrCat("stopping: ", fatal_.message()));
+  io_.stop();
+}
+
+void Duetd::Carry(const Action& action) {
+  std::visit(
+      Overloaded{
+          [&](const SendPeer& a) {
+            std::vector<uint8_t> frame = wire::EncodePeer(a.message);
+            for (size_t i = 0; i < peer_links_.size(); ++i) {
+              if (a.link == kAllLinks || a.link == static_cast<int>(i)) peer_links_[i]->Send(frame);
+            }
+          },
+          [&](const SendReplication& a) { replication_->Send(wire::EncodeReplication(a.message)); },
+          [&](const SendWitness& a) {
+            if (witness_link_) witness_link_->SendRequest(wire::EncodeWitness(a.request));
+          },
+          [&](const PersistModule& a) {
+            if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
+          },
+          [&](const PersistIncarnation& a) {
+            if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
+          },
+          [&](const PersistReplica& a) {
+            if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
+          },
+          [&](const RunScript& a) {
+            ScriptRequest request;
+            request.module = config_.modules[a.module].name;
+            request.kind = a.kind;
+            request.run_id = a.run_id;
+            request.scripts_dir = config_.modules[a.module].scripts_dir;
+            request.env = ScriptEnvironment(config_, a.module, self_, a.kind);
+            request.timeout = config_.modules[a.module].script_timeout;
+            ModuleIndex m = a.module;
+            scripts_->Run(std::move(request), [this, m](const ScriptResult& r) {
+              loop_->Feed(ScriptExited{m, r.run_id, r.exit_code, r.timed_out});
+            });
+          },
+          [&](const SetCheckers& a) {
+            CheckerRunner& runner = *modules_[a.module].checkers;
+            if (a.running) {
+              runner.Start(config_.modules[a.module].checkers);
+            } else {
+              runner.Stop();
+            }
+          },
+          [&](const SetVip& a) {
+            if (!config_.modules[a.module].vips.empty()) {
+              log_.Module(config_.modules[a.module].name,
+                          absl::StrCat("VIP ", a.assigned ? "assignment" : "release",
+                                       " is not carried out by this build (issue 14)"));
+            }
+          },
+          [&](const SetWritable& a) {
+            for (auto& mount : modules_[a.module].mounts) mount->SetWritable(a.writable);
+          },
+          [&](const AdminReply& a) {
+            auto it = pending_admin_.find(a.request_id);
+            if (it == pending_admin_.end()) return;
+            it->second(FormatAdminReply(a.status, ""));
+            pending_admin_.erase(it);
+          },
+          [&](const LogEvent& a) {
+            if (a.module) {
+              log_.Module(config_.modules[*a.module].name, a.text);
+            } else {
+              log_.Node(a.text);
+            }
+          },
+          [&](const ApplyMutation& a) { io_queue_->Submit(a); },
+          [&](const ReadZone& a) { io_queue_->Submit(a); },
+          [&](const ListTree& a) { io_queue_->Submit(a); },
+          [&](const PreserveDivergent& a) { io_queue_->Submit(a); },
+          [&](const CompleteLocal& a) {
+            auto& mounts = modules_[a.module].mounts;
+            size_t index = a.op_id >> kMountShift;
+            if (index < mounts.size()) mounts[index]->Complete(a.op_id, a.status).IgnoreError();
+          },
+      },
+      action);
+}
+
+void Duetd::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (scripts_) scripts_->KillAll();
+  for (Module& mod : modules_) {
+    if (mod.checkers) mod.checkers->Stop();
+    for (auto& mount : mod.mounts) mount->Unmount();
+  }
+  if (io_queue_) io_queue_->Shutdown();
+  if (replication_) replication_->Stop();
+  peer_links_.clear();
+  witness_link_.reset();
+  admin_.reset();
+}
+
+}  // namespace duet::daemon

@@ -1,0 +1,112 @@
+// duetd: one node of a Duet pair. Wires every adapter unit to the engine's Node and carries
+// out its actions (adapter contract, engine/adapter_contract.h); it decides nothing itself.
+//
+//   inputs                                   actions
+//   UDP heartbeat links (net/udp_link)  ->   SendPeer -> the same links
+//   witness UDP channel                 ->   SendWitness
+//   replication TCP (net/replication_link)   SendReplication
+//   FUSE mounts (fuse/replicated_mount) ->   CompleteLocal, SetWritable
+//   disk worker pool (store/module_io_queue) ApplyMutation, ReadZone, ListTree,
+//                                            PreserveDivergent
+//   script and checker runners (process/)    RunScript, SetCheckers
+//   admin socket (admin_server)              AdminReply
+//                                            PersistModule/Incarnation/Replica ->
+//                                            metadata/metadata_store (durable before the
+//                                            next action: C4; a failure stops the daemon)
+//
+// Layout under the node's state_dir: metadata/ (the store), log/ (module logs), boot_id,
+// modules/<module>/data/<i>/ (the backing directory of the module's i-th configured
+// directory; mutation paths start with "<i>/"), modules/<module>/divergent/ (copies kept
+// by a split-brain resync).
+#ifndef DUET_ADAPTERS_DAEMON_DUETD_H_
+#define DUET_ADAPTERS_DAEMON_DUETD_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "adapters/daemon/admin_server.h"
+#include "adapters/daemon/daemon_log.h"
+#include "adapters/daemon/node_loop.h"
+#include "adapters/fuse/replicated_mount.h"
+#include "adapters/metadata/metadata_store.h"
+#include "adapters/net/cluster_key.h"
+#include "adapters/net/datagram_auth.h"
+#include "adapters/net/replication_link.h"
+#include "adapters/net/udp_link.h"
+#include "adapters/process/checker_runner.h"
+#include "adapters/process/script_runner.h"
+#include "adapters/store/module_io_queue.h"
+#include "boost/asio/io_context.hpp"
+#include "engine/config.h"
+
+namespace duet::daemon {
+
+// The backing directory of a module's i-th directory, and the prefix of its mutation paths.
+std::string ModuleRootOf(const std::string& state_dir, const std::string& module);
+std::string DirectoryPrefix(size_t directory_index);
+
+class Duetd {
+ public:
+  // Builds and starts everything: any failure (key refused, state unreadable, a port or a
+  // mountpoint unavailable) is returned with its reason and nothing is left running.
+  static absl::StatusOr<std::unique_ptr<Duetd>> Start(boost::asio::io_context& io, Config config,
+                                                      NodeIndex self, DaemonLog& log);
+  ~Duetd();
+  Duetd(const Duetd&) = delete;
+  Duetd& operator=(const Duetd&) = delete;
+
+  // Stops at once: scripts' process groups killed, mounts detached, sockets closed. The
+  // engine is not consulted: the peer sees this node vanish, as after a crash.
+  void Stop();
+  // Set when a Persist or PreserveDivergent failed: the daemon must exit (fail-stop).
+  const absl::Status& fatal() const { return fatal_; }
+
+ private:
+  Duetd(boost::asio::io_context& io, Config config, NodeIndex self, DaemonLog& log);
+  absl::Status Init();
+  absl::Status OpenNetwork();
+  absl::Status OpenModules();
+
+  void Execute(Actions actions);
+  void Carry(const Action& action);
+  void Fail(absl::Status status);
+  void OnAdmin(const AdminRequest& request, AdminServer::Respond respond);
+  void OnPeerDatagram(int link, std::span<const uint8_t> payload);
+  void OnWitnessDatagram(std::span<const uint8_t> payload);
+  void OnReplicationFrame(std::span<const uint8_t> frame);
+
+  struct Module {
+    std::string root;
+    std::vector<std::unique_ptr<ReplicatedMount>> mounts;  // one per configured directory
+    std::unique_ptr<CheckerRunner> checkers;
+  };
+
+  boost::asio::io_context& io_;
+  const Config config_;
+  const NodeIndex self_;
+  DaemonLog& log_;
+  std::string state_dir_;
+  std::optional<net::ClusterKey> key_;
+  std::unique_ptr<metadata::MetadataStore> metadata_;
+  std::unique_ptr<NodeLoop> loop_;
+  std::unique_ptr<net::DatagramAuth> datagram_auth_;
+  std::vector<std::unique_ptr<net::UdpLink>> peer_links_;
+  std::unique_ptr<net::UdpLink> witness_link_;
+  std::unique_ptr<net::ReplicationLink> replication_;
+  std::unique_ptr<store::ModuleIoQueue> io_queue_;
+  std::unique_ptr<ScriptRunner> scripts_;
+  std::vector<Module> modules_;
+  std::unique_ptr<AdminServer> admin_;
+  std::map<uint64_t, AdminServer::Respond> pending_admin_;
+  uint64_t next_admin_request_ = 1;
+  absl::Status fatal_;
+  bool stopped_ = false;
+};
+
+}  // namespace duet::daemon
+
+#endif  // DUET_ADAPTERS_DAEMON_DUETD_H_
