@@ -1,0 +1,232 @@
+"""A real Duet pair on one machine, for end-to-end tests and demos.
+
+Two duetd processes, nodes "a" (127.0.0.2) and "b" (127.0.0.3), each in its own mount
+namespace (unshare -m), so both mount the modules' directories at the same paths; optionally
+a duet-witness on 127.0.0.4. Everything lives in one temporary directory. close() stops every
+process the cluster started (by PID, including whatever a daemon left in its mount namespace)
+and removes the directory, also when a test fails.
+
+Waits poll `duetctl status --json` with a timeout; nothing sleeps a fixed time for a state.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+NODES = {"a": "127.0.0.2", "b": "127.0.0.3"}
+WITNESS_ADDRESS = "127.0.0.4"
+
+
+class ClusterError(AssertionError):
+    pass
+
+
+class Cluster:
+    def __init__(self, bin_dir, modules, witness=False, ack="applied"):
+        """modules: list of (name, default_primary) pairs."""
+        if os.geteuid() != 0:
+            raise ClusterError("the end-to-end tests need root (FUSE mounts, namespaces)")
+        if not os.path.exists("/dev/fuse"):
+            raise ClusterError("/dev/fuse is missing: FUSE is required")
+        self.bin = bin_dir
+        self.dir = tempfile.mkdtemp(prefix="duet-e2e-")
+        self.modules = [name for name, _ in modules]
+        self.pids = {}  # node (or "witness") -> Popen
+        self.namespaces = {}  # node -> its mount namespace id (to find what it left behind)
+        base = 20000 + (os.getpid() * 7) % 30000
+        self.ports = {"hb1": base, "hb2": base + 1, "repl": base + 2, "witness": base + 3}
+        key = os.path.join(self.dir, "cluster.key")
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, (secrets.token_hex(32) + "\n").encode())
+        os.close(fd)
+        lines = [
+            "[cluster]",
+            'name = "e2e"',
+            f'key_file = "{key}"',
+            f'state_dir = "{self.dir}/state"',
+        ]
+        for node, ip in NODES.items():
+            lines += [
+                "[[node]]",
+                f'name = "{node}"',
+                f'heartbeat = ["{ip}:{self.ports["hb1"]}", "{ip}:{self.ports["hb2"]}"]',
+                f'replication = "{ip}:{self.ports["repl"]}"',
+                f'admin_socket = "{self.dir}/{node}.sock"',
+                f'state_dir = "{self.dir}/{node}"',
+            ]
+        lines += ["[heartbeat]", 'interval = "100ms"', 'timeout = "1s"']
+        if witness:
+            lines += ["[witness]", f'address = "{WITNESS_ADDRESS}:{self.ports["witness"]}"',
+                      'lease = "3s"', 'renew_interval = "500ms"', 'drift_margin = "300ms"']
+        for name, primary in modules:
+            os.makedirs(self.mountpoint(name), exist_ok=True)
+            lines += ["[[module]]", f'name = "{name}"', f'default_primary = "{primary}"',
+                      f'directories = ["{self.mountpoint(name)}"]', f'ack = "{ack}"']
+        self.config = os.path.join(self.dir, "duet.toml")
+        with open(self.config, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    # Paths.
+    def mountpoint(self, module):
+        return os.path.join(self.dir, "mnt", module)
+
+    def backing(self, node, module):
+        """The module's first directory as stored on `node` (outside any mount)."""
+        return os.path.join(self.dir, node, "modules", module, "data", "0")
+
+    def log_path(self, node):
+        return os.path.join(self.dir, f"{node}.out")
+
+    # Processes.
+    def start(self, node):
+        out = open(self.log_path(node), "ab")
+        proc = subprocess.Popen(
+            ["unshare", "-m", "--propagation", "private",
+             os.path.join(self.bin, "adapters/daemon/duetd"), "--config", self.config,
+             "--node", node],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        out.close()
+        self.pids[node] = proc
+        self.namespaces[node] = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.namespaces[node] is None:
+            try:
+                ns = os.readlink(f"/proc/{proc.pid}/ns/mnt")
+                if ns != os.readlink("/proc/self/ns/mnt"):
+                    self.namespaces[node] = ns
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                raise ClusterError(f"duetd {node} exited at start ({proc.returncode}):\n"
+                                   + self.log_tail(node))
+            time.sleep(0.01)
+        return proc.pid
+
+    def start_witness(self):
+        out = open(self.log_path("witness"), "ab")
+        self.pids["witness"] = subprocess.Popen(
+            [os.path.join(self.bin, "adapters/witness/duet-witness"), "--config", self.config,
+             "--state-dir", os.path.join(self.dir, "witness")],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        out.close()
+
+    def kill(self, node, sig=signal.SIGKILL):
+        """Kills the node's daemon and everything left in its mount namespace."""
+        proc = self.pids.get(node)
+        if proc is None:
+            return
+        ns = self.namespaces.get(node)
+        try:
+            proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+        if ns:
+            for pid in self._pids_in_namespace(ns):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        del self.pids[node]
+
+    def _pids_in_namespace(self, ns):
+        pids = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    if os.readlink(f"/proc/{entry}/ns/mnt") == ns:
+                        pids.append(int(entry))
+                except OSError:
+                    pass
+        return pids
+
+    def close(self):
+        for node in list(self.pids):
+            try:
+                self.kill(node)
+            except Exception:  # keep cleaning up
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    # Observing.
+    def log_tail(self, node, lines=40):
+        try:
+            with open(self.log_path(node), "rb") as f:
+                return b"".join(f.readlines()[-lines:]).decode(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def duetctl(self, node, *args, check=True):
+        r = subprocess.run(
+            [os.path.join(self.bin, "adapters/ctl/duetctl"), "--config", self.config,
+             "--node", node, *args], capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise ClusterError(f"duetctl {' '.join(args)} on {node}: rc {r.returncode}: "
+                               f"{r.stderr}{r.stdout}")
+        return r
+
+    def status(self, node):
+        r = self.duetctl(node, "status", "--json", check=False)
+        if r.returncode != 0:
+            return None
+        return json.loads(r.stdout)
+
+    def module_status(self, node, module):
+        s = self.status(node)
+        if s is None:
+            return None
+        for m in s["modules"]:
+            if m["name"] == module:
+                return m
+        return None
+
+    def wait_for(self, what, predicate, timeout=60):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(0.05)
+        raise ClusterError(f"timed out after {timeout}s waiting for {what}\n"
+                           + "".join(f"--- {n} status: {self.status(n)}\n--- {n} log:\n"
+                                     f"{self.log_tail(n)}" for n in self.pids if n != "witness"))
+
+    def wait_state(self, node, module, state, timeout=60):
+        def check():
+            m = self.module_status(node, module)
+            return m is not None and m["state"] == state
+        self.wait_for(f"{module} {state} on {node}", check, timeout)
+
+    # Acting as the application on a node.
+    def sh(self, node, command, check=True):
+        """Runs `command` with /bin/sh inside the node's mount namespace."""
+        pid = self.pids[node].pid
+        r = subprocess.run(["nsenter", "-t", str(pid), "-m", "--", "sh", "-c", command],
+                           capture_output=True, text=True, timeout=120)
+        if check and r.returncode != 0:
+            raise ClusterError(f"on {node}: {command}: rc {r.returncode}: {r.stderr}")
+        return r
+
+
+def tree_of(root):
+    """Every path under root with what a user compares: kind, mode, size, bytes or target."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            st = os.lstat(path)
+            if os.path.islink(path):
+                out[rel] = ("symlink", os.readlink(path))
+            elif os.path.isdir(path):
+                out[rel] = ("dir", oct(st.st_mode & 0o7777))
+            else:
+                with open(path, "rb") as f:
+                    out[rel] = ("file", oct(st.st_mode & 0o7777), f.read())
+    return out

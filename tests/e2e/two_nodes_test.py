@@ -1,0 +1,97 @@
+"""End-to-end: two real duetd processes replicate a module through real FUSE mounts.
+
+Run by ctest (as root, which CI is): python3 two_nodes_test.py BUILD_DIR
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import unittest
+
+from duet_cluster import Cluster, ClusterError, tree_of
+
+BIN = None
+
+
+class TwoNodesTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(BIN, [("web", "a")])
+        self.addCleanup(self.cluster.close)
+
+    def start_pair(self):
+        c = self.cluster
+        c.start("a")
+        c.start("b")
+        c.wait_state("a", "web", "PRIM")
+        c.wait_state("b", "web", "SECOND")
+
+    def test_writes_through_the_primary_mount_are_on_the_secondary_when_they_return(self):
+        c = self.cluster
+        self.start_pair()
+        mnt = c.mountpoint("web")
+        c.sh("a", f"printf 'hello duet' > {mnt}/greeting")
+        with open(os.path.join(c.backing("b", "web"), "greeting"), "rb") as f:
+            self.assertEqual(f.read(), b"hello duet")
+        # A larger file, directories, a rename over an existing name, a symlink, a mode, an
+        # unlink, and names with spaces and UTF-8.
+        c.sh("a", f"head -c 3000000 /dev/urandom > '{mnt}/big file'")
+        c.sh("a", f"mkdir -p '{mnt}/dir/sub' && echo one > '{mnt}/dir/sub/ünï cödé.txt'")
+        c.sh("a", f"echo old > {mnt}/target && echo new > {mnt}/source && "
+                  f"mv {mnt}/source {mnt}/target")
+        c.sh("a", f"ln -s 'big file' {mnt}/link && chmod 0600 {mnt}/greeting")
+        c.sh("a", f"echo gone > {mnt}/tmp && rm {mnt}/tmp")
+        c.sh("a", f"truncate -s 1000 '{mnt}/big file'")
+        self.assertEqual(tree_of(c.backing("a", "web")), tree_of(c.backing("b", "web")))
+        self.assertEqual(tree_of(c.backing("b", "web"))["target"][2], b"new\n")
+        # What the application sees through its mount is the same tree.
+        r = c.sh("a", f"cat {mnt}/target {mnt}/dir/sub/*")
+        self.assertEqual(r.stdout, "new\none\n")
+
+    def test_the_secondary_mount_is_read_only_and_shows_what_the_primary_wrote(self):
+        c = self.cluster
+        self.start_pair()
+        mnt = c.mountpoint("web")
+        c.sh("a", f"echo first > {mnt}/f")
+        r = c.sh("b", f"echo mine > {mnt}/g", check=False)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("Read-only file system", r.stderr)
+        self.assertEqual(c.sh("b", f"cat {mnt}/f").stdout, "first\n")
+        c.sh("a", f"echo second > {mnt}/f")
+        self.assertEqual(c.sh("b", f"cat {mnt}/f").stdout, "second\n")
+
+    def test_a_primary_crash_fails_over_and_its_return_resyncs_and_fails_back(self):
+        c = self.cluster
+        self.start_pair()
+        mnt = c.mountpoint("web")
+        c.sh("a", f"echo before > {mnt}/before")
+        c.kill("a")  # kill -9: no goodbye to the peer
+        c.wait_state("b", "web", "ALONE", timeout=30)
+        c.sh("b", f"echo during > {mnt}/during && echo changed > {mnt}/before")
+        self.assertEqual(c.sh("b", f"cat {mnt}/before {mnt}/during").stdout,
+                         "changed\nduring\n")
+        c.start("a")
+        # Back on its default primary once resynced (failback = auto), b secondary again.
+        c.wait_state("a", "web", "PRIM", timeout=60)
+        c.wait_state("b", "web", "SECOND", timeout=30)
+        self.assertEqual(tree_of(c.backing("a", "web")), tree_of(c.backing("b", "web")))
+        self.assertEqual(c.sh("a", f"cat {mnt}/before {mnt}/during").stdout,
+                         "changed\nduring\n")
+        c.sh("a", f"echo after > {mnt}/after")
+        with open(os.path.join(c.backing("b", "web"), "after"), "rb") as f:
+            self.assertEqual(f.read(), b"after\n")
+
+    def test_a_key_others_can_read_stops_duetd_at_start_with_the_reason(self):
+        c = self.cluster
+        os.chmod(os.path.join(c.dir, "cluster.key"), 0o644)
+        with self.assertRaises(ClusterError) as caught:
+            c.start("a")
+            c.pids["a"].wait(timeout=30)
+            c.wait_for("duetd a to exit", lambda: c.pids["a"].poll() is not None, 30)
+            raise ClusterError(c.log_tail("a"))
+        self.assertIn("644", str(caught.exception))
+
+
+if __name__ == "__main__":
+    BIN = sys.argv.pop(1)
+    unittest.main(verbosity=2)
