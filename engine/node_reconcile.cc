@@ -93,6 +93,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
                      .peer_copy_survives = mod.replica.peer_copy_survives(),
                      .resync_target = mod.replica.resync_target(),
                      .peer_alive = liveness_.Alive(now),
+                     .peer_view_known = mod.peer_view.has_value(),
                      .handoff = mod.handoff,
                      .leaving_for_peer_copy = mod.leaving_for_peer_copy,
                      .witness = mod.authority.required(),

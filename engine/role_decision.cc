@@ -62,6 +62,11 @@ OwnerDecision DecideAsOwner(const OwnerFacts& f) {
   } else if (!data_ok) {
     d.reason = absl::StrCat("data is ", DataStateName(f.data),
                             " here and the peer is not an up-to-date secondary");
+  } else if (f.role != AppRole::kPrimary && f.peer_alive && !f.peer_view_known) {
+    // A restart reads the token as persisted: the peer may have taken the module over since
+    // (the replication handshake can end before its first heartbeat arrives). Serving now
+    // could make two writers; the peer's view, or its silence for heartbeat.timeout, tells.
+    d.reason = "waiting for the peer's view of the module (it may have taken it over)";
   } else {
     d.request_lease = f.witness;  // kept fresh so that it can outlive a partition
     d.awaiting_authority = f.witness && !f.has_authority;

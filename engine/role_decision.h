@@ -53,6 +53,9 @@ struct OwnerFacts {
   bool peer_copy_survives = false;  // the handshake chose the peer's copy (split brain)
   bool resync_target = false;       // a resync overwrites this copy
   bool peer_alive = false;
+  // A heartbeat has told this node the peer's view of the module since this node started:
+  // until then a live peer may hold the module at a newer term than the persisted token.
+  bool peer_view_known = false;
   bool handoff = false;  // a handover to the peer is in progress
   bool leaving_for_peer_copy = false;
   bool witness = false;

@@ -131,6 +131,37 @@ TEST_F(NodeTest, SplitBrainIsReportedAfterTheLoserRestartedItsDaemon) {
   EXPECT_NE(Log().find("b m0: split brain"), std::string::npos) << Log();
 }
 
+// Seen with the real daemons: a restarted default primary finished its replication
+// handshake (in sync, its copy up to date) before the survivor's first heartbeat reached it,
+// took its persisted token (owner a, term 0) for current and served next to the survivor,
+// which held the module at term 1, until the heartbeat made it fence. An owner that has not
+// heard the peer's view since it started must not serve while the peer may be alive.
+TEST_F(NodeTest, ARestartedOwnerDoesNotServeBeforeItHearsThePeersView) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->CrashNode(kA);
+  RunUntil([&] { return State(kB, 0) == ModuleState::kAlone; }, absl::Seconds(10));
+  ASSERT_EQ(State(kB, 0), ModuleState::kAlone) << Log();
+  // b's heartbeats do not reach a for a while; the replication connection (on link 0) does.
+  cluster_->link(0, kB).loss = 1;
+  cluster_->link(1, kB).up = false;
+  cluster_->RestartNode(kA);
+  const absl::Time restarted = cluster_->now();
+  while (cluster_->now() - restarted < absl::Milliseconds(1500)) {
+    cluster_->RunFor(absl::Milliseconds(10));
+    ASSERT_FALSE(cluster_->Writable(kA, 0)) << Log();
+  }
+  cluster_->link(0, kB).loss = 0;
+  cluster_->link(1, kB).up = true;
+  cluster_->RunFor(absl::Seconds(10));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();  // failback once resynced
+  EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+  EXPECT_EQ(Log().find("split brain"), std::string::npos) << Log();
+  ExpectNoViolations();
+}
+
 TEST_F(NodeTest, FailbackWaitsForUpToDate) {
   Boot();
   cluster_->CrashNode(kA);

@@ -25,6 +25,24 @@ TEST(RoleDecisionTest, OwnerWithUpToDateDataIsPrimary) {
   EXPECT_FALSE(d.request_lease);
 }
 
+TEST(RoleDecisionTest, AnOwnerNotYetServingWaitsForALivePeersViewBeforeServing) {
+  OwnerFacts f = ServingOwner();
+  f.role = AppRole::kNone;  // just (re)started
+  f.peer_alive = true;
+  f.peer_view_known = false;
+  OwnerDecision d = DecideAsOwner(f);
+  EXPECT_EQ(d.target, AppRole::kNone);
+  EXPECT_NE(d.reason.find("waiting for the peer's view"), std::string::npos) << d.reason;
+  f.peer_view_known = true;
+  EXPECT_EQ(DecideAsOwner(f).target, AppRole::kPrimary);
+  f.peer_view_known = false;
+  f.peer_alive = false;  // silent for heartbeat.timeout: its view cannot be waited for
+  EXPECT_EQ(DecideAsOwner(f).target, AppRole::kPrimary);
+  f = ServingOwner();  // already serving: a view not heard again changes nothing
+  f.peer_alive = true;
+  EXPECT_EQ(DecideAsOwner(f).target, AppRole::kPrimary);
+}
+
 TEST(RoleDecisionTest, OwnerWithWitnessKeepsTheLeaseFreshAndServesWithAuthority) {
   OwnerFacts f = ServingOwner();
   f.witness = true;
