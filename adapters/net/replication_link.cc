@@ -30,6 +30,8 @@ namespace {
 // Accepted connections still in their handshake; more are refused (oldest closed first) so
 // unauthenticated connections cannot pile up.
 constexpr size_t kMaxPendingHandshakes = 4;
+// After a failed accept, the listener tries again this much later.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 // One socket write gathers at most this many frames.
 constexpr size_t kMaxFramesPerWrite = 64;
 
@@ -218,19 +220,24 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
         conn->socket, [self = shared_from_this(), conn](const error_code& error) {
           if (self->stopped_) return;
           if (error) {
+            // Out of descriptors, for one: wait a little rather than spin on the error.
             self->Log(absl::StrCat("accept failed: ", error.message()));
             Shut(*conn);
-          } else {
-            error_code ignored;
-            tcp::endpoint remote = conn->socket.remote_endpoint(ignored);
-            conn->peer_text = absl::StrCat(remote.address().to_string(), ":", remote.port());
-            if (self->pending_.size() >= kMaxPendingHandshakes) {
-              self->Close(self->pending_.front(), "too many connections in handshake");
-            }
-            self->pending_.push_back(conn);
-            self->StartDeadline(conn);
-            self->BeginHandshake(conn);
+            self->dial_timer_.expires_after(kAcceptRetryDelay);
+            self->dial_timer_.async_wait([self](const error_code& timer_error) {
+              if (!timer_error && !self->stopped_) self->Accept();
+            });
+            return;
           }
+          error_code ignored;
+          tcp::endpoint remote = conn->socket.remote_endpoint(ignored);
+          conn->peer_text = absl::StrCat(remote.address().to_string(), ":", remote.port());
+          if (self->pending_.size() >= kMaxPendingHandshakes) {
+            self->Close(self->pending_.front(), "too many connections in handshake");
+          }
+          self->pending_.push_back(conn);
+          self->StartDeadline(conn);
+          self->BeginHandshake(conn);
           self->Accept();
         });
   }
@@ -396,7 +403,7 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
   ReplicationCallbacks callbacks_;
   std::string where_;
   tcp::acceptor acceptor_;
-  asio::steady_timer dial_timer_;
+  asio::steady_timer dial_timer_;  // node 0: next dial; node 1: accept retry
   std::optional<tcp::endpoint> peer_endpoint_;
   ConnectionPtr current_;
   std::vector<ConnectionPtr> pending_;

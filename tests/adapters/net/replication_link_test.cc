@@ -250,6 +250,50 @@ TEST(ReplicationLink, DialerReconnectsAfterTheListenerRestarts) {
   EXPECT_EQ(dialer->connections(), 2u);
 }
 
+TEST(ReplicationLink, DialerKeepsRetryingUntilTheListenerAppears) {
+  asio::io_context io;
+  uint16_t port = 0;
+  {
+    // A port that was free a moment ago and has no listener now.
+    tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.3"), 0));
+    port = probe.local_endpoint().port();
+  }
+  Events at0, at1;
+  auto dialer = StartLink(io, 0, {}, {"127.0.0.3", port}, at0);
+  auto failed_attempts = [&] {
+    int n = 0;
+    for (const std::string& line : at0.log.lines) n += line.find("connect failed") != line.npos;
+    return n;
+  };
+  ASSERT_TRUE(RunUntil(io, [&] { return failed_attempts() >= 3; }));
+  EXPECT_EQ(at0.connected, 0);
+  EXPECT_TRUE(at0.disconnects.empty());  // attempts that never connected are not disconnects
+  auto listener = StartListener(io, at1, port);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 1 && at1.connected == 1; }));
+}
+
+TEST(ReplicationLink, SilentConnectionIsClosedAtTheHandshakeTimeout) {
+  asio::io_context io;
+  Events at1;
+  ReplicationLinkOptions options;
+  options.cluster = "prod";
+  options.self = 1;
+  options.listen = {"127.0.0.3", 0};
+  options.max_frame_bytes = kCap;
+  options.handshake_timeout = std::chrono::milliseconds(200);
+  auto listener = ReplicationLink::Start(io, TestKey(), options, at1.Callbacks());
+  ASSERT_TRUE(listener.ok());
+  tcp::socket silent(io);
+  silent.connect((*listener)->listen_endpoint());
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.log.Contains("timed out"); }));
+  EXPECT_EQ(at1.connected, 0);
+  // The listener closed its end: the silent client reads its hello, then end of file.
+  std::array<uint8_t, kStreamHelloBytes + 1> buffer{};
+  boost::system::error_code error;
+  asio::read(silent, asio::buffer(buffer), error);
+  EXPECT_EQ(error, asio::error::eof);
+}
+
 TEST(ReplicationLink, PeerWithAnotherKeyNeverConnects) {
   asio::io_context io;
   Events at0, at1;
