@@ -23,6 +23,13 @@ constexpr size_t kSeqAt = 32;
 
 }  // namespace
 
+std::optional<ClusterId> ClaimedClusterId(std::span<const uint8_t> datagram) {
+  if (datagram.size() < kDatagramHeaderBytes) return std::nullopt;
+  ClusterId id{};
+  std::memcpy(id.data(), datagram.data() + kClusterAt, id.size());
+  return id;
+}
+
 DatagramAuth::DatagramAuth(const ClusterKey& key, absl::string_view cluster, uint8_t self,
                            uint64_t epoch, size_t max_datagram_bytes, size_t max_outstanding)
     : key_(HmacSha256(key.bytes).Derive({AsBytes("duet datagram v1"), AsBytes(cluster)})),
@@ -136,6 +143,7 @@ std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> d
                 absl::StrCat("datagram from party ", sender, " fails its HMAC")};
   }
   OpenedDatagram opened;
+  opened.cluster = cluster_id_;
   opened.origin.sender = sender;
   opened.origin.channel = datagram[kChannelAt];
   opened.origin.epoch = GetLittleEndian<uint64_t>(datagram.data() + kEpochAt);

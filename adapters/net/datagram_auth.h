@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <span>
 #include <string>
 #include <variant>
@@ -59,10 +60,15 @@ struct DatagramOrigin {
 };
 
 struct OpenedDatagram {
+  ClusterId cluster{};
   DatagramOrigin origin;  // for a reply: the sender and the echoed request's numbering
   bool is_reply = false;
   std::span<const uint8_t> payload;  // points into the datagram given to Open
 };
+
+// The cluster a datagram claims to belong to, before any check: lets a witness serving several
+// clusters pick the DatagramAuth that opens it. Nullopt when too short to hold a header.
+std::optional<ClusterId> ClaimedClusterId(std::span<const uint8_t> datagram);
 
 // One party's datagram keys and freshness state. Not thread-safe: one event loop owns it.
 class DatagramAuth {
@@ -87,6 +93,7 @@ class DatagramAuth {
   // for a datagram whose tag verified.
   std::variant<OpenedDatagram, Drop> Open(std::span<const uint8_t> datagram, uint8_t channel);
 
+  const ClusterId& cluster_id() const { return cluster_id_; }
   uint8_t self() const { return self_; }
   uint64_t epoch() const { return epoch_; }
 

@@ -17,10 +17,12 @@ using asio::ip::udp;
 // finds `closed_` set instead of a dangling pointer.
 class UdpLink::Impl : public std::enable_shared_from_this<UdpLink::Impl> {
  public:
-  Impl(asio::io_context& io, DatagramAuth& auth, UdpLinkOptions options, OnDatagram on_datagram,
-       NetLog log)
+  // `own`: the single cluster's auth (Send allowed), or nullptr with `auth_for` only.
+  Impl(asio::io_context& io, DatagramAuth* own, DatagramAuthFor auth_for, UdpLinkOptions options,
+       OnDatagram on_datagram, NetLog log)
       : socket_(io),
-        auth_(auth),
+        own_(own),
+        auth_for_(std::move(auth_for)),
         options_(std::move(options)),
         on_datagram_(std::move(on_datagram)),
         log_(std::move(log)),
@@ -81,24 +83,27 @@ class UdpLink::Impl : public std::enable_shared_from_this<UdpLink::Impl> {
 
   void SendToRemote(bool request, std::span<const uint8_t> payload) {
     if (closed_) return;
-    if (!remote_.has_value()) {
+    if (own_ == nullptr || !remote_.has_value()) {
       ++send_errors_;
       if (log_) log_(absl::StrCat(where_, ": not sent: the link has no remote endpoint"));
       return;
     }
-    SendSealed(request ? auth_.SealRequest(options_.remote_id, options_.channel, payload)
-                       : auth_.Seal(options_.remote_id, options_.channel, payload),
+    SendSealed(request ? own_->SealRequest(options_.remote_id, options_.channel, payload)
+                       : own_->Seal(options_.remote_id, options_.channel, payload),
                *remote_);
   }
 
   void Reply(const OpenedDatagram& request, const udp::endpoint& to,
              std::span<const uint8_t> payload) {
     if (closed_) return;
-    SendSealed(auth_.SealReply(request.origin, payload), to);
+    DatagramAuth* auth = auth_for_(request.cluster);
+    if (auth == nullptr) return;  // only a datagram this link opened is answered
+    SendSealed(auth->SealReply(request.origin, payload), to);
   }
 
   udp::socket socket_;
-  DatagramAuth& auth_;
+  DatagramAuth* own_;
+  DatagramAuthFor auth_for_;
   UdpLinkOptions options_;
   OnDatagram on_datagram_;
   NetLog log_;
@@ -120,8 +125,19 @@ class UdpLink::Impl : public std::enable_shared_from_this<UdpLink::Impl> {
       Receive();
       return;
     }
-    std::variant<OpenedDatagram, Drop> opened =
-        auth_.Open(std::span<const uint8_t>(buffer_.data(), size), options_.channel);
+    std::span<const uint8_t> datagram(buffer_.data(), size);
+    std::variant<OpenedDatagram, Drop> opened = Drop{
+        DropReason::kMalformed, absl::StrCat("datagram of ", size, " bytes has no full header")};
+    if (std::optional<ClusterId> cluster = ClaimedClusterId(datagram)) {
+      // A single-cluster link lets its own auth refuse another cluster, naming its own.
+      DatagramAuth* auth = auth_for_(*cluster);
+      if (auth == nullptr) auth = own_;
+      if (auth != nullptr) {
+        opened = auth->Open(datagram, options_.channel);
+      } else {
+        opened = Drop{DropReason::kWrongCluster, "datagram for a cluster this link does not serve"};
+      }
+    }
     if (const Drop* drop = std::get_if<Drop>(&opened)) {
       RecordDrop(counters_, log_, absl::StrCat(where_, " from ", from_.address().to_string()),
                  *drop);
@@ -139,8 +155,24 @@ class UdpLink::Impl : public std::enable_shared_from_this<UdpLink::Impl> {
 absl::StatusOr<std::unique_ptr<UdpLink>> UdpLink::Open(asio::io_context& io, DatagramAuth& auth,
                                                        UdpLinkOptions options,
                                                        OnDatagram on_datagram, NetLog log) {
-  auto impl =
-      std::make_shared<Impl>(io, auth, std::move(options), std::move(on_datagram), std::move(log));
+  DatagramAuth* own = &auth;
+  auto impl = std::make_shared<Impl>(
+      io, own,
+      [own](const ClusterId& cluster) { return cluster == own->cluster_id() ? own : nullptr; },
+      std::move(options), std::move(on_datagram), std::move(log));
+  absl::Status bound = impl->Bind();
+  if (!bound.ok()) return bound;
+  impl->Receive();
+  return std::unique_ptr<UdpLink>(new UdpLink(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<UdpLink>> UdpLink::OpenForClusters(asio::io_context& io,
+                                                                  DatagramAuthFor auth_for,
+                                                                  UdpLinkOptions options,
+                                                                  OnDatagram on_datagram,
+                                                                  NetLog log) {
+  auto impl = std::make_shared<Impl>(io, nullptr, std::move(auth_for), std::move(options),
+                                     std::move(on_datagram), std::move(log));
   absl::Status bound = impl->Bind();
   if (!bound.ok()) return bound;
   impl->Receive();

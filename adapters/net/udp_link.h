@@ -6,8 +6,10 @@
 // is dropped, counted in counters() and logged. Sends are fire-and-forget: a send error is
 // logged and counted (send_errors), the engine copes with loss. All calls and callbacks run on
 // the io_context's thread. The DatagramAuth is shared by the process's links (one numbering
-// per sender) and must outlive them. Destroying the link closes the socket; no callback runs
-// after that.
+// per sender) and must outlive them. A witness serving several clusters opens its socket with
+// OpenForClusters: each datagram is opened by the DatagramAuth of the cluster it names
+// (kWrongCluster when none), and answered with the same one. Destroying the link closes the socket;
+// no callback runs after that.
 #ifndef DUET_ADAPTERS_NET_UDP_LINK_H_
 #define DUET_ADAPTERS_NET_UDP_LINK_H_
 
@@ -38,12 +40,21 @@ struct UdpLinkOptions {
 using OnDatagram = std::function<void(int link_index, const OpenedDatagram& datagram,
                                       const boost::asio::ip::udp::endpoint& from)>;
 
+// The DatagramAuth of a cluster, or nullptr for a cluster not served.
+using DatagramAuthFor = std::function<DatagramAuth*(const ClusterId& cluster)>;
+
 class UdpLink {
  public:
   // Resolves and binds; InvalidArgument / Unavailable (with the endpoint) when that fails.
   static absl::StatusOr<std::unique_ptr<UdpLink>> Open(boost::asio::io_context& io,
                                                        DatagramAuth& auth, UdpLinkOptions options,
                                                        OnDatagram on_datagram, NetLog log);
+  // A receive-and-reply socket for several clusters (Send and SendRequest are refused).
+  static absl::StatusOr<std::unique_ptr<UdpLink>> OpenForClusters(boost::asio::io_context& io,
+                                                                  DatagramAuthFor auth_for,
+                                                                  UdpLinkOptions options,
+                                                                  OnDatagram on_datagram,
+                                                                  NetLog log);
   ~UdpLink();
   UdpLink(const UdpLink&) = delete;
   UdpLink& operator=(const UdpLink&) = delete;

@@ -101,7 +101,7 @@ TEST(UdpLink, DatagramOfAStaleEpochIsDropped) {
   EXPECT_EQ(at1.size(), 1u);
 }
 
-TEST(UdpLink, WitnessAnswersARequestAndItsReplyIsAcceptedOnce) {
+TEST(UdpLink, WitnessAnswersANodesRequestAndTheNodeAcceptsTheReply) {
   boost::asio::io_context io;
   DatagramAuth node_auth(TestKey(), "prod", 0, 3);
   DatagramAuth witness_auth(TestKey(), "prod", kWitnessId, 0);
@@ -128,6 +128,48 @@ TEST(UdpLink, WitnessAnswersARequestAndItsReplyIsAcceptedOnce) {
   EXPECT_EQ(at_witness[0].payload, "lease?");
   EXPECT_EQ(at_node[0].payload, "granted");
   EXPECT_TRUE(at_node[0].is_reply);
+}
+
+TEST(UdpLink, WitnessServesSeveralClustersEachUnderItsOwnKey) {
+  boost::asio::io_context io;
+  DatagramAuth witness_prod(TestKey(1), "prod", kWitnessId, 0);
+  DatagramAuth witness_staging(TestKey(2), "staging", kWitnessId, 0);
+  std::vector<Received> at_witness;
+  std::unique_ptr<UdpLink> witness;
+  absl::StatusOr<std::unique_ptr<UdpLink>> opened = UdpLink::OpenForClusters(
+      io,
+      [&](const ClusterId& cluster) -> DatagramAuth* {
+        if (cluster == witness_prod.cluster_id()) return &witness_prod;
+        if (cluster == witness_staging.cluster_id()) return &witness_staging;
+        return nullptr;
+      },
+      {0, {"127.0.0.4", 0}, std::nullopt, 0, kWitnessChannel},
+      [&](int, const OpenedDatagram& d, const udp::endpoint& from) {
+        at_witness.push_back({0, std::string(d.payload.begin(), d.payload.end()), d.is_reply});
+        witness->Reply(d, from, d.payload);  // echoes the request
+      },
+      NetLog());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  witness = *std::move(opened);
+  Endpoint witness_at = At("127.0.0.4", witness->local_endpoint());
+  DatagramAuth prod_node(TestKey(1), "prod", 0, 1);
+  DatagramAuth staging_node(TestKey(2), "staging", 0, 1);
+  DatagramAuth unknown_node(TestKey(3), "test", 0, 1);
+  std::vector<Received> at_prod, at_staging, at_unknown;
+  UdpLinkOptions to_witness{0, {"127.0.0.2", 0}, witness_at, kWitnessId, kWitnessChannel};
+  auto prod = OpenLink(io, prod_node, to_witness, at_prod);
+  auto staging = OpenLink(io, staging_node, to_witness, at_staging);
+  auto unknown = OpenLink(io, unknown_node, to_witness, at_unknown);
+  prod->SendRequest(Bytes("prod lease?"));
+  staging->SendRequest(Bytes("staging lease?"));
+  unknown->SendRequest(Bytes("test lease?"));
+  ASSERT_TRUE(RunUntil(io, [&] {
+    return at_prod.size() == 1 && at_staging.size() == 1 && witness->counters().wrong_cluster == 1;
+  }));
+  EXPECT_EQ(at_prod[0].payload, "prod lease?");
+  EXPECT_EQ(at_staging[0].payload, "staging lease?");
+  EXPECT_EQ(at_witness.size(), 2u);
+  EXPECT_TRUE(at_unknown.empty());
 }
 
 TEST(UdpLink, WorksOverIpv6Loopback) {
