@@ -166,13 +166,13 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
   }
 
  private:
+  // The queue is left alone: a write in flight still refers to it until its handler runs (and
+  // returns at once); it goes with the Connection when the last handler lets go of it.
   static void Shut(Connection& conn) {
     conn.closed = true;
     error_code ignored;
     conn.socket.close(ignored);
     conn.timer.cancel();
-    conn.queue.clear();
-    conn.queued_bytes = 0;
   }
 
   void Log(const std::string& line) const {
