@@ -176,4 +176,23 @@ std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> d
   return opened;
 }
 
+std::vector<DatagramAuth::Newest> DatagramAuth::NewestAccepted() const {
+  std::vector<Newest> out;
+  out.reserve(newest_.size());
+  for (const auto& [key, numbering] : newest_) {
+    out.push_back(Newest{static_cast<uint8_t>(key >> 8), static_cast<uint8_t>(key & 0xff),
+                         numbering.epoch, numbering.seq});
+  }
+  return out;
+}
+
+void DatagramAuth::RestoreNewest(const std::vector<Newest>& saved) {
+  for (const Newest& n : saved) {
+    Numbering& current = newest_[static_cast<uint16_t>(n.sender << 8 | n.channel)];
+    if (n.epoch > current.epoch || (n.epoch == current.epoch && n.seq > current.seq)) {
+      current = Numbering{n.epoch, n.seq};
+    }
+  }
+}
+
 }  // namespace duet::net

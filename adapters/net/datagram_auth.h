@@ -93,6 +93,21 @@ class DatagramAuth {
   // for a datagram whose tag verified.
   std::variant<OpenedDatagram, Drop> Open(std::span<const uint8_t> datagram, uint8_t channel);
 
+  // The freshness state, for a receiver that must keep it across its own restarts: a witness
+  // that forgot it would accept once more every request recorded before it restarted. Save it
+  // with the durable record (at least whenever a sender's epoch changes) and restore it at
+  // start; only datagrams newer than the saved state are accepted then.
+  struct Newest {
+    uint8_t sender = 0;
+    uint8_t channel = 0;
+    uint64_t epoch = 0;
+    uint64_t seq = 0;
+    friend bool operator==(const Newest&, const Newest&) = default;
+  };
+  std::vector<Newest> NewestAccepted() const;
+  // Raises the state to `saved` where it is older (never lowers it).
+  void RestoreNewest(const std::vector<Newest>& saved);
+
   const ClusterId& cluster_id() const { return cluster_id_; }
   uint8_t self() const { return self_; }
   uint64_t epoch() const { return epoch_; }

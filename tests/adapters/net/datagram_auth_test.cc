@@ -127,6 +127,24 @@ TEST(DatagramAuth, WitnessReplyToARequestOfAnEarlierRunIsRefused) {
   EXPECT_EQ(ReasonOf(after_restart.Open(reply, kWitnessChannel)), DropReason::kUnsolicitedReply);
 }
 
+TEST(DatagramAuth, WitnessThatRestoredItsStateRefusesRequestsRecordedBeforeItRestarted) {
+  DatagramAuth node0(TestKey(), "prod", 0, 7);
+  DatagramAuth witness(TestKey(), "prod", kWitnessId, 0);
+  std::vector<uint8_t> recorded =
+      Sealed(node0.SealRequest(kWitnessId, kWitnessChannel, Bytes("lease, peer outdated")));
+  ASSERT_TRUE(Accepted(witness.Open(recorded, kWitnessChannel)));
+  std::vector<DatagramAuth::Newest> saved = witness.NewestAccepted();
+  EXPECT_EQ(saved, (std::vector<DatagramAuth::Newest>{{0, kWitnessChannel, 7, 1}}));
+
+  DatagramAuth forgetful(TestKey(), "prod", kWitnessId, 0);
+  EXPECT_TRUE(Accepted(forgetful.Open(recorded, kWitnessChannel)));  // what saving prevents
+  DatagramAuth restarted(TestKey(), "prod", kWitnessId, 0);
+  restarted.RestoreNewest(saved);
+  EXPECT_EQ(ReasonOf(restarted.Open(recorded, kWitnessChannel)), DropReason::kReplayed);
+  EXPECT_TRUE(Accepted(restarted.Open(
+      Sealed(node0.SealRequest(kWitnessId, kWitnessChannel, Bytes("renew"))), kWitnessChannel)));
+}
+
 TEST(DatagramAuth, OversizedDatagramIsNeitherSealedNorAccepted) {
   DatagramAuth node0(TestKey(), "prod", 0, 1, /*max_datagram_bytes=*/200);
   DatagramAuth node1(TestKey(), "prod", 1, 1, /*max_datagram_bytes=*/200);
