@@ -1,0 +1,142 @@
+// Authentication of UDP datagrams (heartbeats on every link, witness requests and replies),
+// sans-IO: udp_link.h carries the bytes.
+//
+// Datagram = header (kDatagramHeaderBytes) | payload | tag (32):
+//   "DUDG" | version 1 | kind | sender | receiver | channel | 7 zero bytes | cluster id (8) |
+//   epoch u64 LE | seq u64 LE,
+// tag = HMAC-SHA256(datagram key, header || payload), datagram key = HMAC(cluster key,
+// "duet datagram v1" || cluster name). Node ids: 0 and 1 are the nodes, kWitnessId the witness.
+// The channel is the heartbeat link index, or kWitnessChannel: a datagram recorded on one link
+// cannot be replayed on another, nor one addressed to the witness to the peer.
+//
+// Freshness, for kind "fresh" (heartbeats, witness requests): the sender numbers its datagrams
+// (epoch, seq): epoch is given by the caller and must grow across restarts of the sender (the
+// daemon persists it; its incarnation fits), seq grows from 1 within the epoch. The receiver
+// keeps the highest (epoch, seq) accepted per (sender, channel) and drops anything not newer:
+// kStaleEpoch for an older epoch, kReplayed for an older or equal seq. A duplicated or
+// reordered datagram is therefore dropped too; heartbeats and lease requests tolerate loss.
+//
+// Witness replies are of kind "reply": the witness keeps no epoch of its own. A reply carries
+// the (epoch, seq) of the request it answers, and is accepted only by the request's sender,
+// only while that request is outstanding (sent with SealRequest, in this epoch, among the last
+// `max_outstanding` requests) and only once: a replayed or delayed duplicate reply is
+// kUnsolicitedReply. So a reply is never accepted twice, nor after the requester restarted.
+#ifndef DUET_ADAPTERS_NET_DATAGRAM_AUTH_H_
+#define DUET_ADAPTERS_NET_DATAGRAM_AUTH_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "adapters/net/cluster_key.h"
+#include "adapters/net/hmac.h"
+#include "adapters/net/net_counters.h"
+
+namespace duet::net {
+
+inline constexpr uint8_t kWitnessId = 2;
+inline constexpr uint8_t kWitnessChannel = 255;
+inline constexpr size_t kDatagramHeaderBytes = 40;
+inline constexpr size_t kDatagramOverheadBytes = kDatagramHeaderBytes + kTagBytes;
+// The largest UDP payload over IPv4.
+inline constexpr size_t kMaxUdpDatagramBytes = 65507;
+
+// Who sent an accepted datagram, and its numbering (what a reply must echo).
+struct DatagramOrigin {
+  uint8_t sender = 0;
+  uint8_t channel = 0;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  friend bool operator==(const DatagramOrigin&, const DatagramOrigin&) = default;
+};
+
+struct OpenedDatagram {
+  ClusterId cluster{};
+  DatagramOrigin origin;  // for a reply: the sender and the echoed request's numbering
+  bool is_reply = false;
+  std::span<const uint8_t> payload;  // points into the datagram given to Open
+};
+
+// The cluster a datagram claims to belong to, before any check: lets a witness serving several
+// clusters pick the DatagramAuth that opens it. Nullopt when too short to hold a header.
+std::optional<ClusterId> ClaimedClusterId(std::span<const uint8_t> datagram);
+
+// One party's datagram keys and freshness state. Not thread-safe: one event loop owns it.
+class DatagramAuth {
+ public:
+  // `self`: 0, 1 or kWitnessId. `epoch`: see above. Datagrams longer than
+  // `max_datagram_bytes` (header and tag included) are neither sealed nor accepted.
+  DatagramAuth(const ClusterKey& key, absl::string_view cluster, uint8_t self, uint64_t epoch,
+               size_t max_datagram_bytes = kMaxUdpDatagramBytes, size_t max_outstanding = 16384);
+
+  // A fresh datagram to `receiver` on `channel`. InvalidArgument if it would exceed the cap.
+  absl::StatusOr<std::vector<uint8_t>> Seal(uint8_t receiver, uint8_t channel,
+                                            std::span<const uint8_t> payload);
+  // The same, and remembers it as an outstanding request whose reply Open will accept once.
+  absl::StatusOr<std::vector<uint8_t>> SealRequest(uint8_t receiver, uint8_t channel,
+                                                   std::span<const uint8_t> payload);
+  // A reply to the accepted request `request`, sent back to its sender.
+  absl::StatusOr<std::vector<uint8_t>> SealReply(const DatagramOrigin& request,
+                                                 std::span<const uint8_t> payload);
+
+  // Checks a datagram received on `channel` (the link's index, or kWitnessChannel): size,
+  // header, cluster, receiver, channel, tag, then freshness. The freshness state changes only
+  // for a datagram whose tag verified.
+  std::variant<OpenedDatagram, Drop> Open(std::span<const uint8_t> datagram, uint8_t channel);
+
+  // The freshness state, for a receiver that must keep it across its own restarts: a witness
+  // that forgot it would accept once more every request recorded before it restarted. Save it
+  // with the durable record (at least whenever a sender's epoch changes) and restore it at
+  // start; only datagrams newer than the saved state are accepted then.
+  struct Newest {
+    uint8_t sender = 0;
+    uint8_t channel = 0;
+    uint64_t epoch = 0;
+    uint64_t seq = 0;
+    friend bool operator==(const Newest&, const Newest&) = default;
+  };
+  std::vector<Newest> NewestAccepted() const;
+  // Raises the state to `saved` where it is older (never lowers it).
+  void RestoreNewest(const std::vector<Newest>& saved);
+
+  const ClusterId& cluster_id() const { return cluster_id_; }
+  uint8_t self() const { return self_; }
+  uint64_t epoch() const { return epoch_; }
+
+ private:
+  struct Numbering {
+    uint64_t epoch = 0;
+    uint64_t seq = 0;
+  };
+  absl::StatusOr<std::vector<uint8_t>> SealWith(uint8_t kind, uint8_t receiver, uint8_t channel,
+                                                uint64_t epoch, uint64_t seq,
+                                                std::span<const uint8_t> payload);
+  static uint64_t RequestKey(uint8_t receiver, uint64_t seq);
+
+  HmacSha256 key_;
+  ClusterId cluster_id_;
+  std::string cluster_;
+  uint8_t self_;
+  uint64_t epoch_;
+  size_t max_datagram_bytes_;
+  size_t max_outstanding_;
+  uint64_t next_seq_ = 1;
+  // Highest accepted (epoch, seq) per (sender << 8 | channel).
+  absl::flat_hash_map<uint16_t, Numbering> newest_;
+  // Outstanding requests (receiver, seq), oldest first in the deque.
+  absl::flat_hash_set<uint64_t> outstanding_;
+  std::deque<uint64_t> outstanding_order_;
+};
+
+}  // namespace duet::net
+
+#endif  // DUET_ADAPTERS_NET_DATAGRAM_AUTH_H_

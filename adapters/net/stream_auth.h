@@ -1,0 +1,127 @@
+// Authentication of the TCP replication connection, sans-IO: the bytes to write and the checks
+// of the bytes read; replication_link.h carries them.
+//
+// Handshake. Each side writes a hello (kStreamHelloBytes) at once:
+//   "DUSH" | version 1 | sender node | 2 zero bytes | cluster id (8) | nonce (32) | tag (32),
+// tag = HMAC-SHA256(hello key, the 48 bytes before it), hello key = HMAC(cluster key,
+// "duet stream hello v1" || cluster name). The nonce is fresh from RAND_bytes per connection.
+// From both hellos each side derives the connection secret HMAC(cluster key, "duet stream
+// session v1" || cluster name || nonce of node 0 || nonce of node 1) and one key per
+// direction, HMAC(secret, "frames from node " || sender): a frame cannot be reflected back to
+// its sender, and a frame recorded on an earlier connection fails the tag on a new one (its
+// key came from other nonces). A replayed hello gets nowhere: its replayer cannot produce the
+// confirmation below.
+//
+// Frames. header (kFrameHeaderBytes) = payload length u32 LE | sequence number u64 LE; then the
+// payload; then tag = HMAC(direction key, seq || length || payload). The reader refuses a
+// length above its cap from the header alone, before reading the payload. Sequence numbers
+// start at 0 and grow by one per frame; frame 0 of each direction is the key confirmation
+// (empty payload): the connection is established only once the peer's verifies. Any dropped
+// frame ends the connection (TCP does not lose or reorder, so a bad frame is an attack or a
+// bug); the engine resumes on the next one.
+#ifndef DUET_ADAPTERS_NET_STREAM_AUTH_H_
+#define DUET_ADAPTERS_NET_STREAM_AUTH_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "adapters/net/cluster_key.h"
+#include "adapters/net/hmac.h"
+#include "adapters/net/net_counters.h"
+#include "engine/types.h"
+
+namespace duet::net {
+
+inline constexpr size_t kStreamHelloBytes = 80;
+inline constexpr size_t kNonceBytes = 32;
+inline constexpr size_t kFrameHeaderBytes = 12;
+// Bytes a frame adds to its payload on the wire.
+inline constexpr size_t kFrameOverheadBytes = kFrameHeaderBytes + kTagBytes;
+
+using FrameHeader = std::array<uint8_t, kFrameHeaderBytes>;
+
+// What goes around a payload: write header, payload, tag (the payload is not copied).
+struct SealedFrame {
+  FrameHeader header{};
+  Tag tag{};
+};
+
+// Seals the frames one side sends on one connection, numbering them.
+class FrameSealer {
+ public:
+  explicit FrameSealer(HmacSha256 key) : key_(std::move(key)) {}
+  // Payload at most UINT32_MAX bytes (callers stay far below: the engine's frames are capped).
+  SealedFrame Seal(std::span<const uint8_t> payload);
+  uint64_t next_seq() const { return next_seq_; }
+
+ private:
+  HmacSha256 key_;
+  uint64_t next_seq_ = 0;
+};
+
+enum class FrameKind { kConfirmation, kData };
+
+// Checks the frames one side receives on one connection. After a Drop the connection must be
+// closed: the opener is not used again.
+class FrameOpener {
+ public:
+  FrameOpener(HmacSha256 key, size_t max_payload_bytes)
+      : key_(std::move(key)), max_payload_bytes_(max_payload_bytes) {}
+  // The payload length announced by `header`, or kOversized when it is above the cap.
+  std::variant<uint32_t, Drop> OpenHeader(std::span<const uint8_t, kFrameHeaderBytes> header);
+  // The payload (of the length OpenHeader returned) and the tag that follow that header: the
+  // tag is checked first (kBadTag), then the sequence number (kReplayed if already seen,
+  // kReordered if ahead), then that frame 0 is an empty confirmation (kMalformed otherwise).
+  std::variant<FrameKind, Drop> OpenBody(std::span<const uint8_t> payload,
+                                         std::span<const uint8_t, kTagBytes> tag);
+  uint64_t expected_seq() const { return expected_seq_; }
+
+ private:
+  HmacSha256 key_;
+  size_t max_payload_bytes_;
+  uint64_t expected_seq_ = 0;
+  FrameHeader header_{};  // of the frame whose body comes next
+};
+
+// The keys of one established connection, and the confirmation frame to send first.
+struct StreamSession {
+  FrameSealer sealer;
+  FrameOpener opener;
+  SealedFrame confirmation;  // frame 0, empty payload: write it before any other frame
+};
+
+// One side's half of the handshake of one connection.
+class StreamHandshake {
+ public:
+  // Draws this side's nonce. InternalError if the random generator fails.
+  static absl::StatusOr<StreamHandshake> Begin(const ClusterKey& key, absl::string_view cluster,
+                                               NodeIndex self);
+  const std::array<uint8_t, kStreamHelloBytes>& hello() const { return hello_; }
+  // Checks the peer's hello (magic and version, cluster, sender is `expected_peer`, tag) and
+  // derives the session; received frames are capped at `max_payload_bytes`.
+  std::variant<StreamSession, Drop> Complete(std::span<const uint8_t, kStreamHelloBytes> peer_hello,
+                                             NodeIndex expected_peer,
+                                             size_t max_payload_bytes) const;
+
+ private:
+  StreamHandshake(const ClusterKey& key, absl::string_view cluster, NodeIndex self);
+
+  HmacSha256 cluster_key_;
+  HmacSha256 hello_key_;
+  std::string cluster_;
+  ClusterId cluster_id_;
+  NodeIndex self_;
+  std::array<uint8_t, kNonceBytes> nonce_{};
+  std::array<uint8_t, kStreamHelloBytes> hello_{};
+};
+
+}  // namespace duet::net
+
+#endif  // DUET_ADAPTERS_NET_STREAM_AUTH_H_

@@ -1,0 +1,325 @@
+#include "adapters/net/replication_link.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adapters/net/stream_auth.h"
+#include "gtest/gtest.h"
+#include "net_test_util.h"
+
+namespace duet::net {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+constexpr size_t kCap = 1 << 20;
+
+std::vector<uint8_t> Bytes(const std::string& text) { return {text.begin(), text.end()}; }
+
+// What one side's callbacks saw.
+struct Events {
+  int connected = 0;
+  std::vector<std::string> frames;
+  std::vector<std::string> disconnects;
+  LogLines log;
+  ReplicationCallbacks Callbacks() {
+    return {[this] { ++connected; },
+            [this](std::span<const uint8_t> f) { frames.emplace_back(f.begin(), f.end()); },
+            [this](const std::string& reason) { disconnects.push_back(reason); }, log.Sink()};
+  }
+};
+
+std::unique_ptr<ReplicationLink> StartLink(asio::io_context& io, NodeIndex self, Endpoint listen,
+                                           Endpoint peer, Events& events) {
+  ReplicationLinkOptions options;
+  options.cluster = "prod";
+  options.self = self;
+  options.listen = std::move(listen);
+  options.peer = std::move(peer);
+  options.max_frame_bytes = kCap;
+  options.backoff_initial = std::chrono::milliseconds(20);
+  options.backoff_max = std::chrono::milliseconds(200);
+  absl::StatusOr<std::unique_ptr<ReplicationLink>> link =
+      ReplicationLink::Start(io, TestKey(), options, events.Callbacks());
+  EXPECT_TRUE(link.ok()) << link.status();
+  return link.ok() ? *std::move(link) : nullptr;
+}
+
+std::unique_ptr<ReplicationLink> StartListener(asio::io_context& io, Events& events,
+                                               uint16_t port = 0) {
+  return StartLink(io, 1, {"127.0.0.3", port}, {}, events);
+}
+
+// A hand-driven node 0 on a blocking socket: it speaks the protocol with stream_auth.h
+// directly, so a test can send frames the real link never would.
+class RawPeer {
+ public:
+  RawPeer(asio::io_context& io, const tcp::endpoint& to) : io_(io), socket_(io) {
+    socket_.open(tcp::v4());
+    socket_.bind(tcp::endpoint(asio::ip::make_address("127.0.0.2"), 0));
+    socket_.connect(to);
+  }
+
+  // Exchanges hellos (running the link's loop meanwhile) and sends the confirmation.
+  void Handshake() {
+    absl::StatusOr<StreamHandshake> handshake = StreamHandshake::Begin(TestKey(), "prod", 0);
+    ASSERT_TRUE(handshake.ok());
+    asio::write(socket_, asio::buffer(handshake->hello()));
+    ASSERT_TRUE(RunUntil(io_, [&] { return socket_.available() >= kStreamHelloBytes; }));
+    std::array<uint8_t, kStreamHelloBytes> hello{};
+    asio::read(socket_, asio::buffer(hello));
+    auto session = handshake->Complete(hello, 1, kCap);
+    ASSERT_TRUE(std::holds_alternative<StreamSession>(session));
+    session_.emplace(std::get<StreamSession>(std::move(session)));
+    Write(Wire(session_->confirmation, {}));
+  }
+
+  // The bytes of the next frame carrying `payload`.
+  std::vector<uint8_t> Seal(const std::vector<uint8_t>& payload) {
+    return Wire(session_->sealer.Seal(payload), payload);
+  }
+  void Write(const std::vector<uint8_t>& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+
+  static std::vector<uint8_t> Wire(const SealedFrame& frame, const std::vector<uint8_t>& payload) {
+    std::vector<uint8_t> out(frame.header.begin(), frame.header.end());
+    out.insert(out.end(), payload.begin(), payload.end());
+    out.insert(out.end(), frame.tag.begin(), frame.tag.end());
+    return out;
+  }
+
+ private:
+  asio::io_context& io_;
+  tcp::socket socket_;
+  std::optional<StreamSession> session_;
+};
+
+TEST(ReplicationLink, Node0DialsNode1AndFramesFlowInOrderBothWays) {
+  asio::io_context io;
+  Events at0, at1;
+  auto listener = StartListener(io, at1);
+  auto dialer = StartLink(io, 0, {}, {"127.0.0.3", listener->listen_endpoint().port()}, at0);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 1 && at1.connected == 1; }));
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(dialer->Send(Bytes("to 1: " + std::to_string(i))));
+  EXPECT_GT(dialer->queued_bytes(), 0u);
+  EXPECT_TRUE(listener->Send(Bytes("to 0")));
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.frames.size() == 100 && at0.frames.size() == 1; }));
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(at1.frames[i], "to 1: " + std::to_string(i));
+  EXPECT_EQ(at0.frames[0], "to 0");
+  ASSERT_TRUE(RunUntil(io, [&] { return dialer->queued_bytes() == 0; }));
+  EXPECT_EQ(listener->counters().TotalDrops() + dialer->counters().TotalDrops(), 0u);
+}
+
+TEST(ReplicationLink, SendWithoutAConnectionIsRefused) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  EXPECT_FALSE(listener->connected());
+  EXPECT_FALSE(listener->Send(Bytes("nobody there")));
+}
+
+TEST(ReplicationLink, ForgedFrameIsDroppedCountedLoggedAndEndsTheConnection) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  RawPeer peer(io, listener->listen_endpoint());
+  peer.Handshake();
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == 1; }));
+  std::vector<uint8_t> frame = peer.Seal(Bytes("rename a b"));
+  frame[kFrameHeaderBytes] ^= 1;  // first payload byte
+  peer.Write(frame);
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
+  EXPECT_TRUE(at1.frames.empty());
+  EXPECT_EQ(listener->counters().bad_tag, 1u);
+  EXPECT_NE(at1.disconnects[0].find("bad tag"), std::string::npos) << at1.disconnects[0];
+  EXPECT_TRUE(at1.log.Contains("dropped (bad tag)"));
+}
+
+TEST(ReplicationLink, ReplayedFrameIsDropped) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  RawPeer peer(io, listener->listen_endpoint());
+  peer.Handshake();
+  std::vector<uint8_t> frame = peer.Seal(Bytes("write"));
+  peer.Write(frame);
+  peer.Write(frame);
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
+  EXPECT_EQ(at1.frames, std::vector<std::string>{"write"});
+  EXPECT_EQ(listener->counters().replayed, 1u);
+}
+
+TEST(ReplicationLink, ReorderedFrameIsDropped) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  RawPeer peer(io, listener->listen_endpoint());
+  peer.Handshake();
+  std::vector<uint8_t> first = peer.Seal(Bytes("first"));
+  std::vector<uint8_t> second = peer.Seal(Bytes("second"));
+  peer.Write(second);
+  peer.Write(first);
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
+  EXPECT_TRUE(at1.frames.empty());
+  EXPECT_EQ(listener->counters().reordered, 1u);
+}
+
+TEST(ReplicationLink, OversizedLengthIsRefusedBeforeTheBodyIsRead) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  RawPeer peer(io, listener->listen_endpoint());
+  peer.Handshake();
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == 1; }));
+  // Only a header announcing one byte above the cap: if the link waited for the body, it
+  // would never disconnect.
+  FrameHeader header{};
+  uint32_t length = kCap + 1;
+  for (int i = 0; i < 4; ++i) header[i] = static_cast<uint8_t>(length >> (8 * i));
+  header[4] = 1;  // seq 1
+  peer.Write(std::vector<uint8_t>(header.begin(), header.end()));
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
+  EXPECT_EQ(listener->counters().oversized, 1u);
+  EXPECT_NE(at1.disconnects[0].find("body not read"), std::string::npos) << at1.disconnects[0];
+}
+
+TEST(ReplicationLink, FrameRecordedOnAnEarlierConnectionFailsOnTheNext) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  std::vector<uint8_t> recorded;
+  {
+    RawPeer first(io, listener->listen_endpoint());
+    first.Handshake();
+    recorded = first.Seal(Bytes("delete everything"));
+    first.Write(recorded);
+    ASSERT_TRUE(RunUntil(io, [&] { return at1.frames.size() == 1; }));
+  }
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
+  RawPeer second(io, listener->listen_endpoint());
+  second.Handshake();
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == 2; }));
+  second.Write(recorded);
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 2; }));
+  EXPECT_EQ(at1.frames.size(), 1u);
+  EXPECT_EQ(listener->counters().bad_tag, 1u);
+}
+
+TEST(ReplicationLink, NewConnectionReplacesTheOldAndTheOldDeliversNothingMore) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  RawPeer old_peer(io, listener->listen_endpoint());
+  old_peer.Handshake();
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == 1; }));
+  RawPeer new_peer(io, listener->listen_endpoint());
+  new_peer.Handshake();
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == 2; }));
+  ASSERT_EQ(at1.disconnects.size(), 1u);
+  EXPECT_NE(at1.disconnects[0].find("replaced"), std::string::npos);
+  old_peer.Write(old_peer.Seal(Bytes("stale")));
+  new_peer.Write(new_peer.Seal(Bytes("fresh")));
+  ASSERT_TRUE(RunUntil(io, [&] { return !at1.frames.empty(); }));
+  EXPECT_EQ(at1.frames, std::vector<std::string>{"fresh"});
+  EXPECT_EQ(at1.disconnects.size(), 1u);
+}
+
+TEST(ReplicationLink, DialerReconnectsAfterTheListenerRestarts) {
+  asio::io_context io;
+  Events at0, at1;
+  auto listener = StartListener(io, at1);
+  uint16_t port = listener->listen_endpoint().port();
+  auto dialer = StartLink(io, 0, {}, {"127.0.0.3", port}, at0);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 1; }));
+  listener.reset();
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.disconnects.size() == 1; }));
+  EXPECT_FALSE(dialer->connected());
+  EXPECT_FALSE(dialer->Send(Bytes("lost")));
+  Events at1_again;
+  auto restarted = StartListener(io, at1_again, port);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 2 && at1_again.connected == 1; }));
+  EXPECT_TRUE(dialer->Send(Bytes("after restart")));
+  ASSERT_TRUE(RunUntil(io, [&] { return at1_again.frames.size() == 1; }));
+  EXPECT_EQ(at1_again.frames[0], "after restart");
+  EXPECT_EQ(dialer->connections(), 2u);
+}
+
+TEST(ReplicationLink, DialerKeepsRetryingUntilTheListenerAppears) {
+  asio::io_context io;
+  uint16_t port = 0;
+  {
+    // A port that was free a moment ago and has no listener now.
+    tcp::acceptor probe(io, tcp::endpoint(asio::ip::make_address("127.0.0.3"), 0));
+    port = probe.local_endpoint().port();
+  }
+  Events at0, at1;
+  auto dialer = StartLink(io, 0, {}, {"127.0.0.3", port}, at0);
+  auto failed_attempts = [&] {
+    int n = 0;
+    for (const std::string& line : at0.log.lines) n += line.find("connect failed") != line.npos;
+    return n;
+  };
+  ASSERT_TRUE(RunUntil(io, [&] { return failed_attempts() >= 3; }));
+  EXPECT_EQ(at0.connected, 0);
+  EXPECT_TRUE(at0.disconnects.empty());  // attempts that never connected are not disconnects
+  auto listener = StartListener(io, at1, port);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 1 && at1.connected == 1; }));
+}
+
+TEST(ReplicationLink, SilentConnectionIsClosedAtTheHandshakeTimeout) {
+  asio::io_context io;
+  Events at1;
+  ReplicationLinkOptions options;
+  options.cluster = "prod";
+  options.self = 1;
+  options.listen = {"127.0.0.3", 0};
+  options.max_frame_bytes = kCap;
+  options.handshake_timeout = std::chrono::milliseconds(200);
+  auto listener = ReplicationLink::Start(io, TestKey(), options, at1.Callbacks());
+  ASSERT_TRUE(listener.ok());
+  tcp::socket silent(io);
+  silent.connect((*listener)->listen_endpoint());
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.log.Contains("timed out"); }));
+  EXPECT_EQ(at1.connected, 0);
+  // The listener closed its end: the silent client reads its hello, then end of file.
+  std::array<uint8_t, kStreamHelloBytes + 1> buffer{};
+  boost::system::error_code error;
+  asio::read(silent, asio::buffer(buffer), error);
+  EXPECT_EQ(error, asio::error::eof);
+}
+
+TEST(ReplicationLink, PeerWithAnotherKeyNeverConnects) {
+  asio::io_context io;
+  Events at0, at1;
+  auto listener = StartListener(io, at1);
+  ReplicationLinkOptions options;
+  options.cluster = "prod";
+  options.self = 0;
+  options.peer = {"127.0.0.3", listener->listen_endpoint().port()};
+  options.max_frame_bytes = kCap;
+  auto dialer = ReplicationLink::Start(io, TestKey(50), options, at0.Callbacks());
+  ASSERT_TRUE(dialer.ok());
+  ASSERT_TRUE(RunUntil(io, [&] { return listener->counters().bad_tag >= 1; }));
+  EXPECT_EQ(at1.connected, 0);
+  EXPECT_EQ(at0.connected, 0);
+  EXPECT_TRUE(at1.log.Contains("hello fails its HMAC"));
+}
+
+TEST(ReplicationLink, WorksOverIpv6Loopback) {
+  asio::io_context io;
+  Events at0, at1;
+  auto listener = StartLink(io, 1, {"::1", 0}, {}, at1);
+  auto dialer = StartLink(io, 0, {}, {"::1", listener->listen_endpoint().port()}, at0);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 1 && at1.connected == 1; }));
+  dialer->Send(Bytes("v6"));
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.frames.size() == 1; }));
+}
+
+}  // namespace
+}  // namespace duet::net
