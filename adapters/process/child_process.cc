@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/post.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -219,30 +220,48 @@ void ChildProcess::WaitForExit() {
 }
 
 void ChildProcess::WaitForOutput() {
+  if (output_wait_armed_ || !output_.is_open()) return;
+  output_wait_armed_ = true;
   output_.async_wait(boost::asio::posix::stream_descriptor::wait_read,
                      [self = shared_from_this()](const boost::system::error_code& error) {
-                       if (error || !self->output_.is_open()) return;
-                       if (self->ReadAvailableOutput()) {
-                         self->CloseOutput();
-                       } else {
-                         self->WaitForOutput();
-                       }
+                       self->output_wait_armed_ = false;
+                       if (!error) self->OnOutputReady();
                      });
 }
 
-bool ChildProcess::ReadAvailableOutput() {
+void ChildProcess::OnOutputReady() {
+  if (!output_.is_open()) return;
+  switch (ReadOutput()) {
+    case OutputState::kEnded:
+      CloseOutput();
+      return;
+    case OutputState::kDrained:
+      WaitForOutput();
+      return;
+    case OutputState::kMore:
+      // A child writing without pause must not starve the loop: let others run first.
+      boost::asio::post(output_.get_executor(),
+                        [self = shared_from_this()] { self->OnOutputReady(); });
+      return;
+  }
+}
+
+ChildProcess::OutputState ChildProcess::ReadOutput() {
+  // One pipe's default capacity per turn: after the leader's exit, all it wrote.
+  constexpr int kReadsPerTurn = 16;
   std::array<char, 4096> buffer;
-  while (output_.is_open()) {
+  for (int reads = 0; reads < kReadsPerTurn;) {
     const ssize_t n = ::read(output_.native_handle(), buffer.data(), buffer.size());
     if (n > 0) {
       lines_.Append(std::string_view(buffer.data(), static_cast<size_t>(n)), on_line_);
+      ++reads;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return false;
-    return true;  // end of file, or an error that ends the stream all the same
+    if (n < 0 && errno == EAGAIN) return OutputState::kDrained;
+    return OutputState::kEnded;  // end of file, or an error that ends the stream all the same
   }
-  return true;
+  return OutputState::kMore;
 }
 
 void ChildProcess::CloseOutput() {
@@ -276,6 +295,7 @@ void ChildProcess::ReapAndReport() {
     result = ::waitid(P_PIDFD, static_cast<id_t>(pidfd_.native_handle()), &info, WEXITED | WNOHANG);
   } while (result != 0 && errno == EINTR);
   if (result == 0 && info.si_pid == 0) {
+    leader_exited_ = false;
     WaitForExit();  // woken without an exit to collect: wait again
     return;
   }
@@ -284,7 +304,7 @@ void ChildProcess::ReapAndReport() {
   deadline_.cancel(ignored);
   pidfd_.close(ignored);
   // Everything the leader wrote is in the pipe by now: give it out before the exit.
-  if (ReadAvailableOutput()) CloseOutput();
+  OnOutputReady();
   ChildExit exit;
   // -1: the status was lost (someone else reaped the child, against the contract).
   exit.exit_code = result == 0 ? ExitCodeOf(info) : -1;

@@ -89,9 +89,11 @@ class ChildProcess : public std::enable_shared_from_this<ChildProcess> {
  private:
   void Start(absl::Duration timeout);
   void WaitForExit();
+  enum class OutputState { kDrained, kMore, kEnded };
   void WaitForOutput();
-  // Reads what the pipe holds now; true when it is finished (end of file or error).
-  bool ReadAvailableOutput();
+  void OnOutputReady();
+  // Reads what the pipe holds now, up to a bound per turn of the loop.
+  OutputState ReadOutput();
   void CloseOutput();
   void OnTimeout();
   void OnGraceExpired();
@@ -106,6 +108,7 @@ class ChildProcess : public std::enable_shared_from_this<ChildProcess> {
   LineCallback on_line_;
   ExitCallback on_exit_;
   LineBuffer lines_;
+  bool output_wait_armed_ = false;
   bool leader_exited_ = false;
   bool reaped_ = false;
   bool timed_out_ = false;

@@ -11,7 +11,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "adapters/process/script_environment.h"
 
 namespace duet {
@@ -86,10 +85,11 @@ void ScriptRunner::Run(ScriptRequest request, ExitCallback on_exit) {
   spec.timeout = request.timeout;
   spec.kill_grace = options_.kill_grace;
 
-  const absl::Time started_at = absl::Now();
+  const auto started_at = std::chrono::steady_clock::now();
   auto on_child_exit = [log, on_exit, result, timeout = request.timeout,
                         started_at](const ChildExit& exit) mutable {
-    log(DescribeExit(exit, timeout, absl::Now() - started_at));
+    log(DescribeExit(exit, timeout,
+                     absl::FromChrono(std::chrono::steady_clock::now() - started_at)));
     result.exit_code = exit.exit_code;
     result.timed_out = exit.timed_out;
     if (on_exit) on_exit(result);
@@ -104,7 +104,7 @@ void ScriptRunner::Run(ScriptRequest request, ExitCallback on_exit) {
     return;
   }
   log(absl::StrCat("started ", path, ", process group ", (*child)->pid()));
-  started_.push_back(Started{request.module, *child});
+  started_.push_back(Started{request.module, prefix, *child});
 }
 
 void ScriptRunner::Finish(ExitCallback on_exit, ScriptResult result) {
@@ -120,7 +120,8 @@ void ScriptRunner::KillAll() {
     std::shared_ptr<ChildProcess> child = started.child.lock();
     if (child == nullptr || !child->running()) continue;
     if (log_) {
-      log_(started.module, absl::StrCat(started.module, ": killing process group ", child->pid()));
+      log_(started.module,
+           absl::StrCat(started.log_prefix, "killing process group ", child->pid()));
     }
     child->KillGroup();
   }

@@ -75,6 +75,7 @@ class ScriptRunner {
  private:
   struct Started {
     std::string module;
+    std::string log_prefix;  // "<module>/<script>: "
     std::weak_ptr<ChildProcess> child;
   };
 

@@ -11,12 +11,15 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "adapters/process/health_probes.h"
 #include "tests/adapters/process/test_loop.h"
 
 namespace duet {
@@ -65,6 +68,10 @@ class TestProcess {
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
   }
+  // Killed but left a zombie until Kill() or the destructor reaps it.
+  void KillWithoutReaping() {
+    if (pid_ > 0) ::kill(pid_, SIGKILL);
+  }
 
  private:
   pid_t pid_ = -1;
@@ -103,7 +110,8 @@ TEST_F(CheckerRunnerTest, ProcessCheckerIsHealthyWhileTheProcessRunsAndFailsOnce
   EXPECT_EQ(FailuresOf(0), 0u);
   EXPECT_THAT(failures_[1], Each("no process named 'duet-no-such-process' is running"));
 
-  process.Kill();
+  // A zombie is not a running process.
+  process.KillWithoutReaping();
   ASSERT_TRUE(WaitForFailures(0));
   EXPECT_EQ(failures_[0][0], absl::StrCat("no process named '", name, "' is running"));
 }
@@ -128,6 +136,23 @@ TEST_F(CheckerRunnerTest, TcpCheckerIsHealthyWithAListenerAndFailsOnAClosedPort)
   EXPECT_THAT(failures_[0][0], HasSubstr(absl::StrCat("cannot connect to ", open_target)));
 }
 
+TEST_F(CheckerRunnerTest, TcpCheckerFailsWhenNoConnectionIsAcceptedWithinTheTimeout) {
+  // A listener with a backlog of 0 holding one unaccepted connection drops further SYNs,
+  // so the next connect hangs.
+  asio::ip::tcp::acceptor listener(io_);
+  listener.open(asio::ip::tcp::v4());
+  listener.bind({asio::ip::make_address("127.0.0.1"), 0});
+  listener.listen(0);
+  asio::ip::tcp::socket queued(io_);
+  queued.connect(listener.local_endpoint());
+  const std::string target = absl::StrCat("127.0.0.1:", listener.local_endpoint().port());
+  runner_.Start(
+      {Checker(CheckerType::kTcp, target, absl::Milliseconds(20), absl::Milliseconds(200))});
+
+  ASSERT_TRUE(WaitForFailures(0));
+  EXPECT_EQ(failures_[0][0], absl::StrCat("no connection to ", target, " within 200ms"));
+}
+
 TEST_F(CheckerRunnerTest, TcpCheckerWithABadTargetFailsSayingWhy) {
   runner_.Start({Checker(CheckerType::kTcp, "127.0.0.1")});
 
@@ -142,6 +167,57 @@ TEST_F(CheckerRunnerTest, InterfaceCheckerIsHealthyForLoopbackAndFailsForAMissin
   ASSERT_TRUE(WaitForFailures(1, 3));
   EXPECT_EQ(FailuresOf(0), 0u);
   EXPECT_EQ(failures_[1][0], "interface nonexistent0 does not exist");
+}
+
+// A veth pair made for the test (root, iproute2), deleted at the end.
+class VethPair {
+ public:
+  VethPair()
+      : name_(absl::StrCat("dpc", ::getpid() % 1000000, "a")),
+        peer_(absl::StrCat("dpc", ::getpid() % 1000000, "b")) {
+    ok_ = Ip(absl::StrCat("link add ", name_, " type veth peer name ", peer_));
+  }
+  VethPair(const VethPair&) = delete;
+  VethPair& operator=(const VethPair&) = delete;
+  ~VethPair() { Ip(absl::StrCat("link del ", name_)); }
+  bool ok() const { return ok_; }
+  const std::string& name() const { return name_; }
+  bool SetUp(const std::string& which) { return Ip(absl::StrCat("link set ", which, " up")); }
+  const std::string& peer() const { return peer_; }
+
+ private:
+  static bool Ip(const std::string& args) {
+    return std::system(absl::StrCat("ip ", args, " >/dev/null 2>&1").c_str()) == 0;
+  }
+  std::string name_;
+  std::string peer_;
+  bool ok_ = false;
+};
+
+TEST_F(CheckerRunnerTest, InterfaceCheckerFailsWhileTheInterfaceOrItsLinkIsDown) {
+  VethPair veth;
+  ASSERT_TRUE(veth.ok()) << "creating a veth pair needs root and iproute2";
+  runner_.Start({Checker(CheckerType::kInterface, veth.name())});
+
+  ASSERT_TRUE(WaitForFailures(0));
+  EXPECT_EQ(failures_[0][0], absl::StrCat("interface ", veth.name(), " is down"));
+
+  // Up, but its peer is down: no carrier.
+  ASSERT_TRUE(veth.SetUp(veth.name()));
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return failures_[0].back() != absl::StrCat("interface ", veth.name(), " is down");
+  }));
+  EXPECT_THAT(failures_[0].back(),
+              HasSubstr(absl::StrCat("interface ", veth.name(), " is up but its link is not")));
+
+  // Both ends up: healthy, so the failures stop.
+  ASSERT_TRUE(veth.SetUp(veth.peer()));
+  ASSERT_TRUE(RunUntil(io_, [&] { return CheckInterfaceUp(veth.name()).ok(); }));
+  const size_t failures = FailuresOf(0);
+  runner_.Start({Checker(CheckerType::kInterface, veth.name()),
+                 Checker(CheckerType::kInterface, "nonexistent0")});
+  ASSERT_TRUE(WaitForFailures(1, 3));
+  EXPECT_EQ(FailuresOf(0), failures);
 }
 
 TEST_F(CheckerRunnerTest, InterfaceCheckerRefusesANameThatIsAPath) {
@@ -197,6 +273,28 @@ TEST_F(CheckerRunnerTest, NoCallbackAfterStopAndNothingLeftPending) {
   EXPECT_TRUE(RunUntilIdle(io_));
   EXPECT_THAT(failures_, IsEmpty());
   EXPECT_FALSE(runner_.running());
+}
+
+TEST_F(CheckerRunnerTest, StopKillsTheGroupOfACustomCommandStillRunning) {
+  SubreaperScope subreaper;
+  duet::testing::TempDir dir;
+  const std::string pid_file = (dir.path() / "pid").string();
+  runner_.Start({Checker(CheckerType::kCustom,
+                         absl::StrCat("sleep 1000 & echo $$ > ", pid_file, ".tmp; mv ", pid_file,
+                                      ".tmp ", pid_file, "; wait"),
+                         absl::Milliseconds(10), absl::Seconds(100))});
+  int group = 0;
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    std::string text;
+    std::ifstream(pid_file) >> text;
+    return absl::SimpleAtoi(text, &group);
+  }));
+
+  runner_.Stop();
+
+  EXPECT_TRUE(WaitGroupGone(io_, group));
+  EXPECT_TRUE(RunUntilIdle(io_));
+  EXPECT_THAT(failures_, IsEmpty());
 }
 
 TEST_F(CheckerRunnerTest, FailureCallbackMayStopTheRunner) {

@@ -6,8 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +31,7 @@ using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 class ScriptRunnerTest : public ::testing::Test {
  protected:
@@ -129,6 +132,24 @@ TEST_F(ScriptRunnerTest, StdoutAndStderrLinesAreLoggedInOrderWithModuleAndScript
   }
   EXPECT_THAT(output, ElementsAre("web|web/stop_second: one", "web|web/stop_second: two",
                                   "web|web/stop_second: three without newline"));
+}
+
+TEST_F(ScriptRunnerTest, EveryLineOfALargeOutputIsLoggedBeforeTheExit) {
+  dir_.WriteScript("start_second", "seq 1 100000");
+  ScriptRunner runner = MakeRunner();
+
+  EXPECT_EQ(RunToExit(runner, Request(ScriptKind::kStartSecond)).exit_code, 0);
+
+  std::vector<std::string> numbers;
+  for (const std::string& line : log_) {
+    if (line.find("web/start_second: ") != std::string::npos &&
+        line.find("started") == std::string::npos && line.find("exited") == std::string::npos) {
+      numbers.push_back(line.substr(line.find(": ") + 2));
+    }
+  }
+  ASSERT_EQ(numbers.size(), 100000u);
+  EXPECT_EQ(numbers.front(), "1");
+  EXPECT_EQ(numbers.back(), "100000");
 }
 
 TEST_F(ScriptRunnerTest, ExitCodeIsReportedWithTheRunId) {
@@ -284,6 +305,27 @@ TEST_F(ScriptRunnerTest, DestroyingTheRunnerKillsRunningScriptsWithoutCallingBac
   EXPECT_TRUE(WaitGroupGone(io_, *leader));
   EXPECT_TRUE(duet::testing::RunUntilIdle(io_));
   EXPECT_THAT(results, IsEmpty());
+}
+
+TEST_F(ScriptRunnerTest, OutputOfWhatTheScriptLeftRunningIsStillLoggedAfterItsExit) {
+  // The application a start script launches inherits the script's output.
+  dir_.WriteScript("start_prim",
+                   "(read line < \"$DUET_GO\"; echo from-daemon) &\necho script-done");
+  const std::string go = (dir_.path() / "go").string();
+  ASSERT_EQ(::mkfifo(go.c_str(), 0600), 0);
+  ScriptRunner runner = MakeRunner();
+  ScriptRequest request = Request(ScriptKind::kStartPrim);
+  request.env = {{"DUET_GO", go}};
+
+  EXPECT_EQ(RunToExit(runner, request).exit_code, 0);
+  EXPECT_THAT(log_, Contains("web|web/start_prim: script-done"));
+  EXPECT_THAT(log_, Not(Contains("web|web/start_prim: from-daemon")));
+  EXPECT_EQ(runner.running(), 0u);
+
+  std::ofstream(go) << "go\n";  // the daemon goes on only once its script has exited
+  EXPECT_TRUE(RunUntil(io_, [&] {
+    return std::count(log_.begin(), log_.end(), "web|web/start_prim: from-daemon") == 1;
+  }));
 }
 
 TEST_F(ScriptRunnerTest, ExitCallbackMayRunTheNextScript) {
