@@ -165,10 +165,10 @@ class CheckerRunner::Session : public std::enable_shared_from_this<Session> {
                                     const std::string& last_output) {
     if (exit.exit_code == 0 && !exit.timed_out) return absl::OkStatus();
     std::string what =
-        exit.timed_out ? absl::StrCat("command timed out after ", absl::FormatDuration(timeout),
-                                      " and was killed")
-        : exit.exit_code > 128 ? absl::StrCat("command killed by signal ", exit.exit_code - 128)
-                               : absl::StrCat("command exited with status ", exit.exit_code);
+        exit.timed_out     ? absl::StrCat("command timed out after ", absl::FormatDuration(timeout),
+                                          " and was killed")
+        : exit.signal != 0 ? absl::StrCat("command killed by signal ", exit.signal)
+                           : absl::StrCat("command exited with status ", exit.exit_code);
     if (!last_output.empty()) absl::StrAppend(&what, " (last output: ", last_output, ")");
     return exit.timed_out ? absl::DeadlineExceededError(what) : absl::UnavailableError(what);
   }

@@ -159,30 +159,37 @@ absl::StatusOr<std::shared_ptr<ChildProcess>> ChildProcess::Spawn(boost::asio::i
   const int fl = ::fcntl(read_end.get(), F_GETFL);
   ::fcntl(read_end.get(), F_SETFL, fl | O_NONBLOCK);
 
-  std::shared_ptr<ChildProcess> child;
-  try {
-    child = std::make_shared<ChildProcess>(Private{}, io, pid, pidfd.get(), read_end.get(),
-                                           spec.kill_grace, std::move(on_line), std::move(on_exit));
-  } catch (const std::exception& e) {
-    // The descriptors could not be registered with the loop: do not leave the child behind.
+  boost::asio::posix::stream_descriptor exit_watch(io);
+  boost::asio::posix::stream_descriptor output(io);
+  boost::system::error_code error;
+  exit_watch.assign(pidfd.get(), error);
+  if (!error) {
+    pidfd.release();
+    output.assign(read_end.get(), error);
+  }
+  if (error) {
+    // The loop cannot watch it: do not leave the child behind.
     ::kill(-pid, SIGKILL);
     siginfo_t info;
     ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED);
-    return absl::InternalError(absl::StrCat("cannot watch process ", pid, ": ", e.what()));
+    return absl::InternalError(
+        absl::StrCat("cannot watch process ", pid, " (", program, "): ", error.message()));
   }
-  pidfd.release();
   read_end.release();
+  auto child =
+      std::make_shared<ChildProcess>(Private{}, pid, std::move(exit_watch), std::move(output),
+                                     spec.kill_grace, std::move(on_line), std::move(on_exit));
   child->Start(spec.timeout);
   return child;
 }
 
-ChildProcess::ChildProcess(Private, boost::asio::io_context& io, pid_t pid, int pidfd,
-                           int output_fd, absl::Duration kill_grace, LineCallback on_line,
-                           ExitCallback on_exit)
+ChildProcess::ChildProcess(Private, pid_t pid, boost::asio::posix::stream_descriptor pidfd,
+                           boost::asio::posix::stream_descriptor output, absl::Duration kill_grace,
+                           LineCallback on_line, ExitCallback on_exit)
     : pid_(pid),
-      pidfd_(io, pidfd),
-      output_(io, output_fd),
-      deadline_(io),
+      pidfd_(std::move(pidfd)),
+      output_(std::move(output)),
+      deadline_(pidfd_.get_executor()),
       kill_grace_(kill_grace),
       on_line_(std::move(on_line)),
       on_exit_(std::move(on_exit)) {}
@@ -308,6 +315,7 @@ void ChildProcess::ReapAndReport() {
   ChildExit exit;
   // -1: the status was lost (someone else reaped the child, against the contract).
   exit.exit_code = result == 0 ? ExitCodeOf(info) : -1;
+  exit.signal = result == 0 && info.si_code != CLD_EXITED ? info.si_status : 0;
   exit.timed_out = timed_out_;
   ExitCallback on_exit = std::move(on_exit_);
   on_exit_ = nullptr;

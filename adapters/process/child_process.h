@@ -23,9 +23,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,6 +50,7 @@ struct ChildSpec {
 
 struct ChildExit {
   int exit_code = 0;  // the exit status, or 128 + signal number when killed by a signal
+  int signal = 0;     // the signal that killed it, 0 if it exited
   bool timed_out = false;
 };
 
@@ -83,8 +84,9 @@ class ChildProcess : public std::enable_shared_from_this<ChildProcess> {
   struct Private {};
 
  public:
-  ChildProcess(Private, boost::asio::io_context& io, pid_t pid, int pidfd, int output_fd,
-               absl::Duration kill_grace, LineCallback on_line, ExitCallback on_exit);
+  ChildProcess(Private, pid_t pid, boost::asio::posix::stream_descriptor pidfd,
+               boost::asio::posix::stream_descriptor output, absl::Duration kill_grace,
+               LineCallback on_line, ExitCallback on_exit);
 
  private:
   void Start(absl::Duration timeout);

@@ -1,5 +1,6 @@
 #include "adapters/process/script_runner.h"
 
+#include <string.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -22,9 +23,10 @@ std::string DescribeExit(const ChildExit& exit, absl::Duration timeout, absl::Du
   if (exit.timed_out) {
     how = absl::StrCat("timed out after ", absl::FormatDuration(timeout),
                        ": its process group was terminated (exit code ", exit.exit_code, ")");
-  } else if (exit.exit_code > 128) {
-    how = absl::StrCat("killed by signal ", exit.exit_code - 128, " (",
-                       strsignal(exit.exit_code - 128), ")");
+  } else if (exit.signal != 0) {
+    const char* name = sigabbrev_np(exit.signal);
+    how = absl::StrCat("killed by signal ", exit.signal,
+                       name ? absl::StrCat(" (SIG", name, ")") : "");
   } else {
     how = absl::StrCat("exited with status ", exit.exit_code);
   }

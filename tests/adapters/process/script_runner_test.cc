@@ -169,6 +169,7 @@ TEST_F(ScriptRunnerTest, ScriptKilledBySignalReports128PlusTheSignal) {
   ScriptRunner runner = MakeRunner();
 
   EXPECT_EQ(RunToExit(runner, Request(ScriptKind::kPoststop)).exit_code, 128 + SIGKILL);
+  EXPECT_THAT(log_, Contains(HasSubstr("web/poststop: killed by signal 9 (SIGKILL)")));
 }
 
 TEST_F(ScriptRunnerTest, ScriptReadsEndOfFileFromStdin) {
