@@ -4,12 +4,14 @@
 // Contract
 //  - Start(checkers) runs every checker of the list on its own schedule: the first check one
 //    interval after Start, each next one an interval after the previous one ended (checks of
-//    one checker never overlap). Start replaces the checkers running before.
+//    one checker never overlap; an interval under 10 ms counts as 10 ms). Start replaces the
+//    checkers running before.
 //  - A check: process (a live process whose comm or argv[0] base name is the target, read
 //    from /proc), tcp ("host:port" accepts a connection within the timeout), interface (the
 //    interface exists, is up and has its link), custom (the target run by /bin/sh -c in its
 //    own process group; exit 0 is healthy; past the timeout its group gets SIGTERM, then
-//    SIGKILL after kill_grace, and the check fails).
+//    SIGKILL after kill_grace, and the check fails then). process and interface checks
+//    answer at once; their timeout is not used.
 //  - Every failed check calls on_failure(index in the list, what failed), from the loop;
 //    successes are not reported.
 //  - Stop() cancels every pending check (a custom command still running has its group

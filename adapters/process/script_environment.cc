@@ -46,4 +46,16 @@ Environment ScriptEnvironment(const Config& config, ModuleIndex module, NodeInde
   return env;
 }
 
+ScriptRequest ScriptRequestFor(const Config& config, NodeIndex self, const RunScript& action) {
+  const ModuleConfig& m = config.modules[action.module];
+  ScriptRequest request;
+  request.module = m.name;
+  request.kind = action.kind;
+  request.run_id = action.run_id;
+  request.scripts_dir = m.scripts_dir;
+  request.env = ScriptEnvironment(config, action.module, self, action.kind);
+  request.timeout = m.script_timeout;
+  return request;
+}
+
 }  // namespace duet

@@ -1,4 +1,5 @@
-// The environment a module's scripts run with (DESIGN.md §7), built from the configuration:
+// The request and environment a module's scripts run with (DESIGN.md §7), built from the
+// configuration:
 //   DUET_CLUSTER  cluster name          DUET_MODULE  module name
 //   DUET_NODE     this node's name      DUET_PEER    the other node's name
 //   DUET_SCRIPT   prestart, start_prim, stop_prim, start_second, stop_second or poststop
@@ -13,6 +14,8 @@
 #define DUET_ADAPTERS_PROCESS_SCRIPT_ENVIRONMENT_H_
 
 #include "adapters/process/child_process.h"
+#include "adapters/process/script_runner.h"
+#include "engine/actions.h"
 #include "engine/config.h"
 #include "engine/types.h"
 
@@ -25,6 +28,10 @@ inline constexpr char kStandardPath[] =
 // `module` and `self` must be valid indices of `config`.
 Environment ScriptEnvironment(const Config& config, ModuleIndex module, NodeIndex self,
                               ScriptKind kind);
+
+// What carries out the engine's `action` on node `self`: the module's scripts directory,
+// script timeout and ScriptEnvironment. `action.module` and `self` must be valid.
+ScriptRequest ScriptRequestFor(const Config& config, NodeIndex self, const RunScript& action);
 
 // "primary", "secondary" or "none": the role a script of that kind starts or stops.
 const char* ScriptRoleName(ScriptKind kind);

@@ -10,12 +10,17 @@
 //  - The script runs as <scripts_dir>/<kind name> in its own session and process group,
 //    with stdin /dev/null, working directory "/", exactly the environment of the request
 //    (PATH added when absent), and every line of its stdout and stderr logged as
-//    "<module>/<script>: <line>". Lines from processes the script leaves running (the
-//    application it starts) keep being logged so while they write to that pipe.
+//    "<module>/<script>: <line>" (the start is logged with its process group id). Lines from
+//    processes the script leaves running (the application it starts) are logged for as
+//    long as they write to that pipe; those processes are never signalled once the script
+//    itself has exited.
 //  - Timeout: SIGTERM to the whole group, SIGKILL to the group after kill_grace, then
-//    on_exit with timed_out. Killed by a signal: exit code 128 + the signal number.
+//    on_exit with timed_out (so it comes kill_grace after the timeout: the script's pid is
+//    kept unreaped until the SIGKILL so that its group id cannot be reused meanwhile).
+//    Killed by a signal: exit code 128 + the signal number.
 //  - KillAll sends SIGKILL to the group of every script still running; their on_exit calls
-//    follow from the loop. The destructor does the same but calls no callback any more.
+//    follow from the loop. The destructor does the same but calls no callback any more;
+//    the killed scripts are reaped by the loop, or when the io_context is destroyed.
 //  - All calls and callbacks on the io_context's thread; callbacks may call Run or KillAll.
 #ifndef DUET_ADAPTERS_PROCESS_SCRIPT_RUNNER_H_
 #define DUET_ADAPTERS_PROCESS_SCRIPT_RUNNER_H_
