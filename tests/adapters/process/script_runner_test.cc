@@ -3,10 +3,13 @@
 // script past its timeout leaves no process behind.
 #include "adapters/process/script_runner.h"
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/process/script_environment.h"
@@ -166,6 +170,46 @@ TEST_F(ScriptRunnerTest, EveryLineOfALargeOutputIsLoggedBeforeTheExit) {
   ASSERT_EQ(numbers.size(), 100000u);
   EXPECT_EQ(numbers.front(), "1");
   EXPECT_EQ(numbers.back(), "100000");
+}
+
+TEST_F(ScriptRunnerTest, ScriptInheritsNoDescriptorSignalMaskOrIgnoredSignalOfTheDaemon) {
+  // A descriptor without close-on-exec (as asio opens its sockets), SIGPIPE ignored and
+  // SIGUSR1 blocked, as a daemon may have them.
+  const int leaked = ::fcntl(STDIN_FILENO, F_DUPFD, 200);
+  ASSERT_GE(leaked, 200);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction old_pipe {};
+  ASSERT_EQ(::sigaction(SIGPIPE, &ignore, &old_pipe), 0);
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigset_t old_mask;
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &usr1, &old_mask), 0);
+  dir_.WriteScript("prestart", absl::StrCat("[ -e /proc/$$/fd/", leaked,
+                                            " ] && echo fd=leaked || echo fd=closed\n"
+                                            "exec grep -E 'SigIgn|SigBlk' /proc/self/status"));
+  ScriptRunner runner = MakeRunner();
+
+  RunToExit(runner, Request(ScriptKind::kPrestart));
+
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::sigaction(SIGPIPE, &old_pipe, nullptr);
+  ::close(leaked);
+  EXPECT_THAT(log_, Contains("web|web/prestart: fd=closed"));
+  // The masks as /proc shows them: bit n-1 stands for signal n.
+  auto mask = [&](std::string_view field) {
+    uint64_t value = ~uint64_t{0};
+    for (const std::string& line : log_) {
+      const size_t at = line.find(field);
+      if (at != std::string::npos) {
+        absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line.substr(at + field.size())), &value);
+      }
+    }
+    return value;
+  };
+  EXPECT_EQ(mask("SigBlk:"), 0u);
+  EXPECT_EQ(mask("SigIgn:") & (uint64_t{1} << (SIGPIPE - 1)), 0u);
 }
 
 TEST_F(ScriptRunnerTest, ExitCodeIsReportedWithTheRunId) {
