@@ -49,8 +49,10 @@ struct ChildSpec {
 };
 
 struct ChildExit {
-  int exit_code = 0;  // the exit status, or 128 + signal number when killed by a signal
-  int signal = 0;     // the signal that killed it, 0 if it exited
+  // The exit status, or 128 + signal number when killed by a signal; -1 when the status
+  // was lost (another part of the process reaped the child, against the contract).
+  int exit_code = 0;
+  int signal = 0;  // the signal that killed it, 0 if it exited
   bool timed_out = false;
 };
 
