@@ -90,7 +90,7 @@ inline uint32_t ModeOf(const std::string& path) { return Lstat(path).st_mode & 0
 inline std::set<std::string> NamesUnder(const std::string& dir) {
   std::set<std::string> names;
   for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
-    names.insert(std::filesystem::relative(e.path(), dir).string());
+    names.insert(e.path().lexically_relative(dir).string());
   }
   return names;
 }
