@@ -74,6 +74,7 @@ class BackingStore {
   // new directory `dest_root`/divergent-<UTC time of `now`>[-N], created mode 0700 with
   // `dest_root` if needed, and syncs the copy. Paths not in the tree are skipped. Returns
   // the new directory's path.
+  // `dest_root` must lie outside the root (InvalidArgument).
   absl::StatusOr<std::string> PreserveDivergent(const std::vector<std::string>& paths,
                                                 const std::string& dest_root, absl::Time now) const;
 

@@ -2,12 +2,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/store/beneath_path.h"
@@ -149,11 +151,42 @@ absl::Status CopyEntry(int from_root, int to_root, const std::string& path) {
   return CopyAttributes(to.dir.get(), to.name, st, path);
 }
 
+// InvalidArgument if the directory `dir` is `root` or lies beneath it: copies kept there
+// would become the module's data (listed, resynced, overwritten).
+absl::Status CheckOutside(int root, const std::string& dir) {
+  struct stat root_st;
+  if (fstat(root, &root_st) != 0) return ErrnoStatus(errno, kOp, ".");
+  const int fd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "preserve (open)", dir);
+  UniqueFd current(fd);
+  for (int depth = 0; depth < PATH_MAX; ++depth) {
+    struct stat st;
+    if (fstat(current.get(), &st) != 0) return ErrnoStatus(errno, kOp, dir);
+    if (st.st_dev == root_st.st_dev && st.st_ino == root_st.st_ino) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "preserve: '", dir, "' lies inside the module's backing directory; divergent copies ",
+          "must be kept beside it"));
+    }
+    const int up = openat(current.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (up < 0) return ErrnoStatus(errno, kOp, dir);
+    UniqueFd parent(up);
+    struct stat parent_st;
+    if (fstat(parent.get(), &parent_st) != 0) return ErrnoStatus(errno, kOp, dir);
+    if (parent_st.st_dev == st.st_dev && parent_st.st_ino == st.st_ino) break;  // at "/"
+    current = std::move(parent);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> PreserveDivergentPaths(int root, const std::vector<std::string>& paths,
                                                    const std::string& dest_root, absl::Time now) {
   for (const std::string& path : paths) DUET_RETURN_IF_ERROR(CheckRelativePath(kOp, path));
+  struct stat dest_st;
+  const bool dest_exists = stat(dest_root.c_str(), &dest_st) == 0;
+  DUET_RETURN_IF_ERROR(CheckOutside(
+      root, dest_exists ? dest_root : std::filesystem::path(dest_root).parent_path().string()));
   if (mkdir(dest_root.c_str(), 0700) != 0 && errno != EEXIST) {
     return ErrnoStatus(errno, "preserve (mkdir)", dest_root);
   }

@@ -18,7 +18,8 @@ namespace duet::store {
 // copy_file_range), directories with everything under them, symlinks as symlinks, FIFOs,
 // sockets and devices as nodes; mode, owner, atime and mtime kept. A path not in the tree,
 // or already copied under an earlier path, is skipped. `dest_root` is created (0700) if
-// missing; the new directory is 0700 and synced (syncfs) before this returns its path.
+// missing, and must lie outside `root` (InvalidArgument); the new directory is 0700 and
+// synced (syncfs) before this returns its path.
 absl::StatusOr<std::string> PreserveDivergentPaths(int root, const std::vector<std::string>& paths,
                                                    const std::string& dest_root, absl::Time now);
 

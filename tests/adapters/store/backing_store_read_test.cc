@@ -172,6 +172,18 @@ TEST_F(PreserveTest, APathUnderASymlinkIsNotInTheTreeAndIsNotCopied) {
   EXPECT_TRUE(S_ISLNK(Lstat(*copy + "/out").st_mode));
 }
 
+TEST_F(PreserveTest, ACopyInsideTheBackingDirectoryIsRefused) {
+  WriteFile(At("f"), "x");
+  for (const std::string& dest : {root_, At("kept"), root_ + "/../root/kept"}) {
+    const absl::StatusOr<std::string> copy = store_->PreserveDivergent({"f"}, dest, now_);
+    EXPECT_EQ(copy.status().code(), absl::StatusCode::kInvalidArgument) << dest;
+  }
+  ASSERT_EQ(mkdir(At("d").c_str(), 0755), 0);
+  EXPECT_EQ(store_->PreserveDivergent({"f"}, At("d"), now_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(NamesUnder(root_), (std::set<std::string>{"f", "d"}));
+}
+
 TEST_F(PreserveTest, ABadPathIsRefusedBeforeAnythingIsCopied) {
   WriteFile(At("f"), "x");
   const absl::StatusOr<std::string> copy = store_->PreserveDivergent({"f", "../x"}, kept_, now_);
