@@ -1,10 +1,12 @@
 // What a resync reads from a real tree (ReadZone, ListTree) and keeps aside before it
 // overwrites divergent changes (PreserveDivergent).
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/time/time.h"
 #include "adapters/store/backing_store.h"
 #include "gmock/gmock.h"
@@ -103,6 +105,31 @@ TEST_F(ReadTest, ListTreeNamesEverythingAtAnyDepthAndFollowsNoSymlink) {
   ASSERT_TRUE(names.ok()) << names.status();
   EXPECT_THAT(*names, UnorderedElementsAre("a", "a/b", "a/b/c", "a/b/c/deep file", "top", "empty",
                                            "out", "a/to-b"));
+}
+
+TEST_F(ReadTest, ATreeDeeperThanTheOpenFileLimitIsListedKeptAndRemoved) {
+  rlimit old_limit;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old_limit), 0);
+  const absl::Cleanup restore = [&] { setrlimit(RLIMIT_NOFILE, &old_limit); };
+  rlimit low = old_limit;
+  low.rlim_cur = 64;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  constexpr int kDepth = 300;  // far more levels than open files allowed
+  std::string path = "d";
+  for (int i = 0; i < kDepth; ++i) {
+    ASSERT_TRUE(store_->Apply(WithMode(MutationKind::kMkdir, path, 0755), false).ok()) << i;
+    path += "/d";
+  }
+  const absl::StatusOr<std::vector<std::string>> names = store_->ListTree();
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(names->size(), static_cast<size_t>(kDepth));
+  const absl::StatusOr<std::string> kept =
+      store_->PreserveDivergent({"d"}, tmp_ / "kept", absl::UnixEpoch());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_TRUE(Exists(*kept + "/" + path.substr(0, path.size() - 2)));
+  const absl::Status removed = store_->Apply(MakeMutation(MutationKind::kRemoveTree, "d"), true);
+  ASSERT_TRUE(removed.ok()) << removed;
+  EXPECT_FALSE(Exists(At("d")));
 }
 
 TEST_F(ReadTest, ListTreeOfAnEmptyRootIsEmpty) {
