@@ -26,6 +26,7 @@ absl::StatusCode ErrnoCode(int err) {
     case ENOTDIR:
     case ELOOP:
     case EROFS:
+    case ENXIO:  // opening a FIFO with no reader for writing
       return absl::StatusCode::kFailedPrecondition;
     default:
       return absl::ErrnoToStatusCode(err);

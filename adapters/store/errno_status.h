@@ -1,9 +1,9 @@
 // The Status a failed system call becomes (adapter contract C8): a code the engine acts on
 // (ENOSPC/EDQUOT ResourceExhausted, EIO DataLoss, ENOENT NotFound, EEXIST AlreadyExists,
-// EACCES/EPERM PermissionDenied, ENOTEMPTY/EISDIR/ENOTDIR/ELOOP/EROFS FailedPrecondition,
-// the rest as Abseil maps them), and a message that starts with the errno's name, then the
-// operation, the path and the system's description: "ENOSPC: write 'a/b': No space left on
-// device".
+// EACCES/EPERM PermissionDenied, ENOTEMPTY/EISDIR/ENOTDIR/ELOOP/EROFS/ENXIO
+// FailedPrecondition, the rest as Abseil maps them), and a message that starts with the
+// errno's name, then the operation, the path and the system's description:
+// "ENOSPC: write 'a/b': No space left on device".
 #ifndef DUET_ADAPTERS_STORE_ERRNO_STATUS_H_
 #define DUET_ADAPTERS_STORE_ERRNO_STATUS_H_
 

@@ -69,6 +69,12 @@ TEST_F(ApplyTest, WriteToADirectoryIsFailedPrecondition) {
   EXPECT_THAT(std::string(status.message()), StartsWith("EISDIR"));
 }
 
+TEST_F(ApplyTest, WriteToAFifoIsFailedPreconditionWithoutWaitingForAReader) {
+  ASSERT_EQ(mkfifo(At("fifo").c_str(), 0644), 0);
+  const absl::Status status = Apply(Write("fifo", 0, "x"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+}
+
 TEST_F(ApplyTest, TruncateShrinksGrowsAndCreates) {
   WriteFile(At("a"), "abcdef");
   ASSERT_TRUE(Apply(Truncate("a", 3)).ok());
