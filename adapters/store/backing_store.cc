@@ -1,0 +1,381 @@
+// BackingStore: opening the root and applying each kind of mutation.
+#include "adapters/store/backing_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/store/beneath_path.h"
+#include "adapters/store/errno_status.h"
+#include "adapters/store/tree_walk.h"
+#include "engine/status_macros.h"
+
+namespace duet::store {
+namespace {
+
+// What the model store gives a file that a write or truncate creates.
+constexpr mode_t kNewFileMode = 0644;
+constexpr uint64_t kMaxOffset = std::numeric_limits<off_t>::max();
+
+mode_t PermissionBits(uint32_t mode) { return static_cast<mode_t>(mode & 07777); }
+
+bool SameInode(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+absl::Status SyncFd(int fd, absl::string_view op, absl::string_view path) {
+  if (fsync(fd) != 0) return ErrnoStatus(errno, op, path);
+  return absl::OkStatus();
+}
+
+// Sets the permission bits of the entry `name` in `dir` (not a symlink: Linux has no mode
+// of its own for one). glibc carries AT_SYMLINK_NOFOLLOW out through an O_PATH descriptor,
+// so even a symlink swapped in would not be followed.
+absl::Status SetMode(int dir, const std::string& name, uint32_t mode, absl::string_view path) {
+  if (fchmodat(dir, name.c_str(), PermissionBits(mode), AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, "chmod", path);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<BackingStore> BackingStore::Open(const std::string& root_path) {
+  if (root_path.empty()) return absl::InvalidArgumentError("backing root: empty path");
+  struct stat st;
+  if (lstat(root_path.c_str(), &st) != 0) {
+    return ErrnoStatus(errno, "open backing root", root_path);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backing root '", root_path, "' is a symlink: refused, configure the real directory"));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backing root '", root_path, "' is not a directory"));
+  }
+  const int fd = open(root_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open backing root", root_path);
+  return BackingStore(UniqueFd(fd), root_path);
+}
+
+absl::Status BackingStore::Apply(const Mutation& m, bool durable) {
+  const char* op = MutationKindName(m.kind);
+  if (m.kind != MutationKind::kFsync || !m.path.empty()) {
+    DUET_RETURN_IF_ERROR(CheckRelativePath(op, m.path));
+  }
+  if (m.kind == MutationKind::kRename || m.kind == MutationKind::kLink) {
+    DUET_RETURN_IF_ERROR(CheckRelativePath(op, m.path2));
+  }
+  // No default: a new kind is a compile error here until it is carried out.
+  switch (m.kind) {
+    case MutationKind::kWrite:
+      return Write(m, durable);
+    case MutationKind::kTruncate:
+      return Truncate(m, durable);
+    case MutationKind::kCreate:
+      return Create(m, durable);
+    case MutationKind::kMkdir:
+      return Mkdir(m, durable);
+    case MutationKind::kUnlink:
+      return Unlink(m, durable, /*directory=*/false);
+    case MutationKind::kRmdir:
+      return Unlink(m, durable, /*directory=*/true);
+    case MutationKind::kRename:
+      return Rename(m, durable);
+    case MutationKind::kSymlink:
+      return Symlink(m, durable);
+    case MutationKind::kLink:
+      return Link(m, durable);
+    case MutationKind::kSetattr:
+      return Setattr(m, durable);
+    case MutationKind::kFsync:
+      return Fsync(m.path);
+    case MutationKind::kRemoveTree:
+      return RemoveTreeAt(m.path, durable);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown mutation kind ", static_cast<int>(m.kind), " on '", m.path, "'"));
+}
+
+absl::Status BackingStore::Write(const Mutation& m, bool durable) {
+  if (m.offset > kMaxOffset - m.data_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("EFBIG: write '", m.path, "': ", m.data_size(),
+                                                   " bytes at offset ", m.offset,
+                                                   " end past the largest file offset"));
+  }
+  bool created = false;
+  DUET_ASSIGN_OR_RETURN(UniqueFd file, OpenFileForWrite("write", m.path, &created));
+  const char* bytes = m.data ? m.data->data() : nullptr;
+  size_t left = m.data_size();
+  off_t offset = static_cast<off_t>(m.offset);
+  while (left > 0) {
+    const ssize_t n = pwrite(file.get(), bytes, left, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      // As the model store: a write that fails on a file it created leaves no file.
+      if (created) {
+        ParentDir parent;
+        if (OpenParent(root_.get(), m.path, &parent) == 0) {
+          unlinkat(parent.dir.get(), parent.name.c_str(), 0);
+        }
+      }
+      return ErrnoStatus(err, absl::StrCat("write (", m.data_size(), " bytes at ", m.offset, ")"),
+                         m.path);
+    }
+    bytes += n;
+    left -= static_cast<size_t>(n);
+    offset += n;
+  }
+  if (!durable) return absl::OkStatus();
+  if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
+  return created ? SyncParent("write", m.path) : absl::OkStatus();
+}
+
+absl::Status BackingStore::Truncate(const Mutation& m, bool durable) {
+  if (m.offset > kMaxOffset) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EFBIG: truncate '", m.path, "' to ", m.offset, ": too large"));
+  }
+  bool created = false;
+  DUET_ASSIGN_OR_RETURN(UniqueFd file, OpenFileForWrite("truncate", m.path, &created));
+  if (ftruncate(file.get(), static_cast<off_t>(m.offset)) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("truncate (to ", m.offset, ")"), m.path);
+  }
+  if (!durable) return absl::OkStatus();
+  if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
+  return created ? SyncParent("truncate", m.path) : absl::OkStatus();
+}
+
+absl::Status BackingStore::Create(const Mutation& m, bool durable) {
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
+    return ParentError(err, "create", m.path);
+  }
+  const int fd = openat(parent.dir.get(), parent.name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+                        PermissionBits(m.mode));
+  if (fd < 0) {
+    if (errno != EEXIST) return ErrnoStatus(errno, "create", m.path);
+    return durable ? Fsync(m.path) : absl::OkStatus();  // exists: as the model, unchanged
+  }
+  const UniqueFd file(fd);
+  if (fchmod(file.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
+  if (!durable) return absl::OkStatus();
+  DUET_RETURN_IF_ERROR(SyncFd(file.get(), "fsync", m.path));
+  return SyncFd(parent.dir.get(), "fsync (directory of)", m.path);
+}
+
+absl::Status BackingStore::Mkdir(const Mutation& m, bool durable) {
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
+    return ParentError(err, "mkdir", m.path);
+  }
+  if (mkdirat(parent.dir.get(), parent.name.c_str(), PermissionBits(m.mode)) != 0) {
+    if (errno != EEXIST) return ErrnoStatus(errno, "mkdir", m.path);
+    return durable ? Fsync(m.path) : absl::OkStatus();  // exists: as the model, unchanged
+  }
+  const int fd = openat(parent.dir.get(), parent.name.c_str(),
+                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "mkdir (open)", m.path);
+  const UniqueFd dir(fd);
+  if (fchmod(dir.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
+  if (!durable) return absl::OkStatus();
+  DUET_RETURN_IF_ERROR(SyncFd(dir.get(), "fsync", m.path));
+  return SyncFd(parent.dir.get(), "fsync (directory of)", m.path);
+}
+
+absl::Status BackingStore::Unlink(const Mutation& m, bool durable, bool directory) {
+  const char* op = directory ? "rmdir" : "unlink";
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
+    return ParentMeansAbsent(err) ? absl::OkStatus() : ParentError(err, op, m.path);
+  }
+  if (unlinkat(parent.dir.get(), parent.name.c_str(), directory ? AT_REMOVEDIR : 0) != 0 &&
+      errno != ENOENT) {
+    return ErrnoStatus(errno, op, m.path);
+  }
+  return durable ? SyncFd(parent.dir.get(), "fsync (directory of)", m.path) : absl::OkStatus();
+}
+
+absl::Status BackingStore::Rename(const Mutation& m, bool durable) {
+  const std::string both = absl::StrCat(m.path, "' -> '", m.path2);
+  ParentDir from;
+  ParentDir to;
+  if (const int err = OpenParent(root_.get(), m.path, &from); err != 0) {
+    return ParentError(err, "rename", both);
+  }
+  if (const int err = OpenParent(root_.get(), m.path2, &to); err != 0) {
+    return ParentError(err, "rename", both);
+  }
+  if (renameat(from.dir.get(), from.name.c_str(), to.dir.get(), to.name.c_str()) != 0) {
+    return ErrnoStatus(errno, "rename", both);
+  }
+  if (!durable) return absl::OkStatus();
+  DUET_RETURN_IF_ERROR(SyncFd(to.dir.get(), "fsync (directory of)", m.path2));
+  if (ParentOf(m.path) == ParentOf(m.path2)) return absl::OkStatus();
+  return SyncFd(from.dir.get(), "fsync (directory of)", m.path);
+}
+
+absl::Status BackingStore::Symlink(const Mutation& m, bool durable) {
+  const std::string& target = m.path2;
+  if (target.empty() || target.find('\0') != std::string::npos || target.size() >= PATH_MAX) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("symlink '", m.path, "': the target is empty, too long or holds a NUL byte"));
+  }
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
+    return ParentError(err, "symlink", m.path);
+  }
+  if (symlinkat(target.c_str(), parent.dir.get(), parent.name.c_str()) != 0) {
+    if (errno != EEXIST) return ErrnoStatus(errno, "symlink", m.path);
+    // As the model store: the link replaces whatever held its name (a resync makes the
+    // name a symlink, whatever it was here).
+    DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), m.path));
+    if (symlinkat(target.c_str(), parent.dir.get(), parent.name.c_str()) != 0) {
+      return ErrnoStatus(errno, "symlink", m.path);
+    }
+  }
+  return durable ? SyncFd(parent.dir.get(), "fsync (directory of)", m.path) : absl::OkStatus();
+}
+
+absl::Status BackingStore::Link(const Mutation& m, bool durable) {
+  const std::string both = absl::StrCat(m.path, "' -> '", m.path2);
+  ParentDir from;
+  ParentDir to;
+  if (const int err = OpenParent(root_.get(), m.path, &from); err != 0) {
+    return ParentError(err, "link", both);
+  }
+  if (const int err = OpenParent(root_.get(), m.path2, &to); err != 0) {
+    return ParentError(err, "link", both);
+  }
+  struct stat source;
+  if (fstatat(from.dir.get(), from.name.c_str(), &source, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, "link (source)", both);
+  }
+  if (m.path == m.path2) return absl::OkStatus();
+  // Flags 0: a symlink source is linked itself, never followed.
+  if (linkat(from.dir.get(), from.name.c_str(), to.dir.get(), to.name.c_str(), 0) != 0) {
+    if (errno != EEXIST) return ErrnoStatus(errno, "link", both);
+    struct stat existing;
+    if (fstatat(to.dir.get(), to.name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0 &&
+        SameInode(source, existing)) {
+      return absl::OkStatus();  // applied already
+    }
+    // As the model store: the new name replaces what held it.
+    DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), m.path2));
+    if (linkat(from.dir.get(), from.name.c_str(), to.dir.get(), to.name.c_str(), 0) != 0) {
+      return ErrnoStatus(errno, "link", both);
+    }
+  }
+  return durable ? SyncFd(to.dir.get(), "fsync (directory of)", m.path2) : absl::OkStatus();
+}
+
+absl::Status BackingStore::Setattr(const Mutation& m, bool durable) {
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
+    return ParentError(err, "setattr", m.path);
+  }
+  struct stat st;
+  if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, "setattr", m.path);
+  }
+  if (!S_ISLNK(st.st_mode)) {
+    DUET_RETURN_IF_ERROR(SetMode(parent.dir.get(), parent.name, m.mode, m.path));
+  }
+  if (m.mtime_ns != kKeepMtime) {
+    // Floor division: a time before 1970 keeps its nanoseconds in [0, 1e9).
+    int64_t seconds = m.mtime_ns / 1'000'000'000;
+    int64_t nanos = m.mtime_ns % 1'000'000'000;
+    if (nanos < 0) {
+      nanos += 1'000'000'000;
+      --seconds;
+    }
+    const timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(seconds), nanos}};
+    if (utimensat(parent.dir.get(), parent.name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+      return ErrnoStatus(errno, "set mtime", m.path);
+    }
+  }
+  return durable ? Fsync(m.path) : absl::OkStatus();
+}
+
+absl::Status BackingStore::Fsync(const std::string& path) {
+  if (path.empty()) {
+    if (syncfs(root_.get()) != 0) return ErrnoStatus(errno, "syncfs", root_path_);
+    return absl::OkStatus();
+  }
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), path, &parent); err != 0) {
+    if (!ParentMeansAbsent(err)) return ParentError(err, "fsync", path);
+    // Gone with a directory above it: what removed it must be durable, wherever it was.
+    if (syncfs(root_.get()) != 0) return ErrnoStatus(errno, "syncfs", root_path_);
+    return absl::OkStatus();
+  }
+  struct stat st;
+  if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) return ErrnoStatus(errno, "fsync", path);
+    // Missing: its directory holds its removal.
+  } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+    const int fd = openat(parent.dir.get(), parent.name.c_str(),
+                          O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, "fsync (open)", path);
+    const UniqueFd object(fd);
+    DUET_RETURN_IF_ERROR(SyncFd(object.get(), "fsync", path));
+  }  // a symlink, FIFO or socket is held by its directory
+  return SyncFd(parent.dir.get(), "fsync (directory of)", path);
+}
+
+absl::Status BackingStore::RemoveTreeAt(const std::string& path, bool durable) {
+  DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), path));
+  return durable ? SyncParent("remove-tree", path) : absl::OkStatus();
+}
+
+absl::StatusOr<UniqueFd> BackingStore::OpenFileForWrite(absl::string_view op,
+                                                        const std::string& path, bool* created) {
+  // O_NONBLOCK: opening a FIFO for writing must not wait for a reader.
+  constexpr int kFlags = O_WRONLY | O_NONBLOCK;
+  int fd = OpenBeneath(root_.get(), path, kFlags);
+  if (fd == -ENOENT) {
+    fd = OpenBeneath(root_.get(), path, kFlags | O_CREAT | O_EXCL, kNewFileMode);
+    *created = fd >= 0;
+  }
+  if (fd < 0) return OpenError(-fd, op, path);
+  UniqueFd file(fd);
+  struct stat st;
+  if (fstat(file.get(), &st) != 0) return ErrnoStatus(errno, op, path);
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("EINVAL: ", op, " '", path, "': not a regular file"));
+  }
+  if (*created && fchmod(file.get(), kNewFileMode) != 0) return ErrnoStatus(errno, "chmod", path);
+  return file;
+}
+
+absl::Status BackingStore::OpenError(int err, absl::string_view op, const std::string& path) const {
+  if (err == ELOOP) {
+    ParentDir parent;
+    const int parent_err = OpenParent(root_.get(), path, &parent);
+    if (parent_err != 0) return ParentError(parent_err, op, path);
+    return absl::FailedPreconditionError(
+        absl::StrCat("ELOOP: ", op, " '", path, "': is a symlink, which the store never follows"));
+  }
+  if (err == EXDEV) return ParentError(err, op, path);
+  return ErrnoStatus(err, op, path);
+}
+
+absl::Status BackingStore::SyncParent(absl::string_view op, const std::string& path) {
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), path, &parent); err != 0) {
+    return ParentMeansAbsent(err) ? absl::OkStatus() : ParentError(err, op, path);
+  }
+  return SyncFd(parent.dir.get(), "fsync (directory of)", path);
+}
+
+}  // namespace duet::store

@@ -1,0 +1,113 @@
+// One module's backing directory on this node: where ApplyMutation, ReadZone, ListTree and
+// PreserveDivergent are carried out (adapter contract C7-C9). It holds the root as a
+// directory fd and resolves every path beneath it (beneath_path.h): nothing a peer sends
+// reaches outside the root, and no symlink in the tree is ever followed.
+//
+// Each kind of mutation behaves as the simulator's model store (sim/mem_store.h) does,
+// following the secondary's idempotent rules: a write or truncate of a missing file creates
+// it (mode 0644), creating or making a directory that exists succeeds and changes nothing,
+// unlinking or removing what is gone succeeds, a symlink replaces whatever held its name, a
+// hard link replaces another file at its new name, and modes are set exactly (no umask).
+// Where the model has no parent directories, or ignores what POSIX refuses, the real store
+// refuses as the system call does, because on the primary this is the application's own
+// call: a missing parent directory is NotFound, rmdir of a non-empty directory and a rename
+// over a non-empty directory are FailedPrecondition (ENOTEMPTY).
+//
+// Errors carry the errno as adapters/store/errno_status.h says. A path that is not a plain
+// relative path is InvalidArgument ("refused: ..."); one that passes through a symlink is
+// PermissionDenied. The last component of a path is never followed: writing to a symlink
+// is FailedPrecondition (ELOOP), a setattr on one changes only its time.
+//
+// `durable`: data is fdatasync'ed, and the directory entries the mutation created, removed
+// or renamed are fsync'ed through their parent directories; a write or truncate to a file
+// that already existed syncs only the file. kFsync of a path makes its entry and attributes
+// durable (fsync of the object, then of its parent directory; of the parent alone for a
+// symlink or a missing path); kFsync of "" syncs the root's whole file system (syncfs).
+//
+// Thread-compatible: one thread at a time (ModuleIoQueue runs a module's operations one by
+// one). Movable, not copyable; closes the root when destroyed.
+#ifndef DUET_ADAPTERS_STORE_BACKING_STORE_H_
+#define DUET_ADAPTERS_STORE_BACKING_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "adapters/store/unique_fd.h"
+#include "engine/inputs.h"
+#include "engine/replication/mutation.h"
+
+namespace duet::store {
+
+class BackingStore {
+ public:
+  // The largest ReadZone answered (a zone is 64 KiB by default): a longer one is
+  // InvalidArgument rather than an allocation of what a message asked for.
+  static constexpr uint64_t kMaxReadLength = 64 << 20;
+
+  // Opens the existing directory `root_path` (creating it, mode 0700, is the caller's job).
+  // NotFound if it is missing, FailedPrecondition if it is a symlink or not a directory.
+  static absl::StatusOr<BackingStore> Open(const std::string& root_path);
+
+  BackingStore(BackingStore&&) = default;
+  BackingStore& operator=(BackingStore&&) = default;
+
+  // Carries out one mutation (the module header above says how each kind behaves).
+  [[nodiscard]] absl::Status Apply(const Mutation& m, bool durable);
+
+  // What `path` is now and, for a file, up to `length` bytes from `offset` (short or empty
+  // past the end). A path not in the tree (missing, or under a symlink or a file) is kAbsent
+  // with an OK status; module is left 0 for the caller to fill in.
+  ZoneRead ReadZone(uint64_t read_id, const std::string& path, uint64_t offset,
+                    uint64_t length) const;
+
+  // Every name in the tree at any depth (not the root), in no particular order; symlinks
+  // are listed, never followed.
+  absl::StatusOr<std::vector<std::string>> ListTree() const;
+
+  // Copies `paths` as they are now (files, directories with their contents, symlinks,
+  // FIFOs; modes, owners and times kept; file data cloned where the file system can) into a
+  // new directory `dest_root`/divergent-<UTC time of `now`>[-N], created mode 0700 with
+  // `dest_root` if needed, and syncs the copy. Paths not in the tree are skipped. Returns
+  // the new directory's path.
+  // `dest_root` must lie outside the root (InvalidArgument).
+  absl::StatusOr<std::string> PreserveDivergent(const std::vector<std::string>& paths,
+                                                const std::string& dest_root, absl::Time now) const;
+
+  const std::string& root_path() const { return root_path_; }
+
+ private:
+  BackingStore(UniqueFd root, std::string root_path)
+      : root_(std::move(root)), root_path_(std::move(root_path)) {}
+
+  absl::Status Write(const Mutation& m, bool durable);
+  absl::Status Truncate(const Mutation& m, bool durable);
+  absl::Status Create(const Mutation& m, bool durable);
+  absl::Status Mkdir(const Mutation& m, bool durable);
+  absl::Status Unlink(const Mutation& m, bool durable, bool directory);
+  absl::Status Rename(const Mutation& m, bool durable);
+  absl::Status Symlink(const Mutation& m, bool durable);
+  absl::Status Link(const Mutation& m, bool durable);
+  absl::Status Setattr(const Mutation& m, bool durable);
+  absl::Status Fsync(const std::string& path);
+  absl::Status RemoveTreeAt(const std::string& path, bool durable);
+
+  // Opens the regular file at `path` for writing, creating it (mode 0644) if missing.
+  absl::StatusOr<UniqueFd> OpenFileForWrite(absl::string_view op, const std::string& path,
+                                            bool* created);
+  // The status for a failed open of `path` (tells a symlink at the end from one on the way).
+  absl::Status OpenError(int err, absl::string_view op, const std::string& path) const;
+  // fsync of the directory holding `path`.
+  absl::Status SyncParent(absl::string_view op, const std::string& path);
+
+  UniqueFd root_;
+  std::string root_path_;
+};
+
+}  // namespace duet::store
+
+#endif  // DUET_ADAPTERS_STORE_BACKING_STORE_H_

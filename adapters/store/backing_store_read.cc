@@ -1,0 +1,111 @@
+// BackingStore: what a resync reads (ReadZone, ListTree) and keeps aside (PreserveDivergent).
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/store/backing_store.h"
+#include "adapters/store/beneath_path.h"
+#include "adapters/store/errno_status.h"
+#include "adapters/store/preserve_divergent.h"
+#include "adapters/store/tree_walk.h"
+
+namespace duet::store {
+namespace {
+
+constexpr absl::string_view kOp = "read-zone";
+
+// Up to `length` bytes of the open file from `offset`, fewer at its end.
+absl::StatusOr<std::string> ReadBytes(int fd, uint64_t file_size, uint64_t offset, uint64_t length,
+                                      absl::string_view path) {
+  if (offset >= file_size) return std::string();
+  std::string bytes(std::min(length, file_size - offset), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n =
+        pread(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoStatus(errno, kOp, path);
+    if (n == 0) break;  // shorter than its stat said
+    done += static_cast<size_t>(n);
+  }
+  bytes.resize(done);
+  return bytes;
+}
+
+}  // namespace
+
+ZoneRead BackingStore::ReadZone(uint64_t read_id, const std::string& path, uint64_t offset,
+                                uint64_t length) const {
+  ZoneRead read;
+  read.read_id = read_id;
+  if (absl::Status checked = CheckRelativePath(kOp, path); !checked.ok()) {
+    read.status = std::move(checked);
+    return read;
+  }
+  if (length > kMaxReadLength) {
+    read.status = absl::InvalidArgumentError(absl::StrCat(
+        "read-zone '", path, "': ", length, " bytes asked, more than ", kMaxReadLength));
+    return read;
+  }
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), path, &parent); err != 0) {
+    if (!ParentMeansAbsent(err)) read.status = ParentError(err, kOp, path);
+    return read;  // kAbsent
+  }
+  struct stat st;
+  if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno != ENOENT) read.status = ErrnoStatus(errno, kOp, path);
+    return read;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    read.kind = PathKind::kDirectory;
+  } else if (S_ISLNK(st.st_mode)) {
+    absl::StatusOr<std::string> target =
+        ReadLinkAt(parent.dir.get(), parent.name, static_cast<size_t>(st.st_size), path);
+    if (!target.ok()) {
+      read.status = target.status();
+      return read;
+    }
+    read.kind = PathKind::kSymlink;
+    read.link_target = *std::move(target);
+  } else if (S_ISREG(st.st_mode)) {
+    const int fd = openat(parent.dir.get(), parent.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      read.status = ErrnoStatus(errno, kOp, path);
+      if (fd >= 0) close(fd);
+      return read;
+    }
+    const UniqueFd file(fd);
+    absl::StatusOr<std::string> bytes =
+        ReadBytes(file.get(), static_cast<uint64_t>(st.st_size), offset, length, path);
+    if (!bytes.ok()) {
+      read.status = bytes.status();
+      return read;
+    }
+    read.kind = PathKind::kFile;
+    read.file_size = static_cast<uint64_t>(st.st_size);
+    read.data = MakePayload(*std::move(bytes));
+  } else {
+    read.status = absl::UnimplementedError(absl::StrCat(
+        "read-zone '", path, "': a FIFO, socket or device, which a resync cannot carry yet"));
+    return read;
+  }
+  read.mode = st.st_mode & 07777;
+  return read;
+}
+
+absl::StatusOr<std::vector<std::string>> BackingStore::ListTree() const {
+  return ListNames(root_.get());
+}
+
+absl::StatusOr<std::string> BackingStore::PreserveDivergent(const std::vector<std::string>& paths,
+                                                            const std::string& dest_root,
+                                                            absl::Time now) const {
+  return PreserveDivergentPaths(root_.get(), paths, dest_root, now);
+}
+
+}  // namespace duet::store

@@ -1,0 +1,141 @@
+#include "adapters/store/module_io_queue.h"
+
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "engine/overloaded.h"
+
+namespace duet::store {
+namespace {
+
+absl::Status NoStore(ModuleIndex module) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("module ", module, " has no backing store on this node"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ModuleIoQueue>> ModuleIoQueue::Start(int workers,
+                                                                    DeliverInput deliver,
+                                                                    PreserveDone preserved) {
+  if (workers < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("disk worker threads: ", workers, " asked, at least 1 needed"));
+  }
+  std::unique_ptr<ModuleIoQueue> queue(new ModuleIoQueue(std::move(deliver), std::move(preserved)));
+  try {
+    for (int i = 0; i < workers; ++i)
+      queue->workers_.emplace_back([q = queue.get()] { q->WorkerLoop(); });
+  } catch (const std::system_error& e) {
+    queue->Shutdown();
+    return absl::InternalError(absl::StrCat("disk worker threads: ", e.what()));
+  }
+  return queue;
+}
+
+ModuleIoQueue::~ModuleIoQueue() { Shutdown(); }
+
+absl::Status ModuleIoQueue::AddModule(ModuleIndex module, BackingStore store,
+                                      std::string divergent_root) {
+  const std::lock_guard lock(mu_);
+  Module& m = modules_[module];
+  if (m.store.has_value()) {
+    return absl::AlreadyExistsError(absl::StrCat("module ", module, " already has a store"));
+  }
+  m.store.emplace(std::move(store));
+  m.divergent_root = std::move(divergent_root);
+  return absl::OkStatus();
+}
+
+void ModuleIoQueue::Submit(DiskOp op) {
+  const ModuleIndex index = std::visit([](const auto& action) { return action.module; }, op);
+  const std::lock_guard lock(mu_);
+  if (stopping_) return;
+  Module& m = modules_[index];
+  m.pending.push_back(std::move(op));
+  if (!m.scheduled) {
+    m.scheduled = true;
+    ready_.emplace_back(index, &m);
+    work_.notify_one();
+  }
+}
+
+void ModuleIoQueue::Shutdown() {
+  {
+    const std::lock_guard lock(mu_);
+    stopping_ = true;
+    ready_.clear();
+    for (auto& [index, m] : modules_) m.pending.clear();
+  }
+  work_.notify_all();
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+void ModuleIoQueue::WorkerLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    work_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+    if (stopping_) return;
+    const auto [index, m] = ready_.front();
+    ready_.pop_front();
+    DiskOp op = std::move(m->pending.front());
+    m->pending.pop_front();
+    BackingStore* store = m->store.has_value() ? &*m->store : nullptr;
+    const std::string divergent_root = m->divergent_root;
+    // The module stays scheduled while its operation runs: no other worker takes its next
+    // one, so its operations run and answer in order.
+    lock.unlock();
+    Run(index, store, divergent_root, op);
+    lock.lock();
+    if (m->pending.empty() || stopping_) {
+      m->scheduled = false;
+    } else {
+      ready_.emplace_back(index, m);  // behind the other modules waiting: no module starves
+      work_.notify_one();
+    }
+  }
+}
+
+void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::string& divergent_root,
+                        DiskOp& op) {
+  std::visit(Overloaded{
+                 [&](ApplyMutation& a) {
+                   absl::Status status =
+                       store != nullptr ? store->Apply(a.mutation, a.durable) : NoStore(module);
+                   deliver_(MutationApplied{a.module, a.apply_id, std::move(status)});
+                 },
+                 [&](ReadZone& r) {
+                   ZoneRead read;
+                   if (store != nullptr) {
+                     read = store->ReadZone(r.read_id, r.path, r.offset, r.length);
+                   } else {
+                     read.read_id = r.read_id;
+                     read.status = NoStore(module);
+                   }
+                   read.module = r.module;
+                   deliver_(std::move(read));
+                 },
+                 [&](ListTree& l) {
+                   TreeListed listed{l.module, l.list_id, absl::OkStatus(), {}};
+                   absl::StatusOr<std::vector<std::string>> names =
+                       store != nullptr ? store->ListTree() : NoStore(module);
+                   if (names.ok()) {
+                     listed.paths = *std::move(names);
+                   } else {
+                     listed.status = names.status();
+                   }
+                   deliver_(std::move(listed));
+                 },
+                 [&](PreserveDivergent& p) {
+                   preserved_(p.module, store != nullptr ? store->PreserveDivergent(
+                                                               p.paths, divergent_root, absl::Now())
+                                                         : NoStore(module));
+                 },
+             },
+             op);
+}
+
+}  // namespace duet::store

@@ -1,0 +1,97 @@
+// Carries out the disk operations of every module (ApplyMutation, ReadZone, ListTree,
+// PreserveDivergent) on a small pool of worker threads, within adapter contract C7 and C8:
+// one module's operations run one at a time in the order submitted, and their completions
+// are handed back in that order; different modules' operations run in parallel. Every
+// submitted operation gets exactly one answer: its completion input (MutationApplied,
+// ZoneRead, TreeListed) through `deliver`, or for a PreserveDivergent, which has no input
+// yet (C5), the directory it kept the paths in or the error through `preserved` (the
+// daemon must then stop before the resync runs). An operation for a module that has no
+// store is answered with FailedPrecondition.
+//
+// Shutdown (and the destructor) lets the operations being run finish and answer, then
+// abandons the ones still waiting without answering them: it is called when the process
+// is ending, and answers are never given to another process's engine (C8). The callbacks
+// must stay valid until Shutdown returns; they are called on worker threads, one at a time
+// per module, and should only post the answer to the loop that owns the engine. Calling
+// Shutdown from a callback deadlocks.
+//
+// Thread-safe: Submit and AddModule may be called from any thread.
+#ifndef DUET_ADAPTERS_STORE_MODULE_IO_QUEUE_H_
+#define DUET_ADAPTERS_STORE_MODULE_IO_QUEUE_H_
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "adapters/store/backing_store.h"
+#include "engine/actions.h"
+#include "engine/inputs.h"
+#include "engine/types.h"
+
+namespace duet::store {
+
+using DiskOp = std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent>;
+
+class ModuleIoQueue {
+ public:
+  using DeliverInput = std::function<void(Input)>;
+  using PreserveDone = std::function<void(ModuleIndex, absl::StatusOr<std::string>)>;
+
+  // Starts `workers` threads (at least 1). InvalidArgument for fewer, Internal if the
+  // system refuses a thread.
+  static absl::StatusOr<std::unique_ptr<ModuleIoQueue>> Start(int workers, DeliverInput deliver,
+                                                              PreserveDone preserved);
+  ~ModuleIoQueue();
+  ModuleIoQueue(const ModuleIoQueue&) = delete;
+  ModuleIoQueue& operator=(const ModuleIoQueue&) = delete;
+
+  // Gives `module` its store, and the directory its divergent copies go under. Operations
+  // submitted before are answered FailedPrecondition if they run first. AlreadyExists if
+  // the module has a store.
+  absl::Status AddModule(ModuleIndex module, BackingStore store, std::string divergent_root);
+
+  // Queues one operation behind the module's earlier ones. Ignored after Shutdown.
+  void Submit(DiskOp op);
+
+  // Waits for the operations being run, abandons the rest, joins the workers. Idempotent.
+  void Shutdown();
+
+ private:
+  struct Module {
+    std::optional<BackingStore> store;
+    std::string divergent_root;
+    std::deque<DiskOp> pending;
+    bool scheduled = false;  // waiting in ready_, or being run by a worker
+  };
+
+  ModuleIoQueue(DeliverInput deliver, PreserveDone preserved)
+      : deliver_(std::move(deliver)), preserved_(std::move(preserved)) {}
+
+  void WorkerLoop();
+  // Runs one operation against `store` (null: the module has none) and answers it.
+  void Run(ModuleIndex module, BackingStore* store, const std::string& divergent_root, DiskOp& op);
+
+  const DeliverInput deliver_;
+  const PreserveDone preserved_;
+  std::mutex mu_;
+  std::condition_variable work_;
+  std::map<ModuleIndex, Module> modules_;  // nodes never move: workers hold pointers
+  std::deque<std::pair<ModuleIndex, Module*>> ready_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace duet::store
+
+#endif  // DUET_ADAPTERS_STORE_MODULE_IO_QUEUE_H_

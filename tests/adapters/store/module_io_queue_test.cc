@@ -1,0 +1,309 @@
+// ModuleIoQueue against real stores: per module, operations run and answer in the order
+// issued, exactly once each (adapter contract C7, C8); modules do not wait for each other.
+#include "adapters/store/module_io_queue.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/cleanup/cleanup.h"
+#include "adapters/store/backing_store.h"
+#include "engine/overloaded.h"
+#include "gtest/gtest.h"
+#include "tests/adapters/store/store_test_util.h"
+
+namespace duet::store::testing {
+namespace {
+
+constexpr auto kTimeout = std::chrono::seconds(30);
+
+// What a completion answers: (module, the id it carries).
+struct Answer {
+  ModuleIndex module = 0;
+  uint64_t id = 0;
+  friend bool operator==(const Answer&, const Answer&) = default;
+};
+
+// Collects what the queue hands back, from any thread.
+class Answers {
+ public:
+  void Add(Input input) {
+    const std::lock_guard lock(mu_);
+    inputs_.push_back(std::move(input));
+    changed_.notify_all();
+  }
+  void AddPreserved(ModuleIndex module, absl::StatusOr<std::string> result) {
+    const std::lock_guard lock(mu_);
+    preserved_.emplace_back(module, std::move(result));
+    changed_.notify_all();
+  }
+  // Waits until `count` inputs arrived; false on timeout.
+  bool WaitFor(size_t count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, kTimeout, [&] { return inputs_.size() >= count; });
+  }
+  bool WaitForPreserved(size_t count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, kTimeout, [&] { return preserved_.size() >= count; });
+  }
+  std::vector<Input> inputs() {
+    const std::lock_guard lock(mu_);
+    return inputs_;
+  }
+  std::vector<std::pair<ModuleIndex, absl::StatusOr<std::string>>> preserved() {
+    const std::lock_guard lock(mu_);
+    return preserved_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<Input> inputs_;
+  std::vector<std::pair<ModuleIndex, absl::StatusOr<std::string>>> preserved_;
+};
+
+Answer AnswerOf(const Input& input) {
+  return std::visit(Overloaded{[](const MutationApplied& a) {
+                                 return Answer{a.module, a.apply_id};
+                               },
+                               [](const ZoneRead& r) {
+                                 return Answer{r.module, r.read_id};
+                               },
+                               [](const TreeListed& l) {
+                                 return Answer{l.module, l.list_id};
+                               },
+                               [](const auto&) {
+                                 return Answer{999, 0};
+                               }},
+                    input);
+}
+
+absl::Status StatusOf(const Input& input) {
+  return std::visit(Overloaded{[](const MutationApplied& a) { return a.status; },
+                               [](const ZoneRead& r) { return r.status; },
+                               [](const TreeListed& l) { return l.status; },
+                               [](const auto&) { return absl::InternalError("not a completion"); }},
+                    input);
+}
+
+// Holds completions back until opened. A test opens it (absl::Cleanup) before its queue
+// joins the workers, so that a failed assertion never leaves a worker waiting.
+class Gate {
+ public:
+  // Called from a completion: records it arrived, then waits for Open.
+  void Hold() {
+    std::unique_lock lock(mu_);
+    held_ = true;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+  }
+  bool WaitUntilHeld() {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, kTimeout, [&] { return held_; });
+  }
+  void Open() {
+    const std::lock_guard lock(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  bool open_ = false;
+};
+
+class ModuleIoQueueTest : public ::testing::Test {
+ protected:
+  // A store for module `m` over a fresh directory `root<m>`.
+  BackingStore StoreFor(ModuleIndex m) {
+    const std::string root = tmp_ / ("root" + std::to_string(m));
+    EXPECT_EQ(mkdir(root.c_str(), 0700), 0);
+    absl::StatusOr<BackingStore> store = BackingStore::Open(root);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return *std::move(store);
+  }
+  std::unique_ptr<ModuleIoQueue> StartQueue(int workers,
+                                            std::function<void(Input)> deliver = nullptr) {
+    if (!deliver) deliver = [this](Input input) { answers_.Add(std::move(input)); };
+    absl::StatusOr<std::unique_ptr<ModuleIoQueue>> queue = ModuleIoQueue::Start(
+        workers, std::move(deliver), [this](ModuleIndex m, absl::StatusOr<std::string> result) {
+          answers_.AddPreserved(m, std::move(result));
+        });
+    EXPECT_TRUE(queue.ok()) << queue.status();
+    return queue.ok() ? *std::move(queue) : nullptr;
+  }
+
+  TempDir tmp_;
+  Answers answers_;
+};
+
+TEST_F(ModuleIoQueueTest, ManyOperationsOfTwoModulesAnswerOnceEachInIssueOrder) {
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(4);
+  ASSERT_NE(queue, nullptr);
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  ASSERT_TRUE(queue->AddModule(1, StoreFor(1), tmp_ / "kept").ok());
+  constexpr int kWrites = 400;
+  std::map<ModuleIndex, std::vector<uint64_t>> issued;
+  std::map<ModuleIndex, std::map<uint64_t, std::string>> expected_reads;
+  uint64_t next_id = 1;
+  std::string written;
+  for (int i = 0; i < kWrites; ++i) {
+    const std::string byte(1, static_cast<char>('a' + i % 26));
+    written += byte;
+    for (const ModuleIndex m : {0u, 1u}) {
+      const uint64_t id = next_id++;
+      queue->Submit(ApplyMutation{m, id, Write("log", static_cast<uint64_t>(i), byte), false});
+      issued[m].push_back(id);
+      if (i % 10 == 9) {  // reads what the writes issued before it wrote (C7)
+        const uint64_t read_id = next_id++;
+        queue->Submit(ReadZone{m, read_id, "log", 0, 1 << 20});
+        issued[m].push_back(read_id);
+        expected_reads[m][read_id] = written;
+      }
+    }
+  }
+  for (const ModuleIndex m : {0u, 1u}) {
+    const uint64_t id = next_id++;
+    queue->Submit(ListTree{m, id});
+    issued[m].push_back(id);
+  }
+  const size_t total = issued[0].size() + issued[1].size();
+  ASSERT_TRUE(answers_.WaitFor(total)) << answers_.inputs().size() << " of " << total;
+
+  std::map<ModuleIndex, std::vector<uint64_t>> answered;
+  for (const Input& input : answers_.inputs()) {
+    EXPECT_TRUE(StatusOf(input).ok()) << StatusOf(input);
+    const Answer a = AnswerOf(input);
+    answered[a.module].push_back(a.id);
+    if (const auto* read = std::get_if<ZoneRead>(&input)) {
+      ASSERT_NE(read->data, nullptr);
+      EXPECT_EQ(*read->data, expected_reads[a.module][a.id]) << "read " << a.id;
+    }
+    if (const auto* listed = std::get_if<TreeListed>(&input)) {
+      EXPECT_EQ(listed->paths, std::vector<std::string>{"log"});
+    }
+  }
+  EXPECT_EQ(answered, issued);
+  queue->Shutdown();
+  EXPECT_EQ(answers_.inputs().size(), total);  // exactly once: nothing more came
+  EXPECT_EQ(ReadFile(tmp_ / "root0/log"), written);
+  EXPECT_EQ(ReadFile(tmp_ / "root1/log"), written);
+}
+
+TEST_F(ModuleIoQueueTest, AModuleStuckInItsCompletionDoesNotHoldUpAnother) {
+  Gate gate;
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(2, [&](Input input) {
+    if (AnswerOf(input).module == 0) gate.Hold();
+    answers_.Add(std::move(input));
+  });
+  ASSERT_NE(queue, nullptr);
+  const absl::Cleanup open_gate = [&] { gate.Open(); };  // before the queue joins
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  ASSERT_TRUE(queue->AddModule(1, StoreFor(1), tmp_ / "kept").ok());
+  queue->Submit(ApplyMutation{0, 1, Write("f", 0, "x"), false});
+  queue->Submit(ApplyMutation{0, 2, Write("f", 1, "y"), false});
+  ASSERT_TRUE(gate.WaitUntilHeld());
+  for (uint64_t id = 1; id <= 50; ++id) {
+    queue->Submit(ApplyMutation{1, id, Write("g", id, "z"), true});
+  }
+  ASSERT_TRUE(answers_.WaitFor(50));
+  for (const Input& input : answers_.inputs()) EXPECT_EQ(AnswerOf(input).module, 1u);
+  gate.Open();
+  ASSERT_TRUE(answers_.WaitFor(52));
+  const std::vector<Input> inputs = answers_.inputs();
+  EXPECT_EQ(AnswerOf(inputs[50]), (Answer{0, 1}));
+  EXPECT_EQ(AnswerOf(inputs[51]), (Answer{0, 2}));
+}
+
+TEST_F(ModuleIoQueueTest, FailuresAreAnsweredWithTheirStatus) {
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(2);
+  ASSERT_NE(queue, nullptr);
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  queue->Submit(ApplyMutation{0, 1, MakeMutation(MutationKind::kRename, "a", "b"), false});
+  queue->Submit(ApplyMutation{0, 2, Write("../escape", 0, "x"), false});
+  queue->Submit(ReadZone{0, 3, "/etc/passwd", 0, 10});
+  ASSERT_TRUE(answers_.WaitFor(3));
+  const std::vector<Input> inputs = answers_.inputs();
+  EXPECT_EQ(StatusOf(inputs[0]).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(StatusOf(inputs[1]).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(StatusOf(inputs[2]).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(Exists(tmp_ / "escape"));
+}
+
+TEST_F(ModuleIoQueueTest, OperationsOfAModuleWithoutAStoreAreAnsweredFailedPrecondition) {
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(1);
+  ASSERT_NE(queue, nullptr);
+  queue->Submit(ApplyMutation{9, 1, Write("f", 0, "x"), false});
+  queue->Submit(ReadZone{9, 2, "f", 0, 10});
+  queue->Submit(ListTree{9, 3});
+  queue->Submit(PreserveDivergent{9, {"f"}});
+  ASSERT_TRUE(answers_.WaitFor(3));
+  ASSERT_TRUE(answers_.WaitForPreserved(1));
+  const std::vector<Input> inputs = answers_.inputs();
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(AnswerOf(inputs[i]), (Answer{9, i + 1}));
+    EXPECT_EQ(StatusOf(inputs[i]).code(), absl::StatusCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(answers_.preserved()[0].second.status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ModuleIoQueueTest, PreserveDivergentKeepsThePathsAsTheEarlierOperationsLeftThem) {
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(2);
+  ASSERT_NE(queue, nullptr);
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  queue->Submit(ApplyMutation{0, 1, Write("f", 0, "divergent"), false});
+  queue->Submit(PreserveDivergent{0, {"f"}});
+  queue->Submit(ApplyMutation{0, 2, MakeMutation(MutationKind::kRemoveTree, "f"), false});
+  ASSERT_TRUE(answers_.WaitFor(2));
+  ASSERT_TRUE(answers_.WaitForPreserved(1));
+  const auto preserved = answers_.preserved();
+  ASSERT_TRUE(preserved[0].second.ok()) << preserved[0].second.status();
+  EXPECT_EQ(preserved[0].first, 0u);
+  EXPECT_EQ(ReadFile(*preserved[0].second + "/f"), "divergent");
+  EXPECT_FALSE(Exists(tmp_ / "root0/f"));
+}
+
+TEST_F(ModuleIoQueueTest, ShutdownAbandonsWaitingOperationsAndAnswersNothingAfter) {
+  Gate gate;
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(1, [&](Input input) {
+    gate.Hold();
+    answers_.Add(std::move(input));
+  });
+  ASSERT_NE(queue, nullptr);
+  const absl::Cleanup open_gate = [&] { gate.Open(); };  // before the queue joins
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  for (uint64_t id = 1; id <= 100; ++id) {
+    queue->Submit(ApplyMutation{0, id, Write("f", id, "x"), false});
+  }
+  ASSERT_TRUE(gate.WaitUntilHeld());
+  std::thread stopper([&] { queue->Shutdown(); });
+  gate.Open();
+  stopper.join();
+  const size_t answered = answers_.inputs().size();
+  EXPECT_GE(answered, 1u);  // the one being run finished and answered
+  EXPECT_LE(answered, 100u);
+  queue->Submit(ApplyMutation{0, 101, Write("f", 0, "x"), false});
+  queue.reset();
+  EXPECT_EQ(answers_.inputs().size(), answered);
+}
+
+TEST_F(ModuleIoQueueTest, StartNeedsAWorkerAndAModuleGetsOneStore) {
+  EXPECT_EQ(ModuleIoQueue::Start(
+                0, [](Input) {}, [](ModuleIndex, absl::StatusOr<std::string>) {})
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(1);
+  ASSERT_NE(queue, nullptr);
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  EXPECT_EQ(queue->AddModule(0, StoreFor(1), tmp_ / "kept").code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+}  // namespace
+}  // namespace duet::store::testing
