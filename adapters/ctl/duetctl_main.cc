@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "adapters/daemon/admin_client.h"
 #include "adapters/daemon/config_file.h"
+#include "adapters/net/cluster_key.h"
 #include "engine/config_parser.h"
 
 namespace duet::daemon {
@@ -131,7 +132,14 @@ int Run(int argc, char** argv) {
     return ConfigCheck(args[2]);
   }
   if (verb == "keygen") {
-    return Usage("keygen is not available in this build yet");
+    if (args.size() != 2) return Usage("keygen FILE");
+    absl::StatusOr<net::ClusterKey> key = net::WriteNewClusterKey(args[1]);
+    if (!key.ok()) {
+      std::cerr << "duetctl: " << key.status().message() << "\n";
+      return kRefused;
+    }
+    std::cout << args[1] << ": new cluster key written (mode 0600); copy it to both nodes\n";
+    return kOk;
   }
 
   absl::StatusOr<Config> config = LoadConfigFile(config_path);

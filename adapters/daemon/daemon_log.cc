@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -22,7 +23,11 @@ std::string Stamp() {
 
 DaemonLog::DaemonLog(std::string node, std::string dir, uint64_t max_bytes, FILE* console)
     : node_(std::move(node)), dir_(std::move(dir)), max_bytes_(max_bytes), console_(console) {
-  if (!dir_.empty()) ::mkdir(dir_.c_str(), 0700);
+  // The state directory may not exist yet on a first start.
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::create_directories(dir_, ignored);
+  }
 }
 
 DaemonLog::~DaemonLog() {

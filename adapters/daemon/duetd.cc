@@ -319,15 +319,8 @@ void Duetd::Carry(const Action& action) {
             if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
           },
           [&](const RunScript& a) {
-            ScriptRequest request;
-            request.module = config_.modules[a.module].name;
-            request.kind = a.kind;
-            request.run_id = a.run_id;
-            request.scripts_dir = config_.modules[a.module].scripts_dir;
-            request.env = ScriptEnvironment(config_, a.module, self_, a.kind);
-            request.timeout = config_.modules[a.module].script_timeout;
             ModuleIndex m = a.module;
-            scripts_->Run(std::move(request), [this, m](const ScriptResult& r) {
+            scripts_->Run(ScriptRequestFor(config_, self_, a), [this, m](const ScriptResult& r) {
               loop_->Feed(ScriptExited{m, r.run_id, r.exit_code, r.timed_out});
             });
           },
