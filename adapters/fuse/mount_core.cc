@@ -112,6 +112,7 @@ absl::Status MountCore::Mount() {
                         "allow_other,default_permissions,fsname=duet,subtype=duet", nullptr};
   fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   fuse_session* session = fuse_session_new(&args, &Operations(), sizeof(fuse_lowlevel_ops), this);
+  fuse_opt_free_args(&args);  // parsing may have copied them
   if (session == nullptr) {
     inodes_.Clear();
     return absl::InternalError("fuse_session_new failed (libfuse logged why on stderr)");
