@@ -145,11 +145,17 @@ void MountCore::WorkerLoop() {
       if (errno == EINTR) continue;
       break;
     }
-    if (fds[1].revents != 0) break;
-    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) break;  // unmounted or aborted
+    if (fds[1].revents != 0) break;  // Unmount
+    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+      mounted_ = false;  // unmounted from outside, or the connection was aborted
+      break;
+    }
     const int res = fuse_session_receive_buf(session, &buf);
     if (res == -EAGAIN || res == -EINTR) continue;
-    if (res <= 0) break;
+    if (res <= 0) {
+      mounted_ = false;
+      break;
+    }
     fuse_session_process_buf(session, &buf);
   }
   free(buf.mem);
@@ -192,12 +198,13 @@ void MountCore::Unmount() {
 
 void MountCore::SetWritable(bool writable) {
   if (writable_.exchange(writable) == writable) return;
+  // Under the lifecycle lock: an invalidation may wait for a read in progress, which needs
+  // the workers that Unmount would otherwise be stopping.
+  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
+  if (session_ == nullptr) return;
   std::vector<Inode*> all = inodes_.All();
   for (Inode* inode : all) inode->size_stale = true;
-  // Drop the pages and attributes the kernel cached in the other role. The handlers never
-  // wait for this call, so it cannot deadlock against a request it waits on.
-  std::shared_lock<std::shared_mutex> lock(session_mu_);
-  if (session_ == nullptr) return;
+  // Drop the pages and attributes the kernel cached in the other role.
   for (Inode* inode : all) {
     fuse_lowlevel_notify_inval_inode(session_, inodes_.IdOf(*inode), 0, 0);
   }

@@ -106,11 +106,12 @@ class MountCore {
   const MutationSink on_mutation_;
   std::atomic<bool> writable_{true};
 
-  std::mutex lifecycle_mu_;          // Mount and Unmount
-  bool used_ = false;                // guarded by lifecycle_mu_: Mount was tried
-  std::shared_mutex session_mu_;     // exclusive only to destroy the session
-  fuse_session* session_ = nullptr;  // guarded by session_mu_ (written under exclusive)
-  int stop_fd_ = -1;                 // eventfd the workers wait on besides /dev/fuse
+  std::mutex lifecycle_mu_;       // Mount and Unmount
+  bool used_ = false;             // guarded by lifecycle_mu_: Mount was tried
+  std::shared_mutex session_mu_;  // exclusive only to destroy the session
+  // Written under lifecycle_mu_ and session_mu_ (exclusive); read under either.
+  fuse_session* session_ = nullptr;
+  int stop_fd_ = -1;  // eventfd the workers wait on besides /dev/fuse
   std::vector<std::thread> workers_;
   std::atomic<bool> mounted_{false};
 

@@ -1,6 +1,7 @@
 // The mount across roles and its lifetime: read-only answers, fresh reads on the
 // non-writable side while the backing files change behind it, unmounting with work pending.
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <chrono>
 #include <future>
 #include <string>
+#include <thread>
 
 #include "adapters/fuse/replicated_mount.h"
 #include "gtest/gtest.h"
@@ -104,6 +106,16 @@ TEST_F(MountTest, UnmountWithAFileStillOpenDoesNotHang) {
   EXPECT_EQ(errno, ENOTCONN);
   close(fd);
   EXPECT_EQ(ReadFileAt("/proc/self/mounts").find(mnt_), std::string::npos);
+}
+
+TEST_F(MountTest, AMountDetachedFromOutsideIsSeenAsNotMounted) {
+  ASSERT_EQ(umount2(mnt_.c_str(), MNT_DETACH), 0);
+  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (mount_->mounted() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_FALSE(mount_->mounted());
+  mount_->Unmount();  // still cleans up
 }
 
 TEST_F(MountTest, CompleteOfAnUnknownOpIsNotFound) {
