@@ -136,25 +136,33 @@ absl::Status MountCore::Mount() {
   return absl::OkStatus();
 }
 
+// The session loop is the mount's own rather than fuse_session_loop_mt: its workers block in
+// read() on /dev/fuse and end only when a request arrives or the connection ends, and a lazy
+// detach with files still open ends neither, so Unmount could not stop them. Here they also
+// wait on an eventfd. One worker at a time waits for and receives a request (the others would
+// only wake and find nothing), then processes it while the next one receives.
 void MountCore::WorkerLoop() {
   fuse_session* session = session_;
   fuse_buf buf{};
   pollfd fds[2] = {{fuse_session_fd(session), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
   while (true) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (fds[1].revents != 0) break;  // Unmount
-    if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-      mounted_ = false;  // unmounted from outside, or the connection was aborted
-      break;
-    }
-    const int res = fuse_session_receive_buf(session, &buf);
-    if (res == -EAGAIN || res == -EINTR) continue;
-    if (res <= 0) {
-      mounted_ = false;
-      break;
+    {
+      std::lock_guard<std::mutex> receiving(receive_mu_);
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[1].revents != 0) break;  // Unmount (the eventfd stays readable for the others)
+      if (fds[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+        mounted_ = false;  // unmounted from outside, or the connection was aborted
+        break;
+      }
+      const int res = fuse_session_receive_buf(session, &buf);
+      if (res == -EAGAIN || res == -EINTR) continue;
+      if (res <= 0) {
+        mounted_ = false;
+        break;
+      }
     }
     fuse_session_process_buf(session, &buf);
   }

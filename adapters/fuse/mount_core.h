@@ -113,6 +113,7 @@ class MountCore {
   fuse_session* session_ = nullptr;
   int stop_fd_ = -1;  // eventfd the workers wait on besides /dev/fuse
   std::vector<std::thread> workers_;
+  std::mutex receive_mu_;  // held by the one worker waiting for the next request
   std::atomic<bool> mounted_{false};
 
   InodeTable inodes_;
