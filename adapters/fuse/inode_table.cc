@@ -99,6 +99,18 @@ int InodeTable::RelativePath(const Inode& inode, std::string* path) const {
     path->clear();
     return 0;
   }
+  // A rename applied between reading the name and checking it makes the check fail once;
+  // a name that stays wrong is gone.
+  constexpr int kAttempts = 3;
+  int err = 0;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    err = RelativePathOnce(inode, path);
+    if (err != ENOTSUP) return err;
+  }
+  return err;
+}
+
+int InodeTable::RelativePathOnce(const Inode& inode, std::string* path) const {
   char target[PATH_MAX];
   const ssize_t n = readlink(ProcFdPath(inode.fd).c_str(), target, sizeof target);
   if (n < 0) return errno;

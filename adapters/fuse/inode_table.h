@@ -71,6 +71,8 @@ class InodeTable {
   std::vector<Inode*> All();
 
  private:
+  int RelativePathOnce(const Inode& inode, std::string* path) const;
+
   std::string root_path_;
   std::unique_ptr<Inode> root_;
   std::mutex mu_;

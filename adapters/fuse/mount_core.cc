@@ -256,10 +256,9 @@ int MountCore::ModulePath(const Inode& parent, const char* name, std::string* pa
   return 0;
 }
 
-FileHandle* MountCore::AddFile(int fd, bool append) {
+FileHandle* MountCore::AddFile(int fd) {
   auto handle = std::make_unique<FileHandle>();
   handle->fd = fd;
-  handle->append = append;
   FileHandle* raw = handle.get();
   std::lock_guard<std::mutex> lock(handles_mu_);
   files_[raw] = std::move(handle);

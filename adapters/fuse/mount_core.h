@@ -24,7 +24,6 @@ namespace duet {
 
 struct FileHandle {
   int fd = -1;  // the backing file, opened read-only: the mount never writes it
-  bool append = false;
 };
 
 struct DirHandle {
@@ -86,7 +85,7 @@ class MountCore {
   // Page-cache choice for an open file (replicated_mount.h: direct_io when not writable).
   void SetCacheMode(fuse_file_info* fi) const;
 
-  FileHandle* AddFile(int fd, bool append);
+  FileHandle* AddFile(int fd);
   void CloseFile(FileHandle* handle);
   DirHandle* AddDir(DIR* dir);
   void CloseDir(DirHandle* handle);

@@ -96,7 +96,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, errno);
     return;
   }
-  FileHandle* handle = core.AddFile(fd, (fi->flags & O_APPEND) != 0);
+  FileHandle* handle = core.AddFile(fd);
   if (!truncates) {
     fi->fh = reinterpret_cast<uint64_t>(handle);
     core.SetCacheMode(fi);
@@ -153,7 +153,8 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_f
     fuse_reply_err(req, err);
     return;
   }
-  const bool append = reinterpret_cast<FileHandle*>(fi->fh)->append;
+  // The file's flags as of this write (fcntl may have changed O_APPEND since open).
+  const bool append = (fi->flags & O_APPEND) != 0;
   write.offset = append ? inode.size : static_cast<uint64_t>(off);
   inode.size = std::max<uint64_t>(inode.size, write.offset + size);
   mutations.push_back(std::move(write));

@@ -119,7 +119,7 @@ void MountCore::SendEntryReply(PendingReply& reply) {
     fuse_reply_err(reply.req, err);
     return;
   }
-  FileHandle* handle = AddFile(fd, (reply.fi.flags & O_APPEND) != 0);
+  FileHandle* handle = AddFile(fd);
   reply.fi.fh = reinterpret_cast<uint64_t>(handle);
   SetCacheMode(&reply.fi);
   if (fuse_reply_create(reply.req, &e, &reply.fi) != 0) {

@@ -14,11 +14,13 @@
 //    at once. A non-writable mount bypasses the page cache (direct_io on every open, entry and
 //    attribute timeouts 0), so readers see the backing files as the stream changes them with
 //    no call from the daemon; the switch itself drops what the kernel cached before it.
-//  - O_APPEND: the mount assigns a write's offset from its own per-inode size counter, which
-//    counts every mutation the mount already issued for the inode (writes extend it, truncates
-//    set it), so back-to-back appends get consecutive offsets before the first completes. The
-//    counter starts from the backing file's size; after a failed completion it is re-read from
-//    the backing file once no size-changing mutation of the inode is in flight.
+//  - O_APPEND (the file's flags at each write, so fcntl counts): the mount assigns the write's
+//    offset from its own per-inode size counter, which counts every mutation the mount
+//    already issued for the inode (writes extend it, truncates and O_TRUNC set it), so
+//    back-to-back appends get consecutive offsets before the first completes. The counter
+//    starts from the backing file's size; after a failed completion, or a role switch, it is
+//    re-read from the backing file once no size-changing mutation of the inode is in flight.
+//  - O_TRUNC on open becomes a kTruncate to 0; the open returns when it completes.
 //  - Mutating requests the engine has no kind for yet (xattrs, mknod other than regular files,
 //    fallocate, rename flags, chown, setting atime) fail with ENOTSUP (EINVAL for rename
 //    flags); so does a change to a file that has no name in the tree any more (open and
@@ -27,7 +29,12 @@
 //    EIO, stops the workers, detaches the mount (lazily, so open files do not block it) and
 //    ends the FUSE connection. Complete for an op_id no longer pending returns NotFound.
 //    on_mutation runs on a FUSE worker thread: it must not block (it hands the mutation on);
-//    it may call Complete itself.
+//    it may call Complete itself, but not Unmount. Mount, Unmount and SetWritable are called
+//    from one owner (the daemon's loop); Complete from any thread.
+//  - Known limits: created files are owned by the mount's user (kCreate has no owner yet);
+//    a hard-linked file whose name the mount first found is removed cannot be changed
+//    through its other names until looked up again (ENOTSUP); shared writable mmap works
+//    only while writable (direct_io refuses MAP_SHARED on the read-only side).
 #ifndef DUET_ADAPTERS_FUSE_REPLICATED_MOUNT_H_
 #define DUET_ADAPTERS_FUSE_REPLICATED_MOUNT_H_
 

@@ -90,6 +90,18 @@ TEST_F(MountTest, AppendsGetConsecutiveOffsetsFromTheMountsCounter) {
   EXPECT_EQ(got[1].offset, 7u);
 }
 
+TEST_F(MountTest, AppendSetByFcntlAfterOpenAppends) {
+  ASSERT_EQ(WriteFileAt(B("log"), "123", O_CREAT), 0);
+  const int fd = open(M("log").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fcntl(fd, F_SETFL, O_APPEND), 0);
+  ASSERT_EQ(write(fd, "xy", 2), 2);
+  close(fd);
+  EXPECT_EQ(ReadFileAt(M("log")), "123xy");
+  ASSERT_EQ(sink_->Received().size(), 1u);
+  EXPECT_EQ(sink_->Received()[0].offset, 3u);
+}
+
 TEST_F(MountTest, OpenWithOTruncIsATruncateToZero) {
   ASSERT_EQ(WriteFileAt(B("t"), "old contents", O_CREAT), 0);
   ASSERT_EQ(WriteFileAt(M("t"), "new", O_TRUNC), 0);
