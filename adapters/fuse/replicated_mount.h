@@ -31,10 +31,10 @@
 //    on_mutation runs on a FUSE worker thread: it must not block (it hands the mutation on);
 //    it may call Complete itself, but not Unmount. Mount, Unmount and SetWritable are called
 //    from one owner (the daemon's loop); Complete from any thread.
-//  - Known limits: created files are owned by the mount's user (kCreate has no owner yet);
-//    a hard-linked file whose name the mount first found is removed cannot be changed
-//    through its other names until looked up again (ENOTSUP); shared writable mmap works
-//    only while writable (direct_io refuses MAP_SHARED on the read-only side).
+//  - Known limits: a created file is owned by whoever applies it (duetd: root) until the
+//    engine's mutations carry owners; a hard-linked file cannot be changed through its other
+//    names once the name the mount first found it by is removed (ENOTSUP) until the kernel
+//    forgets the inode; MAP_SHARED mmap works only while writable (direct_io refuses it).
 #ifndef DUET_ADAPTERS_FUSE_REPLICATED_MOUNT_H_
 #define DUET_ADAPTERS_FUSE_REPLICATED_MOUNT_H_
 
