@@ -13,6 +13,7 @@
 #include <chrono>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -214,6 +215,37 @@ TEST_F(MountTest, ChangesTheEngineCannotCarryYetAreRefusedWithoutReachingIt) {
   EXPECT_EQ(chown(M("f").c_str(), 1, 1), -1);
   EXPECT_EQ(errno, ENOTSUP);
   EXPECT_EQ(sink_->Received().size(), before);
+}
+
+TEST_F(MountTest, ConcurrentWritersToSeparateFilesAllLand) {
+  constexpr int kWriters = 8;
+  constexpr int kWritesEach = 40;
+  std::vector<std::thread> writers;
+  std::vector<int> failures(kWriters, 0);
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      const std::string path = M("w" + std::to_string(w));
+      const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
+      if (fd < 0) {
+        ++failures[w];
+        return;
+      }
+      for (int i = 0; i < kWritesEach; ++i) {
+        const std::string line = std::to_string(i) + "\n";
+        if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+          ++failures[w];
+        }
+      }
+      close(fd);
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  std::string want;
+  for (int i = 0; i < kWritesEach; ++i) want += std::to_string(i) + "\n";
+  for (int w = 0; w < kWriters; ++w) {
+    EXPECT_EQ(failures[w], 0) << w;
+    EXPECT_EQ(ReadFileAt(B("w" + std::to_string(w))), want) << w;
+  }
 }
 
 TEST_F(MountTest, ReaddirListsManyEntries) {
