@@ -1,0 +1,141 @@
+#include "adapters/fuse/inode_table.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+namespace duet {
+
+std::string ProcFdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+InodeTable::~InodeTable() { Clear(); }
+
+int InodeTable::Open(const std::string& root_path) {
+  char resolved[PATH_MAX];
+  if (realpath(root_path.c_str(), resolved) == nullptr) return errno;
+  const int fd = open(resolved, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    const int err = errno;
+    close(fd);
+    return err;
+  }
+  root_path_ = resolved;
+  root_ = std::make_unique<Inode>();
+  root_->fd = fd;
+  root_->dev = st.st_dev;
+  root_->ino = st.st_ino;
+  root_->type = S_IFDIR;
+  root_->nlookup = 1;
+  return 0;
+}
+
+void InodeTable::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, inode] : by_key_) close(inode->fd);
+  by_key_.clear();
+  if (root_ != nullptr) {
+    close(root_->fd);
+    root_.reset();
+  }
+}
+
+Inode& InodeTable::Get(fuse_ino_t ino) {
+  if (ino == FUSE_ROOT_ID) return *root_;
+  return *reinterpret_cast<Inode*>(ino);
+}
+
+fuse_ino_t InodeTable::IdOf(Inode& inode) {
+  if (&inode == root_.get()) return FUSE_ROOT_ID;
+  return reinterpret_cast<fuse_ino_t>(&inode);
+}
+
+int InodeTable::Lookup(Inode& parent, const char* name, Inode** found, struct stat* st) {
+  const int fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    const int err = errno;
+    close(fd);
+    return err;
+  }
+  if (st->st_dev == root_->dev && st->st_ino == root_->ino) {
+    close(fd);
+    *found = root_.get();
+    return 0;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& slot = by_key_[{st->st_dev, st->st_ino}];
+  if (slot == nullptr) {
+    slot = std::make_unique<Inode>();
+    slot->fd = fd;
+    slot->dev = st->st_dev;
+    slot->ino = st->st_ino;
+    slot->type = st->st_mode & S_IFMT;
+  } else {
+    close(fd);  // never swap a descriptor another thread may be using
+  }
+  ++slot->nlookup;
+  *found = slot.get();
+  return 0;
+}
+
+void InodeTable::Forget(Inode& inode, uint64_t count) {
+  if (&inode == root_.get()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  inode.nlookup = count >= inode.nlookup ? 0 : inode.nlookup - count;
+  if (inode.nlookup > 0) return;
+  auto it = by_key_.find({inode.dev, inode.ino});
+  if (it == by_key_.end() || it->second.get() != &inode) return;
+  close(inode.fd);
+  by_key_.erase(it);
+}
+
+int InodeTable::RelativePath(const Inode& inode, std::string* path) const {
+  if (&inode == root_.get()) {
+    path->clear();
+    return 0;
+  }
+  // A rename applied between reading the name and checking it makes the check fail once;
+  // a name that stays wrong is gone.
+  constexpr int kAttempts = 3;
+  int err = 0;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    err = RelativePathOnce(inode, path);
+    if (err != ENOTSUP) return err;
+  }
+  return err;
+}
+
+int InodeTable::RelativePathOnce(const Inode& inode, std::string* path) const {
+  char target[PATH_MAX];
+  const ssize_t n = readlink(ProcFdPath(inode.fd).c_str(), target, sizeof target);
+  if (n < 0) return errno;
+  if (static_cast<size_t>(n) >= sizeof target) return ENAMETOOLONG;
+  const std::string full(target, static_cast<size_t>(n));
+  const std::string prefix = root_path_ == "/" ? "/" : root_path_ + "/";
+  if (full.size() <= prefix.size() || full.compare(0, prefix.size(), prefix) != 0) {
+    return ENOTSUP;
+  }
+  std::string relative = full.substr(prefix.size());
+  struct stat st;
+  if (fstatat(root_->fd, relative.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      st.st_dev != inode.dev || st.st_ino != inode.ino) {
+    return ENOTSUP;  // removed (" (deleted)") or renamed under us
+  }
+  *path = std::move(relative);
+  return 0;
+}
+
+std::vector<Inode*> InodeTable::All() {
+  std::vector<Inode*> all;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (root_ != nullptr) all.push_back(root_.get());
+  for (auto& [key, inode] : by_key_) all.push_back(inode.get());
+  return all;
+}
+
+}  // namespace duet

@@ -1,0 +1,356 @@
+// The requests that change the tree: none is applied here. Each becomes Mutations handed to
+// the sink through MountCore::Issue and is answered when they complete (pending_replies.cc).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "adapters/fuse/mount_core.h"
+
+namespace duet {
+namespace {
+
+// What the engine cannot carry yet (another change is adding these kinds). Each is refused
+// here, in one place, with the errno an application expects for an unsupported operation;
+// supporting one means building its Mutation in the handler instead of calling this.
+enum class NotYetReplicated {
+  kXattrChange,  // setxattr, removexattr
+  kSpecialFile,  // mknod of a FIFO, socket or device
+  kFallocate,    // fallocate, including punching holes
+  kRenameFlags,  // RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT
+  kOwnerChange,  // chown (kSetattr has no owner)
+  kAccessTime,   // utimens setting atime (kSetattr has mtime only)
+};
+
+int ErrnoFor(NotYetReplicated what) {
+  switch (what) {
+    case NotYetReplicated::kRenameFlags:
+      return EINVAL;  // what renameat2 answers for flags a file system does not support
+    case NotYetReplicated::kXattrChange:
+    case NotYetReplicated::kSpecialFile:
+    case NotYetReplicated::kFallocate:
+    case NotYetReplicated::kOwnerChange:
+    case NotYetReplicated::kAccessTime:
+      return ENOTSUP;
+  }
+  return ENOTSUP;
+}
+
+void Refuse(fuse_req_t req, NotYetReplicated what) { fuse_reply_err(req, ErrnoFor(what)); }
+
+// Every mutating handler starts here: EROFS at once when this node may not write.
+bool RefusedReadOnly(fuse_req_t req) {
+  if (CoreOf(req).writable()) return false;
+  fuse_reply_err(req, EROFS);
+  return true;
+}
+
+Inode& InodeOf(fuse_req_t req, fuse_ino_t ino) { return CoreOf(req).inodes().Get(ino); }
+
+PendingReply ReplyOf(fuse_req_t req, ReplyShape shape) {
+  PendingReply reply;
+  reply.req = req;
+  reply.shape = shape;
+  return reply;
+}
+
+// A mutation of `kind` on `name` under `parent`, answered with `shape` (kEntry and kCreate
+// look `name` up under `parent` once it is done).
+void IssueNamed(fuse_req_t req, fuse_ino_t parent, const char* name, Mutation mutation,
+                ReplyShape shape, const fuse_file_info* fi = nullptr) {
+  MountCore& core = CoreOf(req);
+  Inode& dir = InodeOf(req, parent);
+  if (int err = core.ModulePath(dir, name, &mutation.path); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  PendingReply reply = ReplyOf(req, shape);
+  reply.inode = &dir;
+  reply.name = name;
+  if (fi != nullptr) reply.fi = *fi;
+  std::vector<Mutation> mutations;
+  mutations.push_back(std::move(mutation));
+  core.Issue(std::move(reply), std::move(mutations), nullptr);
+}
+
+Mutation WithMode(MutationKind kind, mode_t mode) {
+  Mutation m;
+  m.kind = kind;
+  m.mode = mode & 07777;
+  return m;
+}
+
+void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  MountCore& core = CoreOf(req);
+  Inode& inode = InodeOf(req, ino);
+  const bool truncates = (fi->flags & O_TRUNC) != 0;
+  if (((fi->flags & O_ACCMODE) != O_RDONLY || truncates) && RefusedReadOnly(req)) return;
+  // Read-only even for a writer: the mount reads through it and never writes.
+  const int fd = open(ProcFdPath(inode.fd).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  FileHandle* handle = core.AddFile(fd);
+  if (!truncates) {
+    fi->fh = reinterpret_cast<uint64_t>(handle);
+    core.SetCacheMode(fi);
+    if (fuse_reply_open(req, fi) != 0) core.CloseFile(handle);
+    return;
+  }
+  Mutation truncate = MakeMutation(MutationKind::kTruncate, "");
+  if (int err = core.ModulePath(inode, &truncate.path); err != 0) {
+    core.CloseFile(handle);
+    fuse_reply_err(req, err);
+    return;
+  }
+  PendingReply reply = ReplyOf(req, ReplyShape::kOpen);
+  reply.inode = &inode;
+  reply.fi = *fi;
+  reply.handle = handle;
+  std::vector<Mutation> mutations;
+  mutations.push_back(std::move(truncate));
+  std::lock_guard<std::mutex> size_lock(inode.size_mu);
+  inode.size = 0;
+  inode.size_known = true;
+  core.Issue(std::move(reply), std::move(mutations), &inode);
+}
+
+void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
+  if (RefusedReadOnly(req)) return;
+  MountCore& core = CoreOf(req);
+  Inode& inode = InodeOf(req, ino);
+  // The one copy: from the request (a pipe when the kernel spliced it) into the Payload.
+  const size_t size = fuse_buf_size(in);
+  std::string bytes(size, '\0');
+  fuse_bufvec out = FUSE_BUFVEC_INIT(size);
+  out.buf[0].mem = bytes.data();
+  const ssize_t copied = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
+  if (copied < 0) {
+    fuse_reply_err(req, static_cast<int>(-copied));
+    return;
+  }
+  if (static_cast<size_t>(copied) != size) {
+    fuse_reply_err(req, EIO);
+    return;
+  }
+  Mutation write = MakeMutation(MutationKind::kWrite, "");
+  if (int err = core.ModulePath(inode, &write.path); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  write.data = MakePayload(std::move(bytes));
+  PendingReply reply = ReplyOf(req, ReplyShape::kWrite);
+  reply.write_size = size;
+  std::vector<Mutation> mutations;
+  std::lock_guard<std::mutex> size_lock(inode.size_mu);
+  if (int err = core.EnsureSizeKnown(inode); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  // The file's flags as of this write (fcntl may have changed O_APPEND since open).
+  const bool append = (fi->flags & O_APPEND) != 0;
+  write.offset = append ? inode.size : static_cast<uint64_t>(off);
+  inode.size = std::max<uint64_t>(inode.size, write.offset + size);
+  mutations.push_back(std::move(write));
+  core.Issue(std::move(reply), std::move(mutations), &inode);
+}
+
+int64_t NowNanos() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+
+void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+             fuse_file_info* /*fi*/) {
+  if (RefusedReadOnly(req)) return;
+  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    return Refuse(req, NotYetReplicated::kOwnerChange);
+  }
+  if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
+    return Refuse(req, NotYetReplicated::kAccessTime);
+  }
+  MountCore& core = CoreOf(req);
+  Inode& inode = InodeOf(req, ino);
+  std::string path;
+  if (int err = core.ModulePath(inode, &path); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  struct stat now_st;
+  if (fstatat(inode.fd, "", &now_st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  std::vector<Mutation> mutations;
+  const bool resize = (to_set & FUSE_SET_ATTR_SIZE) != 0;
+  if (resize) {
+    Mutation truncate = MakeMutation(MutationKind::kTruncate, path);
+    truncate.offset = static_cast<uint64_t>(attr->st_size);
+    mutations.push_back(std::move(truncate));
+  }
+  const bool mode = (to_set & FUSE_SET_ATTR_MODE) != 0;
+  const bool mtime = (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) != 0;
+  if (mode || mtime) {
+    // kSetattr always carries a mode: a time-only change keeps the current one.
+    Mutation setattr = WithMode(MutationKind::kSetattr, mode ? attr->st_mode : now_st.st_mode);
+    setattr.path = path;
+    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+      setattr.mtime_ns = NowNanos();
+    } else if (to_set & FUSE_SET_ATTR_MTIME) {
+      setattr.mtime_ns =
+          static_cast<int64_t>(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
+    } else {
+      setattr.mtime_ns = kKeepMtime;
+    }
+    mutations.push_back(std::move(setattr));
+  }
+  if (mutations.empty()) {  // only what the backing file keeps itself (ctime)
+    fuse_reply_attr(req, &now_st, core.CacheTimeout());
+    return;
+  }
+  PendingReply reply = ReplyOf(req, ReplyShape::kAttr);
+  reply.inode = &inode;
+  if (!resize) {
+    core.Issue(std::move(reply), std::move(mutations), nullptr);
+    return;
+  }
+  std::lock_guard<std::mutex> size_lock(inode.size_mu);
+  inode.size = static_cast<uint64_t>(attr->st_size);
+  inode.size_known = true;
+  core.Issue(std::move(reply), std::move(mutations), &inode);
+}
+
+void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+  if (RefusedReadOnly(req)) return;
+  IssueNamed(req, parent, name, WithMode(MutationKind::kCreate, mode), ReplyShape::kCreate, fi);
+}
+
+void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t /*rdev*/) {
+  if (RefusedReadOnly(req)) return;
+  if (!S_ISREG(mode)) return Refuse(req, NotYetReplicated::kSpecialFile);
+  IssueNamed(req, parent, name, WithMode(MutationKind::kCreate, mode), ReplyShape::kEntry);
+}
+
+void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (RefusedReadOnly(req)) return;
+  IssueNamed(req, parent, name, WithMode(MutationKind::kMkdir, mode), ReplyShape::kEntry);
+}
+
+void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (RefusedReadOnly(req)) return;
+  IssueNamed(req, parent, name, MakeMutation(MutationKind::kUnlink, ""), ReplyShape::kStatusOnly);
+}
+
+void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (RefusedReadOnly(req)) return;
+  IssueNamed(req, parent, name, MakeMutation(MutationKind::kRmdir, ""), ReplyShape::kStatusOnly);
+}
+
+void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+            const char* new_name, unsigned int flags) {
+  if (RefusedReadOnly(req)) return;
+  if (flags != 0) return Refuse(req, NotYetReplicated::kRenameFlags);
+  Mutation rename = MakeMutation(MutationKind::kRename, "");
+  if (int err = CoreOf(req).ModulePath(InodeOf(req, new_parent), new_name, &rename.path2);
+      err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  IssueNamed(req, parent, name, std::move(rename), ReplyShape::kStatusOnly);
+}
+
+void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  if (RefusedReadOnly(req)) return;
+  IssueNamed(req, parent, name, MakeMutation(MutationKind::kSymlink, "", target),
+             ReplyShape::kEntry);
+}
+
+void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+  if (RefusedReadOnly(req)) return;
+  // kLink: path is the existing name, path2 the new one; the reply is the new name's entry.
+  MountCore& core = CoreOf(req);
+  Mutation link = MakeMutation(MutationKind::kLink, "");
+  if (int err = core.ModulePath(InodeOf(req, ino), &link.path); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  Inode& dir = InodeOf(req, new_parent);
+  if (int err = core.ModulePath(dir, new_name, &link.path2); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  PendingReply reply = ReplyOf(req, ReplyShape::kEntry);
+  reply.inode = &dir;
+  reply.name = new_name;
+  std::vector<Mutation> mutations;
+  mutations.push_back(std::move(link));
+  core.Issue(std::move(reply), std::move(mutations), nullptr);
+}
+
+void IssueFsync(fuse_req_t req, fuse_ino_t ino) {
+  if (RefusedReadOnly(req)) return;
+  MountCore& core = CoreOf(req);
+  Mutation fsync = MakeMutation(MutationKind::kFsync, "");
+  if (int err = core.ModulePath(InodeOf(req, ino), &fsync.path); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  std::vector<Mutation> mutations;
+  mutations.push_back(std::move(fsync));
+  core.Issue(ReplyOf(req, ReplyShape::kStatusOnly), std::move(mutations), nullptr);
+}
+
+void Fsync(fuse_req_t req, fuse_ino_t ino, int /*datasync*/, fuse_file_info* /*fi*/) {
+  IssueFsync(req, ino);
+}
+
+void FsyncDir(fuse_req_t req, fuse_ino_t ino, int /*datasync*/, fuse_file_info* /*fi*/) {
+  IssueFsync(req, ino);
+}
+
+void SetXattr(fuse_req_t req, fuse_ino_t /*ino*/, const char* /*name*/, const char* /*value*/,
+              size_t /*size*/, int /*flags*/) {
+  if (RefusedReadOnly(req)) return;
+  Refuse(req, NotYetReplicated::kXattrChange);
+}
+
+void RemoveXattr(fuse_req_t req, fuse_ino_t /*ino*/, const char* /*name*/) {
+  if (RefusedReadOnly(req)) return;
+  Refuse(req, NotYetReplicated::kXattrChange);
+}
+
+void Fallocate(fuse_req_t req, fuse_ino_t /*ino*/, int /*mode*/, off_t /*offset*/, off_t /*length*/,
+               fuse_file_info* /*fi*/) {
+  if (RefusedReadOnly(req)) return;
+  Refuse(req, NotYetReplicated::kFallocate);
+}
+
+}  // namespace
+
+void AddMutatingOperations(fuse_lowlevel_ops& ops) {
+  ops.open = Open;
+  ops.write_buf = WriteBuf;
+  ops.setattr = SetAttr;
+  ops.create = Create;
+  ops.mknod = MkNod;
+  ops.mkdir = MkDir;
+  ops.unlink = Unlink;
+  ops.rmdir = RmDir;
+  ops.rename = Rename;
+  ops.symlink = Symlink;
+  ops.link = Link;
+  ops.fsync = Fsync;
+  ops.fsyncdir = FsyncDir;
+  ops.setxattr = SetXattr;
+  ops.removexattr = RemoveXattr;
+  ops.fallocate = Fallocate;
+}
+
+}  // namespace duet

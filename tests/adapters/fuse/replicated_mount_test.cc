@@ -1,0 +1,303 @@
+// The writable mount: what the application sees and what the engine is handed.
+#include "adapters/fuse/replicated_mount.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/adapters/fuse/mount_fixture.h"
+
+namespace duet {
+namespace {
+
+using std::chrono::seconds;
+
+std::vector<MutationKind> KindsOf(const std::vector<Mutation>& mutations) {
+  std::vector<MutationKind> kinds;
+  for (const Mutation& m : mutations) kinds.push_back(m.kind);
+  return kinds;
+}
+
+TEST_F(MountTest, CreatedAndWrittenFileReadsBackAndTheEngineGetsCreateThenWrite) {
+  ASSERT_EQ(WriteFileAt(M("f"), "hello", O_CREAT | O_EXCL, 0640), 0);
+  EXPECT_EQ(ReadFileAt(M("f")), "hello");
+  EXPECT_EQ(ReadFileAt(B("f")), "hello");
+  const std::vector<Mutation> got = sink_->Received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].kind, MutationKind::kCreate);
+  EXPECT_EQ(got[0].path, "vol/f");
+  EXPECT_EQ(got[0].mode, 0640u);
+  EXPECT_EQ(got[1].kind, MutationKind::kWrite);
+  EXPECT_EQ(got[1].path, "vol/f");
+  EXPECT_EQ(got[1].offset, 0u);
+  ASSERT_NE(got[1].data, nullptr);
+  EXPECT_EQ(*got[1].data, "hello");
+}
+
+TEST_F(MountTest, PwriteCarriesItsOffsetAndBytes) {
+  ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT), 0);
+  const int fd = open(M("f").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, "xyz", 3, 8192), 3);
+  close(fd);
+  const std::vector<Mutation> got = sink_->Received();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().kind, MutationKind::kWrite);
+  EXPECT_EQ(got.back().offset, 8192u);
+  EXPECT_EQ(*got.back().data, "xyz");
+  struct stat st;
+  ASSERT_EQ(stat(M("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 8195);
+}
+
+TEST_F(MountTest, LargeWriteArrivesWhole) {
+  const std::string big(3 << 20, 'q');
+  ASSERT_EQ(WriteFileAt(M("big"), big, O_CREAT), 0);
+  EXPECT_EQ(ReadFileAt(B("big")), big);
+  uint64_t bytes = 0;
+  uint64_t largest = 0;
+  for (const Mutation& m : sink_->Received()) {
+    if (m.kind != MutationKind::kWrite) continue;
+    largest = std::max(largest, m.data_size());
+    bytes += m.data_size();
+  }
+  EXPECT_EQ(bytes, big.size());
+  EXPECT_EQ(largest, 1u << 20);  // max_write
+}
+
+TEST_F(MountTest, AppendsGetConsecutiveOffsetsFromTheMountsCounter) {
+  ASSERT_EQ(WriteFileAt(B("log"), "12345", O_CREAT), 0);  // existing data, size 5
+  const int fd = open(M("log").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, "ab", 2), 2);
+  ASSERT_EQ(write(fd, "cde", 3), 3);
+  close(fd);
+  EXPECT_EQ(ReadFileAt(M("log")), "12345abcde");
+  const std::vector<Mutation> got = sink_->Received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].offset, 5u);
+  EXPECT_EQ(got[1].offset, 7u);
+}
+
+TEST_F(MountTest, AppendSetByFcntlAfterOpenAppends) {
+  ASSERT_EQ(WriteFileAt(B("log"), "123", O_CREAT), 0);
+  const int fd = open(M("log").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fcntl(fd, F_SETFL, O_APPEND), 0);
+  ASSERT_EQ(write(fd, "xy", 2), 2);
+  close(fd);
+  EXPECT_EQ(ReadFileAt(M("log")), "123xy");
+  ASSERT_EQ(sink_->Received().size(), 1u);
+  EXPECT_EQ(sink_->Received()[0].offset, 3u);
+}
+
+TEST_F(MountTest, OpenWithOTruncIsATruncateToZero) {
+  ASSERT_EQ(WriteFileAt(B("t"), "old contents", O_CREAT), 0);
+  ASSERT_EQ(WriteFileAt(M("t"), "new", O_TRUNC), 0);
+  EXPECT_EQ(ReadFileAt(M("t")), "new");
+  const std::vector<Mutation> got = sink_->Received();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].kind, MutationKind::kTruncate);
+  EXPECT_EQ(got[0].path, "vol/t");
+  EXPECT_EQ(got[0].offset, 0u);
+  EXPECT_EQ(got[1].kind, MutationKind::kWrite);
+}
+
+TEST_F(MountTest, NamespaceChangesGoThroughTheEngineAndShowInTheMount) {
+  ASSERT_EQ(mkdir(M("d").c_str(), 0750), 0);
+  ASSERT_EQ(WriteFileAt(M("d/a"), "A", O_CREAT), 0);
+  ASSERT_EQ(rename(M("d/a").c_str(), M("d/b").c_str()), 0);
+  ASSERT_EQ(symlink("b", M("d/s").c_str()), 0);
+  ASSERT_EQ(link(M("d/b").c_str(), M("d/h").c_str()), 0);
+  ASSERT_EQ(truncate(M("d/b").c_str(), 100), 0);
+  ASSERT_EQ(chmod(M("d/b").c_str(), 0600), 0);
+
+  struct stat st;
+  ASSERT_EQ(stat(M("d/h").c_str(), &st), 0);
+  EXPECT_EQ(st.st_nlink, 2u);
+  EXPECT_EQ(st.st_size, 100);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  char target[16] = {};
+  ASSERT_EQ(readlink(M("d/s").c_str(), target, sizeof target - 1), 1);
+  EXPECT_STREQ(target, "b");
+  EXPECT_EQ(access(M("d/a").c_str(), F_OK), -1);
+
+  ASSERT_EQ(unlink(M("d/h").c_str()), 0);
+  ASSERT_EQ(unlink(M("d/s").c_str()), 0);
+  ASSERT_EQ(unlink(M("d/b").c_str()), 0);
+  ASSERT_EQ(rmdir(M("d").c_str()), 0);
+  EXPECT_EQ(access(B("d").c_str(), F_OK), -1);
+
+  const std::vector<Mutation> got = sink_->Received();
+  const std::vector<MutationKind> want = {
+      MutationKind::kMkdir,    MutationKind::kCreate,  MutationKind::kWrite,
+      MutationKind::kRename,   MutationKind::kSymlink, MutationKind::kLink,
+      MutationKind::kTruncate, MutationKind::kSetattr, MutationKind::kUnlink,
+      MutationKind::kUnlink,   MutationKind::kUnlink,  MutationKind::kRmdir};
+  ASSERT_EQ(KindsOf(got), want);
+  EXPECT_EQ(got[0].path, "vol/d");
+  EXPECT_EQ(got[0].mode, 0750u);
+  EXPECT_EQ(got[3].path, "vol/d/a");
+  EXPECT_EQ(got[3].path2, "vol/d/b");
+  EXPECT_EQ(got[4].path, "vol/d/s");
+  EXPECT_EQ(got[4].path2, "b");  // a symlink's target, verbatim
+  EXPECT_EQ(got[5].path, "vol/d/b");
+  EXPECT_EQ(got[5].path2, "vol/d/h");
+  EXPECT_EQ(got[6].offset, 100u);
+  EXPECT_EQ(got[7].mode, 0600u);
+  EXPECT_EQ(got[7].mtime_ns, kKeepMtime);
+  EXPECT_EQ(got[11].path, "vol/d");
+}
+
+TEST_F(MountTest, SettingOnlyTheMtimeKeepsTheModeAndCarriesTheTime) {
+  ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT, 0604), 0);
+  const timespec times[2] = {{0, UTIME_OMIT}, {1700000000, 123456789}};
+  ASSERT_EQ(utimensat(AT_FDCWD, M("f").c_str(), times, 0), 0);
+  const std::vector<Mutation> got = sink_->Received();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().kind, MutationKind::kSetattr);
+  EXPECT_EQ(got.back().mode, 0604u);
+  EXPECT_EQ(got.back().mtime_ns, int64_t{1700000000123456789});
+  struct stat st;
+  ASSERT_EQ(stat(B("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
+}
+
+TEST_F(MountTest, WritingAnOpenUnlinkedFileFailsClearlyInsteadOfDiverging) {
+  const int fd = open(M("tmp").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(unlink(M("tmp").c_str()), 0);
+  EXPECT_EQ(write(fd, "x", 1), -1);
+  EXPECT_EQ(errno, ENOTSUP);  // no name left for the engine to replicate it under
+  close(fd);
+}
+
+TEST_F(MountTest, FsyncReachesTheEngine) {
+  const int fd = open(M("f").c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(fsync(fd), 0);
+  close(fd);
+  const std::vector<Mutation> got = sink_->Received();
+  ASSERT_FALSE(got.empty());
+  EXPECT_EQ(got.back().kind, MutationKind::kFsync);
+  EXPECT_EQ(got.back().path, "vol/f");
+}
+
+TEST_F(MountTest, AnErrorFromCompleteReachesTheApplicationAsItsErrno) {
+  ASSERT_EQ(WriteFileAt(M("full"), "", O_CREAT), 0);
+  sink_->FailPath("vol/full", ENOSPC);
+  EXPECT_EQ(WriteFileAt(M("full"), "data", 0), ENOSPC);
+  sink_->FailPath("vol/dir", EEXIST);
+  EXPECT_EQ(mkdir(M("dir").c_str(), 0755), -1);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(ReadFileAt(B("full")), "");  // the mount itself wrote nothing
+}
+
+TEST_F(MountTest, ChangesTheEngineCannotCarryYetAreRefusedWithoutReachingIt) {
+  ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT), 0);
+  const size_t before = sink_->Received().size();
+  EXPECT_EQ(setxattr(M("f").c_str(), "user.k", "v", 1, 0), -1);
+  EXPECT_EQ(errno, ENOTSUP);
+  EXPECT_EQ(mkfifo(M("fifo").c_str(), 0644), -1);
+  EXPECT_EQ(errno, ENOTSUP);
+  EXPECT_EQ(chown(M("f").c_str(), 1, 1), -1);
+  EXPECT_EQ(errno, ENOTSUP);
+  EXPECT_EQ(sink_->Received().size(), before);
+}
+
+TEST_F(MountTest, ConcurrentWritersToSeparateFilesAllLand) {
+  constexpr int kWriters = 8;
+  constexpr int kWritesEach = 40;
+  std::vector<std::thread> writers;
+  std::vector<int> failures(kWriters, 0);
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      const std::string path = M("w" + std::to_string(w));
+      const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
+      if (fd < 0) {
+        ++failures[w];
+        return;
+      }
+      for (int i = 0; i < kWritesEach; ++i) {
+        const std::string line = std::to_string(i) + "\n";
+        if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+          ++failures[w];
+        }
+      }
+      close(fd);
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  std::string want;
+  for (int i = 0; i < kWritesEach; ++i) want += std::to_string(i) + "\n";
+  for (int w = 0; w < kWriters; ++w) {
+    EXPECT_EQ(failures[w], 0) << w;
+    EXPECT_EQ(ReadFileAt(B("w" + std::to_string(w))), want) << w;
+  }
+}
+
+TEST_F(MountTest, ReaddirListsManyEntries) {
+  constexpr int kEntries = 2000;
+  std::set<std::string> want;
+  for (int i = 0; i < kEntries; ++i) {
+    const std::string name = "entry-with-a-longish-name-" + std::to_string(i);
+    ASSERT_EQ(WriteFileAt(B(name), "", O_CREAT), 0);
+    want.insert(name);
+  }
+  DIR* dir = opendir(mnt_.c_str());
+  ASSERT_NE(dir, nullptr);
+  std::set<std::string> seen;
+  while (dirent* e = readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    EXPECT_TRUE(seen.insert(name).second) << name;
+  }
+  closedir(dir);
+  EXPECT_EQ(seen, want);
+}
+
+TEST_F(MountTest, StatfsAndXattrsReadTheBackingDirectory) {
+  ASSERT_EQ(WriteFileAt(B("x"), "", O_CREAT), 0);
+  ASSERT_EQ(setxattr(B("x").c_str(), "user.k", "value", 5, 0), 0);
+  char value[16] = {};
+  EXPECT_EQ(getxattr(M("x").c_str(), "user.k", value, sizeof value), 5);
+  EXPECT_STREQ(value, "value");
+  struct statvfs via_mount, via_backing;
+  ASSERT_EQ(statvfs(mnt_.c_str(), &via_mount), 0);
+  ASSERT_EQ(statvfs(backing_.c_str(), &via_backing), 0);
+  EXPECT_EQ(via_mount.f_blocks, via_backing.f_blocks);
+}
+
+TEST(ReplicatedMountSetup, MissingMountpointIsAClearError) {
+  ReplicatedMountOptions options;
+  options.mountpoint = "/nonexistent/duet-mnt";
+  options.backing_root = "/tmp";
+  ReplicatedMount mount(options, [](uint64_t, Mutation) {});
+  const absl::Status status = mount.Mount();
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
+  EXPECT_NE(status.message().find("/nonexistent/duet-mnt"), absl::string_view::npos) << status;
+}
+
+TEST(ReplicatedMountSetup, PathPrefixWithDotDotIsRefused) {
+  ReplicatedMountOptions options;
+  options.mountpoint = "/tmp";
+  options.backing_root = "/tmp";
+  options.path_prefix = "a/../b";
+  ReplicatedMount mount(options, [](uint64_t, Mutation) {});
+  EXPECT_EQ(mount.Mount().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace duet
