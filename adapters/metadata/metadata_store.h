@@ -2,7 +2,8 @@
 // PersistModule, PersistIncarnation, PersistReplica), under its state_dir, recovered at
 // start into the PersistedNode the Node is built from (DESIGN.md §2, adapter contract C4).
 //
-// Layout (state_dir is created with mode 0700 if missing):
+// Layout (state_dir, and any missing parent, is created with mode 0700; an existing one is
+// kept as it is):
 //   STATE_DIR/metadata/            mode 0700
 //     node.log                     the node's incarnation records
 //     module-NAME.log              one module's PersistModule records and PersistReplica
