@@ -215,6 +215,14 @@ void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
       const size_t last = LastRelated(journal, x);
       if (last == std::string::npos) break;
       if (m.kind == MutationKind::kRemoveTree && Removes(journal[last], x)) return;
+      // A change of a name's content or attributes that its removal makes moot.
+      if ((journal[last].kind == MutationKind::kTruncate ||
+           journal[last].kind == MutationKind::kSetattr) &&
+          journal[last].path == x) {
+        journal.erase(journal.begin() + static_cast<ptrdiff_t>(last));
+        AppendToJournal(journal, std::move(m));
+        return;
+      }
       if (Creates(journal[last], x) && UndoesCreate(journal[last].kind, m.kind)) {
         journal.erase(journal.begin() + static_cast<ptrdiff_t>(last));
         AppendRemoval(journal, x);

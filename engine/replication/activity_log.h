@@ -113,6 +113,8 @@ class ActivityLog {
 //    unless an earlier entry already removed X (X must be absent on both at the end, and a
 //    crash or an interrupted replay may have left it on one side);
 //  - a RemoveTree X where the last entry related to X removed X: dropped;
+//  - truncate/setattr X ... unlink/rmdir/RemoveTree X: the truncate or setattr goes (the
+//    name X stays touched by the removal);
 //  - rename Z->A ... rename A->B (B not Z): one rename Z->B, with a RemoveTree A (the first
 //    rename replaced whatever A held), unless A was already removed;
 //  - create A ... rename A->B: create B, with RemoveTree A and RemoveTree B as above.

@@ -15,7 +15,13 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                    s.journal.clear();
                    s.alone_acked = false;
                  },
-                 [&](const record::Journal& x) { AppendToJournal(s.journal, x.mutation); },
+                 [&](const record::Journal& x) {
+                   if (x.as_is) {
+                     s.journal.push_back(x.mutation);
+                   } else {
+                     AppendToJournal(s.journal, x.mutation);
+                   }
+                 },
                  [&](const record::HotAdd& x) { s.hot.MarkZones(x.path, x.zone, x.zone); },
                  [&](const record::HotRemove& x) { s.hot.Erase(x.path, x.zone); },
                  [&](const record::ClearHot&) {
@@ -72,8 +78,7 @@ std::vector<ReplicaRecord> ToRecords(const ReplicaDurableState& s) {
     });
     if (open) out.push_back(record::MarkDirty{path, first, last});
   }
-  // Already compacted: appending the entries one by one leaves them as they are.
-  for (const Mutation& m : s.journal) out.push_back(record::Journal{m});
+  for (const Mutation& m : s.journal) out.push_back(record::Journal{m, /*as_is=*/true});
   for (const auto& [path, zones] : s.hot.files()) {
     zones.ForEach([&](uint64_t zone) { out.push_back(record::HotAdd{path, zone}); });
   }

@@ -81,6 +81,9 @@ struct MarkClean {
 struct ClearDirty {};  // the peer is in sync: map, journal and alone_acked cleared
 struct Journal {
   Mutation mutation;  // namespace mutations only; no file data
+  // Appended as it is, not compacted: a snapshot's journal (ToRecords), compacted already,
+  // must come back exactly (compacting it again could merge entries it kept apart).
+  bool as_is = false;
 };
 struct HotAdd {
   std::string path;

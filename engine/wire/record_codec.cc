@@ -93,7 +93,7 @@ class Encoder {
               const auto mutation = fb::CreateJournalMutation(
                   b_, static_cast<uint8_t>(m.kind), Str(m.path), m.path2.empty() ? 0 : Str(m.path2),
                   m.offset, m.mode, m.mtime_ns);
-              return {fb::ReplicaBody::Journal, fb::CreateJournal(b_, mutation).Union()};
+              return {fb::ReplicaBody::Journal, fb::CreateJournal(b_, mutation, x.as_is).Union()};
             },
             [&](const record::HotAdd& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
               return {fb::ReplicaBody::HotAdd, fb::CreateHotAdd(b_, Str(x.path), x.zone).Union()};
@@ -228,8 +228,9 @@ absl::StatusOr<ReplicaRecord> DecodeEntry(const fb::ReplicaEntry* e) {
     case fb::ReplicaBody::ClearDirty:
       return record::ClearDirty{};
     case fb::ReplicaBody::Journal: {
-      DUET_ASSIGN_OR_RETURN(Mutation m, DecodeJournalMutation(e->body_as_Journal()->mutation()));
-      return record::Journal{std::move(m)};
+      const fb::Journal* x = e->body_as_Journal();
+      DUET_ASSIGN_OR_RETURN(Mutation m, DecodeJournalMutation(x->mutation()));
+      return record::Journal{std::move(m), x->as_is()};
     }
     case fb::ReplicaBody::HotAdd: {
       const auto* x = e->body_as_HotAdd();

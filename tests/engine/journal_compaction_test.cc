@@ -94,8 +94,18 @@ TEST(JournalCompactionTest, WriteToTemporaryThenRenameOverStaysBounded) {
                           "create(conf,,0,384,0)"));
 }
 
+TEST(JournalCompactionTest, ChangesOfANameItsRemovalMakesMootGo) {
+  EXPECT_THAT(
+      Described(Compacted({M(MutationKind::kCreate, "t"), M(MutationKind::kSetattr, "t"),
+                           M(MutationKind::kTruncate, "t"), M(MutationKind::kUnlink, "t")})),
+      ElementsAre("remove-tree(t,,0,0,0)"));
+  EXPECT_THAT(
+      Described(Compacted({M(MutationKind::kTruncate, "old"), M(MutationKind::kUnlink, "old")})),
+      ElementsAre("unlink(old,,0,0,0)"));
+}
+
 TEST(JournalCompactionTest, AnEntryInBetweenOnARelatedNameStopsCompaction) {
-  EXPECT_EQ(Compacted({M(MutationKind::kCreate, "t"), M(MutationKind::kSetattr, "t"),
+  EXPECT_EQ(Compacted({M(MutationKind::kCreate, "t"), M(MutationKind::kLink, "t", "u"),
                        M(MutationKind::kUnlink, "t")})
                 .size(),
             3u);
@@ -116,7 +126,7 @@ TEST(JournalCompactionTest, AnEntryInBetweenOnARelatedNameStopsCompaction) {
 
 struct Node {
   int kind = 0;     // 1 file, 2 symlink
-  int content = 0;  // who made it
+  int content = 0;  // who made it, and how often it was truncated since
   friend bool operator==(const Node&, const Node&) = default;
 };
 using Tree = std::map<std::string, Node>;
@@ -132,6 +142,10 @@ void Apply(Tree& tree, const Mutation& m, int id) {
     case MutationKind::kUnlink:
     case MutationKind::kRemoveTree:
       tree.erase(m.path);
+      break;
+    case MutationKind::kTruncate:
+      if (auto it = tree.find(m.path); it != tree.end())
+        it->second.content = it->second.content * 7 + 1;
       break;
     case MutationKind::kRename:
       if (auto it = tree.find(m.path); it != tree.end() && m.path != m.path2) {
@@ -157,7 +171,7 @@ RC_GTEST_PROP(JournalCompactionProperty, ReplaysToTheSameTreeAndTouchesEveryName
   static const char* const kNames[] = {"a", "b", "c", "t"};
   const auto initial = *rc::gen::container<std::vector<int>>(4, rc::gen::inRange(0, 3));
   const auto ops = *rc::gen::container<std::vector<std::tuple<int, int, int>>>(
-      rc::gen::tuple(rc::gen::inRange(0, 4), rc::gen::inRange(0, 4), rc::gen::inRange(0, 4)));
+      rc::gen::tuple(rc::gen::inRange(0, 5), rc::gen::inRange(0, 4), rc::gen::inRange(0, 4)));
   Tree start;
   for (size_t i = 0; i < 4; ++i) {
     if (initial[i] != 0) start[kNames[i]] = Node{initial[i], -1 - static_cast<int>(i)};
@@ -176,6 +190,8 @@ RC_GTEST_PROP(JournalCompactionProperty, ReplaysToTheSameTreeAndTouchesEveryName
       m = M(MutationKind::kRename, a, b);
     else if (op == 3 && !app.contains(a))
       m = M(MutationKind::kSymlink, a, "target");
+    else if (op == 4 && app.contains(a) && app.at(a).kind == 1)
+      m = M(MutationKind::kTruncate, a);
     else
       continue;
     Apply(app, m, static_cast<int>(original.size()));

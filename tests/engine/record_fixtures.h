@@ -49,7 +49,7 @@ inline ReplicaRecord MakeFixtureRecord(int type, int name, int name2, uint64_t a
       m.offset = kind == MutationKind::kTruncate ? a % (1 << 22) : 0;
       m.mode = kind == MutationKind::kSetattr || kind == MutationKind::kCreate ? 0640 : 0;
       m.mtime_ns = kind == MutationKind::kSetattr ? static_cast<int64_t>(a % 1000000) : 0;
-      return record::Journal{m};
+      return record::Journal{m, ((b >> 8) & 3) == 0};
     }
     case 5:
       return record::HotAdd{p, a % 70};
