@@ -53,10 +53,13 @@ struct PersistedModule {
 
 // What a node keeps across restarts, modules by name (a module missing here starts fresh).
 // `replicas` is rebuilt by the driver with ApplyRecord from the PersistReplica records.
+// `problems`: modules whose metadata could not be recovered (a corrupt record), with what is
+// wrong; such a module shows WAIT with that reason and the node never acts on it.
 struct PersistedNode {
   uint64_t incarnation = 0;
   std::map<std::string, PersistedModule> modules;
   std::map<std::string, ReplicaDurableState> replicas;
+  std::map<std::string, std::string> problems;
 };
 
 struct PersistModule {

@@ -58,12 +58,21 @@ Node::Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode pe
     auto it = persisted.modules.find(mc.name);
     modules_.back().token =
         it != persisted.modules.end() ? it->second : PersistedModule{0, mc.default_primary, false};
+    if (auto problem = persisted.problems.find(mc.name); problem != persisted.problems.end()) {
+      modules_.back().problem = problem->second;
+    }
   }
 }
 
 Actions Node::Start(absl::Time now, bool lost_unsynced) {
   out_.push_back(PersistIncarnation{incarnation_});
-  for (Module& mod : modules_) mod.replica.OnStart(lost_unsynced, out_);
+  for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+    if (!modules_[m].problem.empty()) {
+      Log(m, "metadata not recovered (" + modules_[m].problem + "): waiting for the admin");
+      continue;
+    }
+    modules_[m].replica.OnStart(lost_unsynced, out_);
+  }
   Log(std::nullopt,
       absl::StrCat("node ", config_.nodes[self_].name, " starting, incarnation ", incarnation_));
   MarkAllDirty();
@@ -104,6 +113,7 @@ Actions Node::Step(absl::Time now, const Input& input) {
                  [&](const ReplicationConnected&) {
                    Log(std::nullopt, "replication connection up");
                    for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+                     if (!modules_[m].problem.empty()) continue;
                      modules_[m].replica.OnConnected(now, out_);
                      AfterReplica(m);
                    }
@@ -111,6 +121,7 @@ Actions Node::Step(absl::Time now, const Input& input) {
                  [&](const ReplicationDisconnected&) {
                    Log(std::nullopt, "replication connection down");
                    for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+                     if (!modules_[m].problem.empty()) continue;
                      modules_[m].replica.OnDisconnected(now, "connection lost", out_);
                      AfterReplica(m);
                    }
@@ -183,7 +194,7 @@ void Node::HandleReplication(absl::Time now, const ReplMessage& message) {
   const std::string& name =
       std::visit([](const auto& m) -> const std::string& { return m.module; }, message);
   auto found = by_name_.find(name);
-  if (found == by_name_.end()) return;
+  if (found == by_name_.end() || !modules_[found->second].problem.empty()) return;
   modules_[found->second].replica.OnMessage(now, message, out_);
   AfterReplica(found->second);
 }
@@ -234,6 +245,7 @@ void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
 // The peer's view of one module: its token meets ours (engine/ownership.h).
 void Node::HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_until) {
   Module& mod = modules_[m];
+  if (!mod.problem.empty()) return;  // its token is unknown here: nothing to merge into
   bool changed = !mod.peer_view || *mod.peer_view != view;
   const MergedToken merged = Merge(mod.token, view, mod.config->default_primary);
   switch (merged.merge) {
@@ -374,6 +386,15 @@ void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
   }
   const ModuleIndex m = in.module;
   Module& mod = modules_[m];
+  if (!mod.problem.empty()) {
+    out_.push_back(
+        AdminReply{in.request_id,
+                   absl::FailedPreconditionError(absl::StrCat(
+                       mod.config->name, ": ", mod.problem,
+                       "; nothing runs until its metadata is repaired or removed (then the module "
+                       "resyncs from the peer) and duetd restarts"))});
+    return;
+  }
   Log(m, absl::StrCat("admin: ", AdminVerbName(in.verb), in.force ? " --force" : ""));
   MarkDirty(m);
   const AdminPlan plan =

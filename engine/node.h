@@ -100,6 +100,9 @@ class Node {
     std::optional<ModuleView> peer_view;
     ModuleState shown = ModuleState::kWait;
     std::string reason;
+    // Its metadata could not be recovered (PersistedNode::problems): WAIT for the admin with
+    // this reason; no script, replication, persist or token move ever happens for it.
+    std::string problem;
   };
 
   // Inputs.

@@ -27,6 +27,10 @@ void Node::Settle(absl::Time now) {
 
 void Node::Reconcile(absl::Time now, ModuleIndex m) {
   Module& mod = modules_[m];
+  if (!mod.problem.empty()) {
+    UpdateShownState(now, m, mod.problem);
+    return;
+  }
   std::string reason;
   const AppRole target = mod.token.owner == self_ ? DecideOwnerRole(now, m, mod, reason)
                                                   : DecideNonOwnerRole(now, m, mod, reason);

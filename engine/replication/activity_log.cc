@@ -134,4 +134,134 @@ void ActivityLog::Clear() {
   names_by_lsn_.clear();
 }
 
+// ----- The namespace journal's compaction ----------------------------------------------
+
+namespace {
+
+bool Related(const std::string& a, const std::string& b) {
+  return PathIsUnder(a, b) || PathIsUnder(b, a);
+}
+
+bool Touches(const Mutation& m, const std::string& name) {
+  bool touches = false;
+  ForEachChangedName(m, [&](const std::string& path) { touches |= Related(path, name); });
+  return touches;
+}
+
+size_t WindowStart(const std::vector<Mutation>& journal) {
+  return journal.size() > kJournalCompactionWindow ? journal.size() - kJournalCompactionWindow : 0;
+}
+
+// The index of the last entry related to `name` within the window, or npos.
+size_t LastRelated(const std::vector<Mutation>& journal, const std::string& name) {
+  for (size_t i = journal.size(); i > WindowStart(journal); --i) {
+    if (Touches(journal[i - 1], name)) return i - 1;
+  }
+  return std::string::npos;
+}
+
+bool RelatedAfter(const std::vector<Mutation>& journal, size_t index, const std::string& name) {
+  for (size_t i = index + 1; i < journal.size(); ++i) {
+    if (Touches(journal[i], name)) return true;
+  }
+  return false;
+}
+
+// The entry leaves exactly `name` absent (and touches nothing else related to it).
+bool Removes(const Mutation& m, const std::string& name) {
+  switch (m.kind) {
+    case MutationKind::kUnlink:
+    case MutationKind::kRmdir:
+    case MutationKind::kRemoveTree:
+      return m.path == name;
+    case MutationKind::kRename:
+      return m.path == name && !Related(m.path2, name);
+    default:
+      return false;
+  }
+}
+
+bool Creates(const Mutation& m, const std::string& name) {
+  return m.path == name && (m.kind == MutationKind::kCreate || m.kind == MutationKind::kMkdir ||
+                            m.kind == MutationKind::kSymlink);
+}
+
+bool UndoesCreate(MutationKind created, MutationKind removal) {
+  switch (removal) {
+    case MutationKind::kRemoveTree:
+      return true;
+    case MutationKind::kUnlink:
+      return created != MutationKind::kMkdir;
+    case MutationKind::kRmdir:
+      return created == MutationKind::kMkdir;
+    default:
+      return false;
+  }
+}
+
+void AppendRemoval(std::vector<Mutation>& journal, const std::string& name) {
+  AppendToJournal(journal, MakeMutation(MutationKind::kRemoveTree, name));
+}
+
+}  // namespace
+
+void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
+  m.data.reset();
+  const std::string& x = m.path;
+  switch (m.kind) {
+    case MutationKind::kUnlink:
+    case MutationKind::kRmdir:
+    case MutationKind::kRemoveTree: {
+      const size_t last = LastRelated(journal, x);
+      if (last == std::string::npos) break;
+      if (m.kind == MutationKind::kRemoveTree && Removes(journal[last], x)) return;
+      // A change of a name's content or attributes that its removal makes moot.
+      if ((journal[last].kind == MutationKind::kTruncate ||
+           journal[last].kind == MutationKind::kSetattr) &&
+          journal[last].path == x) {
+        journal.erase(journal.begin() + static_cast<ptrdiff_t>(last));
+        AppendToJournal(journal, std::move(m));
+        return;
+      }
+      if (Creates(journal[last], x) && UndoesCreate(journal[last].kind, m.kind)) {
+        journal.erase(journal.begin() + static_cast<ptrdiff_t>(last));
+        AppendRemoval(journal, x);
+        return;
+      }
+      break;
+    }
+    case MutationKind::kRename: {
+      const std::string& a = m.path;
+      const std::string& b = m.path2;
+      if (Related(a, b)) break;
+      const size_t last = LastRelated(journal, a);
+      if (last == std::string::npos) break;
+      Mutation& earlier = journal[last];
+      if (earlier.kind == MutationKind::kRename && earlier.path2 == a) {
+        // rename Z->A ... rename A->B
+        const std::string z = earlier.path;
+        if (Related(z, a) || Related(z, b) || RelatedAfter(journal, last, z)) break;
+        journal.erase(journal.begin() + static_cast<ptrdiff_t>(last));
+        AppendRemoval(journal, a);
+        AppendToJournal(journal, MakeMutation(MutationKind::kRename, z, b));
+        return;
+      }
+      if (earlier.kind == MutationKind::kCreate && earlier.path == a) {
+        // create A ... rename A->B: create B
+        Mutation create = std::move(earlier);
+        journal.erase(journal.begin() + static_cast<ptrdiff_t>(last));
+        AppendRemoval(journal, a);
+        AppendRemoval(journal, b);
+        create.path = b;
+        journal.push_back(std::move(create));
+        return;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  journal.push_back(std::move(m));
+}
+
 }  // namespace duet

@@ -100,6 +100,33 @@ class ActivityLog {
   absl::btree_set<std::pair<uint64_t, std::string>> names_by_lsn_;  // known age, oldest first
 };
 
+// The namespace journal (ReplicaDurableState::journal) grows by one entry per namespace
+// change made without the peer, and is replayed in order on the peer at the next resync;
+// every name it touches may also be sent whole (a replay that may have run before, a crash
+// that may have undone a change here, the target's own changes). AppendToJournal keeps it
+// short without changing either use: the compacted journal, replayed on any copy where the
+// original would succeed, leaves the same tree, and it touches every name the original
+// touched that may differ between the copies. Rules (X, A, B, Z names; "related": one is
+// the other or lies under it; each rule only when no later entry is related to the names
+// it moves):
+//  - create/mkdir/symlink X ... unlink/rmdir/RemoveTree X: both go; a RemoveTree X stays
+//    unless an earlier entry already removed X (X must be absent on both at the end, and a
+//    crash or an interrupted replay may have left it on one side);
+//  - a RemoveTree X where the last entry related to X removed X: dropped;
+//  - truncate/setattr X ... unlink/rmdir/RemoveTree X: the truncate or setattr goes (the
+//    name X stays touched by the removal);
+//  - rename Z->A ... rename A->B (B not Z): one rename Z->B, with a RemoveTree A (the first
+//    rename replaced whatever A held), unless A was already removed;
+//  - create A ... rename A->B: create B, with RemoveTree A and RemoveTree B as above.
+// So a name created and removed any number of times costs at most one entry, and a file
+// written under a temporary name and renamed over its final name, again and again, a few.
+// A create is taken to make a new name (the kernel calls the file system's create, mkdir
+// and symlink only for a name it found absent) and an unlink not to name a directory.
+// Entries are looked for among the last kJournalCompactionWindow only, so an append costs
+// O(window) whatever the journal's length; beyond it, entries are kept as they came.
+inline constexpr size_t kJournalCompactionWindow = 256;
+void AppendToJournal(std::vector<Mutation>& journal, Mutation m);
+
 }  // namespace duet
 
 #endif  // DUET_ENGINE_REPLICATION_ACTIVITY_LOG_H_

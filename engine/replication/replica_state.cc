@@ -1,6 +1,7 @@
 #include "engine/replication/replica_state.h"
 
 #include "engine/overloaded.h"
+#include "engine/replication/activity_log.h"
 
 namespace duet {
 
@@ -14,7 +15,13 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                    s.journal.clear();
                    s.alone_acked = false;
                  },
-                 [&](const record::Journal& x) { s.journal.push_back(x.mutation); },
+                 [&](const record::Journal& x) {
+                   if (x.as_is) {
+                     s.journal.push_back(x.mutation);
+                   } else {
+                     AppendToJournal(s.journal, x.mutation);
+                   }
+                 },
                  [&](const record::HotAdd& x) { s.hot.MarkZones(x.path, x.zone, x.zone); },
                  [&](const record::HotRemove& x) { s.hot.Erase(x.path, x.zone); },
                  [&](const record::ClearHot&) {
@@ -49,6 +56,41 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  },
              },
              r);
+}
+
+std::vector<ReplicaRecord> ToRecords(const ReplicaDurableState& s) {
+  std::vector<ReplicaRecord> out;
+  // The zone size first: Truncated records replayed after a restore use it.
+  if (s.zone_size != 0) out.push_back(record::SetZoneSize{s.zone_size});
+  out.push_back(record::SetGenerations{s.gens});
+  for (const auto& [path, zones] : s.dirty.files()) {
+    // Runs of consecutive zones, so a file written end to end costs one record.
+    bool open = false;
+    uint64_t first = 0, last = 0;
+    zones.ForEach([&](uint64_t zone) {
+      if (open && zone == last + 1) {
+        last = zone;
+        return;
+      }
+      if (open) out.push_back(record::MarkDirty{path, first, last});
+      open = true;
+      first = last = zone;
+    });
+    if (open) out.push_back(record::MarkDirty{path, first, last});
+  }
+  for (const Mutation& m : s.journal) out.push_back(record::Journal{m, /*as_is=*/true});
+  for (const auto& [path, zones] : s.hot.files()) {
+    zones.ForEach([&](uint64_t zone) { out.push_back(record::HotAdd{path, zone}); });
+  }
+  for (const std::string& path : s.hot_names) out.push_back(record::HotNameAdd{path});
+  if (s.inconsistent) out.push_back(record::SetInconsistent{true, s.unflushed_only});
+  if (s.outdated) out.push_back(record::SetOutdated{true});
+  if (s.alone_acked) out.push_back(record::SetAloneAcked{});
+  if (s.lost_unsynced) out.push_back(record::SetLostUnsynced{true});
+  if (s.disk_failed) out.push_back(record::SetDiskFailed{true});
+  if (s.drawn_alone != 0) out.push_back(record::SetDrawnAlone{s.drawn_alone});
+  if (s.joined) out.push_back(record::SetJoined{true});
+  return out;
 }
 
 }  // namespace duet

@@ -25,7 +25,8 @@ struct ReplicaDurableState {
   Generations gens{kInitialGeneration, 0, {}};
   // Zones changed since gens.bitmap that the peer may not have (the resync plan's base).
   ZoneMap dirty;
-  // Namespace changes (create, unlink, rename, truncate...) since gens.bitmap, in order.
+  // Namespace changes (create, unlink, rename, truncate...) since gens.bitmap, in order,
+  // compacted as they are appended (activity_log.h AppendToJournal).
   std::vector<Mutation> journal;
   // The activity log: zones whose writes may be here and not on the peer (or the reverse).
   ZoneMap hot;
@@ -80,6 +81,9 @@ struct MarkClean {
 struct ClearDirty {};  // the peer is in sync: map, journal and alone_acked cleared
 struct Journal {
   Mutation mutation;  // namespace mutations only; no file data
+  // Appended as it is, not compacted: a snapshot's journal (ToRecords), compacted already,
+  // must come back exactly (compacting it again could merge entries it kept apart).
+  bool as_is = false;
 };
 struct HotAdd {
   std::string path;
@@ -142,6 +146,11 @@ using ReplicaRecord =
 
 // `zone_size`: the configured one, used until the state records its own (SetZoneSize).
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);
+
+// Records whose ApplyRecord replay, from a fresh ReplicaDurableState, rebuilds `state`
+// exactly (with any configured zone_size): what a store writes as a snapshot before it drops
+// the log that led there. The journal goes in its compacted form (activity_log.h).
+std::vector<ReplicaRecord> ToRecords(const ReplicaDurableState& state);
 
 }  // namespace duet
 

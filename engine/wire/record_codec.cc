@@ -1,0 +1,392 @@
+#include "engine/wire/record_codec.h"
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/overloaded.h"
+#include "engine/status_macros.h"
+#include "engine/wire/records_generated.h"
+
+namespace duet::wire {
+namespace {
+
+namespace fb = ::duet::wire::records;
+using flatbuffers::FlatBufferBuilder;
+using flatbuffers::Offset;
+
+// Root > batch > entry > record > journal mutation: 5 deep. A little slack, no more.
+constexpr flatbuffers::uoffset_t kMaxVerifyDepth = 8;
+// An entry and its record per batch element, plus the root and batch.
+constexpr flatbuffers::uoffset_t kMaxVerifyTables = 3 * kMaxBatchRecords + 8;
+// Size prefix, root offset and identifier: nothing shorter can be a record.
+constexpr size_t kMinRecordBytes = 3 * sizeof(flatbuffers::uoffset_t);
+
+template <typename... Args>
+absl::Status Invalid(const absl::FormatSpec<Args...>& format, const Args&... args) {
+  return absl::InvalidArgumentError(absl::StrFormat(format, args...));
+}
+
+// The on-disk values of MutationKind are its enum values; these asserts pin them, so that a
+// reordering of mutation.h cannot silently reinterpret stored journals.
+static_assert(static_cast<uint8_t>(MutationKind::kTruncate) == 1);
+static_assert(static_cast<uint8_t>(MutationKind::kCreate) == 2);
+static_assert(static_cast<uint8_t>(MutationKind::kMkdir) == 3);
+static_assert(static_cast<uint8_t>(MutationKind::kUnlink) == 4);
+static_assert(static_cast<uint8_t>(MutationKind::kRmdir) == 5);
+static_assert(static_cast<uint8_t>(MutationKind::kRename) == 6);
+static_assert(static_cast<uint8_t>(MutationKind::kSymlink) == 7);
+static_assert(static_cast<uint8_t>(MutationKind::kLink) == 8);
+static_assert(static_cast<uint8_t>(MutationKind::kSetattr) == 9);
+static_assert(static_cast<uint8_t>(MutationKind::kRemoveTree) == 11);
+
+// The namespace kinds a journal may hold. A kind added to mutation.h is rejected here until
+// it is added (and its fields to records.fbs).
+absl::StatusOr<MutationKind> JournalKindFromByte(uint8_t value) {
+  switch (value) {
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 6:
+    case 7:
+    case 8:
+    case 9:
+    case 11:
+      return static_cast<MutationKind>(value);
+    default:
+      return Invalid("journal mutation kind %d is unknown or not a namespace change",
+                     static_cast<int>(value));
+  }
+}
+
+// ----- Encoding -------------------------------------------------------------------------
+
+class Encoder {
+ public:
+  explicit Encoder(FlatBufferBuilder& b) : b_(b) {}
+
+  Offset<fb::ReplicaEntry> Entry(const ReplicaRecord& r) {
+    auto [type, body] = std::visit(
+        Overloaded{
+            [&](const record::SetGenerations& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              const fb::Generations gens(x.gens.current, x.gens.bitmap,
+                                         flatbuffers::span<const uint64_t, 2>(x.gens.history));
+              return {fb::ReplicaBody::SetGenerations, fb::CreateSetGenerations(b_, &gens).Union()};
+            },
+            [&](const record::MarkDirty& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::MarkDirty,
+                      fb::CreateMarkDirty(b_, Str(x.path), x.first, x.last).Union()};
+            },
+            [&](const record::MarkClean& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::MarkClean,
+                      fb::CreateMarkClean(b_, Str(x.path), x.zone).Union()};
+            },
+            [&](const record::ClearDirty&) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::ClearDirty, fb::CreateClearDirty(b_).Union()};
+            },
+            [&](const record::Journal& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              const Mutation& m = x.mutation;
+              const auto mutation = fb::CreateJournalMutation(
+                  b_, static_cast<uint8_t>(m.kind), Str(m.path), m.path2.empty() ? 0 : Str(m.path2),
+                  m.offset, m.mode, m.mtime_ns);
+              return {fb::ReplicaBody::Journal, fb::CreateJournal(b_, mutation, x.as_is).Union()};
+            },
+            [&](const record::HotAdd& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::HotAdd, fb::CreateHotAdd(b_, Str(x.path), x.zone).Union()};
+            },
+            [&](const record::HotRemove& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::HotRemove,
+                      fb::CreateHotRemove(b_, Str(x.path), x.zone).Union()};
+            },
+            [&](const record::ClearHot&) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::ClearHot, fb::CreateClearHot(b_).Union()};
+            },
+            [&](const record::SetInconsistent& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetInconsistent,
+                      fb::CreateSetInconsistent(b_, x.inconsistent, x.unflushed_only).Union()};
+            },
+            [&](const record::SetOutdated& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetOutdated, fb::CreateSetOutdated(b_, x.outdated).Union()};
+            },
+            [&](const record::SetAloneAcked&) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetAloneAcked, fb::CreateSetAloneAcked(b_).Union()};
+            },
+            [&](const record::Renamed& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::Renamed,
+                      fb::CreateRenamed(b_, Str(x.from), Str(x.to)).Union()};
+            },
+            [&](const record::Removed& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::Removed, fb::CreateRemoved(b_, Str(x.path)).Union()};
+            },
+            [&](const record::Truncated& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::Truncated,
+                      fb::CreateTruncated(b_, Str(x.path), x.size).Union()};
+            },
+            [&](const record::SetLostUnsynced& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetLostUnsynced,
+                      fb::CreateSetLostUnsynced(b_, x.lost).Union()};
+            },
+            [&](const record::HotNameAdd& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::HotNameAdd, fb::CreateHotNameAdd(b_, Str(x.path)).Union()};
+            },
+            [&](const record::HotNameRemove& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::HotNameRemove,
+                      fb::CreateHotNameRemove(b_, Str(x.path)).Union()};
+            },
+            [&](const record::SetDiskFailed& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetDiskFailed,
+                      fb::CreateSetDiskFailed(b_, x.failed).Union()};
+            },
+            [&](const record::SetDrawnAlone& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetDrawnAlone,
+                      fb::CreateSetDrawnAlone(b_, x.generation).Union()};
+            },
+            [&](const record::SetJoined& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetJoined, fb::CreateSetJoined(b_, x.joined).Union()};
+            },
+            [&](const record::SetZoneSize& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetZoneSize, fb::CreateSetZoneSize(b_, x.zone_size).Union()};
+            },
+        },
+        r);
+    return fb::CreateReplicaEntry(b_, type, body);
+  }
+
+ private:
+  Offset<flatbuffers::String> Str(const std::string& s) { return b_.CreateString(s); }
+  FlatBufferBuilder& b_;
+};
+
+// ----- Decoding -------------------------------------------------------------------------
+
+absl::Status CheckPath(const flatbuffers::String* path, std::string_view what) {
+  if (path == nullptr || path->size() == 0) return Invalid("%s has no path", what);
+  if (path->size() > kMaxRecordPathBytes) {
+    return Invalid("%s path of %d bytes exceeds limit %d", what, path->size(), kMaxRecordPathBytes);
+  }
+  if (std::string_view(path->c_str(), path->size()).find('\0') != std::string_view::npos) {
+    return Invalid("%s path contains a NUL byte", what);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Path(const flatbuffers::String* path, std::string_view what) {
+  DUET_RETURN_IF_ERROR(CheckPath(path, what));
+  return path->str();
+}
+
+absl::StatusOr<Mutation> DecodeJournalMutation(const fb::JournalMutation* m) {
+  if (m == nullptr) return Invalid("journal record has no mutation");
+  Mutation out;
+  DUET_ASSIGN_OR_RETURN(out.kind, JournalKindFromByte(m->kind()));
+  DUET_ASSIGN_OR_RETURN(out.path, Path(m->path(), "journal mutation"));
+  const bool has_path2 = out.kind == MutationKind::kRename || out.kind == MutationKind::kLink ||
+                         out.kind == MutationKind::kSymlink;
+  if (has_path2) {
+    DUET_ASSIGN_OR_RETURN(
+        out.path2,
+        Path(m->path2(), absl::StrCat("journal ", MutationKindName(out.kind), "'s second name")));
+  } else if (m->path2() != nullptr) {
+    return Invalid("journal %s mutation has a second path", MutationKindName(out.kind));
+  }
+  out.offset = m->offset();
+  out.mode = m->mode();
+  out.mtime_ns = m->mtime_ns();
+  return out;
+}
+
+absl::StatusOr<ReplicaRecord> DecodeEntry(const fb::ReplicaEntry* e) {
+  if (e == nullptr) return Invalid("replica batch has a missing entry");
+  switch (e->body_type()) {
+    case fb::ReplicaBody::SetGenerations: {
+      const fb::Generations* g = e->body_as_SetGenerations()->gens();
+      if (g == nullptr) return Invalid("SetGenerations record has no generations");
+      record::SetGenerations out;
+      out.gens.current = g->current();
+      out.gens.bitmap = g->bitmap();
+      out.gens.history = {g->history()->Get(0), g->history()->Get(1)};
+      return out;
+    }
+    case fb::ReplicaBody::MarkDirty: {
+      const auto* x = e->body_as_MarkDirty();
+      if (x->first() > x->last()) {
+        return Invalid("MarkDirty record's first zone %d is after its last %d", x->first(),
+                       x->last());
+      }
+      DUET_ASSIGN_OR_RETURN(std::string path, Path(x->path(), "MarkDirty record"));
+      return record::MarkDirty{std::move(path), x->first(), x->last()};
+    }
+    case fb::ReplicaBody::MarkClean: {
+      const auto* x = e->body_as_MarkClean();
+      DUET_ASSIGN_OR_RETURN(std::string path, Path(x->path(), "MarkClean record"));
+      return record::MarkClean{std::move(path), x->zone()};
+    }
+    case fb::ReplicaBody::ClearDirty:
+      return record::ClearDirty{};
+    case fb::ReplicaBody::Journal: {
+      const fb::Journal* x = e->body_as_Journal();
+      DUET_ASSIGN_OR_RETURN(Mutation m, DecodeJournalMutation(x->mutation()));
+      return record::Journal{std::move(m), x->as_is()};
+    }
+    case fb::ReplicaBody::HotAdd: {
+      const auto* x = e->body_as_HotAdd();
+      DUET_ASSIGN_OR_RETURN(std::string path, Path(x->path(), "HotAdd record"));
+      return record::HotAdd{std::move(path), x->zone()};
+    }
+    case fb::ReplicaBody::HotRemove: {
+      const auto* x = e->body_as_HotRemove();
+      DUET_ASSIGN_OR_RETURN(std::string path, Path(x->path(), "HotRemove record"));
+      return record::HotRemove{std::move(path), x->zone()};
+    }
+    case fb::ReplicaBody::ClearHot:
+      return record::ClearHot{};
+    case fb::ReplicaBody::SetInconsistent: {
+      const auto* x = e->body_as_SetInconsistent();
+      return record::SetInconsistent{x->inconsistent(), x->unflushed_only()};
+    }
+    case fb::ReplicaBody::SetOutdated:
+      return record::SetOutdated{e->body_as_SetOutdated()->outdated()};
+    case fb::ReplicaBody::SetAloneAcked:
+      return record::SetAloneAcked{};
+    case fb::ReplicaBody::Renamed: {
+      const auto* x = e->body_as_Renamed();
+      DUET_ASSIGN_OR_RETURN(std::string from, Path(x->from(), "Renamed record's source"));
+      DUET_ASSIGN_OR_RETURN(std::string to, Path(x->to(), "Renamed record's target"));
+      return record::Renamed{std::move(from), std::move(to)};
+    }
+    case fb::ReplicaBody::Removed: {
+      DUET_ASSIGN_OR_RETURN(std::string path, Path(e->body_as_Removed()->path(), "Removed record"));
+      return record::Removed{std::move(path)};
+    }
+    case fb::ReplicaBody::Truncated: {
+      const auto* x = e->body_as_Truncated();
+      DUET_ASSIGN_OR_RETURN(std::string path, Path(x->path(), "Truncated record"));
+      return record::Truncated{std::move(path), x->size()};
+    }
+    case fb::ReplicaBody::SetLostUnsynced:
+      return record::SetLostUnsynced{e->body_as_SetLostUnsynced()->lost()};
+    case fb::ReplicaBody::HotNameAdd: {
+      DUET_ASSIGN_OR_RETURN(std::string path,
+                            Path(e->body_as_HotNameAdd()->path(), "HotNameAdd record"));
+      return record::HotNameAdd{std::move(path)};
+    }
+    case fb::ReplicaBody::HotNameRemove: {
+      DUET_ASSIGN_OR_RETURN(std::string path,
+                            Path(e->body_as_HotNameRemove()->path(), "HotNameRemove record"));
+      return record::HotNameRemove{std::move(path)};
+    }
+    case fb::ReplicaBody::SetDiskFailed:
+      return record::SetDiskFailed{e->body_as_SetDiskFailed()->failed()};
+    case fb::ReplicaBody::SetDrawnAlone:
+      return record::SetDrawnAlone{e->body_as_SetDrawnAlone()->generation()};
+    case fb::ReplicaBody::SetJoined:
+      return record::SetJoined{e->body_as_SetJoined()->joined()};
+    case fb::ReplicaBody::SetZoneSize:
+      return record::SetZoneSize{e->body_as_SetZoneSize()->zone_size()};
+    case fb::ReplicaBody::NONE:
+      break;
+  }
+  return Invalid("replica record of unknown type %d", static_cast<int>(e->body_type()));
+}
+
+}  // namespace
+
+std::vector<uint8_t> EncodeRecord(const StoredRecord& record) {
+  FlatBufferBuilder b(256);
+  auto [type, body] = std::visit(
+      Overloaded{
+          [&](const PersistedModule& m) -> std::pair<fb::Body, Offset<void>> {
+            return {fb::Body::Module,
+                    fb::CreateModule(b, m.term, m.owner, m.admin_stopped, m.pinned, m.wrote_alone)
+                        .Union()};
+          },
+          [&](const PersistIncarnation& i) -> std::pair<fb::Body, Offset<void>> {
+            return {fb::Body::Incarnation, fb::CreateIncarnation(b, i.incarnation).Union()};
+          },
+          [&](const ReplicaBatch& batch) -> std::pair<fb::Body, Offset<void>> {
+            Encoder encoder(b);
+            std::vector<Offset<fb::ReplicaEntry>> entries;
+            entries.reserve(batch.size());
+            for (const ReplicaRecord& r : batch) entries.push_back(encoder.Entry(r));
+            return {fb::Body::ReplicaBatch,
+                    fb::CreateReplicaBatch(b, b.CreateVector(entries)).Union()};
+          },
+      },
+      record);
+  b.FinishSizePrefixed(fb::CreateRecord(b, kRecordVersion, type, body), fb::RecordIdentifier());
+  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+}
+
+absl::StatusOr<StoredRecord> DecodeRecord(std::span<const uint8_t> bytes) {
+  if (bytes.size() > kMaxRecordBytes) {
+    return Invalid("record of %d bytes exceeds limit %d", bytes.size(), kMaxRecordBytes);
+  }
+  if (bytes.size() < kMinRecordBytes) {
+    return Invalid("record of %d bytes is shorter than the minimum %d", bytes.size(),
+                   kMinRecordBytes);
+  }
+  std::vector<uint8_t> aligned_copy;
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(uint64_t) != 0) {
+    aligned_copy.assign(bytes.begin(), bytes.end());
+    bytes = aligned_copy;
+  }
+  const flatbuffers::uoffset_t prefix =
+      flatbuffers::ReadScalar<flatbuffers::uoffset_t>(bytes.data());
+  if (prefix != bytes.size() - sizeof(flatbuffers::uoffset_t)) {
+    return Invalid("record of %d bytes does not match its size prefix (%d + %d bytes)",
+                   bytes.size(), prefix, sizeof(flatbuffers::uoffset_t));
+  }
+  if (!fb::SizePrefixedRecordBufferHasIdentifier(bytes.data())) {
+    return Invalid("record does not carry the 'DREC' identifier");
+  }
+  flatbuffers::Verifier::Options options;
+  options.max_depth = kMaxVerifyDepth;
+  options.max_tables = kMaxVerifyTables;
+  options.check_alignment = true;
+  flatbuffers::Verifier verifier(bytes.data(), bytes.size(), options);
+  if (!fb::VerifySizePrefixedRecordBuffer(verifier)) return Invalid("record failed verification");
+  const fb::Record* root = fb::GetSizePrefixedRecord(bytes.data());
+  if (root->version() != kRecordVersion) {
+    return Invalid("unsupported record version %d (this build reads %d)", root->version(),
+                   kRecordVersion);
+  }
+  switch (root->body_type()) {
+    case fb::Body::Module: {
+      const fb::Module* m = root->body_as_Module();
+      if (m->owner() > 1) {
+        return Invalid("module record's owner %d is not 0 or 1", static_cast<int>(m->owner()));
+      }
+      return PersistedModule{m->term(), m->owner(), m->admin_stopped(), m->pinned(),
+                             m->wrote_alone()};
+    }
+    case fb::Body::Incarnation:
+      return PersistIncarnation{root->body_as_Incarnation()->incarnation()};
+    case fb::Body::ReplicaBatch: {
+      const auto* entries = root->body_as_ReplicaBatch()->records();
+      if (entries == nullptr) return Invalid("replica batch has no record list");
+      if (entries->size() > kMaxBatchRecords) {
+        return Invalid("replica batch of %d records exceeds limit %d", entries->size(),
+                       kMaxBatchRecords);
+      }
+      ReplicaBatch batch;
+      batch.reserve(entries->size());
+      for (flatbuffers::uoffset_t i = 0; i < entries->size(); ++i) {
+        absl::StatusOr<ReplicaRecord> r = DecodeEntry(entries->Get(i));
+        if (!r.ok()) {
+          return Invalid("replica batch entry %d: %s", i, r.status().message());
+        }
+        batch.push_back(*std::move(r));
+      }
+      return batch;
+    }
+    case fb::Body::NONE:
+      break;
+  }
+  return Invalid("record of unknown type %d", static_cast<int>(root->body_type()));
+}
+
+}  // namespace duet::wire
