@@ -3,6 +3,7 @@
 #ifndef DUET_ENGINE_CONFIG_H_
 #define DUET_ENGINE_CONFIG_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +13,14 @@
 #include "engine/types.h"
 
 namespace duet {
+
+// Limits of a valid config; ParseConfig refuses more. Every heartbeat carries a view of every
+// module in one UDP datagram: engine/wire/codec.h checks at compile time that the largest one
+// fits (256 modules of 64-byte names encode to at most 33,792 bytes).
+inline constexpr size_t kMaxModulesPerPair = 256;
+// Node, module, checker and cluster names: they appear in logs, status, file names and
+// heartbeats.
+inline constexpr size_t kMaxNameBytes = 64;
 
 // "host:port" as written in the config; resolved by the adapters.
 struct Endpoint {

@@ -196,10 +196,14 @@ absl::StatusOr<Endpoint> ParseEndpointText(absl::string_view text) {
   return Endpoint{std::string(host), static_cast<uint16_t>(number)};
 }
 
-// Node, module and checker names: they appear in logs, status and file names.
+// Cluster, node, module and checker names: they appear in logs, status, file names and
+// heartbeats, whose size (engine/wire/codec.h) counts on the length limit.
 absl::Status CheckName(absl::string_view text) {
-  bool ok = !text.empty() && text.size() <= 64 &&
-            absl::ascii_isalnum(static_cast<unsigned char>(text[0]));
+  if (text.size() > kMaxNameBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "name of ", text.size(), " bytes is longer than the limit of ", kMaxNameBytes, " bytes"));
+  }
+  bool ok = !text.empty() && absl::ascii_isalnum(static_cast<unsigned char>(text[0]));
   for (char c : text) {
     ok = ok &&
          (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
@@ -627,12 +631,11 @@ class Parser {
   absl::Status ParseModules(const Section& root) {
     DUET_ASSIGN_OR_RETURN(std::vector<const toml::table*> tables,
                           root.ReadTables("module", Need::kOptional));
-    // Every heartbeat carries every module's state (engine/wire caps it at 4096).
-    constexpr size_t kMaxModules = 4096;
-    if (tables.size() > kMaxModules) {
+    if (tables.size() > kMaxModulesPerPair) {
       return root.Error(
-          tables[kMaxModules],
-          absl::StrCat("at most ", kMaxModules, " [[module]] tables, not ", tables.size()));
+          tables[kMaxModulesPerPair],
+          absl::StrCat(tables.size(), " [[module]] tables exceed the limit of ", kMaxModulesPerPair,
+                       " (every heartbeat carries every module in one UDP datagram)"));
     }
     for (size_t i = 0; i < tables.size(); ++i) {
       ModuleConfig& module = config_.modules.emplace_back();

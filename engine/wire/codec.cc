@@ -787,7 +787,8 @@ std::vector<uint8_t> EncodeReplication(const ReplMessage& message) {
 
 absl::StatusOr<PeerMessage> DecodePeer(std::span<const uint8_t> frame) {
   std::vector<uint8_t> aligned_copy;
-  DUET_ASSIGN_OR_RETURN(const fb::Frame* root, VerifyFrame(frame, aligned_copy, kMaxFrameBytes));
+  DUET_ASSIGN_OR_RETURN(const fb::Frame* root,
+                        VerifyFrame(frame, aligned_copy, kMaxHeartbeatBytes));
   switch (root->message_type()) {
     case fb::Message::Heartbeat: {
       DUET_ASSIGN_OR_RETURN(const fb::Heartbeat* body, BodyOf<fb::Heartbeat>(*root));

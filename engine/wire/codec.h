@@ -8,10 +8,10 @@
 // the decoder reject a truncated or over-long frame exactly. Authentication (HMAC, sequence
 // numbers) wraps the frame in the adapters and is checked before the frame reaches the decoder.
 //
-// Decoding never trusts the input: size limit first, then flatbuffers::Verifier with bounded
-// depth and table count, then the semantic checks listed at DecodePeer and DecodeReplication.
-// Every error is an absl::InvalidArgumentError whose message says what is wrong. No exceptions
-// are thrown.
+// Decoding never trusts the input: size limit first (kMaxHeartbeatBytes for peer frames), then
+// flatbuffers::Verifier with bounded depth and table count, then the semantic checks listed at
+// DecodePeer and DecodeReplication. Every error is an absl::InvalidArgumentError whose message says
+// what is wrong. No exceptions are thrown.
 #ifndef DUET_ENGINE_WIRE_CODEC_H_
 #define DUET_ENGINE_WIRE_CODEC_H_
 
@@ -21,23 +21,55 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "engine/config.h"
 #include "engine/messages.h"
 #include "engine/replication/repl_messages.h"
 
 namespace duet::wire {
 
-// Largest frame DecodePeer and DecodeWitness accept, size prefix included.
+// Largest frame DecodeWitness accepts, size prefix included.
 inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
 // Version written by this build; a frame with any other version is rejected. The replication
 // messages were added as new members at the end of the Message union, which leaves every peer
 // and witness frame byte for byte as before: version 1 still (a build without them rejects
 // them as unknown message types, and never gets them: they travel on their own connection).
 inline constexpr uint16_t kWireVersion = 1;
-// Most modules one heartbeat may carry.
-inline constexpr size_t kMaxModules = 4096;
-// Longest module name on the wire, in bytes. With kMaxModules this keeps the largest valid
-// heartbeat (about 0.7 MiB) under kMaxFrameBytes; the config must not allow longer names.
+
+// Heartbeat size. A heartbeat carries a view of every module and travels in one UDP datagram:
+// at most 65507 bytes (IPv4), of which the datagram authentication takes 72 (a 40-byte header
+// and a 32-byte HMAC tag: kDatagramOverheadBytes in adapters/net/datagram_auth.h). 65435 bytes
+// are left; the frame limit keeps 923 of them spare.
+//
+// Largest peer frame (heartbeat or swap request) DecodePeer accepts, size prefix included.
+inline constexpr size_t kMaxHeartbeatBytes = size_t{63} << 10;  // 64512
+// Most modules one heartbeat may carry: a valid config's limit (engine/config.h).
+inline constexpr size_t kMaxModules = kMaxModulesPerPair;
+// Longest module (and cluster) name on the wire, in bytes. The config allows shorter names
+// only (kMaxNameBytes); the heartbeat bound below holds for names this long.
 inline constexpr size_t kMaxModuleNameBytes = 128;
+// Most bytes one module adds to an encoded heartbeat, read off the FlatBuffers layout
+// (EncodePeer writes every non-default field): its offset in the modules vector (4); its name
+// (4-byte length, the bytes, a NUL, up to 3 bytes of padding); its ModuleView table (4-byte
+// vtable offset, 8-byte term, 4-byte name offset, 7 one-byte fields, up to 7 + 3 bytes of
+// alignment padding); and its own 22-byte vtable (9 fields), written unless an earlier module
+// set the same fields. That is name_bytes + 67. Measured: 164 bytes a module with 128-byte
+// names when all set the same fields, and 256 such modules whose set fields differ (a local
+// search over which fields each sets) reach 46,336 bytes in all, 181 a module.
+constexpr size_t MaxHeartbeatModuleBytes(size_t name_bytes) {
+  return 4 + (4 + name_bytes + 1 + 3) + (4 + 8 + 4 + 7 + 7 + 3) + 22;
+}
+// Most bytes of a heartbeat besides its modules (size prefix, root offset, identifier, the
+// Frame and Heartbeat tables and their vtables, the modules vector's length): measured 104
+// with every field set, bounded with room to spare.
+inline constexpr size_t kMaxHeartbeatFixedBytes = 256;
+// 256 + 256 * 195 = 50,176 bytes: 256 modules leave ~56 bytes a module for future ModuleView
+// fields (329 modules would fill the limit today).
+static_assert(kMaxHeartbeatFixedBytes +
+                      kMaxModules * MaxHeartbeatModuleBytes(kMaxModuleNameBytes) <=
+                  kMaxHeartbeatBytes,
+              "the largest valid heartbeat must fit kMaxHeartbeatBytes");
+static_assert(kMaxNameBytes <= kMaxModuleNameBytes,
+              "every name a valid config allows must pass the decoder");
 
 // Replication limits. File data travels on the replication connection: its frames are larger.
 // Most data bytes in one write mutation (the adapter splits larger writes).
@@ -59,11 +91,12 @@ std::vector<uint8_t> EncodePeer(const PeerMessage& message);
 std::vector<uint8_t> EncodeWitness(const WitnessMessage& message);
 std::vector<uint8_t> EncodeReplication(const ReplMessage& message);
 
-// Decoders. Besides the frame's structure they check that: the version is kWireVersion; the
-// frame holds a message of this channel (a witness message given to DecodePeer is rejected,
-// and the reverse); enum values are known; node indices are 0 or 1; module names are present,
-// non-empty and at most kMaxModuleNameBytes; a heartbeat has at most kMaxModules modules, no
-// module twice, sync_percent <= 100 and echo_sent_at_ns >= -1; a lease duration is >= 0.
+// Decoders. DecodePeer refuses a frame above kMaxHeartbeatBytes and DecodeWitness one above
+// kMaxFrameBytes before reading it. Besides the frame's structure they check that: the version is
+// kWireVersion; the frame holds a message of this channel (a witness message given to DecodePeer is
+// rejected, and the reverse); enum values are known; node indices are 0 or 1; module names are
+// present, non-empty and at most kMaxModuleNameBytes; a heartbeat has at most kMaxModules modules,
+// no module twice, sync_percent <= 100 and echo_sent_at_ns >= -1; a lease duration is >= 0.
 absl::StatusOr<PeerMessage> DecodePeer(std::span<const uint8_t> frame);
 absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 

@@ -460,6 +460,35 @@ TEST(ConfigParserTest, BadNamesAndPathsAreRejected) {
               {"'directories'", "control characters"});
 }
 
+TEST(ConfigParserTest, NameLongerThanTheLimitIsRejectedNamingTheLimit) {
+  const std::string longest(kMaxNameBytes, 'w');
+  const std::string too_long(kMaxNameBytes + 1, 'w');
+  EXPECT_EQ(ExpectOk(Edit("name = \"web\"", "name = \"" + longest + "\"")).modules[0].name,
+            longest);
+  ExpectError(Edit("name = \"web\"", "name = \"" + too_long + "\""), too_long,
+              {"'name' in module #1", "name of 65 bytes", "limit of 64 bytes"});
+  ExpectError(Edit("name = \"b\"", "name = \"" + too_long + "\""), too_long,
+              {"'name' in node #2", "limit of 64 bytes"});
+  ExpectError(Edit("name = \"test\"", "name = \"" + too_long + "\""), too_long,
+              {"'name' in [cluster]", "limit of 64 bytes"});
+}
+
+TEST(ConfigParserTest, MoreModulesThanTheLimitAreRejectedAtTheFirstOneTooMany) {
+  // Modules m1.. after 'web': kMaxModulesPerPair in all is the most a pair may have.
+  auto with_modules = [](size_t count) {
+    std::string text(kBase);
+    for (size_t i = 1; i < count; ++i) {
+      text += Cat("[[module]]\nname = \"m", std::to_string(i), "\"\ndefault_primary = \"b\"\n",
+                  "directories = [\"/srv/m", std::to_string(i), "\"]\n");
+    }
+    return text;
+  };
+  EXPECT_EQ(ExpectOk(with_modules(kMaxModulesPerPair)).modules.size(), kMaxModulesPerPair);
+  const std::string marker = Cat("[[module]]\nname = \"m", std::to_string(kMaxModulesPerPair));
+  ExpectError(with_modules(kMaxModulesPerPair + 1), marker,
+              {"257 [[module]] tables exceed the limit of 256", "UDP datagram"});
+}
+
 // Random damage to a valid file never crashes the parser or escapes as an exception: the
 // result is a Config or an InvalidArgumentError with a "file:line: " prefix.
 TEST(ConfigParserTest, RandomMutationsNeverCrash) {

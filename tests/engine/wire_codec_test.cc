@@ -475,7 +475,7 @@ TEST(WireCodecTest, FrameAtUnalignedAddressDecodes) {
   EXPECT_EQ(*decoded, message);
 }
 
-TEST(WireCodecTest, LargestValidHeartbeatFitsFrameLimit) {
+TEST(WireCodecTest, LargestValidHeartbeatRoundTrips) {
   Heartbeat heartbeat = BusyHeartbeat(kMaxModules);
   for (size_t i = 0; i < heartbeat.modules.size(); ++i) {
     std::string name = std::to_string(i) + "-";
@@ -483,7 +483,7 @@ TEST(WireCodecTest, LargestValidHeartbeatFitsFrameLimit) {
     heartbeat.modules[i].module = std::move(name);
   }
   const std::vector<uint8_t> frame = EncodePeer(heartbeat);
-  EXPECT_LE(frame.size(), kMaxFrameBytes);
+  EXPECT_LE(frame.size(), kMaxHeartbeatBytes);
   const absl::StatusOr<PeerMessage> decoded = DecodePeer(frame);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(*decoded, PeerMessage(heartbeat));
@@ -495,14 +495,29 @@ TEST(WireCodecTest, OversizedFrameRejectedBeforeVerification) {
   // A valid frame padded with unused bytes (its size prefix rewritten to match) still verifies:
   // at exactly the limit it decodes, so only the size check can reject it one step above.
   std::vector<uint8_t> frame = EncodePeer(BusyHeartbeat(2));
-  frame.resize(kMaxFrameBytes);
+  frame.resize(kMaxHeartbeatBytes);
   WriteSizePrefix(frame);
   EXPECT_TRUE(DecodePeer(frame).ok());
 
+  frame.resize(kMaxHeartbeatBytes + 1);
+  WriteSizePrefix(frame);
+  EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame of 64513 bytes exceeds limit 64512"));
+
+  frame = EncodeWitness(BusyLeaseRequest());
+  frame.resize(kMaxFrameBytes);
+  WriteSizePrefix(frame);
+  EXPECT_TRUE(DecodeWitness(frame).ok());
+
   frame.resize(2'000'000);
   WriteSizePrefix(frame);
-  EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame of 2000000 bytes exceeds limit 1048576"));
+  EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame of 2000000 bytes exceeds limit 64512"));
   EXPECT_TRUE(FailsWith(DecodeWitness(frame), "frame of 2000000 bytes exceeds limit 1048576"));
+}
+
+TEST(WireCodecTest, PeerFrameAboveHeartbeatLimitRejectedBeforeVerification) {
+  // Not a frame at all: only the size check can name what is wrong with it.
+  const std::vector<uint8_t> garbage(kMaxHeartbeatBytes + 1, 0xa5);
+  EXPECT_TRUE(FailsWith(DecodePeer(garbage), "frame of 64513 bytes exceeds limit 64512"));
 }
 
 TEST(WireCodecTest, TruncatedFrameRejected) {
@@ -622,14 +637,14 @@ TEST(WireCodecTest, MessageTypeWithoutBodyRejected) {
 }
 
 TEST(WireCodecTest, TableFloodRejectedByVerifier) {
-  // 100k vector entries all pointing at one table: small on the wire, but the Verifier's table
-  // budget stops it long before 100k table checks.
+  // 15k vector entries all pointing at one table: small enough for a heartbeat frame, but the
+  // Verifier's table budget stops it long before 15k table checks.
   FlatBufferBuilder builder;
   const auto name = builder.CreateString("db");
   const auto view = fb::CreateModuleView(builder, name);
-  const std::vector<Offset<fb::ModuleView>> views(100'000, view);
+  const std::vector<Offset<fb::ModuleView>> views(15'000, view);
   const std::vector<uint8_t> frame = HandHeartbeat(builder, views);
-  ASSERT_LE(frame.size(), kMaxFrameBytes);
+  ASSERT_LE(frame.size(), kMaxHeartbeatBytes);
   EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame failed verification"));
 }
 
@@ -736,8 +751,8 @@ TEST(WireCodecTest, ModuleNameBytesAreEscapedInErrors) {
 
 TEST(WireCodecTest, TooManyModulesRejected) {
   const Heartbeat heartbeat = BusyHeartbeat(kMaxModules + 1);
-  EXPECT_TRUE(FailsWith(DecodePeer(EncodePeer(heartbeat)),
-                        "heartbeat with 4097 modules exceeds limit 4096"));
+  EXPECT_TRUE(
+      FailsWith(DecodePeer(EncodePeer(heartbeat)), "heartbeat with 257 modules exceeds limit 256"));
 }
 
 TEST(WireCodecTest, DuplicateModuleRejected) {
@@ -926,7 +941,7 @@ TEST(WireCodecTest, OversizedReplicationFrameRejectedBeforeVerification) {
   frame.resize(kMaxReplicationFrameBytes);
   WriteSizePrefix(frame);
   EXPECT_TRUE(DecodeReplication(frame).ok());
-  EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame of 8454144 bytes exceeds limit 1048576"));
+  EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame of 8454144 bytes exceeds limit 64512"));
 
   frame.resize(kMaxReplicationFrameBytes + 1);
   WriteSizePrefix(frame);
