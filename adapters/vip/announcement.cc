@@ -138,8 +138,8 @@ std::vector<uint8_t> GratuitousArpFrame(const MacAddress& source, const VipAddre
   frame.U16(operation);
   frame.Bytes(source);
   frame.Bytes(address.bytes.data(), 4);
-  // The target hardware address is ignored in an announcement; a reply carries broadcast as
-  // arping and keepalived do.
+  // The target hardware address means nothing in an announcement: zero in the request
+  // (RFC 5227), broadcast in the reply (what iputils' `arping -A` sends).
   if (operation == kArpReply) {
     frame.Bytes(kBroadcastMac);
   } else {

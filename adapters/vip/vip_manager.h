@@ -27,7 +27,7 @@ class VipManager {
  public:
   struct Options {
     // Rounds of announcements per Assign, the first at once (IPv4: an ARP request and reply;
-    // IPv6: one neighbour advertisement).
+    // IPv6: one neighbour advertisement). The first round is always sent, whatever this says.
     int announcements = 3;
     absl::Duration announcement_interval = absl::Milliseconds(200);
     // Told, on the loop, when a later round fails (the first round's failure is Assign's
