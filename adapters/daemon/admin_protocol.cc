@@ -15,29 +15,9 @@ constexpr AdminVerb kVerbs[] = {AdminVerb::kStart,  AdminVerb::kStop,   AdminVer
 
 }  // namespace
 
-const char* AdminVerbWord(AdminVerb verb) {
-  switch (verb) {
-    case AdminVerb::kStart:
-      return "start";
-    case AdminVerb::kStop:
-      return "stop";
-    case AdminVerb::kSwap:
-      return "swap";
-    case AdminVerb::kPrim:
-      return "prim";
-    case AdminVerb::kSecond:
-      return "second";
-    case AdminVerb::kRestart:
-      return "restart";
-    case AdminVerb::kDiscard:
-      return "discard";
-  }
-  return "?";
-}
-
 absl::StatusOr<AdminVerb> AdminVerbFromWord(absl::string_view word) {
   for (AdminVerb verb : kVerbs) {
-    if (word == AdminVerbWord(verb)) return verb;
+    if (word == AdminVerbName(verb)) return verb;
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown verb '", word, "'"));
 }
@@ -49,7 +29,7 @@ std::string FormatAdminRequest(const AdminRequest& request) {
     case AdminRequestKind::kStatusJson:
       return "status --json\n";
     case AdminRequestKind::kVerb:
-      return absl::StrCat(AdminVerbWord(request.verb), " ", request.module,
+      return absl::StrCat(AdminVerbName(request.verb), " ", request.module,
                           request.force ? " --force" : "", "\n");
   }
   return "\n";

@@ -28,8 +28,7 @@ struct AdminRequest {
   bool force = false;                  // prim --force
 };
 
-// The verb as duetctl spells it ("start", "prim"...), and back.
-const char* AdminVerbWord(AdminVerb verb);
+// The verb spelled as duetctl and the engine's AdminVerbName spell it ("start", "prim"...).
 absl::StatusOr<AdminVerb> AdminVerbFromWord(absl::string_view word);
 
 std::string FormatAdminRequest(const AdminRequest& request);

@@ -112,6 +112,23 @@ absl::Status Duetd::Init() {
                     absl::string_view(line.data(), line.size()));
       });
 
+  vip::VipManager::Options vip_options;
+  vip_options.on_announcement_failure = [this](const absl::Status& s) {
+    log_.Node(std::string(s.message()));
+  };
+  vips_ = std::make_unique<vip::VipManager>(io_, std::move(vip_options));
+  // A VIP left on an interface by an earlier crash of this node is not ours to serve yet.
+  std::vector<VipConfig> all_vips;
+  for (const ModuleConfig& mc : config_.modules) {
+    all_vips.insert(all_vips.end(), mc.vips.begin(), mc.vips.end());
+  }
+  vip::VipManager::StaleSweep swept = vips_->ReleaseStale(all_vips);
+  for (const VipConfig& v : swept.removed) {
+    log_.Node(
+        absl::StrCat("removed VIP ", v.address, " from ", v.interface, ": left by an earlier run"));
+  }
+  for (const absl::Status& s : swept.failures) log_.Node(std::string(s.message()));
+
   if (absl::Status s = OpenModules(); !s.ok()) return s;
   if (absl::Status s = OpenNetwork(); !s.ok()) return s;
 
@@ -333,10 +350,12 @@ void Duetd::Carry(const Action& action) {
             }
           },
           [&](const SetVip& a) {
-            if (!config_.modules[a.module].vips.empty()) {
+            for (const VipConfig& v : config_.modules[a.module].vips) {
+              absl::Status s = a.assigned ? vips_->Assign(v) : vips_->Release(v);
               log_.Module(config_.modules[a.module].name,
-                          absl::StrCat("VIP ", a.assigned ? "assignment" : "release",
-                                       " is not carried out by this build (issue 14)"));
+                          s.ok() ? absl::StrCat("VIP ", v.address, " on ", v.interface,
+                                                a.assigned ? " assigned" : " released")
+                                 : std::string(s.message()));
             }
           },
           [&](const SetWritable& a) {
@@ -372,6 +391,14 @@ void Duetd::Stop() {
   if (stopped_) return;
   stopped_ = true;
   if (scripts_) scripts_->KillAll();
+  // A stopped daemon serves nothing: its VIPs go with it (the guard does this after a crash).
+  if (vips_) {
+    for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+      if (loop_ && loop_->node().Status(m).vip_assigned) {
+        for (const VipConfig& v : config_.modules[m].vips) vips_->Release(v).IgnoreError();
+      }
+    }
+  }
   for (Module& mod : modules_) {
     if (mod.checkers) mod.checkers->Stop();
     for (auto& mount : mod.mounts) mount->Unmount();

@@ -9,6 +9,7 @@
 //   disk worker pool (store/module_io_queue) ApplyMutation, ReadZone, ListTree,
 //                                            PreserveDivergent
 //   script and checker runners (process/)    RunScript, SetCheckers
+//                                            SetVip -> vip/vip_manager (rtnetlink + GARP/NA)
 //   admin socket (admin_server)              AdminReply
 //                                            PersistModule/Incarnation/Replica ->
 //                                            metadata/metadata_store (durable before the
@@ -40,6 +41,7 @@
 #include "adapters/process/checker_runner.h"
 #include "adapters/process/script_runner.h"
 #include "adapters/store/module_io_queue.h"
+#include "adapters/vip/vip_manager.h"
 #include "boost/asio/io_context.hpp"
 #include "engine/config.h"
 
@@ -99,6 +101,7 @@ class Duetd {
   std::unique_ptr<net::ReplicationLink> replication_;
   std::unique_ptr<store::ModuleIoQueue> io_queue_;
   std::unique_ptr<ScriptRunner> scripts_;
+  std::unique_ptr<vip::VipManager> vips_;
   std::vector<Module> modules_;
   std::unique_ptr<AdminServer> admin_;
   std::map<uint64_t, AdminServer::Respond> pending_admin_;
