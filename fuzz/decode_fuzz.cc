@@ -97,8 +97,14 @@ duet::ReplMessage ValidReplication(Random& random) {
       }
       m.offset = Draw(random, uint64_t{1} << 40);
       if (m.kind == duet::MutationKind::kWrite) m.data = SomeBytes(random);
-      m.mode = static_cast<uint32_t>(random());
+      m.mode = static_cast<uint32_t>(random()) & duet::kMaxModeBits;
+      m.uid = static_cast<uint32_t>(random());
+      m.gid = static_cast<uint32_t>(random());
+      m.atime_ns = static_cast<int64_t>(Draw64(random));
       m.mtime_ns = static_cast<int64_t>(Draw64(random));
+      if (m.kind == duet::MutationKind::kSetattr) {
+        m.attr_mask = static_cast<uint32_t>(random()) & duet::kAllAttrs;
+      }
       return duet::ReplWrite{ModuleName(random), 1 + Draw(random, 1'000'000), std::move(m)};
     }
     case 3:
@@ -116,7 +122,11 @@ duet::ReplMessage ValidReplication(Random& random) {
         block.file_size = Draw(random, uint64_t{1} << 40);
       }
       if (block.kind == duet::PathKind::kSymlink) block.link_target = RelativePath(random);
-      block.mode = static_cast<uint32_t>(random());
+      block.mode = static_cast<uint32_t>(random()) & duet::kMaxModeBits;
+      block.uid = static_cast<uint32_t>(random());
+      block.gid = static_cast<uint32_t>(random());
+      block.atime_ns = static_cast<int64_t>(Draw64(random));
+      block.mtime_ns = static_cast<int64_t>(Draw64(random));
       block.total_bytes = Draw64(random);
       block.done_bytes = Draw64(random);
       return block;

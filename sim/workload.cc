@@ -7,7 +7,7 @@
 namespace duet::sim {
 namespace {
 
-constexpr int kScratchFiles = 4;
+constexpr int kScratchFiles = 8;
 // The verified files: overwritten in place, appended to, written sparsely (a VM image).
 constexpr const char* kSmallFile = "data/small";
 constexpr const char* kLogFile = "data/log";
@@ -16,7 +16,15 @@ constexpr uint64_t kSmallSize = 256 << 10;
 constexpr uint64_t kLogWrap = 2 << 20;
 constexpr uint64_t kImageSize = 4 << 20;
 
-std::string ScratchPath(uint64_t i) { return absl::StrCat("tmp/s", i); }
+// Half the scratch names have spaces and UTF-8 (the stream and the resync carry bytes).
+std::string ScratchPath(uint64_t i) {
+  return i % 2 == 0 ? absl::StrCat("tmp/s", i) : absl::StrCat("tmp/dir \u00e9/f\u00fc r ", i);
+}
+// Scratch directories and symlinks beside the scratch files.
+std::string ScratchDir(uint64_t i) { return absl::StrCat("tmp/d \u00df", i % 2); }
+std::string ScratchLink(uint64_t i) { return absl::StrCat("tmp/l", i % 2); }
+// Owners the workload gives (root, a service account, a user).
+constexpr uint32_t kOwners[] = {0, 70, 1000};
 
 }  // namespace
 
@@ -35,7 +43,10 @@ std::string WorkloadBytes(uint64_t op_id, uint64_t size) {
 }
 
 Workload::Workload(size_t modules, uint64_t seed) : rng_(seed), modules_(modules) {
-  for (Module& mod : modules_) mod.scratch_exists.assign(kScratchFiles, false);
+  for (Module& mod : modules_) {
+    mod.scratch_exists.assign(kScratchFiles, false);
+    mod.dir_exists.assign(2, false);
+  }
 }
 
 int Workload::outstanding() const {
@@ -118,10 +129,12 @@ Mutation Workload::NextScratch(Module& mod, uint64_t op_id) {
   const std::string path = ScratchPath(i);
   Mutation m;
   m.path = path;
-  switch (rng_.Below(5)) {
+  switch (rng_.Below(7)) {
     case 0:
       m.kind = MutationKind::kCreate;
       m.mode = 0644;
+      m.uid = kOwners[rng_.Below(3)];
+      m.gid = kOwners[rng_.Below(3)];
       mod.scratch_exists[i] = true;
       break;
     case 1:
@@ -144,11 +157,68 @@ Mutation Workload::NextScratch(Module& mod, uint64_t op_id) {
       mod.scratch_exists[to] = true;
       break;
     }
-    default:
+    case 4:
       m.kind = MutationKind::kUnlink;
       mod.scratch_exists[i] = false;
       break;
+    default:
+      return NextScratchName(mod, i);
   }
+  return m;
+}
+
+Mutation Workload::NextScratchName(Module& mod, uint64_t i) {
+  // A setattr or link names a path that exists once the mutations issued before it are
+  // applied (the kernel answers ENOENT before the adapter sees it otherwise). MemStore makes
+  // the rest idempotent (mkdir of a directory that exists, rmdir of one that does not).
+  Mutation m;
+  switch (rng_.Below(5)) {
+    case 0:
+      m = MakeMutation(MutationKind::kMkdir, ScratchDir(i));
+      m.mode = 0750;
+      m.uid = kOwners[rng_.Below(3)];
+      m.gid = kOwners[rng_.Below(3)];
+      mod.dir_exists[i % 2] = true;
+      break;
+    case 1:
+      m = MakeMutation(MutationKind::kRmdir, ScratchDir(i));
+      mod.dir_exists[i % 2] = false;
+      break;
+    case 2:
+      m = MakeMutation(MutationKind::kSymlink, ScratchLink(i),
+                       rng_.Chance(0.5) ? "s0" : "/elsewhere/\u00e9 x");
+      m.uid = kOwners[rng_.Below(3)];
+      break;
+    case 3: {
+      if (!mod.scratch_exists[i]) return NextScratchName(mod, (i + 1) % kScratchFiles);
+      const uint64_t to = (i + 1 + rng_.Below(kScratchFiles - 1)) % kScratchFiles;
+      m = MakeMutation(MutationKind::kLink, ScratchPath(i), ScratchPath(to));
+      mod.scratch_exists[to] = true;
+      break;
+    }
+    default: {
+      // A verified file, a scratch file or directory: its attributes never touch the data.
+      const uint64_t which = rng_.Below(3);
+      if (which == 0 && mod.files.contains(kImageFile)) return NextSetattr(kImageFile);
+      if (which == 1 && mod.dir_exists[i % 2]) return NextSetattr(ScratchDir(i));
+      if (mod.scratch_exists[i]) return NextSetattr(ScratchPath(i));
+      m = MakeMutation(MutationKind::kMkdir, ScratchDir(i));
+      mod.dir_exists[i % 2] = true;
+      break;
+    }
+  }
+  return m;
+}
+
+Mutation Workload::NextSetattr(std::string path) {
+  // chmod, chown, or utimensat (UTIME_NOW already resolved by the adapter), or a mix.
+  Mutation m = MakeMutation(MutationKind::kSetattr, std::move(path));
+  while (m.attr_mask == 0) m.attr_mask = static_cast<uint32_t>(rng_.Below(kAllAttrs + 1));
+  m.mode = static_cast<uint32_t>(rng_.Below(01000));
+  m.uid = kOwners[rng_.Below(3)];
+  m.gid = kOwners[rng_.Below(3)];
+  m.atime_ns = static_cast<int64_t>(rng_.Below(uint64_t{1} << 62));
+  m.mtime_ns = static_cast<int64_t>(rng_.Below(uint64_t{1} << 62)) - (int64_t{1} << 40);
   return m;
 }
 

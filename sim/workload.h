@@ -4,8 +4,10 @@
 // Per module the workload writes a few "verified" files that are never renamed, unlinked or
 // truncated: a small file overwritten in place, a log that grows by appends, and a large
 // sparse file written at random offsets like a VM image. Writes range from 1 byte to 1 MiB
-// and overlap. Beside them it creates, writes, truncates, renames and unlinks scratch files
-// (checked only by the replicas being byte-identical) and fsyncs files or the whole tree.
+// and overlap. Beside them it creates, writes, truncates, renames, links and unlinks scratch
+// files (some with spaces and UTF-8 in their names), makes and removes directories and
+// symlinks, changes owners, modes and times (checked only by the replicas being identical,
+// attributes included) and fsyncs files or the whole tree.
 //
 // The model keeps, per byte of each verified file, the last write issued over it. A byte
 // must hold that write's value at the end if the write was acknowledged and nothing allowed
@@ -95,12 +97,16 @@ class Workload {
     int outstanding = 0;
     uint64_t log_size = 0;             // the append file, as issued
     std::vector<bool> scratch_exists;  // as issued
+    std::vector<bool> dir_exists;      // the scratch directories, as issued
     bool discarding = false;           // a split brain is unresolved
     NodeIndex discarding_node = 0;
   };
 
   Mutation NextWrite(Module& mod, Op& op, uint64_t op_id);
   Mutation NextScratch(Module& mod, uint64_t op_id);
+  // A namespace change among the scratch names: mkdir, rmdir, symlink, link or setattr.
+  Mutation NextScratchName(Module& mod, uint64_t i);
+  Mutation NextSetattr(std::string path);
   uint64_t WriteSize();
   void Assign(RangeMap& ranges, uint64_t start, uint64_t end, uint64_t op);
   void Release(uint64_t op_id);

@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "engine/replication/file_attributes.h"
+
 namespace duet {
 
 using Payload = std::shared_ptr<const std::string>;
@@ -21,14 +23,14 @@ inline Payload MakePayload(std::string bytes) {
 enum class MutationKind : uint8_t {
   kWrite,       // path, offset, data
   kTruncate,    // path, offset = new size
-  kCreate,      // path, mode
-  kMkdir,       // path, mode
+  kCreate,      // path, mode, uid, gid (the creator's)
+  kMkdir,       // path, mode, uid, gid
   kUnlink,      // path
   kRmdir,       // path
   kRename,      // path -> path2
-  kSymlink,     // path (the link) -> path2 (its target, stored verbatim)
+  kSymlink,     // path (the link) -> path2 (its target, stored verbatim), uid, gid
   kLink,        // path (existing) -> path2 (new name)
-  kSetattr,     // path, mode, mtime_ns (kKeepMtime: mode only)
+  kSetattr,     // path, attr_mask: the attributes it sets (file_attributes.h)
   kFsync,       // path: durable on both servers before it completes ("" = the whole tree)
   kRemoveTree,  // resync only: remove whatever is at path, recursively; absent is fine
 };
@@ -38,17 +40,20 @@ const char* MutationKindName(MutationKind kind);
 // What a path is on one node (as a resync reads it).
 enum class PathKind : uint8_t { kAbsent, kFile, kDirectory, kSymlink };
 
-// A kSetattr's mtime_ns that leaves the time as it is (a resync makes a file's mode match).
-inline constexpr int64_t kKeepMtime = -1;
-
 struct Mutation {
   MutationKind kind = MutationKind::kWrite;
   std::string path;
   std::string path2;
   uint64_t offset = 0;
   Payload data;
+  // Attributes (file_attributes.h): a create, mkdir or symlink sets mode (not a symlink's),
+  // uid and gid; a setattr sets those in attr_mask, which only a setattr has.
   uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t atime_ns = 0;
   int64_t mtime_ns = 0;
+  uint32_t attr_mask = 0;
 
   uint64_t data_size() const { return data ? data->size() : 0; }
   // Changes names in the tree (what the namespace journal records while ALONE).

@@ -212,7 +212,8 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
   const auto path2 = OptionalString(builder, m.path2);
   const auto data = OptionalBytes(builder, m.data);
   const auto mutation =
-      fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns);
+      fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns,
+                         m.uid, m.gid, m.atime_ns, m.attr_mask);
   const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
   return {fb::Message::ReplWrite, body.Union()};
 }
@@ -230,7 +231,8 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block) {
   const auto link_target = OptionalString(builder, block.link_target);
   const auto body = fb::CreateResyncBlock(
       builder, name, block.block_id, path, block.zone, data, block.read_lsn, ToWire(block.kind),
-      block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes);
+      block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes, block.uid,
+      block.gid, block.atime_ns, block.mtime_ns);
   return {fb::Message::ResyncBlock, body.Union()};
 }
 
@@ -669,8 +671,21 @@ absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view m
     return Invalid("%s to size %d exceeds the largest file size", subject, out.offset);
   }
   DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxWriteBytes, subject));
+  if (in.mode() > kMaxModeBits) {
+    return Invalid("%s with mode %o: more than permission bits", subject, in.mode());
+  }
+  if ((in.attr_mask() & ~kAllAttrs) != 0) {
+    return Invalid("%s with unknown attribute bits %#x", subject, in.attr_mask() & ~kAllAttrs);
+  }
+  if (in.attr_mask() != 0 && out.kind != MutationKind::kSetattr) {
+    return Invalid("%s with an attribute mask", subject);
+  }
   out.mode = in.mode();
+  out.uid = in.uid();
+  out.gid = in.gid();
+  out.atime_ns = in.atime_ns();
   out.mtime_ns = in.mtime_ns();
+  out.attr_mask = in.attr_mask();
   return out;
 }
 
@@ -714,7 +729,14 @@ absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in) {
     return Invalid("%s with file_size %d exceeds the largest file size", subject, in.file_size());
   }
   out.file_size = in.file_size();
+  if (in.mode() > kMaxModeBits) {
+    return Invalid("%s with mode %o: more than permission bits", subject, in.mode());
+  }
   out.mode = in.mode();
+  out.uid = in.uid();
+  out.gid = in.gid();
+  out.atime_ns = in.atime_ns();
+  out.mtime_ns = in.mtime_ns();
   out.total_bytes = in.total_bytes();
   out.done_bytes = in.done_bytes();
   DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxResyncBlockBytes, subject));

@@ -80,6 +80,8 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //  - only a write mutation carries data, at most kMaxWriteBytes; a write or truncate ends at or
 //    below INT64_MAX (off_t), as does a ResyncBlock's file_size; a ResyncBlock's data is at
 //    most kMaxResyncBlockBytes;
+//  - a mode (a mutation's or a ResyncBlock's) is permission bits only, at most 07777; only a
+//    setattr has an attribute mask, and it holds only the bits of file_attributes.h;
 //  - a ReplTargetZones lists at most kMaxTargetZones zones, 8-byte aligned in the frame.
 // The Payload of a decoded write or block owns a copy of the frame's data bytes.
 absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame);

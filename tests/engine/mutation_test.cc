@@ -99,6 +99,7 @@ TEST(MutationTest, MakeMutationCarriesNoData) {
   EXPECT_EQ(m.data, nullptr);
   EXPECT_EQ(m.mode, 0u);
   EXPECT_EQ(m.mtime_ns, 0);
+  EXPECT_EQ(m.attr_mask, 0u);
   EXPECT_EQ(MakeMutation(MutationKind::kUnlink, "x").path2, "");
 }
 

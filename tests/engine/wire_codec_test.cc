@@ -188,7 +188,9 @@ std::string Describe(const ReplWrite& m) {
   std::ostringstream out;
   out << "ReplWrite{" << m.module << " lsn=" << m.lsn << " " << MutationKindName(mu.kind)
       << " path=" << mu.path << " path2=" << mu.path2 << " offset=" << mu.offset
-      << " data=" << Describe(mu.data) << " mode=" << mu.mode << " mtime_ns=" << mu.mtime_ns << "}";
+      << " data=" << Describe(mu.data) << " mode=" << mu.mode << " uid=" << mu.uid
+      << " gid=" << mu.gid << " atime_ns=" << mu.atime_ns << " mtime_ns=" << mu.mtime_ns
+      << " attr_mask=" << mu.attr_mask << "}";
   return out.str();
 }
 
@@ -203,8 +205,9 @@ std::string Describe(const ResyncBlock& m) {
   out << "ResyncBlock{" << m.module << " id=" << m.block_id << " path=" << m.path
       << " zone=" << m.zone << " data=" << Describe(m.data) << " read_lsn=" << m.read_lsn
       << " kind=" << static_cast<int>(m.kind) << " file_size=" << m.file_size << " mode=" << m.mode
-      << " link_target=" << m.link_target << " total=" << m.total_bytes << " done=" << m.done_bytes
-      << "}";
+      << " uid=" << m.uid << " gid=" << m.gid << " atime_ns=" << m.atime_ns
+      << " mtime_ns=" << m.mtime_ns << " link_target=" << m.link_target
+      << " total=" << m.total_bytes << " done=" << m.done_bytes << "}";
   return out.str();
 }
 
@@ -313,15 +316,21 @@ ReplTargetZones BusyReplTargetZones() {
   return ReplTargetZones{"db", "data/tables/users.ibd", {0, 7, 1'000'000, UINT64_MAX}, true};
 }
 
-// A valid mutation of `kind` with every field the kind uses set, and mode and mtime_ns set for
-// all (the decoder passes them through whatever the kind).
+// A valid mutation of `kind` with every field the kind uses set, and the attributes set for
+// all (the decoder passes them through whatever the kind; only a setattr has a mask).
 Mutation MutationOfKind(MutationKind kind) {
   Mutation m;
   m.kind = kind;
   m.path = "dir/sub dir/file.txt";
-  m.mode = 0640;
+  m.mode = 04751;
+  m.uid = 4'000'000'000u;
+  m.gid = 70;
+  m.atime_ns = 1'790'000'000'123'456'789;
   m.mtime_ns = -1'234'567'890;
   switch (kind) {
+    case MutationKind::kSetattr:
+      m.attr_mask = kAttrUid | kAttrAtime | kAttrMtime;
+      break;
     case MutationKind::kWrite:
       m.offset = (uint64_t{1} << 40) + 3;
       m.data = MakePayload(std::string("some\0bytes\xff", 11));
@@ -366,6 +375,10 @@ ResyncBlock BlockOfKind(PathKind kind) {
   block.read_lsn = 4242;
   block.kind = kind;
   block.mode = 0755;
+  block.uid = 26;
+  block.gid = 4'000'000'001u;
+  block.atime_ns = -5;
+  block.mtime_ns = 1'790'000'000'987'654'321;
   block.total_bytes = 1 << 30;
   block.done_bytes = 1 << 20;
   if (kind == PathKind::kFile) {
@@ -1206,6 +1219,39 @@ TEST(WireCodecTest, FileOffsetsBeyondOffTRejected) {
   EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
                         "ResyncBlock 'db' with file_size 18446744073709551615 exceeds the "
                         "largest file size"));
+}
+
+TEST(WireCodecTest, EveryAttributeMaskOfSetattrRoundTrips) {
+  for (uint32_t mask = 0; mask <= kAllAttrs; ++mask) {
+    Mutation m = MutationOfKind(MutationKind::kSetattr);
+    m.attr_mask = mask;
+    ExpectReplicationRoundTrip(WriteOf(m));
+  }
+}
+
+TEST(WireCodecTest, UnknownAttributeBitsOrMaskOutsideSetattrRejected) {
+  Mutation setattr = MutationOfKind(MutationKind::kSetattr);
+  setattr.attr_mask = kAllAttrs | 0x40;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(setattr))),
+                        "ReplWrite 'db' setattr mutation with unknown attribute bits 0x40"));
+  Mutation create = MutationOfKind(MutationKind::kCreate);
+  create.attr_mask = kAttrMode;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(create))),
+                        "ReplWrite 'db' create mutation with an attribute mask"));
+}
+
+TEST(WireCodecTest, ModeBeyondPermissionBitsRejected) {
+  Mutation mkdir = MutationOfKind(MutationKind::kMkdir);
+  mkdir.mode = 07777;
+  ExpectReplicationRoundTrip(WriteOf(mkdir));
+  mkdir.mode = 040755;  // S_IFDIR: the kind says it, not the mode
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(mkdir))),
+                        "ReplWrite 'db' mkdir mutation with mode 40755: more than permission "
+                        "bits"));
+  ResyncBlock block = BlockOfKind(PathKind::kFile);
+  block.mode = 0100644;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' with mode 100644: more than permission bits"));
 }
 
 TEST(WireCodecTest, ReplWriteWithLsnZeroRejected) {

@@ -1,0 +1,98 @@
+// MemStore: owners, modes and times of paths (engine/replication/file_attributes.h), as the
+// replicas set them and a ReadZone reports them.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "sim/mem_store.h"
+
+namespace duet::sim {
+namespace {
+
+Mutation Setattr(const std::string& path, uint32_t mask) {
+  Mutation m = MakeMutation(MutationKind::kSetattr, path);
+  m.attr_mask = mask;
+  m.mode = 0640;
+  m.uid = 26;
+  m.gid = 27;
+  m.atime_ns = -1;
+  m.mtime_ns = 1'700'000'000'000'000'000;
+  return m;
+}
+
+TEST(MemStoreAttributesTest, CreateAndMkdirTakeTheCreatorsOwnerAndMode) {
+  MemStore store;
+  Mutation mkdir = MakeMutation(MutationKind::kMkdir, "d");
+  mkdir.mode = 0700;
+  mkdir.uid = 1000;
+  mkdir.gid = 100;
+  ASSERT_EQ(store.Apply(mkdir), absl::OkStatus());
+  Mutation symlink = MakeMutation(MutationKind::kSymlink, "d/l", "../t");
+  symlink.uid = 5;
+  symlink.gid = 6;
+  ASSERT_EQ(store.Apply(symlink), absl::OkStatus());
+  const MemStore::Entry& d = store.live().at("d");
+  EXPECT_EQ(d.mode, 0700u);
+  EXPECT_EQ(d.uid, 1000u);
+  EXPECT_EQ(d.gid, 100u);
+  EXPECT_EQ(store.live().at("d/l").uid, 5u);
+  EXPECT_EQ(store.live().at("d/l").mode, 0777u);
+}
+
+TEST(MemStoreAttributesTest, SetattrChangesOnlyWhatItsMaskNames) {
+  MemStore store;
+  ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kCreate, "f")), absl::OkStatus());
+  const MemStore::Entry before = store.live().at("f");
+  ASSERT_EQ(store.Apply(Setattr("f", kAttrGid | kAttrMtime)), absl::OkStatus());
+  const MemStore::Entry& f = store.live().at("f");
+  EXPECT_EQ(f.mode, before.mode);
+  EXPECT_EQ(f.uid, before.uid);
+  EXPECT_EQ(f.gid, 27u);
+  EXPECT_EQ(f.atime_ns, before.atime_ns);
+  EXPECT_EQ(f.mtime_ns, 1'700'000'000'000'000'000);
+  ASSERT_EQ(store.Apply(Setattr("f", kAllAttrs)), absl::OkStatus());
+  EXPECT_EQ(store.live().at("f").mode, 0640u);
+  EXPECT_EQ(store.live().at("f").uid, 26u);
+  EXPECT_EQ(store.live().at("f").atime_ns, -1);
+}
+
+TEST(MemStoreAttributesTest, ReadReportsEveryAttribute) {
+  MemStore store;
+  ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kMkdir, "d")), absl::OkStatus());
+  ASSERT_EQ(store.Apply(Setattr("d", kAllAttrs)), absl::OkStatus());
+  const ZoneRead r = store.Read(0, 1, "d", 0, 4096);
+  EXPECT_EQ(r.kind, PathKind::kDirectory);
+  EXPECT_EQ(r.mode, 0640u);
+  EXPECT_EQ(r.uid, 26u);
+  EXPECT_EQ(r.gid, 27u);
+  EXPECT_EQ(r.atime_ns, -1);
+  EXPECT_EQ(r.mtime_ns, 1'700'000'000'000'000'000);
+}
+
+TEST(MemStoreAttributesTest, UnsyncedSetattrIsLostAtACrashAndSyncedOneKept) {
+  MemStore store;
+  ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kCreate, "f")), absl::OkStatus());
+  ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kCreate, "g")), absl::OkStatus());
+  ASSERT_EQ(store.Sync(""), absl::OkStatus());
+  ASSERT_EQ(store.Apply(Setattr("f", kAttrUid)), absl::OkStatus());
+  ASSERT_EQ(store.Apply(Setattr("g", kAttrUid)), absl::OkStatus());
+  ASSERT_EQ(store.Sync("g"), absl::OkStatus());
+  store.Crash();
+  EXPECT_EQ(store.live().at("f").uid, 0u);
+  EXPECT_EQ(store.live().at("g").uid, 26u);
+}
+
+TEST(MemStoreAttributesTest, DifferenceNamesOwnersAndTimes) {
+  MemStore a;
+  MemStore b;
+  ASSERT_EQ(a.Apply(MakeMutation(MutationKind::kCreate, "f")), absl::OkStatus());
+  ASSERT_EQ(b.Apply(MakeMutation(MutationKind::kCreate, "f")), absl::OkStatus());
+  EXPECT_EQ(DescribeDifference(a.live(), b.live()), "");
+  ASSERT_EQ(b.Apply(Setattr("f", kAttrUid | kAttrMtime)), absl::OkStatus());
+  const std::string diff = DescribeDifference(a.live(), b.live());
+  EXPECT_NE(diff.find("owners 0:0 vs 26:0"), std::string::npos) << diff;
+  EXPECT_NE(diff.find("mtimes 0 vs 1700000000000000000"), std::string::npos) << diff;
+}
+
+}  // namespace
+}  // namespace duet::sim
