@@ -73,7 +73,8 @@ struct MutationApplied {
 };
 
 // A ReadZone finished: what the path is now, its attributes (file_attributes.h; mode is not
-// a symlink's), and for a file the zone's bytes (short or empty past the end of the file).
+// a symlink's), for a read at offset 0 its whole xattr set (sorted by name), and for a file
+// the zone's bytes (short or empty past the end of the file).
 struct ZoneRead {
   ModuleIndex module = 0;
   uint64_t read_id = 0;
@@ -85,6 +86,7 @@ struct ZoneRead {
   uint32_t gid = 0;
   int64_t atime_ns = 0;
   int64_t mtime_ns = 0;
+  XattrSet xattrs;
   std::string link_target;
   Payload data;
 };

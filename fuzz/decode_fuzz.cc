@@ -87,7 +87,7 @@ duet::ReplMessage ValidReplication(Random& random) {
     }
     case 2: {
       duet::Mutation m;
-      m.kind = static_cast<duet::MutationKind>(Draw(random, 12));
+      m.kind = static_cast<duet::MutationKind>(Draw(random, 15));
       m.path =
           m.kind == duet::MutationKind::kFsync && Draw(random, 2) == 0 ? "" : RelativePath(random);
       if (m.kind == duet::MutationKind::kRename || m.kind == duet::MutationKind::kLink) {
@@ -102,6 +102,16 @@ duet::ReplMessage ValidReplication(Random& random) {
       m.gid = static_cast<uint32_t>(random());
       m.atime_ns = static_cast<int64_t>(Draw64(random));
       m.mtime_ns = static_cast<int64_t>(Draw64(random));
+      if (m.kind == duet::MutationKind::kSetxattr || m.kind == duet::MutationKind::kRemovexattr) {
+        m.xattr_name = "user." + ModuleName(random);
+      }
+      if (m.kind == duet::MutationKind::kSetxattr) {
+        m.data = SomeBytes(random);
+        m.xattr_flags = static_cast<uint32_t>(Draw(random, 3));
+      }
+      if (m.kind == duet::MutationKind::kReplaceXattrs) {
+        m.xattrs = {{"user.a", ModuleName(random)}, {"user.b", ""}};
+      }
       if (m.kind == duet::MutationKind::kSetattr) {
         m.attr_mask = static_cast<uint32_t>(random()) & duet::kAllAttrs;
       }

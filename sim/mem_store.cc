@@ -24,6 +24,7 @@ void CopyAttributes(const MemStore::Entry& from, MemStore::Entry& to) {
   to.gid = from.gid;
   to.atime_ns = from.atime_ns;
   to.mtime_ns = from.mtime_ns;
+  to.xattrs = from.xattrs;
 }
 
 bool StartsWith(const std::string& s, const std::string& prefix) {
@@ -136,8 +137,38 @@ absl::Status MemStore::Apply(const Mutation& m) {
     }
     case MutationKind::kFsync:
       return Sync(m.path);
+    case MutationKind::kSetxattr:
+    case MutationKind::kRemovexattr:
+    case MutationKind::kReplaceXattrs:
+      return ApplyXattr(m);
   }
   return absl::InvalidArgumentError("unknown mutation");
+}
+
+absl::Status MemStore::ApplyXattr(const Mutation& m) {
+  auto it = live_.find(m.path);
+  if (it == live_.end()) {
+    return absl::NotFoundError(absl::StrCat(MutationKindName(m.kind), " on missing ", m.path));
+  }
+  auto& xattrs = it->second.xattrs;
+  if (m.kind == MutationKind::kSetxattr) {
+    const bool exists = xattrs.contains(m.xattr_name);
+    if ((m.xattr_flags & kXattrCreate) != 0 && exists) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("EEXIST: xattr ", m.xattr_name, " of ", m.path, " exists"));
+    }
+    if ((m.xattr_flags & kXattrReplace) != 0 && !exists) {
+      return absl::NotFoundError(absl::StrCat("ENODATA: ", m.path, " has no xattr ", m.xattr_name));
+    }
+    xattrs[m.xattr_name] = m.data ? *m.data : std::string();
+  } else if (m.kind == MutationKind::kRemovexattr) {
+    xattrs.erase(m.xattr_name);
+  } else {
+    xattrs.clear();
+    for (const Xattr& x : m.xattrs) xattrs[x.name] = x.value;
+  }
+  unsynced_.try_emplace(m.path);
+  return absl::OkStatus();
 }
 
 absl::Status MemStore::Sync(const std::string& path) {
@@ -331,6 +362,9 @@ ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string&
   r.gid = e.gid;
   r.atime_ns = e.atime_ns;
   r.mtime_ns = e.mtime_ns;
+  if (offset == 0) {
+    for (const auto& [name, value] : e.xattrs) r.xattrs.push_back(Xattr{name, value});
+  }
   if (e.kind == PathKind::kSymlink) r.link_target = e.data.ToString();
   if (e.kind == PathKind::kFile) {
     r.file_size = e.data.size();
@@ -369,6 +403,10 @@ std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b)
       }
       if (entry.mtime_ns != other.mtime_ns) {
         absl::StrAppend(&out, ", mtimes ", entry.mtime_ns, " vs ", other.mtime_ns);
+      }
+      if (entry.xattrs != other.xattrs) {
+        absl::StrAppend(&out, ", xattrs ", entry.xattrs.size(), " vs ", other.xattrs.size(),
+                        " (names or values differ)");
       }
       absl::StrAppend(&out, ", first differing byte ", FirstDifference(x, y), ")\n");
     }

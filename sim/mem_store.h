@@ -5,6 +5,7 @@
 // the secondary's idempotent rules: creating what exists or removing what is gone succeeds.
 // Hard links are modelled as copies (no shared inodes), identically on both nodes. Times
 // change only by a setattr: writes leave them (file_attributes.h: implicit times are local).
+// Extended attributes are part of an entry's attributes: synced, lost and torn with them.
 //
 // Cost: file data lives in copy-on-write pages (FileData), so the durable view shares every
 // page that did not change since it was synced. A write costs the bytes written and the
@@ -46,6 +47,7 @@ class MemStore {
     uint32_t gid = 0;
     int64_t atime_ns = 0;
     int64_t mtime_ns = 0;
+    std::map<std::string, std::string> xattrs;
     friend bool operator==(const Entry&, const Entry&) = default;
   };
   using Tree = std::map<std::string, Entry>;
@@ -109,6 +111,9 @@ class MemStore {
     absl::btree_set<uint64_t> pages;
   };
 
+  // kSetxattr (its flags as setxattr(2): EEXIST, ENODATA), kRemovexattr (idempotent),
+  // kReplaceXattrs.
+  absl::Status ApplyXattr(const Mutation& m);
   void SyncPath(const std::string& path, const Unsynced& unsynced);
   // A failed sync of `path`: its unsynced pages are forgotten.
   void FailPath(const std::string& path, Unsynced& unsynced);

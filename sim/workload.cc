@@ -172,7 +172,25 @@ Mutation Workload::NextScratchName(Module& mod, uint64_t i) {
   // applied (the kernel answers ENOENT before the adapter sees it otherwise). MemStore makes
   // the rest idempotent (mkdir of a directory that exists, rmdir of one that does not).
   Mutation m;
-  switch (rng_.Below(5)) {
+  switch (rng_.Below(7)) {
+    case 5:
+    case 6: {
+      // An xattr of a path that exists (ACLs are xattrs too).
+      std::string path;
+      if (mod.scratch_exists[i]) path = ScratchPath(i);
+      if (mod.dir_exists[i % 2] && (path.empty() || rng_.Chance(0.3))) path = ScratchDir(i);
+      if (mod.files.contains(kImageFile) && (path.empty() || rng_.Chance(0.2))) path = kImageFile;
+      if (path.empty()) return NextScratchName(mod, (i + 1) % kScratchFiles);
+      static constexpr const char* kNames[] = {"user.comment", "system.posix_acl_access",
+                                               "trusted.\u00e9t\u00e9 x"};
+      m = MakeMutation(rng_.Chance(0.7) ? MutationKind::kSetxattr : MutationKind::kRemovexattr,
+                       std::move(path));
+      m.xattr_name = kNames[rng_.Below(3)];
+      if (m.kind == MutationKind::kSetxattr) {
+        m.data = MakePayload(std::string(rng_.Below(300), static_cast<char>('a' + rng_.Below(26))));
+      }
+      break;
+    }
     case 0:
       m = MakeMutation(MutationKind::kMkdir, ScratchDir(i));
       m.mode = 0750;

@@ -6,7 +6,7 @@
 // sparse file written at random offsets like a VM image. Writes range from 1 byte to 1 MiB
 // and overlap. Beside them it creates, writes, truncates, renames, links and unlinks scratch
 // files (some with spaces and UTF-8 in their names), makes and removes directories and
-// symlinks, changes owners, modes and times (checked only by the replicas being identical,
+// symlinks, changes owners, modes, times and xattrs (checked only by the replicas being identical,
 // attributes included) and fsyncs files or the whole tree.
 //
 // The model keeps, per byte of each verified file, the last write issued over it. A byte
@@ -104,7 +104,8 @@ class Workload {
 
   Mutation NextWrite(Module& mod, Op& op, uint64_t op_id);
   Mutation NextScratch(Module& mod, uint64_t op_id);
-  // A namespace change among the scratch names: mkdir, rmdir, symlink, link or setattr.
+  // A namespace change among the scratch names: mkdir, rmdir, symlink, link, setattr,
+  // setxattr or removexattr.
   Mutation NextScratchName(Module& mod, uint64_t i);
   Mutation NextSetattr(std::string path);
   uint64_t WriteSize();

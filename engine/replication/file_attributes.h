@@ -16,6 +16,8 @@
 #define DUET_ENGINE_REPLICATION_FILE_ATTRIBUTES_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace duet {
 
@@ -30,6 +32,30 @@ enum AttrBit : uint32_t {
 inline constexpr uint32_t kAllAttrs = kAttrMode | kAttrUid | kAttrGid | kAttrAtime | kAttrMtime;
 // The largest permission bits (setuid, setgid, sticky, rwx for three classes).
 inline constexpr uint32_t kMaxModeBits = 07777;
+
+// Extended attributes (POSIX ACLs are the xattrs system.posix_acl_access and
+// system.posix_acl_default, replicated as bytes like any other). Names are at most 255 bytes
+// (XATTR_NAME_MAX), non-empty, without NUL; values at most 64 KiB (XATTR_SIZE_MAX).
+inline constexpr size_t kMaxXattrNameBytes = 255;
+inline constexpr size_t kMaxXattrValueBytes = size_t{64} << 10;
+// The most bytes (names and values) of one path's xattr set a resync carries.
+inline constexpr size_t kMaxXattrSetBytes = size_t{1} << 20;
+
+// A kSetxattr's flags, as setxattr(2) takes them. The primary's apply honours them (EEXIST,
+// ENODATA go back to the application); the secondary applies with the same flags, so a copy
+// that differs fails there too and asks for the path again.
+enum XattrFlag : uint32_t {
+  kXattrCreate = 1,   // XATTR_CREATE: fail if the name exists
+  kXattrReplace = 2,  // XATTR_REPLACE: fail if it does not
+};
+
+struct Xattr {
+  std::string name;
+  std::string value;
+  friend bool operator==(const Xattr&, const Xattr&) = default;
+};
+// A path's whole xattr set, sorted by name.
+using XattrSet = std::vector<Xattr>;
 
 }  // namespace duet
 

@@ -21,18 +21,21 @@ inline Payload MakePayload(std::string bytes) {
 }
 
 enum class MutationKind : uint8_t {
-  kWrite,       // path, offset, data
-  kTruncate,    // path, offset = new size
-  kCreate,      // path, mode, uid, gid (the creator's)
-  kMkdir,       // path, mode, uid, gid
-  kUnlink,      // path
-  kRmdir,       // path
-  kRename,      // path -> path2
-  kSymlink,     // path (the link) -> path2 (its target, stored verbatim), uid, gid
-  kLink,        // path (existing) -> path2 (new name)
-  kSetattr,     // path, attr_mask: the attributes it sets (file_attributes.h)
-  kFsync,       // path: durable on both servers before it completes ("" = the whole tree)
-  kRemoveTree,  // resync only: remove whatever is at path, recursively; absent is fine
+  kWrite,          // path, offset, data
+  kTruncate,       // path, offset = new size
+  kCreate,         // path, mode, uid, gid (the creator's)
+  kMkdir,          // path, mode, uid, gid
+  kUnlink,         // path
+  kRmdir,          // path
+  kRename,         // path -> path2
+  kSymlink,        // path (the link) -> path2 (its target, stored verbatim), uid, gid
+  kLink,           // path (existing) -> path2 (new name)
+  kSetattr,        // path, attr_mask: the attributes it sets (file_attributes.h)
+  kFsync,          // path: durable on both servers before it completes ("" = the whole tree)
+  kRemoveTree,     // resync only: remove whatever is at path, recursively; absent is fine
+  kSetxattr,       // path, xattr_name, data = the value (absent: empty), xattr_flags
+  kRemovexattr,    // path, xattr_name (an absent name is fine: the apply is idempotent)
+  kReplaceXattrs,  // resync only: path's xattr set becomes exactly `xattrs`
 };
 
 const char* MutationKindName(MutationKind kind);
@@ -54,6 +57,9 @@ struct Mutation {
   int64_t atime_ns = 0;
   int64_t mtime_ns = 0;
   uint32_t attr_mask = 0;
+  std::string xattr_name;    // kSetxattr, kRemovexattr
+  uint32_t xattr_flags = 0;  // kSetxattr: XattrFlag bits
+  XattrSet xattrs;           // kReplaceXattrs
 
   uint64_t data_size() const { return data ? data->size() : 0; }
   // Changes names in the tree (what the namespace journal records while ALONE).

@@ -89,7 +89,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   inflight_bytes_ += entry.bytes;
   if (m.is_namespace() && apply_locally) {
     Mutation copy = m;
-    copy.data.reset();
+    if (m.kind != MutationKind::kSetxattr) copy.data.reset();
     unacked_namespace_[lsn] = std::move(copy);
   }
   out.push_back(SendReplication{ReplWrite{name_, lsn, std::move(m)}});
@@ -155,7 +155,7 @@ void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<Replic
   }
   if (journal) {
     Mutation entry = m;
-    entry.data.reset();
+    if (m.kind != MutationKind::kSetxattr) entry.data.reset();  // a value is no file data
     records.push_back(record::Journal{std::move(entry)});
   }
 }

@@ -238,6 +238,13 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   // side only, or its times moved by the writes just made): every block leaves them as the
   // source read them.
   if (b.kind != PathKind::kAbsent) steps.push_back(AttributesOf(b));
+  if (b.kind != PathKind::kAbsent && b.zone == 0) {
+    // The first zone carries the path's whole xattr set (ACLs included): this copy's set
+    // becomes exactly that one.
+    Mutation xattrs = MakeMutation(MutationKind::kReplaceXattrs, b.path);
+    xattrs.xattrs = b.xattrs;
+    steps.push_back(std::move(xattrs));
+  }
   block_applies_[b.block_id] = BlockApply{steps.size(), false};
   for (Mutation& m : steps) {
     const uint64_t id = NextId();

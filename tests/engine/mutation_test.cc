@@ -16,10 +16,11 @@ namespace {
 using ::testing::ElementsAre;
 
 constexpr MutationKind kAllKinds[] = {
-    MutationKind::kWrite,   MutationKind::kTruncate, MutationKind::kCreate,
-    MutationKind::kMkdir,   MutationKind::kUnlink,   MutationKind::kRmdir,
-    MutationKind::kRename,  MutationKind::kSymlink,  MutationKind::kLink,
-    MutationKind::kSetattr, MutationKind::kFsync,    MutationKind::kRemoveTree,
+    MutationKind::kWrite,    MutationKind::kTruncate,    MutationKind::kCreate,
+    MutationKind::kMkdir,    MutationKind::kUnlink,      MutationKind::kRmdir,
+    MutationKind::kRename,   MutationKind::kSymlink,     MutationKind::kLink,
+    MutationKind::kSetattr,  MutationKind::kFsync,       MutationKind::kRemoveTree,
+    MutationKind::kSetxattr, MutationKind::kRemovexattr, MutationKind::kReplaceXattrs,
 };
 
 std::vector<std::string> ChangedNames(const Mutation& m) {

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "engine/messages.h"
 #include "engine/replication/generations.h"
 #include "engine/replication/mutation.h"
@@ -175,6 +176,12 @@ std::string Describe(const ReplHello& m) {
   return out.str();
 }
 
+std::string Describe(const XattrSet& xattrs) {
+  std::ostringstream out;
+  for (const Xattr& x : xattrs) out << "[" << x.name << "=" << x.value << "]";
+  return out.str();
+}
+
 std::string Describe(const ReplTargetZones& m) {
   std::ostringstream out;
   out << "ReplTargetZones{" << m.module << " path=" << m.path << " last=" << m.last << " zones=";
@@ -190,7 +197,8 @@ std::string Describe(const ReplWrite& m) {
       << " path=" << mu.path << " path2=" << mu.path2 << " offset=" << mu.offset
       << " data=" << Describe(mu.data) << " mode=" << mu.mode << " uid=" << mu.uid
       << " gid=" << mu.gid << " atime_ns=" << mu.atime_ns << " mtime_ns=" << mu.mtime_ns
-      << " attr_mask=" << mu.attr_mask << "}";
+      << " attr_mask=" << mu.attr_mask << " xattr_name=" << mu.xattr_name
+      << " xattr_flags=" << mu.xattr_flags << " xattrs=" << Describe(mu.xattrs) << "}";
   return out.str();
 }
 
@@ -206,8 +214,9 @@ std::string Describe(const ResyncBlock& m) {
       << " zone=" << m.zone << " data=" << Describe(m.data) << " read_lsn=" << m.read_lsn
       << " kind=" << static_cast<int>(m.kind) << " file_size=" << m.file_size << " mode=" << m.mode
       << " uid=" << m.uid << " gid=" << m.gid << " atime_ns=" << m.atime_ns
-      << " mtime_ns=" << m.mtime_ns << " link_target=" << m.link_target
-      << " total=" << m.total_bytes << " done=" << m.done_bytes << "}";
+      << " mtime_ns=" << m.mtime_ns << " xattrs=" << Describe(m.xattrs)
+      << " link_target=" << m.link_target << " total=" << m.total_bytes << " done=" << m.done_bytes
+      << "}";
   return out.str();
 }
 
@@ -348,6 +357,17 @@ Mutation MutationOfKind(MutationKind kind) {
     case MutationKind::kRemoveTree:
       m.path = "dir";
       break;
+    case MutationKind::kSetxattr:
+      m.xattr_name = "system.posix_acl_access";
+      m.data = MakePayload(std::string("\x02\0\0\0\x01\0\x06\0", 8));
+      m.xattr_flags = kXattrReplace;
+      break;
+    case MutationKind::kRemovexattr:
+      m.xattr_name = "user.\u00e9 x";
+      break;
+    case MutationKind::kReplaceXattrs:
+      m.xattrs = {{"security.selinux", "system_u:object_r:etc_t:s0"}, {"user.empty", ""}};
+      break;
     default:
       break;
   }
@@ -355,10 +375,11 @@ Mutation MutationOfKind(MutationKind kind) {
 }
 
 constexpr MutationKind kAllMutationKinds[] = {
-    MutationKind::kWrite,   MutationKind::kTruncate, MutationKind::kCreate,
-    MutationKind::kMkdir,   MutationKind::kUnlink,   MutationKind::kRmdir,
-    MutationKind::kRename,  MutationKind::kSymlink,  MutationKind::kLink,
-    MutationKind::kSetattr, MutationKind::kFsync,    MutationKind::kRemoveTree};
+    MutationKind::kWrite,    MutationKind::kTruncate,    MutationKind::kCreate,
+    MutationKind::kMkdir,    MutationKind::kUnlink,      MutationKind::kRmdir,
+    MutationKind::kRename,   MutationKind::kSymlink,     MutationKind::kLink,
+    MutationKind::kSetattr,  MutationKind::kFsync,       MutationKind::kRemoveTree,
+    MutationKind::kSetxattr, MutationKind::kRemovexattr, MutationKind::kReplaceXattrs};
 
 ReplWrite WriteOf(Mutation mutation, uint64_t lsn = 0x0102030405060708ULL) {
   return ReplWrite{"db", lsn, std::move(mutation)};
@@ -1254,6 +1275,74 @@ TEST(WireCodecTest, ModeBeyondPermissionBitsRejected) {
                         "ResyncBlock 'db' with mode 100644: more than permission bits"));
 }
 
+TEST(WireCodecTest, FirstZoneBlockCarriesTheWholeXattrSet) {
+  for (const PathKind kind : {PathKind::kFile, PathKind::kDirectory, PathKind::kSymlink}) {
+    ResyncBlock block = BlockOfKind(kind);
+    block.zone = 0;
+    block.xattrs = {{"system.posix_acl_default", std::string("\x02\0\0\0", 4)},
+                    {"user.big", std::string(kMaxXattrValueBytes, 'v')}};
+    ExpectReplicationRoundTrip(block);
+  }
+  ResyncBlock later = BlockOfKind(PathKind::kFile);  // zone 12
+  later.xattrs = {{"user.a", "1"}};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(later)),
+                        "ResyncBlock 'db' carries xattrs but is not the first zone of a path"));
+}
+
+TEST(WireCodecTest, XattrNamesValuesAndSetsBeyondTheirBoundsRejected) {
+  Mutation set = MutationOfKind(MutationKind::kSetxattr);
+  set.xattr_name.assign(kMaxXattrNameBytes, 'n');
+  ExpectReplicationRoundTrip(WriteOf(set));
+  set.xattr_name.push_back('n');
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(set))),
+                        "setxattr mutation xattr name of 256 bytes exceeds limit 255"));
+  set.xattr_name = std::string("a\0b", 3);
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(set))), "contains a NUL"));
+  set.xattr_name.clear();
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(set))),
+                        "ReplWrite 'db' setxattr mutation without an xattr name"));
+  set = MutationOfKind(MutationKind::kSetxattr);
+  set.data = MakePayload(std::string(kMaxXattrValueBytes + 1, 'v'));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(set))),
+                        "setxattr mutation with a value of 65537 bytes exceeds limit 65536"));
+  Mutation replace = MutationOfKind(MutationKind::kReplaceXattrs);
+  replace.xattrs = {{"user.b", "1"}, {"user.a", "2"}};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(replace))),
+                        "xattr set not sorted by name at 'user.a'"));
+  replace.xattrs = {{"user.a", "1"}, {"user.a", "2"}};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(replace))), "not sorted"));
+  replace.xattrs.clear();
+  for (int i = 0; i < 17; ++i) {
+    replace.xattrs.push_back(
+        {absl::StrCat("user.", 10 + i), std::string(kMaxXattrValueBytes, 'v')});
+  }
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(replace))),
+                        "xattr set exceeds limit 1048576 bytes"));
+}
+
+TEST(WireCodecTest, XattrFieldsOnlyWhereTheirKindHasThem) {
+  Mutation flags = MutationOfKind(MutationKind::kSetxattr);
+  flags.xattr_flags = kXattrCreate | kXattrReplace;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(flags))),
+                        "setxattr mutation with xattr flags 0x3: create, replace or neither"));
+  Mutation remove = MutationOfKind(MutationKind::kRemovexattr);
+  remove.xattr_flags = kXattrCreate;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(remove))),
+                        "removexattr mutation with xattr flags"));
+  Mutation chmod = MutationOfKind(MutationKind::kSetattr);
+  chmod.xattr_name = "user.a";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(chmod))),
+                        "setattr mutation with an xattr name"));
+  Mutation create = MutationOfKind(MutationKind::kCreate);
+  create.xattrs = {{"user.a", "1"}};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(create))),
+                        "create mutation with an xattr set"));
+  Mutation remove_data = MutationOfKind(MutationKind::kRemovexattr);
+  remove_data.data = MakePayload("v");
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(remove_data))),
+                        "removexattr mutation with 1 bytes of data"));
+}
+
 TEST(WireCodecTest, ReplWriteWithLsnZeroRejected) {
   EXPECT_TRUE(FailsWith(
       DecodeReplication(EncodeReplication(WriteOf(MutationOfKind(MutationKind::kWrite), 0))),
@@ -1284,11 +1373,11 @@ TEST(WireCodecTest, OutOfRangeReplicationEnumRejected) {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const auto path = builder.CreateString("f");
-    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(12), path);
+    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(15), path);
     const auto body = fb::CreateReplWrite(builder, name, 5, mutation);
     EXPECT_TRUE(
         FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ReplWrite, body.Union())),
-                  "ReplWrite 'db' has unknown mutation kind 12"));
+                  "ReplWrite 'db' has unknown mutation kind 15"));
   }
   {
     FlatBufferBuilder builder;

@@ -94,5 +94,49 @@ TEST(MemStoreAttributesTest, DifferenceNamesOwnersAndTimes) {
   EXPECT_NE(diff.find("mtimes 0 vs 1700000000000000000"), std::string::npos) << diff;
 }
 
+Mutation Setxattr(const std::string& path, const std::string& name, uint32_t flags) {
+  Mutation m = MakeMutation(MutationKind::kSetxattr, path);
+  m.xattr_name = name;
+  m.xattr_flags = flags;
+  m.data = MakePayload("value of " + name);
+  return m;
+}
+
+TEST(MemStoreAttributesTest, SetxattrHonoursCreateAndReplaceFlags) {
+  MemStore store;
+  ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kCreate, "f")), absl::OkStatus());
+  EXPECT_EQ(store.Apply(Setxattr("f", "user.a", kXattrReplace)).code(),
+            absl::StatusCode::kNotFound);  // ENODATA
+  ASSERT_EQ(store.Apply(Setxattr("f", "user.a", kXattrCreate)), absl::OkStatus());
+  EXPECT_EQ(store.Apply(Setxattr("f", "user.a", kXattrCreate)).code(),
+            absl::StatusCode::kAlreadyExists);  // EEXIST
+  ASSERT_EQ(store.Apply(Setxattr("f", "user.a", kXattrReplace)), absl::OkStatus());
+  EXPECT_EQ(store.Apply(Setxattr("gone", "user.a", 0)).code(), absl::StatusCode::kNotFound);
+  Mutation remove = MakeMutation(MutationKind::kRemovexattr, "f");
+  remove.xattr_name = "user.never";
+  EXPECT_EQ(store.Apply(remove), absl::OkStatus());  // idempotent, as the secondary applies
+  EXPECT_EQ(store.live().at("f").xattrs.at("user.a"), "value of user.a");
+}
+
+TEST(MemStoreAttributesTest, ReplaceXattrsLeavesExactlyTheSetGivenAndReadReportsIt) {
+  MemStore store;
+  ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kMkdir, "d")), absl::OkStatus());
+  ASSERT_EQ(store.Apply(Setxattr("d", "user.old", 0)), absl::OkStatus());
+  Mutation replace = MakeMutation(MutationKind::kReplaceXattrs, "d");
+  replace.xattrs = {{"system.posix_acl_default", "acl"}, {"user.new", ""}};
+  ASSERT_EQ(store.Apply(replace), absl::OkStatus());
+  EXPECT_EQ(store.Read(0, 1, "d", 0, 10).xattrs, replace.xattrs);
+  EXPECT_TRUE(store.Read(0, 2, "d", 4096, 10).xattrs.empty());  // only a read at offset 0
+}
+
+TEST(MemStoreAttributesTest, UnsyncedXattrIsLostAtACrash) {
+  MemStore store;
+  ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kCreate, "f")), absl::OkStatus());
+  ASSERT_EQ(store.Sync(""), absl::OkStatus());
+  ASSERT_EQ(store.Apply(Setxattr("f", "user.a", 0)), absl::OkStatus());
+  store.Crash();
+  EXPECT_TRUE(store.live().at("f").xattrs.empty());
+}
+
 }  // namespace
 }  // namespace duet::sim
