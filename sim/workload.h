@@ -4,7 +4,7 @@
 // Per module the workload writes a few "verified" files that are never renamed, unlinked or
 // truncated: a small file overwritten in place, a log that grows by appends, and a large
 // sparse file written at random offsets like a VM image. Writes range from 1 byte to 1 MiB
-// and overlap. Beside them it creates, writes, truncates, renames, links and unlinks scratch
+// and overlap. Beside them it creates, writes, truncates, renames and unlinks scratch
 // files (some with spaces and UTF-8 in their names), makes and removes directories and
 // symlinks, changes owners, modes, times and xattrs (checked only by the replicas being identical,
 // attributes included) and fsyncs files or the whole tree.
@@ -14,7 +14,7 @@
 // the pair to lose it since: a crash with no up-to-date copy left (what was not fsynced may
 // be gone, as on one machine), a split brain (the non-default side's changes are discarded
 // by design) or a forced promotion of a copy not known up to date. An acknowledged fsync
-// protects against the first only.
+// protects against the first only, as does a sync write (O_SYNC/O_DSYNC) acknowledged.
 #ifndef DUET_SIM_WORKLOAD_H_
 #define DUET_SIM_WORKLOAD_H_
 
@@ -79,7 +79,9 @@ class Workload {
     uint64_t ack_seq = 0;      // order of acknowledgement within the module
     uint64_t covers_upto = 0;  // fsync: acknowledgements before it was called
     int ranges = 0;            // verified write: ranges of the model it is the last writer of
-    bool synced = false;       // covered by an fsync of its own node during a split brain
+    bool sync = false;         // a write of an O_SYNC/O_DSYNC file
+    // Covered by an fsync of its own node during a split brain, or itself a sync write.
+    bool synced = false;
     // Acknowledged by a node writing without its peer (ALONE, or not resynced since): only
     // on that node, so only that node's fsyncs make it durable.
     bool alone = false;
@@ -104,7 +106,7 @@ class Workload {
 
   Mutation NextWrite(Module& mod, Op& op, uint64_t op_id);
   Mutation NextScratch(Module& mod, uint64_t op_id);
-  // A namespace change among the scratch names: mkdir, rmdir, symlink, link, setattr,
+  // A namespace change among the scratch names: mkdir, rmdir, symlink, setattr,
   // setxattr or removexattr.
   Mutation NextScratchName(Module& mod, uint64_t i);
   Mutation NextSetattr(std::string path);

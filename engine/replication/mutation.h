@@ -21,7 +21,7 @@ inline Payload MakePayload(std::string bytes) {
 }
 
 enum class MutationKind : uint8_t {
-  kWrite,          // path, offset, data
+  kWrite,          // path, offset, data, sync
   kTruncate,       // path, offset = new size
   kCreate,         // path, mode, uid, gid (the creator's)
   kMkdir,          // path, mode, uid, gid
@@ -60,8 +60,13 @@ struct Mutation {
   std::string xattr_name;    // kSetxattr, kRemovexattr
   uint32_t xattr_flags = 0;  // kSetxattr: XattrFlag bits
   XattrSet xattrs;           // kReplaceXattrs
+  // kWrite from an O_SYNC/O_DSYNC file: it completes only once durable on both nodes, like
+  // the write followed by an fsync of its file (and fails like that fsync would).
+  bool sync = false;
 
   uint64_t data_size() const { return data ? data->size() : 0; }
+  // Completes only once durable on both nodes: an fsync, or a sync write.
+  bool is_durable() const { return kind == MutationKind::kFsync || sync; }
   // Changes names in the tree (what the namespace journal records while ALONE).
   bool is_namespace() const { return kind != MutationKind::kWrite && kind != MutationKind::kFsync; }
 };

@@ -71,7 +71,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
       }
     }
   }
-  const bool fsync = m.kind == MutationKind::kFsync;
+  const bool fsync = m.is_durable();
   const bool durable = fsync || opt_.ack == AckMode::kDurable;
   const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
   stream_done_[w.lsn] = false;

@@ -240,9 +240,9 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
   const auto data = OptionalBytes(builder, m.data);
   const auto xattr_name = OptionalString(builder, m.xattr_name);
   const auto xattrs = OptionalXattrs(builder, m.xattrs);
-  const auto mutation =
-      fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns,
-                         m.uid, m.gid, m.atime_ns, m.attr_mask, xattr_name, m.xattr_flags, xattrs);
+  const auto mutation = fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data,
+                                           m.mode, m.mtime_ns, m.uid, m.gid, m.atime_ns,
+                                           m.attr_mask, xattr_name, m.xattr_flags, xattrs, m.sync);
   const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
   return {fb::Message::ReplWrite, body.Union()};
 }
@@ -769,6 +769,8 @@ absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view m
     return Invalid("%s with xattr flags %#x: create, replace or neither", subject, flags);
   }
   out.xattr_flags = flags;
+  if (in.sync() && out.kind != MutationKind::kWrite) return Invalid("%s with sync", subject);
+  out.sync = in.sync();
   if (out.kind == MutationKind::kReplaceXattrs) {
     DUET_ASSIGN_OR_RETURN(out.xattrs, ReadXattrSet(in.xattrs(), subject));
   } else if (in.xattrs() != nullptr && in.xattrs()->size() > 0) {

@@ -198,7 +198,8 @@ std::string Describe(const ReplWrite& m) {
       << " data=" << Describe(mu.data) << " mode=" << mu.mode << " uid=" << mu.uid
       << " gid=" << mu.gid << " atime_ns=" << mu.atime_ns << " mtime_ns=" << mu.mtime_ns
       << " attr_mask=" << mu.attr_mask << " xattr_name=" << mu.xattr_name
-      << " xattr_flags=" << mu.xattr_flags << " xattrs=" << Describe(mu.xattrs) << "}";
+      << " xattr_flags=" << mu.xattr_flags << " xattrs=" << Describe(mu.xattrs)
+      << " sync=" << mu.sync << "}";
   return out.str();
 }
 
@@ -1341,6 +1342,16 @@ TEST(WireCodecTest, XattrFieldsOnlyWhereTheirKindHasThem) {
   remove_data.data = MakePayload("v");
   EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(remove_data))),
                         "removexattr mutation with 1 bytes of data"));
+}
+
+TEST(WireCodecTest, SyncFlagOnlyOnWrites) {
+  Mutation write = MutationOfKind(MutationKind::kWrite);
+  write.sync = true;
+  ExpectReplicationRoundTrip(WriteOf(write));
+  Mutation truncate = MutationOfKind(MutationKind::kTruncate);
+  truncate.sync = true;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(truncate))),
+                        "ReplWrite 'db' truncate mutation with sync"));
 }
 
 TEST(WireCodecTest, ReplWriteWithLsnZeroRejected) {
