@@ -64,8 +64,8 @@
 //      A ReadZone reports the path's mode, uid, gid, atime and mtime (lstat: a symlink's own).
 //  C14. Special files: the adapter refuses mknod of a block or character device with EPERM
 //      before any LocalMutation (a device node on a replicated tree would hand the peer's
-//      hardware to whoever takes over). FIFOs and sockets are names with attributes only:
-//      their data never replicates (issue 12, item 4: kMknod).
+//      hardware to whoever takes over). FIFOs and sockets are a kMknod: names with
+//      attributes only; what passes through them never replicates.
 //  C15. Open-unlinked files: paths are the engine's only address. When the application
 //      unlinks (or renames over) a file that is still open, the adapter instead renames it
 //      into the module's hidden directory `.duet-unlinked/` under a unique name (as NFS

@@ -87,7 +87,8 @@ duet::ReplMessage ValidReplication(Random& random) {
     }
     case 2: {
       duet::Mutation m;
-      m.kind = static_cast<duet::MutationKind>(Draw(random, 15));
+      m.kind = static_cast<duet::MutationKind>(Draw(random, 16));
+      if (m.kind == duet::MutationKind::kMknod) m.node_kind = duet::PathKind::kFifo;
       m.path =
           m.kind == duet::MutationKind::kFsync && Draw(random, 2) == 0 ? "" : RelativePath(random);
       if (m.kind == duet::MutationKind::kRename || m.kind == duet::MutationKind::kLink) {
@@ -126,7 +127,7 @@ duet::ReplMessage ValidReplication(Random& random) {
       block.path = RelativePath(random);
       block.zone = Draw(random, 1'000'000);
       block.read_lsn = Draw64(random);
-      block.kind = static_cast<duet::PathKind>(Draw(random, 4));
+      block.kind = static_cast<duet::PathKind>(Draw(random, 6));
       if (block.kind == duet::PathKind::kFile) {
         block.data = SomeBytes(random);
         block.file_size = Draw(random, uint64_t{1} << 40);

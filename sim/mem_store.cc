@@ -98,6 +98,18 @@ absl::Status MemStore::Apply(const Mutation& m) {
       if (!live_.contains(m.path)) return absl::NotFoundError("rename source missing: " + m.path);
       MoveTree(m.path, m.path2);
       return absl::OkStatus();
+    case MutationKind::kMknod: {
+      auto it = live_.find(m.path);
+      if (it != live_.end() && it->second.kind == m.node_kind) return absl::OkStatus();
+      RemoveTree(m.path);  // a resync makes the path a node of the source's kind
+      Entry& e = live_[m.path];
+      e.kind = m.node_kind;
+      e.mode = m.mode;
+      e.uid = m.uid;
+      e.gid = m.gid;
+      MarkReplaced(m.path);
+      return absl::OkStatus();
+    }
     case MutationKind::kSymlink: {
       RemoveTree(m.path);
       Entry& e = live_[m.path];

@@ -34,6 +34,8 @@ const char* MutationKindName(MutationKind kind) {
       return "removexattr";
     case MutationKind::kReplaceXattrs:
       return "replace-xattrs";
+    case MutationKind::kMknod:
+      return "mknod";
   }
   return "?";
 }

@@ -36,12 +36,15 @@ enum class MutationKind : uint8_t {
   kSetxattr,       // path, xattr_name, data = the value (absent: empty), xattr_flags
   kRemovexattr,    // path, xattr_name (an absent name is fine: the apply is idempotent)
   kReplaceXattrs,  // resync only: path's xattr set becomes exactly `xattrs`
+  kMknod,          // path, node_kind (kFifo or kSocket), mode, uid, gid
 };
 
 const char* MutationKindName(MutationKind kind);
 
-// What a path is on one node (as a resync reads it).
-enum class PathKind : uint8_t { kAbsent, kFile, kDirectory, kSymlink };
+// What a path is on one node (as a resync reads it). A FIFO or a socket is a name with
+// attributes only: what passes through it never replicates. Device nodes are refused by the
+// adapter (EPERM, engine/adapter_contract.h C14) and never reach the engine.
+enum class PathKind : uint8_t { kAbsent, kFile, kDirectory, kSymlink, kFifo, kSocket };
 
 struct Mutation {
   MutationKind kind = MutationKind::kWrite;
@@ -63,6 +66,7 @@ struct Mutation {
   // kWrite from an O_SYNC/O_DSYNC file: it completes only once durable on both nodes, like
   // the write followed by an fsync of its file (and fails like that fsync would).
   bool sync = false;
+  PathKind node_kind = PathKind::kAbsent;  // kMknod: kFifo or kSocket
 
   uint64_t data_size() const { return data ? data->size() : 0; }
   // Completes only once durable on both nodes: an fsync, or a sync write.

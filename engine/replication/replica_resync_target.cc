@@ -217,6 +217,13 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
     case PathKind::kSymlink:
       steps.push_back(CreationOf(MutationKind::kSymlink, b));
       break;
+    case PathKind::kFifo:
+    case PathKind::kSocket: {
+      Mutation mknod = CreationOf(MutationKind::kMknod, b);
+      mknod.node_kind = b.kind;
+      steps.push_back(std::move(mknod));
+      break;
+    }
     case PathKind::kFile: {
       const uint64_t start = b.zone * opt_.zone_size;
       if (b.data && !b.data->empty()) {

@@ -160,6 +160,8 @@ fb::MutationKind ToWire(MutationKind kind) {
       return fb::MutationKind::Removexattr;
     case MutationKind::kReplaceXattrs:
       return fb::MutationKind::ReplaceXattrs;
+    case MutationKind::kMknod:
+      return fb::MutationKind::Mknod;
   }
   return static_cast<fb::MutationKind>(kind);
 }
@@ -174,6 +176,10 @@ fb::PathKind ToWire(PathKind kind) {
       return fb::PathKind::Directory;
     case PathKind::kSymlink:
       return fb::PathKind::Symlink;
+    case PathKind::kFifo:
+      return fb::PathKind::Fifo;
+    case PathKind::kSocket:
+      return fb::PathKind::Socket;
   }
   return static_cast<fb::PathKind>(kind);
 }
@@ -240,9 +246,9 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
   const auto data = OptionalBytes(builder, m.data);
   const auto xattr_name = OptionalString(builder, m.xattr_name);
   const auto xattrs = OptionalXattrs(builder, m.xattrs);
-  const auto mutation = fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data,
-                                           m.mode, m.mtime_ns, m.uid, m.gid, m.atime_ns,
-                                           m.attr_mask, xattr_name, m.xattr_flags, xattrs, m.sync);
+  const auto mutation = fb::CreateMutation(
+      builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns, m.uid, m.gid,
+      m.atime_ns, m.attr_mask, xattr_name, m.xattr_flags, xattrs, m.sync, ToWire(m.node_kind));
   const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
   return {fb::Message::ReplWrite, body.Union()};
 }
@@ -536,6 +542,8 @@ absl::StatusOr<MutationKind> FromWire(fb::MutationKind kind, std::string_view su
       return MutationKind::kRemovexattr;
     case fb::MutationKind::ReplaceXattrs:
       return MutationKind::kReplaceXattrs;
+    case fb::MutationKind::Mknod:
+      return MutationKind::kMknod;
   }
   return Invalid("%s has unknown mutation kind %d", subject, static_cast<int>(kind));
 }
@@ -550,6 +558,10 @@ absl::StatusOr<PathKind> FromWire(fb::PathKind kind, std::string_view subject) {
       return PathKind::kDirectory;
     case fb::PathKind::Symlink:
       return PathKind::kSymlink;
+    case fb::PathKind::Fifo:
+      return PathKind::kFifo;
+    case fb::PathKind::Socket:
+      return PathKind::kSocket;
   }
   return Invalid("%s has unknown path kind %d", subject, static_cast<int>(kind));
 }
@@ -771,6 +783,15 @@ absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view m
   out.xattr_flags = flags;
   if (in.sync() && out.kind != MutationKind::kWrite) return Invalid("%s with sync", subject);
   out.sync = in.sync();
+  DUET_ASSIGN_OR_RETURN(out.node_kind, FromWire(in.node_kind(), subject));
+  const bool special = out.node_kind == PathKind::kFifo || out.node_kind == PathKind::kSocket;
+  if (out.kind == MutationKind::kMknod && !special) {
+    return Invalid("%s makes a %s: only a FIFO or a socket", subject,
+                   fb::EnumNamePathKind(in.node_kind()));
+  }
+  if (out.kind != MutationKind::kMknod && out.node_kind != PathKind::kAbsent) {
+    return Invalid("%s with a node kind", subject);
+  }
   if (out.kind == MutationKind::kReplaceXattrs) {
     DUET_ASSIGN_OR_RETURN(out.xattrs, ReadXattrSet(in.xattrs(), subject));
   } else if (in.xattrs() != nullptr && in.xattrs()->size() > 0) {

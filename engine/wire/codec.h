@@ -82,7 +82,8 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //    most kMaxResyncBlockBytes;
 //  - a mode (a mutation's or a ResyncBlock's) is permission bits only, at most 07777; only a
 //    setattr has an attribute mask, and it holds only the bits of file_attributes.h;
-//  - only a write has the sync flag (O_SYNC/O_DSYNC);
+//  - only a write has the sync flag (O_SYNC/O_DSYNC); only a mknod has a node kind, a FIFO
+//    or a socket;
 //  - a setxattr or removexattr has an xattr name: non-empty, no NUL, at most
 //    kMaxXattrNameBytes (255); a setxattr's value (its data) is at most kMaxXattrValueBytes
 //    (64 KiB) and its flags create, replace or neither; no other kind has a name or flags;

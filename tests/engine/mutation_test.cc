@@ -21,6 +21,7 @@ constexpr MutationKind kAllKinds[] = {
     MutationKind::kRename,   MutationKind::kSymlink,     MutationKind::kLink,
     MutationKind::kSetattr,  MutationKind::kFsync,       MutationKind::kRemoveTree,
     MutationKind::kSetxattr, MutationKind::kRemovexattr, MutationKind::kReplaceXattrs,
+    MutationKind::kMknod,
 };
 
 std::vector<std::string> ChangedNames(const Mutation& m) {

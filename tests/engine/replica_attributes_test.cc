@@ -117,6 +117,30 @@ TEST(ReplicaAttributesTest, FullResyncGivesEveryPathItsOwnerModeAndTimes) {
   EXPECT_EQ(b.at("home/user/link").uid, 1000u);
 }
 
+TEST(ReplicaAttributesTest, FifosAndSocketsReplicateByStreamAndFullResync) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  Mutation fifo = MakeMutation(MutationKind::kMknod, "run/fifo");
+  fifo.node_kind = PathKind::kFifo;
+  fifo.mode = 0600;
+  fifo.uid = 26;
+  pair.Submit(kA, fifo);
+  Mutation socket = MakeMutation(MutationKind::kMknod, "run/.s.PGSQL.5432");
+  socket.node_kind = PathKind::kSocket;
+  socket.mode = 0777;
+  pair.Submit(kA, socket);
+  pair.Pump();
+  EXPECT_EQ(pair.Difference(), "");
+  EXPECT_EQ(pair.side(kB).store.live().at("run/fifo").kind, PathKind::kFifo);
+  pair.Disconnect();
+  pair.ReplaceDisk(kB);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("run/.s.PGSQL.5432").kind, PathKind::kSocket);
+  EXPECT_EQ(pair.side(kB).store.live().at("run/fifo").uid, 26u);
+}
+
 TEST(ReplicaAttributesTest, StreamCarriesXattrsAndAcls) {
   ReplicaPair pair(Options());
   StartInSync(pair);

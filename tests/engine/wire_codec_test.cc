@@ -369,6 +369,9 @@ Mutation MutationOfKind(MutationKind kind) {
     case MutationKind::kReplaceXattrs:
       m.xattrs = {{"security.selinux", "system_u:object_r:etc_t:s0"}, {"user.empty", ""}};
       break;
+    case MutationKind::kMknod:
+      m.node_kind = PathKind::kFifo;
+      break;
     default:
       break;
   }
@@ -380,7 +383,8 @@ constexpr MutationKind kAllMutationKinds[] = {
     MutationKind::kMkdir,    MutationKind::kUnlink,      MutationKind::kRmdir,
     MutationKind::kRename,   MutationKind::kSymlink,     MutationKind::kLink,
     MutationKind::kSetattr,  MutationKind::kFsync,       MutationKind::kRemoveTree,
-    MutationKind::kSetxattr, MutationKind::kRemovexattr, MutationKind::kReplaceXattrs};
+    MutationKind::kSetxattr, MutationKind::kRemovexattr, MutationKind::kReplaceXattrs,
+    MutationKind::kMknod};
 
 ReplWrite WriteOf(Mutation mutation, uint64_t lsn = 0x0102030405060708ULL) {
   return ReplWrite{"db", lsn, std::move(mutation)};
@@ -411,8 +415,8 @@ ResyncBlock BlockOfKind(PathKind kind) {
   return block;
 }
 
-constexpr PathKind kAllPathKinds[] = {PathKind::kAbsent, PathKind::kFile, PathKind::kDirectory,
-                                      PathKind::kSymlink};
+constexpr PathKind kAllPathKinds[] = {PathKind::kAbsent,  PathKind::kFile, PathKind::kDirectory,
+                                      PathKind::kSymlink, PathKind::kFifo, PathKind::kSocket};
 
 ResyncBlockAck BusyResyncBlockAck() { return ResyncBlockAck{"db", 77, true, true}; }
 
@@ -1354,6 +1358,22 @@ TEST(WireCodecTest, SyncFlagOnlyOnWrites) {
                         "ReplWrite 'db' truncate mutation with sync"));
 }
 
+TEST(WireCodecTest, MknodMakesOnlyFifosAndSockets) {
+  Mutation mknod = MutationOfKind(MutationKind::kMknod);
+  mknod.node_kind = PathKind::kSocket;
+  ExpectReplicationRoundTrip(WriteOf(mknod));
+  mknod.node_kind = PathKind::kFile;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(mknod))),
+                        "ReplWrite 'db' mknod mutation makes a File: only a FIFO or a socket"));
+  mknod.node_kind = PathKind::kAbsent;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(mknod))),
+                        "mknod mutation makes a Absent: only a FIFO or a socket"));
+  Mutation create = MutationOfKind(MutationKind::kCreate);
+  create.node_kind = PathKind::kFifo;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(create))),
+                        "ReplWrite 'db' create mutation with a node kind"));
+}
+
 TEST(WireCodecTest, ReplWriteWithLsnZeroRejected) {
   EXPECT_TRUE(FailsWith(
       DecodeReplication(EncodeReplication(WriteOf(MutationOfKind(MutationKind::kWrite), 0))),
@@ -1384,21 +1404,21 @@ TEST(WireCodecTest, OutOfRangeReplicationEnumRejected) {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const auto path = builder.CreateString("f");
-    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(15), path);
+    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(16), path);
     const auto body = fb::CreateReplWrite(builder, name, 5, mutation);
     EXPECT_TRUE(
         FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ReplWrite, body.Union())),
-                  "ReplWrite 'db' has unknown mutation kind 15"));
+                  "ReplWrite 'db' has unknown mutation kind 16"));
   }
   {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const auto path = builder.CreateString("f");
     const auto body =
-        fb::CreateResyncBlock(builder, name, 1, path, 0, 0, 0, static_cast<fb::PathKind>(4));
+        fb::CreateResyncBlock(builder, name, 1, path, 0, 0, 0, static_cast<fb::PathKind>(6));
     EXPECT_TRUE(
         FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ResyncBlock, body.Union())),
-                  "ResyncBlock 'db' has unknown path kind 4"));
+                  "ResyncBlock 'db' has unknown path kind 6"));
   }
 }
 

@@ -129,6 +129,25 @@ TEST(MemStoreAttributesTest, ReplaceXattrsLeavesExactlyTheSetGivenAndReadReports
   EXPECT_TRUE(store.Read(0, 2, "d", 4096, 10).xattrs.empty());  // only a read at offset 0
 }
 
+TEST(MemStoreAttributesTest, MknodMakesAFifoOrSocketWithItsOwnerAndReadReportsIt) {
+  MemStore store;
+  Mutation fifo = MakeMutation(MutationKind::kMknod, "run/fifo");
+  fifo.node_kind = PathKind::kFifo;
+  fifo.mode = 0620;
+  fifo.uid = 26;
+  ASSERT_EQ(store.Apply(fifo), absl::OkStatus());
+  ASSERT_EQ(store.Apply(fifo), absl::OkStatus());  // idempotent
+  const ZoneRead r = store.Read(0, 1, "run/fifo", 0, 4096);
+  EXPECT_EQ(r.kind, PathKind::kFifo);
+  EXPECT_EQ(r.mode, 0620u);
+  EXPECT_EQ(r.uid, 26u);
+  EXPECT_EQ(r.file_size, 0u);
+  Mutation socket = MakeMutation(MutationKind::kMknod, "run/fifo");  // a resync replaces it
+  socket.node_kind = PathKind::kSocket;
+  ASSERT_EQ(store.Apply(socket), absl::OkStatus());
+  EXPECT_EQ(store.live().at("run/fifo").kind, PathKind::kSocket);
+}
+
 TEST(MemStoreAttributesTest, UnsyncedXattrIsLostAtACrash) {
   MemStore store;
   ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kCreate, "f")), absl::OkStatus());
