@@ -52,6 +52,34 @@
 //      by what the configuration's drift_margin covers; the witness lease relies on it.
 //  C12. Messages are given to the engine only once authenticated and decoded (wire/codec.h);
 //      a frame that fails either is dropped, counted and logged by the adapter.
+//
+// The data model: what a LocalMutation says (engine/replication/mutation.h)
+//  C13. Attributes (engine/replication/file_attributes.h): a create, mkdir or symlink carries
+//      the creator's uid and gid (after the kernel's setgid-directory rule) and the mode
+//      after the umask; chmod, chown and utimensat are one kSetattr whose attr_mask names
+//      what it sets. The primary's adapter resolves UTIME_NOW to its own CLOCK_REALTIME
+//      before the LocalMutation (the secondary sets that value, never its own "now");
+//      UTIME_OMIT leaves the bit out of the mask. Modes are permission bits only (<= 07777).
+//      Times a write or read changes implicitly are each node's own; a resync sets them.
+//      A ReadZone reports the path's mode, uid, gid, atime and mtime (lstat: a symlink's own).
+//  C14. Special files: the adapter refuses mknod of a block or character device with EPERM
+//      before any LocalMutation (a device node on a replicated tree would hand the peer's
+//      hardware to whoever takes over). FIFOs and sockets are a kMknod: names with
+//      attributes only; what passes through them never replicates.
+//  C15. Open-unlinked files: paths are the engine's only address. When the application
+//      unlinks (or renames over) a file that is still open, the adapter instead renames it
+//      into the module's hidden directory `.duet-unlinked/` under a unique name (as NFS
+//      clients do with .nfsXXXX), and gives that as a kRename; later writes through the open
+//      handle name the hidden path. At the last release the adapter gives a kUnlink of the
+//      hidden name. The engine sees only renames and unlinks; the directory replicates like
+//      any other. A node that starts (Node::Start) empties `.duet-unlinked/` with kUnlinks
+//      once it is primary: no handle survives a restart. The adapter hides the directory
+//      from the application (readdir, lookup) and refuses its name with EPERM.
+//  C16. O_APPEND: the engine never sees "append". The primary's adapter assigns each append
+//      its offset from its own per-file size, which counts every mutation it has already
+//      given the engine (issued, not only completed), before the LocalMutation; writes to
+//      one file are given in the order their offsets were assigned. The kernel's own size is
+//      not used (earlier writes may still be in flight).
 #ifndef DUET_ENGINE_ADAPTER_CONTRACT_H_
 #define DUET_ENGINE_ADAPTER_CONTRACT_H_
 

@@ -72,8 +72,9 @@ struct MutationApplied {
   absl::Status status;
 };
 
-// A ReadZone finished: what the path is now, and for a file the zone's bytes (short or
-// empty past the end of the file).
+// A ReadZone finished: what the path is now, its attributes (file_attributes.h; mode is not
+// a symlink's), for a read at offset 0 its whole xattr set (sorted by name), and for a file
+// the zone's bytes (short or empty past the end of the file).
 struct ZoneRead {
   ModuleIndex module = 0;
   uint64_t read_id = 0;
@@ -81,6 +82,11 @@ struct ZoneRead {
   PathKind kind = PathKind::kAbsent;
   uint64_t file_size = 0;
   uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t atime_ns = 0;
+  int64_t mtime_ns = 0;
+  XattrSet xattrs;
   std::string link_target;
   Payload data;
 };

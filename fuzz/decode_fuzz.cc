@@ -87,7 +87,8 @@ duet::ReplMessage ValidReplication(Random& random) {
     }
     case 2: {
       duet::Mutation m;
-      m.kind = static_cast<duet::MutationKind>(Draw(random, 12));
+      m.kind = static_cast<duet::MutationKind>(Draw(random, 16));
+      if (m.kind == duet::MutationKind::kMknod) m.node_kind = duet::PathKind::kFifo;
       m.path =
           m.kind == duet::MutationKind::kFsync && Draw(random, 2) == 0 ? "" : RelativePath(random);
       if (m.kind == duet::MutationKind::kRename || m.kind == duet::MutationKind::kLink) {
@@ -97,8 +98,24 @@ duet::ReplMessage ValidReplication(Random& random) {
       }
       m.offset = Draw(random, uint64_t{1} << 40);
       if (m.kind == duet::MutationKind::kWrite) m.data = SomeBytes(random);
-      m.mode = static_cast<uint32_t>(random());
+      m.mode = static_cast<uint32_t>(random()) & duet::kMaxModeBits;
+      m.uid = static_cast<uint32_t>(random());
+      m.gid = static_cast<uint32_t>(random());
+      m.atime_ns = static_cast<int64_t>(Draw64(random));
       m.mtime_ns = static_cast<int64_t>(Draw64(random));
+      if (m.kind == duet::MutationKind::kSetxattr || m.kind == duet::MutationKind::kRemovexattr) {
+        m.xattr_name = "user." + ModuleName(random);
+      }
+      if (m.kind == duet::MutationKind::kSetxattr) {
+        m.data = SomeBytes(random);
+        m.xattr_flags = static_cast<uint32_t>(Draw(random, 3));
+      }
+      if (m.kind == duet::MutationKind::kReplaceXattrs) {
+        m.xattrs = {{"user.a", ModuleName(random)}, {"user.b", ""}};
+      }
+      if (m.kind == duet::MutationKind::kSetattr) {
+        m.attr_mask = static_cast<uint32_t>(random()) & duet::kAllAttrs;
+      }
       return duet::ReplWrite{ModuleName(random), 1 + Draw(random, 1'000'000), std::move(m)};
     }
     case 3:
@@ -110,13 +127,17 @@ duet::ReplMessage ValidReplication(Random& random) {
       block.path = RelativePath(random);
       block.zone = Draw(random, 1'000'000);
       block.read_lsn = Draw64(random);
-      block.kind = static_cast<duet::PathKind>(Draw(random, 4));
+      block.kind = static_cast<duet::PathKind>(Draw(random, 6));
       if (block.kind == duet::PathKind::kFile) {
         block.data = SomeBytes(random);
         block.file_size = Draw(random, uint64_t{1} << 40);
       }
       if (block.kind == duet::PathKind::kSymlink) block.link_target = RelativePath(random);
-      block.mode = static_cast<uint32_t>(random());
+      block.mode = static_cast<uint32_t>(random()) & duet::kMaxModeBits;
+      block.uid = static_cast<uint32_t>(random());
+      block.gid = static_cast<uint32_t>(random());
+      block.atime_ns = static_cast<int64_t>(Draw64(random));
+      block.mtime_ns = static_cast<int64_t>(Draw64(random));
       block.total_bytes = Draw64(random);
       block.done_bytes = Draw64(random);
       return block;

@@ -17,6 +17,16 @@ uint64_t AllocatedPages(const MemStore::Entry& e) {
   return e.kind == PathKind::kFile ? e.data.allocated_pages() : 0;
 }
 
+// The attributes (file_attributes.h) of `from`, given to `to`.
+void CopyAttributes(const MemStore::Entry& from, MemStore::Entry& to) {
+  to.mode = from.mode;
+  to.uid = from.uid;
+  to.gid = from.gid;
+  to.atime_ns = from.atime_ns;
+  to.mtime_ns = from.mtime_ns;
+  to.xattrs = from.xattrs;
+}
+
 bool StartsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -67,6 +77,8 @@ absl::Status MemStore::Apply(const Mutation& m) {
       if (inserted) {
         it->second.kind = m.kind == MutationKind::kMkdir ? PathKind::kDirectory : PathKind::kFile;
         it->second.mode = m.mode;
+        it->second.uid = m.uid;
+        it->second.gid = m.gid;
         MarkReplaced(m.path);
       }
       return absl::OkStatus();
@@ -86,11 +98,26 @@ absl::Status MemStore::Apply(const Mutation& m) {
       if (!live_.contains(m.path)) return absl::NotFoundError("rename source missing: " + m.path);
       MoveTree(m.path, m.path2);
       return absl::OkStatus();
+    case MutationKind::kMknod: {
+      auto it = live_.find(m.path);
+      if (it != live_.end() && it->second.kind == m.node_kind) return absl::OkStatus();
+      RemoveTree(m.path);  // a resync makes the path a node of the source's kind
+      Entry& e = live_[m.path];
+      e.kind = m.node_kind;
+      e.mode = m.mode;
+      e.uid = m.uid;
+      e.gid = m.gid;
+      MarkReplaced(m.path);
+      return absl::OkStatus();
+    }
     case MutationKind::kSymlink: {
       RemoveTree(m.path);
       Entry& e = live_[m.path];
       e.kind = PathKind::kSymlink;
       e.data = FileData(m.path2);
+      e.mode = 0777;  // as Linux shows every symlink
+      e.uid = m.uid;
+      e.gid = m.gid;
       MarkReplaced(m.path);
       return absl::OkStatus();
     }
@@ -111,15 +138,49 @@ absl::Status MemStore::Apply(const Mutation& m) {
     case MutationKind::kSetattr: {
       auto it = live_.find(m.path);
       if (it == live_.end()) return absl::NotFoundError("setattr on missing " + m.path);
-      it->second.mode = m.mode;
-      if (m.mtime_ns != kKeepMtime) it->second.mtime_ns = m.mtime_ns;
+      Entry& e = it->second;
+      if ((m.attr_mask & kAttrMode) != 0 && e.kind != PathKind::kSymlink) e.mode = m.mode;
+      if ((m.attr_mask & kAttrUid) != 0) e.uid = m.uid;
+      if ((m.attr_mask & kAttrGid) != 0) e.gid = m.gid;
+      if ((m.attr_mask & kAttrAtime) != 0) e.atime_ns = m.atime_ns;
+      if ((m.attr_mask & kAttrMtime) != 0) e.mtime_ns = m.mtime_ns;
       unsynced_.try_emplace(m.path);
       return absl::OkStatus();
     }
     case MutationKind::kFsync:
       return Sync(m.path);
+    case MutationKind::kSetxattr:
+    case MutationKind::kRemovexattr:
+    case MutationKind::kReplaceXattrs:
+      return ApplyXattr(m);
   }
   return absl::InvalidArgumentError("unknown mutation");
+}
+
+absl::Status MemStore::ApplyXattr(const Mutation& m) {
+  auto it = live_.find(m.path);
+  if (it == live_.end()) {
+    return absl::NotFoundError(absl::StrCat(MutationKindName(m.kind), " on missing ", m.path));
+  }
+  auto& xattrs = it->second.xattrs;
+  if (m.kind == MutationKind::kSetxattr) {
+    const bool exists = xattrs.contains(m.xattr_name);
+    if ((m.xattr_flags & kXattrCreate) != 0 && exists) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("EEXIST: xattr ", m.xattr_name, " of ", m.path, " exists"));
+    }
+    if ((m.xattr_flags & kXattrReplace) != 0 && !exists) {
+      return absl::NotFoundError(absl::StrCat("ENODATA: ", m.path, " has no xattr ", m.xattr_name));
+    }
+    xattrs[m.xattr_name] = m.data ? *m.data : std::string();
+  } else if (m.kind == MutationKind::kRemovexattr) {
+    xattrs.erase(m.xattr_name);
+  } else {
+    xattrs.clear();
+    for (const Xattr& x : m.xattrs) xattrs[x.name] = x.value;
+  }
+  unsynced_.try_emplace(m.path);
+  return absl::OkStatus();
 }
 
 absl::Status MemStore::Sync(const std::string& path) {
@@ -171,8 +232,7 @@ void MemStore::SyncPath(const std::string& path, const Unsynced& unsynced) {
     }
     return;
   }
-  d.mode = l.mode;
-  d.mtime_ns = l.mtime_ns;
+  CopyAttributes(l, d);
   if (unsynced.min_size < d.data.size()) d.data.Resize(unsynced.min_size);
   d.data.Resize(l.data.size());
   for (const uint64_t i : unsynced.pages) {
@@ -219,8 +279,7 @@ void MemStore::CrashTearingWrites(Rng& rng) {
     const Entry& was = durable->second;
     const Entry& inode = rng.Chance(0.5) ? now : was;
     Entry torn;
-    torn.mode = inode.mode;
-    torn.mtime_ns = inode.mtime_ns;
+    CopyAttributes(inode, torn);
     torn.data.Resize(inode.data.size());
     for (uint64_t i = 0; i < torn.data.page_count(); ++i) {
       const FileData::PageRef& old_page = i < was.data.page_count() ? was.data.page(i) : hole;
@@ -311,6 +370,13 @@ ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string&
   const Entry& e = it->second;
   r.kind = e.kind;
   r.mode = e.mode;
+  r.uid = e.uid;
+  r.gid = e.gid;
+  r.atime_ns = e.atime_ns;
+  r.mtime_ns = e.mtime_ns;
+  if (offset == 0) {
+    for (const auto& [name, value] : e.xattrs) r.xattrs.push_back(Xattr{name, value});
+  }
   if (e.kind == PathKind::kSymlink) r.link_target = e.data.ToString();
   if (e.kind == PathKind::kFile) {
     r.file_size = e.data.size();
@@ -336,10 +402,25 @@ std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b)
     } else if (!(it->second == entry)) {
       const FileData& x = entry.data;
       const FileData& y = it->second.data;
+      const MemStore::Entry& other = it->second;
       absl::StrAppend(&out, "differs: ", path, " (sizes ", x.size(), " vs ", y.size(), ", kinds ",
-                      static_cast<int>(entry.kind), " vs ", static_cast<int>(it->second.kind),
-                      ", modes ", entry.mode, " vs ", it->second.mode, ", first differing byte ",
-                      FirstDifference(x, y), ")\n");
+                      static_cast<int>(entry.kind), " vs ", static_cast<int>(other.kind),
+                      ", modes ", entry.mode, " vs ", other.mode);
+      if (entry.uid != other.uid || entry.gid != other.gid) {
+        absl::StrAppend(&out, ", owners ", entry.uid, ":", entry.gid, " vs ", other.uid, ":",
+                        other.gid);
+      }
+      if (entry.atime_ns != other.atime_ns) {
+        absl::StrAppend(&out, ", atimes ", entry.atime_ns, " vs ", other.atime_ns);
+      }
+      if (entry.mtime_ns != other.mtime_ns) {
+        absl::StrAppend(&out, ", mtimes ", entry.mtime_ns, " vs ", other.mtime_ns);
+      }
+      if (entry.xattrs != other.xattrs) {
+        absl::StrAppend(&out, ", xattrs ", entry.xattrs.size(), " vs ", other.xattrs.size(),
+                        " (names or values differ)");
+      }
+      absl::StrAppend(&out, ", first differing byte ", FirstDifference(x, y), ")\n");
     }
   }
   for (const auto& [path, entry] : b) {

@@ -3,7 +3,9 @@
 // fsync makes a path durable and syncfs (fsync of "") everything; a crash throws away what
 // was not made durable (as LevelDB's fault-injection environment does). Applying follows
 // the secondary's idempotent rules: creating what exists or removing what is gone succeeds.
-// Hard links are modelled as copies (no shared inodes), identically on both nodes.
+// Hard links are modelled as copies (no shared inodes), identically on both nodes. Times
+// change only by a setattr: writes leave them (file_attributes.h: implicit times are local).
+// Extended attributes are part of an entry's attributes: synced, lost and torn with them.
 //
 // Cost: file data lives in copy-on-write pages (FileData), so the durable view shares every
 // page that did not change since it was synced. A write costs the bytes written and the
@@ -41,7 +43,11 @@ class MemStore {
     PathKind kind = PathKind::kFile;
     FileData data;  // file bytes, or a symlink's target
     uint32_t mode = 0644;
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    int64_t atime_ns = 0;
     int64_t mtime_ns = 0;
+    std::map<std::string, std::string> xattrs;
     friend bool operator==(const Entry&, const Entry&) = default;
   };
   using Tree = std::map<std::string, Entry>;
@@ -59,8 +65,8 @@ class MemStore {
   // A crash: everything not made durable is lost.
   void Crash();
   // A machine crash that tears writes: a file that is a file both live and durable, with
-  // unsynced writes, truncates or attributes, comes back with the durable or the live size,
-  // mode and mtime (one choice), and each page independently with its durable or its live
+  // unsynced writes, truncates or attributes, comes back with the durable or the live size
+  // and attributes (one choice), and each page independently with its durable or its live
   // content (a side without that page gives zeros; a page whose fsync failed is never new).
   // Every other unsynced change (creates, unlinks, renames, links, symlinks, directories)
   // is lost, as by Crash. What it leaves is the durable view too. Deterministic in `rng`.
@@ -105,6 +111,9 @@ class MemStore {
     absl::btree_set<uint64_t> pages;
   };
 
+  // kSetxattr (its flags as setxattr(2): EEXIST, ENODATA), kRemovexattr (idempotent),
+  // kReplaceXattrs.
+  absl::Status ApplyXattr(const Mutation& m);
   void SyncPath(const std::string& path, const Unsynced& unsynced);
   // A failed sync of `path`: its unsynced pages are forgotten.
   void FailPath(const std::string& path, Unsynced& unsynced);

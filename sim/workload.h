@@ -4,15 +4,17 @@
 // Per module the workload writes a few "verified" files that are never renamed, unlinked or
 // truncated: a small file overwritten in place, a log that grows by appends, and a large
 // sparse file written at random offsets like a VM image. Writes range from 1 byte to 1 MiB
-// and overlap. Beside them it creates, writes, truncates, renames and unlinks scratch files
-// (checked only by the replicas being byte-identical) and fsyncs files or the whole tree.
+// and overlap. Beside them it creates, writes, truncates, renames and unlinks scratch
+// files (some with spaces and UTF-8 in their names), makes and removes directories and
+// symlinks, changes owners, modes, times and xattrs (checked only by the replicas being identical,
+// attributes included) and fsyncs files or the whole tree.
 //
 // The model keeps, per byte of each verified file, the last write issued over it. A byte
 // must hold that write's value at the end if the write was acknowledged and nothing allowed
 // the pair to lose it since: a crash with no up-to-date copy left (what was not fsynced may
 // be gone, as on one machine), a split brain (the non-default side's changes are discarded
 // by design) or a forced promotion of a copy not known up to date. An acknowledged fsync
-// protects against the first only.
+// protects against the first only, as does a sync write (O_SYNC/O_DSYNC) acknowledged.
 #ifndef DUET_SIM_WORKLOAD_H_
 #define DUET_SIM_WORKLOAD_H_
 
@@ -77,7 +79,9 @@ class Workload {
     uint64_t ack_seq = 0;      // order of acknowledgement within the module
     uint64_t covers_upto = 0;  // fsync: acknowledgements before it was called
     int ranges = 0;            // verified write: ranges of the model it is the last writer of
-    bool synced = false;       // covered by an fsync of its own node during a split brain
+    bool sync = false;         // a write of an O_SYNC/O_DSYNC file
+    // Covered by an fsync of its own node during a split brain, or itself a sync write.
+    bool synced = false;
     // Acknowledged by a node writing without its peer (ALONE, or not resynced since): only
     // on that node, so only that node's fsyncs make it durable.
     bool alone = false;
@@ -95,12 +99,17 @@ class Workload {
     int outstanding = 0;
     uint64_t log_size = 0;             // the append file, as issued
     std::vector<bool> scratch_exists;  // as issued
+    std::vector<bool> dir_exists;      // the scratch directories, as issued
     bool discarding = false;           // a split brain is unresolved
     NodeIndex discarding_node = 0;
   };
 
   Mutation NextWrite(Module& mod, Op& op, uint64_t op_id);
   Mutation NextScratch(Module& mod, uint64_t op_id);
+  // A namespace change among the scratch names: mkdir, rmdir, symlink, setattr,
+  // setxattr or removexattr.
+  Mutation NextScratchName(Module& mod, uint64_t i);
+  Mutation NextSetattr(std::string path);
   uint64_t WriteSize();
   void Assign(RangeMap& ranges, uint64_t start, uint64_t end, uint64_t op);
   void Release(uint64_t op_id);

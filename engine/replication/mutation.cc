@@ -28,6 +28,14 @@ const char* MutationKindName(MutationKind kind) {
       return "fsync";
     case MutationKind::kRemoveTree:
       return "remove-tree";
+    case MutationKind::kSetxattr:
+      return "setxattr";
+    case MutationKind::kRemovexattr:
+      return "removexattr";
+    case MutationKind::kReplaceXattrs:
+      return "replace-xattrs";
+    case MutationKind::kMknod:
+      return "mknod";
   }
   return "?";
 }

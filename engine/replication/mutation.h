@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "engine/replication/file_attributes.h"
+
 namespace duet {
 
 using Payload = std::shared_ptr<const std::string>;
@@ -19,27 +21,30 @@ inline Payload MakePayload(std::string bytes) {
 }
 
 enum class MutationKind : uint8_t {
-  kWrite,       // path, offset, data
-  kTruncate,    // path, offset = new size
-  kCreate,      // path, mode
-  kMkdir,       // path, mode
-  kUnlink,      // path
-  kRmdir,       // path
-  kRename,      // path -> path2
-  kSymlink,     // path (the link) -> path2 (its target, stored verbatim)
-  kLink,        // path (existing) -> path2 (new name)
-  kSetattr,     // path, mode, mtime_ns (kKeepMtime: mode only)
-  kFsync,       // path: durable on both servers before it completes ("" = the whole tree)
-  kRemoveTree,  // resync only: remove whatever is at path, recursively; absent is fine
+  kWrite,          // path, offset, data, sync
+  kTruncate,       // path, offset = new size
+  kCreate,         // path, mode, uid, gid (the creator's)
+  kMkdir,          // path, mode, uid, gid
+  kUnlink,         // path
+  kRmdir,          // path
+  kRename,         // path -> path2
+  kSymlink,        // path (the link) -> path2 (its target, stored verbatim), uid, gid
+  kLink,           // path (existing) -> path2 (new name)
+  kSetattr,        // path, attr_mask: the attributes it sets (file_attributes.h)
+  kFsync,          // path: durable on both servers before it completes ("" = the whole tree)
+  kRemoveTree,     // resync only: remove whatever is at path, recursively; absent is fine
+  kSetxattr,       // path, xattr_name, data = the value (absent: empty), xattr_flags
+  kRemovexattr,    // path, xattr_name (an absent name is fine: the apply is idempotent)
+  kReplaceXattrs,  // resync only: path's xattr set becomes exactly `xattrs`
+  kMknod,          // path, node_kind (kFifo or kSocket), mode, uid, gid
 };
 
 const char* MutationKindName(MutationKind kind);
 
-// What a path is on one node (as a resync reads it).
-enum class PathKind : uint8_t { kAbsent, kFile, kDirectory, kSymlink };
-
-// A kSetattr's mtime_ns that leaves the time as it is (a resync makes a file's mode match).
-inline constexpr int64_t kKeepMtime = -1;
+// What a path is on one node (as a resync reads it). A FIFO or a socket is a name with
+// attributes only: what passes through it never replicates. Device nodes are refused by the
+// adapter (EPERM, engine/adapter_contract.h C14) and never reach the engine.
+enum class PathKind : uint8_t { kAbsent, kFile, kDirectory, kSymlink, kFifo, kSocket };
 
 struct Mutation {
   MutationKind kind = MutationKind::kWrite;
@@ -47,10 +52,25 @@ struct Mutation {
   std::string path2;
   uint64_t offset = 0;
   Payload data;
+  // Attributes (file_attributes.h): a create, mkdir or symlink sets mode (not a symlink's),
+  // uid and gid; a setattr sets those in attr_mask, which only a setattr has.
   uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t atime_ns = 0;
   int64_t mtime_ns = 0;
+  uint32_t attr_mask = 0;
+  std::string xattr_name;    // kSetxattr, kRemovexattr
+  uint32_t xattr_flags = 0;  // kSetxattr: XattrFlag bits
+  XattrSet xattrs;           // kReplaceXattrs
+  // kWrite from an O_SYNC/O_DSYNC file: it completes only once durable on both nodes, like
+  // the write followed by an fsync of its file (and fails like that fsync would).
+  bool sync = false;
+  PathKind node_kind = PathKind::kAbsent;  // kMknod: kFifo or kSocket
 
   uint64_t data_size() const { return data ? data->size() : 0; }
+  // Completes only once durable on both nodes: an fsync, or a sync write.
+  bool is_durable() const { return kind == MutationKind::kFsync || sync; }
   // Changes names in the tree (what the namespace journal records while ALONE).
   bool is_namespace() const { return kind != MutationKind::kWrite && kind != MutationKind::kFsync; }
 };

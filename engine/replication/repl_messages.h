@@ -73,7 +73,9 @@ struct ReplAck {
 
 // One zone of resync data, read on the source after every write up to `read_lsn` was
 // applied there, with what the path is on the source (the target makes its path match:
-// removes it, makes the directory or symlink, or writes the bytes and sets the size).
+// removes it, makes the directory or symlink, or writes the bytes and sets the size, and
+// then gives it these attributes: owner, mode and times, as ZoneRead reported them; a block
+// of zone 0 also makes the path's xattr set exactly `xattrs`).
 struct ResyncBlock {
   std::string module;
   uint64_t block_id = 0;
@@ -84,6 +86,11 @@ struct ResyncBlock {
   PathKind kind = PathKind::kFile;
   uint64_t file_size = 0;
   uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t atime_ns = 0;
+  int64_t mtime_ns = 0;
+  XattrSet xattrs;  // zone 0 only
   std::string link_target;
   uint64_t total_bytes = 0;  // the source's resync progress when it sent this block
   uint64_t done_bytes = 0;

@@ -386,6 +386,7 @@ Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Muta
   a.path2 = m.path2;
   a.offset = m.offset;
   a.length = m.data_size();
+  a.durable = m.is_durable();
   return a;
 }
 

@@ -167,7 +167,9 @@ class Replica {
     MutationKind mutation = MutationKind::kWrite;
     std::string path = {}, path2 = {};
     uint64_t offset = 0, length = 0;
-    bool durable = false;  // kStream: applied with a flush (an fsync, or ack mode durable)
+    // Applied with a flush: kLocal, kTracked: an fsync or a sync write; kStream: those, or
+    // every write in ack mode durable.
+    bool durable = false;
   };
   struct BlockApply {
     size_t left = 0;      // applies outstanding
@@ -277,6 +279,11 @@ class Replica {
   void OnLocalDurabilityFailed(const absl::Status& status, Actions& out);
   // A mutation failed on the writer's copy (the peer may have applied it: it is set back).
   void OnLocalApplyFailed(const Applying& applying, const absl::Status& status, Actions& out);
+  // A sync write failed in its flush (EIO): its pages are lost as after a failed fsync.
+  static bool SyncWriteLostPages(const Applying& applying, const absl::Status& status) {
+    return applying.mutation == MutationKind::kWrite && applying.durable &&
+           status.code() == absl::StatusCode::kDataLoss;
+  }
 
   ModuleIndex module_;
   std::string name_;

@@ -113,6 +113,7 @@ void Replica::OnLocalApplyFailed(const Applying& a, const absl::Status& status, 
     OnLocalDurabilityFailed(status, out);
     return;
   }
+  if (SyncWriteLostPages(a, status)) OnLocalDurabilityFailed(status, out);
   // The peer may have applied what failed here (a full disk): what the mutation touched
   // goes to it again from this copy, in a new session, before the copies count as equal.
   std::vector<ReplicaRecord> records;

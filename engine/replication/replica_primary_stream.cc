@@ -79,17 +79,17 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   entry.op_id = op_id;
   entry.local_done = !apply_locally;
   entry.bytes = m.data_size();
-  entry.fsync = m.kind == MutationKind::kFsync;
+  entry.fsync = m.is_durable();
   if (apply_locally) {
     const uint64_t id = NextId();
     applying_[id] = Touched(Applying::Kind::kLocal, lsn, m);
-    out.push_back(ApplyMutation{module_, id, m, m.kind == MutationKind::kFsync});
+    out.push_back(ApplyMutation{module_, id, m, m.is_durable()});
   }
   if (inflight_.empty()) last_ack_progress_ = now;
   inflight_bytes_ += entry.bytes;
   if (m.is_namespace() && apply_locally) {
     Mutation copy = m;
-    copy.data.reset();
+    if (m.kind != MutationKind::kSetxattr) copy.data.reset();
     unacked_namespace_[lsn] = std::move(copy);
   }
   out.push_back(SendReplication{ReplWrite{name_, lsn, std::move(m)}});
@@ -131,7 +131,7 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
   Persist(std::move(records), out);  // dirty before the write completes
   const uint64_t id = NextId();
   applying_[id] = Touched(Applying::Kind::kTracked, op_id, m);
-  const bool durable = m.kind == MutationKind::kFsync;
+  const bool durable = m.is_durable();
   out.push_back(ApplyMutation{module_, id, std::move(m), durable});
 }
 
@@ -155,7 +155,7 @@ void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<Replic
   }
   if (journal) {
     Mutation entry = m;
-    entry.data.reset();
+    if (m.kind != MutationKind::kSetxattr) entry.data.reset();  // a value is no file data
     records.push_back(record::Journal{std::move(entry)});
   }
 }
@@ -237,11 +237,11 @@ void Replica::OnLocalApplied(absl::Time now, const Applying& a, const absl::Stat
 
 void Replica::OnTrackedApplied(const Applying& a, const absl::Status& status, Actions& out) {
   // A write made alone that failed is dirty already; only lost durability matters.
-  if (!status.ok() && a.mutation == MutationKind::kFsync) {
+  if (!status.ok() && (a.mutation == MutationKind::kFsync || SyncWriteLostPages(a, status))) {
     OnLocalDurabilityFailed(status, out);
   }
   absl::Status result = fenced_ ? absl::AbortedError("fenced: no longer primary") : status;
-  if (result.ok() && a.mutation == MutationKind::kFsync && durable_.disk_failed) {
+  if (result.ok() && a.durable && durable_.disk_failed) {
     result = DiskFailedError();
   }
   if (peer_outdated_ || fenced_) {

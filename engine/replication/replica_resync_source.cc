@@ -257,6 +257,11 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   block.kind = read.kind;
   block.file_size = read.file_size;
   block.mode = read.mode;
+  block.uid = read.uid;
+  block.gid = read.gid;
+  block.atime_ns = read.atime_ns;
+  block.mtime_ns = read.mtime_ns;
+  if (zone.zone == 0 && read.kind != PathKind::kAbsent) block.xattrs = read.xattrs;
   block.link_target = read.link_target;
   block.total_bytes = resync_total_;
   block.done_bytes = resync_done_;

@@ -159,6 +159,31 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   }
 }
 
+namespace {
+
+// What makes the block's path exist with its kind, owner and mode (a symlink's mode is none).
+Mutation CreationOf(MutationKind kind, const ResyncBlock& b) {
+  Mutation m = MakeMutation(kind, b.path, kind == MutationKind::kSymlink ? b.link_target : "");
+  if (kind != MutationKind::kSymlink) m.mode = b.mode;
+  m.uid = b.uid;
+  m.gid = b.gid;
+  return m;
+}
+
+// Gives the block's path the attributes the source read (a symlink's mode is not its own).
+Mutation AttributesOf(const ResyncBlock& b) {
+  Mutation m = MakeMutation(MutationKind::kSetattr, b.path);
+  m.attr_mask = b.kind == PathKind::kSymlink ? kAllAttrs & ~kAttrMode : kAllAttrs;
+  m.mode = b.kind == PathKind::kSymlink ? 0 : b.mode;
+  m.uid = b.uid;
+  m.gid = b.gid;
+  m.atime_ns = b.atime_ns;
+  m.mtime_ns = b.mtime_ns;
+  return m;
+}
+
+}  // namespace
+
 void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   if (!target_active_) return;
   if (b.total_bytes > 0) {
@@ -186,15 +211,17 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
     case PathKind::kAbsent:
       steps.push_back(MakeMutation(MutationKind::kRemoveTree, b.path));
       break;
-    case PathKind::kDirectory: {
-      Mutation mkdir = MakeMutation(MutationKind::kMkdir, b.path);
-      mkdir.mode = b.mode;
-      steps.push_back(std::move(mkdir));
+    case PathKind::kDirectory:
+      steps.push_back(CreationOf(MutationKind::kMkdir, b));
       break;
-    }
-    case PathKind::kSymlink: {
-      Mutation link = MakeMutation(MutationKind::kSymlink, b.path, b.link_target);
-      steps.push_back(std::move(link));
+    case PathKind::kSymlink:
+      steps.push_back(CreationOf(MutationKind::kSymlink, b));
+      break;
+    case PathKind::kFifo:
+    case PathKind::kSocket: {
+      Mutation mknod = CreationOf(MutationKind::kMknod, b);
+      mknod.node_kind = b.kind;
+      steps.push_back(std::move(mknod));
       break;
     }
     case PathKind::kFile: {
@@ -210,20 +237,20 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
         truncate.offset = b.file_size;
         steps.push_back(std::move(truncate));
       }
-      if (steps.empty()) {
-        Mutation create = MakeMutation(MutationKind::kCreate, b.path);
-        create.mode = b.mode;
-        steps.push_back(std::move(create));
-      } else if (b.zone == 0) {
-        // The file may exist here with another mode (made by a journal replay, or chmod-ed
-        // on one side only): its first zone makes the mode match.
-        Mutation chmod = MakeMutation(MutationKind::kSetattr, b.path);
-        chmod.mode = b.mode;
-        chmod.mtime_ns = kKeepMtime;
-        steps.push_back(std::move(chmod));
-      }
+      if (steps.empty()) steps.push_back(CreationOf(MutationKind::kCreate, b));
       break;
     }
+  }
+  // The path may exist here with other attributes (made by a journal replay, changed on one
+  // side only, or its times moved by the writes just made): every block leaves them as the
+  // source read them.
+  if (b.kind != PathKind::kAbsent) steps.push_back(AttributesOf(b));
+  if (b.kind != PathKind::kAbsent && b.zone == 0) {
+    // The first zone carries the path's whole xattr set (ACLs included): this copy's set
+    // becomes exactly that one.
+    Mutation xattrs = MakeMutation(MutationKind::kReplaceXattrs, b.path);
+    xattrs.xattrs = b.xattrs;
+    steps.push_back(std::move(xattrs));
   }
   block_applies_[b.block_id] = BlockApply{steps.size(), false};
   for (Mutation& m : steps) {

@@ -71,7 +71,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
       }
     }
   }
-  const bool fsync = m.kind == MutationKind::kFsync;
+  const bool fsync = m.is_durable();
   const bool durable = fsync || opt_.ack == AckMode::kDurable;
   const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
   stream_done_[w.lsn] = false;
@@ -104,7 +104,10 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   } else {
     // A name changed: the path (and a rename's target) comes again whole; the journal
     // keeps the names for the next session.
-    Mutation names = MakeMutation(a.mutation, a.path, a.path2);
+    // (An xattr change is kept as an empty setattr: its name and value are not kept here.)
+    const bool xattr =
+        a.mutation == MutationKind::kSetxattr || a.mutation == MutationKind::kRemovexattr;
+    Mutation names = MakeMutation(xattr ? MutationKind::kSetattr : a.mutation, a.path, a.path2);
     records.push_back(record::Journal{std::move(names)});
     ForEachChangedName(a.mutation, a.path, a.path2,
                        [&](const std::string& path) { whole.push_back(path); });

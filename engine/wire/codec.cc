@@ -154,6 +154,14 @@ fb::MutationKind ToWire(MutationKind kind) {
       return fb::MutationKind::Fsync;
     case MutationKind::kRemoveTree:
       return fb::MutationKind::RemoveTree;
+    case MutationKind::kSetxattr:
+      return fb::MutationKind::Setxattr;
+    case MutationKind::kRemovexattr:
+      return fb::MutationKind::Removexattr;
+    case MutationKind::kReplaceXattrs:
+      return fb::MutationKind::ReplaceXattrs;
+    case MutationKind::kMknod:
+      return fb::MutationKind::Mknod;
   }
   return static_cast<fb::MutationKind>(kind);
 }
@@ -168,6 +176,10 @@ fb::PathKind ToWire(PathKind kind) {
       return fb::PathKind::Directory;
     case PathKind::kSymlink:
       return fb::PathKind::Symlink;
+    case PathKind::kFifo:
+      return fb::PathKind::Fifo;
+    case PathKind::kSocket:
+      return fb::PathKind::Socket;
   }
   return static_cast<fb::PathKind>(kind);
 }
@@ -184,6 +196,27 @@ Offset<flatbuffers::Vector<uint8_t>> OptionalBytes(FlatBufferBuilder& builder,
                                                    const Payload& data) {
   if (data == nullptr) return 0;
   return builder.CreateVector(reinterpret_cast<const uint8_t*>(data->data()), data->size());
+}
+
+// An empty set is left out (the decoder reads an absent vector as an empty set).
+Offset<flatbuffers::Vector<Offset<fb::Xattr>>> OptionalXattrs(FlatBufferBuilder& builder,
+                                                              const XattrSet& xattrs) {
+  if (xattrs.empty()) return 0;
+  std::vector<Offset<fb::Xattr>> entries;
+  entries.reserve(xattrs.size());
+  for (const Xattr& x : xattrs) {
+    const auto name = builder.CreateString(x.name);
+    const auto value =
+        builder.CreateVector(reinterpret_cast<const uint8_t*>(x.value.data()), x.value.size());
+    entries.push_back(fb::CreateXattr(builder, name, value));
+  }
+  return builder.CreateVector(entries);
+}
+
+size_t XattrBytes(const XattrSet& xattrs) {
+  size_t bytes = 0;
+  for (const Xattr& x : xattrs) bytes += x.name.size() + x.value.size() + 16;
+  return bytes;
 }
 
 Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
@@ -211,8 +244,11 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
   const auto path = OptionalString(builder, m.path);
   const auto path2 = OptionalString(builder, m.path2);
   const auto data = OptionalBytes(builder, m.data);
-  const auto mutation =
-      fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns);
+  const auto xattr_name = OptionalString(builder, m.xattr_name);
+  const auto xattrs = OptionalXattrs(builder, m.xattrs);
+  const auto mutation = fb::CreateMutation(
+      builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns, m.uid, m.gid,
+      m.atime_ns, m.attr_mask, xattr_name, m.xattr_flags, xattrs, m.sync, ToWire(m.node_kind));
   const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
   return {fb::Message::ReplWrite, body.Union()};
 }
@@ -228,9 +264,11 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block) {
   const auto path = OptionalString(builder, block.path);
   const auto data = OptionalBytes(builder, block.data);
   const auto link_target = OptionalString(builder, block.link_target);
+  const auto xattrs = OptionalXattrs(builder, block.xattrs);
   const auto body = fb::CreateResyncBlock(
       builder, name, block.block_id, path, block.zone, data, block.read_lsn, ToWire(block.kind),
-      block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes);
+      block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes, block.uid,
+      block.gid, block.atime_ns, block.mtime_ns, xattrs);
   return {fb::Message::ResyncBlock, body.Union()};
 }
 
@@ -252,10 +290,12 @@ size_t VariableBytes(const ReplTargetZones& target) {
   return target.path.size() + target.zones.size() * sizeof(uint64_t);
 }
 size_t VariableBytes(const ReplWrite& write) {
-  return write.mutation.path.size() + write.mutation.path2.size() + write.mutation.data_size();
+  return write.mutation.path.size() + write.mutation.path2.size() + write.mutation.data_size() +
+         write.mutation.xattr_name.size() + XattrBytes(write.mutation.xattrs);
 }
 size_t VariableBytes(const ResyncBlock& block) {
-  return block.path.size() + block.link_target.size() + (block.data ? block.data->size() : 0);
+  return block.path.size() + block.link_target.size() + (block.data ? block.data->size() : 0) +
+         XattrBytes(block.xattrs);
 }
 template <typename T>
 size_t VariableBytes(const T&) {
@@ -496,6 +536,14 @@ absl::StatusOr<MutationKind> FromWire(fb::MutationKind kind, std::string_view su
       return MutationKind::kFsync;
     case fb::MutationKind::RemoveTree:
       return MutationKind::kRemoveTree;
+    case fb::MutationKind::Setxattr:
+      return MutationKind::kSetxattr;
+    case fb::MutationKind::Removexattr:
+      return MutationKind::kRemovexattr;
+    case fb::MutationKind::ReplaceXattrs:
+      return MutationKind::kReplaceXattrs;
+    case fb::MutationKind::Mknod:
+      return MutationKind::kMknod;
   }
   return Invalid("%s has unknown mutation kind %d", subject, static_cast<int>(kind));
 }
@@ -510,6 +558,10 @@ absl::StatusOr<PathKind> FromWire(fb::PathKind kind, std::string_view subject) {
       return PathKind::kDirectory;
     case fb::PathKind::Symlink:
       return PathKind::kSymlink;
+    case fb::PathKind::Fifo:
+      return PathKind::kFifo;
+    case fb::PathKind::Socket:
+      return PathKind::kSocket;
   }
   return Invalid("%s has unknown path kind %d", subject, static_cast<int>(kind));
 }
@@ -583,6 +635,51 @@ absl::StatusOr<Payload> ReadPayload(const flatbuffers::Vector<uint8_t>* data, si
     return Invalid("%s with %d bytes of data exceeds limit %d", subject, data->size(), limit);
   }
   return MakePayload(std::string(reinterpret_cast<const char*>(data->data()), data->size()));
+}
+
+// An xattr name: non-empty, no NUL, at most kMaxXattrNameBytes.
+absl::StatusOr<std::string> ReadXattrName(const flatbuffers::String* text,
+                                          std::string_view subject) {
+  const std::string_view name = View(text);
+  if (name.empty()) return Invalid("%s without an xattr name", subject);
+  if (name.size() > kMaxXattrNameBytes) {
+    return Invalid("%s xattr name of %d bytes exceeds limit %d", subject, name.size(),
+                   kMaxXattrNameBytes);
+  }
+  if (name.find('\0') != std::string_view::npos) {
+    return Invalid("%s xattr name %s contains a NUL byte", subject, Quoted(name));
+  }
+  return std::string(name);
+}
+
+// A whole xattr set: valid names in strictly increasing order (sorted, none twice), values
+// of at most kMaxXattrValueBytes, at most kMaxXattrSetBytes of names and values in all.
+absl::StatusOr<XattrSet> ReadXattrSet(const flatbuffers::Vector<Offset<fb::Xattr>>* in,
+                                      std::string_view subject) {
+  XattrSet out;
+  if (in == nullptr) return out;
+  size_t total = 0;
+  for (const fb::Xattr* x : *in) {
+    Xattr entry;
+    DUET_ASSIGN_OR_RETURN(entry.name, ReadXattrName(x->name(), subject));
+    const size_t value_size = x->value() == nullptr ? 0 : x->value()->size();
+    if (value_size > kMaxXattrValueBytes) {
+      return Invalid("%s xattr %s value of %d bytes exceeds limit %d", subject, Quoted(entry.name),
+                     value_size, kMaxXattrValueBytes);
+    }
+    if (value_size > 0) {
+      entry.value.assign(reinterpret_cast<const char*>(x->value()->data()), value_size);
+    }
+    total += entry.name.size() + value_size;
+    if (total > kMaxXattrSetBytes) {
+      return Invalid("%s xattr set exceeds limit %d bytes", subject, kMaxXattrSetBytes);
+    }
+    if (!out.empty() && out.back().name >= entry.name) {
+      return Invalid("%s xattr set not sorted by name at %s", subject, Quoted(entry.name));
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
 }
 
 absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
@@ -662,15 +759,63 @@ absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view m
       return Invalid("%s of %d bytes at offset %d ends past the largest file offset", subject,
                      data_size, out.offset);
     }
+  } else if (out.kind == MutationKind::kSetxattr) {
+    if (data_size > kMaxXattrValueBytes) {
+      return Invalid("%s with a value of %d bytes exceeds limit %d", subject, data_size,
+                     kMaxXattrValueBytes);
+    }
   } else if (data_size > 0) {
     return Invalid("%s with %d bytes of data", subject, data_size);
+  }
+  if (out.kind == MutationKind::kSetxattr || out.kind == MutationKind::kRemovexattr) {
+    DUET_ASSIGN_OR_RETURN(out.xattr_name, ReadXattrName(in.xattr_name(), subject));
+  } else if (!View(in.xattr_name()).empty()) {
+    return Invalid("%s with an xattr name", subject);
+  }
+  const uint32_t flags = in.xattr_flags();
+  if (flags != 0 && out.kind != MutationKind::kSetxattr) {
+    return Invalid("%s with xattr flags", subject);
+  }
+  if ((flags & ~uint32_t{kXattrCreate | kXattrReplace}) != 0 ||
+      flags == (kXattrCreate | kXattrReplace)) {
+    return Invalid("%s with xattr flags %#x: create, replace or neither", subject, flags);
+  }
+  out.xattr_flags = flags;
+  if (in.sync() && out.kind != MutationKind::kWrite) return Invalid("%s with sync", subject);
+  out.sync = in.sync();
+  DUET_ASSIGN_OR_RETURN(out.node_kind, FromWire(in.node_kind(), subject));
+  const bool special = out.node_kind == PathKind::kFifo || out.node_kind == PathKind::kSocket;
+  if (out.kind == MutationKind::kMknod && !special) {
+    return Invalid("%s makes a %s: only a FIFO or a socket", subject,
+                   fb::EnumNamePathKind(in.node_kind()));
+  }
+  if (out.kind != MutationKind::kMknod && out.node_kind != PathKind::kAbsent) {
+    return Invalid("%s with a node kind", subject);
+  }
+  if (out.kind == MutationKind::kReplaceXattrs) {
+    DUET_ASSIGN_OR_RETURN(out.xattrs, ReadXattrSet(in.xattrs(), subject));
+  } else if (in.xattrs() != nullptr && in.xattrs()->size() > 0) {
+    return Invalid("%s with an xattr set", subject);
   }
   if (out.kind == MutationKind::kTruncate && out.offset > kMaxFileOffset) {
     return Invalid("%s to size %d exceeds the largest file size", subject, out.offset);
   }
   DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxWriteBytes, subject));
+  if (in.mode() > kMaxModeBits) {
+    return Invalid("%s with mode %o: more than permission bits", subject, in.mode());
+  }
+  if ((in.attr_mask() & ~kAllAttrs) != 0) {
+    return Invalid("%s with unknown attribute bits %#x", subject, in.attr_mask() & ~kAllAttrs);
+  }
+  if (in.attr_mask() != 0 && out.kind != MutationKind::kSetattr) {
+    return Invalid("%s with an attribute mask", subject);
+  }
   out.mode = in.mode();
+  out.uid = in.uid();
+  out.gid = in.gid();
+  out.atime_ns = in.atime_ns();
   out.mtime_ns = in.mtime_ns();
+  out.attr_mask = in.attr_mask();
   return out;
 }
 
@@ -714,7 +859,19 @@ absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in) {
     return Invalid("%s with file_size %d exceeds the largest file size", subject, in.file_size());
   }
   out.file_size = in.file_size();
+  if (in.mode() > kMaxModeBits) {
+    return Invalid("%s with mode %o: more than permission bits", subject, in.mode());
+  }
   out.mode = in.mode();
+  out.uid = in.uid();
+  out.gid = in.gid();
+  out.atime_ns = in.atime_ns();
+  out.mtime_ns = in.mtime_ns();
+  if (in.xattrs() != nullptr && in.xattrs()->size() > 0 &&
+      (out.zone != 0 || out.kind == PathKind::kAbsent)) {
+    return Invalid("%s carries xattrs but is not the first zone of a path", subject);
+  }
+  DUET_ASSIGN_OR_RETURN(out.xattrs, ReadXattrSet(in.xattrs(), subject));
   out.total_bytes = in.total_bytes();
   out.done_bytes = in.done_bytes();
   DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxResyncBlockBytes, subject));

@@ -81,8 +81,8 @@ inline constexpr size_t kMaxTargetZones = size_t{1} << 20;
 // Longest path (and symlink target) on the wire, in bytes: Linux's PATH_MAX.
 inline constexpr size_t kMaxPathBytes = 4096;
 // Largest frame DecodeReplication accepts, size prefix included: the largest valid
-// ReplTargetZones (kMaxTargetZones zones, 8 MiB) or ResyncBlock/ReplWrite (4 MiB of data plus
-// two paths) with 64 KiB of headroom for the tables around them.
+// ReplTargetZones (kMaxTargetZones zones, 8 MiB) or ResyncBlock/ReplWrite (4 MiB of data, two
+// paths and at most 1 MiB of xattrs) with 64 KiB of headroom for the tables around them.
 inline constexpr size_t kMaxReplicationFrameBytes = (size_t{8} << 20) + (size_t{64} << 10);
 
 // Encoders. The message must be one the matching decoder accepts (the engine only builds such
@@ -110,9 +110,19 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //  - a rename or link has a path2 that is such a path; a symlink has a target (its path2, or a
 //    ResyncBlock's link_target) kept verbatim: non-empty, no NUL, at most kMaxPathBytes, but
 //    absolute or ".." allowed; other mutation and path kinds have no path2 or link_target;
-//  - only a write mutation carries data, at most kMaxWriteBytes; a write or truncate ends at or
+//  - only a write (at most kMaxWriteBytes) or setxattr carries data; a write or truncate ends at or
 //    below INT64_MAX (off_t), as does a ResyncBlock's file_size; a ResyncBlock's data is at
 //    most kMaxResyncBlockBytes;
+//  - a mode (a mutation's or a ResyncBlock's) is permission bits only, at most 07777; only a
+//    setattr has an attribute mask, and it holds only the bits of file_attributes.h;
+//  - only a write has the sync flag (O_SYNC/O_DSYNC); only a mknod has a node kind, a FIFO
+//    or a socket;
+//  - a setxattr or removexattr has an xattr name: non-empty, no NUL, at most
+//    kMaxXattrNameBytes (255); a setxattr's value (its data) is at most kMaxXattrValueBytes
+//    (64 KiB) and its flags create, replace or neither; no other kind has a name or flags;
+//  - an xattr set (a replace-xattrs mutation's, a ResyncBlock's of zone 0, never another
+//    block's) is sorted by name without repeats, each entry as above, at most
+//    kMaxXattrSetBytes (1 MiB) of names and values;
 //  - a ReplTargetZones lists at most kMaxTargetZones zones, 8-byte aligned in the frame.
 // The Payload of a decoded write or block owns a copy of the frame's data bytes.
 absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame);

@@ -16,10 +16,12 @@ namespace {
 using ::testing::ElementsAre;
 
 constexpr MutationKind kAllKinds[] = {
-    MutationKind::kWrite,   MutationKind::kTruncate, MutationKind::kCreate,
-    MutationKind::kMkdir,   MutationKind::kUnlink,   MutationKind::kRmdir,
-    MutationKind::kRename,  MutationKind::kSymlink,  MutationKind::kLink,
-    MutationKind::kSetattr, MutationKind::kFsync,    MutationKind::kRemoveTree,
+    MutationKind::kWrite,    MutationKind::kTruncate,    MutationKind::kCreate,
+    MutationKind::kMkdir,    MutationKind::kUnlink,      MutationKind::kRmdir,
+    MutationKind::kRename,   MutationKind::kSymlink,     MutationKind::kLink,
+    MutationKind::kSetattr,  MutationKind::kFsync,       MutationKind::kRemoveTree,
+    MutationKind::kSetxattr, MutationKind::kRemovexattr, MutationKind::kReplaceXattrs,
+    MutationKind::kMknod,
 };
 
 std::vector<std::string> ChangedNames(const Mutation& m) {
@@ -99,6 +101,7 @@ TEST(MutationTest, MakeMutationCarriesNoData) {
   EXPECT_EQ(m.data, nullptr);
   EXPECT_EQ(m.mode, 0u);
   EXPECT_EQ(m.mtime_ns, 0);
+  EXPECT_EQ(m.attr_mask, 0u);
   EXPECT_EQ(MakeMutation(MutationKind::kUnlink, "x").path2, "");
 }
 

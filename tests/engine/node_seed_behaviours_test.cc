@@ -325,10 +325,11 @@ TEST_F(NodeSeedBehaviourTest, HandoverGoesOnWhenTheHandshakeMakesThisCopyTheTarg
 // seed's bug is still there in this order of events (the seed's own run shows it five times
 // and converges only because the simulated admin retries until the other order comes up;
 // about half of the cluster seeds of this scenario cancelled). A handover to the copy that
-// survives is no longer cancelled while that peer lives.
+// survives is no longer cancelled while that peer lives. Cluster seed 2 is one that passes
+// with that rule and fails without it (re-pinned when the workload grew: issue 12).
 TEST_F(NodeSeedBehaviourTest,
        HandoverGoesOnWhenThePeersViewArrivesBeforeTheHandshakeMakesThisCopyTheTarget) {
-  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 2, /*replication=*/true);
   ASSERT_NO_FATAL_FAILURE(ForcedPrimaryServingALosingCopy(*cluster_, /*a_flush_fails=*/true));
   ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kPrim, 0)->ok());
   RunUntil([&] { return cluster_->Status(kA, 0).owner == kA; }, absl::Seconds(10));

@@ -24,6 +24,7 @@ TEST(ReplicaPrimaryStreamTest, StreamReplicatesEveryMutationKind) {
   truncate.offset = 5;
   ops.push_back(pair.Submit(kA, truncate));
   Mutation chmod = MakeMutation(MutationKind::kSetattr, "h");
+  chmod.attr_mask = kAttrMode;
   chmod.mode = 0600;
   ops.push_back(pair.Submit(kA, chmod));
   ops.push_back(pair.Submit(kA, MakeMutation(MutationKind::kCreate, "gone")));

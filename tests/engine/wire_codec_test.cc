@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "engine/messages.h"
 #include "engine/replication/generations.h"
 #include "engine/replication/mutation.h"
@@ -175,6 +176,12 @@ std::string Describe(const ReplHello& m) {
   return out.str();
 }
 
+std::string Describe(const XattrSet& xattrs) {
+  std::ostringstream out;
+  for (const Xattr& x : xattrs) out << "[" << x.name << "=" << x.value << "]";
+  return out.str();
+}
+
 std::string Describe(const ReplTargetZones& m) {
   std::ostringstream out;
   out << "ReplTargetZones{" << m.module << " path=" << m.path << " last=" << m.last << " zones=";
@@ -188,7 +195,11 @@ std::string Describe(const ReplWrite& m) {
   std::ostringstream out;
   out << "ReplWrite{" << m.module << " lsn=" << m.lsn << " " << MutationKindName(mu.kind)
       << " path=" << mu.path << " path2=" << mu.path2 << " offset=" << mu.offset
-      << " data=" << Describe(mu.data) << " mode=" << mu.mode << " mtime_ns=" << mu.mtime_ns << "}";
+      << " data=" << Describe(mu.data) << " mode=" << mu.mode << " uid=" << mu.uid
+      << " gid=" << mu.gid << " atime_ns=" << mu.atime_ns << " mtime_ns=" << mu.mtime_ns
+      << " attr_mask=" << mu.attr_mask << " xattr_name=" << mu.xattr_name
+      << " xattr_flags=" << mu.xattr_flags << " xattrs=" << Describe(mu.xattrs)
+      << " sync=" << mu.sync << "}";
   return out.str();
 }
 
@@ -203,6 +214,8 @@ std::string Describe(const ResyncBlock& m) {
   out << "ResyncBlock{" << m.module << " id=" << m.block_id << " path=" << m.path
       << " zone=" << m.zone << " data=" << Describe(m.data) << " read_lsn=" << m.read_lsn
       << " kind=" << static_cast<int>(m.kind) << " file_size=" << m.file_size << " mode=" << m.mode
+      << " uid=" << m.uid << " gid=" << m.gid << " atime_ns=" << m.atime_ns
+      << " mtime_ns=" << m.mtime_ns << " xattrs=" << Describe(m.xattrs)
       << " link_target=" << m.link_target << " total=" << m.total_bytes << " done=" << m.done_bytes
       << "}";
   return out.str();
@@ -313,15 +326,21 @@ ReplTargetZones BusyReplTargetZones() {
   return ReplTargetZones{"db", "data/tables/users.ibd", {0, 7, 1'000'000, UINT64_MAX}, true};
 }
 
-// A valid mutation of `kind` with every field the kind uses set, and mode and mtime_ns set for
-// all (the decoder passes them through whatever the kind).
+// A valid mutation of `kind` with every field the kind uses set, and the attributes set for
+// all (the decoder passes them through whatever the kind; only a setattr has a mask).
 Mutation MutationOfKind(MutationKind kind) {
   Mutation m;
   m.kind = kind;
   m.path = "dir/sub dir/file.txt";
-  m.mode = 0640;
+  m.mode = 04751;
+  m.uid = 4'000'000'000u;
+  m.gid = 70;
+  m.atime_ns = 1'790'000'000'123'456'789;
   m.mtime_ns = -1'234'567'890;
   switch (kind) {
+    case MutationKind::kSetattr:
+      m.attr_mask = kAttrUid | kAttrAtime | kAttrMtime;
+      break;
     case MutationKind::kWrite:
       m.offset = (uint64_t{1} << 40) + 3;
       m.data = MakePayload(std::string("some\0bytes\xff", 11));
@@ -339,6 +358,20 @@ Mutation MutationOfKind(MutationKind kind) {
     case MutationKind::kRemoveTree:
       m.path = "dir";
       break;
+    case MutationKind::kSetxattr:
+      m.xattr_name = "system.posix_acl_access";
+      m.data = MakePayload(std::string("\x02\0\0\0\x01\0\x06\0", 8));
+      m.xattr_flags = kXattrReplace;
+      break;
+    case MutationKind::kRemovexattr:
+      m.xattr_name = "user.\u00e9 x";
+      break;
+    case MutationKind::kReplaceXattrs:
+      m.xattrs = {{"security.selinux", "system_u:object_r:etc_t:s0"}, {"user.empty", ""}};
+      break;
+    case MutationKind::kMknod:
+      m.node_kind = PathKind::kFifo;
+      break;
     default:
       break;
   }
@@ -346,10 +379,12 @@ Mutation MutationOfKind(MutationKind kind) {
 }
 
 constexpr MutationKind kAllMutationKinds[] = {
-    MutationKind::kWrite,   MutationKind::kTruncate, MutationKind::kCreate,
-    MutationKind::kMkdir,   MutationKind::kUnlink,   MutationKind::kRmdir,
-    MutationKind::kRename,  MutationKind::kSymlink,  MutationKind::kLink,
-    MutationKind::kSetattr, MutationKind::kFsync,    MutationKind::kRemoveTree};
+    MutationKind::kWrite,    MutationKind::kTruncate,    MutationKind::kCreate,
+    MutationKind::kMkdir,    MutationKind::kUnlink,      MutationKind::kRmdir,
+    MutationKind::kRename,   MutationKind::kSymlink,     MutationKind::kLink,
+    MutationKind::kSetattr,  MutationKind::kFsync,       MutationKind::kRemoveTree,
+    MutationKind::kSetxattr, MutationKind::kRemovexattr, MutationKind::kReplaceXattrs,
+    MutationKind::kMknod};
 
 ReplWrite WriteOf(Mutation mutation, uint64_t lsn = 0x0102030405060708ULL) {
   return ReplWrite{"db", lsn, std::move(mutation)};
@@ -366,6 +401,10 @@ ResyncBlock BlockOfKind(PathKind kind) {
   block.read_lsn = 4242;
   block.kind = kind;
   block.mode = 0755;
+  block.uid = 26;
+  block.gid = 4'000'000'001u;
+  block.atime_ns = -5;
+  block.mtime_ns = 1'790'000'000'987'654'321;
   block.total_bytes = 1 << 30;
   block.done_bytes = 1 << 20;
   if (kind == PathKind::kFile) {
@@ -376,8 +415,8 @@ ResyncBlock BlockOfKind(PathKind kind) {
   return block;
 }
 
-constexpr PathKind kAllPathKinds[] = {PathKind::kAbsent, PathKind::kFile, PathKind::kDirectory,
-                                      PathKind::kSymlink};
+constexpr PathKind kAllPathKinds[] = {PathKind::kAbsent,  PathKind::kFile, PathKind::kDirectory,
+                                      PathKind::kSymlink, PathKind::kFifo, PathKind::kSocket};
 
 ResyncBlockAck BusyResyncBlockAck() { return ResyncBlockAck{"db", 77, true, true}; }
 
@@ -1223,6 +1262,133 @@ TEST(WireCodecTest, FileOffsetsBeyondOffTRejected) {
                         "largest file size"));
 }
 
+TEST(WireCodecTest, EveryAttributeMaskOfSetattrRoundTrips) {
+  for (uint32_t mask = 0; mask <= kAllAttrs; ++mask) {
+    Mutation m = MutationOfKind(MutationKind::kSetattr);
+    m.attr_mask = mask;
+    ExpectReplicationRoundTrip(WriteOf(m));
+  }
+}
+
+TEST(WireCodecTest, UnknownAttributeBitsOrMaskOutsideSetattrRejected) {
+  Mutation setattr = MutationOfKind(MutationKind::kSetattr);
+  setattr.attr_mask = kAllAttrs | 0x40;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(setattr))),
+                        "ReplWrite 'db' setattr mutation with unknown attribute bits 0x40"));
+  Mutation create = MutationOfKind(MutationKind::kCreate);
+  create.attr_mask = kAttrMode;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(create))),
+                        "ReplWrite 'db' create mutation with an attribute mask"));
+}
+
+TEST(WireCodecTest, ModeBeyondPermissionBitsRejected) {
+  Mutation mkdir = MutationOfKind(MutationKind::kMkdir);
+  mkdir.mode = 07777;
+  ExpectReplicationRoundTrip(WriteOf(mkdir));
+  mkdir.mode = 040755;  // S_IFDIR: the kind says it, not the mode
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(mkdir))),
+                        "ReplWrite 'db' mkdir mutation with mode 40755: more than permission "
+                        "bits"));
+  ResyncBlock block = BlockOfKind(PathKind::kFile);
+  block.mode = 0100644;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(block)),
+                        "ResyncBlock 'db' with mode 100644: more than permission bits"));
+}
+
+TEST(WireCodecTest, FirstZoneBlockCarriesTheWholeXattrSet) {
+  for (const PathKind kind : {PathKind::kFile, PathKind::kDirectory, PathKind::kSymlink}) {
+    ResyncBlock block = BlockOfKind(kind);
+    block.zone = 0;
+    block.xattrs = {{"system.posix_acl_default", std::string("\x02\0\0\0", 4)},
+                    {"user.big", std::string(kMaxXattrValueBytes, 'v')}};
+    ExpectReplicationRoundTrip(block);
+  }
+  ResyncBlock later = BlockOfKind(PathKind::kFile);  // zone 12
+  later.xattrs = {{"user.a", "1"}};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(later)),
+                        "ResyncBlock 'db' carries xattrs but is not the first zone of a path"));
+}
+
+TEST(WireCodecTest, XattrNamesValuesAndSetsBeyondTheirBoundsRejected) {
+  Mutation set = MutationOfKind(MutationKind::kSetxattr);
+  set.xattr_name.assign(kMaxXattrNameBytes, 'n');
+  ExpectReplicationRoundTrip(WriteOf(set));
+  set.xattr_name.push_back('n');
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(set))),
+                        "setxattr mutation xattr name of 256 bytes exceeds limit 255"));
+  set.xattr_name = std::string("a\0b", 3);
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(set))), "contains a NUL"));
+  set.xattr_name.clear();
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(set))),
+                        "ReplWrite 'db' setxattr mutation without an xattr name"));
+  set = MutationOfKind(MutationKind::kSetxattr);
+  set.data = MakePayload(std::string(kMaxXattrValueBytes + 1, 'v'));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(set))),
+                        "setxattr mutation with a value of 65537 bytes exceeds limit 65536"));
+  Mutation replace = MutationOfKind(MutationKind::kReplaceXattrs);
+  replace.xattrs = {{"user.b", "1"}, {"user.a", "2"}};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(replace))),
+                        "xattr set not sorted by name at 'user.a'"));
+  replace.xattrs = {{"user.a", "1"}, {"user.a", "2"}};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(replace))), "not sorted"));
+  replace.xattrs.clear();
+  for (int i = 0; i < 17; ++i) {
+    replace.xattrs.push_back(
+        {absl::StrCat("user.", 10 + i), std::string(kMaxXattrValueBytes, 'v')});
+  }
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(replace))),
+                        "xattr set exceeds limit 1048576 bytes"));
+}
+
+TEST(WireCodecTest, XattrFieldsOnlyWhereTheirKindHasThem) {
+  Mutation flags = MutationOfKind(MutationKind::kSetxattr);
+  flags.xattr_flags = kXattrCreate | kXattrReplace;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(flags))),
+                        "setxattr mutation with xattr flags 0x3: create, replace or neither"));
+  Mutation remove = MutationOfKind(MutationKind::kRemovexattr);
+  remove.xattr_flags = kXattrCreate;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(remove))),
+                        "removexattr mutation with xattr flags"));
+  Mutation chmod = MutationOfKind(MutationKind::kSetattr);
+  chmod.xattr_name = "user.a";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(chmod))),
+                        "setattr mutation with an xattr name"));
+  Mutation create = MutationOfKind(MutationKind::kCreate);
+  create.xattrs = {{"user.a", "1"}};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(create))),
+                        "create mutation with an xattr set"));
+  Mutation remove_data = MutationOfKind(MutationKind::kRemovexattr);
+  remove_data.data = MakePayload("v");
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(remove_data))),
+                        "removexattr mutation with 1 bytes of data"));
+}
+
+TEST(WireCodecTest, SyncFlagOnlyOnWrites) {
+  Mutation write = MutationOfKind(MutationKind::kWrite);
+  write.sync = true;
+  ExpectReplicationRoundTrip(WriteOf(write));
+  Mutation truncate = MutationOfKind(MutationKind::kTruncate);
+  truncate.sync = true;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(truncate))),
+                        "ReplWrite 'db' truncate mutation with sync"));
+}
+
+TEST(WireCodecTest, MknodMakesOnlyFifosAndSockets) {
+  Mutation mknod = MutationOfKind(MutationKind::kMknod);
+  mknod.node_kind = PathKind::kSocket;
+  ExpectReplicationRoundTrip(WriteOf(mknod));
+  mknod.node_kind = PathKind::kFile;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(mknod))),
+                        "ReplWrite 'db' mknod mutation makes a File: only a FIFO or a socket"));
+  mknod.node_kind = PathKind::kAbsent;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(mknod))),
+                        "mknod mutation makes a Absent: only a FIFO or a socket"));
+  Mutation create = MutationOfKind(MutationKind::kCreate);
+  create.node_kind = PathKind::kFifo;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(create))),
+                        "ReplWrite 'db' create mutation with a node kind"));
+}
+
 TEST(WireCodecTest, ReplWriteWithLsnZeroRejected) {
   EXPECT_TRUE(FailsWith(
       DecodeReplication(EncodeReplication(WriteOf(MutationOfKind(MutationKind::kWrite), 0))),
@@ -1253,21 +1419,21 @@ TEST(WireCodecTest, OutOfRangeReplicationEnumRejected) {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const auto path = builder.CreateString("f");
-    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(12), path);
+    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(16), path);
     const auto body = fb::CreateReplWrite(builder, name, 5, mutation);
     EXPECT_TRUE(
         FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ReplWrite, body.Union())),
-                  "ReplWrite 'db' has unknown mutation kind 12"));
+                  "ReplWrite 'db' has unknown mutation kind 16"));
   }
   {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const auto path = builder.CreateString("f");
     const auto body =
-        fb::CreateResyncBlock(builder, name, 1, path, 0, 0, 0, static_cast<fb::PathKind>(4));
+        fb::CreateResyncBlock(builder, name, 1, path, 0, 0, 0, static_cast<fb::PathKind>(6));
     EXPECT_TRUE(
         FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ResyncBlock, body.Union())),
-                  "ResyncBlock 'db' has unknown path kind 4"));
+                  "ResyncBlock 'db' has unknown path kind 6"));
   }
 }
 

@@ -27,6 +27,7 @@ Mutation Truncate(const std::string& path, uint64_t size) {
 
 Mutation Setattr(const std::string& path, uint32_t mode) {
   Mutation m = MakeMutation(MutationKind::kSetattr, path);
+  m.attr_mask = kAttrMode | kAttrMtime;
   m.mode = mode;
   m.mtime_ns = 42;
   return m;
