@@ -41,6 +41,9 @@ constexpr NamedErrno kNamedErrnos[] = {
     {"ETXTBSY", ETXTBSY},
     {"ESTALE", ESTALE},
     {"ETIMEDOUT", ETIMEDOUT},
+    {"ENODATA", ENODATA},
+    {"E2BIG", E2BIG},
+    {"ERANGE", ERANGE},
 };
 
 int FromPayload(const absl::Status& status) {

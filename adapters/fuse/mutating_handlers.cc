@@ -2,6 +2,7 @@
 // the sink through MountCore::Issue and is answered when they complete (pending_replies.cc).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,23 +20,15 @@ namespace {
 // here, in one place, with the errno an application expects for an unsupported operation;
 // supporting one means building its Mutation in the handler instead of calling this.
 enum class NotYetReplicated {
-  kXattrChange,  // setxattr, removexattr
-  kSpecialFile,  // mknod of a FIFO, socket or device
   kFallocate,    // fallocate, including punching holes
   kRenameFlags,  // RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT
-  kOwnerChange,  // chown (kSetattr has no owner)
-  kAccessTime,   // utimens setting atime (kSetattr has mtime only)
 };
 
 int ErrnoFor(NotYetReplicated what) {
   switch (what) {
     case NotYetReplicated::kRenameFlags:
       return EINVAL;  // what renameat2 answers for flags a file system does not support
-    case NotYetReplicated::kXattrChange:
-    case NotYetReplicated::kSpecialFile:
     case NotYetReplicated::kFallocate:
-    case NotYetReplicated::kOwnerChange:
-    case NotYetReplicated::kAccessTime:
       return ENOTSUP;
   }
   return ENOTSUP;
@@ -83,6 +76,35 @@ Mutation WithMode(MutationKind kind, mode_t mode) {
   m.kind = kind;
   m.mode = mode & 07777;
   return m;
+}
+
+// A new name's owner (adapter contract C13): the caller's uid, and its gid unless the parent
+// directory is setgid, whose group it then takes (a new directory there stays setgid too).
+// 0 or the errno of reading the parent.
+int SetCreator(fuse_req_t req, fuse_ino_t parent, bool directory, Mutation& m) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  m.uid = ctx->uid;
+  m.gid = ctx->gid;
+  struct stat dir;
+  if (fstatat(InodeOf(req, parent).fd, "", &dir, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    return errno;
+  }
+  if ((dir.st_mode & S_ISGID) != 0) {
+    m.gid = dir.st_gid;
+    if (directory) m.mode |= S_ISGID;
+  }
+  return 0;
+}
+
+// IssueNamed for a mutation that makes a new name owned by the caller.
+void IssueCreated(fuse_req_t req, fuse_ino_t parent, const char* name, Mutation mutation,
+                  ReplyShape shape, const fuse_file_info* fi = nullptr) {
+  if (int err = SetCreator(req, parent, mutation.kind == MutationKind::kMkdir, mutation);
+      err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  IssueNamed(req, parent, name, std::move(mutation), shape, fi);
 }
 
 void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -155,6 +177,8 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_f
   }
   // The file's flags as of this write (fcntl may have changed O_APPEND since open).
   const bool append = (fi->flags & O_APPEND) != 0;
+  // O_SYNC includes the O_DSYNC bit: either makes the write durable on both nodes first.
+  write.sync = (fi->flags & O_DSYNC) != 0;
   write.offset = append ? inode.size : static_cast<uint64_t>(off);
   inode.size = std::max<uint64_t>(inode.size, write.offset + size);
   mutations.push_back(std::move(write));
@@ -167,15 +191,39 @@ int64_t NowNanos() {
   return static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
+int64_t Nanos(const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; }
+
+// chmod, chown and utimensat as one kSetattr whose mask names what the call sets; the
+// primary resolves UTIME_NOW to its own clock here (the secondary sets that same time).
+Mutation SetattrOf(const struct stat& attr, int to_set) {
+  Mutation setattr = MakeMutation(MutationKind::kSetattr, "");
+  if (to_set & FUSE_SET_ATTR_MODE) {
+    setattr.attr_mask |= kAttrMode;
+    setattr.mode = attr.st_mode & 07777;
+  }
+  if (to_set & FUSE_SET_ATTR_UID) {
+    setattr.attr_mask |= kAttrUid;
+    setattr.uid = attr.st_uid;
+  }
+  if (to_set & FUSE_SET_ATTR_GID) {
+    setattr.attr_mask |= kAttrGid;
+    setattr.gid = attr.st_gid;
+  }
+  const int64_t now = NowNanos();
+  if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
+    setattr.attr_mask |= kAttrAtime;
+    setattr.atime_ns = (to_set & FUSE_SET_ATTR_ATIME_NOW) ? now : Nanos(attr.st_atim);
+  }
+  if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+    setattr.attr_mask |= kAttrMtime;
+    setattr.mtime_ns = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? now : Nanos(attr.st_mtim);
+  }
+  return setattr;
+}
+
 void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
              fuse_file_info* /*fi*/) {
   if (RefusedReadOnly(req)) return;
-  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-    return Refuse(req, NotYetReplicated::kOwnerChange);
-  }
-  if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
-    return Refuse(req, NotYetReplicated::kAccessTime);
-  }
   MountCore& core = CoreOf(req);
   Inode& inode = InodeOf(req, ino);
   std::string path;
@@ -195,20 +243,9 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
     truncate.offset = static_cast<uint64_t>(attr->st_size);
     mutations.push_back(std::move(truncate));
   }
-  const bool mode = (to_set & FUSE_SET_ATTR_MODE) != 0;
-  const bool mtime = (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) != 0;
-  if (mode || mtime) {
-    // kSetattr always carries a mode: a time-only change keeps the current one.
-    Mutation setattr = WithMode(MutationKind::kSetattr, mode ? attr->st_mode : now_st.st_mode);
+  Mutation setattr = SetattrOf(*attr, to_set);
+  if (setattr.attr_mask != 0) {
     setattr.path = path;
-    if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
-      setattr.mtime_ns = NowNanos();
-    } else if (to_set & FUSE_SET_ATTR_MTIME) {
-      setattr.mtime_ns =
-          static_cast<int64_t>(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
-    } else {
-      setattr.mtime_ns = kKeepMtime;
-    }
     mutations.push_back(std::move(setattr));
   }
   if (mutations.empty()) {  // only what the backing file keeps itself (ctime)
@@ -229,18 +266,29 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
 
 void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   if (RefusedReadOnly(req)) return;
-  IssueNamed(req, parent, name, WithMode(MutationKind::kCreate, mode), ReplyShape::kCreate, fi);
+  IssueCreated(req, parent, name, WithMode(MutationKind::kCreate, mode), ReplyShape::kCreate, fi);
 }
 
+// A FIFO or a socket is a kMknod (a name with attributes only); a device node is refused
+// with EPERM (adapter contract C14: the peer's hardware must not follow a takeover).
 void MkNod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t /*rdev*/) {
   if (RefusedReadOnly(req)) return;
-  if (!S_ISREG(mode)) return Refuse(req, NotYetReplicated::kSpecialFile);
-  IssueNamed(req, parent, name, WithMode(MutationKind::kCreate, mode), ReplyShape::kEntry);
+  if (S_ISREG(mode)) {
+    IssueCreated(req, parent, name, WithMode(MutationKind::kCreate, mode), ReplyShape::kEntry);
+    return;
+  }
+  if (!S_ISFIFO(mode) && !S_ISSOCK(mode)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  Mutation mknod = WithMode(MutationKind::kMknod, mode);
+  mknod.node_kind = S_ISFIFO(mode) ? PathKind::kFifo : PathKind::kSocket;
+  IssueCreated(req, parent, name, std::move(mknod), ReplyShape::kEntry);
 }
 
 void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   if (RefusedReadOnly(req)) return;
-  IssueNamed(req, parent, name, WithMode(MutationKind::kMkdir, mode), ReplyShape::kEntry);
+  IssueCreated(req, parent, name, WithMode(MutationKind::kMkdir, mode), ReplyShape::kEntry);
 }
 
 void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -268,8 +316,8 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_
 
 void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
   if (RefusedReadOnly(req)) return;
-  IssueNamed(req, parent, name, MakeMutation(MutationKind::kSymlink, "", target),
-             ReplyShape::kEntry);
+  IssueCreated(req, parent, name, MakeMutation(MutationKind::kSymlink, "", target),
+               ReplyShape::kEntry);
 }
 
 void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
@@ -315,15 +363,57 @@ void FsyncDir(fuse_req_t req, fuse_ino_t ino, int /*datasync*/, fuse_file_info* 
   IssueFsync(req, ino);
 }
 
-void SetXattr(fuse_req_t req, fuse_ino_t /*ino*/, const char* /*name*/, const char* /*value*/,
-              size_t /*size*/, int /*flags*/) {
-  if (RefusedReadOnly(req)) return;
-  Refuse(req, NotYetReplicated::kXattrChange);
+// One xattr change on `ino`, refused first where the kernel would refuse it on a local file
+// system (a name over XATTR_NAME_MAX is ERANGE, a value over XATTR_SIZE_MAX E2BIG, unknown
+// flags EINVAL).
+void IssueXattr(fuse_req_t req, fuse_ino_t ino, Mutation m) {
+  if (m.xattr_name.empty() || m.xattr_name.size() > kMaxXattrNameBytes) {
+    fuse_reply_err(req, ERANGE);
+    return;
+  }
+  if (m.data_size() > kMaxXattrValueBytes) {
+    fuse_reply_err(req, E2BIG);
+    return;
+  }
+  MountCore& core = CoreOf(req);
+  if (int err = core.ModulePath(InodeOf(req, ino), &m.path); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  std::vector<Mutation> mutations;
+  mutations.push_back(std::move(m));
+  core.Issue(ReplyOf(req, ReplyShape::kStatusOnly), std::move(mutations), nullptr);
 }
 
-void RemoveXattr(fuse_req_t req, fuse_ino_t /*ino*/, const char* /*name*/) {
+void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+              int flags) {
   if (RefusedReadOnly(req)) return;
-  Refuse(req, NotYetReplicated::kXattrChange);
+  if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0 || flags == (XATTR_CREATE | XATTR_REPLACE)) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  Mutation m = MakeMutation(MutationKind::kSetxattr, "");
+  m.xattr_name = name;
+  if (size > 0) m.data = MakePayload(std::string(value, size));
+  if (flags & XATTR_CREATE) m.xattr_flags = kXattrCreate;
+  if (flags & XATTR_REPLACE) m.xattr_flags = kXattrReplace;
+  IssueXattr(req, ino, std::move(m));
+}
+
+void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  if (RefusedReadOnly(req)) return;
+  // The engine's removal is idempotent (a secondary may have lost the name already); the
+  // application still gets ENODATA for a name the file does not have.
+  // (A symlink's own set is left to the store: its /proc link is read as read_handlers does.)
+  const Inode& inode = InodeOf(req, ino);
+  if (inode.type != S_IFLNK && getxattr(ProcFdPath(inode.fd).c_str(), name, nullptr, 0) < 0 &&
+      errno == ENODATA) {
+    fuse_reply_err(req, ENODATA);
+    return;
+  }
+  Mutation m = MakeMutation(MutationKind::kRemovexattr, "");
+  m.xattr_name = name;
+  IssueXattr(req, ino, std::move(m));
 }
 
 void Fallocate(fuse_req_t req, fuse_ino_t /*ino*/, int /*mode*/, off_t /*offset*/, off_t /*length*/,

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "adapters/store/beneath_path.h"
 #include "adapters/store/errno_status.h"
+#include "adapters/store/file_attrs.h"
 #include "adapters/store/tree_walk.h"
 #include "engine/status_macros.h"
 
@@ -31,16 +32,6 @@ bool SameInode(const struct stat& a, const struct stat& b) {
 
 absl::Status SyncFd(int fd, absl::string_view op, absl::string_view path) {
   if (fsync(fd) != 0) return ErrnoStatus(errno, op, path);
-  return absl::OkStatus();
-}
-
-// Sets the permission bits of the entry `name` in `dir` (not a symlink: Linux has no mode
-// of its own for one). glibc carries AT_SYMLINK_NOFOLLOW out through an O_PATH descriptor,
-// so even a symlink swapped in would not be followed.
-absl::Status SetMode(int dir, const std::string& name, uint32_t mode, absl::string_view path) {
-  if (fchmodat(dir, name.c_str(), PermissionBits(mode), AT_SYMLINK_NOFOLLOW) != 0) {
-    return ErrnoStatus(errno, "chmod", path);
-  }
   return absl::OkStatus();
 }
 
@@ -99,6 +90,12 @@ absl::Status BackingStore::Apply(const Mutation& m, bool durable) {
       return Fsync(m.path);
     case MutationKind::kRemoveTree:
       return RemoveTreeAt(m.path, durable);
+    case MutationKind::kSetxattr:
+    case MutationKind::kRemovexattr:
+    case MutationKind::kReplaceXattrs:
+      return ApplyXattr(m, durable);
+    case MutationKind::kMknod:
+      return Mknod(m, durable);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown mutation kind ", static_cast<int>(m.kind), " on '", m.path, "'"));
@@ -167,6 +164,8 @@ absl::Status BackingStore::Create(const Mutation& m, bool durable) {
     return durable ? Fsync(m.path) : absl::OkStatus();  // exists: as the model, unchanged
   }
   const UniqueFd file(fd);
+  // The owner first: a chown clears setuid/setgid bits that the mode then sets.
+  if (fchown(file.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
   if (fchmod(file.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
   if (!durable) return absl::OkStatus();
   DUET_RETURN_IF_ERROR(SyncFd(file.get(), "fsync", m.path));
@@ -186,6 +185,7 @@ absl::Status BackingStore::Mkdir(const Mutation& m, bool durable) {
                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "mkdir (open)", m.path);
   const UniqueFd dir(fd);
+  if (fchown(dir.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
   if (fchmod(dir.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
   if (!durable) return absl::OkStatus();
   DUET_RETURN_IF_ERROR(SyncFd(dir.get(), "fsync", m.path));
@@ -243,6 +243,9 @@ absl::Status BackingStore::Symlink(const Mutation& m, bool durable) {
       return ErrnoStatus(errno, "symlink", m.path);
     }
   }
+  if (fchownat(parent.dir.get(), parent.name.c_str(), m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, "chown", m.path);
+  }
   return durable ? SyncFd(parent.dir.get(), "fsync (directory of)", m.path) : absl::OkStatus();
 }
 
@@ -283,27 +286,56 @@ absl::Status BackingStore::Setattr(const Mutation& m, bool durable) {
   if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
     return ParentError(err, "setattr", m.path);
   }
-  struct stat st;
-  if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    return ErrnoStatus(errno, "setattr", m.path);
+  DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name, m.attr_mask, m.mode, m.uid, m.gid,
+                                  m.atime_ns, m.mtime_ns, m.path));
+  return durable ? Fsync(m.path) : absl::OkStatus();
+}
+
+absl::Status BackingStore::ApplyXattr(const Mutation& m, bool durable) {
+  const char* op = MutationKindName(m.kind);
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
+    return ParentError(err, op, m.path);
   }
-  if (!S_ISLNK(st.st_mode)) {
-    DUET_RETURN_IF_ERROR(SetMode(parent.dir.get(), parent.name, m.mode, m.path));
-  }
-  if (m.mtime_ns != kKeepMtime) {
-    // Floor division: a time before 1970 keeps its nanoseconds in [0, 1e9).
-    int64_t seconds = m.mtime_ns / 1'000'000'000;
-    int64_t nanos = m.mtime_ns % 1'000'000'000;
-    if (nanos < 0) {
-      nanos += 1'000'000'000;
-      --seconds;
-    }
-    const timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(seconds), nanos}};
-    if (utimensat(parent.dir.get(), parent.name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
-      return ErrnoStatus(errno, "set mtime", m.path);
-    }
+  const int dir = parent.dir.get();
+  if (m.kind == MutationKind::kSetxattr) {
+    DUET_RETURN_IF_ERROR(
+        SetXattrAt(dir, parent.name, m.xattr_name, m.data ? *m.data : "", m.xattr_flags, m.path));
+  } else if (m.kind == MutationKind::kRemovexattr) {
+    DUET_RETURN_IF_ERROR(RemoveXattrAt(dir, parent.name, m.xattr_name, m.path));
+  } else {
+    DUET_RETURN_IF_ERROR(ReplaceXattrsAt(dir, parent.name, m.xattrs, m.path));
   }
   return durable ? Fsync(m.path) : absl::OkStatus();
+}
+
+absl::Status BackingStore::Mknod(const Mutation& m, bool durable) {
+  mode_t type = 0;
+  if (m.node_kind == PathKind::kFifo) type = S_IFIFO;
+  if (m.node_kind == PathKind::kSocket) type = S_IFSOCK;
+  if (type == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EPERM: mknod '", m.path, "': only a FIFO or a socket is replicated"));
+  }
+  ParentDir parent;
+  if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
+    return ParentError(err, "mknod", m.path);
+  }
+  struct stat st;
+  if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    // As the model store: a node of that kind stays as it is; anything else is replaced
+    // (a resync makes the path a node of the source's kind).
+    if ((st.st_mode & S_IFMT) == type) {
+      return durable ? Fsync(m.path) : absl::OkStatus();
+    }
+    DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), m.path));
+  }
+  if (mknodat(parent.dir.get(), parent.name.c_str(), type | PermissionBits(m.mode), 0) != 0) {
+    return ErrnoStatus(errno, "mknod", m.path);
+  }
+  DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name, kAttrUid | kAttrGid | kAttrMode,
+                                  m.mode, m.uid, m.gid, 0, 0, m.path));
+  return durable ? SyncFd(parent.dir.get(), "fsync (directory of)", m.path) : absl::OkStatus();
 }
 
 absl::Status BackingStore::Fsync(const std::string& path) {

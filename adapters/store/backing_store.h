@@ -16,7 +16,13 @@
 // Errors carry the errno as adapters/store/errno_status.h says. A path that is not a plain
 // relative path is InvalidArgument ("refused: ..."); one that passes through a symlink is
 // PermissionDenied. The last component of a path is never followed: writing to a symlink
-// is FailedPrecondition (ELOOP), a setattr on one changes only its time.
+// is FailedPrecondition (ELOOP), a setattr on one changes only its owner and times.
+//
+// The data model (engine/replication/file_attributes.h): a create, mkdir, symlink or mknod
+// gives the entry the mutation's uid and gid; a setattr sets exactly what its attr_mask
+// names (owner before mode: a chown clears setuid/setgid). Xattrs are set, removed (an
+// absent name is fine) or replaced as a whole set. A mknod makes a FIFO or a socket (a node
+// of that kind already there is kept, anything else there is replaced); a device is refused.
 //
 // `durable`: data is fdatasync'ed, and the directory entries the mutation created, removed
 // or renamed are fsync'ed through their parent directories; a write or truncate to a file
@@ -93,6 +99,8 @@ class BackingStore {
   absl::Status Symlink(const Mutation& m, bool durable);
   absl::Status Link(const Mutation& m, bool durable);
   absl::Status Setattr(const Mutation& m, bool durable);
+  absl::Status ApplyXattr(const Mutation& m, bool durable);
+  absl::Status Mknod(const Mutation& m, bool durable);
   absl::Status Fsync(const std::string& path);
   absl::Status RemoveTreeAt(const std::string& path, bool durable);
 

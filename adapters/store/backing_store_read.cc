@@ -10,6 +10,7 @@
 #include "adapters/store/backing_store.h"
 #include "adapters/store/beneath_path.h"
 #include "adapters/store/errno_status.h"
+#include "adapters/store/file_attrs.h"
 #include "adapters/store/preserve_divergent.h"
 #include "adapters/store/tree_walk.h"
 
@@ -89,12 +90,28 @@ ZoneRead BackingStore::ReadZone(uint64_t read_id, const std::string& path, uint6
     read.kind = PathKind::kFile;
     read.file_size = static_cast<uint64_t>(st.st_size);
     read.data = MakePayload(*std::move(bytes));
+  } else if (S_ISFIFO(st.st_mode)) {
+    read.kind = PathKind::kFifo;
+  } else if (S_ISSOCK(st.st_mode)) {
+    read.kind = PathKind::kSocket;
   } else {
     read.status = absl::UnimplementedError(absl::StrCat(
-        "read-zone '", path, "': a FIFO, socket or device, which a resync cannot carry yet"));
+        "read-zone '", path, "': a device node, which is never replicated (adapter contract C14)"));
     return read;
   }
-  read.mode = st.st_mode & 07777;
+  read.mode = st.st_mode & kMaxModeBits;
+  read.uid = st.st_uid;
+  read.gid = st.st_gid;
+  read.atime_ns = int64_t{st.st_atim.tv_sec} * 1'000'000'000 + st.st_atim.tv_nsec;
+  read.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  if (offset == 0) {
+    absl::StatusOr<XattrSet> xattrs = ReadXattrsAt(parent.dir.get(), parent.name, path);
+    if (!xattrs.ok()) {
+      read.status = xattrs.status();
+      return read;
+    }
+    read.xattrs = *std::move(xattrs);
+  }
   return read;
 }
 

@@ -41,6 +41,14 @@ static_assert(static_cast<uint8_t>(MutationKind::kSymlink) == 7);
 static_assert(static_cast<uint8_t>(MutationKind::kLink) == 8);
 static_assert(static_cast<uint8_t>(MutationKind::kSetattr) == 9);
 static_assert(static_cast<uint8_t>(MutationKind::kRemoveTree) == 11);
+static_assert(static_cast<uint8_t>(MutationKind::kSetxattr) == 12);
+static_assert(static_cast<uint8_t>(MutationKind::kRemovexattr) == 13);
+static_assert(static_cast<uint8_t>(MutationKind::kReplaceXattrs) == 14);
+static_assert(static_cast<uint8_t>(MutationKind::kMknod) == 15);
+// A mknod's node_kind is stored as its PathKind value.
+static_assert(static_cast<uint8_t>(PathKind::kAbsent) == 0);
+static_assert(static_cast<uint8_t>(PathKind::kFifo) == 4);
+static_assert(static_cast<uint8_t>(PathKind::kSocket) == 5);
 
 // The namespace kinds a journal may hold. A kind added to mutation.h is rejected here until
 // it is added (and its fields to records.fbs).
@@ -56,6 +64,10 @@ absl::StatusOr<MutationKind> JournalKindFromByte(uint8_t value) {
     case 8:
     case 9:
     case 11:
+    case 12:
+    case 13:
+    case 14:
+    case 15:
       return static_cast<MutationKind>(value);
     default:
       return Invalid("journal mutation kind %d is unknown or not a namespace change",
@@ -89,10 +101,7 @@ class Encoder {
               return {fb::ReplicaBody::ClearDirty, fb::CreateClearDirty(b_).Union()};
             },
             [&](const record::Journal& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
-              const Mutation& m = x.mutation;
-              const auto mutation = fb::CreateJournalMutation(
-                  b_, static_cast<uint8_t>(m.kind), Str(m.path), m.path2.empty() ? 0 : Str(m.path2),
-                  m.offset, m.mode, m.mtime_ns);
+              const auto mutation = JournalMutation(x.mutation);
               return {fb::ReplicaBody::Journal, fb::CreateJournal(b_, mutation, x.as_is).Union()};
             },
             [&](const record::HotAdd& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
@@ -158,6 +167,33 @@ class Encoder {
 
  private:
   Offset<flatbuffers::String> Str(const std::string& s) { return b_.CreateString(s); }
+  Offset<flatbuffers::Vector<uint8_t>> Bytes(std::string_view bytes) {
+    return b_.CreateVector(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  }
+
+  // Every field of the mutation; empty strings, sets and values are left out.
+  Offset<fb::JournalMutation> JournalMutation(const Mutation& m) {
+    const auto path = Str(m.path);
+    const auto path2 = m.path2.empty() ? 0 : Str(m.path2);
+    const auto xattr_name = m.xattr_name.empty() ? 0 : Str(m.xattr_name);
+    Offset<flatbuffers::Vector<Offset<fb::Xattr>>> xattrs = 0;
+    if (!m.xattrs.empty()) {
+      std::vector<Offset<fb::Xattr>> entries;
+      entries.reserve(m.xattrs.size());
+      for (const Xattr& x : m.xattrs) {
+        const auto name = Str(x.name);
+        const auto value = Bytes(x.value);
+        entries.push_back(fb::CreateXattr(b_, name, value));
+      }
+      xattrs = b_.CreateVector(entries);
+    }
+    const auto data = m.data_size() == 0 ? 0 : Bytes(*m.data);
+    return fb::CreateJournalMutation(b_, static_cast<uint8_t>(m.kind), path, path2, m.offset,
+                                     m.mode, m.mtime_ns, m.uid, m.gid, m.atime_ns, m.attr_mask,
+                                     xattr_name, m.xattr_flags, xattrs, m.sync,
+                                     static_cast<uint8_t>(m.node_kind), data);
+  }
+
   FlatBufferBuilder& b_;
 };
 
@@ -179,6 +215,108 @@ absl::StatusOr<std::string> Path(const flatbuffers::String* path, std::string_vi
   return path->str();
 }
 
+const char* KindName(const Mutation& m) { return MutationKindName(m.kind); }
+
+// Mode, attribute mask, node kind and sync flag: only where the kind has them.
+absl::Status DecodeJournalAttributes(const fb::JournalMutation& m, Mutation& out) {
+  if (out.mode > kMaxModeBits) {
+    return Invalid("journal %s mutation has mode %o: more than permission bits", KindName(out),
+                   out.mode);
+  }
+  if ((out.attr_mask & ~kAllAttrs) != 0) {
+    return Invalid("journal %s mutation has unknown attribute bits %#x", KindName(out),
+                   out.attr_mask & ~kAllAttrs);
+  }
+  if (out.attr_mask != 0 && out.kind != MutationKind::kSetattr) {
+    return Invalid("journal %s mutation has an attribute mask", KindName(out));
+  }
+  // Writes are never journalled, so no journal mutation is a sync write.
+  if (out.sync) return Invalid("journal %s mutation has the sync flag", KindName(out));
+  const uint8_t node = m.node_kind();
+  if (out.kind == MutationKind::kMknod) {
+    if (node != static_cast<uint8_t>(PathKind::kFifo) &&
+        node != static_cast<uint8_t>(PathKind::kSocket)) {
+      return Invalid("journal mknod mutation makes node kind %d: only a FIFO or a socket",
+                     static_cast<int>(node));
+    }
+    out.node_kind = static_cast<PathKind>(node);
+  } else if (node != 0) {
+    return Invalid("journal %s mutation has a node kind", KindName(out));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> XattrName(const flatbuffers::String* name, const Mutation& m) {
+  if (name == nullptr || name->size() == 0) {
+    return Invalid("journal %s mutation has no xattr name", KindName(m));
+  }
+  if (name->size() > kMaxXattrNameBytes) {
+    return Invalid("journal %s mutation's xattr name of %d bytes exceeds limit %d", KindName(m),
+                   name->size(), kMaxXattrNameBytes);
+  }
+  if (std::string_view(name->c_str(), name->size()).find('\0') != std::string_view::npos) {
+    return Invalid("journal %s mutation's xattr name contains a NUL byte", KindName(m));
+  }
+  return name->str();
+}
+
+std::string BytesOf(const flatbuffers::Vector<uint8_t>* bytes) {
+  if (bytes == nullptr) return {};
+  return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+}
+
+// Name, flags, value and set: only where the kind has them, within file_attributes.h's limits.
+absl::Status DecodeJournalXattrs(const fb::JournalMutation& m, Mutation& out) {
+  const bool named = out.kind == MutationKind::kSetxattr || out.kind == MutationKind::kRemovexattr;
+  if (named) {
+    DUET_ASSIGN_OR_RETURN(out.xattr_name, XattrName(m.xattr_name(), out));
+  } else if (m.xattr_name() != nullptr) {
+    return Invalid("journal %s mutation has an xattr name", KindName(out));
+  }
+  const uint32_t flags = out.xattr_flags;
+  if (flags != 0 && out.kind != MutationKind::kSetxattr) {
+    return Invalid("journal %s mutation has xattr flags", KindName(out));
+  }
+  if ((flags & ~uint32_t{kXattrCreate | kXattrReplace}) != 0 ||
+      flags == (kXattrCreate | kXattrReplace)) {
+    return Invalid("journal setxattr mutation has xattr flags %#x: create, replace or neither",
+                   flags);
+  }
+  const size_t value_size = m.data() == nullptr ? 0 : m.data()->size();
+  if (out.kind == MutationKind::kSetxattr) {
+    if (value_size > kMaxXattrValueBytes) {
+      return Invalid("journal setxattr mutation's value of %d bytes exceeds limit %d", value_size,
+                     kMaxXattrValueBytes);
+    }
+    if (value_size > 0) out.data = MakePayload(BytesOf(m.data()));
+  } else if (value_size > 0) {
+    return Invalid("journal %s mutation has %d bytes of data", KindName(out), value_size);
+  }
+  if (m.xattrs() == nullptr) return absl::OkStatus();
+  if (out.kind != MutationKind::kReplaceXattrs) {
+    return Invalid("journal %s mutation has an xattr set", KindName(out));
+  }
+  size_t total = 0;
+  for (const fb::Xattr* x : *m.xattrs()) {
+    Xattr entry;
+    DUET_ASSIGN_OR_RETURN(entry.name, XattrName(x->name(), out));
+    entry.value = BytesOf(x->value());
+    if (entry.value.size() > kMaxXattrValueBytes) {
+      return Invalid("journal xattr %s's value of %d bytes exceeds limit %d", entry.name,
+                     entry.value.size(), kMaxXattrValueBytes);
+    }
+    total += entry.name.size() + entry.value.size();
+    if (total > kMaxXattrSetBytes) {
+      return Invalid("journal xattr set exceeds limit %d bytes", kMaxXattrSetBytes);
+    }
+    if (!out.xattrs.empty() && out.xattrs.back().name >= entry.name) {
+      return Invalid("journal xattr set not sorted by name at %s", entry.name);
+    }
+    out.xattrs.push_back(std::move(entry));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Mutation> DecodeJournalMutation(const fb::JournalMutation* m) {
   if (m == nullptr) return Invalid("journal record has no mutation");
   Mutation out;
@@ -196,6 +334,14 @@ absl::StatusOr<Mutation> DecodeJournalMutation(const fb::JournalMutation* m) {
   out.offset = m->offset();
   out.mode = m->mode();
   out.mtime_ns = m->mtime_ns();
+  out.uid = m->uid();
+  out.gid = m->gid();
+  out.atime_ns = m->atime_ns();
+  out.attr_mask = m->attr_mask();
+  out.xattr_flags = m->xattr_flags();
+  out.sync = m->sync();
+  DUET_RETURN_IF_ERROR(DecodeJournalAttributes(*m, out));
+  DUET_RETURN_IF_ERROR(DecodeJournalXattrs(*m, out));
   return out;
 }
 

@@ -24,7 +24,8 @@
 namespace duet::wire {
 
 // Version written by this build; a record with another version is rejected.
-inline constexpr uint16_t kRecordVersion = 1;
+// 2: journal mutations carry the data model's fields (owners, times, xattrs, node kinds).
+inline constexpr uint16_t kRecordVersion = 2;
 // Largest encoded record DecodeRecord accepts. A store splits larger replica batches where
 // it may (a snapshot); an engine batch is far smaller (a handful of records per step).
 inline constexpr size_t kMaxRecordBytes = size_t{64} << 20;
@@ -45,7 +46,10 @@ std::vector<uint8_t> EncodeRecord(const StoredRecord& record);
 // with a known body; every path present where the record needs one, non-empty, without NUL,
 // at most kMaxRecordPathBytes (a symlink target may be anything but empty or NUL-bearing);
 // MarkDirty has first <= last; a journal mutation has a known, namespace kind (not a write
-// or fsync); generations are present in SetGenerations.
+// or fsync) whose fields are only those its kind has (mode <= 07777, an attribute mask only
+// on a setattr, an xattr name, flags and value within file_attributes.h's limits only on a
+// setxattr/removexattr, a sorted xattr set only on a replace-xattrs, a FIFO or socket node
+// kind only on a mknod, never the sync flag); generations are present in SetGenerations.
 absl::StatusOr<StoredRecord> DecodeRecord(std::span<const uint8_t> bytes);
 
 }  // namespace duet::wire

@@ -48,6 +48,28 @@ class TwoNodesTest(unittest.TestCase):
         r = c.sh("a", f"cat {mnt}/target {mnt}/dir/sub/*")
         self.assertEqual(r.stdout, "new\none\n")
 
+    def test_owners_times_and_xattrs_set_through_the_primary_arrive_identical(self):
+        c = self.cluster
+        self.start_pair()
+        mnt = c.mountpoint("web")
+        c.sh("a", f"echo data > {mnt}/owned && chown 1234:5678 {mnt}/owned")
+        c.sh("a", f"touch -d '2001-02-03 04:05:06.789' {mnt}/owned")
+        # setfattr is not installed everywhere: python's os.setxattr is the same system call.
+        c.sh("a", f"python3 -c \"import os; os.setxattr('{mnt}/owned', 'user.tag', b'v1')\"")
+        c.sh("a", f"mkfifo -m 0640 {mnt}/pipe")
+        for name in ("owned", "pipe"):
+            a = os.lstat(os.path.join(c.backing("a", "web"), name))
+            b = os.lstat(os.path.join(c.backing("b", "web"), name))
+            self.assertEqual((a.st_mode, a.st_uid, a.st_gid), (b.st_mode, b.st_uid, b.st_gid),
+                             name)
+        a = os.lstat(os.path.join(c.backing("a", "web"), "owned"))
+        b = os.lstat(os.path.join(c.backing("b", "web"), "owned"))
+        self.assertEqual((b.st_uid, b.st_gid), (1234, 5678))
+        self.assertEqual(a.st_mtime_ns, b.st_mtime_ns)
+        self.assertEqual(a.st_atime_ns, b.st_atime_ns)
+        self.assertEqual(os.getxattr(os.path.join(c.backing("b", "web"), "owned"), "user.tag"),
+                         b"v1")
+
     def test_the_secondary_mount_is_read_only_and_shows_what_the_primary_wrote(self):
         c = self.cluster
         self.start_pair()

@@ -137,7 +137,7 @@ TEST(RecordCodecTest, OtherVersionIsRefused) {
   flatbuffers::FlatBufferBuilder b;
   const auto body = records::CreateIncarnation(b, 3).Union();
   EXPECT_THAT(ErrorOf(Finish(b, records::Body::Incarnation, body, kRecordVersion + 1)),
-              HasSubstr("unsupported record version 2"));
+              HasSubstr("unsupported record version " + std::to_string(kRecordVersion + 1)));
 }
 
 TEST(RecordCodecTest, MissingBodyIsRefused) {
@@ -186,6 +186,102 @@ TEST(RecordCodecTest, JournalWriteOrUnknownKindIsRefused) {
     EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
                 HasSubstr("not a namespace change"))
         << static_cast<int>(kind);
+  }
+}
+
+// The namespace journal keeps the data model's mutations whole: owners, both times and the
+// mask of a setattr, a setxattr's name, flags and value, a resync's xattr set, a mknod's kind.
+TEST(RecordCodecTest, JournalMutationsOfTheDataModelKeepEveryField) {
+  Mutation chown = MakeMutation(MutationKind::kSetattr, "d/f");
+  chown.attr_mask = kAttrUid | kAttrGid | kAttrAtime | kAttrMtime | kAttrMode;
+  chown.mode = 04755;
+  chown.uid = 4000000000u;
+  chown.gid = 1234;
+  chown.atime_ns = -5;
+  chown.mtime_ns = 1700000000123456789;
+  Mutation setx = MakeMutation(MutationKind::kSetxattr, "f");
+  setx.xattr_name = "user.mime";
+  setx.xattr_flags = kXattrCreate;
+  setx.data = MakePayload(std::string("a\0b", 3));
+  Mutation removex = MakeMutation(MutationKind::kRemovexattr, "f");
+  removex.xattr_name = "security.selinux";
+  Mutation replace = MakeMutation(MutationKind::kReplaceXattrs, "f");
+  replace.xattrs = {{"system.posix_acl_access", std::string(40, '\x02')}, {"user.e", ""}};
+  Mutation fifo = MakeMutation(MutationKind::kMknod, "p");
+  fifo.node_kind = PathKind::kFifo;
+  fifo.mode = 0600;
+  fifo.uid = 7;
+  fifo.gid = 8;
+  Mutation sock = fifo;
+  sock.node_kind = PathKind::kSocket;
+  Mutation create = MakeMutation(MutationKind::kCreate, "c");
+  create.mode = 02640;
+  create.uid = 1000;
+  create.gid = 100;
+  const ReplicaBatch batch = {record::Journal{chown},
+                              record::Journal{setx},
+                              record::Journal{removex},
+                              record::Journal{replace},
+                              record::Journal{fifo},
+                              record::Journal{sock},
+                              record::Journal{create, /*as_is=*/true}};
+  absl::StatusOr<StoredRecord> decoded = DecodeRecord(EncodeRecord(batch));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const ReplicaBatch& out = std::get<ReplicaBatch>(*decoded);
+  ASSERT_EQ(out.size(), batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const auto& want = std::get<record::Journal>(batch[i]);
+    const auto& got = std::get<record::Journal>(out[i]);
+    EXPECT_EQ(DescribeMutation(got.mutation), DescribeMutation(want.mutation)) << "record " << i;
+    EXPECT_EQ(got.as_is, want.as_is) << "record " << i;
+  }
+}
+
+TEST(RecordCodecTest, JournalMknodOfADeviceOrFileIsRefused) {
+  for (uint8_t node : {uint8_t{0}, uint8_t{1}, uint8_t{9}}) {
+    flatbuffers::FlatBufferBuilder b;
+    const auto m = records::CreateJournalMutation(b, 15, b.CreateString("p"), 0, 0, 0600, 0, 0, 0,
+                                                  0, 0, 0, 0, 0, false, node);
+    const auto body = records::CreateJournal(b, m).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
+                HasSubstr("only a FIFO or a socket"))
+        << static_cast<int>(node);
+  }
+}
+
+TEST(RecordCodecTest, JournalSetxattrWithoutNameOrWithBadFlagsIsRefused) {
+  {
+    flatbuffers::FlatBufferBuilder b;
+    const auto m = records::CreateJournalMutation(b, 12, b.CreateString("f"));
+    const auto body = records::CreateJournal(b, m).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
+                HasSubstr("has no xattr name"));
+  }
+  {
+    flatbuffers::FlatBufferBuilder b;
+    const auto m = records::CreateJournalMutation(b, 12, b.CreateString("f"), 0, 0, 0, 0, 0, 0, 0,
+                                                  0, b.CreateString("user.a"), 3);
+    const auto body = records::CreateJournal(b, m).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
+                HasSubstr("create, replace or neither"));
+  }
+}
+
+TEST(RecordCodecTest, JournalModeBeyondPermissionBitsOrMaskOutsideSetattrIsRefused) {
+  {
+    flatbuffers::FlatBufferBuilder b;
+    const auto m = records::CreateJournalMutation(b, 2, b.CreateString("f"), 0, 0, 0100644);
+    const auto body = records::CreateJournal(b, m).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
+                HasSubstr("more than permission bits"));
+  }
+  {
+    flatbuffers::FlatBufferBuilder b;
+    const auto m =
+        records::CreateJournalMutation(b, 2, b.CreateString("f"), 0, 0, 0644, 0, 0, 0, 0, 1);
+    const auto body = records::CreateJournal(b, m).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
+                HasSubstr("has an attribute mask"));
   }
 }
 

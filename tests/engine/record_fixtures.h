@@ -27,11 +27,12 @@ inline const std::vector<std::string>& FixtureNames() {
 inline ReplicaRecord MakeFixtureRecord(int type, int name, int name2, uint64_t a, uint64_t b) {
   const std::string& p = FixtureNames()[static_cast<size_t>(name) % FixtureNames().size()];
   const std::string& q = FixtureNames()[static_cast<size_t>(name2) % FixtureNames().size()];
-  static constexpr MutationKind kKinds[] = {MutationKind::kTruncate, MutationKind::kCreate,
-                                            MutationKind::kMkdir,    MutationKind::kUnlink,
-                                            MutationKind::kRmdir,    MutationKind::kRename,
-                                            MutationKind::kSymlink,  MutationKind::kLink,
-                                            MutationKind::kSetattr,  MutationKind::kRemoveTree};
+  static constexpr MutationKind kKinds[] = {
+      MutationKind::kTruncate,      MutationKind::kCreate,   MutationKind::kMkdir,
+      MutationKind::kUnlink,        MutationKind::kRmdir,    MutationKind::kRename,
+      MutationKind::kSymlink,       MutationKind::kLink,     MutationKind::kSetattr,
+      MutationKind::kRemoveTree,    MutationKind::kSetxattr, MutationKind::kRemovexattr,
+      MutationKind::kReplaceXattrs, MutationKind::kMknod};
   switch (type) {
     case 0:
       return record::SetGenerations{Generations{a | 1, b, {a ^ b, b / 3}}};
@@ -47,8 +48,34 @@ inline ReplicaRecord MakeFixtureRecord(int type, int name, int name2, uint64_t a
                        kind == MutationKind::kSymlink;
       Mutation m = MakeMutation(kind, p, two ? q : std::string());
       m.offset = kind == MutationKind::kTruncate ? a % (1 << 22) : 0;
-      m.mode = kind == MutationKind::kSetattr || kind == MutationKind::kCreate ? 0640 : 0;
-      m.mtime_ns = kind == MutationKind::kSetattr ? static_cast<int64_t>(a % 1000000) : 0;
+      const bool creates = kind == MutationKind::kCreate || kind == MutationKind::kMkdir ||
+                           kind == MutationKind::kSymlink || kind == MutationKind::kMknod;
+      if (kind == MutationKind::kSetattr) {
+        m.attr_mask = static_cast<uint32_t>(a % (kAllAttrs + 1));
+        m.atime_ns = -static_cast<int64_t>(b % 1000000007);  // before 1970 too
+        m.mtime_ns = static_cast<int64_t>(a % 1000000);
+      }
+      if (creates || kind == MutationKind::kSetattr) {
+        m.mode = static_cast<uint32_t>(a % (kMaxModeBits + 1));
+        m.uid = static_cast<uint32_t>(a >> 32);
+        m.gid = static_cast<uint32_t>(b >> 32);
+      }
+      if (kind == MutationKind::kMknod) {
+        m.node_kind = (a & 1) != 0 ? PathKind::kFifo : PathKind::kSocket;
+      }
+      if (kind == MutationKind::kSetxattr || kind == MutationKind::kRemovexattr) {
+        m.xattr_name = "user.n" + std::to_string(a % 5);
+      }
+      if (kind == MutationKind::kSetxattr) {
+        m.xattr_flags = static_cast<uint32_t>(b % 3);
+        if (b % 4 != 0) m.data = MakePayload(std::string(b % 300, static_cast<char>(a)));
+      }
+      if (kind == MutationKind::kReplaceXattrs) {
+        for (uint64_t i = 0; i < a % 4; ++i) {
+          m.xattrs.push_back(
+              Xattr{"trusted.x" + std::to_string(i), std::string(i * 7, static_cast<char>(b))});
+        }
+      }
       return record::Journal{m, ((b >> 8) & 3) == 0};
     }
     case 5:
@@ -111,7 +138,12 @@ inline std::string DescribeZones(const ZoneMap& map) {
 inline std::string DescribeMutation(const Mutation& m) {
   std::ostringstream out;
   out << MutationKindName(m.kind) << "(" << m.path << "," << m.path2 << "," << m.offset << ","
-      << m.mode << "," << m.mtime_ns << ")";
+      << m.mode << "," << m.uid << "," << m.gid << "," << m.atime_ns << "," << m.mtime_ns << ","
+      << m.attr_mask << ",x:" << m.xattr_name << "," << m.xattr_flags
+      << ",v:" << (m.data ? *m.data : std::string("-")) << ",s:" << m.sync
+      << ",n:" << static_cast<int>(m.node_kind) << ",set:";
+  for (const Xattr& x : m.xattrs) out << x.name << "=" << x.value << ";";
+  out << ")";
   return out.str();
 }
 

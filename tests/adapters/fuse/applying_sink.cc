@@ -83,6 +83,25 @@ std::string ApplyingSink::Full(const std::string& path) const {
   return path.empty() ? module_root_ : module_root_ + "/" + path;
 }
 
+absl::Status ApplyingSink::ApplyInStore(const Mutation& m) {
+  if (!store_.has_value()) {
+    absl::StatusOr<store::BackingStore> opened = store::BackingStore::Open(module_root_);
+    if (!opened.ok()) return opened.status();
+    store_.emplace(*std::move(opened));
+  }
+  return store_->Apply(m, /*durable=*/false);
+}
+
+namespace {
+
+// The creator's owner, as the store gives it (the test runs as root, so any owner goes).
+absl::Status Own(const std::string& path, const Mutation& m) {
+  if (lchown(path.c_str(), m.uid, m.gid) != 0) return Errno("lchown " + path);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ApplyingSink::Apply(const Mutation& m) {
   const std::string path = Full(m.path);
   switch (m.kind) {
@@ -103,11 +122,11 @@ absl::Status ApplyingSink::Apply(const Mutation& m) {
       const int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, m.mode);
       if (fd < 0) return Errno("create " + path);
       close(fd);
-      return absl::OkStatus();
+      return Own(path, m);
     }
     case MutationKind::kMkdir:
       if (mkdir(path.c_str(), m.mode) != 0) return Errno("mkdir " + path);
-      return absl::OkStatus();
+      return Own(path, m);
     case MutationKind::kUnlink:
       if (unlink(path.c_str()) != 0) return Errno("unlink " + path);
       return absl::OkStatus();
@@ -119,19 +138,16 @@ absl::Status ApplyingSink::Apply(const Mutation& m) {
       return absl::OkStatus();
     case MutationKind::kSymlink:
       if (symlink(m.path2.c_str(), path.c_str()) != 0) return Errno("symlink " + path);
-      return absl::OkStatus();
+      return Own(path, m);
     case MutationKind::kLink:
       if (link(path.c_str(), Full(m.path2).c_str()) != 0) return Errno("link " + path);
       return absl::OkStatus();
-    case MutationKind::kSetattr: {
-      if (chmod(path.c_str(), m.mode) != 0) return Errno("chmod " + path);
-      if (m.mtime_ns == kKeepMtime) return absl::OkStatus();
-      timespec times[2] = {{0, UTIME_OMIT}, {m.mtime_ns / 1000000000, m.mtime_ns % 1000000000}};
-      if (utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
-        return Errno("utimensat " + path);
-      }
-      return absl::OkStatus();
-    }
+    case MutationKind::kSetattr:
+    case MutationKind::kSetxattr:
+    case MutationKind::kRemovexattr:
+    case MutationKind::kReplaceXattrs:
+    case MutationKind::kMknod:
+      return ApplyInStore(m);
     case MutationKind::kFsync: {
       const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) return Errno("open " + path);

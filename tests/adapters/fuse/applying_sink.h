@@ -11,12 +11,14 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "adapters/store/backing_store.h"
 #include "engine/replication/mutation.h"
 
 namespace duet {
@@ -48,7 +50,12 @@ class ApplyingSink {
   absl::Status Apply(const Mutation& m);
   std::string Full(const std::string& path) const;
 
+  // The data model's kinds (setattr, xattrs, mknod) are applied by the real store, opened on
+  // first use by the sink's thread, the only one that touches it.
+  absl::Status ApplyInStore(const Mutation& m);
+
   const std::string module_root_;
+  std::optional<store::BackingStore> store_;  // the sink thread's
   std::mutex mu_;
   std::condition_variable cv_;
   Completer completer_;                              // guarded by mu_

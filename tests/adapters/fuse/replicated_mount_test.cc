@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <set>
 #include <string>
 #include <thread>
@@ -157,7 +159,7 @@ TEST_F(MountTest, NamespaceChangesGoThroughTheEngineAndShowInTheMount) {
   EXPECT_EQ(got[5].path2, "vol/d/h");
   EXPECT_EQ(got[6].offset, 100u);
   EXPECT_EQ(got[7].mode, 0600u);
-  EXPECT_EQ(got[7].mtime_ns, kKeepMtime);
+  EXPECT_EQ(got[7].attr_mask, uint32_t{kAttrMode});  // chmod alone: the times are kept
   EXPECT_EQ(got[11].path, "vol/d");
 }
 
@@ -168,7 +170,7 @@ TEST_F(MountTest, SettingOnlyTheMtimeKeepsTheModeAndCarriesTheTime) {
   const std::vector<Mutation> got = sink_->Received();
   ASSERT_FALSE(got.empty());
   EXPECT_EQ(got.back().kind, MutationKind::kSetattr);
-  EXPECT_EQ(got.back().mode, 0604u);
+  EXPECT_EQ(got.back().attr_mask, uint32_t{kAttrMtime});  // UTIME_OMIT: no atime, no mode
   EXPECT_EQ(got.back().mtime_ns, int64_t{1700000000123456789});
   struct stat st;
   ASSERT_EQ(stat(B("f").c_str(), &st), 0);
@@ -205,15 +207,110 @@ TEST_F(MountTest, AnErrorFromCompleteReachesTheApplicationAsItsErrno) {
   EXPECT_EQ(ReadFileAt(B("full")), "");  // the mount itself wrote nothing
 }
 
-TEST_F(MountTest, ChangesTheEngineCannotCarryYetAreRefusedWithoutReachingIt) {
+TEST_F(MountTest, ChownChmodAndUtimensBecomeOneSetattrWithTheirMaskAndLandOnTheStore) {
+  ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT, 0644), 0);
+  ASSERT_EQ(chown(M("f").c_str(), 1234, 5678), 0);
+  struct stat st;
+  ASSERT_EQ(lstat(B("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_gid, 5678u);
+  Mutation got = sink_->Received().back();
+  EXPECT_EQ(got.kind, MutationKind::kSetattr);
+  EXPECT_EQ(got.attr_mask, uint32_t{kAttrUid | kAttrGid});
+  EXPECT_EQ(got.uid, 1234u);
+
+  // touch -d: both times given; then UTIME_NOW for atime alone, resolved by the mount.
+  const timespec given[2] = {{1600000000, 1}, {1500000000, 2}};
+  ASSERT_EQ(utimensat(AT_FDCWD, M("f").c_str(), given, 0), 0);
+  ASSERT_EQ(lstat(B("f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_atim.tv_sec, 1600000000);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1500000000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 2);
+  const int64_t before = static_cast<int64_t>(time(nullptr)) * 1000000000;
+  const timespec now_atime[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+  ASSERT_EQ(utimensat(AT_FDCWD, M("f").c_str(), now_atime, 0), 0);
+  got = sink_->Received().back();
+  EXPECT_EQ(got.attr_mask, uint32_t{kAttrAtime});
+  EXPECT_GE(got.atime_ns, before);  // a concrete time, not UTIME_NOW
+  ASSERT_EQ(lstat(B("f").c_str(), &st), 0);
+  EXPECT_EQ(int64_t{st.st_atim.tv_sec} * 1000000000 + st.st_atim.tv_nsec, got.atime_ns);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1500000000);  // omitted: kept
+}
+
+TEST_F(MountTest, NewNamesCarryTheCreatorsOwnerAndASetgidDirectorysGroup) {
+  ASSERT_EQ(mkdir(M("shared").c_str(), 0755), 0);
+  ASSERT_EQ(chown(M("shared").c_str(), 0, 4321), 0);
+  ASSERT_EQ(chmod(M("shared").c_str(), 02775), 0);
+  ASSERT_EQ(WriteFileAt(M("shared/f"), "", O_CREAT, 0644), 0);
+  ASSERT_EQ(mkdir(M("shared/sub").c_str(), 0755), 0);
+  const std::vector<Mutation> got = sink_->Received();
+  ASSERT_GE(got.size(), 2u);
+  EXPECT_EQ(got[got.size() - 2].kind, MutationKind::kCreate);
+  EXPECT_EQ(got[got.size() - 2].uid, getuid());
+  EXPECT_EQ(got[got.size() - 2].gid, 4321u);
+  EXPECT_EQ(got.back().kind, MutationKind::kMkdir);
+  EXPECT_EQ(got.back().gid, 4321u);
+  EXPECT_NE(got.back().mode & S_ISGID, 0u);  // a directory made there stays setgid
+  struct stat st;
+  ASSERT_EQ(lstat(B("shared/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_gid, 4321u);
+}
+
+TEST_F(MountTest, SetxattrAndRemovexattrReachTheStoreWithTheErrnosAnApplicationExpects) {
+  ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT), 0);
+  ASSERT_EQ(setxattr(M("f").c_str(), "user.k", "v1", 2, 0), 0);
+  char value[16] = {};
+  ASSERT_EQ(getxattr(B("f").c_str(), "user.k", value, sizeof value), 2);
+  EXPECT_EQ(std::string(value, 2), "v1");
+  EXPECT_EQ(sink_->Received().back().kind, MutationKind::kSetxattr);
+  EXPECT_EQ(sink_->Received().back().xattr_name, "user.k");
+  EXPECT_EQ(setxattr(M("f").c_str(), "user.k", "v2", 2, XATTR_CREATE), -1);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(setxattr(M("f").c_str(), "user.none", "v", 1, XATTR_REPLACE), -1);
+  EXPECT_EQ(errno, ENODATA);
+  ASSERT_EQ(removexattr(M("f").c_str(), "user.k"), 0);
+  EXPECT_EQ(getxattr(B("f").c_str(), "user.k", value, sizeof value), -1);
+  EXPECT_EQ(removexattr(M("f").c_str(), "user.k"), -1);
+  EXPECT_EQ(errno, ENODATA);
+}
+
+TEST_F(MountTest, FifosAndSocketsAreMknodsAndDeviceNodesAreRefusedWithEperm) {
+  ASSERT_EQ(mkfifo(M("fifo").c_str(), 0640), 0);
+  struct stat st;
+  ASSERT_EQ(lstat(B("fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(sink_->Received().back().kind, MutationKind::kMknod);
+  EXPECT_EQ(sink_->Received().back().node_kind, PathKind::kFifo);
+  ASSERT_EQ(mknod(M("sock").c_str(), S_IFSOCK | 0600, 0), 0);
+  ASSERT_EQ(lstat(B("sock").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISSOCK(st.st_mode));
+  const size_t before = sink_->Received().size();
+  EXPECT_EQ(mknod(M("null").c_str(), S_IFCHR | 0600, makedev(1, 3)), -1);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_EQ(sink_->Received().size(), before);
+  EXPECT_EQ(access(B("null").c_str(), F_OK), -1);
+}
+
+TEST_F(MountTest, AnOSyncWriteIsMarkedSyncAndAPlainOneIsNot) {
+  ASSERT_EQ(WriteFileAt(M("plain"), "a", O_CREAT), 0);
+  EXPECT_FALSE(sink_->Received().back().sync);
+  ASSERT_EQ(WriteFileAt(M("synced"), "b", O_CREAT | O_SYNC), 0);
+  EXPECT_EQ(sink_->Received().back().kind, MutationKind::kWrite);
+  EXPECT_TRUE(sink_->Received().back().sync);
+  ASSERT_EQ(WriteFileAt(M("dsynced"), "c", O_CREAT | O_DSYNC), 0);
+  EXPECT_TRUE(sink_->Received().back().sync);
+}
+
+TEST_F(MountTest, FallocateAndRenameFlagsAreRefusedWithoutReachingTheEngine) {
   ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT), 0);
   const size_t before = sink_->Received().size();
-  EXPECT_EQ(setxattr(M("f").c_str(), "user.k", "v", 1, 0), -1);
+  const int fd = open(M("f").c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(fallocate(fd, 0, 0, 4096), -1);
   EXPECT_EQ(errno, ENOTSUP);
-  EXPECT_EQ(mkfifo(M("fifo").c_str(), 0644), -1);
-  EXPECT_EQ(errno, ENOTSUP);
-  EXPECT_EQ(chown(M("f").c_str(), 1, 1), -1);
-  EXPECT_EQ(errno, ENOTSUP);
+  close(fd);
+  EXPECT_EQ(renameat2(AT_FDCWD, M("f").c_str(), AT_FDCWD, M("g").c_str(), RENAME_NOREPLACE), -1);
+  EXPECT_EQ(errno, EINVAL);
   EXPECT_EQ(sink_->Received().size(), before);
 }
 

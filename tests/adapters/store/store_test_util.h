@@ -62,9 +62,17 @@ inline Mutation WithMode(MutationKind kind, std::string path, uint32_t mode) {
   m.mode = mode;
   return m;
 }
+// chmod and the mtime of utimensat in one setattr.
 inline Mutation Setattr(std::string path, uint32_t mode, int64_t mtime_ns) {
   Mutation m = WithMode(MutationKind::kSetattr, std::move(path), mode);
   m.mtime_ns = mtime_ns;
+  m.attr_mask = kAttrMode | kAttrMtime;
+  return m;
+}
+// chmod alone.
+inline Mutation Chmod(std::string path, uint32_t mode) {
+  Mutation m = WithMode(MutationKind::kSetattr, std::move(path), mode);
+  m.attr_mask = kAttrMode;
   return m;
 }
 
