@@ -15,6 +15,7 @@ absl::StatusCode ErrnoCode(int err) {
     case EIO:
       return absl::StatusCode::kDataLoss;
     case ENOENT:
+    case ENODATA:  // an xattr name that is not there (Abseil says ResourceExhausted: a disk full)
       return absl::StatusCode::kNotFound;
     case EEXIST:
       return absl::StatusCode::kAlreadyExists;

@@ -1,5 +1,5 @@
 // The Status a failed system call becomes (adapter contract C8): a code the engine acts on
-// (ENOSPC/EDQUOT ResourceExhausted, EIO DataLoss, ENOENT NotFound, EEXIST AlreadyExists,
+// (ENOSPC/EDQUOT ResourceExhausted, EIO DataLoss, ENOENT/ENODATA NotFound, EEXIST AlreadyExists,
 // EACCES/EPERM PermissionDenied, ENOTEMPTY/EISDIR/ENOTDIR/ELOOP/EROFS/ENXIO
 // FailedPrecondition, the rest as Abseil maps them), and a message that starts with the
 // errno's name, then the operation, the path and the system's description:

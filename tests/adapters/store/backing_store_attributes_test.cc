@@ -2,6 +2,7 @@
 // creation, a setattr that sets exactly what its mask names, xattrs set, removed and
 // replaced, FIFOs and sockets made by mknod, and a ReadZone that reports all of it so that a
 // resync can make the two copies identical. We run as root, so any owner can be given.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
