@@ -74,10 +74,7 @@ void ActivityLog::TouchName(const std::string& path, uint64_t lsn,
     names_by_lsn_.erase({it->second, path});
     it->second = lsn;
   }
-  // A name of unknown age (recovered) stays so: it never cools before a resync. A change
-  // made meanwhile is remembered: once the resync is done, the name is as old as that
-  // change, which the peer may still lack.
-  if (it->second == kUnknownLsn && lsn != kUnknownLsn) changed_while_unknown_[path] = lsn;
+  // A name of unknown age (recovered) stays so: it never cools before a resync.
   if (lsn != kUnknownLsn && it->second == lsn) names_by_lsn_.insert({lsn, path});
   if (!hot_names.contains(path)) records.push_back(record::HotNameAdd{path});
 }
@@ -121,23 +118,13 @@ void ActivityLog::ForgetRecovered(std::vector<ReplicaRecord>& records) {
     if (entry.last_lsn == kUnknownLsn) entry.last_lsn = 0;
   }
   for (auto it = names_.begin(); it != names_.end();) {
-    if (it->second != kUnknownLsn) {
+    if (it->second == kUnknownLsn) {
+      records.push_back(record::HotNameRemove{it->first});
+      it = names_.erase(it);
+    } else {
       ++it;
-      continue;
     }
-    // Changed during the resync (a namespace mutation on the stream the peer has not
-    // acknowledged yet): stays hot until it cools like any other change.
-    if (auto changed = changed_while_unknown_.find(it->first);
-        changed != changed_while_unknown_.end()) {
-      it->second = changed->second;
-      names_by_lsn_.insert({changed->second, it->first});
-      ++it;
-      continue;
-    }
-    records.push_back(record::HotNameRemove{it->first});
-    it = names_.erase(it);
   }
-  changed_while_unknown_.clear();
 }
 
 void ActivityLog::Clear() {
@@ -145,7 +132,6 @@ void ActivityLog::Clear() {
   entries_.clear();
   names_.clear();
   names_by_lsn_.clear();
-  changed_while_unknown_.clear();
 }
 
 // ----- The namespace journal's compaction ----------------------------------------------

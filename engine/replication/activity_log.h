@@ -77,7 +77,6 @@ class ActivityLog {
         names_by_lsn_.erase({last, path});
         last = kUnknownLsn;
       }
-      changed_while_unknown_.erase(path);  // the new plan sends it as it is now
       f(path);
     }
   }
@@ -85,9 +84,7 @@ class ActivityLog {
   void Remove(const std::string& path);
   void Clear();
   // After a resync, zones recovered from a crash are as good as any other (they may cool),
-  // and names recovered from a crash were sent whole: HotNameRemove records for them, except
-  // a name a namespace mutation changed during the resync, which takes that mutation's lsn
-  // and cools once the peer holds it durably.
+  // and names recovered from a crash were sent whole: HotNameRemove records for them.
   void ForgetRecovered(std::vector<ReplicaRecord>& records);
   size_t size() const { return entries_.size(); }
 
@@ -101,8 +98,6 @@ class ActivityLog {
   absl::flat_hash_map<ZoneRef, Entry> entries_;
   absl::btree_map<std::string, uint64_t> names_;  // hot name -> last lsn (or unknown)
   absl::btree_set<std::pair<uint64_t, std::string>> names_by_lsn_;  // known age, oldest first
-  // Names of unknown age changed since by a stream mutation: its newest lsn.
-  absl::btree_map<std::string, uint64_t> changed_while_unknown_;
 };
 
 // The namespace journal (ReplicaDurableState::journal) grows by one entry per namespace

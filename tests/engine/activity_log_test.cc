@@ -281,37 +281,6 @@ TEST_F(ActivityLogTest, AfterTheResyncRecoveredNamesCoolAtOnce) {
   EXPECT_THAT(CoolNames(3), ElementsAre("HotNameRemove c"));
 }
 
-// Sim seed 1370145003336596839 (base 9912345): a name taken whole into a resync plan
-// (unknown age) got a setxattr on the stream during that resync; the peer dropped it (a
-// stream gap) and the resync's end forgot the name, so the primary's crash left the change
-// here and not there, and no later resync carried it. A name changed during the resync
-// stays hot with that change's lsn.
-TEST_F(ActivityLogTest, ANameChangedDuringTheResyncStaysHotUntilThatChangeIsDurableOnBoth) {
-  TouchName("vm.img", 1);
-  TouchName("other", 2);
-  EXPECT_THAT(TakeNamesNotDurable(0), ElementsAre("other", "vm.img"));  // the plan's names
-  EXPECT_THAT(TouchName("vm.img", 42), IsEmpty());  // setxattr on the stream meanwhile
-  EXPECT_THAT(ForgetRecovered(), ElementsAre("HotNameRemove other"));
-  EXPECT_THAT(CoolNames(41), IsEmpty());
-  EXPECT_THAT(TakeNamesNotDurable(41), ElementsAre("vm.img"));  // a crash now resyncs it
-}
-
-TEST_F(ActivityLogTest, ANameChangedDuringTheResyncCoolsOnceThatChangeIsDurable) {
-  TouchName("f", 1);
-  TakeNamesNotDurable(0);
-  TouchName("f", 7);
-  EXPECT_THAT(ForgetRecovered(), IsEmpty());
-  EXPECT_THAT(CoolNames(7), ElementsAre("HotNameRemove f"));
-}
-
-TEST_F(ActivityLogTest, ANewPlanTakesAChangedNameAsItIsNow) {
-  TouchName("f", 1);
-  TakeNamesNotDurable(0);
-  TouchName("f", 7);
-  EXPECT_THAT(TakeNamesNotDurable(0), ElementsAre("f"));           // a new session's plan
-  EXPECT_THAT(ForgetRecovered(), ElementsAre("HotNameRemove f"));  // sent whole: done
-}
-
 TEST_F(ActivityLogTest, AddRecoveredMakesAZoneHotOfUnknownAge) {
   // A failed local flush or apply: the zone may differ from the peer's.
   EXPECT_THAT(AddRecovered("f", 5), ElementsAre("HotAdd f:5"));

@@ -135,14 +135,22 @@ inline std::string DescribeZones(const ZoneMap& map) {
   return out.str();
 }
 
+// Every field; those of the data model (owners, atime, mask, xattrs, sync, node kind) only
+// when one is set, so that a plain mutation reads as kind(path,path2,offset,mode,mtime).
 inline std::string DescribeMutation(const Mutation& m) {
   std::ostringstream out;
   out << MutationKindName(m.kind) << "(" << m.path << "," << m.path2 << "," << m.offset << ","
-      << m.mode << "," << m.uid << "," << m.gid << "," << m.atime_ns << "," << m.mtime_ns << ","
-      << m.attr_mask << ",x:" << m.xattr_name << "," << m.xattr_flags
-      << ",v:" << (m.data ? *m.data : std::string("-")) << ",s:" << m.sync
-      << ",n:" << static_cast<int>(m.node_kind) << ",set:";
-  for (const Xattr& x : m.xattrs) out << x.name << "=" << x.value << ";";
+      << m.mode << "," << m.mtime_ns;
+  const bool model = m.uid != 0 || m.gid != 0 || m.atime_ns != 0 || m.attr_mask != 0 ||
+                     !m.xattr_name.empty() || m.xattr_flags != 0 || m.data_size() != 0 || m.sync ||
+                     m.node_kind != PathKind::kAbsent || !m.xattrs.empty();
+  if (model) {
+    out << ",owner " << m.uid << ":" << m.gid << ",atime " << m.atime_ns << ",mask " << m.attr_mask
+        << ",xattr " << m.xattr_name << "/" << m.xattr_flags << "="
+        << (m.data_size() != 0 ? *m.data : std::string("-")) << ",sync " << m.sync << ",node "
+        << static_cast<int>(m.node_kind) << ",set";
+    for (const Xattr& x : m.xattrs) out << " " << x.name << "=" << x.value;
+  }
   out << ")";
   return out.str();
 }
