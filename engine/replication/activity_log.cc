@@ -206,7 +206,8 @@ void AppendRemoval(std::vector<Mutation>& journal, const std::string& name) {
 }  // namespace
 
 void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
-  m.data.reset();
+  // No file data in the journal; a setxattr's value is no file data: the replay sets it.
+  if (m.kind != MutationKind::kSetxattr) m.data.reset();
   const std::string& x = m.path;
   switch (m.kind) {
     case MutationKind::kUnlink:

@@ -36,6 +36,23 @@ std::vector<std::string> Described(const std::vector<Mutation>& journal) {
 
 using ::testing::ElementsAre;
 
+// Regression seed 17038750638958553005 (with a later engine change): a setxattr made alone
+// was journalled without its value, so the resync's replay gave the peer the name with an
+// empty value. The journal keeps a setxattr's value; other kinds carry no data.
+TEST(JournalCompactionTest, TheJournalKeepsASetxattrsValueAndNoFileData) {
+  Mutation setx = M(MutationKind::kSetxattr, "d");
+  setx.xattr_name = "user.tag";
+  setx.data = MakePayload("value");
+  Mutation truncate = M(MutationKind::kTruncate, "f");
+  truncate.offset = 3;
+  truncate.data = MakePayload("stray bytes");
+  const std::vector<Mutation> journal = Compacted({setx, truncate});
+  ASSERT_EQ(journal.size(), 2u);
+  ASSERT_NE(journal[0].data, nullptr);
+  EXPECT_EQ(*journal[0].data, "value");
+  EXPECT_EQ(journal[1].data, nullptr);
+}
+
 TEST(JournalCompactionTest, CreateThenUnlinkLeavesOnlyTheNameRemoved) {
   EXPECT_THAT(Described(Compacted({M(MutationKind::kCreate, "t"), M(MutationKind::kUnlink, "t")})),
               ElementsAre("remove-tree(t,,0,0,0)"));
