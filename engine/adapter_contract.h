@@ -62,6 +62,8 @@
 //      UTIME_OMIT leaves the bit out of the mask. Modes are permission bits only (<= 07777).
 //      Times a write or read changes implicitly are each node's own; a resync sets them.
 //      A ReadZone reports the path's mode, uid, gid, atime and mtime (lstat: a symlink's own).
+//      A create or mkdir of a name that already exists succeeds and changes nothing (a
+//      resync's replay may meet a name an earlier replay or the target itself made).
 //  C14. Special files: the adapter refuses mknod of a block or character device with EPERM
 //      before any LocalMutation (a device node on a replicated tree would hand the peer's
 //      hardware to whoever takes over). FIFOs and sockets are a kMknod: names with

@@ -160,6 +160,15 @@ size_t LastRelated(const std::vector<Mutation>& journal, const std::string& name
   return std::string::npos;
 }
 
+// The index of the last entry before `index` (within the window) related to `a` or `b`.
+size_t LastRelatedBefore(const std::vector<Mutation>& journal, size_t index, const std::string& a,
+                         const std::string& b) {
+  for (size_t i = index; i > WindowStart(journal); --i) {
+    if (Touches(journal[i - 1], a) || Touches(journal[i - 1], b)) return i - 1;
+  }
+  return std::string::npos;
+}
+
 bool RelatedAfter(const std::vector<Mutation>& journal, size_t index, const std::string& name) {
   for (size_t i = index + 1; i < journal.size(); ++i) {
     if (Touches(journal[i], name)) return true;
@@ -247,14 +256,26 @@ void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
         AppendToJournal(journal, MakeMutation(MutationKind::kRename, z, b));
         return;
       }
-      if (earlier.kind == MutationKind::kCreate && earlier.path == a) {
-        // create A ... rename A->B: create B
+      if (earlier.kind == MutationKind::kCreate && earlier.path == a &&
+          !RelatedAfter(journal, last, b)) {
+        // create A, rename A->B ... create A, rename A->B: the first pair is moot.
+        const size_t earlier_rename = LastRelatedBefore(journal, last, a, b);
+        if (earlier_rename == std::string::npos) break;
+        const Mutation& r = journal[earlier_rename];
+        if (r.kind != MutationKind::kRename || r.path != a || r.path2 != b) break;
+        const size_t earlier_create = LastRelatedBefore(journal, earlier_rename, a, b);
+        if (earlier_create == std::string::npos || !Creates(journal[earlier_create], a) ||
+            journal[earlier_create].kind != MutationKind::kCreate) {
+          break;
+        }
         Mutation create = std::move(earlier);
         journal.erase(journal.begin() + static_cast<ptrdiff_t>(last));
+        journal.erase(journal.begin() + static_cast<ptrdiff_t>(earlier_rename));
+        journal.erase(journal.begin() + static_cast<ptrdiff_t>(earlier_create));
         AppendRemoval(journal, a);
         AppendRemoval(journal, b);
-        create.path = b;
         journal.push_back(std::move(create));
+        journal.push_back(std::move(m));
         return;
       }
       break;

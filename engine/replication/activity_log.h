@@ -117,11 +117,18 @@ class ActivityLog {
 //    name X stays touched by the removal);
 //  - rename Z->A ... rename A->B (B not Z): one rename Z->B, with a RemoveTree A (the first
 //    rename replaced whatever A held), unless A was already removed;
-//  - create A ... rename A->B: create B, with RemoveTree A and RemoveTree B as above.
+//  - create A, rename A->B ... create A, rename A->B: the first pair goes, with RemoveTree A
+//    and RemoveTree B before the second (whatever the copy held, the second pair leaves A
+//    absent and a fresh B).
 // So a name created and removed any number of times costs at most one entry, and a file
-// written under a temporary name and renamed over its final name, again and again, a few.
-// A create is taken to make a new name (the kernel calls the file system's create, mkdir
-// and symlink only for a name it found absent) and an unlink not to name a directory.
+// written under a temporary name and renamed over its final name, again and again, four.
+// Each rule leaves the same tree as the original on ANY copy where the original's renames
+// find their sources, not only on a copy at the journal's start: a replay may meet a copy
+// that an interrupted replay, a crash or the target's own changes left different, and a
+// create of a name that exists succeeds and changes nothing there (C13: the existing file
+// keeps its owner, mode, data and xattrs). So "create A ... rename A->B" alone is never
+// turned into "create B": on a copy holding A, the original moves that A to B.
+// An unlink is taken not to name a directory.
 // Entries are looked for among the last kJournalCompactionWindow only, so an append costs
 // O(window) whatever the journal's length; beyond it, entries are kept as they came.
 inline constexpr size_t kJournalCompactionWindow = 256;
