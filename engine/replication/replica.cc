@@ -68,6 +68,7 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
     held_completions_.clear();
   }
   role_ = role;
+  if (role == ReplRole::kPrimary) ++primary_terms_;
   if (role == ReplRole::kPrimary && (durable_.inconsistent || durable_.outdated)) {
     // Promoted with a copy not known up to date (an admin forced it): the writer's copy is
     // the reference from now on, and must never become a resync target while it writes.

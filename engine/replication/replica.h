@@ -170,6 +170,8 @@ class Replica {
     // Applied with a flush: kLocal, kTracked: an fsync or a sync write; kStream: those, or
     // every write in ack mode durable.
     bool durable = false;
+    // kTracked: the primary term it was made in (Replica::primary_terms_ then).
+    uint64_t primary_term = 0;
   };
   struct BlockApply {
     size_t left = 0;      // applies outstanding
@@ -314,6 +316,9 @@ class Replica {
   DataState data_state_ = DataState::kUnknown;
   uint64_t next_id_ = 1;
   absl::flat_hash_map<uint64_t, Applying> applying_;
+  // Counts the times this node became primary: a write made alone whose apply returns in a
+  // later term (or as secondary) was never acknowledged and must not be now.
+  uint64_t primary_terms_ = 0;
 
   // Primary: the live stream.
   uint64_t next_lsn_ = 1;

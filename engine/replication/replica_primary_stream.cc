@@ -130,7 +130,8 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
   }
   Persist(std::move(records), out);  // dirty before the write completes
   const uint64_t id = NextId();
-  applying_[id] = Touched(Applying::Kind::kTracked, op_id, m);
+  Applying& applying = applying_[id] = Touched(Applying::Kind::kTracked, op_id, m);
+  applying.primary_term = primary_terms_;
   const bool durable = m.is_durable();
   out.push_back(ApplyMutation{module_, id, std::move(m), durable});
 }
@@ -239,6 +240,13 @@ void Replica::OnTrackedApplied(const Applying& a, const absl::Status& status, Ac
   // A write made alone that failed is dirty already; only lost durability matters.
   if (!status.ok() && (a.mutation == MutationKind::kFsync || SyncWriteLostPages(a, status))) {
     OnLocalDurabilityFailed(status, out);
+  }
+  if (role_ != ReplRole::kPrimary || a.primary_term != primary_terms_) {
+    // The node stopped being primary while the write was on its way to the disk (a handover,
+    // SetRole failed what it held then): the peer took over without it.
+    out.push_back(CompleteLocal{
+        module_, a.key, absl::AbortedError("no longer primary: the peer never had this write")});
+    return;
   }
   absl::Status result = fenced_ ? absl::AbortedError("fenced: no longer primary") : status;
   if (result.ok() && a.durable && durable_.disk_failed) {

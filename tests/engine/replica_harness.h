@@ -32,6 +32,7 @@ class ReplicaPair {
     sim::MemStore store;
     ReplicaDurableState disk;  // what it persisted
     std::map<uint64_t, absl::Status> completed;
+    std::map<uint64_t, size_t> completions;  // how often each op was completed
     std::vector<std::string> log;
     std::vector<std::string> preserved;
     uint64_t blocks_received = 0;
@@ -162,6 +163,10 @@ class ReplicaPair {
   }
   bool Completed(int i, uint64_t op) const { return sides_[i].completed.contains(op); }
   absl::Status Result(int i, uint64_t op) { return sides_[i].completed.at(op); }
+  size_t CompletionCount(int i, uint64_t op) const {
+    auto it = sides_[i].completions.find(op);
+    return it == sides_[i].completions.end() ? 0 : it->second;
+  }
 
   // Runs queued events until none is left (or `limit` of them ran).
   void Pump(size_t limit = 1000000) {
@@ -336,6 +341,7 @@ class ReplicaPair {
         }
       } else if (auto* done = std::get_if<CompleteLocal>(&a)) {
         s.completed[done->op_id] = done->status;
+        ++s.completions[done->op_id];
       } else if (auto* log = std::get_if<LogEvent>(&a)) {
         if (trace_) std::fprintf(stderr, "%d log: %s\n", i, log->text.c_str());
         s.log.push_back(log->text);

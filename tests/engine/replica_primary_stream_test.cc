@@ -387,5 +387,27 @@ TEST(ReplicaPrimaryStreamTest, WritesHeldAloneFailWhenThePrimaryStepsDown) {
   EXPECT_FALSE(pair.Result(kA, op).ok());
 }
 
+// Found by the simulator (seed 6122431381503578142, with the data model): a write made alone
+// was still on its way to the disk when the primary handed the module over. Its apply came
+// back to a secondary, was held for an outdate, and was acknowledged when this node became
+// primary again, long after a resync from the peer had replaced it here.
+TEST(ReplicaPrimaryStreamTest, AWriteMadeAloneWhoseApplyReturnsAfterAHandoverFails) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  const uint64_t op = pair.Write(kA, "f", 0, Bytes(100, 'n'));  // its apply not back yet
+  ASSERT_FALSE(pair.Completed(kA, op));
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_FALSE(pair.Result(kA, op).ok());
+  EXPECT_EQ(pair.CompletionCount(kA, op), 1u);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  EXPECT_EQ(pair.CompletionCount(kA, op), 1u);  // never acknowledged later
+  EXPECT_FALSE(pair.Result(kA, op).ok());
+}
+
 }  // namespace
 }  // namespace duet
