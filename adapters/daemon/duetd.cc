@@ -290,9 +290,13 @@ void Duetd::OnWitnessDatagram(std::span<const uint8_t> payload) {
 void Duetd::OnReplicationFrame(std::span<const uint8_t> frame) {
   absl::StatusOr<ReplMessage> message = wire::DecodeReplication(frame);
   if (!message.ok()) {
-    // Authenticated yet undecodable: a peer of another version or a bug; the engine's
-    // replication timeout will drop the peer if it keeps happening.
-    log_.Node(absl::StrCat("dropped a replication frame: ", message.status().message()));
+    // Authenticated yet unusable (a peer of another version, or a bug). The engine takes the
+    // stream to be gap-free, so skipping the frame is not an option: the connection is reset
+    // and the next one starts with a fresh handshake.
+    const std::string why =
+        absl::StrCat("a replication frame does not decode: ", message.status().message());
+    log_.Node(why);
+    replication_->Reset(why);
     return;
   }
   loop_->Feed(ReplicationReceived{*std::move(message)});
