@@ -1,6 +1,9 @@
 #include "adapters/daemon/duetd.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -60,6 +63,8 @@ absl::StatusOr<std::unique_ptr<Duetd>> Duetd::Start(boost::asio::io_context& io,
   absl::Status status = d->Init();
   if (!status.ok()) {
     d->Stop();
+    // A Persist of the first step failed: the same fail-stop as later (duetd exits 3).
+    if (!d->fatal_.ok()) return absl::AbortedError(d->fatal_.message());
     return status;
   }
   return d;
@@ -68,6 +73,19 @@ absl::StatusOr<std::unique_ptr<Duetd>> Duetd::Start(boost::asio::io_context& io,
 absl::Status Duetd::Init() {
   state_dir_ = config_.StateDirOf(self_);
   if (absl::Status s = MakeDirs(state_dir_, 0700); !s.ok()) return s;
+  // One daemon per state directory, checked before anything is touched: a second one would
+  // cut the first one's metadata "torn tail", sweep its VIPs and mount over its mounts.
+  const std::string lock_path = state_dir_ + "/duetd.lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open ", lock_path, ": ", std::strerror(errno)));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("another duetd runs with the state directory ", state_dir_, " (", lock_path,
+                     " is locked)"));
+  }
 
   absl::StatusOr<net::ClusterKey> key = net::LoadClusterKey(config_.key_file);
   if (!key.ok()) return key.status();
@@ -272,9 +290,13 @@ void Duetd::OnWitnessDatagram(std::span<const uint8_t> payload) {
 void Duetd::OnReplicationFrame(std::span<const uint8_t> frame) {
   absl::StatusOr<ReplMessage> message = wire::DecodeReplication(frame);
   if (!message.ok()) {
-    // Authenticated yet undecodable: a peer of another version or a bug; the engine's
-    // replication timeout will drop the peer if it keeps happening.
-    log_.Node(absl::StrCat("dropped a replication frame: ", message.status().message()));
+    // Authenticated yet unusable (a peer of another version, or a bug). The engine takes the
+    // stream to be gap-free, so skipping the frame is not an option: the connection is reset
+    // and the next one starts with a fresh handshake.
+    const std::string why =
+        absl::StrCat("a replication frame does not decode: ", message.status().message());
+    log_.Node(why);
+    replication_->Reset(why);
     return;
   }
   loop_->Feed(ReplicationReceived{*std::move(message)});
@@ -391,12 +413,11 @@ void Duetd::Stop() {
   if (stopped_) return;
   stopped_ = true;
   if (scripts_) scripts_->KillAll();
-  // A stopped daemon serves nothing: its VIPs go with it (the guard does this after a crash).
+  // A stopped daemon serves nothing: every configured VIP goes (absent ones are no-ops), also
+  // one whose release a fail-stop skipped.
   if (vips_) {
-    for (ModuleIndex m = 0; m < modules_.size(); ++m) {
-      if (loop_ && loop_->node().Status(m).vip_assigned) {
-        for (const VipConfig& v : config_.modules[m].vips) vips_->Release(v).IgnoreError();
-      }
+    for (const ModuleConfig& mc : config_.modules) {
+      for (const VipConfig& v : mc.vips) vips_->Release(v).IgnoreError();
     }
   }
   for (Module& mod : modules_) {
@@ -408,6 +429,8 @@ void Duetd::Stop() {
   peer_links_.clear();
   witness_link_.reset();
   admin_.reset();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 }  // namespace duet::daemon

@@ -54,7 +54,8 @@ std::string DirectoryPrefix(size_t directory_index);
 class Duetd {
  public:
   // Builds and starts everything: any failure (key refused, state unreadable, a port or a
-  // mountpoint unavailable) is returned with its reason and nothing is left running.
+  // mountpoint unavailable, another duetd on the same state directory) is returned with its
+  // reason and nothing is left running; Aborted when a first Persist failed (fail-stop).
   static absl::StatusOr<std::unique_ptr<Duetd>> Start(boost::asio::io_context& io, Config config,
                                                       NodeIndex self, DaemonLog& log);
   ~Duetd();
@@ -108,6 +109,7 @@ class Duetd {
   uint64_t next_admin_request_ = 1;
   absl::Status fatal_;
   bool stopped_ = false;
+  int lock_fd_ = -1;  // flock'ed <state_dir>/duetd.lock: one daemon per state directory
 };
 
 }  // namespace duet::daemon

@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
       duet::daemon::Duetd::Start(io, *config, *self, log);
   if (!daemon.ok()) {
     log.Node(absl::StrCat("cannot start: ", daemon.status().message()));
-    return 1;
+    return daemon.status().code() == absl::StatusCode::kAborted ? 3 : 1;
   }
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& error, int signal) {

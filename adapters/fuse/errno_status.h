@@ -4,8 +4,8 @@
 // ResourceExhausted "...: No space left on device"); this is the inverse, so the application
 // sees the errno the apply hit. The rule, first match wins:
 //   1. OK: 0.
-//   2. A payload under kErrnoPayloadUrl holding the errno in decimal: that errno (a producer
-//      that wants an exact answer attaches it).
+//   2. A payload under kErrnoPayloadUrl holding the errno in decimal: that errno (the store
+//      attaches it to every failed system call: adapters/errno_payload.h).
 //   3. A message ending in strerror(e) for an e whose absl::ErrnoToStatusCode is the status's
 //      code (what absl::ErrnoToStatus writes): e.
 //   4. A message starting with an errno name followed by ':' ("EIO: ...", as the engine's disk
@@ -19,10 +19,9 @@
 #define DUET_ADAPTERS_FUSE_ERRNO_STATUS_H_
 
 #include "absl/status/status.h"
+#include "adapters/errno_payload.h"
 
 namespace duet {
-
-inline constexpr char kErrnoPayloadUrl[] = "duet/errno";
 
 // The errno for `status` (0 for OK, never negative).
 int ErrnoFromStatus(const absl::Status& status);

@@ -133,6 +133,7 @@ absl::Status MountCore::Mount() {
   }
   mounted_ = true;
   for (int i = 0; i < options_.worker_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  invalidator_ = std::thread([this] { InvalidatorLoop(); });
   return absl::OkStatus();
 }
 
@@ -187,6 +188,14 @@ void MountCore::Unmount() {
     fuse_reply_err(reply.req, EIO);
     reply.req = nullptr;
   }
+  // The invalidator ends before the workers: an invalidation in progress may wait for a
+  // request only a worker can answer.
+  {
+    std::lock_guard<std::mutex> lock(invalidate_mu_);
+    invalidate_stop_ = true;
+  }
+  invalidate_cv_.notify_one();
+  if (invalidator_.joinable()) invalidator_.join();
   const uint64_t one = 1;
   if (write(stop_fd_, &one, sizeof one) < 0) perror("duet-fuse: waking the workers");
   for (std::thread& worker : workers_) worker.join();
@@ -205,16 +214,33 @@ void MountCore::Unmount() {
 }
 
 void MountCore::SetWritable(bool writable) {
+  // Takes effect here, for every request from now on (adapter contract C5). Dropping what
+  // the kernel cached in the other role is left to the invalidator thread: an invalidation
+  // waits for pages that a pending write holds locked, and that write is answered only by a
+  // CompleteLocal the caller (the engine's loop) may be about to send.
   if (writable_.exchange(writable) == writable) return;
-  // Under the lifecycle lock: an invalidation may wait for a read in progress, which needs
-  // the workers that Unmount would otherwise be stopping.
-  std::lock_guard<std::mutex> lifecycle(lifecycle_mu_);
-  if (session_ == nullptr) return;
-  std::vector<Inode*> all = inodes_.All();
-  for (Inode* inode : all) inode->size_stale = true;
-  // Drop the pages and attributes the kernel cached in the other role.
-  for (Inode* inode : all) {
-    fuse_lowlevel_notify_inval_inode(session_, inodes_.IdOf(*inode), 0, 0);
+  {
+    std::lock_guard<std::mutex> lock(invalidate_mu_);
+    invalidate_pending_ = true;
+  }
+  invalidate_cv_.notify_one();
+}
+
+void MountCore::InvalidatorLoop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(invalidate_mu_);
+      invalidate_cv_.wait(lock, [this] { return invalidate_pending_ || invalidate_stop_; });
+      if (invalidate_stop_) return;
+      invalidate_pending_ = false;
+    }
+    std::shared_lock<std::shared_mutex> session_lock(session_mu_);
+    if (session_ == nullptr) continue;
+    std::vector<Inode*> all = inodes_.All();
+    for (Inode* inode : all) inode->size_stale = true;
+    for (Inode* inode : all) {
+      fuse_lowlevel_notify_inval_inode(session_, inodes_.IdOf(*inode), 0, 0);
+    }
   }
 }
 

@@ -7,6 +7,7 @@
 #include <dirent.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -100,6 +101,7 @@ class MountCore {
   void SendReply(PendingReply& reply, int err);
   void SendEntryReply(PendingReply& reply);
   void CloseAllHandles();
+  void InvalidatorLoop();
 
   const ReplicatedMountOptions options_;
   const MutationSink on_mutation_;
@@ -112,7 +114,13 @@ class MountCore {
   fuse_session* session_ = nullptr;
   int stop_fd_ = -1;  // eventfd the workers wait on besides /dev/fuse
   std::vector<std::thread> workers_;
-  std::mutex receive_mu_;  // held by the one worker waiting for the next request
+  // Drops the kernel's cache after a role change, off the caller's thread (SetWritable).
+  std::thread invalidator_;
+  std::mutex invalidate_mu_;
+  std::condition_variable invalidate_cv_;
+  bool invalidate_pending_ = false;  // guarded by invalidate_mu_
+  bool invalidate_stop_ = false;     // guarded by invalidate_mu_
+  std::mutex receive_mu_;            // held by the one worker waiting for the next request
   std::atomic<bool> mounted_{false};
 
   InodeTable inodes_;

@@ -157,6 +157,15 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     current_.reset();
   }
 
+  void Reset(const std::string& reason) {
+    if (stopped_ || current_ == nullptr) return;
+    // Closed from the loop, after the handler that asked (it may be delivering a frame of
+    // this very connection) has returned.
+    asio::post(io_, [self = shared_from_this(), conn = current_, reason] {
+      if (!self->stopped_) self->Close(conn, reason);
+    });
+  }
+
   const ConnectionPtr& current() const { return current_; }
   const NetCounters& counters() const { return counters_; }
   uint64_t connections() const { return connections_; }
@@ -443,5 +452,7 @@ uint64_t ReplicationLink::connections() const { return impl_->connections(); }
 tcp::endpoint ReplicationLink::listen_endpoint() const { return impl_->listen_endpoint(); }
 
 void ReplicationLink::Stop() { impl_->Stop(); }
+
+void ReplicationLink::Reset(const std::string& reason) { impl_->Reset(reason); }
 
 }  // namespace duet::net

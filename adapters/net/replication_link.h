@@ -83,6 +83,10 @@ class ReplicationLink {
   boost::asio::ip::tcp::endpoint listen_endpoint() const;
   // Closes every connection and the listener; no callback runs afterwards.
   void Stop();
+  // Ends the current connection as if it broke (on_disconnected(reason) follows from the
+  // loop; the link redials or accepts as after any break). For a frame that authenticated but
+  // that the receiver cannot use: the stream is taken to be gap-free (adapter contract C6).
+  void Reset(const std::string& reason);
 
   class Impl;
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/errno_payload.h"
 
 namespace duet::store {
 
@@ -37,10 +38,12 @@ absl::StatusCode ErrnoCode(int err) {
 absl::Status ErrnoStatus(int err, absl::string_view op, absl::string_view path) {
   const char* name = strerrorname_np(err);
   const char* description = strerrordesc_np(err);
-  return absl::Status(
-      ErrnoCode(err),
-      absl::StrCat(name != nullptr ? name : absl::StrCat("errno ", err), ": ", op, " '", path,
-                   "': ", description != nullptr ? description : "unknown error"));
+  return WithErrno(
+      absl::Status(
+          ErrnoCode(err),
+          absl::StrCat(name != nullptr ? name : absl::StrCat("errno ", err), ": ", op, " '", path,
+                       "': ", description != nullptr ? description : "unknown error")),
+      err);
 }
 
 }  // namespace duet::store

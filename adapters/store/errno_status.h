@@ -3,7 +3,8 @@
 // EACCES/EPERM PermissionDenied, ENOTEMPTY/EISDIR/ENOTDIR/ELOOP/EROFS/ENXIO
 // FailedPrecondition, the rest as Abseil maps them), and a message that starts with the
 // errno's name, then the operation, the path and the system's description:
-// "ENOSPC: write 'a/b': No space left on device".
+// "ENOSPC: write 'a/b': No space left on device". The errno itself rides along as the
+// kErrnoPayloadUrl payload (adapters/errno_payload.h), which the mount reads back exactly.
 #ifndef DUET_ADAPTERS_STORE_ERRNO_STATUS_H_
 #define DUET_ADAPTERS_STORE_ERRNO_STATUS_H_
 

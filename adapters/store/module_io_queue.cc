@@ -53,6 +53,7 @@ void ModuleIoQueue::Submit(DiskOp op) {
   const std::lock_guard lock(mu_);
   if (stopping_) return;
   Module& m = modules_[index];
+  if (m.halted) return;  // the process is stopping: nothing may overwrite what was not kept
   m.pending.push_back(std::move(op));
   if (!m.scheduled) {
     m.scheduled = true;
@@ -72,6 +73,13 @@ void ModuleIoQueue::Shutdown() {
   for (std::thread& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
+}
+
+void ModuleIoQueue::Halt(ModuleIndex module) {
+  const std::lock_guard lock(mu_);
+  Module& m = modules_[module];
+  m.halted = true;
+  m.pending.clear();
 }
 
 void ModuleIoQueue::WorkerLoop() {
@@ -130,9 +138,12 @@ void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::stri
                    deliver_(std::move(listed));
                  },
                  [&](PreserveDivergent& p) {
-                   preserved_(p.module, store != nullptr ? store->PreserveDivergent(
-                                                               p.paths, divergent_root, absl::Now())
-                                                         : NoStore(module));
+                   absl::StatusOr<std::string> kept =
+                       store != nullptr
+                           ? store->PreserveDivergent(p.paths, divergent_root, absl::Now())
+                           : NoStore(module);
+                   if (!kept.ok()) Halt(module);
+                   preserved_(p.module, std::move(kept));
                  },
              },
              op);

@@ -4,8 +4,10 @@
 // are handed back in that order; different modules' operations run in parallel. Every
 // submitted operation gets exactly one answer: its completion input (MutationApplied,
 // ZoneRead, TreeListed) through `deliver`, or for a PreserveDivergent, which has no input
-// yet (C5), the directory it kept the paths in or the error through `preserved` (the
-// daemon must then stop before the resync runs). An operation for a module that has no
+// yet (C5), the directory it kept the paths in or the error through `preserved`. After such
+// an error the module's queued and later operations are dropped without an answer before
+// `preserved` is called, so the resync behind it never overwrites what was not kept; the
+// daemon must then stop. An operation for a module that has no
 // store is answered with FailedPrecondition.
 //
 // Shutdown (and the destructor) lets the operations being run finish and answer, then
@@ -73,12 +75,16 @@ class ModuleIoQueue {
     std::string divergent_root;
     std::deque<DiskOp> pending;
     bool scheduled = false;  // waiting in ready_, or being run by a worker
+    // A PreserveDivergent failed: the module's later operations (the resync that would
+    // overwrite what could not be kept aside) are dropped unanswered; the daemon stops.
+    bool halted = false;
   };
 
   ModuleIoQueue(DeliverInput deliver, PreserveDone preserved)
       : deliver_(std::move(deliver)), preserved_(std::move(preserved)) {}
 
   void WorkerLoop();
+  void Halt(ModuleIndex module);
   // Runs one operation against `store` (null: the module has none) and answers it.
   void Run(ModuleIndex module, BackingStore* store, const std::string& divergent_root, DiskOp& op);
 

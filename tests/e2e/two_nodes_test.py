@@ -103,6 +103,21 @@ class TwoNodesTest(unittest.TestCase):
         with open(os.path.join(c.backing("b", "web"), "after"), "rb") as f:
             self.assertEqual(f.read(), b"after\n")
 
+    def test_a_second_duetd_for_the_same_node_is_refused_and_the_first_keeps_serving(self):
+        c = self.cluster
+        self.start_pair()
+        second = subprocess.run(
+            ["unshare", "-m", "--propagation", "private",
+             os.path.join(BIN, "adapters/daemon/duetd"), "--config", c.config, "--node", "a"],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(second.returncode, 1, second.stderr)
+        self.assertIn("another duetd runs with the state directory", second.stderr)
+        mnt = c.mountpoint("web")
+        c.sh("a", f"echo still > {mnt}/still")
+        with open(os.path.join(c.backing("b", "web"), "still"), "rb") as f:
+            self.assertEqual(f.read(), b"still\n")
+        self.assertEqual(c.module_status("a", "web")["state"], "PRIM")
+
     def test_a_key_others_can_read_stops_duetd_at_start_with_the_reason(self):
         c = self.cluster
         os.chmod(os.path.join(c.dir, "cluster.key"), 0o644)

@@ -116,6 +116,22 @@ TEST(ReplicationLink, Node0DialsNode1AndFramesFlowInOrderBothWays) {
   EXPECT_EQ(listener->counters().TotalDrops() + dialer->counters().TotalDrops(), 0u);
 }
 
+TEST(ReplicationLink, ResetEndsTheConnectionOnBothSidesAndTheDialerReconnects) {
+  asio::io_context io;
+  Events at0, at1;
+  auto listener = StartListener(io, at1);
+  auto dialer = StartLink(io, 0, {}, {"127.0.0.3", listener->listen_endpoint().port()}, at0);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 1 && at1.connected == 1; }));
+  listener->Reset("frame 7 does not decode");
+  ASSERT_TRUE(
+      RunUntil(io, [&] { return at1.disconnects.size() == 1 && at0.disconnects.size() == 1; }));
+  EXPECT_EQ(at1.disconnects[0], "frame 7 does not decode");
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 2 && at1.connected == 2; }));
+  EXPECT_TRUE(dialer->Send(Bytes("after the reset")));
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.frames.size() == 1; }));
+  EXPECT_EQ(at1.frames[0], "after the reset");
+}
+
 TEST(ReplicationLink, SendWithoutAConnectionIsRefused) {
   asio::io_context io;
   Events at1;

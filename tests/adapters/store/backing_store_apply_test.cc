@@ -2,6 +2,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 
+#include "adapters/errno_payload.h"
 #include "adapters/store/backing_store.h"
 #include "adapters/store/errno_status.h"
 #include "gmock/gmock.h"
@@ -312,6 +313,15 @@ TEST_F(FullDiskTest, AWriteThatDoesNotFitIsResourceExhaustedAndLeavesNoNewFile) 
   EXPECT_THAT(std::string(status.message()), StartsWith("ENOSPC: write"));
   EXPECT_THAT(std::string(status.message()), HasSubstr("'big'"));
   EXPECT_FALSE(Exists(At("big")));
+}
+
+TEST(ErrnoStatusTest, TheErrnoRidesAlongSoTheMountGivesTheApplicationExactlyIt) {
+  for (int err : {ENOSPC, EIO, ENOTEMPTY, ENAMETOOLONG, EMLINK}) {
+    absl::Status status = ErrnoStatus(err, "rename", "a -> b");
+    auto payload = status.GetPayload(kErrnoPayloadUrl);
+    ASSERT_TRUE(payload.has_value()) << status;
+    EXPECT_EQ(std::string(*payload), std::to_string(err));
+  }
 }
 
 TEST(ErrnoStatusTest, EachErrnoTheEngineActsOnHasItsCode) {

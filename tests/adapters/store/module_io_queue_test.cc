@@ -268,6 +268,23 @@ TEST_F(ModuleIoQueueTest, PreserveDivergentKeepsThePathsAsTheEarlierOperationsLe
   EXPECT_FALSE(Exists(tmp_ / "root0/f"));
 }
 
+TEST_F(ModuleIoQueueTest, AFailedPreserveDivergentStopsTheResyncBehindItFromOverwriting) {
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(2);
+  ASSERT_NE(queue, nullptr);
+  // Copies kept inside the backing root are refused: the preserve fails.
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "root0/kept").ok());
+  queue->Submit(ApplyMutation{0, 1, Write("f", 0, "divergent"), false});
+  queue->Submit(PreserveDivergent{0, {"f"}});
+  queue->Submit(ApplyMutation{0, 2, Write("f", 0, "RESYNCED!"), false});
+  ASSERT_TRUE(answers_.WaitForPreserved(1));
+  ASSERT_FALSE(answers_.preserved()[0].second.ok());
+  queue->Submit(ApplyMutation{0, 3, Write("f", 0, "later....."), false});
+  queue->Shutdown();
+  // Only the write before the preserve was answered; the divergent bytes are still there.
+  EXPECT_EQ(answers_.inputs().size(), 1u);
+  EXPECT_EQ(ReadFile(tmp_ / "root0/f"), "divergent");
+}
+
 TEST_F(ModuleIoQueueTest, ShutdownAbandonsWaitingOperationsAndAnswersNothingAfter) {
   Gate gate;
   std::unique_ptr<ModuleIoQueue> queue = StartQueue(1, [&](Input input) {
