@@ -140,6 +140,18 @@ INSTANTIATE_TEST_SUITE_P(
         Case{6972575345909460272ull, nullptr, std::nullopt,
              "acknowledged fsync lost: as above (held writes made alone outlived a step-down)",
              true},
+        // Pinned by ReplicaPrimaryStreamTest.AWriteMadeAloneWhoseApplyReturnsAfterAHandoverFails.
+        Case{6122431381503578142ull, nullptr, std::nullopt,
+             "acknowledged fsync lost: a write made alone was still on its way to the disk at a "
+             "handover; its apply came back, was held, and was acknowledged in the next term",
+             true},
+        // Pinned by JournalCompactionTest.ASingleCreateThenRenameIsKeptAsItCame.
+        Case{12555825197909023099ull, nullptr, std::nullopt,
+             "replicas differ (owners): 'create A ... rename A->B' compacted to 'create B' made a "
+             "fresh file on a copy where the replay would have moved an existing A",
+             true},
+        Case{17343419321950661437ull, nullptr, std::nullopt, "replicas differ (a size): as above",
+             true},
         // Pinned by NodeTest.OwnerThatAcknowledgedWritesAloneKeepsTheModuleFromAPeerLackingThem.
         Case{2746044204498002376ull, nullptr, std::nullopt,
              "acknowledged fsync lost: back from a daemon restart, an owner that had "
