@@ -64,13 +64,14 @@ std::vector<pid_t> AppGroups::Recorded(const std::string& module) const {
 }
 
 absl::Status AppGroups::Prune(const std::string& module) const {
+  const std::string path = PathOf(module), temporary = path + ".new";
+  if (::access(path.c_str(), F_OK) != 0 && errno == ENOENT) return absl::OkStatus();
   std::vector<pid_t> groups = Recorded(module);
   std::string text;
   for (pid_t group : groups) {
     if (GroupAlive(group)) absl::StrAppend(&text, group, "\n");
   }
   // Written aside and renamed over: a crash in between leaves the old record, never none.
-  const std::string path = PathOf(module), temporary = path + ".new";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
     return absl::InternalError(absl::StrCat("cannot open ", temporary, ": ", strerror(errno)));
