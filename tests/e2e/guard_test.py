@@ -97,13 +97,14 @@ class GuardTest(unittest.TestCase):
         with open(self.cluster.log_path(node), errors="replace") as f:
             return f.read()
 
-    def start_pair(self):
+    def start_pair(self, vip=True):
         c = self.cluster
         c.start("a")
         c.start("b")
         c.wait_state("a", "web", "PRIM")
         c.wait_state("b", "web", "SECOND")
-        c.wait_for("the VIP on a", self.vip_present, 30)
+        if vip:
+            c.wait_for("the VIP on a", self.vip_present, 30)
         return c.wait_for("a's applications", lambda: self.applications("a"), 30)
 
     def assert_nothing_left_serving(self, guard, apps):
@@ -178,6 +179,19 @@ class GuardTest(unittest.TestCase):
         self.assertIn("guard: stopping on signal 15 (SIGTERM)", log)
         self.assertIn("duetd (pid", log)
         self.assertNotIn("restarting", log)
+
+    def test_a_vip_that_cannot_be_assigned_is_the_modules_problem_in_status(self):
+        c = self.cluster
+        with open(c.config) as f:
+            config = f.read()
+        with open(c.config, "w") as f:
+            f.write(config.replace(f'interface = "{self.interface}"', 'interface = "nosuchif0"'))
+        self.start_pair(vip=False)  # the module serves, but without its VIP
+        problem = c.module_status("a", "web")["problem"]
+        self.assertEqual(problem, f"cannot assign VIP {VIP}/24 on nosuchif0: no such interface")
+        self.assertEqual(c.module_status("b", "web")["problem"], "")
+        self.assertIn("problem: cannot assign VIP", c.duetctl("a", "status").stdout)
+        self.assertIn(problem, c.log_tail("a"))
 
     def test_sigterm_to_a_lone_daemon_kills_what_its_scripts_left_in_their_groups(self):
         c = self.cluster
