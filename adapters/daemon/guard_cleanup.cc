@@ -265,7 +265,9 @@ void CleanUpAfterDaemon(const NodeFootprint& footprint, const std::string& reaso
   if (std::vector<ProcessInfo> left = DescendantsOf(::getpid()); !left.empty()) {
     log.Node(absl::StrCat("guard: still running after SIGKILL: ", Names(left)));
   }
-  // 3. The mounts: the applications are gone, so nothing writes to them any more.
+  // 3. The mounts, only now: an application still running after a detach would resolve its
+  // absolute paths to the directory under the mount and write there, unreplicated and hidden
+  // by the next mount; while the dead mount is in place it only gets ENOTCONN.
   for (const NodeFootprint::ModuleDirectories& m : footprint.modules) {
     for (const std::string& directory : m.directories) {
       absl::StatusOr<int> detached = DetachDuetMounts(directory);

@@ -12,7 +12,8 @@
 //    KillDescendants kills exactly those; a recorded process group (app_groups.h) is only
 //    signalled while it holds such a descendant, so a reused group id is never signalled.
 //  - Mounts: only Duet's own FUSE mounts (type fuse.duet) are detached, lazily (MNT_DETACH),
-//    top first; a file system the operator mounted under the directory stays.
+//    top first; a file system the operator mounted under the directory stays. The cleanup
+//    detaches them after killing the applications (see CleanUpAfterDaemon for why).
 //  - CleanUpAfterDaemon touches nothing while another duetd holds the state directory's lock
 //    (a second duetd that failed to start must not strip the first one's node).
 #ifndef DUET_ADAPTERS_DAEMON_GUARD_CLEANUP_H_
