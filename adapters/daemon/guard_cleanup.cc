@@ -247,9 +247,11 @@ void CleanUpAfterDaemon(const NodeFootprint& footprint, const std::string& reaso
   }
   // 2. The applications: each module's recorded groups, then whatever left its group.
   AppGroups groups(RunDirOf(footprint.state_dir));
+  std::set<pid_t> group_members;
   for (const NodeFootprint::ModuleDirectories& m : footprint.modules) {
     for (pid_t group : groups.Recorded(m.module)) {
       std::vector<ProcessInfo> members = KillGroupOfDescendants(group);
+      for (const ProcessInfo& p : members) group_members.insert(p.pid);
       if (!members.empty()) {
         log.Module(m.module, absl::StrCat("guard: killed process group ", group, ": ",
                                           Names(members), " (", reason, ")"));
@@ -258,6 +260,8 @@ void CleanUpAfterDaemon(const NodeFootprint& footprint, const std::string& reaso
     groups.Forget(m.module);
   }
   std::vector<ProcessInfo> rest = KillDescendants(absl::Seconds(5));
+  // A group member may not have died yet when the sweep looks: it is logged with its group.
+  std::erase_if(rest, [&](const ProcessInfo& p) { return group_members.contains(p.pid); });
   if (!rest.empty()) {
     log.Node(absl::StrCat("guard: killed what duetd's processes left running: ", Names(rest), " (",
                           reason, ")"));
