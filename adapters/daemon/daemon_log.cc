@@ -68,7 +68,7 @@ void DaemonLog::WriteModuleFile(absl::string_view module, absl::string_view line
     std::rename(path.c_str(), (path + ".1").c_str());
   }
   if (file.f == nullptr) {
-    file.f = std::fopen(path.c_str(), "a");
+    file.f = std::fopen(path.c_str(), "ae");
     if (file.f == nullptr) {
       if (!file.failed) {
         WriteConsole(absl::StrCat(node_, " ", module, ": cannot write the module log ", path, ": ",

@@ -1,6 +1,7 @@
 #include "adapters/daemon/duetd.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -98,6 +99,15 @@ absl::Status Duetd::Init() {
   metadata_ = std::move(recovered->store);
 
   const bool lost_unsynced = MachineRestartedSinceLastRun(state_dir_);
+  app_groups_.emplace(RunDirOf(state_dir_));
+  if (lost_unsynced) {
+    // After a machine restart the recorded group ids name nothing of ours any more.
+    for (const ModuleConfig& mc : config_.modules) app_groups_->Forget(mc.name);
+  } else {
+    // An application left running by an earlier run that had no guard is not ours to serve
+    // yet: the engine says when it runs.
+    KillAppGroups("left by an earlier run");
+  }
   auto node = std::make_unique<Node>(config_, self_, RandomSeed(), std::move(recovered->persisted),
                                      MonotonicNow());
   const uint64_t incarnation = node->incarnation();
@@ -124,11 +134,17 @@ absl::Status Duetd::Init() {
   if (!queue.ok()) return queue.status();
   io_queue_ = *std::move(queue);
 
-  scripts_ =
-      std::make_unique<ScriptRunner>(io_, [this](std::string_view module, std::string_view line) {
+  ScriptRunner::Options script_options;
+  script_options.on_started = [this](std::string_view module, pid_t group) {
+    RecordAppGroup(module, group);
+  };
+  scripts_ = std::make_unique<ScriptRunner>(
+      io_,
+      [this](std::string_view module, std::string_view line) {
         log_.Module(absl::string_view(module.data(), module.size()),
                     absl::string_view(line.data(), line.size()));
-      });
+      },
+      std::move(script_options));
 
   vip::VipManager::Options vip_options;
   vip_options.on_announcement_failure = [this](const absl::Status& s) {
@@ -305,6 +321,7 @@ void Duetd::OnReplicationFrame(std::span<const uint8_t> frame) {
 void Duetd::OnAdmin(const AdminRequest& request, AdminServer::Respond respond) {
   if (request.kind != AdminRequestKind::kVerb) {
     NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow());
+    for (const Module& mod : modules_) view.problems.push_back(mod.problem);
     respond(FormatAdminReply(absl::OkStatus(), request.kind == AdminRequestKind::kStatusJson
                                                    ? FormatStatusJson(view)
                                                    : FormatStatusTable(view)));
@@ -371,15 +388,7 @@ void Duetd::Carry(const Action& action) {
               runner.Stop();
             }
           },
-          [&](const SetVip& a) {
-            for (const VipConfig& v : config_.modules[a.module].vips) {
-              absl::Status s = a.assigned ? vips_->Assign(v) : vips_->Release(v);
-              log_.Module(config_.modules[a.module].name,
-                          s.ok() ? absl::StrCat("VIP ", v.address, " on ", v.interface,
-                                                a.assigned ? " assigned" : " released")
-                                 : std::string(s.message()));
-            }
-          },
+          [&](const SetVip& a) { SetModuleVips(a.module, a.assigned); },
           [&](const SetWritable& a) {
             for (auto& mount : modules_[a.module].mounts) mount->SetWritable(a.writable);
           },
@@ -409,10 +418,57 @@ void Duetd::Carry(const Action& action) {
       action);
 }
 
+void Duetd::SetModuleVips(ModuleIndex m, bool assigned) {
+  const std::string& name = config_.modules[m].name;
+  std::string problem;
+  for (const VipConfig& v : config_.modules[m].vips) {
+    absl::Status s = assigned ? vips_->Assign(v) : vips_->Release(v);
+    if (s.ok()) {
+      log_.Module(name, absl::StrCat("VIP ", v.address, " on ", v.interface,
+                                     assigned ? " assigned" : " released"));
+      continue;
+    }
+    // The engine has no input for "the VIP could not be assigned" (a checker failure is the
+    // application's, with its own budget), so the failure is shown, not acted on: the log and
+    // `duetctl status` say the module is serving without it.
+    const std::string what =
+        absl::StrCat(assigned ? "cannot assign " : "cannot release ", s.message());
+    log_.Module(name, what);
+    if (problem.empty()) problem = what;
+  }
+  modules_[m].problem = problem;
+}
+
+void Duetd::RecordAppGroup(std::string_view module, pid_t group) {
+  const std::string name(module);
+  // Groups that have ended are dropped first: their ids may come back as someone else's.
+  absl::Status s = app_groups_->Prune(name);
+  if (s.ok()) s = app_groups_->Record(name, group);
+  if (!s.ok()) {
+    log_.Module(name, absl::StrCat("cannot record process group ", group, " (the guard will ",
+                                   "still find its processes): ", s.message()));
+  }
+}
+
+void Duetd::KillAppGroups(const std::string& why) {
+  if (!app_groups_) return;
+  for (const ModuleConfig& mc : config_.modules) {
+    for (pid_t group : app_groups_->Recorded(mc.name)) {
+      if (!GroupAlive(group)) continue;
+      ::kill(-group, SIGKILL);
+      log_.Module(mc.name, absl::StrCat("killed process group ", group, " (", why, ")"));
+    }
+    app_groups_->Forget(mc.name);
+  }
+}
+
 void Duetd::Stop() {
   if (stopped_) return;
   stopped_ = true;
   if (scripts_) scripts_->KillAll();
+  // What the scripts left running in their groups (the applications) stops with the node:
+  // nothing may keep writing under a directory whose mount is about to go.
+  KillAppGroups("duetd stopping");
   // A stopped daemon serves nothing: every configured VIP goes (absent ones are no-ops), also
   // one whose release a fail-stop skipped.
   if (vips_) {

@@ -16,6 +16,7 @@
 //                                            next action: C4; a failure stops the daemon)
 //
 // Layout under the node's state_dir: metadata/ (the store), log/ (module logs), boot_id,
+// run/<module>.pgids (the process groups of the module's scripts, app_groups.h),
 // modules/<module>/data/<i>/ (the backing directory of the module's i-th configured
 // directory; mutation paths start with "<i>/"), modules/<module>/divergent/ (copies kept
 // by a split-brain resync).
@@ -30,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "adapters/daemon/admin_server.h"
+#include "adapters/daemon/app_groups.h"
 #include "adapters/daemon/daemon_log.h"
 #include "adapters/daemon/node_loop.h"
 #include "adapters/fuse/replicated_mount.h"
@@ -62,8 +64,9 @@ class Duetd {
   Duetd(const Duetd&) = delete;
   Duetd& operator=(const Duetd&) = delete;
 
-  // Stops at once: scripts' process groups killed, mounts detached, sockets closed. The
-  // engine is not consulted: the peer sees this node vanish, as after a crash.
+  // Stops at once: the process groups of every script this daemon started killed (so also the
+  // applications they left running there), VIPs released, mounts detached, sockets closed.
+  // The engine is not consulted: the peer sees this node vanish, as after a crash.
   void Stop();
   // Set when a Persist or PreserveDivergent failed: the daemon must exit (fail-stop).
   const absl::Status& fatal() const { return fatal_; }
@@ -81,11 +84,15 @@ class Duetd {
   void OnPeerDatagram(int link, std::span<const uint8_t> payload);
   void OnWitnessDatagram(std::span<const uint8_t> payload);
   void OnReplicationFrame(std::span<const uint8_t> frame);
+  void SetModuleVips(ModuleIndex m, bool assigned);
+  void RecordAppGroup(std::string_view module, pid_t group);
+  void KillAppGroups(const std::string& why);
 
   struct Module {
     std::string root;
     std::vector<std::unique_ptr<ReplicatedMount>> mounts;  // one per configured directory
     std::unique_ptr<CheckerRunner> checkers;
+    std::string problem;  // what could not be carried out (duetctl status), "" when nothing
   };
 
   boost::asio::io_context& io_;
@@ -101,6 +108,7 @@ class Duetd {
   std::unique_ptr<net::UdpLink> witness_link_;
   std::unique_ptr<net::ReplicationLink> replication_;
   std::unique_ptr<store::ModuleIoQueue> io_queue_;
+  std::optional<AppGroups> app_groups_;
   std::unique_ptr<ScriptRunner> scripts_;
   std::unique_ptr<vip::VipManager> vips_;
   std::vector<Module> modules_;

@@ -1,4 +1,5 @@
-// duetd --config FILE [--node NAME]: one node of a Duet pair (adapters/daemon/duetd.h).
+// duetd [--config FILE] [--node NAME] [--no-guard]: one node of a Duet pair
+// (adapters/daemon/duetd.h), run under its guard (adapters/daemon/guard.h) unless --no-guard.
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -7,24 +8,67 @@
 #include "adapters/daemon/config_file.h"
 #include "adapters/daemon/daemon_log.h"
 #include "adapters/daemon/duetd.h"
+#include "adapters/daemon/guard.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
 
+namespace {
+
+constexpr char kUsage[] =
+    "usage: duetd [--config FILE] [--node NAME] [--no-guard]\n"
+    "  --config FILE  the cluster configuration (default /etc/duet/duet.toml)\n"
+    "  --node NAME    which node of it this is (default: the host name)\n"
+    "  --no-guard     run the daemon alone, without its guard (for debugging only: if it dies,\n"
+    "                 its VIPs, mounts and applications stay behind)\n"
+    "duetd runs as two processes: a small guard and, as its child, the daemon. When the daemon\n"
+    "dies for any reason, the guard at once releases this node's VIPs, kills what the modules'\n"
+    "scripts started, lazily detaches the modules' mounts, logs it, and starts the daemon again\n"
+    "(after 1s, doubling up to 30s after crashes less than a minute after a start; no more\n"
+    "after 5 such crashes within 10 minutes).\n"
+    "SIGTERM/SIGINT to the guard stop the daemon, then the guard cleans up and exits.\n"
+    "Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (the reason is logged);\n"
+    "2 bad command line; 3 (--no-guard) stopped because metadata or kept copies could not be\n"
+    "written (fail-stop; the guard restarts the daemon instead); 4 the guard stopped restarting\n"
+    "a daemon that kept crashing.\n";
+
+// The daemon itself; returns its exit status.
+int RunDaemon(const duet::Config& config, duet::NodeIndex self) {
+  std::signal(SIGPIPE, SIG_IGN);
+  duet::daemon::DaemonLog log(config.nodes[self].name, config.StateDirOf(self) + "/log");
+  boost::asio::io_context io;
+  absl::StatusOr<std::unique_ptr<duet::daemon::Duetd>> daemon =
+      duet::daemon::Duetd::Start(io, config, self, log);
+  if (!daemon.ok()) {
+    log.Node(absl::StrCat("cannot start: ", daemon.status().message()));
+    return daemon.status().code() == absl::StatusCode::kAborted ? 3 : 1;
+  }
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    log.Node(absl::StrCat("stopping on signal ", signal));
+    io.stop();
+  });
+  io.run();
+  const bool failed = !(*daemon)->fatal().ok();
+  (*daemon)->Stop();
+  return failed ? 3 : 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string config_path = duet::daemon::kDefaultConfigPath, node_name;
+  bool guarded = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
-      std::cout << "usage: duetd [--config FILE] [--node NAME]\n"
-                   "  --config FILE  the cluster configuration (default /etc/duet/duet.toml)\n"
-                   "  --node NAME    which node of it this is (default: the host name)\n"
-                   "Exit codes: 0 stopped by SIGTERM/SIGINT; 1 could not start (the reason is\n"
-                   "logged); 2 bad command line; 3 stopped because metadata or kept copies\n"
-                   "could not be written (fail-stop).\n";
+      std::cout << kUsage;
       return 0;
     }
     if ((a == "--config" || a == "--node") && i + 1 < argc) {
       (a == "--config" ? config_path : node_name) = argv[++i];
+    } else if (a == "--no-guard") {
+      guarded = false;
     } else {
       std::cerr << "duetd: unexpected argument '" << a << "' (duetd --help)\n";
       return 2;
@@ -40,23 +84,10 @@ int main(int argc, char** argv) {
     std::cerr << "duetd: " << self.status().message() << "\n";
     return 1;
   }
-  std::signal(SIGPIPE, SIG_IGN);
-  duet::daemon::DaemonLog log(config->nodes[*self].name, config->StateDirOf(*self) + "/log");
-  boost::asio::io_context io;
-  absl::StatusOr<std::unique_ptr<duet::daemon::Duetd>> daemon =
-      duet::daemon::Duetd::Start(io, *config, *self, log);
-  if (!daemon.ok()) {
-    log.Node(absl::StrCat("cannot start: ", daemon.status().message()));
-    return daemon.status().code() == absl::StatusCode::kAborted ? 3 : 1;
-  }
-  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const boost::system::error_code& error, int signal) {
-    if (error) return;
-    log.Node(absl::StrCat("stopping on signal ", signal));
-    io.stop();
-  });
-  io.run();
-  const bool failed = !(*daemon)->fatal().ok();
-  (*daemon)->Stop();
-  return failed ? 3 : 0;
+  if (!guarded) return RunDaemon(*config, *self);
+  // The guard forks the daemon before anything here has started a thread.
+  duet::daemon::DaemonLog guard_log(config->nodes[*self].name, config->StateDirOf(*self) + "/log");
+  duet::daemon::GuardOptions options;
+  options.footprint = duet::daemon::FootprintOf(*config, *self);
+  return duet::daemon::RunGuarded(options, guard_log, [&] { return RunDaemon(*config, *self); });
 }

@@ -19,6 +19,10 @@ std::string Bytes(uint64_t n) {
 
 const char* Bool(bool b) { return b ? "true" : "false"; }
 
+std::string ProblemOf(const NodeStatusView& view, size_t m) {
+  return m < view.problems.size() ? view.problems[m] : std::string();
+}
+
 }  // namespace
 
 NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now) {
@@ -80,6 +84,9 @@ std::string FormatStatusTable(const NodeStatusView& view) {
       detail += (detail.empty() ? "" : "; ") + std::string("replication refused: ") +
                 s.replication_refused;
     }
+    if (const std::string problem = ProblemOf(view, m); !problem.empty()) {
+      detail += (detail.empty() ? "" : "; ") + std::string("problem: ") + problem;
+    }
     out += absl::StrFormat("%-16s %-7s %-11s %-9s %-6s %-10s %s\n", config.modules[m].name,
                            ModuleStateName(s.state), DataStateName(s.data), AppRoleName(s.app_role),
                            config.nodes[s.owner].name, Bytes(s.replication_lag_bytes), detail);
@@ -108,7 +115,8 @@ std::string FormatStatusJson(const NodeStatusView& view) {
         ",\"replication_refused\":", JsonString(s.replication_refused), ",\"resync\":{",
         "\"active\":", Bool(s.resync.active), ",\"source\":", Bool(s.resync.source),
         ",\"bytes_total\":", s.resync.bytes_total, ",\"bytes_done\":", s.resync.bytes_done,
-        ",\"eta_seconds\":", absl::StrFormat("%.1f", absl::ToDoubleSeconds(s.resync.eta)), "}}");
+        ",\"eta_seconds\":", absl::StrFormat("%.1f", absl::ToDoubleSeconds(s.resync.eta)), "}",
+        ",\"problem\":", JsonString(ProblemOf(view, m)), "}");
   }
   return out + "]}\n";
 }

@@ -7,7 +7,10 @@
 //                 "script": str|null, "writable": bool, "vip_assigned": bool,
 //                 "replication_lag_bytes": int, "replication_refused": str,
 //                 "resync": {"active": bool, "source": bool, "bytes_total": int,
-//                            "bytes_done": int, "eta_seconds": number}}]}
+//                            "bytes_done": int, "eta_seconds": number},
+//                 "problem": str}]}
+// "problem" is what the daemon could not carry out for the module ("" when nothing), e.g. a
+// VIP it could not assign, with the system's reason.
 #ifndef DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
 #define DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
 
@@ -24,6 +27,7 @@ struct NodeStatusView {
   NodeIndex self = 0;
   bool peer_alive = false;
   std::vector<ModuleStatus> modules;  // in config order
+  std::vector<std::string> problems;  // per module, may be shorter: "" or missing is none
 };
 
 NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now);

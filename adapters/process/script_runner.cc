@@ -106,6 +106,7 @@ void ScriptRunner::Run(ScriptRequest request, ExitCallback on_exit) {
     return;
   }
   log(absl::StrCat("started ", path, ", process group ", (*child)->pid()));
+  if (options_.on_started) options_.on_started(request.module, (*child)->pid());
   started_.push_back(Started{request.module, prefix, *child});
 }
 

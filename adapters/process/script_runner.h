@@ -21,6 +21,9 @@
 //  - KillAll sends SIGKILL to the group of every script still running; their on_exit calls
 //    follow from the loop. The destructor does the same but calls no callback any more;
 //    the killed scripts are reaped by the loop, or when the io_context is destroyed.
+//  - Options::on_started is told each started script's process group id (its pid), before
+//    Run returns: what the script leaves running in that group (the application) is found
+//    there later, by whoever must stop it.
 //  - All calls and callbacks on the io_context's thread; callbacks may call Run or KillAll.
 #ifndef DUET_ADAPTERS_PROCESS_SCRIPT_RUNNER_H_
 #define DUET_ADAPTERS_PROCESS_SCRIPT_RUNNER_H_
@@ -62,8 +65,11 @@ class ScriptRunner {
   // (a timeout, a kill, a script that could not start).
   using LogCallback = std::function<void(std::string_view module, std::string_view line)>;
 
+  using StartedCallback = std::function<void(std::string_view module, pid_t process_group)>;
+
   struct Options {
     absl::Duration kill_grace = absl::Seconds(5);  // between SIGTERM and SIGKILL
+    StartedCallback on_started;                    // may be empty
   };
 
   ScriptRunner(boost::asio::io_context& io, LogCallback log);

@@ -2,9 +2,10 @@
 
 Two duetd processes, nodes "a" (127.0.0.2) and "b" (127.0.0.3), each in its own mount
 namespace (unshare -m), so both mount the modules' directories at the same paths; optionally
-a duet-witness on 127.0.0.4. Everything lives in one temporary directory. close() stops every
-process the cluster started (by PID, including whatever a daemon left in its mount namespace)
-and removes the directory, also when a test fails.
+a duet-witness on 127.0.0.4. Each node is a guard process (the one started, in the namespace)
+and its daemon child (daemon_pid). Everything lives in one temporary directory. close() stops
+every process the cluster started (by PID, including whatever a daemon left in its mount
+namespace) and removes the directory, also when a test fails.
 
 Waits poll `duetctl status --json` with a timeout; nothing sleeps a fixed time for a state.
 """
@@ -27,8 +28,9 @@ class ClusterError(AssertionError):
 
 
 class Cluster:
-    def __init__(self, bin_dir, modules, witness=False, ack="applied"):
-        """modules: list of (name, default_primary) pairs."""
+    def __init__(self, bin_dir, modules, witness=False, ack="applied", module_lines=None):
+        """modules: list of (name, default_primary) pairs; module_lines: optional
+        {module name: [extra TOML lines of its [[module]] table]} (scripts, vips...)."""
         if os.geteuid() != 0:
             raise ClusterError("the end-to-end tests need root (FUSE mounts, namespaces)")
         if not os.path.exists("/dev/fuse"):
@@ -67,6 +69,7 @@ class Cluster:
             os.makedirs(self.mountpoint(name), exist_ok=True)
             lines += ["[[module]]", f'name = "{name}"', f'default_primary = "{primary}"',
                       f'directories = ["{self.mountpoint(name)}"]', f'ack = "{ack}"']
+            lines += (module_lines or {}).get(name, [])
         self.config = os.path.join(self.dir, "duet.toml")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -83,12 +86,14 @@ class Cluster:
         return os.path.join(self.dir, f"{node}.out")
 
     # Processes.
-    def start(self, node):
+    def start(self, node, guard=True):
+        """Starts the node's duetd (its guard, which forks the daemon; guard=False: the daemon
+        alone, --no-guard) in a new mount namespace; returns the PID started."""
         out = open(self.log_path(node), "ab")
         proc = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private",
              os.path.join(self.bin, "adapters/daemon/duetd"), "--config", self.config,
-             "--node", node],
+             "--node", node] + ([] if guard else ["--no-guard"]),
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
         out.close()
         self.pids[node] = proc
@@ -115,8 +120,26 @@ class Cluster:
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
         out.close()
 
+    def daemon_pid(self, node, timeout=30, not_pid=None):
+        """The PID of the node's daemon: the guard's child running duetd (other than
+        `not_pid`), waited for."""
+        guard = self.pids[node].pid
+        exe = os.path.realpath(os.path.join(self.bin, "adapters/daemon/duetd"))
+        def find():
+            for pid in _children_of(guard):
+                try:
+                    if os.readlink(f"/proc/{pid}/exe") == exe and pid != not_pid:
+                        return pid
+                except OSError:
+                    pass
+            return None
+        return self.wait_for(f"the daemon of {node}", find, timeout)
+
     def kill(self, node, sig=signal.SIGKILL):
-        """Kills the node's daemon and everything left in its mount namespace."""
+        """SIGKILL: the node dies at once (its guard, its daemon and everything in its mount
+        namespace, guard first so nothing is cleaned up, as when a machine dies). Another
+        signal goes to the guard (or the lone daemon), which is waited for; whatever is left in
+        the namespace is killed after."""
         proc = self.pids.get(node)
         if proc is None:
             return
@@ -125,6 +148,12 @@ class Cluster:
             proc.send_signal(sig)
         except ProcessLookupError:
             pass
+        if sig == signal.SIGKILL and ns:
+            for pid in self._pids_in_namespace(ns):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
         proc.wait(timeout=30)
         if ns:
             for pid in self._pids_in_namespace(ns):
@@ -212,6 +241,31 @@ class Cluster:
         if check and r.returncode != 0:
             raise ClusterError(f"on {node}: {command}: rc {r.returncode}: {r.stderr}")
         return r
+
+
+def _children_of(parent):
+    """The PIDs whose parent is `parent`, from /proc."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+                if int(stat[stat.rindex(")") + 2:].split()[1]) == parent:
+                    children.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return children
+
+
+def process_alive(pid):
+    """Whether `pid` runs (a zombie does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2] != "Z"
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def tree_of(root):

@@ -58,5 +58,25 @@ TEST(StatusFormatTest, AFreshNodeShowsEveryModuleWaitingWithItsReason) {
   EXPECT_NE(table.find(ModuleStateName(view.modules[1].state)), std::string::npos) << table;
 }
 
+TEST(StatusFormatTest, AModuleProblemShowsInTheTableAndTheJson) {
+  absl::StatusOr<Config> config = ParseConfig(kConfig, "duet.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::Time now = absl::FromUnixSeconds(1000);
+  Node node(*config, 0, 1, PersistedNode{}, now);
+  node.Start(now);
+  NodeStatusView view = StatusOf(*config, node, now);
+  view.problems = {"cannot assign VIP 10.0.0.100/24 on eth9: no such interface", ""};
+  std::string table = FormatStatusTable(view);
+  EXPECT_NE(table.find("problem: cannot assign VIP 10.0.0.100/24 on eth9: no such interface"),
+            std::string::npos)
+      << table;
+  std::string json = FormatStatusJson(view);
+  EXPECT_NE(json.find("\"problem\":\"cannot assign VIP 10.0.0.100/24 on eth9: no such "
+                      "interface\"}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"problem\":\"\"}]}"), std::string::npos) << json;
+}
+
 }  // namespace
 }  // namespace duet::daemon

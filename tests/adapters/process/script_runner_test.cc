@@ -40,12 +40,14 @@ using ::testing::Not;
 class ScriptRunnerTest : public ::testing::Test {
  protected:
   ScriptRunner MakeRunner(absl::Duration kill_grace = absl::Seconds(5)) {
+    ScriptRunner::Options options;
+    options.kill_grace = kill_grace;
     return ScriptRunner(
         io_,
         [this](std::string_view module, std::string_view line) {
           log_.push_back(std::string(module) + "|" + std::string(line));
         },
-        ScriptRunner::Options{kill_grace});
+        std::move(options));
   }
 
   ScriptRequest Request(ScriptKind kind, uint64_t run_id = 1) {
@@ -210,6 +212,30 @@ TEST_F(ScriptRunnerTest, ScriptInheritsNoDescriptorSignalMaskOrIgnoredSignalOfTh
   };
   EXPECT_EQ(mask("SigBlk:"), 0u);
   EXPECT_EQ(mask("SigIgn:") & (uint64_t{1} << (SIGPIPE - 1)), 0u);
+}
+
+TEST_F(ScriptRunnerTest, OnStartedIsToldTheProcessGroupWhereTheScriptLeavesItsApplication) {
+  dir_.WriteScript("start_prim", "sleep 1000 </dev/null >/dev/null 2>&1 &\necho pid=$!");
+  std::vector<std::pair<std::string, pid_t>> started;
+  ScriptRunner::Options options;
+  options.on_started = [&](std::string_view module, pid_t group) {
+    started.emplace_back(std::string(module), group);
+  };
+  ScriptRunner runner(
+      io_, [this](std::string_view, std::string_view line) { log_.push_back(std::string(line)); },
+      options);
+
+  ScriptResult result = RunToExit(runner, Request(ScriptKind::kStartPrim));
+
+  EXPECT_EQ(result.exit_code, 0);
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].first, "web");
+  std::optional<pid_t> application = PrintedPid("pid=");
+  ASSERT_TRUE(application.has_value());
+  // The script is gone; its application still runs in the group the runner named.
+  EXPECT_EQ(getpgid(*application), started[0].second);
+  kill(-started[0].second, SIGKILL);
+  EXPECT_TRUE(WaitGroupGone(io_, started[0].second));
 }
 
 TEST_F(ScriptRunnerTest, ExitCodeIsReportedWithTheRunId) {
