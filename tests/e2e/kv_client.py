@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 
-REQUEST_TIMEOUT_S = 0.5
+REQUEST_TIMEOUT_S = 0.25
 
 
 def put(url, key, value):
