@@ -55,10 +55,13 @@ def handler_for(store):
     class Handler(BaseHTTPRequestHandler):
         def reply(self, code, body):
             data = body.encode()
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting; it retries the same write
 
         def do_PUT(self):
             if not self.path.startswith("/kv/"):
