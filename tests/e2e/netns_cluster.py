@@ -298,7 +298,8 @@ class NetnsCluster:
     # Teardown.
     def _on_signal(self, signum, frame):
         self.close()
-        raise KeyboardInterrupt if signum == signal.SIGINT else SystemExit(128 + signum)
+        # Not SystemExit: unittest would take it for one test's error and run the next one.
+        raise KeyboardInterrupt(f"stopped by signal {signum}; the cluster is torn down")
 
     def detach(self):
         """Leaves everything running: close() then only restores the signal handlers."""
