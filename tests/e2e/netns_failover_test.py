@@ -37,7 +37,7 @@ class NetnsFailoverTest(unittest.TestCase):
         c.kill_node("a")
         c.wait_state("b", "alpha", "ALONE")
         self.assertTrue(c.has_vip("b", "alpha"))
-        self.assertTrue(c.service_running("b", "alpha"))
+        c.wait_for("alpha's service on b", lambda: c.service_running("b", "alpha"))
         alpha.wait_acks(50)
         beta.wait_acks(50)
         alpha.stop()

@@ -38,7 +38,8 @@ class PartitionTestBase(unittest.TestCase):
         for module, primary in c.primaries.items():
             c.wait_state(primary, module, "PRIM", timeout)
             c.wait_state(c.other(primary), module, "SECOND", timeout)
-            self.assertEqual(self.serving(module), [primary])
+            c.wait_for(f"{module} served on {primary} only",
+                       lambda: self.serving(module) == [primary])
 
     def assert_every_acknowledged_write_is_served(self, writer, module):
         missing = missing_writes(writer.expected(), self.cluster.read_store(module))
