@@ -124,7 +124,8 @@ class NetnsCluster:
         lines += ["[heartbeat]", 'interval = "100ms"', 'timeout = "1s"']
         if witness:
             lines += ["[witness]", f'address = "{address("w")}:{WITNESS_PORT}"',
-                      f'lease = "{WITNESS_LEASE_S}s"', 'renew_interval = "500ms"', 'drift_margin = "300ms"']
+                      f'lease = "{WITNESS_LEASE_S}s"', 'renew_interval = "500ms"',
+                      'drift_margin = "300ms"']
         for name, primary in modules:
             lines += ["[[module]]", f'name = "{name}"', f'default_primary = "{primary}"',
                       f'vips = [{{ address = "{self.vip(name)}/24", interface = "net1" }}]',
@@ -194,6 +195,11 @@ class NetnsCluster:
         self.topology.cut_all_links(node)
         for pidfile in glob.glob(os.path.join(self.dir, "run", f"{node}-*.pid")):
             os.unlink(pidfile)  # the node's /run is gone with it
+
+    def kill_witness(self):
+        """The witness dies abruptly (kill -9); start_witness() brings it back."""
+        self.topology.kill_all("w")
+        self.procs.pop("witness").wait(timeout=30)
 
     def restart_node(self, node):
         """The node comes back: duetd starts while its links are still cut (it sweeps the VIPs

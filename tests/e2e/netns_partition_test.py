@@ -166,8 +166,9 @@ class WithoutWitnessTest(PartitionTestBase):
         self.assertEqual(missing_writes(alpha.expected(), {**kept, **discarded}), [])
         print(f"split brain without witness: detected on heal ({detected[0].strip()!r}); "
               f"a's {len(on_a)} writes kept; the {len(on_b)} writes b acknowledged during the "
-              f"split ({len(only_on_b)} of them b's alone) are in its dated copy {os.path.relpath(copies[0], c.dir)}; back to "
-              f"PRIM/SECOND {time.monotonic() - healed:.1f} s after heal")
+              f"split ({len(only_on_b)} of them b's alone) are in its dated copy "
+              f"{os.path.relpath(copies[0], c.dir)}; back to PRIM/SECOND "
+              f"{time.monotonic() - healed:.1f} s after heal")
 
     def discarded_db(self, copy):
         """b's database as it was when it discarded its changes, in a scratch directory: the
