@@ -144,6 +144,18 @@ class Topology:
                     pass
             time.sleep(0.02)
 
+    def wait_tcp_flushed(self, host, timeout=2):
+        """Waits until no TCP socket in the host still has something to tell its peer (data
+        or the FIN of a closed one): after a kill, what the dead processes' sockets owed the
+        wire has left before a cable is pulled. Gives up silently after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = run("ip", "netns", "exec", self.ns(host), "ss", "-Htn", "state", "established",
+                    "state", "fin-wait-1", "state", "closing", "state", "last-ack", check=False)
+            if r.returncode == 0 and not r.stdout.strip():
+                return
+            time.sleep(0.01)
+
     def has_address(self, host, ip, network="net1"):
         r = run("ip", "-n", self.ns(host), "-o", "addr", "show", "dev", network)
         return f" {ip}/" in r.stdout
