@@ -83,6 +83,8 @@ struct SetCheckers {
   bool running = false;
 };
 
+// Assigned again while assigned: announce the VIPs again (gratuitous ARP, unsolicited NA), as
+// when the peer stops serving addresses it held during a split brain.
 struct SetVip {
   ModuleIndex module = 0;
   bool assigned = false;

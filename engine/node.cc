@@ -297,6 +297,16 @@ void Node::HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_
       AfterReplica(m);
     }
   }
+  // The peer served this module while this node did too (a split brain), and stops: it held
+  // the VIPs, so clients may still send to its link address. Announce them from here again.
+  const auto serving = [](ModuleState s) {
+    return s == ModuleState::kPrim || s == ModuleState::kAlone;
+  };
+  if (mod.peer_view && serving(mod.peer_view->state) && !serving(view.state) &&
+      mod.token.owner == self_ && mod.runner.vip_assigned()) {
+    Log(m, "the peer stopped serving this module: announcing its VIPs again");
+    out_.push_back(SetVip{m, true});
+  }
   mod.peer_view = view;
   if (changed) MarkDirty(m);
 }

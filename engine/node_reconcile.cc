@@ -99,6 +99,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
                      .peer_alive = liveness_.Alive(now),
                      .peer_view_known = mod.peer_view.has_value(),
                      .handoff = mod.handoff,
+                     .handshake_pending = mod.replica.handshake_pending(),
                      .leaving_for_peer_copy = mod.leaving_for_peer_copy,
                      .witness = mod.authority.required(),
                      .has_authority = mod.authority.Has(now)});

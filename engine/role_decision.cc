@@ -30,7 +30,13 @@ OwnerDecision DecideAsOwner(const OwnerFacts& f) {
   // alone): the module goes where its data survives, unless the admin placed it here.
   const bool copy_lost = f.peer_copy_survives && !f.pinned;
   const bool data_ok = DataAllowsPrimary(f.data, f.forced);
-  const bool must_leave = f.admin_stopped || f.failed || !data_ok || copy_lost;
+  // At a start, the peer's handshake can end (and its heartbeat say "up to date") a moment
+  // before ours does: an owner whose copy is merely undecided waits for its own verdict
+  // rather than move the module to the peer and back by failback.
+  const bool awaiting_handshake =
+      f.data == DataState::kUnknown && f.handshake_pending && f.peer_alive && !f.handoff;
+  const bool must_leave =
+      f.admin_stopped || f.failed || (!data_ok && !awaiting_handshake) || copy_lost;
   d.begin_leaving_for_peer = copy_lost && f.peer_eligible && !f.leaving_for_peer_copy;
   // A copy that a resync is overwriting cannot serve: a handover in progress goes on (the
   // peer's view may lag the handshake that made this copy the target). Nor is a handover to
@@ -59,6 +65,8 @@ OwnerDecision DecideAsOwner(const OwnerFacts& f) {
     d.reason = "stopped by the admin";
   } else if (f.failed) {
     d.reason = absl::StrCat(f.failed_reason, "; no up-to-date secondary to fail over to");
+  } else if (awaiting_handshake) {
+    d.reason = "waiting for this copy's data handshake with the peer";
   } else if (!data_ok) {
     d.reason = absl::StrCat("data is ", DataStateName(f.data),
                             " here and the peer is not an up-to-date secondary");

@@ -57,6 +57,9 @@ struct OwnerFacts {
   // until then a live peer may hold the module at a newer term than the persisted token.
   bool peer_view_known = false;
   bool handoff = false;  // a handover to the peer is in progress
+  // This copy's data handshake with the peer is under way (connected, Hellos not decided):
+  // a copy still unknown then is not known bad, only not decided yet.
+  bool handshake_pending = false;
   bool leaving_for_peer_copy = false;
   bool witness = false;
   bool has_authority = true;

@@ -119,6 +119,8 @@ class Replica {
   bool attached() const { return link_ == Link::kAttached && role_ == ReplRole::kPrimary; }
   // Nothing of ours is in flight to the peer or waiting for the window.
   bool drained() const { return inflight_.empty() && pending_.empty(); }
+  // Connected, and the handshake that decides this session's verdict is still under way.
+  bool handshake_pending() const { return connected_ && link_ == Link::kHello; }
   // A resync into this copy runs: the peer's copy is the reference.
   bool resync_target() const { return target_active_; }
   // Why the last connection was refused (split brain under a manual policy, unrelated data).

@@ -109,6 +109,25 @@ TEST_F(NodeTest, PartitionWithoutWitnessGivesTwoPrimariesThenDefaultPrimaryKeeps
   EXPECT_NE(Log().find("split brain"), std::string::npos);
 }
 
+// Found by the end-to-end test in network namespaces: after a split brain b released m0's VIP
+// but a, which kept the module, had held it all along and never announced it again, so the
+// client kept sending to b's link address until its ARP entry expired.
+TEST_F(NodeTest, AfterASplitBrainTheSideThatKeepsTheModuleAnnouncesItsVipsAgain) {
+  Boot();
+  cluster_->SetPartitioned(true);
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_TRUE(cluster_->VipAssigned(kB, 0)) << Log();
+  cluster_->SetPartitioned(false);
+  cluster_->RunFor(absl::Seconds(10));
+  EXPECT_NE(Log().find("a m0: the peer stopped serving this module: announcing its VIPs again"),
+            std::string::npos)
+      << Log();
+  EXPECT_NE(Log().find("b m1: the peer stopped serving this module: announcing its VIPs again"),
+            std::string::npos);
+  EXPECT_TRUE(cluster_->VipAssigned(kA, 0));
+  EXPECT_FALSE(cluster_->VipAssigned(kB, 0));
+}
+
 // Found by the simulator (seed 7097755655509277593, no witness): b took m0 over while a could
 // not reach it, went on writing at term 1 without hearing that a took it back at term 2, and
 // then its daemon restarted. Its "wrote alone" fact died with the daemon, so when it heard
@@ -471,8 +490,11 @@ TEST_F(NodeTest, OwnerThatAcknowledgedWritesAloneKeepsTheModuleFromAPeerLackingT
 // the simulator (seed 13155752588145720607): a's copy was made the target of the serving b, and a's
 // acknowledged writes were overwritten. The default policy keeps a's copy whoever serves at that
 // instant: a waits for b to stop.
+// The order this pins (the handshake decides while b still serves) depends on the run: cluster
+// seed 18 has it since an owner waits for its own handshake at a start; in most other seeds b
+// yields to a's heartbeat first (seeds 1..30 all end with a's copy kept).
 TEST_F(NodeTest, SplitBrainKeepsTheDefaultPrimarysCopyWhileThePeerStillServes) {
-  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 18, /*replication=*/true);
   cluster_->Start();
   cluster_->RunFor(absl::Seconds(5));
   ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();

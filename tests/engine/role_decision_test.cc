@@ -43,6 +43,33 @@ TEST(RoleDecisionTest, AnOwnerNotYetServingWaitsForALivePeersViewBeforeServing) 
   EXPECT_EQ(DecideAsOwner(f).target, AppRole::kPrimary);
 }
 
+// Every cold start of the real pair (a started, b 0.3 s later; sim seed 15940316544201993213):
+// b's handshake decided first and its heartbeat said "up to date" while a's own verdict was
+// still on its way, so a, its copy undecided, handed alpha to b, and failback brought it back.
+TEST(RoleDecisionTest, AnOwnerWhoseHandshakeIsUnderWayWaitsForItsVerdictInsteadOfHandingOver) {
+  OwnerFacts f = ServingOwner();
+  f.role = AppRole::kNone;  // just started
+  f.data = DataState::kUnknown;
+  f.peer_alive = true;
+  f.peer_view_known = true;
+  f.peer_eligible = true;  // the peer decided first: up to date, same term
+  f.handshake_pending = true;
+  OwnerDecision d = DecideAsOwner(f);
+  EXPECT_FALSE(d.pass_when_drained);
+  EXPECT_EQ(d.target, AppRole::kNone);
+  EXPECT_NE(d.reason.find("waiting for this copy's data handshake"), std::string::npos) << d.reason;
+  f.data = DataState::kUpToDate;  // the verdict came: serve
+  EXPECT_EQ(DecideAsOwner(f).target, AppRole::kPrimary);
+  // No handshake under way (no connection): an undecided copy hands over to the peer's.
+  f.data = DataState::kUnknown;
+  f.handshake_pending = false;
+  EXPECT_TRUE(DecideAsOwner(f).pass_when_drained);
+  // A copy known bad never waits for a handshake: it hands over.
+  f.data = DataState::kOutdated;
+  f.handshake_pending = true;
+  EXPECT_TRUE(DecideAsOwner(f).pass_when_drained);
+}
+
 TEST(RoleDecisionTest, OwnerWithWitnessKeepsTheLeaseFreshAndServesWithAuthority) {
   OwnerFacts f = ServingOwner();
   f.witness = true;
