@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Duet's main job: a real pair on this machine. Two duetd processes (nodes a and b, each in
-# its own mount namespace, on 127.0.0.2 and 127.0.0.3), two modules active-active, a client
-# writing acknowledged records through the primary's FUSE mount; node a is killed, its module
-# restarts on b, a returns, resyncs what changed, and the module fails back. Prints the
-# timeline, both nodes' status and the client-visible outages; exits non-zero if an
-# acknowledged record was lost. Needs root (FUSE, namespaces). The simulator's narrated
-# scenario is `build-release/sim/duet-sim --scenario active-active`.
+# Duet's main job: a real pair of servers on this machine. Nodes a and b and a client c are
+# network namespaces on two networks; duetd runs on a and b. Two modules run active-active
+# (alpha on a, beta on b), each an HTTP key-value service on SQLite behind its own VIP, and
+# the client writes to both through the VIPs, recording every acknowledged write. Node a dies
+# (its processes killed, its links cut); alpha restarts on b; a returns, resyncs what changed,
+# and alpha fails back. Prints the timeline, the client-visible outages, the bytes resynced
+# and both nodes' status; exits non-zero if an acknowledged write was lost or the two copies
+# of a module differ. Needs root (namespaces, FUSE). The simulator's narrated scenario is
+# `build-release/sim/duet-sim --scenario active-active`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
-  echo "demo.sh: run as root (it mounts FUSE file systems in mount namespaces)" >&2
+  echo "demo.sh: run as root (it creates network namespaces and mounts FUSE file systems)" >&2
   exit 1
 fi
 bash scripts/install_deps.sh
