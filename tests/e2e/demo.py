@@ -197,6 +197,10 @@ def run(c):
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
+    for program in ("adapters/daemon/duetd", "adapters/ctl/duetctl"):
+        if not os.access(os.path.join(sys.argv[1], program), os.X_OK):
+            sys.exit(f"demo.py: no {program} in {sys.argv[1]}: build it first "
+                     f"(bash scripts/demo.sh does)")
     try:
         c = NetnsCluster(sys.argv[1])
     except (ClusterError, TopologyError) as e:
