@@ -149,6 +149,10 @@ void Node::HandleTick(absl::Time now) {
                                   " lost: every heartbeat link silent for " +
                                   absl::FormatDuration(config_.heartbeat.timeout));
     MarkAllDirty();
+    for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+      modules_[m].replica.SetPeerReachable(now, alive, out_);
+      AfterReplica(m);
+    }
     if (!alive) {
       // A primary that goes on alone starts a new term, so that if the peer claimed the module
       // meanwhile (a partition, no witness) the two claims meet at the same term and the

@@ -91,8 +91,28 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
     Log(out, "resync into this copy abandoned: it is primary now (forced)");
     target_active_ = false;
   }
-  if (connected_) SendHello(out);  // the stream changes direction: agree again
+  if (connected_) {
+    if (peer_reachable_) {
+      SendHello(out);  // the stream changes direction: agree again
+    } else {
+      link_ = Link::kDown;  // a session is offered once the peer is heard again
+    }
+  }
   (void)now;
+}
+
+void Replica::SetPeerReachable(absl::Time now, bool reachable, Actions& out) {
+  if (reachable == peer_reachable_) return;
+  peer_reachable_ = reachable;
+  if (!reachable) {
+    // Holding writes for acknowledgements or a handshake answer that cannot come would stop
+    // the module for replication.timeout (twice, with the handshake offered after the drop).
+    if (role_ == ReplRole::kPrimary && (link_ == Link::kAttached || link_ == Link::kHello)) {
+      DropPeer(now, "the peer is lost on every link", out);
+    }
+    return;
+  }
+  if (connected_ && link_ == Link::kDown) SendHello(out);
 }
 
 void Replica::OnPeerOutdated(absl::Time now, Actions& out) {
@@ -441,7 +461,7 @@ void Replica::OnTick(absl::Time now, Actions& out) {
     DropPeer(now, absl::StrCat("no acknowledgement for ", absl::FormatDuration(opt_.timeout)), out);
     // The connection may still be up (a stuck peer): offer a new session; if the peer
     // answers, it resyncs what it missed.
-    if (connected_) SendHello(out);
+    if (connected_ && peer_reachable_) SendHello(out);
   }
   if (role_ == ReplRole::kPrimary && !pending_.empty() && connected_ && link_ == Link::kHello &&
       now - hello_wait_since_ >= opt_.timeout) {

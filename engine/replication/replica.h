@@ -84,6 +84,10 @@ class Replica {
   void SetRole(absl::Time now, ReplRole role, Actions& out);
   void OnConnected(absl::Time now, Actions& out);
   void OnDisconnected(absl::Time now, const std::string& why, Actions& out);
+  // Node's heartbeat verdict on the peer. Lost: a primary drops it at once (its writes go on
+  // alone; a connection that still looks up carries nothing until the peer is heard again),
+  // and no new session is offered to it. Back: a session is offered on a live connection.
+  void SetPeerReachable(absl::Time now, bool reachable, Actions& out);
   // The primary writes without the peer (its dirty map is open): the peer's copy must be
   // marked outdated before those writes may complete (see OnPeerOutdated).
   bool writing_alone() const {
@@ -297,6 +301,7 @@ class Replica {
   ActivityLog activity_log_;
   ReplRole role_ = ReplRole::kSecondary;
   bool connected_ = false;
+  bool peer_reachable_ = true;  // see SetPeerReachable
   bool fenced_ = false;
   bool peer_outdated_ = false;  // writes made alone may complete
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;

@@ -118,13 +118,18 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
                                     [&](const std::string& path) { renamed.push_back(path); });
   std::sort(renamed.begin(), renamed.end());
   renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
-  if (discard) {
-    // Keep what we are about to overwrite first.
+  if (discard && durable_.preserved_for == durable_.gens.current) {
+    Log(out, "this branch's divergent paths were kept aside by an earlier session already");
+  } else if (discard) {
+    // Keep what we are about to overwrite first, once per discarded branch: a later session
+    // would keep aside what this one's resync already overwrote. (Recorded as the action is
+    // issued: a crash before the copy is done loses that copy; issue 12 wants a completion.)
     std::vector<std::string> paths = renamed;
     for (const auto& [path, zones] : durable_.dirty.files()) paths.push_back(path);
     std::sort(paths.begin(), paths.end());
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
     out.push_back(PreserveDivergent{module_, paths});
+    Persist({record::SetDivergencePreserved{durable_.gens.current}}, out);
   }
   for (auto& [path, zones] : mine) {
     std::sort(zones.begin(), zones.end());

@@ -41,6 +41,7 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::SetDrawnAlone& x) { s.drawn_alone = x.generation; },
                  [&](const record::SetJoined& x) { s.joined = x.joined; },
                  [&](const record::SetZoneSize& x) { s.zone_size = x.zone_size; },
+                 [&](const record::SetDivergencePreserved& x) { s.preserved_for = x.generation; },
                  [&](const record::Renamed& x) {
                    s.dirty.Rename(x.from, x.to);
                    s.hot.Rename(x.from, x.to);
@@ -90,6 +91,7 @@ std::vector<ReplicaRecord> ToRecords(const ReplicaDurableState& s) {
   if (s.disk_failed) out.push_back(record::SetDiskFailed{true});
   if (s.drawn_alone != 0) out.push_back(record::SetDrawnAlone{s.drawn_alone});
   if (s.joined) out.push_back(record::SetJoined{true});
+  if (s.preserved_for != 0) out.push_back(record::SetDivergencePreserved{s.preserved_for});
   return out;
 }
 

@@ -57,6 +57,11 @@ struct ReplicaDurableState {
   // map does not say so: a resync target may have taken this current while its end never
   // reached us, then the writes made alone here would look like the peer's data.
   uint64_t drawn_alone = 0;
+  // A split brain's verdict discarded this copy's branch (current generation) and its
+  // divergent paths were kept aside: a later session with the same verdict, before the
+  // resync replaced the branch, must not keep aside again what the resync already began to
+  // overwrite (0: none).
+  uint64_t preserved_for = 0;
   // This copy holds the module's data: it attached to the peer once (or was the reference
   // of a full resync). A copy that never did and never wrote (a new node, a replaced disk,
   // lost metadata) is blank: it takes the whole tree from a peer that holds the data.
@@ -123,6 +128,9 @@ struct SetJoined {
 struct SetZoneSize {
   uint32_t zone_size = 0;
 };
+struct SetDivergencePreserved {
+  uint64_t generation = 0;  // ReplicaDurableState::preserved_for
+};
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
@@ -136,13 +144,12 @@ struct Truncated {
 };
 }  // namespace record
 
-using ReplicaRecord =
-    std::variant<record::SetGenerations, record::MarkDirty, record::MarkClean, record::ClearDirty,
-                 record::Journal, record::HotAdd, record::HotRemove, record::ClearHot,
-                 record::SetInconsistent, record::SetOutdated, record::SetAloneAcked,
-                 record::Renamed, record::Removed, record::Truncated, record::SetLostUnsynced,
-                 record::HotNameAdd, record::HotNameRemove, record::SetDiskFailed,
-                 record::SetDrawnAlone, record::SetJoined, record::SetZoneSize>;
+using ReplicaRecord = std::variant<
+    record::SetGenerations, record::MarkDirty, record::MarkClean, record::ClearDirty,
+    record::Journal, record::HotAdd, record::HotRemove, record::ClearHot, record::SetInconsistent,
+    record::SetOutdated, record::SetAloneAcked, record::Renamed, record::Removed, record::Truncated,
+    record::SetLostUnsynced, record::HotNameAdd, record::HotNameRemove, record::SetDiskFailed,
+    record::SetDrawnAlone, record::SetJoined, record::SetZoneSize, record::SetDivergencePreserved>;
 
 // `zone_size`: the configured one, used until the state records its own (SetZoneSize).
 void ApplyRecord(ReplicaDurableState& state, const ReplicaRecord& record, uint32_t zone_size);

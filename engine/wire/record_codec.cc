@@ -160,6 +160,11 @@ class Encoder {
             [&](const record::SetZoneSize& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
               return {fb::ReplicaBody::SetZoneSize, fb::CreateSetZoneSize(b_, x.zone_size).Union()};
             },
+            [&](const record::SetDivergencePreserved& x)
+                -> std::pair<fb::ReplicaBody, Offset<void>> {
+              return {fb::ReplicaBody::SetDivergencePreserved,
+                      fb::CreateSetDivergencePreserved(b_, x.generation).Union()};
+            },
         },
         r);
     return fb::CreateReplicaEntry(b_, type, body);
@@ -433,6 +438,8 @@ absl::StatusOr<ReplicaRecord> DecodeEntry(const fb::ReplicaEntry* e) {
       return record::SetJoined{e->body_as_SetJoined()->joined()};
     case fb::ReplicaBody::SetZoneSize:
       return record::SetZoneSize{e->body_as_SetZoneSize()->zone_size()};
+    case fb::ReplicaBody::SetDivergencePreserved:
+      return record::SetDivergencePreserved{e->body_as_SetDivergencePreserved()->generation()};
     case fb::ReplicaBody::NONE:
       break;
   }

@@ -108,11 +108,13 @@ inline ReplicaRecord MakeFixtureRecord(int type, int name, int name2, uint64_t a
       return record::SetDrawnAlone{a % 3 == 0 ? 0 : a | 1};
     case 19:
       return record::SetJoined{(a & 1) != 0};
+    case 20:
+      return record::SetDivergencePreserved{a % 3 == 0 ? 0 : a | 1};
     default:
       return record::SetZoneSize{static_cast<uint32_t>(4096u << (a % 6))};
   }
 }
-inline constexpr int kFixtureRecordTypes = 21;
+inline constexpr int kFixtureRecordTypes = 22;
 
 inline rc::Gen<ReplicaRecord> GenReplicaRecord() {
   return rc::gen::map(

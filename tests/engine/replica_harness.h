@@ -35,6 +35,7 @@ class ReplicaPair {
     std::map<uint64_t, size_t> completions;  // how often each op was completed
     std::vector<std::string> log;
     std::vector<std::string> preserved;
+    size_t preserve_actions = 0;  // PreserveDivergent actions issued
     uint64_t blocks_received = 0;
     uint64_t block_bytes_received = 0;
     uint64_t hot_adds = 0;
@@ -347,6 +348,7 @@ class ReplicaPair {
         s.log.push_back(log->text);
       } else if (auto* keep = std::get_if<PreserveDivergent>(&a)) {
         for (const std::string& p : keep->paths) s.preserved.push_back(p);
+        ++s.preserve_actions;
       }
     }
   }

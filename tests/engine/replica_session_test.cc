@@ -231,6 +231,37 @@ TEST(ReplicaSessionTest, SplitBrainKeepsDiscardedCopy) {
             pair.side(kB).preserved.end());
 }
 
+// Found by the end-to-end split-brain test in network namespaces: the peers met twice (the
+// yielding side changed role right after the first handshake), each verdict kept b's branch
+// aside again, and the second copy held what the first resync had already overwritten.
+TEST(ReplicaSessionTest, ADiscardedBranchIsKeptAsideOnceWhateverTheSessions) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "shared", 0, "v1");
+  pair.Pump();
+  pair.Disconnect();
+  pair.Write(kA, "shared", 0, "A2");
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Write(kB, "shared", 0, "B2");
+  pair.Pump();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  while (pair.side(kB).preserve_actions == 0 && pair.Step()) {
+  }
+  ASSERT_EQ(pair.side(kB).preserve_actions, 1u) << pair.Log(kB);
+  pair.Disconnect();  // before the resync is done
+  pair.Restart(kB);   // and across a daemon restart
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).preserve_actions, 1u) << pair.Log(kB);
+  EXPECT_NE(pair.Log(kB).find("kept aside by an earlier session already"), std::string::npos)
+      << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("shared").data, "A2");
+}
+
 TEST(ReplicaSessionTest, ManualSplitBrainPolicyWaitsForAdmin) {
   ReplicaOptions o = Options();
   o.split_brain = SplitBrainPolicy::kManual;

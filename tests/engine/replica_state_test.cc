@@ -259,6 +259,7 @@ std::vector<ReplicaRecord> OneOfEveryKind() {
       record::ClearDirty{},
       record::MarkDirty{"e/f", 2, 2},
       record::SetZoneSize{2 * kZone},
+      record::SetDivergencePreserved{11},
   };
 }
 
@@ -272,6 +273,7 @@ TEST(ReplicaStateTest, TheRecordLogCoversEveryRecordKind) {
 TEST(ReplicaStateTest, ReplayingTheLogRebuildsTheDurableState) {
   const ReplicaDurableState s = Replay(OneOfEveryKind());
   EXPECT_EQ(s.gens, (Generations{11, 2, {2, 0}}));
+  EXPECT_EQ(s.preserved_for, 11u);
   EXPECT_THAT(All(s.dirty), ElementsAre(Pair("e/f", 2)));
   EXPECT_THAT(s.journal, IsEmpty());
   EXPECT_THAT(All(s.hot), ElementsAre(Pair("e/f", 0)));
