@@ -150,8 +150,16 @@ void Node::HandleTick(absl::Time now) {
                                   absl::FormatDuration(config_.heartbeat.timeout));
     MarkAllDirty();
     for (ModuleIndex m = 0; m < modules_.size(); ++m) {
-      modules_[m].replica.SetPeerReachable(now, alive, out_);
+      Module& mod = modules_[m];
+      mod.replica.SetPeerReachable(now, alive, out_);
       AfterReplica(m);
+      if (alive && mod.token.owner == self_ && mod.runner.vip_assigned()) {
+        // The peer may have claimed the module and announced its VIPs while it could not see
+        // this node (a split brain): clients may send to its link address. The peer yields
+        // within a heartbeat or two, inside the announcements' rounds.
+        Log(m, "peer back: announcing the VIPs again");
+        out_.push_back(SetVip{m, true});
+      }
     }
     if (!alive) {
       // A primary that goes on alone starts a new term, so that if the peer claimed the module
@@ -301,14 +309,10 @@ void Node::HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_
       AfterReplica(m);
     }
   }
-  // The peer served this module while this node did too (a split brain), and stops: it held
-  // the VIPs, so clients may still send to its link address. Announce them from here again.
-  const auto serving = [](ModuleState s) {
-    return s == ModuleState::kPrim || s == ModuleState::kAlone;
-  };
-  if (mod.peer_view && serving(mod.peer_view->state) && !serving(view.state) &&
-      mod.token.owner == self_ && mod.runner.vip_assigned()) {
-    Log(m, "the peer stopped serving this module: announcing its VIPs again");
+  // The peer claimed the module while this node kept it (a split brain): it may have served
+  // and announced the VIPs, so clients may send to its link address. Announce them from here.
+  if (changed && merged.token.owner == self_ && view.owner != self_ && mod.runner.vip_assigned()) {
+    Log(m, "the peer claimed this module while this node kept it: announcing its VIPs again");
     out_.push_back(SetVip{m, true});
   }
   mod.peer_view = view;

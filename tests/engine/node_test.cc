@@ -119,11 +119,14 @@ TEST_F(NodeTest, AfterASplitBrainTheSideThatKeepsTheModuleAnnouncesItsVipsAgain)
   ASSERT_TRUE(cluster_->VipAssigned(kB, 0)) << Log();
   cluster_->SetPartitioned(false);
   cluster_->RunFor(absl::Seconds(10));
-  EXPECT_NE(Log().find("a m0: the peer stopped serving this module: announcing its VIPs again"),
+  EXPECT_NE(Log().find("a m0: the peer claimed this module while this node kept it: "
+                       "announcing its VIPs again"),
             std::string::npos)
       << Log();
-  EXPECT_NE(Log().find("b m1: the peer stopped serving this module: announcing its VIPs again"),
+  EXPECT_NE(Log().find("b m1: the peer claimed this module while this node kept it: "
+                       "announcing its VIPs again"),
             std::string::npos);
+  EXPECT_NE(Log().find("a m0: peer back: announcing the VIPs again"), std::string::npos);
   EXPECT_TRUE(cluster_->VipAssigned(kA, 0));
   EXPECT_FALSE(cluster_->VipAssigned(kB, 0));
 }

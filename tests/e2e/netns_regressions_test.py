@@ -1,0 +1,62 @@
+"""End-to-end, in network namespaces: defects the network-namespace tests found, fixed, and
+pinned here so they stay fixed.
+
+- After a split brain heals, the side that keeps the module announces its VIPs again when the
+  peer is back and when it sees the peer's claim (before, the client kept sending to the
+  yielding side's link address until its ARP entry expired, about 45 s). Engine unit test:
+  NodeTest.AfterASplitBrainTheSideThatKeepsTheModuleAnnouncesItsVipsAgain.
+- A cold start of the pair (a started, b about 0.3 s later) runs each module on its default
+  primary only (before, every cold start moved alpha to b and back). Engine unit test:
+  RoleDecisionTest.AnOwnerWhoseHandshakeIsUnderWayWaitsForItsVerdictInsteadOfHandingOver.
+"""
+
+import os
+import sys
+import time
+import unittest
+
+from netns_cluster import NetnsCluster
+
+BIN = None
+
+
+class FixedDefectsTest(unittest.TestCase):
+    def start(self, witness, wait_out_witness_blackout=True):
+        self.cluster = NetnsCluster(BIN, witness=witness)
+        self.addCleanup(self.cluster.close)
+        self.cluster.start_pair(wait_out_witness_blackout)
+        return self.cluster
+
+    def test_after_a_split_brain_heals_the_client_reaches_the_kept_side_at_once(self):
+        c = self.start(witness=False)
+        alpha = c.writer("alpha")
+        alpha.wait_acks(20)
+        c.topology.partition("a", "b")
+        c.wait_state("b", "alpha", "ALONE")  # b announces the VIP; the client follows it
+        alpha.wait_acks(20)
+        alpha.stop()
+        c.topology.heal("a", "b")
+        c.wait_state("a", "alpha", "PRIM", timeout=60)
+        c.wait_state("b", "alpha", "SECOND")
+        normal = time.monotonic()
+
+        def readable():
+            try:
+                return c.read_store("alpha") is not None
+            except AssertionError:
+                return False
+        c.wait_for("the client to reach alpha through its VIP", readable, timeout=5)
+        print(f"client reached alpha {time.monotonic() - normal:.1f} s after PRIM/SECOND")
+
+    def test_a_cold_start_runs_each_module_on_its_default_primary_only(self):
+        c = self.start(witness=False)
+        for module, primary in c.primaries.items():
+            other = c.other(primary)
+            started_there = os.path.join(c.dir, "run", f"{other}-{module}.out")
+            self.assertFalse(os.path.exists(started_there),
+                             f"{module}'s service ran on {other} at the cold start")
+
+
+if __name__ == "__main__":
+    BIN = sys.argv.pop(1)
+    unittest.main(verbosity=2)
