@@ -2,6 +2,7 @@
 // disks under an application workload, and the data invariants are checked.
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "sim/cluster.h"
 #include "sim/cluster_config.h"
 #include "sim/run_options.h"
@@ -63,7 +64,11 @@ TEST(ReplicationModeTest, StreamGapsAreRecoveredByAResync) {
   EXPECT_GT(result.stats.stream_writes_swapped, 0u);
   EXPECT_GT(result.resyncs, 0u);
   EXPECT_EQ(Simulation(options).Run().trace_hash, result.trace_hash);
-  EXPECT_NE(FormatSummary(options, result).find("stream-gap: 2 stream writes lost, 2 swapped"),
+  // The summary reports what the run's faults did (the counts vary as the code changes).
+  EXPECT_NE(FormatSummary(options, result)
+                .find(absl::StrCat("stream-gap: ", result.stats.stream_writes_lost,
+                                   " stream writes lost, ", result.stats.stream_writes_swapped,
+                                   " swapped")),
             std::string::npos)
       << FormatSummary(options, result);
 }
