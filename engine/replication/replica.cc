@@ -248,8 +248,11 @@ void Replica::OnStart(bool lost_unsynced, Actions& out) {
 
 void Replica::RefreshHelloIfStale(Actions& out) {
   // Our generations changed while a handshake may be deciding on the old ones: offer the
-  // new ones, so that both sides decide on the same, current facts.
-  if (connected_ && (link_ != Link::kAttached || awaiting_answer_to_ != 0)) SendHello(out);
+  // new ones, so that both sides decide on the same, current facts. Not to a peer the
+  // heartbeats declared lost: writes would wait for an answer that cannot come.
+  if (connected_ && peer_reachable_ && (link_ != Link::kAttached || awaiting_answer_to_ != 0)) {
+    SendHello(out);
+  }
 }
 
 void Replica::Decide(absl::Time now, Actions& out) {

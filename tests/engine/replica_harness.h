@@ -88,6 +88,10 @@ class ReplicaPair {
       Run(i, [&](Actions& out) { replica(i).OnDisconnected(now_, "test disconnect", out); });
     }
   }
+  // Node's heartbeat verdict on side i's peer (Replica::SetPeerReachable).
+  void PeerReachable(int i, bool reachable) {
+    Run(i, [&](Actions& out) { replica(i).SetPeerReachable(now_, reachable, out); });
+  }
   // Holds messages from side i (they queue until released or the connection drops).
   void Hold(int from, bool hold) {
     hold_[from] = hold;

@@ -409,5 +409,38 @@ TEST(ReplicaPrimaryStreamTest, AWriteMadeAloneWhoseApplyReturnsAfterAHandoverFai
   EXPECT_FALSE(pair.Result(kA, op).ok());
 }
 
+// Found by the end-to-end partition test in network namespaces: through a silent partition
+// the connection still looks up. The primary drops the peer when the heartbeats declare it
+// lost; the write in flight at the cut, completed without the peer, moved the generation on,
+// which offered the peer a new Hello on that connection, and every later write waited
+// replication.timeout for an answer.
+TEST(ReplicaPrimaryStreamTest, WritesGoOnAloneThroughASilentPartitionWithoutWaitingForAHello) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Hold(kA, true);  // nothing gets through, the connection stays up
+  pair.Hold(kB, true);
+  std::vector<uint64_t> ops;
+  ops.push_back(pair.Write(kA, "f", 100, "in flight at the cut"));
+  pair.Pump();
+  pair.PeerReachable(kA, false);
+  pair.PeerOutdated(kA);  // what the witness or the peer's loss says
+  pair.Pump();
+  for (int i = 0; i < 3; ++i) {
+    ops.push_back(pair.Write(kA, "f", static_cast<uint64_t>(i) * 10, "alone"));
+    pair.Pump();
+  }
+  for (uint64_t op : ops) {
+    ASSERT_TRUE(pair.Completed(kA, op)) << op << "\n" << pair.Log(kA);
+    EXPECT_TRUE(pair.Result(kA, op).ok()) << pair.Result(kA, op);
+  }
+  EXPECT_EQ(pair.Log(kA).find("no handshake answer"), std::string::npos) << pair.Log(kA);
+  // The peer is heard again: a session is offered, and it resyncs what it missed.
+  pair.PeerReachable(kA, true);
+  pair.Hold(kA, false);
+  pair.Hold(kB, false);
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet
