@@ -8,6 +8,11 @@ pinned here so they stay fixed.
 - A cold start of the pair (a started, b about 0.3 s later) runs each module on its default
   primary only (before, every cold start moved alpha to b and back). Engine unit test:
   RoleDecisionTest.AnOwnerWhoseHandshakeIsUnderWayWaitsForItsVerdictInsteadOfHandingOver.
+- Through a silent partition the owner holding the witness lease goes on writing after the
+  heartbeat timeout (before, 10 s: the peer was dropped only for "no acknowledgement" after
+  replication.timeout, then a Hello offered on the connection that still looked up held the
+  writes again). Engine unit test:
+  ReplicaPrimaryStreamTest.WritesGoOnAloneThroughASilentPartitionWithoutWaitingForAHello.
 """
 
 import os
@@ -18,6 +23,7 @@ import unittest
 from netns_cluster import NetnsCluster
 
 BIN = None
+REPLICATION_TIMEOUT_S = 5  # the default, which netns_cluster.py keeps
 
 
 class FixedDefectsTest(unittest.TestCase):
@@ -55,6 +61,19 @@ class FixedDefectsTest(unittest.TestCase):
             started_there = os.path.join(c.dir, "run", f"{other}-{module}.out")
             self.assertFalse(os.path.exists(started_there),
                              f"{module}'s service ran on {other} at the cold start")
+
+    def test_the_owner_keeps_serving_through_a_partition_within_the_replication_timeout(self):
+        c = self.start(witness=True)
+        beta = c.writer("beta")
+        beta.wait_acks(20)
+        cut = time.monotonic()
+        c.topology.partition("a", "b")
+        c.wait_state("b", "beta", "ALONE")
+        beta.wait_acks(20, timeout=30)
+        outage = beta.outage_since(cut)
+        print(f"beta (owner b, holding the witness lease) held writes {outage:.1f} s")
+        # Waiting for replication.timeout (or a Hello's answer) would hold them longer than it.
+        self.assertLess(outage, REPLICATION_TIMEOUT_S)
 
 
 if __name__ == "__main__":
