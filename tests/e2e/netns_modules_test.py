@@ -13,6 +13,7 @@ import sys
 import time
 import unittest
 
+from duet_cluster import tree_of
 from kv_workload import missing_writes
 from netns_cluster import NetnsCluster
 
@@ -105,6 +106,175 @@ class CheckerTest(unittest.TestCase):
               f"a {on_a['state']}: {on_a['reason']!r}) after a client-visible outage of "
               f"{alpha.outage_since(at) * 1000:.0f} ms; {alpha.count()} acknowledged writes "
               f"read back through the VIP")
+
+
+MANY = 100
+FILE_MODULES = ("m002", "m003", "m004", "m005")  # written through their mounts
+
+
+class ManyModulesTest(unittest.TestCase):
+    """alpha (a) and beta (b) run the key-value service behind their VIPs; m002..m099 are
+    plain replicated directories, the even ones on a by default, the odd ones on b."""
+
+    def setUp(self):
+        names = ["alpha", "beta"] + [f"m{i:03d}" for i in range(2, MANY)]
+        self.modules = [(name, "ab"[i % 2]) for i, name in enumerate(names)]
+        self.cluster = NetnsCluster(BIN, modules=self.modules, services=("alpha", "beta"))
+        self.addCleanup(self.cluster.close)
+
+    def states(self, node):
+        """module -> (state, owner) as `node` reports them, in one status call."""
+        s = self.cluster.status(node)
+        return {} if s is None else {m["name"]: (m["state"], m["owner"]) for m in s["modules"]}
+
+    def wait_all(self, what, expected, timeout):
+        """Waits until every node's view holds `expected` (node -> {module: (state, owner)})
+        and returns the seconds waited."""
+        start = time.monotonic()
+        self.cluster.wait_for(what, lambda: all(
+            self.states(node) == want for node, want in expected.items()), timeout)
+        return time.monotonic() - start
+
+    def normal(self):
+        want = {"a": {}, "b": {}}
+        for name, primary in self.modules:
+            want[primary][name] = ("PRIM", primary)
+            want[NetnsCluster.other(primary)][name] = ("SECOND", primary)
+        return want
+
+    def write_file(self, node, module, text):
+        self.cluster.sh(node, f"printf %s {text} > {self.cluster.mountpoint(module)}/{text}")
+
+    def wait_file(self, node, module, text):
+        path = os.path.join(self.cluster.backing(node, module), text)
+
+        def there():
+            try:
+                with open(path) as f:
+                    return f.read() == text
+            except OSError:
+                return False
+        self.cluster.wait_for(f"{module}'s file {text} on {node}", there, timeout=10)
+
+    def test_a_hundred_modules_reach_their_roles_move_with_a_node_crash_and_all_fail_back(self):
+        c = self.cluster
+        started = time.monotonic()
+        c.start("a")
+        c.start("b")
+        self.wait_all(f"{MANY} modules PRIM/SECOND", self.normal(), timeout=120)
+        up = time.monotonic() - started
+        alpha, beta = c.writer("alpha"), c.writer("beta")
+        alpha.wait_acks(20)
+        beta.wait_acks(20)
+        for module in FILE_MODULES:
+            primary = c.primaries[module]
+            self.write_file(primary, module, f"{module}-from-{primary}")
+            self.wait_file(c.other(primary), module, f"{module}-from-{primary}")
+
+        crash = time.monotonic()
+        c.kill_node("a")
+        moved = self.wait_all("every module ALONE on b",
+                              {"b": {name: ("ALONE", "b") for name, _ in self.modules}},
+                              timeout=60)
+        c.wait_for("alpha's service on b", lambda: c.service_running("b", "alpha"))
+        self.assertTrue(c.has_vip("b", "alpha"))
+        alpha.wait_acks(20)
+        for module in FILE_MODULES:
+            self.write_file("b", module, f"{module}-alone-on-b")
+
+        returned = time.monotonic()
+        c.restart_node("a")
+        back = self.wait_all("every module back on its default primary", self.normal(),
+                             timeout=120)
+        c.wait_for("alpha served on a only", lambda: c.service_running("a", "alpha")
+                   and not c.service_running("b", "alpha") and c.has_vip("a", "alpha")
+                   and not c.has_vip("b", "alpha"))
+        alpha.wait_acks(20)
+        beta.wait_acks(20)
+        alpha.stop()
+        beta.stop()
+        for module in FILE_MODULES:
+            self.wait_file("a", module, f"{module}-alone-on-b")
+        for writer in (alpha, beta):
+            missing = missing_writes(writer.expected(), c.read_store(writer.prefix))
+            self.assertEqual(missing, [], f"{len(missing)} acknowledged writes of "
+                             f"{writer.prefix} lost")
+        different = [name for name, _ in self.modules
+                     if tree_of(c.backing("a", name)) != tree_of(c.backing("b", name))]
+        self.assertEqual(different, [], "modules whose copies differ after failback")
+        print(f"{MANY} modules: all PRIM/SECOND {up:.1f} s after the first duetd started; "
+              f"after a's crash all {MANY} ALONE on b in {moved:.1f} s (alpha's client-visible "
+              f"outage {alpha.outage_since(crash, returned) * 1000:.0f} ms); after a's return "
+              f"all back to PRIM/SECOND in {back:.1f} s (alpha's outage "
+              f"{alpha.outage_since(returned) * 1000:.0f} ms); {alpha.count()} + "
+              f"{beta.count()} acknowledged writes read back, files written through "
+              f"{len(FILE_MODULES)} mounts on the peer, all {MANY} copies identical")
+
+
+SMALL_FS, FILL = "1m", 4 << 20
+
+
+class SecondaryDiskFullTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = NetnsCluster(BIN, modules=(("alpha", "a"),))
+        self.addCleanup(self.cluster.close)
+        self.cluster.start_pair()
+
+    def seen_by_b(self, path):
+        """`path` as b's duetd sees it: through b's mount namespace, where the small file
+        system is mounted (it goes with the namespace when the cluster is torn down)."""
+        return f"/proc/{self.cluster.procs['b'].pid}/root{path}"
+
+    def test_the_primary_serves_while_the_secondarys_disk_is_full_and_resyncs_after(self):
+        c = self.cluster
+        alpha = c.writer("alpha")
+        alpha.wait_acks(20)
+        mnt, spill = c.mountpoint("alpha"), os.path.join(c.backing("b", "alpha"), "spill")
+        c.sh("a", f"mkdir {mnt}/spill")
+        c.wait_for("spill/ on b", lambda: os.path.isdir(spill))
+        started = time.monotonic()
+        c.sh("a", f"head -c {FILL} /dev/urandom > {mnt}/before")  # for comparison
+        wrote_before = time.monotonic() - started
+        c.sh("b", f"mount -t tmpfs -o size={SMALL_FS} duet-disk-full {spill}")
+        full = time.monotonic()
+        c.sh("a", f"head -c {FILL} /dev/urandom > {mnt}/spill/fill")  # succeeds on a
+        wrote = time.monotonic() - full
+        c.wait_for("b to report its full disk", lambda: "No space left" in c.log_text("b"))
+        alpha.wait_acks(50)  # the primary keeps serving
+        on_a, on_b = c.module_status("a", "alpha"), c.module_status("b", "alpha")
+        self.assertIn(on_a["state"], ("PRIM", "ALONE"))
+        self.assertTrue(on_a["writable"])
+        self.assertEqual(on_b["state"], "SECOND")
+        self.assertNotEqual(on_b["data"], "up to date")
+        self.assertTrue(c.service_running("a", "alpha") and c.has_vip("a", "alpha"))
+        self.assertFalse(c.service_running("b", "alpha") or c.has_vip("b", "alpha"))
+
+        freed = time.monotonic()
+        a_log_before = len(c.log_text("a"))
+        failures = c.log_text("b").count("No space left")
+        c.sh("b", f"mount -o remount,size=64m {spill}")
+
+        def in_sync():
+            a, b = c.module_status("a", "alpha"), c.module_status("b", "alpha")
+            return (a["state"], b["state"], b["data"]) == ("PRIM", "SECOND", "up to date")
+        c.wait_for("b to resync alpha", in_sync, timeout=60)
+        resynced = time.monotonic() - freed
+        alpha.wait_acks(20)
+        alpha.stop()
+        missing = missing_writes(alpha.expected(), c.read_store("alpha"))
+        self.assertEqual(missing, [], f"{len(missing)} acknowledged writes of alpha lost")
+        self.assertEqual(tree_of(c.backing("a", "alpha")),
+                         tree_of(self.seen_by_b(c.backing("b", "alpha"))))
+        sent = [line.split("resync done: ")[1] for line in
+                c.log_text("a")[a_log_before:].splitlines() if "alpha: resync done:" in line]
+        self.assertTrue(sent, "a logged no resync of alpha after the space returned")
+        print(f"secondary disk full: a {FILL >> 20} MiB file written on a into b's {SMALL_FS} "
+              f"file system (the write took {wrote:.1f} s, {wrote_before:.1f} s with space); while full a served alpha "
+              f"({on_a['state']}), b {on_b['state']} {on_b['data']} (reason {on_b['reason']!r}), "
+              f"longest client-visible outage {alpha.outage_since(full, freed) * 1000:.0f} ms, "
+              f"b logged {failures} failed writes in {freed - full:.1f} s; space returned: "
+              f"resynced in {resynced:.1f} s ({sent[-1]}), copies identical; "
+              f"{alpha.count()} acknowledged writes read back")
 
 
 if __name__ == "__main__":
