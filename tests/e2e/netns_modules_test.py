@@ -133,13 +133,12 @@ class ManyModulesTest(unittest.TestCase):
         s = self.cluster.status(node)
         return {} if s is None else {m["name"]: (m["state"], m["owner"]) for m in s["modules"]}
 
-    def wait_all(self, what, expected, timeout):
+    def wait_all(self, what, expected, since, timeout):
         """Waits until every node's view holds `expected` (node -> {module: (state, owner)})
-        and returns the seconds waited."""
-        start = time.monotonic()
+        and returns the seconds from `since` (a monotonic time) until then."""
         self.cluster.wait_for(what, lambda: all(
             self.states(node) == want for node, want in expected.items()), timeout)
-        return time.monotonic() - start
+        return time.monotonic() - since
 
     def normal(self):
         want = {"a": {}, "b": {}}
@@ -167,8 +166,7 @@ class ManyModulesTest(unittest.TestCase):
         started = time.monotonic()
         c.start("a")
         c.start("b")
-        self.wait_all(f"{MANY} modules PRIM/SECOND", self.normal(), timeout=120)
-        up = time.monotonic() - started
+        up = self.wait_all(f"{MANY} modules PRIM/SECOND", self.normal(), started, timeout=120)
         alpha, beta = c.writer("alpha"), c.writer("beta")
         alpha.wait_acks(20)
         beta.wait_acks(20)
@@ -181,7 +179,7 @@ class ManyModulesTest(unittest.TestCase):
         c.kill_node("a")
         moved = self.wait_all("every module ALONE on b",
                               {"b": {name: ("ALONE", "b") for name, _ in self.modules}},
-                              timeout=60)
+                              crash, timeout=60)
         c.wait_for("alpha's service on b", lambda: c.service_running("b", "alpha"))
         self.assertTrue(c.has_vip("b", "alpha"))
         alpha.wait_acks(20)
@@ -191,7 +189,7 @@ class ManyModulesTest(unittest.TestCase):
         returned = time.monotonic()
         c.restart_node("a")
         back = self.wait_all("every module back on its default primary", self.normal(),
-                             timeout=120)
+                             returned, timeout=120)
         c.wait_for("alpha served on a only", lambda: c.service_running("a", "alpha")
                    and not c.service_running("b", "alpha") and c.has_vip("a", "alpha")
                    and not c.has_vip("b", "alpha"))
@@ -210,9 +208,9 @@ class ManyModulesTest(unittest.TestCase):
         self.assertEqual({k: v for k, v in different.items() if v}, {},
                          "modules whose copies differ after failback")
         print(f"{MANY} modules: all PRIM/SECOND {up:.1f} s after the first duetd started; "
-              f"after a's crash all {MANY} ALONE on b in {moved:.1f} s (alpha's client-visible "
+              f"{moved:.1f} s after a's crash all {MANY} ALONE on b (alpha's client-visible "
               f"outage {alpha.outage_since(crash, returned) * 1000:.0f} ms); after a's return "
-              f"all back to PRIM/SECOND in {back:.1f} s (alpha's outage "
+              f"all back to PRIM/SECOND in {back:.1f} s (alpha's failback outage "
               f"{alpha.outage_since(returned) * 1000:.0f} ms); {alpha.count()} + "
               f"{beta.count()} acknowledged writes read back, files written through "
               f"{len(FILE_MODULES)} mounts on the peer, all {MANY} copies identical")
@@ -277,8 +275,9 @@ class SecondaryDiskFullTest(unittest.TestCase):
                 c.log_text("a")[a_log_before:].splitlines() if "alpha: resync done:" in line]
         self.assertTrue(sent, "a logged no resync of alpha after the space returned")
         print(f"secondary disk full: a {FILL >> 20} MiB file written on a into b's {SMALL_FS} "
-              f"file system (the write took {wrote:.1f} s, {wrote_before:.1f} s with space); while full a served alpha "
-              f"({on_a['state']}), b {on_b['state']} {on_b['data']} (reason {on_b['reason']!r}), "
+              f"file system (the write took {wrote:.1f} s, {wrote_before:.1f} s with space); "
+              f"while full a served alpha ({on_a['state']}), b {on_b['state']} {on_b['data']} "
+              f"(reason {on_b['reason']!r}), "
               f"longest client-visible outage {alpha.outage_since(full, freed) * 1000:.0f} ms, "
               f"b logged {failures} failed writes in {freed - full:.1f} s; space returned: "
               f"resynced in {resynced:.1f} s ({sent[-1]}), copies identical; "
