@@ -16,7 +16,7 @@ each names the defect it pins. Run by hand: python3 netns_modules_known_failures
 3. A clean handover (`duetctl swap alpha`, or a checker past its restart budget) is treated
    on the new primary as a forced promotion: b logs "resync into this copy abandoned: it is
    primary now (forced)" (the in-sync session the old primary offered as it stepped down was
-   still open) and then resends about 450-520 KiB to a ("resync done: 458752 bytes sent"),
+   still open) and then resends 192-512 KiB to a ("resync done: 458752 bytes sent"),
    although a handed over with every write acknowledged and nothing needs resending.
 """
 
