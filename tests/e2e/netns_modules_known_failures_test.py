@@ -2,7 +2,8 @@
 does NOT do yet (that file pins what it does: a checker's restarts and failover, the
 secondary's full disk leaving the primary serving ALONE and resynced once space returns).
 These tests fail today; they are not registered in ctest (a registered test must pass) and
-each names the defect it pins. Run by hand: python3 netns_modules_known_failures_test.py BUILD_DIR
+each names the defect it pins.
+Run by hand: python3 netns_modules_known_failures_test.py BUILD_DIR
 
 1. While the secondary's disk is full, no status says so: b shows alpha SECOND, data
    "syncing", a resync "active" with 0 of 0 bytes and an empty reason; a shows ALONE with a
@@ -15,8 +16,8 @@ each names the defect it pins. Run by hand: python3 netns_modules_known_failures
    same full disk).
 3. A clean handover (`duetctl swap alpha`, or a checker past its restart budget) is treated
    on the new primary as a forced promotion: b logs "resync into this copy abandoned: it is
-   primary now (forced)" (the in-sync session the old primary offered as it stepped down was
-   still open) and then resends 192-512 KiB to a ("resync done: 458752 bytes sent"),
+   primary now (forced)" (apparently the in-sync session offered as a stepped down was still
+   open) and then resends 192-512 KiB to a ("resync done: 458752 bytes sent"),
    although a handed over with every write acknowledged and nothing needs resending.
 """
 
