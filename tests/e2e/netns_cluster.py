@@ -49,8 +49,11 @@ def new_key(path):
 
 class NetnsCluster:
     def __init__(self, bin_dir, modules=(("alpha", "a"), ("beta", "b")), witness=False,
-                 split_brain="discard-non-default"):
-        """modules: (name, default_primary) pairs."""
+                 split_brain="discard-non-default", services=None, module_config=None):
+        """modules: (name, default_primary) pairs. services: the modules that run the
+        key-value service behind a VIP (default: all); the others are plain replicated
+        directories without scripts or VIP. module_config: module name -> TOML text added to
+        its [[module]] table (its keys first, then any [[module.checker]] tables)."""
         if os.geteuid() != 0:
             raise ClusterError("the network-namespace cluster needs root (namespaces, FUSE)")
         if not os.path.exists("/dev/fuse"):
@@ -66,12 +69,14 @@ class NetnsCluster:
             self.topology = Topology()
             self.modules = {name: i for i, (name, _) in enumerate(modules)}
             self.primaries = dict(modules)
+            self.services = list(self.modules) if services is None else list(services)
             self.witness = witness
             self.key = os.path.join(self.dir, "cluster.key")
             new_key(self.key)
             os.makedirs(os.path.join(self.dir, "run"))
             self._write_scripts()
-            self.config_text = self._config_text(modules, witness, split_brain)
+            self.config_text = self._config_text(modules, witness, split_brain,
+                                                 module_config or {})
             for node in NODES:
                 self.set_key(node, self.key)
         except BaseException:
@@ -103,7 +108,7 @@ class NetnsCluster:
         return os.path.join(self.dir, f"{node}.toml")
 
     def _write_scripts(self):
-        for module in self.modules:
+        for module in self.services:
             scripts = os.path.join(self.dir, "scripts", module)
             os.makedirs(scripts)
             for name in ("start_prim", "stop_prim"):
@@ -112,7 +117,7 @@ class NetnsCluster:
                 f.write(f"PORT={self.port(module)}\nRUN_DIR={self.dir}/run\n"
                         f"SERVICE={HERE}/kv_service.py\n")
 
-    def _config_text(self, modules, witness, split_brain):
+    def _config_text(self, modules, witness, split_brain, module_config):
         lines = ["[cluster]", 'name = "netns"', "key_file = KEY_FILE",
                  f'state_dir = "{self.dir}/state"']
         for node in NODES:
@@ -128,10 +133,13 @@ class NetnsCluster:
                       'drift_margin = "300ms"']
         for name, primary in modules:
             lines += ["[[module]]", f'name = "{name}"', f'default_primary = "{primary}"',
-                      f'vips = [{{ address = "{self.vip(name)}/24", interface = "net1" }}]',
                       f'directories = ["{self.mountpoint(name)}"]',
-                      f'scripts = "{self.dir}/scripts/{name}"', 'script_timeout = "20s"',
                       f'split_brain = "{split_brain}"']
+            if name in self.services:
+                lines += [f'vips = [{{ address = "{self.vip(name)}/24", interface = "net1" }}]',
+                          f'scripts = "{self.dir}/scripts/{name}"', 'script_timeout = "20s"']
+            if name in module_config:
+                lines.append(module_config[name].strip())
         return "\n".join(lines) + "\n"
 
     def set_key(self, node, key_file):
