@@ -200,6 +200,12 @@ void Node::UpdateShownState(absl::Time now, ModuleIndex m, const std::string& re
       mod.peer_view->data == DataState::kUpToDate && data_source_.PeerFollows(m, mod.replica);
   ShownState shown = ShowState(mod.runner.role(), mod.runner.writable(), replicated,
                                mod.token.admin_stopped, mod.runner.Busy(), reason);
+  if (shown.state == ModuleState::kSecond && shown.reason.empty() &&
+      !mod.replica.stream_failure().empty()) {
+    // Otherwise a secondary whose disk is full looks like one merely resyncing.
+    shown.reason = absl::StrCat("cannot apply the stream here (", mod.replica.stream_failure(),
+                                "); resynced once it can");
+  }
   if (shown.state == mod.shown && shown.reason == mod.reason) return;
   if (shown.state != mod.shown) {
     Log(m, absl::StrCat(ModuleStateName(mod.shown), " -> ", ModuleStateName(shown.state),

@@ -337,6 +337,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // A new stream session. Receiving side: it starts at the lsn the peer's Hello named, so a
   // first write lost on the way is a gap, not a new start.
   ++session_;
+  stream_failures_ = 0;
   expect_lsn_ = peer.stream_start;
   stream_done_.clear();
   done_lsn_ = durable_lsn_ = acked_done_ = acked_durable_ = peer.stream_start - 1;

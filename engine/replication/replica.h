@@ -125,6 +125,11 @@ class Replica {
   bool drained() const { return inflight_.empty() && pending_.empty(); }
   // Connected, and the handshake that decides this session's verdict is still under way.
   bool handshake_pending() const { return connected_ && link_ == Link::kHello; }
+  // Why this copy fell behind the stream (the last failed apply, e.g. a full disk) while it
+  // is not up to date; empty otherwise.
+  std::string stream_failure() const {
+    return data_state_ == DataState::kUpToDate ? std::string() : last_stream_failure_;
+  }
   // A resync into this copy runs: the peer's copy is the reference.
   bool resync_target() const { return target_active_; }
   // Why the last connection was refused (split brain under a manual policy, unrelated data).
@@ -302,6 +307,9 @@ class Replica {
   ReplRole role_ = ReplRole::kSecondary;
   bool connected_ = false;
   bool peer_reachable_ = true;  // see SetPeerReachable
+  static constexpr uint64_t kStreamFailuresPerLogLine = 1000;
+  uint64_t stream_failures_ = 0;     // failed stream applies this session
+  std::string last_stream_failure_;  // see stream_failure()
   bool fenced_ = false;
   bool peer_outdated_ = false;  // writes made alone may complete
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;

@@ -159,8 +159,10 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
     // Told it was outdated, yet the generations match: the primary wrote nothing alone.
     Persist({record::SetOutdated{false}}, out);
     data_state_ = DataState::kUpToDate;
+    last_stream_failure_.clear();
   } else {
     data_state_ = DataState::kUpToDate;
+    last_stream_failure_.clear();
   }
 }
 
@@ -316,6 +318,7 @@ void Replica::FinishTarget(Actions& out) {
   target_active_ = false;
   done_current_.reset();
   data_state_ = DataState::kUpToDate;
+  last_stream_failure_.clear();
   sync_percent_ = 100;
   live_zone_lsn_.clear();
   live_path_lsn_.clear();

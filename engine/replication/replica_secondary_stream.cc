@@ -90,9 +90,18 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   // The primary's own apply may have failed the same way (a rename of a missing name): then
   // the copies still agree, but this side cannot know, so it asks for what the mutation
   // touched. Persisted first: a restart asks again.
-  Log(out, absl::StrCat("applying the stream failed (", status.message(), ", ",
-                        MutationKindName(a.mutation), " ", a.path,
-                        "); this copy is inconsistent until resynced"));
+  // A full disk fails every write of the stream: one line each would flood the log. The
+  // first of a session is logged, then one in every kStreamFailuresPerLogLine with the count.
+  ++stream_failures_;
+  last_stream_failure_ = std::string(status.message());
+  if (stream_failures_ == 1 || stream_failures_ % kStreamFailuresPerLogLine == 0) {
+    Log(out, absl::StrCat("applying the stream failed (", status.message(), ", ",
+                          MutationKindName(a.mutation), " ", a.path,
+                          "); this copy is inconsistent until resynced",
+                          stream_failures_ > 1
+                              ? absl::StrCat(" (", stream_failures_, " failures this session)")
+                              : ""));
+  }
   std::vector<ReplicaRecord> records;
   if (!durable_.inconsistent || durable_.unflushed_only) {
     records.push_back(record::SetInconsistent{true});

@@ -284,6 +284,53 @@ class SecondaryDiskFullTest(unittest.TestCase):
               f"{alpha.count()} acknowledged writes read back")
 
 
+STREAM_FAILURE = "applying the stream failed"
+
+
+class SecondaryDiskFullReportTest(unittest.TestCase):
+    """Fixed this session: a full secondary's status named nothing, and it logged one line per
+    failed 4 KiB write (about 770 for 3 MiB). Engine unit test:
+    ReplicaSecondaryStreamTest.AFullDiskIsLoggedOnceAndNamedUntilTheResyncEnds."""
+
+    def setUp(self):
+        self.cluster = NetnsCluster(BIN, modules=(("alpha", "a"),))
+        self.addCleanup(self.cluster.close)
+        self.cluster.start_pair()
+
+    def fill_bs_disk(self):
+        """Mounts a small file system under b's copy of alpha (in b's mount namespace) and
+        writes more than it holds through a's mount; returns once b has logged the failure
+        and the client wrote on."""
+        c = self.cluster
+        alpha = c.writer("alpha")
+        alpha.wait_acks(20)
+        mnt, spill = c.mountpoint("alpha"), os.path.join(c.backing("b", "alpha"), "spill")
+        c.sh("a", f"mkdir {mnt}/spill")
+        c.wait_for("spill/ on b", lambda: os.path.isdir(spill))
+        c.sh("b", f"mount -t tmpfs -o size={SMALL_FS},mode=0755 duet-disk-full {spill}")
+        c.sh("a", f"head -c {FILL} /dev/urandom > {mnt}/spill/fill")
+        c.wait_for("b to report its full disk", lambda: "No space left" in c.log_text("b"))
+        alpha.wait_acks(50)  # the state below holds until space returns
+
+    def test_the_status_of_a_secondary_whose_disk_is_full_says_so(self):
+        c = self.cluster
+        self.fill_bs_disk()
+        b = c.module_status("b", "alpha")
+        said = f"{b['reason']} {b['replication_refused']}".lower()
+        print(f"b: {b['state']} {b['data']}, reason {b['reason']!r}, "
+              f"replication refused {b['replication_refused']!r}")
+        self.assertTrue(any(word in said for word in ("space", "full", "enospc")),
+                        f"b's status of alpha does not name its full disk: {b}")
+
+    def test_a_secondary_whose_disk_is_full_logs_it_once_not_once_per_write(self):
+        c = self.cluster
+        self.fill_bs_disk()
+        lines = c.log_text("b").count(STREAM_FAILURE)
+        print(f"b logged {lines} lines '{STREAM_FAILURE} (ENOSPC ...)' for "
+              f"{FILL >> 20} MiB written into its {SMALL_FS} file system")
+        self.assertLessEqual(lines, 10)
+
+
 if __name__ == "__main__":
     BIN = sys.argv.pop(1)
     unittest.main(verbosity=2)
