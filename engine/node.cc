@@ -139,6 +139,14 @@ absl::Time Node::NextDeadline() const {
   return next;
 }
 
+std::vector<bool> Node::PeerLinksHeard(absl::Time now) const {
+  std::vector<bool> heard;
+  for (int link = 0; link < liveness_.links(); ++link) {
+    heard.push_back(now - liveness_.LastHeard(link) < config_.heartbeat.timeout);
+  }
+  return heard;
+}
+
 // Whatever time alone changes: the peer's liveness, module deadlines, the heartbeat.
 void Node::HandleTick(absl::Time now) {
   const bool alive = liveness_.Alive(now);

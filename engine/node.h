@@ -75,6 +75,10 @@ class Node {
 
   ModuleStatus Status(ModuleIndex module) const;
   bool PeerAlive(absl::Time now) const { return liveness_.Alive(now); }
+  // Per link to the peer (the heartbeat links in configuration order, then the replication
+  // connection): heard within heartbeat.timeout. One silent link is a degraded pair, not a
+  // lost peer.
+  std::vector<bool> PeerLinksHeard(absl::Time now) const;
   NodeIndex self() const { return self_; }
   uint64_t incarnation() const { return incarnation_; }
   size_t module_count() const { return modules_.size(); }

@@ -19,6 +19,24 @@ std::string Bytes(uint64_t n) {
 
 const char* Bool(bool b) { return b ? "true" : "false"; }
 
+struct LinkShown {
+  std::string name, peer_address;
+  bool heard = false;
+};
+
+// The heartbeat links in configuration order, then the replication connection.
+std::vector<LinkShown> LinksOf(const NodeStatusView& view) {
+  const NodeConfig& peer = view.config->nodes[Peer(view.self)];
+  std::vector<LinkShown> links;
+  for (size_t i = 0; i < view.links_heard.size(); ++i) {
+    const bool heartbeat = i < peer.heartbeat.size();
+    const Endpoint& at = heartbeat ? peer.heartbeat[i] : peer.replication;
+    links.push_back({heartbeat ? absl::StrCat("heartbeat ", i + 1) : std::string("replication"),
+                     absl::StrCat(at.host, ":", at.port), view.links_heard[i]});
+  }
+  return links;
+}
+
 std::string ProblemOf(const NodeStatusView& view, size_t m) {
   return m < view.problems.size() ? view.problems[m] : std::string();
 }
@@ -30,6 +48,7 @@ NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now) 
   view.config = &config;
   view.self = node.self();
   view.peer_alive = node.PeerAlive(now);
+  view.links_heard = node.PeerLinksHeard(now);
   for (ModuleIndex m = 0; m < config.modules.size(); ++m) view.modules.push_back(node.Status(m));
   return view;
 }
@@ -66,6 +85,14 @@ std::string FormatStatusTable(const NodeStatusView& view) {
   std::string out = absl::StrFormat(
       "node %s (cluster %s), peer %s: %s\n", config.nodes[view.self].name, config.cluster_name,
       config.nodes[Peer(view.self)].name, view.peer_alive ? "alive" : "not seen");
+  if (view.peer_alive) {
+    // A silent link while the peer is alive: the pair is degraded (say which, and where).
+    for (const LinkShown& link : LinksOf(view)) {
+      if (!link.heard) {
+        out += absl::StrFormat("  link %s to %s: silent\n", link.name, link.peer_address);
+      }
+    }
+  }
   out += absl::StrFormat("%-16s %-7s %-11s %-9s %-6s %-10s %s\n", "MODULE", "STATE", "DATA", "ROLE",
                          "OWNER", "LAG", "RESYNC / REASON");
   for (size_t m = 0; m < view.modules.size(); ++m) {
@@ -99,7 +126,14 @@ std::string FormatStatusJson(const NodeStatusView& view) {
   std::string out = absl::StrCat("{\"cluster\":", JsonString(config.cluster_name),
                                  ",\"node\":", JsonString(config.nodes[view.self].name),
                                  ",\"peer\":", JsonString(config.nodes[Peer(view.self)].name),
-                                 ",\"peer_alive\":", Bool(view.peer_alive), ",\"modules\":[");
+                                 ",\"peer_alive\":", Bool(view.peer_alive), ",\"links\":[");
+  const std::vector<LinkShown> links = LinksOf(view);
+  for (size_t i = 0; i < links.size(); ++i) {
+    absl::StrAppend(&out, i > 0 ? "," : "", "{\"name\":", JsonString(links[i].name),
+                    ",\"peer_address\":", JsonString(links[i].peer_address),
+                    ",\"heard\":", Bool(links[i].heard), "}");
+  }
+  out += "],\"modules\":[";
   for (size_t m = 0; m < view.modules.size(); ++m) {
     const ModuleStatus& s = view.modules[m];
     if (m > 0) out += ",";

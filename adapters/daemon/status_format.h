@@ -1,6 +1,7 @@
 // `duetctl status` as a table for people and as JSON for programs. The JSON schema (stable;
 // fields are only ever added):
 //   {"cluster": str, "node": str, "peer": str, "peer_alive": bool,
+//    "links": [{"name": str, "peer_address": str, "heard": bool}],
 //    "modules": [{"name": str, "state": "STOP|WAIT|ALONE|PRIM|SECOND", "reason": str,
 //                 "data": "unknown|outdated|syncing|up to date", "sync_percent": int,
 //                 "term": int, "owner": str, "role": "none|secondary|primary",
@@ -9,6 +10,8 @@
 //                 "resync": {"active": bool, "source": bool, "bytes_total": int,
 //                            "bytes_done": int, "eta_seconds": number},
 //                 "problem": str}]}
+// "links": the heartbeat links in configuration order, then "replication"; "heard": traffic
+// from the peer within heartbeat.timeout (one silent link is a degraded pair, not a lost peer).
 // "problem" is what the daemon could not carry out for the module ("" when nothing), e.g. a
 // VIP it could not assign, with the system's reason.
 #ifndef DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
@@ -26,6 +29,7 @@ struct NodeStatusView {
   const Config* config = nullptr;
   NodeIndex self = 0;
   bool peer_alive = false;
+  std::vector<bool> links_heard;      // Node::PeerLinksHeard
   std::vector<ModuleStatus> modules;  // in config order
   std::vector<std::string> problems;  // per module, may be shorter: "" or missing is none
 };

@@ -50,6 +50,11 @@ TEST(StatusFormatTest, AFreshNodeShowsEveryModuleWaitingWithItsReason) {
   EXPECT_NE(json.find("\"name\":\"web\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"name\":\"db\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"resync\":{\"active\":false"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"links\":[{\"name\":\"heartbeat 1\",\"peer_address\":\"127.0.0.3:7200\","
+                      "\"heard\":false},{\"name\":\"replication\",\"peer_address\":"
+                      "\"127.0.0.3:7100\",\"heard\":false}]"),
+            std::string::npos)
+      << json;
   EXPECT_EQ(json.back(), '\n');
 
   std::string table = FormatStatusTable(view);
@@ -76,6 +81,32 @@ TEST(StatusFormatTest, AModuleProblemShowsInTheTableAndTheJson) {
             std::string::npos)
       << json;
   EXPECT_NE(json.find("\"problem\":\"\"}]}"), std::string::npos) << json;
+}
+
+// Found by the end-to-end test of one heartbeat network down: nothing in the status said a
+// link was silent while the peer was alive through the others.
+TEST(StatusFormatTest, ASilentLinkOfALivePeerShowsInTheTableAndTheJson) {
+  absl::StatusOr<Config> config = ParseConfig(kConfig, "duet.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::Time now = absl::FromUnixSeconds(1000);
+  Node node(*config, 0, 1, PersistedNode{}, now);
+  node.Start(now);
+  NodeStatusView view = StatusOf(*config, node, now);
+  EXPECT_EQ(view.links_heard, std::vector<bool>({true, true}));  // start counts as heard
+  view.peer_alive = true;
+  view.links_heard = {true, false};
+  const std::string table = FormatStatusTable(view);
+  EXPECT_NE(table.find("link replication to 127.0.0.3:7100: silent"), std::string::npos) << table;
+  EXPECT_EQ(table.find("link heartbeat 1"), std::string::npos) << table;
+  const std::string json = FormatStatusJson(view);
+  EXPECT_NE(json.find("{\"name\":\"heartbeat 1\",\"peer_address\":\"127.0.0.3:7200\","
+                      "\"heard\":true}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("{\"name\":\"replication\",\"peer_address\":\"127.0.0.3:7100\","
+                      "\"heard\":false}"),
+            std::string::npos)
+      << json;
 }
 
 }  // namespace
