@@ -142,9 +142,18 @@ absl::Time Node::NextDeadline() const {
 std::vector<bool> Node::PeerLinksHeard(absl::Time now) const {
   std::vector<bool> heard;
   for (int link = 0; link < liveness_.links(); ++link) {
-    heard.push_back(now - liveness_.LastHeard(link) < config_.heartbeat.timeout);
+    heard.push_back(liveness_.LinkHeard(link, now));
   }
   return heard;
+}
+
+// After a split brain the peer may have served the module and announced its VIPs, so clients
+// may send to its link address: the owner holding them announces them again.
+void Node::AnnounceVipsAgain(ModuleIndex m, absl::string_view why) {
+  const Module& mod = modules_[m];
+  if (mod.token.owner != self_ || !mod.runner.vip_assigned()) return;
+  Log(m, absl::StrCat(why, ": announcing its VIPs again"));
+  out_.push_back(SetVip{m, true});
 }
 
 // Whatever time alone changes: the peer's liveness, module deadlines, the heartbeat.
@@ -161,13 +170,9 @@ void Node::HandleTick(absl::Time now) {
       Module& mod = modules_[m];
       mod.replica.SetPeerReachable(now, alive, out_);
       AfterReplica(m);
-      if (alive && mod.token.owner == self_ && mod.runner.vip_assigned()) {
-        // The peer may have claimed the module and announced its VIPs while it could not see
-        // this node (a split brain): clients may send to its link address. The peer yields
-        // within a heartbeat or two, inside the announcements' rounds.
-        Log(m, "peer back: announcing the VIPs again");
-        out_.push_back(SetVip{m, true});
-      }
+      // It may have claimed the module and announced its VIPs while it could not see this
+      // node; it yields within a heartbeat or two, inside the announcements' rounds.
+      if (alive) AnnounceVipsAgain(m, "peer back");
     }
     if (!alive) {
       // A primary that goes on alone starts a new term, so that if the peer claimed the module
@@ -317,11 +322,8 @@ void Node::HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_
       AfterReplica(m);
     }
   }
-  // The peer claimed the module while this node kept it (a split brain): it may have served
-  // and announced the VIPs, so clients may send to its link address. Announce them from here.
-  if (changed && merged.token.owner == self_ && view.owner != self_ && mod.runner.vip_assigned()) {
-    Log(m, "the peer claimed this module while this node kept it: announcing its VIPs again");
-    out_.push_back(SetVip{m, true});
+  if (changed && merged.token.owner == self_ && view.owner != self_) {
+    AnnounceVipsAgain(m, "the peer claimed this module while this node kept it");
   }
   mod.peer_view = view;
   if (changed) MarkDirty(m);

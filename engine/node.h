@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/actions.h"
 #include "engine/config.h"
@@ -140,6 +141,7 @@ class Node {
   // Stops this node writing the module at once (writes frozen, VIP released, unacknowledged
   // mutations failed); the application is stopped by the next plan.
   void FenceNow(ModuleIndex m, const std::string& why);
+  void AnnounceVipsAgain(ModuleIndex m, absl::string_view why);
   void RequestLeaseIfDue(absl::Time now, Module& mod);
   void UpdateShownState(absl::Time now, ModuleIndex m, const std::string& reason);
   void UpdateDeadline(absl::Time now, ModuleIndex m);

@@ -20,6 +20,8 @@ class PeerLiveness {
   // When the peer will be declared lost if nothing more is heard.
   absl::Time LostAt() const;
   absl::Time LastHeard(int link) const { return last_heard_[link]; }
+  // Traffic came on `link` within the timeout (a silent link of a live peer: a degraded pair).
+  bool LinkHeard(int link, absl::Time now) const { return now - last_heard_[link] < timeout_; }
   int links() const { return static_cast<int>(last_heard_.size()); }
 
  private:

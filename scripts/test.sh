@@ -18,7 +18,8 @@ cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build-release -j2 --target duet-sim duet-bench duetd duetctl duet-witness
 build-release/sim/duet-sim --scenario active-active >/dev/null
 echo "release build and simulator scenario: ok"
-# The README's main command: the real pair (Release daemons), every acknowledged record checked.
+# The README's main command: the real pair in network namespaces (Release daemons), every
+# acknowledged write checked.
 python3 tests/e2e/demo.py build-release
 echo "demo of the real pair: ok"
 # A swarm in replication mode (engines on simulated disks under a workload, data invariants

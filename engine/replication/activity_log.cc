@@ -215,8 +215,7 @@ void AppendRemoval(std::vector<Mutation>& journal, const std::string& name) {
 }  // namespace
 
 void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
-  // No file data in the journal; a setxattr's value is no file data: the replay sets it.
-  if (m.kind != MutationKind::kSetxattr) m.data.reset();
+  m.DropFileData();
   const std::string& x = m.path;
   switch (m.kind) {
     case MutationKind::kUnlink:

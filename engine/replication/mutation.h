@@ -73,6 +73,11 @@ struct Mutation {
   bool is_durable() const { return kind == MutationKind::kFsync || sync; }
   // Changes names in the tree (what the namespace journal records while ALONE).
   bool is_namespace() const { return kind != MutationKind::kWrite && kind != MutationKind::kFsync; }
+  // As the namespace journal keeps it: no file data (a resync carries the bytes), but a
+  // setxattr's value, which nothing else carries.
+  void DropFileData() {
+    if (kind != MutationKind::kSetxattr) data.reset();
+  }
 };
 
 // The names in the tree a mutation changes: its path, and path2 unless that is a symlink's

@@ -88,9 +88,8 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   if (inflight_.empty()) last_ack_progress_ = now;
   inflight_bytes_ += entry.bytes;
   if (m.is_namespace() && apply_locally) {
-    Mutation copy = m;
-    if (m.kind != MutationKind::kSetxattr) copy.data.reset();
-    unacked_namespace_[lsn] = std::move(copy);
+    Mutation& kept = unacked_namespace_[lsn] = m;
+    kept.DropFileData();
   }
   out.push_back(SendReplication{ReplWrite{name_, lsn, std::move(m)}});
   inflight_.push_back(std::move(entry));
@@ -156,7 +155,7 @@ void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<Replic
   }
   if (journal) {
     Mutation entry = m;
-    if (m.kind != MutationKind::kSetxattr) entry.data.reset();  // a value is no file data
+    entry.DropFileData();
     records.push_back(record::Journal{std::move(entry)});
   }
 }

@@ -126,7 +126,7 @@ TEST_F(NodeTest, AfterASplitBrainTheSideThatKeepsTheModuleAnnouncesItsVipsAgain)
   EXPECT_NE(Log().find("b m1: the peer claimed this module while this node kept it: "
                        "announcing its VIPs again"),
             std::string::npos);
-  EXPECT_NE(Log().find("a m0: peer back: announcing the VIPs again"), std::string::npos);
+  EXPECT_NE(Log().find("a m0: peer back: announcing its VIPs again"), std::string::npos);
   EXPECT_TRUE(cluster_->VipAssigned(kA, 0));
   EXPECT_FALSE(cluster_->VipAssigned(kB, 0));
 }
