@@ -1,3 +1,7 @@
+// Over 600 lines on purpose: every frame's encoder and its decoder, with the size caps and
+// the verifier's rules they share, read side by side. A split by message (heartbeat/witness,
+// replication) is worth it once the two record codecs (this and record_codec.cc both map a
+// Mutation) share one Mutation table: issue 11.
 #include "engine/wire/codec.h"
 
 #include <algorithm>

@@ -203,18 +203,24 @@ TEST(ReplicaSessionTest, ActivityLogRollsBackUnackedWrites) {
   EXPECT_LE(pair.side(kA).blocks_received, 2u);
 }
 
-TEST(ReplicaSessionTest, SplitBrainKeepsDiscardedCopy) {
-  ReplicaPair pair(Options());
+// A split brain: in sync on "shared", then disconnected, a (the default primary) writes A2
+// alone, and b, taking over, writes B2 alone (b still primary, not reconnected).
+void BothWriteAloneThenADefaultPrimaryServes(ReplicaPair& pair) {
   StartInSync(pair);
   pair.Write(kA, "shared", 0, "v1");
   pair.Pump();
   pair.Disconnect();
-  // Both write alone: a (default primary) and b.
   pair.Write(kA, "shared", 0, "A2");
   pair.SetRole(kA, ReplRole::kSecondary);
   pair.SetRole(kB, ReplRole::kPrimary);
   pair.Write(kB, "shared", 0, "B2");
-  pair.Submit(kB, MakeMutation(MutationKind::kCreate, "only-b"));
+  pair.Pump();
+}
+
+TEST(ReplicaSessionTest, SplitBrainKeepsDiscardedCopy) {
+  ReplicaPair pair(Options());
+  BothWriteAloneThenADefaultPrimaryServes(pair);
+  pair.Submit(kB, MakeMutation(MutationKind::kCreate, "only-b"));  // b's, made alone too
   pair.Pump();
   pair.SetRole(kB, ReplRole::kSecondary);
   pair.SetRole(kA, ReplRole::kPrimary);
@@ -236,15 +242,7 @@ TEST(ReplicaSessionTest, SplitBrainKeepsDiscardedCopy) {
 // aside again, and the second copy held what the first resync had already overwritten.
 TEST(ReplicaSessionTest, ADiscardedBranchIsKeptAsideOnceWhateverTheSessions) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Write(kA, "shared", 0, "v1");
-  pair.Pump();
-  pair.Disconnect();
-  pair.Write(kA, "shared", 0, "A2");
-  pair.SetRole(kA, ReplRole::kSecondary);
-  pair.SetRole(kB, ReplRole::kPrimary);
-  pair.Write(kB, "shared", 0, "B2");
-  pair.Pump();
+  BothWriteAloneThenADefaultPrimaryServes(pair);
   pair.SetRole(kB, ReplRole::kSecondary);
   pair.SetRole(kA, ReplRole::kPrimary);
   pair.Connect();
