@@ -117,7 +117,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
     Log(m, "handover cancelled: the peer is no longer an up-to-date secondary");
   }
   if (d.fail_held_writes) mod.replica.Fence(out_);
-  if (d.pass_when_drained && mod.replica.drained()) {
+  if (d.pass_when_drained && mod.replica.ReadyToHandOver(now, out_)) {
     PassToPeer(mod, m);
     return DecideNonOwnerRole(now, m, mod, reason);
   }

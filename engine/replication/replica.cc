@@ -88,7 +88,11 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   // this role makes alone: they need their own (Node repeats it while it holds).
   peer_outdated_ = false;
   if (role == ReplRole::kPrimary && target_active_) {
-    Log(out, "resync into this copy abandoned: it is primary now (forced)");
+    // An in-sync session with nothing to fetch (a planned handover's) ends quietly; a copy
+    // that a resync was overwriting serves only because the admin forced it.
+    if (data_state_ != DataState::kUpToDate) {
+      Log(out, "resync into this copy abandoned: it is primary now (forced)");
+    }
     target_active_ = false;
   }
   if (connected_) {

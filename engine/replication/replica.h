@@ -123,6 +123,12 @@ class Replica {
   bool attached() const { return link_ == Link::kAttached && role_ == ReplRole::kPrimary; }
   // Nothing of ours is in flight to the peer or waiting for the window.
   bool drained() const { return inflight_.empty() && pending_.empty(); }
+  // A planned handover may pass the module now: drained, and the attached peer's copy durable
+  // up to the last write. Otherwise it asks the peer for that flush once (a whole-tree fsync
+  // on the stream) and says no until it is acknowledged: zones the peer had applied but not
+  // yet flushed would be resent whole by the step-down's session. A flush that fails there
+  // does not stop the handover (the session resends those zones instead).
+  bool ReadyToHandOver(absl::Time now, Actions& out);
   // Connected, and the handshake that decides this session's verdict is still under way.
   bool handshake_pending() const { return connected_ && link_ == Link::kHello; }
   // Why this copy fell behind the stream (the last failed apply, e.g. a full disk) while it
@@ -342,7 +348,8 @@ class Replica {
   uint64_t inflight_bytes_ = 0;
   uint64_t peer_done_lsn_ = 0;
   uint64_t peer_durable_lsn_ = 0;
-  uint64_t local_durable_lsn_ = 0;  // our own stream mutations flushed here
+  uint64_t handover_flush_lsn_ = 0;  // the whole-tree fsync a planned handover sent
+  uint64_t local_durable_lsn_ = 0;   // our own stream mutations flushed here
   bool local_flush_in_flight_ = false;
   absl::Time next_local_flush_at_ = absl::InfiniteFuture();
   absl::Time last_ack_progress_ = absl::InfinitePast();

@@ -95,6 +95,16 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   inflight_.push_back(std::move(entry));
 }
 
+bool Replica::ReadyToHandOver(absl::Time now, Actions& out) {
+  if (!drained()) return false;
+  const uint64_t last = next_lsn_ - 1;
+  if (role_ != ReplRole::kPrimary || !attached() || peer_durable_lsn_ >= last) return true;
+  if (handover_flush_lsn_ == last) return true;  // sent and answered, yet not durable there
+  Submit(now, /*op_id=*/0, MakeMutation(MutationKind::kFsync, ""), /*apply_locally=*/true, out);
+  handover_flush_lsn_ = next_lsn_ - 1;
+  return false;
+}
+
 bool Replica::MovedOnAlone() const {
   return durable_.gens.bitmap != 0 && durable_.drawn_alone == durable_.gens.current;
 }

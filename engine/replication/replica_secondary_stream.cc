@@ -21,7 +21,17 @@ void Replica::OnStreamApplied(absl::Time now, const Applying& a, const absl::Sta
     return;
   }
   if (!status.ok()) OnStreamApplyFailed(a, status, out);
-  if (a.key != 0 && a.session == session_) MarkStreamDone(a.key, out);
+  if (a.key == 0 || a.session != session_) return;
+  MarkStreamDone(a.key, out);
+  // A whole-tree fsync (syncfs) made every apply issued before it durable (C7, C8): the
+  // primary learns it now rather than at the next periodic flush (a planned handover waits
+  // for exactly this).
+  const bool whole_tree = a.mutation == MutationKind::kFsync && a.path.empty();
+  if (whole_tree && status.ok() && flush_failed_session_ != session_ && done_lsn_ >= a.key &&
+      durable_lsn_ < a.key) {
+    durable_lsn_ = a.key;
+    SendAck(out);
+  }
 }
 
 void Replica::OnStreamFlushed(absl::Time now, uint64_t apply_id, const Applying& a,

@@ -497,7 +497,7 @@ TEST_F(NodeTest, OwnerThatAcknowledgedWritesAloneKeepsTheModuleFromAPeerLackingT
 // seed 18 has it since an owner waits for its own handshake at a start; in most other seeds b
 // yields to a's heartbeat first (seeds 1..30 all end with a's copy kept).
 TEST_F(NodeTest, SplitBrainKeepsTheDefaultPrimarysCopyWhileThePeerStillServes) {
-  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 18, /*replication=*/true);
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 23, /*replication=*/true);
   cluster_->Start();
   cluster_->RunFor(absl::Seconds(5));
   ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();

@@ -69,6 +69,11 @@ class ReplicaPair {
   void SetRole(int i, ReplRole role) {
     Run(i, [&](Actions& out) { replica(i).SetRole(now_, role, out); });
   }
+  bool ReadyToHandOver(int i) {
+    bool ready = false;
+    Run(i, [&](Actions& out) { ready = replica(i).ReadyToHandOver(now_, out); });
+    return ready;
+  }
   void Fence(int i) {
     Run(i, [&](Actions& out) { replica(i).Fence(out); });
   }

@@ -330,6 +330,43 @@ TEST(ReplicaSessionTest, PlannedSwapNeedsNoResync) {
   EXPECT_EQ(pair.Difference(), "");
 }
 
+// Found by the real cluster (duetctl swap): the step-down came before b's periodic flush, so
+// the in-sync session made a resend b every zone not yet durable there, and b, promoted
+// while that session ran, logged a forced promotion and then resent a's plan back to it.
+TEST(ReplicaSessionTest, PlannedHandoverFlushesThePeerFirstAndResendsNothing) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  for (int i = 0; i < 20; ++i) pair.Write(kA, "f", static_cast<uint64_t>(i) * kZone, "x");
+  pair.Pump();  // acknowledged (applied on b), not yet flushed there
+  ASSERT_TRUE(pair.replica(kA).drained());
+  EXPECT_FALSE(pair.ReadyToHandOver(kA));  // asks b for the flush first
+  pair.Pump();
+  ASSERT_TRUE(pair.ReadyToHandOver(kA));
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.Pump(3);  // b promoted while the step-down's session may still run
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Settle();
+  ASSERT_TRUE(pair.replica(kB).attached()) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).blocks_received + pair.side(kB).blocks_received, 0u)
+      << "a:\n"
+      << pair.Log(kA) << "b:\n"
+      << pair.Log(kB);
+  EXPECT_EQ(pair.Log(kB).find("(forced)"), std::string::npos) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
+// The handover flush is asked for once: a peer whose flush fails does not hold the module.
+TEST(ReplicaSessionTest, PlannedHandoverGoesOnWhenThePeersFlushFails) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "x");
+  pair.Pump();
+  pair.side(kB).fail_flushes = true;
+  EXPECT_FALSE(pair.ReadyToHandOver(kA));
+  pair.Settle();
+  EXPECT_TRUE(pair.ReadyToHandOver(kA)) << pair.Log(kA);
+}
+
 // Found by ReplicaPropertyTest: fsync, write, swap, crash of the new primary.
 TEST(ReplicaSessionTest, CrashOfNewPrimaryAfterSwapKeepsEarlierWrites) {
   ReplicaPair pair(Options());
