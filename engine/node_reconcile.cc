@@ -42,10 +42,10 @@ void Node::Reconcile(absl::Time now, ModuleIndex m) {
     mod.replica.Fence(out_);
   }
   // The replica writes while the module is writable here; it gives the primary role up only
-  // once everything it sent is acknowledged (the stream drains).
+  // once everything it sent is acknowledged (the stream drains) and durable on the peer.
   if (mod.runner.writable()) {
     mod.replica.SetRole(now, ReplRole::kPrimary, out_);
-  } else if (mod.replica.drained()) {
+  } else if (mod.replica.ReadyToStepDown(now, out_)) {
     mod.replica.SetRole(now, ReplRole::kSecondary, out_);
   }
   mod.replica.OnTick(now, out_);
@@ -117,7 +117,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
     Log(m, "handover cancelled: the peer is no longer an up-to-date secondary");
   }
   if (d.fail_held_writes) mod.replica.Fence(out_);
-  if (d.pass_when_drained && mod.replica.ReadyToHandOver(now, out_)) {
+  if (d.pass_when_drained && mod.replica.ReadyToStepDown(now, out_)) {
     PassToPeer(mod, m);
     return DecideNonOwnerRole(now, m, mod, reason);
   }

@@ -123,12 +123,13 @@ class Replica {
   bool attached() const { return link_ == Link::kAttached && role_ == ReplRole::kPrimary; }
   // Nothing of ours is in flight to the peer or waiting for the window.
   bool drained() const { return inflight_.empty() && pending_.empty(); }
-  // A planned handover may pass the module now: drained, and the attached peer's copy durable
-  // up to the last write. Otherwise it asks the peer for that flush once (a whole-tree fsync
-  // on the stream) and says no until it is acknowledged: zones the peer had applied but not
-  // yet flushed would be resent whole by the step-down's session. A flush that fails there
-  // does not stop the handover (the session resends those zones instead).
-  bool ReadyToHandOver(absl::Time now, Actions& out);
+  // The primary may give its role up now (an application stop, a planned handover): drained,
+  // and the attached peer's copy durable up to the last write. Otherwise it asks the peer for
+  // that flush once (a whole-tree fsync on the stream) and says no until it is acknowledged:
+  // zones the peer had applied but not flushed would be resent whole by the in-sync session
+  // that follows the step-down. A flush that fails there does not hold the step-down (that
+  // session resends those zones instead). As secondary: drained().
+  bool ReadyToStepDown(absl::Time now, Actions& out);
   // Connected, and the handshake that decides this session's verdict is still under way.
   bool handshake_pending() const { return connected_ && link_ == Link::kHello; }
   // Why this copy fell behind the stream (the last failed apply, e.g. a full disk) while it
@@ -240,7 +241,8 @@ class Replica {
 
   // --- The secondary's stream (replica_secondary_stream.cc)
   void ApplyStream(absl::Time now, const ReplWrite& write, Actions& out);
-  void MarkStreamDone(uint64_t lsn, Actions& out);
+  // `flushed_all_before`: lsn was a whole-tree fsync, so everything before it is durable too.
+  void MarkStreamDone(uint64_t lsn, Actions& out, bool flushed_all_before = false);
   void SendAck(Actions& out);
   // A stream mutation failed here (the primary's may not have): this copy is inconsistent
   // until what it changed comes again by resync.
@@ -348,8 +350,8 @@ class Replica {
   uint64_t inflight_bytes_ = 0;
   uint64_t peer_done_lsn_ = 0;
   uint64_t peer_durable_lsn_ = 0;
-  uint64_t handover_flush_lsn_ = 0;  // the whole-tree fsync a planned handover sent
-  uint64_t local_durable_lsn_ = 0;   // our own stream mutations flushed here
+  uint64_t step_down_flush_lsn_ = 0;  // the whole-tree fsync ReadyToStepDown sent
+  uint64_t local_durable_lsn_ = 0;    // our own stream mutations flushed here
   bool local_flush_in_flight_ = false;
   absl::Time next_local_flush_at_ = absl::InfiniteFuture();
   absl::Time last_ack_progress_ = absl::InfinitePast();

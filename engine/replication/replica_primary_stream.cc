@@ -95,13 +95,16 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   inflight_.push_back(std::move(entry));
 }
 
-bool Replica::ReadyToHandOver(absl::Time now, Actions& out) {
+bool Replica::ReadyToStepDown(absl::Time now, Actions& out) {
   if (!drained()) return false;
   const uint64_t last = next_lsn_ - 1;
-  if (role_ != ReplRole::kPrimary || !attached() || peer_durable_lsn_ >= last) return true;
-  if (handover_flush_lsn_ == last) return true;  // sent and answered, yet not durable there
+  // Fenced, the peer may serve already: it would never answer the flush.
+  if (role_ != ReplRole::kPrimary || fenced_ || !attached() || peer_durable_lsn_ >= last) {
+    return true;
+  }
+  if (step_down_flush_lsn_ == last) return true;  // sent and answered, yet not durable there
   Submit(now, /*op_id=*/0, MakeMutation(MutationKind::kFsync, ""), /*apply_locally=*/true, out);
-  handover_flush_lsn_ = next_lsn_ - 1;
+  step_down_flush_lsn_ = next_lsn_ - 1;
   return false;
 }
 

@@ -22,16 +22,9 @@ void Replica::OnStreamApplied(absl::Time now, const Applying& a, const absl::Sta
   }
   if (!status.ok()) OnStreamApplyFailed(a, status, out);
   if (a.key == 0 || a.session != session_) return;
-  MarkStreamDone(a.key, out);
-  // A whole-tree fsync (syncfs) made every apply issued before it durable (C7, C8): the
-  // primary learns it now rather than at the next periodic flush (a planned handover waits
-  // for exactly this).
-  const bool whole_tree = a.mutation == MutationKind::kFsync && a.path.empty();
-  if (whole_tree && status.ok() && flush_failed_session_ != session_ && done_lsn_ >= a.key &&
-      durable_lsn_ < a.key) {
-    durable_lsn_ = a.key;
-    SendAck(out);
-  }
+  const bool whole_tree_flushed =
+      status.ok() && a.mutation == MutationKind::kFsync && a.path.empty();
+  MarkStreamDone(a.key, out, whole_tree_flushed);
 }
 
 void Replica::OnStreamFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
@@ -151,14 +144,20 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   }
 }
 
-void Replica::MarkStreamDone(uint64_t lsn, Actions& out) {
+void Replica::MarkStreamDone(uint64_t lsn, Actions& out, bool flushed_all_before) {
   if (lsn <= done_lsn_) return;
   stream_done_[lsn] = true;
   while (!stream_done_.empty() && stream_done_.begin()->second) {
     done_lsn_ = stream_done_.begin()->first;
     stream_done_.erase(stream_done_.begin());
   }
-  if (opt_.ack == AckMode::kDurable && flush_failed_session_ != session_) durable_lsn_ = done_lsn_;
+  if (flush_failed_session_ != session_) {
+    if (opt_.ack == AckMode::kDurable) durable_lsn_ = done_lsn_;
+    // A whole-tree fsync (syncfs) made every apply issued before it durable (C7, C8): the
+    // primary learns it in the same acknowledgement, not at the next periodic flush (a
+    // planned handover passes the module as soon as this acknowledgement arrives).
+    if (flushed_all_before && done_lsn_ >= lsn) durable_lsn_ = std::max(durable_lsn_, lsn);
+  }
   SendAck(out);
 }
 

@@ -1,7 +1,8 @@
 """End-to-end, in network namespaces: what a module's own health and numbers do to the pair.
 A failing checker restarts the application in place up to its budget, then fails the module
 over; a hundred modules move with a node crash and all come back; the secondary's full disk
-leaves the primary serving and is resynced once space returns. Each test prints what it
+leaves the primary serving and is resynced once space returns; a clean handover resends
+nothing. Each test prints what it
 measured.
 
 Run by ctest (as root, which CI is): python3 netns_modules_test.py BUILD_DIR
@@ -329,6 +330,32 @@ class SecondaryDiskFullReportTest(unittest.TestCase):
         print(f"b logged {lines} lines '{STREAM_FAILURE} (ENOSPC ...)' for "
               f"{FILL >> 20} MiB written into its {SMALL_FS} file system")
         self.assertLessEqual(lines, 10)
+
+
+
+class HandoverTest(unittest.TestCase):
+    def test_a_clean_handover_is_not_logged_as_forced_and_resends_nothing(self):
+        """`duetctl swap` with every write acknowledged: a asks b to flush before it passes
+        the module, so the step-down's session has nothing to resend and b's promotion is
+        not a forced one (it logged "(forced)" and then resent 192-512 KiB to a)."""
+        c = NetnsCluster(BIN, modules=(("alpha", "a"),))
+        self.addCleanup(c.close)
+        c.start_pair()
+        alpha = c.writer("alpha")
+        alpha.wait_acks(30)
+        b_log_before = len(c.log_text("b"))
+        c.duetctl("a", "swap", "alpha")
+        c.wait_for("b to resync a after the swap",
+                   lambda: "bytes sent" in c.log_text("b")[b_log_before:])
+        alpha.wait_acks(30)
+        alpha.stop()
+        after = c.log_text("b")[b_log_before:].splitlines()
+        forced = [line for line in after if "(forced)" in line]
+        sent = [line.split("resync done: ")[1] for line in after if "alpha: resync done:" in line]
+        print(f"after the swap b logged {forced} and resync done: {sent}")
+        self.assertEqual(forced, [])
+        self.assertEqual(sent, ["0 bytes sent"])
+        self.assertEqual(missing_writes(alpha.expected(), c.read_store("alpha")), [])
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_join.h"
 #include "sim/cluster.h"
 #include "sim/cluster_config.h"
 #include "tests/engine/printers.h"
@@ -233,6 +234,31 @@ TEST_F(NodeTest, SwapMovesModuleAndBackWithNeverTwoWriters) {
   cluster_->RunFor(absl::Seconds(2));
   EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
   EXPECT_EQ(State(kB, 0), ModuleState::kSecond);
+  ExpectNoViolations();
+}
+
+// Seen with the real daemons (duetctl swap under load): a's replica stepped down as soon as
+// its application stopped, before b's periodic flush; the in-sync session that followed
+// resent every zone not yet durable on b, b logged its promotion in that session as forced,
+// and then resent a's plan back to it. The step-down waits for b's whole-tree flush now.
+TEST_F(NodeTest, SwapUnderLoadResendsNothing) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  const size_t before = cluster_->log().size();
+  EXPECT_TRUE(cluster_->Admin(kA, AdminVerb::kSwap, 0)->ok());
+  RunUntil([&] { return State(kB, 0) == ModuleState::kPrim; }, absl::Seconds(5));
+  cluster_->RunFor(absl::Seconds(2));
+  ASSERT_EQ(State(kB, 0), ModuleState::kPrim) << Log();
+  std::vector<std::string> resent;
+  for (size_t i = before; i < cluster_->log().size(); ++i) {
+    const std::string& line = cluster_->log()[i];
+    const bool sent = line.find("bytes sent") != std::string::npos &&
+                      line.find("resync done: 0 bytes sent") == std::string::npos;
+    if (sent || line.find("(forced)") != std::string::npos) resent.push_back(line);
+  }
+  EXPECT_TRUE(resent.empty()) << absl::StrJoin(resent, "\n") << "\n" << Log();
   ExpectNoViolations();
 }
 
@@ -494,10 +520,12 @@ TEST_F(NodeTest, OwnerThatAcknowledgedWritesAloneKeepsTheModuleFromAPeerLackingT
 // acknowledged writes were overwritten. The default policy keeps a's copy whoever serves at that
 // instant: a waits for b to stop.
 // The order this pins (the handshake decides while b still serves) depends on the run: cluster
-// seed 18 has it since an owner waits for its own handshake at a start; in most other seeds b
-// yields to a's heartbeat first (seeds 1..30 all end with a's copy kept).
+// seed 28 has it since a step-down waits for the peer's flush (18 before); in most other seeds
+// b yields to a's heartbeat first (seeds 1..30 all end with a's copy kept). The rule itself is
+// pinned from inputs by
+// ReplicaSessionTest.SplitBrainKeepsTheDefaultPrimarysCopyEvenIfThePeerServes.
 TEST_F(NodeTest, SplitBrainKeepsTheDefaultPrimarysCopyWhileThePeerStillServes) {
-  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 23, /*replication=*/true);
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 28, /*replication=*/true);
   cluster_->Start();
   cluster_->RunFor(absl::Seconds(5));
   ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();

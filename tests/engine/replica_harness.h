@@ -69,9 +69,9 @@ class ReplicaPair {
   void SetRole(int i, ReplRole role) {
     Run(i, [&](Actions& out) { replica(i).SetRole(now_, role, out); });
   }
-  bool ReadyToHandOver(int i) {
+  bool ReadyToStepDown(int i) {
     bool ready = false;
-    Run(i, [&](Actions& out) { ready = replica(i).ReadyToHandOver(now_, out); });
+    Run(i, [&](Actions& out) { ready = replica(i).ReadyToStepDown(now_, out); });
     return ready;
   }
   void Fence(int i) {
