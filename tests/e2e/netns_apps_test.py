@@ -19,7 +19,7 @@ writes the last status printed before the crash had completed (io_bytes / 4 KiB:
 write when its pwrite returned, which Duet allows only once b applied it). fio then re-runs the
 same job on b with verify_only and number_ios=N: the same seed replays the same offsets, and
 fio reads and checks exactly those N blocks. A full verify of all 8,192 blocks must fail (the
-blocks never written hold the layout's zeros): the check reads real data.
+blocks never written hold the layout's filler, no verify header): the check reads real data.
 Why not verify_state_save/verify_state_load: fio saves that state only when a job exits or on
 a trigger (--trigger-file), and on a trigger it also stops its jobs (fio's backend.c:
 check_trigger_file saves the state, then terminates the threads), so the crash would find fio
@@ -32,6 +32,7 @@ Run by ctest (as root, which CI is): python3 netns_apps_test.py BUILD_DIR
 
 import json
 import os
+import random
 import shlex
 import subprocess
 import sys
@@ -46,6 +47,7 @@ BIN = None
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEDGER = os.path.join(HERE, "sqlite_ledger.py")
 MIN_CHECKPOINTS, MIN_DB_BYTES = 3, 2 << 20
+TRANSACTIONS_PER_CHECKPOINT = 20  # sqlite_ledger.py: 8 rows of 1,500 bytes; 256 KiB of WAL
 FIO_BLOCK, FIO_SIZE = 4096, 32 << 20
 FIO_WRITES_BEFORE_CRASH = 1000
 
@@ -134,6 +136,11 @@ class SqliteCrashTest(unittest.TestCase):
         started = time.monotonic()
         c.wait_for(f"{MIN_CHECKPOINTS} checkpoints and a {MIN_DB_BYTES >> 20} MiB database",
                    enough, timeout=90)
+        # Each run crashes at another point of the WAL's checkpoint cycle (printed below).
+        more = random.randrange(2 * TRANSACTIONS_PER_CHECKPOINT)
+        target = commits()[-1][0] + more
+        c.wait_for(f"transaction {target}", lambda: writer.running()
+                   and commits()[-1][0] >= target, timeout=30)
         crash = time.monotonic()
         c.kill_node("a")
         writer.wait_exit()
@@ -169,7 +176,8 @@ class SqliteCrashTest(unittest.TestCase):
             c.backing("a", "alpha"), c.backing("b", "alpha")) == [], timeout=10)
         print(f"sqlite WAL: {committed} transactions ({rate:.0f}/s, "
               f"{checkpoints(rows)} checkpoints, database {db_bytes >> 10} KiB + WAL "
-              f"{wal_bytes >> 10} KiB) committed on a before its crash; alpha ALONE on b "
+              f"{wal_bytes >> 10} KiB) committed on a before its crash ({more} transactions "
+              f"after the database reached {MIN_DB_BYTES >> 20} MiB); alpha ALONE on b "
               f"{to_primary:.2f} s after it (heartbeat timeout 1 s); b's copy at takeover "
               f"{left} (4 KiB blocks where a's own copy differed: {in_flight}); on b "
               f"integrity_check ok, {on_b['last_txid']} transactions exact; "
@@ -236,7 +244,7 @@ class FioVerifyCrashTest(unittest.TestCase):
             statuses = fio_statuses("".join(writer.lines))
             return statuses and completed_writes(statuses[-1]) >= FIO_WRITES_BEFORE_CRASH
         started = time.monotonic()
-        c.wait_for(f"fio to complete {FIO_WRITES_BEFORE_CRASH} writes", written, timeout=90)
+        c.wait_for(f"fio to complete {FIO_WRITES_BEFORE_CRASH} writes", written, timeout=150)
         crash = time.monotonic()
         c.kill_node("a")
         writer.wait_exit()
