@@ -7,10 +7,12 @@ transactions on a's mount, reporting each transaction once its COMMIT returned, 
 is checkpointed into the database file every ~20 transactions. a crashes (kill -9 of duetd,
 its guard and the ledger). On b, through b's mount: integrity_check says ok, every reported
 transaction is there with the exact bytes it wrote, the totals row agrees with the rows, and
-nothing else is there but at most the one transaction in flight. After a returns and the
-module fails back, the two backing copies are identical file for file (the checker on b
-closed the database last, which checkpoints the WAL and removes the -wal and -shm files, so
-the database file is all there is) and a reads the same ledger through its own mount.
+nothing else is there but at most the one transaction in flight. The ledger then goes on on
+b alone for a few checkpoints and closes the database. After a returns and the module fails
+back, the two backing copies are identical file for file (the last close checkpointed the WAL
+and removed the -wal and -shm files, so the database file is all there is: a -shm file, which
+SQLite writes through mmap and rebuilds from the WAL, would not be comparable) and a reads
+every transaction of both runs, exact, through its own mount.
 
 fio (issue 14 test 7): fio writes 4 KiB blocks at random offsets of a 32 MiB file on a's
 mount, each with a crc32c verify header and followed by fsync (ioengine psync, iodepth 1), and
@@ -48,6 +50,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LEDGER = os.path.join(HERE, "sqlite_ledger.py")
 MIN_CHECKPOINTS, MIN_DB_BYTES = 3, 2 << 20
 TRANSACTIONS_PER_CHECKPOINT = 20  # sqlite_ledger.py: 8 rows of 1,500 bytes; 256 KiB of WAL
+ALONE_TRANSACTIONS = 3 * TRANSACTIONS_PER_CHECKPOINT
 FIO_BLOCK, FIO_SIZE = 4096, 32 << 20
 FIO_WRITES_BEFORE_CRASH = 1000
 
@@ -163,6 +166,13 @@ class SqliteCrashTest(unittest.TestCase):
         self.assertIn(on_b["last_txid"], (committed, committed + 1),
                       f"{committed} transactions committed on a; b has {on_b['last_txid']}")
 
+        # The application goes on on b alone, then stops (closing the database) before a
+        # returns: the resync carries b's transactions and checkpoints to a.
+        alone = time.monotonic()
+        c.sh("b", f"{shlex.quote(sys.executable)} {LEDGER} write {db} {ALONE_TRANSACTIONS}")
+        alone = time.monotonic() - alone
+        b_log_before = len(c.log_text("b"))
+
         returned = time.monotonic()
         c.restart_node("a")
         c.wait_state("a", "alpha", "PRIM", timeout=90)
@@ -170,8 +180,14 @@ class SqliteCrashTest(unittest.TestCase):
         failed_back = time.monotonic() - returned
         self.assertEqual(differences(c.backing("a", "alpha"), c.backing("b", "alpha")), [])
         after_failback = sorted(os.listdir(c.backing("a", "alpha")))
+        sent = [line.split("resync done: ")[1] for line in
+                c.log_text("b")[b_log_before:].splitlines()
+                if "alpha: resync done:" in line and "bytes sent" in line]
+        self.assertTrue(sent, "b logged no resync of alpha")
         on_a = self.check_ledger("a")
-        self.assertEqual(on_a, on_b, "the ledger a reads after failback is not b's")
+        self.assertEqual(on_a["integrity"], ["ok"], f"integrity_check on a: {on_a}")
+        self.assertEqual(on_a["problems"], [], f"the ledger on a: {on_a}")
+        self.assertEqual(on_a["last_txid"], on_b["last_txid"] + ALONE_TRANSACTIONS)
         c.wait_for("the copies to be identical after the check on a", lambda: differences(
             c.backing("a", "alpha"), c.backing("b", "alpha")) == [], timeout=10)
         print(f"sqlite WAL: {committed} transactions ({rate:.0f}/s, "
@@ -181,8 +197,10 @@ class SqliteCrashTest(unittest.TestCase):
               f"{to_primary:.2f} s after it (heartbeat timeout 1 s); b's copy at takeover "
               f"{left} (4 KiB blocks where a's own copy differed: {in_flight}); on b "
               f"integrity_check ok, {on_b['last_txid']} transactions exact; "
-              f"failback to a in {failed_back:.1f} s, copies identical ({after_failback}), "
-              f"a reads the same ledger")
+              f"{ALONE_TRANSACTIONS} more committed on b alone in {alone:.1f} s; failback to "
+              f"a in {failed_back:.1f} s (resync: {sent[-1]}), copies identical "
+              f"({after_failback}), on a integrity_check ok, {on_a['last_txid']} "
+              f"transactions exact")
 
 
 FIO_JOB = [f"--bs={FIO_BLOCK}", f"--size={FIO_SIZE}", "--name=crashwrite", "--rw=randwrite",

@@ -2,10 +2,11 @@
 multi-row transactions and says which ones committed, and a checker that tells whether a copy
 of the database holds exactly what was committed.
 
-    python3 sqlite_ledger.py write DB     commits transactions 1, 2, 3... until killed (or
-        MAX_TRANSACTIONS); after each COMMIT returns it prints one line, flushed:
+    python3 sqlite_ledger.py write DB [N]   commits the next transactions (1, 2, 3... or on
+        from the last one there) until killed, or N of them and then closes the database;
+        after each COMMIT returns it prints one line, flushed:
         "<transaction id> <database file size> <WAL file size>"
-    python3 sqlite_ledger.py check DB     prints one JSON object: integrity_check's answer,
+    python3 sqlite_ledger.py check DB       prints one JSON object: integrity_check's answer,
         the transactions present, and every way the content differs from what transactions
         1..last present wrote (an empty list when it is exact)
 
@@ -48,7 +49,7 @@ def connect(db):
     return conn
 
 
-def write(db):
+def write(db, count):
     conn = connect(db)
     conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     conn.execute("CREATE TABLE IF NOT EXISTS rows (txid INTEGER, seq INTEGER, payload BLOB, "
@@ -57,7 +58,7 @@ def write(db):
                  "transactions INTEGER, rows INTEGER, bytes INTEGER, last_txid INTEGER)")
     conn.execute("INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0)")
     first = conn.execute("SELECT last_txid FROM totals").fetchone()[0] + 1
-    for txid in range(first, MAX_TRANSACTIONS + 1):
+    for txid in range(first, first + count):
         conn.execute("BEGIN IMMEDIATE")
         for seq in range(ROWS_PER_TRANSACTION):
             data = payload(txid, seq)
@@ -101,10 +102,14 @@ def check(db):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("write", "check"):
+    args = sys.argv[1:]
+    if args[:1] == ["write"] and len(args) in (2, 3):
+        write(args[1], int(args[2]) if len(args) == 3 else MAX_TRANSACTIONS)
+    elif args[:1] == ["check"] and len(args) == 2:
+        check(args[1])
+    else:
         print(__doc__, file=sys.stderr)
         return 2
-    (write if sys.argv[1] == "write" else check)(sys.argv[2])
     return 0
 
 
