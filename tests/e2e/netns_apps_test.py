@@ -16,18 +16,22 @@ every transaction of both runs, exact, through its own mount.
 
 fio (issue 14 test 7): fio writes 4 KiB blocks at random offsets of a 32 MiB file on a's
 mount, each with a crc32c verify header and followed by fsync (ioengine psync, iodepth 1), and
-prints its cumulative status every 200 ms; a crashes mid-run. What counts as acknowledged: the
-writes the last status printed before the crash had completed (io_bytes / 4 KiB: fio counts a
-write when its pwrite returned, which Duet allows only once b applied it). fio then re-runs the
-same job on b with verify_only and number_ios=N: the same seed replays the same offsets, and
-fio reads and checks exactly those N blocks. A full verify of all 8,192 blocks must fail (the
-blocks never written hold the layout's filler, no verify header): the check reads real data.
+prints its cumulative status every 200 ms; a crashes mid-run, right after a status shows 1,000
+writes. What counts as acknowledged: the N writes the last status printed before the crash
+had completed (io_bytes / 4 KiB: fio counts a write once its pwrite returned, which Duet
+allows only once b applied it, ack = "applied", the default; the fsync that follows makes it
+durable on both, which a kill -9 does not need). The writes completed after that status (tens
+of milliseconds' worth) are not checked. fio then re-runs the same job on b with verify_only
+and number_ios=N: the same seed replays the same offsets, and fio reads and checks exactly
+those N blocks. A full verify of all 8,192 blocks must fail (the blocks never written hold the
+layout's filler, no verify header): the check reads real data.
 Why not verify_state_save/verify_state_load: fio saves that state only when a job exits or on
 a trigger (--trigger-file), and on a trigger it also stops its jobs (fio's backend.c:
 check_trigger_file saves the state, then terminates the threads), so the crash would find fio
-idle; the status count lets the crash land between two writes, with a write and its fsync in
-flight. overwrite=1 lays the whole file out (and fsyncs it) before the random writes, so the
-file has its full size on both nodes and verify_only never re-lays it out.
+stopping; with the status count the crash lands while fio writes. overwrite=1 lays the whole
+file out (and fsyncs it) before the random writes, so the file has its full size on both
+nodes and verify_only never re-lays it out (a shorter file would be truncated and laid out
+again, destroying what it should check).
 
 Run by ctest (as root, which CI is): python3 netns_apps_test.py BUILD_DIR
 """
