@@ -6,8 +6,9 @@
 
 A real pair runs on this machine (tests/e2e/netns_cluster.py: duetd on nodes a and b, each in
 network and mount namespaces of its own, replicating over a veth) with one module, `bench`,
-primary on a, no service. Each job runs on three targets, alternating (plain, two-plain,
-duet, plain, ...), --runs times each, and the median is quoted:
+primary on a, no service, ack = --ack (applied, the default). Each job runs on three
+targets, alternating (plain, two-plain, duet, plain, ...), --runs times each, and the median
+is quoted:
   plain      one plain directory;
   two-plain  the same job on two plain directories at once (one fio, one job group per
              directory): the one-machine limit for writing two replicas; its figure is the
@@ -29,9 +30,11 @@ they are measured, and read once before a read is measured):
 Targets (issue 15): seq-write >= 0.8x two-plain; rand-fsync IOPS >= 0.5x two-plain and p99
 <= 2x two-plain's; reads >= 0.9x plain; metadata against plain, no target.
 
---profile JOB runs JOB once more on the mount and prints, per operation fio issued: system
-calls, context switches, CPU time and bytes read/written (/proc/PID/io) of duetd on each node,
-then the system calls of each (`strace -c -f`, in a separate run, as strace slows them down).
+--profile JOB[,JOB...] prints, instead of the table, where the time goes in each JOB on the
+mount: fio's latencies, then per operation the application issued (a fio write, read or fsync;
+a metadata create, rename or unlink): context switches, CPU time, system calls and bytes read
+and written (/proc/PID/io) of duetd on each node; then, in a second run (strace slows the
+daemons down), each daemon's system calls (`strace -c -f`) per operation.
 
 Not a test: nothing asserts a figure. Needs root (namespaces, FUSE) and fio. Everything it
 starts is stopped and every directory it made is removed, also on Ctrl-C.
@@ -128,7 +131,8 @@ class Bench:
         with open(self.meta_script, "w") as f:
             f.write(META_SCRIPT)
         tempfile.tempdir = self.base  # the cluster's directory (backing dirs) goes here too
-        self.cluster = NetnsCluster(args.build_dir, modules=((MODULE, "a"),), services=[])
+        self.cluster = NetnsCluster(args.build_dir, modules=((MODULE, "a"),), services=[],
+                                    module_config={MODULE: f'ack = "{args.ack}"'})
 
     def close(self):
         if self.cluster is not None:
@@ -273,9 +277,10 @@ class Bench:
                     c[k] = int(v)
         return c
 
-    @staticmethod
-    def operations(job, results):
-        """What fio issued: (operations, bytes written or read)."""
+    def operations(self, job, results):
+        """What `job` issued: (operations, bytes written or read)."""
+        if job == "metadata":  # a create (with its 4 KiB write), a rename, an unlink per file
+            return 3 * self.args.meta_files, 4096 * self.args.meta_files
         ops = nbytes = 0
         for r in results:
             for side in ("read", "write"):
@@ -285,17 +290,35 @@ class Bench:
                 ops += r["sync"]["total_ios"]
         return ops, nbytes
 
+    def run_once(self, job):
+        """One run of `job` on the mount, untimed: the results operations() reads."""
+        return self.metadata("duet") if job == "metadata" else self.fio(job, "duet")
+
+    @staticmethod
+    def latency_summary(results):
+        lines = []
+        for r in results:
+            for side, lat in (("read", "clat_ns"), ("write", "clat_ns"), ("sync", "lat_ns")):
+                part = r.get(side, {})
+                n = part.get("total_ios", 0)
+                if n:
+                    pct = part[lat].get("percentile", {})
+                    lines.append(f"{side} {n} ops, mean {part[lat]['mean'] / 1e3:.0f} us, "
+                                 f"p50 {pct.get('50.000000', 0) / 1e3:.0f} us, "
+                                 f"p99 {pct.get('99.000000', 0) / 1e3:.0f} us")
+        return "; ".join(lines)
+
     def profile(self, job):
-        if job == "metadata":
-            raise BenchError("--profile takes a fio job")
         self.prepare(job)
         pids = {node: self.daemon_pid(node) for node in ("a", "b")}
         before = {n: self.counters(p) for n, p in pids.items()}
-        results = self.fio(job, "duet")
+        results = self.run_once(job)
         after = {n: self.counters(p) for n, p in pids.items()}
         ops, nbytes = self.operations(job, results)
         print(f"\nprofile of {job} on the mount: fio issued {ops} operations "
               f"(writes/reads and fsyncs), {nbytes / 2**20:.0f} MiB")
+        if job != "metadata":
+            print(f"  fio's latencies: {self.latency_summary(results)}")
         for node, pid in pids.items():
             role = "primary" if node == "a" else "secondary"
             print(f"  duetd on {node} ({role}, pid {pid}), per fio operation: " + ", ".join(
@@ -312,7 +335,7 @@ class Bench:
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), out)
         try:
             time.sleep(1)  # strace attaches to every thread
-            results = self.fio(job, "duet")
+            results = self.run_once(job)
         finally:
             for proc, _ in stracers.values():
                 proc.send_signal(signal.SIGINT)
@@ -370,12 +393,17 @@ def main():
                         help="seconds per timed fio run (default 3)")
     parser.add_argument("--meta-files", type=int, default=2000,
                         help="files per metadata run (default 2000)")
-    parser.add_argument("--profile", metavar="JOB",
-                        help="instead of the table: where duetd's time goes in JOB")
+    parser.add_argument("--profile", metavar="JOBS",
+                        help="instead of the table: where duetd's time goes in these jobs "
+                        "(comma-separated)")
+    parser.add_argument("--ack", default="applied", choices=("received", "applied", "durable"),
+                        help="the module's ack mode (default applied, Duet's default; "
+                        "received trades safety for speed: see the README)")
     parser.add_argument("--json", metavar="FILE", help="also write every run's figures here")
     args = parser.parse_args()
     args.jobs = [j for j in args.jobs.split(",") if j]
-    unknown = [j for j in args.jobs + ([args.profile] if args.profile else []) if j not in JOBS]
+    args.profile = [j for j in (args.profile or "").split(",") if j]
+    unknown = [j for j in args.jobs + args.profile if j not in JOBS]
     if unknown:
         parser.error(f"unknown job {unknown[0]} (known: {', '.join(JOBS)})")
     if args.runs < 1:
@@ -387,10 +415,12 @@ def main():
         return 1
     try:
         print(f"file system: {bench.fs}")
-        print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at start")
+        print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at start; "
+              f"module ack = {args.ack}")
         bench.cluster.start_pair()
         if args.profile:
-            bench.profile(args.profile)
+            for job in args.profile:
+                bench.profile(job)
             return 0
         figures = bench.run()
         print_table(figures, args)
