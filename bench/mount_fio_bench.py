@@ -43,6 +43,7 @@ starts is stopped and every directory it made is removed, also on Ctrl-C.
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -123,22 +124,33 @@ class Bench:
         if fstype == "tmpfs":
             raise BenchError(f"{root} is on tmpfs: give --dir a directory on a disk")
         self.fs = f"{fstype} on {source} (mounted at {mount}; directories under {root})"
+        for program in ("adapters/daemon/duetd", "adapters/ctl/duetctl"):
+            if not os.access(os.path.join(args.build_dir, program), os.X_OK):
+                raise BenchError(f"{args.build_dir} has no {program}: build the Release binaries "
+                                 "first (scripts/bench_mount.sh does)")
+        for tool in ("fio", "nsenter") + (("strace",) if args.profile else ()):
+            if shutil.which(tool) is None:
+                raise BenchError(f"{tool} is not installed (scripts/bench_mount.sh installs fio)")
         self.base = tempfile.mkdtemp(prefix="duet-fio-", dir=root)
-        self.plain = [os.path.join(self.base, f"plain-{i}") for i in (0, 1)]
-        for d in self.plain:
-            os.makedirs(d)
-        self.meta_script = os.path.join(self.base, "metadata.py")
-        with open(self.meta_script, "w") as f:
-            f.write(META_SCRIPT)
-        tempfile.tempdir = self.base  # the cluster's directory (backing dirs) goes here too
-        self.cluster = NetnsCluster(args.build_dir, modules=((MODULE, "a"),), services=[],
-                                    module_config={MODULE: f'ack = "{args.ack}"'})
+        try:
+            self.plain = [os.path.join(self.base, f"plain-{i}") for i in (0, 1)]
+            for d in self.plain:
+                os.makedirs(d)
+            self.meta_script = os.path.join(self.base, "metadata.py")
+            with open(self.meta_script, "w") as f:
+                f.write(META_SCRIPT)
+            tempfile.tempdir = self.base  # the cluster's directory (backing dirs) goes here too
+            self.cluster = NetnsCluster(args.build_dir, modules=((MODULE, "a"),), services=[],
+                                        module_config={MODULE: f'ack = "{args.ack}"'})
+        except BaseException:
+            shutil.rmtree(self.base, ignore_errors=True)
+            raise
 
     def close(self):
         if self.cluster is not None:
             self.cluster.close()
             self.cluster = None
-        subprocess.run(["rm", "-rf", self.base], check=False)
+        shutil.rmtree(self.base, ignore_errors=True)
 
     # Where things run: every command in node a's namespaces, plain or not, so that the
     # targets differ only in the directory.
@@ -315,16 +327,18 @@ class Bench:
         results = self.run_once(job)
         after = {n: self.counters(p) for n, p in pids.items()}
         ops, nbytes = self.operations(job, results)
-        print(f"\nprofile of {job} on the mount: fio issued {ops} operations "
-              f"(writes/reads and fsyncs), {nbytes / 2**20:.0f} MiB")
+        what = ("creates, renames and unlinks" if job == "metadata"
+                else "reads, writes and fsyncs")
+        print(f"\nprofile of {job} on the mount: {ops} operations ({what}), "
+              f"{nbytes / 2**20:.0f} MiB")
         if job != "metadata":
             print(f"  fio's latencies: {self.latency_summary(results)}")
         for node, pid in pids.items():
             role = "primary" if node == "a" else "secondary"
-            print(f"  duetd on {node} ({role}, pid {pid}), per fio operation: " + ", ".join(
+            print(f"  duetd on {node} ({role}, pid {pid}), per operation: " + ", ".join(
                 f"{k} {(after[node][k] - before[node][k]) / max(ops, 1):.2f}"
                 for k in before[node]))
-            print(f"    bytes written by write-like calls per byte fio moved: "
+            print(f"    bytes written by write-like calls per byte the workload moved: "
                   f"{(after[node]['wchar'] - before[node]['wchar']) / max(nbytes, 1):.2f}, "
                   f"read: {(after[node]['rchar'] - before[node]['rchar']) / max(nbytes, 1):.2f}")
         stracers = {}
@@ -342,7 +356,7 @@ class Bench:
                 proc.wait(timeout=30)
         ops, _ = self.operations(job, results)
         for node, (_, out) in stracers.items():
-            print(f"\n  strace -c -f of duetd on {node} during a second run ({ops} fio "
+            print(f"\n  strace -c -f of duetd on {node} during a second run ({ops} "
                   f"operations; calls per operation in the last column):")
             with open(out) as f:
                 for line in f:
@@ -431,6 +445,10 @@ def main():
     except (BenchError, ClusterError, TopologyError, subprocess.TimeoutExpired) as e:
         print(f"mount_fio_bench.py: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("mount_fio_bench.py: interrupted; everything it started is removed",
+              file=sys.stderr)
+        return 130
     finally:
         bench.close()
     return 0

@@ -17,7 +17,7 @@ if ! dpkg-query -W -f='${Status}' fio 2>/dev/null | grep -q "install ok installe
   apt-get install -y --no-install-recommends fio </dev/null
 fi
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}" CCACHE_NOHASHDIR=1  # ccache when CMake finds it
-build=build-release
+build="build-release"
 # The machine's builds share one lock (other builds wait rather than compete for 2 cores).
 flock /tmp/duet-build.lock cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 flock /tmp/duet-build.lock cmake --build "$build" -j2 --target duetd duetctl duet-witness
