@@ -394,6 +394,8 @@ def names(state, d):
     while len(os.fsencode(deep)) + len(component) + 1 < 3990:
         deep = os.path.join(deep, component)
         os.mkdir(deep)
+    deep = os.path.join(deep, "e" * (3990 - len(os.fsencode(deep)) - len("/leaf") - 1))
+    os.mkdir(deep)
     leaf = os.path.join(deep, "leaf")
     write_new(leaf, "deep\n")
     out["deep_path_bytes"] = len(os.fsencode(leaf))
@@ -408,18 +410,28 @@ def many_entries(state, d, count, lookups, workers):
     os.mkdir(d)
     t0 = time.monotonic()
     pids = []
+    read_end, write_end = os.pipe()  # a failing worker says why
     for w in range(workers):
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                os.close(read_end)
                 for i in range(w, count, workers):
-                    os.close(os.open(os.path.join(d, f"entry-{i:06d}"),
-                                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
-                code = 0
+                    name = os.path.join(d, f"entry-{i:06d}")
+                    error = outcome(lambda: os.close(
+                        os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)))
+                    if error != "ok":
+                        os.write(write_end, f"entry {i}: {error}\n".encode())
+                        break
+                else:
+                    code = 0
             finally:
                 os._exit(code)
         pids.append(pid)
+    os.close(write_end)
+    with os.fdopen(read_end) as reasons:
+        errors = reasons.read().splitlines()
     failed = sum(1 for pid in pids if os.waitpid(pid, 0)[1] != 0)
     create_s = time.monotonic() - t0
     t0 = time.monotonic()
@@ -429,7 +441,7 @@ def many_entries(state, d, count, lookups, workers):
     t0 = time.monotonic()
     found = sum(1 for i in wanted if os.path.exists(os.path.join(d, f"entry-{i:06d}")))
     lookup_s = time.monotonic() - t0
-    return {"failed_workers": failed, "listed": len(listed), "unique": len(set(listed)),
+    return {"failed_workers": failed, "errors": errors, "listed": len(listed), "unique": len(set(listed)),
             "found": found, "create_us_per_file": round(create_s * 1e6 / count, 1),
             "readdir_us_per_entry": round(readdir_s * 1e6 / max(1, len(listed)), 2),
             "lookup_us_per_name": round(lookup_s * 1e6 / lookups, 1)}
