@@ -12,6 +12,8 @@ import fcntl
 import mmap
 import os
 import random
+import struct
+import subprocess
 import time
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -355,24 +357,23 @@ def locks(state, path):
         os.close(write_end)
         out[name + "_after_release"] = os.read(read_end, 100).decode()
         os.close(read_end)
-    if True:  # F_GETLK from another process names the holder
-        fd = os.open(path, os.O_RDWR)
-        fcntl.lockf(fd, fcntl.LOCK_SH, 5, 0)
-        holder = os.getpid()
-        read_end, write_end = os.pipe()
+    # F_GETLK from another process names the holder of a read lock.
+    fd = os.open(path, os.O_RDWR)
+    fcntl.lockf(fd, fcntl.LOCK_SH, 5, 0)
+    holder = os.getpid()
+    read_end, write_end = os.pipe()
 
-        def getlk():
-            import struct
-            os.close(read_end)
-            fd2 = os.open(path, os.O_RDWR)
-            lock = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 5, 0)
-            got = struct.unpack("hhqqi", fcntl.fcntl(fd2, fcntl.F_GETLK, lock))
-            os.write(write_end, f"{got[0] == fcntl.F_RDLCK} {got[4] == holder}".encode())
-        in_child(getlk)
-        os.close(write_end)
-        out["getlk_names_holder"] = os.read(read_end, 100).decode()
+    def getlk():
         os.close(read_end)
-        os.close(fd)
+        fd2 = os.open(path, os.O_RDWR)
+        lock = struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 5, 0)
+        got = struct.unpack("hhqqi", fcntl.fcntl(fd2, fcntl.F_GETLK, lock))
+        os.write(write_end, f"{got[0] == fcntl.F_RDLCK} {got[4] == holder}".encode())
+    in_child(getlk)
+    os.close(write_end)
+    out["getlk_names_holder"] = os.read(read_end, 100).decode()
+    os.close(read_end)
+    os.close(fd)
     return out
 
 
@@ -507,7 +508,6 @@ def make_dirs(state, *paths):
 def acls(state, d):
     """POSIX ACLs set with setfacl through the mount: an access ACL on a file, a default
     ACL on a directory that a new file there inherits; getfacl's view of each."""
-    import subprocess
     os.mkdir(d)
     f, sub = os.path.join(d, "file"), os.path.join(d, "inherits")
     write_new(f, "acl\n")
@@ -523,6 +523,7 @@ def acls(state, d):
     return out
 
 
-def attributes_free_file(state, path):
+def write_small_file(state, path):
+    """A new file at `path` holding "read-only\n" (what the read-only checks read back)."""
     write_new(path, "read-only\n")
     return "ok"

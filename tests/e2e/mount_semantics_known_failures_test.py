@@ -63,7 +63,7 @@ class MountSemanticsKnownFailures(unittest.TestCase):
         write (or a setattr after it) through the engine."""
         self.a.call("make_dirs", self.mnt("mtimes"))
         for i in range(50):
-            self.a.call("attributes_free_file", self.mnt("mtimes", f"f{i}"))
+            self.a.call("write_small_file", self.mnt("mtimes", f"f{i}"))
             time.sleep(0.002)
         differ = [i for i in range(50)
                   if os.stat(self.backing("a", "mtimes", f"f{i}")).st_mtime_ns
@@ -80,7 +80,7 @@ class MountSemanticsKnownFailures(unittest.TestCase):
         CREATE/REPLACE: mutating_handlers.cc); the rest needs the engine to tell a refusal
         that changed nothing from a lost write."""
         before = os.path.getsize(self.cluster.log_path("a"))
-        self.a.call("attributes_free_file", self.mnt("refused"))
+        self.a.call("write_small_file", self.mnt("refused"))
         r = self.cluster.sh("a", f"truncate -s 17T {self.mnt('refused')}", check=False)
         self.assertIn("File too large", r.stderr)
         r = self.cluster.sh("a", f"{sys.executable} -c \"import os; os.setxattr("
@@ -88,7 +88,7 @@ class MountSemanticsKnownFailures(unittest.TestCase):
                             check=False)
         self.assertIn("No space left on device", r.stderr)
         # A write acknowledged after them: the engine has handled their failure by then.
-        self.a.call("attributes_free_file", self.mnt("after_refused"))
+        self.a.call("write_small_file", self.mnt("after_refused"))
         with open(self.cluster.log_path("a"), "rb") as f:
             f.seek(before)
             log = f.read().decode(errors="replace")
