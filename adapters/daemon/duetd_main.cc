@@ -1,6 +1,9 @@
 // duetd [--config FILE] [--node NAME] [--no-guard]: one node of a Duet pair
 // (adapters/daemon/duetd.h), run under its guard (adapters/daemon/guard.h) unless --no-guard.
+#include <sys/resource.h>
+
 #include <csignal>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -31,10 +34,32 @@ constexpr char kUsage[] =
     "written (fail-stop; the guard restarts the daemon instead); 4 the guard stopped restarting\n"
     "a daemon that kept crashing.\n";
 
+// A mount holds one descriptor per file the kernel knows through it (adapters/fuse/
+// inode_table.h), and the kernel forgets files only under memory pressure: a module with
+// 20,000 files ran the daemon out of descriptors at a common limit (EMFILE on every create,
+// then on the resync). So the daemon takes what the kernel allows a process (fs.nr_open)
+// where it may (root), else its hard limit.
+void RaiseOpenFileLimit(duet::daemon::DaemonLog& log) {
+  rlimit was;
+  if (getrlimit(RLIMIT_NOFILE, &was) != 0) return;
+  unsigned long long nr_open = 0;
+  std::ifstream("/proc/sys/fs/nr_open") >> nr_open;
+  rlimit raised{static_cast<rlim_t>(nr_open), static_cast<rlim_t>(nr_open)};
+  if (nr_open == 0 || setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    raised = rlimit{was.rlim_max, was.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &raised) != 0) raised = was;
+  }
+  if (raised.rlim_cur != was.rlim_cur) {
+    log.Node(absl::StrCat("open-file limit raised from ", was.rlim_cur, " to ", raised.rlim_cur,
+                          " (the mounts hold a descriptor per file the kernel knows)"));
+  }
+}
+
 // The daemon itself; returns its exit status.
 int RunDaemon(const duet::Config& config, duet::NodeIndex self) {
   std::signal(SIGPIPE, SIG_IGN);
   duet::daemon::DaemonLog log(config.nodes[self].name, config.StateDirOf(self) + "/log");
+  RaiseOpenFileLimit(log);
   boost::asio::io_context io;
   absl::StatusOr<std::unique_ptr<duet::daemon::Duetd>> daemon =
       duet::daemon::Duetd::Start(io, config, self, log);

@@ -1,5 +1,6 @@
 // The requests that change the tree: none is applied here. Each becomes Mutations handed to
 // the sink through MountCore::Issue and is answered when they complete (pending_replies.cc).
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -7,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -296,8 +298,51 @@ void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   IssueNamed(req, parent, name, MakeMutation(MutationKind::kUnlink, ""), ReplyShape::kStatusOnly);
 }
 
+// Whether the directory `name` under `parent_fd` has entries besides "." and "..": 0 and
+// `*has_entries`, or an errno. A name that is not a directory is no directory with entries.
+int DirectoryHasEntries(int parent_fd, const char* name, bool* has_entries) {
+  *has_entries = false;
+  const int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno == ENOTDIR || errno == ELOOP || errno == ENOENT ? 0 : errno;
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    const int err = errno;
+    close(fd);
+    return err;
+  }
+  errno = 0;
+  while (const dirent* entry = readdir(dir)) {
+    if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) {
+      *has_entries = true;
+      break;
+    }
+  }
+  const int err = *has_entries ? 0 : errno;
+  closedir(dir);
+  return err;
+}
+
+// A mutation the file system refuses fails its apply on both nodes, and the engine then
+// takes the copies for diverged (the primary goes ALONE, the secondary resyncs). So the
+// refusals an application meets in normal use and only the file system (not the kernel's
+// VFS) makes are answered here, before anything is issued: removing or renaming over a
+// directory that has entries (ENOTEMPTY), and a setxattr whose XATTR_CREATE or
+// XATTR_REPLACE does not hold (EEXIST, ENODATA; RemoveXattr does the same for ENODATA).
+// Requests in flight at the same time can still race past these checks.
+int RefusedNotEmpty(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  bool has_entries = false;
+  if (int err = DirectoryHasEntries(InodeOf(req, parent).fd, name, &has_entries); err != 0) {
+    return err;
+  }
+  return has_entries ? ENOTEMPTY : 0;
+}
+
 void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (RefusedReadOnly(req)) return;
+  if (int err = RefusedNotEmpty(req, parent, name); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
   IssueNamed(req, parent, name, MakeMutation(MutationKind::kRmdir, ""), ReplyShape::kStatusOnly);
 }
 
@@ -305,6 +350,10 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_
             const char* new_name, unsigned int flags) {
   if (RefusedReadOnly(req)) return;
   if (flags != 0) return Refuse(req, NotYetReplicated::kRenameFlags);
+  if (int err = RefusedNotEmpty(req, new_parent, new_name); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
   Mutation rename = MakeMutation(MutationKind::kRename, "");
   if (int err = CoreOf(req).ModulePath(InodeOf(req, new_parent), new_name, &rename.path2);
       err != 0) {
@@ -391,6 +440,18 @@ void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) != 0 || flags == (XATTR_CREATE | XATTR_REPLACE)) {
     fuse_reply_err(req, EINVAL);
     return;
+  }
+  const Inode& inode = InodeOf(req, ino);
+  if ((flags & (XATTR_CREATE | XATTR_REPLACE)) != 0 && inode.type != S_IFLNK) {
+    const bool exists = getxattr(ProcFdPath(inode.fd).c_str(), name, nullptr, 0) >= 0;
+    if ((flags & XATTR_CREATE) != 0 && exists) {
+      fuse_reply_err(req, EEXIST);
+      return;
+    }
+    if ((flags & XATTR_REPLACE) != 0 && !exists && errno == ENODATA) {
+      fuse_reply_err(req, ENODATA);
+      return;
+    }
   }
   Mutation m = MakeMutation(MutationKind::kSetxattr, "");
   m.xattr_name = name;

@@ -274,6 +274,32 @@ TEST_F(MountTest, SetxattrAndRemovexattrReachTheStoreWithTheErrnosAnApplicationE
   EXPECT_EQ(errno, ENODATA);
 }
 
+// Refused by the file system on both nodes, such a mutation would make the engine take the
+// copies for diverged: the mount answers it without handing anything on.
+TEST_F(MountTest, RefusalsOnlyTheFileSystemMakesAreAnsweredWithoutReachingTheEngine) {
+  ASSERT_EQ(mkdir(M("full").c_str(), 0755), 0);
+  ASSERT_EQ(WriteFileAt(M("full/f"), "", O_CREAT), 0);
+  ASSERT_EQ(mkdir(M("other").c_str(), 0755), 0);
+  ASSERT_EQ(setxattr(M("full/f").c_str(), "user.k", "v1", 2, 0), 0);
+  const size_t before = sink_->Received().size();
+  EXPECT_EQ(rmdir(M("full").c_str()), -1);
+  EXPECT_EQ(errno, ENOTEMPTY);
+  EXPECT_EQ(rename(M("other").c_str(), M("full").c_str()), -1);
+  EXPECT_EQ(errno, ENOTEMPTY);
+  EXPECT_EQ(setxattr(M("full/f").c_str(), "user.k", "v2", 2, XATTR_CREATE), -1);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(setxattr(M("full/f").c_str(), "user.none", "v", 1, XATTR_REPLACE), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(sink_->Received().size(), before);
+  // What the checks let through still works.
+  EXPECT_EQ(setxattr(M("full/f").c_str(), "user.k", "v3", 2, XATTR_REPLACE), 0);
+  EXPECT_EQ(setxattr(M("full/f").c_str(), "user.new", "v", 1, XATTR_CREATE), 0);
+  ASSERT_EQ(unlink(M("full/f").c_str()), 0);
+  EXPECT_EQ(rename(M("other").c_str(), M("full").c_str()), 0);
+  EXPECT_EQ(rmdir(M("full").c_str()), 0);
+  EXPECT_EQ(access(B("full").c_str(), F_OK), -1);
+}
+
 TEST_F(MountTest, FifosAndSocketsAreMknodsAndDeviceNodesAreRefusedWithEperm) {
   ASSERT_EQ(mkfifo(M("fifo").c_str(), 0640), 0);
   struct stat st;
