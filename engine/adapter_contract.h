@@ -61,7 +61,9 @@
 //      before the LocalMutation (the secondary sets that value, never its own "now");
 //      UTIME_OMIT leaves the bit out of the mask. Modes are permission bits only (<= 07777).
 //      Times a write or read changes implicitly are each node's own; a resync sets them.
-//      A ReadZone reports the path's mode, uid, gid, atime and mtime (lstat: a symlink's own).
+//      A ReadZone reports the path's mode, uid, gid, atime and mtime (lstat: a symlink's own),
+//      and for a regular file with more than one name its device and inode number, so that
+//      a full resync sends the other names as links (ResyncBlock::link_of), not copies.
 //      A create or mkdir of a name that already exists succeeds and changes nothing (a
 //      resync's replay may meet a name an earlier replay or the target itself made).
 //  C14. Special files: the adapter refuses mknod of a block or character device with EPERM

@@ -89,6 +89,10 @@ struct ZoneRead {
   XattrSet xattrs;
   std::string link_target;
   Payload data;
+  // A regular file with more than one name: its inode on this node (device, inode number),
+  // so that a full resync sends its other names as links (0, 0: one name, or not a file).
+  uint64_t link_device = 0;
+  uint64_t link_inode = 0;
 };
 
 // The answer to ListTree: paths relative to the module's root, in any order.

@@ -90,6 +90,10 @@ ZoneRead BackingStore::ReadZone(uint64_t read_id, const std::string& path, uint6
     read.kind = PathKind::kFile;
     read.file_size = static_cast<uint64_t>(st.st_size);
     read.data = MakePayload(*std::move(bytes));
+    if (st.st_nlink > 1) {
+      read.link_device = static_cast<uint64_t>(st.st_dev);
+      read.link_inode = static_cast<uint64_t>(st.st_ino);
+    }
   } else if (S_ISFIFO(st.st_mode)) {
     read.kind = PathKind::kFifo;
   } else if (S_ISSOCK(st.st_mode)) {

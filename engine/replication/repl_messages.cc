@@ -32,7 +32,7 @@ std::string DescribeReplMessage(const ReplMessage& message) {
           [](const ResyncBlock& b) {
             return absl::StrCat("block ", b.block_id, " ", b.path, " zone ", b.zone, " read_lsn ",
                                 b.read_lsn, " kind ", static_cast<int>(b.kind), " size ",
-                                b.file_size);
+                                b.file_size, b.link_of.empty() ? "" : " link of ", b.link_of);
           },
           [](const ResyncBlockAck& a) {
             return absl::StrCat("block ack ", a.block_id, a.stale ? " stale" : "",

@@ -92,6 +92,9 @@ struct ResyncBlock {
   int64_t mtime_ns = 0;
   XattrSet xattrs;  // zone 0 only
   std::string link_target;
+  // A full resync's file with several names: this path is another name of `link_of`, which
+  // the source sent before in this session. The target links it; the block carries no data.
+  std::string link_of;
   uint64_t total_bytes = 0;  // the source's resync progress when it sent this block
   uint64_t done_bytes = 0;
 };

@@ -257,6 +257,15 @@ class Replica {
   void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
   void IssueListTree(Actions& out);
   void IssueReads(absl::Time now, Actions& out);
+  // A block for `zone` as read at `lsn`: the path's kind and attributes, the progress.
+  ResyncBlock BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& read);
+  // A full resync's read of a file with several names: true if it was handled here (sent as
+  // a link to the name sent first, or waiting for that name to be applied).
+  bool SendAsLinkOrWait(absl::Time now, const ZoneRef& zone, uint64_t lsn, const ZoneRead& read,
+                        Actions& out);
+  // A live namespace change during a full resync: the names it renames are followed; if it
+  // removes or replaces the first name, the names linked to it or waiting go again.
+  void FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& records);
   void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
   void MaybeFinishSource(Actions& out);
@@ -394,6 +403,17 @@ class Replica {
   uint64_t replay_end_lsn_ = 0;    // the last lsn of this session's journal replay
   bool journal_replayed_ = false;  // the journal went to the peer in an earlier session
   absl::flat_hash_map<uint64_t, std::string> probes_;  // read id -> whole path to size
+  // A full resync's files with several names, by inode (ZoneRead::link_device, link_inode):
+  // the name sent first with the data, and the other names, read and waiting (in reading_)
+  // until the target acknowledged that one; each then goes as a link to it.
+  struct LinkedFile {
+    std::string first;
+    bool first_applied = false;
+    std::vector<std::string> linked;  // names sent as links to it
+    std::vector<ZoneRef> waiting;
+  };
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, LinkedFile> linked_files_;
+  absl::flat_hash_map<uint64_t, std::pair<uint64_t, uint64_t>> first_name_blocks_;  // block id
   bool awaiting_done_confirm_ = false;
   uint64_t target_requests_seen_ = 0;  // ReplTargetZones received this session
   uint64_t resync_total_ = 0, resync_done_ = 0;

@@ -62,6 +62,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   // A journal replay (not applied here) was tracked when it was made: moving dirty zones
   // again would apply old renames to today's names.
   const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
+  if (m.is_namespace() && !linked_files_.empty()) FollowLinkedNames(m, records);
   if (m.is_namespace() && apply_locally) {
     TrackNamespace(m, /*journal=*/false, records);
     ForEachChangedName(m, [&](const std::string& path) {

@@ -24,6 +24,8 @@ void Replica::AbandonSourceSession() {
   durable_there_.clear();
   clean_flush_in_flight_ = false;  // its completion belongs to the old session
   probes_.clear();
+  linked_files_.clear();
+  first_name_blocks_.clear();
   list_id_ = 0;
   list_retry_at_ = absl::InfiniteFuture();
 }
@@ -246,13 +248,26 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));
     return;
   }
+  if (SendAsLinkOrWait(now, zone, lsn, read, out)) return;
   ExpandWholePath(zone.path, read, out);
+  ResyncBlock block = BlockOf(zone, lsn, read);
+  block.data = read.data;
+  if (zone.zone == 0 && read.kind != PathKind::kAbsent) block.xattrs = read.xattrs;
+  block.link_target = read.link_target;
+  blocks_[block.block_id] = zone;
+  if (full_resync_ && zone.zone == 0 && read.link_inode != 0) {
+    first_name_blocks_[block.block_id] = {read.link_device, read.link_inode};
+  }
+  out.push_back(SendReplication{std::move(block)});
+  IssueReads(now, out);
+}
+
+ResyncBlock Replica::BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& read) {
   ResyncBlock block;
   block.module = name_;
   block.block_id = NextId();
   block.path = zone.path;
   block.zone = zone.zone;
-  block.data = read.data;
   block.read_lsn = lsn;
   block.kind = read.kind;
   block.file_size = read.file_size;
@@ -261,13 +276,106 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   block.gid = read.gid;
   block.atime_ns = read.atime_ns;
   block.mtime_ns = read.mtime_ns;
-  if (zone.zone == 0 && read.kind != PathKind::kAbsent) block.xattrs = read.xattrs;
-  block.link_target = read.link_target;
   block.total_bytes = resync_total_;
   block.done_bytes = resync_done_;
+  return block;
+}
+
+bool Replica::SendAsLinkOrWait(absl::Time now, const ZoneRef& zone, uint64_t lsn,
+                               const ZoneRead& read, Actions& out) {
+  // An incremental resync writes zones into the target's files in place, which keeps the
+  // links the target has; a full one creates every name, and would split them.
+  if (!full_resync_ || read.kind != PathKind::kFile || read.link_inode == 0) return false;
+  if (zone.zone != 0) {
+    auto file = linked_files_.find({read.link_device, read.link_inode});
+    if (file == linked_files_.end() || file->second.first == zone.path) return false;
+    // Another name's zone: the first name carries the file's data (if that name goes, this
+    // one's first zone is read again and plans the whole file).
+    reading_.erase(zone);
+    Persist({record::MarkClean{zone.path, zone.zone}}, out);
+    IssueReads(now, out);
+    MaybeFinishSource(out);
+    return true;
+  }
+  auto [it, first] = linked_files_.try_emplace({read.link_device, read.link_inode});
+  LinkedFile& file = it->second;
+  if (first) file.first = zone.path;
+  if (file.first == zone.path) return false;  // the name that carries the data
+  if (!file.first_applied) {
+    // Stays in reading_: read again (and linked) once the target has the first name.
+    file.waiting.push_back(zone);
+    IssueReads(now, out);
+    return true;
+  }
+  ResyncBlock block = BlockOf(zone, lsn, read);
+  block.link_of = file.first;
+  file.linked.push_back(zone.path);
+  // Its other zones are the first name's, which goes whole: they leave the plan unsent.
+  std::vector<ReplicaRecord> records;
+  if (auto zones = durable_.dirty.files().find(zone.path); zones != durable_.dirty.files().end()) {
+    zones->second.ForEach([&](uint64_t z) {
+      if (z != 0 && !reading_.contains(ZoneRef{zone.path, z})) {
+        records.push_back(record::MarkClean{zone.path, z});
+      }
+    });
+  }
+  Persist(std::move(records), out);
   blocks_[block.block_id] = zone;
   out.push_back(SendReplication{std::move(block)});
   IssueReads(now, out);
+  return true;
+}
+
+void Replica::FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& records) {
+  // Only these move or remove a name that holds a file (a create on an existing name opens it).
+  std::string removed;
+  switch (m.kind) {
+    case MutationKind::kUnlink:
+    case MutationKind::kRmdir:
+    case MutationKind::kRemoveTree:
+      removed = m.path;
+      break;
+    case MutationKind::kRename:
+    case MutationKind::kLink:
+      removed = m.path2;  // whatever held the new name is gone
+      break;
+    default:
+      return;
+  }
+  const auto under = [](const std::string& path, const std::string& name) {
+    return path == name || (path.size() > name.size() && path.compare(0, name.size(), name) == 0 &&
+                            path[name.size()] == '/');
+  };
+  // A name of the file as it is after m: renamed with its directory, or gone ("").
+  const auto after = [&](const std::string& name) -> std::string {
+    if (under(name, removed)) return "";
+    if (m.kind == MutationKind::kRename && under(name, m.path)) {
+      return m.path2 + name.substr(m.path.size());
+    }
+    return name;
+  };
+  absl::erase_if(linked_files_, [&](auto& entry) {
+    LinkedFile& file = entry.second;
+    std::vector<std::string> linked;
+    for (const std::string& name : file.linked) {
+      if (std::string now = after(name); !now.empty()) linked.push_back(std::move(now));
+    }
+    file.linked = std::move(linked);
+    file.first = after(file.first);
+    if (!file.first.empty()) return false;
+    // The name that carried the data is gone, maybe before all of it went. The names linked
+    // to it are read again (the first of them plans the whole file) and the waiting ones
+    // decide again.
+    for (const std::string& name : file.linked) {
+      reading_.erase(ZoneRef{name, 0});
+      if (!durable_.dirty.Contains(name, 0)) {
+        records.push_back(record::MarkDirty{name, 0, 0});
+        resync_total_ += opt_.zone_size;
+      }
+    }
+    for (const ZoneRef& waiting : file.waiting) reading_.erase(waiting);
+    return true;
+  });
 }
 
 void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out) {
@@ -286,6 +394,17 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
   if (it == blocks_.end()) return;
   const ZoneRef zone = it->second;
   blocks_.erase(it);
+  const auto first_name = first_name_blocks_.find(ack.block_id);
+  if (first_name != first_name_blocks_.end()) {
+    auto file = linked_files_.find(first_name->second);
+    first_name_blocks_.erase(first_name);
+    if (!ack.stale && file != linked_files_.end() && file->second.first == zone.path) {
+      // The target has the first name: the names waiting for it are read again, as links.
+      file->second.first_applied = true;
+      for (const ZoneRef& waiting : file->second.waiting) reading_.erase(waiting);
+      file->second.waiting.clear();
+    }
+  }
   if (ack.stale) {
     reading_.erase(zone);  // read it again
   } else {

@@ -189,6 +189,46 @@ Mutation AttributesOf(const ResyncBlock& b) {
   return m;
 }
 
+// What makes the block's path what the source read (its data, size, kind).
+std::vector<Mutation> ContentSteps(const ResyncBlock& b, uint64_t zone_size) {
+  std::vector<Mutation> steps;
+  switch (b.kind) {
+    case PathKind::kAbsent:
+      steps.push_back(MakeMutation(MutationKind::kRemoveTree, b.path));
+      break;
+    case PathKind::kDirectory:
+      steps.push_back(CreationOf(MutationKind::kMkdir, b));
+      break;
+    case PathKind::kSymlink:
+      steps.push_back(CreationOf(MutationKind::kSymlink, b));
+      break;
+    case PathKind::kFifo:
+    case PathKind::kSocket: {
+      Mutation mknod = CreationOf(MutationKind::kMknod, b);
+      mknod.node_kind = b.kind;
+      steps.push_back(std::move(mknod));
+      break;
+    }
+    case PathKind::kFile: {
+      const uint64_t start = b.zone * zone_size;
+      if (b.data && !b.data->empty()) {
+        Mutation write = MakeMutation(MutationKind::kWrite, b.path);
+        write.offset = start;
+        write.data = b.data;
+        steps.push_back(std::move(write));
+      }
+      if (b.file_size <= start + zone_size) {
+        Mutation truncate = MakeMutation(MutationKind::kTruncate, b.path);
+        truncate.offset = b.file_size;
+        steps.push_back(std::move(truncate));
+      }
+      if (steps.empty()) steps.push_back(CreationOf(MutationKind::kCreate, b));
+      break;
+    }
+  }
+  return steps;
+}
+
 }  // namespace
 
 void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
@@ -209,50 +249,26 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
       (path_lsn != live_path_lsn_.end() && path_lsn->second > b.read_lsn) ||
       (sets_size && file_lsn != live_file_lsn_.end() && file_lsn->second > b.read_lsn) ||
       live_rename_lsn_ > b.read_lsn;
-  if (stale) {
+  // A link is stale too if the name it links to changed since the read.
+  auto first_lsn = b.link_of.empty() ? live_path_lsn_.end() : live_path_lsn_.find(b.link_of);
+  if (stale || (first_lsn != live_path_lsn_.end() && first_lsn->second > b.read_lsn)) {
     out.push_back(SendReplication{ResyncBlockAck{name_, b.block_id, true, false}});
     return;
   }
   std::vector<Mutation> steps;
-  switch (b.kind) {
-    case PathKind::kAbsent:
-      steps.push_back(MakeMutation(MutationKind::kRemoveTree, b.path));
-      break;
-    case PathKind::kDirectory:
-      steps.push_back(CreationOf(MutationKind::kMkdir, b));
-      break;
-    case PathKind::kSymlink:
-      steps.push_back(CreationOf(MutationKind::kSymlink, b));
-      break;
-    case PathKind::kFifo:
-    case PathKind::kSocket: {
-      Mutation mknod = CreationOf(MutationKind::kMknod, b);
-      mknod.node_kind = b.kind;
-      steps.push_back(std::move(mknod));
-      break;
-    }
-    case PathKind::kFile: {
-      const uint64_t start = b.zone * opt_.zone_size;
-      if (b.data && !b.data->empty()) {
-        Mutation write = MakeMutation(MutationKind::kWrite, b.path);
-        write.offset = start;
-        write.data = b.data;
-        steps.push_back(std::move(write));
-      }
-      if (b.file_size <= start + opt_.zone_size) {
-        Mutation truncate = MakeMutation(MutationKind::kTruncate, b.path);
-        truncate.offset = b.file_size;
-        steps.push_back(std::move(truncate));
-      }
-      if (steps.empty()) steps.push_back(CreationOf(MutationKind::kCreate, b));
-      break;
-    }
+  if (!b.link_of.empty()) {
+    // Another name of a file this resync created: one inode, as on the source (what held
+    // the name here is replaced). Its attributes and xattrs are the first name's.
+    steps.push_back(MakeMutation(MutationKind::kLink, b.link_of, b.path));
+  } else {
+    steps = ContentSteps(b, opt_.zone_size);
   }
   // The path may exist here with other attributes (made by a journal replay, changed on one
   // side only, or its times moved by the writes just made): every block leaves them as the
   // source read them.
-  if (b.kind != PathKind::kAbsent) steps.push_back(AttributesOf(b));
-  if (b.kind != PathKind::kAbsent && b.zone == 0) {
+  const bool sets_attributes = b.kind != PathKind::kAbsent && b.link_of.empty();
+  if (sets_attributes) steps.push_back(AttributesOf(b));
+  if (sets_attributes && b.zone == 0) {
     // The first zone carries the path's whole xattr set (ACLs included): this copy's set
     // becomes exactly that one.
     Mutation xattrs = MakeMutation(MutationKind::kReplaceXattrs, b.path);

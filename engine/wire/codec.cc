@@ -269,10 +269,11 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block) {
   const auto data = OptionalBytes(builder, block.data);
   const auto link_target = OptionalString(builder, block.link_target);
   const auto xattrs = OptionalXattrs(builder, block.xattrs);
+  const auto link_of = OptionalString(builder, block.link_of);
   const auto body = fb::CreateResyncBlock(
       builder, name, block.block_id, path, block.zone, data, block.read_lsn, ToWire(block.kind),
       block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes, block.uid,
-      block.gid, block.atime_ns, block.mtime_ns, xattrs);
+      block.gid, block.atime_ns, block.mtime_ns, xattrs, link_of);
   return {fb::Message::ResyncBlock, body.Union()};
 }
 
@@ -298,8 +299,8 @@ size_t VariableBytes(const ReplWrite& write) {
          write.mutation.xattr_name.size() + XattrBytes(write.mutation.xattrs);
 }
 size_t VariableBytes(const ResyncBlock& block) {
-  return block.path.size() + block.link_target.size() + (block.data ? block.data->size() : 0) +
-         XattrBytes(block.xattrs);
+  return block.path.size() + block.link_target.size() + block.link_of.size() +
+         (block.data ? block.data->size() : 0) + XattrBytes(block.xattrs);
 }
 template <typename T>
 size_t VariableBytes(const T&) {
@@ -879,6 +880,14 @@ absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in) {
   out.total_bytes = in.total_bytes();
   out.done_bytes = in.done_bytes();
   DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxResyncBlockBytes, subject));
+  if (!View(in.link_of()).empty()) {
+    // Another name of a file sent before: the target links it, so nothing else may come.
+    if (out.kind != PathKind::kFile || out.zone != 0 || (out.data && !out.data->empty())) {
+      return Invalid("%s names link_of but is not a file's first zone without data", subject);
+    }
+    DUET_ASSIGN_OR_RETURN(out.link_of, ReadRelativePath(in.link_of(), subject, "link_of", false));
+    if (out.link_of == out.path) return Invalid("%s is a link of itself", subject);
+  }
   return out;
 }
 

@@ -4,12 +4,14 @@ Run by ctest (as root, which CI is): python3 two_nodes_test.py BUILD_DIR
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import unittest
 
 from duet_cluster import Cluster, ClusterError, tree_of
+from tree_compare import differences
 
 BIN = None
 
@@ -102,6 +104,41 @@ class TwoNodesTest(unittest.TestCase):
         c.sh("a", f"echo after > {mnt}/after")
         with open(os.path.join(c.backing("b", "web"), "after"), "rb") as f:
             self.assertEqual(f.read(), b"after\n")
+
+    def test_a_replaced_secondary_disk_is_resynced_whole_with_its_hard_links_kept(self):
+        """b comes back with an empty disk (no data, no metadata): a full resync. A file with
+        several names arrives as one file with those names (it arrived as separate copies, so
+        a later write through one name reached only that name on b)."""
+        c = self.cluster
+        self.start_pair()
+        mnt = c.mountpoint("web")
+        c.sh("a", f"mkdir -p {mnt}/mail/cur {mnt}/mail/new {mnt}/backup && "
+                  f"head -c 300000 /dev/urandom > {mnt}/mail/new/msg && "
+                  f"ln {mnt}/mail/new/msg {mnt}/mail/cur/msg && "
+                  f"ln {mnt}/mail/new/msg {mnt}/backup/msg && "
+                  f"echo alone > {mnt}/single")
+        c.kill("b")
+        shutil.rmtree(os.path.join(c.dir, "b"))
+        c.start("b")
+        c.wait_for("b's copy up to date after the full resync",
+                   lambda: (c.module_status("b", "web") or {}).get("data") == "up to date",
+                   timeout=60)
+        with open(c.log_path("b"), errors="replace") as log:
+            self.assertIn("full resync", log.read())
+        self.assertEqual(differences(c.backing("a", "web"), c.backing("b", "web"),
+                                     mtime_slack_ns=5 * 10**9), [])
+        names = [os.path.join(c.backing("b", "web"), p)
+                 for p in ("mail/new/msg", "mail/cur/msg", "backup/msg")]
+        inodes = {os.stat(n).st_ino for n in names}
+        print(f"b after the full resync: {len(inodes)} inode(s) for 3 names, "
+              f"link count {os.stat(names[0]).st_nlink}")
+        self.assertEqual(len(inodes), 1)
+        self.assertEqual(os.stat(names[0]).st_nlink, 3)
+        # A write through one name is seen through the others on b.
+        c.sh("a", f"printf changed | dd of={mnt}/backup/msg conv=notrunc status=none")
+        for name in names:
+            with open(name, "rb") as f:
+                self.assertEqual(f.read(7), b"changed", name)
 
     def test_a_second_duetd_for_the_same_node_is_refused_and_the_first_keeps_serving(self):
         c = self.cluster

@@ -47,6 +47,10 @@ class ReplicaPair {
     // (ENOSPC: nothing is written).
     bool fail_flushes = false;
     bool fail_writes = false;
+    // MemStore keeps hard links as copies: names listed here are reported by reads as one
+    // file with several names (ZoneRead::link_inode), as a real store reports them.
+    std::map<std::string, uint64_t> inode_of;
+    std::vector<std::pair<std::string, std::string>> links_applied;  // (existing, new name)
   };
 
   // Both engines start as Node starts them (OnStart), from empty disks.
@@ -337,12 +341,21 @@ class ReplicaPair {
             st.Update(s.store.Sync(apply->mutation.path));
           }
         }
+        if (kind == MutationKind::kLink) {
+          s.links_applied.emplace_back(apply->mutation.path, apply->mutation.path2);
+        }
         events_.push_back(Applied{i, apply->apply_id, st});
       } else if (auto* list = std::get_if<ListTree>(&a)) {
         events_.push_back(Listed{i, s.store.List(list->module, list->list_id)});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
-        events_.push_back(Read{
-            i, s.store.Read(read->module, read->read_id, read->path, read->offset, read->length)});
+        ZoneRead zone =
+            s.store.Read(read->module, read->read_id, read->path, read->offset, read->length);
+        if (auto inode = s.inode_of.find(read->path);
+            inode != s.inode_of.end() && zone.kind == PathKind::kFile) {
+          zone.link_device = 1;
+          zone.link_inode = inode->second;
+        }
+        events_.push_back(Read{i, std::move(zone)});
       } else if (auto* persist = std::get_if<PersistReplica>(&a)) {
         s.persists++;
         for (const ReplicaRecord& r : persist->records) {

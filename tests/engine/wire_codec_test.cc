@@ -902,6 +902,33 @@ TEST(WireCodecTest, ResyncBlockOfEveryPathKindRoundTrips) {
   }
 }
 
+// A full resync sends a file's other names as links (issue 12): only as a file's first zone
+// without data, to another name inside the module.
+TEST(WireCodecTest, ResyncBlockLinkOfOnlyOnAFilesFirstZoneWithoutData) {
+  ResyncBlock link = BlockOfKind(PathKind::kFile);
+  link.zone = 0;
+  link.data.reset();
+  link.link_of = "var/lib/other name";
+  ExpectReplicationRoundTrip(link);
+  const std::string misplaced = "ResyncBlock 'db' names link_of but is not a file's first zone";
+  ResyncBlock with_data = link;
+  with_data.data = MakePayload("x");
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(with_data)), misplaced));
+  ResyncBlock later_zone = link;
+  later_zone.zone = 3;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(later_zone)), misplaced));
+  ResyncBlock directory = BlockOfKind(PathKind::kDirectory);
+  directory.zone = 0;
+  directory.link_of = "var/lib/other";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(directory)), misplaced));
+  ResyncBlock itself = link;
+  itself.link_of = link.path;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(itself)), "is a link of itself"));
+  ResyncBlock outside = link;
+  outside.link_of = "../etc/passwd";
+  EXPECT_FALSE(DecodeReplication(EncodeReplication(outside)).ok());
+}
+
 TEST(WireCodecTest, ReplWriteWithOneMebibytePayloadRoundTrips) {
   std::string bytes(size_t{1} << 20, '\0');
   Rng rng(99);
