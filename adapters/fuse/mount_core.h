@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "adapters/fuse/inode_table.h"
+#include "adapters/fuse/payload_buffers.h"
 #include "adapters/fuse/replicated_mount.h"
 
 namespace duet {
@@ -91,6 +92,9 @@ class MountCore {
   DirHandle* AddDir(DIR* dir);
   void CloseDir(DirHandle* handle);
 
+  // Where write data is copied to (payload_buffers.h).
+  PayloadBuffers& payload_buffers() { return *payload_buffers_; }
+
  private:
   struct PendingOp {
     std::shared_ptr<PendingReply> reply;
@@ -105,6 +109,11 @@ class MountCore {
 
   const ReplicatedMountOptions options_;
   const MutationSink on_mutation_;
+  // Shared with the Payloads it made, which may outlive the mount in the engine: at most
+  // kKeptPayloadBuffers 1 MiB buffers wait for the next large write.
+  static constexpr size_t kKeptPayloadBuffers = 8;
+  const std::shared_ptr<PayloadBuffers> payload_buffers_ =
+      PayloadBuffers::Create(kKeptPayloadBuffers);
   std::atomic<bool> writable_{true};
 
   std::mutex lifecycle_mu_;       // Mount and Unmount

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -149,11 +150,12 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_f
   if (RefusedReadOnly(req)) return;
   MountCore& core = CoreOf(req);
   Inode& inode = InodeOf(req, ino);
-  // The one copy: from the request (a pipe when the kernel spliced it) into the Payload.
+  // The one copy: from the request (a pipe when the kernel spliced it) into the Payload,
+  // in a reused buffer (payload_buffers.h: no zero-filling, no fresh memory per write).
   const size_t size = fuse_buf_size(in);
-  std::string bytes(size, '\0');
+  std::unique_ptr<std::string> bytes = core.payload_buffers().Take(size);
   fuse_bufvec out = FUSE_BUFVEC_INIT(size);
-  out.buf[0].mem = bytes.data();
+  out.buf[0].mem = bytes->data();
   const ssize_t copied = fuse_buf_copy(&out, in, static_cast<fuse_buf_copy_flags>(0));
   if (copied < 0) {
     fuse_reply_err(req, static_cast<int>(-copied));
@@ -168,7 +170,7 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_f
     fuse_reply_err(req, err);
     return;
   }
-  write.data = MakePayload(std::move(bytes));
+  write.data = core.payload_buffers().Seal(std::move(bytes));
   PendingReply reply = ReplyOf(req, ReplyShape::kWrite);
   reply.write_size = size;
   std::vector<Mutation> mutations;

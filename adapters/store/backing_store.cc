@@ -109,6 +109,7 @@ absl::Status BackingStore::Write(const Mutation& m, bool durable) {
   }
   bool created = false;
   DUET_ASSIGN_OR_RETURN(UniqueFd file, OpenFileForWrite("write", m.path, &created));
+  if (created) NoteParentChanged(m.path);
   const char* bytes = m.data ? m.data->data() : nullptr;
   size_t left = m.data_size();
   off_t offset = static_cast<off_t>(m.offset);
@@ -133,7 +134,7 @@ absl::Status BackingStore::Write(const Mutation& m, bool durable) {
   }
   if (!durable) return absl::OkStatus();
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
-  return created ? SyncParent("write", m.path) : absl::OkStatus();
+  return created ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::Status BackingStore::Truncate(const Mutation& m, bool durable) {
@@ -143,12 +144,13 @@ absl::Status BackingStore::Truncate(const Mutation& m, bool durable) {
   }
   bool created = false;
   DUET_ASSIGN_OR_RETURN(UniqueFd file, OpenFileForWrite("truncate", m.path, &created));
+  if (created) NoteParentChanged(m.path);
   if (ftruncate(file.get(), static_cast<off_t>(m.offset)) != 0) {
     return ErrnoStatus(errno, absl::StrCat("truncate (to ", m.offset, ")"), m.path);
   }
   if (!durable) return absl::OkStatus();
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
-  return created ? SyncParent("truncate", m.path) : absl::OkStatus();
+  return created ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::Status BackingStore::Create(const Mutation& m, bool durable) {
@@ -164,12 +166,13 @@ absl::Status BackingStore::Create(const Mutation& m, bool durable) {
     return durable ? Fsync(m.path) : absl::OkStatus();  // exists: as the model, unchanged
   }
   const UniqueFd file(fd);
+  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   // The owner first: a chown clears setuid/setgid bits that the mode then sets.
   if (fchown(file.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
   if (fchmod(file.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
   if (!durable) return absl::OkStatus();
   DUET_RETURN_IF_ERROR(SyncFd(file.get(), "fsync", m.path));
-  return SyncFd(parent.dir.get(), "fsync (directory of)", m.path);
+  return SyncChangedDirs();
 }
 
 absl::Status BackingStore::Mkdir(const Mutation& m, bool durable) {
@@ -181,15 +184,21 @@ absl::Status BackingStore::Mkdir(const Mutation& m, bool durable) {
     if (errno != EEXIST) return ErrnoStatus(errno, "mkdir", m.path);
     return durable ? Fsync(m.path) : absl::OkStatus();  // exists: as the model, unchanged
   }
+  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   const int fd = openat(parent.dir.get(), parent.name.c_str(),
                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "mkdir (open)", m.path);
+  if (fd < 0) {
+    const int err = errno;
+    unsynced_dirs_.MarkAllUnsynced();  // the new directory is not held
+    return ErrnoStatus(err, "mkdir (open)", m.path);
+  }
   const UniqueFd dir(fd);
+  // Its own entries ("." and "..") are new too.
+  unsynced_dirs_.Add(dir.get(), m.path);
   if (fchown(dir.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
   if (fchmod(dir.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
   if (!durable) return absl::OkStatus();
-  DUET_RETURN_IF_ERROR(SyncFd(dir.get(), "fsync", m.path));
-  return SyncFd(parent.dir.get(), "fsync (directory of)", m.path);
+  return SyncChangedDirs();
 }
 
 absl::Status BackingStore::Unlink(const Mutation& m, bool durable, bool directory) {
@@ -202,7 +211,9 @@ absl::Status BackingStore::Unlink(const Mutation& m, bool durable, bool director
       errno != ENOENT) {
     return ErrnoStatus(errno, op, m.path);
   }
-  return durable ? SyncFd(parent.dir.get(), "fsync (directory of)", m.path) : absl::OkStatus();
+  // Gone already (ENOENT) may still be unsynced: an earlier unlink that was not durable.
+  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
+  return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::Status BackingStore::Rename(const Mutation& m, bool durable) {
@@ -218,10 +229,9 @@ absl::Status BackingStore::Rename(const Mutation& m, bool durable) {
   if (renameat(from.dir.get(), from.name.c_str(), to.dir.get(), to.name.c_str()) != 0) {
     return ErrnoStatus(errno, "rename", both);
   }
-  if (!durable) return absl::OkStatus();
-  DUET_RETURN_IF_ERROR(SyncFd(to.dir.get(), "fsync (directory of)", m.path2));
-  if (ParentOf(m.path) == ParentOf(m.path2)) return absl::OkStatus();
-  return SyncFd(from.dir.get(), "fsync (directory of)", m.path);
+  unsynced_dirs_.Add(to.dir.get(), ParentOf(m.path2));
+  unsynced_dirs_.Add(from.dir.get(), ParentOf(m.path));  // once if the same directory
+  return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::Status BackingStore::Symlink(const Mutation& m, bool durable) {
@@ -243,10 +253,11 @@ absl::Status BackingStore::Symlink(const Mutation& m, bool durable) {
       return ErrnoStatus(errno, "symlink", m.path);
     }
   }
+  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   if (fchownat(parent.dir.get(), parent.name.c_str(), m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0) {
     return ErrnoStatus(errno, "chown", m.path);
   }
-  return durable ? SyncFd(parent.dir.get(), "fsync (directory of)", m.path) : absl::OkStatus();
+  return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::Status BackingStore::Link(const Mutation& m, bool durable) {
@@ -278,7 +289,8 @@ absl::Status BackingStore::Link(const Mutation& m, bool durable) {
       return ErrnoStatus(errno, "link", both);
     }
   }
-  return durable ? SyncFd(to.dir.get(), "fsync (directory of)", m.path2) : absl::OkStatus();
+  unsynced_dirs_.Add(to.dir.get(), ParentOf(m.path2));
+  return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::Status BackingStore::Setattr(const Mutation& m, bool durable) {
@@ -333,40 +345,48 @@ absl::Status BackingStore::Mknod(const Mutation& m, bool durable) {
   if (mknodat(parent.dir.get(), parent.name.c_str(), type | PermissionBits(m.mode), 0) != 0) {
     return ErrnoStatus(errno, "mknod", m.path);
   }
+  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name, kAttrUid | kAttrGid | kAttrMode,
                                   m.mode, m.uid, m.gid, 0, 0, m.path));
-  return durable ? SyncFd(parent.dir.get(), "fsync (directory of)", m.path) : absl::OkStatus();
+  return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::Status BackingStore::Fsync(const std::string& path) {
   if (path.empty()) {
-    if (syncfs(root_.get()) != 0) return ErrnoStatus(errno, "syncfs", root_path_);
-    return absl::OkStatus();
+    unsynced_dirs_.MarkAllUnsynced();
+    return SyncChangedDirs();
   }
   ParentDir parent;
   if (const int err = OpenParent(root_.get(), path, &parent); err != 0) {
     if (!ParentMeansAbsent(err)) return ParentError(err, "fsync", path);
     // Gone with a directory above it: what removed it must be durable, wherever it was.
-    if (syncfs(root_.get()) != 0) return ErrnoStatus(errno, "syncfs", root_path_);
-    return absl::OkStatus();
+    unsynced_dirs_.MarkAllUnsynced();
+    return SyncChangedDirs();
   }
   struct stat st;
   if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno != ENOENT) return ErrnoStatus(errno, "fsync", path);
     // Missing: its directory holds its removal.
+    unsynced_dirs_.Add(parent.dir.get(), ParentOf(path));
   } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
     const int fd = openat(parent.dir.get(), parent.name.c_str(),
                           O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(errno, "fsync (open)", path);
     const UniqueFd object(fd);
     DUET_RETURN_IF_ERROR(SyncFd(object.get(), "fsync", path));
-  }  // a symlink, FIFO or socket is held by its directory
-  return SyncFd(parent.dir.get(), "fsync (directory of)", path);
+  } else {
+    // A symlink, FIFO or socket is held by its directory.
+    unsynced_dirs_.Add(parent.dir.get(), ParentOf(path));
+  }
+  // Its own entry is durable once its directory is, if this store changed it; so is every
+  // other entry this store changed (one fsync each, only for what changed since last time).
+  return SyncChangedDirs();
 }
 
 absl::Status BackingStore::RemoveTreeAt(const std::string& path, bool durable) {
   DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), path));
-  return durable ? SyncParent("remove-tree", path) : absl::OkStatus();
+  NoteParentChanged(path);
+  return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::StatusOr<UniqueFd> BackingStore::OpenFileForWrite(absl::string_view op,
@@ -402,12 +422,17 @@ absl::Status BackingStore::OpenError(int err, absl::string_view op, const std::s
   return ErrnoStatus(err, op, path);
 }
 
-absl::Status BackingStore::SyncParent(absl::string_view op, const std::string& path) {
+void BackingStore::NoteParentChanged(const std::string& path) {
   ParentDir parent;
-  if (const int err = OpenParent(root_.get(), path, &parent); err != 0) {
-    return ParentMeansAbsent(err) ? absl::OkStatus() : ParentError(err, op, path);
+  if (OpenParent(root_.get(), path, &parent) != 0) {
+    unsynced_dirs_.MarkAllUnsynced();  // cannot name it: the next sync covers everything
+    return;
   }
-  return SyncFd(parent.dir.get(), "fsync (directory of)", path);
+  unsynced_dirs_.Add(parent.dir.get(), ParentOf(path));
+}
+
+absl::Status BackingStore::SyncChangedDirs() {
+  return unsynced_dirs_.SyncAll(root_.get(), root_path_);
 }
 
 }  // namespace duet::store

@@ -27,8 +27,14 @@
 // `durable`: data is fdatasync'ed, and the directory entries the mutation created, removed
 // or renamed are fsync'ed through their parent directories; a write or truncate to a file
 // that already existed syncs only the file. kFsync of a path makes its entry and attributes
-// durable (fsync of the object, then of its parent directory; of the parent alone for a
-// symlink or a missing path); kFsync of "" syncs the root's whole file system (syncfs).
+// durable: fsync of the object (of its parent for a symlink, FIFO, socket or missing path);
+// its entry is durable once its parent is. kFsync of "" syncs the root's whole file system
+// (syncfs). A directory is fsync'ed only when its entries changed since it was last synced
+// (unsynced_dirs.h): every sync above also syncs each directory this store changed without
+// syncing it, so that a file fsync'ed after `mkdir a; create a/f` is reachable from the
+// root, and a second fsync of the same file with nothing renamed or created syncs the file
+// alone. A new store, not knowing what an earlier process left, syncs the whole file system
+// at its first sync.
 //
 // Thread-compatible: one thread at a time (ModuleIoQueue runs a module's operations one by
 // one). Movable, not copyable; closes the root when destroyed.
@@ -44,6 +50,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "adapters/store/unique_fd.h"
+#include "adapters/store/unsynced_dirs.h"
 #include "engine/inputs.h"
 #include "engine/replication/mutation.h"
 
@@ -86,6 +93,10 @@ class BackingStore {
 
   const std::string& root_path() const { return root_path_; }
 
+  // How many directory fsyncs and whole file system syncs this store has issued: what the
+  // sync-only-what-changed rule above saves is visible here.
+  const UnsyncedDirs::Counts& sync_counts() const { return unsynced_dirs_.counts(); }
+
  private:
   BackingStore(UniqueFd root, std::string root_path)
       : root_(std::move(root)), root_path_(std::move(root_path)) {}
@@ -109,11 +120,14 @@ class BackingStore {
                                             bool* created);
   // The status for a failed open of `path` (tells a symlink at the end from one on the way).
   absl::Status OpenError(int err, absl::string_view op, const std::string& path) const;
-  // fsync of the directory holding `path`.
-  absl::Status SyncParent(absl::string_view op, const std::string& path);
+  // Records that the directory holding `path` changed (all of them if it cannot be opened).
+  void NoteParentChanged(const std::string& path);
+  // fsync of every directory changed since it was last synced (unsynced_dirs.h).
+  absl::Status SyncChangedDirs();
 
   UniqueFd root_;
   std::string root_path_;
+  UnsyncedDirs unsynced_dirs_;
 };
 
 }  // namespace duet::store

@@ -1,0 +1,72 @@
+// The directories of one store whose entries changed (a name added, removed or renamed)
+// since they were last fsync'ed, so that an fsync of a file pays for its directories only
+// when they hold something not yet durable (DESIGN: durable means the data and the parent
+// directory are fsync'ed). Each directory is held open by its fd, not by its path: a
+// directory renamed or removed after the change is still the one synced, and one reached
+// by two paths is held once (keyed by device and inode; the open fd keeps the inode number
+// from being reused).
+//
+// At most kMaxHeld directories are held open. Past that, or when a directory cannot be
+// identified, the set gives up naming them and SyncAll syncs the whole file system instead;
+// a new set starts in that state, because a process that opened the store before this one
+// may have left changes unsynced.
+//
+// Thread-compatible, as BackingStore, which owns one.
+#ifndef DUET_ADAPTERS_STORE_UNSYNCED_DIRS_H_
+#define DUET_ADAPTERS_STORE_UNSYNCED_DIRS_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "adapters/store/unique_fd.h"
+
+namespace duet::store {
+
+class UnsyncedDirs {
+ public:
+  static constexpr size_t kMaxHeld = 64;
+
+  // The syncs SyncAll issued since the set was made: fsyncs of changed directories (not of
+  // the object an fsync names, even a directory) and syncfs calls.
+  struct Counts {
+    uint64_t directory_fsyncs = 0;
+    uint64_t file_system_syncs = 0;
+  };
+
+  // Records that entries of the directory open at `dir` (read-only, as ParentDir holds it)
+  // changed; `path` (module-relative, "" for the root) names it in errors. Holds a
+  // duplicate of the fd; the caller keeps `dir`.
+  void Add(int dir, absl::string_view path);
+
+  // The next SyncAll syncs the whole file system (a change the set cannot name).
+  void MarkAllUnsynced();
+
+  // fsyncs every recorded directory, or syncfs(`root`) when the set gave up naming them, and
+  // forgets them. On an error the directories not yet synced stay recorded. `root_path`
+  // names the root in errors.
+  absl::Status SyncAll(int root, const std::string& root_path);
+
+  bool empty() const { return !all_unknown_ && held_.empty(); }
+  const Counts& counts() const { return counts_; }
+
+ private:
+  struct Held {
+    UniqueFd dir;
+    std::string path;
+  };
+
+  std::map<std::pair<dev_t, ino_t>, Held> held_;
+  bool all_unknown_ = true;
+  Counts counts_;
+};
+
+}  // namespace duet::store
+
+#endif  // DUET_ADAPTERS_STORE_UNSYNCED_DIRS_H_
