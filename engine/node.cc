@@ -64,7 +64,8 @@ Node::Node(const Config& config, NodeIndex self, uint64_t seed, PersistedNode pe
   }
 }
 
-Actions Node::Start(absl::Time now, bool lost_unsynced) {
+Actions Node::Start(absl::Time now, bool lost_unsynced,
+                    const std::vector<ModuleIndex>& took_in_existing) {
   out_.push_back(PersistIncarnation{incarnation_});
   for (ModuleIndex m = 0; m < modules_.size(); ++m) {
     if (!modules_[m].problem.empty()) {
@@ -72,6 +73,11 @@ Actions Node::Start(absl::Time now, bool lost_unsynced) {
       continue;
     }
     modules_[m].replica.OnStart(lost_unsynced, out_);
+  }
+  for (ModuleIndex m : took_in_existing) {
+    if (m < modules_.size() && modules_[m].problem.empty()) {
+      modules_[m].replica.TakeInExistingData(out_);
+    }
   }
   Log(std::nullopt,
       absl::StrCat("node ", config_.nodes[self_].name, " starting, incarnation ", incarnation_));

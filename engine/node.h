@@ -68,7 +68,10 @@ class Node {
   // The first actions of a run (persisting the new incarnation, the first heartbeat).
   // `lost_unsynced`: the machine restarted, so what the node's disks had not synced is gone
   // (the default, the safe assumption); false if only the daemon restarted.
-  Actions Start(absl::Time now, bool lost_unsynced = true);
+  // `took_in_existing`: the modules whose directories held data at this node's first start,
+  // moved by the adapter into their backing directories (Replica::TakeInExistingData).
+  Actions Start(absl::Time now, bool lost_unsynced = true,
+                const std::vector<ModuleIndex>& took_in_existing = {});
   // Handles one input that happened at `now` (never earlier than a previous call's).
   Actions Step(absl::Time now, const Input& input);
   // When the node next needs a Tick, if nothing else happens before.

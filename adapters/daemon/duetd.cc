@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "adapters/daemon/boot_id.h"
+#include "adapters/daemon/existing_data.h"
 #include "adapters/daemon/status_format.h"
 #include "adapters/process/script_environment.h"
 #include "adapters/store/backing_store.h"
@@ -174,7 +175,7 @@ absl::Status Duetd::Init() {
 
   log_.Node(absl::StrCat("duetd starting (cluster ", config_.cluster_name, ", state in ",
                          state_dir_, lost_unsynced ? ", machine restarted" : "", ")"));
-  loop_->Start(lost_unsynced);
+  loop_->Start(lost_unsynced, took_in_existing_);
   return fatal_;
 }
 
@@ -186,9 +187,23 @@ absl::Status Duetd::OpenModules() {
     mod.root = ModuleRootOf(state_dir_, mc.name);
     if (absl::Status s = MakeDirs(mod.root, 0700); !s.ok()) return s;
     for (size_t i = 0; i < mc.directories.size(); ++i) {
-      if (absl::Status s = MakeDirs(absl::StrCat(mod.root, "/", DirectoryPrefix(i)), 0755);
-          !s.ok()) {
-        return s;
+      const std::string backing = absl::StrCat(mod.root, "/", DirectoryPrefix(i));
+      struct stat st;
+      const bool first_start = stat(backing.c_str(), &st) != 0 && errno == ENOENT;
+      if (absl::Status s = MakeDirs(backing, 0755); !s.ok()) return s;
+      if (!first_start) continue;
+      // What the directory held before Duet: the mount would hide it; it becomes the
+      // module's data instead (a blank peer takes it whole).
+      absl::StatusOr<size_t> moved = TakeInExistingData(mc.directories[i], backing);
+      if (!moved.ok()) {
+        return absl::Status(moved.status().code(),
+                            absl::StrCat("module ", mc.name, ": ", moved.status().message()));
+      }
+      if (*moved == 0) continue;
+      log_.Module(mc.name, absl::StrCat("took in ", *moved, " entries that ", mc.directories[i],
+                                        " held before the first start"));
+      if (took_in_existing_.empty() || took_in_existing_.back() != m) {
+        took_in_existing_.push_back(m);
       }
     }
     absl::StatusOr<store::BackingStore> store = store::BackingStore::Open(mod.root);

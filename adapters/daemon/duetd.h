@@ -112,6 +112,8 @@ class Duetd {
   std::unique_ptr<ScriptRunner> scripts_;
   std::unique_ptr<vip::VipManager> vips_;
   std::vector<Module> modules_;
+  // Modules whose directories held data at this node's first start (existing_data.h).
+  std::vector<ModuleIndex> took_in_existing_;
   std::unique_ptr<AdminServer> admin_;
   std::map<uint64_t, AdminServer::Respond> pending_admin_;
   uint64_t next_admin_request_ = 1;

@@ -18,9 +18,9 @@ absl::Time MonotonicNow() {
 NodeLoop::NodeLoop(boost::asio::io_context& io, std::unique_ptr<Node> node, Executor executor)
     : io_(io), node_(std::move(node)), executor_(std::move(executor)), timer_(io) {}
 
-void NodeLoop::Start(bool lost_unsynced) {
+void NodeLoop::Start(bool lost_unsynced, const std::vector<ModuleIndex>& took_in_existing) {
   last_now_ = MonotonicNow();
-  Run(node_->Start(last_now_, lost_unsynced));
+  Run(node_->Start(last_now_, lost_unsynced, took_in_existing));
 }
 
 void NodeLoop::Feed(const Input& input) {

@@ -30,7 +30,7 @@ class NodeLoop {
   NodeLoop& operator=(const NodeLoop&) = delete;
 
   // Node::Start, then the timer. Loop thread only.
-  void Start(bool lost_unsynced);
+  void Start(bool lost_unsynced, const std::vector<ModuleIndex>& took_in_existing = {});
   // Steps the node with `input` now. Loop thread only.
   void Feed(const Input& input);
   // Queues `input` to be fed on the loop thread. Any thread.

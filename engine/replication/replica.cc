@@ -250,6 +250,14 @@ void Replica::OnStart(bool lost_unsynced, Actions& out) {
   Persist(std::move(records), out);
 }
 
+void Replica::TakeInExistingData(Actions& out) {
+  if (durable_.joined || durable_.gens != Generations{kInitialGeneration, 0, {}}) return;
+  Persist({record::SetJoined{true}, record::SetGenerations{Generations{rng_.Next() | 1, 0, {}}}},
+          out);
+  data_state_ = DataState::kUnknown;
+  Log(out, "this copy holds the data its directories held before the first start");
+}
+
 void Replica::RefreshHelloIfStale(Actions& out) {
   // Our generations changed while a handshake may be deciding on the old ones: offer the
   // new ones, so that both sides decide on the same, current facts. Not to a peer the

@@ -80,6 +80,11 @@ class Replica {
   // The process starts: `lost_unsynced` if the machine restarted (what was not synced is
   // gone), not if only the daemon did (the page cache kept it).
   void OnStart(bool lost_unsynced, Actions& out);
+  // At this node's first start the adapter moved what the module's directories already held
+  // into its backing directories: that data is the module's, under a lineage of its own (a
+  // blank peer takes it whole; a peer that took in data too holds unrelated data, which waits
+  // for the admin). Ignored once this copy joined the pair or wrote.
+  void TakeInExistingData(Actions& out);
   // Node's decisions.
   void SetRole(absl::Time now, ReplRole role, Actions& out);
   void OnConnected(absl::Time now, Actions& out);

@@ -140,6 +140,34 @@ class TwoNodesTest(unittest.TestCase):
             with open(name, "rb") as f:
                 self.assertEqual(f.read(7), b"changed", name)
 
+    def test_data_the_directory_held_before_the_first_start_becomes_the_modules(self):
+        """An application that ran alone is made highly available: its directory already
+        holds data when duetd first starts. The mount used to hide it (the application saw
+        an empty directory); now a takes it in and b, blank, receives it whole."""
+        c = self.cluster
+        mnt = c.mountpoint("web")
+        os.makedirs(os.path.join(mnt, "db"))
+        with open(os.path.join(mnt, "db", "table"), "wb") as f:
+            f.write(os.urandom(200000))
+        os.link(os.path.join(mnt, "db", "table"), os.path.join(mnt, "db", "same"))
+        with open(os.path.join(mnt, "config"), "w") as f:
+            f.write("held before duet\n")
+        before = tree_of(mnt)
+        c.start("a")
+        c.wait_for("a's module to start", lambda: c.module_status("a", "web") is not None)
+        c.start("b")
+        c.wait_state("a", "web", "PRIM")
+        c.wait_state("b", "web", "SECOND")
+        c.wait_for("b's copy up to date",
+                   lambda: (c.module_status("b", "web") or {}).get("data") == "up to date")
+        with open(c.log_path("a"), errors="replace") as log:
+            self.assertIn("took in 2 entries", log.read())
+        self.assertEqual(tree_of(c.backing("a", "web")), before)
+        self.assertEqual(differences(c.backing("a", "web"), c.backing("b", "web"),
+                                     mtime_slack_ns=5 * 10**9), [])
+        self.assertEqual(c.sh("a", f"cat {mnt}/config").stdout, "held before duet\n")
+        self.assertEqual(os.listdir(mnt), [])  # under the mounts: nothing left behind
+
     def test_a_second_duetd_for_the_same_node_is_refused_and_the_first_keeps_serving(self):
         c = self.cluster
         self.start_pair()

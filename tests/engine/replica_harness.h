@@ -78,6 +78,9 @@ class ReplicaPair {
     Run(i, [&](Actions& out) { ready = replica(i).ReadyToStepDown(now_, out); });
     return ready;
   }
+  void TakeInExistingData(int i) {
+    Run(i, [&](Actions& out) { replica(i).TakeInExistingData(out); });
+  }
   void Fence(int i) {
     Run(i, [&](Actions& out) { replica(i).Fence(out); });
   }

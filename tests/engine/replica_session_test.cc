@@ -144,6 +144,53 @@ TEST(ReplicaSessionTest, AdminDiscardOnTheWaitingSurvivorKeepsTheServingCopy) {
 // A copy that wrote before it ever met its peer holds other data: refused, until the admin
 // discards one side, which then takes the other's whole tree (its own kept aside), even if
 // the first attempt is interrupted.
+// Data the directories held before Duet's first start (moved by the adapter into the backing
+// directory, outside the engine).
+void PutExistingData(ReplicaPair& pair, int side, const std::string& path) {
+  Mutation m = MakeMutation(MutationKind::kWrite, path);
+  m.data = MakePayload("held before duet: " + path);
+  ASSERT_TRUE(pair.side(side).store.Apply(m).ok());
+  ASSERT_TRUE(pair.side(side).store.Sync("").ok());
+}
+
+// Both copies used to look blank at the first start (the initial generation): the pair
+// decided "in sync" and the data one node's directory held never reached the other.
+TEST(ReplicaSessionTest, DataTakenInAtTheFirstStartGoesWholeToABlankPeer) {
+  ReplicaPair pair(Options());
+  PutExistingData(pair, kA, "db/table");
+  pair.TakeInExistingData(kA);
+  StartInSync(pair);
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_TRUE(pair.side(kB).store.live().contains("db/table"));
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
+TEST(ReplicaSessionTest, DataTakenInOnBothNodesIsUnrelatedAndWaitsForTheAdmin) {
+  ReplicaPair pair(Options());
+  PutExistingData(pair, kA, "a-only");
+  PutExistingData(pair, kB, "b-only");
+  pair.TakeInExistingData(kA);
+  pair.TakeInExistingData(kB);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_NE(pair.replica(kA).refused_reason().find("unrelated data"), std::string::npos)
+      << pair.Log(kA);
+  EXPECT_TRUE(pair.side(kA).store.live().contains("a-only"));
+  EXPECT_TRUE(pair.side(kB).store.live().contains("b-only"));
+}
+
+// A restart (or any start after the copy joined) never takes in again.
+TEST(ReplicaSessionTest, TakingInExistingDataIsIgnoredOnceTheCopyJoined) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "x");
+  pair.Settle();
+  const Generations before = pair.side(kB).disk.gens;
+  pair.TakeInExistingData(kB);
+  EXPECT_EQ(pair.side(kB).disk.gens, before);
+}
+
 TEST(ReplicaSessionTest, UnrelatedDataWaitsForTheAdminThenResyncsInFull) {
   ReplicaPair pair(Options());
   StartInSync(pair);
