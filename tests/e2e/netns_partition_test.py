@@ -157,13 +157,18 @@ class WithoutWitnessTest(PartitionTestBase):
         self.assertEqual(len(copies), 1, f"dated copies of b's alpha: {copies}")
         discarded = dict(
             sqlite3.connect(self.discarded_db(copies[0])).execute("SELECT k, v FROM kv"))
-        self.assertEqual(missing_writes(on_b, discarded), [])
+        # No acknowledged write is lost: each is on the kept side or in b's dated copy.
+        self.assertEqual(missing_writes(alpha.expected(), {**kept, **discarded}), [])
+        # What b acknowledged is in its dated copy. The write acknowledged at b's takeover may
+        # be a's instead: a completes its held write as it declares b lost, which is when b
+        # takes over (seen once in CI: 'alpha-21', acknowledged after b served, not on b).
+        self.assertEqual([k for k in missing_writes(on_b, discarded) if kept.get(k) != on_b[k]],
+                         [])
         # The write the client first sent to a before moving to b may be on both sides: a
         # completed it late, after the client had given up on it. The rest is b's alone.
         only_on_b = [k for k in on_b if k not in kept]
         self.assertGreaterEqual(len(only_on_b), len(on_b) - 1)
         self.assertEqual([k for k in on_a if k in discarded], [])
-        self.assertEqual(missing_writes(alpha.expected(), {**kept, **discarded}), [])
         print(f"split brain without witness: detected on heal ({detected[0].strip()!r}); "
               f"a's {len(on_a)} writes kept; the {len(on_b)} writes b acknowledged during the "
               f"split ({len(only_on_b)} of them b's alone) are in its dated copy "
