@@ -9,37 +9,12 @@ import sys
 import time
 import unittest
 
-from mount_semantics_test import MODULE, Agent
-from duet_cluster import Cluster
-
-BIN = None
+import mount_semantics_test
+from mount_semantics_test import PairWithAgents
 
 
-class MountSemanticsKnownFailures(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = c = Cluster(BIN, [(MODULE, "a")])
-        try:
-            c.start("a")
-            c.start("b")
-            c.wait_state("a", MODULE, "PRIM")
-            c.wait_state("b", MODULE, "SECOND")
-            cls.a = Agent(c, "a")
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        if getattr(cls, "a", None) is not None:
-            cls.a.close()
-        cls.cluster.close()
-
-    def mnt(self, *parts):
-        return os.path.join(self.cluster.mountpoint(MODULE), *parts)
-
-    def backing(self, node, *parts):
-        return os.path.join(self.cluster.backing(node, MODULE), *parts)
+class MountSemanticsKnownFailures(PairWithAgents):
+    AGENT_NODES = ("a",)
 
     def test_1_a_file_unlinked_while_open_can_still_be_written_and_fsynced(self):
         """Defect: after unlink, write() and fsync() on a descriptor opened before fail with
@@ -115,5 +90,5 @@ class MountSemanticsKnownFailures(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    BIN = sys.argv.pop(1)
+    mount_semantics_test.BIN = sys.argv.pop(1)
     unittest.main(verbosity=2)

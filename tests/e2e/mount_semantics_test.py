@@ -72,7 +72,11 @@ def figure(name, value):
     print(f"  [figure] {name}: {value}", flush=True)
 
 
-class MountSemanticsTest(unittest.TestCase):
+class PairWithAgents(unittest.TestCase):
+    """One pair (module MODULE, primary a) for the whole class, and a mount agent on each of
+    AGENT_NODES."""
+    AGENT_NODES = ("a", "b")
+
     @classmethod
     def setUpClass(cls):
         cls.cluster = c = Cluster(BIN, [(MODULE, "a")])
@@ -81,19 +85,28 @@ class MountSemanticsTest(unittest.TestCase):
             c.start("b")
             c.wait_state("a", MODULE, "PRIM")
             c.wait_state("b", MODULE, "SECOND")
-            cls.a = Agent(c, "a")
-            cls.b = Agent(c, "b")
+            for node in cls.AGENT_NODES:
+                setattr(cls, node, Agent(c, node))
         except BaseException:
             cls.tearDownClass()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        for agent in (getattr(cls, "a", None), getattr(cls, "b", None)):
+        for node in cls.AGENT_NODES:
+            agent = getattr(cls, node, None)
             if agent is not None:
                 agent.close()
         cls.cluster.close()
 
+    def mnt(self, *parts):
+        return os.path.join(self.cluster.mountpoint(MODULE), *parts)
+
+    def backing(self, node, *parts):
+        return os.path.join(self.cluster.backing(node, MODULE), *parts)
+
+
+class MountSemanticsTest(PairWithAgents):
     def setUp(self):
         self.log_offsets = {n: os.path.getsize(self.cluster.log_path(n)) for n in ("a", "b")}
 
@@ -101,12 +114,6 @@ class MountSemanticsTest(unittest.TestCase):
         with open(self.cluster.log_path(node), "rb") as f:
             f.seek(self.log_offsets[node])
             return f.read().decode(errors="replace")
-
-    def mnt(self, *parts):
-        return os.path.join(self.cluster.mountpoint(MODULE), *parts)
-
-    def backing(self, node, *parts):
-        return os.path.join(self.cluster.backing(node, MODULE), *parts)
 
     def assertCopiesEqual(self, subdir):
         """The secondary's backing copy of `subdir` equals the primary's; mtimes within

@@ -72,6 +72,19 @@ def differing_blocks(path_a, path_b, block=4096):
     return sum(a[i:i + block] != b[i:i + block] for i in range(0, max(len(a), len(b)), block))
 
 
+
+def fail_back_with_equal_copies(test, c):
+    """a returns, alpha fails back to it; the two copies are then identical. Returns the
+    seconds from a's restart to alpha PRIM on a and SECOND on b."""
+    returned = time.monotonic()
+    c.restart_node("a")
+    c.wait_state("a", "alpha", "PRIM", timeout=90)
+    c.wait_state("b", "alpha", "SECOND")
+    failed_back = time.monotonic() - returned
+    test.assertEqual(differences(c.backing("a", "alpha"), c.backing("b", "alpha")), [])
+    return failed_back
+
+
 class NodeProcess:
     """A process in `node`'s network and mount namespaces (so the node's crash kills it too),
     its stdout read line by line into `lines` as it comes."""
@@ -177,12 +190,7 @@ class SqliteCrashTest(unittest.TestCase):
         alone = time.monotonic() - alone
         b_log_before = len(c.log_text("b"))
 
-        returned = time.monotonic()
-        c.restart_node("a")
-        c.wait_state("a", "alpha", "PRIM", timeout=90)
-        c.wait_state("b", "alpha", "SECOND")
-        failed_back = time.monotonic() - returned
-        self.assertEqual(differences(c.backing("a", "alpha"), c.backing("b", "alpha")), [])
+        failed_back = fail_back_with_equal_copies(self, c)
         after_failback = sorted(os.listdir(c.backing("a", "alpha")))
         sent = [line.split("resync done: ")[1] for line in
                 c.log_text("b")[b_log_before:].splitlines()
@@ -284,12 +292,7 @@ class FioVerifyCrashTest(unittest.TestCase):
         self.assertNotEqual(rc, 0, "a full verify passed: fio did not write what it verifies")
         self.assertIn("bad magic header", err)
 
-        returned = time.monotonic()
-        c.restart_node("a")
-        c.wait_state("a", "alpha", "PRIM", timeout=90)
-        c.wait_state("b", "alpha", "SECOND")
-        failed_back = time.monotonic() - returned
-        self.assertEqual(differences(c.backing("a", "alpha"), c.backing("b", "alpha")), [])
+        failed_back = fail_back_with_equal_copies(self, c)
         self.assert_verified("a", acknowledged)
         print(f"fio: {acknowledged} random 4 KiB writes + fsync completed on a by its last "
               f"status ({len(statuses)} statuses, run {crash - started:.1f} s including the "
