@@ -1,5 +1,7 @@
 #include "engine/replication/activity_log.h"
 
+#include <algorithm>
+
 namespace duet {
 
 ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot,
@@ -88,7 +90,9 @@ void ActivityLog::CoolNames(uint64_t durable_lsn, std::vector<ReplicaRecord>& re
   }
 }
 
-void ActivityLog::Rename(const std::string& from, const std::string& to) {
+void ActivityLog::Rename(const std::string& from, const std::string& to, uint64_t lsn,
+                         const absl::btree_set<std::string>& hot_names,
+                         std::vector<ReplicaRecord>& records) {
   // rename(2) of a name onto itself changes nothing (as ZoneMap::Rename for the durable map).
   if (from == to) return;
   Remove(to);
@@ -99,6 +103,18 @@ void ActivityLog::Rename(const std::string& from, const std::string& to) {
       ref.path = to + ref.path.substr(from.size());
       entries_[ref] = entry;
     }
+  }
+  std::vector<std::pair<std::string, uint64_t>> moved;
+  for (const auto& [path, last] : names_) {
+    if (!PathIsUnder(path, from)) continue;
+    moved.emplace_back(to + path.substr(from.size()),
+                       last == kUnknownLsn ? kUnknownLsn : std::max(last, lsn));
+  }
+  for (const auto& [path, last] : moved) {
+    auto it = names_.find(path);
+    // Already hot there: it keeps whichever doubt lasts longer.
+    if (it != names_.end() && (it->second == kUnknownLsn || it->second >= last)) continue;
+    TouchName(path, last, hot_names, records);
   }
 }
 

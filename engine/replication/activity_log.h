@@ -80,7 +80,13 @@ class ActivityLog {
       f(path);
     }
   }
-  void Rename(const std::string& from, const std::string& to);
+  // Moves hot zones under `from` to `to`. A hot name under `from` is a doubt about what the
+  // peer holds there, and the content it doubts now lives under `to`: the new name becomes hot
+  // too (HotNameAdd records), with the later of its own lsn and `lsn` (the rename's stream
+  // lsn; 0 for a rename made alone, which the journal carries). The old name stays hot: the
+  // peer may still hold something there.
+  void Rename(const std::string& from, const std::string& to, uint64_t lsn,
+              const absl::btree_set<std::string>& hot_names, std::vector<ReplicaRecord>& records);
   void Remove(const std::string& path);
   void Clear();
   // After a resync, zones recovered from a crash are as good as any other (they may cool),

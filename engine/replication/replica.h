@@ -233,8 +233,9 @@ class Replica {
   bool MovedOnAlone() const;
   // The peer may hold our current from now on (it said so in its Hello, or we end a resync).
   void ShareCurrent(std::vector<ReplicaRecord>& records);
-  // Keeps dirty and hot zones on the right names; with `journal`, records the change too.
-  void TrackNamespace(const Mutation& m, bool journal, std::vector<ReplicaRecord>& records);
+  // Keeps dirty and hot zones and hot names on the right names. `stream_lsn` is the lsn the
+  // change is sent with; 0 for a change made alone, which the journal records.
+  void TrackNamespace(const Mutation& m, uint64_t stream_lsn, std::vector<ReplicaRecord>& records);
   void CompleteInOrder(Actions& out);
   void DrainPending(absl::Time now, Actions& out);
   void DropPeer(absl::Time now, const std::string& why, Actions& out);

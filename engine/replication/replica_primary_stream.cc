@@ -64,7 +64,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
   if (m.is_namespace() && !linked_files_.empty()) FollowLinkedNames(m, records);
   if (m.is_namespace() && apply_locally) {
-    TrackNamespace(m, /*journal=*/false, records);
+    TrackNamespace(m, lsn, records);
     ForEachChangedName(m, [&](const std::string& path) {
       activity_log_.TouchName(path, lsn, durable_.hot_names, records);
     });
@@ -139,7 +139,7 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
     }
     if (!all_dirty) records.push_back(record::MarkDirty{m.path, first, last});
   } else if (m.is_namespace()) {
-    TrackNamespace(m, /*journal=*/true, records);
+    TrackNamespace(m, /*stream_lsn=*/0, records);
   }
   Persist(std::move(records), out);  // dirty before the write completes
   const uint64_t id = NextId();
@@ -149,11 +149,12 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
   out.push_back(ApplyMutation{module_, id, std::move(m), durable});
 }
 
-void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<ReplicaRecord>& records) {
+void Replica::TrackNamespace(const Mutation& m, uint64_t stream_lsn,
+                             std::vector<ReplicaRecord>& records) {
   switch (m.kind) {
     case MutationKind::kRename:
       records.push_back(record::Renamed{m.path, m.path2});
-      activity_log_.Rename(m.path, m.path2);
+      activity_log_.Rename(m.path, m.path2, stream_lsn, durable_.hot_names, records);
       break;
     case MutationKind::kUnlink:
     case MutationKind::kRmdir:
@@ -167,7 +168,7 @@ void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<Replic
     default:
       break;
   }
-  if (journal) {
+  if (stream_lsn == 0) {
     Mutation entry = m;
     entry.DropFileData();
     records.push_back(record::Journal{std::move(entry)});

@@ -94,9 +94,12 @@ class ActivityLogTest : public ::testing::Test {
   }
   // A rename or removal as TrackNamespace does it: the record for the durable maps, and the
   // log's own copy.
-  void Rename(const std::string& from, const std::string& to) {
+  std::vector<std::string> Rename(const std::string& from, const std::string& to,
+                                  uint64_t lsn = 0) {
     Persist({record::Renamed{from, to}});
-    log_->Rename(from, to);
+    std::vector<ReplicaRecord> records;
+    log_->Rename(from, to, lsn, state_.hot_names, records);
+    return Persist(records);
   }
   void Remove(const std::string& path) {
     Persist({record::Removed{path}});
@@ -321,6 +324,33 @@ TEST_F(ActivityLogTest, NamespaceMutationMakesItsNamesHotBeforeItIsSent) {
   EXPECT_THAT(TouchName("b", 1), ElementsAre("HotNameAdd b"));
   EXPECT_THAT(TouchName("a", 2), IsEmpty());  // already persisted hot
   EXPECT_THAT(state_.hot_names, ElementsAre("a", "b"));
+}
+
+// A hot name is a doubt about what the peer holds there; a rename moves that content, so the
+// doubt goes with it (and stays on the old name).
+TEST_F(ActivityLogTest, RenameMakesTheNewNamesOfHotNamesHotToo) {
+  TouchName("s6", 5);
+  TouchName("d/f", 6);
+  TouchName("dx", 7);  // not under "d"
+  EXPECT_THAT(Rename("s6", "f1"), ElementsAre("HotNameAdd f1"));
+  EXPECT_THAT(Rename("d", "e"), ElementsAre("HotNameAdd e/f"));
+  EXPECT_TRUE(state_.hot_names.contains("s6"));
+  EXPECT_TRUE(state_.hot_names.contains("d/f"));
+  // Each new name cools with its content's last change.
+  EXPECT_THAT(CoolNames(5), ElementsAre("HotNameRemove f1", "HotNameRemove s6"));
+}
+
+TEST_F(ActivityLogTest, RenamedHotNameCoolsNoEarlierThanTheRename) {
+  TouchName("a", 2);
+  Rename("a", "b", /*lsn=*/9);
+  EXPECT_THAT(CoolNames(8), ElementsAre("HotNameRemove a"));
+  EXPECT_THAT(CoolNames(9), ElementsAre("HotNameRemove b"));
+}
+
+TEST_F(ActivityLogTest, RecoveredHotNameStaysOfUnknownAgeUnderItsNewName) {
+  AddRecoveredName("a");
+  EXPECT_THAT(Rename("a", "b", /*lsn=*/3), ElementsAre("HotNameAdd b"));
+  EXPECT_THAT(CoolNames(1'000'000), IsEmpty());
 }
 
 TEST_F(ActivityLogTest, NameCoolsOnceItsLastChangeIsDurableOnBoth) {

@@ -275,5 +275,57 @@ TEST(ReplicaAttributesTest, XattrChangeInFlightAtACrashIsResyncedFromTheSurvivor
   EXPECT_EQ(pair.side(kB).store.live().at("f").xattrs.at("user.hot"), "v");
 }
 
+// Swarm seed 16618879540055629899: an xattr set while connected, lost by the secondary's
+// crash (it had applied it, not yet flushed it), then the file renamed while the primary was
+// alone. The name the setxattr made hot is where the peer may differ; the rename moves the
+// file, and with it that doubt: the resync sends the file whole under its new name (the old
+// name alone would send "absent" and leave the peer's copy without the xattr).
+TEST(ReplicaAttributesTest, XattrLostInThePeersCrashFollowsItsFileThroughRenamesMadeAlone) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kCreate, "s6"));
+  pair.Write(kA, "s6", 0, std::string(100, 'o'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  pair.Submit(kA, Setxattr("s6", "user.k", "v"));
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kB).store.live().at("s6").xattrs.contains("user.k"));
+  pair.Disconnect();
+  pair.Crash(kB);  // applied, never flushed: gone
+  ASSERT_FALSE(pair.side(kB).store.live().at("s6").xattrs.contains("user.k")) << pair.Log(kB);
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "s6", "f7"));
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "f7", "f1"));
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  ASSERT_TRUE(pair.side(kB).store.live().contains("f1"));
+  EXPECT_EQ(pair.side(kB).store.live().at("f1").xattrs.count("user.k"), 1u) << pair.Log(kB);
+}
+
+// The same through a directory: the hot name lies under the renamed directory.
+TEST(ReplicaAttributesTest, XattrLostInThePeersCrashFollowsItsDirectoryRenamedAlone) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Submit(kA, Mkdir("d", 0755, 0, 0));
+  pair.Submit(kA, MakeMutation(MutationKind::kCreate, "d/f"));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  pair.Submit(kA, Setxattr("d/f", "user.k", "v"));
+  pair.Pump();
+  pair.Disconnect();
+  pair.Crash(kB);
+  ASSERT_FALSE(pair.side(kB).store.live().at("d/f").xattrs.contains("user.k")) << pair.Log(kB);
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "d", "e"));
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  ASSERT_TRUE(pair.side(kB).store.live().contains("e/f"));
+  EXPECT_EQ(pair.side(kB).store.live().at("e/f").xattrs.count("user.k"), 1u) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet
