@@ -26,6 +26,13 @@ class LeaseClient {
                                            const std::string& cluster, const std::string& module,
                                            uint64_t& next_request_id, bool peer_outdated = false,
                                            bool forced = false);
+  // A release (LeaseRequest::release) if one is due: the witness may still record our peer as
+  // outdated (we said so since our last release or clearing grant, or we do not know: a
+  // restart). The caller sends it only when the peer lacks nothing we acknowledged alone.
+  std::optional<LeaseRequest> ReleaseIfDue(absl::Time now, NodeIndex self,
+                                           const std::string& cluster, const std::string& module,
+                                           uint64_t& next_request_id);
+  bool release_pending() const { return release_pending_; }
   // A witness reply for this module. Replies to requests we did not send recently are ignored.
   void OnReply(const LeaseReply& reply);
 
@@ -46,6 +53,7 @@ class LeaseClient {
     uint64_t id = 0;
     absl::Time at = absl::InfinitePast();
     bool peer_outdated = false;
+    bool release = false;
   };
 
   absl::Duration renew_interval_;
@@ -56,6 +64,10 @@ class LeaseClient {
   bool outdate_recorded_ = false;
   bool refused_as_outdated_ = false;
   bool last_sent_outdated_ = false;
+  // Whether the witness may record our peer as outdated on our word. Unknown at start (a
+  // restart forgets what we told it): true until a release or a clearing grant is answered.
+  bool release_pending_ = true;
+  absl::Time next_release_at_ = absl::InfinitePast();
   // The last few requests: a late reply to any of them is still a valid grant from its send.
   std::array<Sent, 4> sent_{};
   size_t next_slot_ = 0;

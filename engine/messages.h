@@ -69,6 +69,10 @@ struct LeaseRequest {
   // The cluster (config [cluster] name): one witness may serve several pairs, whose modules
   // may share names; leases and outdate records are per cluster and module.
   std::string cluster;
+  // Not a lease request: the sender does not want the lease and its peer lacks nothing it
+  // acknowledged alone (or it lost those writes with its disk), so a record naming the peer
+  // outdated is stale. The witness clears such a record and grants nothing.
+  bool release = false;
   friend bool operator==(const LeaseRequest&, const LeaseRequest&) = default;
 };
 

@@ -146,6 +146,8 @@ class Node {
   void FenceNow(ModuleIndex m, const std::string& why);
   void AnnounceVipsAgain(ModuleIndex m, absl::string_view why);
   void RequestLeaseIfDue(absl::Time now, Module& mod);
+  // Clears a stale record naming the peer outdated at the witness (LeaseRequest::release).
+  void ReleaseOutdateIfDue(absl::Time now, Module& mod);
   void UpdateShownState(absl::Time now, ModuleIndex m, const std::string& reason);
   void UpdateDeadline(absl::Time now, ModuleIndex m);
 

@@ -121,7 +121,11 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
     PassToPeer(mod, m);
     return DecideNonOwnerRole(now, m, mod, reason);
   }
-  if (d.request_lease) RequestLeaseIfDue(now, mod);
+  if (d.request_lease) {
+    RequestLeaseIfDue(now, mod);
+  } else {
+    ReleaseOutdateIfDue(now, mod);
+  }
   reason = d.awaiting_authority ? mod.authority.OwnerWaitReason(self_, config_.nodes) : d.reason;
   return d.target;
 }
@@ -137,7 +141,11 @@ AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std
                                                .forced = mod.forced,
                                                .witness = mod.authority.required(),
                                                .lease_valid = mod.authority.lease().Valid(now)});
-  if (d.request_lease) RequestLeaseIfDue(now, mod);
+  if (d.request_lease) {
+    RequestLeaseIfDue(now, mod);
+  } else {
+    ReleaseOutdateIfDue(now, mod);
+  }
   if (!d.claim) {
     reason = d.awaiting_lease ? mod.authority.TakeoverWaitReason(self_, config_.nodes) : d.reason;
     return d.target;
@@ -190,6 +198,24 @@ void Node::RequestLeaseIfDue(absl::Time now, Module& mod) {
           mod.authority.lease().RequestIfDue(now, self_, config_.cluster_name, mod.config->name,
                                              next_request_id_, alone, mod.forced)) {
     out_.push_back(SendWitness{*std::move(request)});
+  }
+}
+
+void Node::ReleaseOutdateIfDue(absl::Time now, Module& mod) {
+  // The witness may record the peer as outdated on this node's word, and nothing makes that
+  // true any more: nothing this node acknowledged alone is missing there. alone_acked is set
+  // before the first write made alone completes and cleared only once the peer has those
+  // writes (a resync from here), or they are gone (a replaced disk), or kept aside (a split
+  // brain decided against this node). Else the peer, owner after a handover, would be
+  // refused the lease at its next partition and fence, and only the admin could bring the
+  // module back.
+  if (!mod.authority.required() || mod.replica.writing_alone() ||
+      mod.replica.durable().alone_acked) {
+    return;
+  }
+  if (auto release = mod.authority.lease().ReleaseIfDue(now, self_, config_.cluster_name,
+                                                        mod.config->name, next_request_id_)) {
+    out_.push_back(SendWitness{*std::move(release)});
   }
 }
 

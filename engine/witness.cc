@@ -29,6 +29,15 @@ WitnessAnswer Witness::Handle(absl::Time now, const LeaseRequest& request) {
     answer.persist = OutdateRecord{key, node};
     ApplyOutdateRecord(outdated_, *answer.persist);
   };
+  if (request.release) {
+    // Only the record naming the sender's peer is the sender's to clear. The lease stays as
+    // it is: a late release must never end a lease its sender was granted after sending it.
+    auto current = outdated_.find(key);
+    if (current != outdated_.end() && current->second != request.from) set_outdated(std::nullopt);
+    reply.granted = false;
+    reply.holder = held_by_other ? it->second.holder : request.from;
+    return answer;
+  }
   if (request.forced) set_outdated(std::nullopt);
   auto outdated = outdated_.find(key);
   const bool requester_outdated = outdated != outdated_.end() && outdated->second == request.from;

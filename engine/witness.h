@@ -7,7 +7,9 @@
 // holder says the peer is in sync again. That record is persisted (the answer carries it, to
 // be made durable before the reply is sent) and given back at a restart: otherwise a witness
 // restart followed by the writer's crash inside the blackout would let the outdated copy
-// take the lease once the blackout ends.
+// take the lease once the blackout ends. A node that no longer wants the lease and whose peer
+// lacks nothing it acknowledged alone says so (LeaseRequest::release): the record is cleared
+// even when that node stopped being the owner before its next renewal would have cleared it.
 #ifndef DUET_ENGINE_WITNESS_H_
 #define DUET_ENGINE_WITNESS_H_
 

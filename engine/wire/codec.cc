@@ -119,7 +119,8 @@ Body BuildBody(FlatBufferBuilder& builder, const LeaseRequest& request) {
   const auto name = builder.CreateString(request.module);
   const auto cluster = builder.CreateString(request.cluster);
   const auto body = fb::CreateLeaseRequest(builder, request.from, name, request.request_id,
-                                           request.peer_outdated, request.forced, cluster);
+                                           request.peer_outdated, request.forced, cluster,
+                                           request.release);
   return {fb::Message::LeaseRequest, body.Union()};
 }
 
@@ -494,6 +495,7 @@ absl::StatusOr<LeaseRequest> ReadLeaseRequest(const fb::LeaseRequest& in) {
   out.peer_outdated = in.peer_outdated();
   out.forced = in.forced();
   DUET_ASSIGN_OR_RETURN(out.cluster, ReadClusterName(in.cluster(), "LeaseRequest"));
+  out.release = in.release();
   return out;
 }
 

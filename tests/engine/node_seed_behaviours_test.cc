@@ -253,6 +253,39 @@ TEST_F(NodeSeedBehaviourTest, StoppedOwnerWhoseModuleThePeerTookFailsItsWritesIn
   ExpectNoViolations();
 }
 
+// Seeds 1185811962174136001, 18320306647186235695 and 13782023766732675091: the witness
+// records a copy outdated on its peer's word, and only that peer can clear the record. a
+// wrote alone (b outdated at the witness), b was resynced, and a handed the module over
+// before any renewal of its told the witness b was in sync again. a, no longer wanting the
+// lease, releases the record: at the next partition b, the owner now, gets the lease and
+// serves on instead of fencing until the admin comes.
+TEST_F(NodeSeedBehaviourTest, NodeThatWroteAloneClearsTheWitnessRecordAfterHandingOver) {
+  BootReplicating({.witness = true});
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  for (NodeIndex n : {kA, kB}) cluster_->link(0, n).up = false;  // no replication connection
+  ASSERT_TRUE(RunUntilLogged("a m0: PRIM -> ALONE", absl::Seconds(10))) << Log();
+  cluster_->RunFor(absl::Seconds(2));    // a writes alone: the witness records b outdated
+  cluster_->witness_link(kA).up = false;  // from now on the witness hears nothing from a
+  for (NodeIndex n : {kA, kB}) cluster_->link(0, n).up = true;
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        return State(kA, 0) == ModuleState::kPrim &&
+               cluster_->Status(kB, 0).data == DataState::kUpToDate;
+      },
+      absl::Seconds(20)))
+      << Log();
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kSwap, 0)->ok());
+  ASSERT_TRUE(RunUntil([&] { return State(kB, 0) == ModuleState::kPrim; }, absl::Seconds(20)))
+      << Log();
+  cluster_->witness_link(kA).up = true;
+  cluster_->RunFor(absl::Seconds(15));  // a's last lease runs out; b renews its own
+  cluster_->SetPartitioned(true);
+  cluster_->RunFor(absl::Seconds(15));
+  EXPECT_TRUE(cluster_->Writable(kB, 0)) << Log();
+  EXPECT_FALSE(Logged("b m0: fencing")) << Log();
+  ExpectNoViolations();
+}
+
 // b serves a copy that loses a split brain, the admin having forced it primary (pinned there):
 // a wrote alone (b, outdated, could not take over by itself), then the admin stopped a and,
 // with the peers apart, forced b primary. When they meet, a's copy survives (the default

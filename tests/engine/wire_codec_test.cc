@@ -491,6 +491,16 @@ TEST(WireCodecTest, LeaseRequestRoundTrips) {
   EXPECT_EQ(*decoded, message);
 }
 
+TEST(WireCodecTest, LeaseReleaseRoundTrips) {
+  LeaseRequest release = BusyLeaseRequest();
+  release.peer_outdated = false;
+  release.forced = false;
+  release.release = true;
+  const absl::StatusOr<WitnessMessage> decoded = DecodeWitness(EncodeWitness(release));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, WitnessMessage(release));
+}
+
 TEST(WireCodecTest, GrantedAndRefusedLeaseRepliesRoundTrip) {
   LeaseReply refused = BusyLeaseReply();
   refused.granted = false;

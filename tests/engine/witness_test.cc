@@ -73,6 +73,71 @@ TEST(WitnessTest, ForcedRequestOverridesTheRecord) {
   EXPECT_TRUE(w.Handle(t + kLease, Request(1, 3, false, /*forced=*/true)).reply.granted);
 }
 
+LeaseRequest Release(NodeIndex from, uint64_t id) {
+  LeaseRequest r = Request(from, id);
+  r.release = true;
+  return r;
+}
+
+TEST(WitnessTest, ReleaseClearsTheRecordNamingTheSendersPeerAndGrantsNothing) {
+  Witness w(kLease, kStart);
+  const absl::Time t = kStart + kLease;
+  ASSERT_TRUE(w.Handle(t, Request(0, 1, /*peer_outdated=*/true)).reply.granted);
+  const WitnessAnswer released = w.Handle(t + absl::Seconds(1), Release(0, 2));
+  EXPECT_FALSE(released.reply.granted);
+  ASSERT_TRUE(released.persist.has_value());  // cleared durably before the reply goes
+  EXPECT_EQ(released.persist->outdated, std::nullopt);
+  // Node 0's lease is untouched: node 1 gets one only once it expires, and is not refused
+  // as outdated meanwhile.
+  const LeaseReply early = w.Handle(t + absl::Seconds(2), Request(1, 3)).reply;
+  EXPECT_FALSE(early.granted);
+  EXPECT_FALSE(early.outdate_recorded);
+  EXPECT_EQ(early.holder, 0);
+  EXPECT_TRUE(w.Handle(t + kLease, Request(1, 4)).reply.granted);
+}
+
+TEST(WitnessTest, ReleaseNeverClearsTheRecordNamingTheSender) {
+  Witness w(kLease, kStart);
+  const absl::Time t = kStart + kLease;
+  ASSERT_TRUE(w.Handle(t, Request(0, 1, /*peer_outdated=*/true)).reply.granted);
+  EXPECT_FALSE(w.Handle(t + absl::Seconds(1), Release(1, 2)).persist.has_value());
+  const LeaseReply refused = w.Handle(t + 10 * kLease, Request(1, 3)).reply;
+  EXPECT_FALSE(refused.granted);
+  EXPECT_TRUE(refused.outdate_recorded);
+}
+
+TEST(LeaseClientTest, ReleaseGoesOnceAfterStartAndAfterEachOutdateUntilAnswered) {
+  LeaseClient client(absl::Seconds(2), absl::Milliseconds(100));
+  uint64_t id = 1;
+  const absl::Time t = kStart;
+  // After a start the client cannot know what it told the witness before.
+  auto first = client.ReleaseIfDue(t, 0, "shop", "db", id);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(first->release);
+  EXPECT_FALSE(client.ReleaseIfDue(t + absl::Milliseconds(10), 0, "shop", "db", id).has_value());
+  // Unanswered: again after the renewal interval.
+  auto again = client.ReleaseIfDue(t + absl::Seconds(2), 0, "shop", "db", id);
+  ASSERT_TRUE(again.has_value());
+  client.OnReply(LeaseReply{"db", again->request_id, false, 0, 0, false, "shop"});
+  EXPECT_FALSE(client.release_pending());
+  EXPECT_FALSE(client.ReleaseIfDue(t + absl::Seconds(10), 0, "shop", "db", id).has_value());
+  // Writing alone again: the witness records the peer outdated on our word once more.
+  ASSERT_TRUE(client.RequestIfDue(t + absl::Seconds(11), 0, "shop", "db", id, true).has_value());
+  EXPECT_TRUE(client.release_pending());
+  client.Drop();  // handed over: the pending release survives the lease
+  EXPECT_TRUE(client.ReleaseIfDue(t + absl::Seconds(12), 0, "shop", "db", id).has_value());
+}
+
+TEST(LeaseClientTest, GrantOfAnInSyncRequestClearsThePendingRelease) {
+  LeaseClient client(absl::Seconds(2), absl::Milliseconds(100));
+  uint64_t id = 1;
+  auto renewal = client.RequestIfDue(kStart, 0, "shop", "db", id, false);
+  ASSERT_TRUE(renewal.has_value());
+  client.OnReply(LeaseReply{"db", renewal->request_id, true, absl::ToInt64Nanoseconds(kLease), 0,
+                            false, "shop"});
+  EXPECT_FALSE(client.release_pending());
+}
+
 TEST(LeaseClientTest, OutdateGoesAtOnceAndCountsOnlyOnceGranted) {
   LeaseClient client(absl::Seconds(2), absl::Milliseconds(100));
   uint64_t id = 1;
