@@ -335,7 +335,7 @@ void Duetd::OnReplicationFrame(std::span<const uint8_t> frame) {
 
 void Duetd::OnAdmin(const AdminRequest& request, AdminServer::Respond respond) {
   if (request.kind != AdminRequestKind::kVerb) {
-    NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow());
+    NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow(), absl::Now());
     for (const Module& mod : modules_) view.problems.push_back(mod.problem);
     respond(FormatAdminReply(absl::OkStatus(), request.kind == AdminRequestKind::kStatusJson
                                                    ? FormatStatusJson(view)
