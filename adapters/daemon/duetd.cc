@@ -232,7 +232,7 @@ absl::Status Duetd::OpenModules() {
       mod.mounts.push_back(std::move(mount));
     }
     CheckerRunner::Options checker_options;
-    checker_options.env = ScriptEnvironment(config_, m, self_, ScriptKind::kStartPrim);
+    checker_options.env = CheckerEnvironment(config_, m, self_);
     mod.checkers = std::make_unique<CheckerRunner>(
         io_,
         [this, m](uint32_t checker, std::string detail) {
