@@ -168,9 +168,11 @@ absl::Status Duetd::Init() {
   if (absl::Status s = OpenNetwork(); !s.ok()) return s;
 
   admin_ = std::make_unique<AdminServer>(
-      io_, [this](const AdminRequest& r, AdminServer::Respond respond) {
-        OnAdmin(r, std::move(respond));
-      });
+      io_,
+      [this](uint64_t id, const AdminRequest& r, AdminServer::Respond respond) {
+        OnAdmin(id, r, std::move(respond));
+      },
+      [this](uint64_t id) { pending_admin_.erase(id); });
   if (absl::Status s = admin_->Listen(config_.nodes[self_].admin_socket); !s.ok()) return s;
 
   log_.Node(absl::StrCat("duetd starting (cluster ", config_.cluster_name, ", state in ",
@@ -333,7 +335,7 @@ void Duetd::OnReplicationFrame(std::span<const uint8_t> frame) {
   loop_->Feed(ReplicationReceived{*std::move(message)});
 }
 
-void Duetd::OnAdmin(const AdminRequest& request, AdminServer::Respond respond) {
+void Duetd::OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respond respond) {
   if (request.kind != AdminRequestKind::kVerb) {
     NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow(), absl::Now());
     for (const Module& mod : modules_) view.problems.push_back(mod.problem);
@@ -348,7 +350,6 @@ void Duetd::OnAdmin(const AdminRequest& request, AdminServer::Respond respond) {
         absl::InvalidArgumentError(absl::StrCat("no module named '", request.module, "'")), ""));
     return;
   }
-  const uint64_t id = next_admin_request_++;
   pending_admin_[id] = std::move(respond);
   loop_->Feed(AdminCommand{id, request.verb, *m, request.force});
 }
