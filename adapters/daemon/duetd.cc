@@ -52,8 +52,6 @@ std::string ModuleRootOf(const std::string& state_dir, const std::string& module
   return absl::StrCat(state_dir, "/modules/", module, "/data");
 }
 
-std::string DirectoryPrefix(size_t directory_index) { return std::to_string(directory_index); }
-
 Duetd::Duetd(boost::asio::io_context& io, Config config, NodeIndex self, DaemonLog& log)
     : io_(io), config_(std::move(config)), self_(self), log_(log) {}
 
@@ -421,7 +419,19 @@ void Duetd::Carry(const Action& action) {
               log_.Node(a.text);
             }
           },
-          [&](const ApplyMutation& a) { io_queue_->Submit(a); },
+          [&](const ApplyMutation& a) {
+            // The mounts name only paths beneath the module's directories; the peer must too.
+            const ModuleConfig& mc = config_.modules[a.module];
+            if (absl::Status s = CheckMutationWithinDirectories(a.mutation, mc.directories.size());
+                !s.ok()) {
+              log_.Module(mc.name, absl::StrCat("refused a mutation outside the module's "
+                                                "directories, not applied: ",
+                                                s.message()));
+              loop_->Post(MutationApplied{a.module, a.apply_id, std::move(s)});
+              return;
+            }
+            io_queue_->Submit(a);
+          },
           [&](const ReadZone& a) { io_queue_->Submit(a); },
           [&](const ListTree& a) { io_queue_->Submit(a); },
           [&](const PreserveDivergent& a) { io_queue_->Submit(a); },

@@ -33,6 +33,7 @@
 #include "adapters/daemon/admin_server.h"
 #include "adapters/daemon/app_groups.h"
 #include "adapters/daemon/daemon_log.h"
+#include "adapters/daemon/module_layout.h"
 #include "adapters/daemon/node_loop.h"
 #include "adapters/fuse/replicated_mount.h"
 #include "adapters/metadata/metadata_store.h"
@@ -51,7 +52,6 @@ namespace duet::daemon {
 
 // The backing directory of a module's i-th directory, and the prefix of its mutation paths.
 std::string ModuleRootOf(const std::string& state_dir, const std::string& module);
-std::string DirectoryPrefix(size_t directory_index);
 
 class Duetd {
  public:
