@@ -6,7 +6,9 @@
 // and sends nothing is closed); the handler answers each exactly once, possibly later (a verb
 // waits for the engine's AdminReply). A client that hangs up before its answer (duetctl
 // interrupted) leaves nothing behind: its connection is closed, on_gone(id) tells the handler
-// to drop what it keeps for the request, and a later Respond for it does nothing.
+// to drop what it keeps for the request, and a later Respond for it does nothing. The end of
+// the client's input counts as hanging up: a client must not shut its sending side down
+// while it waits for the answer (duetctl never does).
 #ifndef DUET_ADAPTERS_DAEMON_ADMIN_SERVER_H_
 #define DUET_ADAPTERS_DAEMON_ADMIN_SERVER_H_
 
