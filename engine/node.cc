@@ -167,6 +167,7 @@ void Node::HandleTick(absl::Time now) {
   const bool alive = liveness_.Alive(now);
   if (alive != peer_was_alive_) {
     peer_was_alive_ = alive;
+    if (!alive) peer_lost_at_ = now;
     Log(std::nullopt, alive ? "peer " + config_.nodes[Peer(self_)].name + " is back"
                             : "peer " + config_.nodes[Peer(self_)].name +
                                   " lost: every heartbeat link silent for " +
@@ -309,6 +310,7 @@ void Node::HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_
   }
   if (merged.merge != TokenMerge::kKept) {
     mod.token = merged.token;
+    if (mod.token.owner != self_) mod.failover_pending.reset();
     mod.handoff = false;
     mod.authority.ForgetAck();
     Persist(m);
@@ -365,6 +367,15 @@ void Node::HandleScriptExited(absl::Time now, const ScriptExited& in) {
   const std::optional<ScriptOutcome> outcome = mod.runner.OnScriptExited(in.run_id, ok);
   if (!outcome) return;  // not the script we are waiting for
   MarkDirty(in.module);
+  if (ok && outcome->kind == ScriptKind::kStartPrim && mod.failover_pending) {
+    mod.failover_pending->completed = now;
+    mod.last_failover = std::exchange(mod.failover_pending, std::nullopt);
+    Log(in.module, absl::StrCat("failover from ", config_.nodes[mod.last_failover->from].name,
+                                " complete: start_prim succeeded ",
+                                absl::FormatDuration(mod.last_failover->duration()), " after ",
+                                mod.last_failover->by_admin ? "the admin's prim"
+                                                            : "the peer was declared lost"));
+  }
   if (ok) return;
   const std::string what =
       absl::StrCat(ScriptKindName(outcome->kind),
@@ -494,6 +505,7 @@ ModuleStatus Node::Status(ModuleIndex m) const {
   status.resync = mod.replica.resync_status(last_now_);
   status.replication_lag_bytes = mod.replica.lag_bytes();
   status.replication_refused = mod.replica.refused_reason();
+  status.last_failover = mod.last_failover;
   return status;
 }
 

@@ -37,6 +37,19 @@
 
 namespace duet {
 
+// The module's last failover to this node: an unplanned takeover (the peer declared lost, or
+// an admin `prim` while it was lost), from the moment the takeover's cause arose (the peer
+// declared lost; the admin's request) to start_prim having succeeded here. Planned handovers
+// (swap, failback) are not failovers. Times are the driver's `now` (its monotonic clock).
+struct FailoverRecord {
+  NodeIndex from = 0;  // the node that had the module
+  bool by_admin = false;
+  absl::Time began;
+  absl::Time completed;
+  absl::Duration duration() const { return completed - began; }
+  bool operator==(const FailoverRecord&) const = default;
+};
+
 // A module as status shows it on this node.
 struct ModuleStatus {
   ModuleState state = ModuleState::kWait;
@@ -51,7 +64,8 @@ struct ModuleStatus {
   bool vip_assigned = false;
   ResyncStatus resync;
   uint64_t replication_lag_bytes = 0;
-  std::string replication_refused;  // why the peers do not replicate, if they refuse to
+  std::string replication_refused;              // why the peers do not replicate, if they refuse to
+  std::optional<FailoverRecord> last_failover;  // since this node started; none before
 };
 
 class Node {
@@ -111,6 +125,9 @@ class Node {
     // Its metadata could not be recovered (PersistedNode::problems): WAIT for the admin with
     // this reason; no script, replication, persist or token move ever happens for it.
     std::string problem;
+    // A takeover in progress here (claimed, start_prim not yet succeeded), then the last one.
+    std::optional<FailoverRecord> failover_pending;
+    std::optional<FailoverRecord> last_failover;
   };
 
   // Inputs.
@@ -139,7 +156,7 @@ class Node {
   AppRole DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason);
   AppRole DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::string& reason);
   // Token moves (engine/ownership.h), persisted at once.
-  void Claim(Module& mod, ModuleIndex m, const char* why);
+  void Claim(absl::Time now, Module& mod, ModuleIndex m, const char* why);
   void PassToPeer(Module& mod, ModuleIndex m);
   // Stops this node writing the module at once (writes frozen, VIP released, unacknowledged
   // mutations failed); the application is stopped by the next plan.
@@ -175,6 +192,7 @@ class Node {
   uint64_t next_request_id_ = 1;
   bool heartbeat_now_ = false;  // news for the peer: send a heartbeat when settled
   bool peer_was_alive_ = false;
+  absl::Time peer_lost_at_ = absl::InfinitePast();  // when last declared lost, if ever
 
   absl::Time last_now_ = absl::InfinitePast();
   std::vector<ModuleIndex> dirty_;

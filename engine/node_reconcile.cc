@@ -150,11 +150,18 @@ AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std
     reason = d.awaiting_lease ? mod.authority.TakeoverWaitReason(self_, config_.nodes) : d.reason;
     return d.target;
   }
-  Claim(mod, m, mod.admin_claim ? "admin prim with the peer lost" : "peer lost");
+  Claim(now, mod, m, mod.admin_claim ? "admin prim with the peer lost" : "peer lost");
   return DecideOwnerRole(now, m, mod, reason);
 }
 
-void Node::Claim(Module& mod, ModuleIndex m, const char* why) {
+void Node::Claim(absl::Time now, Module& mod, ModuleIndex m, const char* why) {
+  // A failover is timed from the peer's loss when this run saw it, else from now (the admin
+  // asked, or the node started with the peer already gone).
+  const bool peer_loss_seen = !mod.admin_claim && peer_lost_at_ != absl::InfinitePast();
+  mod.failover_pending = FailoverRecord{.from = mod.token.owner,
+                                        .by_admin = mod.admin_claim,
+                                        .began = peer_loss_seen ? peer_lost_at_ : now,
+                                        .completed = now};
   mod.token = Claimed(mod.token, self_, /*pinned=*/mod.admin_claim);
   mod.handoff = false;
   mod.admin_claim = false;
@@ -167,6 +174,7 @@ void Node::Claim(Module& mod, ModuleIndex m, const char* why) {
 }
 
 void Node::PassToPeer(Module& mod, ModuleIndex m) {
+  mod.failover_pending.reset();
   mod.token = HandedTo(mod.token, Peer(self_), /*pinned=*/mod.handoff_by_admin);
   mod.handoff_by_admin = false;
   mod.handoff = false;

@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build ccache clang clang-format libclang-rt-14-dev
   libabsl-dev libflatbuffers-dev flatbuffers-compiler libboost-dev librapidcheck-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtomlplusplus-dev libssl-dev libfuse3-dev fuse3
-  iproute2 git python3 util-linux procps fio acl)
+  iproute2 git python3 util-linux procps fio acl systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "boost/asio/read_until.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "boost/asio/streambuf.hpp"
 #include "boost/asio/write.hpp"
 
@@ -32,8 +33,24 @@ bool SomeoneListens(const std::string& path) {
 
 }  // namespace
 
-AdminServer::AdminServer(boost::asio::io_context& io, Handler handler)
-    : io_(io), handler_(std::move(handler)), acceptor_(io) {}
+struct AdminServer::Connection {
+  Connection(boost::asio::io_context& io, uint64_t request_id)
+      : socket(io), deadline(io), buffer(kMaxAdminRequestBytes + 1), id(request_id) {}
+  stream_protocol::socket socket;
+  boost::asio::steady_timer deadline;  // for the request line
+  boost::asio::streambuf buffer;
+  char hang_up_probe = 0;
+  const uint64_t id;
+  bool answered = false;  // or gone: nothing more is written
+};
+
+AdminServer::AdminServer(boost::asio::io_context& io, Handler handler, Gone on_gone,
+                         absl::Duration request_timeout)
+    : io_(io),
+      handler_(std::move(handler)),
+      on_gone_(std::move(on_gone)),
+      request_timeout_(request_timeout),
+      acceptor_(io) {}
 
 AdminServer::~AdminServer() {
   boost::system::error_code ignored;
@@ -80,34 +97,46 @@ absl::Status AdminServer::Listen(const std::string& path) {
 }
 
 void AdminServer::Accept() {
-  auto socket = std::make_shared<stream_protocol::socket>(io_);
-  acceptor_.async_accept(*socket, [this, socket](const boost::system::error_code& error) {
-    if (error == boost::asio::error::operation_aborted) return;
-    if (!error) Serve(socket);
-    Accept();
-  });
+  auto connection = std::make_shared<Connection>(io_, next_id_++);
+  acceptor_.async_accept(connection->socket,
+                         [this, connection](const boost::system::error_code& error) {
+                           if (error == boost::asio::error::operation_aborted) return;
+                           if (!error) Serve(connection);
+                           Accept();
+                         });
 }
 
-void AdminServer::Serve(std::shared_ptr<stream_protocol::socket> socket) {
-  auto respond = [socket](std::string reply) {
+void AdminServer::Serve(std::shared_ptr<Connection> connection) {
+  auto respond = [connection](std::string reply) {
+    if (connection->answered) return;
+    connection->answered = true;
+    connection->deadline.cancel();
     auto text = std::make_shared<std::string>(std::move(reply));
-    boost::asio::async_write(*socket, boost::asio::buffer(*text),
-                             [socket, text](const boost::system::error_code&, size_t) {
+    boost::asio::async_write(connection->socket, boost::asio::buffer(*text),
+                             [connection, text](const boost::system::error_code&, size_t) {
                                boost::system::error_code ignored;
-                               socket->shutdown(stream_protocol::socket::shutdown_both, ignored);
+                               connection->socket.shutdown(stream_protocol::socket::shutdown_both,
+                                                           ignored);
+                               connection->socket.close(ignored);
                              });
   };
   ucred cred{};
   socklen_t len = sizeof cred;
-  if (::getsockopt(socket->native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+  if (::getsockopt(connection->socket.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
       cred.uid != 0) {
     respond(FormatAdminReply(absl::PermissionDeniedError("duetctl must run as root"), ""));
     return;
   }
-  auto buffer = std::make_shared<boost::asio::streambuf>(kMaxAdminRequestBytes + 1);
+  connection->deadline.expires_after(absl::ToChronoNanoseconds(request_timeout_));
+  connection->deadline.async_wait([connection, respond](const boost::system::error_code& error) {
+    if (error) return;  // cancelled: the request arrived
+    respond(FormatAdminReply(absl::DeadlineExceededError("no request line received in time"), ""));
+  });
   boost::asio::async_read_until(
-      *socket, *buffer, '\n',
-      [this, socket, buffer, respond](const boost::system::error_code& error, size_t n) {
+      connection->socket, connection->buffer, '\n',
+      [this, connection, respond](const boost::system::error_code& error, size_t n) {
+        if (connection->answered) return;  // timed out
+        connection->deadline.cancel();
         if (error) {
           respond(
               FormatAdminReply(absl::InvalidArgumentError(error == boost::asio::error::not_found
@@ -116,14 +145,32 @@ void AdminServer::Serve(std::shared_ptr<stream_protocol::socket> socket) {
                                ""));
           return;
         }
-        std::string line(boost::asio::buffers_begin(buffer->data()),
-                         boost::asio::buffers_begin(buffer->data()) + static_cast<long>(n));
+        const auto data = connection->buffer.data();
+        std::string line(boost::asio::buffers_begin(data),
+                         boost::asio::buffers_begin(data) + static_cast<long>(n));
         absl::StatusOr<AdminRequest> request = ParseAdminRequest(line);
         if (!request.ok()) {
           respond(FormatAdminReply(request.status(), ""));
           return;
         }
-        handler_(*request, respond);
+        handler_(connection->id, *request, respond);
+        if (!connection->answered) WatchForHangUp(connection);
+      });
+}
+
+void AdminServer::WatchForHangUp(std::shared_ptr<Connection> connection) {
+  connection->socket.async_read_some(
+      boost::asio::buffer(&connection->hang_up_probe, 1),
+      [this, connection](const boost::system::error_code& error, size_t) {
+        if (connection->answered) return;
+        if (!error) {
+          WatchForHangUp(connection);  // more than one request line: ignored
+          return;
+        }
+        connection->answered = true;
+        boost::system::error_code ignored;
+        connection->socket.close(ignored);
+        if (on_gone_) on_gone_(connection->id);
       });
 }
 

@@ -52,8 +52,6 @@ std::string ModuleRootOf(const std::string& state_dir, const std::string& module
   return absl::StrCat(state_dir, "/modules/", module, "/data");
 }
 
-std::string DirectoryPrefix(size_t directory_index) { return std::to_string(directory_index); }
-
 Duetd::Duetd(boost::asio::io_context& io, Config config, NodeIndex self, DaemonLog& log)
     : io_(io), config_(std::move(config)), self_(self), log_(log) {}
 
@@ -168,9 +166,11 @@ absl::Status Duetd::Init() {
   if (absl::Status s = OpenNetwork(); !s.ok()) return s;
 
   admin_ = std::make_unique<AdminServer>(
-      io_, [this](const AdminRequest& r, AdminServer::Respond respond) {
-        OnAdmin(r, std::move(respond));
-      });
+      io_,
+      [this](uint64_t id, const AdminRequest& r, AdminServer::Respond respond) {
+        OnAdmin(id, r, std::move(respond));
+      },
+      [this](uint64_t id) { pending_admin_.erase(id); });
   if (absl::Status s = admin_->Listen(config_.nodes[self_].admin_socket); !s.ok()) return s;
 
   log_.Node(absl::StrCat("duetd starting (cluster ", config_.cluster_name, ", state in ",
@@ -232,7 +232,7 @@ absl::Status Duetd::OpenModules() {
       mod.mounts.push_back(std::move(mount));
     }
     CheckerRunner::Options checker_options;
-    checker_options.env = ScriptEnvironment(config_, m, self_, ScriptKind::kStartPrim);
+    checker_options.env = CheckerEnvironment(config_, m, self_);
     mod.checkers = std::make_unique<CheckerRunner>(
         io_,
         [this, m](uint32_t checker, std::string detail) {
@@ -333,9 +333,9 @@ void Duetd::OnReplicationFrame(std::span<const uint8_t> frame) {
   loop_->Feed(ReplicationReceived{*std::move(message)});
 }
 
-void Duetd::OnAdmin(const AdminRequest& request, AdminServer::Respond respond) {
+void Duetd::OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respond respond) {
   if (request.kind != AdminRequestKind::kVerb) {
-    NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow());
+    NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow(), absl::Now());
     for (const Module& mod : modules_) view.problems.push_back(mod.problem);
     respond(FormatAdminReply(absl::OkStatus(), request.kind == AdminRequestKind::kStatusJson
                                                    ? FormatStatusJson(view)
@@ -348,7 +348,6 @@ void Duetd::OnAdmin(const AdminRequest& request, AdminServer::Respond respond) {
         absl::InvalidArgumentError(absl::StrCat("no module named '", request.module, "'")), ""));
     return;
   }
-  const uint64_t id = next_admin_request_++;
   pending_admin_[id] = std::move(respond);
   loop_->Feed(AdminCommand{id, request.verb, *m, request.force});
 }
@@ -420,7 +419,19 @@ void Duetd::Carry(const Action& action) {
               log_.Node(a.text);
             }
           },
-          [&](const ApplyMutation& a) { io_queue_->Submit(a); },
+          [&](const ApplyMutation& a) {
+            // The mounts name only paths beneath the module's directories; the peer must too.
+            const ModuleConfig& mc = config_.modules[a.module];
+            if (absl::Status s = CheckMutationWithinDirectories(a.mutation, mc.directories.size());
+                !s.ok()) {
+              log_.Module(mc.name, absl::StrCat("refused a mutation outside the module's "
+                                                "directories, not applied: ",
+                                                s.message()));
+              loop_->Post(MutationApplied{a.module, a.apply_id, std::move(s)});
+              return;
+            }
+            io_queue_->Submit(a);
+          },
           [&](const ReadZone& a) { io_queue_->Submit(a); },
           [&](const ListTree& a) { io_queue_->Submit(a); },
           [&](const PreserveDivergent& a) { io_queue_->Submit(a); },

@@ -33,6 +33,7 @@
 #include "adapters/daemon/admin_server.h"
 #include "adapters/daemon/app_groups.h"
 #include "adapters/daemon/daemon_log.h"
+#include "adapters/daemon/module_layout.h"
 #include "adapters/daemon/node_loop.h"
 #include "adapters/fuse/replicated_mount.h"
 #include "adapters/metadata/metadata_store.h"
@@ -51,7 +52,6 @@ namespace duet::daemon {
 
 // The backing directory of a module's i-th directory, and the prefix of its mutation paths.
 std::string ModuleRootOf(const std::string& state_dir, const std::string& module);
-std::string DirectoryPrefix(size_t directory_index);
 
 class Duetd {
  public:
@@ -80,7 +80,8 @@ class Duetd {
   void Execute(Actions actions);
   void Carry(const Action& action);
   void Fail(absl::Status status);
-  void OnAdmin(const AdminRequest& request, AdminServer::Respond respond);
+  // `id` (the admin server's) is the engine's AdminCommand request id too.
+  void OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respond respond);
   void OnPeerDatagram(int link, std::span<const uint8_t> payload);
   void OnWitnessDatagram(std::span<const uint8_t> payload);
   void OnReplicationFrame(std::span<const uint8_t> frame);
@@ -115,8 +116,8 @@ class Duetd {
   // Modules whose directories held data at this node's first start (existing_data.h).
   std::vector<ModuleIndex> took_in_existing_;
   std::unique_ptr<AdminServer> admin_;
+  // Answers owed to connected admin clients, by request id; a client that hangs up is erased.
   std::map<uint64_t, AdminServer::Respond> pending_admin_;
-  uint64_t next_admin_request_ = 1;
   absl::Status fatal_;
   bool stopped_ = false;
   int lock_fd_ = -1;  // flock'ed <state_dir>/duetd.lock: one daemon per state directory

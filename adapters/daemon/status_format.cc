@@ -1,5 +1,7 @@
 #include "adapters/daemon/status_format.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/module_runner.h"
@@ -41,11 +43,37 @@ std::string ProblemOf(const NodeStatusView& view, size_t m) {
   return m < view.problems.size() ? view.problems[m] : std::string();
 }
 
+struct FailoverShown {
+  std::string from, cause, at;
+  double ago_seconds = 0;
+  double duration_seconds = 0;
+};
+
+FailoverShown ShowFailover(const NodeStatusView& view, const FailoverRecord& record) {
+  const absl::Duration ago = std::max(absl::ZeroDuration(), view.now - record.began);
+  return {view.config->nodes[record.from].name, record.by_admin ? "admin prim" : "peer lost",
+          absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", view.wall_now - ago, absl::UTCTimeZone()),
+          absl::ToDoubleSeconds(ago), absl::ToDoubleSeconds(record.duration())};
+}
+
+std::string FailoverJson(const NodeStatusView& view, const std::optional<FailoverRecord>& record) {
+  if (!record) return "null";
+  const FailoverShown shown = ShowFailover(view, *record);
+  return absl::StrCat("{\"from\":", JsonString(shown.from), ",\"cause\":", JsonString(shown.cause),
+                      ",\"at\":", JsonString(shown.at),
+                      ",\"ago_seconds\":", absl::StrFormat("%.3f", shown.ago_seconds),
+                      ",\"duration_seconds\":", absl::StrFormat("%.3f", shown.duration_seconds),
+                      "}");
+}
+
 }  // namespace
 
-NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now) {
+NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now,
+                        absl::Time wall_now) {
   NodeStatusView view;
   view.config = &config;
+  view.now = now;
+  view.wall_now = wall_now;
   view.self = node.self();
   view.peer_alive = node.PeerAlive(now);
   view.links_heard = node.PeerLinksHeard(now);
@@ -117,6 +145,11 @@ std::string FormatStatusTable(const NodeStatusView& view) {
     out += absl::StrFormat("%-16s %-7s %-11s %-9s %-6s %-10s %s\n", config.modules[m].name,
                            ModuleStateName(s.state), DataStateName(s.data), AppRoleName(s.app_role),
                            config.nodes[s.owner].name, Bytes(s.replication_lag_bytes), detail);
+    if (s.last_failover) {
+      const FailoverShown shown = ShowFailover(view, *s.last_failover);
+      out += absl::StrFormat("%-16s last failover from %s at %s (%s), took %.3fs\n", "", shown.from,
+                             shown.at, shown.cause, shown.duration_seconds);
+    }
   }
   return out;
 }
@@ -150,7 +183,8 @@ std::string FormatStatusJson(const NodeStatusView& view) {
         "\"active\":", Bool(s.resync.active), ",\"source\":", Bool(s.resync.source),
         ",\"bytes_total\":", s.resync.bytes_total, ",\"bytes_done\":", s.resync.bytes_done,
         ",\"eta_seconds\":", absl::StrFormat("%.1f", absl::ToDoubleSeconds(s.resync.eta)), "}",
-        ",\"problem\":", JsonString(ProblemOf(view, m)), "}");
+        ",\"problem\":", JsonString(ProblemOf(view, m)),
+        ",\"last_failover\":", FailoverJson(view, s.last_failover), "}");
   }
   return out + "]}\n";
 }

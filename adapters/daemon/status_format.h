@@ -9,11 +9,19 @@
 //                 "replication_lag_bytes": int, "replication_refused": str,
 //                 "resync": {"active": bool, "source": bool, "bytes_total": int,
 //                            "bytes_done": int, "eta_seconds": number},
-//                 "problem": str}]}
+//                 "problem": str,
+//                 "last_failover": null | {"from": str, "cause": "peer lost|admin prim",
+//                                  "at": str, "ago_seconds": number,
+//                                  "duration_seconds": number}}]}
 // "links": the heartbeat links in configuration order, then "replication"; "heard": traffic
 // from the peer within heartbeat.timeout (one silent link is a degraded pair, not a lost peer).
 // "problem" is what the daemon could not carry out for the module ("" when nothing), e.g. a
 // VIP it could not assign, with the system's reason.
+// "last_failover": the module's last unplanned takeover by this node since duetd started
+// (swaps and failbacks are planned, not failovers): the node it came from, what began it,
+// when it began ("at": UTC, RFC 3339, from the monotonic clock mapped onto the wall clock at
+// the time of the query) and its duration, from the peer declared lost (or the admin's
+// `prim`) to start_prim having succeeded here. null when there was none.
 #ifndef DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
 #define DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
 
@@ -32,9 +40,13 @@ struct NodeStatusView {
   std::vector<bool> links_heard;      // Node::PeerLinksHeard
   std::vector<ModuleStatus> modules;  // in config order
   std::vector<std::string> problems;  // per module, may be shorter: "" or missing is none
+  absl::Time now;       // the engine's clock (the driver's monotonic clock) at the query
+  absl::Time wall_now;  // the wall clock at the same moment, to show engine times as dates
 };
 
-NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now);
+// `now` is the engine's clock, `wall_now` the wall clock at the same moment.
+NodeStatusView StatusOf(const Config& config, const Node& node, absl::Time now,
+                        absl::Time wall_now);
 
 std::string FormatStatusTable(const NodeStatusView& view);
 std::string FormatStatusJson(const NodeStatusView& view);

@@ -134,6 +134,7 @@ class CheckerRunner::Session : public std::enable_shared_from_this<Session> {
     ChildSpec spec;
     spec.argv = {"/bin/sh", "-c", slot.config.target};
     spec.env = options_.env;
+    spec.env.emplace_back("DUET_CHECKER", slot.config.name);
     if (std::none_of(spec.env.begin(), spec.env.end(),
                      [](const auto& var) { return var.first == "PATH"; })) {
       spec.env.emplace_back("PATH", kStandardPath);

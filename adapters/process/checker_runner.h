@@ -38,7 +38,9 @@ class CheckerRunner {
   using FailureCallback = std::function<void(uint32_t checker, std::string detail)>;
 
   struct Options {
-    Environment env;  // for custom commands; PATH is added when absent
+    // For custom commands (CheckerEnvironment in duetd); PATH is added when absent, and
+    // DUET_CHECKER, the checker's name, always.
+    Environment env;
     absl::Duration kill_grace = absl::Seconds(1);
   };
 

@@ -23,8 +23,11 @@ const char* ScriptRoleName(ScriptKind kind) {
   return "none";
 }
 
-Environment ScriptEnvironment(const Config& config, ModuleIndex module, NodeIndex self,
-                              ScriptKind kind) {
+namespace {
+
+// What scripts and checkers share; `role` is DUET_ROLE.
+Environment ModuleEnvironment(const Config& config, ModuleIndex module, NodeIndex self,
+                              const char* role) {
   const ModuleConfig& m = config.modules[module];
   Environment env = {
       {"PATH", kStandardPath},
@@ -32,8 +35,7 @@ Environment ScriptEnvironment(const Config& config, ModuleIndex module, NodeInde
       {"DUET_MODULE", m.name},
       {"DUET_NODE", config.nodes[self].name},
       {"DUET_PEER", config.nodes[Peer(self)].name},
-      {"DUET_SCRIPT", ScriptKindName(kind)},
-      {"DUET_ROLE", ScriptRoleName(kind)},
+      {"DUET_ROLE", role},
       {"DUET_DEFAULT_PRIMARY", config.nodes[m.default_primary].name},
       {"DUET_DIRS", absl::StrJoin(m.directories, " ")},
   };
@@ -44,6 +46,19 @@ Environment ScriptEnvironment(const Config& config, ModuleIndex module, NodeInde
   for (const VipConfig& vip : m.vips) absl::StrAppend(&vips, vips.empty() ? "" : " ", vip.address);
   env.emplace_back("DUET_VIPS", vips);
   return env;
+}
+
+}  // namespace
+
+Environment ScriptEnvironment(const Config& config, ModuleIndex module, NodeIndex self,
+                              ScriptKind kind) {
+  Environment env = ModuleEnvironment(config, module, self, ScriptRoleName(kind));
+  env.emplace_back("DUET_SCRIPT", ScriptKindName(kind));
+  return env;
+}
+
+Environment CheckerEnvironment(const Config& config, ModuleIndex module, NodeIndex self) {
+  return ModuleEnvironment(config, module, self, "primary");
 }
 
 ScriptRequest ScriptRequestFor(const Config& config, NodeIndex self, const RunScript& action) {

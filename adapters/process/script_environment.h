@@ -10,6 +10,8 @@
 //                 survive `for d in $DUET_DIRS`); DUET_DIR_0, DUET_DIR_1... each exactly
 //   DUET_VIPS     the virtual IPs with prefix, separated by spaces
 //   PATH          a standard system PATH
+// Checkers (custom commands) get the same but DUET_SCRIPT, with DUET_ROLE "primary" (they run
+// only while the module is primary here), and DUET_CHECKER, the checker's name.
 #ifndef DUET_ADAPTERS_PROCESS_SCRIPT_ENVIRONMENT_H_
 #define DUET_ADAPTERS_PROCESS_SCRIPT_ENVIRONMENT_H_
 
@@ -28,6 +30,10 @@ inline constexpr char kStandardPath[] =
 // `module` and `self` must be valid indices of `config`.
 Environment ScriptEnvironment(const Config& config, ModuleIndex module, NodeIndex self,
                               ScriptKind kind);
+
+// The environment of the module's checkers on node `self` (DUET_CHECKER is added per checker
+// by the CheckerRunner). `module` and `self` must be valid indices of `config`.
+Environment CheckerEnvironment(const Config& config, ModuleIndex module, NodeIndex self);
 
 // What carries out the engine's `action` on node `self`: the module's scripts directory,
 // script timeout and ScriptEnvironment. `action.module` and `self` must be valid.

@@ -3,7 +3,9 @@
 // It answers lease requests with the engine's Witness; an outdate record is made durable
 // (witness_state_file.h) before the reply that depends on it is sent, and a record that
 // cannot be written gets no reply at all (the node then behaves as if the witness were down,
-// which is safe).
+// which is safe). The anti-replay state is kept the same way (witness_freshness_file.h): a
+// request is acted on only once its freshness is durable, so one recorded before a restart
+// and replayed after it is dropped as replayed.
 #include <sys/stat.h>
 
 #include <csignal>
@@ -17,6 +19,7 @@
 #include "adapters/net/cluster_key.h"
 #include "adapters/net/datagram_auth.h"
 #include "adapters/net/udp_link.h"
+#include "adapters/witness/witness_freshness_file.h"
 #include "adapters/witness/witness_state_file.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/signal_set.hpp"
@@ -67,11 +70,18 @@ int Run(int argc, char** argv) {
     log.Node(absl::StrCat("cannot start: ", durable.status().message()));
     return 1;
   }
+  absl::StatusOr<std::vector<net::DatagramAuth::Newest>> freshness =
+      LoadWitnessFreshness(state_dir);
+  if (!freshness.ok()) {
+    log.Node(absl::StrCat("cannot start: ", freshness.status().message()));
+    return 1;
+  }
   WitnessDurableState state = *durable;
   Witness witness(config->witness->lease, daemon::MonotonicNow(), *std::move(durable));
 
   boost::asio::io_context io;
   net::DatagramAuth auth(*key, config->cluster_name, net::kWitnessId, /*epoch=*/1);
+  auth.RestoreNewest(*freshness);
   net::UdpLinkOptions options;
   options.local = config->witness->address;
   options.channel = net::kWitnessChannel;
@@ -83,6 +93,11 @@ int Run(int argc, char** argv) {
         if (!message.ok() || !std::holds_alternative<LeaseRequest>(*message)) {
           log.Node(absl::StrCat("dropped a datagram from ", from.address().to_string(), ": ",
                                 message.ok() ? "not a lease request" : message.status().message()));
+          return;
+        }
+        if (absl::Status s = SaveWitnessFreshness(state_dir, auth.NewestAccepted()); !s.ok()) {
+          log.Node(
+              absl::StrCat("not answering: the anti-replay state cannot be kept: ", s.message()));
           return;
         }
         WitnessAnswer answer =

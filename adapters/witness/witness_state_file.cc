@@ -1,11 +1,7 @@
 #include "adapters/witness/witness_state_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -13,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "adapters/witness/durable_file.h"
 
 namespace duet::witness {
 namespace {
@@ -54,26 +51,7 @@ absl::Status SaveWitnessState(const std::string& state_dir, const WitnessDurable
   std::sort(lines.begin(), lines.end());
   std::string text;
   for (const std::string& l : lines) text += l;
-
-  const std::string path = FileOf(state_dir);
-  const std::string tmp = path + ".new";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno(absl::StrCat("cannot write ", tmp));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
-  int err = errno;
-  ::close(fd);
-  if (!ok) {
-    errno = err;
-    return Errno(absl::StrCat("cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    return Errno(absl::StrCat("cannot rename ", tmp));
-  int dir = ::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return Errno(absl::StrCat("cannot open ", state_dir));
-  ok = ::fsync(dir) == 0;
-  ::close(dir);
-  return ok ? absl::OkStatus() : Errno(absl::StrCat("cannot sync ", state_dir));
+  return ReplaceFileDurably(state_dir, "outdated", text);
 }
 
 }  // namespace duet::witness

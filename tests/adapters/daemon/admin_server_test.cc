@@ -2,10 +2,16 @@
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "adapters/daemon/admin_client.h"
@@ -28,8 +34,10 @@ class AdminServerTest : public ::testing::Test {
     server_.reset();
     std::filesystem::remove_all(dir_);
   }
-  absl::Status Start(AdminServer::Handler handler) {
-    server_ = std::make_unique<AdminServer>(io_, std::move(handler));
+  absl::Status Start(AdminServer::Handler handler, AdminServer::Gone on_gone = nullptr,
+                     absl::Duration request_timeout = absl::Seconds(10)) {
+    server_ =
+        std::make_unique<AdminServer>(io_, std::move(handler), std::move(on_gone), request_timeout);
     std::promise<absl::Status> listening;
     loop_ = std::thread([&] {
       listening.set_value(server_->Listen(path_));
@@ -48,7 +56,7 @@ class AdminServerTest : public ::testing::Test {
 TEST_F(AdminServerTest, AVerbReachesTheHandlerAndItsLaterAnswerReachesTheClient) {
   AdminServer::Respond pending;
   std::promise<AdminRequest> seen;
-  ASSERT_TRUE(Start([&](const AdminRequest& r, AdminServer::Respond respond) {
+  ASSERT_TRUE(Start([&](uint64_t, const AdminRequest& r, AdminServer::Respond respond) {
                 pending = std::move(respond);
                 seen.set_value(r);
               }).ok());
@@ -75,7 +83,7 @@ TEST_F(AdminServerTest, AVerbReachesTheHandlerAndItsLaterAnswerReachesTheClient)
 
 TEST_F(AdminServerTest, ABadRequestIsAnsweredWithTheErrorWithoutReachingTheHandler) {
   bool called = false;
-  ASSERT_TRUE(Start([&](const AdminRequest&, AdminServer::Respond respond) {
+  ASSERT_TRUE(Start([&](uint64_t, const AdminRequest&, AdminServer::Respond respond) {
                 called = true;
                 respond(FormatAdminReply(absl::OkStatus(), ""));
               }).ok());
@@ -88,11 +96,12 @@ TEST_F(AdminServerTest, ABadRequestIsAnsweredWithTheErrorWithoutReachingTheHandl
 }
 
 TEST_F(AdminServerTest, ASecondDaemonOnTheSameSocketIsRefusedButAStaleSocketIsReplaced) {
-  ASSERT_TRUE(Start([](const AdminRequest&, AdminServer::Respond respond) {
+  ASSERT_TRUE(Start([](uint64_t, const AdminRequest&, AdminServer::Respond respond) {
                 respond(FormatAdminReply(absl::OkStatus(), "hi\n"));
               }).ok());
   boost::asio::io_context other_io;
-  AdminServer second(other_io, [](const AdminRequest&, AdminServer::Respond) {});
+  AdminServer second(
+      other_io, [](uint64_t, const AdminRequest&, AdminServer::Respond) {}, nullptr);
   absl::Status status = second.Listen(path_);
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(status.message().find("another duetd"), std::string::npos) << status;
@@ -100,6 +109,92 @@ TEST_F(AdminServerTest, ASecondDaemonOnTheSameSocketIsRefusedButAStaleSocketIsRe
   absl::StatusOr<AdminReplyText> got = SendAdminRequest(path_, {}, absl::Seconds(20));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->body, "hi\n");
+}
+
+// The open file descriptors of this process (the server's sockets among them).
+size_t OpenFds() {
+  return static_cast<size_t>(std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                                           std::filesystem::directory_iterator()));
+}
+
+// A client that connects and, if given, sends `line`; -1 when it cannot connect.
+int Connect(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Everything the server sends until it closes (10 s at most).
+std::string ReadToEnd(int fd) {
+  timeval limit{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  std::string all;
+  char buffer[256];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) all.append(buffer, n);
+  return all;
+}
+
+// As duetd does: a pending answer per request id, forgotten when its client is gone.
+TEST_F(AdminServerTest, AClientThatHangsUpBeforeItsAnswerLeavesNothingBehind) {
+  std::map<uint64_t, AdminServer::Respond> pending;  // touched on the loop thread only
+  std::promise<uint64_t> asked, gone;
+  ASSERT_TRUE(Start(
+                  [&](uint64_t id, const AdminRequest&, AdminServer::Respond respond) {
+                    pending[id] = std::move(respond);
+                    asked.set_value(id);
+                  },
+                  [&](uint64_t id) {
+                    pending.erase(id);
+                    gone.set_value(id);
+                  })
+                  .ok());
+  const size_t fds_before = OpenFds();
+
+  int client = Connect(path_);  // `duetctl swap web`, then Ctrl-C before the answer
+  ASSERT_GE(client, 0);
+  const std::string request = "swap web\n";
+  ASSERT_EQ(::write(client, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  const uint64_t id = asked.get_future().get();
+  ::close(client);
+  auto gone_id = gone.get_future();
+  ASSERT_EQ(gone_id.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  EXPECT_EQ(gone_id.get(), id);
+
+  // The engine's answer comes later: dropped, nothing written, nothing kept.
+  std::promise<size_t> after;
+  boost::asio::post(io_, [&] {
+    if (auto it = pending.find(id); it != pending.end()) it->second("ok\n");
+    after.set_value(pending.size());
+  });
+  EXPECT_EQ(after.get_future().get(), 0u);
+  EXPECT_EQ(OpenFds(), fds_before) << "the server kept the connection's socket";
+}
+
+TEST_F(AdminServerTest, AClientThatSendsNoRequestIsAnsweredAndClosedAfterTheTimeLimit) {
+  bool called = false;
+  ASSERT_TRUE(Start([&](uint64_t, const AdminRequest&, AdminServer::Respond) { called = true; },
+                    nullptr, absl::Milliseconds(200))
+                  .ok());
+  const size_t fds_before = OpenFds();
+  int client = Connect(path_);
+  ASSERT_GE(client, 0);
+  const std::string reply = ReadToEnd(client);
+  ::close(client);
+  EXPECT_EQ(reply,
+            FormatAdminReply(absl::DeadlineExceededError("no request line received in time"), ""));
+  EXPECT_FALSE(called);
+  // The server closes its end right after the reply's end.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (OpenFds() != fds_before && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(OpenFds(), fds_before) << "the server kept the connection's socket";
 }
 
 TEST(AdminClientTest, NoDaemonIsReportedAsUnavailableWithTheSocketPath) {

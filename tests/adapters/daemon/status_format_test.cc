@@ -28,6 +28,9 @@ default_primary = "b"
 directories = ["/srv/db"]
 )";
 
+// The wall clock at the queries: 2026-12-07 00:30:00 UTC.
+const absl::Time kWallNow = absl::FromUnixSeconds(1796603400);
+
 TEST(StatusFormatTest, JsonStringEscapesQuotesBackslashesAndControlCharacters) {
   EXPECT_EQ(JsonString("a\"b\\c\nd\x01"), "\"a\\\"b\\\\c\\nd\\u0001\"");
 }
@@ -39,7 +42,7 @@ TEST(StatusFormatTest, AFreshNodeShowsEveryModuleWaitingWithItsReason) {
   Node node(*config, 0, 1, PersistedNode{}, now);
   node.Start(now);
   // Long after the heartbeat timeout with nothing heard from b.
-  NodeStatusView view = StatusOf(*config, node, now + absl::Seconds(30));
+  NodeStatusView view = StatusOf(*config, node, now + absl::Seconds(30), kWallNow);
   ASSERT_EQ(view.modules.size(), 2u);
 
   std::string json = FormatStatusJson(view);
@@ -69,7 +72,7 @@ TEST(StatusFormatTest, AModuleProblemShowsInTheTableAndTheJson) {
   absl::Time now = absl::FromUnixSeconds(1000);
   Node node(*config, 0, 1, PersistedNode{}, now);
   node.Start(now);
-  NodeStatusView view = StatusOf(*config, node, now);
+  NodeStatusView view = StatusOf(*config, node, now, kWallNow);
   view.problems = {"cannot assign VIP 10.0.0.100/24 on eth9: no such interface", ""};
   std::string table = FormatStatusTable(view);
   EXPECT_NE(table.find("problem: cannot assign VIP 10.0.0.100/24 on eth9: no such interface"),
@@ -77,10 +80,10 @@ TEST(StatusFormatTest, AModuleProblemShowsInTheTableAndTheJson) {
       << table;
   std::string json = FormatStatusJson(view);
   EXPECT_NE(json.find("\"problem\":\"cannot assign VIP 10.0.0.100/24 on eth9: no such "
-                      "interface\"}"),
+                      "interface\",\"last_failover\":null}"),
             std::string::npos)
       << json;
-  EXPECT_NE(json.find("\"problem\":\"\"}]}"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"problem\":\"\",\"last_failover\":null}]}"), std::string::npos) << json;
 }
 
 // Found by the end-to-end test of one heartbeat network down: nothing in the status said a
@@ -91,7 +94,7 @@ TEST(StatusFormatTest, ASilentLinkOfALivePeerShowsInTheTableAndTheJson) {
   absl::Time now = absl::FromUnixSeconds(1000);
   Node node(*config, 0, 1, PersistedNode{}, now);
   node.Start(now);
-  NodeStatusView view = StatusOf(*config, node, now);
+  NodeStatusView view = StatusOf(*config, node, now, kWallNow);
   EXPECT_EQ(view.links_heard, std::vector<bool>({true, true}));  // start counts as heard
   view.peer_alive = true;
   view.links_heard = {true, false};
@@ -107,6 +110,33 @@ TEST(StatusFormatTest, ASilentLinkOfALivePeerShowsInTheTableAndTheJson) {
                       "\"heard\":false}"),
             std::string::npos)
       << json;
+}
+
+TEST(StatusFormatTest, TheLastFailoverShowsItsOriginDateAndDurationInTheTableAndTheJson) {
+  absl::StatusOr<Config> config = ParseConfig(kConfig, "duet.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const absl::Time now = absl::FromUnixSeconds(1000);  // the engine's (monotonic) clock
+  Node node(*config, 1, 1, PersistedNode{}, now);
+  node.Start(now);
+  NodeStatusView view = StatusOf(*config, node, now, kWallNow);
+  // b took "web" over from a 90 s before the query; start_prim succeeded 2.5 s after a was
+  // declared lost.
+  view.modules[0].last_failover = FailoverRecord{.from = 0,
+                                                 .by_admin = false,
+                                                 .began = now - absl::Seconds(90),
+                                                 .completed = now - absl::Seconds(87.5)};
+  const std::string table = FormatStatusTable(view);
+  EXPECT_NE(table.find("last failover from a at 2026-12-07T00:28:30.000Z (peer lost), took 2.500s"),
+            std::string::npos)
+      << table;
+  const std::string json = FormatStatusJson(view);
+  EXPECT_NE(json.find("\"last_failover\":{\"from\":\"a\",\"cause\":\"peer lost\","
+                      "\"at\":\"2026-12-07T00:28:30.000Z\",\"ago_seconds\":90.000,"
+                      "\"duration_seconds\":2.500}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"name\":\"db\""), std::string::npos);
+  EXPECT_NE(json.find("\"last_failover\":null}]}"), std::string::npos) << json;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/process/health_probes.h"
+#include "adapters/process/script_environment.h"
 #include "tests/adapters/process/test_loop.h"
 
 namespace duet {
@@ -235,6 +236,45 @@ TEST_F(CheckerRunnerTest, CustomCheckerIsHealthyOnExitZeroAndFailsWithStatusAndL
   ASSERT_TRUE(WaitForFailures(1, 3));
   EXPECT_EQ(FailuresOf(0), 0u);
   EXPECT_EQ(failures_[1][0], "command exited with status 3 (last output: db is read-only)");
+}
+
+// Written by a user's check script: it tells which module and node it checks, and where the
+// data is, from the same variables the module's scripts get.
+TEST(CheckerEnvironmentTest, CustomCheckerSeesModuleNodeRoleDirectoriesAndItsOwnName) {
+  Config config;
+  config.cluster_name = "shop";
+  config.nodes.resize(2);
+  config.nodes[0].name = "alpha";
+  config.nodes[1].name = "beta";
+  ModuleConfig web;
+  web.name = "web";
+  web.default_primary = 1;
+  web.directories = {"/srv/web/htdocs", "/srv/web/uploads"};
+  web.vips = {{"10.0.0.100/24", "eth0"}};
+  config.modules.push_back(web);
+  asio::io_context io;
+  std::vector<std::string> failures;
+  CheckerRunner runner(
+      io, [&](uint32_t, std::string detail) { failures.push_back(std::move(detail)); },
+      CheckerRunner::Options{CheckerEnvironment(config, 0, 0), absl::Seconds(1)});
+  CheckerConfig checker =
+      Checker(CheckerType::kCustom,
+              "echo \"module=$DUET_MODULE node=$DUET_NODE peer=$DUET_PEER role=$DUET_ROLE "
+              "checker=$DUET_CHECKER cluster=$DUET_CLUSTER default=$DUET_DEFAULT_PRIMARY "
+              "dirs=$DUET_DIRS first=$DUET_DIR_0 second=$DUET_DIR_1 vips=$DUET_VIPS "
+              "script=${DUET_SCRIPT:-unset} home=${HOME:-unset} path=$PATH\"; exit 1");
+  checker.name = "uploads-writable";
+  runner.Start({checker});
+
+  ASSERT_TRUE(RunUntil(io, [&] { return !failures.empty(); }));
+  runner.Stop();
+  EXPECT_EQ(failures[0],
+            absl::StrCat("command exited with status 1 (last output: module=web node=alpha "
+                         "peer=beta role=primary checker=uploads-writable cluster=shop "
+                         "default=beta dirs=/srv/web/htdocs /srv/web/uploads "
+                         "first=/srv/web/htdocs second=/srv/web/uploads vips=10.0.0.100/24 "
+                         "script=unset home=unset path=",
+                         kStandardPath, ")"));
 }
 
 TEST_F(CheckerRunnerTest, CustomCheckerPastItsTimeoutIsKilledWithItsGroupAndFails) {
