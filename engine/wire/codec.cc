@@ -118,9 +118,9 @@ Body BuildBody(FlatBufferBuilder& builder, const SwapRequest& request) {
 Body BuildBody(FlatBufferBuilder& builder, const LeaseRequest& request) {
   const auto name = builder.CreateString(request.module);
   const auto cluster = builder.CreateString(request.cluster);
-  const auto body = fb::CreateLeaseRequest(builder, request.from, name, request.request_id,
-                                           request.peer_outdated, request.forced, cluster,
-                                           request.release);
+  const auto body =
+      fb::CreateLeaseRequest(builder, request.from, name, request.request_id, request.peer_outdated,
+                             request.forced, cluster, request.release);
   return {fb::Message::LeaseRequest, body.Union()};
 }
 

@@ -264,7 +264,7 @@ TEST_F(NodeSeedBehaviourTest, NodeThatWroteAloneClearsTheWitnessRecordAfterHandi
   ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
   for (NodeIndex n : {kA, kB}) cluster_->link(0, n).up = false;  // no replication connection
   ASSERT_TRUE(RunUntilLogged("a m0: PRIM -> ALONE", absl::Seconds(10))) << Log();
-  cluster_->RunFor(absl::Seconds(2));    // a writes alone: the witness records b outdated
+  cluster_->RunFor(absl::Seconds(2));     // a writes alone: the witness records b outdated
   cluster_->witness_link(kA).up = false;  // from now on the witness hears nothing from a
   for (NodeIndex n : {kA, kB}) cluster_->link(0, n).up = true;
   ASSERT_TRUE(RunUntil(
