@@ -354,8 +354,20 @@ void Duetd::OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respo
 
 void Duetd::Execute(Actions actions) {
   for (const Action& action : actions) {
-    if (!fatal_.ok()) return;  // fail-stop: nothing after a failed Persist is carried out
+    if (!fatal_.ok()) break;  // fail-stop: nothing after a failed Persist is carried out
     Carry(action);
+  }
+  // Issued before any failure, so carried out as if queued when they were met.
+  std::vector<store::DiskOp> held;
+  held.swap(held_disk_ops_);
+  for (store::DiskOp& op : held) io_queue_->RunHereOrSubmit(std::move(op));
+}
+
+void Duetd::HandOn(store::DiskOp op) {
+  if (held_disk_ops_.empty() && !store::ModuleIoQueue::IsQuick(op)) {
+    io_queue_->Submit(std::move(op));
+  } else {
+    held_disk_ops_.push_back(std::move(op));
   }
 }
 
@@ -430,11 +442,11 @@ void Duetd::Carry(const Action& action) {
               loop_->Post(MutationApplied{a.module, a.apply_id, std::move(s)});
               return;
             }
-            io_queue_->Submit(a);
+            HandOn(a);
           },
-          [&](const ReadZone& a) { io_queue_->Submit(a); },
-          [&](const ListTree& a) { io_queue_->Submit(a); },
-          [&](const PreserveDivergent& a) { io_queue_->Submit(a); },
+          [&](const ReadZone& a) { HandOn(a); },
+          [&](const ListTree& a) { HandOn(a); },
+          [&](const PreserveDivergent& a) { HandOn(a); },
           [&](const CompleteLocal& a) {
             auto& mounts = modules_[a.module].mounts;
             size_t index = a.op_id >> kMountShift;

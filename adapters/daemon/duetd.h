@@ -79,6 +79,11 @@ class Duetd {
 
   void Execute(Actions actions);
   void Carry(const Action& action);
+  // Disk operations (C7): a quick one (ModuleIoQueue::IsQuick) and every one after it in the
+  // step are held until the step's other actions are carried out, then run on this thread
+  // when their module is idle, else queued: the step's sends leave first, so the peer's
+  // apply overlaps this node's.
+  void HandOn(store::DiskOp op);
   void Fail(absl::Status status);
   // `id` (the admin server's) is the engine's AdminCommand request id too.
   void OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respond respond);
@@ -109,6 +114,7 @@ class Duetd {
   std::unique_ptr<net::UdpLink> witness_link_;
   std::unique_ptr<net::ReplicationLink> replication_;
   std::unique_ptr<store::ModuleIoQueue> io_queue_;
+  std::vector<store::DiskOp> held_disk_ops_;  // of the step being carried out, in order
   std::optional<AppGroups> app_groups_;
   std::unique_ptr<ScriptRunner> scripts_;
   std::unique_ptr<vip::VipManager> vips_;

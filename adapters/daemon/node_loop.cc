@@ -39,13 +39,19 @@ void NodeLoop::Run(Actions actions) {
 }
 
 void NodeLoop::ArmTimer() {
-  absl::Time deadline = node_->NextDeadline();
-  absl::Duration wait = std::max(absl::ZeroDuration(), deadline - MonotonicNow());
-  // A deadline far away (or none) still wakes the loop now and then; Tick is harmless.
-  wait = std::min(wait, absl::Seconds(60));
-  timer_.expires_after(absl::ToChronoNanoseconds(wait));
+  const absl::Time now = MonotonicNow();
+  // A deadline far away (or none) still wakes the loop now and then.
+  const absl::Time wake = std::min(node_->NextDeadline(), now + absl::Seconds(60));
+  if (armed_for_ <= wake) return;  // the pending wait ends first; it re-arms then
+  armed_for_ = wake;
+  timer_.expires_after(absl::ToChronoNanoseconds(std::max(absl::ZeroDuration(), wake - now)));
   timer_.async_wait([this](const boost::system::error_code& error) {
     if (error) return;  // re-armed or cancelled: a newer wait exists
+    armed_for_ = absl::InfiniteFuture();
+    if (MonotonicNow() < node_->NextDeadline()) {
+      ArmTimer();  // set for an earlier deadline that has moved on, or the 60 s wake
+      return;
+    }
     Feed(Tick{});
   });
 }

@@ -2,6 +2,9 @@
 // it, gives it each input with the monotonic time it is handled at, follows NextDeadline() with
 // one timer, and hands every step's actions, in order, to the executor (C3). Inputs from other
 // threads (FUSE workers, disk workers) come in through Post, which queues them on the loop.
+// The timer is set again only when a step brings the deadline earlier than it is set for
+// (most steps leave it where it was: re-arming after each one cost a system call and a
+// cancelled wait per step); when it fires before the deadline it is set again, never Ticks.
 #ifndef DUET_ADAPTERS_DAEMON_NODE_LOOP_H_
 #define DUET_ADAPTERS_DAEMON_NODE_LOOP_H_
 
@@ -47,6 +50,8 @@ class NodeLoop {
   Executor executor_;
   boost::asio::steady_timer timer_;
   absl::Time last_now_ = absl::InfinitePast();
+  // When the timer's pending wait ends (MonotonicNow's clock); InfiniteFuture: none pending.
+  absl::Time armed_for_ = absl::InfiniteFuture();
 };
 
 }  // namespace duet::daemon

@@ -62,6 +62,47 @@ void ModuleIoQueue::Submit(DiskOp op) {
   }
 }
 
+bool ModuleIoQueue::IsQuick(const DiskOp& op) {
+  const ApplyMutation* apply = std::get_if<ApplyMutation>(&op);
+  if (apply == nullptr || apply->durable || apply->mutation.is_durable()) return false;
+  // A resync's removal of a whole tree may take as long as the tree is large.
+  if (apply->mutation.kind == MutationKind::kRemoveTree) return false;
+  return apply->mutation.data_size() <= kMaxQuickBytes;
+}
+
+void ModuleIoQueue::RunHereOrSubmit(DiskOp op) {
+  if (!IsQuick(op)) {
+    Submit(std::move(op));
+    return;
+  }
+  const ModuleIndex index = std::get<ApplyMutation>(op).module;
+  BackingStore* store = nullptr;
+  const std::string divergent_root;  // a quick operation is never a PreserveDivergent
+  {
+    const std::lock_guard lock(mu_);
+    if (stopping_) return;
+    Module& m = modules_[index];
+    if (m.halted) return;
+    if (m.scheduled) {  // earlier operations wait or run: this one goes behind them
+      m.pending.push_back(std::move(op));
+      return;
+    }
+    // Scheduled while it runs here: a Submit meanwhile queues behind it, and no worker
+    // takes the module until it is done.
+    m.scheduled = true;
+    store = m.store.has_value() ? &*m.store : nullptr;
+  }
+  Run(index, store, divergent_root, op);
+  const std::lock_guard lock(mu_);
+  Module& m = modules_[index];
+  if (m.pending.empty() || stopping_) {
+    m.scheduled = false;
+  } else {
+    ready_.emplace_back(index, &m);
+    work_.notify_one();
+  }
+}
+
 void ModuleIoQueue::Shutdown() {
   {
     const std::lock_guard lock(mu_);

@@ -309,6 +309,109 @@ TEST_F(ModuleIoQueueTest, ShutdownAbandonsWaitingOperationsAndAnswersNothingAfte
   EXPECT_EQ(answers_.inputs().size(), answered);
 }
 
+TEST_F(ModuleIoQueueTest, OnlySmallMutationsThatAreNotDurableAreQuick) {
+  EXPECT_TRUE(ModuleIoQueue::IsQuick(ApplyMutation{0, 1, Write("f", 0, "x"), false}));
+  EXPECT_TRUE(ModuleIoQueue::IsQuick(ApplyMutation{0, 1, Chmod("f", 0600), false}));
+  EXPECT_TRUE(ModuleIoQueue::IsQuick(
+      ApplyMutation{0, 1, Write("f", 0, std::string(ModuleIoQueue::kMaxQuickBytes, 'x')), false}));
+  EXPECT_FALSE(ModuleIoQueue::IsQuick(ApplyMutation{
+      0, 1, Write("f", 0, std::string(ModuleIoQueue::kMaxQuickBytes + 1, 'x')), false}));
+  EXPECT_FALSE(ModuleIoQueue::IsQuick(ApplyMutation{0, 1, Write("f", 0, "x"), true}));
+  EXPECT_FALSE(
+      ModuleIoQueue::IsQuick(ApplyMutation{0, 1, MakeMutation(MutationKind::kFsync, "f"), false}));
+  EXPECT_FALSE(ModuleIoQueue::IsQuick(
+      ApplyMutation{0, 1, MakeMutation(MutationKind::kRemoveTree, "d"), false}));
+  EXPECT_FALSE(ModuleIoQueue::IsQuick(ReadZone{0, 1, "f", 0, 10}));
+  EXPECT_FALSE(ModuleIoQueue::IsQuick(ListTree{0, 1}));
+}
+
+TEST_F(ModuleIoQueueTest, AQuickOperationOfAnIdleModuleRunsAndAnswersOnTheCallersThread) {
+  std::thread::id answered_on;
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(2, [&](Input input) {
+    answered_on = std::this_thread::get_id();
+    answers_.Add(std::move(input));
+  });
+  ASSERT_NE(queue, nullptr);
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  queue->RunHereOrSubmit(ApplyMutation{0, 7, Write("f", 0, "hello"), false});
+  // Answered before the call returned, here.
+  ASSERT_EQ(answers_.inputs().size(), 1u);
+  EXPECT_EQ(AnswerOf(answers_.inputs()[0]), (Answer{0, 7}));
+  EXPECT_TRUE(StatusOf(answers_.inputs()[0]).ok());
+  EXPECT_EQ(answered_on, std::this_thread::get_id());
+  EXPECT_EQ(ReadFile(tmp_ / "root0/f"), "hello");
+  // A durable one is not quick: a worker runs it.
+  queue->RunHereOrSubmit(ApplyMutation{0, 8, Write("f", 5, "!"), true});
+  ASSERT_TRUE(answers_.WaitFor(2));
+  EXPECT_NE(answered_on, std::this_thread::get_id());
+  EXPECT_EQ(ReadFile(tmp_ / "root0/f"), "hello!");
+}
+
+TEST_F(ModuleIoQueueTest, AQuickOperationWaitsBehindItsModulesEarlierOnes) {
+  Gate gate;
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(2, [&](Input input) {
+    if (AnswerOf(input).id == 1) gate.Hold();
+    answers_.Add(std::move(input));
+  });
+  ASSERT_NE(queue, nullptr);
+  const absl::Cleanup open_gate = [&] { gate.Open(); };  // before the queue joins
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  ASSERT_TRUE(queue->AddModule(1, StoreFor(1), tmp_ / "kept").ok());
+  queue->Submit(ApplyMutation{0, 1, Write("f", 0, "first"), true});
+  ASSERT_TRUE(gate.WaitUntilHeld());  // module 0's first operation has not answered yet
+  queue->RunHereOrSubmit(ApplyMutation{0, 2, Write("f", 0, "SECOND"), false});
+  // Queued, not run: the file holds what the first one wrote.
+  EXPECT_EQ(ReadFile(tmp_ / "root0/f"), "first");
+  EXPECT_TRUE(answers_.inputs().empty());
+  // Another module, idle, is not held up.
+  queue->RunHereOrSubmit(ApplyMutation{1, 3, Write("g", 0, "other"), false});
+  ASSERT_EQ(answers_.inputs().size(), 1u);
+  EXPECT_EQ(AnswerOf(answers_.inputs()[0]), (Answer{1, 3}));
+  gate.Open();
+  ASSERT_TRUE(answers_.WaitFor(3));
+  const std::vector<Input> inputs = answers_.inputs();
+  EXPECT_EQ(AnswerOf(inputs[1]), (Answer{0, 1}));
+  EXPECT_EQ(AnswerOf(inputs[2]), (Answer{0, 2}));
+  EXPECT_EQ(ReadFile(tmp_ / "root0/f"), "SECOND");
+}
+
+TEST_F(ModuleIoQueueTest, QuickAndQueuedOperationsMixedAnswerInIssueOrderAndSeeEarlierOnes) {
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(2);
+  ASSERT_NE(queue, nullptr);
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  std::vector<uint64_t> issued;
+  std::map<uint64_t, std::string> expected_reads;
+  std::string written;
+  uint64_t next_id = 1;
+  for (int i = 0; i < 300; ++i) {
+    const std::string byte(1, static_cast<char>('a' + i % 26));
+    written += byte;
+    const uint64_t id = next_id++;
+    // Every third write is durable (a worker's), the others quick (here when idle).
+    queue->RunHereOrSubmit(
+        ApplyMutation{0, id, Write("log", static_cast<uint64_t>(i), byte), i % 3 == 0});
+    issued.push_back(id);
+    if (i % 7 == 6) {
+      const uint64_t read_id = next_id++;
+      queue->RunHereOrSubmit(ReadZone{0, read_id, "log", 0, 1 << 20});
+      issued.push_back(read_id);
+      expected_reads[read_id] = written;
+    }
+  }
+  ASSERT_TRUE(answers_.WaitFor(issued.size()));
+  std::vector<uint64_t> answered;
+  for (const Input& input : answers_.inputs()) {
+    EXPECT_TRUE(StatusOf(input).ok()) << StatusOf(input);
+    answered.push_back(AnswerOf(input).id);
+    if (const auto* read = std::get_if<ZoneRead>(&input)) {
+      ASSERT_NE(read->data, nullptr);
+      EXPECT_EQ(*read->data, expected_reads[read->read_id]) << "read " << read->read_id;
+    }
+  }
+  EXPECT_EQ(answered, issued);
+  EXPECT_EQ(ReadFile(tmp_ / "root0/log"), written);
+}
+
 TEST_F(ModuleIoQueueTest, StartNeedsAWorkerAndAModuleGetsOneStore) {
   EXPECT_EQ(ModuleIoQueue::Start(
                 0, [](Input) {}, [](ModuleIndex, absl::StatusOr<std::string>) {})
