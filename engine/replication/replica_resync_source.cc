@@ -114,6 +114,8 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   target_requests_seen_ = 0;
   resync_total_ = durable_.dirty.zones() * opt_.zone_size;
   resync_done_ = 0;
+  resync_data_sent_ = 0;
+  resync_holes_sent_ = 0;
   resync_started_ = now;
   next_read_at_ = now;
   if (full_resync_) IssueListTree(out);
@@ -251,7 +253,14 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   if (SendAsLinkOrWait(now, zone, lsn, read, out)) return;
   ExpandWholePath(zone.path, read, out);
   ResyncBlock block = BlockOf(zone, lsn, read);
-  block.data = read.data;
+  // A zone with no data goes as a hole: no bytes, and the target punches it.
+  block.hole = read.kind == PathKind::kFile && read.hole;
+  if (!block.hole) {
+    block.data = read.data;
+    block.hole_ranges = read.hole_ranges;
+  }
+  if (block.data) resync_data_sent_ += block.data->size();
+  if (block.hole) ++resync_holes_sent_;
   if (zone.zone == 0 && read.kind != PathKind::kAbsent) block.xattrs = read.xattrs;
   block.link_target = read.link_target;
   blocks_[block.block_id] = zone;
@@ -453,7 +462,9 @@ void Replica::CloseSourceSession(Actions& out) {
   durable_there_.clear();
   clean_flush_in_flight_ = false;
   peer_outdated_ = false;  // the peer is up to date again
-  Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent"));
+  // Zones count whole in resync_done_ (the progress); the data and holes say what went.
+  Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent (", resync_data_sent_,
+                        " bytes of data, ", resync_holes_sent_, " zones as holes)"));
   if (durable_.disk_failed && role_ != ReplRole::kPrimary) {
     // The peer now holds durably what our failed flush may lose: a new session, in which
     // it is the source (it lost nothing), rewrites our hot zones.
