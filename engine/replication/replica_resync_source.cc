@@ -230,6 +230,11 @@ void Replica::ExpandWholePath(const std::string& path, const ZoneRead& read, Act
   const uint64_t before = durable_.dirty.zones();
   Persist({record::MarkDirty{path, 0, last}}, out);
   resync_total_ += (durable_.dirty.zones() - before) * opt_.zone_size;
+  // Once: a later read of the path (its other zones) would mark dirty again the zones
+  // already sent and cleaned, and a file of more zones than the reads in flight would go
+  // over and over (a 256 MiB sparse file: 12 times). Live writes reach the target by the
+  // stream; a new request for the whole path comes back here.
+  whole_paths_.erase(path);
 }
 
 void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
