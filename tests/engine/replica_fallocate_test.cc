@@ -118,6 +118,27 @@ TEST(ReplicaFallocateTest, FullResyncOfASparseFileSendsOnlyItsData) {
   EXPECT_NE(pair.Log(kA).find("996 zones as holes"), std::string::npos) << pair.Log(kA);
 }
 
+// Found with the e2e sparse resync: a full resync planned a file's zones again at every read
+// of it, so the zones already sent and cleaned went again, and a file of many zones (more
+// than the reads in flight, with the target's flushes coming between) went many times over.
+TEST(ReplicaFallocateTest, FullResyncSendsEachZoneOfALargeFileOnce) {
+  ReplicaOptions options = Options();
+  options.resync_bandwidth = 50 * kZone;  // 50 zones a second: flushes come between reads
+  ReplicaPair pair(options);
+  StartInSync(pair);
+  constexpr uint64_t kZones = 200;
+  pair.Write(kA, "disk.img", 0, Bytes(100, 'a'));
+  pair.Submit(kA, Fallocate("disk.img", 0, kZones * kZone, 0));
+  pair.Settle();
+  pair.Disconnect();
+  pair.ReplaceDisk(kB);
+  pair.Connect();
+  pair.Settle(absl::Seconds(30));
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_LE(pair.side(kB).blocks_received, kZones + 2) << pair.Log(kA);
+}
+
 // A zone partly sparse on the source is written, then its holes punched: the copy's holes
 // are the source's, so a later punch of the data around them leaves both zones holes.
 TEST(ReplicaFallocateTest, ResyncedZoneKeepsTheHolesInsideIt) {
