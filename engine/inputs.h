@@ -74,7 +74,10 @@ struct MutationApplied {
 
 // A ReadZone finished: what the path is now, its attributes (file_attributes.h; mode is not
 // a symlink's), for a read at offset 0 its whole xattr set (sorted by name), and for a file
-// the zone's bytes (short or empty past the end of the file).
+// the zone's bytes (short or empty past the end of the file), or `hole`: the part of the
+// zone inside the file holds no data at all (SEEK_DATA finds none in it; allocated but
+// unwritten ranges count as holes), and `data` is then null. A zone with data lists the
+// holes inside it in `hole_ranges` (their bytes are in `data`, as zeros).
 struct ZoneRead {
   ModuleIndex module = 0;
   uint64_t read_id = 0;
@@ -93,6 +96,8 @@ struct ZoneRead {
   // so that a full resync sends its other names as links (0, 0: one name, or not a file).
   uint64_t link_device = 0;
   uint64_t link_inode = 0;
+  bool hole = false;
+  HoleRanges hole_ranges;
 };
 
 // The answer to ListTree: paths relative to the module's root, in any order.

@@ -87,7 +87,7 @@ duet::ReplMessage ValidReplication(Random& random) {
     }
     case 2: {
       duet::Mutation m;
-      m.kind = static_cast<duet::MutationKind>(Draw(random, 16));
+      m.kind = static_cast<duet::MutationKind>(Draw(random, 17));
       if (m.kind == duet::MutationKind::kMknod) m.node_kind = duet::PathKind::kFifo;
       m.path =
           m.kind == duet::MutationKind::kFsync && Draw(random, 2) == 0 ? "" : RelativePath(random);
@@ -116,6 +116,10 @@ duet::ReplMessage ValidReplication(Random& random) {
       if (m.kind == duet::MutationKind::kSetattr) {
         m.attr_mask = static_cast<uint32_t>(random()) & duet::kAllAttrs;
       }
+      if (m.kind == duet::MutationKind::kFallocate) {
+        m.length = 1 + Draw(random, uint64_t{1} << 30);
+        m.fallocate_mode = static_cast<uint32_t>(Draw(random, 8));  // some not replicated
+      }
       return duet::ReplWrite{ModuleName(random), 1 + Draw(random, 1'000'000), std::move(m)};
     }
     case 3:
@@ -131,6 +135,12 @@ duet::ReplMessage ValidReplication(Random& random) {
       if (block.kind == duet::PathKind::kFile) {
         block.data = SomeBytes(random);
         block.file_size = Draw(random, uint64_t{1} << 40);
+        if (Draw(random, 4) == 0) {
+          block.hole = true;
+          block.data.reset();
+        } else if (block.data && !block.data->empty() && Draw(random, 2) == 0) {
+          block.hole_ranges.push_back({0, 1 + Draw(random, block.data->size())});
+        }
       }
       if (block.kind == duet::PathKind::kSymlink) block.link_target = RelativePath(random);
       block.mode = static_cast<uint32_t>(random()) & duet::kMaxModeBits;

@@ -100,6 +100,53 @@ void FileData::Resize(uint64_t size) {
   if (shrinks) ClearTail();
 }
 
+void FileData::PunchHole(uint64_t offset, uint64_t length) {
+  if (offset >= size_) return;
+  const uint64_t end = offset + std::min(length, size_ - offset);
+  for (uint64_t at = offset; at < end;) {
+    const uint64_t i = at / kPage;
+    const uint64_t in = at % kPage;
+    const uint64_t chunk = std::min(kPage - in, end - at);
+    PageRef& page = pages_[i];
+    // A page covered up to the size is whole: its bytes past the size are zeros anyway.
+    const bool whole = in == 0 && (chunk == kPage || at + chunk == size_);
+    if (page && whole) {
+      page.reset();
+      --allocated_pages_;
+    } else if (page) {
+      std::memset(MutablePage(i).data() + in, 0, chunk);
+    }
+    at += chunk;
+  }
+}
+
+bool FileData::HasData(uint64_t offset, uint64_t length) const {
+  if (length == 0 || offset >= size_) return false;
+  const uint64_t last = (offset + std::min(length, size_ - offset) - 1) / kPage;
+  for (uint64_t i = offset / kPage; i <= last; ++i) {
+    if (pages_[i]) return true;
+  }
+  return false;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> FileData::Holes(uint64_t offset, uint64_t length) const {
+  std::vector<std::pair<uint64_t, uint64_t>> holes;
+  if (length == 0 || offset >= size_) return holes;
+  const uint64_t end = offset + std::min(length, size_ - offset);
+  for (uint64_t at = offset; at < end;) {
+    const uint64_t next = std::min(end, (at / kPage + 1) * kPage);
+    if (!pages_[at / kPage]) {
+      if (!holes.empty() && offset + holes.back().first + holes.back().second == at) {
+        holes.back().second += next - at;
+      } else {
+        holes.emplace_back(at - offset, next - at);
+      }
+    }
+    at = next;
+  }
+  return holes;
+}
+
 uint64_t FileData::PagesToAllocate(uint64_t offset, uint64_t length) const {
   if (length == 0) return 0;
   const uint64_t first = offset / kPage;

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace duet::sim {
@@ -51,6 +52,14 @@ class FileData {
   void Write(uint64_t offset, const std::shared_ptr<const std::string>& bytes);
   // Truncates, or extends with a hole.
   void Resize(uint64_t size);
+  // Makes [offset, offset + length) read as zeros without changing the size (nothing past
+  // it): whole pages become holes, the bytes of pages it covers in part are zeroed.
+  void PunchHole(uint64_t offset, uint64_t length);
+  // Whether some page of [offset, offset + length) (clipped to the size) is not a hole.
+  bool HasData(uint64_t offset, uint64_t length) const;
+  // The holes (whole pages) in [offset, offset + length) clipped to the size, as ranges
+  // from `offset`.
+  std::vector<std::pair<uint64_t, uint64_t>> Holes(uint64_t offset, uint64_t length) const;
   // Pages a write of `length` bytes at `offset` would allocate (holes, or past the end).
   uint64_t PagesToAllocate(uint64_t offset, uint64_t length) const;
 

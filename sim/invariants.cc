@@ -203,8 +203,8 @@ ConvergenceChecker::Outcome ConvergenceChecker::Poll(absl::Time now, const SimCl
 void ReplicasIdenticalChecker::Check(absl::Time now, const SimCluster& cluster) {
   const Config& config = cluster.config();
   for (ModuleIndex m = 0; m < config.modules.size(); ++m) {
-    const std::string diff =
-        DescribeDifference(cluster.store(0, m).live(), cluster.store(1, m).live());
+    const std::string diff = DescribeDifference(
+        cluster.store(0, m).live(), cluster.store(1, m).live(), config.modules[m].zone_size);
     if (diff.empty()) continue;
     Fail(now, absl::StrCat("module ", config.modules[m].name, ": the copies on ",
                            config.nodes[0].name, " and ", config.nodes[1].name, " differ: ", diff));

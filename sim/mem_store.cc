@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -71,6 +72,8 @@ absl::Status MemStore::Apply(const Mutation& m) {
       allocated_pages_ = allocated_pages_ - before + data.allocated_pages();
       return absl::OkStatus();
     }
+    case MutationKind::kFallocate:
+      return Fallocate(m);
     case MutationKind::kCreate:
     case MutationKind::kMkdir: {
       auto [it, inserted] = live_.try_emplace(m.path);
@@ -155,6 +158,28 @@ absl::Status MemStore::Apply(const Mutation& m) {
       return ApplyXattr(m);
   }
   return absl::InvalidArgumentError("unknown mutation");
+}
+
+absl::Status MemStore::Fallocate(const Mutation& m) {
+  auto [it, created] = live_.try_emplace(m.path);
+  if (it->second.kind != PathKind::kFile) {
+    return absl::FailedPreconditionError("not a file: " + m.path);
+  }
+  FileData& data = it->second.data;
+  Unsynced& unsynced = created ? MarkReplaced(m.path) : unsynced_[m.path];
+  const uint64_t before = data.allocated_pages();
+  // Allocated but unwritten space reads as a hole (as SEEK_DATA says on Linux): only the
+  // size and the bytes zeroed change.
+  const uint64_t end = m.offset + m.length;
+  if ((m.fallocate_mode & kFallocateKeepSize) == 0 && end > data.size()) data.Resize(end);
+  if ((m.fallocate_mode & (kFallocatePunchHole | kFallocateZeroRange)) != 0 &&
+      m.offset < data.size()) {
+    const uint64_t length = std::min(m.length, data.size() - m.offset);
+    data.PunchHole(m.offset, length);
+    MarkPages(unsynced, m.offset, length);
+  }
+  allocated_pages_ = allocated_pages_ - before + data.allocated_pages();
+  return absl::OkStatus();
 }
 
 absl::Status MemStore::ApplyXattr(const Mutation& m) {
@@ -380,7 +405,14 @@ ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string&
   if (e.kind == PathKind::kSymlink) r.link_target = e.data.ToString();
   if (e.kind == PathKind::kFile) {
     r.file_size = e.data.size();
-    r.data = MakePayload(e.data.substr(offset, length));
+    // A zone inside the file with no page of data is a hole, sent without bytes.
+    r.hole = offset < e.data.size() && !e.data.HasData(offset, length);
+    if (!r.hole) {
+      r.data = MakePayload(e.data.substr(offset, length));
+      for (const auto& [at, bytes] : e.data.Holes(offset, length)) {
+        r.hole_ranges.push_back(HoleRange{at, bytes});
+      }
+    }
   }
   return r;
 }
@@ -393,12 +425,33 @@ uint64_t MemStore::FileBytes() const {
   return bytes;
 }
 
-std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b) {
+namespace {
+
+// The first zone that holds data in one file and none in the other, if any.
+std::optional<uint64_t> FirstHoleDifference(const FileData& a, const FileData& b,
+                                            uint64_t zone_size) {
+  for (uint64_t start = 0; start < std::max(a.size(), b.size()); start += zone_size) {
+    if (a.HasData(start, zone_size) != b.HasData(start, zone_size)) return start / zone_size;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b,
+                               uint64_t zone_size) {
   std::string out;
   for (const auto& [path, entry] : a) {
     auto it = b.find(path);
     if (it == b.end()) {
       absl::StrAppend(&out, "only in first: ", path, "\n");
+    } else if (it->second == entry && zone_size != 0 && entry.kind == PathKind::kFile) {
+      if (const auto zone = FirstHoleDifference(entry.data, it->second.data, zone_size)) {
+        const bool first_has = entry.data.HasData(*zone * zone_size, zone_size);
+        absl::StrAppend(&out, "holes differ: ", path, " zone ", *zone, " holds data in the ",
+                        first_has ? "first" : "second", " and is a hole in the ",
+                        first_has ? "second" : "first", "\n");
+      }
     } else if (!(it->second == entry)) {
       const FileData& x = entry.data;
       const FileData& y = it->second.data;

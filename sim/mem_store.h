@@ -111,6 +111,10 @@ class MemStore {
     absl::btree_set<uint64_t> pages;
   };
 
+  // kFallocate: creates a missing file; grows the size unless keep-size; a punch or zero
+  // range makes its pages in the file holes (zeros where it covers a page in part). A plain
+  // allocation takes no page: unwritten space is a hole, as SEEK_DATA shows it.
+  absl::Status Fallocate(const Mutation& m);
   // kSetxattr (its flags as setxattr(2): EEXIST, ENODATA), kRemovexattr (idempotent),
   // kReplaceXattrs.
   absl::Status ApplyXattr(const Mutation& m);
@@ -143,8 +147,11 @@ class MemStore {
   uint64_t synced_pages_ = 0;
 };
 
-// A readable description of how two trees differ ("" if equal), for test failures.
-std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b);
+// A readable description of how two trees differ ("" if equal), for test failures. With a
+// `zone_size`, files with equal bytes differ too where a zone holds data in one and none in
+// the other (a hole): what `du` and SEEK_DATA show, at the granularity a resync keeps.
+std::string DescribeDifference(const MemStore::Tree& a, const MemStore::Tree& b,
+                               uint64_t zone_size = 0);
 
 }  // namespace duet::sim
 

@@ -90,13 +90,19 @@ Mutation Workload::Next(ModuleIndex m, NodeIndex n, uint64_t op_id) {
   op.sync = mutation.sync;
   op.path = mutation.path;
   op.offset = mutation.offset;
-  if (op.verified) op.data = mutation.data;
+  op.fallocate_mode = mutation.fallocate_mode;
+  if (op.verified) {
+    // A punch or a zero range: its bytes must read as zeros.
+    op.data = mutation.kind == MutationKind::kFallocate
+                  ? MakePayload(std::string(mutation.length, '\0'))
+                  : mutation.data;
+  }
   ++mod.outstanding;
   ++issued_;
   ops_.emplace(op_id, std::move(op));
   if (ops_.at(op_id).verified) {
-    Assign(mod.files[mutation.path], mutation.offset, mutation.offset + mutation.data_size(),
-           op_id);
+    const Op& issued = ops_.at(op_id);
+    Assign(mod.files[mutation.path], mutation.offset, mutation.offset + issued.data->size(), op_id);
   }
   return mutation;
 }
@@ -119,11 +125,30 @@ Mutation Workload::NextWrite(Module& mod, Op& op, uint64_t op_id) {
     m.path = kImageFile;
     m.offset = rng_.Below(kImageSize - size + 1);
     if (rng_.Chance(0.5)) m.offset &= ~uint64_t{511};  // sector aligned, as a VM writes
+    if (rng_.Chance(0.15)) return NextFallocate(op, m.offset, size);
   }
   m.data = MakePayload(WorkloadBytes(op_id, size));
   // A database's log opened O_DSYNC: some appends are durable when they complete.
   m.sync = file == 1 && rng_.Chance(0.2);
   op.verified = true;
+  return m;
+}
+
+Mutation Workload::NextFallocate(Op& op, uint64_t offset, uint64_t size) {
+  // What a VM image sees: discards (punch), zeroing, preallocation with and without growing.
+  static constexpr uint32_t kModes[] = {kFallocatePunchHole | kFallocateKeepSize,
+                                        kFallocatePunchHole | kFallocateKeepSize,
+                                        kFallocateZeroRange,
+                                        kFallocateZeroRange | kFallocateKeepSize,
+                                        kFallocateKeepSize,
+                                        0};
+  Mutation m = MakeMutation(MutationKind::kFallocate, kImageFile);
+  m.offset = offset;
+  m.length = std::max<uint64_t>(size, rng_.Below(4) == 0 ? 256 << 10 : 1);
+  m.length = std::min(m.length, kImageSize - offset);
+  m.fallocate_mode = kModes[rng_.Below(std::size(kModes))];
+  // An allocation changes no byte: only a punch or a zero range is checked.
+  op.verified = (m.fallocate_mode & (kFallocatePunchHole | kFallocateZeroRange)) != 0;
   return m;
 }
 
@@ -372,11 +397,16 @@ std::vector<Workload::Loss> Workload::Verify(ModuleIndex m, const MemStore::Tree
       const Op& op = ops_.at(range.op);
       if (op.state != State::kAcked) continue;
       const FileData* data = file == tree.end() ? nullptr : &file->second.data;
-      bool intact = data != nullptr && data->size() >= range.end;
+      // A keep-size punch or zero range past the end leaves nothing there to check.
+      const bool keeps_size =
+          op.kind == MutationKind::kFallocate && (op.fallocate_mode & kFallocateKeepSize) != 0;
+      const uint64_t end =
+          keeps_size && data != nullptr ? std::min(range.end, data->size()) : range.end;
+      bool intact = data != nullptr && data->size() >= end;
       uint64_t first_bad = start;
-      if (intact) {
+      if (intact && end > start) {
         first_bad = data->FindMismatch(
-            start, std::string_view(*op.data).substr(start - op.offset, range.end - start));
+            start, std::string_view(*op.data).substr(start - op.offset, end - start));
         intact = first_bad == FileData::kNoMismatch;
       }
       verified.try_emplace(range.op, true);
@@ -384,9 +414,9 @@ std::vector<Workload::Loss> Workload::Verify(ModuleIndex m, const MemStore::Tree
       verified[range.op] = false;
       losses.push_back(
           Loss{absl::StrCat("module m", m, ": ", path, " bytes ", start, "..", range.end,
-                            " should hold write op ", range.op, " (offset ", op.offset, ", ",
-                            op.data->size(), " bytes, acknowledged by node ",
-                            static_cast<int>(op.node), ") but ",
+                            " should hold ", MutationKindName(op.kind), " op ", range.op,
+                            " (offset ", op.offset, ", ", op.data->size(),
+                            " bytes, acknowledged by node ", static_cast<int>(op.node), ") but ",
                             data == nullptr ? "the file is missing"
                             : data->size() < range.end
                                 ? absl::StrCat("the file is only ", data->size(), " bytes long")

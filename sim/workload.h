@@ -3,11 +3,12 @@
 //
 // Per module the workload writes a few "verified" files that are never renamed, unlinked or
 // truncated: a small file overwritten in place, a log that grows by appends, and a large
-// sparse file written at random offsets like a VM image. Writes range from 1 byte to 1 MiB
-// and overlap. Beside them it creates, writes, truncates, renames and unlinks scratch
-// files (some with spaces and UTF-8 in their names), makes and removes directories and
-// symlinks, changes owners, modes, times and xattrs (checked only by the replicas being identical,
-// attributes included) and fsyncs files or the whole tree.
+// sparse file written at random offsets like a VM image, which also gets fallocates
+// (punched holes, zeroed ranges, preallocation). Writes range from 1 byte to 1 MiB and
+// overlap; a punch or a zero range is checked like a write of zeros. Beside them it creates,
+// writes, truncates, renames and unlinks scratch files (some with spaces and UTF-8 in their names),
+// makes and removes directories and symlinks, changes owners, modes, times and xattrs (checked only
+// by the replicas being identical, attributes included) and fsyncs files or the whole tree.
 //
 // The model keeps, per byte of each verified file, the last write issued over it. A byte
 // must hold that write's value at the end if the write was acknowledged and nothing allowed
@@ -76,10 +77,11 @@ class Workload {
     uint64_t offset = 0;
     Payload data;
     State state = State::kPending;
-    uint64_t ack_seq = 0;      // order of acknowledgement within the module
-    uint64_t covers_upto = 0;  // fsync: acknowledgements before it was called
-    int ranges = 0;            // verified write: ranges of the model it is the last writer of
-    bool sync = false;         // a write of an O_SYNC/O_DSYNC file
+    uint64_t ack_seq = 0;         // order of acknowledgement within the module
+    uint64_t covers_upto = 0;     // fsync: acknowledgements before it was called
+    int ranges = 0;               // verified write: ranges of the model it is the last writer of
+    bool sync = false;            // a write of an O_SYNC/O_DSYNC file
+    uint32_t fallocate_mode = 0;  // a fallocate's (a punch or zero range is verified)
     // Covered by an fsync of its own node during a split brain, or itself a sync write.
     bool synced = false;
     // Acknowledged by a node writing without its peer (ALONE, or not resynced since): only
@@ -105,6 +107,9 @@ class Workload {
   };
 
   Mutation NextWrite(Module& mod, Op& op, uint64_t op_id);
+  // A fallocate of the VM image at `offset` (at least `size` bytes): a punch, a zero range
+  // or an allocation, with or without keep-size.
+  Mutation NextFallocate(Op& op, uint64_t offset, uint64_t size);
   Mutation NextScratch(Module& mod, uint64_t op_id);
   // A namespace change among the scratch names: mkdir, rmdir, symlink, setattr,
   // setxattr or removexattr.

@@ -2,6 +2,7 @@
 // the sink through MountCore::Issue and is answered when they complete (pending_replies.cc).
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,7 +25,6 @@ namespace {
 // here, in one place, with the errno an application expects for an unsupported operation;
 // supporting one means building its Mutation in the handler instead of calling this.
 enum class NotYetReplicated {
-  kFallocate,    // fallocate, including punching holes
   kRenameFlags,  // RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT
 };
 
@@ -31,8 +32,6 @@ int ErrnoFor(NotYetReplicated what) {
   switch (what) {
     case NotYetReplicated::kRenameFlags:
       return EINVAL;  // what renameat2 answers for flags a file system does not support
-    case NotYetReplicated::kFallocate:
-      return ENOTSUP;
   }
   return ENOTSUP;
 }
@@ -479,10 +478,58 @@ void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   IssueXattr(req, ino, std::move(m));
 }
 
-void Fallocate(fuse_req_t req, fuse_ino_t /*ino*/, int /*mode*/, off_t /*offset*/, off_t /*length*/,
+// fallocate(2)'s mode as the engine's FallocateFlag bits, or an errno: EOPNOTSUPP for the
+// modes the engine does not model (collapse and insert range shift data, unshare is about
+// shared extents), EINVAL for what the kernel refuses anyway (punch-hole without keep-size).
+int EngineFallocateMode(int mode, uint32_t* engine_mode) {
+  constexpr int kModelled = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE;
+  if ((mode & ~kModelled) != 0) return EOPNOTSUPP;
+  uint32_t bits = 0;
+  if ((mode & FALLOC_FL_KEEP_SIZE) != 0) bits |= kFallocateKeepSize;
+  if ((mode & FALLOC_FL_PUNCH_HOLE) != 0) bits |= kFallocatePunchHole;
+  if ((mode & FALLOC_FL_ZERO_RANGE) != 0) bits |= kFallocateZeroRange;
+  if (!ValidFallocateMode(bits)) return EINVAL;
+  *engine_mode = bits;
+  return 0;
+}
+
+// A kFallocate answered when it completes on both nodes, like a write; a mode that may grow
+// the file moves the O_APPEND counter as a write does.
+void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
                fuse_file_info* /*fi*/) {
   if (RefusedReadOnly(req)) return;
-  Refuse(req, NotYetReplicated::kFallocate);
+  if (offset < 0 || length <= 0) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  if (offset > std::numeric_limits<off_t>::max() - length) {
+    fuse_reply_err(req, EFBIG);
+    return;
+  }
+  Mutation m = MakeMutation(MutationKind::kFallocate, "");
+  if (int err = EngineFallocateMode(mode, &m.fallocate_mode); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  MountCore& core = CoreOf(req);
+  Inode& inode = InodeOf(req, ino);
+  if (int err = core.ModulePath(inode, &m.path); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  m.offset = static_cast<uint64_t>(offset);
+  m.length = static_cast<uint64_t>(length);
+  std::vector<Mutation> mutations;
+  std::lock_guard<std::mutex> size_lock(inode.size_mu);
+  if ((m.fallocate_mode & kFallocateKeepSize) == 0) {
+    if (int err = core.EnsureSizeKnown(inode); err != 0) {
+      fuse_reply_err(req, err);
+      return;
+    }
+    inode.size = std::max<uint64_t>(inode.size, m.offset + m.length);
+  }
+  mutations.push_back(std::move(m));
+  core.Issue(ReplyOf(req, ReplyShape::kStatusOnly), std::move(mutations), &inode);
 }
 
 }  // namespace

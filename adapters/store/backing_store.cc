@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -96,6 +97,8 @@ absl::Status BackingStore::Apply(const Mutation& m, bool durable) {
       return ApplyXattr(m, durable);
     case MutationKind::kMknod:
       return Mknod(m, durable);
+    case MutationKind::kFallocate:
+      return Fallocate(m, durable);
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown mutation kind ", static_cast<int>(m.kind), " on '", m.path, "'"));
@@ -147,6 +150,39 @@ absl::Status BackingStore::Truncate(const Mutation& m, bool durable) {
   if (created) NoteParentChanged(m.path);
   if (ftruncate(file.get(), static_cast<off_t>(m.offset)) != 0) {
     return ErrnoStatus(errno, absl::StrCat("truncate (to ", m.offset, ")"), m.path);
+  }
+  if (!durable) return absl::OkStatus();
+  if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
+  return created ? SyncChangedDirs() : absl::OkStatus();
+}
+
+absl::Status BackingStore::Fallocate(const Mutation& m, bool durable) {
+  if (!ValidFallocateMode(m.fallocate_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat("EINVAL: fallocate '", m.path, "': mode ",
+                                                   FallocateModeName(m.fallocate_mode),
+                                                   " is not one that replicates"));
+  }
+  if (m.length == 0 || m.offset > kMaxOffset || m.length > kMaxOffset - m.offset) {
+    return absl::InvalidArgumentError(absl::StrCat("EFBIG: fallocate '", m.path, "': ", m.length,
+                                                   " bytes at offset ", m.offset,
+                                                   " (empty, or past the largest file offset)"));
+  }
+  bool created = false;
+  DUET_ASSIGN_OR_RETURN(UniqueFd file, OpenFileForWrite("fallocate", m.path, &created));
+  if (created) NoteParentChanged(m.path);
+  int mode = 0;
+  if ((m.fallocate_mode & kFallocateKeepSize) != 0) mode |= FALLOC_FL_KEEP_SIZE;
+  if ((m.fallocate_mode & kFallocatePunchHole) != 0) mode |= FALLOC_FL_PUNCH_HOLE;
+  if ((m.fallocate_mode & kFallocateZeroRange) != 0) mode |= FALLOC_FL_ZERO_RANGE;
+  int rc;
+  do {
+    rc = fallocate(file.get(), mode, static_cast<off_t>(m.offset), static_cast<off_t>(m.length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    return ErrnoStatus(errno,
+                       absl::StrCat("fallocate (", FallocateModeName(m.fallocate_mode), ", ",
+                                    m.length, " bytes at ", m.offset, ")"),
+                       m.path);
   }
   if (!durable) return absl::OkStatus();
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);

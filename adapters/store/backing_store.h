@@ -4,14 +4,14 @@
 // reaches outside the root, and no symlink in the tree is ever followed.
 //
 // Each kind of mutation behaves as the simulator's model store (sim/mem_store.h) does,
-// following the secondary's idempotent rules: a write or truncate of a missing file creates
-// it (mode 0644), creating or making a directory that exists succeeds and changes nothing,
-// unlinking or removing what is gone succeeds, a symlink replaces whatever held its name, a
-// hard link replaces another file at its new name, and modes are set exactly (no umask).
-// Where the model has no parent directories, or ignores what POSIX refuses, the real store
-// refuses as the system call does, because on the primary this is the application's own
-// call: a missing parent directory is NotFound, rmdir of a non-empty directory and a rename
-// over a non-empty directory are FailedPrecondition (ENOTEMPTY).
+// following the secondary's idempotent rules: a write, truncate or fallocate of a missing
+// file creates it (mode 0644), creating or making a directory that exists succeeds and changes
+// nothing, unlinking or removing what is gone succeeds, a symlink replaces whatever held its name,
+// a hard link replaces another file at its new name, and modes are set exactly (no umask). Where
+// the model has no parent directories, or ignores what POSIX refuses, the real store refuses as the
+// system call does, because on the primary this is the application's own call: a missing parent
+// directory is NotFound, rmdir of a non-empty directory and a rename over a non-empty directory are
+// FailedPrecondition (ENOTEMPTY).
 //
 // Errors carry the errno as adapters/store/errno_status.h says. A path that is not a plain
 // relative path is InvalidArgument ("refused: ..."); one that passes through a symlink is
@@ -21,8 +21,10 @@
 // The data model (engine/replication/file_attributes.h): a create, mkdir, symlink or mknod
 // gives the entry the mutation's uid and gid; a setattr sets exactly what its attr_mask
 // names (owner before mode: a chown clears setuid/setgid). Xattrs are set, removed (an
-// absent name is fine) or replaced as a whole set. A mknod makes a FIFO or a socket (a node
-// of that kind already there is kept, anything else there is replaced); a device is refused.
+// absent name is fine) or replaced as a whole set. A fallocate is fallocate(2) with the
+// engine's mode mapped to FALLOC_FL_* (EOPNOTSUPP where the file system lacks it). A mknod makes a
+// FIFO or a socket (a node of that kind already there is kept, anything else there is replaced); a
+// device is refused.
 //
 // `durable`: data is fdatasync'ed, and the directory entries the mutation created, removed
 // or renamed are fsync'ed through their parent directories; a write or truncate to a file
@@ -73,8 +75,10 @@ class BackingStore {
   [[nodiscard]] absl::Status Apply(const Mutation& m, bool durable);
 
   // What `path` is now and, for a file, up to `length` bytes from `offset` (short or empty
-  // past the end). A path not in the tree (missing, or under a symlink or a file) is kAbsent
-  // with an OK status; module is left 0 for the caller to fill in.
+  // past the end), or, if SEEK_DATA finds no data in that part of the file, `hole` and no
+  // bytes read (a sparse file's resync reads and sends only its data). A path not in the tree
+  // (missing, or under a symlink or a file) is kAbsent with an OK status; module is left 0 for the
+  // caller to fill in.
   ZoneRead ReadZone(uint64_t read_id, const std::string& path, uint64_t offset,
                     uint64_t length) const;
 
@@ -112,6 +116,7 @@ class BackingStore {
   absl::Status Setattr(const Mutation& m, bool durable);
   absl::Status ApplyXattr(const Mutation& m, bool durable);
   absl::Status Mknod(const Mutation& m, bool durable);
+  absl::Status Fallocate(const Mutation& m, bool durable);
   absl::Status Fsync(const std::string& path);
   absl::Status RemoveTreeAt(const std::string& path, bool durable);
 

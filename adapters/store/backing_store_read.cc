@@ -37,6 +37,39 @@ absl::StatusOr<std::string> ReadBytes(int fd, uint64_t file_size, uint64_t offse
   return bytes;
 }
 
+// Whether [offset, offset + length) of the open file (offset < file_size) holds no data:
+// SEEK_DATA finds none before its end. A file system without SEEK_DATA (EINVAL) has none.
+absl::StatusOr<bool> IsHole(int fd, uint64_t file_size, uint64_t offset, uint64_t length,
+                            absl::string_view path) {
+  const off_t data = lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+  if (data < 0 && errno == ENXIO) return true;  // no data from offset to the end
+  if (data < 0 && errno == EINVAL) return false;
+  if (data < 0) return ErrnoStatus(errno, kOp, path);
+  const uint64_t end = std::min(file_size, offset + std::min(length, file_size - offset));
+  return static_cast<uint64_t>(data) >= end;
+}
+
+// The holes inside [offset, offset + length) of the open file (offset < file_size), as
+// SEEK_HOLE and SEEK_DATA find them, from `offset`.
+absl::StatusOr<HoleRanges> HolesIn(int fd, uint64_t file_size, uint64_t offset, uint64_t length,
+                                   absl::string_view path) {
+  HoleRanges holes;
+  const uint64_t end = offset + std::min(length, file_size - offset);
+  for (uint64_t at = offset; at < end;) {
+    const off_t hole = lseek(fd, static_cast<off_t>(at), SEEK_HOLE);
+    if (hole < 0 && (errno == EINVAL || errno == ENXIO)) break;  // none to find
+    if (hole < 0) return ErrnoStatus(errno, kOp, path);
+    if (static_cast<uint64_t>(hole) >= end) break;
+    off_t data = lseek(fd, hole, SEEK_DATA);
+    if (data < 0 && errno != ENXIO) return ErrnoStatus(errno, kOp, path);
+    const uint64_t hole_end = data < 0 ? end : std::min<uint64_t>(end, static_cast<uint64_t>(data));
+    holes.push_back(
+        HoleRange{static_cast<uint64_t>(hole) - offset, hole_end - static_cast<uint64_t>(hole)});
+    at = hole_end;
+  }
+  return holes;
+}
+
 }  // namespace
 
 ZoneRead BackingStore::ReadZone(uint64_t read_id, const std::string& path, uint64_t offset,
@@ -81,15 +114,35 @@ ZoneRead BackingStore::ReadZone(uint64_t read_id, const std::string& path, uint6
       return read;
     }
     const UniqueFd file(fd);
+    const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+    if (offset < file_size && length > 0) {
+      absl::StatusOr<bool> hole = IsHole(file.get(), file_size, offset, length, path);
+      if (!hole.ok()) {
+        read.status = hole.status();
+        return read;
+      }
+      read.hole = *hole;
+    }
     absl::StatusOr<std::string> bytes =
-        ReadBytes(file.get(), static_cast<uint64_t>(st.st_size), offset, length, path);
+        read.hole ? absl::StatusOr<std::string>(std::string())
+                  : ReadBytes(file.get(), file_size, offset, length, path);
     if (!bytes.ok()) {
       read.status = bytes.status();
       return read;
     }
     read.kind = PathKind::kFile;
     read.file_size = static_cast<uint64_t>(st.st_size);
-    read.data = MakePayload(*std::move(bytes));
+    if (!read.hole && !bytes->empty()) {
+      // Within the bytes read: what the peer checks them against.
+      absl::StatusOr<HoleRanges> holes =
+          HolesIn(file.get(), file_size, offset, bytes->size(), path);
+      if (!holes.ok()) {
+        read.status = holes.status();
+        return read;
+      }
+      read.hole_ranges = *std::move(holes);
+    }
+    if (!read.hole) read.data = MakePayload(*std::move(bytes));
     if (st.st_nlink > 1) {
       read.link_device = static_cast<uint64_t>(st.st_dev);
       read.link_inode = static_cast<uint64_t>(st.st_ino);

@@ -1,5 +1,7 @@
 #include "engine/replication/mutation.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace duet {
 
 const char* MutationKindName(MutationKind kind) {
@@ -36,8 +38,41 @@ const char* MutationKindName(MutationKind kind) {
       return "replace-xattrs";
     case MutationKind::kMknod:
       return "mknod";
+    case MutationKind::kFallocate:
+      return "fallocate";
   }
   return "?";
+}
+
+bool ValidFallocateMode(uint32_t mode) {
+  switch (mode) {
+    case 0:
+    case kFallocateKeepSize:
+    case kFallocatePunchHole | kFallocateKeepSize:
+    case kFallocateZeroRange:
+    case kFallocateZeroRange | kFallocateKeepSize:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string FallocateModeName(uint32_t mode) {
+  std::string name;
+  const auto add = [&](uint32_t bit, const char* word) {
+    if ((mode & bit) == 0) return;
+    if (!name.empty()) name += '|';
+    name += word;
+    mode &= ~bit;
+  };
+  add(kFallocatePunchHole, "punch-hole");
+  add(kFallocateZeroRange, "zero-range");
+  add(kFallocateKeepSize, "keep-size");
+  if (mode != 0) {
+    if (!name.empty()) name += '|';
+    absl::StrAppend(&name, "unknown-0x", absl::Hex(mode));
+  }
+  return name.empty() ? "allocate" : name;
 }
 
 }  // namespace duet

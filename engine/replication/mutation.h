@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/replication/file_attributes.h"
 
@@ -37,7 +38,35 @@ enum class MutationKind : uint8_t {
   kRemovexattr,    // path, xattr_name (an absent name is fine: the apply is idempotent)
   kReplaceXattrs,  // resync only: path's xattr set becomes exactly `xattrs`
   kMknod,          // path, node_kind (kFifo or kSocket), mode, uid, gid
+  kFallocate,      // path, offset, length (> 0), fallocate_mode (FallocateFlag bits)
 };
+
+// kFallocate's mode: the engine's own bits (the adapters map fallocate(2)'s to and from
+// them). The modes that replicate, and nothing else (ValidFallocateMode):
+//   0                                   allocate; the size grows to cover the range
+//   kFallocateKeepSize                  allocate; the size stays
+//   kFallocatePunchHole | KeepSize      the range becomes a hole (reads as zeros)
+//   kFallocateZeroRange [| KeepSize]    the range reads as zeros; without KeepSize the size
+//                                       grows to cover it
+// Allocation without data (plain allocate, zero range) is not data as a resync sees it: like
+// SEEK_DATA on Linux file systems, it reads as a hole (see ChangedBytes in zone_math.h).
+enum FallocateFlag : uint32_t {
+  kFallocateKeepSize = 1u << 0,
+  kFallocatePunchHole = 1u << 1,
+  kFallocateZeroRange = 1u << 2,
+};
+bool ValidFallocateMode(uint32_t mode);
+
+// Holes inside a zone a resync reads: [offset, offset + length) from the zone's start,
+// ascending, not touching, none empty.
+struct HoleRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  friend bool operator==(const HoleRange&, const HoleRange&) = default;
+};
+using HoleRanges = std::vector<HoleRange>;
+// "punch-hole|keep-size", for logs and errors.
+std::string FallocateModeName(uint32_t mode);
 
 const char* MutationKindName(MutationKind kind);
 
@@ -45,6 +74,11 @@ const char* MutationKindName(MutationKind kind);
 // attributes only: what passes through it never replicates. Device nodes are refused by the
 // adapter (EPERM, engine/adapter_contract.h C14) and never reach the engine.
 enum class PathKind : uint8_t { kAbsent, kFile, kDirectory, kSymlink, kFifo, kSocket };
+
+// Kinds that change a file's bytes in place, tracked by zones (not by the namespace journal).
+inline bool IsDataKind(MutationKind kind) {
+  return kind == MutationKind::kWrite || kind == MutationKind::kFallocate;
+}
 
 struct Mutation {
   MutationKind kind = MutationKind::kWrite;
@@ -67,12 +101,15 @@ struct Mutation {
   // the write followed by an fsync of its file (and fails like that fsync would).
   bool sync = false;
   PathKind node_kind = PathKind::kAbsent;  // kMknod: kFifo or kSocket
+  uint64_t length = 0;                     // kFallocate: bytes of the range at offset
+  uint32_t fallocate_mode = 0;             // kFallocate: FallocateFlag bits
 
   uint64_t data_size() const { return data ? data->size() : 0; }
   // Completes only once durable on both nodes: an fsync, or a sync write.
   bool is_durable() const { return kind == MutationKind::kFsync || sync; }
+  bool is_data() const { return IsDataKind(kind); }
   // Changes names in the tree (what the namespace journal records while ALONE).
-  bool is_namespace() const { return kind != MutationKind::kWrite && kind != MutationKind::kFsync; }
+  bool is_namespace() const { return !is_data() && kind != MutationKind::kFsync; }
   // As the namespace journal keeps it: no file data (a resync carries the bytes), but a
   // setxattr's value, which nothing else carries.
   void DropFileData() {

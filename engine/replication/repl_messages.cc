@@ -24,15 +24,21 @@ std::string DescribeReplMessage(const ReplMessage& message) {
             return absl::StrCat("write lsn ", w.lsn, " ", MutationKindName(w.mutation.kind), " ",
                                 w.mutation.path, w.mutation.path2.empty() ? "" : " -> ",
                                 w.mutation.path2, " @", w.mutation.offset, " +",
-                                w.mutation.data_size());
+                                w.mutation.kind == MutationKind::kFallocate
+                                    ? absl::StrCat(w.mutation.length, " ",
+                                                   FallocateModeName(w.mutation.fallocate_mode))
+                                    : absl::StrCat(w.mutation.data_size()));
           },
           [](const ReplAck& a) {
             return absl::StrCat("ack done ", a.done_lsn, " durable ", a.durable_lsn);
           },
           [](const ResyncBlock& b) {
-            return absl::StrCat("block ", b.block_id, " ", b.path, " zone ", b.zone, " read_lsn ",
-                                b.read_lsn, " kind ", static_cast<int>(b.kind), " size ",
-                                b.file_size, b.link_of.empty() ? "" : " link of ", b.link_of);
+            return absl::StrCat(
+                "block ", b.block_id, " ", b.path, " zone ", b.zone, " read_lsn ", b.read_lsn,
+                " kind ", static_cast<int>(b.kind), " size ", b.file_size, b.hole ? " hole" : "",
+                b.hole_ranges.empty() ? ""
+                                      : absl::StrCat(" ", b.hole_ranges.size(), " holes in it"),
+                b.link_of.empty() ? "" : " link of ", b.link_of);
           },
           [](const ResyncBlockAck& a) {
             return absl::StrCat("block ack ", a.block_id, a.stale ? " stale" : "",

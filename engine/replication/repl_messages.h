@@ -95,6 +95,13 @@ struct ResyncBlock {
   // A full resync's file with several names: this path is another name of `link_of`, which
   // the source sent before in this session. The target links it; the block carries no data.
   std::string link_of;
+  // A file's zone that holds no data on the source (every byte of it in the file is in a
+  // hole): the block carries no bytes and the target punches the zone (it reads as zeros
+  // and takes no space) instead of writing zeros.
+  bool hole = false;
+  // A zone with data: the holes inside it on the source, which the target punches after
+  // writing the bytes (zeros there), so that the copy is as sparse as the source's.
+  HoleRanges hole_ranges;
   uint64_t total_bytes = 0;  // the source's resync progress when it sent this block
   uint64_t done_bytes = 0;
 };

@@ -421,8 +421,11 @@ Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Muta
   a.mutation = m.kind;
   a.path = m.path;
   a.path2 = m.path2;
-  a.offset = m.offset;
-  a.length = m.data_size();
+  // A data mutation: the bytes it changes (a fallocate that changes none: its offset's zone,
+  // what a failed apply asks for again).
+  const std::optional<ChangedBytes> changed = ChangedBytesOf(m);
+  a.offset = changed ? changed->offset : m.offset;
+  a.length = changed ? changed->length : m.data_size();
   a.durable = m.is_durable();
   return a;
 }

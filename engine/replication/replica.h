@@ -423,6 +423,8 @@ class Replica {
   bool awaiting_done_confirm_ = false;
   uint64_t target_requests_seen_ = 0;  // ReplTargetZones received this session
   uint64_t resync_total_ = 0, resync_done_ = 0;
+  // What this session's blocks carried: data bytes, and zones sent as holes.
+  uint64_t resync_data_sent_ = 0, resync_holes_sent_ = 0;
   absl::Time resync_started_ = absl::InfinitePast();
   absl::Time next_read_at_ = absl::InfinitePast();
 

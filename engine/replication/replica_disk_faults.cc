@@ -25,9 +25,12 @@ void Replica::RestartSessionLater(absl::Time now) {
 
 void Replica::NoteUnsynced(const Mutation& m, uint64_t apply_id) {
   if (m.kind == MutationKind::kFsync) return;
-  if (m.kind == MutationKind::kWrite) {
-    const auto [first, last] = ZonesOf(m, opt_.zone_size);
-    for (uint64_t z = first; z <= last; ++z) unsynced_zones_[ZoneRef{m.path, z}] = apply_id;
+  if (m.is_data()) {
+    if (const auto zones = ChangedZones(m, opt_.zone_size)) {
+      for (uint64_t z = zones->first; z <= zones->second; ++z) {
+        unsynced_zones_[ZoneRef{m.path, z}] = apply_id;
+      }
+    }
     return;
   }
   // A size or a mode travels with a zone (the last one sets the size, the first the mode):
@@ -117,7 +120,7 @@ void Replica::OnLocalApplyFailed(const Applying& a, const absl::Status& status, 
   // The peer may have applied what failed here (a full disk): what the mutation touched
   // goes to it again from this copy, in a new session, before the copies count as equal.
   std::vector<ReplicaRecord> records;
-  if (a.mutation == MutationKind::kWrite) {
+  if (IsDataKind(a.mutation)) {
     const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
     records.push_back(record::MarkDirty{a.path, first, last});
   } else {

@@ -69,9 +69,9 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
       activity_log_.TouchName(path, lsn, durable_.hot_names, records);
     });
   }
-  if (m.kind == MutationKind::kWrite) {
-    const auto [first, last] = ZonesOf(m, opt_.zone_size);
-    activity_log_.Touch(m.path, first, last, lsn, durable_on_both, durable_.hot, records);
+  if (const auto zones = ChangedZones(m, opt_.zone_size)) {
+    activity_log_.Touch(m.path, zones->first, zones->second, lsn, durable_on_both, durable_.hot,
+                        records);
   }
   activity_log_.CoolNames(durable_on_both, records);
   Persist(std::move(records), out);  // hot before sent
@@ -131,8 +131,8 @@ void Replica::ShareCurrent(std::vector<ReplicaRecord>& records) {
 void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
   std::vector<ReplicaRecord> records;
   MoveGenerationOn(records);
-  if (m.kind == MutationKind::kWrite) {
-    const auto [first, last] = ZonesOf(m, opt_.zone_size);
+  if (const auto zones = ChangedZones(m, opt_.zone_size)) {
+    const auto [first, last] = *zones;
     bool all_dirty = true;
     for (uint64_t z = first; z <= last && all_dirty; ++z) {
       all_dirty = durable_.dirty.Contains(m.path, z);

@@ -114,6 +114,8 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   target_requests_seen_ = 0;
   resync_total_ = durable_.dirty.zones() * opt_.zone_size;
   resync_done_ = 0;
+  resync_data_sent_ = 0;
+  resync_holes_sent_ = 0;
   resync_started_ = now;
   next_read_at_ = now;
   if (full_resync_) IssueListTree(out);
@@ -228,6 +230,11 @@ void Replica::ExpandWholePath(const std::string& path, const ZoneRead& read, Act
   const uint64_t before = durable_.dirty.zones();
   Persist({record::MarkDirty{path, 0, last}}, out);
   resync_total_ += (durable_.dirty.zones() - before) * opt_.zone_size;
+  // Once: a later read of the path (its other zones) would mark dirty again the zones
+  // already sent and cleaned, and a file of more zones than the reads in flight would go
+  // over and over (a 256 MiB sparse file: 12 times). Live writes reach the target by the
+  // stream; a new request for the whole path comes back here.
+  whole_paths_.erase(path);
 }
 
 void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
@@ -251,7 +258,14 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   if (SendAsLinkOrWait(now, zone, lsn, read, out)) return;
   ExpandWholePath(zone.path, read, out);
   ResyncBlock block = BlockOf(zone, lsn, read);
-  block.data = read.data;
+  // A zone with no data goes as a hole: no bytes, and the target punches it.
+  block.hole = read.kind == PathKind::kFile && read.hole;
+  if (!block.hole) {
+    block.data = read.data;
+    block.hole_ranges = read.hole_ranges;
+  }
+  if (block.data) resync_data_sent_ += block.data->size();
+  if (block.hole) ++resync_holes_sent_;
   if (zone.zone == 0 && read.kind != PathKind::kAbsent) block.xattrs = read.xattrs;
   block.link_target = read.link_target;
   blocks_[block.block_id] = zone;
@@ -453,7 +467,9 @@ void Replica::CloseSourceSession(Actions& out) {
   durable_there_.clear();
   clean_flush_in_flight_ = false;
   peer_outdated_ = false;  // the peer is up to date again
-  Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent"));
+  // Zones count whole in resync_done_ (the progress); the data and holes say what went.
+  Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent (", resync_data_sent_,
+                        " bytes of data, ", resync_holes_sent_, " zones as holes)"));
   if (durable_.disk_failed && role_ != ReplRole::kPrimary) {
     // The peer now holds durably what our failed flush may lose: a new session, in which
     // it is the source (it lost nothing), rewrites our hot zones.

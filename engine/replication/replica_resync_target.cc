@@ -211,11 +211,26 @@ std::vector<Mutation> ContentSteps(const ResyncBlock& b, uint64_t zone_size) {
     }
     case PathKind::kFile: {
       const uint64_t start = b.zone * zone_size;
-      if (b.data && !b.data->empty()) {
+      if (b.hole) {
+        // No data on the source: a hole here too (it reads as zeros, takes no space).
+        Mutation punch = MakeMutation(MutationKind::kFallocate, b.path);
+        punch.offset = start;
+        punch.length = zone_size;
+        punch.fallocate_mode = kFallocatePunchHole | kFallocateKeepSize;
+        steps.push_back(std::move(punch));
+      } else if (b.data && !b.data->empty()) {
         Mutation write = MakeMutation(MutationKind::kWrite, b.path);
         write.offset = start;
         write.data = b.data;
         steps.push_back(std::move(write));
+        // The zeros written where the source has holes become holes again.
+        for (const HoleRange& range : b.hole_ranges) {
+          Mutation punch = MakeMutation(MutationKind::kFallocate, b.path);
+          punch.offset = start + range.offset;
+          punch.length = range.length;
+          punch.fallocate_mode = kFallocatePunchHole | kFallocateKeepSize;
+          steps.push_back(std::move(punch));
+        }
       }
       if (b.file_size <= start + zone_size) {
         Mutation truncate = MakeMutation(MutationKind::kTruncate, b.path);

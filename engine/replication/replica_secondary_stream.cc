@@ -61,9 +61,12 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
   ++expect_lsn_;
   const Mutation& m = w.mutation;
   if (target_active_) {
-    if (m.kind == MutationKind::kWrite) {
-      const auto [first, last] = ZonesOf(m, opt_.zone_size);
-      for (uint64_t z = first; z <= last; ++z) live_zone_lsn_[ZoneRef{m.path, z}] = w.lsn;
+    if (m.is_data()) {
+      if (const auto zones = ChangedZones(m, opt_.zone_size)) {
+        for (uint64_t z = zones->first; z <= zones->second; ++z) {
+          live_zone_lsn_[ZoneRef{m.path, z}] = w.lsn;
+        }
+      }
       live_file_lsn_[m.path] = w.lsn;
     } else if (m.kind != MutationKind::kFsync) {
       live_path_lsn_[m.path] = w.lsn;
@@ -110,7 +113,7 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
     records.push_back(record::SetInconsistent{true});
   }
   std::vector<std::string> whole;
-  if (a.mutation == MutationKind::kWrite) {
+  if (IsDataKind(a.mutation)) {
     const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
     records.push_back(record::MarkDirty{a.path, first, last});
   } else {
@@ -130,7 +133,7 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   if (target_active_) {
     // Mid-resync: ask the running session (its ResyncDone waits for this request).
     data_state_ = DataState::kSyncing;
-    if (a.mutation == MutationKind::kWrite) {
+    if (IsDataKind(a.mutation)) {
       std::vector<uint64_t> zones;
       const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
       for (uint64_t z = first; z <= last; ++z) {

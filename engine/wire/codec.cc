@@ -167,6 +167,8 @@ fb::MutationKind ToWire(MutationKind kind) {
       return fb::MutationKind::ReplaceXattrs;
     case MutationKind::kMknod:
       return fb::MutationKind::Mknod;
+    case MutationKind::kFallocate:
+      return fb::MutationKind::Fallocate;
   }
   return static_cast<fb::MutationKind>(kind);
 }
@@ -251,9 +253,10 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
   const auto data = OptionalBytes(builder, m.data);
   const auto xattr_name = OptionalString(builder, m.xattr_name);
   const auto xattrs = OptionalXattrs(builder, m.xattrs);
-  const auto mutation = fb::CreateMutation(
-      builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns, m.uid, m.gid,
-      m.atime_ns, m.attr_mask, xattr_name, m.xattr_flags, xattrs, m.sync, ToWire(m.node_kind));
+  const auto mutation =
+      fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns,
+                         m.uid, m.gid, m.atime_ns, m.attr_mask, xattr_name, m.xattr_flags, xattrs,
+                         m.sync, ToWire(m.node_kind), m.length, m.fallocate_mode);
   const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
   return {fb::Message::ReplWrite, body.Union()};
 }
@@ -271,10 +274,20 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block) {
   const auto link_target = OptionalString(builder, block.link_target);
   const auto xattrs = OptionalXattrs(builder, block.xattrs);
   const auto link_of = OptionalString(builder, block.link_of);
+  Offset<flatbuffers::Vector<uint64_t>> hole_ranges = 0;
+  if (!block.hole_ranges.empty()) {
+    std::vector<uint64_t> flat;
+    flat.reserve(2 * block.hole_ranges.size());
+    for (const HoleRange& range : block.hole_ranges) {
+      flat.push_back(range.offset);
+      flat.push_back(range.length);
+    }
+    hole_ranges = builder.CreateVector(flat);
+  }
   const auto body = fb::CreateResyncBlock(
       builder, name, block.block_id, path, block.zone, data, block.read_lsn, ToWire(block.kind),
       block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes, block.uid,
-      block.gid, block.atime_ns, block.mtime_ns, xattrs, link_of);
+      block.gid, block.atime_ns, block.mtime_ns, xattrs, link_of, block.hole, hole_ranges);
   return {fb::Message::ResyncBlock, body.Union()};
 }
 
@@ -301,7 +314,8 @@ size_t VariableBytes(const ReplWrite& write) {
 }
 size_t VariableBytes(const ResyncBlock& block) {
   return block.path.size() + block.link_target.size() + block.link_of.size() +
-         (block.data ? block.data->size() : 0) + XattrBytes(block.xattrs);
+         (block.data ? block.data->size() : 0) + XattrBytes(block.xattrs) +
+         block.hole_ranges.size() * 2 * sizeof(uint64_t);
 }
 template <typename T>
 size_t VariableBytes(const T&) {
@@ -551,6 +565,8 @@ absl::StatusOr<MutationKind> FromWire(fb::MutationKind kind, std::string_view su
       return MutationKind::kReplaceXattrs;
     case fb::MutationKind::Mknod:
       return MutationKind::kMknod;
+    case fb::MutationKind::Fallocate:
+      return MutationKind::kFallocate;
   }
   return Invalid("%s has unknown mutation kind %d", subject, static_cast<int>(kind));
 }
@@ -740,6 +756,29 @@ absl::StatusOr<ReplTargetZones> ReadReplTargetZones(const fb::ReplTargetZones& i
   return out;
 }
 
+// A fallocate's range and mode; no other kind has them.
+absl::Status ReadFallocateRange(const fb::Mutation& in, std::string_view subject, Mutation& out) {
+  if (out.kind != MutationKind::kFallocate) {
+    if (in.length() != 0) return Invalid("%s with a length", subject);
+    if (in.fallocate_mode() != 0) return Invalid("%s with a fallocate mode", subject);
+    return absl::OkStatus();
+  }
+  if (!ValidFallocateMode(in.fallocate_mode())) {
+    return Invalid(
+        "%s with mode %s (%#x): allocate, keep-size, punch-hole|keep-size or "
+        "zero-range[|keep-size] only",
+        subject, FallocateModeName(in.fallocate_mode()), in.fallocate_mode());
+  }
+  if (in.length() == 0) return Invalid("%s of length 0", subject);
+  if (out.offset > kMaxFileOffset || in.length() > kMaxFileOffset - out.offset) {
+    return Invalid("%s of %d bytes at offset %d ends past the largest file offset", subject,
+                   in.length(), out.offset);
+  }
+  out.length = in.length();
+  out.fallocate_mode = in.fallocate_mode();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view module) {
   Mutation out;
   DUET_ASSIGN_OR_RETURN(out.kind, FromWire(in.kind(), "ReplWrite " + Quoted(module)));
@@ -807,6 +846,7 @@ absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view m
   if (out.kind == MutationKind::kTruncate && out.offset > kMaxFileOffset) {
     return Invalid("%s to size %d exceeds the largest file size", subject, out.offset);
   }
+  DUET_RETURN_IF_ERROR(ReadFallocateRange(in, subject, out));
   DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxWriteBytes, subject));
   if (in.mode() > kMaxModeBits) {
     return Invalid("%s with mode %o: more than permission bits", subject, in.mode());
@@ -844,6 +884,39 @@ absl::StatusOr<ReplAck> ReadReplAck(const fb::ReplAck& in) {
   out.done_lsn = in.done_lsn();
   out.durable_lsn = in.durable_lsn();
   return out;
+}
+
+// The holes inside a block's data: pairs of (offset in the zone, length), ascending, not
+// touching, none empty, all within the data.
+absl::StatusOr<HoleRanges> ReadHoleRanges(const flatbuffers::Vector<uint64_t>* flat,
+                                          const ResyncBlock& block, std::string_view subject) {
+  HoleRanges ranges;
+  if (flat == nullptr || flat->size() == 0) return ranges;
+  const uint64_t data_size = block.data ? block.data->size() : 0;
+  if (data_size == 0 || block.kind != PathKind::kFile) {
+    return Invalid("%s lists hole ranges but carries no file data", subject);
+  }
+  if (flat->size() % 2 != 0) {
+    return Invalid("%s lists %d hole range numbers: pairs of offset and length", subject,
+                   flat->size());
+  }
+  // As ReplTargetZones: the Verifier does not check the elements' alignment.
+  if (reinterpret_cast<uintptr_t>(flat->data()) % alignof(uint64_t) != 0) {
+    return Invalid("%s hole ranges are not aligned to %d bytes", subject, alignof(uint64_t));
+  }
+  uint64_t end = 0;
+  for (flatbuffers::uoffset_t i = 0; i < flat->size(); i += 2) {
+    const uint64_t offset = flat->Get(i);
+    const uint64_t length = flat->Get(i + 1);
+    if (length == 0 || (i > 0 && offset <= end) || offset > data_size ||
+        length > data_size - offset) {
+      return Invalid("%s has hole range %d+%d: empty, out of order or past its %d bytes of data",
+                     subject, offset, length, data_size);
+    }
+    end = offset + length;
+    ranges.push_back(HoleRange{offset, length});
+  }
+  return ranges;
 }
 
 absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in) {
@@ -890,6 +963,14 @@ absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in) {
     DUET_ASSIGN_OR_RETURN(out.link_of, ReadRelativePath(in.link_of(), subject, "link_of", false));
     if (out.link_of == out.path) return Invalid("%s is a link of itself", subject);
   }
+  if (in.hole()) {
+    // The zone holds no data on the source: the target punches it, so nothing else may come.
+    if (out.kind != PathKind::kFile || out.data || !out.link_of.empty()) {
+      return Invalid("%s says hole but is not a file's zone without data", subject);
+    }
+    out.hole = true;
+  }
+  DUET_ASSIGN_OR_RETURN(out.hole_ranges, ReadHoleRanges(in.hole_ranges(), out, subject));
   return out;
 }
 

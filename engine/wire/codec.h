@@ -123,7 +123,12 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //  - an xattr set (a replace-xattrs mutation's, a ResyncBlock's of zone 0, never another
 //    block's) is sorted by name without repeats, each entry as above, at most
 //    kMaxXattrSetBytes (1 MiB) of names and values;
-//  - a ReplTargetZones lists at most kMaxTargetZones zones, 8-byte aligned in the frame.
+//  - a ReplTargetZones lists at most kMaxTargetZones zones, 8-byte aligned in the frame;
+//  - only a fallocate has a length and a mode: the length > 0, the range ending at or below
+//    INT64_MAX, the mode one of those ValidFallocateMode accepts (mutation.h);
+//  - a ResyncBlock that says hole is a file's zone with no data (absent, not even empty)
+//    and no link_of; a block's hole ranges lie within its data, ascending, not touching,
+//    none empty, 8-byte aligned in the frame.
 // The Payload of a decoded write or block owns a copy of the frame's data bytes.
 absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame);
 

@@ -527,3 +527,58 @@ def write_small_file(state, path):
     """A new file at `path` holding "read-only\n" (what the read-only checks read back)."""
     write_new(path, "read-only\n")
     return "ok"
+
+
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE = 0x01, 0x02, 0x10
+FALLOC_FL_COLLAPSE_RANGE = 0x08
+
+
+def fallocate(fd, mode, offset, length):
+    """fallocate(2) through ctypes (os has posix_fallocate only); raises OSError."""
+    libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+    if libc.fallocate(fd, mode, offset, length) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def fallocate_modes(state, d):
+    """What a VM image or a database does: preallocate (posix_fallocate), reserve past the
+    end (KEEP_SIZE), write, discard (punch a hole), zero a range; then a mode the mount
+    refuses."""
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "img")
+    mib = 1 << 20
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        r = {"posix_fallocate": outcome(lambda: os.posix_fallocate(fd, 0, 4 * mib))}
+        r["size_after_posix_fallocate"] = os.fstat(fd).st_size
+        os.pwrite(fd, bytes(random.Random(1).randbytes(mib)), 0)
+        os.pwrite(fd, b"tail" * 16384, 3 * mib)
+        r["keep_size"] = outcome(lambda: fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 8 * mib))
+        r["size_after_keep_size"] = os.fstat(fd).st_size
+        r["punch"] = outcome(lambda: fallocate(
+            fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 256 << 10, 256 << 10))
+        r["zero_range"] = outcome(lambda: fallocate(fd, FALLOC_FL_ZERO_RANGE, 3 * mib, 64 << 10))
+        r["zero_range_grows"] = outcome(lambda: fallocate(fd, FALLOC_FL_ZERO_RANGE, 5 * mib, 4096))
+        r["size_at_end"] = os.fstat(fd).st_size
+        r["punched_reads_zeros"] = os.pread(fd, 256 << 10, 256 << 10) == bytes(256 << 10)
+        r["collapse"] = outcome(lambda: fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, 64 << 10))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return r
+
+
+def sparse_file(state, path, size, extents, extent_size):
+    """A file of `size` bytes with `extents` written extents of `extent_size` bytes spread
+    over it (a thin VM disk): returns the offsets written."""
+    offsets = [(size // extents) * i + 12345 * i for i in range(extents)]
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.ftruncate(fd, size)
+        for i, offset in enumerate(offsets):
+            os.pwrite(fd, bytes([i + 1]) * extent_size, offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return offsets

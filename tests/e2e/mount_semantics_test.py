@@ -15,7 +15,9 @@ Run by ctest (as root, which CI is): python3 mount_semantics_test.py BUILD_DIR
 
 import json
 import os
+import re
 import select
+import shutil
 import subprocess
 import sys
 import unittest
@@ -70,6 +72,30 @@ class Agent:
 
 def figure(name, value):
     print(f"  [figure] {name}: {value}", flush=True)
+
+
+ZONE = 64 << 10  # the module's zone size (duet.toml default): holes are kept per zone
+SPARSE_SIZE = int(os.environ.get("DUET_SPARSE_SIZE", 2 << 30))
+
+
+def data_zones(path, zone=ZONE):
+    """The zones of `path` that SEEK_DATA finds data in (what `du` counts, per zone)."""
+    zones = set()
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        at = 0
+        while at < size:
+            try:
+                data = os.lseek(fd, at, os.SEEK_DATA)
+            except OSError:  # ENXIO: no data past `at`
+                break
+            end = os.lseek(fd, data, os.SEEK_HOLE)
+            zones.update(range(data // zone, (end - 1) // zone + 1))
+            at = end
+    finally:
+        os.close(fd)
+    return zones
 
 
 class PairWithAgents(unittest.TestCase):
@@ -319,6 +345,27 @@ class MountSemanticsTest(PairWithAgents):
         self.assertEqual(len(os.listdir(self.backing("b", "many"))), count)
         self.assertCopiesEqual("many")
 
+    # --- fallocate and holes (issues 12 and 15) ------------------------------------------------
+
+    def test_fallocate_keep_size_punch_and_zero_range_reach_the_secondary_with_their_holes(self):
+        r = self.a.call("fallocate_modes", self.mnt("falloc"))
+        mib = 1 << 20
+        self.assertEqual((r["posix_fallocate"], r["size_after_posix_fallocate"]), ("ok", 4 * mib))
+        self.assertEqual((r["keep_size"], r["size_after_keep_size"]), ("ok", 4 * mib))
+        self.assertEqual((r["punch"], r["zero_range"], r["zero_range_grows"]), ("ok",) * 3)
+        self.assertEqual(r["size_at_end"], 5 * mib + 4096)
+        self.assertTrue(r["punched_reads_zeros"])
+        # Not modelled by the engine: refused as a file system without it refuses it.
+        self.assertEqual(r["collapse"], "ENOTSUP")  # EOPNOTSUPP, 95
+        a, b = self.backing("a", "falloc", "img"), self.backing("b", "falloc", "img")
+        self.assertEqual(os.stat(b).st_size, 5 * mib + 4096)
+        self.assertEqual(data_zones(b), data_zones(a))
+        self.assertNotIn((256 << 10) // ZONE, data_zones(b))  # the punched zones are holes
+        # KEEP_SIZE reserved space past the end on the secondary too (less the punched hole).
+        self.assertGreaterEqual(os.stat(b).st_blocks * 512, 8 * mib - (256 << 10))
+        self.assertEqual(os.stat(b).st_blocks, os.stat(a).st_blocks)
+        self.assertCopiesEqual("falloc")
+
     # --- the secondary's mount ----------------------------------------------------------------
 
     def test_every_mutation_on_the_secondary_mount_fails_with_erofs(self):
@@ -351,6 +398,52 @@ class MountSemanticsTest(PairWithAgents):
             self.b.call("close_kept", path)
         self.assertEqual(stale, [], f"{len(stale)} of {rounds} reads were stale")
         self.assertCopiesEqual("fresh")
+
+class SparseFullResyncTest(PairWithAgents):
+    """A thin VM disk (2 GiB, a few MiB written) on a pair whose secondary comes back with
+    a new, empty disk: the full resync sends the written zones and holes for the rest, and
+    the new copy is as sparse as the primary's."""
+    AGENT_NODES = ("a",)
+
+    def test_a_sparse_file_stays_sparse_through_a_full_resync_to_a_blank_peer(self):
+        c = self.cluster
+        size, extents, extent = SPARSE_SIZE, 16, 256 << 10
+        self.a.call("make_dirs", self.mnt("vm"))
+        self.a.call("sparse_file", self.mnt("vm", "disk.img"), size, extents, extent)
+        a_img = self.backing("a", "vm", "disk.img")
+        written = extents * extent
+        log_before = os.path.getsize(c.log_path("a"))
+        c.kill("b")
+        # The module's disk is replaced: its data and its replication metadata are gone
+        # (the node's own state stays: its restart is then no replay of its datagrams).
+        shutil.rmtree(os.path.join(c.dir, "b", "modules", MODULE))
+        os.remove(os.path.join(c.dir, "b", "metadata", f"module-{MODULE}.log"))
+        c.start("b")
+        c.wait_for("b's copy up to date after the full resync",
+                   lambda: (c.module_status("b", MODULE) or {}).get("data") == "up to date",
+                   timeout=600)
+        b_img = self.backing("b", "vm", "disk.img")
+        self.assertEqual(os.stat(b_img).st_size, size)
+        self.assertEqual(data_zones(b_img), data_zones(a_img))
+        a_blocks, b_blocks = os.stat(a_img).st_blocks * 512, os.stat(b_img).st_blocks * 512
+        figure("sparse 2 GiB file, allocated on the primary / the resynced secondary, KiB",
+               f"{a_blocks >> 10} / {b_blocks >> 10}")
+        self.assertLessEqual(b_blocks, a_blocks + 2 * extents * ZONE)
+        with open(c.log_path("a"), "rb") as f:
+            f.seek(log_before)
+            log = f.read().decode(errors="replace")
+        sent = re.findall(r"resync done: \d+ bytes sent \((\d+) bytes of data, (\d+) zones "
+                          r"as holes\)", log)
+        self.assertTrue(sent, log[-3000:])
+        data_bytes, holes = map(int, sent[-1])
+        figure("full resync of the 2 GiB sparse file: data bytes sent, zones sent as holes",
+               f"{data_bytes}, {holes}")
+        # Each written extent's zones go whole (zeros around the data in them included).
+        self.assertLessEqual(data_bytes, written + 2 * extents * ZONE)
+        self.assertGreater(holes, (size - written) // ZONE - 2 * extents)
+        self.assertEqual(differences(self.backing("a", "vm"), self.backing("b", "vm"),
+                                     mtime_slack_ns=MTIME_SLACK_NS), [])
+
 
 if __name__ == "__main__":
     BIN = sys.argv.pop(1)

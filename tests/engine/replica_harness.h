@@ -215,7 +215,8 @@ class ReplicaPair {
     Pump();
   }
   std::string Difference() {
-    return sim::DescribeDifference(sides_[0].store.live(), sides_[1].store.live());
+    return sim::DescribeDifference(sides_[0].store.live(), sides_[1].store.live(),
+                                   options_.zone_size);
   }
   std::string Log(int i) {
     std::string all;

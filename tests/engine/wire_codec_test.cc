@@ -199,7 +199,8 @@ std::string Describe(const ReplWrite& m) {
       << " gid=" << mu.gid << " atime_ns=" << mu.atime_ns << " mtime_ns=" << mu.mtime_ns
       << " attr_mask=" << mu.attr_mask << " xattr_name=" << mu.xattr_name
       << " xattr_flags=" << mu.xattr_flags << " xattrs=" << Describe(mu.xattrs)
-      << " sync=" << mu.sync << "}";
+      << " sync=" << mu.sync << " length=" << mu.length << " fallocate_mode=" << mu.fallocate_mode
+      << "}";
   return out.str();
 }
 
@@ -217,7 +218,9 @@ std::string Describe(const ResyncBlock& m) {
       << " uid=" << m.uid << " gid=" << m.gid << " atime_ns=" << m.atime_ns
       << " mtime_ns=" << m.mtime_ns << " xattrs=" << Describe(m.xattrs)
       << " link_target=" << m.link_target << " total=" << m.total_bytes << " done=" << m.done_bytes
-      << "}";
+      << " hole=" << m.hole << " hole_ranges=";
+  for (const HoleRange& r : m.hole_ranges) out << r.offset << "+" << r.length << ",";
+  out << "}";
   return out.str();
 }
 
@@ -372,6 +375,11 @@ Mutation MutationOfKind(MutationKind kind) {
     case MutationKind::kMknod:
       m.node_kind = PathKind::kFifo;
       break;
+    case MutationKind::kFallocate:
+      m.offset = (uint64_t{1} << 40) + 512;
+      m.length = uint64_t{1} << 30;
+      m.fallocate_mode = kFallocatePunchHole | kFallocateKeepSize;
+      break;
     default:
       break;
   }
@@ -384,7 +392,7 @@ constexpr MutationKind kAllMutationKinds[] = {
     MutationKind::kRename,   MutationKind::kSymlink,     MutationKind::kLink,
     MutationKind::kSetattr,  MutationKind::kFsync,       MutationKind::kRemoveTree,
     MutationKind::kSetxattr, MutationKind::kRemovexattr, MutationKind::kReplaceXattrs,
-    MutationKind::kMknod};
+    MutationKind::kMknod,    MutationKind::kFallocate};
 
 ReplWrite WriteOf(Mutation mutation, uint64_t lsn = 0x0102030405060708ULL) {
   return ReplWrite{"db", lsn, std::move(mutation)};
@@ -1456,11 +1464,11 @@ TEST(WireCodecTest, OutOfRangeReplicationEnumRejected) {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const auto path = builder.CreateString("f");
-    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(16), path);
+    const auto mutation = fb::CreateMutation(builder, static_cast<fb::MutationKind>(17), path);
     const auto body = fb::CreateReplWrite(builder, name, 5, mutation);
     EXPECT_TRUE(
         FailsWith(DecodeReplication(FinishFrame(builder, fb::Message::ReplWrite, body.Union())),
-                  "ReplWrite 'db' has unknown mutation kind 16"));
+                  "ReplWrite 'db' has unknown mutation kind 17"));
   }
   {
     FlatBufferBuilder builder;
@@ -1521,6 +1529,120 @@ TEST(WireCodecTest, TooManyTargetZonesRejected) {
   ASSERT_LE(frame.size(), kMaxReplicationFrameBytes);
   EXPECT_TRUE(FailsWith(DecodeReplication(frame),
                         "ReplTargetZones 'db' with 1048577 zones exceeds limit 1048576"));
+}
+
+}  // namespace
+}  // namespace duet::wire
+
+namespace duet::wire {
+namespace {
+
+constexpr uint64_t kMaxFileOffset = std::numeric_limits<int64_t>::max();
+
+// fallocate replicates (issues 12 and 15): every mode the engine models round trips; a
+// peer's frame with another mode, no length or a range past off_t is refused and says why.
+TEST(WireCodecTest, FallocateOfEveryReplicatedModeRoundTrips) {
+  for (const uint32_t mode :
+       {0u, uint32_t{kFallocateKeepSize}, uint32_t{kFallocatePunchHole | kFallocateKeepSize},
+        uint32_t{kFallocateZeroRange}, uint32_t{kFallocateZeroRange | kFallocateKeepSize}}) {
+    SCOPED_TRACE(FallocateModeName(mode));
+    Mutation m = MutationOfKind(MutationKind::kFallocate);
+    m.fallocate_mode = mode;
+    ExpectReplicationRoundTrip(WriteOf(m));
+  }
+}
+
+TEST(WireCodecTest, FallocateWithUnknownModeNoLengthOrOverflowingRangeRejected) {
+  const Mutation good = MutationOfKind(MutationKind::kFallocate);
+  Mutation punch_alone = good;
+  punch_alone.fallocate_mode = kFallocatePunchHole;  // Linux refuses it without keep-size too
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(punch_alone))),
+                        "ReplWrite 'db' fallocate mutation with mode punch-hole (0x2)"));
+  Mutation unknown = good;
+  unknown.fallocate_mode = 0x40;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(unknown))),
+                        "with mode unknown-0x40 (0x40): allocate, keep-size"));
+  Mutation empty = good;
+  empty.length = 0;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(empty))),
+                        "ReplWrite 'db' fallocate mutation of length 0"));
+  Mutation past_end = good;
+  past_end.offset = kMaxFileOffset - 10;
+  past_end.length = 11;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(past_end))),
+                        "ends past the largest file offset"));
+  Mutation wrapping = good;
+  wrapping.offset = 4096;
+  wrapping.length = ~uint64_t{0} - 100;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(wrapping))),
+                        "ends past the largest file offset"));
+  Mutation at_limit = good;
+  at_limit.offset = kMaxFileOffset - 10;
+  at_limit.length = 10;
+  ExpectReplicationRoundTrip(WriteOf(at_limit));
+}
+
+TEST(WireCodecTest, FallocateFieldsOnlyOnAFallocate) {
+  Mutation write = MutationOfKind(MutationKind::kWrite);
+  write.length = 5;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(write))),
+                        "ReplWrite 'db' write mutation with a length"));
+  Mutation truncate = MutationOfKind(MutationKind::kTruncate);
+  truncate.fallocate_mode = kFallocateKeepSize;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(truncate))),
+                        "ReplWrite 'db' truncate mutation with a fallocate mode"));
+  Mutation with_data = MutationOfKind(MutationKind::kFallocate);
+  with_data.data = MakePayload("x");
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(with_data))),
+                        "fallocate mutation with 1 bytes of data"));
+}
+
+// A resync block of a zone with no data on the source says hole and carries no bytes.
+TEST(WireCodecTest, HoleBlockOnlyForAFilesZoneWithoutData) {
+  ResyncBlock hole = BlockOfKind(PathKind::kFile);
+  hole.data.reset();
+  hole.hole = true;
+  ExpectReplicationRoundTrip(hole);
+  const std::string misplaced = "ResyncBlock 'db' says hole but is not a file's zone without data";
+  ResyncBlock with_data = hole;
+  with_data.data = MakePayload("x");
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(with_data)), misplaced));
+  ResyncBlock with_empty_data = hole;
+  with_empty_data.data = MakePayload("");
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(with_empty_data)), misplaced));
+  ResyncBlock directory = BlockOfKind(PathKind::kDirectory);
+  directory.hole = true;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(directory)), misplaced));
+  ResyncBlock link = hole;
+  link.zone = 0;
+  link.link_of = "var/lib/other";
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(link)), misplaced));
+}
+
+}  // namespace
+}  // namespace duet::wire
+
+namespace duet::wire {
+namespace {
+
+TEST(WireCodecTest, HoleRangesInsideABlocksDataRoundTripAndAreChecked) {
+  ResyncBlock block = BlockOfKind(PathKind::kFile);  // 1000 bytes of data
+  block.hole_ranges = {{0, 100}, {512, 488}};
+  ExpectReplicationRoundTrip(block);
+  const auto rejects = [&](HoleRanges ranges, std::string_view why) {
+    ResyncBlock bad = block;
+    bad.hole_ranges = std::move(ranges);
+    EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(bad)), why));
+  };
+  rejects({{0, 0}}, "has hole range 0+0: empty, out of order or past its 1000 bytes of data");
+  rejects({{512, 10}, {0, 10}}, "has hole range 0+10");
+  rejects({{0, 10}, {10, 10}}, "has hole range 10+10");  // touching: one range
+  rejects({{900, 101}}, "has hole range 900+101");
+  rejects({{1001, 1}}, "has hole range 1001+1");
+  ResyncBlock without_data = block;
+  without_data.data.reset();
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(without_data)),
+                        "lists hole ranges but carries no file data"));
 }
 
 }  // namespace

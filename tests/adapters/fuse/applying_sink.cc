@@ -147,6 +147,7 @@ absl::Status ApplyingSink::Apply(const Mutation& m) {
     case MutationKind::kRemovexattr:
     case MutationKind::kReplaceXattrs:
     case MutationKind::kMknod:
+    case MutationKind::kFallocate:
       return ApplyInStore(m);
     case MutationKind::kFsync: {
       const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -1,6 +1,7 @@
 // The mount across roles and its lifetime: read-only answers, fresh reads on the
 // non-writable side while the backing files change behind it, unmounting with work pending.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -42,6 +43,22 @@ TEST_F(MountTest, NotWritableAnswersEveryChangeWithErofsAndHandsNothingOn) {
   mount_->SetWritable(true);
   EXPECT_EQ(WriteFileAt(M("f"), "DATA", 0), 0);
   EXPECT_EQ(ReadFileAt(B("f")), "DATA");
+}
+
+// A handle opened while primary keeps no right to allocate or punch once the node is not.
+TEST_F(MountTest, FallocateOnANonWritableMountIsErofs) {
+  ASSERT_EQ(WriteFileAt(M("img"), std::string(8192, 'x'), O_CREAT), 0);
+  const int fd = open(M("img").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const size_t before = sink_->Received().size();
+  mount_->SetWritable(false);
+  EXPECT_EQ(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), -1);
+  EXPECT_EQ(errno, EROFS);
+  EXPECT_EQ(fallocate(fd, 0, 0, 1 << 20), -1);
+  EXPECT_EQ(errno, EROFS);
+  close(fd);
+  EXPECT_EQ(sink_->Received().size(), before);
+  EXPECT_EQ(ReadFileAt(B("img")), std::string(8192, 'x'));
 }
 
 TEST_F(MountTest, NonWritableReaderSeesBytesChangedBehindTheMount) {

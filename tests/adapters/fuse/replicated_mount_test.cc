@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
@@ -340,16 +341,63 @@ TEST_F(MountTest, AnOSyncWriteIsMarkedSyncAndAPlainOneIsNot) {
   EXPECT_TRUE(write.sync);
 }
 
-TEST_F(MountTest, FallocateAndRenameFlagsAreRefusedWithoutReachingTheEngine) {
+TEST_F(MountTest, RenameFlagsAreRefusedWithoutReachingTheEngine) {
   ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT), 0);
   const size_t before = sink_->Received().size();
-  const int fd = open(M("f").c_str(), O_WRONLY);
-  ASSERT_GE(fd, 0);
-  EXPECT_EQ(fallocate(fd, 0, 0, 4096), -1);
-  EXPECT_EQ(errno, ENOTSUP);
-  close(fd);
   EXPECT_EQ(renameat2(AT_FDCWD, M("f").c_str(), AT_FDCWD, M("g").c_str(), RENAME_NOREPLACE), -1);
   EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(sink_->Received().size(), before);
+}
+
+// fallocate replicates (issue 15): each mode the engine models is one kFallocate, answered
+// once applied; allocating past the end grows the file, keep-size and punching do not.
+TEST_F(MountTest, FallocateModesBecomeOneMutationEachAndApply) {
+  ASSERT_EQ(WriteFileAt(M("img"), std::string(3 * 4096, 'x'), O_CREAT), 0);
+  const int fd = open(M("img").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const size_t before = sink_->Received().size();
+  ASSERT_EQ(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096), 0)
+      << strerror(errno);
+  ASSERT_EQ(posix_fallocate(fd, 0, 8 * 4096), 0);
+  ASSERT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 64 * 4096), 0) << strerror(errno);
+  ASSERT_EQ(fallocate(fd, FALLOC_FL_ZERO_RANGE, 0, 10), 0) << strerror(errno);
+  std::vector<Mutation> received = sink_->Received();
+  ASSERT_EQ(received.size(), before + 4);
+  const Mutation& punch = received[before];
+  EXPECT_EQ(punch.kind, MutationKind::kFallocate);
+  EXPECT_EQ(punch.path, "vol/img");
+  EXPECT_EQ(punch.offset, 4096u);
+  EXPECT_EQ(punch.length, 4096u);
+  EXPECT_EQ(punch.fallocate_mode, kFallocatePunchHole | kFallocateKeepSize);
+  EXPECT_EQ(received[before + 1].fallocate_mode, 0u);
+  EXPECT_EQ(received[before + 1].length, 8u * 4096);
+  EXPECT_EQ(received[before + 2].fallocate_mode, uint32_t{kFallocateKeepSize});
+  EXPECT_EQ(received[before + 3].fallocate_mode, uint32_t{kFallocateZeroRange});
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, 8 * 4096);
+  char buf[4096];
+  ASSERT_EQ(pread(fd, buf, sizeof buf, 4096), static_cast<ssize_t>(sizeof buf));
+  EXPECT_EQ(std::string(buf, sizeof buf), std::string(4096, '\0'));
+  ASSERT_EQ(pread(fd, buf, 12, 0), 12);
+  EXPECT_EQ(std::string(buf, 12), std::string(10, '\0') + "xx");
+  close(fd);
+}
+
+// Modes that move data (collapse, insert range) or unshare extents are not modelled: refused
+// before the engine sees them, as a file system without them refuses them.
+TEST_F(MountTest, FallocateModesTheEngineDoesNotModelAreRefused) {
+  ASSERT_EQ(WriteFileAt(M("img"), std::string(16 * 4096, 'x'), O_CREAT), 0);
+  const int fd = open(M("img").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const size_t before = sink_->Received().size();
+  for (const int mode :
+       {FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE, FALLOC_FL_UNSHARE_RANGE}) {
+    SCOPED_TRACE(mode);
+    EXPECT_EQ(fallocate(fd, mode, 0, 4096), -1);
+    EXPECT_EQ(errno, EOPNOTSUPP);
+  }
+  close(fd);
   EXPECT_EQ(sink_->Received().size(), before);
 }
 
