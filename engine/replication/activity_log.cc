@@ -102,6 +102,22 @@ void ActivityLog::Rename(const std::string& from, const std::string& to) {
   }
 }
 
+void ActivityLog::Exchange(const std::string& a, const std::string& b) {
+  if (a == b) return;
+  Mutation exchange = MakeMutation(MutationKind::kRename, a, b);
+  exchange.rename_flags = kRenameExchange;
+  std::vector<std::pair<ZoneRef, Entry>> moved;
+  for (ZoneRef& ref : lru_) {
+    if (!PathIsUnder(ref.path, a) && !PathIsUnder(ref.path, b)) continue;
+    auto entry = entries_.find(ref);
+    moved.emplace_back(ref, entry->second);
+    entries_.erase(entry);
+    ref.path = NameAfterRename(exchange, ref.path);
+    moved.back().first = ref;
+  }
+  for (auto& [ref, entry] : moved) entries_[ref] = entry;
+}
+
 void ActivityLog::Remove(const std::string& path) {
   for (auto it = lru_.begin(); it != lru_.end();) {
     if (PathIsUnder(it->path, path)) {
@@ -184,11 +200,13 @@ bool Removes(const Mutation& m, const std::string& name) {
     case MutationKind::kRemoveTree:
       return m.path == name;
     case MutationKind::kRename:
-      return m.path == name && !Related(m.path2, name);
+      return !m.is_exchange() && m.path == name && !Related(m.path2, name);
     default:
       return false;
   }
 }
+
+bool PlainRename(const Mutation& m) { return m.kind == MutationKind::kRename && !m.is_exchange(); }
 
 bool Creates(const Mutation& m, const std::string& name) {
   return m.path == name && (m.kind == MutationKind::kCreate || m.kind == MutationKind::kMkdir ||
@@ -216,6 +234,7 @@ void AppendRemoval(std::vector<Mutation>& journal, const std::string& name) {
 
 void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
   m.DropFileData();
+  m.rename_flags &= ~uint32_t{kRenameNoReplace};
   const std::string& x = m.path;
   switch (m.kind) {
     case MutationKind::kUnlink:
@@ -242,11 +261,11 @@ void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
     case MutationKind::kRename: {
       const std::string& a = m.path;
       const std::string& b = m.path2;
-      if (Related(a, b)) break;
+      if (m.is_exchange() || Related(a, b)) break;
       const size_t last = LastRelated(journal, a);
       if (last == std::string::npos) break;
       Mutation& earlier = journal[last];
-      if (earlier.kind == MutationKind::kRename && earlier.path2 == a) {
+      if (PlainRename(earlier) && earlier.path2 == a) {
         // rename Z->A ... rename A->B
         const std::string z = earlier.path;
         if (Related(z, a) || Related(z, b) || RelatedAfter(journal, last, z)) break;
@@ -261,7 +280,7 @@ void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
         const size_t earlier_rename = LastRelatedBefore(journal, last, a, b);
         if (earlier_rename == std::string::npos) break;
         const Mutation& r = journal[earlier_rename];
-        if (r.kind != MutationKind::kRename || r.path != a || r.path2 != b) break;
+        if (!PlainRename(r) || r.path != a || r.path2 != b) break;
         const size_t earlier_create = LastRelatedBefore(journal, earlier_rename, a, b);
         if (earlier_create == std::string::npos || !Creates(journal[earlier_create], a) ||
             journal[earlier_create].kind != MutationKind::kCreate) {

@@ -1,5 +1,7 @@
 #include "engine/replication/mutation.h"
 
+#include "engine/replication/zone_map.h"
+
 namespace duet {
 
 const char* MutationKindName(MutationKind kind) {
@@ -38,6 +40,12 @@ const char* MutationKindName(MutationKind kind) {
       return "mknod";
   }
   return "?";
+}
+
+std::string NameAfterRename(const Mutation& m, const std::string& name) {
+  if (PathIsUnder(name, m.path)) return m.path2 + name.substr(m.path.size());
+  if (m.is_exchange() && PathIsUnder(name, m.path2)) return m.path + name.substr(m.path2.size());
+  return name;
 }
 
 }  // namespace duet

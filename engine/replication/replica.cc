@@ -421,6 +421,7 @@ Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Muta
   a.mutation = m.kind;
   a.path = m.path;
   a.path2 = m.path2;
+  a.rename_flags = m.rename_flags;
   a.offset = m.offset;
   a.length = m.data_size();
   a.durable = m.is_durable();

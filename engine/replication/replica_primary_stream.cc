@@ -152,8 +152,12 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
 void Replica::TrackNamespace(const Mutation& m, bool journal, std::vector<ReplicaRecord>& records) {
   switch (m.kind) {
     case MutationKind::kRename:
-      records.push_back(record::Renamed{m.path, m.path2});
-      activity_log_.Rename(m.path, m.path2);
+      records.push_back(record::Renamed{m.path, m.path2, m.is_exchange()});
+      if (m.is_exchange()) {
+        activity_log_.Exchange(m.path, m.path2);
+      } else {
+        activity_log_.Rename(m.path, m.path2);
+      }
       break;
     case MutationKind::kUnlink:
     case MutationKind::kRmdir:

@@ -134,6 +134,7 @@ struct SetDivergencePreserved {
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
+  bool exchange = false;  // renameat2(RENAME_EXCHANGE): `from` and `to` swap
 };
 struct Removed {
   std::string path;

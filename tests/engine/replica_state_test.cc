@@ -191,6 +191,21 @@ TEST(ReplicaStateTest, RenamedMovesDirtyAndHotZonesButNotHotNames) {
   EXPECT_THAT(s.hot_names, ElementsAre("d/f"));
 }
 
+TEST(ReplicaStateTest, ExchangedSwapsDirtyAndHotZonesOfBothNames) {
+  const ReplicaDurableState s = Replay({
+      record::MarkDirty{"d/f", 0, 1},
+      record::HotAdd{"d/g", 5},
+      record::MarkDirty{"e", 7, 7},  // a file exchanged with the directory d
+      record::HotAdd{"e", 3},
+      record::MarkDirty{"dx", 2, 2},  // beside d, not under it
+      record::Renamed{"d", "e", /*exchange=*/true},
+  });
+  EXPECT_THAT(All(s.dirty),
+              ElementsAre(Pair("d", 7), Pair("dx", 2), Pair("e/f", 0), Pair("e/f", 1)));
+  EXPECT_THAT(All(s.hot), ElementsAre(Pair("d", 3), Pair("e/g", 5)));
+  EXPECT_EQ(s.dirty.zones(), 4u);
+}
+
 TEST(ReplicaStateTest, RemovedDropsDirtyAndHotZonesUnderThePath) {
   const ReplicaDurableState s = Replay({
       record::MarkDirty{"d/f", 0, 1},
