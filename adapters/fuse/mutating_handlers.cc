@@ -2,6 +2,7 @@
 // the sink through MountCore::Issue and is answered when they complete (pending_replies.cc).
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -23,14 +24,11 @@ namespace {
 // here, in one place, with the errno an application expects for an unsupported operation;
 // supporting one means building its Mutation in the handler instead of calling this.
 enum class NotYetReplicated {
-  kFallocate,    // fallocate, including punching holes
-  kRenameFlags,  // RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT
+  kFallocate,  // fallocate, including punching holes
 };
 
 int ErrnoFor(NotYetReplicated what) {
   switch (what) {
-    case NotYetReplicated::kRenameFlags:
-      return EINVAL;  // what renameat2 answers for flags a file system does not support
     case NotYetReplicated::kFallocate:
       return ENOTSUP;
   }
@@ -348,15 +346,31 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   IssueNamed(req, parent, name, MakeMutation(MutationKind::kRmdir, ""), ReplyShape::kStatusOnly);
 }
 
+// renameat2's flags as the engine's (mutation.h RenameFlag); false for RENAME_WHITEOUT (an
+// overlayfs detail no replicated tree needs), unknown bits, and both at once, which
+// renameat2 answers with EINVAL.
+bool EngineRenameFlags(unsigned int flags, uint32_t* out) {
+  *out = 0;
+  if ((flags & RENAME_NOREPLACE) != 0) *out |= kRenameNoReplace;
+  if ((flags & RENAME_EXCHANGE) != 0) *out |= kRenameExchange;
+  return (flags & ~unsigned{RENAME_NOREPLACE | RENAME_EXCHANGE}) == 0 && ValidRenameFlags(*out);
+}
+
 void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
             const char* new_name, unsigned int flags) {
   if (RefusedReadOnly(req)) return;
-  if (flags != 0) return Refuse(req, NotYetReplicated::kRenameFlags);
-  if (int err = RefusedNotEmpty(req, new_parent, new_name); err != 0) {
+  Mutation rename = MakeMutation(MutationKind::kRename, "");
+  if (!EngineRenameFlags(flags, &rename.rename_flags)) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  // The kernel answered EEXIST (NOREPLACE onto a name) and ENOENT (EXCHANGE with a missing
+  // one) already; an exchange replaces nothing, so a full directory may be either name.
+  if (int err = rename.rename_flags == 0 ? RefusedNotEmpty(req, new_parent, new_name) : 0;
+      err != 0) {
     fuse_reply_err(req, err);
     return;
   }
-  Mutation rename = MakeMutation(MutationKind::kRename, "");
   if (int err = CoreOf(req).ModulePath(InodeOf(req, new_parent), new_name, &rename.path2);
       err != 0) {
     fuse_reply_err(req, err);

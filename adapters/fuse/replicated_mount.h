@@ -22,9 +22,10 @@
 //    re-read from the backing file once no size-changing mutation of the inode is in flight.
 //  - O_TRUNC on open becomes a kTruncate to 0; the open returns when it completes.
 //  - Mutating requests the engine has no kind for yet (xattrs, mknod other than regular files,
-//    fallocate, rename flags, chown, setting atime) fail with ENOTSUP (EINVAL for rename
-//    flags); so does a change to a file that has no name in the tree any more (open and
-//    unlinked). flush is answered at once: writes are not buffered by the mount.
+//    fallocate, chown, setting atime) fail with ENOTSUP; rename's RENAME_NOREPLACE and
+//    RENAME_EXCHANGE replicate, RENAME_WHITEOUT and unknown flags fail with EINVAL; so does a
+//    change to a file that has no name in the tree any more (open and unlinked). flush is answered
+//    at once: writes are not buffered by the mount.
 //  - Lifetime: Mount() once; Unmount() (and the destructor) answers every pending request with
 //    EIO, stops the workers, detaches the mount (lazily, so open files do not block it) and
 //    ends the FUSE connection. Complete for an op_id no longer pending returns NotFound.

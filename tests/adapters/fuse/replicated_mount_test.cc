@@ -340,7 +340,7 @@ TEST_F(MountTest, AnOSyncWriteIsMarkedSyncAndAPlainOneIsNot) {
   EXPECT_TRUE(write.sync);
 }
 
-TEST_F(MountTest, FallocateAndRenameFlagsAreRefusedWithoutReachingTheEngine) {
+TEST_F(MountTest, FallocateAndRenameWhiteoutAreRefusedWithoutReachingTheEngine) {
   ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT), 0);
   const size_t before = sink_->Received().size();
   const int fd = open(M("f").c_str(), O_WRONLY);
@@ -348,7 +348,7 @@ TEST_F(MountTest, FallocateAndRenameFlagsAreRefusedWithoutReachingTheEngine) {
   EXPECT_EQ(fallocate(fd, 0, 0, 4096), -1);
   EXPECT_EQ(errno, ENOTSUP);
   close(fd);
-  EXPECT_EQ(renameat2(AT_FDCWD, M("f").c_str(), AT_FDCWD, M("g").c_str(), RENAME_NOREPLACE), -1);
+  EXPECT_EQ(renameat2(AT_FDCWD, M("f").c_str(), AT_FDCWD, M("g").c_str(), RENAME_WHITEOUT), -1);
   EXPECT_EQ(errno, EINVAL);
   EXPECT_EQ(sink_->Received().size(), before);
 }
