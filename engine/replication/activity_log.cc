@@ -1,5 +1,7 @@
 #include "engine/replication/activity_log.h"
 
+#include <algorithm>
+
 namespace duet {
 
 ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot,
@@ -102,20 +104,26 @@ void ActivityLog::Rename(const std::string& from, const std::string& to) {
   }
 }
 
-void ActivityLog::Exchange(const std::string& a, const std::string& b) {
-  if (a == b) return;
+void ActivityLog::Blend(const std::string& a, const std::string& b) {
+  if (PathIsUnder(a, b) || PathIsUnder(b, a)) return;
   Mutation exchange = MakeMutation(MutationKind::kRename, a, b);
   exchange.rename_flags = kRenameExchange;
-  std::vector<std::pair<ZoneRef, Entry>> moved;
-  for (ZoneRef& ref : lru_) {
+  std::vector<std::pair<ZoneRef, uint64_t>> copies;
+  for (const ZoneRef& ref : lru_) {
     if (!PathIsUnder(ref.path, a) && !PathIsUnder(ref.path, b)) continue;
-    auto entry = entries_.find(ref);
-    moved.emplace_back(ref, entry->second);
-    entries_.erase(entry);
-    ref.path = NameAfterRename(exchange, ref.path);
-    moved.back().first = ref;
+    copies.emplace_back(ZoneRef{NameAfterRename(exchange, ref.path), ref.zone},
+                        entries_.at(ref).last_lsn);
   }
-  for (auto& [ref, entry] : moved) entries_[ref] = entry;
+  for (auto& [ref, lsn] : copies) {
+    auto it = entries_.find(ref);
+    if (it == entries_.end()) {
+      lru_.push_back(ref);
+      entries_[ref] = Entry{std::prev(lru_.end()), lsn};
+    } else if (it->second.last_lsn != kUnknownLsn) {
+      // The newer of the two (unknown, from a crash, counts as newest).
+      it->second.last_lsn = lsn == kUnknownLsn ? lsn : std::max(it->second.last_lsn, lsn);
+    }
+  }
 }
 
 void ActivityLog::Remove(const std::string& path) {
@@ -200,13 +208,15 @@ bool Removes(const Mutation& m, const std::string& name) {
     case MutationKind::kRemoveTree:
       return m.path == name;
     case MutationKind::kRename:
-      return !m.is_exchange() && m.path == name && !Related(m.path2, name);
+      return m.rename_flags == 0 && m.path == name && !Related(m.path2, name);
     default:
       return false;
   }
 }
 
-bool PlainRename(const Mutation& m) { return m.kind == MutationKind::kRename && !m.is_exchange(); }
+bool PlainRename(const Mutation& m) {
+  return m.kind == MutationKind::kRename && m.rename_flags == 0;
+}
 
 bool Creates(const Mutation& m, const std::string& name) {
   return m.path == name && (m.kind == MutationKind::kCreate || m.kind == MutationKind::kMkdir ||
@@ -234,7 +244,6 @@ void AppendRemoval(std::vector<Mutation>& journal, const std::string& name) {
 
 void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
   m.DropFileData();
-  m.rename_flags &= ~uint32_t{kRenameNoReplace};
   const std::string& x = m.path;
   switch (m.kind) {
     case MutationKind::kUnlink:
@@ -261,7 +270,7 @@ void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
     case MutationKind::kRename: {
       const std::string& a = m.path;
       const std::string& b = m.path2;
-      if (m.is_exchange() || Related(a, b)) break;
+      if (!PlainRename(m) || Related(a, b)) break;
       const size_t last = LastRelated(journal, a);
       if (last == std::string::npos) break;
       Mutation& earlier = journal[last];

@@ -81,7 +81,8 @@ class ActivityLog {
     }
   }
   void Rename(const std::string& from, const std::string& to);
-  void Exchange(const std::string& a, const std::string& b);
+  // As ZoneMap::Blend (a rename with flags): each copied zone keeps its age.
+  void Blend(const std::string& a, const std::string& b);
   void Remove(const std::string& path);
   void Clear();
   // After a resync, zones recovered from a crash are as good as any other (they may cool),
@@ -121,11 +122,11 @@ class ActivityLog {
 //  - create A, rename A->B ... create A, rename A->B: the first pair goes, with RemoveTree A
 //    and RemoveTree B before the second (whatever the copy held, the second pair leaves A
 //    absent and a fresh B).
-// "rename" above is a plain one. An exchange A<->B is kept as it came and ends every rule
-// that meets it (it removes nothing: "create A, exchange A<->B" is not "create B", and
-// "rename Z->A, exchange A<->B" moves Z's content to B and B's to A). A rename's NOREPLACE
-// is dropped: the journal holds what succeeded here, and its replay must succeed where the
-// original did (a copy that holds the target from its own changes gets it resynced anyway).
+// "rename" above is a plain one. A rename with flags is kept as it came and ends every rule
+// that meets it: an exchange A<->B removes nothing ("create A, exchange A<->B" is not
+// "create B", and "rename Z->A, exchange A<->B" moves Z's content to B and B's to A), and a
+// no-replace rename fails on a copy that holds its target, as the original did (on this
+// copy too, in a race the kernel's check missed: the entry is made before the apply).
 // So a name created and removed any number of times costs at most one entry, and a file
 // written under a temporary name and renamed over its final name, again and again, four.
 // Each rule leaves the same tree as the original on ANY copy where the original's renames

@@ -336,7 +336,7 @@ void Replica::FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& r
       removed = m.path;
       break;
     case MutationKind::kRename:
-      if (!m.is_exchange()) removed = m.path2;  // whatever held the new name is gone
+      removed = m.path2;  // whatever held the new name is gone
       break;
     case MutationKind::kLink:
       removed = m.path2;
@@ -345,9 +345,12 @@ void Replica::FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& r
       return;
   }
   // A name of the file as it is after m: renamed with its directory, or gone ("").
+  // A rename with flags may still fail on the disk: the names under either side go again.
   const auto after = [&](const std::string& name) -> std::string {
     if (!removed.empty() && PathIsUnder(name, removed)) return "";
-    return m.kind == MutationKind::kRename ? NameAfterRename(m, name) : name;
+    if (m.kind != MutationKind::kRename) return name;
+    if (m.rename_flags != 0 && PathIsUnder(name, m.path)) return "";
+    return NameAfterRename(m, name);
   };
   absl::erase_if(linked_files_, [&](auto& entry) {
     LinkedFile& file = entry.second;

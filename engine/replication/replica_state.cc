@@ -43,9 +43,9 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::SetZoneSize& x) { s.zone_size = x.zone_size; },
                  [&](const record::SetDivergencePreserved& x) { s.preserved_for = x.generation; },
                  [&](const record::Renamed& x) {
-                   if (x.exchange) {
-                     s.dirty.Exchange(x.from, x.to);
-                     s.hot.Exchange(x.from, x.to);
+                   if (x.blend) {
+                     s.dirty.Blend(x.from, x.to);
+                     s.hot.Blend(x.from, x.to);
                    } else {
                      s.dirty.Rename(x.from, x.to);
                      s.hot.Rename(x.from, x.to);

@@ -126,7 +126,7 @@ class Encoder {
             },
             [&](const record::Renamed& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
               return {fb::ReplicaBody::Renamed,
-                      fb::CreateRenamed(b_, Str(x.from), Str(x.to), x.exchange).Union()};
+                      fb::CreateRenamed(b_, Str(x.from), Str(x.to), x.blend).Union()};
             },
             [&](const record::Removed& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
               return {fb::ReplicaBody::Removed, fb::CreateRemoved(b_, Str(x.path)).Union()};
@@ -415,10 +415,7 @@ absl::StatusOr<ReplicaRecord> DecodeEntry(const fb::ReplicaEntry* e) {
       const auto* x = e->body_as_Renamed();
       DUET_ASSIGN_OR_RETURN(std::string from, Path(x->from(), "Renamed record's source"));
       DUET_ASSIGN_OR_RETURN(std::string to, Path(x->to(), "Renamed record's target"));
-      if (x->exchange() && from != to && (PathIsUnder(from, to) || PathIsUnder(to, from))) {
-        return Invalid("Renamed record exchanges %s with %s: one lies under the other", from, to);
-      }
-      return record::Renamed{std::move(from), std::move(to), x->exchange()};
+      return record::Renamed{std::move(from), std::move(to), x->blend()};
     }
     case fb::ReplicaBody::Removed: {
       DUET_ASSIGN_OR_RETURN(std::string path, Path(e->body_as_Removed()->path(), "Removed record"));

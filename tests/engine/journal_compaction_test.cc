@@ -169,13 +169,15 @@ TEST(JournalCompactionTest, AnExchangeEndsTheRenameChainRule) {
   EXPECT_EQ(Compacted({Exchange("a", "b"), M(MutationKind::kRemoveTree, "a")}).size(), 2u);
 }
 
-TEST(JournalCompactionTest, ARenamesNoReplaceIsDroppedItsExchangeKept) {
+// A no-replace rename fails where its target exists: merged into "rename Z->B" it would not.
+TEST(JournalCompactionTest, ANoReplaceRenameIsKeptAsItCame) {
   Mutation noreplace = M(MutationKind::kRename, "a", "b");
   noreplace.rename_flags = kRenameNoReplace;
-  const std::vector<Mutation> journal = Compacted({noreplace, Exchange("c", "d")});
-  ASSERT_EQ(journal.size(), 2u);
-  EXPECT_EQ(journal[0].rename_flags, 0u);
-  EXPECT_EQ(journal[1].rename_flags, kRenameExchange);
+  const std::vector<Mutation> journal =
+      Compacted({M(MutationKind::kRename, "z", "a"), noreplace, Exchange("c", "d")});
+  ASSERT_EQ(journal.size(), 3u);
+  EXPECT_EQ(journal[1].rename_flags, kRenameNoReplace);
+  EXPECT_EQ(journal[2].rename_flags, kRenameExchange);
 }
 
 // ----- Against a model tree -------------------------------------------------------------
@@ -211,6 +213,8 @@ void Apply(Tree& tree, const Mutation& m, int id) {
         if (tree.contains(m.path) && tree.contains(m.path2)) std::swap(tree[m.path], tree[m.path2]);
         break;
       }
+      // A no-replace rename onto an existing name fails and changes nothing.
+      if ((m.rename_flags & kRenameNoReplace) != 0 && tree.contains(m.path2)) break;
       if (auto it = tree.find(m.path); it != tree.end() && m.path != m.path2) {
         const Node node = it->second;
         tree.erase(it);

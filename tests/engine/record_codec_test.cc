@@ -306,8 +306,8 @@ TEST(RecordCodecTest, JournalRenameFlagsAndExchangedNamesRoundTrip) {
   ASSERT_EQ(out.size(), 4u);
   EXPECT_EQ(std::get<record::Journal>(out[0]).mutation.rename_flags, kRenameExchange);
   EXPECT_EQ(std::get<record::Journal>(out[1]).mutation.rename_flags, kRenameNoReplace);
-  EXPECT_TRUE(std::get<record::Renamed>(out[2]).exchange);
-  EXPECT_FALSE(std::get<record::Renamed>(out[3]).exchange);
+  EXPECT_TRUE(std::get<record::Renamed>(out[2]).blend);
+  EXPECT_FALSE(std::get<record::Renamed>(out[3]).blend);
 }
 
 TEST(RecordCodecTest, JournalRenameFlagsUnknownBothOrOnAnotherKindAreRefused) {
@@ -323,14 +323,6 @@ TEST(RecordCodecTest, JournalRenameFlagsUnknownBothOrOnAnotherKindAreRefused) {
     const auto body = records::CreateJournal(b, m).Union();
     EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)), HasSubstr(errors[i]));
   }
-}
-
-TEST(RecordCodecTest, RenamedExchangeOfANameWithOneUnderItIsRefused) {
-  flatbuffers::FlatBufferBuilder b;
-  const auto body =
-      records::CreateRenamed(b, b.CreateString("d"), b.CreateString("d/x"), true).Union();
-  EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Renamed, body)),
-              HasSubstr("Renamed record exchanges d with d/x: one lies under the other"));
 }
 
 TEST(RecordCodecTest, SetGenerationsWithoutGenerationsIsRefused) {

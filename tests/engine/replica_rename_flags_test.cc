@@ -76,6 +76,50 @@ TEST(ReplicaRenameFlagsTest, NoReplaceOntoAnExistingNameFailsWithAlreadyExistsAn
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
 }
 
+// Alone, the journal entry and the moved zones come before the apply, which then fails: the
+// resync must not replay a rename this copy never made.
+TEST(ReplicaRenameFlagsTest, NoReplaceThatFailsWhileAloneLeavesBothNamesOnThePeer) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "a", 0, Bytes(kZone + 1, 'a'));
+  pair.Write(kA, "b", 0, "second");
+  pair.Settle(absl::Seconds(2));
+  pair.Disconnect();
+  pair.Write(kA, "a", kZone, "dirty");
+  const uint64_t op = pair.Submit(kA, NoReplace("a", "b"));
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.Result(kA, op).code(), absl::StatusCode::kAlreadyExists);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(Content(pair, kB, "b"), "second");
+  EXPECT_EQ(Content(pair, kB, "a").substr(kZone), "dirty");
+}
+
+// Found by the simulator (seed 11968172769727596206 of this branch's swarm): an exchange made
+// alone failed on the disk (one name was missing) after its tracking had swapped the dirty
+// zones; a later rename took the written file elsewhere without its zone, and the peer's
+// copy of it stayed old. A rename with flags now keeps every zone under both names.
+TEST(ReplicaRenameFlagsTest, AnExchangeThatFailsWhileAloneLosesNoDirtyZone) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "s4", 0, Bytes(2 * kZone, 's'));
+  pair.Settle(absl::Seconds(2));
+  pair.Disconnect();
+  pair.Write(kA, "s4", kZone + 5, "written alone");
+  const uint64_t op = pair.Submit(kA, Exchange("missing", "s4"));
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "s4", "s6"));
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  ASSERT_EQ(pair.Result(kA, op).code(), absl::StatusCode::kNotFound);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(Content(pair, kB, "s6").substr(kZone + 5, 13), "written alone");
+}
+
 TEST(ReplicaRenameFlagsTest, ExchangeWhileAloneThenResyncGivesIdenticalTrees) {
   ReplicaPair pair(Options());
   StartInSync(pair);
@@ -94,7 +138,8 @@ TEST(ReplicaRenameFlagsTest, ExchangeWhileAloneThenResyncGivesIdenticalTrees) {
 }
 
 // The dirty zones follow the content through the exchange: the resync sends the zone written
-// alone under the name it now has, and only that zone.
+// alone under the name it now has (and, since a tracked exchange may still fail on the disk,
+// under the other name too), not the whole files.
 TEST(ReplicaRenameFlagsTest, ExchangeWhileAloneCarriesDirtyZonesToTheOtherName) {
   ReplicaPair pair(Options());
   StartInSync(pair);
@@ -109,12 +154,12 @@ TEST(ReplicaRenameFlagsTest, ExchangeWhileAloneCarriesDirtyZonesToTheOtherName) 
   pair.Pump();
   EXPECT_TRUE(pair.side(kA).disk.dirty.Contains("small", 3));
   EXPECT_TRUE(pair.side(kA).disk.dirty.Contains("big", 0));
-  EXPECT_FALSE(pair.side(kA).disk.dirty.Contains("big", 3));
+  EXPECT_EQ(pair.side(kA).disk.dirty.zones(), 3u);  // and big's zone 3
   const uint64_t blocks_before = pair.side(kB).blocks_received;
   pair.Connect();
   pair.Settle();
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
-  EXPECT_EQ(pair.side(kB).blocks_received - blocks_before, 2u) << pair.Log(kA);
+  EXPECT_EQ(pair.side(kB).blocks_received - blocks_before, 3u) << pair.Log(kA);
   EXPECT_EQ(Content(pair, kB, "small").substr(3 * kZone, 20), "written alone before");
 }
 
