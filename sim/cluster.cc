@@ -543,11 +543,12 @@ void SimCluster::FinishDisk(const DiskDone& d) {
     if (status.ok() && apply->durable) status = store.Sync(apply->mutation.path);
     if (debug_sink_) {
       const Mutation& m = apply->mutation;
-      Debug(
-          d.node, config_.modules[apply->module].name,
-          absl::StrCat("applied ", apply->apply_id, ": ", MutationKindName(m.kind), " ", m.path,
-                       m.path2.empty() ? "" : " -> ", m.path2, " @", m.offset, " +", m.data_size(),
-                       apply->durable ? " durable" : "", " = ", status.ToString()));
+      Debug(d.node, config_.modules[apply->module].name,
+            absl::StrCat("applied ", apply->apply_id, ": ", MutationKindName(m.kind), " ", m.path,
+                         m.path2.empty() ? "" : " -> ", m.path2,
+                         m.rename_flags != 0 ? absl::StrCat(" flags ", m.rename_flags) : "", " @",
+                         m.offset, " +", m.data_size(), apply->durable ? " durable" : "", " = ",
+                         status.ToString()));
     }
     StepNode(d.node, MutationApplied{apply->module, apply->apply_id, std::move(status)});
     return;

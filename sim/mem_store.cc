@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "engine/replication/zone_map.h"
 
 namespace duet::sim {
 namespace {
@@ -98,9 +99,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
       RemoveTree(m.path);
       return absl::OkStatus();
     case MutationKind::kRename:
-      if (!live_.contains(m.path)) return absl::NotFoundError("rename source missing: " + m.path);
-      MoveTree(m.path, m.path2);
-      return absl::OkStatus();
+      return ApplyRename(m);
     case MutationKind::kMknod: {
       auto it = live_.find(m.path);
       if (it != live_.end() && it->second.kind == m.node_kind) return absl::OkStatus();
@@ -344,30 +343,69 @@ void MemStore::RemoveTree(const std::string& path) {
   }
 }
 
-void MemStore::MoveTree(const std::string& from, const std::string& to) {
-  if (from == to) return;
-  // Take out `from` and everything under it, with the pages they have not synced.
-  std::vector<std::pair<Tree::node_type, absl::btree_set<uint64_t>>> moved;
+MemStore::TakenTree MemStore::TakeTree(const std::string& path) {
+  TakenTree taken;
   auto take = [&](Tree::iterator it) {
     const auto next = std::next(it);
     absl::btree_set<uint64_t> pages;
     if (auto u = unsynced_.find(it->first); u != unsynced_.end())
       pages = std::move(u->second.pages);
     MarkReplaced(it->first);
-    moved.emplace_back(live_.extract(it), std::move(pages));
+    taken.emplace_back(live_.extract(it), std::move(pages));
     return next;
   };
-  if (auto it = live_.find(from); it != live_.end()) take(it);
-  const std::string dir = from + "/";
+  if (auto it = live_.find(path); it != live_.end()) take(it);
+  const std::string dir = path + "/";
   for (auto it = live_.lower_bound(dir); it != live_.end() && StartsWith(it->first, dir);) {
     it = take(it);
   }
-  RemoveTree(to);
-  for (auto& [node, pages] : moved) {
+  return taken;
+}
+
+void MemStore::PutTree(TakenTree taken, const std::string& from, const std::string& to) {
+  for (auto& [node, pages] : taken) {
     node.key() = to + node.key().substr(from.size());
     MarkReplaced(node.key()).pages = std::move(pages);
     live_.insert(std::move(node));
   }
+}
+
+void MemStore::MoveTree(const std::string& from, const std::string& to) {
+  if (from == to) return;
+  TakenTree moved = TakeTree(from);
+  RemoveTree(to);
+  PutTree(std::move(moved), from, to);
+}
+
+void MemStore::ExchangeTrees(const std::string& a, const std::string& b) {
+  if (a == b) return;
+  TakenTree under_a = TakeTree(a);
+  TakenTree under_b = TakeTree(b);
+  PutTree(std::move(under_a), a, b);
+  PutTree(std::move(under_b), b, a);
+}
+
+absl::Status MemStore::ApplyRename(const Mutation& m) {
+  if (!ValidRenameFlags(m.rename_flags)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EINVAL: rename flags ", m.rename_flags, ": noreplace, exchange or neither"));
+  }
+  if (!live_.contains(m.path)) return absl::NotFoundError("rename source missing: " + m.path);
+  const bool target_exists = live_.contains(m.path2);
+  if ((m.rename_flags & kRenameNoReplace) != 0 && target_exists) {
+    return absl::AlreadyExistsError("EEXIST: rename target exists: " + m.path2);
+  }
+  if (m.is_exchange()) {
+    if (!target_exists) return absl::NotFoundError("exchange target missing: " + m.path2);
+    if (m.path != m.path2 && (PathIsUnder(m.path, m.path2) || PathIsUnder(m.path2, m.path))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("EINVAL: exchange of ", m.path, " with ", m.path2, ": one holds the other"));
+    }
+    ExchangeTrees(m.path, m.path2);
+    return absl::OkStatus();
+  }
+  MoveTree(m.path, m.path2);
+  return absl::OkStatus();
 }
 
 void MemStore::CountAllocated() {

@@ -131,6 +131,15 @@ class MemStore {
   void RemoveTree(const std::string& path);
   // Renames `from` and everything under it to `to`, replacing what was there.
   void MoveTree(const std::string& from, const std::string& to);
+  // Swaps `a` and `b` with everything under them (renameat2's RENAME_EXCHANGE).
+  void ExchangeTrees(const std::string& a, const std::string& b);
+  // kRename with its flags, as renameat2(2) answers them.
+  absl::Status ApplyRename(const Mutation& m);
+  // Takes `path` and everything under it out of the live view, with their unsynced pages.
+  using TakenTree = std::vector<std::pair<Tree::node_type, absl::btree_set<uint64_t>>>;
+  TakenTree TakeTree(const std::string& path);
+  // Puts what TakeTree took from `from` back under `to`.
+  void PutTree(TakenTree taken, const std::string& from, const std::string& to);
   // Recounts allocated_pages_ after the live view was replaced.
   void CountAllocated();
 

@@ -181,6 +181,28 @@ Mutation Workload::NextScratch(Module& mod, uint64_t op_id) {
       const uint64_t to = (i + 1 + rng_.Below(kScratchFiles - 1)) % kScratchFiles;
       m.kind = MutationKind::kRename;
       m.path2 = ScratchPath(to);
+      // renameat2's flags where the kernel lets them through (it checks the names first): a
+      // create-if-absent, an atomic swap of two files or of the two scratch directories.
+      switch (rng_.Below(4)) {
+        case 0:
+          if (!mod.scratch_exists[to]) m.rename_flags = kRenameNoReplace;
+          break;
+        case 1:
+          if (mod.scratch_exists[to]) {
+            m.rename_flags = kRenameExchange;
+            return m;  // both names stay
+          }
+          break;
+        case 2:
+          if (mod.dir_exists[0] && mod.dir_exists[1]) {
+            m = MakeMutation(MutationKind::kRename, ScratchDir(0), ScratchDir(1));
+            m.rename_flags = kRenameExchange;
+            return m;
+          }
+          break;
+        default:
+          break;
+      }
       mod.scratch_exists[i] = false;
       mod.scratch_exists[to] = true;
       break;

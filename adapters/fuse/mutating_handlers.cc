@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -20,23 +21,6 @@
 
 namespace duet {
 namespace {
-
-// What the engine cannot carry yet (another change is adding these kinds). Each is refused
-// here, in one place, with the errno an application expects for an unsupported operation;
-// supporting one means building its Mutation in the handler instead of calling this.
-enum class NotYetReplicated {
-  kRenameFlags,  // RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT
-};
-
-int ErrnoFor(NotYetReplicated what) {
-  switch (what) {
-    case NotYetReplicated::kRenameFlags:
-      return EINVAL;  // what renameat2 answers for flags a file system does not support
-  }
-  return ENOTSUP;
-}
-
-void Refuse(fuse_req_t req, NotYetReplicated what) { fuse_reply_err(req, ErrnoFor(what)); }
 
 // Every mutating handler starts here: EROFS at once when this node may not write.
 bool RefusedReadOnly(fuse_req_t req) {
@@ -347,15 +331,31 @@ void RmDir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   IssueNamed(req, parent, name, MakeMutation(MutationKind::kRmdir, ""), ReplyShape::kStatusOnly);
 }
 
+// renameat2's flags as the engine's (mutation.h RenameFlag); false for RENAME_WHITEOUT (an
+// overlayfs detail no replicated tree needs), unknown bits, and both at once, which
+// renameat2 answers with EINVAL.
+bool EngineRenameFlags(unsigned int flags, uint32_t* out) {
+  *out = 0;
+  if ((flags & RENAME_NOREPLACE) != 0) *out |= kRenameNoReplace;
+  if ((flags & RENAME_EXCHANGE) != 0) *out |= kRenameExchange;
+  return (flags & ~unsigned{RENAME_NOREPLACE | RENAME_EXCHANGE}) == 0 && ValidRenameFlags(*out);
+}
+
 void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
             const char* new_name, unsigned int flags) {
   if (RefusedReadOnly(req)) return;
-  if (flags != 0) return Refuse(req, NotYetReplicated::kRenameFlags);
-  if (int err = RefusedNotEmpty(req, new_parent, new_name); err != 0) {
+  Mutation rename = MakeMutation(MutationKind::kRename, "");
+  if (!EngineRenameFlags(flags, &rename.rename_flags)) {
+    fuse_reply_err(req, EINVAL);
+    return;
+  }
+  // The kernel answered EEXIST (NOREPLACE onto a name) and ENOENT (EXCHANGE with a missing
+  // one) already; an exchange replaces nothing, so a full directory may be either name.
+  if (int err = rename.rename_flags == 0 ? RefusedNotEmpty(req, new_parent, new_name) : 0;
+      err != 0) {
     fuse_reply_err(req, err);
     return;
   }
-  Mutation rename = MakeMutation(MutationKind::kRename, "");
   if (int err = CoreOf(req).ModulePath(InodeOf(req, new_parent), new_name, &rename.path2);
       err != 0) {
     fuse_reply_err(req, err);

@@ -25,9 +25,10 @@
 //    answered when it completes, as a write; collapse-range, insert-range and unshare-range
 //    fail with EOPNOTSUPP before the engine sees them.
 //  - Mutating requests the engine has no kind for yet (xattrs, mknod other than regular files,
-//    rename flags, chown, setting atime) fail with ENOTSUP (EINVAL for rename flags); so does a
-//    change to a file that has no name in the tree any more (open and unlinked). flush is answered
-//    at once: writes are not buffered by the mount.
+//    chown, setting atime) fail with ENOTSUP, as does a change to a file that has no name in
+//    the tree any more (open and unlinked). rename's RENAME_NOREPLACE and RENAME_EXCHANGE
+//    replicate; RENAME_WHITEOUT and unknown flags fail with EINVAL. flush is answered at once:
+//    writes are not buffered by the mount.
 //  - Lifetime: Mount() once; Unmount() (and the destructor) answers every pending request with
 //    EIO, stops the workers, detaches the mount (lazily, so open files do not block it) and
 //    ends the FUSE connection. Complete for an op_id no longer pending returns NotFound.

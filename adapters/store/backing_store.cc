@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -262,8 +263,16 @@ absl::Status BackingStore::Rename(const Mutation& m, bool durable) {
   if (const int err = OpenParent(root_.get(), m.path2, &to); err != 0) {
     return ParentError(err, "rename", both);
   }
-  if (renameat(from.dir.get(), from.name.c_str(), to.dir.get(), to.name.c_str()) != 0) {
-    return ErrnoStatus(errno, "rename", both);
+  if (!ValidRenameFlags(m.rename_flags)) {
+    return ErrnoStatus(EINVAL, absl::StrCat("rename (flags ", m.rename_flags, ")"), both);
+  }
+  // renameat2 decides NOREPLACE (EEXIST) and EXCHANGE (ENOENT if a name is missing) at once,
+  // as the application's call would; a backing file system without them says EINVAL.
+  unsigned int flags = 0;
+  if ((m.rename_flags & kRenameNoReplace) != 0) flags |= RENAME_NOREPLACE;
+  if ((m.rename_flags & kRenameExchange) != 0) flags |= RENAME_EXCHANGE;
+  if (renameat2(from.dir.get(), from.name.c_str(), to.dir.get(), to.name.c_str(), flags) != 0) {
+    return ErrnoStatus(errno, m.is_exchange() ? "rename (exchange)" : "rename", both);
   }
   unsynced_dirs_.Add(to.dir.get(), ParentOf(m.path2));
   unsynced_dirs_.Add(from.dir.get(), ParentOf(m.path));  // once if the same directory

@@ -11,7 +11,10 @@
 // the model has no parent directories, or ignores what POSIX refuses, the real store refuses as the
 // system call does, because on the primary this is the application's own call: a missing parent
 // directory is NotFound, rmdir of a non-empty directory and a rename over a non-empty directory are
-// FailedPrecondition (ENOTEMPTY).
+// FailedPrecondition (ENOTEMPTY). A rename's flags go to renameat2 as they are, on the secondary
+// too (the copies agree, so it fails where the primary did): NOREPLACE onto an existing name is
+// AlreadyExists (EEXIST), an EXCHANGE with a missing name NotFound (ENOENT), unknown or both
+// flags, or a backing file system without them, InvalidArgument (EINVAL).
 //
 // Errors carry the errno as adapters/store/errno_status.h says. A path that is not a plain
 // relative path is InvalidArgument ("refused: ..."); one that passes through a symlink is

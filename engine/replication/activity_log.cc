@@ -104,17 +104,48 @@ void ActivityLog::Rename(const std::string& from, const std::string& to, uint64_
       entries_[ref] = entry;
     }
   }
-  std::vector<std::pair<std::string, uint64_t>> moved;
+  CarryHotNames(MakeMutation(MutationKind::kRename, from, to), lsn, hot_names, records);
+}
+
+void ActivityLog::CarryHotNames(const Mutation& rename, uint64_t lsn,
+                                const absl::btree_set<std::string>& hot_names,
+                                std::vector<ReplicaRecord>& records) {
+  std::vector<std::pair<std::string, uint64_t>> carried;
   for (const auto& [path, last] : names_) {
-    if (!PathIsUnder(path, from)) continue;
-    moved.emplace_back(to + path.substr(from.size()),
-                       last == kUnknownLsn ? kUnknownLsn : std::max(last, lsn));
+    const std::string after = NameAfterRename(rename, path);
+    if (after == path) continue;
+    carried.emplace_back(after, last == kUnknownLsn ? kUnknownLsn : std::max(last, lsn));
   }
-  for (const auto& [path, last] : moved) {
+  for (const auto& [path, last] : carried) {
     auto it = names_.find(path);
     // Already hot there: it keeps whichever doubt lasts longer.
     if (it != names_.end() && (it->second == kUnknownLsn || it->second >= last)) continue;
     TouchName(path, last, hot_names, records);
+  }
+}
+
+void ActivityLog::Blend(const std::string& a, const std::string& b, uint64_t lsn,
+                        const absl::btree_set<std::string>& hot_names,
+                        std::vector<ReplicaRecord>& records) {
+  if (PathIsUnder(a, b) || PathIsUnder(b, a)) return;
+  Mutation exchange = MakeMutation(MutationKind::kRename, a, b);
+  exchange.rename_flags = kRenameExchange;
+  CarryHotNames(exchange, lsn, hot_names, records);
+  std::vector<std::pair<ZoneRef, uint64_t>> copies;
+  for (const ZoneRef& ref : lru_) {
+    if (!PathIsUnder(ref.path, a) && !PathIsUnder(ref.path, b)) continue;
+    copies.emplace_back(ZoneRef{NameAfterRename(exchange, ref.path), ref.zone},
+                        entries_.at(ref).last_lsn);
+  }
+  for (auto& [ref, lsn] : copies) {
+    auto it = entries_.find(ref);
+    if (it == entries_.end()) {
+      lru_.push_back(ref);
+      entries_[ref] = Entry{std::prev(lru_.end()), lsn};
+    } else if (it->second.last_lsn != kUnknownLsn) {
+      // The newer of the two (unknown, from a crash, counts as newest).
+      it->second.last_lsn = lsn == kUnknownLsn ? lsn : std::max(it->second.last_lsn, lsn);
+    }
   }
 }
 
@@ -200,10 +231,14 @@ bool Removes(const Mutation& m, const std::string& name) {
     case MutationKind::kRemoveTree:
       return m.path == name;
     case MutationKind::kRename:
-      return m.path == name && !Related(m.path2, name);
+      return m.rename_flags == 0 && m.path == name && !Related(m.path2, name);
     default:
       return false;
   }
+}
+
+bool PlainRename(const Mutation& m) {
+  return m.kind == MutationKind::kRename && m.rename_flags == 0;
 }
 
 bool Creates(const Mutation& m, const std::string& name) {
@@ -258,11 +293,11 @@ void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
     case MutationKind::kRename: {
       const std::string& a = m.path;
       const std::string& b = m.path2;
-      if (Related(a, b)) break;
+      if (!PlainRename(m) || Related(a, b)) break;
       const size_t last = LastRelated(journal, a);
       if (last == std::string::npos) break;
       Mutation& earlier = journal[last];
-      if (earlier.kind == MutationKind::kRename && earlier.path2 == a) {
+      if (PlainRename(earlier) && earlier.path2 == a) {
         // rename Z->A ... rename A->B
         const std::string z = earlier.path;
         if (Related(z, a) || Related(z, b) || RelatedAfter(journal, last, z)) break;
@@ -277,7 +312,7 @@ void AppendToJournal(std::vector<Mutation>& journal, Mutation m) {
         const size_t earlier_rename = LastRelatedBefore(journal, last, a, b);
         if (earlier_rename == std::string::npos) break;
         const Mutation& r = journal[earlier_rename];
-        if (r.kind != MutationKind::kRename || r.path != a || r.path2 != b) break;
+        if (!PlainRename(r) || r.path != a || r.path2 != b) break;
         const size_t earlier_create = LastRelatedBefore(journal, earlier_rename, a, b);
         if (earlier_create == std::string::npos || !Creates(journal[earlier_create], a) ||
             journal[earlier_create].kind != MutationKind::kCreate) {

@@ -87,6 +87,10 @@ class ActivityLog {
   // peer may still hold something there.
   void Rename(const std::string& from, const std::string& to, uint64_t lsn,
               const absl::btree_set<std::string>& hot_names, std::vector<ReplicaRecord>& records);
+  // As ZoneMap::Blend (a rename with flags): each copied zone keeps its age; hot names under
+  // either name are copied to the other as Rename carries them.
+  void Blend(const std::string& a, const std::string& b, uint64_t lsn,
+             const absl::btree_set<std::string>& hot_names, std::vector<ReplicaRecord>& records);
   void Remove(const std::string& path);
   void Clear();
   // After a resync, zones recovered from a crash are as good as any other (they may cool),
@@ -95,6 +99,10 @@ class ActivityLog {
   size_t size() const { return entries_.size(); }
 
  private:
+  // Makes the name each hot name has after `rename` hot too (a rename's lsn rule above).
+  void CarryHotNames(const Mutation& rename, uint64_t lsn,
+                     const absl::btree_set<std::string>& hot_names,
+                     std::vector<ReplicaRecord>& records);
   struct Entry {
     std::list<ZoneRef>::iterator lru;
     uint64_t last_lsn = 0;
@@ -126,6 +134,11 @@ class ActivityLog {
 //  - create A, rename A->B ... create A, rename A->B: the first pair goes, with RemoveTree A
 //    and RemoveTree B before the second (whatever the copy held, the second pair leaves A
 //    absent and a fresh B).
+// "rename" above is a plain one. A rename with flags is kept as it came and ends every rule
+// that meets it: an exchange A<->B removes nothing ("create A, exchange A<->B" is not
+// "create B", and "rename Z->A, exchange A<->B" moves Z's content to B and B's to A), and a
+// no-replace rename fails on a copy that holds its target, as the original did (on this
+// copy too, in a race the kernel's check missed: the entry is made before the apply).
 // So a name created and removed any number of times costs at most one entry, and a file
 // written under a temporary name and renamed over its final name, again and again, four.
 // Each rule leaves the same tree as the original on ANY copy where the original's renames

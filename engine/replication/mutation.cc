@@ -1,6 +1,7 @@
 #include "engine/replication/mutation.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/replication/zone_map.h"
 
 namespace duet {
 
@@ -73,6 +74,12 @@ std::string FallocateModeName(uint32_t mode) {
     absl::StrAppend(&name, "unknown-0x", absl::Hex(mode));
   }
   return name.empty() ? "allocate" : name;
+}
+
+std::string NameAfterRename(const Mutation& m, const std::string& name) {
+  if (PathIsUnder(name, m.path)) return m.path2 + name.substr(m.path.size());
+  if (m.is_exchange() && PathIsUnder(name, m.path2)) return m.path + name.substr(m.path2.size());
+  return name;
 }
 
 }  // namespace duet

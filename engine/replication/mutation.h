@@ -28,7 +28,7 @@ enum class MutationKind : uint8_t {
   kMkdir,          // path, mode, uid, gid
   kUnlink,         // path
   kRmdir,          // path
-  kRename,         // path -> path2
+  kRename,         // path -> path2, rename_flags (RenameFlag)
   kSymlink,        // path (the link) -> path2 (its target, stored verbatim), uid, gid
   kLink,           // path (existing) -> path2 (new name)
   kSetattr,        // path, attr_mask: the attributes it sets (file_attributes.h)
@@ -80,6 +80,20 @@ inline bool IsDataKind(MutationKind kind) {
   return kind == MutationKind::kWrite || kind == MutationKind::kFallocate;
 }
 
+// A kRename's flags, as renameat2(2) takes them (the adapters map Linux's values). The
+// primary's store honours them (EEXIST, ENOENT go back to the application); the secondary
+// applies with the same flags, so a copy that differs fails there too and asks for the names
+// again. Both together are invalid.
+enum RenameFlag : uint32_t {
+  kRenameNoReplace = 1,  // RENAME_NOREPLACE: fail with EEXIST if path2 exists
+  kRenameExchange = 2,   // RENAME_EXCHANGE: swap path and path2 (both must exist)
+};
+inline constexpr uint32_t kAllRenameFlags = kRenameNoReplace | kRenameExchange;
+// The flags a kRename may carry: known bits, not both.
+inline bool ValidRenameFlags(uint32_t flags) {
+  return (flags & ~kAllRenameFlags) == 0 && flags != kAllRenameFlags;
+}
+
 struct Mutation {
   MutationKind kind = MutationKind::kWrite;
   std::string path;
@@ -103,6 +117,7 @@ struct Mutation {
   PathKind node_kind = PathKind::kAbsent;  // kMknod: kFifo or kSocket
   uint64_t length = 0;                     // kFallocate: bytes of the range at offset
   uint32_t fallocate_mode = 0;             // kFallocate: FallocateFlag bits
+  uint32_t rename_flags = 0;               // kRename: RenameFlag bits
 
   uint64_t data_size() const { return data ? data->size() : 0; }
   // Completes only once durable on both nodes: an fsync, or a sync write.
@@ -110,6 +125,10 @@ struct Mutation {
   bool is_data() const { return IsDataKind(kind); }
   // Changes names in the tree (what the namespace journal records while ALONE).
   bool is_namespace() const { return !is_data() && kind != MutationKind::kFsync; }
+  // A rename that swaps its two names: what was at path is at path2 and the reverse.
+  bool is_exchange() const {
+    return kind == MutationKind::kRename && (rename_flags & kRenameExchange) != 0;
+  }
   // As the namespace journal keeps it: no file data (a resync carries the bytes), but a
   // setxattr's value, which nothing else carries.
   void DropFileData() {
@@ -118,7 +137,7 @@ struct Mutation {
 };
 
 // The names in the tree a mutation changes: its path, and path2 unless that is a symlink's
-// target (a rename's or hard link's path2 is a name).
+// target (a rename's or hard link's path2 is a name; an exchange changes both alike).
 template <class F>
 void ForEachChangedName(MutationKind kind, const std::string& path, const std::string& path2,
                         F&& f) {
@@ -129,6 +148,11 @@ template <class F>
 void ForEachChangedName(const Mutation& m, F&& f) {
   ForEachChangedName(m.kind, m.path, m.path2, f);
 }
+
+// Where `name` (any path) is after the kRename `m`: at or under m.path, moved under m.path2;
+// at or under m.path2 of an exchange, moved under m.path; anything else where it was (a plain
+// rename's replaced m.path2 is gone: the caller knows).
+std::string NameAfterRename(const Mutation& m, const std::string& name);
 
 // A mutation without data: `kind` on `path` (and `path2` where the kind has one).
 inline Mutation MakeMutation(MutationKind kind, std::string path, std::string path2 = {}) {

@@ -421,6 +421,7 @@ Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Muta
   a.mutation = m.kind;
   a.path = m.path;
   a.path2 = m.path2;
+  a.rename_flags = m.rename_flags;
   // A data mutation: the bytes it changes (a fallocate that changes none: its offset's zone,
   // what a failed apply asks for again).
   const std::optional<ChangedBytes> changed = ChangedBytesOf(m);

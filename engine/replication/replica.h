@@ -189,6 +189,7 @@ class Replica {
     // kStream, kLocal, kTracked: what it changed, to have it again if it fails.
     MutationKind mutation = MutationKind::kWrite;
     std::string path = {}, path2 = {};
+    uint32_t rename_flags = 0;
     uint64_t offset = 0, length = 0;
     // Applied with a flush: kLocal, kTracked: an fsync or a sync write; kStream: those, or
     // every write in ack mode durable.
@@ -287,10 +288,10 @@ class Replica {
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
   // Target: asks the source for zones (or, with none, the whole path).
   void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out);
-  // Target: the stream renamed `from` (a file or a directory) to `to` here. What this session
-  // asked for under the old names now sits under the new ones, and the source, which renamed
-  // before sending, reads the old names no more: asks again under the new names.
-  void FollowRename(const std::string& from, const std::string& to, Actions& out);
+  // Target: the stream renamed (or exchanged) names here. What this session asked for under
+  // the old names now sits under the new ones, and the source, which renamed before sending,
+  // reads the old names no more: asks again under the new names.
+  void FollowRename(const Mutation& rename, Actions& out);
   void ApplyBlock(const ResyncBlock& block, Actions& out);
   void OnBlockApplied(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
   void OnResyncDone(const ResyncDone& done, Actions& out);

@@ -153,8 +153,14 @@ void Replica::TrackNamespace(const Mutation& m, uint64_t stream_lsn,
                              std::vector<ReplicaRecord>& records) {
   switch (m.kind) {
     case MutationKind::kRename:
-      records.push_back(record::Renamed{m.path, m.path2});
-      activity_log_.Rename(m.path, m.path2, stream_lsn, durable_.hot_names, records);
+      // With flags it may still fail on the disk (EEXIST, ENOENT in a race the kernel's
+      // check missed): both names keep what either had, whichever way it ends.
+      records.push_back(record::Renamed{m.path, m.path2, m.rename_flags != 0});
+      if (m.rename_flags != 0) {
+        activity_log_.Blend(m.path, m.path2, stream_lsn, durable_.hot_names, records);
+      } else {
+        activity_log_.Rename(m.path, m.path2, stream_lsn, durable_.hot_names, records);
+      }
       break;
     case MutationKind::kUnlink:
     case MutationKind::kRmdir:
@@ -254,6 +260,15 @@ void Replica::OnTrackedApplied(const Applying& a, const absl::Status& status, Ac
   // A write made alone that failed is dirty already; only lost durability matters.
   if (!status.ok() && (a.mutation == MutationKind::kFsync || SyncWriteLostPages(a, status))) {
     OnLocalDurabilityFailed(status, out);
+  }
+  if (!status.ok() && a.mutation != MutationKind::kWrite && a.mutation != MutationKind::kFsync) {
+    // Journalled (and its zones moved) before it failed here, as a no-replace rename whose
+    // target appeared in a race: its names go whole at the resync, as this copy has them.
+    std::vector<ReplicaRecord> records;
+    ForEachChangedName(a.mutation, a.path, a.path2, [&](const std::string& path) {
+      activity_log_.AddRecoveredName(path, durable_.hot_names, records);
+    });
+    Persist(std::move(records), out);
   }
   if (role_ != ReplRole::kPrimary || a.primary_term != primary_terms_) {
     // The node stopped being primary while the write was on its way to the disk (a handover,

@@ -350,23 +350,21 @@ void Replica::FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& r
       removed = m.path;
       break;
     case MutationKind::kRename:
-    case MutationKind::kLink:
       removed = m.path2;  // whatever held the new name is gone
+      break;
+    case MutationKind::kLink:
+      removed = m.path2;
       break;
     default:
       return;
   }
-  const auto under = [](const std::string& path, const std::string& name) {
-    return path == name || (path.size() > name.size() && path.compare(0, name.size(), name) == 0 &&
-                            path[name.size()] == '/');
-  };
   // A name of the file as it is after m: renamed with its directory, or gone ("").
+  // A rename with flags may still fail on the disk: the names under either side go again.
   const auto after = [&](const std::string& name) -> std::string {
-    if (under(name, removed)) return "";
-    if (m.kind == MutationKind::kRename && under(name, m.path)) {
-      return m.path2 + name.substr(m.path.size());
-    }
-    return name;
+    if (!removed.empty() && PathIsUnder(name, removed)) return "";
+    if (m.kind != MutationKind::kRename) return name;
+    if (m.rename_flags != 0 && PathIsUnder(name, m.path)) return "";
+    return NameAfterRename(m, name);
   };
   absl::erase_if(linked_files_, [&](auto& entry) {
     LinkedFile& file = entry.second;

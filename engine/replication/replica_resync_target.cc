@@ -68,13 +68,13 @@ void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, b
   out.push_back(SendReplication{ReplTargetZones{name_, std::move(path), std::move(zones), last}});
 }
 
-void Replica::FollowRename(const std::string& from, const std::string& to, Actions& out) {
+void Replica::FollowRename(const Mutation& rename, Actions& out) {
+  // Every moved request is taken before any is made again: an exchange moves requests both
+  // ways, and a request made under a new name must not move once more.
   std::vector<std::pair<std::string, Requested>> moved;
   for (const auto& [path, r] : requested_) {
-    if (path == from ||
-        (path.size() > from.size() && path.starts_with(from) && path[from.size()] == '/')) {
-      moved.emplace_back(to + path.substr(from.size()), r);
-    }
+    std::string now = NameAfterRename(rename, path);
+    if (now != path) moved.emplace_back(std::move(now), r);
   }
   for (auto& [path, r] : moved) {
     if (!r.zones.empty()) RequestFromSource(path, std::move(r.zones), false, out);

@@ -73,7 +73,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
       if (!m.path2.empty()) live_path_lsn_[m.path2] = w.lsn;
       if (m.kind == MutationKind::kRename) {
         live_rename_lsn_ = w.lsn;
-        FollowRename(m.path, m.path2, out);
+        FollowRename(m, out);
       }
     }
   }
@@ -123,6 +123,7 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
     const bool xattr =
         a.mutation == MutationKind::kSetxattr || a.mutation == MutationKind::kRemovexattr;
     Mutation names = MakeMutation(xattr ? MutationKind::kSetattr : a.mutation, a.path, a.path2);
+    names.rename_flags = a.rename_flags;
     records.push_back(record::Journal{std::move(names)});
     ForEachChangedName(a.mutation, a.path, a.path2,
                        [&](const std::string& path) { whole.push_back(path); });

@@ -43,8 +43,13 @@ void ApplyRecord(ReplicaDurableState& s, const ReplicaRecord& r, uint32_t zone_s
                  [&](const record::SetZoneSize& x) { s.zone_size = x.zone_size; },
                  [&](const record::SetDivergencePreserved& x) { s.preserved_for = x.generation; },
                  [&](const record::Renamed& x) {
-                   s.dirty.Rename(x.from, x.to);
-                   s.hot.Rename(x.from, x.to);
+                   if (x.blend) {
+                     s.dirty.Blend(x.from, x.to);
+                     s.hot.Blend(x.from, x.to);
+                   } else {
+                     s.dirty.Rename(x.from, x.to);
+                     s.hot.Rename(x.from, x.to);
+                   }
                  },
                  [&](const record::Removed& x) {
                    s.dirty.ErasePath(x.path);

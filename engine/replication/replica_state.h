@@ -134,6 +134,9 @@ struct SetDivergencePreserved {
 // The tree changed under the maps: keep dirty and hot zones attached to the right names.
 struct Renamed {
   std::string from, to;
+  // A rename with flags (exchange, no-replace): both names keep what either had
+  // (ZoneMap::Blend), instead of `to` taking `from`'s zones.
+  bool blend = false;
 };
 struct Removed {
   std::string path;

@@ -57,21 +57,42 @@ void ZoneMap::Truncate(const std::string& path, uint64_t size, uint32_t zone_siz
   if (it->second.empty()) files_.erase(it);
 }
 
+std::vector<std::pair<std::string, ZoneSet>> ZoneMap::Extract(const std::string& path) {
+  std::vector<std::pair<std::string, ZoneSet>> taken;
+  if (auto it = files_.find(path); it != files_.end()) {
+    zones_ -= it->second.size();
+    taken.emplace_back("", std::move(it->second));
+    files_.erase(it);
+  }
+  const std::string dir = path + "/";
+  for (auto it = files_.lower_bound(dir);
+       it != files_.end() && it->first.compare(0, dir.size(), dir) == 0;) {
+    zones_ -= it->second.size();
+    taken.emplace_back(it->first.substr(path.size()), std::move(it->second));
+    it = files_.erase(it);
+  }
+  return taken;
+}
+
 void ZoneMap::Rename(const std::string& from, const std::string& to) {
   if (from == to) return;
   ErasePath(to);  // rename replaces the destination
-  std::vector<std::pair<std::string, ZoneSet>> moved;
-  if (auto it = files_.find(from); it != files_.end()) {
-    moved.emplace_back(to, std::move(it->second));
-    files_.erase(it);
+  for (auto& [rest, zones] : Extract(from)) {
+    zones_ += zones.size();
+    files_[to + rest] = std::move(zones);
   }
-  const std::string dir = from + "/";
-  for (auto it = files_.lower_bound(dir);
-       it != files_.end() && it->first.compare(0, dir.size(), dir) == 0;) {
-    moved.emplace_back(to + it->first.substr(from.size()), std::move(it->second));
-    it = files_.erase(it);
+}
+
+void ZoneMap::Blend(const std::string& a, const std::string& b) {
+  if (PathIsUnder(a, b) || PathIsUnder(b, a)) return;
+  absl::btree_map<std::string, ZoneSet> either;  // by the part after the name
+  for (auto& [rest, zones] : Extract(a)) either[rest].Merge(zones);
+  for (auto& [rest, zones] : Extract(b)) either[rest].Merge(zones);
+  for (auto& [rest, zones] : either) {
+    zones_ += 2 * zones.size();
+    files_[a + rest] = zones;
+    files_[b + rest] = std::move(zones);
   }
-  for (auto& [path, zones] : moved) files_[path] = std::move(zones);
 }
 
 void ZoneMap::Merge(const ZoneMap& other) {

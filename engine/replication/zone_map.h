@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/btree_map.h"
 #include "engine/replication/zone_set.h"
@@ -38,6 +39,12 @@ class ZoneMap {
   void Truncate(const std::string& path, uint64_t size, uint32_t zone_size);
   // Moves `from` (a file, or a directory and everything under it) to `to`.
   void Rename(const std::string& from, const std::string& to);
+  // `a` and `b` (each a file, or a directory and everything under it, matched by the part
+  // after the name) each end with the zones either had: a rename with flags (an exchange,
+  // a no-replace rename) is tracked so, since it may still fail on the disk once tracked;
+  // whether it then moved the names or not, their changed zones are covered. Nothing when
+  // one lies under the other (the kernel refuses that rename).
+  void Blend(const std::string& a, const std::string& b);
   void Merge(const ZoneMap& other);
   // The first zone in (path, zone) order for which `pred` is true.
   template <class Pred>
@@ -65,6 +72,10 @@ class ZoneMap {
   uint64_t MemoryBytes() const;
 
  private:
+  // Takes `path` and everything under it out of the map, keyed by the part after `path`
+  // (zones() counts them no more).
+  std::vector<std::pair<std::string, ZoneSet>> Extract(const std::string& path);
+
   absl::btree_map<std::string, ZoneSet> files_;
   uint64_t zones_ = 0;
 };

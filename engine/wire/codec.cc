@@ -256,7 +256,7 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
   const auto mutation =
       fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns,
                          m.uid, m.gid, m.atime_ns, m.attr_mask, xattr_name, m.xattr_flags, xattrs,
-                         m.sync, ToWire(m.node_kind), m.length, m.fallocate_mode);
+                         m.sync, ToWire(m.node_kind), m.length, m.fallocate_mode, m.rename_flags);
   const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
   return {fb::Message::ReplWrite, body.Union()};
 }
@@ -827,6 +827,14 @@ absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view m
     return Invalid("%s with xattr flags %#x: create, replace or neither", subject, flags);
   }
   out.xattr_flags = flags;
+  if (in.rename_flags() != 0 && out.kind != MutationKind::kRename) {
+    return Invalid("%s with rename flags", subject);
+  }
+  if (!ValidRenameFlags(in.rename_flags())) {
+    return Invalid("%s with rename flags %#x: noreplace, exchange or neither", subject,
+                   in.rename_flags());
+  }
+  out.rename_flags = in.rename_flags();
   if (in.sync() && out.kind != MutationKind::kWrite) return Invalid("%s with sync", subject);
   out.sync = in.sync();
   DUET_ASSIGN_OR_RETURN(out.node_kind, FromWire(in.node_kind(), subject));

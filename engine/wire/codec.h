@@ -33,6 +33,10 @@ inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
 // messages were added as new members at the end of the Message union, which leaves every peer
 // and witness frame byte for byte as before: version 1 still (a build without them rejects
 // them as unknown message types, and never gets them: they travel on their own connection).
+// A mutation's rename_flags were added as a field at the end without a bump: a build that
+// predates them would apply an exchange as a rename, so both nodes run a build that has them
+// before an application uses renameat2's flags (a bump would make such a pair's heartbeats
+// fail, each node taking the other for dead).
 inline constexpr uint16_t kWireVersion = 1;
 
 // Heartbeat size. A heartbeat carries a view of every module and travels in one UDP datagram:
@@ -107,9 +111,11 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //  - every path is relative: non-empty, no leading '/', no empty, "." or ".." component, no
 //    NUL byte, at most kMaxPathBytes. Empty only for an fsync (the whole tree) and for the
 //    ReplTargetZones that ends the list (`last`; it then lists no zones);
-//  - a rename or link has a path2 that is such a path; a symlink has a target (its path2, or a
-//    ResyncBlock's link_target) kept verbatim: non-empty, no NUL, at most kMaxPathBytes, but
-//    absolute or ".." allowed; other mutation and path kinds have no path2 or link_target;
+//  - a rename or link has a path2 that is such a path; only a rename has rename flags, and
+//    they are noreplace, exchange or neither (never unknown bits); a symlink has a target (its
+//    path2, or a ResyncBlock's link_target) kept verbatim: non-empty, no NUL, at most
+//    kMaxPathBytes, but absolute or ".." allowed; other mutation and path kinds have no path2 or
+//    link_target;
 //  - only a write (at most kMaxWriteBytes) or setxattr carries data; a write or truncate ends at or
 //    below INT64_MAX (off_t), as does a ResyncBlock's file_size; a ResyncBlock's data is at
 //    most kMaxResyncBlockBytes;

@@ -126,7 +126,7 @@ class Encoder {
             },
             [&](const record::Renamed& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
               return {fb::ReplicaBody::Renamed,
-                      fb::CreateRenamed(b_, Str(x.from), Str(x.to)).Union()};
+                      fb::CreateRenamed(b_, Str(x.from), Str(x.to), x.blend).Union()};
             },
             [&](const record::Removed& x) -> std::pair<fb::ReplicaBody, Offset<void>> {
               return {fb::ReplicaBody::Removed, fb::CreateRemoved(b_, Str(x.path)).Union()};
@@ -196,7 +196,7 @@ class Encoder {
     return fb::CreateJournalMutation(b_, static_cast<uint8_t>(m.kind), path, path2, m.offset,
                                      m.mode, m.mtime_ns, m.uid, m.gid, m.atime_ns, m.attr_mask,
                                      xattr_name, m.xattr_flags, xattrs, m.sync,
-                                     static_cast<uint8_t>(m.node_kind), data);
+                                     static_cast<uint8_t>(m.node_kind), data, m.rename_flags);
   }
 
   FlatBufferBuilder& b_;
@@ -345,6 +345,14 @@ absl::StatusOr<Mutation> DecodeJournalMutation(const fb::JournalMutation* m) {
   out.attr_mask = m->attr_mask();
   out.xattr_flags = m->xattr_flags();
   out.sync = m->sync();
+  out.rename_flags = m->rename_flags();
+  if (out.rename_flags != 0 && out.kind != MutationKind::kRename) {
+    return Invalid("journal %s mutation has rename flags", KindName(out));
+  }
+  if (!ValidRenameFlags(out.rename_flags)) {
+    return Invalid("journal rename mutation has rename flags %#x: noreplace, exchange or neither",
+                   out.rename_flags);
+  }
   DUET_RETURN_IF_ERROR(DecodeJournalAttributes(*m, out));
   DUET_RETURN_IF_ERROR(DecodeJournalXattrs(*m, out));
   return out;
@@ -407,7 +415,7 @@ absl::StatusOr<ReplicaRecord> DecodeEntry(const fb::ReplicaEntry* e) {
       const auto* x = e->body_as_Renamed();
       DUET_ASSIGN_OR_RETURN(std::string from, Path(x->from(), "Renamed record's source"));
       DUET_ASSIGN_OR_RETURN(std::string to, Path(x->to(), "Renamed record's target"));
-      return record::Renamed{std::move(from), std::move(to)};
+      return record::Renamed{std::move(from), std::move(to), x->blend()};
     }
     case fb::ReplicaBody::Removed: {
       DUET_ASSIGN_OR_RETURN(std::string path, Path(e->body_as_Removed()->path(), "Removed record"));

@@ -49,7 +49,8 @@ std::vector<uint8_t> EncodeRecord(const StoredRecord& record);
 // or fsync) whose fields are only those its kind has (mode <= 07777, an attribute mask only
 // on a setattr, an xattr name, flags and value within file_attributes.h's limits only on a
 // setxattr/removexattr, a sorted xattr set only on a replace-xattrs, a FIFO or socket node
-// kind only on a mknod, never the sync flag); generations are present in SetGenerations.
+// kind only on a mknod, rename flags only on a rename and never both or unknown bits, never
+// the sync flag); generations are present in SetGenerations.
 absl::StatusOr<StoredRecord> DecodeRecord(std::span<const uint8_t> bytes);
 
 }  // namespace duet::wire

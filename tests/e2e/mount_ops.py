@@ -191,6 +191,57 @@ def renames(state, d):
     return out
 
 
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
+
+
+def renameat2(old, new, flags):
+    if libc.renameat2(AT_FDCWD, os.fsencode(old), AT_FDCWD, os.fsencode(new), flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), old)
+
+
+def rename_flags(state, d):
+    """renameat2's flags as applications use them: NOREPLACE as an atomic create-if-absent
+    (Maildir delivery), EXCHANGE as an atomic swap (of two files, of a file with a directory,
+    of two trees)."""
+    os.mkdir(d)
+    j = lambda *p: os.path.join(d, *p)  # noqa: E731
+    os.mkdir(j("tmp"))
+    os.mkdir(j("new"))
+    write_new(j("tmp", "msg1"), "first message\n")
+    write_new(j("tmp", "msg2"), "second message\n")
+    out = {"noreplace_free": outcome(lambda: renameat2(j("tmp", "msg1"), j("new", "msg"),
+                                                       RENAME_NOREPLACE))}
+    out["noreplace_taken"] = outcome(lambda: renameat2(j("tmp", "msg2"), j("new", "msg"),
+                                                       RENAME_NOREPLACE))
+    out["delivered"] = read_file(j("new", "msg"))
+    out["left_in_tmp"] = sorted(os.listdir(j("tmp")))
+    write_new(j("config"), "old settings\n")
+    write_new(j("config.next"), "new settings\n")
+    out["exchange_files"] = outcome(lambda: renameat2(j("config.next"), j("config"),
+                                                      RENAME_EXCHANGE))
+    out["config"] = read_file(j("config"))
+    out["config.next"] = read_file(j("config.next"))
+    os.makedirs(j("site", "v2"))
+    write_new(j("site", "v2", "index.html"), "version 2\n")
+    write_new(j("current"), "a plain file\n")
+    out["exchange_file_with_dir"] = outcome(lambda: renameat2(j("site"), j("current"),
+                                                              RENAME_EXCHANGE))
+    out["current_index"] = read_file(j("current", "v2", "index.html"))
+    out["site"] = read_file(j("site"))
+    os.makedirs(j("blue", "app"))
+    os.makedirs(j("green", "app", "lib"))
+    write_new(j("blue", "app", "run"), "blue\n")
+    write_new(j("green", "app", "lib", "run"), "green\n")
+    out["exchange_trees"] = outcome(lambda: renameat2(j("blue"), j("green"), RENAME_EXCHANGE))
+    out["blue_run"] = read_file(j("blue", "app", "lib", "run"))
+    out["exchange_missing"] = outcome(lambda: renameat2(j("config"), j("absent"),
+                                                        RENAME_EXCHANGE))
+    out["both_flags"] = outcome(lambda: renameat2(j("config"), j("config.next"),
+                                                  RENAME_NOREPLACE | RENAME_EXCHANGE))
+    return out
+
+
 def hard_links(state, d):
     os.mkdir(d)
     first, second = os.path.join(d, "first"), os.path.join(d, "second")

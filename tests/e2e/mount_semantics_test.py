@@ -231,6 +231,26 @@ class MountSemanticsTest(PairWithAgents):
         self.assertEqual(len(os.listdir(self.backing("b", "renames", "tree2", "a", "b"))), 20)
         self.assertCopiesEqual("renames")
 
+    def test_renameat2_noreplace_and_exchange_replicate_as_on_ext4(self):
+        r = self.a.call("rename_flags", self.mnt("rename_flags"))
+        # NOREPLACE: onto a free name it renames, onto a taken one EEXIST and nothing moves.
+        self.assertEqual((r["noreplace_free"], r["noreplace_taken"]), ("ok", "EEXIST"))
+        self.assertEqual((r["delivered"], r["left_in_tmp"]), ("first message\n", ["msg2"]))
+        # EXCHANGE: two files, a file with a directory, two trees swap in one call.
+        self.assertEqual((r["exchange_files"], r["config"], r["config.next"]),
+                         ("ok", "new settings\n", "old settings\n"))
+        self.assertEqual((r["exchange_file_with_dir"], r["current_index"], r["site"]),
+                         ("ok", "version 2\n", "a plain file\n"))
+        self.assertEqual((r["exchange_trees"], r["blue_run"]), ("ok", "green\n"))
+        # What renameat2 answers on ext4 for a missing name and for both flags at once.
+        self.assertEqual((r["exchange_missing"], r["both_flags"]), ("ENOENT", "EINVAL"))
+        self.assertEqual(self.read_backing("b", "rename_flags", "current", "v2", "index.html"),
+                         b"version 2\n")
+        self.assertEqual(self.read_backing("b", "rename_flags", "config"), b"new settings\n")
+        self.assertEqual(self.read_backing("b", "rename_flags", "green", "app", "run"),
+                         b"blue\n")
+        self.assertCopiesEqual("rename_flags")
+
     def test_writes_through_one_hard_link_are_seen_through_the_other_on_both_nodes(self):
         r = self.a.call("hard_links", self.mnt("links"))
         expected = "one\ntwo via second\nthree via first\n"

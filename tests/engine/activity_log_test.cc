@@ -340,6 +340,14 @@ TEST_F(ActivityLogTest, RenameMakesTheNewNamesOfHotNamesHotToo) {
   EXPECT_THAT(CoolNames(5), ElementsAre("HotNameRemove f1", "HotNameRemove s6"));
 }
 
+TEST_F(ActivityLogTest, RenameWithFlagsCopiesHotNamesBothWays) {
+  TouchName("a/x", 4);
+  TouchName("b", 5);
+  std::vector<ReplicaRecord> records;
+  log_->Blend("a", "b", /*lsn=*/6, state_.hot_names, records);
+  EXPECT_THAT(Persist(records), ElementsAre("HotNameAdd b/x", "HotNameAdd a"));
+}
+
 TEST_F(ActivityLogTest, RenamedHotNameCoolsNoEarlierThanTheRename) {
   TouchName("a", 2);
   Rename("a", "b", /*lsn=*/9);

@@ -147,6 +147,39 @@ TEST(JournalCompactionTest, AnEntryInBetweenOnARelatedNameStopsCompaction) {
             3u);
 }
 
+Mutation Exchange(std::string a, std::string b) {
+  Mutation m = M(MutationKind::kRename, std::move(a), std::move(b));
+  m.rename_flags = kRenameExchange;
+  return m;
+}
+
+// On a copy holding A, "create A" changes nothing and the exchange swaps that A with B.
+TEST(JournalCompactionTest, CreateThenExchangeIsKeptAsItCame) {
+  EXPECT_THAT(Described(Compacted({M(MutationKind::kCreate, "a"), Exchange("a", "b")})),
+              ElementsAre("create(a,,0,0,0)",
+                          "rename(a,b,0,0,0,owner 0:0,atime 0,mask 0,xattr "
+                          "/0=-,sync 0,node 0,rename 2,set)"));
+}
+
+// rename Z->A then exchange A<->B leaves Z's content at B and B's at A: never "rename Z->B".
+TEST(JournalCompactionTest, AnExchangeEndsTheRenameChainRule) {
+  EXPECT_EQ(Compacted({M(MutationKind::kRename, "z", "a"), Exchange("a", "b")}).size(), 2u);
+  EXPECT_EQ(Compacted({Exchange("z", "a"), M(MutationKind::kRename, "a", "b")}).size(), 2u);
+  // An exchange removes neither name: a RemoveTree after it stays.
+  EXPECT_EQ(Compacted({Exchange("a", "b"), M(MutationKind::kRemoveTree, "a")}).size(), 2u);
+}
+
+// A no-replace rename fails where its target exists: merged into "rename Z->B" it would not.
+TEST(JournalCompactionTest, ANoReplaceRenameIsKeptAsItCame) {
+  Mutation noreplace = M(MutationKind::kRename, "a", "b");
+  noreplace.rename_flags = kRenameNoReplace;
+  const std::vector<Mutation> journal =
+      Compacted({M(MutationKind::kRename, "z", "a"), noreplace, Exchange("c", "d")});
+  ASSERT_EQ(journal.size(), 3u);
+  EXPECT_EQ(journal[1].rename_flags, kRenameNoReplace);
+  EXPECT_EQ(journal[2].rename_flags, kRenameExchange);
+}
+
 // ----- Against a model tree -------------------------------------------------------------
 // Flat names (no directories) and the contract AppendToJournal assumes: a create is made for
 // an absent name, an unlink for a present one. The model applies what a file system would.
@@ -175,6 +208,13 @@ void Apply(Tree& tree, const Mutation& m, int id) {
         it->second.content = it->second.content * 7 + 1;
       break;
     case MutationKind::kRename:
+      if (m.is_exchange()) {
+        // Both names must exist, else the exchange fails and changes nothing.
+        if (tree.contains(m.path) && tree.contains(m.path2)) std::swap(tree[m.path], tree[m.path2]);
+        break;
+      }
+      // A no-replace rename onto an existing name fails and changes nothing.
+      if ((m.rename_flags & kRenameNoReplace) != 0 && tree.contains(m.path2)) break;
       if (auto it = tree.find(m.path); it != tree.end() && m.path != m.path2) {
         const Node node = it->second;
         tree.erase(it);
@@ -198,7 +238,7 @@ RC_GTEST_PROP(JournalCompactionProperty, ReplaysToTheSameTreeAndTouchesEveryName
   static const char* const kNames[] = {"a", "b", "c", "t"};
   const auto initial = *rc::gen::container<std::vector<int>>(4, rc::gen::inRange(0, 3));
   const auto ops = *rc::gen::container<std::vector<std::tuple<int, int, int>>>(
-      rc::gen::tuple(rc::gen::inRange(0, 5), rc::gen::inRange(0, 4), rc::gen::inRange(0, 4)));
+      rc::gen::tuple(rc::gen::inRange(0, 7), rc::gen::inRange(0, 4), rc::gen::inRange(0, 4)));
   Tree start;
   for (size_t i = 0; i < 4; ++i) {
     if (initial[i] != 0) start[kNames[i]] = Node{initial[i], -1 - static_cast<int>(i)};
@@ -219,7 +259,12 @@ RC_GTEST_PROP(JournalCompactionProperty, ReplaysToTheSameTreeAndTouchesEveryName
       m = M(MutationKind::kSymlink, a, "target");
     else if (op == 4 && app.contains(a) && app.at(a).kind == 1)
       m = M(MutationKind::kTruncate, a);
-    else
+    else if (op == 5 && app.contains(a) && app.contains(b))
+      m = Exchange(a, b);
+    else if (op == 6 && app.contains(a) && !app.contains(b)) {
+      m = M(MutationKind::kRename, a, b);
+      m.rename_flags = kRenameNoReplace;
+    } else
       continue;
     Apply(app, m, static_cast<int>(original.size()));
     original.push_back(m);
@@ -240,6 +285,7 @@ RC_GTEST_PROP(JournalCompactionProperty, ReplaysToTheSameTreeAndTouchesEveryName
     bool renames_found_sources = true;
     for (const Mutation& m : original) {
       renames_found_sources &= m.kind != MutationKind::kRename || replay_original.contains(m.path);
+      renames_found_sources &= !m.is_exchange() || replay_original.contains(m.path2);
       Apply(replay_original, m, 0);
     }
     if (!renames_found_sources) continue;

@@ -293,6 +293,38 @@ TEST(RecordCodecTest, JournalRenameWithoutTargetIsRefused) {
               HasSubstr("journal rename's second name has no path"));
 }
 
+TEST(RecordCodecTest, JournalRenameFlagsAndExchangedNamesRoundTrip) {
+  Mutation exchange = MakeMutation(MutationKind::kRename, "a", "d/b");
+  exchange.rename_flags = kRenameExchange;
+  Mutation noreplace = MakeMutation(MutationKind::kRename, "c", "e");
+  noreplace.rename_flags = kRenameNoReplace;
+  const ReplicaBatch batch = {record::Journal{exchange}, record::Journal{noreplace, true},
+                              record::Renamed{"a", "d/b", true}, record::Renamed{"x", "y"}};
+  absl::StatusOr<StoredRecord> decoded = DecodeRecord(EncodeRecord(batch));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const ReplicaBatch& out = std::get<ReplicaBatch>(*decoded);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(std::get<record::Journal>(out[0]).mutation.rename_flags, kRenameExchange);
+  EXPECT_EQ(std::get<record::Journal>(out[1]).mutation.rename_flags, kRenameNoReplace);
+  EXPECT_TRUE(std::get<record::Renamed>(out[2]).blend);
+  EXPECT_FALSE(std::get<record::Renamed>(out[3]).blend);
+}
+
+TEST(RecordCodecTest, JournalRenameFlagsUnknownBothOrOnAnotherKindAreRefused) {
+  const std::pair<int, uint32_t> cases[] = {{6, 3}, {6, 4}, {8, 2}};
+  const char* const errors[] = {"rename flags 0x3: noreplace, exchange or neither",
+                                "rename flags 0x4: noreplace, exchange or neither",
+                                "journal link mutation has rename flags"};
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    flatbuffers::FlatBufferBuilder b;
+    const auto m = records::CreateJournalMutation(
+        b, static_cast<uint8_t>(cases[i].first), b.CreateString("f"), b.CreateString("g"), 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, false, 0, 0, cases[i].second);
+    const auto body = records::CreateJournal(b, m).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)), HasSubstr(errors[i]));
+  }
+}
+
 TEST(RecordCodecTest, SetGenerationsWithoutGenerationsIsRefused) {
   flatbuffers::FlatBufferBuilder b;
   const auto body = records::CreateSetGenerations(b, nullptr).Union();

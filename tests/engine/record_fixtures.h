@@ -70,6 +70,7 @@ inline ReplicaRecord MakeFixtureRecord(int type, int name, int name2, uint64_t a
         m.xattr_flags = static_cast<uint32_t>(b % 3);
         if (b % 4 != 0) m.data = MakePayload(std::string(b % 300, static_cast<char>(a)));
       }
+      if (kind == MutationKind::kRename) m.rename_flags = static_cast<uint32_t>(b % 3);
       if (kind == MutationKind::kReplaceXattrs) {
         for (uint64_t i = 0; i < a % 4; ++i) {
           m.xattrs.push_back(
@@ -91,7 +92,7 @@ inline ReplicaRecord MakeFixtureRecord(int type, int name, int name2, uint64_t a
     case 10:
       return record::SetAloneAcked{};
     case 11:
-      return record::Renamed{p, q};
+      return record::Renamed{p, q, a % 3 == 0};
     case 12:
       return record::Removed{p};
     case 13:
@@ -145,12 +146,12 @@ inline std::string DescribeMutation(const Mutation& m) {
       << m.mode << "," << m.mtime_ns;
   const bool model = m.uid != 0 || m.gid != 0 || m.atime_ns != 0 || m.attr_mask != 0 ||
                      !m.xattr_name.empty() || m.xattr_flags != 0 || m.data_size() != 0 || m.sync ||
-                     m.node_kind != PathKind::kAbsent || !m.xattrs.empty();
+                     m.node_kind != PathKind::kAbsent || !m.xattrs.empty() || m.rename_flags != 0;
   if (model) {
     out << ",owner " << m.uid << ":" << m.gid << ",atime " << m.atime_ns << ",mask " << m.attr_mask
         << ",xattr " << m.xattr_name << "/" << m.xattr_flags << "="
         << (m.data_size() != 0 ? *m.data : std::string("-")) << ",sync " << m.sync << ",node "
-        << static_cast<int>(m.node_kind) << ",set";
+        << static_cast<int>(m.node_kind) << ",rename " << m.rename_flags << ",set";
     for (const Xattr& x : m.xattrs) out << " " << x.name << "=" << x.value;
   }
   out << ")";

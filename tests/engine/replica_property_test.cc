@@ -182,6 +182,10 @@ bool KernelWouldSend(const sim::MemStore::Tree& tree, const Mutation& m) {
     case MutationKind::kSymlink:
       return is_dir(m.path) && !tree.contains(m.path);
     case MutationKind::kRename:
+      // renameat2: NOREPLACE onto a name is EEXIST, EXCHANGE with a missing one ENOENT.
+      if ((m.rename_flags & kRenameNoReplace) != 0 && tree.contains(m.path2)) return false;
+      if (m.is_exchange() && !tree.contains(m.path2)) return false;
+      return tree.contains(m.path) && is_dir(m.path2);
     case MutationKind::kLink:
       return tree.contains(m.path) && is_dir(m.path2);
     default:
@@ -206,9 +210,15 @@ Mutation NamespaceChange(const Step& s) {
       break;
     case 2:
       m = MakeMutation(MutationKind::kRename, "d \u00e9/s", "s");
+      // renameat2's flags: a plain rename, a no-replace one, or an exchange of the two.
+      if (s.size_class == 1) m.rename_flags = kRenameNoReplace;
+      if (s.size_class == 2) m.rename_flags = kRenameExchange;
       break;
     case 3:
       m = MakeMutation(MutationKind::kRename, "s", "d \u00e9/s");
+      // ... or the file exchanged with the directory that holds the other name.
+      if (s.size_class == 3) m = MakeMutation(MutationKind::kRename, "s", "d \u00e9");
+      if (s.size_class >= 2) m.rename_flags = kRenameExchange;
       break;
     case 4:
       // A file never written: MemStore's links are copies (issue 12, item 7), which only

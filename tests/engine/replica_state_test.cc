@@ -191,6 +191,29 @@ TEST(ReplicaStateTest, RenamedMovesDirtyAndHotZonesButNotHotNames) {
   EXPECT_THAT(s.hot_names, ElementsAre("d/f"));
 }
 
+// An exchange or a no-replace rename may still fail on the disk once tracked: each name
+// keeps what either had, which covers what changed whether the names moved or not.
+TEST(ReplicaStateTest, ARenameWithFlagsBlendsTheZonesOfBothNames) {
+  const ReplicaDurableState s = Replay({
+      record::MarkDirty{"d/f", 0, 1},
+      record::HotAdd{"d/g", 5},
+      record::MarkDirty{"e", 7, 7},  // a file exchanged with the directory d
+      record::MarkDirty{"e/f", 1, 2},
+      record::HotAdd{"e", 3},
+      record::MarkDirty{"dx", 2, 2},  // beside d, not under it
+      record::Renamed{"d", "e", /*blend=*/true},
+  });
+  EXPECT_THAT(All(s.dirty), ElementsAre(Pair("d", 7), Pair("d/f", 0), Pair("d/f", 1),
+                                        Pair("d/f", 2), Pair("dx", 2), Pair("e", 7), Pair("e/f", 0),
+                                        Pair("e/f", 1), Pair("e/f", 2)));
+  EXPECT_THAT(All(s.hot), ElementsAre(Pair("d", 3), Pair("d/g", 5), Pair("e", 3), Pair("e/g", 5)));
+  EXPECT_EQ(s.dirty.zones(), 9u);
+  // Names one under the other: the kernel refuses that rename, the maps stay as they were.
+  const ReplicaDurableState t =
+      Replay({record::MarkDirty{"d/f", 0, 0}, record::Renamed{"d", "d/f", true}});
+  EXPECT_THAT(All(t.dirty), ElementsAre(Pair("d/f", 0)));
+}
+
 TEST(ReplicaStateTest, RemovedDropsDirtyAndHotZonesUnderThePath) {
   const ReplicaDurableState s = Replay({
       record::MarkDirty{"d/f", 0, 1},

@@ -200,7 +200,7 @@ std::string Describe(const ReplWrite& m) {
       << " attr_mask=" << mu.attr_mask << " xattr_name=" << mu.xattr_name
       << " xattr_flags=" << mu.xattr_flags << " xattrs=" << Describe(mu.xattrs)
       << " sync=" << mu.sync << " length=" << mu.length << " fallocate_mode=" << mu.fallocate_mode
-      << "}";
+      << " rename_flags=" << mu.rename_flags << "}";
   return out.str();
 }
 
@@ -1406,6 +1406,31 @@ TEST(WireCodecTest, XattrFieldsOnlyWhereTheirKindHasThem) {
   remove_data.data = MakePayload("v");
   EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(remove_data))),
                         "removexattr mutation with 1 bytes of data"));
+}
+
+TEST(WireCodecTest, RenameFlagsRoundTripAndOnlyNoReplaceOrExchange) {
+  for (const uint32_t flags :
+       {uint32_t{0}, uint32_t{kRenameNoReplace}, uint32_t{kRenameExchange}}) {
+    Mutation rename = MutationOfKind(MutationKind::kRename);
+    rename.rename_flags = flags;
+    ExpectReplicationRoundTrip(WriteOf(rename));
+    const auto decoded = DecodeReplication(EncodeReplication(WriteOf(rename)));
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    EXPECT_EQ(std::get<ReplWrite>(*decoded).mutation.rename_flags, flags);
+  }
+  Mutation both = MutationOfKind(MutationKind::kRename);
+  both.rename_flags = kRenameNoReplace | kRenameExchange;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(both))),
+                        "ReplWrite 'db' rename mutation with rename flags 0x3: noreplace, "
+                        "exchange or neither"));
+  Mutation unknown = MutationOfKind(MutationKind::kRename);
+  unknown.rename_flags = 4;  // RENAME_WHITEOUT's value in Linux: never an engine bit
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(unknown))),
+                        "rename mutation with rename flags 0x4"));
+  Mutation link = MutationOfKind(MutationKind::kLink);
+  link.rename_flags = kRenameExchange;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(WriteOf(link))),
+                        "ReplWrite 'db' link mutation with rename flags"));
 }
 
 TEST(WireCodecTest, SyncFlagOnlyOnWrites) {

@@ -1,6 +1,7 @@
 #include "tests/adapters/fuse/applying_sink.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,9 +134,15 @@ absl::Status ApplyingSink::Apply(const Mutation& m) {
     case MutationKind::kRmdir:
       if (rmdir(path.c_str()) != 0) return Errno("rmdir " + path);
       return absl::OkStatus();
-    case MutationKind::kRename:
-      if (rename(path.c_str(), Full(m.path2).c_str()) != 0) return Errno("rename " + path);
+    case MutationKind::kRename: {
+      unsigned int flags = 0;
+      if ((m.rename_flags & kRenameNoReplace) != 0) flags |= RENAME_NOREPLACE;
+      if ((m.rename_flags & kRenameExchange) != 0) flags |= RENAME_EXCHANGE;
+      if (renameat2(AT_FDCWD, path.c_str(), AT_FDCWD, Full(m.path2).c_str(), flags) != 0) {
+        return Errno("rename " + path);
+      }
       return absl::OkStatus();
+    }
     case MutationKind::kSymlink:
       if (symlink(m.path2.c_str(), path.c_str()) != 0) return Errno("symlink " + path);
       return Own(path, m);

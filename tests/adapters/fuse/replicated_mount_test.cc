@@ -341,10 +341,10 @@ TEST_F(MountTest, AnOSyncWriteIsMarkedSyncAndAPlainOneIsNot) {
   EXPECT_TRUE(write.sync);
 }
 
-TEST_F(MountTest, RenameFlagsAreRefusedWithoutReachingTheEngine) {
+TEST_F(MountTest, RenameWhiteoutIsRefusedWithoutReachingTheEngine) {
   ASSERT_EQ(WriteFileAt(M("f"), "", O_CREAT), 0);
   const size_t before = sink_->Received().size();
-  EXPECT_EQ(renameat2(AT_FDCWD, M("f").c_str(), AT_FDCWD, M("g").c_str(), RENAME_NOREPLACE), -1);
+  EXPECT_EQ(renameat2(AT_FDCWD, M("f").c_str(), AT_FDCWD, M("g").c_str(), RENAME_WHITEOUT), -1);
   EXPECT_EQ(errno, EINVAL);
   EXPECT_EQ(sink_->Received().size(), before);
 }
