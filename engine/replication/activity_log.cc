@@ -137,14 +137,14 @@ void ActivityLog::Blend(const std::string& a, const std::string& b, uint64_t lsn
     copies.emplace_back(ZoneRef{NameAfterRename(exchange, ref.path), ref.zone},
                         entries_.at(ref).last_lsn);
   }
-  for (auto& [ref, lsn] : copies) {
+  for (auto& [ref, last] : copies) {
     auto it = entries_.find(ref);
     if (it == entries_.end()) {
       lru_.push_back(ref);
-      entries_[ref] = Entry{std::prev(lru_.end()), lsn};
+      entries_[ref] = Entry{std::prev(lru_.end()), last};
     } else if (it->second.last_lsn != kUnknownLsn) {
       // The newer of the two (unknown, from a crash, counts as newest).
-      it->second.last_lsn = lsn == kUnknownLsn ? lsn : std::max(it->second.last_lsn, lsn);
+      it->second.last_lsn = last == kUnknownLsn ? last : std::max(it->second.last_lsn, last);
     }
   }
 }
