@@ -519,42 +519,48 @@ TEST_F(NodeTest, OwnerThatAcknowledgedWritesAloneKeepsTheModuleFromAPeerLackingT
 // the simulator (seed 13155752588145720607): a's copy was made the target of the serving b, and a's
 // acknowledged writes were overwritten. The default policy keeps a's copy whoever serves at that
 // instant: a waits for b to stop.
-// The order this pins (the handshake decides while b still serves) depends on the run: cluster
-// seed 3 has it since the workload also fallocates its VM image (28 before, 18 before a
-// step-down waited for the peer's flush); in most other seeds
-// b yields to a's heartbeat first (seeds 1..30 all end with a's copy kept). The rule itself is
-// pinned from inputs by
+// The order this pins (the handshake decides while b still serves) depends on the run: in
+// most cluster seeds b yields to a's heartbeat first, and which seeds take this path moves
+// whenever the workload's draws change. So the test runs seeds in turn, checks the outcome
+// of each (a's copy kept, nothing acknowledged lost, the copies equal) and stops at the first
+// that took the path; it fails if none of them did. The rule itself is pinned from inputs by
 // ReplicaSessionTest.SplitBrainKeepsTheDefaultPrimarysCopyEvenIfThePeerServes.
 TEST_F(NodeTest, SplitBrainKeepsTheDefaultPrimarysCopyWhileThePeerStillServes) {
-  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 3, /*replication=*/true);
-  cluster_->Start();
-  cluster_->RunFor(absl::Seconds(5));
-  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
-  cluster_->SetPartitioned(true);
-  RunUntil([&] { return cluster_->Writable(kB, 0); }, absl::Seconds(10));
-  ASSERT_TRUE(cluster_->Writable(kA, 0) && cluster_->Writable(kB, 0)) << Log();
-  cluster_->RunFor(absl::Seconds(2));  // both acknowledge writes alone
-  // a's daemon restarts as the network heals: b serves when the pair meets again.
-  cluster_->CrashNode(kA, /*lose_unsynced=*/false);
-  cluster_->HealNetwork();
-  cluster_->RestartNode(kA);
-  RunUntil(
-      [&] {
-        return State(kA, 0) == ModuleState::kPrim && State(kB, 0) == ModuleState::kSecond &&
-               cluster_->Status(kB, 0).data == DataState::kUpToDate;
-      },
-      absl::Seconds(30));
-  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
-  EXPECT_EQ(State(kB, 0), ModuleState::kSecond) << Log();
-  EXPECT_NE(Log().find("a m0: replication waits: this copy survives"), std::string::npos) << Log();
-  cluster_->set_workload_running(false);
-  RunUntil([&] { return cluster_->workload().outstanding() == 0; }, absl::Seconds(10));
-  cluster_->RunFor(absl::Seconds(3));
-  for (const Workload::Loss& loss : cluster_->workload().Verify(0, cluster_->store(kA, 0).live())) {
-    ADD_FAILURE() << loss.detail;
+  bool path_taken = false;
+  for (uint64_t seed = 1; seed <= 60 && !path_taken; ++seed) {
+    SCOPED_TRACE(testing::Message() << "cluster seed " << seed);
+    cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), seed, /*replication=*/true);
+    cluster_->Start();
+    cluster_->RunFor(absl::Seconds(5));
+    ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+    cluster_->SetPartitioned(true);
+    RunUntil([&] { return cluster_->Writable(kB, 0); }, absl::Seconds(10));
+    ASSERT_TRUE(cluster_->Writable(kA, 0) && cluster_->Writable(kB, 0)) << Log();
+    cluster_->RunFor(absl::Seconds(2));  // both acknowledge writes alone
+    // a's daemon restarts as the network heals: b may still serve when the pair meets again.
+    cluster_->CrashNode(kA, /*lose_unsynced=*/false);
+    cluster_->HealNetwork();
+    cluster_->RestartNode(kA);
+    RunUntil(
+        [&] {
+          return State(kA, 0) == ModuleState::kPrim && State(kB, 0) == ModuleState::kSecond &&
+                 cluster_->Status(kB, 0).data == DataState::kUpToDate;
+        },
+        absl::Seconds(30));
+    EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+    EXPECT_EQ(State(kB, 0), ModuleState::kSecond) << Log();
+    path_taken = Log().find("a m0: replication waits: this copy survives") != std::string::npos;
+    cluster_->set_workload_running(false);
+    RunUntil([&] { return cluster_->workload().outstanding() == 0; }, absl::Seconds(10));
+    cluster_->RunFor(absl::Seconds(3));
+    for (const Workload::Loss& loss :
+         cluster_->workload().Verify(0, cluster_->store(kA, 0).live())) {
+      ADD_FAILURE() << loss.detail;
+    }
+    EXPECT_EQ(cluster_->store(kA, 0).live(), cluster_->store(kB, 0).live());
+    ExpectNoViolations();
   }
-  EXPECT_EQ(cluster_->store(kA, 0).live(), cluster_->store(kB, 0).live());
-  ExpectNoViolations();
+  EXPECT_TRUE(path_taken) << "no seed of 1..60 had the handshake decide while b still served";
 }
 
 }  // namespace
