@@ -38,6 +38,7 @@ void LeaseClient::OnReply(const LeaseReply& reply) {
   auto it = std::find_if(sent_.begin(), sent_.end(),
                          [&](const Sent& s) { return s.id == reply.request_id && s.id != 0; });
   if (it == sent_.end()) return;
+  last_mark_ = WitnessMark{reply.witness_run, reply.peer_grants};
   if (it->release) {
     // Answered only once the witness's record is cleared (it persists before replying), or
     // it named no stale record. Unless we said "outdated" again since.
@@ -51,6 +52,7 @@ void LeaseClient::OnReply(const LeaseReply& reply) {
   }
   refused_by_.reset();
   refused_as_outdated_ = false;
+  grant_mark_ = last_mark_;
   if (!it->peer_outdated && !last_sent_outdated_) release_pending_ = false;  // cleared on grant
   // Only a grant of a request that carried the outdate (the latest news) records it.
   if (it->peer_outdated && last_sent_outdated_) outdate_recorded_ = reply.outdate_recorded;
@@ -66,6 +68,7 @@ void LeaseClient::Drop() {
   refused_as_outdated_ = false;
   last_sent_outdated_ = false;
   sent_ = {};
+  grant_mark_ = {};
 }
 
 }  // namespace duet

@@ -14,6 +14,14 @@
 
 namespace duet {
 
+// Where the witness stood when it answered: its run and the grants it had made to our peer
+// (LeaseReply). Run 0: no reply carried one.
+struct WitnessMark {
+  uint64_t run = 0;
+  uint64_t peer_grants = 0;
+  friend bool operator==(const WitnessMark&, const WitnessMark&) = default;
+};
+
 class LeaseClient {
  public:
   LeaseClient(absl::Duration renew_interval, absl::Duration drift_margin)
@@ -45,6 +53,14 @@ class LeaseClient {
   bool outdate_recorded() const { return outdate_recorded_; }
   // The witness's last refusal says our copy is the outdated one.
   bool refused_as_outdated() const { return refused_as_outdated_; }
+  // The mark of the last reply heard.
+  WitnessMark last_mark() const { return last_mark_; }
+  // The last grant came from the same run of the witness as `mark`, with our peer granted
+  // nothing since: it held no lease in between, so it never took the module over.
+  bool PeerGrantedNothingSince(const WitnessMark& mark) const {
+    return mark.run != 0 && grant_mark_.run == mark.run &&
+           grant_mark_.peer_grants == mark.peer_grants;
+  }
   // Forget the lease (we stopped needing it); renewal requests stop until asked again.
   void Drop();
 
@@ -70,6 +86,8 @@ class LeaseClient {
   absl::Time next_release_at_ = absl::InfinitePast();
   // The last few requests: a late reply to any of them is still a valid grant from its send.
   std::array<Sent, 4> sent_{};
+  WitnessMark last_mark_;
+  WitnessMark grant_mark_;  // of the last grant
   size_t next_slot_ = 0;
 };
 

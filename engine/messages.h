@@ -87,6 +87,12 @@ struct LeaseReply {
   // this set: the requester is the outdated one (the peer wrote without it).
   bool outdate_recorded = false;
   std::string cluster;  // the request's: a node ignores a reply for another cluster
+  // Which run of the witness answered (it changes at each witness start; 0 from an older
+  // build), and how many grants of this module (new leases and renewals) that run has made
+  // to the requester's peer. An owner fenced after a reply marked (R, k) that is then granted
+  // with (R, k) knows its peer was granted nothing in between, so never took over.
+  uint64_t witness_run = 0;
+  uint64_t peer_grants = 0;
   friend bool operator==(const LeaseReply&, const LeaseReply&) = default;
 };
 

@@ -118,7 +118,10 @@ class Node {
     bool handoff_by_admin = false;       // ... because an admin asked (the peer keeps it: pinned)
     bool leaving_for_peer_copy = false;  // ... because the peer's copy survived (logged once)
     bool forced = false;                 // admin forced promotion despite the data state
-    bool admin_claim = false;            // admin asked to take over a lost peer's module (prim)
+    bool awaiting_authority = false;     // the owner's decision: it waits for a lease to serve
+    // Fenced for want of authority, at this mark of the witness: see FencedCopyPossiblyCurrent.
+    std::optional<WitnessMark> authority_fence;
+    bool admin_claim = false;  // admin asked to take over a lost peer's module (prim)
     std::optional<ModuleView> peer_view;
     ModuleState shown = ModuleState::kWait;
     std::string reason;
@@ -161,6 +164,9 @@ class Node {
   // Stops this node writing the module at once (writes frozen, VIP released, unacknowledged
   // mutations failed); the application is stopped by the next plan.
   void FenceNow(ModuleIndex m, const std::string& why);
+  // Whether this owner's copy, fenced for want of authority, may still be current (it waits
+  // for authority to tell); confirms or gives it up once authority returns.
+  bool FencedCopyPossiblyCurrent(absl::Time now, ModuleIndex m, Module& mod);
   void AnnounceVipsAgain(ModuleIndex m, absl::string_view why);
   void RequestLeaseIfDue(absl::Time now, Module& mod);
   // Clears a stale record naming the peer outdated at the witness (LeaseRequest::release).

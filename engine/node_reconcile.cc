@@ -80,8 +80,10 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
     if (mod.runner.role() == AppRole::kPrimary) RequestLeaseIfDue(now, mod);
     if (mod.authority.MustFence(now, mod.runner.writable())) {
       FenceNow(m, "neither the peer's acknowledgement nor the witness lease is current");
+      mod.authority_fence = mod.authority.lease().last_mark();
     }
   }
+  const bool fenced_possibly_current = FencedCopyPossiblyCurrent(now, m, mod);
   const OwnerDecision d =
       DecideAsOwner({.role = mod.runner.role(),
                      .busy = mod.runner.Busy(),
@@ -102,7 +104,9 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
                      .handshake_pending = mod.replica.handshake_pending(),
                      .leaving_for_peer_copy = mod.leaving_for_peer_copy,
                      .witness = mod.authority.required(),
-                     .has_authority = mod.authority.Has(now)});
+                     .has_authority = mod.authority.Has(now),
+                     .fenced_possibly_current = fenced_possibly_current});
+  mod.awaiting_authority = d.awaiting_authority;
   if (d.begin_failback) {
     Log(m, "failback: the default primary is an up-to-date secondary again");
     mod.handoff = true;
@@ -163,6 +167,7 @@ void Node::Claim(absl::Time now, Module& mod, ModuleIndex m, const char* why) {
                                         .began = peer_loss_seen ? peer_lost_at_ : now,
                                         .completed = now};
   mod.token = Claimed(mod.token, self_, /*pinned=*/mod.admin_claim);
+  mod.authority_fence.reset();
   mod.handoff = false;
   mod.admin_claim = false;
   mod.failed = false;
@@ -175,6 +180,7 @@ void Node::Claim(absl::Time now, Module& mod, ModuleIndex m, const char* why) {
 
 void Node::PassToPeer(Module& mod, ModuleIndex m) {
   mod.failover_pending.reset();
+  mod.authority_fence.reset();
   mod.token = HandedTo(mod.token, Peer(self_), /*pinned=*/mod.handoff_by_admin);
   mod.handoff_by_admin = false;
   mod.handoff = false;
@@ -194,6 +200,39 @@ void Node::FenceNow(ModuleIndex m, const std::string& why) {
   mod.runner.Fence(out_);
   mod.replica.Fence(out_);
   MarkDirty(m);
+}
+
+bool Node::FencedCopyPossiblyCurrent(absl::Time now, ModuleIndex m, Module& mod) {
+  if (!mod.authority_fence) return false;
+  // Not stepped down yet (or serving again): the copy is still the writer's reference.
+  if (mod.replica.role() == ReplRole::kPrimary) return false;
+  // A handshake (or a disk fault, or an outdate) has decided this copy since.
+  if (!mod.replica.fenced_copy()) {
+    mod.authority_fence.reset();
+    return false;
+  }
+  // The peer takes the module over only with a new term, and with a witness only once
+  // granted the lease. So its acknowledgement of this node as owner at our term, or a grant
+  // to us from the same witness run that has granted the peer nothing since the fence, proves
+  // the peer never wrote as primary: the copy lacks nothing.
+  std::string why;
+  if (mod.authority.AcknowledgedAt(now)) {
+    why = absl::StrCat("the peer acknowledges this node as owner at term ", mod.token.term);
+  } else if (!mod.authority.lease().Valid(now)) {
+    return true;  // waits for authority
+  } else if (mod.authority.lease().PeerGrantedNothingSince(*mod.authority_fence)) {
+    why = "the witness granted this node the lease and its peer nothing since the fence";
+  } else {
+    mod.authority_fence.reset();
+    Log(m,
+        "fenced: the witness may have granted the peer the lease since (another run of the "
+        "witness, or a grant to it); this copy stays outdated until resynced");
+    return false;
+  }
+  mod.authority_fence.reset();
+  mod.replica.ConfirmFencedCopyCurrent(why, out_);
+  mod.data = data_source_.Verdict(m, mod.replica);
+  return false;
 }
 
 void Node::RequestLeaseIfDue(absl::Time now, Module& mod) {
@@ -255,7 +294,8 @@ void Node::UpdateDeadline(absl::Time now, ModuleIndex m) {
   const bool owner = mod.token.owner == self_;
   absl::Time next = mod.authority.NextDeadline(
       /*writing_as_owner=*/owner && mod.runner.writable(),
-      WantsLease(owner, mod.runner.role() == AppRole::kPrimary, liveness_.Alive(now)));
+      WantsLease(owner, mod.runner.role() == AppRole::kPrimary, owner && mod.awaiting_authority,
+                 liveness_.Alive(now)));
   next = std::min(next, mod.replica.NextDeadline());
   deadlines_.Set(m, next > now ? next : absl::InfiniteFuture());
 }

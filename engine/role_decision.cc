@@ -29,7 +29,7 @@ OwnerDecision DecideAsOwner(const OwnerFacts& f) {
   // The handshake chose the peer's copy (a split brain's policy, or writes it acknowledged
   // alone): the module goes where its data survives, unless the admin placed it here.
   const bool copy_lost = f.peer_copy_survives && !f.pinned;
-  const bool data_ok = DataAllowsPrimary(f.data, f.forced);
+  const bool data_ok = DataAllowsPrimary(f.data, f.forced) || f.fenced_possibly_current;
   // At a start, the peer's handshake can end (and its heartbeat say "up to date") a moment
   // before ours does: an owner whose copy is merely undecided waits for its own verdict
   // rather than move the module to the peer and back by failback.

@@ -63,6 +63,10 @@ struct OwnerFacts {
   bool leaving_for_peer_copy = false;
   bool witness = false;
   bool has_authority = true;
+  // This copy stepped down fenced for want of authority: it is current unless the peer took
+  // over meanwhile, which the returning authority tells (engine/node.h). It waits for that
+  // rather than hand the module to a peer it may not reach.
+  bool fenced_possibly_current = false;
 };
 
 struct OwnerDecision {

@@ -1,5 +1,7 @@
 #include "engine/witness.h"
 
+#include <algorithm>
+
 namespace duet {
 
 void ApplyOutdateRecord(WitnessDurableState& state, const OutdateRecord& record) {
@@ -10,14 +12,24 @@ void ApplyOutdateRecord(WitnessDurableState& state, const OutdateRecord& record)
   }
 }
 
+Witness::Witness(absl::Duration lease, absl::Time started_at, WitnessDurableState outdated)
+    : lease_(lease),
+      grants_from_(started_at + lease),
+      // Distinct for each start of the witness (its clock moves on); never 0, which a reply
+      // from an older build reads as.
+      run_(std::max<uint64_t>(1, static_cast<uint64_t>(absl::ToUnixNanos(started_at)))),
+      outdated_(std::move(outdated)) {}
+
 WitnessAnswer Witness::Handle(absl::Time now, const LeaseRequest& request) {
   WitnessAnswer answer;
   LeaseReply& reply = answer.reply;
   reply.module = request.module;
   reply.cluster = request.cluster;
   reply.request_id = request.request_id;
+  reply.witness_run = run_;
   const WitnessKey key{request.cluster, request.module};
   auto it = leases_.find(key);
+  if (it != leases_.end()) reply.peer_grants = it->second.grants_to[1 - request.from];
   const bool held_by_other =
       it != leases_.end() && it->second.holder != request.from && now < it->second.expires;
   // Every change of the outdate record goes into the answer, to be persisted.
@@ -50,7 +62,10 @@ WitnessAnswer Witness::Handle(absl::Time now, const LeaseRequest& request) {
     }
     return answer;
   }
-  leases_[key] = Lease{request.from, now + lease_};
+  Lease& lease = leases_[key];
+  lease.holder = request.from;
+  lease.expires = now + lease_;
+  ++lease.grants_to[request.from];
   set_outdated(request.peer_outdated ? std::optional<NodeIndex>(1 - request.from) : std::nullopt);
   reply.granted = true;
   reply.holder = request.from;

@@ -10,9 +10,14 @@
 // take the lease once the blackout ends. A node that no longer wants the lease and whose peer
 // lacks nothing it acknowledged alone says so (LeaseRequest::release): the record is cleared
 // even when that node stopped being the owner before its next renewal would have cleared it.
+// Every reply names the witness's run (its start time) and how many grants of the module that
+// run has made to the requester's peer: an owner that fenced, then is granted the lease with
+// the peer granted nothing since, knows the peer never took over (LeaseReply::peer_grants).
 #ifndef DUET_ENGINE_WITNESS_H_
 #define DUET_ENGINE_WITNESS_H_
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -52,8 +57,7 @@ struct WitnessAnswer {
 
 class Witness {
  public:
-  Witness(absl::Duration lease, absl::Time started_at, WitnessDurableState outdated = {})
-      : lease_(lease), grants_from_(started_at + lease), outdated_(std::move(outdated)) {}
+  Witness(absl::Duration lease, absl::Time started_at, WitnessDurableState outdated = {});
 
   // Answers one request.
   WitnessAnswer Handle(absl::Time now, const LeaseRequest& request);
@@ -65,10 +69,12 @@ class Witness {
   struct Lease {
     NodeIndex holder = 0;
     absl::Time expires;
+    std::array<uint64_t, 2> grants_to{};  // grants this run made, per node (renewals too)
   };
 
   absl::Duration lease_;
   absl::Time grants_from_;
+  uint64_t run_;  // LeaseReply::witness_run
   absl::flat_hash_map<WitnessKey, Lease> leases_;
   WitnessDurableState outdated_;
 };

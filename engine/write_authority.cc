@@ -15,8 +15,8 @@ absl::Time PeerAckUntil(absl::Time now, int64_t echo_sent_at_ns, absl::Duration 
   return echo <= now ? echo + heartbeat_timeout - drift_margin : absl::InfinitePast();
 }
 
-bool WantsLease(bool owner, bool primary, bool peer_alive) {
-  return (owner && primary) || (!owner && !peer_alive);
+bool WantsLease(bool owner, bool primary, bool awaiting_authority, bool peer_alive) {
+  return (owner && (primary || awaiting_authority)) || (!owner && !peer_alive);
 }
 
 WriteAuthority::WriteAuthority(const std::optional<WitnessConfig>& witness)

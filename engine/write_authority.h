@@ -28,8 +28,10 @@ absl::Time PeerAckUntil(absl::Time now, int64_t echo_sent_at_ns, absl::Duration 
                         absl::Duration drift_margin);
 
 // Whether the node keeps a module's lease fresh: as its primary owner (to outlive a
-// partition), or as a non-owner whose peer is lost (to take over).
-bool WantsLease(bool owner, bool primary, bool peer_alive);
+// partition), as an owner that waits for authority to serve (a fenced owner whose copy is
+// still current serves again once granted), or as a non-owner whose peer is lost (to take
+// over).
+bool WantsLease(bool owner, bool primary, bool awaiting_authority, bool peer_alive);
 
 class WriteAuthority {
  public:
@@ -39,6 +41,8 @@ class WriteAuthority {
   bool required() const { return required_; }
   // Whether this node may write now (always, without a witness).
   bool Has(absl::Time now) const;
+  // Whether the peer's acknowledgement (not the lease) gives it.
+  bool AcknowledgedAt(absl::Time now) const { return required_ && now < peer_ack_until_; }
   // A writer without authority must fence now.
   bool MustFence(absl::Time now, bool writable) const { return writable && !Has(now); }
   // The peer acknowledged us as owner until `until`. Returns whether a fencing deadline moved

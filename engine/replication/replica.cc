@@ -51,13 +51,14 @@ Replica::Replica(ModuleIndex module, std::string name, ReplicaOptions options,
 // --- Role and connection ---------------------------------------------------------------------
 
 void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
-  if (role == ReplRole::kPrimary) fenced_ = false;
+  if (role == ReplRole::kPrimary) fenced_ = fenced_copy_ = false;
   if (role == role_) return;
   assert(role == ReplRole::kPrimary || drained());
   if (role_ == ReplRole::kPrimary) {
     // The writer's copy was the reference; a fenced one may have missed the new writer's,
     // and one whose flush failed may lose zones at its next restart.
     data_state_ = fenced_ || durable_.disk_failed ? DataState::kOutdated : DataState::kUpToDate;
+    fenced_copy_ = fenced_ && !durable_.disk_failed;
     // Writes made alone still waiting for the peer's outdate were never acknowledged: the
     // peer may take over without them (and a resync may discard them here). They fail now;
     // an outdate heard in a later role must not acknowledge them.
@@ -142,6 +143,7 @@ void Replica::MarkOutdated(Actions& out) {
   if (link_ == Link::kAttached && !target_active_) return;
   Persist({record::SetOutdated{true}}, out);
   data_state_ = DataState::kOutdated;
+  fenced_copy_ = false;
   Log(out, "the primary writes without this node: this copy is outdated until resynced");
 }
 
@@ -170,8 +172,17 @@ void Replica::Fence(Actions& out) {
   CompleteInOrder(out);
 }
 
+void Replica::ConfirmFencedCopyCurrent(const std::string& why, Actions& out) {
+  if (!fenced_copy_ || role_ != ReplRole::kSecondary) return;
+  if (durable_.disk_failed || durable_.inconsistent || durable_.outdated) return;
+  fenced_copy_ = false;
+  data_state_ = DataState::kUpToDate;
+  Log(out, "this copy, fenced, is up to date after all: " + why);
+}
+
 void Replica::OnConnected(absl::Time now, Actions& out) {
   connected_ = true;
+  fenced_copy_ = false;  // the handshake decides
   (void)now;
   SendHello(out);
 }

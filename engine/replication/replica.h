@@ -110,6 +110,12 @@ class Replica {
   // This node stopped being the writer (fenced, or the peer took over): every mutation the
   // peer has not acknowledged fails instead of completing, since the peer may never have it.
   void Fence(Actions& out);
+  // This copy stepped down fenced (so outdated: the peer may have taken over and written
+  // since), and nothing has decided it since (no connection, disk fault or outdate).
+  bool fenced_copy() const { return fenced_copy_; }
+  // The node learned that the peer never took over (engine/node.h): such a copy is up to
+  // date after all. `why` is logged.
+  void ConfirmFencedCopyCurrent(const std::string& why, Actions& out);
 
   // Inputs routed by Node.
   void OnLocalMutation(absl::Time now, uint64_t op_id, Mutation mutation, Actions& out);
@@ -335,6 +341,7 @@ class Replica {
   uint64_t stream_failures_ = 0;     // failed stream applies this session
   std::string last_stream_failure_;  // see stream_failure()
   bool fenced_ = false;
+  bool fenced_copy_ = false;    // see fenced_copy()
   bool peer_outdated_ = false;  // writes made alone may complete
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;

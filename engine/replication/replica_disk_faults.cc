@@ -85,6 +85,7 @@ void Replica::OnDurabilityFailedHere(absl::Time now, const absl::Status& status,
   if (!durable_.inconsistent) records.push_back(record::SetInconsistent{true, true});
   Persist(std::move(records), out);
   data_state_ = target_active_ ? DataState::kSyncing : DataState::kOutdated;
+  fenced_copy_ = false;
   flush_in_flight_ = false;
   flush_failed_session_ = session_;
   RestartSessionLater(now);

@@ -129,7 +129,8 @@ Body BuildBody(FlatBufferBuilder& builder, const LeaseReply& reply) {
   const auto cluster = builder.CreateString(reply.cluster);
   const auto body =
       fb::CreateLeaseReply(builder, name, reply.request_id, reply.granted, reply.duration_ns,
-                           reply.holder, reply.outdate_recorded, cluster);
+                           reply.holder, reply.outdate_recorded, cluster, reply.witness_run,
+                           reply.peer_grants);
   return {fb::Message::LeaseReply, body.Union()};
 }
 
@@ -526,6 +527,8 @@ absl::StatusOr<LeaseReply> ReadLeaseReply(const fb::LeaseReply& in) {
   out.holder = in.holder();
   out.outdate_recorded = in.outdate_recorded();
   DUET_ASSIGN_OR_RETURN(out.cluster, ReadClusterName(in.cluster(), "LeaseReply"));
+  out.witness_run = in.witness_run();
+  out.peer_grants = in.peer_grants();
   return out;
 }
 

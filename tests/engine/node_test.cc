@@ -446,6 +446,60 @@ TEST_F(NodeTest, PeerLostRightAfterAWitnessRestartWaitsWithTheWitnessGraceAsReas
   ExpectNoViolations();
 }
 
+// A partition inside the witness's start blackout that also cuts a from the witness: b's
+// owner fences its module (no acknowledgement, no lease yet: right), but its copy is as
+// current as ever, so once the blackout ends the witness grants b the lease and b serves
+// both modules alone. (netns known failure 1 until this held.)
+TEST_F(NodeTest, PartitionInTheWitnessBlackoutServesFromTheSideThatReachesTheWitness) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({.witness = true}), 1234,
+                                          /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kB, 1), ModuleState::kPrim) << Log();
+  cluster_->CrashWitness();
+  cluster_->RestartWitness();
+  cluster_->SetPartitioned(true);
+  cluster_->witness_link(kA).up = false;
+  RunUntil(
+      [&] { return State(kB, 0) == ModuleState::kAlone && State(kB, 1) == ModuleState::kAlone; },
+      absl::Seconds(30));
+  EXPECT_EQ(State(kB, 1), ModuleState::kAlone) << Log();
+  EXPECT_EQ(State(kB, 0), ModuleState::kAlone) << Log();
+  EXPECT_FALSE(cluster_->Writable(kA, 0));
+  EXPECT_NE(Log().find("b m1: this copy, fenced, is up to date after all: the witness granted"),
+            std::string::npos)
+      << Log();
+  ExpectNoViolations();
+}
+
+// The other side of that rule: a fenced owner granted the lease by another run of the witness
+// cannot tell whether its peer took the module over meanwhile (that run's grants are gone), so
+// its copy stays outdated: it never serves from a copy that may lack the peer's writes.
+TEST_F(NodeTest, FencedOwnerGrantedByAnotherRunOfTheWitnessKeepsItsCopyOutdated) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({.witness = true}), 1234,
+                                          /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kB, 1), ModuleState::kPrim) << Log();
+  cluster_->SetPartitioned(true);
+  cluster_->witness_link(kA).up = false;
+  cluster_->witness_link(kB).up = false;
+  RunUntil([&] { return !cluster_->Writable(kB, 1); }, absl::Seconds(30));
+  ASSERT_FALSE(cluster_->Writable(kB, 1)) << Log();
+  cluster_->CrashWitness();
+  cluster_->RestartWitness();
+  cluster_->witness_link(kB).up = true;
+  RunUntil([&] { return State(kB, 0) == ModuleState::kAlone; }, absl::Seconds(30));
+  ASSERT_EQ(State(kB, 0), ModuleState::kAlone) << Log();  // granted by the new run
+  cluster_->RunFor(absl::Seconds(5));
+  EXPECT_FALSE(cluster_->Writable(kB, 1)) << Log();
+  EXPECT_EQ(cluster_->Status(kB, 1).data, DataState::kOutdated) << Log();
+  EXPECT_NE(Log().find("b m1: fenced: the witness may have granted the peer the lease since"),
+            std::string::npos)
+      << Log();
+  ExpectNoViolations();
+}
+
 TEST_F(NodeTest, FailoverWithWitnessWaitsForLease) {
   Boot({.witness = true});
   cluster_->CrashNode(kA);

@@ -89,6 +89,26 @@ TEST(RoleDecisionTest, OwnerWithoutAuthorityWaitsForIt) {
   EXPECT_TRUE(d.request_lease);
 }
 
+// Fenced for want of authority, with the peer still looking eligible (its last view): the
+// copy is current unless the peer took over, so the owner waits for authority to tell rather
+// than hand the module to a peer it may not reach.
+TEST(RoleDecisionTest, OwnerFencedForWantOfAuthorityWaitsForItInsteadOfHandingOver) {
+  OwnerFacts f = ServingOwner();
+  f.role = AppRole::kNone;
+  f.data = DataState::kOutdated;
+  f.witness = true;
+  f.has_authority = false;
+  f.peer_eligible = true;
+  f.fenced_possibly_current = true;
+  const OwnerDecision d = DecideAsOwner(f);
+  EXPECT_EQ(d.target, AppRole::kNone);
+  EXPECT_TRUE(d.awaiting_authority);
+  EXPECT_TRUE(d.request_lease);
+  EXPECT_FALSE(d.pass_when_drained);
+  f.fenced_possibly_current = false;  // the copy is outdated for certain: it goes to the peer
+  EXPECT_TRUE(DecideAsOwner(f).pass_when_drained);
+}
+
 TEST(RoleDecisionTest, OwnerWithOutdatedDataWaitsWithoutAnEligiblePeer) {
   OwnerFacts f = ServingOwner();
   f.role = AppRole::kNone;

@@ -109,6 +109,8 @@ LeaseReply BusyLeaseReply() {
   reply.holder = 1;
   reply.outdate_recorded = true;
   reply.cluster = "shop";
+  reply.witness_run = 1'765'000'000'123'456'789;
+  reply.peer_grants = 17;
   return reply;
 }
 

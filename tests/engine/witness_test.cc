@@ -138,6 +138,53 @@ TEST(LeaseClientTest, GrantOfAnInSyncRequestClearsThePendingRelease) {
   EXPECT_FALSE(client.release_pending());
 }
 
+TEST(WitnessTest, RepliesNameTheRunAndCountTheGrantsMadeToTheRequestersPeer) {
+  Witness w(kLease, kStart);
+  const absl::Time t = kStart + kLease;
+  const LeaseReply first = w.Handle(t, Request(0, 1)).reply;
+  ASSERT_TRUE(first.granted);
+  EXPECT_NE(first.witness_run, 0u);
+  EXPECT_EQ(first.peer_grants, 0u);
+  ASSERT_TRUE(w.Handle(t + absl::Seconds(1), Request(0, 2)).reply.granted);  // a renewal
+  // Node 1 hears how often node 0 was granted, renewals included.
+  EXPECT_EQ(w.Handle(t + absl::Seconds(2), Request(1, 3)).reply.peer_grants, 2u);
+  ASSERT_TRUE(w.Handle(t + absl::Seconds(8), Request(1, 4)).reply.granted);
+  EXPECT_EQ(w.Handle(t + absl::Seconds(9), Request(0, 5)).reply.peer_grants, 1u);
+  // Another run of the witness names itself differently and has granted nothing yet.
+  Witness restarted(kLease, kStart + absl::Seconds(30));
+  const LeaseReply other = restarted.Handle(kStart + absl::Seconds(31), Request(1, 6)).reply;
+  EXPECT_NE(other.witness_run, first.witness_run);
+  EXPECT_EQ(other.peer_grants, 0u);
+}
+
+TEST(LeaseClientTest, AGrantProvesThePeerGrantedNothingOnlyWithinOneRunOfTheWitness) {
+  LeaseClient client(absl::Seconds(2), absl::Milliseconds(100));
+  uint64_t id = 1;
+  auto reply_to = [&](absl::Time at, bool granted, uint64_t run, uint64_t peer_grants) {
+    auto request = client.RequestIfDue(at, 0, "shop", "db", id);
+    ASSERT_TRUE(request.has_value());
+    LeaseReply reply{"db",    request->request_id,
+                     granted, granted ? absl::ToInt64Nanoseconds(kLease) : 0,
+                     0,       false,
+                     "shop"};
+    reply.witness_run = run;
+    reply.peer_grants = peer_grants;
+    client.OnReply(reply);
+  };
+  reply_to(kStart, /*granted=*/false, /*run=*/7, /*peer_grants=*/3);  // before a fence
+  const WitnessMark fence = client.last_mark();
+  EXPECT_EQ(fence, (WitnessMark{7, 3}));
+  EXPECT_FALSE(client.PeerGrantedNothingSince(fence));  // no grant yet
+  reply_to(kStart + absl::Seconds(3), true, 7, 3);
+  EXPECT_TRUE(client.PeerGrantedNothingSince(fence));
+  reply_to(kStart + absl::Seconds(6), true, 7, 4);  // the peer was granted in between
+  EXPECT_FALSE(client.PeerGrantedNothingSince(fence));
+  reply_to(kStart + absl::Seconds(9), true, 8, 3);  // another run: its count says nothing
+  EXPECT_FALSE(client.PeerGrantedNothingSince(fence));
+  // A reply from a build without runs proves nothing either.
+  EXPECT_FALSE(client.PeerGrantedNothingSince(WitnessMark{}));
+}
+
 TEST(LeaseClientTest, OutdateGoesAtOnceAndCountsOnlyOnceGranted) {
   LeaseClient client(absl::Seconds(2), absl::Milliseconds(100));
   uint64_t id = 1;

@@ -94,11 +94,14 @@ TEST(WriteAuthorityTest, AcknowledgementCarriesFromTheEchoedHeartbeatLessTheMarg
             absl::InfinitePast());
 }
 
-TEST(WriteAuthorityTest, PrimaryOwnersAndOrphanedSecondariesWantTheLease) {
-  EXPECT_TRUE(WantsLease(/*owner=*/true, /*primary=*/true, /*peer_alive=*/true));
-  EXPECT_FALSE(WantsLease(true, false, false));
-  EXPECT_TRUE(WantsLease(false, false, /*peer_alive=*/false));
-  EXPECT_FALSE(WantsLease(false, false, true));
+TEST(WriteAuthorityTest, PrimaryOwnersOwnersAwaitingAuthorityAndOrphanedSecondariesWantTheLease) {
+  EXPECT_TRUE(WantsLease(/*owner=*/true, /*primary=*/true, /*awaiting_authority=*/false,
+                         /*peer_alive=*/true));
+  EXPECT_FALSE(WantsLease(true, false, false, false));
+  // A fenced owner whose copy is current: it serves again once the witness grants.
+  EXPECT_TRUE(WantsLease(true, false, /*awaiting_authority=*/true, false));
+  EXPECT_TRUE(WantsLease(false, false, false, /*peer_alive=*/false));
+  EXPECT_FALSE(WantsLease(false, false, false, true));
 }
 
 TEST(WriteAuthorityTest, ReasonsNameWhoHoldsTheLease) {
