@@ -200,8 +200,8 @@ class NetnsCluster:
         """The node dies abruptly: kill -9 of every process in it (duetd's guard first, so it
         cleans nothing up), then, once the kernel has sent what their sockets owed the wire,
         its links are cut. Its VIPs stay on its interface, as a crashed machine's would until
-        it reboots. (A power loss would tell the peer nothing: see known failure 2 in
-        netns_known_failures_test.py for what the peer then waits.)"""
+        it reboots. (A power loss would tell the peer nothing more: the peer then waits the
+        heartbeat timeout, as after this kill.)"""
         proc = self.procs.pop(node)
         proc.kill()
         self.topology.kill_all(node)

@@ -13,6 +13,13 @@ pinned here so they stay fixed.
   replication.timeout, then a Hello offered on the connection that still looked up held the
   writes again). Engine unit test:
   ReplicaPrimaryStreamTest.WritesGoOnAloneThroughASilentPartitionWithoutWaitingForAHello.
+- A partition inside the witness's start blackout (it grants no lease for one lease period)
+  that also cuts a from the witness: b fences beta (no acknowledgement, no lease yet: right),
+  and once the blackout ends the witness grants b the lease and b serves beta again, and
+  alpha too (before, b took its fenced copy for outdated, handed beta to the unreachable a,
+  and beta stayed down until the partition healed). Engine unit tests:
+  NodeTest.PartitionInTheWitnessBlackoutServesFromTheSideThatReachesTheWitness and
+  NodeTest.FencedOwnerGrantedByAnotherRunOfTheWitnessKeepsItsCopyOutdated.
 """
 
 import os
@@ -20,7 +27,7 @@ import sys
 import time
 import unittest
 
-from netns_cluster import NetnsCluster
+from netns_cluster import WITNESS_LEASE_S, NetnsCluster
 
 BIN = None
 REPLICATION_TIMEOUT_S = 5  # the default, which netns_cluster.py keeps
@@ -74,6 +81,22 @@ class FixedDefectsTest(unittest.TestCase):
         print(f"beta (owner b, holding the witness lease) held writes {outage:.1f} s")
         # Waiting for replication.timeout (or a Hello's answer) would hold them longer than it.
         self.assertLess(outage, REPLICATION_TIMEOUT_S)
+
+    def test_the_node_that_reaches_the_witness_serves_once_its_start_blackout_ends(self):
+        c = self.start(witness=True, wait_out_witness_blackout=False)
+        beta = c.writer("beta")
+        in_blackout = c.witness_started + WITNESS_LEASE_S - time.monotonic()
+        self.assertGreater(in_blackout, 0.5, "the pair started too late to cut it in the blackout")
+        c.topology.partition("a", "b")
+        c.topology.partition("a", "w")
+        limit = in_blackout + 2 * REPLICATION_TIMEOUT_S + 5
+        c.wait_state("b", "beta", "ALONE", timeout=limit)
+        c.wait_state("b", "alpha", "ALONE", timeout=limit)
+        beta.wait_acks(20, timeout=30)  # the client writes to beta on b again
+        beta.stop()
+        log = c.log_text("b")
+        self.assertIn("this copy, fenced, is up to date after all", log)
+        self.assertNotIn("handed over to a", log)
 
 
 if __name__ == "__main__":
