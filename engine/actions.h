@@ -136,9 +136,11 @@ struct PersistReplica {
 
 // Before a resync discards this node's divergent changes (split brain), copy these paths
 // (files or directories, as they are now) into a dated directory beside the module's data.
+// A disk operation of the module (adapter contract C5, C7): answer with DivergentPreserved.
 struct PreserveDivergent {
   ModuleIndex module = 0;
   std::vector<std::string> paths;
+  uint64_t preserve_id = 0;
 };
 
 // List every name in this node's copy of the module (files, directories, symlinks, at any

@@ -18,10 +18,12 @@
 //      actions: a later message or promotion may depend on them. The records of one
 //      PersistReplica are applied all or nothing at recovery (a torn tail is dropped whole).
 //  C5. SetWritable{false} takes effect before the next action: it is how a primary fences
-//      itself. PreserveDivergent is carried out before the next action of the module (the
-//      resync that follows overwrites those paths); it has no completion input yet, so an
-//      adapter that cannot keep the paths aside must stop the process (fail-stop) rather
-//      than let the resync run. (Issue 12: a completion input that may fail.)
+//      itself. PreserveDivergent is a disk operation of its module (C7, C8): the ones issued
+//      after it (the resync that overwrites those paths) see its copy done, and it is
+//      answered with DivergentPreserved. The engine records the branch as kept aside only
+//      then, so a crash before the copy is done keeps it aside again at the next session. An
+//      adapter that cannot keep the paths aside answers with the error and stops the process
+//      (fail-stop) without carrying out the module's later operations.
 //  C6. Sends: SendReplication goes on the one ordered, reliable replication connection; if it
 //      breaks, the driver gives ReplicationDisconnected and nothing sent after the break is
 //      delivered. SendPeer and SendWitness are datagrams: they may be lost, duplicated or

@@ -108,6 +108,13 @@ struct TreeListed {
   std::vector<std::string> paths;
 };
 
+// The answer to PreserveDivergent: the paths are kept aside (status OK), or could not be.
+struct DivergentPreserved {
+  ModuleIndex module = 0;
+  uint64_t preserve_id = 0;
+  absl::Status status;
+};
+
 // A decoded, authenticated message from the replication connection.
 struct ReplicationReceived {
   ReplMessage message;
@@ -117,9 +124,10 @@ struct ReplicationReceived {
 struct ReplicationConnected {};
 struct ReplicationDisconnected {};
 
-using Input = std::variant<Tick, PeerReceived, WitnessReceived, ScriptExited, CheckerFailed,
-                           AdminCommand, LocalMutation, MutationApplied, ZoneRead, TreeListed,
-                           ReplicationReceived, ReplicationConnected, ReplicationDisconnected>;
+using Input =
+    std::variant<Tick, PeerReceived, WitnessReceived, ScriptExited, CheckerFailed, AdminCommand,
+                 LocalMutation, MutationApplied, ZoneRead, TreeListed, DivergentPreserved,
+                 ReplicationReceived, ReplicationConnected, ReplicationDisconnected>;
 
 const char* AdminVerbName(AdminVerb verb);
 

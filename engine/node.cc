@@ -110,6 +110,10 @@ Actions Node::Step(absl::Time now, const Input& input) {
                    modules_[in.module].replica.OnZoneRead(now, in, out_);
                    AfterReplica(in.module);
                  },
+                 [&](const DivergentPreserved& in) {
+                   if (in.module >= modules_.size()) return;
+                   modules_[in.module].replica.OnDivergentPreserved(in, out_);
+                 },
                  [&](const TreeListed& in) {
                    if (in.module >= modules_.size()) return;
                    modules_[in.module].replica.OnTreeListed(now, in, out_);

@@ -302,6 +302,8 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             [&](const PreserveDivergent& p) {
               Trace(n, absl::StrCat(config_.modules[p.module].name, ": sim keeps ", p.paths.size(),
                                     " divergent paths aside"));
+              // A disk operation of the module: answered in order with the others.
+              if (replication_) SubmitDisk(n, p.module, p, 0);
             },
             [&](const LogEvent& e) {
               Trace(n, e.text);
@@ -523,7 +525,8 @@ void SimCluster::Debug(NodeIndex n, const std::string& module, const std::string
 }
 
 void SimCluster::SubmitDisk(NodeIndex n, ModuleIndex m,
-                            std::variant<ApplyMutation, ReadZone, ListTree> op, uint64_t bytes) {
+                            std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent> op,
+                            uint64_t bytes) {
   ++stats_.disk_ops;
   const absl::Duration latency =
       absl::Nanoseconds(
@@ -555,6 +558,10 @@ void SimCluster::FinishDisk(const DiskDone& d) {
   }
   if (const auto* list = std::get_if<ListTree>(&d.op)) {
     StepNode(d.node, stores_[d.node][list->module].List(list->module, list->list_id));
+    return;
+  }
+  if (const auto* keep = std::get_if<PreserveDivergent>(&d.op)) {
+    StepNode(d.node, DivergentPreserved{keep->module, keep->preserve_id, absl::OkStatus()});
     return;
   }
   const auto& read = std::get<ReadZone>(d.op);

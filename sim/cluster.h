@@ -239,7 +239,7 @@ class SimCluster {
   struct DiskDone {
     NodeIndex node;
     uint64_t boot;
-    std::variant<ApplyMutation, ReadZone, ListTree> op;
+    std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent> op;
   };
   struct WorkloadTick {
     ModuleIndex module;
@@ -291,7 +291,8 @@ class SimCluster {
   // Applies an armed stream fault to a stream write about to be sent; true if it took it.
   bool BreakWrite(NodeIndex from, const ReplMessage& message, absl::Time at);
   void ReleaseHeldWrite(NodeIndex from, uint64_t hold_id);
-  void SubmitDisk(NodeIndex n, ModuleIndex m, std::variant<ApplyMutation, ReadZone, ListTree> op,
+  void SubmitDisk(NodeIndex n, ModuleIndex m,
+                  std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent> op,
                   uint64_t bytes);
   void FinishDisk(const DiskDone& done);
   void IssueWorkload(ModuleIndex m);

@@ -184,6 +184,9 @@ void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::stri
                            ? store->PreserveDivergent(p.paths, divergent_root, absl::Now())
                            : NoStore(module);
                    if (!kept.ok()) Halt(module);
+                   // The engine's answer, in order with the module's other completions; the
+                   // daemon also hears where the copy went (or, failed, stops).
+                   deliver_(DivergentPreserved{p.module, p.preserve_id, kept.status()});
                    preserved_(p.module, std::move(kept));
                  },
              },

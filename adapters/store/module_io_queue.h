@@ -3,12 +3,11 @@
 // one module's operations run one at a time in the order submitted, and their completions
 // are handed back in that order; different modules' operations run in parallel. Every
 // submitted operation gets exactly one answer: its completion input (MutationApplied,
-// ZoneRead, TreeListed) through `deliver`, or for a PreserveDivergent, which has no input
-// yet (C5), the directory it kept the paths in or the error through `preserved`. After such
-// an error the module's queued and later operations are dropped without an answer before
-// `preserved` is called, so the resync behind it never overwrites what was not kept; the
-// daemon must then stop. An operation for a module that has no
-// store is answered with FailedPrecondition.
+// ZoneRead, TreeListed, DivergentPreserved) through `deliver`. A PreserveDivergent also
+// tells `preserved` the directory it kept the paths in, or the error (C5): after such an
+// error the module's queued and later operations are dropped without an answer, so the
+// resync behind it never overwrites what was not kept; the daemon must then stop. An
+// operation for a module that has no store is answered with FailedPrecondition.
 //
 // RunHereOrSubmit carries a quick operation (IsQuick: a mutation that is not durable and
 // writes at most kMaxQuickBytes, so it goes no further than the page cache) out on the

@@ -122,6 +122,7 @@ class Replica {
   void OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& status, Actions& out);
   void OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out);
   void OnTreeListed(absl::Time now, const TreeListed& listed, Actions& out);
+  void OnDivergentPreserved(const DivergentPreserved& preserved, Actions& out);
   void OnMessage(absl::Time now, const ReplMessage& message, Actions& out);
   void OnTick(absl::Time now, Actions& out);
   absl::Time NextDeadline() const;
@@ -341,7 +342,10 @@ class Replica {
   uint64_t stream_failures_ = 0;     // failed stream applies this session
   std::string last_stream_failure_;  // see stream_failure()
   bool fenced_ = false;
-  bool fenced_copy_ = false;    // see fenced_copy()
+  bool fenced_copy_ = false;  // see fenced_copy()
+  // PreserveDivergent actions not answered yet: id -> the discarded branch's generation
+  // (recorded as kept aside once done; 0 for a full resync's listing).
+  absl::flat_hash_map<uint64_t, uint64_t> preserving_;
   bool peer_outdated_ = false;  // writes made alone may complete
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;

@@ -152,7 +152,11 @@ void Replica::OnTreeListed(absl::Time now, const TreeListed& listed, Actions& ou
   } else if (target_active_) {
     // Every name here goes: kept aside first (never silently deleted), then overwritten with
     // the source's version, or removed where the source has none.
-    if (!listed.paths.empty()) out.push_back(PreserveDivergent{module_, listed.paths});
+    if (!listed.paths.empty()) {
+      const uint64_t id = NextId();
+      preserving_[id] = 0;  // a whole copy replaced: no branch to record
+      out.push_back(PreserveDivergent{module_, listed.paths, id});
+    }
     for (const std::string& path : listed.paths) RequestFromSource(path, {}, false, out);
     RequestFromSource("", {}, true, out);
   }

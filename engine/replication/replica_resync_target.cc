@@ -118,18 +118,26 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
                                     [&](const std::string& path) { renamed.push_back(path); });
   std::sort(renamed.begin(), renamed.end());
   renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
-  if (discard && durable_.preserved_for == durable_.gens.current) {
+  const bool preserving_this_branch =
+      std::any_of(preserving_.begin(), preserving_.end(),
+                  [&](const auto& entry) { return entry.second == durable_.gens.current; });
+  if (discard && (durable_.preserved_for == durable_.gens.current || preserving_this_branch)) {
     Log(out, "this branch's divergent paths were kept aside by an earlier session already");
   } else if (discard) {
     // Keep what we are about to overwrite first, once per discarded branch: a later session
-    // would keep aside what this one's resync already overwrote. (Recorded as the action is
-    // issued: a crash before the copy is done loses that copy; issue 12 wants a completion.)
+    // would keep aside what this one's resync already overwrote. Recorded once the copy is
+    // done (OnDivergentPreserved): a crash before then keeps them aside again next time.
     std::vector<std::string> paths = renamed;
     for (const auto& [path, zones] : durable_.dirty.files()) paths.push_back(path);
     std::sort(paths.begin(), paths.end());
     paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
-    out.push_back(PreserveDivergent{module_, paths});
-    Persist({record::SetDivergencePreserved{durable_.gens.current}}, out);
+    if (paths.empty()) {
+      Persist({record::SetDivergencePreserved{durable_.gens.current}}, out);  // nothing to keep
+    } else {
+      const uint64_t id = NextId();
+      preserving_[id] = durable_.gens.current;
+      out.push_back(PreserveDivergent{module_, paths, id});
+    }
   }
   for (auto& [path, zones] : mine) {
     std::sort(zones.begin(), zones.end());
@@ -358,6 +366,23 @@ void Replica::FinishTarget(Actions& out) {
   out.push_back(SendReplication{ResyncDone{name_, gens.current, 0}});
   Log(out, "resync done: this copy is up to date");
   RefreshHelloIfStale(out);
+}
+
+void Replica::OnDivergentPreserved(const DivergentPreserved& preserved, Actions& out) {
+  auto it = preserving_.find(preserved.preserve_id);
+  if (it == preserving_.end()) return;
+  const uint64_t generation = it->second;
+  preserving_.erase(it);
+  if (!preserved.status.ok()) {
+    // The adapter stops rather than let the resync overwrite them (C5); nothing is recorded,
+    // so the next start keeps them aside again.
+    Log(out, absl::StrCat("keeping the divergent paths aside failed (", preserved.status.message(),
+                          "): they are not recorded as kept"));
+    return;
+  }
+  if (generation != 0 && durable_.preserved_for != generation) {
+    Persist({record::SetDivergencePreserved{generation}}, out);
+  }
 }
 
 }  // namespace duet

@@ -47,6 +47,7 @@ class ReplicaPair {
     // (ENOSPC: nothing is written).
     bool fail_flushes = false;
     bool fail_writes = false;
+    bool fail_preserve = false;  // keeping divergent paths aside fails (ENOSPC)
     // MemStore keeps hard links as copies: names listed here are reported by reads as one
     // file with several names (ZoneRead::link_inode), as a real store reports them.
     std::map<std::string, uint64_t> inode_of;
@@ -242,7 +243,11 @@ class ReplicaPair {
     int side;
     TreeListed listed;
   };
-  using Event = std::variant<Deliver, Applied, Read, Listed>;
+  struct Preserved {
+    int side;
+    DivergentPreserved preserved;
+  };
+  using Event = std::variant<Deliver, Applied, Read, Listed, Preserved>;
 
   static int TargetOf(const Event& e) {
     return std::visit(
@@ -285,6 +290,7 @@ class ReplicaPair {
                      },
                      [](const Read& r) { std::fprintf(stderr, "  %d read done\n", r.side); },
                      [](const Listed& l) { std::fprintf(stderr, "  %d listed\n", l.side); },
+                     [](const Preserved& p) { std::fprintf(stderr, "  %d preserved\n", p.side); },
                  },
                  e);
     }
@@ -306,8 +312,11 @@ class ReplicaPair {
                 [&](Actions& out) { replica(x.side).OnApplied(now_, x.apply_id, x.status, out); });
           } else if constexpr (std::is_same_v<T, Read>) {
             Run(x.side, [&](Actions& out) { replica(x.side).OnZoneRead(now_, x.read, out); });
-          } else {
+          } else if constexpr (std::is_same_v<T, Listed>) {
             Run(x.side, [&](Actions& out) { replica(x.side).OnTreeListed(now_, x.listed, out); });
+          } else {
+            Run(x.side,
+                [&](Actions& out) { replica(x.side).OnDivergentPreserved(x.preserved, out); });
           }
         },
         e);
@@ -375,6 +384,11 @@ class ReplicaPair {
       } else if (auto* keep = std::get_if<PreserveDivergent>(&a)) {
         for (const std::string& p : keep->paths) s.preserved.push_back(p);
         ++s.preserve_actions;
+        events_.push_back(Preserved{
+            i, DivergentPreserved{
+                   keep->module, keep->preserve_id,
+                   s.fail_preserve ? absl::ResourceExhaustedError("ENOSPC: no space left on device")
+                                   : absl::OkStatus()}});
       }
     }
   }

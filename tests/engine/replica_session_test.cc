@@ -293,7 +293,7 @@ TEST(ReplicaSessionTest, ADiscardedBranchIsKeptAsideOnceWhateverTheSessions) {
   pair.SetRole(kB, ReplRole::kSecondary);
   pair.SetRole(kA, ReplRole::kPrimary);
   pair.Connect();
-  while (pair.side(kB).preserve_actions == 0 && pair.Step()) {
+  while (pair.side(kB).disk.preserved_for == 0 && pair.Step()) {  // the copy is done
   }
   ASSERT_EQ(pair.side(kB).preserve_actions, 1u) << pair.Log(kB);
   pair.Disconnect();  // before the resync is done
@@ -305,6 +305,38 @@ TEST(ReplicaSessionTest, ADiscardedBranchIsKeptAsideOnceWhateverTheSessions) {
       << pair.Log(kB);
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).store.live().at("shared").data, "A2");
+}
+
+// The branch is recorded as kept aside only once the copy is answered done: a copy that
+// failed (or a crash before its answer) keeps it aside again at the next session, rather than
+// let that session's resync overwrite what was never kept.
+TEST(ReplicaSessionTest, ADiscardedBranchWhoseCopyFailedIsKeptAsideAgainNextSession) {
+  ReplicaPair pair(Options());
+  BothWriteAloneThenADefaultPrimaryServes(pair);
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.side(kB).fail_preserve = true;
+  pair.Connect();
+  while (pair.side(kB).preserve_actions == 0 && pair.Step()) {
+  }
+  ASSERT_EQ(pair.side(kB).preserve_actions, 1u) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).disk.preserved_for, 0u);  // issued, not yet answered
+  auto failure_logged = [&] {
+    return pair.Log(kB).find("keeping the divergent paths aside failed (ENOSPC") !=
+           std::string::npos;
+  };
+  while (!failure_logged() && pair.Step()) {  // up to the failure's answer
+  }
+  EXPECT_TRUE(failure_logged()) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).disk.preserved_for, 0u);
+  pair.Disconnect();  // the adapter stops (C5)
+  pair.Restart(kB);
+  pair.side(kB).fail_preserve = false;
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).preserve_actions, 2u) << pair.Log(kB);
+  EXPECT_NE(pair.side(kB).disk.preserved_for, 0u);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
 TEST(ReplicaSessionTest, ManualSplitBrainPolicyWaitsForAdmin) {

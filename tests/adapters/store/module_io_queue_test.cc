@@ -75,6 +75,9 @@ Answer AnswerOf(const Input& input) {
                                [](const TreeListed& l) {
                                  return Answer{l.module, l.list_id};
                                },
+                               [](const DivergentPreserved& p) {
+                                 return Answer{p.module, p.preserve_id};
+                               },
                                [](const auto&) {
                                  return Answer{999, 0};
                                }},
@@ -85,6 +88,7 @@ absl::Status StatusOf(const Input& input) {
   return std::visit(Overloaded{[](const MutationApplied& a) { return a.status; },
                                [](const ZoneRead& r) { return r.status; },
                                [](const TreeListed& l) { return l.status; },
+                               [](const DivergentPreserved& p) { return p.status; },
                                [](const auto&) { return absl::InternalError("not a completion"); }},
                     input);
 }
@@ -241,11 +245,11 @@ TEST_F(ModuleIoQueueTest, OperationsOfAModuleWithoutAStoreAreAnsweredFailedPreco
   queue->Submit(ApplyMutation{9, 1, Write("f", 0, "x"), false});
   queue->Submit(ReadZone{9, 2, "f", 0, 10});
   queue->Submit(ListTree{9, 3});
-  queue->Submit(PreserveDivergent{9, {"f"}});
-  ASSERT_TRUE(answers_.WaitFor(3));
+  queue->Submit(PreserveDivergent{9, {"f"}, 4});
+  ASSERT_TRUE(answers_.WaitFor(4));
   ASSERT_TRUE(answers_.WaitForPreserved(1));
   const std::vector<Input> inputs = answers_.inputs();
-  for (size_t i = 0; i < 3; ++i) {
+  for (size_t i = 0; i < 4; ++i) {
     EXPECT_EQ(AnswerOf(inputs[i]), (Answer{9, i + 1}));
     EXPECT_EQ(StatusOf(inputs[i]).code(), absl::StatusCode::kFailedPrecondition);
   }
@@ -257,10 +261,14 @@ TEST_F(ModuleIoQueueTest, PreserveDivergentKeepsThePathsAsTheEarlierOperationsLe
   ASSERT_NE(queue, nullptr);
   ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
   queue->Submit(ApplyMutation{0, 1, Write("f", 0, "divergent"), false});
-  queue->Submit(PreserveDivergent{0, {"f"}});
+  queue->Submit(PreserveDivergent{0, {"f"}, 7});
   queue->Submit(ApplyMutation{0, 2, MakeMutation(MutationKind::kRemoveTree, "f"), false});
-  ASSERT_TRUE(answers_.WaitFor(2));
+  ASSERT_TRUE(answers_.WaitFor(3));
   ASSERT_TRUE(answers_.WaitForPreserved(1));
+  // The engine hears the copy is done in issue order, between the two applies.
+  const std::vector<Input> inputs = answers_.inputs();
+  EXPECT_EQ(AnswerOf(inputs[1]), (Answer{0, 7}));
+  EXPECT_TRUE(StatusOf(inputs[1]).ok()) << StatusOf(inputs[1]);
   const auto preserved = answers_.preserved();
   ASSERT_TRUE(preserved[0].second.ok()) << preserved[0].second.status();
   EXPECT_EQ(preserved[0].first, 0u);
@@ -274,14 +282,17 @@ TEST_F(ModuleIoQueueTest, AFailedPreserveDivergentStopsTheResyncBehindItFromOver
   // Copies kept inside the backing root are refused: the preserve fails.
   ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "root0/kept").ok());
   queue->Submit(ApplyMutation{0, 1, Write("f", 0, "divergent"), false});
-  queue->Submit(PreserveDivergent{0, {"f"}});
+  queue->Submit(PreserveDivergent{0, {"f"}, 7});
   queue->Submit(ApplyMutation{0, 2, Write("f", 0, "RESYNCED!"), false});
   ASSERT_TRUE(answers_.WaitForPreserved(1));
   ASSERT_FALSE(answers_.preserved()[0].second.ok());
   queue->Submit(ApplyMutation{0, 3, Write("f", 0, "later....."), false});
   queue->Shutdown();
-  // Only the write before the preserve was answered; the divergent bytes are still there.
-  EXPECT_EQ(answers_.inputs().size(), 1u);
+  // Only the write before the preserve and the preserve (its error) were answered; the
+  // divergent bytes are still there.
+  ASSERT_EQ(answers_.inputs().size(), 2u);
+  EXPECT_EQ(AnswerOf(answers_.inputs()[1]), (Answer{0, 7}));
+  EXPECT_FALSE(StatusOf(answers_.inputs()[1]).ok());
   EXPECT_EQ(ReadFile(tmp_ / "root0/f"), "divergent");
 }
 
