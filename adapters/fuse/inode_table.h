@@ -49,7 +49,8 @@ struct Inode {
   // keeps the inode in the table when the kernel forgets it (a FORGET can race the RELEASE
   // of the last handle on an unlinked file), until Update sees both cleared.
   int open_count = 0;
-  enum class Hidden { kNo, kHiding, kYes } hidden = Hidden::kNo;
+  enum class Hidden { kNo, kHiding, kYes };
+  std::atomic<Hidden> hidden{Hidden::kNo};  // also read without the lock (fstat's nlink)
 
   // The other names (see above), guarded by names_mu; read from any thread.
   mutable std::mutex names_mu;

@@ -107,7 +107,7 @@ class MountCore {
   // The release of an open handle: the last one on a hidden file unlinks its entry.
   void ReleaseFile(FileHandle* handle);
   // `st` (the backing file's) as the application sees it: the hidden name is not counted.
-  void HideUnlinkedName(Inode& inode, struct stat* st);
+  void HideUnlinkedName(const Inode& inode, struct stat* st);
   DirHandle* AddDir(DIR* dir);
   void CloseDir(DirHandle* handle);
 

@@ -41,9 +41,9 @@ bool NamesInode(int root_fd, const std::string& path, const Inode& inode) {
          st.st_dev == inode.dev && st.st_ino == inode.ino;
 }
 
-std::string TakeHiddenPath(Inode& inode) {
+std::string HiddenPathOf(const Inode& inode) {
   std::lock_guard<std::mutex> lock(inode.names_mu);
-  return std::exchange(inode.hidden_path, std::string());
+  return inode.hidden_path;
 }
 
 void SetHiddenPath(Inode& inode, std::string path) {
@@ -84,7 +84,7 @@ bool MountCore::HideIfOpen(fuse_req_t req, Inode& parent, const char* name, Muta
   if (int err = ModulePath(parent, name, &victim); err != 0) {
     inodes_.Update(*open_file, [](Inode& inode) {
       inode.hidden = Inode::Hidden::kNo;
-      TakeHiddenPath(inode);
+      SetHiddenPath(inode, "");
     });
     fuse_reply_err(req, err);
     return true;
@@ -119,18 +119,19 @@ void MountCore::FinishHiding(Inode& inode) {
   const int root_fd = inodes_.root().fd;
   std::string remove;
   inodes_.Update(inode, [&](Inode& hiding) {
-    std::string entry = TakeHiddenPath(hiding);
+    std::string entry = HiddenPathOf(hiding);
     if (!NamesInode(root_fd, entry, hiding)) {
       hiding.hidden = Inode::Hidden::kNo;
+      SetHiddenPath(hiding, "");
       return;
     }
     if (hiding.open_count > 0) {
       hiding.hidden = Inode::Hidden::kYes;
-      SetHiddenPath(hiding, std::move(entry));
       return;
     }
     // Its last handle was released while the move was in flight.
     hiding.hidden = Inode::Hidden::kNo;
+    SetHiddenPath(hiding, "");
     if (!writable()) return;  // left to the next primary's emptying
     std::lock_guard<std::mutex> lock(unlinked_mu_);
     removing_.insert(entry);
@@ -146,7 +147,8 @@ void MountCore::ReleaseFile(FileHandle* handle) {
   inodes_.Update(*inode, [&](Inode& released) {
     if (--released.open_count > 0 || released.hidden != Inode::Hidden::kYes) return;
     released.hidden = Inode::Hidden::kNo;
-    std::string entry = TakeHiddenPath(released);
+    std::string entry = HiddenPathOf(released);
+    SetHiddenPath(released, "");
     if (!writable()) return;  // left to the next primary's emptying
     std::lock_guard<std::mutex> lock(unlinked_mu_);
     removing_.insert(entry);
@@ -155,10 +157,8 @@ void MountCore::ReleaseFile(FileHandle* handle) {
   if (!remove.empty()) UnlinkHiddenEntry(remove);
 }
 
-void MountCore::HideUnlinkedName(Inode& inode, struct stat* st) {
-  inodes_.Update(inode, [&](Inode& file) {
-    if (file.hidden != Inode::Hidden::kNo && st->st_nlink > 0) --st->st_nlink;
-  });
+void MountCore::HideUnlinkedName(const Inode& inode, struct stat* st) {
+  if (inode.hidden.load() != Inode::Hidden::kNo && st->st_nlink > 0) --st->st_nlink;
 }
 
 void MountCore::UnlinkHiddenEntry(const std::string& entry) {

@@ -7,6 +7,11 @@
 // Entries are named after the backing inode, the mount instance and a counter, so two
 // files, two mounts of one process and two processes (a restart) never pick one name; the
 // mount also skips a name that is taken.
+//
+// "Open" is the mount's count of handles, and the kernel releases a handle after close()
+// returns: an unlink right after the last close may still find the file open, and hide it;
+// the release that follows unlinks it. The same end, with two more mutations (libfuse's
+// hide-on-unlink has the same window).
 #ifndef DUET_ADAPTERS_FUSE_UNLINKED_FILES_H_
 #define DUET_ADAPTERS_FUSE_UNLINKED_FILES_H_
 
