@@ -6,7 +6,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -101,6 +103,8 @@ TEST_F(MountTest, AnOpenFileUnlinkedIsWrittenUnderTheHiddenDirectoryUntilItsLast
   EXPECT_EQ(st.st_size, 13);
   EXPECT_EQ(ftruncate(fd, 7), 0);
   EXPECT_EQ(fchmod(fd, 0600), 0);
+  EXPECT_EQ(fsetxattr(fd, "user.note", "n", 1, 0), 0);
+  EXPECT_EQ(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 8192), 0);
 
   // The engine was handed a move into the hidden directory, and every change after names it.
   const std::set<std::string> hidden = Entries(B(".duet-unlinked"));
@@ -117,8 +121,8 @@ TEST_F(MountTest, AnOpenFileUnlinkedIsWrittenUnderTheHiddenDirectoryUntilItsLast
   EXPECT_EQ(renames[0].path, "vol/tmp");
   EXPECT_EQ(renames[0].path2, entry);
   EXPECT_TRUE(OfKind(got, MutationKind::kUnlink).empty());
-  for (MutationKind kind :
-       {MutationKind::kFsync, MutationKind::kTruncate, MutationKind::kSetattr}) {
+  for (MutationKind kind : {MutationKind::kFsync, MutationKind::kTruncate, MutationKind::kSetattr,
+                            MutationKind::kSetxattr, MutationKind::kFallocate}) {
     const std::vector<Mutation> of_kind = OfKind(got, kind);
     ASSERT_EQ(of_kind.size(), 1u) << MutationKindName(kind);
     EXPECT_EQ(of_kind[0].path, entry) << MutationKindName(kind);
