@@ -462,11 +462,11 @@ class MountSemanticsTest(PairWithAgents):
         self.assertEqual(stale, [], f"{len(stale)} of {rounds} reads were stale")
         self.assertCopiesEqual("fresh")
 
-class UnlinkedFileAcrossFailoverTest(PairWithAgents):
-    """The primary dies while an application holds a file it unlinked: the entry is left in
-    the hidden directory of both copies. The node that takes over empties its own as it
-    becomes primary (no handle survives a crash), and the returning node gets that unlink
-    by the resync; the copies end equal, hidden directory included."""
+class UnlinkedFileAcrossRestartTest(PairWithAgents):
+    """Nodes die while an application holds a file it unlinked, leaving its entry in the
+    hidden directory of both copies: whichever node is primary next empties its own as its
+    mount becomes writable (no handle survives a crash), and the other copy follows by the
+    stream or the resync; the copies end equal, hidden directory included."""
     AGENT_NODES = ("a",)
 
     def hidden_entries(self, node):
@@ -474,6 +474,32 @@ class UnlinkedFileAcrossFailoverTest(PairWithAgents):
             return sorted(os.listdir(self.backing(node, HIDDEN)))
         except FileNotFoundError:
             return []
+
+    def test_a_leftover_entry_is_emptied_when_the_restarted_pair_has_a_primary(self):
+        """Both daemons die (a power cut) while the entry exists on both copies; after the
+        restart, the primary's mount empties it and the secondary follows."""
+        c = self.cluster
+        self.a.call("make_dirs", self.mnt("cut"))
+        r = self.a.call("unlinked_while_open", self.mnt("cut", "f"), True)
+        self.assertEqual((r["unlink"], r["fsync_after_unlink"]), ("ok", "ok"))
+        left = self.hidden_entries("a")
+        self.assertEqual((len(left), self.hidden_entries("b")), (1, left))
+        c.kill("a")
+        c.kill("b")
+        c.start("a")
+        c.start("b")
+        c.wait_state("a", MODULE, "PRIM", timeout=90)
+        c.wait_state("b", MODULE, "SECOND", timeout=30)
+        c.wait_for("the leftover entry removed from both copies",
+                   lambda: not self.hidden_entries("a") and not self.hidden_entries("b"))
+        self.assertEqual(differences(self.backing("a"), self.backing("b"),
+                                     mtime_slack_ns=MTIME_SLACK_NS), [])
+        self.replace_agent()
+
+    def replace_agent(self):
+        """A new agent on a, whose old one died with its node."""
+        self.a.close()
+        type(self).a = Agent(self.cluster, "a")
 
     def test_the_new_primary_empties_the_hidden_directory_and_the_old_one_follows(self):
         c = self.cluster
@@ -494,6 +520,7 @@ class UnlinkedFileAcrossFailoverTest(PairWithAgents):
         c.wait_for("a's hidden directory emptied too", lambda: not self.hidden_entries("a"))
         self.assertEqual(differences(self.backing("a"), self.backing("b"),
                                      mtime_slack_ns=MTIME_SLACK_NS), [])
+        self.replace_agent()
 
 
 class SparseFullResyncTest(PairWithAgents):
