@@ -132,8 +132,9 @@ class MountCore {
   // Closes the handle and forgets it; the inode it was open on (still counted), or null if
   // the handle was closed already.
   Inode* TakeFile(FileHandle* handle);
-  // The completion of a HideIfOpen call (successful or not), before its answer.
-  void FinishHiding(Inode& inode);
+  // The completion of a HideIfOpen call (successful or not), before its answer: the hidden
+  // entry to unlink now (its last handle went meanwhile), or "".
+  std::string FinishHiding(Inode& inode);
   // Unlinks the hidden entry `entry` (relative to the mount root) with no request waiting.
   void UnlinkHiddenEntry(const std::string& entry);
   // Run when the mount becomes writable: unlinks every entry of the hidden directory that

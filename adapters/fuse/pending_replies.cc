@@ -61,15 +61,18 @@ absl::Status MountCore::Complete(uint64_t op_id, absl::Status status) {
     if (--reply->remaining > 0) return absl::OkStatus();
     err = reply->first_errno;
   }
-  // Before the answer: the application's unlink returns with the file's new state known.
-  if (reply->hiding != nullptr) FinishHiding(*reply->hiding);
-  if (reply->req == nullptr) {
-    FinishUnattended(*reply, err);
-    return absl::OkStatus();
+  std::string remove;
+  {
+    // Held while the inodes are used: Unmount drops them after destroying the session.
+    std::shared_lock<std::shared_mutex> lock(session_mu_);
+    if (session_ == nullptr) return absl::NotFoundError("unmounted");
+    // Before the answer: the application's unlink returns with the file's new state known.
+    if (reply->hiding != nullptr) remove = FinishHiding(*reply->hiding);
+    if (reply->req != nullptr) SendReply(*reply, err);
   }
-  std::shared_lock<std::shared_mutex> lock(session_mu_);
-  if (session_ == nullptr) return absl::NotFoundError("unmounted");
-  SendReply(*reply, err);
+  if (reply->req == nullptr) FinishUnattended(*reply, err);
+  // Handed on outside the lock: the sink may complete it at once, in this call.
+  if (!remove.empty()) UnlinkHiddenEntry(remove);
   return absl::OkStatus();
 }
 

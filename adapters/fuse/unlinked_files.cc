@@ -115,7 +115,7 @@ bool MountCore::HideIfOpen(fuse_req_t req, Inode& parent, const char* name, Muta
 // Whatever failed, the backing tree says where the file is now: under its hidden name (kept
 // until the last release, even if the rename after a kLink failed and the file kept its own
 // name too), or not (the move failed: it is as it was).
-void MountCore::FinishHiding(Inode& inode) {
+std::string MountCore::FinishHiding(Inode& inode) {
   const int root_fd = inodes_.root().fd;
   std::string remove;
   inodes_.Update(inode, [&](Inode& hiding) {
@@ -137,7 +137,7 @@ void MountCore::FinishHiding(Inode& inode) {
     removing_.insert(entry);
     remove = std::move(entry);
   });
-  if (!remove.empty()) UnlinkHiddenEntry(remove);
+  return remove;
 }
 
 void MountCore::ReleaseFile(FileHandle* handle) {
