@@ -73,14 +73,19 @@
 //      hardware to whoever takes over). FIFOs and sockets are a kMknod: names with
 //      attributes only; what passes through them never replicates.
 //  C15. Open-unlinked files: paths are the engine's only address. When the application
-//      unlinks (or renames over) a file that is still open, the adapter instead renames it
-//      into the module's hidden directory `.duet-unlinked/` under a unique name (as NFS
-//      clients do with .nfsXXXX), and gives that as a kRename; later writes through the open
-//      handle name the hidden path. At the last release the adapter gives a kUnlink of the
-//      hidden name. The engine sees only renames and unlinks; the directory replicates like
-//      any other. A node that starts (Node::Start) empties `.duet-unlinked/` with kUnlinks
-//      once it is primary: no handle survives a restart. The adapter hides the directory
-//      from the application (readdir, lookup) and refuses its name with EPERM.
+//      removes the last name of a regular file it still has open through the mount, the
+//      adapter keeps the file under the hidden directory `.duet-unlinked/` at the root of
+//      that mount (one per replicated directory of the module, made on demand by a kMkdir)
+//      under a unique name (as NFS clients do with .nfsXXXX): an unlink becomes a kRename
+//      there, a plain rename over the file a kLink there followed by the rename (so the name
+//      never goes missing). Later changes through the open handles name the hidden path. At
+//      the last release the adapter gives a kUnlink of the hidden name. The engine sees only
+//      renames, links and unlinks; the directory replicates like any other. Each time its
+//      mount becomes writable (so at a node's start once it is primary, and at a takeover),
+//      the adapter empties `.duet-unlinked/` with kUnlinks, but for entries still open
+//      through that mount, which go at their last release: no handle survives a restart or
+//      the node it was opened on. The engine has no part in it. The adapter hides the
+//      directory from the application (readdir, lookup) and refuses its name with EPERM.
 //  C16. O_APPEND: the engine never sees "append". The primary's adapter assigns each append
 //      its offset from its own per-file size, which counts every mutation it has already
 //      given the engine (issued, not only completed), before the LocalMutation; writes to

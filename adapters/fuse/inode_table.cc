@@ -11,6 +11,17 @@ namespace duet {
 
 std::string ProcFdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+namespace {
+
+void CloseDescriptors(Inode& inode) {
+  close(inode.fd);
+  std::lock_guard<std::mutex> lock(inode.names_mu);
+  for (int fd : inode.other_fds) close(fd);
+  inode.other_fds.clear();
+}
+
+}  // namespace
+
 InodeTable::~InodeTable() { Clear(); }
 
 int InodeTable::Open(const std::string& root_path) {
@@ -36,7 +47,7 @@ int InodeTable::Open(const std::string& root_path) {
 
 void InodeTable::Clear() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [key, inode] : by_key_) close(inode->fd);
+  for (auto& [key, inode] : by_key_) CloseDescriptors(*inode);
   by_key_.clear();
   if (root_ != nullptr) {
     close(root_->fd);
@@ -67,31 +78,83 @@ int InodeTable::Lookup(Inode& parent, const char* name, Inode** found, struct st
     *found = root_.get();
     return 0;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  auto& slot = by_key_[{st->st_dev, st->st_ino}];
-  if (slot == nullptr) {
-    slot = std::make_unique<Inode>();
-    slot->fd = fd;
-    slot->dev = st->st_dev;
-    slot->ino = st->st_ino;
-    slot->type = st->st_mode & S_IFMT;
-  } else {
-    close(fd);  // never swap a descriptor another thread may be using
+  Inode* inode = nullptr;
+  bool kept = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& slot = by_key_[{st->st_dev, st->st_ino}];
+    if (slot == nullptr) {
+      slot = std::make_unique<Inode>();
+      slot->fd = fd;
+      slot->dev = st->st_dev;
+      slot->ino = st->st_ino;
+      slot->type = st->st_mode & S_IFMT;
+      kept = true;
+    }
+    ++slot->nlookup;
+    inode = slot.get();
   }
-  ++slot->nlookup;
-  *found = slot.get();
+  // Never swap a descriptor another thread may be using. A file with several names keeps
+  // this one beside it, to be written through once the first is gone. (The lookup count
+  // just taken keeps the inode in the table meanwhile.)
+  if (!kept) {
+    if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+      KeepIfOtherName(*inode, fd);
+    } else {
+      close(fd);
+    }
+  }
+  *found = inode;
   return 0;
+}
+
+void InodeTable::KeepIfOtherName(Inode& inode, int fd) {
+  // Enough for the names a program uses at once; past it a name is not remembered.
+  constexpr size_t kMaxOtherNames = 8;
+  std::string name;
+  std::lock_guard<std::mutex> lock(inode.names_mu);
+  if (inode.other_fds.size() < kMaxOtherNames && PathThrough(fd, inode, &name) == 0) {
+    std::string known;
+    bool is_new = PathThrough(inode.fd, inode, &known) != 0 || known != name;
+    for (int other : inode.other_fds) {
+      if (!is_new) break;
+      is_new = PathThrough(other, inode, &known) != 0 || known != name;
+    }
+    if (is_new) {
+      inode.other_fds.push_back(fd);
+      return;
+    }
+  }
+  close(fd);
 }
 
 void InodeTable::Forget(Inode& inode, uint64_t count) {
   if (&inode == root_.get()) return;
   std::lock_guard<std::mutex> lock(mu_);
   inode.nlookup = count >= inode.nlookup ? 0 : inode.nlookup - count;
-  if (inode.nlookup > 0) return;
+  EraseIfUnheld(inode);
+}
+
+void InodeTable::Update(Inode& inode, const std::function<void(Inode&)>& f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  f(inode);
+  if (&inode != root_.get()) EraseIfUnheld(inode);
+}
+
+void InodeTable::EraseIfUnheld(Inode& inode) {
+  if (inode.nlookup > 0 || inode.open_count > 0 || inode.hidden != Inode::Hidden::kNo) return;
   auto it = by_key_.find({inode.dev, inode.ino});
   if (it == by_key_.end() || it->second.get() != &inode) return;
-  close(inode.fd);
+  CloseDescriptors(inode);
   by_key_.erase(it);
+}
+
+bool InodeTable::WithInode(dev_t dev, ino_t ino, const std::function<void(Inode&)>& f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_key_.find({dev, ino});
+  if (it == by_key_.end()) return false;
+  f(*it->second);
+  return true;
 }
 
 int InodeTable::RelativePath(const Inode& inode, std::string* path) const {
@@ -104,15 +167,30 @@ int InodeTable::RelativePath(const Inode& inode, std::string* path) const {
   constexpr int kAttempts = 3;
   int err = 0;
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    err = RelativePathOnce(inode, path);
+    err = PathThrough(inode.fd, inode, path);
     if (err != ENOTSUP) return err;
   }
-  return err;
+  return OtherName(inode, path);
 }
 
-int InodeTable::RelativePathOnce(const Inode& inode, std::string* path) const {
+int InodeTable::OtherName(const Inode& inode, std::string* path) const {
+  std::lock_guard<std::mutex> lock(inode.names_mu);
+  for (int fd : inode.other_fds) {
+    if (PathThrough(fd, inode, path) == 0) return 0;
+  }
+  if (inode.hidden_path.empty()) return ENOTSUP;
+  struct stat st;
+  if (fstatat(root_->fd, inode.hidden_path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      st.st_dev != inode.dev || st.st_ino != inode.ino) {
+    return ENOTSUP;
+  }
+  *path = inode.hidden_path;
+  return 0;
+}
+
+int InodeTable::PathThrough(int fd, const Inode& inode, std::string* path) const {
   char target[PATH_MAX];
-  const ssize_t n = readlink(ProcFdPath(inode.fd).c_str(), target, sizeof target);
+  const ssize_t n = readlink(ProcFdPath(fd).c_str(), target, sizeof target);
   if (n < 0) return errno;
   if (static_cast<size_t>(n) >= sizeof target) return ENAMETOOLONG;
   const std::string full(target, static_cast<size_t>(n));

@@ -7,7 +7,9 @@
 // rename and unlink made in the backing directory, including those the engine applies from the
 // peer's stream that the mount never sees, so no name bookkeeping can go stale. The path is
 // checked by looking it up again from the root (same st_dev and st_ino), which also rejects a
-// name removed since (" (deleted)").
+// name removed since (" (deleted)"). When the descriptor's own name is gone, the inode's other
+// names are tried: a descriptor per other hard-link name the kernel looked the file up by,
+// and the file's entry in the hidden directory of open-unlinked files (unlinked_files.h).
 #ifndef DUET_ADAPTERS_FUSE_INODE_TABLE_H_
 #define DUET_ADAPTERS_FUSE_INODE_TABLE_H_
 
@@ -17,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,6 +43,19 @@ struct Inode {
   uint64_t size = 0;        // guarded by size_mu
   std::atomic<bool> size_stale{false};
   std::atomic<int> size_ops_in_flight{0};
+
+  // Open-unlinked files (adapter contract C15), guarded by the table's mutex (Update): the
+  // handles open on the file, and whether it lives on under the hidden directory. Either
+  // keeps the inode in the table when the kernel forgets it (a FORGET can race the RELEASE
+  // of the last handle on an unlinked file), until Update sees both cleared.
+  int open_count = 0;
+  enum class Hidden { kNo, kHiding, kYes };
+  std::atomic<Hidden> hidden{Hidden::kNo};  // also read without the lock (fstat's nlink)
+
+  // The other names (see above), guarded by names_mu; read from any thread.
+  mutable std::mutex names_mu;
+  std::vector<int> other_fds;  // O_PATH | O_NOFOLLOW, on other hard-link names
+  std::string hidden_path;     // relative to the backing root; "" when it has none
 };
 
 class InodeTable {
@@ -56,6 +72,7 @@ class InodeTable {
 
   const std::string& root_path() const { return root_path_; }
   Inode& root() { return *root_; }
+  const Inode& root() const { return *root_; }
   Inode& Get(fuse_ino_t ino);
   fuse_ino_t IdOf(Inode& inode);
 
@@ -63,15 +80,28 @@ class InodeTable {
   // inode with its lookup count raised by one and `*st` its attributes; else an errno.
   int Lookup(Inode& parent, const char* name, Inode** found, struct stat* st);
   void Forget(Inode& inode, uint64_t count);
+  // Runs `f` on the inode of (dev, ino) if the table has it, with the table locked (so it
+  // cannot be dropped meanwhile); false if it does not.
+  bool WithInode(dev_t dev, ino_t ino, const std::function<void(Inode&)>& f);
+  // Runs `f` on `inode` with the table locked, then drops the inode if nothing holds it any
+  // more (no lookup, no open handle, no hidden name).
+  void Update(Inode& inode, const std::function<void(Inode&)>& f);
 
   // The inode's path relative to the backing root ("" for the root), or an errno: ENOTSUP
-  // when it has no name in the tree any more.
+  // when neither its descriptor's name nor any of its other names is in the tree any more.
   int RelativePath(const Inode& inode, std::string* path) const;
 
   std::vector<Inode*> All();
 
  private:
-  int RelativePathOnce(const Inode& inode, std::string* path) const;
+  // The path `fd` names if it is still `inode`'s in the tree, else an errno (ENOTSUP).
+  int PathThrough(int fd, const Inode& inode, std::string* path) const;
+  int OtherName(const Inode& inode, std::string* path) const;
+  // Drops `inode` if nothing holds it. mu_ held.
+  void EraseIfUnheld(Inode& inode);
+  // Keeps `fd` (just opened on `inode` by another name) among its other names if that name
+  // is new to it; closes it otherwise.
+  void KeepIfOtherName(Inode& inode, int fd);
 
   std::string root_path_;
   std::unique_ptr<Inode> root_;

@@ -12,9 +12,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "adapters/fuse/unlinked_files.h"
 
 namespace duet {
 namespace {
@@ -96,10 +99,19 @@ absl::Status CheckMountpoint(const std::string& mountpoint) {
   return absl::OkStatus();
 }
 
+// A restarted process's hidden names differ from its predecessor's by the time it started.
+uint64_t InstanceOfNow() {
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000 + static_cast<uint64_t>(now.tv_nsec);
+}
+
 }  // namespace
 
 MountCore::MountCore(ReplicatedMountOptions options, MutationSink on_mutation)
-    : options_(std::move(options)), on_mutation_(std::move(on_mutation)) {}
+    : options_(std::move(options)),
+      on_mutation_(std::move(on_mutation)),
+      instance_(InstanceOfNow()) {}
 
 MountCore::~MountCore() { Unmount(); }
 
@@ -151,6 +163,11 @@ absl::Status MountCore::Mount() {
     session_ = session;
   }
   mounted_ = true;
+  {
+    // A mount that starts writable takes over the hidden directory as a role switch does.
+    std::lock_guard<std::mutex> lock(invalidate_mu_);
+    empty_unlinked_pending_ = writable_.load();
+  }
   for (int i = 0; i < options_.worker_threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
   invalidator_ = std::thread([this] { InvalidatorLoop(); });
   return absl::OkStatus();
@@ -244,29 +261,40 @@ void MountCore::SetWritable(bool writable) {
   // the kernel cached in the other role is left to the invalidator thread: an invalidation
   // waits for pages that a pending write holds locked, and that write is answered only by a
   // CompleteLocal the caller (the engine's loop) may be about to send.
+  // Becoming writable also empties the hidden directory (adapter contract C15): no handle
+  // on its entries survives the process or the node that made them.
   if (writable_.exchange(writable) == writable) return;
   {
     std::lock_guard<std::mutex> lock(invalidate_mu_);
     invalidate_pending_ = true;
+    if (writable) empty_unlinked_pending_ = true;
   }
   invalidate_cv_.notify_one();
 }
 
 void MountCore::InvalidatorLoop() {
   while (true) {
+    bool invalidate = false;
+    bool empty_unlinked = false;
     {
       std::unique_lock<std::mutex> lock(invalidate_mu_);
-      invalidate_cv_.wait(lock, [this] { return invalidate_pending_ || invalidate_stop_; });
+      invalidate_cv_.wait(lock, [this] {
+        return invalidate_pending_ || empty_unlinked_pending_ || invalidate_stop_;
+      });
       if (invalidate_stop_) return;
-      invalidate_pending_ = false;
+      invalidate = std::exchange(invalidate_pending_, false);
+      empty_unlinked = std::exchange(empty_unlinked_pending_, false);
     }
-    std::shared_lock<std::shared_mutex> session_lock(session_mu_);
-    if (session_ == nullptr) continue;
-    std::vector<Inode*> all = inodes_.All();
-    for (Inode* inode : all) inode->size_stale = true;
-    for (Inode* inode : all) {
-      fuse_lowlevel_notify_inval_inode(session_, inodes_.IdOf(*inode), 0, 0);
+    if (invalidate) {
+      std::shared_lock<std::shared_mutex> session_lock(session_mu_);
+      if (session_ == nullptr) continue;
+      std::vector<Inode*> all = inodes_.All();
+      for (Inode* inode : all) inode->size_stale = true;
+      for (Inode* inode : all) {
+        fuse_lowlevel_notify_inval_inode(session_, inodes_.IdOf(*inode), 0, 0);
+      }
     }
+    if (empty_unlinked && writable_.load()) EmptyUnlinkedDir();
   }
 }
 
@@ -288,41 +316,54 @@ void MountCore::SetCacheMode(fuse_file_info* fi) const {
   fi->keep_cache = writable ? 1 : 0;
 }
 
+std::string MountCore::ModulePathOf(const std::string& inside) const {
+  if (options_.path_prefix.empty()) return inside;
+  if (inside.empty()) return options_.path_prefix;
+  return absl::StrCat(options_.path_prefix, "/", inside);
+}
+
 int MountCore::ModulePath(const Inode& inode, std::string* path) const {
   std::string inside;
   if (int err = inodes_.RelativePath(inode, &inside); err != 0) return err;
-  if (options_.path_prefix.empty()) {
-    *path = std::move(inside);
-  } else if (inside.empty()) {
-    *path = options_.path_prefix;
-  } else {
-    *path = absl::StrCat(options_.path_prefix, "/", inside);
-  }
+  *path = ModulePathOf(inside);
   return 0;
 }
 
 int MountCore::ModulePath(const Inode& parent, const char* name, std::string* path) const {
+  // The hidden directory is the mount's own: no application call may name it.
+  if (IsUnlinkedDirName(&parent == &inodes_.root(), name)) return EPERM;
   std::string dir;
   if (int err = ModulePath(parent, &dir); err != 0) return err;
   *path = dir.empty() ? std::string(name) : absl::StrCat(dir, "/", name);
   return 0;
 }
 
-FileHandle* MountCore::AddFile(int fd) {
+FileHandle* MountCore::AddFile(int fd, Inode* inode) {
   auto handle = std::make_unique<FileHandle>();
   handle->fd = fd;
+  handle->inode = inode;
+  inodes_.Update(*inode, [](Inode& opened) { ++opened.open_count; });
   FileHandle* raw = handle.get();
   std::lock_guard<std::mutex> lock(handles_mu_);
   files_[raw] = std::move(handle);
   return raw;
 }
 
+// A handle closed here, not by the application's release (an open that failed on its way
+// back), leaves a hidden file it was the last one on to the next emptying.
 void MountCore::CloseFile(FileHandle* handle) {
+  Inode* inode = TakeFile(handle);
+  if (inode != nullptr) inodes_.Update(*inode, [](Inode& closed) { --closed.open_count; });
+}
+
+Inode* MountCore::TakeFile(FileHandle* handle) {
   std::lock_guard<std::mutex> lock(handles_mu_);
   auto it = files_.find(handle);
-  if (it == files_.end()) return;
+  if (it == files_.end()) return nullptr;
   close(handle->fd);
+  Inode* inode = handle->inode;
   files_.erase(it);
+  return inode;
 }
 
 DirHandle* MountCore::AddDir(DIR* dir) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -25,7 +26,8 @@
 namespace duet {
 
 struct FileHandle {
-  int fd = -1;  // the backing file, opened read-only: the mount never writes it
+  int fd = -1;             // the backing file, opened read-only: the mount never writes it
+  Inode* inode = nullptr;  // counted in its open_count while the handle is open
 };
 
 struct DirHandle {
@@ -55,6 +57,10 @@ struct PendingReply {
   FileHandle* handle = nullptr;
   int remaining = 0;    // mutations not yet completed; guarded by MountCore::pending_mu_
   int first_errno = 0;  // guarded by MountCore::pending_mu_
+  // The file this call moves into the hidden directory (unlinked_files.cc), if any.
+  Inode* hiding = nullptr;
+  // No application waits (req is null): the hidden directory's entry this call unlinks.
+  std::string unattended_entry;
 };
 
 class MountCore {
@@ -87,8 +93,21 @@ class MountCore {
   // Page-cache choice for an open file (replicated_mount.h: direct_io when not writable).
   void SetCacheMode(fuse_file_info* fi) const;
 
-  FileHandle* AddFile(int fd);
+  FileHandle* AddFile(int fd, Inode* inode);
   void CloseFile(FileHandle* handle);
+
+  // --- Open-unlinked files (adapter contract C15; unlinked_files.cc). ---
+  // Whether `name` under `parent` is the hidden directory (the mount root's .duet-unlinked).
+  bool IsUnlinkedDir(const Inode& parent, const char* name);
+  // When `name` under `parent` is the last name of a regular file open through the mount,
+  // hands on its move into the hidden directory and answers `req` once done: true. With
+  // `rename_over` (a rename onto `name`) the move is a kLink into the hidden directory
+  // followed by that rename, so the name is never missing. False: remove it as usual.
+  bool HideIfOpen(fuse_req_t req, Inode& parent, const char* name, Mutation* rename_over);
+  // The release of an open handle: the last one on a hidden file unlinks its entry.
+  void ReleaseFile(FileHandle* handle);
+  // `st` (the backing file's) as the application sees it: the hidden name is not counted.
+  void HideUnlinkedName(const Inode& inode, struct stat* st);
   DirHandle* AddDir(DIR* dir);
   void CloseDir(DirHandle* handle);
 
@@ -103,9 +122,24 @@ class MountCore {
 
   void WorkerLoop();
   void SendReply(PendingReply& reply, int err);
+  // The end of a call no application waits for (req null).
+  void FinishUnattended(const PendingReply& reply, int err);
   void SendEntryReply(PendingReply& reply);
   void CloseAllHandles();
   void InvalidatorLoop();
+  // "<path_prefix>/<inside>": a path inside the mount as the module names it.
+  std::string ModulePathOf(const std::string& inside) const;
+  // Closes the handle and forgets it; the inode it was open on (still counted), or null if
+  // the handle was closed already.
+  Inode* TakeFile(FileHandle* handle);
+  // The completion of a HideIfOpen call (successful or not), before its answer: the hidden
+  // entry to unlink now (its last handle went meanwhile), or "".
+  std::string FinishHiding(Inode& inode);
+  // Unlinks the hidden entry `entry` (relative to the mount root) with no request waiting.
+  void UnlinkHiddenEntry(const std::string& entry);
+  // Run when the mount becomes writable: unlinks every entry of the hidden directory that
+  // no handle of this mount holds (left by a previous process or by the peer).
+  void EmptyUnlinkedDir();
 
   const ReplicatedMountOptions options_;
   const MutationSink on_mutation_;
@@ -127,9 +161,10 @@ class MountCore {
   std::thread invalidator_;
   std::mutex invalidate_mu_;
   std::condition_variable invalidate_cv_;
-  bool invalidate_pending_ = false;  // guarded by invalidate_mu_
-  bool invalidate_stop_ = false;     // guarded by invalidate_mu_
-  std::mutex receive_mu_;            // held by the one worker waiting for the next request
+  bool invalidate_pending_ = false;      // guarded by invalidate_mu_
+  bool invalidate_stop_ = false;         // guarded by invalidate_mu_
+  bool empty_unlinked_pending_ = false;  // guarded by invalidate_mu_
+  std::mutex receive_mu_;                // held by the one worker waiting for the next request
   std::atomic<bool> mounted_{false};
 
   InodeTable inodes_;
@@ -138,6 +173,13 @@ class MountCore {
   bool stopping_ = false;                  // guarded by pending_mu_
   uint64_t next_op_ = 0;                   // guarded by pending_mu_
   std::map<uint64_t, PendingOp> pending_;  // guarded by pending_mu_
+
+  // Guards what follows; taken after the inode table's lock (inside InodeTable::Update).
+  std::mutex unlinked_mu_;
+  const uint64_t instance_;        // this mount's part of hidden names (unlinked_files.h)
+  uint64_t unlinked_counter_ = 0;  // guarded by unlinked_mu_
+  // Hidden entries whose kUnlink is handed on and not yet completed.
+  std::set<std::string> removing_;  // guarded by unlinked_mu_
 
   std::mutex handles_mu_;
   std::map<FileHandle*, std::unique_ptr<FileHandle>> files_;  // guarded by handles_mu_

@@ -104,7 +104,7 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, errno);
     return;
   }
-  FileHandle* handle = core.AddFile(fd);
+  FileHandle* handle = core.AddFile(fd, &inode);
   if (!truncates) {
     fi->fh = reinterpret_cast<uint64_t>(handle);
     core.SetCacheMode(fi);
@@ -236,6 +236,7 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
     mutations.push_back(std::move(setattr));
   }
   if (mutations.empty()) {  // only what the backing file keeps itself (ctime)
+    core.HideUnlinkedName(inode, &now_st);
     fuse_reply_attr(req, &now_st, core.CacheTimeout());
     return;
   }
@@ -278,8 +279,14 @@ void MkDir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   IssueCreated(req, parent, name, WithMode(MutationKind::kMkdir, mode), ReplyShape::kEntry);
 }
 
+// The last name of a file still open moves into the hidden directory instead (C15).
 void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (RefusedReadOnly(req)) return;
+  MountCore& core = CoreOf(req);
+  if (!core.IsUnlinkedDir(InodeOf(req, parent), name) &&
+      core.HideIfOpen(req, InodeOf(req, parent), name, nullptr)) {
+    return;
+  }
   IssueNamed(req, parent, name, MakeMutation(MutationKind::kUnlink, ""), ReplyShape::kStatusOnly);
 }
 
@@ -341,6 +348,15 @@ bool EngineRenameFlags(unsigned int flags, uint32_t* out) {
   return (flags & ~unsigned{RENAME_NOREPLACE | RENAME_EXCHANGE}) == 0 && ValidRenameFlags(*out);
 }
 
+bool SameFile(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+              const char* new_name) {
+  struct stat a;
+  struct stat b;
+  return fstatat(InodeOf(req, parent).fd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+         fstatat(InodeOf(req, new_parent).fd, new_name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
             const char* new_name, unsigned int flags) {
   if (RefusedReadOnly(req)) return;
@@ -356,10 +372,20 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_
     fuse_reply_err(req, err);
     return;
   }
-  if (int err = CoreOf(req).ModulePath(InodeOf(req, new_parent), new_name, &rename.path2);
-      err != 0) {
+  MountCore& core = CoreOf(req);
+  if (int err = core.ModulePath(InodeOf(req, new_parent), new_name, &rename.path2); err != 0) {
     fuse_reply_err(req, err);
     return;
+  }
+  // A plain rename over the last name of a file still open keeps that file under the
+  // hidden directory (C15); a rename between two names of one file changes nothing.
+  if (rename.rename_flags == 0 && !SameFile(req, parent, name, new_parent, new_name)) {
+    if (int err = core.ModulePath(InodeOf(req, parent), name, &rename.path); err != 0) {
+      fuse_reply_err(req, err);
+      return;
+    }
+    Mutation over = rename;
+    if (core.HideIfOpen(req, InodeOf(req, new_parent), new_name, &over)) return;
   }
   IssueNamed(req, parent, name, std::move(rename), ReplyShape::kStatusOnly);
 }

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/fuse/errno_status.h"
@@ -33,7 +35,7 @@ void MountCore::Issue(PendingReply reply, std::vector<Mutation> mutations, Inode
   if (ids.empty()) {  // unmounting
     if (size_inode != nullptr) size_inode->size_ops_in_flight -= count;
     if (shared->handle != nullptr) CloseFile(shared->handle);
-    fuse_reply_err(shared->req, EIO);
+    if (shared->req != nullptr) fuse_reply_err(shared->req, EIO);
     return;
   }
   for (size_t i = 0; i < ids.size(); ++i) on_mutation_(ids[i], std::move(mutations[i]));
@@ -59,10 +61,33 @@ absl::Status MountCore::Complete(uint64_t op_id, absl::Status status) {
     if (--reply->remaining > 0) return absl::OkStatus();
     err = reply->first_errno;
   }
-  std::shared_lock<std::shared_mutex> lock(session_mu_);
-  if (session_ == nullptr) return absl::NotFoundError("unmounted");
-  SendReply(*reply, err);
+  std::string remove;
+  {
+    // Held while the inodes are used: Unmount drops them after destroying the session.
+    std::shared_lock<std::shared_mutex> lock(session_mu_);
+    if (session_ == nullptr) return absl::NotFoundError("unmounted");
+    // Before the answer: the application's unlink returns with the file's new state known.
+    if (reply->hiding != nullptr) remove = FinishHiding(*reply->hiding);
+    if (reply->req != nullptr) SendReply(*reply, err);
+  }
+  if (reply->req == nullptr) FinishUnattended(*reply, err);
+  // Handed on outside the lock: the sink may complete it at once, in this call.
+  if (!remove.empty()) UnlinkHiddenEntry(remove);
   return absl::OkStatus();
+}
+
+void MountCore::FinishUnattended(const PendingReply& reply, int err) {
+  if (reply.unattended_entry.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(unlinked_mu_);
+    removing_.erase(reply.unattended_entry);
+  }
+  // Nobody waits for this answer: the log is where a failure shows. The entry stays for the
+  // next emptying of the hidden directory.
+  if (err != 0) {
+    fprintf(stderr, "duet-fuse: unlinking %s (an open-unlinked file, released) failed: %s\n",
+            ModulePathOf(reply.unattended_entry).c_str(), strerror(err));
+  }
 }
 
 void MountCore::SendReply(PendingReply& reply, int err) {
@@ -88,6 +113,7 @@ void MountCore::SendReply(PendingReply& reply, int err) {
         fuse_reply_err(reply.req, errno);
         return;
       }
+      HideUnlinkedName(*reply.inode, &st);
       fuse_reply_attr(reply.req, &st, CacheTimeout());
       return;
     }
@@ -119,7 +145,7 @@ void MountCore::SendEntryReply(PendingReply& reply) {
     fuse_reply_err(reply.req, err);
     return;
   }
-  FileHandle* handle = AddFile(fd);
+  FileHandle* handle = AddFile(fd, found);
   reply.fi.fh = reinterpret_cast<uint64_t>(handle);
   SetCacheMode(&reply.fi);
   if (fuse_reply_create(reply.req, &e, &reply.fi) != 0) {

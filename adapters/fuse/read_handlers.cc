@@ -21,6 +21,11 @@ Inode& InodeOf(fuse_req_t req, fuse_ino_t ino) { return CoreOf(req).inodes().Get
 
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   MountCore& core = CoreOf(req);
+  // The hidden directory of open-unlinked files is not there for the application (C15).
+  if (core.IsUnlinkedDir(InodeOf(req, parent), name)) {
+    fuse_reply_err(req, ENOENT);
+    return;
+  }
   Inode* found = nullptr;
   struct stat st;
   if (int err = core.inodes().Lookup(InodeOf(req, parent), name, &found, &st); err != 0) {
@@ -45,12 +50,15 @@ void ForgetMulti(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
 }
 
 void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
+  MountCore& core = CoreOf(req);
+  Inode& inode = InodeOf(req, ino);
   struct stat st;
-  if (fstatat(InodeOf(req, ino).fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(inode.fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
     fuse_reply_err(req, errno);
     return;
   }
-  fuse_reply_attr(req, &st, CoreOf(req).CacheTimeout());
+  core.HideUnlinkedName(inode, &st);  // an open-unlinked file has no links, as on ext4
+  fuse_reply_attr(req, &st, core.CacheTimeout());
 }
 
 void ReadLink(fuse_req_t req, fuse_ino_t ino) {
@@ -76,7 +84,7 @@ void Read(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off, fuse_file_
 }
 
 void Release(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-  CoreOf(req).CloseFile(FileOf(fi));
+  CoreOf(req).ReleaseFile(FileOf(fi));
   fuse_reply_err(req, 0);
 }
 
@@ -140,6 +148,11 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
     }
     const char* name = d.entry->d_name;
     const off_t next = d.entry->d_off;
+    if (core.IsUnlinkedDir(dir_inode, name)) {  // hidden (C15)
+      d.entry = nullptr;
+      d.offset = next;
+      continue;
+    }
     size_t entry_size = 0;
     if (plus) {
       fuse_entry_param e{};

@@ -24,21 +24,28 @@
 //  - fallocate: allocate, keep-size, punch-hole and zero-range become one kFallocate,
 //    answered when it completes, as a write; collapse-range, insert-range and unshare-range
 //    fail with EOPNOTSUPP before the engine sees them.
+//  - Open-unlinked files (adapter contract C15): removing the last name of a regular file
+//    open through the mount (unlink, or a plain rename over it) keeps the file under the
+//    mount root's `.duet-unlinked/` (unlinked_files.h) until the last release, which unlinks
+//    it; changes through its handles name that path; fstat shows no link. The directory is
+//    never listed or found, and naming it is EPERM. Becoming writable (SetWritable(true), or
+//    Mount() while writable) unlinks every entry there no handle of this mount holds.
 //  - Mutating requests the engine has no kind for yet (xattrs, mknod other than regular files,
-//    chown, setting atime) fail with ENOTSUP, as does a change to a file that has no name in
-//    the tree any more (open and unlinked). rename's RENAME_NOREPLACE and RENAME_EXCHANGE
+//    chown, setting atime) fail with ENOTSUP. rename's RENAME_NOREPLACE and RENAME_EXCHANGE
 //    replicate; RENAME_WHITEOUT and unknown flags fail with EINVAL. flush is answered at once:
 //    writes are not buffered by the mount.
 //  - Lifetime: Mount() once; Unmount() (and the destructor) answers every pending request with
 //    EIO, stops the workers, detaches the mount (lazily, so open files do not block it) and
 //    ends the FUSE connection. Complete for an op_id no longer pending returns NotFound.
-//    on_mutation runs on a FUSE worker thread: it must not block (it hands the mutation on);
-//    it may call Complete itself, but not Unmount. Mount, Unmount and SetWritable are called
-//    from one owner (the daemon's loop); Complete from any thread.
+//    on_mutation runs on a FUSE worker thread (or, for the unlinks of hidden files, the
+//    mount's own thread after a role switch, or a thread inside Complete): it must not block
+//    (it hands the mutation on); it may call Complete itself, but not Unmount. Mount, Unmount and
+//    SetWritable are called from one owner (the daemon's loop); Complete from any thread.
 //  - Known limits: a created file is owned by whoever applies it (duetd: root) until the
-//    engine's mutations carry owners; a hard-linked file cannot be changed through its other
-//    names once the name the mount first found it by is removed (ENOTSUP) until the kernel
-//    forgets the inode; MAP_SHARED mmap works only while writable (direct_io refuses it).
+//    engine's mutations carry owners; once the name the mount first found a hard-linked file
+//    by is removed, the file is changed through another name the kernel looked it up by (up
+//    to 8), and fails with ENOTSUP if it looked up none (names made outside the mount);
+//    MAP_SHARED mmap works only while writable (direct_io refuses it).
 #ifndef DUET_ADAPTERS_FUSE_REPLICATED_MOUNT_H_
 #define DUET_ADAPTERS_FUSE_REPLICATED_MOUNT_H_
 

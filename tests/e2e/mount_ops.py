@@ -147,7 +147,9 @@ def append_concurrently(state, path, writers, records, size):
 
 # --- a file unlinked while open -------------------------------------------------------------
 
-def unlinked_while_open(state, path):
+def unlinked_while_open(state, path, keep_open=False):
+    """Writes, unlinks, then writes, fsyncs and reads through the descriptor; `keep_open`
+    leaves it open in `state` (close_kept closes it)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
     os.write(fd, b"before unlink\n")
     out = {"unlink": outcome(lambda: os.unlink(path))}
@@ -157,8 +159,34 @@ def unlinked_while_open(state, path):
                                                  "nlink": os.fstat(fd).st_nlink})
     out["read_after_unlink"] = outcome(lambda: os.pread(fd, 100, 0).decode())
     out["fsync_after_unlink"] = outcome(lambda: os.fsync(fd))
-    out["close"] = outcome(lambda: os.close(fd))
+    if keep_open:
+        state[path] = fd
+    else:
+        out["close"] = outcome(lambda: os.close(fd))
     return out
+
+
+def renamed_over_while_open(state, d):
+    """A reader keeps the old "config" open while a new one is renamed over it, then writes
+    and fsyncs through its descriptor; the descriptor stays open in state[<d>/config]."""
+    os.mkdir(d)
+    config, new = os.path.join(d, "config"), os.path.join(d, "config.new")
+    write_new(config, "old settings\n")
+    fd = os.open(config, os.O_RDWR)
+    write_new(new, "new settings\n")
+    out = {"rename": outcome(lambda: os.rename(new, config))}
+    out["pwrite_old"] = outcome(lambda: os.pwrite(fd, b"OLD", 0))
+    out["fsync_old"] = outcome(lambda: os.fsync(fd))
+    out["read_old"] = os.pread(fd, 100, 0).decode()
+    out["nlink_old"] = os.fstat(fd).st_nlink
+    out["config"] = read_file(config)
+    out["listed"] = sorted(os.listdir(d))
+    state[config] = fd
+    return out
+
+
+def list_dir(state, path):
+    return sorted(os.listdir(path))
 
 
 # --- renames and hard links -----------------------------------------------------------------

@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "adapters/fuse/replicated_mount.h"
 #include "gtest/gtest.h"
@@ -59,8 +61,16 @@ TEST(InlineCompletion, MutationsCompletedInsideOnMutationAnswerTheApplication) {
         status = absl::ErrnoToStatus(errno, "write");
       }
       if (fd >= 0) close(fd);
+    } else if (m.kind == MutationKind::kMkdir && m.path == ".duet-unlinked") {
+      if (mkdir(path.c_str(), m.mode) != 0) status = absl::ErrnoToStatus(errno, "mkdir");
     } else if (m.kind == MutationKind::kMkdir) {
       status = absl::ErrnoToStatus(ENOSPC, "mkdir refused");
+    } else if (m.kind == MutationKind::kRename) {
+      if (rename(path.c_str(), (backing + "/" + m.path2).c_str()) != 0) {
+        status = absl::ErrnoToStatus(errno, "rename");
+      }
+    } else if (m.kind == MutationKind::kUnlink) {
+      if (unlink(path.c_str()) != 0) status = absl::ErrnoToStatus(errno, "unlink");
     }
     EXPECT_TRUE(mount->Complete(op_id, status).ok());
   });
@@ -79,6 +89,20 @@ TEST(InlineCompletion, MutationsCompletedInsideOnMutationAnswerTheApplication) {
   EXPECT_EQ(ReadFileAt(mnt + "/f"), "inline");
   EXPECT_EQ(mkdir((mnt + "/d").c_str(), 0755), -1);
   EXPECT_EQ(errno, ENOSPC);
+
+  // An open file unlinked: its move into the hidden directory, and the unlink there that
+  // its release hands on, are completed inline too.
+  const int fd = open((mnt + "/f").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(unlink((mnt + "/f").c_str()), 0);
+  EXPECT_EQ(pwrite(fd, "still", 5, 0), 5);
+  ASSERT_EQ(close(fd), 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!std::filesystem::is_empty(backing + "/.duet-unlinked") &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(backing + "/.duet-unlinked"));
 }
 
 }  // namespace

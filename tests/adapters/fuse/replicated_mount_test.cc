@@ -178,15 +178,6 @@ TEST_F(MountTest, SettingOnlyTheMtimeKeepsTheModeAndCarriesTheTime) {
   EXPECT_EQ(st.st_mtim.tv_sec, 1700000000);
 }
 
-TEST_F(MountTest, WritingAnOpenUnlinkedFileFailsClearlyInsteadOfDiverging) {
-  const int fd = open(M("tmp").c_str(), O_CREAT | O_RDWR, 0644);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(unlink(M("tmp").c_str()), 0);
-  EXPECT_EQ(write(fd, "x", 1), -1);
-  EXPECT_EQ(errno, ENOTSUP);  // no name left for the engine to replicate it under
-  close(fd);
-}
-
 TEST_F(MountTest, FsyncReachesTheEngine) {
   const int fd = open(M("f").c_str(), O_CREAT | O_WRONLY, 0644);
   ASSERT_GE(fd, 0);
