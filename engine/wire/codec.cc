@@ -127,10 +127,9 @@ Body BuildBody(FlatBufferBuilder& builder, const LeaseRequest& request) {
 Body BuildBody(FlatBufferBuilder& builder, const LeaseReply& reply) {
   const auto name = builder.CreateString(reply.module);
   const auto cluster = builder.CreateString(reply.cluster);
-  const auto body =
-      fb::CreateLeaseReply(builder, name, reply.request_id, reply.granted, reply.duration_ns,
-                           reply.holder, reply.outdate_recorded, cluster, reply.witness_run,
-                           reply.peer_grants);
+  const auto body = fb::CreateLeaseReply(builder, name, reply.request_id, reply.granted,
+                                         reply.duration_ns, reply.holder, reply.outdate_recorded,
+                                         cluster, reply.witness_run, reply.peer_grants);
   return {fb::Message::LeaseReply, body.Union()};
 }
 
