@@ -132,6 +132,7 @@ absl::Status Duetd::Init() {
       });
   if (!queue.ok()) return queue.status();
   io_queue_ = *std::move(queue);
+  disk_ops_ = std::make_unique<DiskOpIssuer>(*io_queue_);
 
   ScriptRunner::Options script_options;
   script_options.on_started = [this](std::string_view module, pid_t group) {
@@ -358,17 +359,7 @@ void Duetd::Execute(Actions actions) {
     Carry(action);
   }
   // Issued before any failure, so carried out as if queued when they were met.
-  std::vector<store::DiskOp> held;
-  held.swap(held_disk_ops_);
-  for (store::DiskOp& op : held) io_queue_->RunHereOrSubmit(std::move(op));
-}
-
-void Duetd::HandOn(store::DiskOp op) {
-  if (held_disk_ops_.empty() && !store::ModuleIoQueue::IsQuick(op)) {
-    io_queue_->Submit(std::move(op));
-  } else {
-    held_disk_ops_.push_back(std::move(op));
-  }
+  if (disk_ops_) disk_ops_->EndStep();
 }
 
 void Duetd::Fail(absl::Status status) {
@@ -432,21 +423,16 @@ void Duetd::Carry(const Action& action) {
             }
           },
           [&](const ApplyMutation& a) {
-            // The mounts name only paths beneath the module's directories; the peer must too.
             const ModuleConfig& mc = config_.modules[a.module];
-            if (absl::Status s = CheckMutationWithinDirectories(a.mutation, mc.directories.size());
-                !s.ok()) {
+            if (absl::Status s = disk_ops_->Apply(a, mc.directories.size()); !s.ok()) {
               log_.Module(mc.name, absl::StrCat("refused a mutation outside the module's "
                                                 "directories, not applied: ",
                                                 s.message()));
-              loop_->Post(MutationApplied{a.module, a.apply_id, std::move(s)});
-              return;
             }
-            HandOn(a);
           },
-          [&](const ReadZone& a) { HandOn(a); },
-          [&](const ListTree& a) { HandOn(a); },
-          [&](const PreserveDivergent& a) { HandOn(a); },
+          [&](const ReadZone& a) { disk_ops_->HandOn(a); },
+          [&](const ListTree& a) { disk_ops_->HandOn(a); },
+          [&](const PreserveDivergent& a) { disk_ops_->HandOn(a); },
           [&](const CompleteLocal& a) {
             auto& mounts = modules_[a.module].mounts;
             size_t index = a.op_id >> kMountShift;
