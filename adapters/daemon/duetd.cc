@@ -87,6 +87,15 @@ absl::Status Duetd::Init() {
                      " is locked)"));
   }
 
+  absl::StatusOr<FailoverHistory> failovers = FailoverHistory::Load(state_dir_);
+  if (failovers.ok()) {
+    failovers_.emplace(*std::move(failovers));
+  } else {
+    // Status alone reads it: a damaged file costs the history, not the service.
+    log_.Node(absl::StrCat("earlier failovers not shown: ", failovers.status().message()));
+    failovers_.emplace(state_dir_);
+  }
+
   absl::StatusOr<net::ClusterKey> key = net::LoadClusterKey(config_.key_file);
   if (!key.ok()) return key.status();
   key_ = *key;
@@ -338,6 +347,11 @@ void Duetd::OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respo
   if (request.kind != AdminRequestKind::kVerb) {
     NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow(), absl::Now());
     for (const Module& mod : modules_) view.problems.push_back(mod.problem);
+    for (ModuleIndex m = 0; m < view.modules.size(); ++m) {
+      if (view.modules[m].last_failover) continue;  // this run's
+      view.modules[m].last_failover =
+          failovers_->Of(config_.modules[m].name, view.now, view.wall_now);
+    }
     respond(FormatAdminReply(absl::OkStatus(), request.kind == AdminRequestKind::kStatusJson
                                                    ? FormatStatusJson(view)
                                                    : FormatStatusTable(view)));
@@ -360,6 +374,17 @@ void Duetd::Execute(Actions actions) {
   }
   // Issued before any failure, so carried out as if queued when they were met.
   if (disk_ops_) disk_ops_->EndStep();
+}
+
+void Duetd::KeepFailover(ModuleIndex m) {
+  const std::optional<FailoverRecord> last = loop_->node().Status(m).last_failover;
+  if (!last) return;
+  if (absl::Status s =
+          failovers_->Keep(config_.modules[m].name, *last, MonotonicNow(), absl::Now());
+      !s.ok()) {
+    log_.Module(config_.modules[m].name,
+                absl::StrCat("the last failover is not saved: ", s.message()));
+  }
 }
 
 void Duetd::Fail(absl::Status status) {
@@ -395,6 +420,7 @@ void Duetd::Carry(const Action& action) {
             ModuleIndex m = a.module;
             scripts_->Run(ScriptRequestFor(config_, self_, a), [this, m](const ScriptResult& r) {
               loop_->Feed(ScriptExited{m, r.run_id, r.exit_code, r.timed_out});
+              KeepFailover(m);  // a failover completes when its start_prim exits
             });
           },
           [&](const SetCheckers& a) {

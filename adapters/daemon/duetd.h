@@ -25,6 +25,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,7 @@
 #include "adapters/daemon/app_groups.h"
 #include "adapters/daemon/daemon_log.h"
 #include "adapters/daemon/disk_op_issuer.h"
+#include "adapters/daemon/failover_history.h"
 #include "adapters/daemon/module_layout.h"
 #include "adapters/daemon/node_loop.h"
 #include "adapters/fuse/replicated_mount.h"
@@ -81,6 +83,9 @@ class Duetd {
   void Execute(Actions actions);
   void Carry(const Action& action);
   void Fail(absl::Status status);
+  // Saves module `m`'s last failover if the engine has a new one (status shows it after a
+  // restart).
+  void KeepFailover(ModuleIndex m);
   // `id` (the admin server's) is the engine's AdminCommand request id too.
   void OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respond respond);
   void OnPeerDatagram(int link, std::span<const uint8_t> payload);
@@ -114,7 +119,8 @@ class Duetd {
   // step are held until the step's other actions are carried out, then run on this thread
   // when their module is idle, else queued: the step's sends leave first, so the peer's
   // apply overlaps this node's. A refused peer mutation is answered in the same order.
-  std::unique_ptr<DiskOpIssuer> disk_ops_;  // over io_queue_
+  std::unique_ptr<DiskOpIssuer> disk_ops_;    // over io_queue_
+  std::optional<FailoverHistory> failovers_;  // loaded in Init
   std::optional<AppGroups> app_groups_;
   std::unique_ptr<ScriptRunner> scripts_;
   std::unique_ptr<vip::VipManager> vips_;
