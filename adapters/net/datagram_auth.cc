@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/net/byte_order.h"
@@ -17,6 +18,7 @@ constexpr uint8_t kMagic[4] = {'D', 'U', 'D', 'G'};
 constexpr uint8_t kVersion = 2;
 constexpr uint8_t kKindFresh = 0;
 constexpr uint8_t kKindReply = 1;
+constexpr uint8_t kKindChallenge = 2;
 // Header layout offsets.
 constexpr size_t kKindAt = 5;
 constexpr size_t kSenderAt = 6;
@@ -120,6 +122,10 @@ absl::StatusOr<std::vector<uint8_t>> DatagramAuth::SealRequest(uint8_t receiver,
   return out;
 }
 
+std::optional<std::vector<uint8_t>> DatagramAuth::TakeChallenge() {
+  return std::exchange(challenge_, std::nullopt);
+}
+
 absl::StatusOr<std::vector<uint8_t>> DatagramAuth::SealReply(const DatagramOrigin& request,
                                                              std::span<const uint8_t> payload) {
   return SealWith(kKindReply, request.sender, request.channel, request.epoch, request.seq,
@@ -128,6 +134,7 @@ absl::StatusOr<std::vector<uint8_t>> DatagramAuth::SealReply(const DatagramOrigi
 
 std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> datagram,
                                                       uint8_t channel) {
+  challenge_.reset();
   if (datagram.size() > max_datagram_bytes_) {
     return Drop{DropReason::kOversized,
                 absl::StrCat("datagram of ", datagram.size(), " bytes, above the cap of ",
@@ -141,7 +148,7 @@ std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> d
     return Drop{DropReason::kMalformed, "not a Duet datagram of this version"};
   }
   uint8_t kind = datagram[kKindAt];
-  if (kind != kKindFresh && kind != kKindReply) {
+  if (kind != kKindFresh && kind != kKindReply && kind != kKindChallenge) {
     return Drop{DropReason::kMalformed, absl::StrCat("unknown datagram kind ", kind)};
   }
   if (std::memcmp(datagram.data() + kClusterAt, cluster_id_.data(), sizeof(ClusterId)) != 0) {
@@ -180,6 +187,7 @@ std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> d
   opened.is_reply = kind == kKindReply;
   opened.payload = datagram.subspan(kDatagramHeaderBytes, datagram.size() - kDatagramOverheadBytes);
   DatagramOrigin& o = opened.origin;
+  if (kind == kKindChallenge) return OpenChallenge(o, echo);
   if (opened.is_reply) {
     uint64_t request = RequestKey(sender, o.seq);
     if (o.epoch != epoch_ || echo.nonce != nonce_ || !outstanding_.contains(request)) {
@@ -192,7 +200,18 @@ std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> d
     return opened;
   }
   Followed& followed = followed_[static_cast<uint16_t>(sender << 8 | o.channel)];
-  if (std::optional<Drop> drop = CheckFresh(followed, o, echo)) return *std::move(drop);
+  bool unproven_run = false;
+  if (std::optional<Drop> drop = CheckFresh(followed, o, echo, unproven_run)) {
+    if (unproven_run && self_ == kWitnessId) {
+      absl::StatusOr<std::vector<uint8_t>> challenge = SealWith(
+          kKindChallenge, o.sender, o.channel, o.epoch, o.seq, Echo{o.nonce, next_seq_}, {});
+      if (challenge.ok()) {
+        ++next_seq_;
+        challenge_ = *std::move(challenge);
+      }
+    }
+    return *std::move(drop);
+  }
   if (o.nonce != followed.nonce) {
     followed.nonce = o.nonce;
     followed.switched_at = next_seq_;
@@ -205,8 +224,24 @@ std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> d
   return opened;
 }
 
+std::variant<OpenedDatagram, Drop> DatagramAuth::OpenChallenge(const DatagramOrigin& o, Echo echo) {
+  // `echo` = (the challenged request's nonce, the challenger's seq).
+  if (o.epoch != epoch_ || echo.nonce != nonce_ ||
+      !outstanding_.contains(RequestKey(o.sender, o.seq))) {
+    return Drop{DropReason::kUnsolicitedReply,
+                absl::StrCat("challenge from party ", o.sender, " to request (", o.epoch, ", ",
+                             o.seq, "), which is not outstanding in this run")};
+  }
+  // Echoed from now on: the challenger follows this run once it sees it.
+  Heard& heard = heard_[o.sender];
+  if (heard.nonce != o.nonce || heard.seq < echo.seq) heard = Heard{o.nonce, echo.seq};
+  return Drop{DropReason::kChallenged,
+              absl::StrCat("party ", o.sender, " asked this run to show it is live; request (",
+                           o.epoch, ", ", o.seq, ") unanswered, the next ones echo it")};
+}
+
 std::optional<Drop> DatagramAuth::CheckFresh(const Followed& followed, const DatagramOrigin& o,
-                                             Echo echo) const {
+                                             Echo echo, bool& unproven_run) const {
   const bool first = followed.nonce == 0 && followed.epoch == 0 && followed.seq == 0;
   if (first) return std::nullopt;
   if (o.nonce == followed.nonce) {
@@ -215,6 +250,9 @@ std::optional<Drop> DatagramAuth::CheckFresh(const Followed& followed, const Dat
                 absl::StrCat("datagram ", o.seq, " from party ", o.sender,
                              " is not newer than datagram ", followed.seq, " already accepted")};
   }
+  // Rule (a) of the header: made after this party began to follow the run it follows.
+  if (echo.nonce == nonce_ && echo.seq >= followed.switched_at) return std::nullopt;
+  unproven_run = true;
   if (followed.nonce == 0) {
     // Restored state: the run is not known, the saved (epoch, seq) is the bound.
     if (o.epoch > followed.epoch || (o.epoch == followed.epoch && o.seq > followed.seq)) {
@@ -229,8 +267,7 @@ std::optional<Drop> DatagramAuth::CheckFresh(const Followed& followed, const Dat
                 absl::StrCat("datagram ", o.seq, " from party ", o.sender,
                              " is not newer than datagram ", followed.seq, " already accepted")};
   }
-  // Another run of the sender: rules (a) and (b) of the header.
-  if (echo.nonce == nonce_ && echo.seq >= followed.switched_at) return std::nullopt;
+  // Another run of the sender: rule (b) of the header.
   if (o.epoch > followed.highest_epoch) return std::nullopt;
   return Drop{DropReason::kStaleEpoch,
               absl::StrCat("datagram from a run of party ", o.sender, " (epoch ", o.epoch,

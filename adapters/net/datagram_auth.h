@@ -31,8 +31,15 @@
 // datagrams echo only seqs sent before the switch, and their epochs are not above the newest.
 // A freshly started receiver follows the first run it hears (nothing to compare with); if
 // that was a recording, the live run proves itself by (a) one exchange later.
-// The witness sends no fresh datagrams, so a node whose epoch restarted (wiped state) is
-// followed by the witness only once its epoch is above the one the witness last saw.
+// The witness sends no fresh datagrams for a node to echo, so it challenges instead: a
+// fresh datagram it drops as from another run not shown newer (or, after its own restart,
+// from a run not newer than the saved state) leaves a challenge to send back (TakeChallenge),
+// of kind "challenge": numbered with the witness's own seq, echoing the dropped request's
+// (epoch, seq) and nonce. Only the run that sent the request, while it is outstanding,
+// accepts it (kChallenged: nothing for the caller), and echoes the challenge in its next
+// datagrams to the witness, which then passes (a). So a node whose state was wiped gets its
+// leases one exchange later; a recording's challenge goes to a run that is gone, and a left
+// run echoes only challenges numbered before the witness followed the live one.
 //
 // Witness replies are of kind "reply": they carry the (epoch, seq) and, as echo, the nonce of
 // the request they answer, and are accepted only by the request's sender, only in the run
@@ -105,6 +112,9 @@ class DatagramAuth {
   // The same, and remembers it as an outstanding request whose reply Open will accept once.
   absl::StatusOr<std::vector<uint8_t>> SealRequest(uint8_t receiver, uint8_t channel,
                                                    std::span<const uint8_t> payload);
+  // The challenge left by the last Open (cleared by this call): for a party that sends no
+  // fresh datagrams (the witness), to send back to where the dropped datagram came from.
+  std::optional<std::vector<uint8_t>> TakeChallenge();
   // A reply to the accepted request `request`, sent back to its sender.
   absl::StatusOr<std::vector<uint8_t>> SealReply(const DatagramOrigin& request,
                                                  std::span<const uint8_t> payload);
@@ -157,9 +167,11 @@ class DatagramAuth {
                                                 uint64_t epoch, uint64_t seq, Echo echo,
                                                 std::span<const uint8_t> payload);
   // Whether a fresh datagram of `origin`, echoing `echo`, is news for `followed`; the drop if
-  // not. Updates nothing.
-  std::optional<Drop> CheckFresh(const Followed& followed, const DatagramOrigin& origin,
-                                 Echo echo) const;
+  // not (`unproven_run` set when it is of a run that may be live, yet unproven). Updates
+  // nothing.
+  std::optional<Drop> CheckFresh(const Followed& followed, const DatagramOrigin& origin, Echo echo,
+                                 bool& unproven_run) const;
+  std::variant<OpenedDatagram, Drop> OpenChallenge(const DatagramOrigin& origin, Echo echo);
   static uint64_t RequestKey(uint8_t receiver, uint64_t seq);
 
   HmacSha256 key_;
@@ -175,6 +187,8 @@ class DatagramAuth {
   absl::flat_hash_map<uint16_t, Followed> followed_;
   // Per sender.
   absl::flat_hash_map<uint8_t, Heard> heard_;
+  // Set by Open for a fresh datagram of an unproven run when this party is the witness.
+  std::optional<std::vector<uint8_t>> challenge_;
   // Outstanding requests (receiver, seq), oldest first in the deque.
   absl::flat_hash_set<uint64_t> outstanding_;
   std::deque<uint64_t> outstanding_order_;

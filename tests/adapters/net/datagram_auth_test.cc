@@ -1,6 +1,7 @@
 #include "adapters/net/datagram_auth.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -212,6 +213,81 @@ TEST(DatagramAuth, WitnessReplyRecordedBeforeTheRequesterWasWipedIsRefused) {
   EXPECT_TRUE(Accepted(new_run.Open(
       Sealed(witness_of_new_run.SealReply(std::get<OpenedDatagram>(opened).origin, Bytes("ok"))),
       kWitnessChannel)));
+}
+
+TEST(DatagramAuth, WitnessChallengesANodeWhoseStateWasWipedAndFollowsItOnceItEchoes) {
+  DatagramAuth witness(TestKey(), "prod", kWitnessId, 0);
+  auto wiped_run = std::make_unique<DatagramAuth>(TestKey(), "prod", 0, /*epoch=*/5);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Accepted(
+        witness.Open(Sealed(wiped_run->SealRequest(kWitnessId, kWitnessChannel, Bytes("lease?"))),
+                     kWitnessChannel)));
+    EXPECT_FALSE(witness.TakeChallenge().has_value());
+  }
+  std::vector<uint8_t> recorded =
+      Sealed(wiped_run->SealRequest(kWitnessId, kWitnessChannel, Bytes("lease?")));
+  wiped_run.reset();
+
+  DatagramAuth new_run(TestKey(), "prod", 0, /*epoch=*/1);
+  EXPECT_EQ(ReasonOf(witness.Open(
+                Sealed(new_run.SealRequest(kWitnessId, kWitnessChannel, Bytes("lease?"))),
+                kWitnessChannel)),
+            DropReason::kStaleEpoch);
+  std::optional<std::vector<uint8_t>> challenge = witness.TakeChallenge();
+  ASSERT_TRUE(challenge.has_value());
+  EXPECT_FALSE(witness.TakeChallenge().has_value());  // one per dropped datagram
+  EXPECT_EQ(ReasonOf(new_run.Open(*challenge, kWitnessChannel)), DropReason::kChallenged);
+  // The next request echoes the challenge: followed, and answered.
+  auto at_witness = witness.Open(
+      Sealed(new_run.SealRequest(kWitnessId, kWitnessChannel, Bytes("lease?"))), kWitnessChannel);
+  ASSERT_TRUE(Accepted(at_witness));
+  EXPECT_TRUE(Accepted(new_run.Open(
+      Sealed(witness.SealReply(std::get<OpenedDatagram>(at_witness).origin, Bytes("granted"))),
+      kWitnessChannel)));
+  // The earlier run's recording is dropped, and its challenge is for a run that is gone.
+  EXPECT_EQ(ReasonOf(witness.Open(recorded, kWitnessChannel)), DropReason::kStaleEpoch);
+  std::optional<std::vector<uint8_t>> for_the_recording = witness.TakeChallenge();
+  ASSERT_TRUE(for_the_recording.has_value());
+  EXPECT_EQ(ReasonOf(new_run.Open(*for_the_recording, kWitnessChannel)),
+            DropReason::kUnsolicitedReply);
+  EXPECT_TRUE(Accepted(witness.Open(
+      Sealed(new_run.SealRequest(kWitnessId, kWitnessChannel, Bytes("renew"))), kWitnessChannel)));
+}
+
+TEST(DatagramAuth, RestartedWitnessChallengesANodeWhoseEpochStartedOverBelowItsSavedState) {
+  auto wiped_run = std::make_unique<DatagramAuth>(TestKey(), "prod", 0, /*epoch=*/5);
+  DatagramAuth before(TestKey(), "prod", kWitnessId, 0);
+  std::vector<uint8_t> recorded =
+      Sealed(wiped_run->SealRequest(kWitnessId, kWitnessChannel, Bytes("lease?")));
+  ASSERT_TRUE(Accepted(before.Open(recorded, kWitnessChannel)));
+  wiped_run.reset();
+  DatagramAuth witness(TestKey(), "prod", kWitnessId, 0);
+  witness.RestoreNewest(before.NewestAccepted());
+
+  DatagramAuth new_run(TestKey(), "prod", 0, /*epoch=*/1);
+  EXPECT_EQ(ReasonOf(witness.Open(
+                Sealed(new_run.SealRequest(kWitnessId, kWitnessChannel, Bytes("lease?"))),
+                kWitnessChannel)),
+            DropReason::kStaleEpoch);
+  std::optional<std::vector<uint8_t>> challenge = witness.TakeChallenge();
+  ASSERT_TRUE(challenge.has_value());
+  EXPECT_EQ(ReasonOf(new_run.Open(*challenge, kWitnessChannel)), DropReason::kChallenged);
+  EXPECT_TRUE(Accepted(witness.Open(
+      Sealed(new_run.SealRequest(kWitnessId, kWitnessChannel, Bytes("lease?"))), kWitnessChannel)));
+  EXPECT_EQ(ReasonOf(witness.Open(recorded, kWitnessChannel)), DropReason::kStaleEpoch);
+}
+
+TEST(DatagramAuth, NodesNeitherChallengeNorAcceptAChallengeFromThePeer) {
+  auto wiped_run = std::make_unique<DatagramAuth>(TestKey(), "prod", 0, 1);
+  DatagramAuth node1(TestKey(), "prod", 1, 1);
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(Accepted(node1.Open(Sealed(wiped_run->Seal(1, 0, Bytes("hb"))), 0)));
+  }
+  wiped_run.reset();
+  DatagramAuth new_run(TestKey(), "prod", 0, 1);
+  EXPECT_EQ(ReasonOf(node1.Open(Sealed(new_run.Seal(1, 0, Bytes("hb"))), 0)),
+            DropReason::kStaleEpoch);
+  EXPECT_FALSE(node1.TakeChallenge().has_value());  // its own heartbeats are the challenge
 }
 
 TEST(DatagramAuth, WitnessThatRestoredItsStateRefusesRequestsRecordedBeforeItRestarted) {

@@ -176,6 +176,41 @@ TEST(UdpLink, WitnessAnswersANodesRequestAndTheNodeAcceptsTheReply) {
   EXPECT_TRUE(at_node[0].is_reply);
 }
 
+TEST(UdpLink, WitnessAnswersANodeWhoseStateWasWipedAfterOneChallenge) {
+  boost::asio::io_context io;
+  DatagramAuth witness_auth(TestKey(), "prod", kWitnessId, 0);
+  std::vector<Received> at_witness;
+  std::unique_ptr<UdpLink> witness;
+  absl::StatusOr<std::unique_ptr<UdpLink>> opened = UdpLink::Open(
+      io, witness_auth, {0, {"127.0.0.4", 0}, std::nullopt, 0, kWitnessChannel},
+      [&](int, const OpenedDatagram& d, const udp::endpoint& from) {
+        at_witness.push_back({0, std::string(d.payload.begin(), d.payload.end()), d.is_reply});
+        witness->Reply(d, from, Bytes("granted"));
+      },
+      NetLog());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  witness = *std::move(opened);
+  const UdpLinkOptions to_witness{
+      0, {"127.0.0.2", 0}, At("127.0.0.4", witness->local_endpoint()), kWitnessId, kWitnessChannel};
+  {
+    DatagramAuth old_run(TestKey(), "prod", 0, /*epoch=*/6);
+    std::vector<Received> at_node;
+    auto node = OpenLink(io, old_run, to_witness, at_node);
+    node->SendRequest(Bytes("lease?"));
+    ASSERT_TRUE(RunUntil(io, [&] { return at_node.size() == 1; }));
+  }
+  DatagramAuth new_run(TestKey(), "prod", 0, /*epoch=*/1);  // state wiped
+  std::vector<Received> at_node;
+  auto node = OpenLink(io, new_run, to_witness, at_node);
+  node->SendRequest(Bytes("lease?"));
+  ASSERT_TRUE(RunUntil(io, [&] { return node->counters().challenged == 1; }));
+  EXPECT_EQ(witness->counters().stale_epoch, 1u);
+  node->SendRequest(Bytes("lease?"));
+  ASSERT_TRUE(RunUntil(io, [&] { return at_node.size() == 1; }));
+  EXPECT_EQ(at_node[0].payload, "granted");
+  EXPECT_EQ(at_witness.size(), 2u);
+}
+
 TEST(UdpLink, WitnessServesSeveralClustersEachUnderItsOwnKey) {
   boost::asio::io_context io;
   DatagramAuth witness_prod(TestKey(1), "prod", kWitnessId, 0);
