@@ -87,6 +87,15 @@ absl::Status Duetd::Init() {
                      " is locked)"));
   }
 
+  absl::StatusOr<FailoverHistory> failovers = FailoverHistory::Load(state_dir_);
+  if (failovers.ok()) {
+    failovers_.emplace(*std::move(failovers));
+  } else {
+    // Status alone reads it: a damaged file costs the history, not the service.
+    log_.Node(absl::StrCat("earlier failovers not shown: ", failovers.status().message()));
+    failovers_.emplace(state_dir_);
+  }
+
   absl::StatusOr<net::ClusterKey> key = net::LoadClusterKey(config_.key_file);
   if (!key.ok()) return key.status();
   key_ = *key;
@@ -132,6 +141,7 @@ absl::Status Duetd::Init() {
       });
   if (!queue.ok()) return queue.status();
   io_queue_ = *std::move(queue);
+  disk_ops_ = std::make_unique<DiskOpIssuer>(*io_queue_);
 
   ScriptRunner::Options script_options;
   script_options.on_started = [this](std::string_view module, pid_t group) {
@@ -337,6 +347,11 @@ void Duetd::OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respo
   if (request.kind != AdminRequestKind::kVerb) {
     NodeStatusView view = StatusOf(config_, loop_->node(), MonotonicNow(), absl::Now());
     for (const Module& mod : modules_) view.problems.push_back(mod.problem);
+    for (ModuleIndex m = 0; m < view.modules.size(); ++m) {
+      if (view.modules[m].last_failover) continue;  // this run's
+      view.modules[m].last_failover =
+          failovers_->Of(config_.modules[m].name, view.now, view.wall_now);
+    }
     respond(FormatAdminReply(absl::OkStatus(), request.kind == AdminRequestKind::kStatusJson
                                                    ? FormatStatusJson(view)
                                                    : FormatStatusTable(view)));
@@ -358,16 +373,17 @@ void Duetd::Execute(Actions actions) {
     Carry(action);
   }
   // Issued before any failure, so carried out as if queued when they were met.
-  std::vector<store::DiskOp> held;
-  held.swap(held_disk_ops_);
-  for (store::DiskOp& op : held) io_queue_->RunHereOrSubmit(std::move(op));
+  if (disk_ops_) disk_ops_->EndStep();
 }
 
-void Duetd::HandOn(store::DiskOp op) {
-  if (held_disk_ops_.empty() && !store::ModuleIoQueue::IsQuick(op)) {
-    io_queue_->Submit(std::move(op));
-  } else {
-    held_disk_ops_.push_back(std::move(op));
+void Duetd::KeepFailover(ModuleIndex m) {
+  const std::optional<FailoverRecord> last = loop_->node().Status(m).last_failover;
+  if (!last) return;
+  if (absl::Status s =
+          failovers_->Keep(config_.modules[m].name, *last, MonotonicNow(), absl::Now());
+      !s.ok()) {
+    log_.Module(config_.modules[m].name,
+                absl::StrCat("the last failover is not saved: ", s.message()));
   }
 }
 
@@ -404,6 +420,7 @@ void Duetd::Carry(const Action& action) {
             ModuleIndex m = a.module;
             scripts_->Run(ScriptRequestFor(config_, self_, a), [this, m](const ScriptResult& r) {
               loop_->Feed(ScriptExited{m, r.run_id, r.exit_code, r.timed_out});
+              KeepFailover(m);  // a failover completes when its start_prim exits
             });
           },
           [&](const SetCheckers& a) {
@@ -432,21 +449,16 @@ void Duetd::Carry(const Action& action) {
             }
           },
           [&](const ApplyMutation& a) {
-            // The mounts name only paths beneath the module's directories; the peer must too.
             const ModuleConfig& mc = config_.modules[a.module];
-            if (absl::Status s = CheckMutationWithinDirectories(a.mutation, mc.directories.size());
-                !s.ok()) {
+            if (absl::Status s = disk_ops_->Apply(a, mc.directories.size()); !s.ok()) {
               log_.Module(mc.name, absl::StrCat("refused a mutation outside the module's "
                                                 "directories, not applied: ",
                                                 s.message()));
-              loop_->Post(MutationApplied{a.module, a.apply_id, std::move(s)});
-              return;
             }
-            HandOn(a);
           },
-          [&](const ReadZone& a) { HandOn(a); },
-          [&](const ListTree& a) { HandOn(a); },
-          [&](const PreserveDivergent& a) { HandOn(a); },
+          [&](const ReadZone& a) { disk_ops_->HandOn(a); },
+          [&](const ListTree& a) { disk_ops_->HandOn(a); },
+          [&](const PreserveDivergent& a) { disk_ops_->HandOn(a); },
           [&](const CompleteLocal& a) {
             auto& mounts = modules_[a.module].mounts;
             size_t index = a.op_id >> kMountShift;

@@ -25,6 +25,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,8 @@
 #include "adapters/daemon/admin_server.h"
 #include "adapters/daemon/app_groups.h"
 #include "adapters/daemon/daemon_log.h"
+#include "adapters/daemon/disk_op_issuer.h"
+#include "adapters/daemon/failover_history.h"
 #include "adapters/daemon/module_layout.h"
 #include "adapters/daemon/node_loop.h"
 #include "adapters/fuse/replicated_mount.h"
@@ -79,12 +82,10 @@ class Duetd {
 
   void Execute(Actions actions);
   void Carry(const Action& action);
-  // Disk operations (C7): a quick one (ModuleIoQueue::IsQuick) and every one after it in the
-  // step are held until the step's other actions are carried out, then run on this thread
-  // when their module is idle, else queued: the step's sends leave first, so the peer's
-  // apply overlaps this node's.
-  void HandOn(store::DiskOp op);
   void Fail(absl::Status status);
+  // Saves module `m`'s last failover if the engine has a new one (status shows it after a
+  // restart).
+  void KeepFailover(ModuleIndex m);
   // `id` (the admin server's) is the engine's AdminCommand request id too.
   void OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respond respond);
   void OnPeerDatagram(int link, std::span<const uint8_t> payload);
@@ -114,7 +115,12 @@ class Duetd {
   std::unique_ptr<net::UdpLink> witness_link_;
   std::unique_ptr<net::ReplicationLink> replication_;
   std::unique_ptr<store::ModuleIoQueue> io_queue_;
-  std::vector<store::DiskOp> held_disk_ops_;  // of the step being carried out, in order
+  // Disk operations (C7): a quick one (ModuleIoQueue::IsQuick) and every one after it in the
+  // step are held until the step's other actions are carried out, then run on this thread
+  // when their module is idle, else queued: the step's sends leave first, so the peer's
+  // apply overlaps this node's. A refused peer mutation is answered in the same order.
+  std::unique_ptr<DiskOpIssuer> disk_ops_;    // over io_queue_
+  std::optional<FailoverHistory> failovers_;  // loaded in Init
   std::optional<AppGroups> app_groups_;
   std::unique_ptr<ScriptRunner> scripts_;
   std::unique_ptr<vip::VipManager> vips_;

@@ -17,11 +17,12 @@
 // from the peer within heartbeat.timeout (one silent link is a degraded pair, not a lost peer).
 // "problem" is what the daemon could not carry out for the module ("" when nothing), e.g. a
 // VIP it could not assign, with the system's reason.
-// "last_failover": the module's last unplanned takeover by this node since duetd started
-// (swaps and failbacks are planned, not failovers): the node it came from, what began it,
-// when it began ("at": UTC, RFC 3339, from the monotonic clock mapped onto the wall clock at
-// the time of the query) and its duration, from the peer declared lost (or the admin's
-// `prim`) to start_prim having succeeded here. null when there was none.
+// "last_failover": the module's last unplanned takeover by this node, kept across duetd
+// restarts (failover_history.h); swaps and failbacks are planned, not failovers. The node it
+// came from, what began it, when it began ("at": UTC, RFC 3339, from the monotonic clock
+// mapped onto the wall clock at the time of the query, or as saved by an earlier run) and its
+// duration, from the peer declared lost (or the admin's `prim`) to start_prim having
+// succeeded here. null when there was none.
 #ifndef DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
 #define DUET_ADAPTERS_DAEMON_STATUS_FORMAT_H_
 

@@ -1,6 +1,12 @@
 #include "adapters/net/datagram_auth.h"
 
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/net/byte_order.h"
@@ -9,9 +15,10 @@ namespace duet::net {
 namespace {
 
 constexpr uint8_t kMagic[4] = {'D', 'U', 'D', 'G'};
-constexpr uint8_t kVersion = 1;
+constexpr uint8_t kVersion = 2;
 constexpr uint8_t kKindFresh = 0;
 constexpr uint8_t kKindReply = 1;
+constexpr uint8_t kKindChallenge = 2;
 // Header layout offsets.
 constexpr size_t kKindAt = 5;
 constexpr size_t kSenderAt = 6;
@@ -20,6 +27,19 @@ constexpr size_t kChannelAt = 8;
 constexpr size_t kClusterAt = 16;
 constexpr size_t kEpochAt = 24;
 constexpr size_t kSeqAt = 32;
+constexpr size_t kNonceAt = 40;
+constexpr size_t kEchoNonceAt = 48;
+constexpr size_t kEchoSeqAt = 56;
+
+// A run's nonce: random, so that a run whose state was wiped differs from the one before.
+uint64_t NewRunNonce() {
+  uint64_t nonce = 0;
+  while (nonce == 0) {  // 0 means "run not known"
+    ssize_t got = getrandom(&nonce, sizeof nonce, 0);
+    if (got != static_cast<ssize_t>(sizeof nonce) && errno != EINTR) std::abort();
+  }
+  return nonce;
+}
 
 }  // namespace
 
@@ -37,6 +57,7 @@ DatagramAuth::DatagramAuth(const ClusterKey& key, absl::string_view cluster, uin
       cluster_(cluster),
       self_(self),
       epoch_(epoch),
+      nonce_(NewRunNonce()),
       max_datagram_bytes_(max_datagram_bytes),
       max_outstanding_(max_outstanding) {}
 
@@ -47,7 +68,7 @@ uint64_t DatagramAuth::RequestKey(uint8_t receiver, uint64_t seq) {
 
 absl::StatusOr<std::vector<uint8_t>> DatagramAuth::SealWith(uint8_t kind, uint8_t receiver,
                                                             uint8_t channel, uint64_t epoch,
-                                                            uint64_t seq,
+                                                            uint64_t seq, Echo echo,
                                                             std::span<const uint8_t> payload) {
   size_t total = kDatagramOverheadBytes + payload.size();
   if (total > max_datagram_bytes_) {
@@ -65,6 +86,9 @@ absl::StatusOr<std::vector<uint8_t>> DatagramAuth::SealWith(uint8_t kind, uint8_
   std::memcpy(out.data() + kClusterAt, cluster_id_.data(), sizeof(ClusterId));
   PutLittleEndian<uint64_t>(out.data() + kEpochAt, epoch);
   PutLittleEndian<uint64_t>(out.data() + kSeqAt, seq);
+  PutLittleEndian<uint64_t>(out.data() + kNonceAt, nonce_);
+  PutLittleEndian<uint64_t>(out.data() + kEchoNonceAt, echo.nonce);
+  PutLittleEndian<uint64_t>(out.data() + kEchoSeqAt, echo.seq);
   if (!payload.empty())
     std::memcpy(out.data() + kDatagramHeaderBytes, payload.data(), payload.size());
   Tag tag = key_.Compute({std::span<const uint8_t>(out).first(total - kTagBytes)});
@@ -74,8 +98,11 @@ absl::StatusOr<std::vector<uint8_t>> DatagramAuth::SealWith(uint8_t kind, uint8_
 
 absl::StatusOr<std::vector<uint8_t>> DatagramAuth::Seal(uint8_t receiver, uint8_t channel,
                                                         std::span<const uint8_t> payload) {
+  Echo echo;
+  if (auto it = heard_.find(receiver); it != heard_.end())
+    echo = {it->second.nonce, it->second.seq};
   absl::StatusOr<std::vector<uint8_t>> out =
-      SealWith(kKindFresh, receiver, channel, epoch_, next_seq_, payload);
+      SealWith(kKindFresh, receiver, channel, epoch_, next_seq_, echo, payload);
   if (out.ok()) ++next_seq_;
   return out;
 }
@@ -95,13 +122,19 @@ absl::StatusOr<std::vector<uint8_t>> DatagramAuth::SealRequest(uint8_t receiver,
   return out;
 }
 
+std::optional<std::vector<uint8_t>> DatagramAuth::TakeChallenge() {
+  return std::exchange(challenge_, std::nullopt);
+}
+
 absl::StatusOr<std::vector<uint8_t>> DatagramAuth::SealReply(const DatagramOrigin& request,
                                                              std::span<const uint8_t> payload) {
-  return SealWith(kKindReply, request.sender, request.channel, request.epoch, request.seq, payload);
+  return SealWith(kKindReply, request.sender, request.channel, request.epoch, request.seq,
+                  Echo{request.nonce, request.seq}, payload);
 }
 
 std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> datagram,
                                                       uint8_t channel) {
+  challenge_.reset();
   if (datagram.size() > max_datagram_bytes_) {
     return Drop{DropReason::kOversized,
                 absl::StrCat("datagram of ", datagram.size(), " bytes, above the cap of ",
@@ -115,7 +148,7 @@ std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> d
     return Drop{DropReason::kMalformed, "not a Duet datagram of this version"};
   }
   uint8_t kind = datagram[kKindAt];
-  if (kind != kKindFresh && kind != kKindReply) {
+  if (kind != kKindFresh && kind != kKindReply && kind != kKindChallenge) {
     return Drop{DropReason::kMalformed, absl::StrCat("unknown datagram kind ", kind)};
   }
   if (std::memcmp(datagram.data() + kClusterAt, cluster_id_.data(), sizeof(ClusterId)) != 0) {
@@ -148,49 +181,119 @@ std::variant<OpenedDatagram, Drop> DatagramAuth::Open(std::span<const uint8_t> d
   opened.origin.channel = datagram[kChannelAt];
   opened.origin.epoch = GetLittleEndian<uint64_t>(datagram.data() + kEpochAt);
   opened.origin.seq = GetLittleEndian<uint64_t>(datagram.data() + kSeqAt);
+  opened.origin.nonce = GetLittleEndian<uint64_t>(datagram.data() + kNonceAt);
+  const Echo echo{GetLittleEndian<uint64_t>(datagram.data() + kEchoNonceAt),
+                  GetLittleEndian<uint64_t>(datagram.data() + kEchoSeqAt)};
   opened.is_reply = kind == kKindReply;
   opened.payload = datagram.subspan(kDatagramHeaderBytes, datagram.size() - kDatagramOverheadBytes);
-  const DatagramOrigin& o = opened.origin;
+  DatagramOrigin& o = opened.origin;
+  if (kind == kKindChallenge) return OpenChallenge(o, echo);
   if (opened.is_reply) {
     uint64_t request = RequestKey(sender, o.seq);
-    if (o.epoch != epoch_ || !outstanding_.contains(request)) {
+    if (o.epoch != epoch_ || echo.nonce != nonce_ || !outstanding_.contains(request)) {
       return Drop{DropReason::kUnsolicitedReply,
                   absl::StrCat("reply from party ", sender, " to request (", o.epoch, ", ", o.seq,
-                               "), which is not outstanding")};
+                               "), which is not outstanding in this run")};
     }
     outstanding_.erase(request);  // the deque entry goes when it ages out
+    o.nonce = echo.nonce;
     return opened;
   }
-  Numbering& newest = newest_[static_cast<uint16_t>(sender << 8 | o.channel)];
-  if (o.epoch < newest.epoch) {
-    return Drop{DropReason::kStaleEpoch,
-                absl::StrCat("datagram from party ", sender, " of epoch ", o.epoch,
-                             ", older than its epoch ", newest.epoch, " already seen")};
+  Followed& followed = followed_[static_cast<uint16_t>(sender << 8 | o.channel)];
+  bool unproven_run = false;
+  if (std::optional<Drop> drop = CheckFresh(followed, o, echo, unproven_run)) {
+    if (unproven_run && self_ == kWitnessId) {
+      absl::StatusOr<std::vector<uint8_t>> challenge = SealWith(
+          kKindChallenge, o.sender, o.channel, o.epoch, o.seq, Echo{o.nonce, next_seq_}, {});
+      if (challenge.ok()) {
+        ++next_seq_;
+        challenge_ = *std::move(challenge);
+      }
+    }
+    return *std::move(drop);
   }
-  if (o.epoch == newest.epoch && o.seq <= newest.seq) {
-    return Drop{DropReason::kReplayed,
-                absl::StrCat("datagram ", o.seq, " from party ", sender,
-                             " is not newer than datagram ", newest.seq, " already accepted")};
+  if (o.nonce != followed.nonce) {
+    followed.nonce = o.nonce;
+    followed.switched_at = next_seq_;
   }
-  newest = Numbering{o.epoch, o.seq};
+  followed.epoch = o.epoch;
+  followed.seq = o.seq;
+  followed.highest_epoch = std::max(followed.highest_epoch, o.epoch);
+  Heard& heard = heard_[sender];
+  if (heard.nonce != o.nonce || heard.seq < o.seq) heard = Heard{o.nonce, o.seq};
   return opened;
+}
+
+std::variant<OpenedDatagram, Drop> DatagramAuth::OpenChallenge(const DatagramOrigin& o, Echo echo) {
+  // `echo` = (the challenged request's nonce, the challenger's seq).
+  if (o.epoch != epoch_ || echo.nonce != nonce_ ||
+      !outstanding_.contains(RequestKey(o.sender, o.seq))) {
+    return Drop{DropReason::kUnsolicitedReply,
+                absl::StrCat("challenge from party ", o.sender, " to request (", o.epoch, ", ",
+                             o.seq, "), which is not outstanding in this run")};
+  }
+  // Echoed from now on: the challenger follows this run once it sees it.
+  Heard& heard = heard_[o.sender];
+  if (heard.nonce != o.nonce || heard.seq < echo.seq) heard = Heard{o.nonce, echo.seq};
+  return Drop{DropReason::kChallenged,
+              absl::StrCat("party ", o.sender, " asked this run to show it is live; request (",
+                           o.epoch, ", ", o.seq, ") unanswered, the next ones echo it")};
+}
+
+std::optional<Drop> DatagramAuth::CheckFresh(const Followed& followed, const DatagramOrigin& o,
+                                             Echo echo, bool& unproven_run) const {
+  const bool first = followed.nonce == 0 && followed.epoch == 0 && followed.seq == 0;
+  if (first) return std::nullopt;
+  if (o.nonce == followed.nonce) {
+    if (o.seq > followed.seq) return std::nullopt;
+    return Drop{DropReason::kReplayed,
+                absl::StrCat("datagram ", o.seq, " from party ", o.sender,
+                             " is not newer than datagram ", followed.seq, " already accepted")};
+  }
+  // Rule (a) of the header: made after this party began to follow the run it follows.
+  if (echo.nonce == nonce_ && echo.seq >= followed.switched_at) return std::nullopt;
+  unproven_run = true;
+  if (followed.nonce == 0) {
+    // Restored state: the run is not known, the saved (epoch, seq) is the bound.
+    if (o.epoch > followed.epoch || (o.epoch == followed.epoch && o.seq > followed.seq)) {
+      return std::nullopt;
+    }
+    if (o.epoch < followed.epoch) {
+      return Drop{DropReason::kStaleEpoch,
+                  absl::StrCat("datagram from party ", o.sender, " of epoch ", o.epoch,
+                               ", older than its epoch ", followed.epoch, " already seen")};
+    }
+    return Drop{DropReason::kReplayed,
+                absl::StrCat("datagram ", o.seq, " from party ", o.sender,
+                             " is not newer than datagram ", followed.seq, " already accepted")};
+  }
+  // Another run of the sender: rule (b) of the header.
+  if (o.epoch > followed.highest_epoch) return std::nullopt;
+  return Drop{DropReason::kStaleEpoch,
+              absl::StrCat("datagram from a run of party ", o.sender, " (epoch ", o.epoch,
+                           ") that is not shown newer than the run followed (epoch ",
+                           followed.epoch, "): its epoch is not above ", followed.highest_epoch,
+                           " and it echoes no datagram this party sent since")};
 }
 
 std::vector<DatagramAuth::Newest> DatagramAuth::NewestAccepted() const {
   std::vector<Newest> out;
-  out.reserve(newest_.size());
-  for (const auto& [key, numbering] : newest_) {
+  out.reserve(followed_.size());
+  for (const auto& [key, followed] : followed_) {
     out.push_back(Newest{static_cast<uint8_t>(key >> 8), static_cast<uint8_t>(key & 0xff),
-                         numbering.epoch, numbering.seq});
+                         followed.epoch, followed.seq});
   }
   return out;
 }
 
 void DatagramAuth::RestoreNewest(const std::vector<Newest>& saved) {
   for (const Newest& n : saved) {
-    Numbering& current = newest_[static_cast<uint16_t>(n.sender << 8 | n.channel)];
+    Followed& current = followed_[static_cast<uint16_t>(n.sender << 8 | n.channel)];
     if (n.epoch > current.epoch || (n.epoch == current.epoch && n.seq > current.seq)) {
-      current = Numbering{n.epoch, n.seq};
+      current.nonce = 0;
+      current.epoch = n.epoch;
+      current.seq = n.seq;
+      current.highest_epoch = std::max(current.highest_epoch, n.epoch);
     }
   }
 }

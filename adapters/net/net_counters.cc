@@ -29,6 +29,8 @@ auto* Slot(Counters& c, DropReason reason) {
       return &c.wrong_sender;
     case DropReason::kMisdirected:
       return &c.misdirected;
+    case DropReason::kChallenged:
+      return &c.challenged;
   }
   return &c.malformed;
 }
@@ -57,6 +59,8 @@ absl::string_view DropReasonName(DropReason reason) {
       return "wrong sender";
     case DropReason::kMisdirected:
       return "misdirected";
+    case DropReason::kChallenged:
+      return "challenged";
   }
   return "unknown";
 }
@@ -67,7 +71,7 @@ uint64_t NetCounters::Of(DropReason reason) const { return *Slot(*this, reason);
 
 uint64_t NetCounters::TotalDrops() const {
   return bad_tag + replayed + reordered + stale_epoch + unsolicited_reply + oversized + malformed +
-         wrong_cluster + wrong_sender + misdirected;
+         wrong_cluster + wrong_sender + misdirected + challenged;
 }
 
 void RecordDrop(NetCounters& counters, const NetLog& log, absl::string_view where,

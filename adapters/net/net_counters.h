@@ -27,6 +27,7 @@ enum class DropReason {
   kWrongCluster,      // names another cluster
   kWrongSender,       // sender is not the expected peer (or is ourselves: a reflection)
   kMisdirected,       // datagram addressed to another receiver
+  kChallenged,        // the witness asked this run to show it is live: nothing to act on
 };
 
 absl::string_view DropReasonName(DropReason reason);
@@ -49,6 +50,7 @@ struct NetCounters {
   uint64_t wrong_cluster = 0;
   uint64_t wrong_sender = 0;
   uint64_t misdirected = 0;
+  uint64_t challenged = 0;
 
   void Count(DropReason reason);
   uint64_t Of(DropReason reason) const;

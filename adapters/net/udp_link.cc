@@ -134,6 +134,10 @@ class UdpLink::Impl : public std::enable_shared_from_this<UdpLink::Impl> {
       if (auth == nullptr) auth = own_;
       if (auth != nullptr) {
         opened = auth->Open(datagram, options_.channel);
+        // The witness asks a run it cannot follow yet to show it is live (datagram_auth.h).
+        if (std::optional<std::vector<uint8_t>> challenge = auth->TakeChallenge()) {
+          SendSealed(*std::move(challenge), from_);
+        }
       } else {
         opened = Drop{DropReason::kWrongCluster, "datagram for a cluster this link does not serve"};
       }

@@ -3,7 +3,8 @@
 //
 // The link binds `local`, sends to `remote` (when given), and hands every datagram that passes
 // DatagramAuth::Open on its channel to `on_datagram` with the link's index; every other one
-// is dropped, counted in counters() and logged. Sends are fire-and-forget: a send error is
+// is dropped, counted in counters() and logged (a challenge DatagramAuth leaves is sent back
+// to the dropped datagram's source). Sends are fire-and-forget: a send error is
 // logged and counted (send_errors), the engine copes with loss. All calls and callbacks run on
 // the io_context's thread. The DatagramAuth is shared by the process's links (one numbering
 // per sender) and must outlive them. A witness serving several clusters opens its socket with

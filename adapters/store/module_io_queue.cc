@@ -63,6 +63,7 @@ void ModuleIoQueue::Submit(DiskOp op) {
 }
 
 bool ModuleIoQueue::IsQuick(const DiskOp& op) {
+  if (std::holds_alternative<RefusedApply>(op)) return true;
   const ApplyMutation* apply = std::get_if<ApplyMutation>(&op);
   if (apply == nullptr || apply->durable || apply->mutation.is_durable()) return false;
   // A resync's removal of a whole tree may take as long as the tree is large.
@@ -75,7 +76,7 @@ void ModuleIoQueue::RunHereOrSubmit(DiskOp op) {
     Submit(std::move(op));
     return;
   }
-  const ModuleIndex index = std::get<ApplyMutation>(op).module;
+  const ModuleIndex index = std::visit([](const auto& action) { return action.module; }, op);
   BackingStore* store = nullptr;
   const std::string divergent_root;  // a quick operation is never a PreserveDivergent
   {
@@ -177,6 +178,9 @@ void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::stri
                      listed.status = names.status();
                    }
                    deliver_(std::move(listed));
+                 },
+                 [&](RefusedApply& r) {
+                   deliver_(MutationApplied{r.module, r.apply_id, std::move(r.status)});
                  },
                  [&](PreserveDivergent& p) {
                    absl::StatusOr<std::string> kept =

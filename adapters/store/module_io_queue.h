@@ -1,5 +1,6 @@
 // Carries out the disk operations of every module (ApplyMutation, ReadZone, ListTree,
-// PreserveDivergent) on a small pool of worker threads, within adapter contract C7 and C8:
+// PreserveDivergent, and RefusedApply: a mutation the caller refused, answered with its refusal
+// in its place in the order) on a small pool of worker threads, within adapter contract C7 and C8:
 // one module's operations run one at a time in the order submitted, and their completions
 // are handed back in that order; different modules' operations run in parallel. Every
 // submitted operation gets exactly one answer: its completion input (MutationApplied,
@@ -54,7 +55,16 @@
 
 namespace duet::store {
 
-using DiskOp = std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent>;
+// A mutation the caller refused before it reached the store (a peer's path outside the
+// module's directories): answered MutationApplied{module, apply_id, status}, touching no file,
+// after every operation of its module issued before it (C7).
+struct RefusedApply {
+  ModuleIndex module = 0;
+  uint64_t apply_id = 0;
+  absl::Status status;
+};
+
+using DiskOp = std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent, RefusedApply>;
 
 class ModuleIoQueue {
  public:
@@ -75,7 +85,7 @@ class ModuleIoQueue {
   absl::Status AddModule(ModuleIndex module, BackingStore store, std::string divergent_root);
 
   // A non-durable write (or any other non-durable mutation) of at most this many bytes of
-  // data, which RunHereOrSubmit may run on its caller's thread.
+  // data, which RunHereOrSubmit may run on its caller's thread; a RefusedApply is quick too.
   static constexpr uint64_t kMaxQuickBytes = 64 << 10;
   static bool IsQuick(const DiskOp& op);
 

@@ -21,6 +21,7 @@ import time
 
 NODES = {"a": "127.0.0.2", "b": "127.0.0.3"}
 WITNESS_ADDRESS = "127.0.0.4"
+HEARTBEAT_TIMEOUT_S = 1  # the [heartbeat] timeout of the clusters made here
 
 
 class ClusterError(AssertionError):
@@ -61,7 +62,7 @@ class Cluster:
                 f'admin_socket = "{self.dir}/{node}.sock"',
                 f'state_dir = "{self.dir}/{node}"',
             ]
-        lines += ["[heartbeat]", 'interval = "100ms"', 'timeout = "1s"']
+        lines += ["[heartbeat]", 'interval = "100ms"', f'timeout = "{HEARTBEAT_TIMEOUT_S}s"']
         if witness:
             lines += ["[witness]", f'address = "{WITNESS_ADDRESS}:{self.ports["witness"]}"',
                       'lease = "3s"', 'renew_interval = "500ms"', 'drift_margin = "300ms"']
@@ -213,6 +214,29 @@ class Cluster:
             if m["name"] == module:
                 return m
         return None
+
+    def heartbeat_links_heard(self, node):
+        """Whether `node`'s status shows its peer heard on every heartbeat link."""
+        s = self.status(node)
+        links = [link for link in (s or {}).get("links", [])
+                 if link["name"].startswith("heartbeat")]
+        return bool(links) and all(link["heard"] for link in links)
+
+    def replace_machine(self, node, timeout=HEARTBEAT_TIMEOUT_S):
+        """Kills `node` and starts it again with an empty state directory (a replaced
+        machine), after its peer noticed the loss. Its datagrams and heartbeats start over
+        below what its peer accepted from its earlier run: once `node` hears its peer, the
+        peer must hear it on every heartbeat link within the heartbeat timeout (it used to
+        drop them as replays until their numbers passed the old ones, seconds later)."""
+        peer = "a" if node == "b" else "b"
+        self.kill(node)
+        self.wait_for(f"{peer} to stop hearing {node}",
+                      lambda: not self.heartbeat_links_heard(peer), 30)
+        shutil.rmtree(os.path.join(self.dir, node))
+        self.start(node)
+        self.wait_for(f"{node} hearing {peer}", lambda: self.heartbeat_links_heard(node), 60)
+        self.wait_for(f"{peer} hearing the new run of {node} on every heartbeat link",
+                      lambda: self.heartbeat_links_heard(peer), timeout)
 
     def wait_for(self, what, predicate, timeout=60):
         deadline = time.monotonic() + timeout

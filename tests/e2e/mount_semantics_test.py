@@ -537,12 +537,9 @@ class SparseFullResyncTest(PairWithAgents):
         a_img = self.backing("a", "vm", "disk.img")
         written = extents * extent
         log_before = os.path.getsize(c.log_path("a"))
-        c.kill("b")
-        # The module's disk is replaced: its data and its replication metadata are gone
-        # (the node's own state stays: its restart is then no replay of its datagrams).
-        shutil.rmtree(os.path.join(c.dir, "b", "modules", MODULE))
-        os.remove(os.path.join(c.dir, "b", "metadata", f"module-{MODULE}.log"))
-        c.start("b")
+        # The machine is replaced: its whole state directory is gone (data, replication
+        # metadata, the node's incarnation), and the pair finds itself again at once.
+        c.replace_machine("b")
         c.wait_for("b's copy up to date after the full resync",
                    lambda: (c.module_status("b", MODULE) or {}).get("data") == "up to date",
                    timeout=600)

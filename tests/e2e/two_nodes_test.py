@@ -3,17 +3,25 @@
 Run by ctest (as root, which CI is): python3 two_nodes_test.py BUILD_DIR
 """
 
+import datetime
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import time
 import unittest
 
-from duet_cluster import Cluster, ClusterError, tree_of
+from duet_cluster import HEARTBEAT_TIMEOUT_S, Cluster, ClusterError, tree_of
 from tree_compare import differences
 
 BIN = None
+
+
+def wall_seconds(at):
+    """Status's "at" (UTC, RFC 3339 with milliseconds) as Unix seconds."""
+    return datetime.datetime.strptime(at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
 
 
 class TwoNodesTest(unittest.TestCase):
@@ -104,6 +112,19 @@ class TwoNodesTest(unittest.TestCase):
         c.sh("a", f"echo after > {mnt}/after")
         with open(os.path.join(c.backing("b", "web"), "after"), "rb") as f:
             self.assertEqual(f.read(), b"after\n")
+        # b's status still shows the failover after b's duetd restarts (issue 13).
+        failover = c.module_status("b", "web")["last_failover"]
+        self.assertIsNotNone(failover)
+        self.assertEqual((failover["from"], failover["cause"]), ("a", "peer lost"))
+        c.kill("b")
+        c.start("b")
+        c.wait_state("b", "web", "SECOND", timeout=30)
+        after_restart = c.module_status("b", "web")["last_failover"]
+        self.assertIsNotNone(after_restart, "the failover was forgotten at b's restart")
+        for field in ("from", "cause", "duration_seconds"):
+            self.assertEqual(after_restart[field], failover[field], field)
+        self.assertAlmostEqual(wall_seconds(after_restart["at"]), wall_seconds(failover["at"]),
+                               delta=0.05)
 
     def test_a_replaced_secondary_disk_is_resynced_whole_with_its_hard_links_kept(self):
         """b comes back with an empty disk (no data, no metadata): a full resync. A file with
@@ -117,9 +138,11 @@ class TwoNodesTest(unittest.TestCase):
                   f"ln {mnt}/mail/new/msg {mnt}/mail/cur/msg && "
                   f"ln {mnt}/mail/new/msg {mnt}/backup/msg && "
                   f"echo alone > {mnt}/single")
-        c.kill("b")
-        shutil.rmtree(os.path.join(c.dir, "b"))
-        c.start("b")
+        # The machine replaced had served a while: its datagrams were numbered far past what
+        # a new run sends within the heartbeat timeout (a scenario's length, not a wait for
+        # a state).
+        time.sleep(3 * HEARTBEAT_TIMEOUT_S)
+        c.replace_machine("b")
         c.wait_for("b's copy up to date after the full resync",
                    lambda: (c.module_status("b", "web") or {}).get("data") == "up to date",
                    timeout=60)

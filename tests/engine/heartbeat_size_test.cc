@@ -23,10 +23,10 @@
 namespace duet::wire {
 namespace {
 
-// What the datagram authentication adds around a frame: a 40-byte header and a 32-byte tag
+// What the datagram authentication adds around a frame: a 64-byte header and a 32-byte tag
 // (kDatagramOverheadBytes in adapters/net/datagram_auth.h; the engine does not include the
 // adapters), and the largest UDP payload over IPv4 (kMaxUdpDatagramBytes there).
-constexpr size_t kDatagramOverheadBytes = 72;
+constexpr size_t kDatagramOverheadBytes = 96;
 constexpr size_t kMaxUdpDatagramBytes = 65507;
 
 TEST(HeartbeatSizeTest, HeartbeatLimitLeavesRoomForTheDatagramOverhead) {

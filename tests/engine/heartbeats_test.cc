@@ -9,14 +9,18 @@ namespace {
 const absl::Time kT = absl::UnixEpoch() + absl::Hours(1);
 constexpr absl::Duration kInterval = absl::Milliseconds(200);
 
-Heartbeat From(uint64_t incarnation, uint64_t seq, int64_t sent_at_ns = 0) {
+Heartbeat From(uint64_t incarnation, uint64_t seq, int64_t sent_at_ns = 0,
+               int64_t echo_sent_at_ns = -1) {
   Heartbeat hb;
   hb.from = 1;
   hb.incarnation = incarnation;
   hb.seq = seq;
   hb.sent_at_ns = sent_at_ns;
+  hb.echo_sent_at_ns = echo_sent_at_ns;
   return hb;
 }
+
+int64_t Ns(absl::Time t) { return absl::ToUnixNanos(t); }
 
 TEST(HeartbeatsTest, OnlyANewerHeartbeatIsNewsAndACopyStillProvesItsLink) {
   Heartbeats beats(0, 1, kInterval);
@@ -43,6 +47,57 @@ TEST(HeartbeatsTest, ANewIncarnationIsNewsWhateverItsSequence) {
   const Heartbeats::Received r = beats.Receive(From(4, 1));
   EXPECT_TRUE(r.news);
   EXPECT_TRUE(r.peer_restarted);
+}
+
+// A replaced machine: the peer's state was wiped, so it starts over at incarnation 1, seq 1.
+TEST(HeartbeatsTest, APeerWhoseStateWasWipedIsNewsOnceItEchoesAHeartbeatOfOurs) {
+  Heartbeats beats(0, 4, kInterval);
+  Rng rng(1);
+  beats.Stamp(kT, rng);
+  ASSERT_TRUE(beats.Receive(From(1, 50, 0, Ns(kT))).news);
+  beats.Stamp(kT + kInterval, rng);
+  ASSERT_TRUE(beats.Receive(From(1, 51, 0, Ns(kT + kInterval))).news);
+
+  // The new run has not heard us yet: nothing shows it is not a late heartbeat of the old.
+  Heartbeats::Received r = beats.Receive(From(1, 1, 0, -1));
+  EXPECT_FALSE(r.news);
+  EXPECT_FALSE(r.proves_link);
+  beats.Stamp(kT + 2 * kInterval, rng);
+  r = beats.Receive(From(1, 2, 0, Ns(kT + 2 * kInterval)));
+  EXPECT_TRUE(r.news);
+  EXPECT_TRUE(r.proves_link);
+  EXPECT_TRUE(r.peer_restarted);
+  EXPECT_TRUE(beats.Receive(From(1, 3, 0, Ns(kT + 2 * kInterval))).news);  // followed on
+}
+
+TEST(HeartbeatsTest, ALateHeartbeatOfTheRunLeftDoesNotWinThePeerBack) {
+  Heartbeats beats(0, 4, kInterval);
+  Rng rng(1);
+  beats.Stamp(kT, rng);
+  beats.Receive(From(1, 50, 0, Ns(kT)));
+  beats.Stamp(kT + kInterval, rng);
+  // Sent by the old run just before the wipe, delivered late: newer than anything accepted.
+  const Heartbeat late = From(1, 52, 0, Ns(kT + kInterval));
+  beats.Stamp(kT + 2 * kInterval, rng);
+  ASSERT_TRUE(beats.Receive(From(1, 1, 0, Ns(kT + 2 * kInterval))).peer_restarted);
+  // Newer by its numbers, but it echoes less than the run followed: a left run's.
+  Heartbeats::Received r = beats.Receive(late);
+  EXPECT_FALSE(r.news);
+  EXPECT_FALSE(r.proves_link);
+  beats.Stamp(kT + 3 * kInterval, rng);
+  r = beats.Receive(From(1, 2, 0, Ns(kT + 3 * kInterval)));
+  EXPECT_TRUE(r.news);
+  EXPECT_FALSE(r.peer_restarted);
+}
+
+TEST(HeartbeatsTest, AnEchoOfATimeNotSentInThisRunShowsNothing) {
+  Heartbeats beats(0, 4, kInterval);
+  Rng rng(1);
+  beats.Stamp(kT, rng);
+  beats.Receive(From(1, 50, 0, Ns(kT)));
+  // Echoes from our previous run (before our first heartbeat) or of the future.
+  EXPECT_FALSE(beats.Receive(From(1, 1, 0, Ns(kT - absl::Seconds(1)))).news);
+  EXPECT_FALSE(beats.Receive(From(1, 1, 0, Ns(kT + absl::Seconds(1)))).news);
 }
 
 TEST(HeartbeatsTest, StampsCountUpAndEchoTheNewestHeard) {

@@ -101,6 +101,52 @@ TEST(UdpLink, DatagramOfAStaleEpochIsDropped) {
   EXPECT_EQ(at1.size(), 1u);
 }
 
+// A replaced machine comes back on the same address with its state wiped: its new run is heard
+// one exchange after it starts (not once its seqs pass the old run's), and the old run's
+// datagrams replayed after that are dropped and counted.
+TEST(UdpLink, AWipedPeersNewRunIsHeardAtOnceAndItsOldRunsReplaysAreCounted) {
+  boost::asio::io_context io;
+  DatagramAuth auth1(TestKey(), "prod", 1, 1);
+  std::vector<Received> at0, at1;
+  auto n1 = OpenLink(io, auth1, {0, {"127.0.0.3", 0}, std::nullopt, 0, 0}, at1);
+  auto old_auth0 = std::make_unique<DatagramAuth>(TestKey(), "prod", 0, 1);
+  auto n0 = OpenLink(io, *old_auth0,
+                     {0, {"127.0.0.2", 0}, At("127.0.0.3", n1->local_endpoint()), 1, 0}, at0);
+  const Endpoint node0_at = At("127.0.0.2", n0->local_endpoint());
+  const uint16_t node1_port = n1->local_endpoint().port();
+  n1.reset();  // reopened on its port, now sending to node 0
+  n1 = OpenLink(io, auth1, {0, {"127.0.0.3", node1_port}, node0_at, 0, 0}, at1);
+  constexpr size_t kOldRun = 40;
+  for (size_t i = 0; i < kOldRun; ++i) {
+    n0->Send(Bytes("old run"));
+    n1->Send(Bytes("hb"));
+    ASSERT_TRUE(RunUntil(io, [&] { return at1.size() == i + 1 && at0.size() == i + 1; }));
+  }
+  std::vector<uint8_t> recorded = *old_auth0->Seal(1, 0, Bytes("recorded"));
+  n0.reset();
+  old_auth0.reset();
+
+  DatagramAuth new_auth0(TestKey(), "prod", 0, 1);
+  at0.clear();
+  at1.clear();
+  n0 =
+      OpenLink(io, new_auth0,
+               {0, {"127.0.0.2", node0_at.port}, At("127.0.0.3", n1->local_endpoint()), 1, 0}, at0);
+  n1->Send(Bytes("hb"));  // node 1 heartbeats on, whatever it hears
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.size() == 1; }));
+  n0->Send(Bytes("new run"));
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.size() == 1; }));
+  EXPECT_EQ(at1[0].payload, "new run");
+  EXPECT_EQ(n1->counters().replayed, 0u);
+
+  udp::socket attacker(io, udp::endpoint(boost::asio::ip::make_address("127.0.0.6"), 0));
+  attacker.send_to(boost::asio::buffer(recorded), n1->local_endpoint());
+  ASSERT_TRUE(RunUntil(io, [&] { return n1->counters().stale_epoch == 1; }));
+  n0->Send(Bytes("new run 2"));
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.size() == 2; }));
+  EXPECT_EQ(at1[1].payload, "new run 2");
+}
+
 TEST(UdpLink, WitnessAnswersANodesRequestAndTheNodeAcceptsTheReply) {
   boost::asio::io_context io;
   DatagramAuth node_auth(TestKey(), "prod", 0, 3);
@@ -128,6 +174,41 @@ TEST(UdpLink, WitnessAnswersANodesRequestAndTheNodeAcceptsTheReply) {
   EXPECT_EQ(at_witness[0].payload, "lease?");
   EXPECT_EQ(at_node[0].payload, "granted");
   EXPECT_TRUE(at_node[0].is_reply);
+}
+
+TEST(UdpLink, WitnessAnswersANodeWhoseStateWasWipedAfterOneChallenge) {
+  boost::asio::io_context io;
+  DatagramAuth witness_auth(TestKey(), "prod", kWitnessId, 0);
+  std::vector<Received> at_witness;
+  std::unique_ptr<UdpLink> witness;
+  absl::StatusOr<std::unique_ptr<UdpLink>> opened = UdpLink::Open(
+      io, witness_auth, {0, {"127.0.0.4", 0}, std::nullopt, 0, kWitnessChannel},
+      [&](int, const OpenedDatagram& d, const udp::endpoint& from) {
+        at_witness.push_back({0, std::string(d.payload.begin(), d.payload.end()), d.is_reply});
+        witness->Reply(d, from, Bytes("granted"));
+      },
+      NetLog());
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  witness = *std::move(opened);
+  const UdpLinkOptions to_witness{
+      0, {"127.0.0.2", 0}, At("127.0.0.4", witness->local_endpoint()), kWitnessId, kWitnessChannel};
+  {
+    DatagramAuth old_run(TestKey(), "prod", 0, /*epoch=*/6);
+    std::vector<Received> at_node;
+    auto node = OpenLink(io, old_run, to_witness, at_node);
+    node->SendRequest(Bytes("lease?"));
+    ASSERT_TRUE(RunUntil(io, [&] { return at_node.size() == 1; }));
+  }
+  DatagramAuth new_run(TestKey(), "prod", 0, /*epoch=*/1);  // state wiped
+  std::vector<Received> at_node;
+  auto node = OpenLink(io, new_run, to_witness, at_node);
+  node->SendRequest(Bytes("lease?"));
+  ASSERT_TRUE(RunUntil(io, [&] { return node->counters().challenged == 1; }));
+  EXPECT_EQ(witness->counters().stale_epoch, 1u);
+  node->SendRequest(Bytes("lease?"));
+  ASSERT_TRUE(RunUntil(io, [&] { return at_node.size() == 1; }));
+  EXPECT_EQ(at_node[0].payload, "granted");
+  EXPECT_EQ(at_witness.size(), 2u);
 }
 
 TEST(UdpLink, WitnessServesSeveralClustersEachUnderItsOwnKey) {
