@@ -18,15 +18,30 @@ using flatbuffers::Offset;
 using ::duet::wire::FromWire;
 using ::duet::wire::ToWire;
 
-// A version-2 journal entry stores a kind and a node kind as the engine's enum values: the
-// wire enums have the same values, so they read through the wire's explicit mapping.
-static_assert(static_cast<int>(fb::MutationKind::Mknod) == static_cast<int>(MutationKind::kMknod));
-static_assert(static_cast<int>(fb::MutationKind::ReplaceXattrs) ==
-              static_cast<int>(MutationKind::kReplaceXattrs));
-static_assert(static_cast<int>(fb::MutationKind::Rename) ==
-              static_cast<int>(MutationKind::kRename));
-static_assert(static_cast<int>(fb::PathKind::Fifo) == static_cast<int>(PathKind::kFifo));
-static_assert(static_cast<int>(fb::PathKind::Socket) == static_cast<int>(PathKind::kSocket));
+// A version-2 journal entry stores its kind and node kind as the engine's enum values; it is
+// read through the wire enums' explicit mapping, so every value a journal held must be the
+// same in both.
+template <class A, class B>
+constexpr bool Same(A a, B b) {
+  return static_cast<int>(a) == static_cast<int>(b);
+}
+static_assert(Same(fb::MutationKind::Truncate, MutationKind::kTruncate) &&
+              Same(fb::MutationKind::Create, MutationKind::kCreate) &&
+              Same(fb::MutationKind::Mkdir, MutationKind::kMkdir) &&
+              Same(fb::MutationKind::Unlink, MutationKind::kUnlink) &&
+              Same(fb::MutationKind::Rmdir, MutationKind::kRmdir) &&
+              Same(fb::MutationKind::Rename, MutationKind::kRename) &&
+              Same(fb::MutationKind::Symlink, MutationKind::kSymlink) &&
+              Same(fb::MutationKind::Link, MutationKind::kLink) &&
+              Same(fb::MutationKind::Setattr, MutationKind::kSetattr) &&
+              Same(fb::MutationKind::RemoveTree, MutationKind::kRemoveTree) &&
+              Same(fb::MutationKind::Setxattr, MutationKind::kSetxattr) &&
+              Same(fb::MutationKind::Removexattr, MutationKind::kRemovexattr) &&
+              Same(fb::MutationKind::ReplaceXattrs, MutationKind::kReplaceXattrs) &&
+              Same(fb::MutationKind::Mknod, MutationKind::kMknod));
+static_assert(Same(fb::PathKind::Absent, PathKind::kAbsent) &&
+              Same(fb::PathKind::Fifo, PathKind::kFifo) &&
+              Same(fb::PathKind::Socket, PathKind::kSocket));
 
 fb::MutationKind ToWire(MutationKind kind) {
   switch (kind) {
