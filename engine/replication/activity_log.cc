@@ -27,9 +27,9 @@ ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot,
                          const absl::btree_set<std::string>& hot_names)
     : capacity_(capacity) {
   for (const std::string& path : hot_names) names_[path] = kUnknownLsn;
-  for (const auto& [path, zones] : hot.files()) {
-    zones.ForEach([&](uint64_t zone) {
-      ZoneRef ref{path, zone};
+  for (const auto& file : hot.files()) {  // (clang 14 cannot capture a structured binding)
+    file.second.ForEach([&](uint64_t zone) {
+      ZoneRef ref{file.first, zone};
       lru_.push_back(ref);
       entries_[ref] = Entry{std::prev(lru_.end()), kUnknownLsn};
     });

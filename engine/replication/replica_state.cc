@@ -73,15 +73,16 @@ std::vector<ReplicaRecord> ToRecords(const ReplicaDurableState& s) {
   if (s.zone_size != 0) out.push_back(record::SetZoneSize{s.zone_size});
   out.push_back(record::SetGenerations{s.gens});
   // Runs of consecutive zones, so a file written end to end costs one record.
-  for (const auto& [path, zones] : s.dirty.files()) {
-    zones.ForEachRun([&](uint64_t first, uint64_t last) {
-      out.push_back(record::MarkDirty{path, first, last});
+  // (Not structured bindings: clang 14 cannot capture them in the lambdas.)
+  for (const auto& file : s.dirty.files()) {
+    file.second.ForEachRun([&](uint64_t first, uint64_t last) {
+      out.push_back(record::MarkDirty{file.first, first, last});
     });
   }
   for (const Mutation& m : s.journal) out.push_back(record::Journal{m, /*as_is=*/true});
-  for (const auto& [path, zones] : s.hot.files()) {
-    zones.ForEachRun([&](uint64_t first, uint64_t last) {
-      out.push_back(record::HotAdd{path, first, last - first + 1});
+  for (const auto& file : s.hot.files()) {
+    file.second.ForEachRun([&](uint64_t first, uint64_t last) {
+      out.push_back(record::HotAdd{file.first, first, last - first + 1});
     });
   }
   for (const std::string& path : s.hot_names) out.push_back(record::HotNameAdd{path});
