@@ -57,6 +57,7 @@ struct Connection {
   bool writing = false;
   bool established = false;
   bool closed = false;
+  std::chrono::steady_clock::time_point established_at;
 };
 
 using ConnectionPtr = std::shared_ptr<Connection>;
@@ -352,7 +353,7 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     if (current_ != nullptr) Close(current_, "replaced by a newer connection from the peer");
     current_ = conn;
     ++connections_;
-    next_backoff_ = options_.backoff_initial;
+    conn->established_at = std::chrono::steady_clock::now();
     Log(absl::StrCat("connected with ", conn->peer_text));
     if (callbacks_.on_connected) callbacks_.on_connected();
   }
@@ -399,6 +400,13 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     Shut(*conn);
     bool was_current = current_ == conn;
     if (was_current) current_.reset();
+    // The backoff starts over only after a connection that lasted: one reset at once (a
+    // peer whose frames do not decode, such as one of another wire version) is a failure,
+    // or the pair would reconnect and log it ten times a second.
+    if (was_current &&
+        std::chrono::steady_clock::now() - conn->established_at >= options_.backoff_max) {
+      next_backoff_ = options_.backoff_initial;
+    }
     std::erase(pending_, conn);
     Log(absl::StrCat(was_current ? "connection with " : "connection attempt with ", conn->peer_text,
                      " ended: ", reason));

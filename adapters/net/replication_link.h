@@ -3,7 +3,8 @@
 //
 // Who connects: node 0 dials the peer's replication endpoint; node 1 listens on its own and
 // accepts. A failed or broken connection is redialled after a capped exponential backoff
-// (initial, doubled per failure up to max; reset once a connection is established). On the
+// (initial, doubled per failure up to max; reset when a connection that lasted max ends: one
+// ended at once, as by a peer whose frames do not decode, counts as a failure). On the
 // listening side a newly established connection replaces the current one (the peer restarted
 // and dialled again before this side saw the old connection break).
 //

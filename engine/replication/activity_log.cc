@@ -1,16 +1,35 @@
 #include "engine/replication/activity_log.h"
 
 #include <algorithm>
+#include <variant>
 
 namespace duet {
+namespace {
+
+// Appends zone `zone` of `path` as a HotAdd or HotRemove (`Record`), extending the last
+// record instead when it is one of the same kind ending at the zone before: a punch over
+// many zones costs one record, not one per zone.
+template <class Record>
+void AppendZone(const std::string& path, uint64_t zone, std::vector<ReplicaRecord>& records) {
+  if (!records.empty()) {
+    auto* last = std::get_if<Record>(&records.back());
+    if (last != nullptr && last->path == path && last->zone + last->count == zone) {
+      ++last->count;
+      return;
+    }
+  }
+  records.push_back(Record{path, zone});
+}
+
+}  // namespace
 
 ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot,
                          const absl::btree_set<std::string>& hot_names)
     : capacity_(capacity) {
   for (const std::string& path : hot_names) names_[path] = kUnknownLsn;
-  for (const auto& [path, zones] : hot.files()) {
-    zones.ForEach([&](uint64_t zone) {
-      ZoneRef ref{path, zone};
+  for (const auto& file : hot.files()) {  // (clang 14 cannot capture a structured binding)
+    file.second.ForEach([&](uint64_t zone) {
+      ZoneRef ref{file.first, zone};
       lru_.push_back(ref);
       entries_[ref] = Entry{std::prev(lru_.end()), kUnknownLsn};
     });
@@ -30,7 +49,7 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
       lru_.push_back(ref);
       entries_[ref] = Entry{std::prev(lru_.end()), lsn};
     }
-    if (!hot.Contains(path, zone)) records.push_back(record::HotAdd{path, zone});
+    if (!hot.Contains(path, zone)) AppendZone<record::HotAdd>(path, zone, records);
   }
   // Cool the least recent zones the peer already holds durably, while over capacity. The
   // list is in write order (each touch moves a zone to the back with the newest lsn), so
@@ -43,7 +62,7 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
       continue;
     }
     if (entry->second.last_lsn > peer_durable_lsn) break;
-    records.push_back(record::HotRemove{it->path, it->zone});
+    AppendZone<record::HotRemove>(it->path, it->zone, records);
     entries_.erase(entry);
     it = lru_.erase(it);
   }
@@ -59,7 +78,7 @@ void ActivityLog::AddRecovered(const std::string& path, uint64_t zone, const Zon
     lru_.push_front(ref);
     entries_[ref] = Entry{lru_.begin(), kUnknownLsn};
   }
-  if (!hot.Contains(path, zone)) records.push_back(record::HotAdd{path, zone});
+  if (!hot.Contains(path, zone)) AppendZone<record::HotAdd>(path, zone, records);
 }
 
 void ActivityLog::AddRecoveredName(const std::string& path,

@@ -30,7 +30,8 @@ class ActivityLog {
 
   // A write with `lsn` touches zones [first, last] of `path`: appends HotAdd records for
   // zones not yet hot and HotRemove records for zones cooled to make room (only zones
-  // whose last write is at or below `peer_durable_lsn`).
+  // whose last write is at or below `peer_durable_lsn`), a run of consecutive zones in one
+  // record (so a punch of any length costs a few records; the memory is still per zone).
   void Touch(const std::string& path, uint64_t first, uint64_t last, uint64_t lsn,
              uint64_t peer_durable_lsn, const ZoneMap& hot, std::vector<ReplicaRecord>& records);
   // Zones the peer may lack: last written above `peer_durable_lsn`, or of unknown age

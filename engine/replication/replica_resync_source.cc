@@ -13,6 +13,27 @@
 #include "engine/replication/zone_math.h"
 
 namespace duet {
+namespace {
+
+// What a block costs the bandwidth cap besides its data: the frame's tables and fields (a
+// few dozen bytes) and the path, rounded up. A hole block costs only this.
+constexpr uint64_t kResyncBlockHeaderBytes = 128;
+
+// The cap's time for `bytes` at `bandwidth` bytes per second.
+absl::Duration TransferTime(uint64_t bytes, uint64_t bandwidth) {
+  return absl::Seconds(static_cast<double>(bytes) / static_cast<double>(bandwidth));
+}
+
+// The bytes a zone read puts on the link: its data (none for a hole, nor for a read that
+// failed and is read again later), the path and the header.
+uint64_t ResyncCostOf(const ZoneRef& zone, const ZoneRead& read) {
+  if (!read.status.ok()) return 0;
+  const bool hole = read.kind == PathKind::kFile && read.hole;
+  const uint64_t data = hole || read.data == nullptr ? 0 : read.data->size();
+  return data + zone.path.size() + kResyncBlockHeaderBytes;
+}
+
+}  // namespace
 
 void Replica::AbandonSourceSession() {
   // What the session had read or sent stays in the dirty map: the next session resends it.
@@ -219,10 +240,10 @@ void Replica::IssueReads(absl::Time now, Actions& out) {
     reading_.insert(*zone);
     out.push_back(ReadZone{module_, id, zone->path, zone->zone * opt_.zone_size, opt_.zone_size});
     if (opt_.resync_bandwidth != 0) {
+      // A whole zone is reserved now; OnZoneRead gives back what the block did not carry.
       const absl::Time base =
           now == absl::InfinitePast() ? next_read_at_ : std::max(now, next_read_at_);
-      next_read_at_ = base + absl::Seconds(static_cast<double>(opt_.zone_size) /
-                                           static_cast<double>(opt_.resync_bandwidth));
+      next_read_at_ = base + TransferTime(opt_.zone_size, opt_.resync_bandwidth);
     }
   }
 }
@@ -254,6 +275,11 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   if (it == reads_.end()) return;  // from an earlier connection
   const auto [zone, lsn] = it->second;
   reads_.erase(it);
+  if (opt_.resync_bandwidth != 0) {
+    // The cap counts the bytes that go: a hole (most zones of a sparse file) costs a header.
+    const uint64_t cost = std::min<uint64_t>(ResyncCostOf(zone, read), opt_.zone_size);
+    next_read_at_ -= TransferTime(opt_.zone_size - cost, opt_.resync_bandwidth);
+  }
   if (!read.status.ok()) {
     reading_.erase(zone);
     Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));

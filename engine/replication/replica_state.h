@@ -90,13 +90,16 @@ struct Journal {
   // must come back exactly (compacting it again could merge entries it kept apart).
   bool as_is = false;
 };
+// `count` zones from `zone` (>= 1): a punch or a zero range over many zones is one record.
 struct HotAdd {
   std::string path;
   uint64_t zone = 0;
+  uint64_t count = 1;
 };
 struct HotRemove {
   std::string path;
   uint64_t zone = 0;
+  uint64_t count = 1;
 };
 struct ClearHot {};  // zones and names
 struct HotNameAdd {

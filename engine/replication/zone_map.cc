@@ -35,6 +35,22 @@ bool ZoneMap::Erase(const std::string& path, uint64_t zone) {
   return true;
 }
 
+void ZoneMap::EraseZones(const std::string& path, uint64_t first, uint64_t last) {
+  auto it = files_.find(path);
+  if (it == files_.end()) return;
+  // The zones held in the range, not the range itself: a range may be far larger than the
+  // file's zones (a recovered record's), and erasing while iterating is not allowed.
+  std::vector<uint64_t> held;
+  it->second.ForEachWhile([&](uint64_t zone) {
+    if (zone > last) return false;
+    if (zone >= first) held.push_back(zone);
+    return true;
+  });
+  for (uint64_t zone : held) it->second.Erase(zone);
+  zones_ -= held.size();
+  if (it->second.empty()) files_.erase(it);
+}
+
 void ZoneMap::ErasePath(const std::string& path) {
   if (auto it = files_.find(path); it != files_.end()) {
     zones_ -= it->second.size();

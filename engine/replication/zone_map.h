@@ -34,6 +34,8 @@ class ZoneMap {
   uint64_t MarkZones(const std::string& path, uint64_t first, uint64_t last);
   bool Contains(const std::string& path, uint64_t zone) const;
   bool Erase(const std::string& path, uint64_t zone);
+  // Erases the zones of `path` in [first, last] (those it holds).
+  void EraseZones(const std::string& path, uint64_t first, uint64_t last);
   void ErasePath(const std::string& path);  // and everything under it, as a directory
   // Drops zones from `size` on (the file was truncated to `size` bytes).
   void Truncate(const std::string& path, uint64_t size, uint32_t zone_size);

@@ -51,6 +51,22 @@ class ZoneSet {
       }
     }
   }
+  // Calls f(first, last) for every run of consecutive zones, in ascending order.
+  template <class F>
+  void ForEachRun(F&& f) const {
+    bool open = false;
+    uint64_t first = 0, last = 0;
+    ForEach([&](uint64_t zone) {
+      if (open && zone == last + 1) {
+        last = zone;
+        return;
+      }
+      if (open) f(first, last);
+      open = true;
+      first = last = zone;
+    });
+    if (open) f(first, last);
+  }
   // Calls f(zone) in ascending order until f returns false; returns false if stopped.
   template <class F>
   bool ForEachWhile(F&& f) const {

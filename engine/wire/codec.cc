@@ -1,13 +1,14 @@
-// Over 600 lines on purpose: every frame's encoder and its decoder, with the size caps and
-// the verifier's rules they share, read side by side. A split by message (heartbeat/witness,
-// replication) is worth it once the two record codecs (this and record_codec.cc both map a
-// Mutation) share one Mutation table: issue 11.
+// Over 600 lines on purpose: every frame's encoder and its decoder, with the size caps, the
+// versions and the verifier's rules they share, read side by side. A mutation (which journal
+// records hold too) and the fields the records share are mapped in mutation_codec.cc and
+// field_codec.cc.
 #include "engine/wire/codec.h"
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,8 @@
 #include "absl/strings/str_format.h"
 #include "engine/status_macros.h"
 #include "engine/wire/duet_generated.h"
+#include "engine/wire/field_codec.h"
+#include "engine/wire/mutation_codec.h"
 #include "flatbuffers/flatbuffers.h"
 
 namespace duet::wire {
@@ -26,6 +29,9 @@ namespace {
 using flatbuffers::FlatBufferBuilder;
 using flatbuffers::Offset;
 using flatbuffers::uoffset_t;
+// The path-kind mappings of field_codec.h, overloaded with this file's own.
+using ::duet::wire::FromWire;
+using ::duet::wire::ToWire;
 
 // Size prefix, root offset and file identifier: nothing shorter can be a frame.
 constexpr size_t kMinFrameBytes = 3 * sizeof(uoffset_t);
@@ -40,19 +46,6 @@ constexpr uoffset_t kMaxVerifyTables = 2 * kMaxModules + 16;
 constexpr size_t kFrameAlignment = alignof(uint64_t);
 // Initial builder buffer: a heartbeat with a handful of modules fits without regrowth.
 constexpr size_t kInitialBuilderBytes = 512;
-// Largest file offset (off_t): a write or truncate must end at or below it.
-constexpr uint64_t kMaxFileOffset = std::numeric_limits<int64_t>::max();
-
-template <typename... Args>
-absl::Status Invalid(const absl::FormatSpec<Args...>& format, const Args&... args) {
-  return absl::InvalidArgumentError(absl::StrFormat(format, args...));
-}
-
-// Module names come from the peer; keep control bytes out of the error text and logs.
-// (Debian's absl::string_view is its own type, not std::string_view.)
-std::string Quoted(std::string_view name) {
-  return "'" + absl::CHexEscape(absl::string_view(name.data(), name.size())) + "'";
-}
 
 // ----- Encoding -------------------------------------------------------------------------
 
@@ -133,99 +126,6 @@ Body BuildBody(FlatBufferBuilder& builder, const LeaseReply& reply) {
   return {fb::Message::LeaseReply, body.Union()};
 }
 
-fb::MutationKind ToWire(MutationKind kind) {
-  switch (kind) {
-    case MutationKind::kWrite:
-      return fb::MutationKind::Write;
-    case MutationKind::kTruncate:
-      return fb::MutationKind::Truncate;
-    case MutationKind::kCreate:
-      return fb::MutationKind::Create;
-    case MutationKind::kMkdir:
-      return fb::MutationKind::Mkdir;
-    case MutationKind::kUnlink:
-      return fb::MutationKind::Unlink;
-    case MutationKind::kRmdir:
-      return fb::MutationKind::Rmdir;
-    case MutationKind::kRename:
-      return fb::MutationKind::Rename;
-    case MutationKind::kSymlink:
-      return fb::MutationKind::Symlink;
-    case MutationKind::kLink:
-      return fb::MutationKind::Link;
-    case MutationKind::kSetattr:
-      return fb::MutationKind::Setattr;
-    case MutationKind::kFsync:
-      return fb::MutationKind::Fsync;
-    case MutationKind::kRemoveTree:
-      return fb::MutationKind::RemoveTree;
-    case MutationKind::kSetxattr:
-      return fb::MutationKind::Setxattr;
-    case MutationKind::kRemovexattr:
-      return fb::MutationKind::Removexattr;
-    case MutationKind::kReplaceXattrs:
-      return fb::MutationKind::ReplaceXattrs;
-    case MutationKind::kMknod:
-      return fb::MutationKind::Mknod;
-    case MutationKind::kFallocate:
-      return fb::MutationKind::Fallocate;
-  }
-  return static_cast<fb::MutationKind>(kind);
-}
-
-fb::PathKind ToWire(PathKind kind) {
-  switch (kind) {
-    case PathKind::kAbsent:
-      return fb::PathKind::Absent;
-    case PathKind::kFile:
-      return fb::PathKind::File;
-    case PathKind::kDirectory:
-      return fb::PathKind::Directory;
-    case PathKind::kSymlink:
-      return fb::PathKind::Symlink;
-    case PathKind::kFifo:
-      return fb::PathKind::Fifo;
-    case PathKind::kSocket:
-      return fb::PathKind::Socket;
-  }
-  return static_cast<fb::PathKind>(kind);
-}
-
-// An empty string is left out of the frame (the decoder reads an absent string as empty).
-Offset<flatbuffers::String> OptionalString(FlatBufferBuilder& builder, const std::string& text) {
-  if (text.empty()) return 0;
-  return builder.CreateString(text);
-}
-
-// A null payload is left out; a present one, even empty, is written, so null and empty
-// payloads both survive the round trip.
-Offset<flatbuffers::Vector<uint8_t>> OptionalBytes(FlatBufferBuilder& builder,
-                                                   const Payload& data) {
-  if (data == nullptr) return 0;
-  return builder.CreateVector(reinterpret_cast<const uint8_t*>(data->data()), data->size());
-}
-
-// An empty set is left out (the decoder reads an absent vector as an empty set).
-Offset<flatbuffers::Vector<Offset<fb::Xattr>>> OptionalXattrs(FlatBufferBuilder& builder,
-                                                              const XattrSet& xattrs) {
-  if (xattrs.empty()) return 0;
-  std::vector<Offset<fb::Xattr>> entries;
-  entries.reserve(xattrs.size());
-  for (const Xattr& x : xattrs) {
-    const auto name = builder.CreateString(x.name);
-    const auto value =
-        builder.CreateVector(reinterpret_cast<const uint8_t*>(x.value.data()), x.value.size());
-    entries.push_back(fb::CreateXattr(builder, name, value));
-  }
-  return builder.CreateVector(entries);
-}
-
-size_t XattrBytes(const XattrSet& xattrs) {
-  size_t bytes = 0;
-  for (const Xattr& x : xattrs) bytes += x.name.size() + x.value.size() + 16;
-  return bytes;
-}
-
 Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
   const auto name = builder.CreateString(hello.module);
   const fb::Generations gens(hello.gens.current, hello.gens.bitmap,
@@ -246,17 +146,8 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplTargetZones& target) {
 }
 
 Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
-  const Mutation& m = write.mutation;
   const auto name = builder.CreateString(write.module);
-  const auto path = OptionalString(builder, m.path);
-  const auto path2 = OptionalString(builder, m.path2);
-  const auto data = OptionalBytes(builder, m.data);
-  const auto xattr_name = OptionalString(builder, m.xattr_name);
-  const auto xattrs = OptionalXattrs(builder, m.xattrs);
-  const auto mutation =
-      fb::CreateMutation(builder, ToWire(m.kind), path, path2, m.offset, data, m.mode, m.mtime_ns,
-                         m.uid, m.gid, m.atime_ns, m.attr_mask, xattr_name, m.xattr_flags, xattrs,
-                         m.sync, ToWire(m.node_kind), m.length, m.fallocate_mode, m.rename_flags);
+  const auto mutation = BuildMutation(builder, write.mutation);
   const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
   return {fb::Message::ReplWrite, body.Union()};
 }
@@ -323,14 +214,15 @@ size_t VariableBytes(const T&) {
 }
 
 template <typename Variant>
-std::vector<uint8_t> Encode(const Variant& message, size_t initial_bytes = kInitialBuilderBytes) {
+std::vector<uint8_t> Encode(const Variant& message, uint16_t version,
+                            size_t initial_bytes = kInitialBuilderBytes) {
   // A fresh builder (one heap buffer) per frame: frames are small and this costs little next
   // to the HMAC and the send. If a hot path ever encodes many frames here (e.g. replication
   // data), keep one builder per connection, Clear() it between frames and encode into the
   // caller's buffer to save the copy below.
   FlatBufferBuilder builder(initial_bytes);
   const Body body = std::visit([&](const auto& m) { return BuildBody(builder, m); }, message);
-  const auto frame = fb::CreateFrame(builder, kWireVersion, body.type, body.offset);
+  const auto frame = fb::CreateFrame(builder, version, body.type, body.offset);
   fb::FinishSizePrefixedFrameBuffer(builder, frame);
   const uint8_t* data = builder.GetBufferPointer();
   return std::vector<uint8_t>(data, data + builder.GetSize());
@@ -338,11 +230,44 @@ std::vector<uint8_t> Encode(const Variant& message, size_t initial_bytes = kInit
 
 // ----- Decoding -------------------------------------------------------------------------
 
+// The decoders, each for the messages of one channel.
+enum class Channel { kPeer, kWitness, kReplication };
+
+uint16_t VersionOf(Channel channel) {
+  return channel == Channel::kReplication ? kWireVersion : kPeerWireVersion;
+}
+
+// The channel a message type travels on; none for NONE and types this build does not know.
+std::optional<Channel> ChannelOf(fb::Message type) {
+  switch (type) {
+    case fb::Message::Heartbeat:
+    case fb::Message::SwapRequest:
+      return Channel::kPeer;
+    case fb::Message::LeaseRequest:
+    case fb::Message::LeaseReply:
+      return Channel::kWitness;
+    case fb::Message::ReplHello:
+    case fb::Message::ReplTargetZones:
+    case fb::Message::ReplWrite:
+    case fb::Message::ReplAck:
+    case fb::Message::ResyncBlock:
+    case fb::Message::ResyncBlockAck:
+    case fb::Message::ResyncDone:
+      return Channel::kReplication;
+    case fb::Message::NONE:
+      break;
+  }
+  return std::nullopt;
+}
+
 // Size limit (`max_bytes`: the channel's), size prefix, identifier, structure (Verifier) and
-// version. On success the returned root points into `frame` or, if `frame` is not aligned for
-// in-place reads, into `aligned_copy`, which must outlive every use of the root.
+// version: the channel's, for a message of this channel or of a type this build does not know
+// (a message of another channel is refused as such by the decoder). On success the returned root
+// points into `frame` or, if `frame` is not aligned for in-place reads, into `aligned_copy`, which
+// must outlive every use of the root.
 absl::StatusOr<const fb::Frame*> VerifyFrame(std::span<const uint8_t> frame,
-                                             std::vector<uint8_t>& aligned_copy, size_t max_bytes) {
+                                             std::vector<uint8_t>& aligned_copy, size_t max_bytes,
+                                             Channel channel) {
   // First, before any copy or Verifier: the Verifier asserts on buffers of 2 GiB and more, and
   // nothing bigger than the limit deserves any work.
   if (frame.size() > max_bytes) {
@@ -376,9 +301,14 @@ absl::StatusOr<const fb::Frame*> VerifyFrame(std::span<const uint8_t> frame,
     return Invalid("frame failed verification");
   }
   const fb::Frame* root = fb::GetSizePrefixedFrame(frame.data());
-  if (root->version() != kWireVersion) {
-    return Invalid("unsupported wire version %d (this build speaks %d)", root->version(),
-                   kWireVersion);
+  const std::optional<Channel> owner = ChannelOf(root->message_type());
+  const uint16_t version = VersionOf(channel);
+  if ((!owner || *owner == channel) && root->version() != version) {
+    // Said so that a mixed pair's log names the cause (codec.h kWireVersion).
+    return Invalid(
+        "peer speaks wire version %d, this build %d: both nodes must run builds "
+        "of the same wire version",
+        root->version(), version);
   }
   return root;
 }
@@ -533,180 +463,6 @@ absl::StatusOr<LeaseReply> ReadLeaseReply(const fb::LeaseReply& in) {
 
 // ----- Replication decoding -------------------------------------------------------------
 
-absl::StatusOr<MutationKind> FromWire(fb::MutationKind kind, std::string_view subject) {
-  switch (kind) {
-    case fb::MutationKind::Write:
-      return MutationKind::kWrite;
-    case fb::MutationKind::Truncate:
-      return MutationKind::kTruncate;
-    case fb::MutationKind::Create:
-      return MutationKind::kCreate;
-    case fb::MutationKind::Mkdir:
-      return MutationKind::kMkdir;
-    case fb::MutationKind::Unlink:
-      return MutationKind::kUnlink;
-    case fb::MutationKind::Rmdir:
-      return MutationKind::kRmdir;
-    case fb::MutationKind::Rename:
-      return MutationKind::kRename;
-    case fb::MutationKind::Symlink:
-      return MutationKind::kSymlink;
-    case fb::MutationKind::Link:
-      return MutationKind::kLink;
-    case fb::MutationKind::Setattr:
-      return MutationKind::kSetattr;
-    case fb::MutationKind::Fsync:
-      return MutationKind::kFsync;
-    case fb::MutationKind::RemoveTree:
-      return MutationKind::kRemoveTree;
-    case fb::MutationKind::Setxattr:
-      return MutationKind::kSetxattr;
-    case fb::MutationKind::Removexattr:
-      return MutationKind::kRemovexattr;
-    case fb::MutationKind::ReplaceXattrs:
-      return MutationKind::kReplaceXattrs;
-    case fb::MutationKind::Mknod:
-      return MutationKind::kMknod;
-    case fb::MutationKind::Fallocate:
-      return MutationKind::kFallocate;
-  }
-  return Invalid("%s has unknown mutation kind %d", subject, static_cast<int>(kind));
-}
-
-absl::StatusOr<PathKind> FromWire(fb::PathKind kind, std::string_view subject) {
-  switch (kind) {
-    case fb::PathKind::Absent:
-      return PathKind::kAbsent;
-    case fb::PathKind::File:
-      return PathKind::kFile;
-    case fb::PathKind::Directory:
-      return PathKind::kDirectory;
-    case fb::PathKind::Symlink:
-      return PathKind::kSymlink;
-    case fb::PathKind::Fifo:
-      return PathKind::kFifo;
-    case fb::PathKind::Socket:
-      return PathKind::kSocket;
-  }
-  return Invalid("%s has unknown path kind %d", subject, static_cast<int>(kind));
-}
-
-// An absent string reads as empty (the encoder leaves empty ones out).
-std::string_view View(const flatbuffers::String* text) {
-  return text == nullptr ? std::string_view() : std::string_view(text->data(), text->size());
-}
-
-// A path inside the module's tree, as the secondary's apply will resolve it under the backing
-// directory (which also refuses symlinks out of it: this check is the first line only).
-// `subject` and `field` name it in errors: "ReplWrite 'db' rename mutation", "path2".
-absl::StatusOr<std::string> ReadRelativePath(const flatbuffers::String* text,
-                                             std::string_view subject, std::string_view field,
-                                             bool allow_empty) {
-  const std::string_view path = View(text);
-  if (path.empty()) {
-    if (allow_empty) return std::string();
-    return Invalid("%s without a %s", subject, field);
-  }
-  if (path.size() > kMaxPathBytes) {
-    return Invalid("%s %s of %d bytes exceeds limit %d", subject, field, path.size(),
-                   kMaxPathBytes);
-  }
-  if (path.find('\0') != std::string_view::npos) {
-    return Invalid("%s %s %s contains a NUL byte", subject, field, Quoted(path));
-  }
-  if (path.front() == '/') {
-    return Invalid("%s %s %s is absolute", subject, field, Quoted(path));
-  }
-  size_t start = 0;
-  while (true) {
-    const size_t end = std::min(path.find('/', start), path.size());
-    const std::string_view component = path.substr(start, end - start);
-    if (component.empty()) {
-      return Invalid("%s %s %s has an empty component", subject, field, Quoted(path));
-    }
-    if (component == "." || component == "..") {
-      return Invalid("%s %s %s has a '%s' component", subject, field, Quoted(path), component);
-    }
-    if (end == path.size()) break;
-    start = end + 1;
-  }
-  return std::string(path);
-}
-
-// A symlink's target, kept verbatim (the link may point anywhere, as on the primary; what it
-// points at is never followed by the apply).
-absl::StatusOr<std::string> ReadLinkTarget(const flatbuffers::String* text,
-                                           std::string_view subject, std::string_view field) {
-  const std::string_view target = View(text);
-  if (target.empty()) return Invalid("%s without a %s", subject, field);
-  if (target.size() > kMaxPathBytes) {
-    return Invalid("%s %s of %d bytes exceeds limit %d", subject, field, target.size(),
-                   kMaxPathBytes);
-  }
-  if (target.find('\0') != std::string_view::npos) {
-    return Invalid("%s %s %s contains a NUL byte", subject, field, Quoted(target));
-  }
-  return std::string(target);
-}
-
-// The bytes of `data` (absent: no payload), at most `limit` of them. This copies: the Payload
-// must outlive the frame buffer. The adapter could avoid the copy by handing the decoder a
-// reference-counted frame buffer and pointing the Payload into it (shared_ptr's aliasing
-// constructor), at the price of keeping the whole frame alive as long as the payload.
-absl::StatusOr<Payload> ReadPayload(const flatbuffers::Vector<uint8_t>* data, size_t limit,
-                                    std::string_view subject) {
-  if (data == nullptr) return Payload();
-  if (data->size() > limit) {
-    return Invalid("%s with %d bytes of data exceeds limit %d", subject, data->size(), limit);
-  }
-  return MakePayload(std::string(reinterpret_cast<const char*>(data->data()), data->size()));
-}
-
-// An xattr name: non-empty, no NUL, at most kMaxXattrNameBytes.
-absl::StatusOr<std::string> ReadXattrName(const flatbuffers::String* text,
-                                          std::string_view subject) {
-  const std::string_view name = View(text);
-  if (name.empty()) return Invalid("%s without an xattr name", subject);
-  if (name.size() > kMaxXattrNameBytes) {
-    return Invalid("%s xattr name of %d bytes exceeds limit %d", subject, name.size(),
-                   kMaxXattrNameBytes);
-  }
-  if (name.find('\0') != std::string_view::npos) {
-    return Invalid("%s xattr name %s contains a NUL byte", subject, Quoted(name));
-  }
-  return std::string(name);
-}
-
-// A whole xattr set: valid names in strictly increasing order (sorted, none twice), values
-// of at most kMaxXattrValueBytes, at most kMaxXattrSetBytes of names and values in all.
-absl::StatusOr<XattrSet> ReadXattrSet(const flatbuffers::Vector<Offset<fb::Xattr>>* in,
-                                      std::string_view subject) {
-  XattrSet out;
-  if (in == nullptr) return out;
-  size_t total = 0;
-  for (const fb::Xattr* x : *in) {
-    Xattr entry;
-    DUET_ASSIGN_OR_RETURN(entry.name, ReadXattrName(x->name(), subject));
-    const size_t value_size = x->value() == nullptr ? 0 : x->value()->size();
-    if (value_size > kMaxXattrValueBytes) {
-      return Invalid("%s xattr %s value of %d bytes exceeds limit %d", subject, Quoted(entry.name),
-                     value_size, kMaxXattrValueBytes);
-    }
-    if (value_size > 0) {
-      entry.value.assign(reinterpret_cast<const char*>(x->value()->data()), value_size);
-    }
-    total += entry.name.size() + value_size;
-    if (total > kMaxXattrSetBytes) {
-      return Invalid("%s xattr set exceeds limit %d bytes", subject, kMaxXattrSetBytes);
-    }
-    if (!out.empty() && out.back().name >= entry.name) {
-      return Invalid("%s xattr set not sorted by name at %s", subject, Quoted(entry.name));
-    }
-    out.push_back(std::move(entry));
-  }
-  return out;
-}
-
 absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
   ReplHello out;
   DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplHello"));
@@ -757,125 +513,6 @@ absl::StatusOr<ReplTargetZones> ReadReplTargetZones(const fb::ReplTargetZones& i
   out.zones.assign(zones->begin(), zones->end());
   return out;
 }
-
-// A fallocate's range and mode; no other kind has them.
-absl::Status ReadFallocateRange(const fb::Mutation& in, std::string_view subject, Mutation& out) {
-  if (out.kind != MutationKind::kFallocate) {
-    if (in.length() != 0) return Invalid("%s with a length", subject);
-    if (in.fallocate_mode() != 0) return Invalid("%s with a fallocate mode", subject);
-    return absl::OkStatus();
-  }
-  if (!ValidFallocateMode(in.fallocate_mode())) {
-    return Invalid(
-        "%s with mode %s (%#x): allocate, keep-size, punch-hole|keep-size or "
-        "zero-range[|keep-size] only",
-        subject, FallocateModeName(in.fallocate_mode()), in.fallocate_mode());
-  }
-  if (in.length() == 0) return Invalid("%s of length 0", subject);
-  if (out.offset > kMaxFileOffset || in.length() > kMaxFileOffset - out.offset) {
-    return Invalid("%s of %d bytes at offset %d ends past the largest file offset", subject,
-                   in.length(), out.offset);
-  }
-  out.length = in.length();
-  out.fallocate_mode = in.fallocate_mode();
-  return absl::OkStatus();
-}
-
-absl::StatusOr<Mutation> ReadMutation(const fb::Mutation& in, std::string_view module) {
-  Mutation out;
-  DUET_ASSIGN_OR_RETURN(out.kind, FromWire(in.kind(), "ReplWrite " + Quoted(module)));
-  const std::string subject =
-      absl::StrFormat("ReplWrite %s %s mutation", Quoted(module), MutationKindName(out.kind));
-  // An fsync without a path covers the whole tree.
-  DUET_ASSIGN_OR_RETURN(
-      out.path, ReadRelativePath(in.path(), subject, "path", out.kind == MutationKind::kFsync));
-  if (out.kind == MutationKind::kRename || out.kind == MutationKind::kLink) {
-    DUET_ASSIGN_OR_RETURN(out.path2, ReadRelativePath(in.path2(), subject, "path2", false));
-  } else if (out.kind == MutationKind::kSymlink) {
-    DUET_ASSIGN_OR_RETURN(out.path2, ReadLinkTarget(in.path2(), subject, "path2"));
-  } else if (!View(in.path2()).empty()) {
-    return Invalid("%s with a path2", subject);
-  }
-  const uint64_t data_size = in.data() == nullptr ? 0 : in.data()->size();
-  out.offset = in.offset();
-  if (out.kind == MutationKind::kWrite) {
-    if (data_size > kMaxWriteBytes) {
-      return Invalid("%s with %d bytes of data exceeds limit %d", subject, data_size,
-                     kMaxWriteBytes);
-    }
-    if (out.offset > kMaxFileOffset - data_size) {
-      return Invalid("%s of %d bytes at offset %d ends past the largest file offset", subject,
-                     data_size, out.offset);
-    }
-  } else if (out.kind == MutationKind::kSetxattr) {
-    if (data_size > kMaxXattrValueBytes) {
-      return Invalid("%s with a value of %d bytes exceeds limit %d", subject, data_size,
-                     kMaxXattrValueBytes);
-    }
-  } else if (data_size > 0) {
-    return Invalid("%s with %d bytes of data", subject, data_size);
-  }
-  if (out.kind == MutationKind::kSetxattr || out.kind == MutationKind::kRemovexattr) {
-    DUET_ASSIGN_OR_RETURN(out.xattr_name, ReadXattrName(in.xattr_name(), subject));
-  } else if (!View(in.xattr_name()).empty()) {
-    return Invalid("%s with an xattr name", subject);
-  }
-  const uint32_t flags = in.xattr_flags();
-  if (flags != 0 && out.kind != MutationKind::kSetxattr) {
-    return Invalid("%s with xattr flags", subject);
-  }
-  if ((flags & ~uint32_t{kXattrCreate | kXattrReplace}) != 0 ||
-      flags == (kXattrCreate | kXattrReplace)) {
-    return Invalid("%s with xattr flags %#x: create, replace or neither", subject, flags);
-  }
-  out.xattr_flags = flags;
-  if (in.rename_flags() != 0 && out.kind != MutationKind::kRename) {
-    return Invalid("%s with rename flags", subject);
-  }
-  if (!ValidRenameFlags(in.rename_flags())) {
-    return Invalid("%s with rename flags %#x: noreplace, exchange or neither", subject,
-                   in.rename_flags());
-  }
-  out.rename_flags = in.rename_flags();
-  if (in.sync() && out.kind != MutationKind::kWrite) return Invalid("%s with sync", subject);
-  out.sync = in.sync();
-  DUET_ASSIGN_OR_RETURN(out.node_kind, FromWire(in.node_kind(), subject));
-  const bool special = out.node_kind == PathKind::kFifo || out.node_kind == PathKind::kSocket;
-  if (out.kind == MutationKind::kMknod && !special) {
-    return Invalid("%s makes a %s: only a FIFO or a socket", subject,
-                   fb::EnumNamePathKind(in.node_kind()));
-  }
-  if (out.kind != MutationKind::kMknod && out.node_kind != PathKind::kAbsent) {
-    return Invalid("%s with a node kind", subject);
-  }
-  if (out.kind == MutationKind::kReplaceXattrs) {
-    DUET_ASSIGN_OR_RETURN(out.xattrs, ReadXattrSet(in.xattrs(), subject));
-  } else if (in.xattrs() != nullptr && in.xattrs()->size() > 0) {
-    return Invalid("%s with an xattr set", subject);
-  }
-  if (out.kind == MutationKind::kTruncate && out.offset > kMaxFileOffset) {
-    return Invalid("%s to size %d exceeds the largest file size", subject, out.offset);
-  }
-  DUET_RETURN_IF_ERROR(ReadFallocateRange(in, subject, out));
-  DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxWriteBytes, subject));
-  if (in.mode() > kMaxModeBits) {
-    return Invalid("%s with mode %o: more than permission bits", subject, in.mode());
-  }
-  if ((in.attr_mask() & ~kAllAttrs) != 0) {
-    return Invalid("%s with unknown attribute bits %#x", subject, in.attr_mask() & ~kAllAttrs);
-  }
-  if (in.attr_mask() != 0 && out.kind != MutationKind::kSetattr) {
-    return Invalid("%s with an attribute mask", subject);
-  }
-  out.mode = in.mode();
-  out.uid = in.uid();
-  out.gid = in.gid();
-  out.atime_ns = in.atime_ns();
-  out.mtime_ns = in.mtime_ns();
-  out.attr_mask = in.attr_mask();
-  return out;
-}
-
 absl::StatusOr<ReplWrite> ReadReplWrite(const fb::ReplWrite& in) {
   ReplWrite out;
   DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplWrite"));
@@ -884,7 +521,8 @@ absl::StatusOr<ReplWrite> ReadReplWrite(const fb::ReplWrite& in) {
   if (in.mutation() == nullptr) {
     return Invalid("ReplWrite %s without a mutation", Quoted(out.module));
   }
-  DUET_ASSIGN_OR_RETURN(out.mutation, ReadMutation(*in.mutation(), out.module));
+  DUET_ASSIGN_OR_RETURN(out.mutation, ReadMutation(*in.mutation(), MutationHolder::kReplWrite,
+                                                   "ReplWrite " + Quoted(out.module)));
   return out;
 }
 
@@ -1012,46 +650,46 @@ absl::StatusOr<const T*> BodyOf(const fb::Frame& root) {
   return body;
 }
 
-// Rejections common to the decoders; `channel` names the decoder in errors.
-absl::Status WrongChannel(fb::Message type, std::string_view channel) {
-  switch (type) {
-    case fb::Message::NONE:
-      return Invalid("frame carries no message");
-    case fb::Message::Heartbeat:
-    case fb::Message::SwapRequest:
-      return Invalid("peer message %s given to the %s decoder", fb::EnumNameMessage(type), channel);
-    case fb::Message::LeaseRequest:
-    case fb::Message::LeaseReply:
-      return Invalid("witness message %s given to the %s decoder", fb::EnumNameMessage(type),
-                     channel);
-    case fb::Message::ReplHello:
-    case fb::Message::ReplTargetZones:
-    case fb::Message::ReplWrite:
-    case fb::Message::ReplAck:
-    case fb::Message::ResyncBlock:
-    case fb::Message::ResyncBlockAck:
-    case fb::Message::ResyncDone:
-      return Invalid("replication message %s given to the %s decoder", fb::EnumNameMessage(type),
-                     channel);
+const char* ChannelName(Channel channel) {
+  switch (channel) {
+    case Channel::kPeer:
+      return "peer";
+    case Channel::kWitness:
+      return "witness";
+    case Channel::kReplication:
+      return "replication";
   }
-  return Invalid("unknown message type %d", static_cast<int>(type));
+  return "unknown";
+}
+
+// A frame that is no message of the decoder's channel.
+absl::Status WrongChannel(fb::Message type, Channel channel) {
+  if (type == fb::Message::NONE) return Invalid("frame carries no message");
+  const std::optional<Channel> owner = ChannelOf(type);
+  if (!owner) return Invalid("unknown message type %d", static_cast<int>(type));
+  return Invalid("%s message %s given to the %s decoder", ChannelName(*owner),
+                 fb::EnumNameMessage(type), ChannelName(channel));
 }
 
 }  // namespace
 
-std::vector<uint8_t> EncodePeer(const PeerMessage& message) { return Encode(message); }
+std::vector<uint8_t> EncodePeer(const PeerMessage& message) {
+  return Encode(message, kPeerWireVersion);
+}
 
-std::vector<uint8_t> EncodeWitness(const WitnessMessage& message) { return Encode(message); }
+std::vector<uint8_t> EncodeWitness(const WitnessMessage& message) {
+  return Encode(message, kPeerWireVersion);
+}
 
 std::vector<uint8_t> EncodeReplication(const ReplMessage& message) {
   const size_t variable = std::visit([](const auto& m) { return VariableBytes(m); }, message);
-  return Encode(message, kInitialBuilderBytes + variable);
+  return Encode(message, kWireVersion, kInitialBuilderBytes + variable);
 }
 
 absl::StatusOr<PeerMessage> DecodePeer(std::span<const uint8_t> frame) {
   std::vector<uint8_t> aligned_copy;
   DUET_ASSIGN_OR_RETURN(const fb::Frame* root,
-                        VerifyFrame(frame, aligned_copy, kMaxHeartbeatBytes));
+                        VerifyFrame(frame, aligned_copy, kMaxHeartbeatBytes, Channel::kPeer));
   switch (root->message_type()) {
     case fb::Message::Heartbeat: {
       DUET_ASSIGN_OR_RETURN(const fb::Heartbeat* body, BodyOf<fb::Heartbeat>(*root));
@@ -1064,13 +702,14 @@ absl::StatusOr<PeerMessage> DecodePeer(std::span<const uint8_t> frame) {
       return PeerMessage(std::move(request));
     }
     default:
-      return WrongChannel(root->message_type(), "peer");
+      return WrongChannel(root->message_type(), Channel::kPeer);
   }
 }
 
 absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame) {
   std::vector<uint8_t> aligned_copy;
-  DUET_ASSIGN_OR_RETURN(const fb::Frame* root, VerifyFrame(frame, aligned_copy, kMaxFrameBytes));
+  DUET_ASSIGN_OR_RETURN(const fb::Frame* root,
+                        VerifyFrame(frame, aligned_copy, kMaxFrameBytes, Channel::kWitness));
   switch (root->message_type()) {
     case fb::Message::LeaseRequest: {
       DUET_ASSIGN_OR_RETURN(const fb::LeaseRequest* body, BodyOf<fb::LeaseRequest>(*root));
@@ -1083,7 +722,7 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame) {
       return WitnessMessage(std::move(reply));
     }
     default:
-      return WrongChannel(root->message_type(), "witness");
+      return WrongChannel(root->message_type(), Channel::kWitness);
   }
 }
 
@@ -1101,8 +740,9 @@ absl::StatusOr<ReplMessage> ReadReplication(const fb::Frame& root, Read read) {
 
 absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame) {
   std::vector<uint8_t> aligned_copy;
-  DUET_ASSIGN_OR_RETURN(const fb::Frame* root,
-                        VerifyFrame(frame, aligned_copy, kMaxReplicationFrameBytes));
+  DUET_ASSIGN_OR_RETURN(
+      const fb::Frame* root,
+      VerifyFrame(frame, aligned_copy, kMaxReplicationFrameBytes, Channel::kReplication));
   switch (root->message_type()) {
     case fb::Message::ReplHello:
       return ReadReplication<fb::ReplHello>(*root, ReadReplHello);
@@ -1119,7 +759,7 @@ absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame) {
     case fb::Message::ResyncDone:
       return ReadReplication<fb::ResyncDone>(*root, ReadResyncDone);
     default:
-      return WrongChannel(root->message_type(), "replication");
+      return WrongChannel(root->message_type(), Channel::kReplication);
   }
 }
 

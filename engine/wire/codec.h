@@ -29,15 +29,21 @@ namespace duet::wire {
 
 // Largest frame DecodeWitness accepts, size prefix included.
 inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
-// Version written by this build; a frame with any other version is rejected. The replication
-// messages were added as new members at the end of the Message union, which leaves every peer
-// and witness frame byte for byte as before: version 1 still (a build without them rejects
-// them as unknown message types, and never gets them: they travel on their own connection).
-// A mutation's rename_flags were added as a field at the end without a bump: a build that
-// predates them would apply an exchange as a rename, so both nodes run a build that has them
-// before an application uses renameat2's flags (a bump would make such a pair's heartbeats
-// fail, each node taking the other for dead).
-inline constexpr uint16_t kWireVersion = 1;
+// Versions this build writes; a frame of any other version is refused with "peer speaks wire
+// version X, this build Y", which the receiver logs as the reason it resets the replication
+// connection (or drops the datagram).
+//
+// Replication frames (ReplHello ... ResyncDone): 2. Version 1 frames lacked a mutation's
+// rename flags and fallocate range and a resync block's hole and link_of, which a version-1
+// build would ignore (applying an exchange as a plain rename, a hole as nothing): two builds
+// of different versions never replicate to each other. Each side refuses the other's Hello,
+// so the module stays unattached, as with a broken replication connection: the primary
+// tracks its writes for a resync once both run the same version.
+inline constexpr uint16_t kWireVersion = 2;
+// Peer (heartbeat, swap request) and witness frames: 1. Their tables have not changed, and
+// a pair whose heartbeats failed over a version would take each other for dead (a split
+// brain without a witness): they stay at 1 until one of them changes.
+inline constexpr uint16_t kPeerWireVersion = 1;
 
 // Heartbeat size. A heartbeat carries a view of every module and travels in one UDP datagram:
 // at most 65507 bytes (IPv4), of which the datagram authentication takes 72 (a 40-byte header
@@ -97,15 +103,17 @@ std::vector<uint8_t> EncodeReplication(const ReplMessage& message);
 
 // Decoders. DecodePeer refuses a frame above kMaxHeartbeatBytes and DecodeWitness one above
 // kMaxFrameBytes before reading it. Besides the frame's structure they check that: the version is
-// kWireVersion; the frame holds a message of this channel (a witness message given to DecodePeer is
-// rejected, and the reverse); enum values are known; node indices are 0 or 1; module names are
-// present, non-empty and at most kMaxModuleNameBytes; a heartbeat has at most kMaxModules modules,
-// no module twice, sync_percent <= 100 and echo_sent_at_ns >= -1; a lease duration is >= 0.
+// kPeerWireVersion; the frame holds a message of this channel (a witness message given to
+// DecodePeer is rejected, and the reverse); enum values are known; node indices are 0 or 1; module
+// names are present, non-empty and at most kMaxModuleNameBytes; a heartbeat has at most kMaxModules
+// modules, no module twice, sync_percent <= 100 and echo_sent_at_ns >= -1; a lease duration is >=
+// 0.
 absl::StatusOr<PeerMessage> DecodePeer(std::span<const uint8_t> frame);
 absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 
 // Replication decoder. It rejects frames above kMaxReplicationFrameBytes and peer or witness
-// messages (which the other two decoders reject in turn), and checks, besides the version:
+// messages (which the other two decoders reject in turn), and checks, besides the version
+// (kWireVersion):
 //  - module names as above; enum values (MutationKind, PathKind) known;
 //  - a ReplHello carries generations; a ReplWrite carries a mutation and has lsn > 0;
 //  - every path is relative: non-empty, no leading '/', no empty, "." or ".." component, no

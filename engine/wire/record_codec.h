@@ -23,9 +23,14 @@
 
 namespace duet::wire {
 
-// Version written by this build; a record with another version is rejected.
+// Version written by this build. A record of a version from kOldestRecordVersion on is read
+// (an upgraded node reads the metadata it wrote before); a newer one is refused, as a
+// corrupt record is (the module waits for the admin): a downgraded build would misread it.
 // 2: journal mutations carry the data model's fields (owners, times, xattrs, node kinds).
-inline constexpr uint16_t kRecordVersion = 2;
+// 3: a journal mutation is duet.fbs's Mutation table (rename flags and all, one mapping:
+//    mutation_codec.h); HotAdd and HotRemove cover a run of zones (`count`).
+inline constexpr uint16_t kRecordVersion = 3;
+inline constexpr uint16_t kOldestRecordVersion = 2;
 // Largest encoded record DecodeRecord accepts. A store splits larger replica batches where
 // it may (a snapshot); an engine batch is far smaller (a handful of records per step).
 inline constexpr size_t kMaxRecordBytes = size_t{64} << 20;
@@ -41,16 +46,15 @@ using StoredRecord = std::variant<PersistedModule, PersistIncarnation, ReplicaBa
 
 std::vector<uint8_t> EncodeRecord(const StoredRecord& record);
 
-// Besides the structure, checks: the version is kRecordVersion; the body is present and of a
-// known type; a module's owner is 0 or 1; a batch has at most kMaxBatchRecords entries, each
-// with a known body; every path present where the record needs one, non-empty, without NUL,
-// at most kMaxRecordPathBytes (a symlink target may be anything but empty or NUL-bearing);
-// MarkDirty has first <= last; a journal mutation has a known, namespace kind (not a write
-// or fsync) whose fields are only those its kind has (mode <= 07777, an attribute mask only
-// on a setattr, an xattr name, flags and value within file_attributes.h's limits only on a
-// setxattr/removexattr, a sorted xattr set only on a replace-xattrs, a FIFO or socket node
-// kind only on a mknod, rename flags only on a rename and never both or unknown bits, never
-// the sync flag); generations are present in SetGenerations.
+// Besides the structure, checks: the version is kOldestRecordVersion to kRecordVersion; the
+// body is present and of a known type; a module's owner is 0 or 1; a batch has at most
+// kMaxBatchRecords entries, each with a known body; every path present where the record needs one,
+// non-empty, without NUL, at most kMaxRecordPathBytes (a symlink target may be anything but empty
+// or NUL-bearing); MarkDirty has first <= last; HotAdd and HotRemove at least one zone, not past
+// the largest zone number; a journal mutation is a namespace change (not a write, fsync or
+// fallocate) that passes the checks of a replicated one (codec.h DecodeReplication: relative paths,
+// fields only where its kind has them, within their limits); generations are present in
+// SetGenerations.
 absl::StatusOr<StoredRecord> DecodeRecord(std::span<const uint8_t> bytes);
 
 }  // namespace duet::wire

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/wire/duet_generated.h"
 #include "engine/wire/records_generated.h"
 #include "flatbuffers/flatbuffers.h"
 #include "tests/engine/record_fixtures.h"
@@ -121,10 +122,16 @@ std::vector<uint8_t> Finish(flatbuffers::FlatBufferBuilder& b, records::Body typ
 }
 
 std::vector<uint8_t> BatchOf(flatbuffers::FlatBufferBuilder& b, records::ReplicaBody type,
-                             flatbuffers::Offset<void> body) {
+                             flatbuffers::Offset<void> body, uint16_t version = kRecordVersion) {
   const auto entry = records::CreateReplicaEntry(b, type, body);
   const auto batch = records::CreateReplicaBatch(b, b.CreateVector(&entry, 1));
-  return Finish(b, records::Body::ReplicaBatch, batch.Union());
+  return Finish(b, records::Body::ReplicaBatch, batch.Union(), version);
+}
+
+// A version-2 record's journal entry (records.fbs JournalMutation), as an older build wrote it.
+std::vector<uint8_t> Version2JournalOf(flatbuffers::FlatBufferBuilder& b,
+                                       flatbuffers::Offset<records::JournalMutation> m) {
+  return BatchOf(b, records::ReplicaBody::Journal, records::CreateJournal(b, m).Union(), 2);
 }
 
 std::string ErrorOf(const std::vector<uint8_t>& bytes) {
@@ -133,11 +140,121 @@ std::string ErrorOf(const std::vector<uint8_t>& bytes) {
   return std::string(decoded.status().message());
 }
 
-TEST(RecordCodecTest, OtherVersionIsRefused) {
+// A downgraded build must not guess at what a newer one wrote: the store then keeps the
+// module waiting for the admin, as for a corrupt record.
+TEST(RecordCodecTest, RecordOfANewerVersionIsRefused) {
   flatbuffers::FlatBufferBuilder b;
   const auto body = records::CreateIncarnation(b, 3).Union();
   EXPECT_THAT(ErrorOf(Finish(b, records::Body::Incarnation, body, kRecordVersion + 1)),
-              HasSubstr("unsupported record version " + std::to_string(kRecordVersion + 1)));
+              HasSubstr("record version " + std::to_string(kRecordVersion + 1) +
+                        " is newer than this build reads (2 to 3): a newer Duet build wrote it"));
+}
+
+TEST(RecordCodecTest, RecordOlderThanTheOldestReadVersionIsRefused) {
+  flatbuffers::FlatBufferBuilder b;
+  const auto body = records::CreateIncarnation(b, 3).Union();
+  EXPECT_THAT(ErrorOf(Finish(b, records::Body::Incarnation, body, kOldestRecordVersion - 1)),
+              HasSubstr("record version 1 is older than this build reads (2 to 3)"));
+}
+
+// An upgraded node reads the metadata it wrote before: a version-2 batch (journal entries in
+// the old table, one zone per hot record) decodes to what that build meant.
+TEST(RecordCodecTest, Version2RecordsStillReadAsTheyWereMeant) {
+  flatbuffers::FlatBufferBuilder b;
+  const auto xattr =
+      records::CreateXattr(b, b.CreateString("user.a"), b.CreateVector<uint8_t>({1, 2}));
+  const auto replace = records::CreateJournalMutation(b, 14, b.CreateString("d/f"), 0, 0, 0, 0, 0,
+                                                      0, 0, 0, 0, 0, b.CreateVector(&xattr, 1));
+  const auto exchange =
+      records::CreateJournalMutation(b, 6, b.CreateString("a"), b.CreateString("b"), 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 0, false, 0, 0, kRenameExchange);
+  const auto setx = records::CreateJournalMutation(
+      b, 12, b.CreateString("f"), 0, 0, 0, 0, 0, 0, 0, 0, b.CreateString("user.v"), kXattrReplace,
+      0, false, 0, b.CreateVector<uint8_t>({'v', 'a', 'l'}));
+  const auto fifo = records::CreateJournalMutation(b, 15, b.CreateString("p"), 0, 0, 0640, 5, 7, 8,
+                                                   6, 0, 0, 0, 0, false, 4);
+  const flatbuffers::Offset<records::ReplicaEntry> entries[] = {
+      records::CreateReplicaEntry(b, records::ReplicaBody::Journal,
+                                  records::CreateJournal(b, replace).Union()),
+      records::CreateReplicaEntry(b, records::ReplicaBody::Journal,
+                                  records::CreateJournal(b, exchange, true).Union()),
+      records::CreateReplicaEntry(b, records::ReplicaBody::Journal,
+                                  records::CreateJournal(b, setx).Union()),
+      records::CreateReplicaEntry(b, records::ReplicaBody::Journal,
+                                  records::CreateJournal(b, fifo).Union()),
+      // Version 2 wrote HotAdd and HotRemove without a count: one zone each.
+      records::CreateReplicaEntry(
+          b, records::ReplicaBody::HotAdd,
+          records::CreateHotAdd(b, b.CreateString("f"), 7, /*count=*/1).Union()),
+      records::CreateReplicaEntry(
+          b, records::ReplicaBody::HotRemove,
+          records::CreateHotRemove(b, b.CreateString("f"), 7, /*count=*/1).Union())};
+  const auto batch = records::CreateReplicaBatch(b, b.CreateVector(entries, std::size(entries)));
+  absl::StatusOr<StoredRecord> decoded =
+      DecodeRecord(Finish(b, records::Body::ReplicaBatch, batch.Union(), 2));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const ReplicaBatch& out = std::get<ReplicaBatch>(*decoded);
+  ASSERT_EQ(out.size(), std::size(entries));
+  Mutation want_replace = MakeMutation(MutationKind::kReplaceXattrs, "d/f");
+  want_replace.xattrs = {{"user.a", "\x01\x02"}};
+  Mutation want_exchange = MakeMutation(MutationKind::kRename, "a", "b");
+  want_exchange.rename_flags = kRenameExchange;
+  Mutation want_setx = MakeMutation(MutationKind::kSetxattr, "f");
+  want_setx.xattr_name = "user.v";
+  want_setx.xattr_flags = kXattrReplace;
+  want_setx.data = MakePayload("val");
+  Mutation want_fifo = MakeMutation(MutationKind::kMknod, "p");
+  want_fifo.mode = 0640;
+  want_fifo.mtime_ns = 5;
+  want_fifo.uid = 7;
+  want_fifo.gid = 8;
+  want_fifo.atime_ns = 6;
+  want_fifo.node_kind = PathKind::kFifo;
+  const Mutation* want[] = {&want_replace, &want_exchange, &want_setx, &want_fifo};
+  for (size_t i = 0; i < std::size(want); ++i) {
+    EXPECT_EQ(DescribeMutation(std::get<record::Journal>(out[i]).mutation),
+              DescribeMutation(*want[i]))
+        << "entry " << i;
+  }
+  EXPECT_TRUE(std::get<record::Journal>(out[1]).as_is);
+  EXPECT_EQ(std::get<record::HotAdd>(out[4]).count, 1u);
+  EXPECT_EQ(std::get<record::HotRemove>(out[5]).count, 1u);
+  EXPECT_EQ(Applied(out),
+            Applied({record::Journal{want_replace}, record::Journal{want_exchange, true},
+                     record::Journal{want_setx}, record::Journal{want_fifo}, record::HotAdd{"f", 7},
+                     record::HotRemove{"f", 7}}));
+}
+
+// Each version's journal entry in its own table: a mix is not a record any build wrote.
+TEST(RecordCodecTest, JournalEntryInTheOtherVersionsTableIsRefused) {
+  {
+    flatbuffers::FlatBufferBuilder b;
+    const auto m = records::CreateJournalMutation(b, 4, b.CreateString("f"));
+    const auto body = records::CreateJournal(b, m).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
+                HasSubstr("version 3 journal record holds a version 2 mutation"));
+  }
+  {
+    flatbuffers::FlatBufferBuilder b;
+    const auto m = fb::CreateMutation(b, fb::MutationKind::Unlink, b.CreateString("f"));
+    const auto body = records::CreateJournal(b, 0, false, m).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body, 2)),
+                HasSubstr("version 2 journal record holds a version 3 mutation"));
+  }
+}
+
+TEST(RecordCodecTest, HotZoneRangesRoundTripAndAnEmptyOrWrappingOneIsRefused) {
+  const ReplicaBatch batch = {record::HotAdd{"vm.img", 3, 16384},
+                              record::HotRemove{"vm.img", 10, 100}};
+  absl::StatusOr<StoredRecord> decoded = DecodeRecord(EncodeRecord(batch));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(Applied(std::get<ReplicaBatch>(*decoded)), Applied(batch));
+  for (const auto& [zone, count] : {std::pair<uint64_t, uint64_t>{5, 0}, {~0ull, 2}}) {
+    flatbuffers::FlatBufferBuilder b;
+    const auto body = records::CreateHotAdd(b, b.CreateString("f"), zone, count).Union();
+    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::HotAdd, body)),
+                HasSubstr("none, or past the largest zone"));
+  }
 }
 
 TEST(RecordCodecTest, MissingBodyIsRefused) {
@@ -179,14 +296,22 @@ TEST(RecordCodecTest, PathWithNulIsRefused) {
 }
 
 TEST(RecordCodecTest, JournalWriteOrUnknownKindIsRefused) {
-  for (uint8_t kind : {uint8_t{0}, uint8_t{10}, uint8_t{200}}) {
+  const std::pair<uint8_t, const char*> cases[] = {
+      {0, "journal entry write mutation: not a namespace change"},
+      {10, "journal entry fsync mutation: not a namespace change"},
+      {200, "journal entry has unknown mutation kind 200"}};
+  for (const auto& [kind, error] : cases) {
     flatbuffers::FlatBufferBuilder b;
     const auto m = records::CreateJournalMutation(b, kind, b.CreateString("f"));
-    const auto body = records::CreateJournal(b, m).Union();
-    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
-                HasSubstr("not a namespace change"))
-        << static_cast<int>(kind);
+    EXPECT_THAT(ErrorOf(Version2JournalOf(b, m)), HasSubstr(error)) << static_cast<int>(kind);
   }
+  // Version 3's table, likewise (a fallocate is tracked by zones too).
+  flatbuffers::FlatBufferBuilder b;
+  const auto m = fb::CreateMutation(b, fb::MutationKind::Fallocate, b.CreateString("f"), 0, 0, 0, 0,
+                                    0, 0, 0, 0, 0, 0, 0, 0, false, fb::PathKind::Absent, 10, 0);
+  const auto body = records::CreateJournal(b, 0, false, m).Union();
+  EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
+              HasSubstr("journal entry fallocate mutation: not a namespace change"));
 }
 
 // The namespace journal keeps the data model's mutations whole: owners, both times and the
@@ -242,9 +367,8 @@ TEST(RecordCodecTest, JournalMknodOfADeviceOrFileIsRefused) {
     flatbuffers::FlatBufferBuilder b;
     const auto m = records::CreateJournalMutation(b, 15, b.CreateString("p"), 0, 0, 0600, 0, 0, 0,
                                                   0, 0, 0, 0, 0, false, node);
-    const auto body = records::CreateJournal(b, m).Union();
-    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
-                HasSubstr("only a FIFO or a socket"))
+    EXPECT_THAT(ErrorOf(Version2JournalOf(b, m)),
+                HasSubstr(node == 9 ? "unknown path kind 9" : "only a FIFO or a socket"))
         << static_cast<int>(node);
   }
 }
@@ -253,17 +377,14 @@ TEST(RecordCodecTest, JournalSetxattrWithoutNameOrWithBadFlagsIsRefused) {
   {
     flatbuffers::FlatBufferBuilder b;
     const auto m = records::CreateJournalMutation(b, 12, b.CreateString("f"));
-    const auto body = records::CreateJournal(b, m).Union();
-    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
-                HasSubstr("has no xattr name"));
+    EXPECT_THAT(ErrorOf(Version2JournalOf(b, m)),
+                HasSubstr("journal entry setxattr mutation without an xattr name"));
   }
   {
     flatbuffers::FlatBufferBuilder b;
     const auto m = records::CreateJournalMutation(b, 12, b.CreateString("f"), 0, 0, 0, 0, 0, 0, 0,
                                                   0, b.CreateString("user.a"), 3);
-    const auto body = records::CreateJournal(b, m).Union();
-    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
-                HasSubstr("create, replace or neither"));
+    EXPECT_THAT(ErrorOf(Version2JournalOf(b, m)), HasSubstr("create, replace or neither"));
   }
 }
 
@@ -271,26 +392,21 @@ TEST(RecordCodecTest, JournalModeBeyondPermissionBitsOrMaskOutsideSetattrIsRefus
   {
     flatbuffers::FlatBufferBuilder b;
     const auto m = records::CreateJournalMutation(b, 2, b.CreateString("f"), 0, 0, 0100644);
-    const auto body = records::CreateJournal(b, m).Union();
-    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
-                HasSubstr("more than permission bits"));
+    EXPECT_THAT(ErrorOf(Version2JournalOf(b, m)), HasSubstr("more than permission bits"));
   }
   {
     flatbuffers::FlatBufferBuilder b;
     const auto m =
         records::CreateJournalMutation(b, 2, b.CreateString("f"), 0, 0, 0644, 0, 0, 0, 0, 1);
-    const auto body = records::CreateJournal(b, m).Union();
-    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
-                HasSubstr("has an attribute mask"));
+    EXPECT_THAT(ErrorOf(Version2JournalOf(b, m)), HasSubstr("with an attribute mask"));
   }
 }
 
 TEST(RecordCodecTest, JournalRenameWithoutTargetIsRefused) {
   flatbuffers::FlatBufferBuilder b;
   const auto m = records::CreateJournalMutation(b, 6, b.CreateString("f"));
-  const auto body = records::CreateJournal(b, m).Union();
-  EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)),
-              HasSubstr("journal rename's second name has no path"));
+  EXPECT_THAT(ErrorOf(Version2JournalOf(b, m)),
+              HasSubstr("journal entry rename mutation without a path2"));
 }
 
 TEST(RecordCodecTest, JournalRenameFlagsAndExchangedNamesRoundTrip) {
@@ -314,14 +430,13 @@ TEST(RecordCodecTest, JournalRenameFlagsUnknownBothOrOnAnotherKindAreRefused) {
   const std::pair<int, uint32_t> cases[] = {{6, 3}, {6, 4}, {8, 2}};
   const char* const errors[] = {"rename flags 0x3: noreplace, exchange or neither",
                                 "rename flags 0x4: noreplace, exchange or neither",
-                                "journal link mutation has rename flags"};
+                                "journal entry link mutation with rename flags"};
   for (size_t i = 0; i < std::size(cases); ++i) {
     flatbuffers::FlatBufferBuilder b;
     const auto m = records::CreateJournalMutation(
         b, static_cast<uint8_t>(cases[i].first), b.CreateString("f"), b.CreateString("g"), 0, 0, 0,
         0, 0, 0, 0, 0, 0, 0, false, 0, 0, cases[i].second);
-    const auto body = records::CreateJournal(b, m).Union();
-    EXPECT_THAT(ErrorOf(BatchOf(b, records::ReplicaBody::Journal, body)), HasSubstr(errors[i]));
+    EXPECT_THAT(ErrorOf(Version2JournalOf(b, m)), HasSubstr(errors[i]));
   }
 }
 

@@ -40,6 +40,7 @@ class ReplicaPair {
     uint64_t block_bytes_received = 0;
     uint64_t hot_adds = 0;
     uint64_t persists = 0;
+    uint64_t records_persisted = 0;
     uint64_t writes_sent = 0;
     uint64_t stale_blocks = 0;
     std::set<std::pair<std::string, uint64_t>> zones_resynced;  // (path, zone) of blocks in
@@ -371,6 +372,7 @@ class ReplicaPair {
         events_.push_back(Read{i, std::move(zone)});
       } else if (auto* persist = std::get_if<PersistReplica>(&a)) {
         s.persists++;
+        s.records_persisted += persist->records.size();
         for (const ReplicaRecord& r : persist->records) {
           if (std::holds_alternative<record::HotAdd>(r)) s.hot_adds++;
           ApplyRecord(s.disk, r, options_.zone_size);

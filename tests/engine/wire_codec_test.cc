@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -451,10 +452,16 @@ void WriteSizePrefix(std::vector<uint8_t>& frame) {
   flatbuffers::WriteScalar(frame.data(), prefix);
 }
 
-// Finishes a hand-built frame the way the codec does, with any version and message type.
+// The version the codec writes for a message type: replication frames have their own.
+uint16_t VersionOf(fb::Message type) {
+  return type >= fb::Message::ReplHello ? kWireVersion : kPeerWireVersion;
+}
+
+// Finishes a hand-built frame the way the codec does, with any version and message type
+// (absent: the codec's).
 std::vector<uint8_t> FinishFrame(FlatBufferBuilder& builder, fb::Message type, Offset<void> body,
-                                 uint16_t version = kWireVersion) {
-  const auto frame = fb::CreateFrame(builder, version, type, body);
+                                 std::optional<uint16_t> version = std::nullopt) {
+  const auto frame = fb::CreateFrame(builder, version.value_or(VersionOf(type)), type, body);
   fb::FinishSizePrefixedFrameBuffer(builder, frame);
   return std::vector<uint8_t>(builder.GetBufferPointer(),
                               builder.GetBufferPointer() + builder.GetSize());
@@ -639,16 +646,52 @@ TEST(WireCodecTest, ForeignIdentifierRejected) {
 }
 
 TEST(WireCodecTest, UnsupportedVersionRejected) {
-  for (uint16_t version : {uint16_t{0}, uint16_t{kWireVersion + 1}}) {
+  for (uint16_t version : {uint16_t{0}, uint16_t{kPeerWireVersion + 1}}) {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const auto body = fb::CreateSwapRequest(builder, 0, name, 1);
     const std::vector<uint8_t> frame =
         FinishFrame(builder, fb::Message::SwapRequest, body.Union(), version);
-    EXPECT_TRUE(FailsWith(DecodePeer(frame), "unsupported wire version " + std::to_string(version) +
-                                                 " (this build speaks " +
-                                                 std::to_string(kWireVersion) + ")"));
+    EXPECT_TRUE(FailsWith(DecodePeer(frame), "peer speaks wire version " + std::to_string(version) +
+                                                 ", this build " +
+                                                 std::to_string(kPeerWireVersion)));
   }
+}
+
+// Version 1 replication frames lack the rename flags, fallocate ranges and hole blocks a
+// version-1 build would ignore: a mixed pair refuses each other's Hello, and the log (duetd
+// writes the decoder's message as the reason it resets the connection) says why.
+TEST(WireCodecTest, ReplicationFrameOfAnotherWireVersionIsRefusedNamingBothVersions) {
+  ASSERT_EQ(kWireVersion, 2);
+  ReplHello hello;
+  hello.module = "db";
+  std::vector<uint8_t> frame = EncodeReplication(hello);
+  ASSERT_TRUE(DecodeReplication(frame).ok());
+  for (uint16_t version : {uint16_t{1}, uint16_t{3}}) {
+    FlatBufferBuilder builder;
+    const auto name = builder.CreateString("db");
+    const fb::Generations gens(2, 0, flatbuffers::make_span(hello.gens.history));
+    const auto body = fb::CreateReplHello(builder, name, &gens);
+    EXPECT_TRUE(FailsWith(
+        DecodeReplication(FinishFrame(builder, fb::Message::ReplHello, body.Union(), version)),
+        "peer speaks wire version " + std::to_string(version) +
+            ", this build 2: both nodes must run builds of the same wire version"));
+  }
+}
+
+// Heartbeats and witness messages did not change: they stay at version 1, so a pair that
+// runs two builds during an upgrade still sees each other alive (a dropped heartbeat would
+// make each take the other for dead).
+TEST(WireCodecTest, PeerAndWitnessFramesStayAtVersion1) {
+  EXPECT_EQ(kPeerWireVersion, 1);
+  FlatBufferBuilder builder;
+  const std::vector<uint8_t> frame = HandHeartbeat(builder, {});
+  EXPECT_TRUE(DecodePeer(frame).ok());
+  const std::vector<uint8_t> encoded = EncodePeer(BusyHeartbeat(1));
+  const auto* root = fb::GetSizePrefixedFrame(encoded.data());
+  EXPECT_EQ(root->version(), 1);
+  const std::vector<uint8_t> lease = EncodeWitness(BusyLeaseRequest());
+  EXPECT_EQ(fb::GetSizePrefixedFrame(lease.data())->version(), 1);
 }
 
 TEST(WireCodecTest, WitnessFrameRejectedByPeerDecoder) {
@@ -667,22 +710,35 @@ TEST(WireCodecTest, PeerFrameRejectedByWitnessDecoder) {
 
 TEST(WireCodecTest, UnknownMessageTypeRejected) {
   // The Verifier lets unknown union types through (forward compatibility); the codec must not.
-  FlatBufferBuilder builder;
-  const auto name = builder.CreateString("db");
-  const auto body = fb::CreateSwapRequest(builder, 0, name, 1);
-  const std::vector<uint8_t> frame =
-      FinishFrame(builder, static_cast<fb::Message>(100), body.Union());
-  EXPECT_TRUE(FailsWith(DecodePeer(frame), "unknown message type 100"));
-  EXPECT_TRUE(FailsWith(DecodeWitness(frame), "unknown message type 100"));
-  EXPECT_TRUE(FailsWith(DecodeReplication(frame), "unknown message type 100"));
+  // Of another version than the decoder's, a type this build does not know is refused for
+  // the version (a newer peer's new message).
+  for (uint16_t version : {kPeerWireVersion, kWireVersion}) {
+    FlatBufferBuilder builder;
+    const auto name = builder.CreateString("db");
+    const auto body = fb::CreateSwapRequest(builder, 0, name, 1);
+    const std::vector<uint8_t> frame =
+        FinishFrame(builder, static_cast<fb::Message>(100), body.Union(), version);
+    const std::string peer =
+        version == kPeerWireVersion ? "unknown message type 100" : "peer speaks wire version 2";
+    const std::string replication =
+        version == kWireVersion ? "unknown message type 100" : "peer speaks wire version 1";
+    EXPECT_TRUE(FailsWith(DecodePeer(frame), peer));
+    EXPECT_TRUE(FailsWith(DecodeWitness(frame), peer));
+    EXPECT_TRUE(FailsWith(DecodeReplication(frame), replication));
+  }
 }
 
 TEST(WireCodecTest, FrameWithoutMessageRejected) {
-  FlatBufferBuilder builder;
-  const std::vector<uint8_t> frame = FinishFrame(builder, fb::Message::NONE, 0);
-  EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame carries no message"));
-  EXPECT_TRUE(FailsWith(DecodeWitness(frame), "frame carries no message"));
-  EXPECT_TRUE(FailsWith(DecodeReplication(frame), "frame carries no message"));
+  for (uint16_t version : {kPeerWireVersion, kWireVersion}) {
+    FlatBufferBuilder builder;
+    const std::vector<uint8_t> frame = FinishFrame(builder, fb::Message::NONE, 0, version);
+    if (version == kPeerWireVersion) {
+      EXPECT_TRUE(FailsWith(DecodePeer(frame), "frame carries no message"));
+      EXPECT_TRUE(FailsWith(DecodeWitness(frame), "frame carries no message"));
+    } else {
+      EXPECT_TRUE(FailsWith(DecodeReplication(frame), "frame carries no message"));
+    }
+  }
 }
 
 TEST(WireCodecTest, MessageTypeWithoutBodyRejected) {

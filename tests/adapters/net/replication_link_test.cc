@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -130,6 +131,25 @@ TEST(ReplicationLink, ResetEndsTheConnectionOnBothSidesAndTheDialerReconnects) {
   EXPECT_TRUE(dialer->Send(Bytes("after the reset")));
   ASSERT_TRUE(RunUntil(io, [&] { return at1.frames.size() == 1; }));
   EXPECT_EQ(at1.frames[0], "after the reset");
+}
+
+// A peer whose frames never decode (one of another wire version) has every connection reset
+// as soon as it is up: the dialer backs off as after a failed connect (20, 40, 80 ms...),
+// instead of reconnecting, and logging it, at the initial pace for ever.
+TEST(ReplicationLink, ConnectionsResetAtOnceBackOffLikeFailures) {
+  asio::io_context io;
+  Events at0, at1;
+  auto listener = StartListener(io, at1);
+  auto dialer = StartLink(io, 0, {}, {"127.0.0.3", listener->listen_endpoint().port()}, at0);
+  std::vector<std::chrono::steady_clock::time_point> ups;
+  for (int n = 1; n <= 4; ++n) {
+    ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == n; }));
+    ups.push_back(std::chrono::steady_clock::now());
+    listener->Reset("peer speaks wire version 1, this build 2");
+  }
+  // The gaps hold the doubled delays (20 + 40 + 80 ms at least), not three initial ones.
+  EXPECT_GE(ups.back() - ups.front(), std::chrono::milliseconds(140));
+  EXPECT_EQ(at1.disconnects.back(), "peer speaks wire version 1, this build 2");
 }
 
 TEST(ReplicationLink, SendWithoutAConnectionIsRefused) {
