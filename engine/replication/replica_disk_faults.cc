@@ -104,8 +104,10 @@ void Replica::OnLocalDurabilityFailed(const absl::Status& status, Actions& out) 
                           "); fsyncs fail here until this copy is resynced from the peer"));
   }
   MarkUnsyncedLost(records);  // what it applied as a secondary before it was promoted
-  for (const auto& [path, zones] : durable_.dirty.files()) {
-    zones.ForEach([&](uint64_t z) { activity_log_.AddRecovered(path, z, durable_.hot, records); });
+  for (const auto& file : durable_.dirty.files()) {  // not a structured binding: clang 14
+    const std::string& path = file.first;            // captures none in a lambda (fuzz build)
+    file.second.ForEach(
+        [&](uint64_t z) { activity_log_.AddRecovered(path, z, durable_.hot, records); });
   }
   Persist(std::move(records), out);
 }

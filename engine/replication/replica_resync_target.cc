@@ -105,8 +105,9 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
     ForEachChangedName(m, [&](const std::string& path) { renamed.push_back(path); });
   }
   absl::btree_map<std::string, std::vector<uint64_t>> mine;
-  for (const auto& [path, zones] : durable_.dirty.files()) {
-    zones.ForEach([&](uint64_t z) { mine[path].push_back(z); });
+  for (const auto& file : durable_.dirty.files()) {  // no structured binding: see disk_faults
+    const std::string& path = file.first;
+    file.second.ForEach([&](uint64_t z) { mine[path].push_back(z); });
   }
   // With a failed disk, every hot zone: this copy may lack it whatever the peer holds.
   const uint64_t peer_durable = durable_.disk_failed ? 0 : peer_durable_lsn_;
