@@ -211,24 +211,24 @@ bool Node::FencedCopyPossiblyCurrent(absl::Time now, ModuleIndex m, Module& mod)
     mod.authority_fence.reset();
     return false;
   }
-  // The peer takes the module over only with a new term, and with a witness only once
-  // granted the lease. So its acknowledgement of this node as owner at our term, or a grant
-  // to us from the same witness run that has granted the peer nothing since the fence, proves
-  // the peer never wrote as primary: the copy lacks nothing.
-  std::string why;
-  if (mod.authority.AcknowledgedAt(now)) {
-    why = absl::StrCat("the peer acknowledges this node as owner at term ", mod.token.term);
-  } else if (!mod.authority.lease().Valid(now)) {
-    return true;  // waits for authority
-  } else if (mod.authority.lease().PeerGrantedNothingSince(*mod.authority_fence)) {
-    why = "the witness granted this node the lease and its peer nothing since the fence";
-  } else {
+  // With a witness the peer takes the module over only once granted the lease: a grant to
+  // us from the same witness run that has granted the peer nothing since the fence proves it
+  // never wrote as primary, so the copy lacks nothing. The peer's acknowledgement proves
+  // nothing: a peer that claimed the term this node went on alone at yields to the default
+  // primary's claim and acknowledges it at that term, though it served meanwhile.
+  const LeaseClient& lease = mod.authority.lease();
+  const bool granted = lease.Valid(now);
+  if (!granted && !mod.authority.AcknowledgedAt(now)) return true;  // waits for authority
+  if (!granted || !lease.PeerGrantedNothingSince(*mod.authority_fence)) {
     mod.authority_fence.reset();
-    Log(m,
-        "fenced: the witness may have granted the peer the lease since (another run of the "
-        "witness, or a grant to it); this copy stays outdated until resynced");
+    Log(m, granted ? "fenced: the witness may have granted the peer the lease since (another run "
+                     "of the witness, or a grant to it); this copy stays outdated until resynced"
+                   : "fenced: the peer is back before the witness could tell whether it took "
+                     "over; this copy stays outdated until resynced");
     return false;
   }
+  const std::string why =
+      "the witness granted this node the lease and its peer nothing since the fence";
   mod.authority_fence.reset();
   mod.replica.ConfirmFencedCopyCurrent(why, out_);
   mod.data = data_source_.Verdict(m, mod.replica);

@@ -500,6 +500,47 @@ TEST_F(NodeTest, FencedOwnerGrantedByAnotherRunOfTheWitnessKeepsItsCopyOutdated)
   ExpectNoViolations();
 }
 
+// Found by e2e_netns_partition: a, cut off from b and the witness, went on alone at term 1 and
+// fenced; b was granted the lease, claimed term 1 too and acknowledged writes. At the heal the
+// default primary a keeps term 1, b yields and acknowledges a as owner: that acknowledgement
+// must not make a's fenced copy current (b's writes would be lost); only a witness grant with
+// b granted nothing since can.
+TEST_F(NodeTest, APeerThatTookOverAndYieldsAtTheSameTermLosesNoAcknowledgedWrite) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({.witness = true}), 1234,
+                                          /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->SetPartitioned(true);
+  cluster_->witness_link(kA).up = false;
+  RunUntil([&] { return cluster_->Writable(kB, 0); }, absl::Seconds(30));
+  ASSERT_TRUE(cluster_->Writable(kB, 0)) << Log();
+  const uint64_t acked = cluster_->workload().acknowledged();
+  RunUntil([&] { return cluster_->workload().acknowledged() > acked + 20; }, absl::Seconds(10));
+  // Heartbeats and the witness come back before the replication connection does.
+  for (NodeIndex n : {kA, kB}) cluster_->link(1, n).up = true;
+  cluster_->witness_link(kA).up = true;
+  cluster_->RunFor(absl::Seconds(3));
+  cluster_->HealNetwork();
+  RunUntil(
+      [&] {
+        return State(kA, 0) == ModuleState::kPrim && State(kB, 0) == ModuleState::kSecond &&
+               cluster_->Status(kB, 0).data == DataState::kUpToDate;
+      },
+      absl::Seconds(60));
+  EXPECT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->set_workload_running(false);
+  RunUntil([&] { return cluster_->workload().outstanding() == 0; }, absl::Seconds(10));
+  cluster_->RunFor(absl::Seconds(3));
+  for (const Workload::Loss& loss : cluster_->workload().Verify(0, cluster_->store(kA, 0).live())) {
+    ADD_FAILURE() << loss.detail;
+  }
+  EXPECT_EQ(cluster_->store(kA, 0).live(), cluster_->store(kB, 0).live());
+  EXPECT_EQ(Log().find("a m0: this copy, fenced, is up to date after all"), std::string::npos)
+      << Log();
+  ExpectNoViolations();
+}
+
 TEST_F(NodeTest, FailoverWithWitnessWaitsForLease) {
   Boot({.witness = true});
   cluster_->CrashNode(kA);
