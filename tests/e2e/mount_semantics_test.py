@@ -426,7 +426,11 @@ class MountSemanticsTest(PairWithAgents):
         self.assertNotIn((256 << 10) // ZONE, data_zones(b))  # the punched zones are holes
         # KEEP_SIZE reserved space past the end on the secondary too (less the punched hole).
         self.assertGreaterEqual(os.stat(b).st_blocks * 512, 8 * mib - (256 << 10))
-        self.assertEqual(os.stat(b).st_blocks, os.stat(a).st_blocks)
+        # Equal but for the file system's own metadata: st_blocks counts ext4's extent-tree
+        # blocks too, and two copies laid out differently on disk may need one more of them
+        # (seen once in CI: 15880 against 15872 sectors). A zone punched or allocated on one
+        # side only would differ by 128 sectors or more.
+        self.assertLessEqual(abs(os.stat(b).st_blocks - os.stat(a).st_blocks), 16)
         self.assertCopiesEqual("falloc")
 
     # --- the secondary's mount ----------------------------------------------------------------
