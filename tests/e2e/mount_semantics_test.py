@@ -17,7 +17,6 @@ import json
 import os
 import re
 import select
-import shutil
 import subprocess
 import sys
 import unittest
