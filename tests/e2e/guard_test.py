@@ -13,7 +13,7 @@ import subprocess
 import sys
 import unittest
 
-from duet_cluster import Cluster, ClusterError, process_alive
+from duet_cluster import Cluster, process_alive
 
 BIN = None
 VIP = "198.18.77.10"

@@ -81,7 +81,6 @@ class NetnsFailoverTest(unittest.TestCase):
         c.sh("b", f"head -c {BULK_BYTES} /dev/urandom > {c.mountpoint('alpha')}/bulk")
         alpha.wait_acks(50)
         returned = time.monotonic()
-        acked_before_return = alpha.count()
         c.restart_node("a")
         c.wait_state("a", "alpha", "PRIM", timeout=60)
         failed_back = time.monotonic()

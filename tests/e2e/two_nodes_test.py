@@ -5,8 +5,6 @@ Run by ctest (as root, which CI is): python3 two_nodes_test.py BUILD_DIR
 
 import datetime
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import time
