@@ -62,7 +62,11 @@
 //      what it sets. The primary's adapter resolves UTIME_NOW to its own CLOCK_REALTIME
 //      before the LocalMutation (the secondary sets that value, never its own "now");
 //      UTIME_OMIT leaves the bit out of the mask. Modes are permission bits only (<= 07777).
-//      Times a write or read changes implicitly are each node's own; a resync sets them.
+//      A write of bytes, a truncate, a fallocate and a new entry carry the primary's
+//      CLOCK_REALTIME at the call in mtime_ns (StampsChangeTime); every store sets the
+//      entry's mtime (and a new entry's atime) to it after the change, so the copies agree.
+//      Other implicit times (atime on read, a directory's times) are each node's own; a
+//      resync sets them.
 //      A ReadZone reports the path's mode, uid, gid, atime and mtime (lstat: a symlink's own),
 //      and for a regular file with more than one name its device and inode number, so that
 //      a full resync sends the other names as links (ResyncBlock::link_of), not copies.

@@ -584,6 +584,10 @@ void SimCluster::IssueWorkload(ModuleIndex m) {
   if (!writer) return;
   const uint64_t op_id = next_op_id_++;
   Mutation mutation = workload_->Next(m, *writer, op_id);
+  // As the mount stamps it: the writer's clock at the call (never 0, which means unstamped).
+  if (StampsChangeTime(mutation)) {
+    mutation.mtime_ns = std::max<int64_t>(1, absl::ToUnixNanos(LocalNow(*writer)));
+  }
   Debug(*writer, config_.modules[m].name,
         absl::StrCat("issue op ", op_id, ": ", MutationKindName(mutation.kind), " ", mutation.path,
                      " @", mutation.offset, " +", mutation.data_size()));

@@ -29,6 +29,14 @@ void CopyAttributes(const MemStore::Entry& from, MemStore::Entry& to) {
   to.xattrs = from.xattrs;
 }
 
+// A mutation's time of change (Mutation::mtime_ns, StampsChangeTime), as the backing store
+// sets it: the mtime of what it changed, and a new entry's atime too.
+void StampChange(const Mutation& m, MemStore::Entry& e, bool new_entry) {
+  if (m.mtime_ns == 0) return;
+  e.mtime_ns = m.mtime_ns;
+  if (new_entry) e.atime_ns = m.mtime_ns;
+}
+
 bool StartsWith(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
@@ -53,6 +61,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
       const uint64_t before = data.allocated_pages();
       data.Write(m.offset, m.data);
       allocated_pages_ += data.allocated_pages() - before;
+      if (m.data_size() > 0) StampChange(m, it->second, /*new_entry=*/false);
       Unsynced& unsynced = created ? MarkReplaced(m.path) : unsynced_[m.path];
       MarkPages(unsynced, m.offset, m.data_size());
       return absl::OkStatus();
@@ -71,6 +80,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
       const uint64_t before = data.allocated_pages();
       data.Resize(m.offset);
       allocated_pages_ = allocated_pages_ - before + data.allocated_pages();
+      StampChange(m, it->second, /*new_entry=*/false);
       return absl::OkStatus();
     }
     case MutationKind::kFallocate:
@@ -83,6 +93,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
         it->second.mode = m.mode;
         it->second.uid = m.uid;
         it->second.gid = m.gid;
+        StampChange(m, it->second, /*new_entry=*/true);
         MarkReplaced(m.path);
       }
       return absl::OkStatus();
@@ -109,6 +120,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
       e.mode = m.mode;
       e.uid = m.uid;
       e.gid = m.gid;
+      StampChange(m, e, /*new_entry=*/true);
       MarkReplaced(m.path);
       return absl::OkStatus();
     }
@@ -120,6 +132,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
       e.mode = 0777;  // as Linux shows every symlink
       e.uid = m.uid;
       e.gid = m.gid;
+      StampChange(m, e, /*new_entry=*/true);
       MarkReplaced(m.path);
       return absl::OkStatus();
     }
@@ -178,6 +191,7 @@ absl::Status MemStore::Fallocate(const Mutation& m) {
     MarkPages(unsynced, m.offset, length);
   }
   allocated_pages_ = allocated_pages_ - before + data.allocated_pages();
+  StampChange(m, it->second, /*new_entry=*/false);
   return absl::OkStatus();
 }
 

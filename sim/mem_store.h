@@ -4,7 +4,8 @@
 // was not made durable (as LevelDB's fault-injection environment does). Applying follows
 // the secondary's idempotent rules: creating what exists or removing what is gone succeeds.
 // Hard links are modelled as copies (no shared inodes), identically on both nodes. Times
-// change only by a setattr: writes leave them (file_attributes.h: implicit times are local).
+// change by a setattr and by a mutation's time of change (StampsChangeTime: a write's mtime,
+// a new entry's atime and mtime), as the backing store sets them; nothing else changes them.
 // Extended attributes are part of an entry's attributes: synced, lost and torn with them.
 //
 // Cost: file data lives in copy-on-write pages (FileData), so the durable view shares every

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/fuse/errno_status.h"
@@ -16,6 +17,12 @@
 namespace duet {
 
 void MountCore::Issue(PendingReply reply, std::vector<Mutation> mutations, Inode* size_inode) {
+  // The time of the change, as the kernel would set it here: both nodes' stores set it (C13).
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  for (Mutation& m : mutations) {
+    if (StampsChangeTime(m)) m.mtime_ns = int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
+  }
   auto shared = std::make_shared<PendingReply>(std::move(reply));
   shared->remaining = static_cast<int>(mutations.size());
   std::vector<uint64_t> ids;

@@ -136,6 +136,9 @@ absl::Status BackingStore::Write(const Mutation& m, bool durable) {
     left -= static_cast<size_t>(n);
     offset += n;
   }
+  if (m.data_size() > 0) {
+    DUET_RETURN_IF_ERROR(StampChangeTime(file.get(), m.mtime_ns, /*new_entry=*/false, m.path));
+  }
   if (!durable) return absl::OkStatus();
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
   return created ? SyncChangedDirs() : absl::OkStatus();
@@ -152,6 +155,7 @@ absl::Status BackingStore::Truncate(const Mutation& m, bool durable) {
   if (ftruncate(file.get(), static_cast<off_t>(m.offset)) != 0) {
     return ErrnoStatus(errno, absl::StrCat("truncate (to ", m.offset, ")"), m.path);
   }
+  DUET_RETURN_IF_ERROR(StampChangeTime(file.get(), m.mtime_ns, /*new_entry=*/false, m.path));
   if (!durable) return absl::OkStatus();
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
   return created ? SyncChangedDirs() : absl::OkStatus();
@@ -185,6 +189,7 @@ absl::Status BackingStore::Fallocate(const Mutation& m, bool durable) {
                                     m.length, " bytes at ", m.offset, ")"),
                        m.path);
   }
+  DUET_RETURN_IF_ERROR(StampChangeTime(file.get(), m.mtime_ns, /*new_entry=*/false, m.path));
   if (!durable) return absl::OkStatus();
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
   return created ? SyncChangedDirs() : absl::OkStatus();
@@ -207,6 +212,7 @@ absl::Status BackingStore::Create(const Mutation& m, bool durable) {
   // The owner first: a chown clears setuid/setgid bits that the mode then sets.
   if (fchown(file.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
   if (fchmod(file.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
+  DUET_RETURN_IF_ERROR(StampChangeTime(file.get(), m.mtime_ns, /*new_entry=*/true, m.path));
   if (!durable) return absl::OkStatus();
   DUET_RETURN_IF_ERROR(SyncFd(file.get(), "fsync", m.path));
   return SyncChangedDirs();
@@ -234,6 +240,7 @@ absl::Status BackingStore::Mkdir(const Mutation& m, bool durable) {
   unsynced_dirs_.Add(dir.get(), m.path);
   if (fchown(dir.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
   if (fchmod(dir.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
+  DUET_RETURN_IF_ERROR(StampChangeTime(dir.get(), m.mtime_ns, /*new_entry=*/true, m.path));
   if (!durable) return absl::OkStatus();
   return SyncChangedDirs();
 }
@@ -299,9 +306,9 @@ absl::Status BackingStore::Symlink(const Mutation& m, bool durable) {
     }
   }
   unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
-  if (fchownat(parent.dir.get(), parent.name.c_str(), m.uid, m.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-    return ErrnoStatus(errno, "chown", m.path);
-  }
+  const uint32_t times = m.mtime_ns != 0 ? kAttrAtime | kAttrMtime : 0;
+  DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name, kAttrUid | kAttrGid | times, 0,
+                                  m.uid, m.gid, m.mtime_ns, m.mtime_ns, m.path));
   return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
@@ -391,8 +398,10 @@ absl::Status BackingStore::Mknod(const Mutation& m, bool durable) {
     return ErrnoStatus(errno, "mknod", m.path);
   }
   unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
-  DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name, kAttrUid | kAttrGid | kAttrMode,
-                                  m.mode, m.uid, m.gid, 0, 0, m.path));
+  const uint32_t times = m.mtime_ns != 0 ? kAttrAtime | kAttrMtime : 0;
+  DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name,
+                                  kAttrUid | kAttrGid | kAttrMode | times, m.mode, m.uid, m.gid,
+                                  m.mtime_ns, m.mtime_ns, m.path));
   return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 

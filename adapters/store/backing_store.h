@@ -23,7 +23,9 @@
 //
 // The data model (engine/replication/file_attributes.h): a create, mkdir, symlink or mknod
 // gives the entry the mutation's uid and gid; a setattr sets exactly what its attr_mask
-// names (owner before mode: a chown clears setuid/setgid). Xattrs are set, removed (an
+// names (owner before mode: a chown clears setuid/setgid). A mutation stamped with the time
+// of its change (StampsChangeTime) gives what it changed that mtime, and a new entry that
+// atime too, after the change, so both copies show the primary's times. Xattrs are set, removed (an
 // absent name is fine) or replaced as a whole set. A fallocate is fallocate(2) with the
 // engine's mode mapped to FALLOC_FL_* (EOPNOTSUPP where the file system lacks it). A mknod makes a
 // FIFO or a socket (a node of that kind already there is kept, anything else there is replaced); a

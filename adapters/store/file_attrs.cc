@@ -126,6 +126,14 @@ absl::Status SetAttrsAt(int dir, const std::string& name, uint32_t attr_mask, ui
   return absl::OkStatus();
 }
 
+absl::Status StampChangeTime(int fd, int64_t mtime_ns, bool new_entry, absl::string_view path) {
+  if (mtime_ns == 0) return absl::OkStatus();
+  const timespec stamp = ToTimespec(mtime_ns);
+  const timespec times[2] = {new_entry ? stamp : timespec{0, UTIME_OMIT}, stamp};
+  if (futimens(fd, times) != 0) return ErrnoStatus(errno, "set the change's time", path);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<XattrSet> ReadXattrsAt(int dir, const std::string& name, absl::string_view path) {
   absl::StatusOr<EntryLink> entry = OpenEntry(dir, name, "listxattr", path);
   if (!entry.ok()) return entry.status();

@@ -23,6 +23,11 @@ absl::Status SetAttrsAt(int dir, const std::string& name, uint32_t attr_mask, ui
                         uint32_t uid, uint32_t gid, int64_t atime_ns, int64_t mtime_ns,
                         absl::string_view path);
 
+// Gives the open entry `fd` the time of the change its mutation carries (Mutation::mtime_ns,
+// StampsChangeTime): the mtime, and for an entry the mutation made, the atime too. Nothing
+// when `mtime_ns` is 0 (a mutation not stamped). `path` names it in errors.
+absl::Status StampChangeTime(int fd, int64_t mtime_ns, bool new_entry, absl::string_view path);
+
 // The entry's whole xattr set, sorted by name. InvalidArgument if it exceeds the limits a
 // resync carries (kMaxXattrSetBytes).
 absl::StatusOr<XattrSet> ReadXattrsAt(int dir, const std::string& name, absl::string_view path);

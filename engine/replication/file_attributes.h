@@ -9,9 +9,12 @@
 //    CLOCK_REALTIME at the call) before the LocalMutation: the secondary sets that same value.
 //    UTIME_OMIT leaves the time out of the mask. A utimensat that omits both times is no
 //    mutation at all.
-//  - Time changes a write or a read makes implicitly (mtime/ctime on write, atime on read)
-//    are each node's own and do not replicate; only an explicit kSetattr and a resync make
-//    the times of the two copies equal.
+//  - The mtime a write, truncate or fallocate sets, and a new entry's atime and mtime, are
+//    the primary's: its adapter stamps the mutation with its CLOCK_REALTIME at the call
+//    (Mutation::mtime_ns, StampsChangeTime in mutation.h) and both nodes' stores set that
+//    time after the change. What stays each node's own: ctime (no call sets it), atime
+//    changed by reads, and the times of a directory whose entries change (a create, unlink
+//    or rename in it); a resync sets those from the source.
 #ifndef DUET_ENGINE_REPLICATION_FILE_ATTRIBUTES_H_
 #define DUET_ENGINE_REPLICATION_FILE_ATTRIBUTES_H_
 

@@ -106,6 +106,10 @@ struct Mutation {
   uint32_t uid = 0;
   uint32_t gid = 0;
   int64_t atime_ns = 0;
+  // A setattr's mtime (with kAttrMtime). On a mutation that changes times implicitly
+  // (StampsChangeTime), the change's time instead: the primary's CLOCK_REALTIME when its
+  // adapter took the call, which both nodes give the entry as its mtime (a new entry's atime
+  // too), so the copies' times agree. 0: not stamped (a resync's own mutations).
   int64_t mtime_ns = 0;
   uint32_t attr_mask = 0;
   std::string xattr_name;    // kSetxattr, kRemovexattr
@@ -135,6 +139,26 @@ struct Mutation {
     if (kind != MutationKind::kSetxattr) data.reset();
   }
 };
+
+// Whether the primary's adapter stamps `m` with the time of the change (Mutation::mtime_ns):
+// the kinds that set the mtime of what they change, as Linux does implicitly (a write of
+// bytes, a truncate, a fallocate; a new entry's atime and mtime). The times of the parent
+// directory a name changes in stay each node's own (file_attributes.h).
+inline bool StampsChangeTime(const Mutation& m) {
+  switch (m.kind) {
+    case MutationKind::kWrite:
+      return m.data_size() > 0;
+    case MutationKind::kTruncate:
+    case MutationKind::kFallocate:
+    case MutationKind::kCreate:
+    case MutationKind::kMkdir:
+    case MutationKind::kSymlink:
+    case MutationKind::kMknod:
+      return true;
+    default:
+      return false;
+  }
+}
 
 // The names in the tree a mutation changes: its path, and path2 unless that is a symlink's
 // target (a rename's or hard link's path2 is a name; an exchange changes both alike).

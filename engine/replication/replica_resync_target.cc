@@ -291,7 +291,15 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   // side only, or its times moved by the writes just made): every block leaves them as the
   // source read them.
   const bool sets_attributes = b.kind != PathKind::kAbsent && b.link_of.empty();
-  if (sets_attributes) steps.push_back(AttributesOf(b));
+  if (sets_attributes) {
+    Mutation attributes = AttributesOf(b);
+    // A live write to another zone of the file since the read gave it a newer mtime here, as
+    // on the source (StampsChangeTime): the read's is older.
+    if (file_lsn != live_file_lsn_.end() && file_lsn->second > b.read_lsn) {
+      attributes.attr_mask &= ~kAttrMtime;
+    }
+    steps.push_back(std::move(attributes));
+  }
   if (sets_attributes && b.zone == 0) {
     // The first zone carries the path's whole xattr set (ACLs included): this copy's set
     // becomes exactly that one.

@@ -6,7 +6,6 @@ BUILD_DIR. When a fix lands, its test moves into mount_semantics_test.py.
 
 import os
 import sys
-import time
 import unittest
 
 import mount_semantics_test
@@ -15,21 +14,6 @@ from mount_semantics_test import PairWithAgents
 
 class MountSemanticsKnownFailures(PairWithAgents):
     AGENT_NODES = ("a",)
-
-    def test_2_the_mtime_a_write_sets_is_the_same_on_both_copies(self):
-        """Defect against DESIGN.md §4 (mtime replicates): the mtime a write sets is each
-        node's own (engine/replication/file_attributes.h says so), taken by each kernel when
-        that node applies the write, so the copies differ by one clock tick (4 ms here)
-        whenever the two applies straddle one. A fix carries the primary's mtime with each
-        write (or a setattr after it) through the engine."""
-        self.a.call("make_dirs", self.mnt("mtimes"))
-        for i in range(50):
-            self.a.call("write_small_file", self.mnt("mtimes", f"f{i}"))
-            time.sleep(0.002)
-        differ = [i for i in range(50)
-                  if os.stat(self.backing("a", "mtimes", f"f{i}")).st_mtime_ns
-                  != os.stat(self.backing("b", "mtimes", f"f{i}")).st_mtime_ns]
-        self.assertEqual(differ, [], f"{len(differ)} of 50 written files differ in mtime")
 
     def test_3_an_operation_the_file_system_refuses_leaves_the_pair_as_it_was(self):
         """Defect: a mutation the backing file system refuses on the primary (here a truncate

@@ -195,6 +195,14 @@ class ReplicaPair {
       Dispatch(std::move(e));
     }
   }
+  // Whether side i has a zone read issued and not yet answered (its result is taken at the
+  // issue: what happens meanwhile is after the read).
+  bool ZoneReadPending(int i) const {
+    for (const Event& e : events_) {
+      if (const Read* r = std::get_if<Read>(&e); r != nullptr && r->side == i) return true;
+    }
+    return false;
+  }
   // Runs at most one event; false if none.
   bool Step() {
     if (events_.empty()) return false;

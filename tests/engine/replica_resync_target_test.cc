@@ -148,6 +148,37 @@ TEST(ReplicaResyncTargetTest, ResyncNeverOverwritesNewerWrite) {
   EXPECT_EQ(pair.side(kB).store.live().at("f").data.substr(100, 4), "LIVE");
 }
 
+// A block read before a live write to another zone of its file is not stale (its bytes are
+// current), but its mtime is older than the one the live write stamped (StampsChangeTime): the
+// target keeps the live write's, as the source has it.
+TEST(ReplicaResyncTargetTest, ABlockReadBeforeALiveWriteToItsFileLeavesTheWritesMtime) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(2 * kZone, 'a'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));  // durable: no zone stays hot
+  pair.Settle();
+  pair.Disconnect();
+  pair.Write(kA, "f", 0, Bytes(kZone, 'b'));  // zone 0 dirty
+  pair.Pump();
+  pair.Connect();
+  constexpr int64_t kLiveStamp = 1'700'000'000'000'000'001;
+  bool wrote = false;
+  while (pair.Step()) {
+    if (!wrote && pair.ZoneReadPending(kA)) {
+      Mutation live = MakeMutation(MutationKind::kWrite, "f");
+      live.offset = kZone + 100;  // zone 1: the block of zone 0 stays current
+      live.data = MakePayload("LIVE");
+      live.mtime_ns = kLiveStamp;
+      pair.Submit(kA, live);
+      wrote = true;
+    }
+  }
+  ASSERT_TRUE(wrote);
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").mtime_ns, kLiveStamp);
+}
+
 // Found by the simulator (seed 8338466758792026901): the target has received ResyncDone and
 // is flushing when a stream rename moves one of its requests to the new name; the request
 // goes out again. The target must not finish on the old ResyncDone: the source serves the

@@ -49,6 +49,63 @@ TEST_F(AttributesTest, CreateMkdirAndSymlinkGiveTheCreatorsOwnerAndTheExactMode)
   EXPECT_EQ(st.st_gid, 1006u);
 }
 
+int64_t MtimeOf(const std::string& path) {
+  const struct stat st = Lstat(path);
+  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+int64_t AtimeOf(const std::string& path) {
+  const struct stat st = Lstat(path);
+  return int64_t{st.st_atim.tv_sec} * 1'000'000'000 + st.st_atim.tv_nsec;
+}
+
+// The primary's time of change (C13): a write, truncate and fallocate give the file that
+// mtime, a new file, directory, symlink or FIFO that atime and mtime, on whichever node
+// applies them, so the two copies agree to the nanosecond.
+TEST_F(AttributesTest, AStampedMutationGivesWhatItChangedThePrimarysTime) {
+  constexpr int64_t kCreated = 1'600'000'000'111'111'111;
+  Mutation create = Owned(MutationKind::kCreate, "f", 0644, 0, 0);
+  create.mtime_ns = kCreated;
+  Mutation mkdir = Owned(MutationKind::kMkdir, "d", 0755, 0, 0);
+  mkdir.mtime_ns = kCreated + 1;
+  Mutation link = MakeMutation(MutationKind::kSymlink, "l", "f");
+  link.mtime_ns = kCreated + 2;
+  Mutation fifo = Owned(MutationKind::kMknod, "p", 0600, 0, 0);
+  fifo.node_kind = PathKind::kFifo;
+  fifo.mtime_ns = kCreated + 3;
+  for (const Mutation& m : {create, mkdir, link, fifo}) ASSERT_TRUE(Apply(m).ok()) << m.path;
+  EXPECT_EQ(MtimeOf(At("f")), kCreated);
+  EXPECT_EQ(AtimeOf(At("f")), kCreated);
+  EXPECT_EQ(MtimeOf(At("d")), kCreated + 1);
+  EXPECT_EQ(AtimeOf(At("d")), kCreated + 1);
+  EXPECT_EQ(MtimeOf(At("l")), kCreated + 2);
+  EXPECT_EQ(MtimeOf(At("p")), kCreated + 3);
+
+  Mutation write = Write("f", 0, "bytes");
+  write.mtime_ns = kCreated + 10;
+  ASSERT_TRUE(Apply(write).ok());
+  EXPECT_EQ(MtimeOf(At("f")), kCreated + 10);
+  EXPECT_EQ(AtimeOf(At("f")), kCreated);  // a write leaves the atime
+  Mutation truncate = Truncate("f", 2);
+  truncate.mtime_ns = kCreated + 20;
+  ASSERT_TRUE(Apply(truncate).ok());
+  EXPECT_EQ(MtimeOf(At("f")), kCreated + 20);
+  Mutation punch = MakeMutation(MutationKind::kFallocate, "f");
+  punch.offset = 0;
+  punch.length = 1;
+  punch.fallocate_mode = kFallocatePunchHole | kFallocateKeepSize;
+  punch.mtime_ns = kCreated + 30;
+  ASSERT_TRUE(Apply(punch).ok());
+  EXPECT_EQ(MtimeOf(At("f")), kCreated + 30);
+}
+
+TEST_F(AttributesTest, AnUnstampedWriteLeavesTheTimeTheKernelGaveIt) {
+  Mutation setattr = Setattr("f", 0644, 1'000'000'000);  // long ago
+  ASSERT_TRUE(Apply(Write("f", 0, "x")).ok());
+  ASSERT_TRUE(Apply(setattr).ok());
+  ASSERT_TRUE(Apply(Write("f", 1, "y")).ok());  // a resync's write: mtime_ns 0
+  EXPECT_GT(MtimeOf(At("f")), 1'000'000'000);
+}
+
 TEST_F(AttributesTest, SetattrSetsOnlyWhatItsMaskNames) {
   WriteFile(At("f"), "x");
   ASSERT_EQ(chmod(At("f").c_str(), 0640), 0);
