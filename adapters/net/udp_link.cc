@@ -106,6 +106,7 @@ class UdpLink::Impl : public std::enable_shared_from_this<UdpLink::Impl> {
   DatagramAuthFor auth_for_;
   UdpLinkOptions options_;
   OnDatagram on_datagram_;
+  std::function<void()> after_burst_;
   NetLog log_;
   std::string where_;
   std::optional<udp::endpoint> remote_;
@@ -125,6 +126,24 @@ class UdpLink::Impl : public std::enable_shared_from_this<UdpLink::Impl> {
       Receive();
       return;
     }
+    Handle(size);
+    // The rest of the burst: what is already waiting, read without waiting.
+    for (int n = 1; n < kMaxBurstDatagrams && !closed_; ++n) {
+      boost::system::error_code ec;
+      if (socket_.available(ec) == 0 || ec) {
+        // available() is 0 for an empty datagram too; such a one is read by the next Receive.
+        break;
+      }
+      const size_t more = socket_.receive_from(asio::buffer(buffer_), from_, 0, ec);
+      if (ec) break;
+      Handle(more);
+    }
+    if (!closed_ && after_burst_) after_burst_();
+    if (!closed_) Receive();
+  }
+
+  // Opens one received datagram (in buffer_, from from_) and hands it on or drops it.
+  void Handle(size_t size) {
     std::span<const uint8_t> datagram(buffer_.data(), size);
     std::variant<OpenedDatagram, Drop> opened = Drop{
         DropReason::kMalformed, absl::StrCat("datagram of ", size, " bytes has no full header")};
@@ -148,7 +167,6 @@ class UdpLink::Impl : public std::enable_shared_from_this<UdpLink::Impl> {
     } else if (on_datagram_) {
       on_datagram_(options_.link_index, std::get<OpenedDatagram>(opened), from_);
     }
-    if (!closed_) Receive();
   }
 
   // Larger than any UDP payload, so an oversized datagram arrives whole and is measured.
@@ -192,6 +210,10 @@ void UdpLink::SendRequest(std::span<const uint8_t> payload) { impl_->SendToRemot
 void UdpLink::Reply(const OpenedDatagram& request, const udp::endpoint& to,
                     std::span<const uint8_t> payload) {
   impl_->Reply(request, to, payload);
+}
+
+void UdpLink::SetAfterBurst(std::function<void()> after_burst) {
+  impl_->after_burst_ = std::move(after_burst);
 }
 
 udp::endpoint UdpLink::local_endpoint() const {

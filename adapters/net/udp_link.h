@@ -37,6 +37,9 @@ struct UdpLinkOptions {
   uint8_t channel = 0;             // link index, or kWitnessChannel
 };
 
+// The most datagrams read in one burst before the loop runs other work.
+inline constexpr int kMaxBurstDatagrams = 256;
+
 // An accepted datagram: payload is valid only during the callback.
 using OnDatagram = std::function<void(int link_index, const OpenedDatagram& datagram,
                                       const boost::asio::ip::udp::endpoint& from)>;
@@ -59,6 +62,11 @@ class UdpLink {
   ~UdpLink();
   UdpLink(const UdpLink&) = delete;
   UdpLink& operator=(const UdpLink&) = delete;
+
+  // `after_burst` runs after each burst: once the datagrams already waiting on the socket
+  // (up to kMaxBurstDatagrams) have all been handed to on_datagram. Lets the witness make a
+  // burst's anti-replay state durable at once, with one save, before acting on any of it.
+  void SetAfterBurst(std::function<void()> after_burst);
 
   // A fresh datagram to the remote (heartbeats).
   void Send(std::span<const uint8_t> payload);

@@ -2,8 +2,8 @@
 // the newest (epoch, seq) accepted) in `<state_dir>/freshness`, so that a lease request
 // recorded before a witness restart and replayed after it is dropped as replayed, never acted
 // on. duet-witness saves it durably (durable_file.h) after accepting a request and before
-// acting on it: each request costs one small file replacement (two fsyncs), which a witness
-// answering a renewal every few seconds per module affords. A line is
+// acting on it: one small file replacement (two fsyncs) per burst of requests that arrived
+// together (duet_witness_main.cc), not per request. A line is
 // "sender<TAB>channel<TAB>epoch<TAB>seq"; a file that does not parse is refused at start with
 // the line (a witness that guessed would accept replays again).
 #ifndef DUET_ADAPTERS_WITNESS_WITNESS_FRESHNESS_FILE_H_

@@ -63,6 +63,26 @@ TEST(UdpLink, TwoLinksDeliverWithTheirLinkIndex) {
   EXPECT_EQ(n1_link1->counters().TotalDrops(), 0u);
 }
 
+// What waits on the socket is read in one burst and after_burst runs once after it: the
+// witness makes a burst's anti-replay state durable with one save, not one per request.
+TEST(UdpLink, DatagramsWaitingTogetherAreHandedOnInOneBurst) {
+  boost::asio::io_context io;
+  DatagramAuth auth0(TestKey(), "prod", 0, 1);
+  DatagramAuth auth1(TestKey(), "prod", 1, 1);
+  std::vector<Received> at1;
+  std::vector<size_t> burst_ends;  // how many had arrived at each after_burst
+  auto link = OpenLink(io, auth1, {0, {"127.0.0.3", 0}, std::nullopt, 0, 0}, at1);
+  link->SetAfterBurst([&] { burst_ends.push_back(at1.size()); });
+  udp::socket sender(io, udp::endpoint(boost::asio::ip::make_address("127.0.0.2"), 0));
+  for (int i = 0; i < 10; ++i) {
+    std::vector<uint8_t> sealed = *auth0.Seal(1, 0, Bytes("request " + std::to_string(i)));
+    sender.send_to(boost::asio::buffer(sealed), link->local_endpoint());
+  }
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.size() == 10; }));
+  EXPECT_EQ(burst_ends, std::vector<size_t>{10});
+  EXPECT_EQ(at1.back().payload, "request 9");
+}
+
 TEST(UdpLink, ReplayedDatagramIsDroppedCountedAndLogged) {
   boost::asio::io_context io;
   DatagramAuth auth0(TestKey(), "prod", 0, 1);
