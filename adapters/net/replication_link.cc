@@ -63,7 +63,8 @@ struct Connection {
 using ConnectionPtr = std::shared_ptr<Connection>;
 
 // Asio's own conditions move at most 64 KiB per system call; a 1 MiB frame then costs 16
-// calls and 16 trips through the loop each way. This one lets one call move up to 8 MiB.
+// calls and 16 trips through the loop each way. This one lets one call move up to 8 MiB
+// (reads and gathered writes alike).
 std::size_t AllInLargeSteps(const error_code& error, std::size_t) {
   return error ? 0 : std::size_t{8} << 20;
 }
@@ -371,21 +372,22 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     }
     conn->writing = true;
     conn->frames_in_flight = frames;
-    asio::async_write(
-        conn->socket, buffers, [self = shared_from_this(), conn](const error_code& error, size_t) {
-          if (self->stopped_ || conn->closed) return;
-          conn->writing = false;
-          if (error) {
-            self->Close(conn, absl::StrCat("write failed: ", Describe(error)));
-            return;
-          }
-          for (size_t i = 0; i < conn->frames_in_flight; ++i) {
-            conn->queued_bytes -= conn->queue.front().payload.size() + kFrameOverheadBytes;
-            conn->queue.pop_front();
-          }
-          conn->frames_in_flight = 0;
-          self->Flush(conn);
-        });
+    asio::async_write(conn->socket, buffers, AllInLargeSteps,
+                      [self = shared_from_this(), conn](const error_code& error, size_t) {
+                        if (self->stopped_ || conn->closed) return;
+                        conn->writing = false;
+                        if (error) {
+                          self->Close(conn, absl::StrCat("write failed: ", Describe(error)));
+                          return;
+                        }
+                        for (size_t i = 0; i < conn->frames_in_flight; ++i) {
+                          conn->queued_bytes -=
+                              conn->queue.front().payload.size() + kFrameOverheadBytes;
+                          conn->queue.pop_front();
+                        }
+                        conn->frames_in_flight = 0;
+                        self->Flush(conn);
+                      });
   }
 
   void DropAndClose(const ConnectionPtr& conn, const Drop& drop) {
