@@ -28,6 +28,8 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kFrameBytes = size_t{1} << 20;
+// Bytes of an engine frame's head (a write's FlatBuffer without its data).
+constexpr size_t kHeadBytes = 128;
 // Bytes the sender lets queue before waiting: the engine's default window (64 MiB).
 constexpr size_t kWindowBytes = size_t{64} << 20;
 
@@ -80,8 +82,9 @@ double Link(size_t frames) {
   auto listener = ReplicationLink::Start(
       listener_io, key, options,
       {[&] { listener_connected = true; },
-       [&](std::span<const uint8_t> frame) {
-         if (received.fetch_add(frame.size()) + frame.size() == frames * kFrameBytes) {
+       [&](std::span<const uint8_t> head, Payload tail) {
+         const size_t size = head.size() + (tail ? tail->size() : 0);
+         if (received.fetch_add(size) + size == frames * kFrameBytes) {
            finished = Clock::now();
            done = true;
          }
@@ -103,18 +106,22 @@ double Link(size_t frames) {
   options.peer = {"127.0.0.3", port};
   auto dialer = ReplicationLink::Start(
       dialer_io, key, options,
-      {[&] { connected = true; }, [](std::span<const uint8_t>) {},
+      {[&] { connected = true; }, [](std::span<const uint8_t>, Payload) {},
        [](const std::string& reason) { std::fprintf(stderr, "dialer: %s\n", reason.c_str()); },
        nullptr});
   if (!dialer.ok()) std::exit(1);
   while (!connected || !listener_connected) dialer_io.run_one_for(std::chrono::milliseconds(50));
 
-  std::vector<uint8_t> frame(kFrameBytes, 0x5a);
+  // As the daemon sends a 1 MiB write: a small head (its first 4 bytes the length of the rest,
+  // as a FlatBuffers size prefix) and the data by reference, which the receiver reads apart.
+  std::vector<uint8_t> head(kHeadBytes, 0);
+  head[0] = kHeadBytes - 4;
+  const Payload data = MakePayload(std::string(kFrameBytes - kHeadBytes, 'Z'));
   Clock::time_point start = Clock::now();
   for (size_t i = 0; i < frames; ++i) {
     while ((*dialer)->queued_bytes() > kWindowBytes) dialer_io.run_one();
-    (*dialer)->Send(frame);  // a copy, as the engine's encoder hands over a fresh buffer
-    dialer_io.poll();        // as the daemon's loop would between two engine steps
+    (*dialer)->Send(head, data);  // a copy of the head, as the encoder hands over a fresh one
+    dialer_io.poll();             // as the daemon's loop would between two engine steps
   }
   while (!done) dialer_io.run_one_for(std::chrono::milliseconds(50));
   listener_thread.join();

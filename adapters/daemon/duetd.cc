@@ -296,7 +296,9 @@ absl::Status Duetd::OpenNetwork() {
   options.max_frame_bytes = wire::kMaxReplicationFrameBytes;
   net::ReplicationCallbacks callbacks;
   callbacks.on_connected = [this] { loop_->Feed(ReplicationConnected{}); };
-  callbacks.on_frame = [this](std::span<const uint8_t> frame) { OnReplicationFrame(frame); };
+  callbacks.on_frame = [this](std::span<const uint8_t> head, Payload tail) {
+    OnReplicationFrame(head, std::move(tail));
+  };
   callbacks.on_disconnected = [this](const std::string& reason) {
     log_.Node(absl::StrCat("replication connection lost: ", reason));
     loop_->Feed(ReplicationDisconnected{});
@@ -328,8 +330,11 @@ void Duetd::OnWitnessDatagram(std::span<const uint8_t> payload) {
   loop_->Feed(WitnessReceived{std::get<LeaseReply>(*std::move(message))});
 }
 
-void Duetd::OnReplicationFrame(std::span<const uint8_t> frame) {
-  absl::StatusOr<ReplMessage> message = wire::DecodeReplication(frame);
+void Duetd::OnReplicationFrame(std::span<const uint8_t> head, Payload tail) {
+  // A payload the link did not cut (a small one) is cut here, its data copied.
+  absl::StatusOr<ReplMessage> message = tail == nullptr
+                                            ? wire::DecodeReplication(head)
+                                            : wire::DecodeReplication(head, std::move(tail));
   if (!message.ok()) {
     // Authenticated yet unusable (a peer of another version, or a bug). The engine takes the
     // stream to be gap-free, so skipping the frame is not an option: the connection is reset
@@ -395,77 +400,82 @@ void Duetd::Fail(absl::Status status) {
 }
 
 void Duetd::Carry(const Action& action) {
-  std::visit(
-      Overloaded{
-          [&](const SendPeer& a) {
-            std::vector<uint8_t> frame = wire::EncodePeer(a.message);
-            for (size_t i = 0; i < peer_links_.size(); ++i) {
-              if (a.link == kAllLinks || a.link == static_cast<int>(i)) peer_links_[i]->Send(frame);
-            }
-          },
-          [&](const SendReplication& a) { replication_->Send(wire::EncodeReplication(a.message)); },
-          [&](const SendWitness& a) {
-            if (witness_link_) witness_link_->SendRequest(wire::EncodeWitness(a.request));
-          },
-          [&](const PersistModule& a) {
-            if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
-          },
-          [&](const PersistIncarnation& a) {
-            if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
-          },
-          [&](const PersistReplica& a) {
-            if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
-          },
-          [&](const RunScript& a) {
-            ModuleIndex m = a.module;
-            scripts_->Run(ScriptRequestFor(config_, self_, a), [this, m](const ScriptResult& r) {
-              loop_->Feed(ScriptExited{m, r.run_id, r.exit_code, r.timed_out});
-              KeepFailover(m);  // a failover completes when its start_prim exits
-            });
-          },
-          [&](const SetCheckers& a) {
-            CheckerRunner& runner = *modules_[a.module].checkers;
-            if (a.running) {
-              runner.Start(config_.modules[a.module].checkers);
-            } else {
-              runner.Stop();
-            }
-          },
-          [&](const SetVip& a) { SetModuleVips(a.module, a.assigned); },
-          [&](const SetWritable& a) {
-            for (auto& mount : modules_[a.module].mounts) mount->SetWritable(a.writable);
-          },
-          [&](const AdminReply& a) {
-            auto it = pending_admin_.find(a.request_id);
-            if (it == pending_admin_.end()) return;
-            it->second(FormatAdminReply(a.status, ""));
-            pending_admin_.erase(it);
-          },
-          [&](const LogEvent& a) {
-            if (a.module) {
-              log_.Module(config_.modules[*a.module].name, a.text);
-            } else {
-              log_.Node(a.text);
-            }
-          },
-          [&](const ApplyMutation& a) {
-            const ModuleConfig& mc = config_.modules[a.module];
-            if (absl::Status s = disk_ops_->Apply(a, mc.directories.size()); !s.ok()) {
-              log_.Module(mc.name, absl::StrCat("refused a mutation outside the module's "
-                                                "directories, not applied: ",
-                                                s.message()));
-            }
-          },
-          [&](const ReadZone& a) { disk_ops_->HandOn(a); },
-          [&](const ListTree& a) { disk_ops_->HandOn(a); },
-          [&](const PreserveDivergent& a) { disk_ops_->HandOn(a); },
-          [&](const CompleteLocal& a) {
-            auto& mounts = modules_[a.module].mounts;
-            size_t index = a.op_id >> kMountShift;
-            if (index < mounts.size()) mounts[index]->Complete(a.op_id, a.status).IgnoreError();
-          },
-      },
-      action);
+  std::visit(Overloaded{
+                 [&](const SendPeer& a) {
+                   std::vector<uint8_t> frame = wire::EncodePeer(a.message);
+                   for (size_t i = 0; i < peer_links_.size(); ++i) {
+                     if (a.link == kAllLinks || a.link == static_cast<int>(i))
+                       peer_links_[i]->Send(frame);
+                   }
+                 },
+                 [&](const SendReplication& a) {
+                   wire::ReplicationParts parts = wire::EncodeReplicationParts(a.message);
+                   replication_->Send(std::move(parts.head), std::move(parts.tail));
+                 },
+                 [&](const SendWitness& a) {
+                   if (witness_link_) witness_link_->SendRequest(wire::EncodeWitness(a.request));
+                 },
+                 [&](const PersistModule& a) {
+                   if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
+                 },
+                 [&](const PersistIncarnation& a) {
+                   if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
+                 },
+                 [&](const PersistReplica& a) {
+                   if (absl::Status s = metadata_->Append(a); !s.ok()) Fail(s);
+                 },
+                 [&](const RunScript& a) {
+                   ModuleIndex m = a.module;
+                   scripts_->Run(
+                       ScriptRequestFor(config_, self_, a), [this, m](const ScriptResult& r) {
+                         loop_->Feed(ScriptExited{m, r.run_id, r.exit_code, r.timed_out});
+                         KeepFailover(m);  // a failover completes when its start_prim exits
+                       });
+                 },
+                 [&](const SetCheckers& a) {
+                   CheckerRunner& runner = *modules_[a.module].checkers;
+                   if (a.running) {
+                     runner.Start(config_.modules[a.module].checkers);
+                   } else {
+                     runner.Stop();
+                   }
+                 },
+                 [&](const SetVip& a) { SetModuleVips(a.module, a.assigned); },
+                 [&](const SetWritable& a) {
+                   for (auto& mount : modules_[a.module].mounts) mount->SetWritable(a.writable);
+                 },
+                 [&](const AdminReply& a) {
+                   auto it = pending_admin_.find(a.request_id);
+                   if (it == pending_admin_.end()) return;
+                   it->second(FormatAdminReply(a.status, ""));
+                   pending_admin_.erase(it);
+                 },
+                 [&](const LogEvent& a) {
+                   if (a.module) {
+                     log_.Module(config_.modules[*a.module].name, a.text);
+                   } else {
+                     log_.Node(a.text);
+                   }
+                 },
+                 [&](const ApplyMutation& a) {
+                   const ModuleConfig& mc = config_.modules[a.module];
+                   if (absl::Status s = disk_ops_->Apply(a, mc.directories.size()); !s.ok()) {
+                     log_.Module(mc.name, absl::StrCat("refused a mutation outside the module's "
+                                                       "directories, not applied: ",
+                                                       s.message()));
+                   }
+                 },
+                 [&](const ReadZone& a) { disk_ops_->HandOn(a); },
+                 [&](const ListTree& a) { disk_ops_->HandOn(a); },
+                 [&](const PreserveDivergent& a) { disk_ops_->HandOn(a); },
+                 [&](const CompleteLocal& a) {
+                   auto& mounts = modules_[a.module].mounts;
+                   size_t index = a.op_id >> kMountShift;
+                   if (index < mounts.size())
+                     mounts[index]->Complete(a.op_id, a.status).IgnoreError();
+                 },
+             },
+             action);
 }
 
 void Duetd::SetModuleVips(ModuleIndex m, bool assigned) {

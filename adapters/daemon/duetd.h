@@ -90,7 +90,7 @@ class Duetd {
   void OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respond respond);
   void OnPeerDatagram(int link, std::span<const uint8_t> payload);
   void OnWitnessDatagram(std::span<const uint8_t> payload);
-  void OnReplicationFrame(std::span<const uint8_t> frame);
+  void OnReplicationFrame(std::span<const uint8_t> head, Payload tail);
   void SetModuleVips(ModuleIndex m, bool assigned);
   void RecordAppGroup(std::string_view module, pid_t group);
   void KillAppGroups(const std::string& why);

@@ -11,11 +11,13 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 #include <deque>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "adapters/net/byte_order.h"
 #include "adapters/net/endpoint_resolve.h"
 #include "adapters/net/stream_auth.h"
 
@@ -36,9 +38,14 @@ constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 constexpr size_t kMaxFramesPerWrite = 64;
 
 struct OutFrame {
-  std::vector<uint8_t> payload;
+  std::vector<uint8_t> head;
+  Payload tail;  // may be null
   SealedFrame sealed;
+  size_t bytes() const { return head.size() + (tail ? tail->size() : 0) + kFrameOverheadBytes; }
 };
+
+// Bytes of the little-endian head length that starts a payload the receiver cuts.
+constexpr size_t kHeadLengthBytes = 4;
 
 struct Connection {
   explicit Connection(asio::io_context& io) : socket(io), timer(io) {}
@@ -50,7 +57,11 @@ struct Connection {
   std::optional<FrameSealer> sealer;
   std::optional<FrameOpener> opener;
   FrameHeader header{};
-  std::vector<uint8_t> body;   // payload then tag
+  uint32_t payload_bytes = 0;                           // of the frame being read
+  std::array<uint8_t, kHeadLengthBytes> head_length{};  // a large payload's first bytes
+  std::vector<uint8_t> head;                            // the payload, or its head
+  std::shared_ptr<std::string> tail;                    // its tail, or null
+  Tag tag{};
   std::deque<OutFrame> queue;  // references stay valid while frames are added at the back
   size_t queued_bytes = 0;
   size_t frames_in_flight = 0;
@@ -63,7 +74,8 @@ struct Connection {
 using ConnectionPtr = std::shared_ptr<Connection>;
 
 // Asio's own conditions move at most 64 KiB per system call; a 1 MiB frame then costs 16
-// calls and 16 trips through the loop each way. This one lets one call move up to 8 MiB.
+// calls and 16 trips through the loop each way. This one lets one call move up to 8 MiB
+// (reads and gathered writes alike).
 std::size_t AllInLargeSteps(const error_code& error, std::size_t) {
   return error ? 0 : std::size_t{8} << 20;
 }
@@ -135,13 +147,14 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     return absl::OkStatus();
   }
 
-  bool Send(std::vector<uint8_t> frame) {
+  bool Send(std::vector<uint8_t> head, Payload tail) {
     if (stopped_ || current_ == nullptr) return false;
     Connection& conn = *current_;
     OutFrame& out = conn.queue.emplace_back();
-    out.payload = std::move(frame);
-    out.sealed = conn.sealer->Seal(out.payload);
-    conn.queued_bytes += out.payload.size() + kFrameOverheadBytes;
+    out.head = std::move(head);
+    if (tail != nullptr && !tail->empty()) out.tail = std::move(tail);
+    out.sealed = conn.sealer->Seal(out.head, TailBytes(out.tail));
+    conn.queued_bytes += out.bytes();
     Flush(current_);
     return true;
   }
@@ -312,14 +325,57 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
                      });
   }
 
+  static std::span<const uint8_t> TailBytes(const auto& tail) {
+    if (tail == nullptr) return {};
+    return {reinterpret_cast<const uint8_t*>(tail->data()), tail->size()};
+  }
+
   void HeaderRead(const ConnectionPtr& conn) {
     std::variant<uint32_t, Drop> length = conn->opener->OpenHeader(conn->header);
     if (const Drop* drop = std::get_if<Drop>(&length)) {
       DropAndClose(conn, *drop);
       return;
     }
-    conn->body.resize(size_t{std::get<uint32_t>(length)} + kTagBytes);
-    asio::async_read(conn->socket, asio::buffer(conn->body), AllInLargeSteps,
+    conn->payload_bytes = std::get<uint32_t>(length);
+    conn->tail.reset();
+    if (conn->payload_bytes < kMinTailCutBytes || conn->opener->expects_confirmation()) {
+      conn->head.resize(conn->payload_bytes);
+      ReadBody(conn, 0);
+      return;
+    }
+    // Where the head ends, then the rest: one more read for a large payload.
+    asio::async_read(conn->socket, asio::buffer(conn->head_length),
+                     [self = shared_from_this(), conn](const error_code& error, size_t) {
+                       if (self->stopped_ || conn->closed) return;
+                       if (error) {
+                         self->Close(conn, absl::StrCat("read failed: ", Describe(error)));
+                         return;
+                       }
+                       self->HeadLengthRead(conn);
+                     });
+  }
+
+  void HeadLengthRead(const ConnectionPtr& conn) {
+    const uint64_t head_bytes =
+        kHeadLengthBytes + uint64_t{GetLittleEndian<uint32_t>(conn->head_length.data())};
+    if (head_bytes < conn->payload_bytes) {
+      conn->head.resize(head_bytes);
+      // Zero-filled by the string (C++20 has no way around it): cheaper than the copy it saves.
+      conn->tail = std::make_shared<std::string>(conn->payload_bytes - head_bytes, '\0');
+    } else {
+      conn->head.resize(conn->payload_bytes);
+    }
+    std::memcpy(conn->head.data(), conn->head_length.data(), kHeadLengthBytes);
+    ReadBody(conn, kHeadLengthBytes);
+  }
+
+  // The payload from byte `done` of the head on, then the tag, in one gathered read.
+  void ReadBody(const ConnectionPtr& conn, size_t done) {
+    std::array<asio::mutable_buffer, 3> buffers = {
+        asio::buffer(conn->head.data() + done, conn->head.size() - done),
+        conn->tail ? asio::buffer(conn->tail->data(), conn->tail->size()) : asio::mutable_buffer(),
+        asio::buffer(conn->tag)};
+    asio::async_read(conn->socket, buffers, AllInLargeSteps,
                      [self = shared_from_this(), conn](const error_code& error, size_t) {
                        if (self->stopped_ || conn->closed) return;
                        if (error) {
@@ -331,9 +387,8 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
   }
 
   void BodyRead(const ConnectionPtr& conn) {
-    std::span<const uint8_t> body(conn->body);
-    std::span<const uint8_t> payload = body.first(body.size() - kTagBytes);
-    std::variant<FrameKind, Drop> kind = conn->opener->OpenBody(payload, body.last<kTagBytes>());
+    std::variant<FrameKind, Drop> kind =
+        conn->opener->OpenBody(conn->head, TailBytes(conn->tail), conn->tag);
     if (const Drop* drop = std::get_if<Drop>(&kind)) {
       DropAndClose(conn, *drop);
       return;
@@ -341,8 +396,9 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     if (std::get<FrameKind>(kind) == FrameKind::kConfirmation) {
       Established(conn);
     } else if (current_ == conn && callbacks_.on_frame) {
-      callbacks_.on_frame(payload);
+      callbacks_.on_frame(conn->head, std::move(conn->tail));
     }
+    conn->tail.reset();
     if (!stopped_ && !conn->closed) ReadHeader(conn);
   }
 
@@ -362,30 +418,31 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     if (conn->writing || conn->closed || conn->queue.empty()) return;
     std::vector<asio::const_buffer> buffers;
     size_t frames = std::min(conn->queue.size(), kMaxFramesPerWrite);
-    buffers.reserve(3 * frames);
+    buffers.reserve(4 * frames);
     for (size_t i = 0; i < frames; ++i) {
       const OutFrame& out = conn->queue[i];
       buffers.push_back(asio::buffer(out.sealed.header));
-      if (!out.payload.empty()) buffers.push_back(asio::buffer(out.payload));
+      if (!out.head.empty()) buffers.push_back(asio::buffer(out.head));
+      if (out.tail != nullptr) buffers.push_back(asio::buffer(*out.tail));
       buffers.push_back(asio::buffer(out.sealed.tag));
     }
     conn->writing = true;
     conn->frames_in_flight = frames;
-    asio::async_write(
-        conn->socket, buffers, [self = shared_from_this(), conn](const error_code& error, size_t) {
-          if (self->stopped_ || conn->closed) return;
-          conn->writing = false;
-          if (error) {
-            self->Close(conn, absl::StrCat("write failed: ", Describe(error)));
-            return;
-          }
-          for (size_t i = 0; i < conn->frames_in_flight; ++i) {
-            conn->queued_bytes -= conn->queue.front().payload.size() + kFrameOverheadBytes;
-            conn->queue.pop_front();
-          }
-          conn->frames_in_flight = 0;
-          self->Flush(conn);
-        });
+    asio::async_write(conn->socket, buffers, AllInLargeSteps,
+                      [self = shared_from_this(), conn](const error_code& error, size_t) {
+                        if (self->stopped_ || conn->closed) return;
+                        conn->writing = false;
+                        if (error) {
+                          self->Close(conn, absl::StrCat("write failed: ", Describe(error)));
+                          return;
+                        }
+                        for (size_t i = 0; i < conn->frames_in_flight; ++i) {
+                          conn->queued_bytes -= conn->queue.front().bytes();
+                          conn->queue.pop_front();
+                        }
+                        conn->frames_in_flight = 0;
+                        self->Flush(conn);
+                      });
   }
 
   void DropAndClose(const ConnectionPtr& conn, const Drop& drop) {
@@ -444,7 +501,9 @@ absl::StatusOr<std::unique_ptr<ReplicationLink>> ReplicationLink::Start(
 
 ReplicationLink::~ReplicationLink() { impl_->Stop(); }
 
-bool ReplicationLink::Send(std::vector<uint8_t> frame) { return impl_->Send(std::move(frame)); }
+bool ReplicationLink::Send(std::vector<uint8_t> head, Payload tail) {
+  return impl_->Send(std::move(head), std::move(tail));
+}
 
 bool ReplicationLink::connected() const { return impl_->current() != nullptr; }
 

@@ -9,7 +9,8 @@
 // and dialled again before this side saw the old connection break).
 //
 // Callbacks (all on the io_context's thread): on_connected once the handshake and the peer's
-// key confirmation verified; on_frame for each authenticated payload in order; then exactly
+// key confirmation verified; on_frame for each authenticated payload in order, as a head and a
+// tail (below); then exactly
 // one on_disconnected(reason) per connected connection, after which no frame of that
 // connection is ever delivered. A dropped frame (bad tag, replayed, reordered, oversized: the
 // length cap is checked before the body is read) is counted, logged and closes the
@@ -18,6 +19,15 @@
 // Send returns false. Frames queued on a connection that breaks are discarded with it.
 // Destroying the link (or Stop) closes everything without calling any callback.
 // TCP_NODELAY is set, and TCP keepalive with TCP_USER_TIMEOUT so a vanished peer is noticed.
+//
+// Heads and tails, so that file data is never copied in user space: Send takes a payload as
+// a head and a tail (a Payload kept, not copied, until written) and writes both in one gathered
+// write. The receiver cuts a payload of at least kMinTailCutBytes whose first 4 bytes are the
+// little-endian length n of the rest of a head, with 4 + n below its size (an engine frame's
+// FlatBuffers size prefix is that length): the head is read into the link's buffer, the tail
+// straight into a buffer of its own that on_frame receives as a Payload and may keep. Any
+// other payload arrives whole as the head, with a null tail. The cut is the receiver's alone:
+// the bytes on the wire and their tag are those of the joined payload.
 #ifndef DUET_ADAPTERS_NET_REPLICATION_LINK_H_
 #define DUET_ADAPTERS_NET_REPLICATION_LINK_H_
 
@@ -36,6 +46,7 @@
 #include "adapters/net/cluster_key.h"
 #include "adapters/net/net_counters.h"
 #include "engine/config.h"
+#include "engine/replication/mutation.h"
 #include "engine/types.h"
 
 namespace duet::net {
@@ -53,9 +64,13 @@ struct ReplicationLinkOptions {
   std::chrono::milliseconds dead_peer_timeout{10000};
 };
 
+// Smallest payload whose tail the receiver reads apart (smaller ones are read in one piece).
+inline constexpr size_t kMinTailCutBytes = size_t{64} << 10;
+
 struct ReplicationCallbacks {
   std::function<void()> on_connected;
-  std::function<void(std::span<const uint8_t> frame)> on_frame;  // valid during the call
+  // `head` valid during the call; `tail` (null when the payload was not cut) the callee's.
+  std::function<void(std::span<const uint8_t> head, Payload tail)> on_frame;
   std::function<void(const std::string& reason)> on_disconnected;
   NetLog log;
 };
@@ -72,8 +87,9 @@ class ReplicationLink {
   ReplicationLink(const ReplicationLink&) = delete;
   ReplicationLink& operator=(const ReplicationLink&) = delete;
 
-  // Queues `frame` (an encoded engine frame) on the established connection.
-  bool Send(std::vector<uint8_t> frame);
+  // Queues the payload `head` then `tail` (e.g. an encoded engine frame: wire::ReplicationParts)
+  // on the established connection. The tail's bytes are not copied, and must not change.
+  bool Send(std::vector<uint8_t> head, Payload tail = nullptr);
   bool connected() const;
   // Bytes queued on the current connection and not yet written to the socket.
   size_t queued_bytes() const;

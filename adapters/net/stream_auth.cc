@@ -24,13 +24,13 @@ std::span<const uint8_t, 1> OneByte(const uint8_t& b) { return std::span<const u
 
 }  // namespace
 
-SealedFrame FrameSealer::Seal(std::span<const uint8_t> payload) {
+SealedFrame FrameSealer::Seal(std::span<const uint8_t> head, std::span<const uint8_t> tail) {
   SealedFrame frame;
   uint64_t seq = next_seq_++;
-  PutLittleEndian<uint32_t>(frame.header.data(), static_cast<uint32_t>(payload.size()));
+  PutLittleEndian<uint32_t>(frame.header.data(), static_cast<uint32_t>(head.size() + tail.size()));
   PutLittleEndian<uint64_t>(frame.header.data() + 4, seq);
   std::span<const uint8_t> header(frame.header);
-  frame.tag = key_.Compute({header.subspan(4, 8), header.subspan(0, 4), payload});
+  frame.tag = key_.Compute({header.subspan(4, 8), header.subspan(0, 4), head, tail});
   return frame;
 }
 
@@ -46,17 +46,19 @@ std::variant<uint32_t, Drop> FrameOpener::OpenHeader(
   return length;
 }
 
-std::variant<FrameKind, Drop> FrameOpener::OpenBody(std::span<const uint8_t> payload,
+std::variant<FrameKind, Drop> FrameOpener::OpenBody(std::span<const uint8_t> head,
+                                                    std::span<const uint8_t> tail,
                                                     std::span<const uint8_t, kTagBytes> tag) {
   std::span<const uint8_t> header(header_);
-  if (payload.size() != GetLittleEndian<uint32_t>(header_.data())) {
+  const size_t size = head.size() + tail.size();
+  if (size != GetLittleEndian<uint32_t>(header_.data())) {
     return Drop{DropReason::kMalformed, "payload length differs from its header"};
   }
-  Tag expected = key_.Compute({header.subspan(4, 8), header.subspan(0, 4), payload});
+  Tag expected = key_.Compute({header.subspan(4, 8), header.subspan(0, 4), head, tail});
   uint64_t seq = GetLittleEndian<uint64_t>(header_.data() + 4);
   if (!TagsEqual(expected, tag)) {
     return Drop{DropReason::kBadTag,
-                absl::StrCat("frame ", seq, " (", payload.size(), " bytes) fails its HMAC")};
+                absl::StrCat("frame ", seq, " (", size, " bytes) fails its HMAC")};
   }
   if (seq < expected_seq_) {
     return Drop{DropReason::kReplayed,
@@ -68,7 +70,7 @@ std::variant<FrameKind, Drop> FrameOpener::OpenBody(std::span<const uint8_t> pay
   }
   ++expected_seq_;
   if (seq == 0) {
-    if (!payload.empty()) {
+    if (size != 0) {
       return Drop{DropReason::kMalformed, "the confirmation frame 0 carries a payload"};
     }
     return FrameKind::kConfirmation;

@@ -18,7 +18,9 @@
 // start at 0 and grow by one per frame; frame 0 of each direction is the key confirmation
 // (empty payload): the connection is established only once the peer's verifies. Any dropped
 // frame ends the connection (TCP does not lose or reorder, so a bad frame is an attack or a
-// bug); the engine resumes on the next one.
+// bug); the engine resumes on the next one. The payload may be sealed and opened in two
+// parts (a head and a tail, e.g. a frame and the file data that follows it), each where it
+// lies: the tag is that of the joined payload, so how a payload is cut is no part of the wire.
 #ifndef DUET_ADAPTERS_NET_STREAM_AUTH_H_
 #define DUET_ADAPTERS_NET_STREAM_AUTH_H_
 
@@ -57,8 +59,9 @@ struct SealedFrame {
 class FrameSealer {
  public:
   explicit FrameSealer(HmacSha256 key) : key_(std::move(key)) {}
-  // Payload at most UINT32_MAX bytes (callers stay far below: the engine's frames are capped).
-  SealedFrame Seal(std::span<const uint8_t> payload);
+  // The payload is `head` then `tail`, at most UINT32_MAX bytes (callers stay far below: the
+  // engine's frames are capped).
+  SealedFrame Seal(std::span<const uint8_t> head, std::span<const uint8_t> tail = {});
   uint64_t next_seq() const { return next_seq_; }
 
  private:
@@ -80,7 +83,15 @@ class FrameOpener {
   // tag is checked first (kBadTag), then the sequence number (kReplayed if already seen,
   // kReordered if ahead), then that frame 0 is an empty confirmation (kMalformed otherwise).
   std::variant<FrameKind, Drop> OpenBody(std::span<const uint8_t> payload,
+                                         std::span<const uint8_t, kTagBytes> tag) {
+    return OpenBody(payload, {}, tag);
+  }
+  // The same for a payload read in two parts, `head` then `tail`.
+  std::variant<FrameKind, Drop> OpenBody(std::span<const uint8_t> head,
+                                         std::span<const uint8_t> tail,
                                          std::span<const uint8_t, kTagBytes> tag);
+  // Whether the next frame is the peer's key confirmation (frame 0, empty).
+  bool expects_confirmation() const { return expected_seq_ == 0; }
   uint64_t expected_seq() const { return expected_seq_; }
 
  private:

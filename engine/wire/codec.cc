@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -145,9 +146,17 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplTargetZones& target) {
   return {fb::Message::ReplTargetZones, body.Union()};
 }
 
-Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write) {
+// `data_after`: the write's data goes after the frame (ReplicationParts), not in the table.
+Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write, bool data_after) {
   const auto name = builder.CreateString(write.module);
-  const auto mutation = BuildMutation(builder, write.mutation);
+  Offset<fb::Mutation> mutation;
+  if (data_after) {
+    Mutation without_data = write.mutation;
+    without_data.data.reset();
+    mutation = BuildMutation(builder, without_data);
+  } else {
+    mutation = BuildMutation(builder, write.mutation);
+  }
   const auto body = fb::CreateReplWrite(builder, name, write.lsn, mutation);
   return {fb::Message::ReplWrite, body.Union()};
 }
@@ -158,10 +167,10 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplAck& ack) {
   return {fb::Message::ReplAck, body.Union()};
 }
 
-Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block) {
+Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block, bool data_after) {
   const auto name = builder.CreateString(block.module);
   const auto path = OptionalString(builder, block.path);
-  const auto data = OptionalBytes(builder, block.data);
+  const auto data = OptionalBytes(builder, data_after ? Payload() : block.data);
   const auto link_target = OptionalString(builder, block.link_target);
   const auto xattrs = OptionalXattrs(builder, block.xattrs);
   const auto link_of = OptionalString(builder, block.link_of);
@@ -213,16 +222,41 @@ size_t VariableBytes(const T&) {
   return 0;
 }
 
+// The messages whose data may go after the frame, and that data: a write's or a block's,
+// when there is some (empty data stays in the table, which tells it from no data).
+Payload TailOf(const ReplWrite& write) {
+  const Mutation& m = write.mutation;
+  return m.kind == MutationKind::kWrite && m.data != nullptr && !m.data->empty() ? m.data
+                                                                                 : Payload();
+}
+Payload TailOf(const ResyncBlock& block) {
+  return block.data != nullptr && !block.data->empty() ? block.data : Payload();
+}
+template <typename T>
+Payload TailOf(const T&) {
+  return Payload();
+}
+template <typename T>
+constexpr bool kMayHaveTail = std::is_same_v<T, ReplWrite> || std::is_same_v<T, ResyncBlock>;
+
+// The frame of `message`, its data (`tail`, if not null) left out for the caller to send
+// after it. The head is small then, so the copy out of the builder below costs little.
 template <typename Variant>
 std::vector<uint8_t> Encode(const Variant& message, uint16_t version,
-                            size_t initial_bytes = kInitialBuilderBytes) {
-  // A fresh builder (one heap buffer) per frame: frames are small and this costs little next
-  // to the HMAC and the send. If a hot path ever encodes many frames here (e.g. replication
-  // data), keep one builder per connection, Clear() it between frames and encode into the
-  // caller's buffer to save the copy below.
+                            size_t initial_bytes = kInitialBuilderBytes,
+                            const Payload& tail = nullptr) {
   FlatBufferBuilder builder(initial_bytes);
-  const Body body = std::visit([&](const auto& m) { return BuildBody(builder, m); }, message);
-  const auto frame = fb::CreateFrame(builder, version, body.type, body.offset);
+  const Body body = std::visit(
+      [&](const auto& m) {
+        if constexpr (kMayHaveTail<std::decay_t<decltype(m)>>) {
+          return BuildBody(builder, m, tail != nullptr);
+        } else {
+          return BuildBody(builder, m);
+        }
+      },
+      message);
+  const auto tail_bytes = static_cast<uint32_t>(tail == nullptr ? 0 : tail->size());
+  const auto frame = fb::CreateFrame(builder, version, body.type, body.offset, tail_bytes);
   fb::FinishSizePrefixedFrameBuffer(builder, frame);
   const uint8_t* data = builder.GetBufferPointer();
   return std::vector<uint8_t>(data, data + builder.GetSize());
@@ -260,18 +294,19 @@ std::optional<Channel> ChannelOf(fb::Message type) {
   return std::nullopt;
 }
 
-// Size limit (`max_bytes`: the channel's), size prefix, identifier, structure (Verifier) and
-// version: the channel's, for a message of this channel or of a type this build does not know
-// (a message of another channel is refused as such by the decoder). On success the returned root
-// points into `frame` or, if `frame` is not aligned for in-place reads, into `aligned_copy`, which
+// Size limit (`max_bytes`: the channel's, for the frame and the `tail_bytes` after it), size
+// prefix, identifier, structure (Verifier), version: the channel's, for a message of this
+// channel or of a type this build does not know (a message of another channel is refused as
+// such by the decoder), and the tail's size as announced. On success the returned root points
+// into `frame` or, if `frame` is not aligned for in-place reads, into `aligned_copy`, which
 // must outlive every use of the root.
 absl::StatusOr<const fb::Frame*> VerifyFrame(std::span<const uint8_t> frame,
                                              std::vector<uint8_t>& aligned_copy, size_t max_bytes,
-                                             Channel channel) {
+                                             Channel channel, size_t tail_bytes = 0) {
   // First, before any copy or Verifier: the Verifier asserts on buffers of 2 GiB and more, and
   // nothing bigger than the limit deserves any work.
-  if (frame.size() > max_bytes) {
-    return Invalid("frame of %d bytes exceeds limit %d", frame.size(), max_bytes);
+  if (tail_bytes > max_bytes || frame.size() > max_bytes - tail_bytes) {
+    return Invalid("frame of %d bytes exceeds limit %d", frame.size() + tail_bytes, max_bytes);
   }
   if (frame.size() < kMinFrameBytes) {
     return Invalid("frame of %d bytes is shorter than the minimum %d", frame.size(),
@@ -309,6 +344,11 @@ absl::StatusOr<const fb::Frame*> VerifyFrame(std::span<const uint8_t> frame,
         "peer speaks wire version %d, this build %d: both nodes must run builds "
         "of the same wire version",
         root->version(), version);
+  }
+  // A message of another channel is refused as such by the decoder, whatever follows it.
+  if ((!owner || *owner == channel) && root->tail_bytes() != tail_bytes) {
+    return Invalid("frame announces %d bytes of data after it, %d follow", root->tail_bytes(),
+                   tail_bytes);
   }
   return root;
 }
@@ -513,7 +553,8 @@ absl::StatusOr<ReplTargetZones> ReadReplTargetZones(const fb::ReplTargetZones& i
   out.zones.assign(zones->begin(), zones->end());
   return out;
 }
-absl::StatusOr<ReplWrite> ReadReplWrite(const fb::ReplWrite& in) {
+// `tail`: the data sent after the frame (null if none), a write's only.
+absl::StatusOr<ReplWrite> ReadReplWrite(const fb::ReplWrite& in, Payload tail) {
   ReplWrite out;
   DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplWrite"));
   if (in.lsn() == 0) return Invalid("ReplWrite %s with lsn 0", Quoted(out.module));
@@ -521,8 +562,27 @@ absl::StatusOr<ReplWrite> ReadReplWrite(const fb::ReplWrite& in) {
   if (in.mutation() == nullptr) {
     return Invalid("ReplWrite %s without a mutation", Quoted(out.module));
   }
-  DUET_ASSIGN_OR_RETURN(out.mutation, ReadMutation(*in.mutation(), MutationHolder::kReplWrite,
-                                                   "ReplWrite " + Quoted(out.module)));
+  const std::string subject = "ReplWrite " + Quoted(out.module);
+  DUET_ASSIGN_OR_RETURN(out.mutation,
+                        ReadMutation(*in.mutation(), MutationHolder::kReplWrite, subject));
+  if (tail == nullptr) return out;
+  Mutation& m = out.mutation;
+  if (m.kind != MutationKind::kWrite || m.data != nullptr) {
+    return Invalid(
+        "%s %s mutation has %d bytes of data after the frame: only a write without "
+        "data in the frame may",
+        subject, MutationKindName(m.kind), tail->size());
+  }
+  // The checks ReadMutation made of data in the table, made of the tail.
+  if (tail->size() > kMaxWriteBytes) {
+    return Invalid("%s write mutation with %d bytes of data exceeds limit %d", subject,
+                   tail->size(), kMaxWriteBytes);
+  }
+  if (m.offset > kMaxFileOffset - tail->size()) {
+    return Invalid("%s write mutation of %d bytes at offset %d ends past the largest file offset",
+                   subject, tail->size(), m.offset);
+  }
+  m.data = std::move(tail);
   return out;
 }
 
@@ -567,7 +627,8 @@ absl::StatusOr<HoleRanges> ReadHoleRanges(const flatbuffers::Vector<uint64_t>* f
   return ranges;
 }
 
-absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in) {
+// `tail`: the block's data sent after the frame (null if none).
+absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in, Payload tail) {
   ResyncBlock out;
   DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ResyncBlock"));
   const std::string subject = "ResyncBlock " + Quoted(out.module);
@@ -602,7 +663,16 @@ absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in) {
   DUET_ASSIGN_OR_RETURN(out.xattrs, ReadXattrSet(in.xattrs(), subject));
   out.total_bytes = in.total_bytes();
   out.done_bytes = in.done_bytes();
-  DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxResyncBlockBytes, subject));
+  if (tail == nullptr) {
+    DUET_ASSIGN_OR_RETURN(out.data, ReadPayload(in.data(), kMaxResyncBlockBytes, subject));
+  } else if (in.data() != nullptr) {
+    return Invalid("%s has data in the frame and %d bytes after it", subject, tail->size());
+  } else if (tail->size() > kMaxResyncBlockBytes) {
+    return Invalid("%s with %d bytes of data exceeds limit %d", subject, tail->size(),
+                   kMaxResyncBlockBytes);
+  } else {
+    out.data = std::move(tail);
+  }
   if (!View(in.link_of()).empty()) {
     // Another name of a file sent before: the target links it, so nothing else may come.
     if (out.kind != PathKind::kFile || out.zone != 0 || (out.data && !out.data->empty())) {
@@ -681,9 +751,20 @@ std::vector<uint8_t> EncodeWitness(const WitnessMessage& message) {
   return Encode(message, kPeerWireVersion);
 }
 
+ReplicationParts EncodeReplicationParts(const ReplMessage& message) {
+  ReplicationParts parts;
+  parts.tail = std::visit([](const auto& m) { return TailOf(m); }, message);
+  const size_t variable = std::visit([](const auto& m) { return VariableBytes(m); }, message) -
+                          (parts.tail == nullptr ? 0 : parts.tail->size());
+  parts.head = Encode(message, kWireVersion, kInitialBuilderBytes + variable, parts.tail);
+  return parts;
+}
+
 std::vector<uint8_t> EncodeReplication(const ReplMessage& message) {
-  const size_t variable = std::visit([](const auto& m) { return VariableBytes(m); }, message);
-  return Encode(message, kWireVersion, kInitialBuilderBytes + variable);
+  ReplicationParts parts = EncodeReplicationParts(message);
+  if (parts.tail != nullptr)
+    parts.head.insert(parts.head.end(), parts.tail->begin(), parts.tail->end());
+  return std::move(parts.head);
 }
 
 absl::StatusOr<PeerMessage> DecodePeer(std::span<const uint8_t> frame) {
@@ -738,22 +819,31 @@ absl::StatusOr<ReplMessage> ReadReplication(const fb::Frame& root, Read read) {
 
 }  // namespace
 
-absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame) {
+absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> head, Payload tail) {
+  if (tail != nullptr && tail->empty()) tail.reset();
   std::vector<uint8_t> aligned_copy;
-  DUET_ASSIGN_OR_RETURN(
-      const fb::Frame* root,
-      VerifyFrame(frame, aligned_copy, kMaxReplicationFrameBytes, Channel::kReplication));
+  DUET_ASSIGN_OR_RETURN(const fb::Frame* root,
+                        VerifyFrame(head, aligned_copy, kMaxReplicationFrameBytes,
+                                    Channel::kReplication, tail == nullptr ? 0 : tail->size()));
+  if (tail != nullptr && root->message_type() != fb::Message::ReplWrite &&
+      root->message_type() != fb::Message::ResyncBlock) {
+    return Invalid("%s message with %d bytes of data after the frame",
+                   fb::EnumNameMessage(root->message_type()), tail->size());
+  }
+  const auto with_tail = [&tail](auto read) {
+    return [&tail, read](const auto& body) { return read(body, std::move(tail)); };
+  };
   switch (root->message_type()) {
     case fb::Message::ReplHello:
       return ReadReplication<fb::ReplHello>(*root, ReadReplHello);
     case fb::Message::ReplTargetZones:
       return ReadReplication<fb::ReplTargetZones>(*root, ReadReplTargetZones);
     case fb::Message::ReplWrite:
-      return ReadReplication<fb::ReplWrite>(*root, ReadReplWrite);
+      return ReadReplication<fb::ReplWrite>(*root, with_tail(ReadReplWrite));
     case fb::Message::ReplAck:
       return ReadReplication<fb::ReplAck>(*root, ReadReplAck);
     case fb::Message::ResyncBlock:
-      return ReadReplication<fb::ResyncBlock>(*root, ReadResyncBlock);
+      return ReadReplication<fb::ResyncBlock>(*root, with_tail(ReadResyncBlock));
     case fb::Message::ResyncBlockAck:
       return ReadReplication<fb::ResyncBlockAck>(*root, ReadResyncBlockAck);
     case fb::Message::ResyncDone:
@@ -761,6 +851,23 @@ absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame) {
     default:
       return WrongChannel(root->message_type(), Channel::kReplication);
   }
+}
+
+absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame) {
+  if (frame.size() > kMaxReplicationFrameBytes) {
+    return Invalid("frame of %d bytes exceeds limit %d", frame.size(), kMaxReplicationFrameBytes);
+  }
+  // The head ends where its size prefix says; a prefix that does not fit is the head's error.
+  if (frame.size() >= sizeof(uoffset_t)) {
+    const size_t head_bytes =
+        size_t{flatbuffers::ReadScalar<uoffset_t>(frame.data())} + sizeof(uoffset_t);
+    if (head_bytes < frame.size()) {
+      const std::span<const uint8_t> rest = frame.subspan(head_bytes);
+      return DecodeReplication(frame.first(head_bytes),
+                               MakePayload(std::string(rest.begin(), rest.end())));
+    }
+  }
+  return DecodeReplication(frame, nullptr);
 }
 
 }  // namespace duet::wire

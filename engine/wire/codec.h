@@ -33,13 +33,16 @@ inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
 // version X, this build Y", which the receiver logs as the reason it resets the replication
 // connection (or drops the datagram).
 //
-// Replication frames (ReplHello ... ResyncDone): 2. Version 1 frames lacked a mutation's
+// Replication frames (ReplHello ... ResyncDone): 3. Version 1 frames lacked a mutation's
 // rename flags and fallocate range and a resync block's hole and link_of, which a version-1
-// build would ignore (applying an exchange as a plain rename, a hole as nothing): two builds
-// of different versions never replicate to each other. Each side refuses the other's Hello,
-// so the module stays unattached, as with a broken replication connection: the primary
-// tracks its writes for a resync once both run the same version.
-inline constexpr uint16_t kWireVersion = 2;
+// build would ignore (applying an exchange as a plain rename, a hole as nothing); version 2
+// frames carried a write's and a resync block's data inside the FlatBuffer, where version 3
+// sends it after it (Frame.tail_bytes, ReplicationParts below). Two builds of different
+// versions never replicate to each other. Each side refuses the other's Hello (which has no
+// tail, so each build reads the other's version), so the module stays unattached, as with a
+// broken replication connection: the primary tracks its writes for a resync once both run
+// the same version.
+inline constexpr uint16_t kWireVersion = 3;
 // Peer (heartbeat, swap request) and witness frames: 1. Their tables have not changed, and
 // a pair whose heartbeats failed over a version would take each other for dead (a split
 // brain without a witness): they stay at 1 until one of them changes.
@@ -95,10 +98,23 @@ inline constexpr size_t kMaxPathBytes = 4096;
 // paths and at most 1 MiB of xattrs) with 64 KiB of headroom for the tables around them.
 inline constexpr size_t kMaxReplicationFrameBytes = (size_t{8} << 20) + (size_t{64} << 10);
 
+// A replication frame in two parts: the FlatBuffers frame (`head`) and the data of a write or
+// resync block (`tail`; null when the message has none, or empty data, which stays in the
+// head). The encoder hands the message's own Payload on as the tail, uncopied: the link sends
+// it as one more buffer of its gathered write, and a receiver can read it straight into the
+// buffer the decoded Payload keeps. The head's Frame.tail_bytes announces the tail's size;
+// head and tail joined are the bytes EncodeReplication returns.
+struct ReplicationParts {
+  std::vector<uint8_t> head;
+  Payload tail;
+};
+
 // Encoders. The message must be one the matching decoder accepts (the engine only builds such
 // messages); an invalid one is encoded anyway and the receiver rejects it.
 std::vector<uint8_t> EncodePeer(const PeerMessage& message);
 std::vector<uint8_t> EncodeWitness(const WitnessMessage& message);
+ReplicationParts EncodeReplicationParts(const ReplMessage& message);
+// The parts joined into one buffer (a copy of the tail): for tests, fuzzing and tools.
 std::vector<uint8_t> EncodeReplication(const ReplMessage& message);
 
 // Decoders. DecodePeer refuses a frame above kMaxHeartbeatBytes and DecodeWitness one above
@@ -143,7 +159,16 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //  - a ResyncBlock that says hole is a file's zone with no data (absent, not even empty)
 //    and no link_of; a block's hole ranges lie within its data, ascending, not touching,
 //    none empty, 8-byte aligned in the frame.
-// The Payload of a decoded write or block owns a copy of the frame's data bytes.
+//  - a tail (the data after the head) is exactly Frame.tail_bytes long and belongs to a write
+//    or a ResyncBlock whose table holds no data: a tail of any other message, a tail beside
+//    data in the table, or a size other than announced (a truncated or padded tail) is
+//    refused; the tail's size is held to the message's data limit, and head and tail
+//    together to kMaxReplicationFrameBytes, as the joined frame.
+// The decoded write's or block's Payload is `tail` itself (never copied); data inside the
+// head is copied out of it.
+absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> head, Payload tail);
+// One joined buffer (EncodeReplication's): cut after the head's size prefix, the rest copied
+// into the tail. Errors as above.
 absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> frame);
 
 }  // namespace duet::wire

@@ -659,15 +659,16 @@ TEST(WireCodecTest, UnsupportedVersionRejected) {
 }
 
 // Version 1 replication frames lack the rename flags, fallocate ranges and hole blocks a
-// version-1 build would ignore: a mixed pair refuses each other's Hello, and the log (duetd
-// writes the decoder's message as the reason it resets the connection) says why.
+// version-1 build would ignore, version 2 frames carry data inside the FlatBuffer: a mixed
+// pair refuses each other's Hello, and the log (duetd writes the decoder's message as the
+// reason it resets the connection) says why.
 TEST(WireCodecTest, ReplicationFrameOfAnotherWireVersionIsRefusedNamingBothVersions) {
-  ASSERT_EQ(kWireVersion, 2);
+  ASSERT_EQ(kWireVersion, 3);
   ReplHello hello;
   hello.module = "db";
   std::vector<uint8_t> frame = EncodeReplication(hello);
   ASSERT_TRUE(DecodeReplication(frame).ok());
-  for (uint16_t version : {uint16_t{1}, uint16_t{3}}) {
+  for (uint16_t version : {uint16_t{1}, uint16_t{2}, uint16_t{4}}) {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const fb::Generations gens(2, 0, flatbuffers::make_span(hello.gens.history));
@@ -675,7 +676,7 @@ TEST(WireCodecTest, ReplicationFrameOfAnotherWireVersionIsRefusedNamingBothVersi
     EXPECT_TRUE(FailsWith(
         DecodeReplication(FinishFrame(builder, fb::Message::ReplHello, body.Union(), version)),
         "peer speaks wire version " + std::to_string(version) +
-            ", this build 2: both nodes must run builds of the same wire version"));
+            ", this build 3: both nodes must run builds of the same wire version"));
   }
 }
 
@@ -718,8 +719,9 @@ TEST(WireCodecTest, UnknownMessageTypeRejected) {
     const auto body = fb::CreateSwapRequest(builder, 0, name, 1);
     const std::vector<uint8_t> frame =
         FinishFrame(builder, static_cast<fb::Message>(100), body.Union(), version);
-    const std::string peer =
-        version == kPeerWireVersion ? "unknown message type 100" : "peer speaks wire version 2";
+    const std::string peer = version == kPeerWireVersion
+                                 ? "unknown message type 100"
+                                 : "peer speaks wire version " + std::to_string(kWireVersion);
     const std::string replication =
         version == kWireVersion ? "unknown message type 100" : "peer speaks wire version 1";
     EXPECT_TRUE(FailsWith(DecodePeer(frame), peer));
@@ -1111,7 +1113,8 @@ TEST(WireCodecTest, ReplicationFrameRejectedByPeerDecoder) {
       {BusyResyncBlockAck(), "ResyncBlockAck"},
       {BusyResyncDone(), "ResyncDone"}};
   for (const auto& [message, name] : cases) {
-    const std::vector<uint8_t> frame = EncodeReplication(message);
+    // The head only: a joined frame with data after it fails the size prefix first.
+    const std::vector<uint8_t> frame = EncodeReplicationParts(message).head;
     EXPECT_TRUE(
         FailsWith(DecodePeer(frame), "replication message " + name + " given to the peer decoder"));
     EXPECT_TRUE(FailsWith(DecodeWitness(frame),
@@ -1123,11 +1126,15 @@ TEST(WireCodecTest, TruncatedReplicationFrameRejected) {
   for (const ReplMessage& message : SmallReplicationMessages()) {
     SCOPED_TRACE(Describe(message));
     const std::vector<uint8_t> frame = EncodeReplication(message);
+    const size_t head_bytes = EncodeReplicationParts(message).head.size();
     for (size_t length = 0; length < frame.size(); ++length) {
       const std::vector<uint8_t> prefix(frame.begin(), frame.begin() + length);
       const absl::StatusOr<ReplMessage> decoded = DecodeReplication(prefix);
       if (length < 12) {
         EXPECT_TRUE(FailsWith(decoded, "is shorter than the minimum 12")) << length;
+      } else if (length >= head_bytes) {
+        // Cut inside the data after the head (wire version 3).
+        EXPECT_TRUE(FailsWith(decoded, "follow")) << length;
       } else {
         EXPECT_TRUE(FailsWith(decoded, "does not match its size prefix")) << length;
       }

@@ -1,5 +1,6 @@
 #include "adapters/net/replication_link.h"
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -27,12 +28,17 @@ std::vector<uint8_t> Bytes(const std::string& text) { return {text.begin(), text
 // What one side's callbacks saw.
 struct Events {
   int connected = 0;
-  std::vector<std::string> frames;
+  std::vector<std::string> frames;  // head and tail joined
+  std::vector<Payload> tails;
   std::vector<std::string> disconnects;
   LogLines log;
   ReplicationCallbacks Callbacks() {
     return {[this] { ++connected; },
-            [this](std::span<const uint8_t> f) { frames.emplace_back(f.begin(), f.end()); },
+            [this](std::span<const uint8_t> head, Payload tail) {
+              frames.emplace_back(head.begin(), head.end());
+              if (tail != nullptr) frames.back() += *tail;
+              tails.push_back(tail);
+            },
             [this](const std::string& reason) { disconnects.push_back(reason); }, log.Sink()};
   }
 };
@@ -150,6 +156,77 @@ TEST(ReplicationLink, ConnectionsResetAtOnceBackOffLikeFailures) {
   // The gaps hold the doubled delays (20 + 40 + 80 ms at least), not three initial ones.
   EXPECT_GE(ups.back() - ups.front(), std::chrono::milliseconds(140));
   EXPECT_EQ(at1.disconnects.back(), "peer speaks wire version 1, this build 2");
+}
+
+// A head whose first 4 bytes give the length of the rest (as an engine frame's size prefix).
+std::vector<uint8_t> PrefixedHead(const std::string& text) {
+  std::vector<uint8_t> head(4 + text.size());
+  const auto n = static_cast<uint32_t>(text.size());
+  for (int i = 0; i < 4; ++i) head[i] = static_cast<uint8_t>(n >> (8 * i));
+  std::copy(text.begin(), text.end(), head.begin() + 4);
+  return head;
+}
+
+TEST(ReplicationLink, ALargePayloadsTailArrivesInABufferOfItsOwn) {
+  asio::io_context io;
+  Events at0, at1;
+  auto listener = StartListener(io, at1);
+  auto dialer = StartLink(io, 0, {}, {"127.0.0.3", listener->listen_endpoint().port()}, at0);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 1 && at1.connected == 1; }));
+  const Payload data = MakePayload(std::string(kMinTailCutBytes, 'd'));
+  const std::vector<uint8_t> head = PrefixedHead("write f at 0");
+  EXPECT_TRUE(dialer->Send(head, data));
+  // Below the cut size: one piece, as is a payload that does not start with a head length.
+  EXPECT_TRUE(dialer->Send(head, MakePayload("small")));
+  EXPECT_TRUE(dialer->Send(Bytes(std::string(kMinTailCutBytes + 10, 'r'))));
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.frames.size() == 3; }));
+  const std::string head_text(head.begin(), head.end());
+  EXPECT_EQ(at1.frames[0], head_text + *data);
+  ASSERT_NE(at1.tails[0], nullptr);
+  EXPECT_EQ(*at1.tails[0], *data);
+  EXPECT_EQ(at1.frames[1], head_text + "small");
+  EXPECT_EQ(at1.tails[1], nullptr);
+  EXPECT_EQ(at1.frames[2], std::string(kMinTailCutBytes + 10, 'r'));
+  EXPECT_EQ(at1.tails[2], nullptr);
+  ASSERT_TRUE(RunUntil(io, [&] { return dialer->queued_bytes() == 0; }));
+  EXPECT_EQ(listener->counters().TotalDrops(), 0u);
+}
+
+TEST(ReplicationLink, AForgedTailIsDroppedCountedLoggedAndEndsTheConnection) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  RawPeer peer(io, listener->listen_endpoint());
+  peer.Handshake();
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == 1; }));
+  std::vector<uint8_t> payload = PrefixedHead("write f at 0");
+  payload.resize(payload.size() + kMinTailCutBytes, 'd');
+  std::vector<uint8_t> frame = peer.Seal(payload);
+  frame[frame.size() - kTagBytes - 1] ^= 1;  // the tail's last byte
+  peer.Write(frame);
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
+  EXPECT_TRUE(at1.frames.empty());
+  EXPECT_EQ(listener->counters().bad_tag, 1u);
+  EXPECT_TRUE(at1.log.Contains("dropped (bad tag)"));
+}
+
+TEST(ReplicationLink, ATruncatedTailIsNeverDelivered) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  {
+    RawPeer peer(io, listener->listen_endpoint());
+    peer.Handshake();
+    ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == 1; }));
+    std::vector<uint8_t> payload = PrefixedHead("write f at 0");
+    payload.resize(payload.size() + kMinTailCutBytes, 'd');
+    std::vector<uint8_t> frame = peer.Seal(payload);
+    frame.resize(frame.size() - kTagBytes - 100);  // the peer goes away inside the tail
+    peer.Write(frame);
+  }
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
+  EXPECT_TRUE(at1.frames.empty());
+  EXPECT_NE(at1.disconnects[0].find("read failed"), std::string::npos) << at1.disconnects[0];
 }
 
 TEST(ReplicationLink, SendWithoutAConnectionIsRefused) {
