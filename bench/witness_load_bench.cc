@@ -168,7 +168,7 @@ int Run(int argc, char** argv) {
         "witness: %.0f requests answered/s; disk: %.0f durable file replacements/s "
         "(%s)\n",
         per_second, baseline, dir.c_str());
-    std::printf("ratio requests/replacement: %.1f (one save per request would be <= 1)\n",
+    std::printf("ratio requests/replacement: %.1f (one save per request: about 1)\n",
                 per_second / baseline);
   }
   ::kill(pid, SIGTERM);
