@@ -316,6 +316,8 @@ void Node::HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_
     mod.token = merged.token;
     if (mod.token.owner != self_) mod.failover_pending.reset();
     mod.handoff = false;
+    mod.handoff_by_admin = false;
+    mod.handoff_deferred = false;
     mod.authority.ForgetAck();
     Persist(m);
     changed = true;
@@ -349,6 +351,7 @@ void Node::HandleSwapRequest(const SwapRequest& request) {
   Log(found->second, "peer asked for the module (swap)");
   mod.handoff = true;
   mod.handoff_by_admin = true;
+  mod.handoff_deferred = false;
   MarkDirty(found->second);
 }
 
@@ -478,10 +481,13 @@ void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
   if (plan.hand_to_peer) {
     mod.handoff = true;
     mod.handoff_by_admin = true;
+    mod.handoff_deferred = false;
   }
   if (plan.take_here) {
     mod.forced = mod.forced || in.force;
     mod.handoff = false;
+    mod.handoff_by_admin = false;
+    mod.handoff_deferred = false;
   }
   if (plan.ask_peer) {
     out_.push_back(SendPeer{kAllLinks, SwapRequest{self_, mod.config->name, mod.token.term}});

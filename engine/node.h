@@ -114,8 +114,11 @@ class Node {
     DataVerdict data;       // the source's verdict, as this node last took it
     bool failed = false;    // the application failed here beyond its budget
     std::string failed_reason;
-    bool handoff = false;                // the owner is handing the module to the peer
-    bool handoff_by_admin = false;       // ... because an admin asked (the peer keeps it: pinned)
+    bool handoff = false;           // the owner is handing the module to the peer
+    bool handoff_by_admin = false;  // ... because an admin asked (the peer keeps it: pinned)
+    // The admin's handover waits for the peer to be an up-to-date secondary again (this node
+    // serves meanwhile); handoff_by_admin stays set.
+    bool handoff_deferred = false;
     bool leaving_for_peer_copy = false;  // ... because the peer's copy survived (logged once)
     bool forced = false;                 // admin forced promotion despite the data state
     bool awaiting_authority = false;     // the owner's decision: it waits for a lease to serve
@@ -176,6 +179,8 @@ class Node {
 
   bool PeerEligible(absl::Time now, const Module& mod) const;
   bool SelfEligible(const Module& mod) const;
+  // Why the peer is not an up-to-date secondary now, for logs and status.
+  std::string PeerNotEligibleWhy(absl::Time now, const Module& mod) const;
   ModuleView ViewOf(const Module& mod) const;
   void Persist(ModuleIndex m);
   void SendHeartbeat(absl::Time now);

@@ -101,6 +101,10 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
                      .peer_alive = liveness_.Alive(now),
                      .peer_view_known = mod.peer_view.has_value(),
                      .handoff = mod.handoff,
+                     .handoff_by_admin = mod.handoff_by_admin,
+                     .handoff_deferred = mod.handoff_deferred,
+                     .peer_stopped = liveness_.Alive(now) && mod.peer_view &&
+                                     mod.peer_view->state == ModuleState::kStop,
                      .handshake_pending = mod.replica.handshake_pending(),
                      .leaving_for_peer_copy = mod.leaving_for_peer_copy,
                      .witness = mod.authority.required(),
@@ -114,6 +118,28 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
   if (d.begin_leaving_for_peer) {
     mod.leaving_for_peer_copy = true;
     Log(m, "split brain: the peer's copy survives; handing the module over to it");
+  }
+  const std::string& peer = config_.nodes[Peer(self_)].name;
+  if (d.drop_deferred_handoff) {
+    mod.handoff_deferred = false;
+    mod.handoff_by_admin = false;
+    Log(m, absl::StrCat("the admin's handover to ", peer, " dropped: ",
+                        liveness_.Alive(now) ? "the module was stopped there by the admin"
+                                             : "the peer is lost"));
+  }
+  if (d.resume_handoff) {
+    mod.handoff_deferred = false;
+    mod.handoff = true;
+    Log(m, absl::StrCat("the admin's handover to ", peer, " goes on: ", peer,
+                        " is an up-to-date secondary again"));
+  }
+  if (d.defer_handoff) {
+    mod.handoff = false;
+    mod.handoff_deferred = true;
+    Log(m, absl::StrCat("the admin's handover to ", peer, " waits: ", PeerNotEligibleWhy(now, mod),
+                        "; this node serves until ", peer,
+                        " is an up-to-date secondary again, then hands over (duetctl prim here "
+                        "keeps the module here instead)"));
   }
   if (d.cancel_handoff) {
     mod.handoff = false;
@@ -131,6 +157,10 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
     ReleaseOutdateIfDue(now, mod);
   }
   reason = d.awaiting_authority ? mod.authority.OwnerWaitReason(self_, config_.nodes) : d.reason;
+  if (d.handoff_waits && reason.empty()) {
+    reason =
+        absl::StrCat("the admin's handover to ", peer, " waits: ", PeerNotEligibleWhy(now, mod));
+  }
   return d.target;
 }
 
@@ -169,6 +199,8 @@ void Node::Claim(absl::Time now, Module& mod, ModuleIndex m, const char* why) {
   mod.token = Claimed(mod.token, self_, /*pinned=*/mod.admin_claim);
   mod.authority_fence.reset();
   mod.handoff = false;
+  mod.handoff_by_admin = false;
+  mod.handoff_deferred = false;
   mod.admin_claim = false;
   mod.failed = false;
   mod.budget.Reset();
@@ -184,6 +216,7 @@ void Node::PassToPeer(Module& mod, ModuleIndex m) {
   mod.token = HandedTo(mod.token, Peer(self_), /*pinned=*/mod.handoff_by_admin);
   mod.handoff_by_admin = false;
   mod.handoff = false;
+  mod.handoff_deferred = false;
   mod.leaving_for_peer_copy = false;
   mod.forced = false;
   mod.authority.ForgetAck();
@@ -307,6 +340,23 @@ bool Node::PeerEligible(absl::Time now, const Module& mod) const {
   return duet::PeerEligible(
       liveness_.Alive(now), mod.peer_view, mod.token.term, mod.replica.durable().alone_acked,
       /*peer_copy_chosen=*/mod.replica.peer_copy_survives() || mod.replica.resync_target());
+}
+
+std::string Node::PeerNotEligibleWhy(absl::Time now, const Module& mod) const {
+  const std::string& peer = config_.nodes[Peer(self_)].name;
+  if (!liveness_.Alive(now) || !mod.peer_view) return absl::StrCat(peer, " is not heard");
+  const ModuleView& view = *mod.peer_view;
+  if (view.data != DataState::kUpToDate) {
+    return absl::StrCat("data is ", DataStateName(view.data), " on ", peer,
+                        view.data == DataState::kSyncing
+                            ? absl::StrCat(" (", view.sync_percent, "%)")
+                            : std::string());
+  }
+  if (mod.replica.durable().alone_acked && !mod.replica.peer_copy_survives() &&
+      !mod.replica.resync_target()) {
+    return absl::StrCat(peer, " lacks writes acknowledged here alone (until resynced)");
+  }
+  return absl::StrCat(peer, " is ", ModuleStateName(view.state), ", not an idle secondary");
 }
 
 bool Node::SelfEligible(const Module& mod) const {

@@ -21,6 +21,15 @@ bool PeerEligible(bool peer_alive, const std::optional<ModuleView>& peer, uint64
 OwnerDecision DecideAsOwner(const OwnerFacts& f) {
   OwnerDecision d;
   bool handoff = f.handoff;
+  bool deferred = f.handoff_deferred && !handoff;
+  if (deferred && (!f.peer_alive || f.peer_stopped)) {
+    d.drop_deferred_handoff = true;
+    deferred = false;
+  } else if (deferred && f.peer_eligible) {
+    d.resume_handoff = true;
+    deferred = false;
+    handoff = true;
+  }
   if (!handoff && f.peer_eligible && f.failback_auto && !f.pinned && !f.default_primary_here &&
       f.role == AppRole::kPrimary && !f.busy) {
     d.begin_failback = true;
@@ -46,9 +55,18 @@ OwnerDecision DecideAsOwner(const OwnerFacts& f) {
   // add writes that copy discards.
   const bool to_survivor = f.peer_copy_survives && f.peer_alive;
   if (handoff && !f.peer_eligible && !f.resync_target && !to_survivor) {
-    d.cancel_handoff = true;
+    // The admin asked for the module to be there: a peer that lives and was not stopped
+    // there will be eligible again once repaired (e.g. resynced after its flush failed), so
+    // the request waits rather than being dropped silently; this copy serves meanwhile.
+    if (f.handoff_by_admin && f.peer_alive && !f.peer_stopped) {
+      d.defer_handoff = true;
+      deferred = true;
+    } else {
+      d.cancel_handoff = true;
+    }
     handoff = false;
   }
+  d.handoff_waits = deferred;
   if (handoff || (must_leave && f.peer_eligible)) {
     // Demote fully first; only then pass the token, so there is never a second writer.
     const bool demoted = f.role != AppRole::kPrimary && !f.busy;

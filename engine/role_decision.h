@@ -6,6 +6,8 @@
 //    eligible peer when it must leave (stopped, failed, data not up to date, the peer's copy
 //    survived a split brain), when an admin asks, or for automatic failback. It demotes
 //    fully first and passes the token only once its stream is drained: never two writers.
+//    An admin's handover whose peer stops being eligible before the token passes waits
+//    (this node serving meanwhile) and goes on once the peer is eligible again.
 //  - Non-owner: secondary while the peer lives. With the peer lost it claims the module if
 //    failover is on (or an admin asked), its data allows, and with a witness it holds the lease.
 // Also here: the eligibility each side sees in the other, and the state status shows.
@@ -56,7 +58,12 @@ struct OwnerFacts {
   // A heartbeat has told this node the peer's view of the module since this node started:
   // until then a live peer may hold the module at a newer term than the persisted token.
   bool peer_view_known = false;
-  bool handoff = false;  // a handover to the peer is in progress
+  bool handoff = false;           // a handover to the peer is in progress
+  bool handoff_by_admin = false;  // ... because an admin asked for it
+  // An admin's handover waits for the peer to be an up-to-date secondary again; this node
+  // serves meanwhile.
+  bool handoff_deferred = false;
+  bool peer_stopped = false;  // the peer shows the module stopped by its admin
   // This copy's data handshake with the peer is under way (connected, Hellos not decided):
   // a copy still unknown then is not known bad, only not decided yet.
   bool handshake_pending = false;
@@ -76,9 +83,16 @@ struct OwnerDecision {
   bool begin_failback = false;          // start a handover: the default primary is back
   bool begin_leaving_for_peer = false;  // first seen: the peer's copy survives, go to it
   bool cancel_handoff = false;          // the peer is no longer an up-to-date secondary
-  bool fail_held_writes = false;        // writes held for an outdate die with this copy
-  bool pass_when_drained = false;       // demoted: pass the token once the stream drained
-  bool request_lease = false;           // keep the lease fresh to outlive a partition
+  // An admin's handover whose peer is no longer an up-to-date secondary (its copy needs a
+  // resync, it is changing roles) is not dropped: it waits, this node serving meanwhile, and
+  // resumes once the peer is eligible again. Only the peer's loss or its admin stop drop it.
+  bool defer_handoff = false;
+  bool resume_handoff = false;
+  bool drop_deferred_handoff = false;
+  bool handoff_waits = false;      // a deferred handover still waits after this decision
+  bool fail_held_writes = false;   // writes held for an outdate die with this copy
+  bool pass_when_drained = false;  // demoted: pass the token once the stream drained
+  bool request_lease = false;      // keep the lease fresh to outlive a partition
 };
 
 OwnerDecision DecideAsOwner(const OwnerFacts& facts);

@@ -274,6 +274,36 @@ TEST_F(NodeTest, SwapRefusedWhenPeerIsNotUpToDateSecondary) {
   EXPECT_EQ(State(kB, 0), ModuleState::kStop);
 }
 
+// Issue 11 (cluster seeds 4, 17 and 32 of the forced-primary handover scenario): the peer an
+// admin hands the module to stops being an up-to-date secondary before the token passes (here
+// the step-down's flush fails on its disk). The admin's request is not dropped: the owner
+// serves again, says in status why the handover waits, and hands over once the peer's copy
+// is resynced.
+TEST_F(NodeTest, SwapToAPeerWhoseFlushFailsWaitsForItsResyncThenGoesOn) {
+  cluster_ = std::make_unique<SimCluster>(MakeClusterConfig({}), 1234, /*replication=*/true);
+  cluster_->Start();
+  cluster_->RunFor(absl::Seconds(5));
+  ASSERT_EQ(State(kA, 0), ModuleState::kPrim) << Log();
+  cluster_->SetDiskSyncFailure(kB, true);
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kSwap, 0)->ok());
+  const auto waits_serving = [&] {
+    return cluster_->Writable(kA, 0) &&
+           cluster_->Status(kA, 0).reason.find("the admin's handover to b waits: data is") !=
+               std::string::npos;
+  };
+  RunUntil(waits_serving, absl::Seconds(2));
+  ASSERT_TRUE(waits_serving()) << cluster_->Status(kA, 0).reason << "\n" << Log();
+  cluster_->SetDiskSyncFailure(kB, false);
+  RunUntil([&] { return State(kB, 0) == ModuleState::kPrim; }, absl::Seconds(10));
+  EXPECT_EQ(State(kB, 0), ModuleState::kPrim) << Log();
+  EXPECT_EQ(State(kA, 0), ModuleState::kSecond);
+  EXPECT_TRUE(cluster_->Status(kB, 0).reason.empty()) << cluster_->Status(kB, 0).reason;
+  const std::string log = Log();
+  EXPECT_EQ(log.find("handover cancelled"), std::string::npos) << log;
+  EXPECT_NE(log.find("a m0: the admin's handover to b goes on"), std::string::npos) << log;
+  ExpectNoViolations();
+}
+
 TEST_F(NodeTest, CheckerFailureRestartsLocallyThenFailsOver) {
   Boot({.restart_max = 2});
   for (int i = 0; i < 2; ++i) {

@@ -218,6 +218,57 @@ TEST(RoleDecisionTest, HandoverIsCancelledWhenThePeerIsNoLongerEligible) {
   EXPECT_EQ(d.target, AppRole::kPrimary);
 }
 
+// Issue 11: a peer the admin hands the module to may stop being eligible before the token
+// passes (its copy needs a resync after a failed flush). The admin's request waits, this node
+// serving meanwhile, and goes on once the peer is eligible again; never dropped silently.
+TEST(RoleDecisionTest, AnAdminsHandoverWaitsForThePeerToBeEligibleAgainWhileThisNodeServes) {
+  OwnerFacts f = ServingOwner();
+  f.role = AppRole::kSecondary;  // demoted for the handover already
+  f.handoff = true;
+  f.handoff_by_admin = true;
+  f.peer_alive = true;
+  f.peer_view_known = true;
+  f.peer_eligible = false;
+  OwnerDecision d = DecideAsOwner(f);
+  EXPECT_FALSE(d.cancel_handoff);
+  EXPECT_TRUE(d.defer_handoff);
+  EXPECT_TRUE(d.handoff_waits);
+  EXPECT_EQ(d.target, AppRole::kPrimary);
+  f.handoff = false;  // Node carries the deferral out
+  f.handoff_deferred = true;
+  f.role = AppRole::kPrimary;
+  d = DecideAsOwner(f);
+  EXPECT_TRUE(d.handoff_waits);
+  EXPECT_FALSE(d.resume_handoff);
+  EXPECT_EQ(d.target, AppRole::kPrimary);
+  f.peer_eligible = true;  // resynced
+  d = DecideAsOwner(f);
+  EXPECT_TRUE(d.resume_handoff);
+  EXPECT_FALSE(d.handoff_waits);
+  EXPECT_EQ(d.target, AppRole::kSecondary);
+}
+
+TEST(RoleDecisionTest, AWaitingHandoverIsDroppedWhenThePeerIsLostOrStoppedThere) {
+  OwnerFacts f = ServingOwner();
+  f.handoff_by_admin = true;
+  f.handoff_deferred = true;
+  f.peer_alive = false;
+  OwnerDecision d = DecideAsOwner(f);
+  EXPECT_TRUE(d.drop_deferred_handoff);
+  EXPECT_FALSE(d.handoff_waits);
+  EXPECT_EQ(d.target, AppRole::kPrimary);
+  f.peer_alive = true;
+  f.peer_stopped = true;
+  d = DecideAsOwner(f);
+  EXPECT_TRUE(d.drop_deferred_handoff);
+  // A handover in progress to a peer stopped there is cancelled, not deferred.
+  f.handoff_deferred = false;
+  f.handoff = true;
+  d = DecideAsOwner(f);
+  EXPECT_TRUE(d.cancel_handoff);
+  EXPECT_FALSE(d.defer_handoff);
+}
+
 TEST(RoleDecisionTest, HandoverGoesOnWhileAResyncOverwritesThisCopy) {
   OwnerFacts f = ServingOwner();
   f.role = AppRole::kSecondary;
