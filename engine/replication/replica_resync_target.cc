@@ -168,12 +168,13 @@ void Replica::FollowRename(const Mutation& rename, Actions& out) {
     if (r.whole) RequestFromSource(path, {}, false, out);
   }
   // Zones still waiting for their digest here were read (or are) under the old names: asked
-  // for under the new names, whole.
-  std::vector<ZoneRef> renamed;
+  // for under the new names, whole (by name and zone: the same actions for the same inputs,
+  // whatever order the hash map holds them in).
+  absl::btree_map<std::string, std::vector<uint64_t>> renamed;
   absl::erase_if(digest_reads_, [&](const auto& entry) {
     std::string now = NameAfterRename(rename, entry.second.path);
     if (now == entry.second.path) return false;
-    renamed.push_back(ZoneRef{std::move(now), entry.second.zone});
+    renamed[std::move(now)].push_back(entry.second.zone);
     return true;
   });
   for (auto it = digested_.begin(); it != digested_.end();) {
@@ -182,10 +183,14 @@ void Replica::FollowRename(const Mutation& rename, Actions& out) {
       ++it;
       continue;
     }
-    for (uint64_t z : it->second.first) renamed.push_back(ZoneRef{now, z});
+    std::vector<uint64_t>& zones = renamed[now];
+    zones.insert(zones.end(), it->second.first.begin(), it->second.first.end());
     it = digested_.erase(it);
   }
-  for (ZoneRef& zone : renamed) RequestFromSource(std::move(zone.path), {zone.zone}, false, out);
+  for (auto& file : renamed) {
+    std::sort(file.second.begin(), file.second.end());
+    RequestFromSource(file.first, std::move(file.second), false, out);
+  }
   SendDigestRequests(out);  // if the renamed zones were the last ones waiting
 }
 
