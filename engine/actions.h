@@ -119,6 +119,17 @@ struct CompleteLocal {
   absl::Status status;
 };
 
+// What a ReadZone answers with besides the path's kind and attributes. A zone's digest
+// (ZoneRead::digest) stands for what a resync block of it would make of the target's zone:
+// the file's size, the zone's bytes up to the end of the file with holes read as zeros, and
+// where the holes lie in it; the engine only compares two digests for equality (the adapter
+// picks the function: SHA-256 in duetd). A path that is not a regular file has none.
+enum class ZoneReadContent : uint8_t {
+  kData,           // the bytes and holes (ZoneRead::data, hole, hole_ranges)
+  kDataAndDigest,  // those and the digest
+  kDigest,         // the digest only: no data, no hole ranges
+};
+
 // Read one zone of a file for resync; answer with ZoneRead.
 struct ReadZone {
   ModuleIndex module = 0;
@@ -126,6 +137,7 @@ struct ReadZone {
   std::string path;
   uint64_t offset = 0;
   uint64_t length = 0;
+  ZoneReadContent content = ZoneReadContent::kData;
 };
 
 // Durably append these records to the module's replication metadata (see ApplyRecord).

@@ -36,6 +36,10 @@
 //      Their completions (MutationApplied, ZoneRead, TreeListed) are given back in the same
 //      order. Operations of different modules are independent and may complete in any
 //      order. (A thread pool keeps one queue per module; per-file ordering is issue 12.)
+//      A ReadZone may ask for the zone's digest (ZoneReadContent, engine/actions.h): the
+//      adapter computes it in the same operation from the bytes and holes it reads (duetd:
+//      SHA-256, adapters/store/zone_digest.h) and answers it in ZoneRead::digest. Both nodes
+//      of a pair compute it alike; the engine only compares two digests for equality.
 //  C8. Each operation is answered exactly once while the process lives, failures included,
 //      with the errno as a Status (ENOSPC as ResourceExhausted, EIO as DataLoss...). An
 //      ApplyMutation with `durable` is answered only after fdatasync (fsync of path "": the

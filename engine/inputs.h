@@ -98,6 +98,8 @@ struct ZoneRead {
   uint64_t link_inode = 0;
   bool hole = false;
   HoleRanges hole_ranges;
+  // A regular file's zone read with a digest (ReadZone::content): see ZoneReadContent.
+  std::string digest = {};
 };
 
 // The answer to ListTree: paths relative to the module's root, in any order.

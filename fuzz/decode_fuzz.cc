@@ -71,7 +71,7 @@ duet::Payload SomeBytes(Random& random) {
 
 // A valid replication message of a random type.
 duet::ReplMessage ValidReplication(Random& random) {
-  switch (Draw(random, 7)) {
+  switch (Draw(random, 8)) {
     case 0: {
       duet::ReplHello hello;
       hello.module = ModuleName(random);
@@ -83,6 +83,12 @@ duet::ReplMessage ValidReplication(Random& random) {
     case 1: {
       duet::ReplTargetZones zones{ModuleName(random), RelativePath(random), {}, false};
       for (uint64_t i = Draw(random, 5); i > 0; --i) zones.zones.push_back(Draw64(random));
+      if (Draw(random, 2) == 0) {  // with the target's digests (resync by digest)
+        const size_t size = 1 + Draw(random, 64);
+        for (size_t i = 0; i < zones.zones.size(); ++i) {
+          zones.digests.push_back(std::string(size, static_cast<char>(random())));
+        }
+      }
       return zones;
     }
     case 2: {
@@ -155,6 +161,9 @@ duet::ReplMessage ValidReplication(Random& random) {
     case 5:
       return duet::ResyncBlockAck{ModuleName(random), Draw64(random), Draw(random, 2) == 0,
                                   Draw(random, 2) == 0};
+    case 6:
+      return duet::ResyncSame{ModuleName(random), Draw64(random), RelativePath(random),
+                              Draw64(random),     Draw64(random), Draw64(random)};
     default:
       return duet::ResyncDone{ModuleName(random), Draw64(random)};
   }

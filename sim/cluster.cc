@@ -571,7 +571,7 @@ void SimCluster::FinishDisk(const DiskDone& d) {
         absl::StrCat("read ", read.read_id, ": ", read.path, " @", read.offset, " +", read.length));
   }
   StepNode(d.node, stores_[d.node][read.module].Read(read.module, read.read_id, read.path,
-                                                     read.offset, read.length));
+                                                     read.offset, read.length, read.content));
 }
 
 void SimCluster::IssueWorkload(ModuleIndex m) {

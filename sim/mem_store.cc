@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iterator>
 #include <optional>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -434,8 +435,68 @@ TreeListed MemStore::List(ModuleIndex module, uint64_t list_id) const {
   return listed;
 }
 
+namespace {
+
+// Two 64-bit lanes of FNV-1a-style mixing with different primes and a final avalanche each:
+// deterministic across runs and platforms (unlike absl::Hash), 128 bits.
+class ZoneHasher {
+ public:
+  void Add(std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      a_ = (a_ ^ c) * 0x100000001b3ull;
+      b_ = (b_ ^ c) * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
+    }
+  }
+  void AddNumber(uint64_t value) {
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(value >> (8 * i));
+    Add(std::string_view(bytes, 8));
+  }
+  std::string Finish() const {
+    std::string out;
+    for (uint64_t lane : {Mix(a_), Mix(b_ ^ a_)}) {
+      for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(lane >> (8 * i)));
+    }
+    return out;
+  }
+
+ private:
+  static uint64_t Mix(uint64_t x) {  // splitmix64's finalizer
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+  }
+  uint64_t a_ = 0xcbf29ce484222325ull;
+  uint64_t b_ = 0x84222325cbf29ce4ull;
+};
+
+// The digest of a file's zone as ZoneRead `r` (read at `offset`, `length` long) reports it.
+std::string ZoneDigestOf(const ZoneRead& r, uint64_t offset, uint64_t length) {
+  const uint64_t in_file = r.hole ? std::min(length, r.file_size - std::min(offset, r.file_size))
+                                  : (r.data ? r.data->size() : 0);
+  ZoneHasher h;
+  h.AddNumber(r.file_size);
+  h.AddNumber(in_file);
+  if (r.hole) {
+    h.AddNumber(1);
+    h.AddNumber(0);
+    h.AddNumber(in_file);
+    h.Add(std::string(in_file, '\0'));
+  } else {
+    h.AddNumber(r.hole_ranges.size());
+    for (const HoleRange& range : r.hole_ranges) {
+      h.AddNumber(range.offset);
+      h.AddNumber(range.length);
+    }
+    if (r.data) h.Add(*r.data);
+  }
+  return h.Finish();
+}
+
+}  // namespace
+
 ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string& path,
-                        uint64_t offset, uint64_t length) const {
+                        uint64_t offset, uint64_t length, ZoneReadContent content) const {
   ZoneRead r;
   r.module = module;
   r.read_id = read_id;
@@ -464,6 +525,11 @@ ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string&
       for (const auto& [at, bytes] : e.data.Holes(offset, length)) {
         r.hole_ranges.push_back(HoleRange{at, bytes});
       }
+    }
+    if (content != ZoneReadContent::kData) r.digest = ZoneDigestOf(r, offset, length);
+    if (content == ZoneReadContent::kDigest) {
+      r.data = nullptr;
+      r.hole_ranges.clear();
     }
   }
   return r;

@@ -31,6 +31,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "engine/actions.h"
 #include "engine/inputs.h"
 #include "engine/replication/mutation.h"
 #include "engine/rng.h"
@@ -88,9 +89,11 @@ class MemStore {
 
   // Answers a ListTree from the live view.
   TreeListed List(ModuleIndex module, uint64_t list_id) const;
-  // Answers a ReadZone from the live view.
+  // Answers a ReadZone from the live view. A digest (ZoneReadContent) is a deterministic
+  // 128-bit hash of what zone_digest.h in the store hashes (size, length in the file, holes,
+  // bytes): strong enough for the simulator's data, and no cryptography needed there.
   ZoneRead Read(ModuleIndex module, uint64_t read_id, const std::string& path, uint64_t offset,
-                uint64_t length) const;
+                uint64_t length, ZoneReadContent content = ZoneReadContent::kData) const;
 
   const Tree& live() const { return live_; }
   const Tree& durable() const { return durable_; }

@@ -58,6 +58,7 @@
 #include "absl/time/time.h"
 #include "adapters/store/unique_fd.h"
 #include "adapters/store/unsynced_dirs.h"
+#include "engine/actions.h"
 #include "engine/inputs.h"
 #include "engine/replication/mutation.h"
 
@@ -83,9 +84,10 @@ class BackingStore {
   // past the end), or, if SEEK_DATA finds no data in that part of the file, `hole` and no
   // bytes read (a sparse file's resync reads and sends only its data). A path not in the tree
   // (missing, or under a symlink or a file) is kAbsent with an OK status; module is left 0 for the
-  // caller to fill in.
-  ZoneRead ReadZone(uint64_t read_id, const std::string& path, uint64_t offset,
-                    uint64_t length) const;
+  // caller to fill in. `content` (engine/actions.h): with a digest (zone_digest.h) for a
+  // regular file; kDigest leaves data and hole_ranges empty.
+  ZoneRead ReadZone(uint64_t read_id, const std::string& path, uint64_t offset, uint64_t length,
+                    ZoneReadContent content = ZoneReadContent::kData) const;
 
   // Every name in the tree at any depth (not the root), in no particular order; symlinks
   // are listed, never followed.

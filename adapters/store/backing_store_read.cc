@@ -13,6 +13,7 @@
 #include "adapters/store/file_attrs.h"
 #include "adapters/store/preserve_divergent.h"
 #include "adapters/store/tree_walk.h"
+#include "adapters/store/zone_digest.h"
 
 namespace duet::store {
 namespace {
@@ -73,7 +74,7 @@ absl::StatusOr<HoleRanges> HolesIn(int fd, uint64_t file_size, uint64_t offset, 
 }  // namespace
 
 ZoneRead BackingStore::ReadZone(uint64_t read_id, const std::string& path, uint64_t offset,
-                                uint64_t length) const {
+                                uint64_t length, ZoneReadContent content) const {
   ZoneRead read;
   read.read_id = read_id;
   if (absl::Status checked = CheckRelativePath(kOp, path); !checked.ok()) {
@@ -143,6 +144,11 @@ ZoneRead BackingStore::ReadZone(uint64_t read_id, const std::string& path, uint6
       read.hole_ranges = *std::move(holes);
     }
     if (!read.hole) read.data = MakePayload(*std::move(bytes));
+    if (content != ZoneReadContent::kData) read.digest = ZoneDigest(read, offset, length);
+    if (content == ZoneReadContent::kDigest) {
+      read.data = nullptr;
+      read.hole_ranges.clear();
+    }
     if (st.st_nlink > 1) {
       read.link_device = static_cast<uint64_t>(st.st_dev);
       read.link_inode = static_cast<uint64_t>(st.st_ino);

@@ -160,7 +160,7 @@ void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::stri
                  [&](ReadZone& r) {
                    ZoneRead read;
                    if (store != nullptr) {
-                     read = store->ReadZone(r.read_id, r.path, r.offset, r.length);
+                     read = store->ReadZone(r.read_id, r.path, r.offset, r.length, r.content);
                    } else {
                      read.read_id = r.read_id;
                      read.status = NoStore(module);

@@ -18,7 +18,7 @@ std::string DescribeReplMessage(const ReplMessage& message) {
           },
           [](const ReplTargetZones& z) {
             return absl::StrCat("target zones '", z.path, "' count ", z.zones.size(),
-                                z.last ? " last" : "");
+                                z.digests.empty() ? "" : " with digests", z.last ? " last" : "");
           },
           [](const ReplWrite& w) {
             return absl::StrCat("write lsn ", w.lsn, " ", MutationKindName(w.mutation.kind), " ",
@@ -43,6 +43,9 @@ std::string DescribeReplMessage(const ReplMessage& message) {
           [](const ResyncBlockAck& a) {
             return absl::StrCat("block ack ", a.block_id, a.stale ? " stale" : "",
                                 a.durable ? " durable" : "");
+          },
+          [](const ResyncSame& s) {
+            return absl::StrCat("same ", s.block_id, " ", s.path, " zone ", s.zone);
           },
           [](const ResyncDone& d) {
             return absl::StrCat("resync done ", d.current, " requests seen ", d.requests_seen);

@@ -3,6 +3,7 @@
 #ifndef DUET_ENGINE_REPLICATION_REPL_MESSAGES_H_
 #define DUET_ENGINE_REPLICATION_REPL_MESSAGES_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -49,11 +50,18 @@ struct ReplHello {
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its
 // dirty zones after a split brain), one file per message; `last` ends the list.
+// `digests`: empty, or one per zone, the target's digest of it (ZoneRead::digest) for zones
+// that are only possibly different (its activity log's after a crash): the source sends a
+// ResyncSame instead of the block where its own digest of the zone is equal. A source that
+// predates digests ignores them and sends every block, which is as correct.
+inline constexpr size_t kMaxZoneDigestBytes = 64;         // one digest's size, at most
+inline constexpr size_t kMaxDigestsPerRequest = 1 << 16;  // zones of a ReplTargetZones with digests
 struct ReplTargetZones {
   std::string module;
   std::string path;
   std::vector<uint64_t> zones;
   bool last = false;
+  std::vector<std::string> digests = {};
 };
 
 // One mutation of the live stream (or of the namespace journal replayed at resync start).
@@ -116,6 +124,18 @@ struct ResyncBlockAck {
   bool durable = false;
 };
 
+// Source -> target, for a zone the target sent its digest of: the source's copy of the zone
+// has the same digest, so no block comes and the target keeps its zone as it is. Acknowledged
+// (ResyncBlockAck) like the block it stands for. Sent only to a target that sent digests.
+struct ResyncSame {
+  std::string module;
+  uint64_t block_id = 0;
+  std::string path;
+  uint64_t zone = 0;
+  uint64_t total_bytes = 0;  // the source's resync progress, as in ResyncBlock
+  uint64_t done_bytes = 0;
+};
+
 // Source -> target: every planned zone is on the target, which takes the source's current
 // generation once it is durable. Target -> source: done (the source closes its dirty map).
 struct ResyncDone {
@@ -127,7 +147,7 @@ struct ResyncDone {
 };
 
 using ReplMessage = std::variant<ReplHello, ReplTargetZones, ReplWrite, ReplAck, ResyncBlock,
-                                 ResyncBlockAck, ResyncDone>;
+                                 ResyncBlockAck, ResyncDone, ResyncSame>;
 
 // One line describing a message, for traces and debugging ("write lsn 3 write f @0 +1").
 std::string DescribeReplMessage(const ReplMessage& message);

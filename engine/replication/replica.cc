@@ -479,6 +479,7 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                  [&](const ResyncBlock& block) { ApplyBlock(block, out); },
                  [&](const ResyncBlockAck& ack) { OnBlockAck(now, ack, out); },
                  [&](const ResyncDone& done) { OnResyncDone(done, out); },
+                 [&](const ResyncSame& same) { ApplySame(now, same, out); },
              },
              message);
 }

@@ -294,7 +294,16 @@ class Replica {
   // --- The resync target (replica_resync_target.cc)
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
   // Target: asks the source for zones (or, with none, the whole path).
-  void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out);
+  // With `digests` (one per zone), the source compares before it sends (ResyncSame).
+  void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out,
+                         std::vector<std::string> digests = {});
+  // Target: reads the digest of zones this copy may hold as the source does; they are asked
+  // for with their digests once all are read, then the list ends (`last`).
+  void ReadDigests(const absl::btree_map<std::string, std::vector<uint64_t>>& zones, Actions& out);
+  // Target: a digest read finished (false: the read is not one of ours).
+  bool OnDigestRead(const ZoneRead& read, Actions& out);
+  void SendDigestRequests(Actions& out);
+  void ApplySame(absl::Time now, const ResyncSame& same, Actions& out);
   // Target: the stream renamed (or exchanged) names here. What this session asked for under
   // the old names now sits under the new ones, and the source, which renamed before sending,
   // reads the old names no more: asks again under the new names.
@@ -413,6 +422,9 @@ class Replica {
   absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
   absl::flat_hash_map<uint64_t, ZoneRef> blocks_;                      // block id -> zone
   absl::flat_hash_set<std::string> whole_paths_;  // send every zone (learned at zone 0)
+  // Paths sent whole in this session: their blocks carry attributes and xattrs the target may
+  // lack, so none of their zones is compared by digest.
+  absl::flat_hash_set<std::string> uncompared_paths_;
   absl::btree_map<uint64_t, ZoneRef> unflushed_;  // applied on the target, not yet durable
   // Durable on the target, by block id; forgotten (MarkClean) once a flush of our own copy
   // succeeds: the block was read from our page cache, which a crash or failed flush loses.
@@ -437,6 +449,12 @@ class Replica {
   uint64_t resync_total_ = 0, resync_done_ = 0;
   // What this session's blocks carried: data bytes, and zones sent as holes.
   uint64_t resync_data_sent_ = 0, resync_holes_sent_ = 0;
+  // The target's digest of zones it may hold as we do (ReplTargetZones::digests), until the
+  // zone is read; the ResyncSame sent for equal ones (block ids), and the bytes of zones
+  // acknowledged so, which resync_done_ counts too (the progress) but which were not sent.
+  absl::flat_hash_map<ZoneRef, std::string> target_digests_;
+  absl::flat_hash_set<uint64_t> same_blocks_;
+  uint64_t resync_same_done_ = 0;
   absl::Time resync_started_ = absl::InfinitePast();
   absl::Time next_read_at_ = absl::InfinitePast();
 
@@ -459,6 +477,14 @@ class Replica {
   absl::btree_map<std::string, Requested> requested_;  // by path, this session
   bool final_flush_started_ = false;
   uint64_t flush_requests_sent_ = 0;  // target_requests_sent_ when the final flush started
+  // Digest reads of this session's zones that may be the same here and on the source: read id
+  // -> zone; the digests read so far by path (zones, digests); the list's end (`last`) waits
+  // for them.
+  absl::flat_hash_map<uint64_t, ZoneRef> digest_reads_;
+  absl::btree_map<std::string, std::pair<std::vector<uint64_t>, std::vector<std::string>>>
+      digested_;
+  bool last_request_waits_ = false;
+  uint64_t digest_failures_ = 0;  // this session's digest reads that failed (logged once)
 };
 
 }  // namespace duet

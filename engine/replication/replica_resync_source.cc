@@ -5,6 +5,12 @@
 // durable on the target AND flushed here. The namespace journal is replayed first as stream writes.
 // The session ends with ResyncDone after a flush of our own copy; the target's answer closes the
 // map.
+// Zones the target sent its digest of (ReplTargetZones::digests: zones it may hold as we do,
+// as after its crash as primary) are read with our digest (ZoneReadContent::kDataAndDigest):
+// equal, a ResyncSame goes instead of the block (acknowledged like one); different, the block.
+// The target reads first because it knows those zones first: the comparison costs no round
+// trip beyond the request a plain zone needs. Zones read before their digest arrived (our own
+// dirty zones, planned at once) go whole, as do zones the target asks for again or whole.
 #include <algorithm>
 #include <utility>
 
@@ -44,6 +50,9 @@ void Replica::AbandonSourceSession() {
   unflushed_.clear();
   durable_there_.clear();
   clean_flush_in_flight_ = false;  // its completion belongs to the old session
+  target_digests_.clear();         // the next session's target sends them again
+  uncompared_paths_.clear();
+  same_blocks_.clear();
   probes_.clear();
   linked_files_.clear();
   first_name_blocks_.clear();
@@ -102,8 +111,10 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   // in a crash): each goes whole, as it is here (kept hot until the resync is done, so a
   // restart plans them again).
   whole_paths_.clear();
+  uncompared_paths_.clear();
   activity_log_.TakeNamesNotDurable(peer_durable_lsn_, [&](const std::string& path) {
     whole_paths_.insert(path);
+    uncompared_paths_.insert(path);
     if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
   });
   // A replay the target may already have applied (an earlier session was interrupted) would
@@ -113,6 +124,7 @@ void Replica::StartSource(absl::Time now, Actions& out) {
     for (const Mutation& m : durable_.journal) {
       ForEachChangedName(m, [&](const std::string& path) {
         whole_paths_.insert(path);
+        uncompared_paths_.insert(path);
         if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
       });
     }
@@ -137,6 +149,7 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   resync_done_ = 0;
   resync_data_sent_ = 0;
   resync_holes_sent_ = 0;
+  resync_same_done_ = 0;
   resync_started_ = now;
   next_read_at_ = now;
   if (full_resync_) IssueListTree(out);
@@ -162,6 +175,7 @@ void Replica::OnTreeListed(absl::Time now, const TreeListed& listed, Actions& ou
     std::vector<ReplicaRecord> records;
     for (const std::string& path : listed.paths) {
       whole_paths_.insert(path);
+      uncompared_paths_.insert(path);
       if (!durable_.dirty.Contains(path, 0)) {
         records.push_back(record::MarkDirty{path, 0, 0});
         resync_total_ += opt_.zone_size;
@@ -189,9 +203,15 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
   // A late request (after `last`) reopens a resync that was about to be declared done.
   awaiting_done_confirm_ = false;
   std::vector<ReplicaRecord> records;
+  const bool by_digest = !zones.digests.empty() && zones.digests.size() == zones.zones.size();
   if (!zones.path.empty()) {
     if (zones.zones.empty()) {
       whole_paths_.insert(zones.path);  // the target changed its names: send it whole
+      uncompared_paths_.insert(zones.path);
+      // Its attributes and xattrs too, which only a block of zone 0 carries: no zone of it is
+      // compared.
+      absl::erase_if(target_digests_,
+                     [&](const auto& entry) { return entry.first.path == zones.path; });
       if (reading_.contains(ZoneRef{zones.path, 0})) {
         // Its first zone went (or goes) already: learn the file's size with a probe read.
         const uint64_t id = NextId();
@@ -203,8 +223,22 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
         resync_total_ += opt_.zone_size;
       }
     }
-    for (uint64_t z : zones.zones) {
+    for (size_t i = 0; i < zones.zones.size(); ++i) {
+      const uint64_t z = zones.zones[i];
       const ZoneRef ref{zones.path, z};
+      if (by_digest) {
+        // Read or sent already: the block makes the target's zone ours anyway. A path asked
+        // for whole is never compared (see above).
+        if (!reading_.contains(ref) && !uncompared_paths_.contains(zones.path)) {
+          target_digests_[ref] = zones.digests[i];
+        }
+        if (!durable_.dirty.Contains(zones.path, z)) {
+          records.push_back(record::MarkDirty{zones.path, z, z});
+          resync_total_ += opt_.zone_size;
+        }
+        continue;
+      }
+      target_digests_.erase(ref);  // asked for again without one: it goes whole
       if (!durable_.dirty.Contains(zones.path, z)) {
         records.push_back(record::MarkDirty{zones.path, z, z});
         resync_total_ += opt_.zone_size;
@@ -238,7 +272,10 @@ void Replica::IssueReads(absl::Time now, Actions& out) {
     const uint64_t id = NextId();
     reads_[id] = {*zone, LocalAppliedLsn()};
     reading_.insert(*zone);
-    out.push_back(ReadZone{module_, id, zone->path, zone->zone * opt_.zone_size, opt_.zone_size});
+    const ZoneReadContent content =
+        target_digests_.contains(*zone) ? ZoneReadContent::kDataAndDigest : ZoneReadContent::kData;
+    out.push_back(
+        ReadZone{module_, id, zone->path, zone->zone * opt_.zone_size, opt_.zone_size, content});
     if (opt_.resync_bandwidth != 0) {
       // A whole zone is reserved now; OnZoneRead gives back what the block did not carry.
       const absl::Time base =
@@ -271,18 +308,39 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     MaybeFinishSource(out);
     return;
   }
+  if (OnDigestRead(read, out)) return;  // the target's
   auto it = reads_.find(read.read_id);
   if (it == reads_.end()) return;  // from an earlier connection
   const auto [zone, lsn] = it->second;
   reads_.erase(it);
+  // The target holds the same zone (both digests of a regular file's zone, equal).
+  bool same = false;
+  if (auto digest = target_digests_.find(zone); digest != target_digests_.end()) {
+    same = read.status.ok() && read.kind == PathKind::kFile && !read.digest.empty() &&
+           read.digest == digest->second;
+    // Used once: a zone read again (its block was stale, or asked for again) goes whole.
+    target_digests_.erase(digest);
+  }
   if (opt_.resync_bandwidth != 0) {
-    // The cap counts the bytes that go: a hole (most zones of a sparse file) costs a header.
-    const uint64_t cost = std::min<uint64_t>(ResyncCostOf(zone, read), opt_.zone_size);
-    next_read_at_ -= TransferTime(opt_.zone_size - cost, opt_.resync_bandwidth);
+    // The cap counts the bytes that go: a hole (most zones of a sparse file) or a zone the
+    // target holds already costs a header.
+    const uint64_t cost =
+        same ? zone.path.size() + kResyncBlockHeaderBytes : ResyncCostOf(zone, read);
+    next_read_at_ -= TransferTime(opt_.zone_size - std::min<uint64_t>(cost, opt_.zone_size),
+                                  opt_.resync_bandwidth);
   }
   if (!read.status.ok()) {
     reading_.erase(zone);
     Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));
+    return;
+  }
+  if (same) {
+    const uint64_t id = NextId();
+    blocks_[id] = zone;
+    same_blocks_.insert(id);
+    out.push_back(
+        SendReplication{ResyncSame{name_, id, zone.path, zone.zone, resync_total_, resync_done_}});
+    IssueReads(now, out);
     return;
   }
   if (SendAsLinkOrWait(now, zone, lsn, read, out)) return;
@@ -447,6 +505,7 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
       file->second.waiting.clear();
     }
   }
+  const bool same = same_blocks_.erase(ack.block_id) > 0;
   if (ack.stale) {
     reading_.erase(zone);  // read it again
   } else {
@@ -454,6 +513,7 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
     // it is durable. A crash of the target before that resends it in the next session.
     unflushed_[ack.block_id] = zone;
     resync_done_ += opt_.zone_size;
+    if (same) resync_same_done_ += opt_.zone_size;
   }
   IssueReads(now, out);
   MaybeFinishSource(out);
@@ -495,9 +555,12 @@ void Replica::CloseSourceSession(Actions& out) {
   durable_there_.clear();
   clean_flush_in_flight_ = false;
   peer_outdated_ = false;  // the peer is up to date again
-  // Zones count whole in resync_done_ (the progress); the data and holes say what went.
-  Log(out, absl::StrCat("resync done: ", resync_done_, " bytes sent (", resync_data_sent_,
-                        " bytes of data, ", resync_holes_sent_, " zones as holes)"));
+  // Zones sent count whole (the progress counts the ones found the same too); the data and
+  // holes say what went.
+  Log(out,
+      absl::StrCat("resync done: ", resync_done_ - resync_same_done_, " bytes sent (",
+                   resync_data_sent_, " bytes of data, ", resync_holes_sent_, " zones as holes); ",
+                   resync_same_done_, " bytes the same on both copies by digest, not sent"));
   if (durable_.disk_failed && role_ != ReplRole::kPrimary) {
     // The peer now holds durably what our failed flush may lose: a new session, in which
     // it is the source (it lost nothing), rewrites our hot zones.

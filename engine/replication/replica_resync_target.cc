@@ -4,6 +4,13 @@
 // applied only if no live stream write newer than its read reached the zone first. The copy
 // is partial (persisted) until ResyncDone, every block applied and a final flush: then it
 // takes the source's current generation and is up to date.
+// Zones this copy may well hold as the source does (its activity log's: written here as
+// primary, maybe not durable on the peer, as after a crash) are read here for their digest
+// first and asked for with it: the source answers ResyncSame for each it holds the same, and
+// the target keeps that zone as it is. Known differences (the dirty map: written without the
+// peer, or a failed apply), names whose attributes may differ (asked for whole) and a copy
+// whose disk failed (what it reads may not be what it holds) go whole. The list's end waits
+// for the digests; a digest read that fails asks for its zone whole.
 #include <algorithm>
 #include <utility>
 
@@ -53,7 +60,7 @@ void Replica::OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& 
 }
 
 void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last,
-                                Actions& out) {
+                                Actions& out, std::vector<std::string> digests) {
   ++target_requests_sent_;
   // A ResyncDone received before this request does not cover it (a stream rename can move
   // requests while the final flush runs): wait for the next one, which the source sends once
@@ -65,7 +72,87 @@ void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, b
     if (zones.empty()) r.whole = true;
     r.zones.insert(r.zones.end(), zones.begin(), zones.end());
   }
-  out.push_back(SendReplication{ReplTargetZones{name_, std::move(path), std::move(zones), last}});
+  out.push_back(SendReplication{
+      ReplTargetZones{name_, std::move(path), std::move(zones), last, std::move(digests)}});
+}
+
+void Replica::ReadDigests(const absl::btree_map<std::string, std::vector<uint64_t>>& zones,
+                          Actions& out) {
+  for (const auto& file : zones) {  // no structured binding: see disk_faults
+    for (uint64_t z : file.second) {
+      const uint64_t id = NextId();
+      digest_reads_[id] = ZoneRef{file.first, z};
+      out.push_back(ReadZone{module_, id, file.first, z * opt_.zone_size, opt_.zone_size,
+                             ZoneReadContent::kDigest});
+    }
+  }
+  last_request_waits_ = !digest_reads_.empty();
+}
+
+bool Replica::OnDigestRead(const ZoneRead& read, Actions& out) {
+  auto it = digest_reads_.find(read.read_id);
+  if (it == digest_reads_.end()) return false;
+  const ZoneRef zone = it->second;
+  digest_reads_.erase(it);
+  if (!target_active_) return true;
+  const bool usable = read.status.ok() && read.kind == PathKind::kFile && !read.digest.empty() &&
+                      read.digest.size() <= kMaxZoneDigestBytes;
+  if (usable) {
+    auto& [zones, digests] = digested_[zone.path];
+    zones.push_back(zone.zone);
+    digests.push_back(read.digest);
+  } else {
+    // Not a file here (the source's block says what it is), or unreadable: asked for whole,
+    // which is always safe.
+    if (!read.status.ok() && digest_failures_++ == 0) {
+      Log(out, absl::StrCat("digest read of ", zone.path, " failed (", read.status.message(),
+                            "); such zones are asked for whole"));
+    }
+    RequestFromSource(zone.path, {zone.zone}, false, out);
+  }
+  if (digest_reads_.empty()) SendDigestRequests(out);
+  return true;
+}
+
+void Replica::SendDigestRequests(Actions& out) {
+  if (!last_request_waits_ || !digest_reads_.empty()) return;
+  last_request_waits_ = false;
+  for (auto& file : digested_) {
+    std::vector<uint64_t>& zones = file.second.first;
+    std::vector<std::string>& digests = file.second.second;
+    // One message holds digests of one size (the adapter's function) and a bounded count.
+    for (size_t start = 0; start < zones.size();) {
+      size_t end = start + 1;
+      while (end < zones.size() && end - start < kMaxDigestsPerRequest &&
+             digests[end].size() == digests[start].size()) {
+        ++end;
+      }
+      RequestFromSource(
+          file.first, std::vector<uint64_t>(zones.begin() + start, zones.begin() + end), false, out,
+          std::vector<std::string>(std::make_move_iterator(digests.begin() + start),
+                                   std::make_move_iterator(digests.begin() + end)));
+      start = end;
+    }
+  }
+  digested_.clear();
+  RequestFromSource("", {}, true, out);
+}
+
+void Replica::ApplySame(absl::Time now, const ResyncSame& same, Actions& out) {
+  if (!target_active_) return;
+  if (same.total_bytes > 0) {
+    sync_percent_ =
+        static_cast<uint8_t>(std::min<uint64_t>(99, 100 * same.done_bytes / same.total_bytes));
+  }
+  // Nothing to apply: the zone holds here what the block would have made of it. Applied as
+  // soon as it comes, then: the flush that makes it durable (a syncfs, next_flush_at_) runs
+  // after every apply issued before it, the blocks before this one included.
+  applied_blocks_upto_ = std::max(applied_blocks_upto_, same.block_id);
+  if (SessionDecided()) {
+    out.push_back(SendReplication{ResyncBlockAck{name_, same.block_id, false, false}});
+  }
+  if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
+  MaybeFinishTarget(out);
 }
 
 void Replica::FollowRename(const Mutation& rename, Actions& out) {
@@ -80,6 +167,31 @@ void Replica::FollowRename(const Mutation& rename, Actions& out) {
     if (!r.zones.empty()) RequestFromSource(path, std::move(r.zones), false, out);
     if (r.whole) RequestFromSource(path, {}, false, out);
   }
+  // Zones still waiting for their digest here were read (or are) under the old names: asked
+  // for under the new names, whole (by name and zone: the same actions for the same inputs,
+  // whatever order the hash map holds them in).
+  absl::btree_map<std::string, std::vector<uint64_t>> renamed;
+  absl::erase_if(digest_reads_, [&](const auto& entry) {
+    std::string now = NameAfterRename(rename, entry.second.path);
+    if (now == entry.second.path) return false;
+    renamed[std::move(now)].push_back(entry.second.zone);
+    return true;
+  });
+  for (auto it = digested_.begin(); it != digested_.end();) {
+    std::string now = NameAfterRename(rename, it->first);
+    if (now == it->first) {
+      ++it;
+      continue;
+    }
+    std::vector<uint64_t>& zones = renamed[now];
+    zones.insert(zones.end(), it->second.first.begin(), it->second.first.end());
+    it = digested_.erase(it);
+  }
+  for (auto& file : renamed) {
+    std::sort(file.second.begin(), file.second.end());
+    RequestFromSource(file.first, std::move(file.second), false, out);
+  }
+  SendDigestRequests(out);  // if the renamed zones were the last ones waiting
 }
 
 void Replica::StartTarget(bool discard, bool behind, Actions& out) {
@@ -96,6 +208,10 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   flushed_blocks_upto_ = 0;
   target_requests_sent_ = 0;
   requested_.clear();
+  digest_reads_.clear();  // an earlier session's: their answers are ignored
+  digested_.clear();
+  last_request_waits_ = false;
+  digest_failures_ = 0;
   // What this node changed or may hold that the peer lacks, all overwritten by the source:
   // the zones of its dirty map (written alone, or asked for after a failed apply), zones
   // written here as primary and not yet durable on the peer or left hot by a crash, and
@@ -113,12 +229,25 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   const uint64_t peer_durable = durable_.disk_failed ? 0 : peer_durable_lsn_;
   // Of unknown age from now on: if this plan is interrupted before the source has it, the
   // next session's watermark must not make them look durable there.
-  activity_log_.TakeNotDurable(peer_durable,
-                               [&](const ZoneRef& ref) { mine[ref.path].push_back(ref.zone); });
+  std::vector<ZoneRef> hot;
+  activity_log_.TakeNotDurable(peer_durable, [&](const ZoneRef& ref) { hot.push_back(ref); });
   activity_log_.TakeNamesNotDurable(peer_durable,
                                     [&](const std::string& path) { renamed.push_back(path); });
   std::sort(renamed.begin(), renamed.end());
   renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
+  // Hot zones are compared by digest (this file's contract above says which are not).
+  const bool by_digest = !full_resync_ && !durable_.disk_failed;
+  absl::btree_map<std::string, std::vector<uint64_t>> maybe_same;
+  for (const ZoneRef& ref : hot) {
+    const bool whole = std::any_of(renamed.begin(), renamed.end(), [&](const std::string& name) {
+      return PathIsUnder(ref.path, name);
+    });
+    if (by_digest && !whole && !durable_.dirty.Contains(ref.path, ref.zone)) {
+      maybe_same[ref.path].push_back(ref.zone);
+    } else {
+      mine[ref.path].push_back(ref.zone);
+    }
+  }
   const bool preserving_this_branch =
       std::any_of(preserving_.begin(), preserving_.end(),
                   [&](const auto& entry) { return entry.second == durable_.gens.current; });
@@ -146,19 +275,24 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
     RequestFromSource(path, std::move(zones), false, out);
   }
   for (const std::string& path : renamed) RequestFromSource(path, {}, false, out);
+  for (auto& file : maybe_same) {
+    std::sort(file.second.begin(), file.second.end());
+    file.second.erase(std::unique(file.second.begin(), file.second.end()), file.second.end());
+  }
+  ReadDigests(maybe_same, out);
   // A full resync asks for every name this copy holds first: the last request follows the
-  // listing (OnTreeListed).
+  // listing (OnTreeListed); with digests to read, it follows them (SendDigestRequests).
   if (full_resync_) {
     IssueListTree(out);
-  } else {
+  } else if (!last_request_waits_) {
     RequestFromSource("", {}, true, out);
   }
   // Overwritten with a copy that differs from ours (newer, or ours diverged): partial until
   // done. Zones asked for only because a flush failed here come back the same.
   const bool overwritten =
       behind || discard || !durable_.dirty.empty() || !durable_.journal.empty();
-  if (behind || discard || !mine.empty() || !renamed.empty() || durable_.inconsistent ||
-      durable_.disk_failed) {
+  if (behind || discard || !mine.empty() || !renamed.empty() || !maybe_same.empty() ||
+      durable_.inconsistent || durable_.disk_failed) {
     if (!durable_.inconsistent || (overwritten && durable_.unflushed_only)) {
       Persist({record::SetInconsistent{true}}, out);
     }

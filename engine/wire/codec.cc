@@ -142,7 +142,18 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplTargetZones& target) {
   const auto name = builder.CreateString(target.module);
   const auto path = OptionalString(builder, target.path);
   const auto zones = builder.CreateVector(target.zones);
-  const auto body = fb::CreateReplTargetZones(builder, name, path, zones, target.last);
+  Offset<flatbuffers::Vector<uint8_t>> digests = 0;
+  const uint8_t digest_bytes =
+      target.digests.empty() ? 0 : static_cast<uint8_t>(target.digests.front().size());
+  if (!target.digests.empty()) {
+    std::vector<uint8_t> flat;
+    flat.reserve(target.digests.size() * digest_bytes);
+    for (const std::string& digest : target.digests)
+      flat.insert(flat.end(), digest.begin(), digest.end());
+    digests = builder.CreateVector(flat);
+  }
+  const auto body =
+      fb::CreateReplTargetZones(builder, name, path, zones, target.last, digest_bytes, digests);
   return {fb::Message::ReplTargetZones, body.Union()};
 }
 
@@ -203,10 +214,19 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncDone& done) {
   return {fb::Message::ResyncDone, body.Union()};
 }
 
+Body BuildBody(FlatBufferBuilder& builder, const ResyncSame& same) {
+  const auto name = builder.CreateString(same.module);
+  const auto path = OptionalString(builder, same.path);
+  const auto body = fb::CreateResyncSame(builder, name, same.block_id, path, same.zone,
+                                         same.total_bytes, same.done_bytes);
+  return {fb::Message::ResyncSame, body.Union()};
+}
+
 // Bytes a replication message's variable-length parts take, so that the builder starts big
 // enough for a 4 MiB payload instead of doubling its way there (each doubling copies).
 size_t VariableBytes(const ReplTargetZones& target) {
-  return target.path.size() + target.zones.size() * sizeof(uint64_t);
+  return target.path.size() + target.zones.size() * sizeof(uint64_t) +
+         target.digests.size() * kMaxDigestBytes;
 }
 size_t VariableBytes(const ReplWrite& write) {
   return write.mutation.path.size() + write.mutation.path2.size() + write.mutation.data_size() +
@@ -287,6 +307,7 @@ std::optional<Channel> ChannelOf(fb::Message type) {
     case fb::Message::ResyncBlock:
     case fb::Message::ResyncBlockAck:
     case fb::Message::ResyncDone:
+    case fb::Message::ResyncSame:
       return Channel::kReplication;
     case fb::Message::NONE:
       break;
@@ -551,6 +572,29 @@ absl::StatusOr<ReplTargetZones> ReadReplTargetZones(const fb::ReplTargetZones& i
     return Invalid("%s zones are not aligned to %d bytes", subject, alignof(uint64_t));
   }
   out.zones.assign(zones->begin(), zones->end());
+  const auto* digests = in.digests();
+  if (digests == nullptr || digests->size() == 0) {
+    if (in.digest_bytes() != 0) return Invalid("%s has a digest size but no digests", subject);
+    return out;
+  }
+  const size_t digest_bytes = in.digest_bytes();
+  if (digest_bytes == 0 || digest_bytes > kMaxDigestBytes) {
+    return Invalid("%s digests of %d bytes: not within 1..%d", subject, digest_bytes,
+                   kMaxDigestBytes);
+  }
+  if (out.zones.size() > kMaxDigestedZones) {
+    return Invalid("%s with %d digested zones exceeds limit %d", subject, out.zones.size(),
+                   kMaxDigestedZones);
+  }
+  if (digests->size() != out.zones.size() * digest_bytes) {
+    return Invalid("%s has %d bytes of digests for %d zones of %d-byte digests", subject,
+                   digests->size(), out.zones.size(), digest_bytes);
+  }
+  out.digests.reserve(out.zones.size());
+  for (size_t i = 0; i < out.zones.size(); ++i) {
+    const char* first = reinterpret_cast<const char*>(digests->data()) + i * digest_bytes;
+    out.digests.emplace_back(first, digest_bytes);
+  }
   return out;
 }
 // `tail`: the data sent after the frame (null if none), a write's only.
@@ -709,6 +753,18 @@ absl::StatusOr<ResyncDone> ReadResyncDone(const fb::ResyncDone& in) {
   return out;
 }
 
+absl::StatusOr<ResyncSame> ReadResyncSame(const fb::ResyncSame& in) {
+  ResyncSame out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ResyncSame"));
+  const std::string subject = "ResyncSame " + Quoted(out.module);
+  DUET_ASSIGN_OR_RETURN(out.path, ReadRelativePath(in.path(), subject, "path", false));
+  out.block_id = in.block_id();
+  out.zone = in.zone();
+  out.total_bytes = in.total_bytes();
+  out.done_bytes = in.done_bytes();
+  return out;
+}
+
 // The union's table for `T`, or an error if the type says T but the table is absent (the
 // Verifier accepts an absent union value).
 template <typename T>
@@ -848,6 +904,8 @@ absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> head, Pay
       return ReadReplication<fb::ResyncBlockAck>(*root, ReadResyncBlockAck);
     case fb::Message::ResyncDone:
       return ReadReplication<fb::ResyncDone>(*root, ReadResyncDone);
+    case fb::Message::ResyncSame:
+      return ReadReplication<fb::ResyncSame>(*root, ReadResyncSame);
     default:
       return WrongChannel(root->message_type(), Channel::kReplication);
   }

@@ -91,6 +91,13 @@ inline constexpr size_t kMaxWriteBytes = size_t{4} << 20;
 inline constexpr size_t kMaxResyncBlockBytes = size_t{4} << 20;
 // Most zones one ReplTargetZones message may list (8 MiB of zone numbers).
 inline constexpr size_t kMaxTargetZones = size_t{1} << 20;
+// A ReplTargetZones with digests (resync by digest, ReplTargetZones::digests): each digest is
+// 1 to kMaxDigestBytes bytes, all of one size, and such a message lists at most
+// kMaxDigestedZones zones (512 KiB of zone numbers and at most 4 MiB of digests). Both were
+// added within version 2: a build that predates them ignores the digests (it sends the
+// blocks), and a ResyncSame goes only to a target that sent digests.
+inline constexpr size_t kMaxDigestBytes = kMaxZoneDigestBytes;
+inline constexpr size_t kMaxDigestedZones = kMaxDigestsPerRequest;
 // Longest path (and symlink target) on the wire, in bytes: Linux's PATH_MAX.
 inline constexpr size_t kMaxPathBytes = 4096;
 // Largest frame DecodeReplication accepts, size prefix included: the largest valid
@@ -153,7 +160,9 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //  - an xattr set (a replace-xattrs mutation's, a ResyncBlock's of zone 0, never another
 //    block's) is sorted by name without repeats, each entry as above, at most
 //    kMaxXattrSetBytes (1 MiB) of names and values;
-//  - a ReplTargetZones lists at most kMaxTargetZones zones, 8-byte aligned in the frame;
+//  - a ReplTargetZones lists at most kMaxTargetZones zones, 8-byte aligned in the frame; with
+//    digests, at most kMaxDigestedZones zones and exactly one digest each, all of its
+//    digest_bytes (1 to kMaxDigestBytes); a ResyncSame names a path as above;
 //  - only a fallocate has a length and a mode: the length > 0, the range ending at or below
 //    INT64_MAX, the mode one of those ValidFallocateMode accepts (mutation.h);
 //  - a ResyncBlock that says hole is a file's zone with no data (absent, not even empty)

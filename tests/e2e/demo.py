@@ -8,9 +8,10 @@ to both through the VIPs without pause and records every acknowledged write.
 
 Then node a dies abruptly, alpha restarts on b, a returns and gets back what changed while it
 was away (incremental resync), and alpha fails back to a. For beta, whose SECOND a was, the
-resync sends only that. For alpha, whose PRIM a was when it died, it also sends every zone
-a's activity log names: the zones a wrote last (up to 8192 of 64 KiB), which a may hold
-without b ever having had them; in this small module that is all of its earlier data.
+resync sends only that. For alpha, whose PRIM a was when it died, it also compares every
+zone a's activity log names: the zones a wrote last (up to 8192 of 64 KiB), which a may hold
+without b ever having had them; in this small module that is all of its earlier data. Each is
+compared by digest (SHA-256 on both nodes) and sent only where the copies differ.
 
 The demo prints a timeline, the client-visible outages, both nodes' `duetctl status`, and
 checks that every acknowledged write is served and that both copies of each module are
@@ -79,16 +80,18 @@ def back_to_normal(c):
 
 
 def resyncs_done(c, node, since_line):
-    """{module: bytes sent} of each resync `node` finished as the source, as its log says
-    from line `since_line` on."""
+    """{module: (bytes sent, bytes found the same by digest and not sent)} of each resync
+    `node` finished as the source, as its log says from line `since_line` on."""
     text = "\n".join(c.log_text(node).splitlines()[since_line:])
-    return {m: int(n) for m, n in re.findall(r"(\w+): resync done: (\d+) bytes sent", text)}
+    return {m: (int(n), int(same or 0)) for m, n, same in re.findall(
+        r"(\w+): resync done: (\d+) bytes sent[^;\n]*(?:; (\d+) bytes the same)?", text)}
 
 
 def follow_resync(c, source, target, log_start, timeout=60):
     """Shows each module's resync while it runs (the source's `duetctl status --json`) and
     once done (the source's log), until every module is back to normal: a module fails back
-    on its own once the copy on its default primary is up to date. Returns {module: bytes}."""
+    on its own once the copy on its default primary is up to date. Returns {module: (bytes
+    sent, bytes compared by digest and found the same)}."""
     deadline, last_shown, done = time.monotonic() + timeout, 0.0, {}
     while not (len(done) == len(c.modules) and back_to_normal(c)):
         active = [m for m in (c.status(source) or {}).get("modules", [])
@@ -101,7 +104,8 @@ def follow_resync(c, source, target, log_start, timeout=60):
         for module, sent in resyncs_done(c, source, log_start).items():
             if module not in done:
                 done[module] = sent
-                say(f"   resync of {module} done: {mib(sent)} sent; the module holds "
+                say(f"   resync of {module} done: {mib(sent[0])} sent, {mib(sent[1])} "
+                    f"compared by digest and the same on both; the module holds "
                     f"{mib(data_size(c.backing(source, module)))}")
         if time.monotonic() > deadline:
             raise ClusterError(f"not back to normal {timeout} s after {target} returned: "
@@ -185,10 +189,11 @@ def run(c):
     say("8. summary",
         f"failover outage (a dies, alpha restarts on b):  {failover_ms:6.0f} ms",
         f"failback outage (alpha moves back to a):        {failback_ms:6.0f} ms",
-        f"resync of beta:  {mib(sent['beta']):>9} sent for {mib(sizes['beta'])} of data "
+        f"resync of beta:  {mib(sent['beta'][0]):>9} sent for {mib(sizes['beta'])} of data "
         f"(a was its SECOND: only what changed)",
-        f"resync of alpha: {mib(sent['alpha']):>9} sent for {mib(sizes['alpha'])} of data "
-        f"(a died as its PRIM: also the zones it wrote last)",
+        f"resync of alpha: {mib(sent['alpha'][0]):>9} sent for {mib(sizes['alpha'])} of data "
+        f"(a died as its PRIM: the zones it wrote last compared by digest, "
+        f"{mib(sent['alpha'][1])} the same on both and not sent)",
         f"writes: {acked} acknowledged, {acked - lost} verified, {lost} lost; "
         f"copies differing: {', '.join(differ) or 'none'}")
     return lost == 0 and not differ

@@ -48,7 +48,9 @@ class ReplicaPair {
     // (ENOSPC: nothing is written).
     bool fail_flushes = false;
     bool fail_writes = false;
-    bool fail_preserve = false;  // keeping divergent paths aside fails (ENOSPC)
+    bool fail_preserve = false;      // keeping divergent paths aside fails (ENOSPC)
+    bool fail_digest_reads = false;  // a ReadZone for a digest only fails (EIO)
+    uint64_t sames_received = 0;     // ResyncSame: zones the source found the same
     // MemStore keeps hard links as copies: names listed here are reported by reads as one
     // file with several names (ZoneRead::link_inode), as a real store reports them.
     std::map<std::string, uint64_t> inode_of;
@@ -312,6 +314,7 @@ class ReplicaPair {
               sides_[x.to].block_bytes_received += block->data ? block->data->size() : 0;
               sides_[x.to].zones_resynced.emplace(block->path, block->zone);
             }
+            if (std::holds_alternative<ResyncSame>(x.message)) sides_[x.to].sames_received++;
             if (const auto* ack = std::get_if<ResyncBlockAck>(&x.message); ack && ack->stale) {
               sides_[x.to].stale_blocks++;
             }
@@ -370,8 +373,14 @@ class ReplicaPair {
       } else if (auto* list = std::get_if<ListTree>(&a)) {
         events_.push_back(Listed{i, s.store.List(list->module, list->list_id)});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
-        ZoneRead zone =
-            s.store.Read(read->module, read->read_id, read->path, read->offset, read->length);
+        ZoneRead zone = s.store.Read(read->module, read->read_id, read->path, read->offset,
+                                     read->length, read->content);
+        if (s.fail_digest_reads && read->content == ZoneReadContent::kDigest) {
+          zone = ZoneRead{};
+          zone.module = read->module;
+          zone.read_id = read->read_id;
+          zone.status = absl::DataLossError("EIO: input/output error");
+        }
         if (auto inode = s.inode_of.find(read->path);
             inode != s.inode_of.end() && zone.kind == PathKind::kFile) {
           zone.link_device = 1;

@@ -189,6 +189,8 @@ std::string Describe(const ReplTargetZones& m) {
   std::ostringstream out;
   out << "ReplTargetZones{" << m.module << " path=" << m.path << " last=" << m.last << " zones=";
   for (uint64_t zone : m.zones) out << zone << ",";
+  out << " digests=";
+  for (const std::string& digest : m.digests) out << absl::CEscape(digest) << ",";
   out << "}";
   return out.str();
 }
@@ -237,6 +239,13 @@ std::string Describe(const ResyncBlockAck& m) {
 std::string Describe(const ResyncDone& m) {
   return "ResyncDone{" + m.module + " current=" + std::to_string(m.current) +
          " requests_seen=" + std::to_string(m.requests_seen) + "}";
+}
+
+std::string Describe(const ResyncSame& m) {
+  std::ostringstream out;
+  out << "ResyncSame{" << m.module << " id=" << m.block_id << " path=" << m.path
+      << " zone=" << m.zone << " total=" << m.total_bytes << " done=" << m.done_bytes << "}";
+  return out.str();
 }
 
 std::string Describe(const ReplMessage& message) {
@@ -1111,7 +1120,8 @@ TEST(WireCodecTest, ReplicationFrameRejectedByPeerDecoder) {
       {BusyReplAck(), "ReplAck"},
       {BlockOfKind(PathKind::kFile), "ResyncBlock"},
       {BusyResyncBlockAck(), "ResyncBlockAck"},
-      {BusyResyncDone(), "ResyncDone"}};
+      {BusyResyncDone(), "ResyncDone"},
+      {ResyncSame{"db", 1, "f", 0, 0, 0}, "ResyncSame"}};
   for (const auto& [message, name] : cases) {
     // The head only: a joined frame with data after it fails the size prefix first.
     const std::vector<uint8_t> frame = EncodeReplicationParts(message).head;
@@ -1611,6 +1621,42 @@ TEST(WireCodecTest, MisalignedTargetZonesRejected) {
     }
   }
   EXPECT_GT(misaligned, 0);
+}
+
+// Resync by digest (added within version 2): the target's digests and the source's answer.
+TEST(WireCodecTest, TargetZonesWithDigestsAndResyncSameRoundTrip) {
+  ReplTargetZones zones{"db", "data/users.ibd", {0, 7, 1'000'000}, false};
+  zones.digests = {std::string(32, '\0'), std::string(32, '\xff'), std::string(31, 'a') + "b"};
+  ExpectReplicationRoundTrip(zones);
+  ExpectReplicationRoundTrip(ResyncSame{"db", 42, "data/users.ibd", 7, 1 << 20, 1 << 16});
+  // Without digests, as a build that predates them sends it.
+  ExpectReplicationRoundTrip(ReplTargetZones{"db", "f", {1, 2}, false});
+}
+
+TEST(WireCodecTest, TargetZonesDigestsMustBeOneOfOneSizePerZone) {
+  ReplTargetZones zones{"db", "f", {1, 2}, false};
+  zones.digests = {std::string(32, 'a'), std::string(32, 'b'), std::string(32, 'c')};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(zones)),
+                        "ReplTargetZones 'db' has 96 bytes of digests for 2 zones of 32-byte "
+                        "digests"));
+  zones.digests = {std::string(kMaxDigestBytes + 1, 'a'), std::string(kMaxDigestBytes + 1, 'b')};
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(zones)),
+                        "ReplTargetZones 'db' digests of 65 bytes: not within 1..64"));
+  ReplTargetZones many{"db", "f", std::vector<uint64_t>(kMaxDigestedZones + 1, 3), false};
+  many.digests.assign(kMaxDigestedZones + 1, std::string(1, 'd'));
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(many)),
+                        "ReplTargetZones 'db' with 65537 digested zones exceeds limit 65536"));
+}
+
+TEST(WireCodecTest, LargestTargetZonesWithDigestsFitsTheFrameLimit) {
+  ReplTargetZones zones{"db", std::string(kMaxPathBytes, 'p'),
+                        std::vector<uint64_t>(kMaxDigestedZones, UINT64_MAX), false};
+  zones.digests.assign(kMaxDigestedZones, std::string(kMaxDigestBytes, '\xee'));
+  const std::vector<uint8_t> frame = EncodeReplication(zones);
+  EXPECT_LE(frame.size(), kMaxReplicationFrameBytes);
+  const absl::StatusOr<ReplMessage> decoded = DecodeReplication(frame);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(std::get<ReplTargetZones>(*decoded).digests.size(), kMaxDigestedZones);
 }
 
 TEST(WireCodecTest, TooManyTargetZonesRejected) {
