@@ -93,9 +93,9 @@ inline constexpr size_t kMaxResyncBlockBytes = size_t{4} << 20;
 inline constexpr size_t kMaxTargetZones = size_t{1} << 20;
 // A ReplTargetZones with digests (resync by digest, ReplTargetZones::digests): each digest is
 // 1 to kMaxDigestBytes bytes, all of one size, and such a message lists at most
-// kMaxDigestedZones zones (512 KiB of zone numbers and at most 4 MiB of digests). Both were
-// added within version 2: a build that predates them ignores the digests (it sends the
-// blocks), and a ResyncSame goes only to a target that sent digests.
+// kMaxDigestedZones zones (512 KiB of zone numbers and at most 4 MiB of digests). Both are
+// part of version 3 (the data-by-reference frames came in the same release); a ResyncSame
+// goes only to a target that sent digests.
 inline constexpr size_t kMaxDigestBytes = kMaxZoneDigestBytes;
 inline constexpr size_t kMaxDigestedZones = kMaxDigestsPerRequest;
 // Longest path (and symlink target) on the wire, in bytes: Linux's PATH_MAX.
