@@ -33,13 +33,15 @@ inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
 // version X, this build Y", which the receiver logs as the reason it resets the replication
 // connection (or drops the datagram).
 //
-// Replication frames (ReplHello ... ResyncDone): 2. Version 1 frames lacked a mutation's
+// Replication frames (ReplHello ... ReplApplyOutcome): 3. Version 2 lacked ReplApplyOutcome,
+// without which a secondary that refused a write would wait for the primary's outcome until
+// the replication timeout dropped it. Version 1 frames lacked a mutation's
 // rename flags and fallocate range and a resync block's hole and link_of, which a version-1
 // build would ignore (applying an exchange as a plain rename, a hole as nothing): two builds
 // of different versions never replicate to each other. Each side refuses the other's Hello,
 // so the module stays unattached, as with a broken replication connection: the primary
 // tracks its writes for a resync once both run the same version.
-inline constexpr uint16_t kWireVersion = 2;
+inline constexpr uint16_t kWireVersion = 3;
 // Peer (heartbeat, swap request) and witness frames: 1. Their tables have not changed, and
 // a pair whose heartbeats failed over a version would take each other for dead (a split
 // brain without a witness): they stay at 1 until one of them changes.

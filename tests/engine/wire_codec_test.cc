@@ -239,6 +239,11 @@ std::string Describe(const ResyncDone& m) {
          " requests_seen=" + std::to_string(m.requests_seen) + "}";
 }
 
+std::string Describe(const ReplApplyOutcome& m) {
+  return "ReplApplyOutcome{" + m.module + " lsn=" + std::to_string(m.lsn) +
+         " refused=" + std::to_string(m.refused) + "}";
+}
+
 std::string Describe(const ReplMessage& message) {
   return std::visit([](const auto& m) { return Describe(m); }, message);
 }
@@ -433,6 +438,8 @@ ResyncBlockAck BusyResyncBlockAck() { return ResyncBlockAck{"db", 77, true, true
 
 ResyncDone BusyResyncDone() { return ResyncDone{"db", 0xabcdef0123ULL, 17}; }
 
+ReplApplyOutcome BusyReplApplyOutcome() { return ReplApplyOutcome{"db", 0x1234567890ULL, true}; }
+
 // One of each replication message, small enough for the byte-editing tests.
 std::vector<ReplMessage> SmallReplicationMessages() {
   return {BusyReplHello(),
@@ -444,7 +451,8 @@ std::vector<ReplMessage> SmallReplicationMessages() {
           BlockOfKind(PathKind::kFile),
           BlockOfKind(PathKind::kSymlink),
           BusyResyncBlockAck(),
-          BusyResyncDone()};
+          BusyResyncDone(),
+          BusyReplApplyOutcome()};
 }
 
 void WriteSizePrefix(std::vector<uint8_t>& frame) {
@@ -659,15 +667,16 @@ TEST(WireCodecTest, UnsupportedVersionRejected) {
 }
 
 // Version 1 replication frames lack the rename flags, fallocate ranges and hole blocks a
-// version-1 build would ignore: a mixed pair refuses each other's Hello, and the log (duetd
-// writes the decoder's message as the reason it resets the connection) says why.
+// version-1 build would ignore, version 2 the apply outcomes: a mixed pair refuses each
+// other's Hello, and the log (duetd writes the decoder's message as the reason it resets the
+// connection) says why.
 TEST(WireCodecTest, ReplicationFrameOfAnotherWireVersionIsRefusedNamingBothVersions) {
-  ASSERT_EQ(kWireVersion, 2);
+  ASSERT_EQ(kWireVersion, 3);
   ReplHello hello;
   hello.module = "db";
   std::vector<uint8_t> frame = EncodeReplication(hello);
   ASSERT_TRUE(DecodeReplication(frame).ok());
-  for (uint16_t version : {uint16_t{1}, uint16_t{3}}) {
+  for (uint16_t version : {uint16_t{1}, uint16_t{2}, uint16_t{4}}) {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const fb::Generations gens(2, 0, flatbuffers::make_span(hello.gens.history));
@@ -675,7 +684,7 @@ TEST(WireCodecTest, ReplicationFrameOfAnotherWireVersionIsRefusedNamingBothVersi
     EXPECT_TRUE(FailsWith(
         DecodeReplication(FinishFrame(builder, fb::Message::ReplHello, body.Union(), version)),
         "peer speaks wire version " + std::to_string(version) +
-            ", this build 2: both nodes must run builds of the same wire version"));
+            ", this build 3: both nodes must run builds of the same wire version"));
   }
 }
 
@@ -719,7 +728,7 @@ TEST(WireCodecTest, UnknownMessageTypeRejected) {
     const std::vector<uint8_t> frame =
         FinishFrame(builder, static_cast<fb::Message>(100), body.Union(), version);
     const std::string peer =
-        version == kPeerWireVersion ? "unknown message type 100" : "peer speaks wire version 2";
+        version == kPeerWireVersion ? "unknown message type 100" : "peer speaks wire version 3";
     const std::string replication =
         version == kWireVersion ? "unknown message type 100" : "peer speaks wire version 1";
     EXPECT_TRUE(FailsWith(DecodePeer(frame), peer));
@@ -959,7 +968,8 @@ TEST(WireCodecTest, ReplicationControlMessagesRoundTrip) {
   for (const ReplMessage& message :
        {ReplMessage(BusyReplHello()), ReplMessage(BusyReplTargetZones()),
         ReplMessage(BusyReplAck()), ReplMessage(BusyResyncBlockAck()),
-        ReplMessage(BusyResyncDone())}) {
+        ReplMessage(BusyResyncDone()), ReplMessage(BusyReplApplyOutcome()),
+        ReplMessage(ReplApplyOutcome{"db", 3, false})}) {
     ExpectReplicationRoundTrip(message);
   }
 }
@@ -1109,7 +1119,8 @@ TEST(WireCodecTest, ReplicationFrameRejectedByPeerDecoder) {
       {BusyReplAck(), "ReplAck"},
       {BlockOfKind(PathKind::kFile), "ResyncBlock"},
       {BusyResyncBlockAck(), "ResyncBlockAck"},
-      {BusyResyncDone(), "ResyncDone"}};
+      {BusyResyncDone(), "ResyncDone"},
+      {BusyReplApplyOutcome(), "ReplApplyOutcome"}};
   for (const auto& [message, name] : cases) {
     const std::vector<uint8_t> frame = EncodeReplication(message);
     EXPECT_TRUE(
