@@ -338,10 +338,8 @@ TEST_F(ApplyTest, FailuresDecidedBeforeAnyChangeAreRefusals) {
   EXPECT_TRUE(IsRefusal(Apply(Write("f", ~uint64_t{0} - 10, "past the largest offset"))));
   EXPECT_TRUE(IsRefusal(Apply(Truncate("f", ~uint64_t{0}))));
   EXPECT_FALSE(Exists(At("f")));
-  const absl::Status long_name =
-      Apply(WithMode(MutationKind::kCreate, std::string(300, 'n'), 0644));
-  EXPECT_NE(long_name.message().find("ENAMETOOLONG"), std::string::npos) << long_name;
-  EXPECT_TRUE(IsRefusal(long_name));
+  // A component longer than NAME_MAX (the path check, before any system call).
+  EXPECT_TRUE(IsRefusal(Apply(WithMode(MutationKind::kCreate, std::string(300, 'n'), 0644))));
   EXPECT_TRUE(IsRefusal(Apply(Setattr("missing", 0600, 0))));  // no such path: nothing set
   EXPECT_EQ(NamesUnder(root_), (std::set<std::string>{"d", "d/f"}));
   EXPECT_TRUE(Apply(Write("d/f", 0, "y")).ok());
