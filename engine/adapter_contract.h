@@ -44,7 +44,11 @@
 //      with the errno as a Status (ENOSPC as ResourceExhausted, EIO as DataLoss...). An
 //      ApplyMutation with `durable` is answered only after fdatasync (fsync of path "": the
 //      module's whole tree, syncfs). Answers for a previous process's operations are never
-//      given to a new Node.
+//      given to a new Node. A failed ApplyMutation is marked a refusal (AsRefusal,
+//      engine/inputs.h) only if it changed nothing this or a later operation can see: the
+//      adapter decides it before its first change (a write that may need new blocks reserves
+//      them first, so a full disk refuses it whole; what a refused apply created it removes).
+//      Never a failed flush. The engine keeps a pair whose two copies refused a write in sync.
 //  C9. Paths are relative to the module's root and never leave it ("..", absolute paths and
 //      symlinks are resolved beneath the root, or refused).
 //

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "engine/messages.h"
 #include "engine/replication/mutation.h"
 #include "engine/replication/repl_messages.h"
@@ -65,7 +66,25 @@ struct LocalMutation {
   Mutation mutation;
 };
 
-// An ApplyMutation finished.
+// A refusal: an ApplyMutation that failed having changed nothing, as the kernel refuses a
+// call on a local disk (a truncate past the largest file, EFBIG; an xattr too large or a
+// write with no space left, ENOSPC; a name too long; a rename the kernel turned down...).
+// The adapter says so (adapter contract C8) by marking the error with this payload, and only
+// where it knows nothing changed; the engine never guesses it from the errno. The mark rides
+// along to the CompleteLocal the application's call returns with. A refusal on both copies
+// keeps them equal (engine/replication/replica.h says what the engine does with one).
+inline constexpr char kRefusedPayloadUrl[] = "duet/refused";
+
+inline absl::Status AsRefusal(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kRefusedPayloadUrl, absl::Cord("nothing changed"));
+  return status;
+}
+
+inline bool IsRefusal(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kRefusedPayloadUrl).has_value();
+}
+
+// An ApplyMutation finished (a failure may be a refusal: IsRefusal).
 struct MutationApplied {
   ModuleIndex module = 0;
   uint64_t apply_id = 0;

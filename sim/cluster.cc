@@ -228,6 +228,13 @@ void SimCluster::SetDiskFull(NodeIndex n, bool full) {
   }
 }
 
+void SimCluster::SetModuleDiskFull(ModuleIndex m, bool full) {
+  for (NodeIndex n = 0; n < 2; ++n) {
+    MemStore& store = stores_[n][m];
+    store.set_capacity(full ? store.used_bytes() : MemStore::kUnlimited);
+  }
+}
+
 void SimCluster::SetDiskSyncFailure(NodeIndex n, bool fail) {
   for (MemStore& store : stores_[n]) store.set_sync_failure(fail);
 }

@@ -119,6 +119,8 @@ class SimCluster {
   void BreakStream(StreamFault fault) { stream_fault_ = fault; }
   // Disks of node n (replication mode): full (writes that need space fail), fsyncs failing.
   void SetDiskFull(NodeIndex n, bool full);
+  // Module m's disk on both nodes (full: no room beyond what each copy uses now).
+  void SetModuleDiskFull(ModuleIndex m, bool full);
   void SetDiskSyncFailure(NodeIndex n, bool fail);
   // Node n crashes in the middle of its next engine step that has two actions or more: it
   // carries out a part of them, then crashes with torn writes (CrashNode's `torn`).

@@ -365,6 +365,7 @@ bool FaultInjector::Inject(FaultKind kind) {
     case FaultKind::kDiskEio: {
       if (!cluster_.replication()) return false;
       const bool full = kind == FaultKind::kDiskFull;
+      if (full && rng_.Chance(0.5)) return ModuleDiskFull();
       const absl::Duration d = FaultDuration();
       const size_t effect = Effect(
           Record(kind, absl::StrCat("disk of ", Name(n), full ? " is full" : " fails fsyncs (EIO)",
@@ -593,6 +594,23 @@ void FaultInjector::HealAll() {
     cluster_.DisarmCrashMidStep(n);
     cluster_.RestartNode(n);
   }
+}
+
+bool FaultInjector::ModuleDiskFull() {
+  // One module's file system is full on both nodes (each module may have its own): the two
+  // copies refuse the same writes, the engine's case where a refusal keeps the pair in sync.
+  const auto m = static_cast<ModuleIndex>(rng_.Below(options_.modules));
+  const absl::Duration d = FaultDuration();
+  const uint64_t id = Record(FaultKind::kDiskFull,
+                             absl::StrCat("the file system of ", cluster_.config().modules[m].name,
+                                          " is full on both nodes for ", absl::FormatDuration(d)));
+  const size_t effects[2] = {Effect(id, EffectKind::kDisk, 0), Effect(id, EffectKind::kDisk, 1)};
+  cluster_.SetModuleDiskFull(m, true);
+  After(d, [this, m, effects] {
+    cluster_.SetModuleDiskFull(m, false);
+    for (size_t e : effects) EndEffect(e);
+  });
+  return true;
 }
 
 }  // namespace duet::sim

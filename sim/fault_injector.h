@@ -86,6 +86,8 @@ class FaultInjector {
   uint64_t Record(FaultKind kind, const std::string& what);
   // Adds an effect of fault `id` starting now; returns its ledger handle.
   size_t Effect(uint64_t id, EffectKind kind, NodeIndex node, int link = -1);
+  // kDiskFull, half the time: one module's disk is full on both nodes.
+  bool ModuleDiskFull();
   void EndEffect(size_t handle) { ledger_.End(handle, cluster_.now()); }
 
   const RunOptions& options_;

@@ -45,6 +45,13 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
 }  // namespace
 
 absl::Status MemStore::Apply(const Mutation& m) {
+  if (m.kind == MutationKind::kFsync) return Sync(m.path);
+  // Every failure of a change is decided before anything changes: a refusal, as the real
+  // store's (engine/inputs.h IsRefusal), which the engine may count on.
+  return AsRefusal(Change(m));
+}
+
+absl::Status MemStore::Change(const Mutation& m) {
   switch (m.kind) {
     case MutationKind::kWrite: {
       auto [it, created] = live_.try_emplace(m.path);
@@ -68,6 +75,10 @@ absl::Status MemStore::Apply(const Mutation& m) {
       return absl::OkStatus();
     }
     case MutationKind::kTruncate: {
+      if (m.offset > kMaxFileSize) {
+        return absl::OutOfRangeError(absl::StrCat("EFBIG: truncate ", m.path, " to ", m.offset,
+                                                  ": larger than the largest file"));
+      }
       auto [it, created] = live_.try_emplace(m.path);
       FileData& data = it->second.data;
       if (it->second.kind != PathKind::kFile) {
@@ -164,7 +175,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
       return absl::OkStatus();
     }
     case MutationKind::kFsync:
-      return Sync(m.path);
+      return Sync(m.path);  // not reached: Apply syncs
     case MutationKind::kSetxattr:
     case MutationKind::kRemovexattr:
     case MutationKind::kReplaceXattrs:
@@ -174,6 +185,10 @@ absl::Status MemStore::Apply(const Mutation& m) {
 }
 
 absl::Status MemStore::Fallocate(const Mutation& m) {
+  if (m.offset > kMaxFileSize || m.length > kMaxFileSize - m.offset) {
+    return absl::OutOfRangeError(absl::StrCat("EFBIG: fallocate ", m.path, " of ", m.length,
+                                              " bytes at ", m.offset, ": past the largest file"));
+  }
   auto [it, created] = live_.try_emplace(m.path);
   if (it->second.kind != PathKind::kFile) {
     return absl::FailedPreconditionError("not a file: " + m.path);

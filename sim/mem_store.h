@@ -20,6 +20,9 @@
 //   ("fsyncgate"), forgets the pages it failed to write: they never become durable unless
 //   written again.
 // - A full disk (set_capacity): writes that need new space fail with ENOSPC.
+// - A truncate past kMaxFileSize fails with EFBIG (as ext4's 16 TiB limit).
+// Every failed change (all but a sync's EIO) is a refusal (engine/inputs.h IsRefusal): it is
+// decided before anything changes, as the real store promises (adapter contract C8).
 #ifndef DUET_SIM_MEM_STORE_H_
 #define DUET_SIM_MEM_STORE_H_
 
@@ -54,6 +57,8 @@ class MemStore {
   };
   using Tree = std::map<std::string, Entry>;
   static constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
+  // The largest file (ext4's with 4 KiB blocks: 16 TiB - 4 KiB): a larger truncate is EFBIG.
+  static constexpr uint64_t kMaxFileSize = (uint64_t{16} << 40) - 4096;
 
   // Changes the live view. A write that needs more space than the capacity leaves fails
   // with ResourceExhausted (ENOSPC) and changes nothing; an fsync returns Sync's status.
@@ -115,6 +120,8 @@ class MemStore {
     absl::btree_set<uint64_t> pages;
   };
 
+  // Apply's change, for every kind but kFsync.
+  absl::Status Change(const Mutation& m);
   // kFallocate: creates a missing file; grows the size unless keep-size; a punch or zero
   // range makes its pages in the file holes (zeros where it covers a page in part). A plain
   // allocation takes no page: unwritten space is a hole, as SEEK_DATA shows it.

@@ -175,6 +175,8 @@ Mutation Workload::NextScratch(Module& mod, uint64_t op_id) {
       if (!mod.scratch_exists[i]) return NextScratch(mod, op_id);
       m.kind = MutationKind::kTruncate;
       m.offset = rng_.Below(96 << 10);
+      // Now and then past the largest file: both copies refuse it (EFBIG), changing nothing.
+      if (rng_.Chance(0.02)) m.offset = MemStore::kMaxFileSize + 1 + rng_.Below(1 << 20);
       break;
     case 3: {
       if (!mod.scratch_exists[i]) return NextScratch(mod, op_id);

@@ -6,9 +6,10 @@
 // sparse file written at random offsets like a VM image, which also gets fallocates
 // (punched holes, zeroed ranges, preallocation). Writes range from 1 byte to 1 MiB and
 // overlap; a punch or a zero range is checked like a write of zeros. Beside them it creates,
-// writes, truncates, renames and unlinks scratch files (some with spaces and UTF-8 in their names),
-// makes and removes directories and symlinks, changes owners, modes, times and xattrs (checked only
-// by the replicas being identical, attributes included) and fsyncs files or the whole tree.
+// writes, truncates (now and then past the largest file: refused), renames and unlinks scratch
+// files (some with spaces and UTF-8 in their names), makes and removes directories and symlinks,
+// changes owners, modes, times and xattrs (checked only by the replicas being identical, attributes
+// included) and fsyncs files or the whole tree.
 //
 // The model keeps, per byte of each verified file, the last write issued over it. A byte
 // must hold that write's value at the end if the write was acknowledged and nothing allowed

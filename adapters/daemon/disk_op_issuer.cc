@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "adapters/daemon/module_layout.h"
+#include "engine/inputs.h"
 
 namespace duet::daemon {
 
@@ -12,7 +13,8 @@ absl::Status DiskOpIssuer::Apply(const ApplyMutation& apply, size_t directory_co
   if (refused.ok()) {
     HandOn(apply);
   } else {
-    HandOn(store::RefusedApply{apply.module, apply.apply_id, refused});
+    // Not carried out, so nothing changed: a refusal (engine/inputs.h).
+    HandOn(store::RefusedApply{apply.module, apply.apply_id, AsRefusal(refused)});
   }
   return refused;
 }

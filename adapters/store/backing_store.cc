@@ -59,6 +59,17 @@ absl::StatusOr<BackingStore> BackingStore::Open(const std::string& root_path) {
 }
 
 absl::Status BackingStore::Apply(const Mutation& m, bool durable) {
+  may_have_changed_ = false;
+  absl::Status status = Change(m, durable);
+  // A failure before anything changed is a refusal (engine/inputs.h): the engine keeps the
+  // pair in sync when both copies refuse. Never a flush's failure (it may have lost pages).
+  if (!status.ok() && !may_have_changed_ && m.kind != MutationKind::kFsync) {
+    status = AsRefusal(std::move(status));
+  }
+  return status;
+}
+
+absl::Status BackingStore::Change(const Mutation& m, bool durable) {
   const char* op = MutationKindName(m.kind);
   if (m.kind != MutationKind::kFsync || !m.path.empty()) {
     DUET_RETURN_IF_ERROR(CheckRelativePath(op, m.path));
@@ -112,11 +123,15 @@ absl::Status BackingStore::Write(const Mutation& m, bool durable) {
                                                    " end past the largest file offset"));
   }
   bool created = false;
-  DUET_ASSIGN_OR_RETURN(UniqueFd file, OpenFileForWrite("write", m.path, &created));
+  struct stat st;
+  DUET_ASSIGN_OR_RETURN(UniqueFd file, OpenFileForWrite("write", m.path, &created, &st));
   if (created) NoteParentChanged(m.path);
+  // Space first, so that a full disk refuses the write before any byte of it changes.
+  DUET_RETURN_IF_ERROR(ReserveForWrite(file.get(), st, m, created));
   const char* bytes = m.data ? m.data->data() : nullptr;
   size_t left = m.data_size();
   off_t offset = static_cast<off_t>(m.offset);
+  may_have_changed_ = true;  // a write that fails may have written part of its bytes
   while (left > 0) {
     const ssize_t n = pwrite(file.get(), bytes, left, offset);
     if (n < 0 && errno == EINTR) continue;
@@ -144,6 +159,34 @@ absl::Status BackingStore::Write(const Mutation& m, bool durable) {
   return created ? SyncChangedDirs() : absl::OkStatus();
 }
 
+absl::Status BackingStore::ReserveForWrite(int fd, const struct stat& st, const Mutation& m,
+                                           bool created) {
+  // Only a write that may need new blocks: past the end, or into a file with holes. An
+  // overwrite of a dense file's bytes needs none (on a file system that writes in place).
+  const uint64_t end = m.offset + m.data_size();
+  const bool sparse = static_cast<uint64_t>(st.st_blocks) * 512 < static_cast<uint64_t>(st.st_size);
+  if (m.data_size() == 0 || (end <= static_cast<uint64_t>(st.st_size) && !sparse)) {
+    return absl::OkStatus();
+  }
+  int rc;
+  do {
+    rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(m.offset),
+                   static_cast<off_t>(m.data_size()));
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0 || errno == EOPNOTSUPP) return absl::OkStatus();  // no reservation there
+  const int err = errno;
+  // Nothing of the write is written: the file it would have created goes too.
+  if (created) may_have_changed_ = !RemoveCreatedFile(m.path);
+  return ErrnoStatus(err, absl::StrCat("write (", m.data_size(), " bytes at ", m.offset, ")"),
+                     m.path);
+}
+
+bool BackingStore::RemoveCreatedFile(const std::string& path) {
+  ParentDir parent;
+  return OpenParent(root_.get(), path, &parent) == 0 &&
+         unlinkat(parent.dir.get(), parent.name.c_str(), 0) == 0;
+}
+
 absl::Status BackingStore::Truncate(const Mutation& m, bool durable) {
   if (m.offset > kMaxOffset) {
     return absl::InvalidArgumentError(
@@ -153,8 +196,12 @@ absl::Status BackingStore::Truncate(const Mutation& m, bool durable) {
   DUET_ASSIGN_OR_RETURN(UniqueFd file, OpenFileForWrite("truncate", m.path, &created));
   if (created) NoteParentChanged(m.path);
   if (ftruncate(file.get(), static_cast<off_t>(m.offset)) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("truncate (to ", m.offset, ")"), m.path);
+    // ftruncate changes nothing when it fails (EFBIG, EPERM...): nor does this store.
+    const int err = errno;
+    if (created) may_have_changed_ = !RemoveCreatedFile(m.path);
+    return ErrnoStatus(err, absl::StrCat("truncate (to ", m.offset, ")"), m.path);
   }
+  may_have_changed_ = true;
   DUET_RETURN_IF_ERROR(StampChangeTime(file.get(), m.mtime_ns, /*new_entry=*/false, m.path));
   if (!durable) return absl::OkStatus();
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
@@ -184,11 +231,19 @@ absl::Status BackingStore::Fallocate(const Mutation& m, bool durable) {
     rc = fallocate(file.get(), mode, static_cast<off_t>(m.offset), static_cast<off_t>(m.length));
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
-    return ErrnoStatus(errno,
+    const int err = errno;
+    // Refused before it starts: a mode or range the file system does not take. Anything else
+    // (ENOSPC, EIO) may have allocated or zeroed part of the range.
+    const bool refused = err == EOPNOTSUPP || err == EINVAL || err == EFBIG || err == ENODEV ||
+                         err == EPERM || err == ESPIPE;
+    if (!refused) may_have_changed_ = true;
+    if (refused && created) may_have_changed_ = !RemoveCreatedFile(m.path);
+    return ErrnoStatus(err,
                        absl::StrCat("fallocate (", FallocateModeName(m.fallocate_mode), ", ",
                                     m.length, " bytes at ", m.offset, ")"),
                        m.path);
   }
+  may_have_changed_ = true;
   DUET_RETURN_IF_ERROR(StampChangeTime(file.get(), m.mtime_ns, /*new_entry=*/false, m.path));
   if (!durable) return absl::OkStatus();
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
@@ -208,6 +263,7 @@ absl::Status BackingStore::Create(const Mutation& m, bool durable) {
     return durable ? Fsync(m.path) : absl::OkStatus();  // exists: as the model, unchanged
   }
   const UniqueFd file(fd);
+  may_have_changed_ = true;
   unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   // The owner first: a chown clears setuid/setgid bits that the mode then sets.
   if (fchown(file.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
@@ -227,6 +283,7 @@ absl::Status BackingStore::Mkdir(const Mutation& m, bool durable) {
     if (errno != EEXIST) return ErrnoStatus(errno, "mkdir", m.path);
     return durable ? Fsync(m.path) : absl::OkStatus();  // exists: as the model, unchanged
   }
+  may_have_changed_ = true;
   unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   const int fd = openat(parent.dir.get(), parent.name.c_str(),
                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -256,6 +313,7 @@ absl::Status BackingStore::Unlink(const Mutation& m, bool durable, bool director
     return ErrnoStatus(errno, op, m.path);
   }
   // Gone already (ENOENT) may still be unsynced: an earlier unlink that was not durable.
+  may_have_changed_ = true;
   unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   return durable ? SyncChangedDirs() : absl::OkStatus();
 }
@@ -281,6 +339,7 @@ absl::Status BackingStore::Rename(const Mutation& m, bool durable) {
   if (renameat2(from.dir.get(), from.name.c_str(), to.dir.get(), to.name.c_str(), flags) != 0) {
     return ErrnoStatus(errno, m.is_exchange() ? "rename (exchange)" : "rename", both);
   }
+  may_have_changed_ = true;
   unsynced_dirs_.Add(to.dir.get(), ParentOf(m.path2));
   unsynced_dirs_.Add(from.dir.get(), ParentOf(m.path));  // once if the same directory
   return durable ? SyncChangedDirs() : absl::OkStatus();
@@ -300,11 +359,13 @@ absl::Status BackingStore::Symlink(const Mutation& m, bool durable) {
     if (errno != EEXIST) return ErrnoStatus(errno, "symlink", m.path);
     // As the model store: the link replaces whatever held its name (a resync makes the
     // name a symlink, whatever it was here).
+    may_have_changed_ = true;
     DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), m.path));
     if (symlinkat(target.c_str(), parent.dir.get(), parent.name.c_str()) != 0) {
       return ErrnoStatus(errno, "symlink", m.path);
     }
   }
+  may_have_changed_ = true;
   unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   const uint32_t times = m.mtime_ns != 0 ? kAttrAtime | kAttrMtime : 0;
   DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name, kAttrUid | kAttrGid | times, 0,
@@ -336,11 +397,13 @@ absl::Status BackingStore::Link(const Mutation& m, bool durable) {
       return absl::OkStatus();  // applied already
     }
     // As the model store: the new name replaces what held it.
+    may_have_changed_ = true;
     DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), m.path2));
     if (linkat(from.dir.get(), from.name.c_str(), to.dir.get(), to.name.c_str(), 0) != 0) {
       return ErrnoStatus(errno, "link", both);
     }
   }
+  may_have_changed_ = true;
   unsynced_dirs_.Add(to.dir.get(), ParentOf(m.path2));
   return durable ? SyncChangedDirs() : absl::OkStatus();
 }
@@ -350,6 +413,11 @@ absl::Status BackingStore::Setattr(const Mutation& m, bool durable) {
   if (const int err = OpenParent(root_.get(), m.path, &parent); err != 0) {
     return ParentError(err, "setattr", m.path);
   }
+  struct stat st;
+  if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, "setattr", m.path);  // nothing to set: a refusal
+  }
+  may_have_changed_ = true;  // several calls: a later one may fail after an earlier one
   DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name, m.attr_mask, m.mode, m.uid, m.gid,
                                   m.atime_ns, m.mtime_ns, m.path));
   return durable ? Fsync(m.path) : absl::OkStatus();
@@ -362,14 +430,18 @@ absl::Status BackingStore::ApplyXattr(const Mutation& m, bool durable) {
     return ParentError(err, op, m.path);
   }
   const int dir = parent.dir.get();
+  // One setxattr or removexattr changes nothing when it fails (ENOSPC, E2BIG, EEXIST...);
+  // replacing the whole set is several.
   if (m.kind == MutationKind::kSetxattr) {
     DUET_RETURN_IF_ERROR(
         SetXattrAt(dir, parent.name, m.xattr_name, m.data ? *m.data : "", m.xattr_flags, m.path));
   } else if (m.kind == MutationKind::kRemovexattr) {
     DUET_RETURN_IF_ERROR(RemoveXattrAt(dir, parent.name, m.xattr_name, m.path));
   } else {
+    may_have_changed_ = true;
     DUET_RETURN_IF_ERROR(ReplaceXattrsAt(dir, parent.name, m.xattrs, m.path));
   }
+  may_have_changed_ = true;
   return durable ? Fsync(m.path) : absl::OkStatus();
 }
 
@@ -392,11 +464,13 @@ absl::Status BackingStore::Mknod(const Mutation& m, bool durable) {
     if ((st.st_mode & S_IFMT) == type) {
       return durable ? Fsync(m.path) : absl::OkStatus();
     }
+    may_have_changed_ = true;
     DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), m.path));
   }
   if (mknodat(parent.dir.get(), parent.name.c_str(), type | PermissionBits(m.mode), 0) != 0) {
     return ErrnoStatus(errno, "mknod", m.path);
   }
+  may_have_changed_ = true;
   unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
   const uint32_t times = m.mtime_ns != 0 ? kAttrAtime | kAttrMtime : 0;
   DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name,
@@ -406,6 +480,7 @@ absl::Status BackingStore::Mknod(const Mutation& m, bool durable) {
 }
 
 absl::Status BackingStore::Fsync(const std::string& path) {
+  may_have_changed_ = true;  // a failed flush is never a refusal: it may have lost pages
   if (path.empty()) {
     unsynced_dirs_.MarkAllUnsynced();
     return SyncChangedDirs();
@@ -438,13 +513,15 @@ absl::Status BackingStore::Fsync(const std::string& path) {
 }
 
 absl::Status BackingStore::RemoveTreeAt(const std::string& path, bool durable) {
+  may_have_changed_ = true;  // removes entries one by one
   DUET_RETURN_IF_ERROR(RemoveTree(root_.get(), path));
   NoteParentChanged(path);
   return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
 absl::StatusOr<UniqueFd> BackingStore::OpenFileForWrite(absl::string_view op,
-                                                        const std::string& path, bool* created) {
+                                                        const std::string& path, bool* created,
+                                                        struct stat* st_out) {
   // O_NONBLOCK: opening a FIFO for writing must not wait for a reader.
   constexpr int kFlags = O_WRONLY | O_NONBLOCK;
   int fd = OpenBeneath(root_.get(), path, kFlags);
@@ -460,7 +537,9 @@ absl::StatusOr<UniqueFd> BackingStore::OpenFileForWrite(absl::string_view op,
     return absl::FailedPreconditionError(
         absl::StrCat("EINVAL: ", op, " '", path, "': not a regular file"));
   }
+  if (*created) may_have_changed_ = true;  // until a failed change removes it again
   if (*created && fchmod(file.get(), kNewFileMode) != 0) return ErrnoStatus(errno, "chmod", path);
+  if (st_out != nullptr) *st_out = st;
   return file;
 }
 
@@ -486,6 +565,7 @@ void BackingStore::NoteParentChanged(const std::string& path) {
 }
 
 absl::Status BackingStore::SyncChangedDirs() {
+  may_have_changed_ = true;  // as Fsync
   return unsynced_dirs_.SyncAll(root_.get(), root_path_);
 }
 

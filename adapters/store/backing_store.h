@@ -16,7 +16,16 @@
 // AlreadyExists (EEXIST), an EXCHANGE with a missing name NotFound (ENOENT), unknown or both
 // flags, or a backing file system without them, InvalidArgument (EINVAL).
 //
-// Errors carry the errno as adapters/store/errno_status.h says. A path that is not a plain
+// Errors carry the errno as adapters/store/errno_status.h says. A failure that changed nothing
+// is marked a refusal (engine/inputs.h IsRefusal; adapter contract C8): every failure decided
+// before the first change (a bad path, a missing parent, a system call that fails whole:
+// open, mkdir, unlink, rename, link, symlink, mknod, ftruncate, one setxattr or removexattr,
+// a fallocate the file system turns down), and a write refused for want of space, which is
+// reserved (fallocate KEEP_SIZE) before any byte is written when the write may need new
+// blocks (past the end of the file, or into a file with holes). A file that the refused
+// write or truncate would have created is removed again. Never a failed flush (it may
+// have lost pages), a setattr or a whole xattr set (several calls), or a write that failed
+// once its bytes started to go out. A path that is not a plain
 // relative path is InvalidArgument ("refused: ..."); one that passes through a symlink is
 // PermissionDenied. The last component of a path is never followed: writing to a symlink
 // is FailedPrecondition (ELOOP), a setattr on one changes only its owner and times.
@@ -47,6 +56,8 @@
 // one). Movable, not copyable; closes the root when destroyed.
 #ifndef DUET_ADAPTERS_STORE_BACKING_STORE_H_
 #define DUET_ADAPTERS_STORE_BACKING_STORE_H_
+
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <string>
@@ -112,7 +123,14 @@ class BackingStore {
   BackingStore(UniqueFd root, std::string root_path)
       : root_(std::move(root)), root_path_(std::move(root_path)) {}
 
+  // Apply's work; sets may_have_changed_ once anything may have changed.
+  absl::Status Change(const Mutation& m, bool durable);
   absl::Status Write(const Mutation& m, bool durable);
+  // Reserves the blocks a write may need (fallocate KEEP_SIZE) before any byte is written:
+  // a full disk refuses the write changing nothing (a file it created is removed again).
+  absl::Status ReserveForWrite(int fd, const struct stat& st, const Mutation& m, bool created);
+  // Unlinks a file this apply created; false if it could not.
+  bool RemoveCreatedFile(const std::string& path);
   absl::Status Truncate(const Mutation& m, bool durable);
   absl::Status Create(const Mutation& m, bool durable);
   absl::Status Mkdir(const Mutation& m, bool durable);
@@ -129,7 +147,7 @@ class BackingStore {
 
   // Opens the regular file at `path` for writing, creating it (mode 0644) if missing.
   absl::StatusOr<UniqueFd> OpenFileForWrite(absl::string_view op, const std::string& path,
-                                            bool* created);
+                                            bool* created, struct stat* st_out = nullptr);
   // The status for a failed open of `path` (tells a symlink at the end from one on the way).
   absl::Status OpenError(int err, absl::string_view op, const std::string& path) const;
   // Records that the directory holding `path` changed (all of them if it cannot be opened).
@@ -140,6 +158,8 @@ class BackingStore {
   UniqueFd root_;
   std::string root_path_;
   UnsyncedDirs unsynced_dirs_;
+  // The current Apply may have changed something (see Apply): its failure is no refusal.
+  bool may_have_changed_ = false;
 };
 
 }  // namespace duet::store

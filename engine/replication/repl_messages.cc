@@ -50,6 +50,10 @@ std::string DescribeReplMessage(const ReplMessage& message) {
           [](const ResyncDone& d) {
             return absl::StrCat("resync done ", d.current, " requests seen ", d.requests_seen);
           },
+          [](const ReplApplyOutcome& o) {
+            return absl::StrCat("lsn ", o.lsn, o.refused ? " refused" : " applied",
+                                " by the sender");
+          },
       },
       message);
 }

@@ -146,8 +146,19 @@ struct ResyncDone {
   uint64_t requests_seen = 0;
 };
 
+// A live stream write that one side refused (its apply failed having changed nothing:
+// IsRefusal, engine/inputs.h), in the session it was sent in. The secondary that refused one
+// says so (`refused` true) and holds its acknowledgement until it knows what the primary did;
+// the primary says so of each one it refused itself, and answers a secondary's refusal of one
+// it applied with `refused` false. See Replica (replica_refusals.cc) for the rule.
+struct ReplApplyOutcome {
+  std::string module;
+  uint64_t lsn = 0;
+  bool refused = false;
+};
+
 using ReplMessage = std::variant<ReplHello, ReplTargetZones, ReplWrite, ReplAck, ResyncBlock,
-                                 ResyncBlockAck, ResyncDone, ResyncSame>;
+                                 ResyncBlockAck, ResyncDone, ResyncSame, ReplApplyOutcome>;
 
 // One line describing a message, for traces and debugging ("write lsn 3 write f @0 +1").
 std::string DescribeReplMessage(const ReplMessage& message);

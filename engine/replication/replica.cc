@@ -200,6 +200,7 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   peer_hello_.reset();
   awaiting_answer_to_ = 0;
   expect_lsn_ = 0;
+  ForgetRefusals();
   AbandonSourceSession();
   if (target_active_) {
     target_active_ = false;
@@ -361,6 +362,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // first write lost on the way is a gap, not a new start.
   ++session_;
   stream_failures_ = 0;
+  ForgetRefusals();
   expect_lsn_ = peer.stream_start;
   stream_done_.clear();
   done_lsn_ = durable_lsn_ = acked_done_ = acked_durable_ = peer.stream_start - 1;
@@ -472,6 +474,7 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                      }
                    }
                    peer_durable_lsn_ = std::max(peer_durable_lsn_, ack.durable_lsn);
+                   if (role_ == ReplRole::kPrimary) SettleRefusals(out);
                    CompleteInOrder(out);
                    DrainPending(now, out);
                    MaybeFinishSource(out);  // it may have waited for the journal replay
@@ -480,6 +483,7 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                  [&](const ResyncBlockAck& ack) { OnBlockAck(now, ack, out); },
                  [&](const ResyncDone& done) { OnResyncDone(done, out); },
                  [&](const ResyncSame& same) { ApplySame(now, same, out); },
+                 [&](const ReplApplyOutcome& outcome) { OnApplyOutcome(outcome, out); },
              },
              message);
 }

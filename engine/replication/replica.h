@@ -14,10 +14,13 @@
 //    and everything in flight is tracked as dirty, then completed;
 //  - a resync block is applied on the target only if no live write newer than the block's
 //    read reached the zone first (otherwise it is read again).
+//  - a write both copies refused (failed having changed nothing: IsRefusal) leaves them
+//    equal: it fails to the application with the primary's errno and nothing is resynced; one
+//    refused on one side only sets the secondary back from the primary (replica_refusals.cc).
 // The replica owns no clock and no I/O: Node routes inputs to it and carries out its actions.
 // Its parts, each a file with its own contract at the top: the handshake (a pure function,
 // session_decision.h), the session state machine (replica.cc), the primary's stream, the
-// secondary's stream, the resync source, the resync target and disk faults
+// secondary's stream, the resync source, the resync target, refusals and disk faults
 // (replica_<part>.cc); their tests sit in tests/engine/ under the same names.
 #ifndef DUET_ENGINE_REPLICATION_REPLICA_H_
 #define DUET_ENGINE_REPLICATION_REPLICA_H_
@@ -29,6 +32,7 @@
 #include <string>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
@@ -164,16 +168,6 @@ class Replica {
  private:
   enum class Link : uint8_t { kDown, kHello, kAttached, kRefused };
 
-  struct InFlight {
-    uint64_t lsn = 0;
-    uint64_t op_id = 0;  // 0: internal (journal replay)
-    Mutation mutation;
-    uint64_t bytes = 0;
-    bool alone = false;  // sent before the peer was dropped: its ack will never come
-    bool fsync = false;
-    bool local_done = false;
-    absl::Status local_status;
-  };
   struct Pending {
     uint64_t op_id = 0;
     Mutation mutation;
@@ -203,6 +197,23 @@ class Replica {
     bool durable = false;
     // kTracked: the primary term it was made in (Replica::primary_terms_ then).
     uint64_t primary_term = 0;
+  };
+  struct InFlight {
+    uint64_t lsn = 0;
+    uint64_t op_id = 0;  // 0: internal (journal replay)
+    Mutation mutation;
+    uint64_t bytes = 0;
+    bool alone = false;  // sent before the peer was dropped: its ack will never come
+    bool fsync = false;
+    bool local_done = false;
+    absl::Status local_status;
+    // Refusals (replica_refusals.cc): the local apply refused it (what it touched, to set
+    // the peer back if the peer applied it), and the peer said it refused it too.
+    std::optional<Applying> refused_here;
+    bool peer_refused = false;
+    // The dirty map was not empty when it was sent: a namespace change moved or dropped
+    // tracked zones there as if it would succeed.
+    bool plan_open = false;
   };
   struct BlockApply {
     size_t left = 0;      // applies outstanding
@@ -316,6 +327,21 @@ class Replica {
   void OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
                       const absl::Status& status, Actions& out);
 
+  // --- Refusals (replica_refusals.cc): an apply that failed having changed nothing
+  // The primary's apply of a stream write was refused (IsRefusal).
+  void OnLocalRefused(InFlight& entry, const Applying& applying, Actions& out);
+  // The peer's acknowledgement passed writes refused here: each one the peer refused too
+  // left the copies equal; one it applied is set back on it.
+  void SettleRefusals(Actions& out);
+  // A stream write the secondary refused; true if it is handled here (held for the
+  // primary's outcome, or refused there too).
+  bool OnStreamRefused(const Applying& applying, const absl::Status& status, Actions& out);
+  void OnApplyOutcome(const ReplApplyOutcome& outcome, Actions& out);
+  // The primary sends its outcome of `lsn` (refused or applied) to the attached peer.
+  void SendOutcome(uint64_t lsn, bool refused, Actions& out);
+  // A new session (or none): refusals of the last one are void.
+  void ForgetRefusals();
+
   // --- Disk faults (replica_disk_faults.cc): a full disk, EIO on a flush
   // Remembers what an apply changed until a flush of the tree covers it.
   void NoteUnsynced(const Mutation& m, uint64_t apply_id);
@@ -413,6 +439,11 @@ class Replica {
   // what the peer's activity log names is known.
   absl::flat_hash_map<ZoneRef, uint64_t> unsynced_zones_;
   absl::flat_hash_map<std::string, uint64_t> unsynced_names_;
+  // Stream writes refused here and held unacknowledged until the primary's outcome says
+  // whether it refused them too, by lsn (this session), with their status.
+  absl::btree_map<uint64_t, std::pair<Applying, absl::Status>> refusals_awaiting_;
+  // The primary's refusals that arrived while our own apply of the write was in flight.
+  absl::btree_set<uint64_t> primary_refused_;
   absl::Time restart_session_at_ = absl::InfiniteFuture();
 
   // Resync, source side.

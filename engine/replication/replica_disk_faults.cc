@@ -1,4 +1,5 @@
-// Replica, disk faults (DESIGN.md §5): a full disk (a write fails) and EIO on a flush. Linux
+// Replica, disk faults (DESIGN.md §5): an apply that failed and may have changed something
+// (or was refused on one side only: replica_refusals.cc), and EIO on a flush. Linux
 // forgets the pages a failed flush could not write, so what was applied since the last good
 // flush is counted lost: it turns hot, the copy is `disk_failed` (persisted) and never
 // acknowledges durability again until a resync from the peer rewrote it. A session that
@@ -120,8 +121,9 @@ void Replica::OnLocalApplyFailed(const Applying& a, const absl::Status& status, 
     return;
   }
   if (SyncWriteLostPages(a, status)) OnLocalDurabilityFailed(status, out);
-  // The peer may have applied what failed here (a full disk): what the mutation touched
-  // goes to it again from this copy, in a new session, before the copies count as equal.
+  // The peer may have applied what failed here (a write the store could not refuse before
+  // changing it, or one refused here only): what the mutation touched goes to it again from
+  // this copy, in a new session, before the copies count as equal.
   std::vector<ReplicaRecord> records;
   if (IsDataKind(a.mutation)) {
     const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);

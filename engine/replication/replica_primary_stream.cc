@@ -81,6 +81,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   entry.local_done = !apply_locally;
   entry.bytes = m.data_size();
   entry.fsync = m.is_durable();
+  entry.plan_open = !durable_.dirty.empty();
   if (apply_locally) {
     const uint64_t id = NextId();
     applying_[id] = Touched(Applying::Kind::kLocal, lsn, m);
@@ -189,7 +190,9 @@ void Replica::CompleteInOrder(Actions& out) {
     // (it cannot take over with its old copy), or fails if this node is fenced.
     const bool alone = front.alone || !attached();
     if (!front.local_done || !(peer_has || fenced_ || (alone && peer_outdated_))) break;
-    if (front.op_id != 0 && !peer_has && !fenced_ && !attached() && !MovedOnAlone()) {
+    // (A refused one changed nothing and fails: no write made alone.)
+    if (front.op_id != 0 && !peer_has && !fenced_ && !attached() && !MovedOnAlone() &&
+        !IsRefusal(front.local_status)) {
       // Sent before the peer was dropped and acknowledged without it: a write made alone,
       // so this branch moves on first, as in Track (else, with equal generations, the next
       // handshake may make the peer, which never got it, the source). Not while attached:
@@ -251,7 +254,12 @@ void Replica::OnLocalApplied(absl::Time now, const Applying& a, const absl::Stat
   if (entry == inflight_.end() || entry->lsn != a.key) return;
   entry->local_done = true;
   entry->local_status = status;
-  if (!status.ok()) OnLocalApplyFailed(a, status, out);
+  if (IsRefusal(status) && a.mutation != MutationKind::kFsync) {
+    OnLocalRefused(*entry, a, out);  // replica_refusals.cc: not a fault of this copy
+  } else {
+    if (!status.ok()) OnLocalApplyFailed(a, status, out);
+    if (entry->peer_refused) SendOutcome(entry->lsn, /*refused=*/false, out);
+  }
   CompleteInOrder(out);
   DrainPending(now, out);
 }

@@ -14,6 +14,9 @@ namespace duet {
 
 void Replica::OnStreamApplied(absl::Time now, const Applying& a, const absl::Status& status,
                               Actions& out) {
+  // A refusal changed nothing, durable or not: the primary's outcome decides (refusals.cc).
+  if (IsRefusal(status) && OnStreamRefused(a, status, out)) return;
+  if (status.ok()) primary_refused_.erase(a.key);  // applied here, refused there: it sets us back
   if (!status.ok() && a.durable) {
     // It may be applied, but is not known durable: never acknowledged. (From an earlier
     // session: that session's plan already holds what was not acknowledged durable.)

@@ -222,6 +222,12 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncSame& same) {
   return {fb::Message::ResyncSame, body.Union()};
 }
 
+Body BuildBody(FlatBufferBuilder& builder, const ReplApplyOutcome& outcome) {
+  const auto name = builder.CreateString(outcome.module);
+  const auto body = fb::CreateReplApplyOutcome(builder, name, outcome.lsn, outcome.refused);
+  return {fb::Message::ReplApplyOutcome, body.Union()};
+}
+
 // Bytes a replication message's variable-length parts take, so that the builder starts big
 // enough for a 4 MiB payload instead of doubling its way there (each doubling copies).
 size_t VariableBytes(const ReplTargetZones& target) {
@@ -308,6 +314,7 @@ std::optional<Channel> ChannelOf(fb::Message type) {
     case fb::Message::ResyncBlockAck:
     case fb::Message::ResyncDone:
     case fb::Message::ResyncSame:
+    case fb::Message::ReplApplyOutcome:
       return Channel::kReplication;
     case fb::Message::NONE:
       break;
@@ -765,6 +772,14 @@ absl::StatusOr<ResyncSame> ReadResyncSame(const fb::ResyncSame& in) {
   return out;
 }
 
+absl::StatusOr<ReplApplyOutcome> ReadReplApplyOutcome(const fb::ReplApplyOutcome& in) {
+  ReplApplyOutcome out;
+  DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplApplyOutcome"));
+  out.lsn = in.lsn();
+  out.refused = in.refused();
+  return out;
+}
+
 // The union's table for `T`, or an error if the type says T but the table is absent (the
 // Verifier accepts an absent union value).
 template <typename T>
@@ -906,6 +921,8 @@ absl::StatusOr<ReplMessage> DecodeReplication(std::span<const uint8_t> head, Pay
       return ReadReplication<fb::ResyncDone>(*root, ReadResyncDone);
     case fb::Message::ResyncSame:
       return ReadReplication<fb::ResyncSame>(*root, ReadResyncSame);
+    case fb::Message::ReplApplyOutcome:
+      return ReadReplication<fb::ReplApplyOutcome>(*root, ReadReplApplyOutcome);
     default:
       return WrongChannel(root->message_type(), Channel::kReplication);
   }

@@ -33,15 +33,17 @@ inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
 // version X, this build Y", which the receiver logs as the reason it resets the replication
 // connection (or drops the datagram).
 //
-// Replication frames (ReplHello ... ResyncDone): 3. Version 1 frames lacked a mutation's
-// rename flags and fallocate range and a resync block's hole and link_of, which a version-1
-// build would ignore (applying an exchange as a plain rename, a hole as nothing); version 2
-// frames carried a write's and a resync block's data inside the FlatBuffer, where version 3
-// sends it after it (Frame.tail_bytes, ReplicationParts below). Two builds of different
-// versions never replicate to each other. Each side refuses the other's Hello (which has no
-// tail, so each build reads the other's version), so the module stays unattached, as with a
-// broken replication connection: the primary tracks its writes for a resync once both run
-// the same version.
+// Replication frames (ReplHello ... ReplApplyOutcome): 3. Version 1 frames lacked a
+// mutation's rename flags and fallocate range and a resync block's hole and link_of, which a
+// version-1 build would ignore (applying an exchange as a plain rename, a hole as nothing);
+// version 2 frames carried a write's and a resync block's data inside the FlatBuffer, where
+// version 3 sends it after it (Frame.tail_bytes, ReplicationParts below), and lacked
+// ReplApplyOutcome (without which a secondary that refused a write would wait for the
+// primary's outcome until the replication timeout dropped it) and the resync digests. Two
+// builds of different versions never replicate to each other. Each side refuses the other's
+// Hello (which has no tail, so each build reads the other's version), so the module stays
+// unattached, as with a broken replication connection: the primary tracks its writes for a
+// resync once both run the same version.
 inline constexpr uint16_t kWireVersion = 3;
 // Peer (heartbeat, swap request) and witness frames: 1. Their tables have not changed, and
 // a pair whose heartbeats failed over a version would take each other for dead (a split

@@ -4,7 +4,6 @@ Not registered with ctest; run by hand: python3 mount_semantics_known_failures_t
 BUILD_DIR. When a fix lands, its test moves into mount_semantics_test.py.
 """
 
-import os
 import sys
 import unittest
 
@@ -14,30 +13,6 @@ from mount_semantics_test import PairWithAgents
 
 class MountSemanticsKnownFailures(PairWithAgents):
     AGENT_NODES = ("a",)
-
-    def test_3_an_operation_the_file_system_refuses_leaves_the_pair_as_it_was(self):
-        """Defect: a mutation the backing file system refuses on the primary (here a truncate
-        beyond ext4's largest file, EFBIG, and an xattr too large for ext4's xattr block,
-        ENOSPC) is answered with the right errno, but the engine takes any failed local apply
-        for divergence (replica_disk_faults.cc OnLocalApplyFailed): the primary goes ALONE,
-        the secondary, which failed the same way, marks itself inconsistent, and the pair
-        resyncs. The mount answers the common refusals itself (ENOTEMPTY, xattr
-        CREATE/REPLACE: mutating_handlers.cc); the rest needs the engine to tell a refusal
-        that changed nothing from a lost write."""
-        before = os.path.getsize(self.cluster.log_path("a"))
-        self.a.call("write_small_file", self.mnt("refused"))
-        r = self.cluster.sh("a", f"truncate -s 17T {self.mnt('refused')}", check=False)
-        self.assertIn("File too large", r.stderr)
-        r = self.cluster.sh("a", f"{sys.executable} -c \"import os; os.setxattr("
-                                 f"'{self.mnt('refused')}', 'user.big', b'x' * 10000)\"",
-                            check=False)
-        self.assertIn("No space left on device", r.stderr)
-        # A write acknowledged after them: the engine has handled their failure by then.
-        self.a.call("write_small_file", self.mnt("after_refused"))
-        with open(self.cluster.log_path("a"), "rb") as f:
-            f.seek(before)
-            log = f.read().decode(errors="replace")
-        self.assertNotIn("PRIM -> ALONE", log)
 
     def test_4_more_files_than_the_daemons_open_file_limit_can_be_created(self):
         """Defect: the mount holds an O_PATH descriptor per file the kernel knows through it

@@ -480,6 +480,26 @@ class MountSemanticsTest(PairWithAgents):
         self.assertEqual(stale, [], f"{len(stale)} of {rounds} reads were stale")
         self.assertCopiesEqual("fresh")
 
+    # --- refusals --------------------------------------------------------------------------
+
+    def test_an_operation_the_file_system_refuses_leaves_the_pair_as_it_was(self):
+        """A mutation the backing file system refuses on both copies (a truncate beyond
+        ext4's largest file, EFBIG; an xattr too large for ext4's xattr block, ENOSPC) fails
+        with its errno and changes nothing: the pair stays in sync, with no resync
+        (engine/replication/replica_refusals.cc)."""
+        self.a.call("make_dirs", self.mnt("refused"))
+        self.a.call("write_small_file", self.mnt("refused", "f"))
+        r = self.cluster.sh("a", f"truncate -s 17T {self.mnt('refused', 'f')}", check=False)
+        self.assertIn("File too large", r.stderr)
+        r = self.cluster.sh("a", f"{sys.executable} -c \"import os; os.setxattr("
+                                 f"'{self.mnt('refused', 'f')}', 'user.big', b'x' * 10000)\"",
+                            check=False)
+        self.assertIn("No space left on device", r.stderr)
+        # A write acknowledged after them: the engine has handled their failure by then.
+        self.a.call("write_small_file", self.mnt("refused", "after"))
+        self.assertCopiesEqual("refused")
+
+
 class UnlinkedFileAcrossRestartTest(PairWithAgents):
     """Nodes die while an application holds a file it unlinked, leaving its entry in the
     hidden directory of both copies: whichever node is primary next empties its own as its
@@ -582,6 +602,84 @@ class SparseFullResyncTest(PairWithAgents):
         self.assertGreater(holes, (size - written) // ZONE - 2 * extents)
         self.assertEqual(differences(self.backing("a", "vm"), self.backing("b", "vm"),
                                      mtime_slack_ns=MTIME_SLACK_NS), [])
+
+
+WRITE_UNTIL_FULL = """
+import errno, os, sys
+path, chunk = sys.argv[1], b"d" * (64 << 10)
+fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+written = 0
+try:
+    while written < (64 << 20):
+        written += os.write(fd, chunk)
+    print("no error", written)
+except OSError as e:
+    print(errno.errorcode[e.errno], written)
+finally:
+    os.close(fd)
+"""
+
+
+class FullDiskTest(unittest.TestCase):
+    """Both nodes keep the module's data on a small file system of the same size (a tmpfs
+    of FULL_DISK_BYTES over each backing root, made and removed here), so a file that
+    grows fills both at the same write: the application gets ENOSPC for it, as on a local
+    disk, and the pair stays in sync with no resync (the store reserves a write's space
+    before writing it, so the refused write changed nothing on either copy)."""
+    FULL_DISK_BYTES = 8 << 20
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = c = Cluster(BIN, [(MODULE, "a")])
+        cls.mounted = []
+        try:
+            for node in ("a", "b"):
+                root = os.path.dirname(c.backing(node, MODULE))
+                os.makedirs(root, mode=0o700)
+                subprocess.run(["mount", "-t", "tmpfs", "-o",
+                                f"size={cls.FULL_DISK_BYTES},mode=0700", "tmpfs", root],
+                               check=True, capture_output=True, text=True)
+                cls.mounted.append(root)
+            c.start("a")
+            c.start("b")
+            c.wait_state("a", MODULE, "PRIM")
+            c.wait_state("b", MODULE, "SECOND")
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for node in list(cls.cluster.pids):
+            try:
+                cls.cluster.kill(node)
+            except Exception:  # keep cleaning up
+                pass
+        for root in cls.mounted:
+            subprocess.run(["umount", "-l", root], check=False)
+        cls.cluster.close()
+
+    def test_a_write_that_fills_both_disks_fails_with_enospc_and_the_pair_stays_in_sync(self):
+        c = self.cluster
+        log_before = {n: os.path.getsize(c.log_path(n)) for n in ("a", "b")}
+        path = os.path.join(c.mountpoint(MODULE), "grows")
+        r = c.sh("a", f"{sys.executable} -c '{WRITE_UNTIL_FULL}' {path}")
+        err, written = r.stdout.split()
+        self.assertEqual(err, "ENOSPC", r.stdout + r.stderr)
+        self.assertGreater(int(written), 0)
+        # The pair goes on: a write that fits (an overwrite) is acknowledged and replicated.
+        c.sh("a", f"printf after | dd of={path} conv=notrunc status=none")
+        self.assertEqual(c.module_status("a", MODULE)["state"], "PRIM")
+        self.assertEqual(c.module_status("b", MODULE)["state"], "SECOND")
+        self.assertEqual(differences(c.backing("a", MODULE), c.backing("b", MODULE),
+                                     mtime_slack_ns=MTIME_SLACK_NS), [])
+        for node in ("a", "b"):
+            with open(c.log_path(node), "rb") as f:
+                f.seek(log_before[node])
+                log = f.read().decode(errors="replace")
+            for sign in ("apply failed", "applying the stream failed", "PRIM -> ALONE",
+                         "-> syncing", "resync"):
+                self.assertNotIn(sign, log, node)
 
 
 if __name__ == "__main__":

@@ -248,6 +248,11 @@ std::string Describe(const ResyncSame& m) {
   return out.str();
 }
 
+std::string Describe(const ReplApplyOutcome& m) {
+  return "ReplApplyOutcome{" + m.module + " lsn=" + std::to_string(m.lsn) +
+         " refused=" + std::to_string(m.refused) + "}";
+}
+
 std::string Describe(const ReplMessage& message) {
   return std::visit([](const auto& m) { return Describe(m); }, message);
 }
@@ -442,6 +447,8 @@ ResyncBlockAck BusyResyncBlockAck() { return ResyncBlockAck{"db", 77, true, true
 
 ResyncDone BusyResyncDone() { return ResyncDone{"db", 0xabcdef0123ULL, 17}; }
 
+ReplApplyOutcome BusyReplApplyOutcome() { return ReplApplyOutcome{"db", 0x1234567890ULL, true}; }
+
 // One of each replication message, small enough for the byte-editing tests.
 std::vector<ReplMessage> SmallReplicationMessages() {
   return {BusyReplHello(),
@@ -453,7 +460,8 @@ std::vector<ReplMessage> SmallReplicationMessages() {
           BlockOfKind(PathKind::kFile),
           BlockOfKind(PathKind::kSymlink),
           BusyResyncBlockAck(),
-          BusyResyncDone()};
+          BusyResyncDone(),
+          BusyReplApplyOutcome()};
 }
 
 void WriteSizePrefix(std::vector<uint8_t>& frame) {
@@ -668,9 +676,9 @@ TEST(WireCodecTest, UnsupportedVersionRejected) {
 }
 
 // Version 1 replication frames lack the rename flags, fallocate ranges and hole blocks a
-// version-1 build would ignore, version 2 frames carry data inside the FlatBuffer: a mixed
-// pair refuses each other's Hello, and the log (duetd writes the decoder's message as the
-// reason it resets the connection) says why.
+// version-1 build would ignore, version 2 frames carry data inside the FlatBuffer and lack
+// the apply outcomes: a mixed pair refuses each other's Hello, and the log (duetd writes the
+// decoder's message as the reason it resets the connection) says why.
 TEST(WireCodecTest, ReplicationFrameOfAnotherWireVersionIsRefusedNamingBothVersions) {
   ASSERT_EQ(kWireVersion, 3);
   ReplHello hello;
@@ -970,7 +978,8 @@ TEST(WireCodecTest, ReplicationControlMessagesRoundTrip) {
   for (const ReplMessage& message :
        {ReplMessage(BusyReplHello()), ReplMessage(BusyReplTargetZones()),
         ReplMessage(BusyReplAck()), ReplMessage(BusyResyncBlockAck()),
-        ReplMessage(BusyResyncDone())}) {
+        ReplMessage(BusyResyncDone()), ReplMessage(BusyReplApplyOutcome()),
+        ReplMessage(ReplApplyOutcome{"db", 3, false})}) {
     ExpectReplicationRoundTrip(message);
   }
 }
@@ -1121,7 +1130,8 @@ TEST(WireCodecTest, ReplicationFrameRejectedByPeerDecoder) {
       {BlockOfKind(PathKind::kFile), "ResyncBlock"},
       {BusyResyncBlockAck(), "ResyncBlockAck"},
       {BusyResyncDone(), "ResyncDone"},
-      {ResyncSame{"db", 1, "f", 0, 0, 0}, "ResyncSame"}};
+      {ResyncSame{"db", 1, "f", 0, 0, 0}, "ResyncSame"},
+      {BusyReplApplyOutcome(), "ReplApplyOutcome"}};
   for (const auto& [message, name] : cases) {
     // The head only: a joined frame with data after it fails the size prefix first.
     const std::vector<uint8_t> frame = EncodeReplicationParts(message).head;

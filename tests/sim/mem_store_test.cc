@@ -335,5 +335,29 @@ TEST(MemStoreTest, FullDiskRejectsWritesUntilSpaceIsFreed) {
   EXPECT_EQ(store.used_bytes(), 103 * kPage);
 }
 
+// A failed change is a refusal (engine/inputs.h): decided before anything changed, so the
+// engine may take a copy that refused a write for one that never had it.
+TEST(MemStoreTest, AWriteRefusedForWantOfSpaceOrAHugeTruncateChangesNothing) {
+  MemStore store;
+  Do(store, {Write("f", 0, Pages(2, 'f'))});
+  ASSERT_TRUE(store.Sync("").ok());
+  store.set_capacity(store.used_bytes());
+  const MemStore::Tree before = store.live();
+  const absl::Status full = store.Apply(Write("f", kPage, Pages(3, 'g')));  // needs a third
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(IsRefusal(full)) << full;
+  const absl::Status huge = store.Apply(Truncate("f", MemStore::kMaxFileSize + 1));
+  EXPECT_EQ(huge.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_NE(huge.message().find("EFBIG"), std::string::npos) << huge;
+  EXPECT_TRUE(IsRefusal(huge));
+  EXPECT_TRUE(IsRefusal(store.Apply(MakeMutation(MutationKind::kRename, "missing", "g"))));
+  EXPECT_EQ(DescribeDifference(store.live(), before), "");
+  store.Crash();  // and nothing unsynced either
+  EXPECT_EQ(DescribeDifference(store.live(), before), "");
+  // A failed sync is no refusal: it may have lost pages.
+  store.set_sync_failure(true);
+  EXPECT_FALSE(IsRefusal(store.Apply(MakeMutation(MutationKind::kFsync, ""))));
+}
+
 }  // namespace
 }  // namespace duet::sim

@@ -315,6 +315,37 @@ TEST_F(FullDiskTest, AWriteThatDoesNotFitIsResourceExhaustedAndLeavesNoNewFile) 
   EXPECT_FALSE(Exists(At("big")));
 }
 
+// A write past the end needs new blocks: they are reserved first, so the full disk refuses it
+// before any byte changes (the engine keeps the pair in sync when both copies refuse it).
+TEST_F(FullDiskTest, AnAppendThatDoesNotFitIsARefusalAndLeavesTheFileAsItWas) {
+  ASSERT_TRUE(Apply(Write("log", 0, std::string(16 << 10, 'a'))).ok());
+  const absl::Status status = Apply(Write("log", 16 << 10, std::string(1 << 20, 'b')));
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_TRUE(IsRefusal(status)) << status;
+  EXPECT_EQ(ReadFile(At("log")), std::string(16 << 10, 'a'));
+  const absl::Status created = Apply(Write("new", 0, std::string(1 << 20, 'c')));
+  EXPECT_TRUE(IsRefusal(created)) << created;
+  EXPECT_FALSE(Exists(At("new")));
+}
+
+// A system call that fails whole changed nothing: a refusal. One that may have changed part
+// of what it was asked (a setattr's several calls) is not.
+TEST_F(ApplyTest, FailuresDecidedBeforeAnyChangeAreRefusals) {
+  ASSERT_TRUE(Apply(WithMode(MutationKind::kMkdir, "d", 0755)).ok());
+  ASSERT_TRUE(Apply(Write("d/f", 0, "x")).ok());
+  EXPECT_TRUE(IsRefusal(Apply(MakeMutation(MutationKind::kRmdir, "d"))));  // ENOTEMPTY
+  EXPECT_TRUE(IsRefusal(Apply(MakeMutation(MutationKind::kRename, "missing", "g"))));
+  EXPECT_TRUE(IsRefusal(Apply(Write("f", ~uint64_t{0} - 10, "past the largest offset"))));
+  EXPECT_TRUE(IsRefusal(Apply(Truncate("f", ~uint64_t{0}))));
+  EXPECT_FALSE(Exists(At("f")));
+  // A component longer than NAME_MAX (the path check, before any system call).
+  EXPECT_TRUE(IsRefusal(Apply(WithMode(MutationKind::kCreate, std::string(300, 'n'), 0644))));
+  EXPECT_TRUE(IsRefusal(Apply(Setattr("missing", 0600, 0))));  // no such path: nothing set
+  EXPECT_EQ(NamesUnder(root_), (std::set<std::string>{"d", "d/f"}));
+  EXPECT_TRUE(Apply(Write("d/f", 0, "y")).ok());
+  EXPECT_FALSE(IsRefusal(absl::OkStatus()));
+}
+
 TEST(ErrnoStatusTest, TheErrnoRidesAlongSoTheMountGivesTheApplicationExactlyIt) {
   for (int err : {ENOSPC, EIO, ENOTEMPTY, ENAMETOOLONG, EMLINK}) {
     absl::Status status = ErrnoStatus(err, "rename", "a -> b");

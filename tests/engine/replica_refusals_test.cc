@@ -1,0 +1,196 @@
+// Replica, refusals: a mutation the file system refuses having changed nothing (a full disk,
+// a truncate past the largest file) on one copy or both (engine/replication/replica_refusals.cc).
+// The stores are sim::MemStore, whose failed changes are refusals as the real store's are.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "engine/replication/replica.h"
+#include "tests/engine/printers.h"
+#include "tests/engine/replica_fixtures.h"
+
+namespace duet {
+namespace {
+
+// Sessions side i decided so far (each new one follows a divergence or a reconnection).
+size_t Sessions(ReplicaPair& pair, int i) {
+  const std::string log = pair.Log(i);
+  size_t count = 0;
+  for (size_t at = log.find("connected: "); at != std::string::npos;
+       at = log.find("connected: ", at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+void FillDisk(ReplicaPair& pair, int i) {
+  pair.side(i).store.set_capacity(pair.side(i).store.used_bytes());
+}
+
+void FreeDisk(ReplicaPair& pair, int i) {
+  pair.side(i).store.set_capacity(sim::MemStore::kUnlimited);
+}
+
+TEST(ReplicaRefusalTest, AWriteBothDisksRefuseFailsWithItsErrnoAndThePairStaysInSync) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'a'));
+  pair.Settle();
+  const size_t sessions = Sessions(pair, kA);
+  FillDisk(pair, kA);
+  FillDisk(pair, kB);
+  const uint64_t refused = pair.Write(kA, "f", 4 * kZone, Bytes(100, 'b'));  // needs a page
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, refused));
+  const absl::Status status = pair.Result(kA, refused);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_NE(status.message().find("ENOSPC"), std::string::npos) << status;
+  EXPECT_TRUE(pair.replica(kA).attached()) << pair.Log(kA);
+  EXPECT_EQ(Sessions(pair, kA), sessions) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate);
+  EXPECT_FALSE(pair.side(kB).disk.inconsistent);
+  EXPECT_EQ(pair.side(kB).blocks_received, 0u);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, Bytes(100, 'a'));
+  EXPECT_EQ(pair.Difference(), "");
+  // The pair goes on: an overwrite needs no new space.
+  const uint64_t next = pair.Write(kA, "f", 0, Bytes(10, 'c'));
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, next));
+  EXPECT_TRUE(pair.Result(kA, next).ok());
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data.substr(0, 10), Bytes(10, 'c'));
+  EXPECT_EQ(Sessions(pair, kA), sessions);
+}
+
+TEST(ReplicaRefusalTest, ATruncatePastTheLargestFileFailsWithEfbigAndThePairStaysInSync) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "abc");
+  pair.Settle();
+  const size_t sessions = Sessions(pair, kA);
+  Mutation huge = MakeMutation(MutationKind::kTruncate, "f");
+  huge.offset = sim::MemStore::kMaxFileSize + 1;
+  const uint64_t op = pair.Submit(kA, huge);
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.Result(kA, op).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_TRUE(pair.replica(kA).attached());
+  EXPECT_EQ(Sessions(pair, kA), sessions) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).disk.inconsistent);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
+// In a durable ack mode the secondary's apply is a sync write: a refusal there is still no
+// failed flush (it changed nothing).
+TEST(ReplicaRefusalTest, BothRefusingInDurableAckModeKeepsThePairInSync) {
+  ReplicaOptions options = Options();
+  options.ack = AckMode::kDurable;
+  ReplicaPair pair(options);
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "abc");
+  pair.Settle();
+  const size_t sessions = Sessions(pair, kA);
+  FillDisk(pair, kA);
+  FillDisk(pair, kB);
+  const uint64_t op = pair.Write(kA, "g", 0, "new file");
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.Result(kA, op).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(Sessions(pair, kA), sessions) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).disk.inconsistent);
+  EXPECT_FALSE(pair.side(kB).disk.disk_failed);
+  EXPECT_EQ(pair.Difference(), "");
+}
+
+// Later writes are already on their way when the refusal is known: they complete in order
+// after it, with their own status, and nothing is resynced.
+TEST(ReplicaRefusalTest, WritesSentAfterARefusedOneCompleteInOrderWithTheirOwnStatus) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(kZone, 'a'));
+  pair.Settle();
+  const size_t sessions = Sessions(pair, kA);
+  FillDisk(pair, kA);
+  FillDisk(pair, kB);
+  const uint64_t first = pair.Write(kA, "f", 0, Bytes(10, 'b'));
+  const uint64_t refused = pair.Write(kA, "f", 8 * kZone, "x");
+  const uint64_t after = pair.Write(kA, "f", 100, Bytes(10, 'c'));
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, first) && pair.Completed(kA, refused) &&
+              pair.Completed(kA, after));
+  EXPECT_TRUE(pair.Result(kA, first).ok());
+  EXPECT_TRUE(IsRefusal(pair.Result(kA, refused))) << pair.Result(kA, refused);
+  EXPECT_TRUE(pair.Result(kA, after).ok());
+  EXPECT_EQ(Sessions(pair, kA), sessions) << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "");
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data.substr(100, 10), Bytes(10, 'c'));
+}
+
+// Only the primary's disk is full: the secondary applied what the application was refused.
+// Nothing was acknowledged, so the primary's copy is the reference: the secondary's is set
+// back (never the other way round).
+TEST(ReplicaRefusalTest, PrimaryRefusedSecondaryAppliedTheSecondaryIsSetBackToThePrimary) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'a'));
+  pair.Settle();
+  FillDisk(pair, kA);
+  const uint64_t op = pair.Write(kA, "f", 2 * kZone, Bytes(100, 'b'));
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.Result(kA, op).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, Bytes(100, 'a'));
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, Bytes(100, 'a')) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "");
+  EXPECT_TRUE(pair.replica(kA).attached());
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate);
+}
+
+// Only the secondary's disk is full: it refused what the primary applied and acknowledged
+// nothing until it knew; then it is inconsistent (not promotable) until the resync brings
+// the write, once there is room.
+TEST(ReplicaRefusalTest, SecondaryRefusedPrimaryAppliedTheSecondaryIsResyncedOnceThereIsRoom) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'a'));
+  pair.Settle();
+  FillDisk(pair, kB);
+  const uint64_t op = pair.Write(kA, "f", 2 * kZone, Bytes(100, 'b'));
+  pair.Settle(absl::Seconds(2));
+  EXPECT_TRUE(pair.side(kB).disk.inconsistent) << pair.Log(kB);
+  EXPECT_NE(pair.replica(kB).data_state(), DataState::kUpToDate);
+  FreeDisk(pair, kB);
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_TRUE(pair.Result(kA, op).ok()) << pair.Result(kA, op);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
+// The connection breaks while the secondary waits for the primary's outcome: its refusal
+// left nothing behind, and the next session brings the write as any write in flight.
+TEST(ReplicaRefusalTest, ARefusalWaitingWhenTheConnectionBreaksIsResyncedInTheNextSession) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(100, 'a'));
+  pair.Settle();
+  FillDisk(pair, kB);
+  const uint64_t op = pair.Write(kA, "f", 2 * kZone, Bytes(100, 'b'));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pair.Step());  // a applies, b refuses and says so
+  pair.Hold(kA, true);  // the primary's answer does not get through
+  pair.Pump();
+  ASSERT_FALSE(pair.Completed(kA, op)) << pair.Log(kA);
+  ASSERT_FALSE(pair.side(kB).disk.inconsistent);
+  pair.Disconnect();
+  pair.Hold(kA, false);
+  FreeDisk(pair, kB);
+  pair.PeerOutdated(kA);
+  pair.Connect();
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_TRUE(pair.Result(kA, op).ok());
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
+}  // namespace
+}  // namespace duet
