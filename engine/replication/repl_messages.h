@@ -134,6 +134,15 @@ struct ResyncSame {
   uint64_t zone = 0;
   uint64_t total_bytes = 0;  // the source's resync progress, as in ResyncBlock
   uint64_t done_bytes = 0;
+  // The path's attributes as the source read them (as a block's): equal bytes may still sit
+  // under other times or owners (a write of the same bytes the peer never got), which the
+  // target takes as it takes a block's.
+  uint64_t read_lsn = 0;
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t atime_ns = 0;
+  int64_t mtime_ns = 0;
 };
 
 // Source -> target: every planned zone is on the target, which takes the source's current

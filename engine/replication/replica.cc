@@ -482,7 +482,7 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                  [&](const ResyncBlock& block) { ApplyBlock(block, out); },
                  [&](const ResyncBlockAck& ack) { OnBlockAck(now, ack, out); },
                  [&](const ResyncDone& done) { OnResyncDone(done, out); },
-                 [&](const ResyncSame& same) { ApplySame(now, same, out); },
+                 [&](const ResyncSame& same) { ApplySame(same, out); },
                  [&](const ReplApplyOutcome& outcome) { OnApplyOutcome(outcome, out); },
              },
              message);

@@ -314,7 +314,7 @@ class Replica {
   // Target: a digest read finished (false: the read is not one of ours).
   bool OnDigestRead(const ZoneRead& read, Actions& out);
   void SendDigestRequests(Actions& out);
-  void ApplySame(absl::Time now, const ResyncSame& same, Actions& out);
+  void ApplySame(const ResyncSame& same, Actions& out);
   // Target: the stream renamed (or exchanged) names here. What this session asked for under
   // the old names now sits under the new ones, and the source, which renamed before sending,
   // reads the old names no more: asks again under the new names.

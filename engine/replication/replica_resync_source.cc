@@ -338,8 +338,14 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     const uint64_t id = NextId();
     blocks_[id] = zone;
     same_blocks_.insert(id);
-    out.push_back(
-        SendReplication{ResyncSame{name_, id, zone.path, zone.zone, resync_total_, resync_done_}});
+    ResyncSame answer{name_, id, zone.path, zone.zone, resync_total_, resync_done_};
+    answer.read_lsn = lsn;
+    answer.mode = read.mode;
+    answer.uid = read.uid;
+    answer.gid = read.gid;
+    answer.atime_ns = read.atime_ns;
+    answer.mtime_ns = read.mtime_ns;
+    out.push_back(SendReplication{std::move(answer)});
     IssueReads(now, out);
     return;
   }

@@ -7,10 +7,11 @@
 // Zones this copy may well hold as the source does (its activity log's: written here as
 // primary, maybe not durable on the peer, as after a crash) are read here for their digest
 // first and asked for with it: the source answers ResyncSame for each it holds the same, and
-// the target keeps that zone as it is. Known differences (the dirty map: written without the
-// peer, or a failed apply), names whose attributes may differ (asked for whole) and a copy
-// whose disk failed (what it reads may not be what it holds) go whole. The list's end waits
-// for the digests; a digest read that fails asks for its zone whole.
+// the target keeps that zone's bytes as they are and takes the path's attributes from it, as
+// from a block (the same bytes may sit under a newer mtime the source never got). Known differences
+// (the dirty map: written without the peer, or a failed apply), names whose attributes may differ
+// (asked for whole) and a copy whose disk failed (what it reads may not be what it holds) go whole.
+// The list's end waits for the digests; a digest read that fails asks for its zone whole.
 #include <algorithm>
 #include <utility>
 
@@ -138,21 +139,40 @@ void Replica::SendDigestRequests(Actions& out) {
   RequestFromSource("", {}, true, out);
 }
 
-void Replica::ApplySame(absl::Time now, const ResyncSame& same, Actions& out) {
+void Replica::ApplySame(const ResyncSame& same, Actions& out) {
   if (!target_active_) return;
   if (same.total_bytes > 0) {
     sync_percent_ =
         static_cast<uint8_t>(std::min<uint64_t>(99, 100 * same.done_bytes / same.total_bytes));
   }
-  // Nothing to apply: the zone holds here what the block would have made of it. Applied as
-  // soon as it comes, then: the flush that makes it durable (a syncfs, next_flush_at_) runs
-  // after every apply issued before it, the blocks before this one included.
-  applied_blocks_upto_ = std::max(applied_blocks_upto_, same.block_id);
-  if (SessionDecided()) {
-    out.push_back(SendReplication{ResyncBlockAck{name_, same.block_id, false, false}});
+  // The zone's bytes are the source's already; its path's attributes are set as a block sets
+  // them (equal bytes may sit under a newer mtime from a write the source never got), with a
+  // block's rules: a live change to the zone or the name since the read makes it stale (the
+  // source reads it again), a live write elsewhere in the file leaves that write's mtime.
+  auto zone_lsn = live_zone_lsn_.find(ZoneRef{same.path, same.zone});
+  auto path_lsn = live_path_lsn_.find(same.path);
+  if ((zone_lsn != live_zone_lsn_.end() && zone_lsn->second > same.read_lsn) ||
+      (path_lsn != live_path_lsn_.end() && path_lsn->second > same.read_lsn) ||
+      live_rename_lsn_ > same.read_lsn) {
+    out.push_back(SendReplication{ResyncBlockAck{name_, same.block_id, true, false}});
+    return;
   }
-  if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
-  MaybeFinishTarget(out);
+  Mutation attributes = MakeMutation(MutationKind::kSetattr, same.path);
+  attributes.attr_mask = kAllAttrs;
+  attributes.mode = same.mode;
+  attributes.uid = same.uid;
+  attributes.gid = same.gid;
+  attributes.atime_ns = same.atime_ns;
+  attributes.mtime_ns = same.mtime_ns;
+  if (auto file_lsn = live_file_lsn_.find(same.path);
+      file_lsn != live_file_lsn_.end() && file_lsn->second > same.read_lsn) {
+    attributes.attr_mask &= ~kAttrMtime;
+  }
+  block_applies_[same.block_id] = BlockApply{1, false};
+  const uint64_t id = NextId();
+  unsynced_zones_[ZoneRef{same.path, same.zone}] = id;
+  applying_[id] = Applying{Applying::Kind::kBlock, same.block_id};
+  out.push_back(ApplyMutation{module_, id, std::move(attributes), false});
 }
 
 void Replica::FollowRename(const Mutation& rename, Actions& out) {

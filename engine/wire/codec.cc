@@ -217,8 +217,9 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncDone& done) {
 Body BuildBody(FlatBufferBuilder& builder, const ResyncSame& same) {
   const auto name = builder.CreateString(same.module);
   const auto path = OptionalString(builder, same.path);
-  const auto body = fb::CreateResyncSame(builder, name, same.block_id, path, same.zone,
-                                         same.total_bytes, same.done_bytes);
+  const auto body = fb::CreateResyncSame(
+      builder, name, same.block_id, path, same.zone, same.total_bytes, same.done_bytes,
+      same.read_lsn, same.mode, same.uid, same.gid, same.atime_ns, same.mtime_ns);
   return {fb::Message::ResyncSame, body.Union()};
 }
 
@@ -769,6 +770,15 @@ absl::StatusOr<ResyncSame> ReadResyncSame(const fb::ResyncSame& in) {
   out.zone = in.zone();
   out.total_bytes = in.total_bytes();
   out.done_bytes = in.done_bytes();
+  if (in.mode() > kMaxModeBits) {
+    return Invalid("%s with mode %o: more than permission bits", subject, in.mode());
+  }
+  out.read_lsn = in.read_lsn();
+  out.mode = in.mode();
+  out.uid = in.uid();
+  out.gid = in.gid();
+  out.atime_ns = in.atime_ns();
+  out.mtime_ns = in.mtime_ns();
   return out;
 }
 

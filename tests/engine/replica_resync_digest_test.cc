@@ -85,6 +85,36 @@ TEST(ReplicaResyncDigestTest, TheOneHotZoneThatDiffersIsSent) {
 
 // Zeros on the target where the source has a hole: the same bytes, but not the same zone (a
 // resync restores the holes too). The zone goes as a hole, and stays one on the target.
+// a's late write put the same bytes back under a newer mtime (StampsChangeTime) that b never
+// got: the zone is the same by digest and is not sent, but a takes b's attributes with it, as a
+// block would give them.
+TEST(ReplicaResyncDigestTest, AZoneFoundTheSameStillTakesTheSourcesTimes) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, Bytes(4 * kZone, 'x'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  pair.Hold(kA, true);  // b never gets the late write
+  Mutation late = MakeMutation(MutationKind::kWrite, "f");
+  late.offset = 0;
+  late.data = MakePayload(Bytes(100, 'x'));  // what f holds there already
+  late.mtime_ns = 1'700'000'000'000'000'777;
+  pair.Submit(kA, std::move(late));
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kA).store.Sync("").ok());
+  // The machine dies while connected: the write is in a's activity log, not in its dirty map.
+  pair.Crash(kA);
+  ASSERT_EQ(pair.side(kA).store.live().at("f").mtime_ns, 1'700'000'000'000'000'777);
+  pair.Disconnect();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").mtime_ns,
+            pair.side(kB).store.live().at("f").mtime_ns);
+  EXPECT_FALSE(Resynced(pair, kA, "f", 0)) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).sames_received, 4u);
+}
+
 TEST(ReplicaResyncDigestTest, ZerosOnTheTargetWhereTheSourceHasAHoleBecomeAHole) {
   ReplicaPair pair(Options());
   StartInSync(pair);

@@ -244,7 +244,9 @@ std::string Describe(const ResyncDone& m) {
 std::string Describe(const ResyncSame& m) {
   std::ostringstream out;
   out << "ResyncSame{" << m.module << " id=" << m.block_id << " path=" << m.path
-      << " zone=" << m.zone << " total=" << m.total_bytes << " done=" << m.done_bytes << "}";
+      << " zone=" << m.zone << " total=" << m.total_bytes << " done=" << m.done_bytes
+      << " read_lsn=" << m.read_lsn << " mode=" << m.mode << " uid=" << m.uid << " gid=" << m.gid
+      << " atime=" << m.atime_ns << " mtime=" << m.mtime_ns << "}";
   return out.str();
 }
 
@@ -1639,6 +1641,8 @@ TEST(WireCodecTest, TargetZonesWithDigestsAndResyncSameRoundTrip) {
   zones.digests = {std::string(32, '\0'), std::string(32, '\xff'), std::string(31, 'a') + "b"};
   ExpectReplicationRoundTrip(zones);
   ExpectReplicationRoundTrip(ResyncSame{"db", 42, "data/users.ibd", 7, 1 << 20, 1 << 16});
+  ExpectReplicationRoundTrip(ResyncSame{"db", 43, "data/users.ibd", 8, 1 << 20, 1 << 16, 99, 0640,
+                                        26, 27, -5, 1'700'000'000'123'456'789});
   // Without digests, as a build that predates them sends it.
   ExpectReplicationRoundTrip(ReplTargetZones{"db", "f", {1, 2}, false});
 }
