@@ -315,6 +315,15 @@ class Replica {
   bool OnDigestRead(const ZoneRead& read, Actions& out);
   void SendDigestRequests(Actions& out);
   void ApplySame(const ResyncSame& same, Actions& out);
+  // Whether a live mutation since `read_lsn` (the source's read) changed the zone, the name or
+  // any name (a rename), or with `whole_file` any zone of the file: what was read is stale.
+  bool LiveChangedSince(const std::string& path, uint64_t zone, uint64_t read_lsn,
+                        bool whole_file) const;
+  // Whether a live write to the file since `read_lsn` stamped a newer mtime than the read's.
+  bool LiveWriteToFileSince(const std::string& path, uint64_t read_lsn) const;
+  // Issues a block's (or a ResyncSame's) steps; the block is acknowledged once all applied.
+  void IssueBlockSteps(uint64_t block_id, const ZoneRef& zone, std::vector<Mutation> steps,
+                       Actions& out);
   // Target: the stream renamed (or exchanged) names here. What this session asked for under
   // the old names now sits under the new ones, and the source, which renamed before sending,
   // reads the old names no more: asks again under the new names.

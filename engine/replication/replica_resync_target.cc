@@ -149,11 +149,7 @@ void Replica::ApplySame(const ResyncSame& same, Actions& out) {
   // them (equal bytes may sit under a newer mtime from a write the source never got), with a
   // block's rules: a live change to the zone or the name since the read makes it stale (the
   // source reads it again), a live write elsewhere in the file leaves that write's mtime.
-  auto zone_lsn = live_zone_lsn_.find(ZoneRef{same.path, same.zone});
-  auto path_lsn = live_path_lsn_.find(same.path);
-  if ((zone_lsn != live_zone_lsn_.end() && zone_lsn->second > same.read_lsn) ||
-      (path_lsn != live_path_lsn_.end() && path_lsn->second > same.read_lsn) ||
-      live_rename_lsn_ > same.read_lsn) {
+  if (LiveChangedSince(same.path, same.zone, same.read_lsn, /*whole_file=*/false)) {
     out.push_back(SendReplication{ResyncBlockAck{name_, same.block_id, true, false}});
     return;
   }
@@ -164,15 +160,37 @@ void Replica::ApplySame(const ResyncSame& same, Actions& out) {
   attributes.gid = same.gid;
   attributes.atime_ns = same.atime_ns;
   attributes.mtime_ns = same.mtime_ns;
-  if (auto file_lsn = live_file_lsn_.find(same.path);
-      file_lsn != live_file_lsn_.end() && file_lsn->second > same.read_lsn) {
-    attributes.attr_mask &= ~kAttrMtime;
+  if (LiveWriteToFileSince(same.path, same.read_lsn)) attributes.attr_mask &= ~kAttrMtime;
+  std::vector<Mutation> steps;
+  steps.push_back(std::move(attributes));
+  IssueBlockSteps(same.block_id, ZoneRef{same.path, same.zone}, std::move(steps), out);
+}
+
+bool Replica::LiveChangedSince(const std::string& path, uint64_t zone, uint64_t read_lsn,
+                               bool whole_file) const {
+  auto newer = [&](const auto& map, const auto& key) {
+    auto it = map.find(key);
+    return it != map.end() && it->second > read_lsn;
+  };
+  return newer(live_zone_lsn_, ZoneRef{path, zone}) || newer(live_path_lsn_, path) ||
+         (whole_file && newer(live_file_lsn_, path)) || live_rename_lsn_ > read_lsn;
+}
+
+bool Replica::LiveWriteToFileSince(const std::string& path, uint64_t read_lsn) const {
+  auto it = live_file_lsn_.find(path);
+  return it != live_file_lsn_.end() && it->second > read_lsn;
+}
+
+void Replica::IssueBlockSteps(uint64_t block_id, const ZoneRef& zone, std::vector<Mutation> steps,
+                              Actions& out) {
+  block_applies_[block_id] = BlockApply{steps.size(), false};
+  for (Mutation& m : steps) {
+    const uint64_t id = NextId();
+    // The same zone, sent again, makes the path match whatever its kind: not the whole name.
+    unsynced_zones_[zone] = id;
+    applying_[id] = Applying{Applying::Kind::kBlock, block_id};
+    out.push_back(ApplyMutation{module_, id, std::move(m), false});
   }
-  block_applies_[same.block_id] = BlockApply{1, false};
-  const uint64_t id = NextId();
-  unsynced_zones_[ZoneRef{same.path, same.zone}] = id;
-  applying_[id] = Applying{Applying::Kind::kBlock, same.block_id};
-  out.push_back(ApplyMutation{module_, id, std::move(attributes), false});
 }
 
 void Replica::FollowRename(const Mutation& rename, Actions& out) {
@@ -415,21 +433,14 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
     sync_percent_ =
         static_cast<uint8_t>(std::min<uint64_t>(99, 100 * b.done_bytes / b.total_bytes));
   }
-  auto zone_lsn = live_zone_lsn_.find(ZoneRef{b.path, b.zone});
-  auto path_lsn = live_path_lsn_.find(b.path);
   // A block that sets the file's size (its last zone) or removes the path is stale after any
-  // (A zone that ends exactly at the end of file sets the size too: the target may be longer.)
-  // newer live write to the file, not only to its own zone: the size it carries is old.
+  // newer live write to the file, not only to its own zone: the size it carries is old. (A
+  // zone that ends exactly at the end of file sets the size too: the target may be longer.)
   const bool sets_size = b.kind != PathKind::kFile || b.file_size <= (b.zone + 1) * opt_.zone_size;
-  auto file_lsn = live_file_lsn_.find(b.path);
-  const bool stale =
-      (zone_lsn != live_zone_lsn_.end() && zone_lsn->second > b.read_lsn) ||
-      (path_lsn != live_path_lsn_.end() && path_lsn->second > b.read_lsn) ||
-      (sets_size && file_lsn != live_file_lsn_.end() && file_lsn->second > b.read_lsn) ||
-      live_rename_lsn_ > b.read_lsn;
   // A link is stale too if the name it links to changed since the read.
   auto first_lsn = b.link_of.empty() ? live_path_lsn_.end() : live_path_lsn_.find(b.link_of);
-  if (stale || (first_lsn != live_path_lsn_.end() && first_lsn->second > b.read_lsn)) {
+  if (LiveChangedSince(b.path, b.zone, b.read_lsn, sets_size) ||
+      (first_lsn != live_path_lsn_.end() && first_lsn->second > b.read_lsn)) {
     out.push_back(SendReplication{ResyncBlockAck{name_, b.block_id, true, false}});
     return;
   }
@@ -449,9 +460,7 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
     Mutation attributes = AttributesOf(b);
     // A live write to another zone of the file since the read gave it a newer mtime here, as
     // on the source (StampsChangeTime): the read's is older.
-    if (file_lsn != live_file_lsn_.end() && file_lsn->second > b.read_lsn) {
-      attributes.attr_mask &= ~kAttrMtime;
-    }
+    if (LiveWriteToFileSince(b.path, b.read_lsn)) attributes.attr_mask &= ~kAttrMtime;
     steps.push_back(std::move(attributes));
   }
   if (sets_attributes && b.zone == 0) {
@@ -461,14 +470,7 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
     xattrs.xattrs = b.xattrs;
     steps.push_back(std::move(xattrs));
   }
-  block_applies_[b.block_id] = BlockApply{steps.size(), false};
-  for (Mutation& m : steps) {
-    const uint64_t id = NextId();
-    // The same zone, sent again, makes the path match whatever its kind: not the whole name.
-    unsynced_zones_[ZoneRef{b.path, b.zone}] = id;
-    applying_[id] = Applying{Applying::Kind::kBlock, b.block_id};
-    out.push_back(ApplyMutation{module_, id, std::move(m), false});
-  }
+  IssueBlockSteps(b.block_id, ZoneRef{b.path, b.zone}, std::move(steps), out);
 }
 
 void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
