@@ -29,6 +29,9 @@ struct ModuleView {
   bool pinned = false;
   // The sender is primary and writes without its peer: the receiver's copy is outdated.
   bool writing_alone = false;
+  // The sender's application failed there beyond its restart budget: a handover it makes is a
+  // failover (the receiver records it), not a planned move.
+  bool app_failed = false;
   friend bool operator==(const ModuleView&, const ModuleView&) = default;
 };
 

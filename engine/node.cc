@@ -268,18 +268,31 @@ void Node::AfterReplica(ModuleIndex m) {
   MarkDirty(m);
 }
 
+absl::string_view FailoverCauseName(FailoverCause cause) {
+  switch (cause) {
+    case FailoverCause::kPeerLost:
+      return "peer lost";
+    case FailoverCause::kAdminPrim:
+      return "admin prim";
+    case FailoverCause::kAppFailed:
+      return "app failed";
+  }
+  return "unknown";
+}
+
 void Node::HandleHeartbeat(absl::Time now, const Heartbeat& hb) {
   const absl::Time ack_until =
       PeerAckUntil(now, hb.echo_sent_at_ns, config_.heartbeat.timeout, DriftMargin(config_));
   for (const ModuleView& view : hb.modules) {
     auto found = by_name_.find(view.module);
     if (found == by_name_.end()) continue;  // config mismatch; see ModuleView docs
-    HandlePeerView(found->second, view, ack_until);
+    HandlePeerView(now, found->second, view, ack_until);
   }
 }
 
 // The peer's view of one module: its token meets ours (engine/ownership.h).
-void Node::HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_until) {
+void Node::HandlePeerView(absl::Time now, ModuleIndex m, const ModuleView& view,
+                          absl::Time ack_until) {
   Module& mod = modules_[m];
   if (!mod.problem.empty()) return;  // its token is unknown here: nothing to merge into
   bool changed = !mod.peer_view || *mod.peer_view != view;
@@ -313,8 +326,14 @@ void Node::HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_
       break;
   }
   if (merged.merge != TokenMerge::kKept) {
+    const bool handed_here_by_peer = mod.token.owner != self_ && merged.token.owner == self_;
     mod.token = merged.token;
     if (mod.token.owner != self_) mod.failover_pending.reset();
+    if (handed_here_by_peer && view.app_failed) {
+      // Not a planned handover: the application failed there, so it is timed as a failover.
+      mod.failover_pending = FailoverRecord{
+          .from = Peer(self_), .cause = FailoverCause::kAppFailed, .began = now, .completed = now};
+    }
     mod.handoff = false;
     mod.handoff_by_admin = false;
     mod.handoff_deferred = false;
@@ -377,11 +396,11 @@ void Node::HandleScriptExited(absl::Time now, const ScriptExited& in) {
   if (ok && outcome->kind == ScriptKind::kStartPrim && mod.failover_pending) {
     mod.failover_pending->completed = now;
     mod.last_failover = std::exchange(mod.failover_pending, std::nullopt);
-    Log(in.module, absl::StrCat("failover from ", config_.nodes[mod.last_failover->from].name,
-                                " complete: start_prim succeeded ",
-                                absl::FormatDuration(mod.last_failover->duration()), " after ",
-                                mod.last_failover->by_admin ? "the admin's prim"
-                                                            : "the peer was declared lost"));
+    Log(in.module,
+        absl::StrCat("failover from ", config_.nodes[mod.last_failover->from].name, " (",
+                     FailoverCauseName(mod.last_failover->cause),
+                     ") complete: start_prim succeeded ",
+                     absl::FormatDuration(mod.last_failover->duration()), " after its cause"));
   }
   if (ok) return;
   const std::string what =

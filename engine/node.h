@@ -37,13 +37,23 @@
 
 namespace duet {
 
-// The module's last failover to this node: an unplanned takeover (the peer declared lost, or
-// an admin `prim` while it was lost), from the moment the takeover's cause arose (the peer
-// declared lost; the admin's request) to start_prim having succeeded here. Planned handovers
-// (swap, failback) are not failovers. Times are the driver's `now` (its monotonic clock).
+// Why a module failed over to this node.
+enum class FailoverCause : uint8_t {
+  kPeerLost,   // the peer was declared lost
+  kAdminPrim,  // an admin's `prim` while the peer was lost
+  kAppFailed,  // the peer handed the module over: its application failed beyond its budget
+};
+absl::string_view FailoverCauseName(
+    FailoverCause cause);  // "peer lost", "admin prim", "app failed"
+
+// The module's last failover to this node: an unplanned takeover (the peer declared lost, an
+// admin `prim` while it was lost, or the peer's handover after its application failed), from
+// the moment the takeover's cause arose here (the peer declared lost; the admin's request; the
+// handover heard) to start_prim having succeeded here. Planned handovers (swap, failback) are
+// not failovers. Times are the driver's `now` (its monotonic clock).
 struct FailoverRecord {
   NodeIndex from = 0;  // the node that had the module
-  bool by_admin = false;
+  FailoverCause cause = FailoverCause::kPeerLost;
   absl::Time began;
   absl::Time completed;
   absl::Duration duration() const { return completed - began; }
@@ -140,7 +150,7 @@ class Node {
   void HandleTick(absl::Time now);
   void HandlePeer(absl::Time now, const PeerReceived& in);
   void HandleHeartbeat(absl::Time now, const Heartbeat& hb);
-  void HandlePeerView(ModuleIndex m, const ModuleView& view, absl::Time ack_until);
+  void HandlePeerView(absl::Time now, ModuleIndex m, const ModuleView& view, absl::Time ack_until);
   void HandleSwapRequest(const SwapRequest& request);
   void HandleWitness(const WitnessReceived& in);
   void HandleScriptExited(absl::Time now, const ScriptExited& in);

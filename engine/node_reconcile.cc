@@ -192,10 +192,11 @@ void Node::Claim(absl::Time now, Module& mod, ModuleIndex m, const char* why) {
   // A failover is timed from the peer's loss when this run saw it, else from now (the admin
   // asked, or the node started with the peer already gone).
   const bool peer_loss_seen = !mod.admin_claim && peer_lost_at_ != absl::InfinitePast();
-  mod.failover_pending = FailoverRecord{.from = mod.token.owner,
-                                        .by_admin = mod.admin_claim,
-                                        .began = peer_loss_seen ? peer_lost_at_ : now,
-                                        .completed = now};
+  mod.failover_pending = FailoverRecord{
+      .from = mod.token.owner,
+      .cause = mod.admin_claim ? FailoverCause::kAdminPrim : FailoverCause::kPeerLost,
+      .began = peer_loss_seen ? peer_lost_at_ : now,
+      .completed = now};
   mod.token = Claimed(mod.token, self_, /*pinned=*/mod.admin_claim);
   mod.authority_fence.reset();
   mod.handoff = false;
@@ -375,6 +376,7 @@ ModuleView Node::ViewOf(const Module& mod) const {
   view.eligible = mod.token.owner != self_ && SelfEligible(mod);
   view.pinned = mod.token.pinned;
   view.writing_alone = mod.token.owner == self_ && mod.replica.writing_alone();
+  view.app_failed = mod.failed;
   return view;
 }
 

@@ -31,17 +31,18 @@ absl::StatusOr<FailoverHistory> FailoverHistory::Load(const std::string& state_d
   for (int number = 1; std::getline(in, line); ++number) {
     const std::vector<std::string> fields = absl::StrSplit(line, '\t');
     Saved saved;
-    uint32_t from = 0, by_admin = 0;
+    uint32_t from = 0, cause = 0;
     if (fields.size() != 5 || fields[0].empty() || !absl::SimpleAtoi(fields[1], &from) ||
-        from > 1 || !absl::SimpleAtoi(fields[2], &by_admin) || by_admin > 1 ||
+        from > 1 || !absl::SimpleAtoi(fields[2], &cause) ||
+        cause > static_cast<uint32_t>(FailoverCause::kAppFailed) ||
         !absl::SimpleAtoi(fields[3], &saved.began_unix_ns) ||
         !absl::SimpleAtoi(fields[4], &saved.duration_ns) || saved.duration_ns < 0) {
       return absl::DataLossError(absl::StrCat(
           path, ":", number,
-          ": not 'module<TAB>from (0|1)<TAB>by admin (0|1)<TAB>began ns<TAB>duration ns': ", line));
+          ": not 'module<TAB>from (0|1)<TAB>cause (0|1|2)<TAB>began ns<TAB>duration ns': ", line));
     }
     saved.from = static_cast<NodeIndex>(from);
-    saved.by_admin = by_admin == 1;
+    saved.cause = static_cast<FailoverCause>(cause);
     history.saved_[fields[0]] = saved;
   }
   return history;
@@ -53,7 +54,7 @@ absl::Status FailoverHistory::Keep(const std::string& module, const FailoverReco
   if (kept != kept_.end() && kept->second == record) return absl::OkStatus();
   kept_[module] = record;
   saved_[module] =
-      Saved{record.from, record.by_admin, absl::ToUnixNanos(wall_now - (now - record.began)),
+      Saved{record.from, record.cause, absl::ToUnixNanos(wall_now - (now - record.began)),
             absl::ToInt64Nanoseconds(record.duration())};
   return Save();
 }
@@ -65,7 +66,7 @@ std::optional<FailoverRecord> FailoverHistory::Of(const std::string& module, abs
   const Saved& s = found->second;
   FailoverRecord record;
   record.from = s.from;
-  record.by_admin = s.by_admin;
+  record.cause = s.cause;
   record.began = now - (wall_now - absl::FromUnixNanos(s.began_unix_ns));
   record.completed = record.began + absl::Nanoseconds(s.duration_ns);
   return record;
@@ -74,8 +75,8 @@ std::optional<FailoverRecord> FailoverHistory::Of(const std::string& module, abs
 absl::Status FailoverHistory::Save() const {
   std::string text;
   for (const auto& [module, s] : saved_) {
-    absl::StrAppend(&text, module, "\t", s.from, "\t", s.by_admin ? 1 : 0, "\t", s.began_unix_ns,
-                    "\t", s.duration_ns, "\n");
+    absl::StrAppend(&text, module, "\t", s.from, "\t", static_cast<int>(s.cause), "\t",
+                    s.began_unix_ns, "\t", s.duration_ns, "\n");
   }
   return witness::ReplaceFileDurably(state_dir_, kFileName, text);
 }

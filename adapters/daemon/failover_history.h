@@ -5,8 +5,9 @@
 // nothing to the next run after a machine restart, and it keeps it in memory only; status is
 // the record's only reader, and it shows wall-clock time. So the file keeps, per module, what
 // status shows: the node it came from, its cause, the wall-clock time it began and its
-// duration. One line per module, "module<TAB>from node index<TAB>by admin (0|1)<TAB>began
-// (Unix ns)<TAB>duration (ns)", replaced whole (written aside, fsync'ed, renamed over).
+// duration. One line per module, "module<TAB>from node index<TAB>cause<TAB>began (Unix
+// ns)<TAB>duration (ns)", the cause 0 (peer lost), 1 (admin prim) or 2 (app failed; files
+// from before it had only 0 and 1), replaced whole (written aside, fsync'ed, renamed over).
 // Lines of modules no longer configured are kept as they are (a module removed and added
 // back finds its record). Not thread-safe: the daemon's loop owns it.
 #ifndef DUET_ADAPTERS_DAEMON_FAILOVER_HISTORY_H_
@@ -47,7 +48,7 @@ class FailoverHistory {
  private:
   struct Saved {
     NodeIndex from = 0;
-    bool by_admin = false;
+    FailoverCause cause = FailoverCause::kPeerLost;
     int64_t began_unix_ns = 0;
     int64_t duration_ns = 0;
   };

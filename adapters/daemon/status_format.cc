@@ -51,7 +51,7 @@ struct FailoverShown {
 
 FailoverShown ShowFailover(const NodeStatusView& view, const FailoverRecord& record) {
   const absl::Duration ago = std::max(absl::ZeroDuration(), view.now - record.began);
-  return {view.config->nodes[record.from].name, record.by_admin ? "admin prim" : "peer lost",
+  return {view.config->nodes[record.from].name, std::string(FailoverCauseName(record.cause)),
           absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", view.wall_now - ago, absl::UTCTimeZone()),
           absl::ToDoubleSeconds(ago), absl::ToDoubleSeconds(record.duration())};
 }

@@ -10,7 +10,7 @@
 //                 "resync": {"active": bool, "source": bool, "bytes_total": int,
 //                            "bytes_done": int, "eta_seconds": number},
 //                 "problem": str,
-//                 "last_failover": null | {"from": str, "cause": "peer lost|admin prim",
+//                 "last_failover": null | {"from": str, "cause": "peer lost|admin prim|app failed",
 //                                  "at": str, "ago_seconds": number,
 //                                  "duration_seconds": number}}]}
 // "links": the heartbeat links in configuration order, then "replication"; "heard": traffic

@@ -94,7 +94,7 @@ Body BuildBody(FlatBufferBuilder& builder, const Heartbeat& heartbeat) {
     const auto name = builder.CreateString(view.module);
     views.push_back(fb::CreateModuleView(builder, name, ToWire(view.state), ToWire(view.data),
                                          view.sync_percent, view.term, view.owner, view.eligible,
-                                         view.pinned, view.writing_alone));
+                                         view.pinned, view.writing_alone, view.app_failed));
   }
   const auto modules = builder.CreateVector(views);
   const auto body =
@@ -455,6 +455,7 @@ absl::StatusOr<ModuleView> ReadModuleView(const fb::ModuleView& in) {
   out.eligible = in.eligible();
   out.pinned = in.pinned();
   out.writing_alone = in.writing_alone();
+  out.app_failed = in.app_failed();
   return out;
 }
 

@@ -45,9 +45,10 @@ inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
 // unattached, as with a broken replication connection: the primary tracks its writes for a
 // resync once both run the same version.
 inline constexpr uint16_t kWireVersion = 3;
-// Peer (heartbeat, swap request) and witness frames: 1. Their tables have not changed, and
-// a pair whose heartbeats failed over a version would take each other for dead (a split
-// brain without a witness): they stay at 1 until one of them changes.
+// Peer (heartbeat, swap request) and witness frames: 1. A pair whose heartbeats failed over a
+// version would take each other for dead (a split brain without a witness), so they stay at 1
+// while their tables only gain fields an older build may ignore and a newer one reads as
+// their default from an older build (ModuleView.app_failed).
 inline constexpr uint16_t kPeerWireVersion = 1;
 
 // Heartbeat size. A heartbeat carries a view of every module and travels in one UDP datagram:
@@ -65,20 +66,20 @@ inline constexpr size_t kMaxModuleNameBytes = 128;
 // Most bytes one module adds to an encoded heartbeat, read off the FlatBuffers layout
 // (EncodePeer writes every non-default field): its offset in the modules vector (4); its name
 // (4-byte length, the bytes, a NUL, up to 3 bytes of padding); its ModuleView table (4-byte
-// vtable offset, 8-byte term, 4-byte name offset, 7 one-byte fields, up to 7 + 3 bytes of
-// alignment padding); and its own 22-byte vtable (9 fields), written unless an earlier module
-// set the same fields. That is name_bytes + 67. Measured: 164 bytes a module with 128-byte
-// names when all set the same fields, and 256 such modules whose set fields differ (a local
-// search over which fields each sets) reach 46,336 bytes in all, 181 a module.
+// vtable offset, 8-byte term, 4-byte name offset, 8 one-byte fields, up to 7 + 3 bytes of
+// alignment padding); and its own 24-byte vtable (10 fields), written unless an earlier module
+// set the same fields. That is name_bytes + 70. (Measured with 9 fields: 164 bytes a module
+// with 128-byte names when all set the same fields, and 256 such modules whose set fields
+// differ, a local search over which fields each sets, reached 46,336 bytes, 181 a module.)
 constexpr size_t MaxHeartbeatModuleBytes(size_t name_bytes) {
-  return 4 + (4 + name_bytes + 1 + 3) + (4 + 8 + 4 + 7 + 7 + 3) + 22;
+  return 4 + (4 + name_bytes + 1 + 3) + (4 + 8 + 4 + 8 + 7 + 3) + 24;
 }
 // Most bytes of a heartbeat besides its modules (size prefix, root offset, identifier, the
 // Frame and Heartbeat tables and their vtables, the modules vector's length): measured 104
 // with every field set, bounded with room to spare.
 inline constexpr size_t kMaxHeartbeatFixedBytes = 256;
-// 256 + 256 * 195 = 50,176 bytes: 256 modules leave ~56 bytes a module for future ModuleView
-// fields (329 modules would fill the limit today).
+// 256 + 256 * 198 = 50,944 bytes: 256 modules leave ~53 bytes a module for future ModuleView
+// fields (324 modules would fill the limit today).
 static_assert(kMaxHeartbeatFixedBytes +
                       kMaxModules * MaxHeartbeatModuleBytes(kMaxModuleNameBytes) <=
                   kMaxHeartbeatBytes,

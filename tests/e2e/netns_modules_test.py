@@ -104,6 +104,12 @@ class CheckerTest(unittest.TestCase):
         self.assertEqual(service_pid(c, "a", "alpha"), None)
         self.assertIn("restart budget exhausted; failing over", c.log_text("a"))
         self.assertEqual(c.log_text("a").count("; local restart "), RESTART_MAX)
+        # b counts it as a failover (not a planned move), with its cause and duration.
+        last = c.module_status("b", "alpha")["last_failover"]
+        self.assertIsNotNone(last, "b shows no failover after alpha failed over to it")
+        self.assertEqual((last["from"], last["cause"]), ("a", "app failed"))
+        self.assertGreater(last["duration_seconds"], 0)
+        self.assertIsNone(c.module_status("a", "alpha")["last_failover"])
         missing = missing_writes(alpha.expected(), c.read_store("alpha"))
         self.assertEqual(missing, [], f"{len(missing)} acknowledged writes of alpha lost")
         on_a, on_b = c.module_status("a", "alpha"), c.module_status("b", "alpha")

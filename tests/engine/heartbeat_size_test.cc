@@ -53,6 +53,7 @@ void SetFields(ModuleView& view, unsigned fields) {
   view.eligible = (fields & 32) != 0;
   view.pinned = (fields & 64) != 0;
   view.writing_alone = (fields & 128) != 0;
+  view.app_failed = (fields & 256) != 0;
 }
 
 // A heartbeat whose own fields are all set to their widest values.
@@ -98,7 +99,7 @@ TEST(HeartbeatSizeTest, LargestHeartbeatTheWireAllowsFitsTheLimit) {
     for (size_t i = 0; i < kMaxModules; ++i) {
       ModuleView& view = heartbeat.modules.emplace_back();
       view.module = NameOf(i, kMaxModuleNameBytes);
-      SetFields(view, same_fields ? 0xff : static_cast<unsigned>(0xff - i % 256));
+      SetFields(view, same_fields ? 0x1ff : static_cast<unsigned>(0x1ff - i % 512));
     }
     ExpectFitsAndDecodes(heartbeat);
   }
@@ -116,7 +117,7 @@ TEST(HeartbeatSizeTest, EncodedSizeNeverExceedsThePerModuleBound) {
       ModuleView& view = heartbeat.modules.emplace_back();
       view.module =
           NameOf(i, static_cast<size_t>(rng.Between(8, static_cast<int64_t>(kMaxModuleNameBytes))));
-      SetFields(view, static_cast<unsigned>(rng.Below(256)));
+      SetFields(view, static_cast<unsigned>(rng.Below(512)));
     }
     ExpectFitsAndDecodes(heartbeat);
   }
@@ -164,7 +165,7 @@ TEST(HeartbeatSizeTest, LargestValidConfigsHeartbeatFitsOneDatagram) {
   Heartbeat widest = WidestHeader();
   widest.modules = sent->modules;
   for (size_t i = 0; i < widest.modules.size(); ++i) {
-    SetFields(widest.modules[i], static_cast<unsigned>(0xff - i % 256));
+    SetFields(widest.modules[i], static_cast<unsigned>(0x1ff - i % 512));
   }
   ExpectFitsAndDecodes(widest);
   EXPECT_LE(EncodePeer(widest).size() + kDatagramOverheadBytes, kMaxUdpDatagramBytes);

@@ -60,7 +60,7 @@ TEST_F(NodeFailoverRecordTest, FailoverIsTimedFromThePeersLossToStartPrimSucceed
   const std::optional<FailoverRecord> failover = cluster_->Status(kB, kOnA).last_failover;
   ASSERT_TRUE(failover) << Log();
   EXPECT_EQ(failover->from, kA);
-  EXPECT_FALSE(failover->by_admin);
+  EXPECT_EQ(failover->cause, FailoverCause::kPeerLost);
   // Declared lost heartbeat.timeout (2 s) after the last heartbeat heard (one interval,
   // 200 ms, at most before the crash).
   EXPECT_GE(failover->began, crash + absl::Seconds(2) - absl::Milliseconds(250));
@@ -103,11 +103,32 @@ TEST_F(NodeFailoverRecordTest, AdminPrimWithThePeerLostIsTimedFromTheRequest) {
   RunUntil([&] { return cluster_->Status(kB, kOnA).last_failover.has_value(); }, absl::Seconds(10));
   const std::optional<FailoverRecord> failover = cluster_->Status(kB, kOnA).last_failover;
   ASSERT_TRUE(failover) << Log();
-  EXPECT_TRUE(failover->by_admin);
+  EXPECT_EQ(failover->cause, FailoverCause::kAdminPrim);
   EXPECT_EQ(failover->from, kA);
   EXPECT_GE(failover->began, asked);
   EXPECT_LE(failover->began, asked + absl::Milliseconds(50));
   EXPECT_GE(failover->duration(), kScript);
+}
+
+// A module handed over because its application failed beyond its budget is a failover on the
+// node it goes to, timed from the handover heard there; the node it left shows none.
+TEST_F(NodeFailoverRecordTest, AHandoverAfterTheApplicationFailedIsAFailoverOfCauseAppFailed) {
+  Boot({.restart_max = 0});
+  ASSERT_TRUE(cluster_->FailChecker(kA, kOnA)) << Log();
+  const absl::Time failed = cluster_->now();
+  RunUntil([&] { return cluster_->Status(kB, kOnA).last_failover.has_value(); }, absl::Seconds(10));
+  const std::optional<FailoverRecord> failover = cluster_->Status(kB, kOnA).last_failover;
+  ASSERT_TRUE(failover) << Log();
+  EXPECT_EQ(failover->cause, FailoverCause::kAppFailed);
+  EXPECT_EQ(failover->from, kA);
+  // a stopped its application (stop_prim, one script time) before handing the module over.
+  EXPECT_GE(failover->began, failed + kScript);
+  // Then b ran stop_second and start_prim, one script time each.
+  EXPECT_GE(failover->duration(), 2 * kScript);
+  EXPECT_LE(failover->duration(), 2 * kScript + absl::Milliseconds(50));
+  EXPECT_EQ(cluster_->Status(kB, kOnA).state, ModuleState::kPrim);
+  EXPECT_FALSE(cluster_->Status(kA, kOnA).last_failover);
+  EXPECT_NE(Log().find("failover from a (app failed) complete"), std::string::npos) << Log();
 }
 
 }  // namespace

@@ -62,6 +62,7 @@ ModuleView View(std::string name, ModuleState state, DataState data, uint8_t syn
   view.eligible = eligible;
   view.pinned = !eligible;
   view.writing_alone = term % 2 == 1;
+  view.app_failed = term % 3 == 0;
   return view;
 }
 

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "adapters/daemon/status_format.h"
@@ -45,7 +46,7 @@ TEST(FailoverHistoryTest, ALoadedFailoverBeganAtTheSameWallTimeAndTookAsLong) {
   std::optional<FailoverRecord> loaded = next_run->Of("web", next_now, next_wall);
   ASSERT_TRUE(loaded.has_value());
   EXPECT_EQ(loaded->from, 0);
-  EXPECT_FALSE(loaded->by_admin);
+  EXPECT_EQ(loaded->cause, FailoverCause::kPeerLost);
   EXPECT_EQ(loaded->duration(), absl::Milliseconds(2500));
   EXPECT_EQ(next_wall - (next_now - loaded->began), kWallNow - absl::Seconds(90));
   EXPECT_FALSE(next_run->Of("db", next_now, next_wall).has_value());
@@ -90,6 +91,34 @@ TEST(FailoverHistoryTest, StatusAfterARestartShowsTheFailover) {
                                       R"("at":"2026-12-07T03:58:30.000Z","ago_seconds":690.000,)"
                                       R"("duration_seconds":2.500})"))
       << json;
+}
+
+// Each cause comes back as it was kept; a file written before "app failed" existed (causes 0
+// and 1 only) still loads, and a cause no build writes is refused.
+TEST(FailoverHistoryTest, EveryCauseIsKeptAndAnUnknownOneRefused) {
+  TempDir dir;
+  {
+    FailoverHistory first_run(dir.path());
+    FailoverRecord record = TookTwoAndAHalfSeconds();
+    for (const auto& [module, cause] :
+         {std::pair{"web", FailoverCause::kPeerLost}, std::pair{"db", FailoverCause::kAdminPrim},
+          std::pair{"mail", FailoverCause::kAppFailed}}) {
+      record.cause = cause;
+      ASSERT_TRUE(first_run.Keep(module, record, kRunNow, kWallNow).ok());
+    }
+  }
+  absl::StatusOr<FailoverHistory> next_run = FailoverHistory::Load(dir.path());
+  ASSERT_TRUE(next_run.ok()) << next_run.status();
+  EXPECT_EQ(next_run->Of("web", kRunNow, kWallNow)->cause, FailoverCause::kPeerLost);
+  EXPECT_EQ(next_run->Of("db", kRunNow, kWallNow)->cause, FailoverCause::kAdminPrim);
+  EXPECT_EQ(next_run->Of("mail", kRunNow, kWallNow)->cause, FailoverCause::kAppFailed);
+  {
+    std::ofstream out(dir / "last_failovers");
+    out << "web\t0\t3\t100\t2500\n";
+  }
+  absl::StatusOr<FailoverHistory> unknown = FailoverHistory::Load(dir.path());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(absl::StrContains(unknown.status().message(), "cause (0|1|2)")) << unknown.status();
 }
 
 TEST(FailoverHistoryTest, ADamagedFileIsRefusedNamingTheLine) {

@@ -122,7 +122,7 @@ TEST(StatusFormatTest, TheLastFailoverShowsItsOriginDateAndDurationInTheTableAnd
   // b took "web" over from a 90 s before the query; start_prim succeeded 2.5 s after a was
   // declared lost.
   view.modules[0].last_failover = FailoverRecord{.from = 0,
-                                                 .by_admin = false,
+                                                 .cause = FailoverCause::kPeerLost,
                                                  .began = now - absl::Seconds(90),
                                                  .completed = now - absl::Seconds(87.5)};
   const std::string table = FormatStatusTable(view);
