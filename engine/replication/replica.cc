@@ -556,7 +556,7 @@ absl::Time Replica::NextDeadline() const {
     next = std::min(next, hello_wait_since_ + opt_.timeout);
   }
   if (source_active_ && opt_.resync_bandwidth != 0 && !durable_.dirty.empty() &&
-      reads_.size() + blocks_.size() < opt_.resync_reads) {
+      ResyncWindowOpen()) {
     next = std::min(next, next_read_at_);
   }
   return next;

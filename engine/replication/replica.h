@@ -53,7 +53,11 @@ struct ReplicaOptions {
   uint32_t window_count = 4096;
   absl::Duration timeout = absl::Seconds(5);
   uint64_t resync_bandwidth = 0;  // bytes per second, 0: no cap
-  uint32_t resync_reads = 8;      // zone reads and blocks in flight
+  // The resync source's pipeline: bytes in flight (a zone's size while it is read, then what
+  // its block carries until the target acknowledges it), so that the link stays full whether
+  // zones carry data, holes or "the same"; and at most this many reads and blocks at once.
+  uint64_t resync_window_bytes = 4ull << 20;
+  uint32_t resync_reads = 1024;
   size_t activity_log_zones = 8192;
   absl::Duration flush_interval = absl::Seconds(1);  // secondary: syncfs cadence
   bool default_primary_here = true;  // decides a split brain under the default policy
@@ -281,6 +285,10 @@ class Replica {
   void StartSource(absl::Time now, Actions& out);
   void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
   void IssueListTree(Actions& out);
+  // Whether the source may issue one more zone read (resync_window_bytes, resync_reads).
+  bool ResyncWindowOpen() const;
+  // Records a block (or ResyncSame) sent for `zone`, carrying `bytes`, until acknowledged.
+  void SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes);
   void IssueReads(absl::Time now, Actions& out);
   // A block for `zone` as read at `lsn`: the path's kind and attributes, the progress.
   ResyncBlock BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& read);
@@ -460,8 +468,13 @@ class Replica {
   bool target_zones_complete_ = false;
   absl::flat_hash_set<ZoneRef> reading_;  // zones read or sent, not yet acknowledged
   absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
-  absl::flat_hash_map<uint64_t, ZoneRef> blocks_;                      // block id -> zone
-  absl::flat_hash_set<std::string> whole_paths_;  // send every zone (learned at zone 0)
+  struct SentBlock {
+    ZoneRef zone;
+    uint64_t bytes = 0;  // what it carries (ResyncCostOf), counted in resync_window_bytes_
+  };
+  absl::flat_hash_map<uint64_t, SentBlock> blocks_;  // block id -> what went
+  uint64_t resync_inflight_bytes_ = 0;               // reads (a zone each) and blocks_
+  absl::flat_hash_set<std::string> whole_paths_;     // send every zone (learned at zone 0)
   // Paths sent whole in this session: their blocks carry attributes and xattrs the target may
   // lack, so none of their zones is compared by digest.
   absl::flat_hash_set<std::string> uncompared_paths_;

@@ -1,16 +1,16 @@
 // Replica, the resync source (DESIGN.md §5). The plan is the dirty map itself (persisted), the
 // zones the activity log says the peer may lack, the target's own requests, and on a full
-// resync every name of the listed tree. Zones are read and sent with a bounded number of reads
-// in flight (resync_reads) and the bandwidth capped; a zone is forgotten (MarkClean) only once
-// durable on the target AND flushed here. The namespace journal is replayed first as stream writes.
-// The session ends with ResyncDone after a flush of our own copy; the target's answer closes the
-// map.
-// Zones the target sent its digest of (ReplTargetZones::digests: zones it may hold as we do,
-// as after its crash as primary) are read with our digest (ZoneReadContent::kDataAndDigest):
-// equal, a ResyncSame goes instead of the block (acknowledged like one); different, the block.
-// The target reads first because it knows those zones first: the comparison costs no round
-// trip beyond the request a plain zone needs. Zones read before their digest arrived (our own
-// dirty zones, planned at once) go whole, as do zones the target asks for again or whole.
+// resync every name of the listed tree. Zones are read and sent with a window of bytes in
+// flight (resync_window_bytes: a zone while read, then its block's cost) and the bandwidth capped;
+// a zone is forgotten (MarkClean) only once durable on the target AND flushed here. The namespace
+// journal is replayed first as stream writes. The session ends with ResyncDone after a flush of our
+// own copy; the target's answer closes the map. Zones the target sent its digest of
+// (ReplTargetZones::digests: zones it may hold as we do, as after its crash as primary) are read
+// with our digest (ZoneReadContent::kDataAndDigest): equal, a ResyncSame goes instead of the block
+// (acknowledged like one); different, the block. The target reads first because it knows those
+// zones first: the comparison costs no round trip beyond the request a plain zone needs. Zones read
+// before their digest arrived (our own dirty zones, planned at once) go whole, as do zones the
+// target asks for again or whole.
 #include <algorithm>
 #include <utility>
 
@@ -46,6 +46,7 @@ void Replica::AbandonSourceSession() {
   source_active_ = false;
   reads_.clear();
   blocks_.clear();
+  resync_inflight_bytes_ = 0;
   reading_.clear();
   unflushed_.clear();
   durable_there_.clear();
@@ -264,13 +265,14 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
 
 void Replica::IssueReads(absl::Time now, Actions& out) {
   if (!source_active_) return;
-  while (reads_.size() + blocks_.size() < opt_.resync_reads) {
+  while (ResyncWindowOpen()) {
     if (opt_.resync_bandwidth != 0 && now != absl::InfinitePast() && now < next_read_at_) break;
     std::optional<ZoneRef> zone =
         durable_.dirty.FindFirst([&](const ZoneRef& ref) { return !reading_.contains(ref); });
     if (!zone) break;
     const uint64_t id = NextId();
     reads_[id] = {*zone, LocalAppliedLsn()};
+    resync_inflight_bytes_ += opt_.zone_size;
     reading_.insert(*zone);
     const ZoneReadContent content =
         target_digests_.contains(*zone) ? ZoneReadContent::kDataAndDigest : ZoneReadContent::kData;
@@ -283,6 +285,18 @@ void Replica::IssueReads(absl::Time now, Actions& out) {
       next_read_at_ = base + TransferTime(opt_.zone_size, opt_.resync_bandwidth);
     }
   }
+}
+
+void Replica::SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes) {
+  blocks_[block_id] = SentBlock{zone, bytes};
+  resync_inflight_bytes_ += bytes;
+}
+
+bool Replica::ResyncWindowOpen() const {
+  if (reads_.size() + blocks_.size() >= opt_.resync_reads) return false;
+  // One zone always goes, whatever the window, so that a window below a zone still moves.
+  return resync_inflight_bytes_ == 0 ||
+         resync_inflight_bytes_ + opt_.zone_size <= opt_.resync_window_bytes;
 }
 
 void Replica::ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out) {
@@ -313,6 +327,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   if (it == reads_.end()) return;  // from an earlier connection
   const auto [zone, lsn] = it->second;
   reads_.erase(it);
+  resync_inflight_bytes_ -= opt_.zone_size;
   // The target holds the same zone (both digests of a regular file's zone, equal).
   bool same = false;
   if (auto digest = target_digests_.find(zone); digest != target_digests_.end()) {
@@ -321,11 +336,11 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     // Used once: a zone read again (its block was stale, or asked for again) goes whole.
     target_digests_.erase(digest);
   }
+  // The cap and the window count the bytes that go: a hole (most zones of a sparse file) or
+  // a zone the target holds already costs a header.
+  const uint64_t cost =
+      same ? zone.path.size() + kResyncBlockHeaderBytes : ResyncCostOf(zone, read);
   if (opt_.resync_bandwidth != 0) {
-    // The cap counts the bytes that go: a hole (most zones of a sparse file) or a zone the
-    // target holds already costs a header.
-    const uint64_t cost =
-        same ? zone.path.size() + kResyncBlockHeaderBytes : ResyncCostOf(zone, read);
     next_read_at_ -= TransferTime(opt_.zone_size - std::min<uint64_t>(cost, opt_.zone_size),
                                   opt_.resync_bandwidth);
   }
@@ -336,7 +351,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   }
   if (same) {
     const uint64_t id = NextId();
-    blocks_[id] = zone;
+    SendBlock(id, zone, cost);
     same_blocks_.insert(id);
     ResyncSame answer{name_, id, zone.path, zone.zone, resync_total_, resync_done_};
     answer.read_lsn = lsn;
@@ -362,7 +377,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   if (block.hole) ++resync_holes_sent_;
   if (zone.zone == 0 && read.kind != PathKind::kAbsent) block.xattrs = read.xattrs;
   block.link_target = read.link_target;
-  blocks_[block.block_id] = zone;
+  SendBlock(block.block_id, zone, cost);
   if (full_resync_ && zone.zone == 0 && read.link_inode != 0) {
     first_name_blocks_[block.block_id] = {read.link_device, read.link_inode};
   }
@@ -428,7 +443,7 @@ bool Replica::SendAsLinkOrWait(absl::Time now, const ZoneRef& zone, uint64_t lsn
     });
   }
   Persist(std::move(records), out);
-  blocks_[block.block_id] = zone;
+  SendBlock(block.block_id, zone, ResyncCostOf(zone, read));
   out.push_back(SendReplication{std::move(block)});
   IssueReads(now, out);
   return true;
@@ -498,7 +513,8 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
   }
   auto it = blocks_.find(ack.block_id);
   if (it == blocks_.end()) return;
-  const ZoneRef zone = it->second;
+  const ZoneRef zone = it->second.zone;
+  resync_inflight_bytes_ -= it->second.bytes;
   blocks_.erase(it);
   const auto first_name = first_name_blocks_.find(ack.block_id);
   if (first_name != first_name_blocks_.end()) {

@@ -5,6 +5,7 @@
 #ifndef DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
 #define DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -204,6 +205,13 @@ class ReplicaPair {
       if (const Read* r = std::get_if<Read>(&e); r != nullptr && r->side == i) return true;
     }
     return false;
+  }
+  // How many zone reads side i has issued and not yet answered.
+  size_t ZoneReadsPending(int i) const {
+    return static_cast<size_t>(std::count_if(events_.begin(), events_.end(), [&](const Event& e) {
+      const Read* r = std::get_if<Read>(&e);
+      return r != nullptr && r->side == i;
+    }));
   }
   // Runs at most one event; false if none.
   bool Step() {

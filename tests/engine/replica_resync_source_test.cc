@@ -2,6 +2,8 @@
 // both (engine/replication/replica_resync_source.cc).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "engine/replication/replica.h"
 #include "tests/engine/printers.h"
 #include "tests/engine/replica_fixtures.h"
@@ -155,6 +157,42 @@ TEST(ReplicaResyncSourceTest, ResyncResumesAfterInterrupt) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   // Resumed: the second session sent only what was left, not all 40 zones again.
   EXPECT_LE(pair.side(kB).blocks_received - sent_before, left) << "left " << left;
+}
+
+// The source keeps a window of bytes in flight, not a count of zones: zones of data fill it
+// (a zone each while read, then the block's bytes until acknowledged), and zones that carry
+// nothing (holes) let many more go before the first acknowledgement.
+TEST(ReplicaResyncSourceTest, TheResyncKeepsAWindowOfBytesInFlight) {
+  ReplicaOptions o = Options();
+  o.resync_window_bytes = 16 * kZone;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  // Sends up to what the window holds with the target's answers held: how many blocks went.
+  auto blocks_sent_unacknowledged = [&] {
+    const uint64_t before = pair.side(kB).blocks_received;
+    pair.Connect();
+    while (pair.side(kB).blocks_received == before) EXPECT_TRUE(pair.Step()) << pair.Log(kA);
+    pair.Hold(kB, true);
+    pair.Pump();
+    const uint64_t sent = pair.side(kB).blocks_received - before;
+    pair.Hold(kB, false);
+    pair.Settle();
+    EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+    pair.Disconnect();
+    return sent;
+  };
+
+  pair.Disconnect();
+  for (uint64_t z = 0; z < 64; ++z) pair.Write(kA, "data", z * kZone, Bytes(kZone, 'd'));
+  pair.Pump();
+  EXPECT_EQ(blocks_sent_unacknowledged(), 16u) << "a zone of data takes its size of the window";
+
+  Mutation punch = MakeMutation(MutationKind::kFallocate, "data");
+  punch.length = 64 * kZone;
+  punch.fallocate_mode = kFallocatePunchHole | kFallocateKeepSize;
+  pair.Submit(kA, punch);
+  pair.Pump();
+  EXPECT_EQ(blocks_sent_unacknowledged(), 64u) << "holes carry no data: all of them fit";
 }
 
 // Found by the simulator (seed 16753576447339095367): writes made alone to a file that an
