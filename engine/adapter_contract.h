@@ -17,6 +17,11 @@
 //      before any later action of the same step is carried out, and before any later step's
 //      actions: a later message or promotion may depend on them. The records of one
 //      PersistReplica are applied all or nothing at recovery (a torn tail is dropped whole).
+//      A Persist has no failure input, by design: a node that cannot record what it decided
+//      cannot act on it, and every module's later actions may depend on it. A driver whose
+//      Persist fails stops the process (fail-stop) without carrying out any later action
+//      (duetd exits 3, its guard releases VIPs and mounts), so the peer takes over as after a
+//      crash; the next start recovers exactly the records made durable.
 //  C5. SetWritable{false} takes effect before the next action: it is how a primary fences
 //      itself. PreserveDivergent is a disk operation of its module (C7, C8): the ones issued
 //      after it (the resync that overwrites those paths) see its copy done, and it is
