@@ -118,7 +118,8 @@ bool Replica::OnDigestRead(const ZoneRead& read, Actions& out) {
 }
 
 void Replica::OnSourceHotZones(const ReplTargetZones& zones, Actions& out) {
-  if (!target_active_) return;
+  // (Not after our own new Hello: its answers would reach the next session.)
+  if (!target_active_ || !SessionDecided()) return;
   if (zones.last) {
     // Its end: ours follows once the digests of every zone it listed are read and asked for.
     compare_last_waits_ = true;
