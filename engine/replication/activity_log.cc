@@ -1,6 +1,7 @@
 #include "engine/replication/activity_log.h"
 
 #include <algorithm>
+#include <tuple>
 #include <variant>
 
 namespace duet {
@@ -31,13 +32,13 @@ ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot,
     file.second.ForEach([&](uint64_t zone) {
       ZoneRef ref{file.first, zone};
       lru_.push_back(ref);
-      entries_[ref] = Entry{std::prev(lru_.end()), kUnknownLsn};
+      entries_[ref] = Entry{std::prev(lru_.end()), 0, /*recovered=*/true};
     });
   }
 }
 
 void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, uint64_t lsn,
-                        uint64_t peer_durable_lsn, const ZoneMap& hot,
+                        absl::Time now, uint64_t peer_durable_lsn, const ZoneMap& hot,
                         std::vector<ReplicaRecord>& records) {
   for (uint64_t zone = first; zone <= last; ++zone) {
     ZoneRef ref{path, zone};
@@ -45,9 +46,10 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
     if (it != entries_.end()) {
       lru_.splice(lru_.end(), lru_, it->second.lru);
       it->second.last_lsn = lsn;
+      it->second.last_write = now;
     } else {
       lru_.push_back(ref);
-      entries_[ref] = Entry{std::prev(lru_.end()), lsn};
+      entries_[ref] = Entry{std::prev(lru_.end()), lsn, false, now};
     }
     if (!hot.Contains(path, zone)) AppendZone<record::HotAdd>(path, zone, records);
   }
@@ -57,7 +59,7 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
   // unknown age, at the front until a resync) are stepped over.
   for (auto it = lru_.begin(); entries_.size() > capacity_ && it != lru_.end();) {
     auto entry = entries_.find(*it);
-    if (entry->second.last_lsn == kUnknownLsn) {
+    if (entry->second.recovered) {
       ++it;
       continue;
     }
@@ -68,15 +70,43 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
   }
 }
 
+void ActivityLog::CoolIdle(absl::Time written_by, uint64_t durable_lsn,
+                           std::vector<ReplicaRecord>& records) {
+  // The whole log is looked at (a rename with flags copies zones out of write order); in
+  // (path, zone) order, so that runs of consecutive zones make one record each.
+  std::vector<ZoneRef> idle;
+  for (const ZoneRef& ref : lru_) {
+    const Entry& entry = entries_.at(ref);
+    if (!entry.recovered && entry.last_lsn <= durable_lsn && entry.last_write <= written_by) {
+      idle.push_back(ref);
+    }
+  }
+  std::sort(idle.begin(), idle.end(), [](const ZoneRef& a, const ZoneRef& b) {
+    return std::tie(a.path, a.zone) < std::tie(b.path, b.zone);
+  });
+  for (const ZoneRef& ref : idle) {
+    auto entry = entries_.find(ref);
+    AppendZone<record::HotRemove>(ref.path, ref.zone, records);
+    lru_.erase(entry->second.lru);
+    entries_.erase(entry);
+  }
+}
+
+bool ActivityLog::MayCool() const {
+  if (!names_by_lsn_.empty()) return true;
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [](const auto& entry) { return !entry.second.recovered; });
+}
+
 void ActivityLog::AddRecovered(const std::string& path, uint64_t zone, const ZoneMap& hot,
                                std::vector<ReplicaRecord>& records) {
   ZoneRef ref{path, zone};
   auto it = entries_.find(ref);
   if (it != entries_.end()) {
-    it->second.last_lsn = kUnknownLsn;
+    it->second.recovered = true;
   } else {
     lru_.push_front(ref);
-    entries_[ref] = Entry{lru_.begin(), kUnknownLsn};
+    entries_[ref] = Entry{lru_.begin(), 0, /*recovered=*/true};
   }
   if (!hot.Contains(path, zone)) AppendZone<record::HotAdd>(path, zone, records);
 }
@@ -150,20 +180,23 @@ void ActivityLog::Blend(const std::string& a, const std::string& b, uint64_t lsn
   Mutation exchange = MakeMutation(MutationKind::kRename, a, b);
   exchange.rename_flags = kRenameExchange;
   CarryHotNames(exchange, lsn, hot_names, records);
-  std::vector<std::pair<ZoneRef, uint64_t>> copies;
+  std::vector<std::pair<ZoneRef, Entry>> copies;
   for (const ZoneRef& ref : lru_) {
     if (!PathIsUnder(ref.path, a) && !PathIsUnder(ref.path, b)) continue;
-    copies.emplace_back(ZoneRef{NameAfterRename(exchange, ref.path), ref.zone},
-                        entries_.at(ref).last_lsn);
+    copies.emplace_back(ZoneRef{NameAfterRename(exchange, ref.path), ref.zone}, entries_.at(ref));
   }
-  for (auto& [ref, last] : copies) {
+  for (auto& [ref, copy] : copies) {
     auto it = entries_.find(ref);
     if (it == entries_.end()) {
       lru_.push_back(ref);
-      entries_[ref] = Entry{std::prev(lru_.end()), last};
-    } else if (it->second.last_lsn != kUnknownLsn) {
+      copy.lru = std::prev(lru_.end());
+      entries_[ref] = copy;
+    } else {
       // The newer of the two (unknown, from a crash, counts as newest).
-      it->second.last_lsn = last == kUnknownLsn ? last : std::max(it->second.last_lsn, last);
+      Entry& entry = it->second;
+      entry.recovered = entry.recovered || copy.recovered;
+      entry.last_lsn = std::max(entry.last_lsn, copy.last_lsn);
+      entry.last_write = std::max(entry.last_write, copy.last_write);
     }
   }
 }
@@ -180,9 +213,9 @@ void ActivityLog::Remove(const std::string& path) {
 }
 
 void ActivityLog::ForgetRecovered(std::vector<ReplicaRecord>& records) {
-  for (auto& [ref, entry] : entries_) {
-    if (entry.last_lsn == kUnknownLsn) entry.last_lsn = 0;
-  }
+  // (Their lsn is that of their last write here, or 0: a zone written again during the
+  // resync still waits for that write to be durable on both.)
+  for (auto& [ref, entry] : entries_) entry.recovered = false;
   for (auto it = names_.begin(); it != names_.end();) {
     if (it->second == kUnknownLsn) {
       records.push_back(record::HotNameRemove{it->first});

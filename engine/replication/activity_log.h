@@ -1,11 +1,15 @@
-// The activity log's memory (DRBD's): which hot zones were used least recently and the
-// newest stream LSN that wrote each. Membership itself is ReplicaDurableState::hot, changed
-// only through records. A zone is made hot before a write to it is sent; it cools lazily,
-// only when the log is over capacity and only once the peer has the zone's last write
-// durably, so a sequential or hot-spot workload pays one persist per new zone, not per write.
+// The activity log's memory (DRBD's): which hot zones were used least recently, the newest
+// stream LSN that wrote each and when. Membership itself is ReplicaDurableState::hot, changed
+// only through records. A zone is made hot before a write to it is sent. It cools once the
+// peer and this node hold its last write durably (so no crash can leave it different), and
+// then either when the log is over capacity (least recent first, as DRBD's) or when it has had
+// no write for the cooling delay (CoolIdle: a batch of records the replica emits from its own
+// deadline), so a sequential or hot-spot workload pays one persist per new zone, not per
+// write, and after a crash only the zones written lately are compared. A zone rewritten more
+// often than the delay never cools; one rewritten less often pays one HotAdd per rewrite.
 // Names work alike: a namespace mutation's paths are hot before it is sent (after a crash or
 // a daemon restart, the peer may or may not have it: the paths are resynced whole); they
-// cool at the next mutation once the peer and this node hold it durably.
+// cool at the next mutation or cooling pass once the peer and this node hold it durably.
 #ifndef DUET_ENGINE_REPLICATION_ACTIVITY_LOG_H_
 #define DUET_ENGINE_REPLICATION_ACTIVITY_LOG_H_
 
@@ -17,6 +21,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "engine/replication/replica_state.h"
 #include "engine/replication/zone_map.h"
 
@@ -28,19 +33,26 @@ class ActivityLog {
   // start least recent, and all are of unknown age.
   ActivityLog(size_t capacity, const ZoneMap& hot, const absl::btree_set<std::string>& hot_names);
 
-  // A write with `lsn` touches zones [first, last] of `path`: appends HotAdd records for
-  // zones not yet hot and HotRemove records for zones cooled to make room (only zones
+  // A write with `lsn` at `now` touches zones [first, last] of `path`: appends HotAdd records
+  // for zones not yet hot and HotRemove records for zones cooled to make room (only zones
   // whose last write is at or below `peer_durable_lsn`), a run of consecutive zones in one
   // record (so a punch of any length costs a few records; the memory is still per zone).
-  void Touch(const std::string& path, uint64_t first, uint64_t last, uint64_t lsn,
+  // A zone of unknown age stays so (a write does not tell what the crash left in it).
+  void Touch(const std::string& path, uint64_t first, uint64_t last, uint64_t lsn, absl::Time now,
              uint64_t peer_durable_lsn, const ZoneMap& hot, std::vector<ReplicaRecord>& records);
+  // Cools idle zones: HotRemove records for every zone of known age last written at or
+  // before `written_by` whose last write is at or below `durable_lsn` (durable on both
+  // nodes), in runs of consecutive zones. Whatever the capacity.
+  void CoolIdle(absl::Time written_by, uint64_t durable_lsn, std::vector<ReplicaRecord>& records);
+  // A zone or name of known age is hot: a later CoolIdle or CoolNames may cool it.
+  bool MayCool() const;
   // Zones the peer may lack: last written above `peer_durable_lsn`, or of unknown age
   // (recovered from the persisted log after a restart).
   template <class F>
   void ForEachNotDurable(uint64_t peer_durable_lsn, F&& f) const {
     for (const ZoneRef& ref : lru_) {
-      const uint64_t last = entries_.at(ref).last_lsn;
-      if (last == kUnknownLsn || last > peer_durable_lsn) f(ref);
+      const Entry& entry = entries_.at(ref);
+      if (entry.recovered || entry.last_lsn > peer_durable_lsn) f(ref);
     }
   }
   // As ForEachNotDurable, and those zones become of unknown age: in a resync target's plan,
@@ -48,13 +60,18 @@ class ActivityLog {
   template <class F>
   void TakeNotDurable(uint64_t peer_durable_lsn, F&& f) {
     for (const ZoneRef& ref : lru_) {
-      uint64_t& last = entries_.at(ref).last_lsn;
-      if (last != kUnknownLsn && last <= peer_durable_lsn) continue;
-      last = kUnknownLsn;
+      Entry& entry = entries_.at(ref);
+      if (!entry.recovered && entry.last_lsn <= peer_durable_lsn) continue;
+      entry.recovered = true;
       f(ref);
     }
   }
-  static constexpr uint64_t kUnknownLsn = ~0ull;
+  // The zone is hot of unknown age: recovered after a restart, or part of a resync plan.
+  bool Recovered(const ZoneRef& ref) const {
+    auto it = entries_.find(ref);
+    return it != entries_.end() && it->second.recovered;
+  }
+  static constexpr uint64_t kUnknownLsn = ~0ull;  // a name's age, unknown
 
   // A zone / name that may differ from the peer's for a reason other than a write in flight
   // (a failed local flush or apply): hot with unknown age, like one recovered after a crash.
@@ -107,6 +124,9 @@ class ActivityLog {
   struct Entry {
     std::list<ZoneRef>::iterator lru;
     uint64_t last_lsn = 0;
+    // Of unknown age: it never cools before a resync (ForgetRecovered), whatever its lsn.
+    bool recovered = false;
+    absl::Time last_write = absl::InfinitePast();
   };
   size_t capacity_;
   std::list<ZoneRef> lru_;  // front: least recently used

@@ -54,6 +54,9 @@ struct ReplHello {
 // that are only possibly different (its activity log's after a crash): the source sends a
 // ResyncSame instead of the block where its own digest of the zone is equal. A source that
 // predates digests ignores them and sends every block, which is as correct.
+// Source -> target (wire version 4): zones the source's own crash left hot (possibly
+// different either way), without digests, then a `last`; the target reads its digest of each
+// and asks for them as above (plainly where it would not compare), then sends one more `last`.
 inline constexpr size_t kMaxZoneDigestBytes = 64;         // one digest's size, at most
 inline constexpr size_t kMaxDigestsPerRequest = 1 << 16;  // zones of a ReplTargetZones with digests
 struct ReplTargetZones {

@@ -462,7 +462,11 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                    awaiting_answer_to_ = 0;
                    Decide(now, out);
                  },
-                 [&](const ReplTargetZones& zones) { OnTargetZones(now, zones, out); },
+                 [&](const ReplTargetZones& zones) {
+                   // To a target, the source's zones to compare; to a source, the target's.
+                   if (target_active_) return OnSourceHotZones(zones, out);
+                   OnTargetZones(now, zones, out);
+                 },
                  [&](const ReplWrite& write) { ApplyStream(now, write, out); },
                  [&](const ReplAck& ack) {
                    if (ack.done_lsn > peer_done_lsn_) {
@@ -481,7 +485,14 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                  },
                  [&](const ResyncBlock& block) { ApplyBlock(block, out); },
                  [&](const ResyncBlockAck& ack) { OnBlockAck(now, ack, out); },
-                 [&](const ResyncDone& done) { OnResyncDone(done, out); },
+                 [&](const ResyncDone& done) {
+                   OnResyncDone(done, out);
+                   // A source's end makes the zones its crash left hot of known age: they
+                   // cool at a pass like any other.
+                   if (next_cooling_at_ == absl::InfiniteFuture()) {
+                     next_cooling_at_ = now + opt_.activity_log_cooling;
+                   }
+                 },
                  [&](const ResyncSame& same) { ApplySame(same, out); },
                  [&](const ReplApplyOutcome& outcome) { OnApplyOutcome(outcome, out); },
              },
@@ -536,6 +547,7 @@ void Replica::OnTick(absl::Time now, Actions& out) {
     SendHello(out);
   }
   if (source_active_) IssueReads(now, out);
+  if (now >= next_cooling_at_) CoolIdleZones(now, out);
   if (now >= restart_session_at_) {
     restart_session_at_ = absl::InfiniteFuture();
     if (connected_ && link_ != Link::kRefused) SendHello(out);
@@ -543,8 +555,8 @@ void Replica::OnTick(absl::Time now, Actions& out) {
 }
 
 absl::Time Replica::NextDeadline() const {
-  absl::Time next =
-      std::min({next_flush_at_, next_local_flush_at_, restart_session_at_, list_retry_at_});
+  absl::Time next = std::min({next_flush_at_, next_local_flush_at_, restart_session_at_,
+                              list_retry_at_, next_cooling_at_});
   if (role_ != ReplRole::kPrimary && source_active_ && link_ == Link::kAttached &&
       peer_done_lsn_ < replay_end_lsn_) {
     next = std::min(next, last_ack_progress_ + opt_.timeout);  // ReplayStalled

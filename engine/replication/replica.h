@@ -59,6 +59,9 @@ struct ReplicaOptions {
   uint64_t resync_window_bytes = 4ull << 20;
   uint32_t resync_reads = 1024;
   size_t activity_log_zones = 8192;
+  // A hot zone durable on both nodes cools after this long without a write (ActivityLog::
+  // CoolIdle), in one batch of records per pass, a pass at most once per this delay.
+  absl::Duration activity_log_cooling = absl::Seconds(5);
   absl::Duration flush_interval = absl::Seconds(1);  // secondary: syncfs cadence
   bool default_primary_here = true;  // decides a split brain under the default policy
   SplitBrainPolicy split_brain = SplitBrainPolicy::kDiscardNonDefault;
@@ -267,6 +270,10 @@ class Replica {
   void OnTrackedApplied(const Applying& a, const absl::Status& status, Actions& out);
   void OnLocalFlushed(uint64_t apply_id, const Applying& a, const absl::Status& status,
                       Actions& out);
+  // The activity log's cooling pass (due at next_cooling_at_): idle zones durable on both
+  // nodes, and names durable on both, cool in one PersistReplica; the next pass is due one
+  // cooling delay later while anything of known age is hot.
+  void CoolIdleZones(absl::Time now, Actions& out);
 
   // --- The secondary's stream (replica_secondary_stream.cc)
   void ApplyStream(absl::Time now, const ReplWrite& write, Actions& out);
@@ -284,6 +291,9 @@ class Replica {
   void AbandonSourceSession();
   void StartSource(absl::Time now, Actions& out);
   void OnTargetZones(absl::Time now, const ReplTargetZones& zones, Actions& out);
+  // Source: sends the zones our own crash left hot (not in the plan) for the target to
+  // compare (its digests come back as requests), and counts the list ends to wait for.
+  void PlanComparisons(absl::btree_map<std::string, std::vector<uint64_t>> zones, Actions& out);
   void IssueListTree(Actions& out);
   // Whether the source may issue one more zone read (resync_window_bytes, resync_reads).
   bool ResyncWindowOpen() const;
@@ -321,6 +331,9 @@ class Replica {
   void ReadDigests(const absl::btree_map<std::string, std::vector<uint64_t>>& zones, Actions& out);
   // Target: a digest read finished (false: the read is not one of ours).
   bool OnDigestRead(const ZoneRead& read, Actions& out);
+  // Target: the source's zones to compare (PlanComparisons): read for their digests and
+  // asked for with them, then the list's end (answering the source's own `last`).
+  void OnSourceHotZones(const ReplTargetZones& zones, Actions& out);
   void SendDigestRequests(Actions& out);
   void ApplySame(const ResyncSame& same, Actions& out);
   // Whether a live mutation since `read_lsn` (the source's read) changed the zone, the name or
@@ -433,6 +446,7 @@ class Replica {
   uint64_t local_durable_lsn_ = 0;    // our own stream mutations flushed here
   bool local_flush_in_flight_ = false;
   absl::Time next_local_flush_at_ = absl::InfiniteFuture();
+  absl::Time next_cooling_at_ = absl::InfiniteFuture();  // see CoolIdleZones
   absl::Time last_ack_progress_ = absl::InfinitePast();
   // Namespace changes sent and not yet acknowledged (journaled if the peer is dropped).
   absl::btree_map<uint64_t, Mutation> unacked_namespace_;
@@ -466,6 +480,9 @@ class Replica {
   // Resync, source side.
   bool source_active_ = false;
   bool target_zones_complete_ = false;
+  // The target's list ends (`last`) received this session, and how many complete it: two
+  // when we sent it zones to compare (PlanComparisons), else one.
+  uint64_t target_lasts_seen_ = 0, target_lasts_needed_ = 1;
   absl::flat_hash_set<ZoneRef> reading_;  // zones read or sent, not yet acknowledged
   absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
   struct SentBlock {
@@ -537,7 +554,8 @@ class Replica {
   absl::btree_map<std::string, std::pair<std::vector<uint64_t>, std::vector<std::string>>>
       digested_;
   bool last_request_waits_ = false;
-  uint64_t digest_failures_ = 0;  // this session's digest reads that failed (logged once)
+  bool compare_last_waits_ = false;  // the source's comparisons ended; our end waits too
+  uint64_t digest_failures_ = 0;     // this session's digest reads that failed (logged once)
 };
 
 }  // namespace duet

@@ -70,10 +70,12 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
     });
   }
   if (const auto zones = ChangedZones(m, opt_.zone_size)) {
-    activity_log_.Touch(m.path, zones->first, zones->second, lsn, durable_on_both, durable_.hot,
-                        records);
+    activity_log_.Touch(m.path, zones->first, zones->second, lsn, now, durable_on_both,
+                        durable_.hot, records);
   }
   activity_log_.CoolNames(durable_on_both, records);
+  if (next_cooling_at_ == absl::InfiniteFuture())
+    next_cooling_at_ = now + opt_.activity_log_cooling;
   Persist(std::move(records), out);  // hot before sent
   InFlight entry;
   entry.lsn = lsn;
@@ -294,6 +296,18 @@ void Replica::OnTrackedApplied(const Applying& a, const absl::Status& status, Ac
   } else {
     held_completions_.emplace_back(a.key, result);  // until the peer is outdated
   }
+}
+
+void Replica::CoolIdleZones(absl::Time now, Actions& out) {
+  // Durable on both: no crash of either node (nor of both) can leave the zone different, and
+  // a write to it after this pass makes it hot again (a HotAdd) before the write is sent.
+  const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
+  std::vector<ReplicaRecord> records;
+  activity_log_.CoolIdle(now - opt_.activity_log_cooling, durable_on_both, records);
+  activity_log_.CoolNames(durable_on_both, records);
+  Persist(std::move(records), out);
+  next_cooling_at_ =
+      activity_log_.MayCool() ? now + opt_.activity_log_cooling : absl::InfiniteFuture();
 }
 
 void Replica::OnLocalFlushed(uint64_t apply_id, const Applying& a, const absl::Status& status,

@@ -11,6 +11,11 @@
 // zones first: the comparison costs no round trip beyond the request a plain zone needs. Zones read
 // before their digest arrived (our own dirty zones, planned at once) go whole, as do zones the
 // target asks for again or whole.
+// Zones our own crash left hot (a daemon or machine restart as primary, the peer never took
+// over) are compared the same way: they stay out of the plan, we list them to the target
+// (PlanComparisons, a ReplTargetZones the other way), and it answers with its digests as for
+// its own; one round trip more than sending them whole, which only zones that differ pay in
+// bytes. The session waits for the end of both of the target's lists.
 #include <algorithm>
 #include <utility>
 
@@ -102,12 +107,6 @@ void Replica::OnCleanFlushed(absl::Time now, const Applying& a, const absl::Stat
 
 void Replica::StartSource(absl::Time now, Actions& out) {
   std::vector<ReplicaRecord> records;
-  // The plan is the dirty map itself (persisted), so an interrupted resync resumes from it.
-  activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
-    if (!durable_.dirty.Contains(ref.path, ref.zone)) {
-      records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
-    }
-  });
   // Names a namespace mutation in flight changed (the peer may lack it, or this node lost it
   // in a crash): each goes whole, as it is here (kept hot until the resync is done, so a
   // restart plans them again).
@@ -121,16 +120,36 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   // A replay the target may already have applied (an earlier session was interrupted) would
   // rename or truncate today's content there (a name a block has rewritten since): each name
   // the journal touches then goes whole, as it is here. The first replay stays incremental.
+  std::vector<std::string> journal_names;
+  for (const Mutation& m : durable_.journal) {
+    ForEachChangedName(m, [&](const std::string& path) { journal_names.push_back(path); });
+  }
   if (journal_replayed_) {
-    for (const Mutation& m : durable_.journal) {
-      ForEachChangedName(m, [&](const std::string& path) {
-        whole_paths_.insert(path);
-        uncompared_paths_.insert(path);
-        if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
-      });
+    for (const std::string& path : journal_names) {
+      whole_paths_.insert(path);
+      uncompared_paths_.insert(path);
+      if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
     }
   }
   journal_replayed_ = !durable_.journal.empty() && !full_resync_;
+  // The plan is the dirty map itself (persisted), so an interrupted resync resumes from it.
+  // Zones our own crash left hot may differ either way, or not at all: they are compared
+  // first (PlanComparisons), and join the plan as the target answers. Zones written and not
+  // yet durable there (known differences) go whole, as do zones under names that go whole or
+  // that the journal replay renames first.
+  const bool compare = !full_resync_ && !durable_.disk_failed;
+  absl::btree_map<std::string, std::vector<uint64_t>> compared;
+  activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
+    if (durable_.dirty.Contains(ref.path, ref.zone)) return;
+    const auto under = [&](const std::string& name) { return PathIsUnder(ref.path, name); };
+    if (compare && activity_log_.Recovered(ref) &&
+        std::none_of(uncompared_paths_.begin(), uncompared_paths_.end(), under) &&
+        std::none_of(journal_names.begin(), journal_names.end(), under)) {
+      compared[ref.path].push_back(ref.zone);
+      return;
+    }
+    records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
+  });
   Persist(std::move(records), out);
   // Namespace changes first, on the stream, so that the zones land on the right names. A
   // full resync sends every name whole instead.
@@ -144,6 +163,8 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   replay_end_lsn_ = next_lsn_ - 1;
   source_active_ = true;
   target_zones_complete_ = false;
+  target_lasts_seen_ = 0;
+  PlanComparisons(std::move(compared), out);
   awaiting_done_confirm_ = false;
   target_requests_seen_ = 0;
   resync_total_ = durable_.dirty.zones() * opt_.zone_size;
@@ -155,6 +176,25 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   next_read_at_ = now;
   if (full_resync_) IssueListTree(out);
   IssueReads(now, out);
+}
+
+void Replica::PlanComparisons(absl::btree_map<std::string, std::vector<uint64_t>> zones,
+                              Actions& out) {
+  // The target reads its digest of each and asks for it with it (or plainly), as for the zones
+  // its own crash left hot; its list's end then comes twice, once for each list.
+  target_lasts_needed_ = zones.empty() ? 1 : 2;
+  if (zones.empty()) return;
+  for (auto& file : zones) {  // (clang 14 cannot capture a structured binding)
+    std::vector<uint64_t>& list = file.second;
+    std::sort(list.begin(), list.end());
+    for (size_t start = 0; start < list.size(); start += kMaxDigestsPerRequest) {
+      const size_t end = std::min(list.size(), start + kMaxDigestsPerRequest);
+      out.push_back(SendReplication{
+          ReplTargetZones{name_, file.first,
+                          std::vector<uint64_t>(list.begin() + start, list.begin() + end), false}});
+    }
+  }
+  out.push_back(SendReplication{ReplTargetZones{name_, "", {}, true}});
 }
 
 void Replica::IssueListTree(Actions& out) {
@@ -254,7 +294,8 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
   }
   Persist(std::move(records), out);
   if (zones.last) {
-    target_zones_complete_ = true;
+    // One end for the target's own list, one more for its answer to our comparisons.
+    target_zones_complete_ = ++target_lasts_seen_ >= target_lasts_needed_;
     // The target has marked its copy inconsistent (if behind) before sending this: it can
     // no longer take over with an older copy, so writes made alone may complete.
     OnPeerOutdated(now, out);

@@ -12,6 +12,8 @@
 // (the dirty map: written without the peer, or a failed apply), names whose attributes may differ
 // (asked for whole) and a copy whose disk failed (what it reads may not be what it holds) go whole.
 // The list's end waits for the digests; a digest read that fails asks for its zone whole.
+// The zones a source lists as left hot by its own crash (OnSourceHotZones) are read and asked
+// for the same way, and the end of that list follows their requests.
 #include <algorithm>
 #include <utility>
 
@@ -115,9 +117,34 @@ bool Replica::OnDigestRead(const ZoneRead& read, Actions& out) {
   return true;
 }
 
+void Replica::OnSourceHotZones(const ReplTargetZones& zones, Actions& out) {
+  // (Not after our own new Hello: its answers would reach the next session.)
+  if (!target_active_ || !SessionDecided()) return;
+  if (zones.last) {
+    // Its end: ours follows once the digests of every zone it listed are read and asked for.
+    compare_last_waits_ = true;
+    SendDigestRequests(out);
+    return;
+  }
+  // Compared where this copy would compare its own hot zones (see the top of this file);
+  // elsewhere asked for plainly, which is always safe.
+  const bool by_digest = !full_resync_ && !durable_.disk_failed;
+  std::vector<uint64_t> whole;
+  for (uint64_t z : zones.zones) {
+    if (!by_digest || durable_.dirty.Contains(zones.path, z)) {
+      whole.push_back(z);
+      continue;
+    }
+    const uint64_t id = NextId();
+    digest_reads_[id] = ZoneRef{zones.path, z};
+    out.push_back(ReadZone{module_, id, zones.path, z * opt_.zone_size, opt_.zone_size,
+                           ZoneReadContent::kDigest});
+  }
+  if (!whole.empty()) RequestFromSource(zones.path, std::move(whole), false, out);
+}
+
 void Replica::SendDigestRequests(Actions& out) {
-  if (!last_request_waits_ || !digest_reads_.empty()) return;
-  last_request_waits_ = false;
+  if (!(last_request_waits_ || compare_last_waits_) || !digest_reads_.empty()) return;
   for (auto& file : digested_) {
     std::vector<uint64_t>& zones = file.second.first;
     std::vector<std::string>& digests = file.second.second;
@@ -136,7 +163,10 @@ void Replica::SendDigestRequests(Actions& out) {
     }
   }
   digested_.clear();
-  RequestFromSource("", {}, true, out);
+  // One end for each list that waited (our plan's, the source's comparisons).
+  if (last_request_waits_) RequestFromSource("", {}, true, out);
+  if (compare_last_waits_) RequestFromSource("", {}, true, out);
+  last_request_waits_ = compare_last_waits_ = false;
 }
 
 void Replica::ApplySame(const ResyncSame& same, Actions& out) {
@@ -249,6 +279,7 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   digest_reads_.clear();  // an earlier session's: their answers are ignored
   digested_.clear();
   last_request_waits_ = false;
+  compare_last_waits_ = false;
   digest_failures_ = 0;
   // What this node changed or may hold that the peer lacks, all overwritten by the source:
   // the zones of its dirty map (written alone, or asked for after a failed apply), zones

@@ -33,18 +33,21 @@ inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
 // version X, this build Y", which the receiver logs as the reason it resets the replication
 // connection (or drops the datagram).
 //
-// Replication frames (ReplHello ... ReplApplyOutcome): 3. Version 1 frames lacked a
+// Replication frames (ReplHello ... ReplApplyOutcome): 4. Version 1 frames lacked a
 // mutation's rename flags and fallocate range and a resync block's hole and link_of, which a
 // version-1 build would ignore (applying an exchange as a plain rename, a hole as nothing);
 // version 2 frames carried a write's and a resync block's data inside the FlatBuffer, where
 // version 3 sends it after it (Frame.tail_bytes, ReplicationParts below), and lacked
 // ReplApplyOutcome (without which a secondary that refused a write would wait for the
-// primary's outcome until the replication timeout dropped it) and the resync digests. Two
-// builds of different versions never replicate to each other. Each side refuses the other's
-// Hello (which has no tail, so each build reads the other's version), so the module stays
-// unattached, as with a broken replication connection: the primary tracks its writes for a
-// resync once both run the same version.
-inline constexpr uint16_t kWireVersion = 3;
+// primary's outcome until the replication timeout dropped it) and the resync digests.
+// Version 4 frames are version 3's, but a ReplTargetZones also goes from the source to the
+// target (the zones the source's own crash left hot, which the target answers with its
+// digests and a second list end): a version-3 target ignores it and the source would wait
+// for that end forever. Two builds of different versions never replicate to each other. Each side
+// refuses the other's Hello (which has no tail, so each build reads the other's version), so the
+// module stays unattached, as with a broken replication connection: the primary tracks its writes
+// for a resync once both run the same version.
+inline constexpr uint16_t kWireVersion = 4;
 // Peer (heartbeat, swap request) and witness frames: 1. A pair whose heartbeats failed over a
 // version would take each other for dead (a split brain without a witness), so they stay at 1
 // while their tables only gain fields an older build may ignore and a newer one reads as

@@ -66,12 +66,20 @@ class ActivityLogTest : public ::testing::Test {
     }
     return described;
   }
+  // Written at `at` (seconds on the test's clock).
   std::vector<std::string> Touch(const std::string& path, uint64_t first, uint64_t last,
-                                 uint64_t lsn, uint64_t durable_on_both) {
+                                 uint64_t lsn, uint64_t durable_on_both, int64_t at = 0) {
     std::vector<ReplicaRecord> records;
-    log_->Touch(path, first, last, lsn, durable_on_both, state_.hot, records);
+    log_->Touch(path, first, last, lsn, Seconds(at), durable_on_both, state_.hot, records);
     return Persist(records);
   }
+  // A cooling pass: zones written at or before `written_by` seconds and durable on both.
+  std::vector<std::string> CoolIdle(int64_t written_by, uint64_t durable_on_both) {
+    std::vector<ReplicaRecord> records;
+    log_->CoolIdle(Seconds(written_by), durable_on_both, records);
+    return Persist(records);
+  }
+  static absl::Time Seconds(int64_t s) { return absl::UnixEpoch() + absl::Seconds(s); }
   std::vector<std::string> TouchName(const std::string& path, uint64_t lsn) {
     std::vector<ReplicaRecord> records;
     log_->TouchName(path, lsn, state_.hot_names, records);
@@ -143,6 +151,12 @@ class ActivityLogTest : public ::testing::Test {
 
   ReplicaDurableState state_;
   std::optional<ActivityLog> log_;
+};
+
+// The log as Replica sizes it: cooling by capacity never comes into it.
+class ActivityLogIdleCoolingTest : public ActivityLogTest {
+ protected:
+  ActivityLogIdleCoolingTest() : ActivityLogTest(8192) {}
 };
 
 class ActivityLogCoolingTest : public ActivityLogTest {
@@ -515,6 +529,88 @@ TEST_F(ActivityLogCoolingTest, PersistedHotZonesAlwaysMatchTheLog) {
     std::sort(in_log.begin(), in_log.end());
     ASSERT_EQ(in_log, PersistedZones()) << "round " << round;
   }
+}
+
+// --- Idle zones cool (CoolIdle) ---
+
+TEST_F(ActivityLogIdleCoolingTest, ZoneDurableOnBothAndIdleCools) {
+  Touch("f", 0, 3, /*lsn=*/1, /*durable_on_both=*/0, /*at=*/10);
+  EXPECT_THAT(CoolIdle(/*written_by=*/10, /*durable_on_both=*/1), ElementsAre("HotRemove f:0-3"));
+  EXPECT_EQ(log_->size(), 0u);
+  EXPECT_THAT(PersistedZones(), IsEmpty());
+  EXPECT_FALSE(log_->MayCool());
+}
+
+TEST_F(ActivityLogIdleCoolingTest, ZoneWrittenWithinTheDelayStaysHot) {
+  Touch("f", 0, 0, 1, 0, /*at=*/10);
+  Touch("f", 1, 1, 2, 0, /*at=*/20);
+  // Both durable on both; only zone 0 was last written by second 15.
+  EXPECT_THAT(CoolIdle(15, 2), ElementsAre("HotRemove f:0"));
+  EXPECT_THAT(PersistedZones(), ElementsAre("f:1"));
+  EXPECT_TRUE(log_->MayCool());
+}
+
+TEST_F(ActivityLogIdleCoolingTest, ZoneWithAWriteInFlightNeverCools) {
+  Touch("f", 0, 0, 1, 0, /*at=*/0);
+  Touch("f", 0, 0, 5, 0, /*at=*/1);  // its newest write, lsn 5, is not durable on the peer
+  EXPECT_THAT(CoolIdle(1'000, 4), IsEmpty());
+  EXPECT_THAT(PersistedZones(), ElementsAre("f:0"));
+  EXPECT_THAT(CoolIdle(1'000, 5), ElementsAre("HotRemove f:0"));
+}
+
+TEST_F(ActivityLogIdleCoolingTest, RewrittenZoneWaitsForTheDelayFromItsNewestWrite) {
+  Touch("f", 0, 0, 1, 0, /*at=*/0);
+  Touch("f", 0, 0, 2, 1, /*at=*/8);  // a hot file rewritten: no record, and no cooling yet
+  EXPECT_THAT(CoolIdle(5, 2), IsEmpty());
+  EXPECT_THAT(CoolIdle(8, 2), ElementsAre("HotRemove f:0"));
+}
+
+TEST_F(ActivityLogIdleCoolingTest, CooledZoneIsPersistedHotAgainBeforeItsNextWrite) {
+  Touch("f", 0, 0, 1, 0, /*at=*/0);
+  CoolIdle(0, 1);
+  EXPECT_THAT(Touch("f", 0, 0, 2, 1, /*at=*/9), ElementsAre("HotAdd f:0"));
+  EXPECT_THAT(PersistedZones(), ElementsAre("f:0"));
+}
+
+TEST_F(ActivityLogIdleCoolingTest, RecoveredZonesNeverCoolBeforeTheResyncEvenWhenRewritten) {
+  Touch("f", 0, 1, 1, 0, /*at=*/0);
+  Restart(8192);  // a crash: both zones of unknown age
+  EXPECT_FALSE(log_->MayCool());
+  Touch("f", 1, 1, 1, 0, /*at=*/50);  // written again: the crash may have left the rest of it
+  EXPECT_THAT(CoolIdle(1'000, 1'000), IsEmpty());
+  EXPECT_THAT(NotDurable(1'000), ElementsAre("f:0", "f:1"));
+  ForgetRecovered();
+  // After the resync: zone 0 (not written since) cools; zone 1 waits for its write at lsn 1.
+  EXPECT_THAT(CoolIdle(1'000, 0), ElementsAre("HotRemove f:0"));
+  EXPECT_THAT(CoolIdle(1'000, 1), ElementsAre("HotRemove f:1"));
+}
+
+TEST_F(ActivityLogIdleCoolingTest, ZonesTakenIntoAResyncPlanNeverCool) {
+  Touch("f", 0, 0, 3, 0, /*at=*/0);
+  EXPECT_THAT(TakeNotDurable(2), ElementsAre("f:0"));
+  EXPECT_THAT(CoolIdle(1'000, 1'000), IsEmpty());
+}
+
+TEST_F(ActivityLogIdleCoolingTest, ManyIdleZonesCoolInOneRecordARun) {
+  // Written out of order (a database's pages): the records still name runs.
+  for (uint64_t zone : {5, 2, 9, 3, 4, 8, 1}) Touch("db", zone, zone, zone, 0, 0);
+  Touch("wal", 0, 0, 20, 0, 0);
+  EXPECT_THAT(CoolIdle(0, 20),
+              ElementsAre("HotRemove db:1-5", "HotRemove db:8-9", "HotRemove wal:0"));
+}
+
+TEST_F(ActivityLogIdleCoolingTest, ZoneCopiedByARenameWithFlagsKeepsItsAgeAndTime) {
+  Touch("a", 0, 0, 1, 0, /*at=*/0);
+  Touch("b", 1, 1, 7, 0, /*at=*/30);
+  std::vector<ReplicaRecord> records;
+  log_->Blend("a", "b", 8, state_.hot_names, records);
+  Persist({record::Renamed{"a", "b", /*blend=*/true}});
+  // a:0 and its copy b:0 were last written at second 0; b:1 and a:1 at second 30.
+  EXPECT_THAT(CoolIdle(10, 7), ElementsAre("HotRemove a:0", "HotRemove b:0"));
+  EXPECT_THAT(CoolIdle(30, 7), ElementsAre("HotRemove a:1", "HotRemove b:1"));
+  std::vector<std::string> in_log = Zones();
+  EXPECT_THAT(in_log, IsEmpty());
+  EXPECT_THAT(PersistedZones(), IsEmpty());
 }
 
 }  // namespace

@@ -254,7 +254,9 @@ TEST(ReplicaPrimaryStreamTest, PrimaryAnsweringAHelloDoesNotDropThePeer) {
 // Hot names cool once the peer and this node hold the change durably: a later crash does not
 // resend a renamed file whole.
 TEST(ReplicaPrimaryStreamTest, HotNamesCoolOnceDurableOnBoth) {
-  ReplicaPair pair(Options());
+  ReplicaOptions options = Options();
+  options.activity_log_cooling = absl::Hours(1);  // no cooling pass: the next mutation cools
+  ReplicaPair pair(options);
   StartInSync(pair);
   pair.Write(kA, "f", 0, Bytes(3 * kZone, 'f'));
   pair.Submit(kA, MakeMutation(MutationKind::kRename, "f", "g"));

@@ -14,6 +14,14 @@ namespace {
 
 constexpr uint32_t kPunch = kFallocatePunchHole | kFallocateKeepSize;
 
+// The crashes below come within the activity log's cooling delay of the writes: every zone
+// written is still hot (replica_activity_log_test.cc has the zones that cooled).
+ReplicaOptions DigestOptions() {
+  ReplicaOptions o = Options();
+  o.activity_log_cooling = absl::Hours(1);
+  return o;
+}
+
 bool Resynced(ReplicaPair& pair, int side, const std::string& path, uint64_t zone) {
   return pair.side(side).zones_resynced.contains({path, zone});
 }
@@ -38,7 +46,7 @@ void CrashPrimaryWithALateWrite(ReplicaPair& pair, Mutation late) {
 // activity log names every zone of f; b wrote one of them: only that one (and the file b
 // made) goes, the other three are found the same by digest and stay as they are on a.
 TEST(ReplicaResyncDigestTest, CrashedPrimarysHotZonesEqualOnBothCopiesAreNotSent) {
-  ReplicaPair pair(Options());
+  ReplicaPair pair(DigestOptions());
   StartInSync(pair);
   pair.Write(kA, "f", 0, Bytes(4 * kZone, 'x'));
   pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
@@ -69,7 +77,7 @@ TEST(ReplicaResyncDigestTest, CrashedPrimarysHotZonesEqualOnBothCopiesAreNotSent
 // a's late write differs from b's zone: that zone alone goes (a rolls it back to b's), the
 // others are the same.
 TEST(ReplicaResyncDigestTest, TheOneHotZoneThatDiffersIsSent) {
-  ReplicaPair pair(Options());
+  ReplicaPair pair(DigestOptions());
   Mutation late = MakeMutation(MutationKind::kWrite, "f");
   late.offset = 2 * kZone + 100;
   late.data = MakePayload("never acknowledged");
@@ -89,7 +97,7 @@ TEST(ReplicaResyncDigestTest, TheOneHotZoneThatDiffersIsSent) {
 // got: the zone is the same by digest and is not sent, but a takes b's attributes with it, as a
 // block would give them.
 TEST(ReplicaResyncDigestTest, AZoneFoundTheSameStillTakesTheSourcesTimes) {
-  ReplicaPair pair(Options());
+  ReplicaPair pair(DigestOptions());
   StartInSync(pair);
   pair.Write(kA, "f", 0, Bytes(4 * kZone, 'x'));
   pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
@@ -116,7 +124,7 @@ TEST(ReplicaResyncDigestTest, AZoneFoundTheSameStillTakesTheSourcesTimes) {
 }
 
 TEST(ReplicaResyncDigestTest, ZerosOnTheTargetWhereTheSourceHasAHoleBecomeAHole) {
-  ReplicaPair pair(Options());
+  ReplicaPair pair(DigestOptions());
   StartInSync(pair);
   Mutation punch = MakeMutation(MutationKind::kFallocate, "f");
   pair.Write(kA, "f", 0, Bytes(4 * kZone, 'x'));
@@ -145,7 +153,7 @@ TEST(ReplicaResyncDigestTest, ZerosOnTheTargetWhereTheSourceHasAHoleBecomeAHole)
 // And the other way: a hole on the target where the source has zeros is sent too (as the
 // source's zeros), so both copies end with the source's layout.
 TEST(ReplicaResyncDigestTest, AHoleOnTheTargetWhereTheSourceHasZerosIsSent) {
-  ReplicaPair pair(Options());
+  ReplicaPair pair(DigestOptions());
   StartInSync(pair);
   pair.Write(kA, "f", 0, Bytes(kZone, 'x') + Bytes(kZone, '\0') + Bytes(2 * kZone, 'x'));
   pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
@@ -166,7 +174,7 @@ TEST(ReplicaResyncDigestTest, AHoleOnTheTargetWhereTheSourceHasZerosIsSent) {
 // A digest that cannot be read here (EIO) says nothing about the zone: it is asked for whole,
 // and the copies end the same.
 TEST(ReplicaResyncDigestTest, AFailedDigestReadAsksForTheZoneWhole) {
-  ReplicaPair pair(Options());
+  ReplicaPair pair(DigestOptions());
   Mutation late = MakeMutation(MutationKind::kWrite, "f");
   late.offset = 3 * kZone;
   late.data = MakePayload("never acknowledged");
@@ -187,7 +195,7 @@ TEST(ReplicaResyncDigestTest, AFailedDigestReadAsksForTheZoneWhole) {
 // The file is renamed by the stream while its digests are being read on the target: its zones
 // are asked for under the new name, whole, and the copies end the same.
 TEST(ReplicaResyncDigestTest, ZonesRenamedWhileTheirDigestsAreReadAreAskedForUnderTheNewName) {
-  ReplicaPair pair(Options());
+  ReplicaPair pair(DigestOptions());
   Mutation late = MakeMutation(MutationKind::kWrite, "f");
   late.offset = 100;
   late.data = MakePayload("never acknowledged");

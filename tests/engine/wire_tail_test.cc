@@ -92,7 +92,8 @@ TEST(WireTail, AWritesDataGoesUncopiedAfterASmallHeadAndDecodesIntoTheSameBuffer
   const ReplicationParts parts = EncodeReplicationParts(WriteOf(data));
   EXPECT_EQ(parts.tail.get(), data.get());  // by reference: no copy on the way out
   EXPECT_LT(parts.head.size(), 256u);
-  EXPECT_EQ(flatbuffers::GetSizePrefixedRoot<fb::Frame>(parts.head.data())->version(), 3);
+  EXPECT_EQ(flatbuffers::GetSizePrefixedRoot<fb::Frame>(parts.head.data())->version(),
+            kWireVersion);
 
   const absl::StatusOr<ReplMessage> decoded = DecodeReplication(parts.head, parts.tail);
   ASSERT_TRUE(decoded.ok()) << decoded.status();
