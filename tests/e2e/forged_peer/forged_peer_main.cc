@@ -130,13 +130,12 @@ class ForgedPeer {
     options.peer = victim.replication;
     options.max_frame_bytes = wire::kMaxReplicationFrameBytes;
     net::ReplicationCallbacks callbacks;
-    callbacks.on_connected = [this] { connected_ = true; };
+    callbacks.on_connected = [] { Say("replication connection up"); };
     callbacks.on_frame = [this](std::span<const uint8_t> head, Payload tail) {
       OnFrame(head, std::move(tail));
     };
     callbacks.on_disconnected = [this](const std::string& reason) {
       Say(absl::StrCat("replication connection lost: ", reason));
-      connected_ = false;
       session_ready_ = false;
       ++disconnects_;
     };
@@ -279,7 +278,6 @@ class ForgedPeer {
   std::vector<std::unique_ptr<net::UdpLink>> heartbeat_links_;
   std::unique_ptr<net::ReplicationLink> replication_;
   uint64_t heartbeat_seq_ = 0;
-  bool connected_ = false;
   bool session_ready_ = false;
   uint64_t disconnects_ = 0;
   uint64_t hello_epoch_ = 0;
