@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/daemon/boot_id.h"
 #include "adapters/daemon/existing_data.h"
@@ -125,7 +126,11 @@ absl::Status Duetd::Init() {
       std::make_unique<net::DatagramAuth>(*key_, config_.cluster_name, self_, incarnation);
 
   absl::StatusOr<std::unique_ptr<store::ModuleIoQueue>> queue = store::ModuleIoQueue::Start(
-      2, [this](Input input) { loop_->Post(std::move(input)); },
+      2,
+      [this](Input input) {
+        LogStoreRefusal(input);
+        loop_->Post(std::move(input));
+      },
       [this](ModuleIndex m, absl::StatusOr<std::string> kept) {
         boost::asio::post(io_, [this, m, kept = std::move(kept)]() {
           const std::string& name = config_.modules[m].name;
@@ -346,6 +351,19 @@ void Duetd::OnReplicationFrame(std::span<const uint8_t> head, Payload tail) {
     return;
   }
   loop_->Feed(ReplicationReceived{*std::move(message)});
+}
+
+void Duetd::LogStoreRefusal(const Input& input) {
+  const auto* applied = std::get_if<MutationApplied>(&input);
+  if (applied == nullptr || applied->status.ok()) return;
+  // The store's words for a path through a symlink or out of the root ("refused: ...") and for
+  // a symlink it will not write through ("ELOOP: ..."), backing_store.h. This node's mount
+  // never names such a path (the kernel follows symlinks before the mount sees a name), so it
+  // came from the peer: a copy that differs, or a forged stream.
+  const absl::string_view what = applied->status.message();
+  if (!absl::StartsWith(what, "refused: ") && !absl::StartsWith(what, "ELOOP: ")) return;
+  log_.Module(config_.modules[applied->module].name,
+              absl::StrCat("the store refused a mutation, not applied: ", what));
 }
 
 void Duetd::OnAdmin(uint64_t id, const AdminRequest& request, AdminServer::Respond respond) {

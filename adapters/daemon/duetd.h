@@ -91,6 +91,9 @@ class Duetd {
   void OnPeerDatagram(int link, std::span<const uint8_t> payload);
   void OnWitnessDatagram(std::span<const uint8_t> payload);
   void OnReplicationFrame(std::span<const uint8_t> head, Payload tail);
+  // Logs a mutation the store refused to carry out through a symlink or outside the module's
+  // root: bad input the engine takes as a plain refusal, without a word. Any thread.
+  void LogStoreRefusal(const Input& input);
   void SetModuleVips(ModuleIndex m, bool assigned);
   void RecordAppGroup(std::string_view module, pid_t group);
   void KillAppGroups(const std::string& why);
