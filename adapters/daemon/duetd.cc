@@ -26,6 +26,10 @@ namespace {
 // op_ids of a module's i-th mount are (i << kMountShift) + 1, + 2...: unique per module (C10)
 // and the mount that answers a CompleteLocal is op_id >> kMountShift.
 constexpr int kMountShift = 48;
+// Disk workers: a module's operations on different files run at once (C7), so concurrent
+// fsyncs share journal commits only with a worker each; most of the time they wait on the
+// disk, not on a core.
+constexpr int kDiskWorkers = 8;
 
 absl::Status MakeDirs(const std::string& path, mode_t mode) {
   std::error_code error;
@@ -125,7 +129,7 @@ absl::Status Duetd::Init() {
       std::make_unique<net::DatagramAuth>(*key_, config_.cluster_name, self_, incarnation);
 
   absl::StatusOr<std::unique_ptr<store::ModuleIoQueue>> queue = store::ModuleIoQueue::Start(
-      2, [this](Input input) { loop_->Post(std::move(input)); },
+      kDiskWorkers, [this](Input input) { loop_->Post(std::move(input)); },
       [this](ModuleIndex m, absl::StatusOr<std::string> kept) {
         boost::asio::post(io_, [this, m, kept = std::move(kept)]() {
           const std::string& name = config_.modules[m].name;
