@@ -767,10 +767,11 @@ std::optional<absl::Status> SimCluster::Admin(NodeIndex n, AdminVerb verb, Modul
                                               bool force) {
   if (!nodes_[n]) return std::nullopt;
   ++stats_.admin_commands;
+  bool forcing = false;
   if (replication_ && verb == AdminVerb::kPrim && force &&
       nodes_[n]->Status(m).data != DataState::kUpToDate) {
     // A copy not known up to date may become primary: anything acknowledged may be gone.
-    last_forced_[m] = n;
+    forcing = true;
     Note(absl::StrCat("forced promotion of ", config_.modules[m].name, " on ",
                       config_.nodes[n].name, " (data ", DataStateName(nodes_[n]->Status(m).data),
                       "): acknowledged writes may be lost"));
@@ -782,6 +783,8 @@ std::optional<absl::Status> SimCluster::Admin(NodeIndex n, AdminVerb verb, Modul
   if (it == admin_replies_.end()) return absl::InternalError("no admin reply");
   absl::Status status = it->second;
   admin_replies_.erase(it);
+  // Only a promotion the node accepted is the admin's choice of copy (LastForced).
+  if (forcing && status.ok()) last_forced_[m] = n;
   return status;
 }
 
