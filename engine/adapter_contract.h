@@ -35,21 +35,46 @@
 //      reordered, and the engine copes. Every message is encoded by engine/wire/codec.h
 //      within its documented size bound.
 //
-// Disk operations of a module (ApplyMutation, ReadZone, ListTree)
-//  C7. Per module, they are performed in the order issued, and each one's effects are visible
-//      to the ones issued after it: a ReadZone issued after an ApplyMutation reads its bytes.
-//      Their completions (MutationApplied, ZoneRead, TreeListed) are given back in the same
-//      order. Operations of different modules are independent and may complete in any
-//      order. (A thread pool keeps one queue per module; per-file ordering is issue 12.)
+// Disk operations of a module (ApplyMutation, ReadZone, ListTree, PreserveDivergent)
+//  C7. Per module, an operation is either keyed by one file or a barrier (DiskOrderOf,
+//      engine/replication/mutation.h). Barriers: the namespace changes (create, mkdir,
+//      mknod, symlink, link, unlink, rmdir, rename, a resync's remove-tree), a whole-tree
+//      flush (fsync of path "": syncfs), ListTree and PreserveDivergent. Keyed: write,
+//      truncate, fallocate, setattr, the xattr changes, fsync of one path, ReadZone. A
+//      barrier starts once every operation issued before it is done and holds every one
+//      issued after it until it is done. Between two barriers, operations on different
+//      files may run at once and complete in any order; operations on the same file run in
+//      the order issued, each one's effects visible to the next (a ReadZone issued after an
+//      ApplyMutation of the file reads its bytes). Operations of different modules are
+//      independent. Each completion (MutationApplied, ZoneRead, TreeListed,
+//      DivergentPreserved) is given when its operation is done, so a barrier's completion
+//      comes after those of everything issued before it.
+//      "The same file": an operation's keys are its path and, if the path names an object
+//      when the operation becomes runnable (no barrier before it pending), that object's
+//      device and inode; two operations conflict when they share a key. Why this is enough:
+//      between two barriers no name changes except a write, truncate or fallocate creating
+//      its own missing path, so every name resolves to the same object for the whole
+//      stretch; two names of one inode (hard links) share the inode key and stay ordered on
+//      both nodes (else writes through the two names to overlapping bytes could land in
+//      different orders on the two copies); and an operation that found its path missing
+//      shares the path key with every later one through that name, while another name can
+//      reach the object it creates only through a link, a barrier. A store without inodes
+//      (the simulator's, whose links are copies) keys by path alone. An fsync of a
+//      directory is keyed by the directory: the entries beneath it change only by barriers
+//      (done before it) or by a write creating its missing file, which the primary never
+//      issues (its creates are kCreate) and a resync covers with its final flush.
+//      Per-file durability: an fsync of a path or a durable apply makes that file durable
+//      (fdatasync/fsync of the file and of the directories the store changed), never the
+//      tree: only a barrier flush covers everything issued before it.
 //      A ReadZone may ask for the zone's digest (ZoneReadContent, engine/actions.h): the
 //      adapter computes it in the same operation from the bytes and holes it reads (duetd:
 //      SHA-256, adapters/store/zone_digest.h) and answers it in ZoneRead::digest. Both nodes
 //      of a pair compute it alike; the engine only compares two digests for equality.
 //  C8. Each operation is answered exactly once while the process lives, failures included,
 //      with the errno as a Status (ENOSPC as ResourceExhausted, EIO as DataLoss...). An
-//      ApplyMutation with `durable` is answered only after fdatasync (fsync of path "": the
-//      module's whole tree, syncfs). Answers for a previous process's operations are never
-//      given to a new Node. A failed ApplyMutation is marked a refusal (AsRefusal,
+//      ApplyMutation with `durable` is answered only after fdatasync of what it changed (fsync
+//      of path "": the module's whole tree, syncfs). Answers for a previous process's operations
+//      are never given to a new Node. A failed ApplyMutation is marked a refusal (AsRefusal,
 //      engine/inputs.h) only if it changed nothing this or a later operation can see: the
 //      adapter decides it before its first change (a write that may need new blocks reserves
 //      them first, so a full disk refuses it whole; what a refused apply created it removes).

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "engine/overloaded.h"
 
@@ -19,6 +20,7 @@ constexpr int kWorkloadOutstanding = 4;
 // Disk: latency per operation, plus the transfer at this rate.
 constexpr absl::Duration kDiskMin = absl::Microseconds(20);
 constexpr absl::Duration kDiskMax = absl::Microseconds(800);
+constexpr absl::Duration kDiskSlowMax = absl::Milliseconds(30);
 constexpr double kDiskBytesPerSecond = 1e9;
 // A stream write held back by a stream-gap swap waits at most this long past its delivery
 // time for the next message of its module.
@@ -70,7 +72,7 @@ SimCluster::SimCluster(Config config, uint64_t seed, bool replication)
     const size_t modules = config_.modules.size();
     for (NodeIndex n = 0; n < 2; ++n) {
       stores_[n].resize(modules);
-      disk_free_at_[n].assign(modules, absl::InfinitePast());
+      disk_ops_[n].assign(modules, {});
       alone_since_synced_[n].assign(modules, false);
     }
     repl_next_at_.fill(absl::InfinitePast());
@@ -531,54 +533,90 @@ void SimCluster::Debug(NodeIndex n, const std::string& module, const std::string
   debug_sink_(absl::StrCat(FormatTime(now_), " ", config_.nodes[n].name, " ", text));
 }
 
-void SimCluster::SubmitDisk(NodeIndex n, ModuleIndex m,
-                            std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent> op,
-                            uint64_t bytes) {
+void SimCluster::SubmitDisk(NodeIndex n, ModuleIndex m, DiskOpBody op, uint64_t bytes) {
   ++stats_.disk_ops;
-  const absl::Duration latency =
-      absl::Nanoseconds(
-          rng_.Between(absl::ToInt64Nanoseconds(kDiskMin), absl::ToInt64Nanoseconds(kDiskMax))) +
-      absl::Seconds(static_cast<double>(bytes) / kDiskBytesPerSecond);
-  // One queue per node and module: operations complete in the order they were issued.
-  const absl::Time at = std::max(disk_free_at_[n][m], now_ + latency);
-  disk_free_at_[n][m] = at;
-  Schedule(at - now_, DiskDone{n, boots_[n], std::move(op)});
+  DiskOp entry{next_disk_op_++, std::move(op), bytes, true, ""};
+  std::visit(Overloaded{
+                 [&](const ApplyMutation& apply) {
+                   entry.barrier = DiskOrderOf(apply.mutation) == DiskOrder::kBarrier;
+                   entry.key = apply.mutation.path;
+                 },
+                 [&](const ReadZone& read) {
+                   entry.barrier = false;
+                   entry.key = read.path;
+                 },
+                 [](const auto&) {},  // ListTree, PreserveDivergent: barriers
+             },
+             entry.body);
+  disk_ops_[n][m].push_back(std::move(entry));
+  StartRunnableDisk(n, m);
 }
 
-void SimCluster::FinishDisk(const DiskDone& d) {
-  if (!nodes_[d.node] || boots_[d.node] != d.boot) return;  // died with its process
-  if (const auto* apply = std::get_if<ApplyMutation>(&d.op)) {
-    MemStore& store = stores_[d.node][apply->module];
+void SimCluster::StartRunnableDisk(NodeIndex n, ModuleIndex m) {
+  absl::flat_hash_set<std::string> earlier_keys;
+  bool earlier = false;
+  for (DiskOp& op : disk_ops_[n][m]) {
+    const bool runnable = op.barrier ? !earlier : !earlier_keys.contains(op.key);
+    if (runnable && !op.started) {
+      op.started = true;
+      // Mostly quick, sometimes slow (a seek, a journal commit): later operations on other
+      // files overtake a slow one.
+      const absl::Duration base = rng_.Chance(0.2) ? kDiskSlowMax : kDiskMax;
+      const absl::Duration latency =
+          absl::Nanoseconds(
+              rng_.Between(absl::ToInt64Nanoseconds(kDiskMin), absl::ToInt64Nanoseconds(base))) +
+          absl::Seconds(static_cast<double>(op.bytes) / kDiskBytesPerSecond);
+      Schedule(latency, DiskDone{n, boots_[n], m, op.id});
+    }
+    if (op.barrier) return;  // holds everything after it
+    earlier = true;
+    earlier_keys.insert(op.key);
+  }
+}
+
+void SimCluster::FinishDisk(const DiskDone& done) {
+  if (!nodes_[done.node] || boots_[done.node] != done.boot) return;  // died with its process
+  std::deque<DiskOp>& queue = disk_ops_[done.node][done.module];
+  auto it =
+      std::find_if(queue.begin(), queue.end(), [&](const DiskOp& op) { return op.id == done.id; });
+  assert(it != queue.end() && it->started);
+  if (it != queue.begin()) ++stats_.disk_ops_overtaking;
+  const NodeIndex node = done.node;
+  const DiskOpBody op = std::move(it->body);
+  queue.erase(it);
+  StartRunnableDisk(done.node, done.module);
+  if (const auto* apply = std::get_if<ApplyMutation>(&op)) {
+    MemStore& store = stores_[node][apply->module];
     absl::Status status = store.Apply(apply->mutation);
     if (status.ok() && apply->durable) status = store.Sync(apply->mutation.path);
     if (debug_sink_) {
       const Mutation& m = apply->mutation;
-      Debug(d.node, config_.modules[apply->module].name,
+      Debug(node, config_.modules[apply->module].name,
             absl::StrCat("applied ", apply->apply_id, ": ", MutationKindName(m.kind), " ", m.path,
                          m.path2.empty() ? "" : " -> ", m.path2,
                          m.rename_flags != 0 ? absl::StrCat(" flags ", m.rename_flags) : "", " @",
                          m.offset, " +", m.data_size(), apply->durable ? " durable" : "", " = ",
                          status.ToString()));
     }
-    StepNode(d.node, MutationApplied{apply->module, apply->apply_id, std::move(status)});
+    StepNode(node, MutationApplied{apply->module, apply->apply_id, std::move(status)});
     return;
   }
-  if (const auto* list = std::get_if<ListTree>(&d.op)) {
-    StepNode(d.node, stores_[d.node][list->module].List(list->module, list->list_id));
+  if (const auto* list = std::get_if<ListTree>(&op)) {
+    StepNode(node, stores_[node][list->module].List(list->module, list->list_id));
     return;
   }
-  if (const auto* keep = std::get_if<PreserveDivergent>(&d.op)) {
-    StepNode(d.node, DivergentPreserved{keep->module, keep->preserve_id, absl::OkStatus()});
+  if (const auto* keep = std::get_if<PreserveDivergent>(&op)) {
+    StepNode(node, DivergentPreserved{keep->module, keep->preserve_id, absl::OkStatus()});
     return;
   }
-  const auto& read = std::get<ReadZone>(d.op);
+  const auto& read = std::get<ReadZone>(op);
   if (debug_sink_) {
     Debug(
-        d.node, config_.modules[read.module].name,
+        node, config_.modules[read.module].name,
         absl::StrCat("read ", read.read_id, ": ", read.path, " @", read.offset, " +", read.length));
   }
-  StepNode(d.node, stores_[d.node][read.module].Read(read.module, read.read_id, read.path,
-                                                     read.offset, read.length, read.content));
+  StepNode(node, stores_[node][read.module].Read(read.module, read.read_id, read.path, read.offset,
+                                                 read.length, read.content));
 }
 
 void SimCluster::IssueWorkload(ModuleIndex m) {
@@ -656,6 +694,7 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced, bool torn) {
     }
     lost_unsynced_[n] = lose_unsynced;
     workload_->NodeDown(n);
+    for (std::deque<DiskOp>& queue : disk_ops_[n]) queue.clear();  // died with the process
   }
   nodes_[n].reset();
   // The daemon's guard takes the VIP and the application down with it.
@@ -728,10 +767,11 @@ std::optional<absl::Status> SimCluster::Admin(NodeIndex n, AdminVerb verb, Modul
                                               bool force) {
   if (!nodes_[n]) return std::nullopt;
   ++stats_.admin_commands;
+  bool forcing = false;
   if (replication_ && verb == AdminVerb::kPrim && force &&
       nodes_[n]->Status(m).data != DataState::kUpToDate) {
     // A copy not known up to date may become primary: anything acknowledged may be gone.
-    last_forced_[m] = n;
+    forcing = true;
     Note(absl::StrCat("forced promotion of ", config_.modules[m].name, " on ",
                       config_.nodes[n].name, " (data ", DataStateName(nodes_[n]->Status(m).data),
                       "): acknowledged writes may be lost"));
@@ -743,6 +783,8 @@ std::optional<absl::Status> SimCluster::Admin(NodeIndex n, AdminVerb verb, Modul
   if (it == admin_replies_.end()) return absl::InternalError("no admin reply");
   absl::Status status = it->second;
   admin_replies_.erase(it);
+  // Only a promotion the node accepted is the admin's choice of copy (LastForced).
+  if (forcing && status.ok()) last_forced_[m] = n;
   return status;
 }
 

@@ -21,6 +21,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -91,6 +92,7 @@ struct SimStats {
   uint64_t stream_writes_lost = 0;     // by stream-gap faults
   uint64_t stream_writes_swapped = 0;  // ... delivered after the write that followed them
   uint64_t disk_ops = 0;
+  uint64_t disk_ops_overtaking = 0;  // done before an operation issued earlier (C7)
 };
 
 class SimCluster {
@@ -241,7 +243,20 @@ class SimCluster {
   struct DiskDone {
     NodeIndex node;
     uint64_t boot;
-    std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent> op;
+    ModuleIndex module;
+    uint64_t id;  // DiskOp::id
+  };
+  using DiskOpBody = std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent>;
+  // A disk operation issued and not yet done, ordered as adapter contract C7 says: a barrier
+  // after everything before it and before everything after it, a keyed one after the
+  // earlier ones with its key (MemStore has no inodes, its links are copies: the path).
+  struct DiskOp {
+    uint64_t id;
+    DiskOpBody body;
+    uint64_t bytes;
+    bool barrier;
+    std::string key;
+    bool started = false;
   };
   struct WorkloadTick {
     ModuleIndex module;
@@ -293,9 +308,10 @@ class SimCluster {
   // Applies an armed stream fault to a stream write about to be sent; true if it took it.
   bool BreakWrite(NodeIndex from, const ReplMessage& message, absl::Time at);
   void ReleaseHeldWrite(NodeIndex from, uint64_t hold_id);
-  void SubmitDisk(NodeIndex n, ModuleIndex m,
-                  std::variant<ApplyMutation, ReadZone, ListTree, PreserveDivergent> op,
-                  uint64_t bytes);
+  void SubmitDisk(NodeIndex n, ModuleIndex m, DiskOpBody op, uint64_t bytes);
+  // Starts every operation of node n's module m that C7 lets run now, each with its own
+  // random latency: operations on different files complete in any order.
+  void StartRunnableDisk(NodeIndex n, ModuleIndex m);
   void FinishDisk(const DiskDone& done);
   void IssueWorkload(ModuleIndex m);
   void CheckSplitBrain(NodeIndex n, ModuleIndex m);
@@ -342,7 +358,8 @@ class SimCluster {
   // Replication mode.
   const bool replication_;
   std::array<std::vector<MemStore>, 2> stores_;
-  std::array<std::vector<absl::Time>, 2> disk_free_at_;  // per module: FIFO disk queue
+  std::array<std::vector<std::deque<DiskOp>>, 2> disk_ops_;  // per module, in issue order
+  uint64_t next_disk_op_ = 1;
   bool repl_connected_ = false;
   uint64_t repl_epoch_ = 0;
   std::array<absl::Time, 2> repl_next_at_;  // per direction: keeps the stream in order

@@ -317,6 +317,8 @@ std::string FormatSummary(const RunOptions& options, const RunResult& r) {
                     r.stats.replication_connects,
                     " connections; stream-gap: ", r.stats.stream_writes_lost,
                     " stream writes lost, ", r.stats.stream_writes_swapped, " swapped\n");
+    absl::StrAppend(&text, "disk: ", r.stats.disk_ops, " operations, ", r.stats.disk_ops_overtaking,
+                    " done before one issued earlier\n");
     absl::StrAppend(&text, "resyncs: ", r.resyncs, "\n");
     absl::StrAppend(&text, "writes verified: ", r.writes_verified, "\n");
   } else {

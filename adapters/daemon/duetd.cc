@@ -27,6 +27,10 @@ namespace {
 // op_ids of a module's i-th mount are (i << kMountShift) + 1, + 2...: unique per module (C10)
 // and the mount that answers a CompleteLocal is op_id >> kMountShift.
 constexpr int kMountShift = 48;
+// Disk workers: a module's operations on different files run at once (C7), so concurrent
+// fsyncs share journal commits only with a worker each; most of the time they wait on the
+// disk, not on a core.
+constexpr int kDiskWorkers = 8;
 
 absl::Status MakeDirs(const std::string& path, mode_t mode) {
   std::error_code error;
@@ -126,7 +130,7 @@ absl::Status Duetd::Init() {
       std::make_unique<net::DatagramAuth>(*key_, config_.cluster_name, self_, incarnation);
 
   absl::StatusOr<std::unique_ptr<store::ModuleIoQueue>> queue = store::ModuleIoQueue::Start(
-      2,
+      kDiskWorkers,
       [this](Input input) {
         LogStoreRefusal(input);
         loop_->Post(std::move(input));

@@ -55,7 +55,28 @@ absl::StatusOr<BackingStore> BackingStore::Open(const std::string& root_path) {
   }
   const int fd = open(root_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "open backing root", root_path);
-  return BackingStore(UniqueFd(fd), root_path);
+  return BackingStore(UniqueFd(fd), root_path, std::make_shared<SharedDirs>());
+}
+
+absl::StatusOr<BackingStore> BackingStore::Clone() const {
+  const int fd = fcntl(root_.get(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus(errno, "duplicate backing root", root_path_);
+  return BackingStore(UniqueFd(fd), root_path_, dirs_);
+}
+
+UnsyncedDirs::Counts BackingStore::sync_counts() const {
+  const std::lock_guard lock(dirs_->mu);
+  return dirs_->dirs.counts();
+}
+
+void BackingStore::AddUnsyncedDir(int dir, absl::string_view path) {
+  const std::lock_guard lock(dirs_->mu);
+  dirs_->dirs.Add(dir, path);
+}
+
+void BackingStore::MarkAllDirsUnsynced() {
+  const std::lock_guard lock(dirs_->mu);
+  dirs_->dirs.MarkAllUnsynced();
 }
 
 absl::Status BackingStore::Apply(const Mutation& m, bool durable) {
@@ -264,7 +285,7 @@ absl::Status BackingStore::Create(const Mutation& m, bool durable) {
   }
   const UniqueFd file(fd);
   may_have_changed_ = true;
-  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
+  AddUnsyncedDir(parent.dir.get(), ParentOf(m.path));
   // The owner first: a chown clears setuid/setgid bits that the mode then sets.
   if (fchown(file.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
   if (fchmod(file.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
@@ -284,17 +305,17 @@ absl::Status BackingStore::Mkdir(const Mutation& m, bool durable) {
     return durable ? Fsync(m.path) : absl::OkStatus();  // exists: as the model, unchanged
   }
   may_have_changed_ = true;
-  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
+  AddUnsyncedDir(parent.dir.get(), ParentOf(m.path));
   const int fd = openat(parent.dir.get(), parent.name.c_str(),
                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
-    unsynced_dirs_.MarkAllUnsynced();  // the new directory is not held
+    MarkAllDirsUnsynced();  // the new directory is not held
     return ErrnoStatus(err, "mkdir (open)", m.path);
   }
   const UniqueFd dir(fd);
   // Its own entries ("." and "..") are new too.
-  unsynced_dirs_.Add(dir.get(), m.path);
+  AddUnsyncedDir(dir.get(), m.path);
   if (fchown(dir.get(), m.uid, m.gid) != 0) return ErrnoStatus(errno, "chown", m.path);
   if (fchmod(dir.get(), PermissionBits(m.mode)) != 0) return ErrnoStatus(errno, "chmod", m.path);
   DUET_RETURN_IF_ERROR(StampChangeTime(dir.get(), m.mtime_ns, /*new_entry=*/true, m.path));
@@ -314,7 +335,7 @@ absl::Status BackingStore::Unlink(const Mutation& m, bool durable, bool director
   }
   // Gone already (ENOENT) may still be unsynced: an earlier unlink that was not durable.
   may_have_changed_ = true;
-  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
+  AddUnsyncedDir(parent.dir.get(), ParentOf(m.path));
   return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
@@ -340,8 +361,8 @@ absl::Status BackingStore::Rename(const Mutation& m, bool durable) {
     return ErrnoStatus(errno, m.is_exchange() ? "rename (exchange)" : "rename", both);
   }
   may_have_changed_ = true;
-  unsynced_dirs_.Add(to.dir.get(), ParentOf(m.path2));
-  unsynced_dirs_.Add(from.dir.get(), ParentOf(m.path));  // once if the same directory
+  AddUnsyncedDir(to.dir.get(), ParentOf(m.path2));
+  AddUnsyncedDir(from.dir.get(), ParentOf(m.path));  // once if the same directory
   return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
@@ -366,7 +387,7 @@ absl::Status BackingStore::Symlink(const Mutation& m, bool durable) {
     }
   }
   may_have_changed_ = true;
-  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
+  AddUnsyncedDir(parent.dir.get(), ParentOf(m.path));
   const uint32_t times = m.mtime_ns != 0 ? kAttrAtime | kAttrMtime : 0;
   DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name, kAttrUid | kAttrGid | times, 0,
                                   m.uid, m.gid, m.mtime_ns, m.mtime_ns, m.path));
@@ -404,7 +425,7 @@ absl::Status BackingStore::Link(const Mutation& m, bool durable) {
     }
   }
   may_have_changed_ = true;
-  unsynced_dirs_.Add(to.dir.get(), ParentOf(m.path2));
+  AddUnsyncedDir(to.dir.get(), ParentOf(m.path2));
   return durable ? SyncChangedDirs() : absl::OkStatus();
 }
 
@@ -471,7 +492,7 @@ absl::Status BackingStore::Mknod(const Mutation& m, bool durable) {
     return ErrnoStatus(errno, "mknod", m.path);
   }
   may_have_changed_ = true;
-  unsynced_dirs_.Add(parent.dir.get(), ParentOf(m.path));
+  AddUnsyncedDir(parent.dir.get(), ParentOf(m.path));
   const uint32_t times = m.mtime_ns != 0 ? kAttrAtime | kAttrMtime : 0;
   DUET_RETURN_IF_ERROR(SetAttrsAt(parent.dir.get(), parent.name,
                                   kAttrUid | kAttrGid | kAttrMode | times, m.mode, m.uid, m.gid,
@@ -482,21 +503,21 @@ absl::Status BackingStore::Mknod(const Mutation& m, bool durable) {
 absl::Status BackingStore::Fsync(const std::string& path) {
   may_have_changed_ = true;  // a failed flush is never a refusal: it may have lost pages
   if (path.empty()) {
-    unsynced_dirs_.MarkAllUnsynced();
+    MarkAllDirsUnsynced();
     return SyncChangedDirs();
   }
   ParentDir parent;
   if (const int err = OpenParent(root_.get(), path, &parent); err != 0) {
     if (!ParentMeansAbsent(err)) return ParentError(err, "fsync", path);
     // Gone with a directory above it: what removed it must be durable, wherever it was.
-    unsynced_dirs_.MarkAllUnsynced();
+    MarkAllDirsUnsynced();
     return SyncChangedDirs();
   }
   struct stat st;
   if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno != ENOENT) return ErrnoStatus(errno, "fsync", path);
     // Missing: its directory holds its removal.
-    unsynced_dirs_.Add(parent.dir.get(), ParentOf(path));
+    AddUnsyncedDir(parent.dir.get(), ParentOf(path));
   } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
     const int fd = openat(parent.dir.get(), parent.name.c_str(),
                           O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -505,7 +526,7 @@ absl::Status BackingStore::Fsync(const std::string& path) {
     DUET_RETURN_IF_ERROR(SyncFd(object.get(), "fsync", path));
   } else {
     // A symlink, FIFO or socket is held by its directory.
-    unsynced_dirs_.Add(parent.dir.get(), ParentOf(path));
+    AddUnsyncedDir(parent.dir.get(), ParentOf(path));
   }
   // Its own entry is durable once its directory is, if this store changed it; so is every
   // other entry this store changed (one fsync each, only for what changed since last time).
@@ -558,15 +579,18 @@ absl::Status BackingStore::OpenError(int err, absl::string_view op, const std::s
 void BackingStore::NoteParentChanged(const std::string& path) {
   ParentDir parent;
   if (OpenParent(root_.get(), path, &parent) != 0) {
-    unsynced_dirs_.MarkAllUnsynced();  // cannot name it: the next sync covers everything
+    MarkAllDirsUnsynced();  // cannot name it: the next sync covers everything
     return;
   }
-  unsynced_dirs_.Add(parent.dir.get(), ParentOf(path));
+  AddUnsyncedDir(parent.dir.get(), ParentOf(path));
 }
 
 absl::Status BackingStore::SyncChangedDirs() {
   may_have_changed_ = true;  // as Fsync
-  return unsynced_dirs_.SyncAll(root_.get(), root_path_);
+  // Under the lock: a handle that recorded a change after another started syncing waits
+  // for it, then syncs what is left.
+  const std::lock_guard lock(dirs_->mu);
+  return dirs_->dirs.SyncAll(root_.get(), root_path_);
 }
 
 }  // namespace duet::store

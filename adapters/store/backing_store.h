@@ -52,14 +52,19 @@
 // alone. A new store, not knowing what an earlier process left, syncs the whole file system
 // at its first sync.
 //
-// Thread-compatible: one thread at a time (ModuleIoQueue runs a module's operations one by
-// one). Movable, not copyable; closes the root when destroyed.
+// Thread-compatible: one thread at a time per handle. Clone gives another handle on the same
+// directory for another thread: the set of directories to sync is shared by the handles (and
+// locked), the rest is per handle. ModuleIoQueue runs a module's keyed operations on
+// different files on different handles at once, and a barrier alone (adapter contract C7).
+// Movable, not copyable; closes its root fd when destroyed.
 #ifndef DUET_ADAPTERS_STORE_BACKING_STORE_H_
 #define DUET_ADAPTERS_STORE_BACKING_STORE_H_
 
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -114,14 +119,26 @@ class BackingStore {
                                                 const std::string& dest_root, absl::Time now) const;
 
   const std::string& root_path() const { return root_path_; }
+  // The root directory's fd, to look paths up beneath it (ModuleIoQueue finds inodes).
+  int root_fd() const { return root_.get(); }
 
-  // How many directory fsyncs and whole file system syncs this store has issued: what the
-  // sync-only-what-changed rule above saves is visible here.
-  const UnsyncedDirs::Counts& sync_counts() const { return unsynced_dirs_.counts(); }
+  // Another handle on the same root (its fd duplicated), sharing the directories to sync.
+  absl::StatusOr<BackingStore> Clone() const;
+
+  // How many directory fsyncs and whole file system syncs this store (with its clones) has
+  // issued: what the sync-only-what-changed rule above saves is visible here.
+  UnsyncedDirs::Counts sync_counts() const;
 
  private:
-  BackingStore(UniqueFd root, std::string root_path)
-      : root_(std::move(root)), root_path_(std::move(root_path)) {}
+  // The directories changed and not yet synced, one set per backing directory, shared by a
+  // store and its clones.
+  struct SharedDirs {
+    std::mutex mu;
+    UnsyncedDirs dirs;
+  };
+
+  BackingStore(UniqueFd root, std::string root_path, std::shared_ptr<SharedDirs> dirs)
+      : root_(std::move(root)), root_path_(std::move(root_path)), dirs_(std::move(dirs)) {}
 
   // Apply's work; sets may_have_changed_ once anything may have changed.
   absl::Status Change(const Mutation& m, bool durable);
@@ -154,10 +171,12 @@ class BackingStore {
   void NoteParentChanged(const std::string& path);
   // fsync of every directory changed since it was last synced (unsynced_dirs.h).
   absl::Status SyncChangedDirs();
+  void AddUnsyncedDir(int dir, absl::string_view path);
+  void MarkAllDirsUnsynced();
 
   UniqueFd root_;
   std::string root_path_;
-  UnsyncedDirs unsynced_dirs_;
+  std::shared_ptr<SharedDirs> dirs_;
   // The current Apply may have changed something (see Apply): its failure is no refusal.
   bool may_have_changed_ = false;
 };

@@ -1,7 +1,12 @@
 #include "adapters/store/module_io_queue.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <iterator>
 #include <system_error>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/overloaded.h"
@@ -38,28 +43,100 @@ ModuleIoQueue::~ModuleIoQueue() { Shutdown(); }
 
 absl::Status ModuleIoQueue::AddModule(ModuleIndex module, BackingStore store,
                                       std::string divergent_root) {
+  // One handle per operation that may run at once: each worker's, and RunHereOrSubmit's.
+  std::vector<std::unique_ptr<BackingStore>> handles;
+  for (size_t i = 0; i < workers_.size() + 1; ++i) {
+    absl::StatusOr<BackingStore> handle = store.Clone();
+    if (!handle.ok()) return handle.status();
+    handles.push_back(std::make_unique<BackingStore>(*std::move(handle)));
+  }
   const std::lock_guard lock(mu_);
   Module& m = modules_[module];
   if (m.store.has_value()) {
     return absl::AlreadyExistsError(absl::StrCat("module ", module, " already has a store"));
   }
   m.store.emplace(std::move(store));
+  m.idle = std::move(handles);
   m.divergent_root = std::move(divergent_root);
   return absl::OkStatus();
 }
 
-void ModuleIoQueue::Submit(DiskOp op) {
+ModuleIoQueue::Queued* ModuleIoQueue::Enqueue(DiskOp op, Module** module) {
   const ModuleIndex index = std::visit([](const auto& action) { return action.module; }, op);
-  const std::lock_guard lock(mu_);
-  if (stopping_) return;
+  if (stopping_) return nullptr;
   Module& m = modules_[index];
-  if (m.halted) return;  // the process is stopping: nothing may overwrite what was not kept
-  m.pending.push_back(std::move(op));
-  if (!m.scheduled) {
-    m.scheduled = true;
-    ready_.emplace_back(index, &m);
-    work_.notify_one();
+  if (m.halted) return nullptr;  // the process is stopping: nothing may overwrite what was not kept
+  Queued q;
+  if (const auto* apply = std::get_if<ApplyMutation>(&op)) {
+    q.barrier = DiskOrderOf(apply->mutation) == DiskOrder::kBarrier;
+  } else {
+    q.barrier = !std::holds_alternative<ReadZone>(op);
   }
+  q.op = std::move(op);
+  m.pending.push_back(std::move(q));
+  *module = &m;
+  return &m.pending.back();
+}
+
+void ModuleIoQueue::Resolve(Module& m, Queued& q) {
+  q.resolved = true;
+  if (q.barrier) return;
+  const std::string path =
+      std::visit(Overloaded{[](const ApplyMutation& a) { return a.mutation.path; },
+                            [](const ReadZone& r) { return r.path; },
+                            [](const auto&) { return std::string(); }},
+                 q.op);
+  q.keys.push_back("p" + path);
+  if (!m.store.has_value() || path.empty()) return;
+  // Names change only by barriers, none of which is pending: the object found now is the one
+  // the operation will meet (or, missing, the one it creates under this very name).
+  struct stat st;
+  if (fstatat(m.store->root_fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    q.keys.push_back(absl::StrCat("i", st.st_dev, ":", st.st_ino));
+  }
+}
+
+bool ModuleIoQueue::Dispatch(ModuleIndex index, Module& m, const Queued* keep) {
+  bool keep_runnable = false;
+  bool earlier = false;
+  absl::flat_hash_set<std::string> earlier_keys;
+  for (auto it = m.pending.begin(); it != m.pending.end(); ++it) {
+    Queued& q = *it;
+    if (!q.resolved) Resolve(m, q);
+    bool runnable = q.barrier ? !earlier : true;
+    if (!q.barrier) {
+      for (const std::string& key : q.keys) runnable = runnable && !earlier_keys.contains(key);
+    }
+    if (runnable && !q.started) {
+      if (&q == keep) {
+        keep_runnable = true;
+      } else {
+        q.started = true;
+        ready_.emplace_back(index, it);
+        work_.notify_one();
+      }
+    }
+    if (q.barrier) break;  // holds everything after it
+    earlier = true;
+    earlier_keys.insert(q.keys.begin(), q.keys.end());
+  }
+  return keep_runnable;
+}
+
+std::unique_ptr<BackingStore> ModuleIoQueue::TakeHandle(Module& m) {
+  if (!m.store.has_value() || m.idle.empty()) return nullptr;
+  std::unique_ptr<BackingStore> handle = std::move(m.idle.back());
+  m.idle.pop_back();
+  return handle;
+}
+
+void ModuleIoQueue::Submit(DiskOp op) {
+  const std::lock_guard lock(mu_);
+  Module* m = nullptr;
+  Queued* q = Enqueue(std::move(op), &m);
+  if (q == nullptr) return;
+  const ModuleIndex index = std::visit([](const auto& action) { return action.module; }, q->op);
+  Dispatch(index, *m);
 }
 
 bool ModuleIoQueue::IsQuick(const DiskOp& op) {
@@ -76,40 +153,42 @@ void ModuleIoQueue::RunHereOrSubmit(DiskOp op) {
     Submit(std::move(op));
     return;
   }
-  const ModuleIndex index = std::visit([](const auto& action) { return action.module; }, op);
-  BackingStore* store = nullptr;
-  const std::string divergent_root;  // a quick operation is never a PreserveDivergent
+  Slot slot;
+  std::unique_ptr<BackingStore> handle;
   {
     const std::lock_guard lock(mu_);
-    if (stopping_) return;
-    Module& m = modules_[index];
-    if (m.halted) return;
-    if (m.scheduled) {  // earlier operations wait or run: this one goes behind them
-      m.pending.push_back(std::move(op));
-      return;
-    }
-    // Scheduled while it runs here: a Submit meanwhile queues behind it, and no worker
-    // takes the module until it is done.
-    m.scheduled = true;
-    store = m.store.has_value() ? &*m.store : nullptr;
+    Module* m = nullptr;
+    Queued* q = Enqueue(std::move(op), &m);
+    if (q == nullptr) return;
+    slot.first = std::visit([](const auto& action) { return action.module; }, q->op);
+    slot.second = std::prev(m->pending.end());
+    // Not runnable at once: it waits in the list as a submitted one does.
+    if (!Dispatch(slot.first, *m, q)) return;
+    q->started = true;  // no worker takes it; later ones on its file wait for it
+    handle = TakeHandle(*m);
   }
-  Run(index, store, divergent_root, op);
+  // A quick operation is never a PreserveDivergent: no divergent root needed.
+  Run(slot.first, handle.get(), std::string(), slot.second->op);
+  Finish(slot, std::move(handle));
+}
+
+void ModuleIoQueue::Finish(const Slot& slot, std::unique_ptr<BackingStore> handle) {
   const std::lock_guard lock(mu_);
-  Module& m = modules_[index];
-  if (m.pending.empty() || stopping_) {
-    m.scheduled = false;
-  } else {
-    ready_.emplace_back(index, &m);
-    work_.notify_one();
-  }
+  Module& m = modules_[slot.first];
+  if (handle) m.idle.push_back(std::move(handle));
+  m.pending.erase(slot.second);
+  if (!stopping_) Dispatch(slot.first, m);
 }
 
 void ModuleIoQueue::Shutdown() {
   {
     const std::lock_guard lock(mu_);
     stopping_ = true;
+    for (const Slot& slot : ready_) modules_[slot.first].pending.erase(slot.second);
     ready_.clear();
-    for (auto& [index, m] : modules_) m.pending.clear();
+    // Those running stay listed until they answered (their runners hold them).
+    for (auto& [index, m] : modules_)
+      m.pending.remove_if([](const Queued& q) { return !q.started; });
   }
   work_.notify_all();
   for (std::thread& worker : workers_) {
@@ -121,7 +200,12 @@ void ModuleIoQueue::Halt(ModuleIndex module) {
   const std::lock_guard lock(mu_);
   Module& m = modules_[module];
   m.halted = true;
-  m.pending.clear();
+  std::erase_if(ready_, [&](const Slot& slot) {
+    if (slot.first != module) return false;
+    m.pending.erase(slot.second);  // handed to no worker yet
+    return true;
+  });
+  m.pending.remove_if([](const Queued& q) { return !q.started; });
 }
 
 void ModuleIoQueue::WorkerLoop() {
@@ -129,23 +213,15 @@ void ModuleIoQueue::WorkerLoop() {
   while (true) {
     work_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
     if (stopping_) return;
-    const auto [index, m] = ready_.front();
+    const Slot slot = ready_.front();
     ready_.pop_front();
-    DiskOp op = std::move(m->pending.front());
-    m->pending.pop_front();
-    BackingStore* store = m->store.has_value() ? &*m->store : nullptr;
-    const std::string divergent_root = m->divergent_root;
-    // The module stays scheduled while its operation runs: no other worker takes its next
-    // one, so its operations run and answer in order.
+    Module& m = modules_[slot.first];
+    std::unique_ptr<BackingStore> handle = TakeHandle(m);
+    const std::string divergent_root = m.divergent_root;
     lock.unlock();
-    Run(index, store, divergent_root, op);
+    Run(slot.first, handle.get(), divergent_root, slot.second->op);
+    Finish(slot, std::move(handle));
     lock.lock();
-    if (m->pending.empty() || stopping_) {
-      m->scheduled = false;
-    } else {
-      ready_.emplace_back(index, m);  // behind the other modules waiting: no module starves
-      work_.notify_one();
-    }
   }
 }
 

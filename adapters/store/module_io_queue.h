@@ -1,22 +1,27 @@
 // Carries out the disk operations of every module (ApplyMutation, ReadZone, ListTree,
 // PreserveDivergent, and RefusedApply: a mutation the caller refused, answered with its refusal
-// in its place in the order) on a small pool of worker threads, within adapter contract C7 and C8:
-// one module's operations run one at a time in the order submitted, and their completions
-// are handed back in that order; different modules' operations run in parallel. Every
-// submitted operation gets exactly one answer: its completion input (MutationApplied,
-// ZoneRead, TreeListed, DivergentPreserved) through `deliver`. A PreserveDivergent also
-// tells `preserved` the directory it kept the paths in, or the error (C5): after such an
-// error the module's queued and later operations are dropped without an answer, so the
-// resync behind it never overwrites what was not kept; the daemon must then stop. An
-// operation for a module that has no store is answered with FailedPrecondition.
+// in its place in the order) on a pool of worker threads, within adapter contract C7 and C8.
+// Per module, an operation is a barrier or keyed (DiskOrderOf; ListTree, PreserveDivergent and
+// RefusedApply are barriers): a barrier runs once every operation submitted before it has
+// answered, and alone; a keyed one runs once no barrier and no operation sharing a key with it
+// was submitted before it and is still unanswered. Its keys are its path and, resolved when
+// nothing before it is a pending barrier, the device and inode found there (two names of one
+// file stay ordered). So operations on different files run on different workers at once and
+// answer in any order (their fsyncs can share a journal commit); each runs on its own handle of
+// the module's BackingStore (BackingStore::Clone). Different modules' operations are
+// independent. Every submitted operation gets exactly one answer: its completion input
+// (MutationApplied, ZoneRead, TreeListed, DivergentPreserved) through `deliver`. A
+// PreserveDivergent also tells `preserved` the directory it kept the paths in, or the error
+// (C5): after such an error the module's queued and later operations are dropped without an
+// answer, so the resync behind it never overwrites what was not kept; the daemon must then
+// stop. An operation for a module that has no store is answered with FailedPrecondition.
 //
 // RunHereOrSubmit carries a quick operation (IsQuick: a mutation that is not durable and
 // writes at most kMaxQuickBytes, so it goes no further than the page cache) out on the
-// calling thread when the module has nothing queued or running, else queues it as Submit
-// does. For the daemon's loop this saves two thread hand-offs per mutation (to a worker and
-// back), most of what a 4 KiB write costs on a machine with few cores; the order rule above
-// holds because the operation runs only when every earlier one of its module has answered,
-// and later ones wait behind it. Its answer still goes through `deliver` (posted to the loop,
+// calling thread when C7 lets it run at once (no barrier and nothing on its file pending
+// before it), else queues it as Submit does. For the daemon's loop this saves two thread
+// hand-offs per mutation (to a worker and back), most of what a 4 KiB write costs on a
+// machine with few cores. Its answer still goes through `deliver` (posted to the loop,
 // never fed from inside the step that issued it). The cost: a page-cache write can still
 // wait (dirty-page throttling, a journal commit), and its caller waits with it, as the loop
 // already does for a Persist's fdatasync; durable operations and large writes never run
@@ -26,8 +31,8 @@
 // abandons the ones still waiting without answering them: it is called when the process
 // is ending, and answers are never given to another process's engine (C8). The callbacks
 // must stay valid until Shutdown returns; they are called on worker threads (or on
-// RunHereOrSubmit's caller), one at a time per module, and should only post the answer to
-// the loop that owns the engine. Calling Shutdown from a callback deadlocks.
+// RunHereOrSubmit's caller), possibly at once for one module, and should only post the
+// answer to the loop that owns the engine. Calling Shutdown from a callback deadlocks.
 //
 // Thread-safe: Submit and AddModule may be called from any thread.
 #ifndef DUET_ADAPTERS_STORE_MODULE_IO_QUEUE_H_
@@ -36,6 +41,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -89,9 +95,9 @@ class ModuleIoQueue {
   static constexpr uint64_t kMaxQuickBytes = 64 << 10;
   static bool IsQuick(const DiskOp& op);
 
-  // Queues one operation behind the module's earlier ones. Ignored after Shutdown.
+  // Queues one operation after the module's earlier ones (C7). Ignored after Shutdown.
   void Submit(DiskOp op);
-  // Runs a quick `op` (IsQuick) here, now, if its module is idle, answering it before
+  // Runs a quick `op` (IsQuick) here, now, if C7 lets it run at once, answering it before
   // returning; otherwise (or if `op` is not quick) the same as Submit.
   void RunHereOrSubmit(DiskOp op);
 
@@ -99,19 +105,38 @@ class ModuleIoQueue {
   void Shutdown();
 
  private:
+  // One submitted operation, in its module's list until it has answered.
+  struct Queued {
+    DiskOp op;
+    bool barrier = true;
+    bool resolved = false;          // keys found (done once no barrier before it is pending)
+    std::vector<std::string> keys;  // "p" + path, "i<dev>:<ino>" (see the top of this file)
+    bool started = false;           // handed to a worker, or running
+  };
   struct Module {
-    std::optional<BackingStore> store;
+    std::optional<BackingStore> store;                // the first handle; its clones are in `idle`
+    std::vector<std::unique_ptr<BackingStore>> idle;  // handles no operation runs on
     std::string divergent_root;
-    std::deque<DiskOp> pending;
-    bool scheduled = false;  // waiting in ready_, or being run by a worker
+    std::list<Queued> pending;  // submission order; running ones stay until they answered
     // A PreserveDivergent failed: the module's later operations (the resync that would
     // overwrite what could not be kept aside) are dropped unanswered; the daemon stops.
     bool halted = false;
   };
+  using Slot = std::pair<ModuleIndex, std::list<Queued>::iterator>;
 
   ModuleIoQueue(DeliverInput deliver, PreserveDone preserved)
       : deliver_(std::move(deliver)), preserved_(std::move(preserved)) {}
 
+  // Appends `op` to its module's list (under mu_); nullptr if dropped (stopping, halted).
+  Queued* Enqueue(DiskOp op, Module** module);
+  // Hands every operation C7 lets run now to the workers, except `keep` (run by the caller),
+  // whose runnability it returns. Under mu_.
+  bool Dispatch(ModuleIndex index, Module& m, const Queued* keep = nullptr);
+  void Resolve(Module& m, Queued& q);
+  // A handle of the module's store for one operation (nullptr: no store), and back. Under mu_.
+  std::unique_ptr<BackingStore> TakeHandle(Module& m);
+  // The operation at `slot` answered: it leaves the list, what waited for it may run.
+  void Finish(const Slot& slot, std::unique_ptr<BackingStore> handle);
   void WorkerLoop();
   void Halt(ModuleIndex module);
   // Runs one operation against `store` (null: the module has none) and answers it.
@@ -122,7 +147,7 @@ class ModuleIoQueue {
   std::mutex mu_;
   std::condition_variable work_;
   std::map<ModuleIndex, Module> modules_;  // nodes never move: workers hold pointers
-  std::deque<std::pair<ModuleIndex, Module*>> ready_;
+  std::deque<Slot> ready_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

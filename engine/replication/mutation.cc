@@ -5,6 +5,32 @@
 
 namespace duet {
 
+DiskOrder DiskOrderOf(const Mutation& m) {
+  switch (m.kind) {
+    case MutationKind::kWrite:
+    case MutationKind::kTruncate:
+    case MutationKind::kFallocate:
+    case MutationKind::kSetattr:
+    case MutationKind::kSetxattr:
+    case MutationKind::kRemovexattr:
+    case MutationKind::kReplaceXattrs:
+      return DiskOrder::kKeyed;
+    case MutationKind::kFsync:
+      return m.path.empty() ? DiskOrder::kBarrier : DiskOrder::kKeyed;
+    case MutationKind::kCreate:
+    case MutationKind::kMkdir:
+    case MutationKind::kUnlink:
+    case MutationKind::kRmdir:
+    case MutationKind::kRename:
+    case MutationKind::kSymlink:
+    case MutationKind::kLink:
+    case MutationKind::kRemoveTree:
+    case MutationKind::kMknod:
+      return DiskOrder::kBarrier;
+  }
+  return DiskOrder::kBarrier;
+}
+
 const char* MutationKindName(MutationKind kind) {
   switch (kind) {
     case MutationKind::kWrite:

@@ -140,6 +140,13 @@ struct Mutation {
   }
 };
 
+// How a disk operation orders against the module's others (adapter contract C7): a barrier
+// waits for everything issued before it and holds everything after it; a keyed one orders
+// only against operations on the same file (its path, and the inode the store finds there).
+enum class DiskOrder : uint8_t { kKeyed, kBarrier };
+// Namespace changes and the whole-tree flush are barriers; everything else names one file.
+DiskOrder DiskOrderOf(const Mutation& m);
+
 // Whether the primary's adapter stamps `m` with the time of the change (Mutation::mtime_ns):
 // the kinds that set the mtime of what they change, as Linux does implicitly (a write of
 // bytes, a truncate, a fallocate; a new entry's atime and mtime). The times of the parent

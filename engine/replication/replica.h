@@ -309,6 +309,9 @@ class Replica {
   // A live namespace change during a full resync: the names it renames are followed; if it
   // removes or replaces the first name, the names linked to it or waiting go again.
   void FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& records);
+  // A live namespace change during a resync: zones already sent under the names it changes
+  // are read and sent again (their content moved or went).
+  void ResendChangedNames(const Mutation& m);
   void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
   void MaybeFinishSource(Actions& out);

@@ -63,6 +63,10 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   // again would apply old renames to today's names.
   const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
   if (m.is_namespace() && !linked_files_.empty()) FollowLinkedNames(m, records);
+  if (source_active_ && apply_locally && m.kind != MutationKind::kFsync &&
+      DiskOrderOf(m) == DiskOrder::kBarrier) {
+    ResendChangedNames(m);
+  }
   if (m.is_namespace() && apply_locally) {
     TrackNamespace(m, lsn, records);
     ForEachChangedName(m, [&](const std::string& path) {

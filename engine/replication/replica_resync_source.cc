@@ -490,6 +490,33 @@ bool Replica::SendAsLinkOrWait(absl::Time now, const ZoneRef& zone, uint64_t lsn
   return true;
 }
 
+void Replica::ResendChangedNames(const Mutation& m) {
+  // Zones sent under a name the application now renames, replaces or removes held what the
+  // name held before: their acknowledgements must not clean the zones (dirty, moved or
+  // blended onto the names by TrackNamespace) that hold other bytes now. They are forgotten
+  // as sent, so the plan reads them again as they are; a block in flight is then answered
+  // for nothing. A full resync's first names of linked files follow FollowLinkedNames.
+  ForEachChangedName(m, [&](const std::string& name) {
+    const auto under = [&](const ZoneRef& ref) { return PathIsUnder(ref.path, name); };
+    const auto block_under = [&](const auto& entry) {
+      return under(entry.second) && !first_name_blocks_.contains(entry.first);
+    };
+    absl::erase_if(blocks_, [&](const auto& entry) {
+      if (!block_under(entry)) return false;
+      same_blocks_.erase(entry.first);
+      reading_.erase(entry.second);
+      return true;
+    });
+    const auto sent_under = [&](const auto& entry) {
+      if (!block_under(entry)) return false;
+      reading_.erase(entry.second);
+      return true;
+    };
+    absl::erase_if(unflushed_, sent_under);
+    absl::erase_if(durable_there_, sent_under);
+  });
+}
+
 void Replica::FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& records) {
   // Only these move or remove a name that holds a file (a create on an existing name opens it).
   std::string removed;

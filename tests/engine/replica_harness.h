@@ -117,6 +117,59 @@ class ReplicaPair {
       held_[from].clear();
     }
   }
+  // Holds side i's disk completions (MutationApplied) as a driver taking adapter contract
+  // C7's freedom would: the operations are done (their effects are in the store), their
+  // answers wait until released, in whatever order the test chooses.
+  void HoldApplies(int i, bool hold) {
+    hold_applies_[i] = hold;
+    if (!hold) {
+      for (auto& a : held_applies_[i]) events_.push_back(std::move(a));
+      held_applies_[i].clear();
+      held_apply_paths_[i].clear();
+      held_apply_barriers_[i].clear();
+      held_apply_barriers_[i].clear();
+    }
+  }
+  // The paths of side i's held completions, in issue order.
+  std::vector<std::string> HeldApplies(int i) const {
+    std::vector<std::string> paths;
+    for (const auto& [a, path] : held_apply_paths_[i]) paths.push_back(path);
+    return paths;
+  }
+  // Gives side i the held completion of the first held operation on `path` (and runs it).
+  void ReleaseApplied(int i, const std::string& path) {
+    for (size_t k = 0; k < held_applies_[i].size(); ++k) {
+      if (held_apply_paths_[i][k].second != path) continue;
+      Event e = std::move(held_applies_[i][k]);
+      held_applies_[i].erase(held_applies_[i].begin() + static_cast<long>(k));
+      held_apply_paths_[i].erase(held_apply_paths_[i].begin() + static_cast<long>(k));
+      held_apply_barriers_[i].erase(held_apply_barriers_[i].begin() + static_cast<long>(k));
+      Dispatch(std::move(e));
+      return;
+    }
+    ADD_FAILURE() << "no held completion for " << path;
+  }
+  // Gives side i the completion of the most recently issued held operation that C7 lets
+  // finish now (none held before it on its path, no barrier held before it; a barrier only
+  // first), and runs it. False if none is held.
+  bool ReleaseLatestAllowed(int i) {
+    auto& paths = held_apply_paths_[i];
+    for (size_t k = paths.size(); k-- > 0;) {
+      bool allowed = true;
+      for (size_t e = 0; e < k && allowed; ++e) {
+        allowed = !held_apply_barriers_[i][e] && !held_apply_barriers_[i][k] &&
+                  paths[e].second != paths[k].second;
+      }
+      if (!allowed) continue;
+      Event ev = std::move(held_applies_[i][k]);
+      held_applies_[i].erase(held_applies_[i].begin() + static_cast<long>(k));
+      paths.erase(paths.begin() + static_cast<long>(k));
+      held_apply_barriers_[i].erase(held_apply_barriers_[i].begin() + static_cast<long>(k));
+      Dispatch(std::move(ev));
+      return true;
+    }
+    return false;
+  }
   // Loses the next `count` stream writes side `from` sends, on a live connection (a transport
   // that drops a message without closing).
   void LoseStreamWrites(int from, int count) { lose_writes_[from] = count; }
@@ -127,6 +180,9 @@ class ReplicaPair {
                                  [&](const Event& e) { return TargetOf(e) == i; }),
                   events_.end());
     held_[i].clear();
+    held_applies_[i].clear();  // the process that would have answered them is gone
+    held_apply_paths_[i].clear();
+    held_apply_barriers_[i].clear();
     if (tear_seed) {
       Rng rng(*tear_seed);
       sides_[i].store.CrashTearingWrites(rng);
@@ -143,6 +199,9 @@ class ReplicaPair {
                                  [&](const Event& e) { return TargetOf(e) == i; }),
                   events_.end());
     held_[i].clear();
+    held_applies_[i].clear();  // the process that would have answered them is gone
+    held_apply_paths_[i].clear();
+    held_apply_barriers_[i].clear();
     Boot(i);
     Run(i, [&](Actions& out) { replica(i).OnStart(/*lost_unsynced=*/false, out); });
   }
@@ -153,6 +212,9 @@ class ReplicaPair {
                                  [&](const Event& e) { return TargetOf(e) == i; }),
                   events_.end());
     held_[i].clear();
+    held_applies_[i].clear();  // the process that would have answered them is gone
+    held_apply_paths_[i].clear();
+    held_apply_barriers_[i].clear();
     sides_[i].store = sim::MemStore();
     for (const std::string& path : leftover) {
       Mutation m = MakeMutation(MutationKind::kWrite, path);
@@ -377,7 +439,13 @@ class ReplicaPair {
         if (kind == MutationKind::kLink) {
           s.links_applied.emplace_back(apply->mutation.path, apply->mutation.path2);
         }
-        events_.push_back(Applied{i, apply->apply_id, st});
+        if (hold_applies_[i]) {
+          held_applies_[i].push_back(Applied{i, apply->apply_id, st});
+          held_apply_paths_[i].emplace_back(apply->apply_id, apply->mutation.path);
+          held_apply_barriers_[i].push_back(DiskOrderOf(apply->mutation) == DiskOrder::kBarrier);
+        } else {
+          events_.push_back(Applied{i, apply->apply_id, st});
+        }
       } else if (auto* list = std::get_if<ListTree>(&a)) {
         events_.push_back(Listed{i, s.store.List(list->module, list->list_id)});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
@@ -427,6 +495,10 @@ class ReplicaPair {
   std::deque<Event> events_;
   std::vector<ReplMessage> held_[2];
   bool hold_[2] = {false, false};
+  bool hold_applies_[2] = {false, false};
+  std::vector<Event> held_applies_[2];
+  std::vector<std::pair<uint64_t, std::string>> held_apply_paths_[2];
+  std::vector<bool> held_apply_barriers_[2];
   int lose_writes_[2] = {0, 0};
   bool connected_ = false;
   absl::Time now_ = absl::UnixEpoch() + absl::Hours(1);

@@ -1,11 +1,15 @@
-// ModuleIoQueue against real stores: per module, operations run and answer in the order
-// issued, exactly once each (adapter contract C7, C8); modules do not wait for each other.
+// ModuleIoQueue against real stores: per module, operations on one file (one path, or one
+// inode under several names) run and answer in the order issued, exactly once each;
+// operations on different files overlap; barriers wait for everything before them and hold
+// everything after (adapter contract C7, C8); modules do not wait for each other.
 #include "adapters/store/module_io_queue.h"
 
 #include <sys/stat.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -44,6 +48,11 @@ class Answers {
   bool WaitFor(size_t count) {
     std::unique_lock lock(mu_);
     return changed_.wait_for(lock, kTimeout, [&] { return inputs_.size() >= count; });
+  }
+  // Whether `count` inputs arrive within `within` (for what must not happen: false is good).
+  bool WaitForWithin(size_t count, std::chrono::milliseconds within) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, within, [&] { return inputs_.size() >= count; });
   }
   bool WaitForPreserved(size_t count) {
     std::unique_lock lock(mu_);
@@ -232,10 +241,12 @@ TEST_F(ModuleIoQueueTest, FailuresAreAnsweredWithTheirStatus) {
   queue->Submit(ApplyMutation{0, 2, Write("../escape", 0, "x"), false});
   queue->Submit(ReadZone{0, 3, "/etc/passwd", 0, 10});
   ASSERT_TRUE(answers_.WaitFor(3));
-  const std::vector<Input> inputs = answers_.inputs();
-  EXPECT_EQ(StatusOf(inputs[0]).code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(StatusOf(inputs[1]).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(StatusOf(inputs[2]).code(), absl::StatusCode::kInvalidArgument);
+  std::map<uint64_t, absl::StatusCode> codes;  // the last two name different paths: any order
+  for (const Input& input : answers_.inputs()) codes[AnswerOf(input).id] = StatusOf(input).code();
+  EXPECT_EQ(AnswerOf(answers_.inputs()[0]).id, 1u);  // a barrier: before what follows it
+  EXPECT_EQ(codes[1], absl::StatusCode::kNotFound);
+  EXPECT_EQ(codes[2], absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(codes[3], absl::StatusCode::kInvalidArgument);
   EXPECT_FALSE(Exists(tmp_ / "escape"));
 }
 
@@ -421,6 +432,110 @@ TEST_F(ModuleIoQueueTest, QuickAndQueuedOperationsMixedAnswerInIssueOrderAndSeeE
   }
   EXPECT_EQ(answered, issued);
   EXPECT_EQ(ReadFile(tmp_ / "root0/log"), written);
+}
+
+// Holds the answer of the operation with id `held` (its worker waits inside it).
+std::function<void(Input)> HoldingId(uint64_t held, Gate& gate, Answers& answers) {
+  return [held, &gate, &answers](Input input) {
+    if (AnswerOf(input).id == held) gate.Hold();
+    answers.Add(std::move(input));
+  };
+}
+
+std::vector<uint64_t> AnsweredIds(Answers& answers) {
+  std::vector<uint64_t> ids;
+  for (const Input& input : answers.inputs()) ids.push_back(AnswerOf(input).id);
+  return ids;
+}
+
+TEST_F(ModuleIoQueueTest, OperationsOnTwoFilesOverlapWhileOnesOnTheSameFileWait) {
+  Gate gate;
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(4, HoldingId(1, gate, answers_));
+  ASSERT_NE(queue, nullptr);
+  const absl::Cleanup open_gate = [&] { gate.Open(); };  // before the queue joins
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  queue->Submit(ApplyMutation{0, 1, Write("a", 0, "first"), true});
+  ASSERT_TRUE(gate.WaitUntilHeld());  // a's durable write is still running
+  queue->Submit(ApplyMutation{0, 2, Write("a", 0, "SECOND"), true});
+  queue->Submit(ApplyMutation{0, 3, Write("b", 0, "other file"), true});
+  queue->Submit(ReadZone{0, 4, "b", 0, 100});
+  // b's write and read run and answer meanwhile, on other workers; a's second write waits.
+  ASSERT_TRUE(answers_.WaitFor(2));
+  EXPECT_EQ(AnsweredIds(answers_), (std::vector<uint64_t>{3, 4}));
+  const std::vector<Input> inputs = answers_.inputs();
+  const auto* read = std::get_if<ZoneRead>(&inputs[1]);
+  ASSERT_NE(read, nullptr);
+  ASSERT_NE(read->data, nullptr);
+  EXPECT_EQ(*read->data, "other file");  // it saw the write issued before it
+  EXPECT_EQ(ReadFile(tmp_ / "root0/a"), "first");
+  gate.Open();
+  ASSERT_TRUE(answers_.WaitFor(4));
+  EXPECT_EQ(AnsweredIds(answers_), (std::vector<uint64_t>{3, 4, 1, 2}));
+  EXPECT_EQ(ReadFile(tmp_ / "root0/a"), "SECOND");
+}
+
+TEST_F(ModuleIoQueueTest, ABarrierWaitsForEverythingBeforeItAndHoldsEverythingAfter) {
+  Gate gate;
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(4, HoldingId(1, gate, answers_));
+  ASSERT_NE(queue, nullptr);
+  const absl::Cleanup open_gate = [&] { gate.Open(); };  // before the queue joins
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  queue->Submit(ApplyMutation{0, 1, Write("a", 0, "x"), false});
+  ASSERT_TRUE(gate.WaitUntilHeld());
+  queue->Submit(ApplyMutation{0, 2, MakeMutation(MutationKind::kMkdir, "d"), false});
+  queue->Submit(ApplyMutation{0, 3, Write("b", 0, "after the barrier"), false});
+  queue->RunHereOrSubmit(ApplyMutation{0, 4, Write("c", 0, "quick, after it too"), false});
+  // Nothing after the write to a may run: the mkdir waits for it, the rest for the mkdir.
+  EXPECT_FALSE(answers_.WaitForWithin(1, std::chrono::milliseconds(300)));
+  EXPECT_FALSE(Exists(tmp_ / "root0/d"));
+  EXPECT_FALSE(Exists(tmp_ / "root0/b"));
+  EXPECT_FALSE(Exists(tmp_ / "root0/c"));
+  gate.Open();
+  ASSERT_TRUE(answers_.WaitFor(4));
+  const std::vector<uint64_t> ids = AnsweredIds(answers_);
+  EXPECT_EQ(ids[0], 1u);
+  EXPECT_EQ(ids[1], 2u);
+  EXPECT_TRUE(Exists(tmp_ / "root0/b"));
+  EXPECT_TRUE(Exists(tmp_ / "root0/c"));
+}
+
+TEST_F(ModuleIoQueueTest, TwoNamesOfOneFileStayInOrder) {
+  Gate gate;
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(4, HoldingId(3, gate, answers_));
+  ASSERT_NE(queue, nullptr);
+  const absl::Cleanup open_gate = [&] { gate.Open(); };  // before the queue joins
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  queue->Submit(ApplyMutation{0, 1, Write("f", 0, "........"), false});
+  queue->Submit(ApplyMutation{0, 2, MakeMutation(MutationKind::kLink, "f", "g"), false});
+  queue->Submit(ApplyMutation{0, 3, Write("f", 0, "via f"), true});
+  ASSERT_TRUE(gate.WaitUntilHeld());
+  queue->Submit(ApplyMutation{0, 4, Write("g", 0, "VIA G"), true});  // the same inode
+  queue->Submit(ApplyMutation{0, 5, Write("h", 0, "another file"), true});
+  ASSERT_TRUE(answers_.WaitFor(3));
+  EXPECT_EQ(AnsweredIds(answers_), (std::vector<uint64_t>{1, 2, 5}));
+  EXPECT_EQ(ReadFile(tmp_ / "root0/g"), "via f...");
+  gate.Open();
+  ASSERT_TRUE(answers_.WaitFor(5));
+  EXPECT_EQ(AnsweredIds(answers_), (std::vector<uint64_t>{1, 2, 5, 3, 4}));
+  EXPECT_EQ(ReadFile(tmp_ / "root0/f"), "VIA G...");
+}
+
+TEST_F(ModuleIoQueueTest, AQuickOperationOnAnIdleFileRunsHereWhileAnotherFileIsBusy) {
+  Gate gate;
+  std::unique_ptr<ModuleIoQueue> queue = StartQueue(2, HoldingId(1, gate, answers_));
+  ASSERT_NE(queue, nullptr);
+  const absl::Cleanup open_gate = [&] { gate.Open(); };  // before the queue joins
+  ASSERT_TRUE(queue->AddModule(0, StoreFor(0), tmp_ / "kept").ok());
+  queue->Submit(ApplyMutation{0, 1, Write("busy", 0, "x"), true});
+  ASSERT_TRUE(gate.WaitUntilHeld());
+  queue->RunHereOrSubmit(ApplyMutation{0, 2, Write("idle", 0, "here"), false});
+  ASSERT_EQ(AnsweredIds(answers_), (std::vector<uint64_t>{2}));  // before the call returned
+  queue->RunHereOrSubmit(ApplyMutation{0, 3, Write("busy", 0, "y"), false});
+  EXPECT_EQ(AnsweredIds(answers_), (std::vector<uint64_t>{2}));  // queued behind the busy one
+  gate.Open();
+  ASSERT_TRUE(answers_.WaitFor(3));
+  EXPECT_EQ(AnsweredIds(answers_), (std::vector<uint64_t>{2, 1, 3}));
+  EXPECT_EQ(ReadFile(tmp_ / "root0/busy"), "y");
 }
 
 TEST_F(ModuleIoQueueTest, StartNeedsAWorkerAndAModuleGetsOneStore) {
