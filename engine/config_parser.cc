@@ -1,3 +1,6 @@
+// Over 600 lines on purpose: every table and key of duet.toml with its rule, next to the
+// value parsers and the cross-table checks (unique names, VIPs, overlapping directories)
+// that read them, so one file says all a valid configuration is (config_parser.h).
 #include "engine/config_parser.h"
 
 #include <cstdint>

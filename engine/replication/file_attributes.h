@@ -60,6 +60,17 @@ struct Xattr {
 // A path's whole xattr set, sorted by name.
 using XattrSet = std::vector<Xattr>;
 
+// Copies the attributes above (mode, uid, gid, atime_ns, mtime_ns) between any two of the
+// structs that carry them (ZoneRead, ResyncBlock, ResyncSame, Mutation).
+template <class From, class To>
+void CopyAttributes(const From& from, To& to) {
+  to.mode = from.mode;
+  to.uid = from.uid;
+  to.gid = from.gid;
+  to.atime_ns = from.atime_ns;
+  to.mtime_ns = from.mtime_ns;
+}
+
 }  // namespace duet
 
 #endif  // DUET_ENGINE_REPLICATION_FILE_ATTRIBUTES_H_

@@ -362,6 +362,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // first write lost on the way is a gap, not a new start.
   ++session_;
   stream_failures_ = 0;
+  names_refused_ = 0;
   ForgetRefusals();
   expect_lsn_ = peer.stream_start;
   stream_done_.clear();

@@ -409,6 +409,7 @@ class Replica {
   static constexpr uint64_t kStreamFailuresPerLogLine = 1000;
   uint64_t stream_failures_ = 0;     // failed stream applies this session
   std::string last_stream_failure_;  // see stream_failure()
+  uint64_t names_refused_ = 0;       // resync target: stream changes refused for the names
   bool fenced_ = false;
   bool fenced_copy_ = false;  // see fenced_copy()
   // PreserveDivergent actions not answered yet: id -> the discarded branch's generation

@@ -396,11 +396,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     same_blocks_.insert(id);
     ResyncSame answer{name_, id, zone.path, zone.zone, resync_total_, resync_done_};
     answer.read_lsn = lsn;
-    answer.mode = read.mode;
-    answer.uid = read.uid;
-    answer.gid = read.gid;
-    answer.atime_ns = read.atime_ns;
-    answer.mtime_ns = read.mtime_ns;
+    CopyAttributes(read, answer);
     out.push_back(SendReplication{std::move(answer)});
     IssueReads(now, out);
     return;
@@ -435,11 +431,7 @@ ResyncBlock Replica::BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& 
   block.read_lsn = lsn;
   block.kind = read.kind;
   block.file_size = read.file_size;
-  block.mode = read.mode;
-  block.uid = read.uid;
-  block.gid = read.gid;
-  block.atime_ns = read.atime_ns;
-  block.mtime_ns = read.mtime_ns;
+  CopyAttributes(read, block);
   block.total_bytes = resync_total_;
   block.done_bytes = resync_done_;
   return block;

@@ -185,11 +185,7 @@ void Replica::ApplySame(const ResyncSame& same, Actions& out) {
   }
   Mutation attributes = MakeMutation(MutationKind::kSetattr, same.path);
   attributes.attr_mask = kAllAttrs;
-  attributes.mode = same.mode;
-  attributes.uid = same.uid;
-  attributes.gid = same.gid;
-  attributes.atime_ns = same.atime_ns;
-  attributes.mtime_ns = same.mtime_ns;
+  CopyAttributes(same, attributes);
   if (LiveWriteToFileSince(same.path, same.read_lsn)) attributes.attr_mask &= ~kAttrMtime;
   std::vector<Mutation> steps;
   steps.push_back(std::move(attributes));
@@ -393,11 +389,8 @@ Mutation CreationOf(MutationKind kind, const ResyncBlock& b) {
 Mutation AttributesOf(const ResyncBlock& b) {
   Mutation m = MakeMutation(MutationKind::kSetattr, b.path);
   m.attr_mask = b.kind == PathKind::kSymlink ? kAllAttrs & ~kAttrMode : kAllAttrs;
-  m.mode = b.kind == PathKind::kSymlink ? 0 : b.mode;
-  m.uid = b.uid;
-  m.gid = b.gid;
-  m.atime_ns = b.atime_ns;
-  m.mtime_ns = b.mtime_ns;
+  CopyAttributes(b, m);
+  if (b.kind == PathKind::kSymlink) m.mode = 0;
   return m;
 }
 

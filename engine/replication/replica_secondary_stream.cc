@@ -11,6 +11,16 @@
 #include "engine/replication/zone_math.h"
 
 namespace duet {
+namespace {
+
+// A refusal for what the names are (a source or parent missing, a target there, a directory
+// not empty or not one): not for the copy's space or rights.
+bool RefusedForTheNames(const absl::Status& status) {
+  return IsRefusal(status) && (absl::IsNotFound(status) || absl::IsAlreadyExists(status) ||
+                               absl::IsFailedPrecondition(status));
+}
+
+}  // namespace
 
 void Replica::OnStreamApplied(absl::Time now, const Applying& a, const absl::Status& status,
                               Actions& out) {
@@ -99,17 +109,30 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   // The primary's own apply may have failed the same way (a rename of a missing name): then
   // the copies still agree, but this side cannot know, so it asks for what the mutation
   // touched. Persisted first: a restart asks again.
-  // A full disk fails every write of the stream: one line each would flood the log. The
-  // first of a session is logged, then one in every kStreamFailuresPerLogLine with the count.
-  ++stream_failures_;
-  last_stream_failure_ = std::string(status.message());
-  if (stream_failures_ == 1 || stream_failures_ % kStreamFailuresPerLogLine == 0) {
-    Log(out, absl::StrCat("applying the stream failed (", status.message(), ", ",
-                          MutationKindName(a.mutation), " ", a.path,
-                          "); this copy is inconsistent until resynced",
-                          stream_failures_ > 1
-                              ? absl::StrCat(" (", stream_failures_, " failures this session)")
-                              : ""));
+  // Mid-resync, a namespace change refused for what this copy's names are is no fault of
+  // this copy: they are being made the source's and may differ until then (a split brain's
+  // branch, kept aside but not undone; a file a write created on the source after the
+  // journal's rename of it, which the replay precedes). Its names go whole from the source
+  // as below, and no failure is shown (stream_failure()): one line a session says so.
+  if (target_active_ && !IsDataKind(a.mutation) && RefusedForTheNames(status)) {
+    if (names_refused_++ == 0) {
+      Log(out, absl::StrCat("a namespace change from the source does not apply to this copy's "
+                            "names (",
+                            status.message(), "); what it names comes whole from the source"));
+    }
+  } else {
+    // A full disk fails every write of the stream: one line each would flood the log. The
+    // first of a session is logged, then one in every kStreamFailuresPerLogLine with the count.
+    ++stream_failures_;
+    last_stream_failure_ = std::string(status.message());
+    if (stream_failures_ == 1 || stream_failures_ % kStreamFailuresPerLogLine == 0) {
+      Log(out, absl::StrCat("applying the stream failed (", status.message(), ", ",
+                            MutationKindName(a.mutation), " ", a.path,
+                            "); this copy is inconsistent until resynced",
+                            stream_failures_ > 1
+                                ? absl::StrCat(" (", stream_failures_, " failures this session)")
+                                : ""));
+    }
   }
   std::vector<ReplicaRecord> records;
   if (!durable_.inconsistent || durable_.unflushed_only) {

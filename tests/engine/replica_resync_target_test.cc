@@ -267,5 +267,108 @@ TEST(ReplicaResyncTargetTest, TargetZonesRequestedFollowAStreamRename) {
   EXPECT_FALSE(pair.side(kA).store.live().contains("f"));
 }
 
+// Runs the pair one event at a time until side i logs `text` (at most `limit` events); true
+// if it did.
+bool StepUntilLogged(ReplicaPair& pair, int i, const std::string& text, int limit = 200) {
+  for (int n = 0; n < limit && pair.Log(i).find(text) == std::string::npos; ++n) {
+    if (!pair.Step()) break;
+  }
+  return pair.Log(i).find(text) != std::string::npos;
+}
+
+// Cluster seed 17 of
+// NodeSeedBehaviourTest.ForcedPrimarysHandoverWaitsForThePeersRepairAfterTheResync (its m1, issue
+// 11): the source, alone, wrote a new file "n" (a write creates it: dirty zones, not a journal
+// entry) and renamed it to "m" (a journal entry). The replay, which goes before the zones, meets a
+// target that never had "n": the rename is refused there. The target takes both names whole from
+// the source, and this is no failure of its copy: it shows none (before, "cannot apply the stream
+// here (rename source missing: n)").
+TEST(ReplicaResyncTargetTest, AJournalRenameWhoseSourceTheTargetNeverHadFetchesTheNameWhole) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.PeerOutdated(kA);
+  pair.Write(kA, "n", 0, Bytes(kZone + 5, 'n'));
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "n", "m"));
+  pair.Pump();
+  ASSERT_FALSE(pair.side(kA).disk.journal.empty());
+  pair.Connect();
+  ASSERT_TRUE(StepUntilLogged(pair, kB, "rename source missing: n")) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).stream_failure(), "") << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kSyncing) << pair.Log(kB);
+  pair.Settle();
+  EXPECT_EQ(pair.Log(kB).find("applying the stream failed"), std::string::npos) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("m").data, Bytes(kZone + 5, 'n'));
+  EXPECT_FALSE(pair.side(kB).store.live().contains("n"));
+}
+
+// Cluster seed 17's m0 (issue 11): in a split brain the survivor a, alone, exchanged two
+// directories; b, serving a copy that loses, removed one of them. b's branch is kept aside by
+// copy (PreserveDivergent), not undone, so a's journal replay meets b's names: the exchange
+// is refused there (as the setattr and xattr changes of the removed name after it). b takes
+// the names whole from a and shows no failure; its copy ends as a's.
+TEST(ReplicaResyncTargetTest, AJournalExchangeWhoseNameTheDiscardedBranchRemovedFetchesItWhole) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  for (const char* dir : {"d0", "d1"}) pair.Submit(kA, MakeMutation(MutationKind::kMkdir, dir));
+  pair.Settle();
+  pair.Disconnect();
+  Mutation exchange = MakeMutation(MutationKind::kRename, "d0", "d1");
+  exchange.rename_flags = kRenameExchange;
+  pair.Submit(kA, exchange);
+  Mutation chmod = MakeMutation(MutationKind::kSetattr, "d1");
+  chmod.attr_mask = kAttrMode;
+  chmod.mode = 0700;
+  pair.Submit(kA, chmod);
+  pair.Pump();
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Submit(kB, MakeMutation(MutationKind::kRmdir, "d1"));
+  pair.Pump();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  ASSERT_TRUE(StepUntilLogged(pair, kB, "exchange target missing: d1")) << pair.Log(kB);
+  EXPECT_NE(pair.Log(kB).find("split brain; this node is the target"), std::string::npos)
+      << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).stream_failure(), "") << pair.Log(kB);
+  pair.Settle();
+  EXPECT_EQ(pair.Log(kB).find("applying the stream failed"), std::string::npos) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("d1").mode & 0777, 0700u);
+}
+
+// Known wrong (issue 11, found while pinning seed 17; the simulator's workload makes no
+// files under its directories, so no seed can find it): a directory asked for whole comes as
+// the directory alone, not with the names under it. Here a renamed d to e alone, b renamed d
+// to z on its discarded branch: b asks for d and z whole, the replay's rename d -> e is
+// refused there and asks for e whole, and e/f, under e on a, never goes. Either side's
+// directory rename loses the names under it on the target. A fix: the source lists the names
+// under a directory it sends whole (as a full resync lists the tree) and sends them whole,
+// and the target removes the names under it that the source lacks; only for directories
+// whose names may differ (a rename or removal, not a chmod of a large tree). Enable then.
+TEST(ReplicaResyncTargetTest, DISABLED_ADirectoryRenamedOnBothBranchesComesBackWithItsNames) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "d"));
+  pair.Write(kA, "d/f", 0, Bytes(2 * kZone, 'f'));
+  pair.Settle();
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "d", "e"));
+  pair.Pump();
+  pair.SetRole(kA, ReplRole::kSecondary);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.Submit(kB, MakeMutation(MutationKind::kRename, "d", "z"));
+  pair.Pump();
+  pair.SetRole(kB, ReplRole::kSecondary);
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet
