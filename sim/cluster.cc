@@ -262,6 +262,7 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             [&](const SetVip& s) { observed_[n][s.module].vip = s.assigned; },
             [&](const SetWritable& s) {
               observed_[n][s.module].writable = s.writable;
+              if (s.writable) keep_aside_.BranchNoLongerOwed(n, s.module);
               for (ClusterObserver* o : observers_) {
                 o->OnWritable(now_, n, s.module, s.writable);
               }
@@ -547,7 +548,30 @@ void SimCluster::SubmitDisk(NodeIndex n, ModuleIndex m,
 
 void SimCluster::FinishDisk(const DiskDone& d) {
   if (!nodes_[d.node] || boots_[d.node] != d.boot) return;  // died with its process
+  const ModuleIndex module = std::visit([](const auto& op) { return op.module; }, d.op);
+  if (!std::holds_alternative<PreserveDivergent>(d.op) && keep_aside_.Stopped(d.node, module)) {
+    // C5: issued before the engine knew its keep-aside failed; changes nothing.
+    ++stats_.ops_not_carried_out;
+    if (const auto* apply = std::get_if<ApplyMutation>(&d.op)) {
+      StepNode(d.node, MutationApplied{module, apply->apply_id, NotCarriedOut()});
+    } else if (const auto* list = std::get_if<ListTree>(&d.op)) {
+      StepNode(d.node, TreeListed{module, list->list_id, NotCarriedOut(), {}});
+    } else {
+      ZoneRead read;
+      read.module = module;
+      read.read_id = std::get<ReadZone>(d.op).read_id;
+      read.status = NotCarriedOut();
+      StepNode(d.node, std::move(read));
+    }
+    return;
+  }
   if (const auto* apply = std::get_if<ApplyMutation>(&d.op)) {
+    if (auto overwrite =
+            keep_aside_.CheckApply(d.node, module, *apply, observed_[d.node][module].writable)) {
+      FlagViolation("an unkept divergent branch is never overwritten",
+                    absl::StrCat(config_.nodes[d.node].name, " ", config_.modules[module].name,
+                                 ": ", *overwrite));
+    }
     MemStore& store = stores_[d.node][apply->module];
     absl::Status status = store.Apply(apply->mutation);
     if (status.ok() && apply->durable) status = store.Sync(apply->mutation.path);
@@ -568,7 +592,14 @@ void SimCluster::FinishDisk(const DiskDone& d) {
     return;
   }
   if (const auto* keep = std::get_if<PreserveDivergent>(&d.op)) {
-    StepNode(d.node, DivergentPreserved{keep->module, keep->preserve_id, absl::OkStatus()});
+    const bool disk_full = stores_[d.node][keep->module].capacity() != MemStore::kUnlimited;
+    absl::Status status = keep_aside_.Preserve(d.node, *keep, disk_full);
+    if (!status.ok()) {
+      ++stats_.keep_asides_failed;
+      Trace(d.node, absl::StrCat(config_.modules[keep->module].name,
+                                 ": sim fails keeping divergent paths aside: ", status.message()));
+    }
+    StepNode(d.node, DivergentPreserved{keep->module, keep->preserve_id, std::move(status)});
     return;
   }
   const auto& read = std::get<ReadZone>(d.op);
@@ -681,11 +712,13 @@ void SimCluster::ReplaceDisk(NodeIndex n) {
     store.set_capacity(capacity);
   }
   persisted_[n].replicas.clear();
+  keep_aside_.DiskReplaced(n);
 }
 
 void SimCluster::RestartNode(NodeIndex n) {
   if (nodes_[n]) return;
   ++boots_[n];
+  keep_aside_.ProcessStarted(n);
   for (ClusterObserver* o : observers_) o->OnNodeStarted(now_, n);
   Trace(n, "BOOT");
   oracle_.NodeStarted(n);

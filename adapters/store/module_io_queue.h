@@ -4,11 +4,14 @@
 // one module's operations run one at a time in the order submitted, and their completions
 // are handed back in that order; different modules' operations run in parallel. Every
 // submitted operation gets exactly one answer: its completion input (MutationApplied,
-// ZoneRead, TreeListed, DivergentPreserved) through `deliver`. A PreserveDivergent also
-// tells `preserved` the directory it kept the paths in, or the error (C5): after such an
-// error the module's queued and later operations are dropped without an answer, so the
-// resync behind it never overwrites what was not kept; the daemon must then stop. An
-// operation for a module that has no store is answered with FailedPrecondition.
+// ZoneRead, TreeListed, DivergentPreserved) through `deliver`. A PreserveDivergent with paths
+// also tells `preserved` the directory it kept them in, or the error. After such an error
+// (C5) the module's later operations, up to its next PreserveDivergent, are answered
+// NotCarriedOut (engine/inputs.h) in order without being carried out, so the resync behind
+// it never overwrites what was not kept; that next one runs as usual (one with no paths
+// keeps nothing and succeeds), and so do the operations after it when it succeeds. Other
+// modules are not affected. An operation for a module that has no store is answered with
+// FailedPrecondition.
 //
 // RunHereOrSubmit carries a quick operation (IsQuick: a mutation that is not durable and
 // writes at most kMaxQuickBytes, so it goes no further than the page cache) out on the
@@ -104,8 +107,9 @@ class ModuleIoQueue {
     std::string divergent_root;
     std::deque<DiskOp> pending;
     bool scheduled = false;  // waiting in ready_, or being run by a worker
-    // A PreserveDivergent failed: the module's later operations (the resync that would
-    // overwrite what could not be kept aside) are dropped unanswered; the daemon stops.
+    // A PreserveDivergent failed and none ran since: the module's operations (the resync that
+    // would overwrite what could not be kept aside) are answered NotCarriedOut. Read and
+    // written only by the thread running the module's operation (under mu_).
     bool halted = false;
   };
 
@@ -113,7 +117,8 @@ class ModuleIoQueue {
       : deliver_(std::move(deliver)), preserved_(std::move(preserved)) {}
 
   void WorkerLoop();
-  void Halt(ModuleIndex module);
+  bool Halted(ModuleIndex module);
+  void SetHalted(ModuleIndex module, bool halted);
   // Runs one operation against `store` (null: the module has none) and answers it.
   void Run(ModuleIndex module, BackingStore* store, const std::string& divergent_root, DiskOp& op);
 
