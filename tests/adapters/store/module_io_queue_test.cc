@@ -308,12 +308,16 @@ TEST_F(ModuleIoQueueTest,
       continue;
     }
     order.push_back(answer);
-    if (answer.id == 1) EXPECT_TRUE(status.ok()) << status;
+    if (answer.id == 1) {
+      EXPECT_TRUE(status.ok()) << status;
+    }
     if (answer.id == 2) {
       EXPECT_FALSE(status.ok());
       EXPECT_FALSE(IsNotCarriedOut(status)) << status;  // the keep-aside's own error
     }
-    if (answer.id > 2) EXPECT_TRUE(IsNotCarriedOut(status)) << answer.id << ": " << status;
+    if (answer.id > 2) {
+      EXPECT_TRUE(IsNotCarriedOut(status)) << answer.id << ": " << status;
+    }
   }
   EXPECT_EQ(order, (std::vector<Answer>{{0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0, 6}, {0, 7}}));
   EXPECT_EQ(ReadFile(tmp_ / "root0/f"), "divergent");
