@@ -211,6 +211,8 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   expect_lsn_ = 0;
   ForgetRefusals();
   AbandonSourceSession();
+  awaiting_listing_keep_aside_ = false;
+  held_until_kept_.clear();
   if (target_active_) {
     target_active_ = false;
     data_state_ = DataState::kOutdated;  // resumes at the next connection
@@ -382,6 +384,8 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // A new session: whatever the last one had in flight for resync is void.
   AbandonSourceSession();
   target_active_ = false;
+  awaiting_listing_keep_aside_ = false;
+  held_until_kept_.clear();
   Log(out, absl::StrCat("connected: ", decision_name, "; this node is ",
                         self_source ? "the source" : "the target"));
   peer_outdated_ = false;  // attached again: the next time alone needs a new outdate
@@ -464,6 +468,14 @@ Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Muta
 // --- Messages ----------------------------------------------------------------------------------
 
 void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out) {
+  if (awaiting_listing_keep_aside_ && target_active_ &&
+      (std::holds_alternative<ReplWrite>(message) || std::holds_alternative<ResyncBlock>(message) ||
+       std::holds_alternative<ResyncSame>(message))) {
+    // A full resync's target keeps every name aside before anything overwrites it: the
+    // source's blocks and the stream wait for the listing (OnTreeListed).
+    held_until_kept_.push_back(message);
+    return;
+  }
   std::visit(Overloaded{
                  [&](const ReplHello& hello) {
                    peer_hello_ = hello;

@@ -544,6 +544,10 @@ class Replica {
       digested_;
   bool last_request_waits_ = false;
   uint64_t digest_failures_ = 0;  // this session's digest reads that failed (logged once)
+  // A full resync's target: the stream writes and blocks that arrived before its listing was
+  // kept aside (OnTreeListed), applied right after it.
+  bool awaiting_listing_keep_aside_ = false;
+  std::deque<ReplMessage> held_until_kept_;
 };
 
 }  // namespace duet

@@ -322,6 +322,8 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   ReadDigests(maybe_same, out);
   // A full resync asks for every name this copy holds first: the last request follows the
   // listing (OnTreeListed); with digests to read, it follows them (SendDigestRequests).
+  held_until_kept_.clear();
+  awaiting_listing_keep_aside_ = full_resync_;
   if (full_resync_) {
     IssueListTree(out);
   } else if (!last_request_waits_) {
@@ -580,6 +582,8 @@ void Replica::OnKeepAsideFailed(absl::Time now, const absl::Status& status, Acti
   keep_aside_retry_delay_ = std::min(2 * keep_aside_retry_delay_, kKeepAsideRetryMax);
   // The session whose resync and stream writes were not carried out ends: nothing of it is
   // acknowledged. The copy stays inconsistent (StartTarget persisted it) and outdated.
+  awaiting_listing_keep_aside_ = false;
+  held_until_kept_.clear();
   if (target_active_) {
     target_active_ = false;
     block_applies_.clear();

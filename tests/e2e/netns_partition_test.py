@@ -197,6 +197,8 @@ class WithoutWitnessTest(PartitionTestBase):
         c.wait_state("a", "alpha", "ALONE")
         alpha.wait_acks(20)
         alpha.stop()
+        for i in range(5):  # a writes alone too: a split brain, which a's copy survives
+            c.sh("a", f"curl -sf -X PUT -d a{i} http://127.0.0.1:{c.port('alpha')}/kv/on-a-{i}")
         divergent = c.divergent_dir("b", "alpha")
         shutil.rmtree(divergent, ignore_errors=True)
         with open(divergent, "w") as f:

@@ -44,6 +44,7 @@ class ReplicaPair {
     uint64_t not_carried_out = 0;
     // Answers to PreserveDivergent wait here while held (a slow copy), until released.
     bool hold_preserve_answers = false;
+    bool hold_list_answers = false;  // the same for ListTree (a large tree)
     uint64_t blocks_received = 0;
     uint64_t block_bytes_received = 0;
     uint64_t hot_adds = 0;
@@ -121,6 +122,11 @@ class ReplicaPair {
     sides_[i].hold_preserve_answers = false;
     for (auto& e : held_preserves_[i]) events_.push_back(std::move(e));
     held_preserves_[i].clear();
+  }
+  void ReleaseListAnswers(int i) {
+    sides_[i].hold_list_answers = false;
+    for (auto& e : held_lists_[i]) events_.push_back(std::move(e));
+    held_lists_[i].clear();
   }
   // Holds messages from side i (they queue until released or the connection drops).
   void Hold(int from, bool hold) {
@@ -403,7 +409,8 @@ class ReplicaPair {
         zone.status = NotCarriedOut();
         events_.push_back(Read{i, std::move(zone)});
       } else if (auto* list = std::get_if<ListTree>(&a)) {
-        events_.push_back(Listed{i, s.store.List(list->module, list->list_id)});
+        (s.hold_list_answers ? held_lists_[i] : events_)
+            .push_back(Listed{i, s.store.List(list->module, list->list_id)});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
         ZoneRead zone = s.store.Read(read->module, read->read_id, read->path, read->offset,
                                      read->length, read->content);
@@ -459,6 +466,7 @@ class ReplicaPair {
   std::deque<Event> events_;
   std::vector<ReplMessage> held_[2];
   std::deque<Event> held_preserves_[2];
+  std::deque<Event> held_lists_[2];
   bool hold_[2] = {false, false};
   int lose_writes_[2] = {0, 0};
   bool connected_ = false;

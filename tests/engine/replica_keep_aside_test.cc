@@ -136,5 +136,28 @@ TEST(ReplicaKeepAsideTest, AReconnectRetriesTheKeepAsideAtOnce) {
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// A full resync's target keeps every name it holds aside, once listed: the source's blocks and
+// the stream, which may arrive before the listing is done, wait for that keep-aside.
+TEST(ReplicaKeepAsideTest, AFullResyncKeepsTheTargetsNamesAsideBeforeAnyBlockOrStreamWriteLands) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "f", 0, "a's f");
+  pair.Settle();
+  pair.Disconnect();
+  pair.ReplaceDisk(kB, {"f"});  // a disk reused without its metadata: a blank copy with data
+  pair.side(kB).hold_list_answers = true;
+  pair.Connect();
+  pair.Pump();
+  pair.Write(kA, "f", 0, "live");
+  pair.Pump();
+  ASSERT_GT(pair.side(kB).blocks_received, 0u) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "leftover f");  // nothing landed yet
+  pair.ReleaseListAnswers(kB);
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).preserved_data.at("f"), "leftover f") << pair.Log(kB);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, "livef");  // "live" over "a's f"
+}
+
 }  // namespace
 }  // namespace duet
