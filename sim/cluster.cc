@@ -684,6 +684,8 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced, bool torn) {
       } else if (lose_unsynced) {
         stores_[n][m].Crash();
       }
+      // Nothing of a branch that was never synced survives: none is left to keep aside.
+      if (stores_[n][m].live().empty()) keep_aside_.BranchNoLongerOwed(n, m);
     }
     lost_unsynced_[n] = lose_unsynced;
     workload_->NodeDown(n);

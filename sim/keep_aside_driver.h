@@ -7,8 +7,8 @@
 // The checker: from a failure until a keep-aside of the module succeeds on that node, no
 // mutation may be carried out there while the module is not writable on it (a resync or the
 // stream would overwrite the branch that was not kept). Being writable there (a forced
-// promotion) makes that copy the reference, and a replaced disk holds no branch: both end
-// the rule. Flushes are allowed (they change no data).
+// promotion) makes that copy the reference, and a replaced disk (or a crash that left the
+// copy empty) holds no branch: both end the rule. Flushes are allowed (they change no data).
 #ifndef DUET_SIM_KEEP_ASIDE_DRIVER_H_
 #define DUET_SIM_KEEP_ASIDE_DRIVER_H_
 
@@ -33,7 +33,8 @@ class KeepAsideDriver {
   bool Stopped(NodeIndex n, ModuleIndex module) const { return stopped_[n].contains(module); }
   // Node n's process started again: the adapter's stops are gone (the engine's state too).
   void ProcessStarted(NodeIndex n) { stopped_[n].clear(); }
-  // Module m became writable on node n (its copy is the reference), or n's disk was replaced.
+  // Module m became writable on node n (its copy is the reference), or its copy holds no name
+  // any more (a crash lost what was never synced).
   void BranchNoLongerOwed(NodeIndex n, ModuleIndex m) { unkept_[n].erase(m); }
   void DiskReplaced(NodeIndex n) { unkept_[n].clear(); }
   // A mutation about to be carried out on node n: the violation it is, if any.
