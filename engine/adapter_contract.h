@@ -27,8 +27,15 @@
 //      after it (the resync that overwrites those paths) see its copy done, and it is
 //      answered with DivergentPreserved. The engine records the branch as kept aside only
 //      then, so a crash before the copy is done keeps it aside again at the next session. An
-//      adapter that cannot keep the paths aside answers with the error and stops the process
-//      (fail-stop) without carrying out the module's later operations.
+//      adapter that cannot keep every path aside (ENOSPC, EIO, EACCES...) removes what it
+//      copied, answers with the error, and then carries out none of the module's later
+//      operations up to its next PreserveDivergent: it answers each with NotCarriedOut()
+//      (engine/inputs.h), in order, having changed nothing. That next one it carries out as
+//      any other (with no paths it keeps nothing and succeeds), and the module's operations
+//      run again after it. The engine, taking the failure in, issues a PreserveDivergent with
+//      no paths at once: so exactly the operations it issued before it knew are not carried
+//      out, and it counts none of them as a disk fault. Only the module waits (its resync
+//      is refused until a retry keeps the branch aside); the process and other modules run on.
 //  C6. Sends: SendReplication goes on the one ordered, reliable replication connection; if it
 //      breaks, the driver gives ReplicationDisconnected and nothing sent after the break is
 //      delivered. SendPeer and SendWitness are datagrams: they may be lost, duplicated or
@@ -79,6 +86,7 @@
 //      adapter decides it before its first change (a write that may need new blocks reserves
 //      them first, so a full disk refuses it whole; what a refused apply created it removes).
 //      Never a failed flush. The engine keeps a pair whose two copies refused a write in sync.
+//      An operation not carried out under C5 is answered NotCarriedOut(), never a refusal.
 //  C9. Paths are relative to the module's root and never leave it ("..", absolute paths and
 //      symlinks are resolved beneath the root, or refused).
 //

@@ -84,6 +84,22 @@ inline bool IsRefusal(const absl::Status& status) {
   return !status.ok() && status.GetPayload(kRefusedPayloadUrl).has_value();
 }
 
+// An operation of a module the adapter did not carry out because a PreserveDivergent of that
+// module failed before it (adapter contract C5): it changed nothing, and says nothing about
+// the disk. The engine never counts it as a disk fault.
+inline constexpr char kNotCarriedOutPayloadUrl[] = "duet/not-carried-out";
+
+inline absl::Status NotCarriedOut() {
+  absl::Status status =
+      absl::AbortedError("not carried out: keeping the divergent branch aside failed before it");
+  status.SetPayload(kNotCarriedOutPayloadUrl, absl::Cord("keep-aside failed"));
+  return status;
+}
+
+inline bool IsNotCarriedOut(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kNotCarriedOutPayloadUrl).has_value();
+}
+
 // An ApplyMutation finished (a failure may be a refusal: IsRefusal).
 struct MutationApplied {
   ModuleIndex module = 0;
@@ -129,7 +145,8 @@ struct TreeListed {
   std::vector<std::string> paths;
 };
 
-// The answer to PreserveDivergent: the paths are kept aside (status OK), or could not be.
+// The answer to PreserveDivergent: the paths are kept aside (status OK), or could not be
+// (the errno as a Status; C5 says what the adapter does with the module's later operations).
 struct DivergentPreserved {
   ModuleIndex module = 0;
   uint64_t preserve_id = 0;

@@ -112,7 +112,8 @@ Actions Node::Step(absl::Time now, const Input& input) {
                  },
                  [&](const DivergentPreserved& in) {
                    if (in.module >= modules_.size()) return;
-                   modules_[in.module].replica.OnDivergentPreserved(in, out_);
+                   modules_[in.module].replica.OnDivergentPreserved(now, in, out_);
+                   AfterReplica(in.module);
                  },
                  [&](const TreeListed& in) {
                    if (in.module >= modules_.size()) return;

@@ -308,7 +308,11 @@ void Node::UpdateShownState(absl::Time now, ModuleIndex m, const std::string& re
   ShownState shown = ShowState(mod.runner.role(), mod.runner.writable(), replicated,
                                mod.token.admin_stopped, mod.runner.Busy(), reason);
   if (shown.state == ModuleState::kSecond && shown.reason.empty() &&
-      !mod.replica.stream_failure().empty()) {
+      !mod.replica.keep_aside_failure().empty()) {
+    shown.reason = absl::StrCat("keeping the divergent branch aside failed: ",
+                                mod.replica.keep_aside_failure(), "; the resync waits");
+  } else if (shown.state == ModuleState::kSecond && shown.reason.empty() &&
+             !mod.replica.stream_failure().empty()) {
     // Otherwise a secondary whose disk is full looks like one merely resyncing.
     shown.reason = absl::StrCat("cannot apply the stream here (", mod.replica.stream_failure(),
                                 "); resynced once it can");

@@ -264,6 +264,7 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             [&](const SetVip& s) { observed_[n][s.module].vip = s.assigned; },
             [&](const SetWritable& s) {
               observed_[n][s.module].writable = s.writable;
+              if (s.writable) keep_aside_.BranchNoLongerOwed(n, s.module);
               for (ClusterObserver* o : observers_) {
                 o->OnWritable(now_, n, s.module, s.writable);
               }
@@ -585,7 +586,30 @@ void SimCluster::FinishDisk(const DiskDone& done) {
   const DiskOpBody op = std::move(it->body);
   queue.erase(it);
   StartRunnableDisk(done.node, done.module);
+  const ModuleIndex module = done.module;
+  if (!std::holds_alternative<PreserveDivergent>(op) && keep_aside_.Stopped(node, module)) {
+    // C5: issued before the engine knew its keep-aside failed; changes nothing.
+    ++stats_.ops_not_carried_out;
+    if (const auto* apply = std::get_if<ApplyMutation>(&op)) {
+      StepNode(node, MutationApplied{module, apply->apply_id, NotCarriedOut()});
+    } else if (const auto* list = std::get_if<ListTree>(&op)) {
+      StepNode(node, TreeListed{module, list->list_id, NotCarriedOut(), {}});
+    } else {
+      ZoneRead read;
+      read.module = module;
+      read.read_id = std::get<ReadZone>(op).read_id;
+      read.status = NotCarriedOut();
+      StepNode(node, std::move(read));
+    }
+    return;
+  }
   if (const auto* apply = std::get_if<ApplyMutation>(&op)) {
+    if (auto overwrite =
+            keep_aside_.CheckApply(node, module, *apply, observed_[node][module].writable)) {
+      FlagViolation("an unkept divergent branch is never overwritten",
+                    absl::StrCat(config_.nodes[node].name, " ", config_.modules[module].name, ": ",
+                                 *overwrite));
+    }
     MemStore& store = stores_[node][apply->module];
     absl::Status status = store.Apply(apply->mutation);
     if (status.ok() && apply->durable) status = store.Sync(apply->mutation.path);
@@ -606,7 +630,14 @@ void SimCluster::FinishDisk(const DiskDone& done) {
     return;
   }
   if (const auto* keep = std::get_if<PreserveDivergent>(&op)) {
-    StepNode(node, DivergentPreserved{keep->module, keep->preserve_id, absl::OkStatus()});
+    const bool disk_full = stores_[node][keep->module].capacity() != MemStore::kUnlimited;
+    absl::Status status = keep_aside_.Preserve(node, *keep, disk_full);
+    if (!status.ok()) {
+      ++stats_.keep_asides_failed;
+      Trace(node, absl::StrCat(config_.modules[keep->module].name,
+                               ": sim fails keeping divergent paths aside: ", status.message()));
+    }
+    StepNode(node, DivergentPreserved{keep->module, keep->preserve_id, std::move(status)});
     return;
   }
   const auto& read = std::get<ReadZone>(op);
@@ -691,6 +722,8 @@ void SimCluster::CrashNode(NodeIndex n, bool lose_unsynced, bool torn) {
       } else if (lose_unsynced) {
         stores_[n][m].Crash();
       }
+      // Nothing of a branch that was never synced survives: none is left to keep aside.
+      if (stores_[n][m].live().empty()) keep_aside_.BranchNoLongerOwed(n, m);
     }
     lost_unsynced_[n] = lose_unsynced;
     workload_->NodeDown(n);
@@ -720,11 +753,13 @@ void SimCluster::ReplaceDisk(NodeIndex n) {
     store.set_capacity(capacity);
   }
   persisted_[n].replicas.clear();
+  keep_aside_.DiskReplaced(n);
 }
 
 void SimCluster::RestartNode(NodeIndex n) {
   if (nodes_[n]) return;
   ++boots_[n];
+  keep_aside_.ProcessStarted(n);
   for (ClusterObserver* o : observers_) o->OnNodeStarted(now_, n);
   Trace(n, "BOOT");
   oracle_.NodeStarted(n);

@@ -42,6 +42,7 @@
 #include "sim/data_oracle.h"
 #include "sim/drifting_clock.h"
 #include "sim/invariants.h"
+#include "sim/keep_aside_driver.h"
 #include "sim/mem_store.h"
 #include "sim/workload.h"
 
@@ -93,6 +94,8 @@ struct SimStats {
   uint64_t stream_writes_swapped = 0;  // ... delivered after the write that followed them
   uint64_t disk_ops = 0;
   uint64_t disk_ops_overtaking = 0;  // done before an operation issued earlier (C7)
+  uint64_t keep_asides_failed = 0;   // PreserveDivergent answered with an error
+  uint64_t ops_not_carried_out = 0;  // ... and the module's operations answered NotCarriedOut
 };
 
 class SimCluster {
@@ -124,6 +127,8 @@ class SimCluster {
   // Module m's disk on both nodes (full: no room beyond what each copy uses now).
   void SetModuleDiskFull(ModuleIndex m, bool full);
   void SetDiskSyncFailure(NodeIndex n, bool fail);
+  // Node n's keep-asides (PreserveDivergent) fail (sim/keep_aside_driver.h).
+  void SetKeepAsideFailure(NodeIndex n, bool fail) { keep_aside_.SetFailing(n, fail); }
   // Node n crashes in the middle of its next engine step that has two actions or more: it
   // carries out a part of them, then crashes with torn writes (CrashNode's `torn`).
   void CrashMidStep(NodeIndex n) { crash_mid_step_[n] = true; }
@@ -360,6 +365,7 @@ class SimCluster {
   std::array<std::vector<MemStore>, 2> stores_;
   std::array<std::vector<std::deque<DiskOp>>, 2> disk_ops_;  // per module, in issue order
   uint64_t next_disk_op_ = 1;
+  KeepAsideDriver keep_aside_;
   bool repl_connected_ = false;
   uint64_t repl_epoch_ = 0;
   std::array<absl::Time, 2> repl_next_at_;  // per direction: keeps the stream in order

@@ -407,6 +407,20 @@ bool FaultInjector::Inject(FaultKind kind) {
       });
       return true;
     }
+    case FaultKind::kKeepAsideFail: {
+      if (!cluster_.replication()) return false;
+      const absl::Duration d = FaultDuration();
+      const size_t effect =
+          Effect(Record(kind, absl::StrCat(Name(n), " cannot keep divergent branches aside for ",
+                                           absl::FormatDuration(d))),
+                 EffectKind::kDisk, n);
+      cluster_.SetKeepAsideFailure(n, true);
+      After(d, [this, n, effect] {
+        cluster_.SetKeepAsideFailure(n, false);
+        EndEffect(effect);
+      });
+      return true;
+    }
     case FaultKind::kDiskReplace: {
       if (!cluster_.replication() || !cluster_.NodeUp(n)) return false;
       const absl::Duration down = LogUniform(absl::Milliseconds(500), absl::Seconds(5));
@@ -590,6 +604,7 @@ void FaultInjector::HealAll() {
     if (cluster_.replication()) {
       cluster_.SetDiskFull(n, false);
       cluster_.SetDiskSyncFailure(n, false);
+      cluster_.SetKeepAsideFailure(n, false);
     }
     cluster_.DisarmCrashMidStep(n);
     cluster_.RestartNode(n);

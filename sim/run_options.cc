@@ -14,11 +14,11 @@ namespace duet::sim {
 namespace {
 
 constexpr const char* kFaultNames[kFaultKinds] = {
-    "loss",          "duplicate",    "delay",       "partition",      "asymmetric",
-    "link-down",     "flap",         "crash",       "daemon-restart", "drift",
-    "witness-crash", "witness-link", "script-fail", "script-timeout", "checker",
-    "admin",         "isolate",      "stream-gap",  "disk-full",      "disk-eio",
-    "torn-crash",    "disk-replace",
+    "loss",          "duplicate",    "delay",           "partition",      "asymmetric",
+    "link-down",     "flap",         "crash",           "daemon-restart", "drift",
+    "witness-crash", "witness-link", "script-fail",     "script-timeout", "checker",
+    "admin",         "isolate",      "stream-gap",      "disk-full",      "disk-eio",
+    "torn-crash",    "disk-replace", "keep-aside-fail",
 };
 
 bool NeedsWitness(FaultKind kind) {
@@ -200,8 +200,9 @@ RunOptions DeriveOptions(uint64_t seed, const Overrides& overrides) {
   // The transport's stream only exists in replication mode.
   // So do the simulated disks.
   if (!o.replication) {
-    for (FaultKind k : {FaultKind::kStreamGap, FaultKind::kDiskFull, FaultKind::kDiskEio,
-                        FaultKind::kTornCrash, FaultKind::kDiskReplace}) {
+    for (FaultKind k :
+         {FaultKind::kStreamGap, FaultKind::kDiskFull, FaultKind::kDiskEio, FaultKind::kTornCrash,
+          FaultKind::kDiskReplace, FaultKind::kKeepAsideFail}) {
       o.enabled[static_cast<int>(k)] = false;
     }
   }

@@ -40,14 +40,16 @@ enum class FaultKind : uint8_t {
   kStreamGap,  // the replication transport loses one stream write, or swaps two adjacent ones,
                // and keeps the connection up (replication mode)
   // Disks (replication mode).
-  kDiskFull,     // a node's disk is full for a while (writes that need space fail: ENOSPC)
-  kDiskEio,      // a node's fsyncs fail for a while (EIO; the failed pages are forgotten)
-  kTornCrash,    // a node crashes between two actions of one engine step, its disk keeping a
-                 // random part of what was not synced (torn pages)
-  kDiskReplace,  // a node crashes and comes back with a new, empty disk (files and metadata
-                 // gone); only with --faults: seeds drawn before it keep their fault sequences
+  kDiskFull,       // a node's disk is full for a while (writes that need space fail: ENOSPC)
+  kDiskEio,        // a node's fsyncs fail for a while (EIO; the failed pages are forgotten)
+  kTornCrash,      // a node crashes between two actions of one engine step, its disk keeping a
+                   // random part of what was not synced (torn pages)
+  kDiskReplace,    // a node crashes and comes back with a new, empty disk (files and metadata
+                   // gone); only with --faults: seeds drawn before it keep their fault sequences
+  kKeepAsideFail,  // a node cannot keep divergent branches aside for a while (EACCES in its
+                   // divergent root; a full disk fails them too, ENOSPC); only with --faults
 };
-inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kDiskReplace) + 1;
+inline constexpr int kFaultKinds = static_cast<int>(FaultKind::kKeepAsideFail) + 1;
 inline constexpr int kFirstLateFaultKind = static_cast<int>(FaultKind::kIsolate);
 
 const char* FaultKindName(FaultKind kind);

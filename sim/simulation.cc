@@ -319,7 +319,9 @@ std::string FormatSummary(const RunOptions& options, const RunResult& r) {
                     " stream writes lost, ", r.stats.stream_writes_swapped, " swapped\n");
     absl::StrAppend(&text, "disk: ", r.stats.disk_ops, " operations, ", r.stats.disk_ops_overtaking,
                     " done before one issued earlier\n");
-    absl::StrAppend(&text, "resyncs: ", r.resyncs, "\n");
+    absl::StrAppend(&text, "resyncs: ", r.resyncs,
+                    "; keep-asides failed: ", r.stats.keep_asides_failed, " (",
+                    r.stats.ops_not_carried_out, " operations not carried out after them)\n");
     absl::StrAppend(&text, "writes verified: ", r.writes_verified, "\n");
   } else {
     absl::StrAppend(&text, "resyncs: ", r.resyncs, " (data states from the oracle)\n");

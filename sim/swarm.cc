@@ -46,6 +46,8 @@ SwarmTally RunSwarm(const SwarmOptions& options, std::ostream& out) {
       std::lock_guard<std::mutex> lock(mu);
       ++tally.runs;
       tally.events += result.events;
+      tally.keep_asides_failed += result.stats.keep_asides_failed;
+      tally.ops_not_carried_out += result.stats.ops_not_carried_out;
       tally.simulated += result.simulated;
       tally.failovers += static_cast<uint64_t>(result.accounted_failovers);
       tally.split_brains += static_cast<uint64_t>(result.accounted_split_brains);
@@ -81,6 +83,10 @@ SwarmTally RunSwarm(const SwarmOptions& options, std::ostream& out) {
   out << "swarm accuracy: " << tally.failovers << " failovers and " << tally.split_brains
       << " split brains explained by faults; " << tally.peer_losses
       << " peer-lost declarations and " << tally.fences << " fences checked\n";
+  if (tally.keep_asides_failed > 0) {
+    out << "swarm keep-asides: " << tally.keep_asides_failed << " failed, "
+        << tally.ops_not_carried_out << " operations not carried out after them\n";
+  }
   return tally;
 }
 

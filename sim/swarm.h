@@ -33,6 +33,9 @@ struct SwarmTally {
   uint64_t peer_losses = 0;
   uint64_t fences = 0;
   uint64_t events = 0;
+  // Replication mode: keep-asides that failed, and operations answered NotCarriedOut after them.
+  uint64_t keep_asides_failed = 0;
+  uint64_t ops_not_carried_out = 0;
   absl::Duration simulated;
   double wall_seconds = 0;
 };

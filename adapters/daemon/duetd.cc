@@ -141,10 +141,12 @@ absl::Status Duetd::Init() {
           if (kept.ok()) {
             log_.Module(name, absl::StrCat("divergent changes kept in ", *kept));
           } else {
-            // C5: the resync that follows would overwrite what could not be kept aside.
-            Fail(absl::DataLossError(absl::StrCat(
-                "module ", name,
-                ": cannot keep the divergent changes aside: ", kept.status().message())));
+            // C5: the queue carries out none of the module's operations until the engine,
+            // which logs and shows the failure too, retries; the daemon runs on.
+            log_.Module(name, absl::StrCat("keeping the divergent changes aside in ", state_dir_,
+                                           "/modules/", name,
+                                           "/divergent failed: ", kept.status().message(),
+                                           "; this module's resync waits"));
           }
         });
       });

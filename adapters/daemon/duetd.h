@@ -71,7 +71,8 @@ class Duetd {
   // applications they left running there), VIPs released, mounts detached, sockets closed.
   // The engine is not consulted: the peer sees this node vanish, as after a crash.
   void Stop();
-  // Set when a Persist or PreserveDivergent failed: the daemon must exit (fail-stop).
+  // Set when a Persist failed: the daemon must exit (fail-stop). A failed PreserveDivergent
+  // stops only its module's resync (adapter contract C5).
   const absl::Status& fatal() const { return fatal_; }
 
  private:

@@ -65,7 +65,6 @@ ModuleIoQueue::Queued* ModuleIoQueue::Enqueue(DiskOp op, Module** module) {
   const ModuleIndex index = std::visit([](const auto& action) { return action.module; }, op);
   if (stopping_) return nullptr;
   Module& m = modules_[index];
-  if (m.halted) return nullptr;  // the process is stopping: nothing may overwrite what was not kept
   Queued q;
   if (const auto* apply = std::get_if<ApplyMutation>(&op)) {
     q.barrier = DiskOrderOf(apply->mutation) == DiskOrder::kBarrier;
@@ -196,16 +195,14 @@ void ModuleIoQueue::Shutdown() {
   }
 }
 
-void ModuleIoQueue::Halt(ModuleIndex module) {
+bool ModuleIoQueue::Halted(ModuleIndex module) {
   const std::lock_guard lock(mu_);
-  Module& m = modules_[module];
-  m.halted = true;
-  std::erase_if(ready_, [&](const Slot& slot) {
-    if (slot.first != module) return false;
-    m.pending.erase(slot.second);  // handed to no worker yet
-    return true;
-  });
-  m.pending.remove_if([](const Queued& q) { return !q.started; });
+  return modules_[module].halted;
+}
+
+void ModuleIoQueue::SetHalted(ModuleIndex module, bool halted) {
+  const std::lock_guard lock(mu_);
+  modules_[module].halted = halted;
 }
 
 void ModuleIoQueue::WorkerLoop() {
@@ -227,6 +224,30 @@ void ModuleIoQueue::WorkerLoop() {
 
 void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::string& divergent_root,
                         DiskOp& op) {
+  if (!std::holds_alternative<PreserveDivergent>(op) && Halted(module)) {
+    // C5: issued before the engine knew the keep-aside failed; it must change nothing.
+    std::visit(Overloaded{
+                   [&](const ApplyMutation& a) {
+                     deliver_(MutationApplied{a.module, a.apply_id, NotCarriedOut()});
+                   },
+                   [&](const RefusedApply& r) {
+                     deliver_(MutationApplied{r.module, r.apply_id, NotCarriedOut()});
+                   },
+                   [&](const ReadZone& r) {
+                     ZoneRead read;
+                     read.module = r.module;
+                     read.read_id = r.read_id;
+                     read.status = NotCarriedOut();
+                     deliver_(std::move(read));
+                   },
+                   [&](const ListTree& l) {
+                     deliver_(TreeListed{l.module, l.list_id, NotCarriedOut(), {}});
+                   },
+                   [](const PreserveDivergent&) {},
+               },
+               op);
+    return;
+  }
   std::visit(Overloaded{
                  [&](ApplyMutation& a) {
                    absl::Status status =
@@ -259,15 +280,17 @@ void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::stri
                    deliver_(MutationApplied{r.module, r.apply_id, std::move(r.status)});
                  },
                  [&](PreserveDivergent& p) {
+                   // With no paths: the engine's mark that it knows of a failure (C5).
                    absl::StatusOr<std::string> kept =
-                       store != nullptr
+                       p.paths.empty() ? absl::StatusOr<std::string>(std::string())
+                       : store != nullptr
                            ? store->PreserveDivergent(p.paths, divergent_root, absl::Now())
                            : NoStore(module);
-                   if (!kept.ok()) Halt(module);
+                   SetHalted(module, !kept.ok());
                    // The engine's answer, in order with the module's other completions; the
-                   // daemon also hears where the copy went (or, failed, stops).
+                   // daemon also hears where the copy went, or why it failed.
                    deliver_(DivergentPreserved{p.module, p.preserve_id, kept.status()});
-                   preserved_(p.module, std::move(kept));
+                   if (!p.paths.empty()) preserved_(p.module, std::move(kept));
                  },
              },
              op);

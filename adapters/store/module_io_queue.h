@@ -12,9 +12,12 @@
 // independent. Every submitted operation gets exactly one answer: its completion input
 // (MutationApplied, ZoneRead, TreeListed, DivergentPreserved) through `deliver`. A
 // PreserveDivergent also tells `preserved` the directory it kept the paths in, or the error
-// (C5): after such an error the module's queued and later operations are dropped without an
-// answer, so the resync behind it never overwrites what was not kept; the daemon must then
-// stop. An operation for a module that has no store is answered with FailedPrecondition.
+// (C5): after such an error the module's later operations, up to its next PreserveDivergent
+// (a barrier, so nothing after it starts before it answered), are answered NotCarriedOut
+// (engine/inputs.h) without being carried out, so the resync behind it never overwrites what
+// was not kept; that next one runs as usual (one with no paths keeps nothing and succeeds),
+// and so do the operations after it when it succeeds. Other modules are not affected. An
+// operation for a module that has no store is answered with FailedPrecondition.
 //
 // RunHereOrSubmit carries a quick operation (IsQuick: a mutation that is not durable and
 // writes at most kMaxQuickBytes, so it goes no further than the page cache) out on the
@@ -118,8 +121,8 @@ class ModuleIoQueue {
     std::vector<std::unique_ptr<BackingStore>> idle;  // handles no operation runs on
     std::string divergent_root;
     std::list<Queued> pending;  // submission order; running ones stay until they answered
-    // A PreserveDivergent failed: the module's later operations (the resync that would
-    // overwrite what could not be kept aside) are dropped unanswered; the daemon stops.
+    // A PreserveDivergent failed and none ran since: the module's operations (the resync that
+    // would overwrite what could not be kept aside) are answered NotCarriedOut (under mu_).
     bool halted = false;
   };
   using Slot = std::pair<ModuleIndex, std::list<Queued>::iterator>;
@@ -127,7 +130,7 @@ class ModuleIoQueue {
   ModuleIoQueue(DeliverInput deliver, PreserveDone preserved)
       : deliver_(std::move(deliver)), preserved_(std::move(preserved)) {}
 
-  // Appends `op` to its module's list (under mu_); nullptr if dropped (stopping, halted).
+  // Appends `op` to its module's list (under mu_); nullptr if dropped (stopping).
   Queued* Enqueue(DiskOp op, Module** module);
   // Hands every operation C7 lets run now to the workers, except `keep` (run by the caller),
   // whose runnability it returns. Under mu_.
@@ -138,7 +141,8 @@ class ModuleIoQueue {
   // The operation at `slot` answered: it leaves the list, what waited for it may run.
   void Finish(const Slot& slot, std::unique_ptr<BackingStore> handle);
   void WorkerLoop();
-  void Halt(ModuleIndex module);
+  bool Halted(ModuleIndex module);
+  void SetHalted(ModuleIndex module, bool halted);
   // Runs one operation against `store` (null: the module has none) and answers it.
   void Run(ModuleIndex module, BackingStore* store, const std::string& divergent_root, DiskOp& op);
 

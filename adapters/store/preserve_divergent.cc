@@ -178,6 +178,25 @@ absl::Status CheckOutside(int root, const std::string& dir) {
   return absl::OkStatus();
 }
 
+// Copies `paths` from `root` into the new directory `name` of `dest`, and syncs it.
+absl::Status CopyInto(int root, int dest, const std::string& name,
+                      const std::vector<std::string>& paths) {
+  const int copy_fd = OpenBeneath(dest, name, O_RDONLY | O_DIRECTORY);
+  if (copy_fd < 0) return ErrnoStatus(-copy_fd, "preserve (open)", name);
+  const UniqueFd copy(copy_fd);
+  // An ancestor before what lies under it: a path copied with its directory is skipped.
+  std::vector<std::string> ordered = paths;
+  std::sort(ordered.begin(), ordered.end());
+  for (const std::string& path : ordered) {
+    DUET_ASSIGN_OR_RETURN(const bool in_tree, InTree(root, path));
+    if (!in_tree) continue;
+    DUET_RETURN_IF_ERROR(MakeDirs(copy.get(), ParentOf(path)));
+    DUET_RETURN_IF_ERROR(CopyEntry(root, copy.get(), path));
+  }
+  if (syncfs(copy.get()) != 0) return ErrnoStatus(errno, "preserve (syncfs)", name);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> PreserveDivergentPaths(int root, const std::vector<std::string>& paths,
@@ -199,20 +218,12 @@ absl::StatusOr<std::string> PreserveDivergentPaths(int root, const std::vector<s
     if (errno != EEXIST) return ErrnoStatus(errno, "preserve (mkdir)", dest_root + "/" + name);
     name = absl::StrCat(stamp, "-", n);
   }
-  const int copy_fd = OpenBeneath(dest.get(), name, O_RDONLY | O_DIRECTORY);
-  if (copy_fd < 0) return ErrnoStatus(-copy_fd, "preserve (open)", dest_root + "/" + name);
-  const UniqueFd copy(copy_fd);
-  // An ancestor before what lies under it: a path copied with its directory is skipped.
-  std::vector<std::string> ordered = paths;
-  std::sort(ordered.begin(), ordered.end());
-  for (const std::string& path : ordered) {
-    DUET_ASSIGN_OR_RETURN(const bool in_tree, InTree(root, path));
-    if (!in_tree) continue;
-    DUET_RETURN_IF_ERROR(MakeDirs(copy.get(), ParentOf(path)));
-    DUET_RETURN_IF_ERROR(CopyEntry(root, copy.get(), path));
-  }
-  if (syncfs(copy.get()) != 0) return ErrnoStatus(errno, "preserve (syncfs)", dest_root);
-  return absl::StrCat(dest_root, "/", name);
+  absl::Status copied = CopyInto(root, dest.get(), name, paths);
+  if (copied.ok()) return absl::StrCat(dest_root, "/", name);
+  // A copy that failed half-way would hold space (ENOSPC: what the retry needs) and look
+  // like a kept branch: it goes, best effort; the error says what failed.
+  (void)RemoveTree(dest.get(), name);
+  return copied;
 }
 
 }  // namespace duet::store

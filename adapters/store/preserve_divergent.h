@@ -19,7 +19,8 @@ namespace duet::store {
 // sockets and devices as nodes; mode, owner, atime and mtime kept. A path not in the tree,
 // or already copied under an earlier path, is skipped. `dest_root` is created (0700) if
 // missing, and must lie outside `root` (InvalidArgument); the new directory is 0700 and
-// synced (syncfs) before this returns its path.
+// synced (syncfs) before this returns its path. On a failure (ENOSPC, EIO, EACCES...) the
+// new directory is removed again (best effort) and the error names the step and the path.
 absl::StatusOr<std::string> PreserveDivergentPaths(int root, const std::vector<std::string>& paths,
                                                    const std::string& dest_root, absl::Time now);
 

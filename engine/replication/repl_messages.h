@@ -46,6 +46,9 @@ struct ReplHello {
   // The zone size the sender tracks changes in: zone numbers in the session's messages
   // (target requests, blocks) mean nothing to a peer that counts in another size.
   uint32_t zone_size = 0;
+  // The sender could not keep its divergent branch aside (adapter contract C5): no session
+  // until it can, which it retries (Replica::OnDivergentPreserved).
+  bool keep_aside_failed = false;
 };
 
 // The target's own zones the source must overwrite (its hot zones after a crash, its

@@ -70,6 +70,13 @@ void Replica::SetRole(absl::Time now, ReplRole role, Actions& out) {
   }
   role_ = role;
   if (role == ReplRole::kPrimary) ++primary_terms_;
+  if (role == ReplRole::kPrimary && !keep_aside_failure_.empty()) {
+    // Promoted (forced) with a branch that could not be kept aside: it is the reference now,
+    // nothing overwrites it.
+    keep_aside_failure_.clear();
+    keep_aside_retry_at_ = absl::InfiniteFuture();
+    keep_aside_retry_delay_ = kKeepAsideRetryFirst;
+  }
   if (role == ReplRole::kPrimary && (durable_.inconsistent || durable_.outdated)) {
     // Promoted with a copy not known up to date (an admin forced it): the writer's copy is
     // the reference from now on, and must never become a resync target while it writes.
@@ -184,6 +191,8 @@ void Replica::OnConnected(absl::Time now, Actions& out) {
   connected_ = true;
   fenced_copy_ = false;  // the handshake decides
   (void)now;
+  // A failed keep-aside is retried in the session this connection starts.
+  keep_aside_retry_at_ = absl::InfiniteFuture();
   SendHello(out);
 }
 
@@ -202,6 +211,8 @@ void Replica::OnDisconnected(absl::Time now, const std::string& why, Actions& ou
   expect_lsn_ = 0;
   ForgetRefusals();
   AbandonSourceSession();
+  awaiting_listing_keep_aside_ = false;
+  held_until_kept_.clear();
   if (target_active_) {
     target_active_ = false;
     data_state_ = DataState::kOutdated;  // resumes at the next connection
@@ -230,6 +241,7 @@ void Replica::SendHello(Actions& out, uint64_t answers, absl::Time now) {
   hello.stream_start = next_lsn_;  // nothing is submitted until the decision
   hello.joined = durable_.joined;
   hello.zone_size = opt_.zone_size;
+  hello.keep_aside_failed = keep_aside_retry_at_ != absl::InfiniteFuture();
   my_facts_ = CopyFacts::Of(hello);
   out.push_back(SendReplication{hello});
   link_ = Link::kHello;
@@ -373,6 +385,8 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // A new session: whatever the last one had in flight for resync is void.
   AbandonSourceSession();
   target_active_ = false;
+  awaiting_listing_keep_aside_ = false;
+  held_until_kept_.clear();
   Log(out, absl::StrCat("connected: ", decision_name, "; this node is ",
                         self_source ? "the source" : "the target"));
   peer_outdated_ = false;  // attached again: the next time alone needs a new outdate
@@ -391,7 +405,13 @@ void Replica::Decide(absl::Time now, Actions& out) {
     StartSource(now, out);
   } else {
     // Behind if the peer's generation is newer, or it holds a plan (a drop left zones dirty).
-    StartTarget(verdict.discard, verdict.behind, out);
+    // This copy's branch is kept aside whenever the source lacks it (its generation is newer
+    // or split), not only when the verdict says so: a partial copy's resync "resumes"
+    // (kPartialResumes) even if its keep-aside failed or was cut by a crash; once kept,
+    // preserved_for says so.
+    const bool branch_unknown_there = !full && (verdict.generations == SyncDecision::kSplitBrain ||
+                                                verdict.generations == SyncDecision::kSelfIsSource);
+    StartTarget(verdict.discard || branch_unknown_there, verdict.behind, out);
   }
   // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
   // one went into the plan above, judged by the old watermarks).
@@ -408,6 +428,7 @@ void Replica::OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& s
   if (it == applying_.end()) return;
   const Applying a = it->second;
   applying_.erase(it);
+  if (IsNotCarriedOut(status)) return OnNotCarriedOut(now, a, out);
   switch (a.kind) {
     case Applying::Kind::kLocal:
       return OnLocalApplied(now, a, status, out);
@@ -448,6 +469,14 @@ Replica::Applying Replica::Touched(Applying::Kind kind, uint64_t key, const Muta
 // --- Messages ----------------------------------------------------------------------------------
 
 void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out) {
+  if (awaiting_listing_keep_aside_ && target_active_ &&
+      (std::holds_alternative<ReplWrite>(message) || std::holds_alternative<ResyncBlock>(message) ||
+       std::holds_alternative<ResyncSame>(message))) {
+    // A full resync's target keeps every name aside before anything overwrites it: the
+    // source's blocks and the stream wait for the listing (OnTreeListed).
+    held_until_kept_.push_back(message);
+    return;
+  }
   std::visit(Overloaded{
                  [&](const ReplHello& hello) {
                    peer_hello_ = hello;
@@ -553,11 +582,20 @@ void Replica::OnTick(absl::Time now, Actions& out) {
     restart_session_at_ = absl::InfiniteFuture();
     if (connected_ && link_ != Link::kRefused) SendHello(out);
   }
+  if (now >= keep_aside_retry_at_) {
+    // A new session keeps the branch aside again first (StartTarget); the next connection
+    // does, if none is up.
+    keep_aside_retry_at_ = absl::InfiniteFuture();
+    if (connected_) {
+      Log(out, "retrying to keep the divergent branch aside: a new session");
+      SendHello(out);
+    }
+  }
 }
 
 absl::Time Replica::NextDeadline() const {
   absl::Time next = std::min({next_flush_at_, next_local_flush_at_, restart_session_at_,
-                              list_retry_at_, next_cooling_at_});
+                              list_retry_at_, next_cooling_at_, keep_aside_retry_at_});
   if (role_ != ReplRole::kPrimary && source_active_ && link_ == Link::kAttached &&
       peer_done_lsn_ < replay_end_lsn_) {
     next = std::min(next, last_ack_progress_ + opt_.timeout);  // ReplayStalled

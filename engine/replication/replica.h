@@ -133,7 +133,7 @@ class Replica {
   void OnApplied(absl::Time now, uint64_t apply_id, const absl::Status& status, Actions& out);
   void OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out);
   void OnTreeListed(absl::Time now, const TreeListed& listed, Actions& out);
-  void OnDivergentPreserved(const DivergentPreserved& preserved, Actions& out);
+  void OnDivergentPreserved(absl::Time now, const DivergentPreserved& preserved, Actions& out);
   void OnMessage(absl::Time now, const ReplMessage& message, Actions& out);
   void OnTick(absl::Time now, Actions& out);
   absl::Time NextDeadline() const;
@@ -160,6 +160,9 @@ class Replica {
   std::string stream_failure() const {
     return data_state_ == DataState::kUpToDate ? std::string() : last_stream_failure_;
   }
+  // Why this copy's divergent branch could not be kept aside (the adapter's error), while no
+  // keep-aside has succeeded since: no resync overwrites it until one does; empty otherwise.
+  const std::string& keep_aside_failure() const { return keep_aside_failure_; }
   // A resync into this copy runs: the peer's copy is the reference.
   bool resync_target() const { return target_active_; }
   // Why the last connection was refused (split brain under a manual policy, unrelated data).
@@ -359,6 +362,12 @@ class Replica {
   void FinishTarget(Actions& out);
   void OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
                       const absl::Status& status, Actions& out);
+  // A PreserveDivergent failed (C5): the session that would overwrite the branch ends, the
+  // peer is told (keep_aside_failed in our Hellos) and a new session retries later.
+  void OnKeepAsideFailed(absl::Time now, const absl::Status& status, Actions& out);
+  // An apply the adapter did not carry out (IsNotCarriedOut): it changed nothing and is no
+  // disk fault; what it was for is undone or dropped with the session it belonged to.
+  void OnNotCarriedOut(absl::Time now, const Applying& a, Actions& out);
 
   // --- Refusals (replica_refusals.cc): an apply that failed having changed nothing
   // The primary's apply of a stream write was refused (IsRefusal).
@@ -415,7 +424,17 @@ class Replica {
   // PreserveDivergent actions not answered yet: id -> the discarded branch's generation
   // (recorded as kept aside once done; 0 for a full resync's listing).
   absl::flat_hash_map<uint64_t, uint64_t> preserving_;
-  bool peer_outdated_ = false;  // writes made alone may complete
+  // The last failed keep-aside's error, until one succeeds (keep_aside_failure()); while a
+  // retry waits (keep_aside_retry_at_), our Hellos say so and the handshake refuses. The
+  // delay doubles from kKeepAsideRetryFirst to kKeepAsideRetryMax; a reconnect retries at
+  // once. In memory: a restart retries at its first session.
+  static constexpr absl::Duration kKeepAsideRetryFirst = absl::Seconds(1);
+  static constexpr absl::Duration kKeepAsideRetryMax = absl::Seconds(32);
+  std::string keep_aside_failure_;
+  absl::Time keep_aside_retry_at_ = absl::InfiniteFuture();
+  absl::Duration keep_aside_retry_delay_ = kKeepAsideRetryFirst;
+  uint64_t keep_aside_marker_ = 0;  // the empty PreserveDivergent issued after the last failure
+  bool peer_outdated_ = false;      // writes made alone may complete
   std::vector<std::pair<uint64_t, absl::Status>> held_completions_;
   Link link_ = Link::kDown;
   std::optional<ReplHello> peer_hello_;
@@ -560,6 +579,10 @@ class Replica {
   bool last_request_waits_ = false;
   bool compare_last_waits_ = false;  // the source's comparisons ended; our end waits too
   uint64_t digest_failures_ = 0;     // this session's digest reads that failed (logged once)
+  // A full resync's target: the stream writes and blocks that arrived before its listing was
+  // kept aside (OnTreeListed), applied right after it.
+  bool awaiting_listing_keep_aside_ = false;
+  std::deque<ReplMessage> held_until_kept_;
 };
 
 }  // namespace duet

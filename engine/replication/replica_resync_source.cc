@@ -235,6 +235,11 @@ void Replica::OnTreeListed(absl::Time now, const TreeListed& listed, Actions& ou
     }
     for (const std::string& path : listed.paths) RequestFromSource(path, {}, false, out);
     RequestFromSource("", {}, true, out);
+    // What waited for the keep-aside is applied after it (C5, C7).
+    awaiting_listing_keep_aside_ = false;
+    std::deque<ReplMessage> held = std::move(held_until_kept_);
+    held_until_kept_.clear();
+    for (const ReplMessage& message : held) OnMessage(now, message, out);
   }
 }
 

@@ -17,11 +17,15 @@ CopyFacts CopyFacts::Of(const ReplHello& hello) {
   facts.discard = hello.discard;
   facts.joined = hello.joined;
   facts.zone_size = hello.zone_size;
+  facts.keep_aside_failed = hello.keep_aside_failed;
   return facts;
 }
 
 const char* SessionRuleReason(SessionRule rule) {
   switch (rule) {
+    case SessionRule::kKeepAsideFailed:
+      return "a copy could not keep its divergent branch aside (its log says why): no resync "
+             "may overwrite it until it can, which it retries";
     case SessionRule::kBothPrimary:
       return "both nodes are primary";
     case SessionRule::kZoneSizesDiffer:
@@ -227,6 +231,11 @@ SessionVerdict ChooseSurvivor(const CopyFacts& self, const CopyFacts& peer,
 
 SessionVerdict DecideSession(const CopyFacts& self, const CopyFacts& peer,
                              const SessionPolicy& policy) {
+  // Nothing else is decided while a copy holds a branch it could not keep aside: whichever
+  // copy the rules chose, its retry (a new Hello) decides again.
+  if (self.keep_aside_failed || peer.keep_aside_failed) {
+    return Refuse(SessionRule::kKeepAsideFailed, Decide(self.gens, peer.gens));
+  }
   if (self.primary && peer.primary) {
     return Refuse(SessionRule::kBothPrimary, Decide(self.gens, peer.gens));
   }

@@ -57,6 +57,7 @@ struct CopyFacts {
   bool discard = false;      // the admin chose this copy to lose its divergent changes
   bool joined = false;       // it held the module's data with the peer at least once
   uint32_t zone_size = 0;    // the zone size its dirty map and hot zones count in
+  bool keep_aside_failed = false;  // it could not keep its divergent branch aside (C5)
 
   static CopyFacts Of(const ReplHello& hello);
   friend bool operator==(const CopyFacts&, const CopyFacts&) = default;
@@ -72,6 +73,7 @@ struct SessionPolicy {
 // holds the data that must survive; the last ones fit that to who serves now.
 enum class SessionRule : uint8_t {
   // Which copy survives, from the data alone.
+  kKeepAsideFailed,          // refuse: a copy could not keep its divergent branch aside
   kBothPrimary,              // refuse: two writers
   kZoneSizesDiffer,          // refuse: zone numbers would point at the wrong bytes
   kBlankCopy,                // a side never held the module's data: a full resync to it

@@ -131,10 +131,10 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplHello& hello) {
   const auto name = builder.CreateString(hello.module);
   const fb::Generations gens(hello.gens.current, hello.gens.bitmap,
                              flatbuffers::make_span(hello.gens.history));
-  const auto body = fb::CreateReplHello(builder, name, &gens, hello.primary, hello.inconsistent,
-                                        hello.epoch, hello.answers, hello.crashed, hello.dirty,
-                                        hello.alone_acked, hello.discard, hello.stream_start,
-                                        hello.joined, hello.disk_failed, hello.zone_size);
+  const auto body = fb::CreateReplHello(
+      builder, name, &gens, hello.primary, hello.inconsistent, hello.epoch, hello.answers,
+      hello.crashed, hello.dirty, hello.alone_acked, hello.discard, hello.stream_start,
+      hello.joined, hello.disk_failed, hello.zone_size, hello.keep_aside_failed);
   return {fb::Message::ReplHello, body.Union()};
 }
 
@@ -555,6 +555,7 @@ absl::StatusOr<ReplHello> ReadReplHello(const fb::ReplHello& in) {
   out.joined = in.joined();
   out.disk_failed = in.disk_failed();
   out.zone_size = in.zone_size();
+  out.keep_aside_failed = in.keep_aside_failed();
   return out;
 }
 

@@ -20,6 +20,17 @@ from netns_cluster import WITNESS_LEASE_S, NetnsCluster
 BIN = None
 
 
+def snapshot(root):
+    """Every file under `root` with its bytes."""
+    files = {}
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, root)] = f.read()
+    return files
+
+
 class PartitionTestBase(unittest.TestCase):
     witness = False
 
@@ -173,6 +184,49 @@ class WithoutWitnessTest(PartitionTestBase):
               f"split ({len(only_on_b)} of them b's alone) are in its dated copy "
               f"{os.path.relpath(copies[0], c.dir)}; back to PRIM/SECOND "
               f"{time.monotonic() - healed:.1f} s after heal")
+
+    def test_a_split_brain_whose_keep_aside_fails_waits_without_overwriting_then_resyncs(self):
+        """b cannot keep its branch aside (its divergent root is a file, not a directory):
+        only alpha's resync waits, b's copy stays as b left it, duetd and beta run on, the
+        status says why; once the root is fixed, the retry keeps the branch and resyncs."""
+        c = self.cluster
+        alpha = c.writer("alpha")
+        alpha.wait_acks(20)
+        c.topology.partition("a", "b")
+        c.wait_state("b", "alpha", "ALONE")
+        c.wait_state("a", "alpha", "ALONE")
+        alpha.wait_acks(20)
+        alpha.stop()
+        for i in range(5):  # a writes alone too: a split brain, which a's copy survives
+            c.sh("a", f"curl -sf -X PUT -d a{i} http://127.0.0.1:{c.port('alpha')}/kv/on-a-{i}")
+        divergent = c.divergent_dir("b", "alpha")
+        shutil.rmtree(divergent, ignore_errors=True)
+        with open(divergent, "w") as f:
+            f.write("not a directory\n")
+        c.topology.heal("a", "b")
+        failed = "keeping the divergent branch aside failed"
+        c.wait_for("b's keep-aside failure in its log", lambda: failed in c.log_text("b"), 60)
+        reason = c.wait_for("alpha's status on b saying why", lambda: (
+            (m := c.module_status("b", "alpha")) is not None and failed in m["reason"]
+            and m["reason"]))
+        self.assertIn("the resync waits", reason)
+        before = snapshot(c.backing("b", "alpha"))
+        alpha = c.writer("alpha")  # a serves alone meanwhile
+        alpha.wait_acks(20)
+        self.assertEqual(snapshot(c.backing("b", "alpha")), before, "b's unkept branch changed")
+        self.assertNotIn("duetd exited", c.log_text("b"))  # no fail-stop: the guard restarted none
+        c.wait_state("b", "beta", "PRIM")
+        c.wait_state("a", "beta", "SECOND")
+        os.remove(divergent)  # the admin fixes the cause
+        fixed = time.monotonic()
+        c.wait_for("the retry keeping b's branch aside",
+                   lambda: len(glob.glob(os.path.join(divergent, "*"))) == 1, 60)
+        self.wait_back_to_normal()
+        alpha.stop()
+        self.assert_every_acknowledged_write_is_served(alpha, "alpha")
+        print(f"keep-aside failure: b's alpha said {reason!r} and kept its copy as it was "
+              f"while a served alone; once fixed, kept aside and resynced "
+              f"{time.monotonic() - fixed:.1f} s later; beta and duetd ran on")
 
     def discarded_db(self, copy):
         """b's database as it was when it discarded its changes, in a scratch directory: the

@@ -36,7 +36,16 @@ class ReplicaPair {
     std::map<uint64_t, size_t> completions;  // how often each op was completed
     std::vector<std::string> log;
     std::vector<std::string> preserved;
-    size_t preserve_actions = 0;  // PreserveDivergent actions issued
+    // What each kept path held when it was kept aside (a file's data; "" for other kinds).
+    std::map<std::string, std::string> preserved_data;
+    size_t preserve_actions = 0;  // PreserveDivergent actions with paths issued
+    // C5: a keep-aside failed, and no PreserveDivergent ran since: operations are answered
+    // NotCarriedOut (counted) without touching the store.
+    bool keep_aside_stopped = false;
+    uint64_t not_carried_out = 0;
+    // Answers to PreserveDivergent wait here while held (a slow copy), until released.
+    bool hold_preserve_answers = false;
+    bool hold_list_answers = false;  // the same for ListTree (a large tree)
     uint64_t blocks_received = 0;
     uint64_t block_bytes_received = 0;
     uint64_t hot_adds = 0;
@@ -108,6 +117,17 @@ class ReplicaPair {
   // Node's heartbeat verdict on side i's peer (Replica::SetPeerReachable).
   void PeerReachable(int i, bool reachable) {
     Run(i, [&](Actions& out) { replica(i).SetPeerReachable(now_, reachable, out); });
+  }
+  // Side i's keep-asides answered now, after whatever ran while they were held.
+  void ReleasePreserveAnswers(int i) {
+    sides_[i].hold_preserve_answers = false;
+    for (auto& e : held_preserves_[i]) events_.push_back(std::move(e));
+    held_preserves_[i].clear();
+  }
+  void ReleaseListAnswers(int i) {
+    sides_[i].hold_list_answers = false;
+    for (auto& e : held_lists_[i]) events_.push_back(std::move(e));
+    held_lists_[i].clear();
   }
   // Holds messages from side i (they queue until released or the connection drops).
   void Hold(int from, bool hold) {
@@ -344,6 +364,7 @@ class ReplicaPair {
 
   void Boot(int i) {
     Side& s = sides_[i];
+    s.keep_aside_stopped = false;  // the adapter starts with the process
     s.rng = std::make_unique<Rng>(1000 + static_cast<uint64_t>(i) + boots_++ * 7);
     ReplicaOptions o = options_;
     o.default_primary_here = i == 0;
@@ -397,8 +418,9 @@ class ReplicaPair {
           } else if constexpr (std::is_same_v<T, Listed>) {
             Run(x.side, [&](Actions& out) { replica(x.side).OnTreeListed(now_, x.listed, out); });
           } else {
-            Run(x.side,
-                [&](Actions& out) { replica(x.side).OnDivergentPreserved(x.preserved, out); });
+            Run(x.side, [&](Actions& out) {
+              replica(x.side).OnDivergentPreserved(now_, x.preserved, out);
+            });
           }
         },
         e);
@@ -421,6 +443,9 @@ class ReplicaPair {
         } else {
           events_.push_back(Deliver{1 - i, std::move(send->message)});
         }
+      } else if (auto* skipped = std::get_if<ApplyMutation>(&a); skipped && s.keep_aside_stopped) {
+        ++s.not_carried_out;
+        events_.push_back(Applied{i, skipped->apply_id, NotCarriedOut()});
       } else if (auto* apply = std::get_if<ApplyMutation>(&a)) {
         const MutationKind kind = apply->mutation.kind;
         absl::Status st;
@@ -446,8 +471,22 @@ class ReplicaPair {
         } else {
           events_.push_back(Applied{i, apply->apply_id, st});
         }
+      } else if (auto* skipped_list = std::get_if<ListTree>(&a);
+                 skipped_list && s.keep_aside_stopped) {
+        ++s.not_carried_out;
+        events_.push_back(Listed{
+            i, TreeListed{skipped_list->module, skipped_list->list_id, NotCarriedOut(), {}}});
+      } else if (auto* skipped_read = std::get_if<ReadZone>(&a);
+                 skipped_read && s.keep_aside_stopped) {
+        ++s.not_carried_out;
+        ZoneRead zone;
+        zone.module = skipped_read->module;
+        zone.read_id = skipped_read->read_id;
+        zone.status = NotCarriedOut();
+        events_.push_back(Read{i, std::move(zone)});
       } else if (auto* list = std::get_if<ListTree>(&a)) {
-        events_.push_back(Listed{i, s.store.List(list->module, list->list_id)});
+        (s.hold_list_answers ? held_lists_[i] : events_)
+            .push_back(Listed{i, s.store.List(list->module, list->list_id)});
       } else if (auto* read = std::get_if<ReadZone>(&a)) {
         ZoneRead zone = s.store.Read(read->module, read->read_id, read->path, read->offset,
                                      read->length, read->content);
@@ -477,13 +516,21 @@ class ReplicaPair {
         if (trace_) std::fprintf(stderr, "%d log: %s\n", i, log->text.c_str());
         s.log.push_back(log->text);
       } else if (auto* keep = std::get_if<PreserveDivergent>(&a)) {
-        for (const std::string& p : keep->paths) s.preserved.push_back(p);
-        ++s.preserve_actions;
-        events_.push_back(Preserved{
-            i, DivergentPreserved{
-                   keep->module, keep->preserve_id,
-                   s.fail_preserve ? absl::ResourceExhaustedError("ENOSPC: no space left on device")
-                                   : absl::OkStatus()}});
+        // With no paths it keeps nothing and succeeds (C5).
+        const bool fails = s.fail_preserve && !keep->paths.empty();
+        s.keep_aside_stopped = fails;
+        if (!keep->paths.empty()) ++s.preserve_actions;
+        for (const std::string& p : keep->paths) {
+          if (fails) continue;
+          s.preserved.push_back(p);
+          auto entry = s.store.live().find(p);
+          s.preserved_data[p] = entry != s.store.live().end() ? entry->second.data.ToString() : "";
+        }
+        const absl::Status status =
+            fails ? absl::ResourceExhaustedError("ENOSPC: no space left on device")
+                  : absl::OkStatus();
+        (s.hold_preserve_answers ? held_preserves_[i] : events_)
+            .push_back(Preserved{i, DivergentPreserved{keep->module, keep->preserve_id, status}});
       }
     }
   }
@@ -494,6 +541,8 @@ class ReplicaPair {
   Side sides_[2];
   std::deque<Event> events_;
   std::vector<ReplMessage> held_[2];
+  std::deque<Event> held_preserves_[2];
+  std::deque<Event> held_lists_[2];
   bool hold_[2] = {false, false};
   bool hold_applies_[2] = {false, false};
   std::vector<Event> held_applies_[2];

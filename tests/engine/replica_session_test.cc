@@ -322,14 +322,14 @@ TEST(ReplicaSessionTest, ADiscardedBranchWhoseCopyFailedIsKeptAsideAgainNextSess
   ASSERT_EQ(pair.side(kB).preserve_actions, 1u) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).disk.preserved_for, 0u);  // issued, not yet answered
   auto failure_logged = [&] {
-    return pair.Log(kB).find("keeping the divergent paths aside failed (ENOSPC") !=
+    return pair.Log(kB).find("keeping the divergent branch aside failed: ENOSPC") !=
            std::string::npos;
   };
   while (!failure_logged() && pair.Step()) {  // up to the failure's answer
   }
   EXPECT_TRUE(failure_logged()) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).disk.preserved_for, 0u);
-  pair.Disconnect();  // the adapter stops (C5)
+  pair.Disconnect();
   pair.Restart(kB);
   pair.side(kB).fail_preserve = false;
   pair.Connect();

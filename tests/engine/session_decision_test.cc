@@ -75,6 +75,22 @@ TEST(SessionDecisionTest, SplitBrainKeepsTheDefaultPrimarysCopyAsideTheOther) {
   EXPECT_TRUE(vb.discard);  // kept aside, not lost
 }
 
+TEST(SessionDecisionTest, ACopyThatCouldNotKeepItsBranchAsideRefusesOnBothSidesUntilItRetries) {
+  CopyFacts a = Joined({200, kShared, {kShared}});
+  CopyFacts b = Joined({300, kShared, {kShared}});
+  a.alone_acked = b.alone_acked = true;
+  a.primary = true;
+  b.keep_aside_failed = true;
+  const SessionVerdict va = DecideSession(a, b, DefaultHere());
+  const SessionVerdict vb = DecideSession(b, a, DefaultThere());
+  EXPECT_EQ(va.outcome, SessionOutcome::kRefuse);
+  EXPECT_EQ(vb.outcome, SessionOutcome::kRefuse);
+  EXPECT_EQ(va.rule, SessionRule::kKeepAsideFailed);
+  EXPECT_EQ(vb.rule, SessionRule::kKeepAsideFailed);
+  b.keep_aside_failed = false;  // its retry's Hello
+  EXPECT_TRUE(DecideSession(b, a, DefaultThere()).discard);
+}
+
 TEST(SessionDecisionTest, SplitBrainUnderManualPolicyWaitsForTheAdminOnBothSides) {
   CopyFacts a = Joined({200, kShared, {kShared}});
   CopyFacts b = Joined({300, kShared, {kShared}});

@@ -176,7 +176,8 @@ std::string Describe(const ReplHello& m) {
       << " inconsistent=" << m.inconsistent << " epoch=" << m.epoch << " answers=" << m.answers
       << " crashed=" << m.crashed << " dirty=" << m.dirty << " alone_acked=" << m.alone_acked
       << " discard=" << m.discard << " stream_start=" << m.stream_start << " joined=" << m.joined
-      << " disk_failed=" << m.disk_failed << " zone_size=" << m.zone_size << "}";
+      << " disk_failed=" << m.disk_failed << " zone_size=" << m.zone_size
+      << " keep_aside_failed=" << m.keep_aside_failed << "}";
   return out.str();
 }
 
@@ -342,6 +343,7 @@ ReplHello BusyReplHello() {
   hello.joined = true;
   hello.disk_failed = true;
   hello.zone_size = 128 * 1024;
+  hello.keep_aside_failed = true;
   return hello;
 }
 
