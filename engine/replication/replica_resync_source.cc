@@ -495,17 +495,18 @@ void Replica::ResendChangedNames(const Mutation& m) {
   // for nothing. A full resync's first names of linked files follow FollowLinkedNames.
   ForEachChangedName(m, [&](const std::string& name) {
     const auto under = [&](const ZoneRef& ref) { return PathIsUnder(ref.path, name); };
-    const auto block_under = [&](const auto& entry) {
-      return under(entry.second) && !first_name_blocks_.contains(entry.first);
+    const auto block_under = [&](uint64_t block_id, const ZoneRef& zone) {
+      return under(zone) && !first_name_blocks_.contains(block_id);
     };
     absl::erase_if(blocks_, [&](const auto& entry) {
-      if (!block_under(entry)) return false;
+      if (!block_under(entry.first, entry.second.zone)) return false;
       same_blocks_.erase(entry.first);
-      reading_.erase(entry.second);
+      reading_.erase(entry.second.zone);
+      resync_inflight_bytes_ -= entry.second.bytes;  // its answer will find nothing
       return true;
     });
     const auto sent_under = [&](const auto& entry) {
-      if (!block_under(entry)) return false;
+      if (!block_under(entry.first, entry.second)) return false;
       reading_.erase(entry.second);
       return true;
     };
