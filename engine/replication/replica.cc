@@ -1,3 +1,6 @@
+// Over 600 lines since the activity log's cooling and the keep-aside retry landed together
+// (issue 14, issue 12): the next split moves the deadline and status code (OnTick,
+// NextDeadline, the status getters) into replica_status.cc.
 // Replica, the session state machine: construction, the role Node gives it, the connection
 // and the handshake (DecideSession over the two Hellos, session_decision.h), routing of
 // completions and messages to the part that handles them, time and status. The parts:

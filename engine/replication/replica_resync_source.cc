@@ -1,3 +1,6 @@
+// Over 600 lines since the byte window, the hot-zone comparisons and the resend of renamed
+// names landed together (issues 12 and 14): the next split moves linked names
+// (SendAsLinkOrWait, FollowLinkedNames) into replica_resync_links.cc.
 // Replica, the resync source (DESIGN.md §5). The plan is the dirty map itself (persisted), the
 // zones the activity log says the peer may lack, the target's own requests, and on a full
 // resync every name of the listed tree. Zones are read and sent with a window of bytes in

@@ -1,3 +1,7 @@
+// Over 600 lines since the keep-aside's failure handling (issue 12) and the source's hot-zone
+// comparisons (issue 14) landed together: the next split moves the keep-aside (StartTarget's
+// preserve, OnDivergentPreserved, OnKeepAsideFailed, OnNotCarriedOut) into
+// replica_keep_aside.cc and the digest comparison into replica_resync_digests.cc.
 // Replica, the resync target (DESIGN.md §5). It asks the source for everything it may differ
 // in (its own dirty and hot zones, the names its journal touched, on a full resync every name
 // it holds), keeping divergent changes aside first when the verdict says so. A block is
