@@ -20,7 +20,8 @@
 # they make are detected and resolved); the accuracy checker (sim/accuracy.h) catches them,
 # both in the first seeds at 313e404.
 # At 7506b21 (2026-12-07) 01 was no longer caught in failover-only runs (0 of 400 seeds: the
-# data-state model seldom leaves a copy outdated at a takeover now); with replication it is
+# data-state model seldom leaves a copy outdated at a takeover now); with replication (at
+# 0ebf955) it is
 # caught after 5 seeds (convergence and failback within the bound), so it runs with
 # replication. The others at 7506b21: 02 after 1, 03 after 1, 04 after 801, 05 after 59, 06
 # after 5, 07 after 5, 08 after 1, 09 after 3.
