@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/engine/record_fixtures.h"
+#include "tests/engine/wire/record_fixtures.h"
 
 namespace duet::metadata {
 namespace {

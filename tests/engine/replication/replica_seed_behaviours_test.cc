@@ -8,7 +8,7 @@
 
 #include "engine/replication/replica.h"
 #include "tests/engine/printers.h"
-#include "tests/engine/replica_harness.h"
+#include "tests/engine/replication/replica_harness.h"
 
 namespace duet {
 namespace {

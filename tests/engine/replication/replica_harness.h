@@ -2,8 +2,8 @@
 // MemStore as its backing directory and a copy of what it persisted (to restart it from after
 // a crash). Events (messages, apply and read completions) run in FIFO order when pumped;
 // each direction can be held to model a peer that stops answering.
-#ifndef DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
-#define DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
+#ifndef DUET_TESTS_ENGINE_REPLICATION_REPLICA_HARNESS_H_
+#define DUET_TESTS_ENGINE_REPLICATION_REPLICA_HARNESS_H_
 
 #include <algorithm>
 #include <cstdio>
@@ -558,4 +558,4 @@ class ReplicaPair {
 
 }  // namespace duet
 
-#endif  // DUET_TESTS_ENGINE_REPLICA_HARNESS_H_
+#endif  // DUET_TESTS_ENGINE_REPLICATION_REPLICA_HARNESS_H_

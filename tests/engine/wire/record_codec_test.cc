@@ -14,7 +14,7 @@
 #include "engine/wire/duet_generated.h"
 #include "engine/wire/records_generated.h"
 #include "flatbuffers/flatbuffers.h"
-#include "tests/engine/record_fixtures.h"
+#include "tests/engine/wire/record_fixtures.h"
 
 namespace duet::wire {
 namespace {

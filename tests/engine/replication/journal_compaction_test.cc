@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/replication/activity_log.h"
-#include "tests/engine/record_fixtures.h"
+#include "tests/engine/wire/record_fixtures.h"
 
 namespace duet {
 namespace {

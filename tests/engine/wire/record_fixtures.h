@@ -1,7 +1,7 @@
 // Random replica records and a field-by-field comparison of durable states, for the record
 // codec and ToRecords tests.
-#ifndef DUET_TESTS_ENGINE_RECORD_FIXTURES_H_
-#define DUET_TESTS_ENGINE_RECORD_FIXTURES_H_
+#ifndef DUET_TESTS_ENGINE_WIRE_RECORD_FIXTURES_H_
+#define DUET_TESTS_ENGINE_WIRE_RECORD_FIXTURES_H_
 
 #include <rapidcheck.h>
 
@@ -174,4 +174,4 @@ inline std::string DescribeState(const ReplicaDurableState& s) {
 
 }  // namespace duet
 
-#endif  // DUET_TESTS_ENGINE_RECORD_FIXTURES_H_
+#endif  // DUET_TESTS_ENGINE_WIRE_RECORD_FIXTURES_H_

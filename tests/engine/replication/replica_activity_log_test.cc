@@ -9,7 +9,7 @@
 
 #include "engine/replication/replica.h"
 #include "tests/engine/printers.h"
-#include "tests/engine/replica_fixtures.h"
+#include "tests/engine/replication/replica_fixtures.h"
 
 namespace duet {
 namespace {

@@ -9,7 +9,7 @@
 #include "engine/replication/activity_log.h"
 #include "engine/replication/replica_state.h"
 #include "engine/rng.h"
-#include "tests/engine/record_fixtures.h"
+#include "tests/engine/wire/record_fixtures.h"
 
 namespace duet {
 namespace {

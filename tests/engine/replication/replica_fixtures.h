@@ -1,14 +1,14 @@
 // Set-ups shared by the replica's unit tests (tests/engine/replica_*_test.cc): options, a pair
 // in sync, a tree of every kind of name.
-#ifndef DUET_TESTS_ENGINE_REPLICA_FIXTURES_H_
-#define DUET_TESTS_ENGINE_REPLICA_FIXTURES_H_
+#ifndef DUET_TESTS_ENGINE_REPLICATION_REPLICA_FIXTURES_H_
+#define DUET_TESTS_ENGINE_REPLICATION_REPLICA_FIXTURES_H_
 
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "engine/replication/replica.h"
-#include "tests/engine/replica_harness.h"
+#include "tests/engine/replication/replica_harness.h"
 
 namespace duet {
 
@@ -55,4 +55,4 @@ inline void WriteTree(ReplicaPair& pair, int side) {
 
 }  // namespace duet
 
-#endif  // DUET_TESTS_ENGINE_REPLICA_FIXTURES_H_
+#endif  // DUET_TESTS_ENGINE_REPLICATION_REPLICA_FIXTURES_H_

@@ -23,7 +23,7 @@
 #include <set>
 
 #include "tests/engine/printers.h"
-#include "tests/engine/replica_harness.h"
+#include "tests/engine/replication/replica_harness.h"
 
 namespace duet {
 namespace {
