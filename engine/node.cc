@@ -534,6 +534,7 @@ ModuleStatus Node::Status(ModuleIndex m) const {
   status.vip_assigned = mod.runner.vip_assigned();
   status.resync = mod.replica.resync_status(last_now_);
   status.replication_lag_bytes = mod.replica.lag_bytes();
+  status.activity_log_zones = mod.replica.durable().hot.zones();
   status.replication_refused = mod.replica.refused_reason();
   status.last_failover = mod.last_failover;
   return status;

@@ -74,6 +74,9 @@ struct ModuleStatus {
   bool vip_assigned = false;
   ResyncStatus resync;
   uint64_t replication_lag_bytes = 0;
+  // Zones a crash of this node would have the pair compare by digest (its activity log's hot
+  // zones): written lately, or not yet durable on both nodes.
+  uint64_t activity_log_zones = 0;
   std::string replication_refused;              // why the peers do not replicate, if they refuse to
   std::optional<FailoverRecord> last_failover;  // since this node started; none before
 };

@@ -179,6 +179,7 @@ std::string FormatStatusJson(const NodeStatusView& view) {
         s.running_script ? JsonString(ScriptKindName(*s.running_script)) : std::string("null"),
         ",\"writable\":", Bool(s.writable), ",\"vip_assigned\":", Bool(s.vip_assigned),
         ",\"replication_lag_bytes\":", s.replication_lag_bytes,
+        ",\"activity_log_zones\":", s.activity_log_zones,
         ",\"replication_refused\":", JsonString(s.replication_refused), ",\"resync\":{",
         "\"active\":", Bool(s.resync.active), ",\"source\":", Bool(s.resync.source),
         ",\"bytes_total\":", s.resync.bytes_total, ",\"bytes_done\":", s.resync.bytes_done,

@@ -6,7 +6,8 @@
 //                 "data": "unknown|outdated|syncing|up to date", "sync_percent": int,
 //                 "term": int, "owner": str, "role": "none|secondary|primary",
 //                 "script": str|null, "writable": bool, "vip_assigned": bool,
-//                 "replication_lag_bytes": int, "replication_refused": str,
+//                 "replication_lag_bytes": int, "activity_log_zones": int,
+//                 "replication_refused": str,
 //                 "resync": {"active": bool, "source": bool, "bytes_total": int,
 //                            "bytes_done": int, "eta_seconds": number},
 //                 "problem": str,
@@ -15,6 +16,8 @@
 //                                  "duration_seconds": number}}]}
 // "links": the heartbeat links in configuration order, then "replication"; "heard": traffic
 // from the peer within heartbeat.timeout (one silent link is a degraded pair, not a lost peer).
+// "activity_log_zones": the zones a crash of this node would have the pair compare by digest
+// (the activity log's hot zones: written in the last 5 to 10 s, or not yet durable on both).
 // "problem" is what the daemon could not carry out for the module ("" when nothing), e.g. a
 // VIP it could not assign, with the system's reason.
 // "last_failover": the module's last unplanned takeover by this node, kept across duetd

@@ -33,9 +33,10 @@ from netns_topology import TopologyError
 
 EARLIER_DATA_MIB = 32  # each module's data from before the demo: a resync need not resend it
 # A zone leaves the activity log once both nodes hold its last write durably and it had no
-# write for 5 s (Replica's activity_log_cooling), at a pass at most every 5 s: data older than
-# this is out of it, and a crash does not make the pair compare it.
-ACTIVITY_LOG_MEMORY_S = 12
+# write for 5 s (Replica's activity_log_cooling), at a pass at most every 5 s: the demo waits
+# until status shows the earlier data out of it (`activity_log_zones`), so a crash does not
+# make the pair compare it.
+ACTIVITY_LOG_TIMEOUT_S = 60
 T0 = time.monotonic()
 
 
@@ -127,7 +128,12 @@ def run(c):
     for module, primary in c.primaries.items():
         c.sh(primary, f"head -c {EARLIER_DATA_MIB}M /dev/urandom "
                       f"> {c.mountpoint(module)}/earlier-data")
-    time.sleep(ACTIVITY_LOG_MEMORY_S)  # the earlier data is earlier than the crash
+    written = time.monotonic()
+    c.wait_for("the earlier data to cool out of the activity logs", lambda: all(
+        (c.module_status(n, m) or {}).get("activity_log_zones") == 0 for n in ("a", "b")
+        for m in c.primaries), timeout=ACTIVITY_LOG_TIMEOUT_S)
+    say(f"   each module's {EARLIER_DATA_MIB} MiB of earlier data written; out of the activity "
+        f"logs {time.monotonic() - written:.1f} s later (status: activity_log_zones 0)")
     alpha, beta = c.writer("alpha"), c.writer("beta")
     alpha.wait_acks(50)
     beta.wait_acks(50)

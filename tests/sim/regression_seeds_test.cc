@@ -2,7 +2,7 @@
 // failed an invariant before its fix (the comment says which) and must pass now. A seed
 // replays another run as soon as the engine's random draws or action order change, so it is
 // kept as a smoke test: the comment above each case names the unit test that pins the
-// behaviour its fix introduced (tests/engine/*seed_behaviours_test.cc for those written
+// behaviour its fix introduced (tests/engine/**/*seed_behaviours_test.cc for those written
 // after the fact), or says why there is none.
 #include <gtest/gtest.h>
 

@@ -86,6 +86,23 @@ TEST(StatusFormatTest, AModuleProblemShowsInTheTableAndTheJson) {
   EXPECT_NE(json.find("\"problem\":\"\",\"last_failover\":null}]}"), std::string::npos) << json;
 }
 
+// The demo waits on it for earlier data to leave the activity log before it crashes a node.
+TEST(StatusFormatTest, TheJsonSaysHowManyZonesACrashWouldHaveThePairCompare) {
+  absl::StatusOr<Config> config = ParseConfig(kConfig, "duet.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  absl::Time now = absl::FromUnixSeconds(1000);
+  Node node(*config, 0, 1, PersistedNode{}, now);
+  node.Start(now);
+  NodeStatusView view = StatusOf(*config, node, now, kWallNow);
+  EXPECT_EQ(view.modules[0].activity_log_zones, 0u);  // a fresh node wrote nothing
+  view.modules[0].activity_log_zones = 512;
+  const std::string json = FormatStatusJson(view);
+  EXPECT_NE(json.find("\"name\":\"web\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"replication_lag_bytes\":0,\"activity_log_zones\":512,"), std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"activity_log_zones\":0,"), std::string::npos) << json;  // db
+}
+
 // Found by the end-to-end test of one heartbeat network down: nothing in the status said a
 // link was silent while the peer was alive through the others.
 TEST(StatusFormatTest, ASilentLinkOfALivePeerShowsInTheTableAndTheJson) {
