@@ -272,6 +272,44 @@ TEST_F(NodeReconcileTest, OnlyANonOwnerReadyAsSecondaryOffersToTakeOver) {
   EXPECT_EQ(view.data, DataState::kOutdated);
 }
 
+// A planned handover never makes two writers: the token goes to the peer only once this node
+// has stopped its application and frozen writes, and an admin's move is pinned (no failback).
+TEST_F(NodeReconcileTest, AHandoverPassesTheTokenOnlyOnceWritesAreFrozenHere) {
+  source_.Set(kAsModule, DataState::kUpToDate);
+  source_.Set(kBsModule, DataState::kUpToDate);
+  peer_views_[kBsModule].eligible = true;
+  peer_speaks_ = true;
+  Boot();
+  RunFor(absl::Seconds(3));
+  ASSERT_EQ(Shown(kBsModule), ModuleState::kPrim) << Log();
+  const size_t from = steps_.size();
+  Step(AdminCommand{.request_id = 9, .verb = AdminVerb::kSwap, .module = kBsModule});
+  RunFor(absl::Seconds(1));
+  bool replied = false, frozen = false, passed = false;
+  for (size_t i = from; i < steps_.size(); ++i) {
+    for (const Action& a : steps_[i].actions) {
+      if (const auto* r = std::get_if<AdminReply>(&a); r != nullptr && r->request_id == 9) {
+        EXPECT_TRUE(r->status.ok()) << r->status;
+        replied = true;
+      }
+      const auto* w = std::get_if<SetWritable>(&a);
+      if (w != nullptr && w->module == kBsModule && !w->writable) frozen = true;
+      const auto* p = std::get_if<PersistModule>(&a);
+      if (p != nullptr && p->module == kBsModule && p->record.owner == kA) {
+        EXPECT_TRUE(frozen) << "token passed while writable here\n" << Log();
+        EXPECT_TRUE(p->record.pinned);
+        EXPECT_EQ(p->record.term, 1u);
+        passed = true;
+      }
+    }
+  }
+  EXPECT_TRUE(replied);
+  EXPECT_TRUE(passed) << Log();
+  EXPECT_NE(Log().find("m1: handed over to a, term 1"), std::string::npos) << Log();
+  EXPECT_EQ(node_->Status(kBsModule).owner, kA);
+  EXPECT_EQ(Shown(kBsModule), ModuleState::kSecond) << Log();
+}
+
 // A quiet pair sends heartbeats at the interval only: nothing re-decided, nothing sent between.
 TEST_F(NodeReconcileTest, ASettledNodeSendsOnlyItsRegularHeartbeats) {
   source_.Set(kAsModule, DataState::kUpToDate);
