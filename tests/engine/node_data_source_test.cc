@@ -8,6 +8,7 @@
 #include "engine/data_state_source.h"
 #include "engine/node.h"
 #include "sim/cluster_config.h"
+#include "tests/engine/fake_data_states.h"
 #include "tests/engine/printers.h"
 
 namespace duet {
@@ -17,27 +18,6 @@ constexpr NodeIndex kA = 0;
 constexpr ModuleIndex kOwnModule = 0;    // default primary: a
 constexpr ModuleIndex kPeersModule = 1;  // default primary: b
 const absl::Time kT = absl::UnixEpoch() + absl::Hours(1);
-
-// A test double: verdicts set by the test, rules chosen by the test.
-class FakeDataStates final : public DataStateSource {
- public:
-  explicit FakeDataStates(size_t modules) : verdicts_(modules) {}
-  void Set(ModuleIndex m, DataState state, uint8_t percent = 0) { verdicts_[m] = {state, percent}; }
-
-  Rules rules() const override { return rules_; }
-  DataVerdict Verdict(ModuleIndex m, const Replica& /*replica*/) const override {
-    return verdicts_[m];
-  }
-  bool PeerFollows(ModuleIndex /*m*/, const Replica& /*replica*/) const override { return true; }
-  absl::Status Discard(ModuleIndex m, Replica& /*replica*/, Actions& /*out*/) const override {
-    return absl::UnimplementedError(absl::StrCat("fake discard of ", m));
-  }
-
-  Rules rules_;
-
- private:
-  std::vector<DataVerdict> verdicts_;
-};
 
 template <class T>
 std::vector<T> Of(const Actions& actions) {
