@@ -14,7 +14,9 @@ std::string DescribeReplMessage(const ReplMessage& message) {
                                 h.primary ? " primary" : "", h.inconsistent ? " inconsistent" : "",
                                 h.crashed ? " crashed" : "", h.dirty ? " dirty" : "",
                                 h.alone_acked ? " alone-acked" : "", h.discard ? " discard" : "",
-                                " stream-start ", h.stream_start);
+                                h.joined ? " joined" : "", h.disk_failed ? " disk-failed" : "",
+                                h.keep_aside_failed ? " keep-aside-failed" : "", " zone-size ",
+                                h.zone_size, " stream-start ", h.stream_start);
           },
           [](const ReplTargetZones& z) {
             return absl::StrCat("target zones '", z.path, "' count ", z.zones.size(),

@@ -48,16 +48,23 @@ TEST(ReplMessagesTest, AHelloShowsItsEpochGenerationsAndOnlyTheFlagsSet) {
   h.gens.current = 77;
   h.gens.bitmap = 66;
   h.stream_start = 12;
-  EXPECT_EQ(DescribeReplMessage(h), "hello epoch 5 answers 4 current 77 bitmap 66 stream-start 12");
+  h.zone_size = 65536;
+  EXPECT_EQ(DescribeReplMessage(h),
+            "hello epoch 5 answers 4 current 77 bitmap 66 zone-size 65536 stream-start 12");
   h.primary = true;
   h.inconsistent = true;
   h.crashed = true;
   h.dirty = true;
   h.alone_acked = true;
   h.discard = true;
+  h.joined = true;
+  h.disk_failed = true;
+  h.keep_aside_failed = true;
+  // Every flag the session decision reads shows in the trace.
   EXPECT_EQ(DescribeReplMessage(h),
             "hello epoch 5 answers 4 current 77 bitmap 66 primary inconsistent crashed dirty "
-            "alone-acked discard stream-start 12");
+            "alone-acked discard joined disk-failed keep-aside-failed zone-size 65536 "
+            "stream-start 12");
 }
 
 TEST(ReplMessagesTest, TargetZonesShowTheirCountAndWhetherDigestsCome) {
