@@ -196,18 +196,27 @@ void ModuleIoQueue::Shutdown() {
 
 void ModuleIoQueue::WorkerLoop() {
   std::unique_lock lock(mu_);
+  std::optional<Slot> next;  // one the previous operation freed: this worker runs it
   while (true) {
-    work_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-    if (stopping_) return;
-    const Slot slot = ready_.front();
-    ready_.pop_front();
+    if (!next) {
+      work_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+      if (stopping_) return;
+      next = ready_.front();
+      ready_.pop_front();
+    }
+    if (stopping_) return;  // it was taken off ready_: abandoned as the rest
+    const Slot slot = *next;
+    next.reset();
     Module& m = *modules_.at(slot.module);
     std::unique_ptr<BackingStore> handle = TakeHandle(m);
     lock.unlock();
     Run(m, slot.module, handle.get(), *slot.op);
     lock.lock();
     const size_t handed = Finish(slot, std::move(handle));
-    // This worker takes one of them itself when it loops; the others need a worker each.
+    if (handed == 0) continue;
+    // Taken before other workers wake: one of them goes on on this thread, at once.
+    next = ready_.front();
+    ready_.pop_front();
     if (handed > 1) {
       lock.unlock();
       Wake(handed - 1);
