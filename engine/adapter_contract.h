@@ -66,7 +66,9 @@
 //      different orders on the two copies); and an operation that found its path missing
 //      shares the path key with every later one through that name, while another name can
 //      reach the object it creates only through a link, a barrier. A store without inodes
-//      (the simulator's, whose links are copies) keys by path alone. An fsync of a
+//      (the simulator's, whose links are copies) keys by path alone. For the same reasons an
+//      adapter may find a name's object once per stretch between two barriers and reuse
+//      what it found (a name found missing then stays keyed by its path alone). An fsync of a
 //      directory is keyed by the directory: the entries beneath it change only by barriers
 //      (done before it) or by a write creating its missing file, which the primary never
 //      issues (its creates are kCreate) and a resync covers with its final flush.

@@ -3,10 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include <iterator>
 #include <system_error>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/overloaded.h"
@@ -41,6 +39,24 @@ absl::StatusOr<std::unique_ptr<ModuleIoQueue>> ModuleIoQueue::Start(int workers,
 
 ModuleIoQueue::~ModuleIoQueue() { Shutdown(); }
 
+ModuleIoQueue::Module& ModuleIoQueue::ModuleOf(ModuleIndex index) {
+  std::unique_ptr<Module>& m = modules_[index];
+  if (m == nullptr) {
+    // Called under mu_ (by the order, under its owner's lock), as the store is set.
+    m = std::make_unique<Module>([this, index](const std::string& path) {
+      std::optional<ModuleIoOrder::FileId> file;
+      const Module& module = *modules_.at(index);
+      struct stat st;
+      if (module.store.has_value() &&
+          fstatat(module.store->root_fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        file.emplace(st.st_dev, st.st_ino);
+      }
+      return file;
+    });
+  }
+  return *m;
+}
+
 absl::Status ModuleIoQueue::AddModule(ModuleIndex module, BackingStore store,
                                       std::string divergent_root) {
   // One handle per operation that may run at once: each worker's, and RunHereOrSubmit's.
@@ -51,7 +67,7 @@ absl::Status ModuleIoQueue::AddModule(ModuleIndex module, BackingStore store,
     handles.push_back(std::make_unique<BackingStore>(*std::move(handle)));
   }
   const std::lock_guard lock(mu_);
-  Module& m = modules_[module];
+  Module& m = ModuleOf(module);
   if (m.store.has_value()) {
     return absl::AlreadyExistsError(absl::StrCat("module ", module, " already has a store"));
   }
@@ -61,65 +77,42 @@ absl::Status ModuleIoQueue::AddModule(ModuleIndex module, BackingStore store,
   return absl::OkStatus();
 }
 
-ModuleIoQueue::Queued* ModuleIoQueue::Enqueue(DiskOp op, Module** module) {
+std::optional<ModuleIoQueue::Slot> ModuleIoQueue::Enqueue(DiskOp op) {
+  runnable_.clear();
+  if (stopping_) return std::nullopt;
   const ModuleIndex index = std::visit([](const auto& action) { return action.module; }, op);
-  if (stopping_) return nullptr;
-  Module& m = modules_[index];
-  Queued q;
+  Module& m = ModuleOf(index);
+  bool barrier = true;
+  std::string path;
   if (const auto* apply = std::get_if<ApplyMutation>(&op)) {
-    q.barrier = DiskOrderOf(apply->mutation) == DiskOrder::kBarrier;
-  } else {
-    q.barrier = !std::holds_alternative<ReadZone>(op);
+    barrier = DiskOrderOf(apply->mutation) == DiskOrder::kBarrier;
+    path = apply->mutation.path;
+  } else if (const auto* read = std::get_if<ReadZone>(&op)) {
+    barrier = false;
+    path = read->path;
   }
-  q.op = std::move(op);
-  m.pending.push_back(std::move(q));
-  *module = &m;
-  return &m.pending.back();
+  const ModuleIoOrder::OpId id = m.next_id++;
+  DiskOp& queued = m.ops.emplace_hint(m.ops.end(), id, std::move(op))->second;
+  m.order.Add(id, barrier, std::move(path), runnable_);
+  return Slot{index, id, &queued};
 }
 
-void ModuleIoQueue::Resolve(Module& m, Queued& q) {
-  q.resolved = true;
-  if (q.barrier) return;
-  const std::string path =
-      std::visit(Overloaded{[](const ApplyMutation& a) { return a.mutation.path; },
-                            [](const ReadZone& r) { return r.path; },
-                            [](const auto&) { return std::string(); }},
-                 q.op);
-  q.keys.push_back("p" + path);
-  if (!m.store.has_value() || path.empty()) return;
-  // Names change only by barriers, none of which is pending: the object found now is the one
-  // the operation will meet (or, missing, the one it creates under this very name).
-  struct stat st;
-  if (fstatat(m.store->root_fd(), path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    q.keys.push_back(absl::StrCat("i", st.st_dev, ":", st.st_ino));
+size_t ModuleIoQueue::HandOut(ModuleIndex index, Module& m, const Slot* keep, bool* keep_runnable) {
+  size_t handed = 0;
+  for (const ModuleIoOrder::OpId id : runnable_) {
+    if (keep != nullptr && id == keep->id) {
+      *keep_runnable = true;
+      continue;
+    }
+    ready_.push_back(Slot{index, id, &m.ops.at(id)});
+    ++handed;
   }
+  runnable_.clear();
+  return handed;
 }
 
-bool ModuleIoQueue::Dispatch(ModuleIndex index, Module& m, const Queued* keep) {
-  bool keep_runnable = false;
-  bool earlier = false;
-  absl::flat_hash_set<std::string> earlier_keys;
-  for (auto it = m.pending.begin(); it != m.pending.end(); ++it) {
-    Queued& q = *it;
-    if (!q.resolved) Resolve(m, q);
-    bool runnable = q.barrier ? !earlier : true;
-    if (!q.barrier) {
-      for (const std::string& key : q.keys) runnable = runnable && !earlier_keys.contains(key);
-    }
-    if (runnable && !q.started) {
-      if (&q == keep) {
-        keep_runnable = true;
-      } else {
-        q.started = true;
-        ready_.emplace_back(index, it);
-        work_.notify_one();
-      }
-    }
-    if (q.barrier) break;  // holds everything after it
-    earlier = true;
-    earlier_keys.insert(q.keys.begin(), q.keys.end());
-  }
-  return keep_runnable;
+void ModuleIoQueue::Wake(size_t count) {
+  for (size_t i = 0; i < count; ++i) work_.notify_one();
 }
 
 std::unique_ptr<BackingStore> ModuleIoQueue::TakeHandle(Module& m) {
@@ -130,12 +123,14 @@ std::unique_ptr<BackingStore> ModuleIoQueue::TakeHandle(Module& m) {
 }
 
 void ModuleIoQueue::Submit(DiskOp op) {
-  const std::lock_guard lock(mu_);
-  Module* m = nullptr;
-  Queued* q = Enqueue(std::move(op), &m);
-  if (q == nullptr) return;
-  const ModuleIndex index = std::visit([](const auto& action) { return action.module; }, q->op);
-  Dispatch(index, *m);
+  size_t handed = 0;
+  {
+    const std::lock_guard lock(mu_);
+    const std::optional<Slot> slot = Enqueue(std::move(op));
+    if (!slot) return;
+    handed = HandOut(slot->module, *modules_.at(slot->module), nullptr, nullptr);
+  }
+  Wake(handed);
 }
 
 bool ModuleIoQueue::IsQuick(const DiskOp& op) {
@@ -153,41 +148,45 @@ void ModuleIoQueue::RunHereOrSubmit(DiskOp op) {
     return;
   }
   Slot slot;
+  Module* m = nullptr;
   std::unique_ptr<BackingStore> handle;
   {
     const std::lock_guard lock(mu_);
-    Module* m = nullptr;
-    Queued* q = Enqueue(std::move(op), &m);
-    if (q == nullptr) return;
-    slot.first = std::visit([](const auto& action) { return action.module; }, q->op);
-    slot.second = std::prev(m->pending.end());
-    // Not runnable at once: it waits in the list as a submitted one does.
-    if (!Dispatch(slot.first, *m, q)) return;
-    q->started = true;  // no worker takes it; later ones on its file wait for it
+    const std::optional<Slot> queued = Enqueue(std::move(op));
+    if (!queued) return;
+    slot = *queued;
+    m = modules_.at(slot.module).get();
+    bool runs_here = false;
+    // Adding an operation makes nothing else runnable: nothing to hand to a worker.
+    HandOut(slot.module, *m, &slot, &runs_here);
+    // Not runnable at once: it waits as a submitted one does, for a worker.
+    if (!runs_here) return;
     handle = TakeHandle(*m);
   }
-  // A quick operation is never a PreserveDivergent: no divergent root needed.
-  Run(slot.first, handle.get(), std::string(), slot.second->op);
-  Finish(slot, std::move(handle));
+  Run(*m, slot.module, handle.get(), *slot.op);
+  size_t handed = 0;
+  {
+    const std::lock_guard lock(mu_);
+    handed = Finish(slot, std::move(handle));
+  }
+  Wake(handed);
 }
 
-void ModuleIoQueue::Finish(const Slot& slot, std::unique_ptr<BackingStore> handle) {
-  const std::lock_guard lock(mu_);
-  Module& m = modules_[slot.first];
+size_t ModuleIoQueue::Finish(const Slot& slot, std::unique_ptr<BackingStore> handle) {
+  Module& m = *modules_.at(slot.module);
   if (handle) m.idle.push_back(std::move(handle));
-  m.pending.erase(slot.second);
-  if (!stopping_) Dispatch(slot.first, m);
+  m.ops.erase(slot.id);
+  if (stopping_) return 0;
+  m.order.Done(slot.id, runnable_);
+  return HandOut(slot.module, m, nullptr, nullptr);
 }
 
 void ModuleIoQueue::Shutdown() {
   {
     const std::lock_guard lock(mu_);
     stopping_ = true;
-    for (const Slot& slot : ready_) modules_[slot.first].pending.erase(slot.second);
+    // Those running finish and answer; what waits is abandoned (never run, never answered).
     ready_.clear();
-    // Those running stay listed until they answered (their runners hold them).
-    for (auto& [index, m] : modules_)
-      m.pending.remove_if([](const Queued& q) { return !q.started; });
   }
   work_.notify_all();
   for (std::thread& worker : workers_) {
@@ -195,36 +194,39 @@ void ModuleIoQueue::Shutdown() {
   }
 }
 
-bool ModuleIoQueue::Halted(ModuleIndex module) {
-  const std::lock_guard lock(mu_);
-  return modules_[module].halted;
-}
-
-void ModuleIoQueue::SetHalted(ModuleIndex module, bool halted) {
-  const std::lock_guard lock(mu_);
-  modules_[module].halted = halted;
-}
-
 void ModuleIoQueue::WorkerLoop() {
   std::unique_lock lock(mu_);
+  std::optional<Slot> next;  // one the previous operation freed: this worker runs it
   while (true) {
-    work_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
-    if (stopping_) return;
-    const Slot slot = ready_.front();
-    ready_.pop_front();
-    Module& m = modules_[slot.first];
+    if (!next) {
+      work_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+      if (stopping_) return;
+      next = ready_.front();
+      ready_.pop_front();
+    }
+    if (stopping_) return;  // it was taken off ready_: abandoned as the rest
+    const Slot slot = *next;
+    next.reset();
+    Module& m = *modules_.at(slot.module);
     std::unique_ptr<BackingStore> handle = TakeHandle(m);
-    const std::string divergent_root = m.divergent_root;
     lock.unlock();
-    Run(slot.first, handle.get(), divergent_root, slot.second->op);
-    Finish(slot, std::move(handle));
+    Run(m, slot.module, handle.get(), *slot.op);
     lock.lock();
+    const size_t handed = Finish(slot, std::move(handle));
+    if (handed == 0) continue;
+    // Taken before other workers wake: one of them goes on on this thread, at once.
+    next = ready_.front();
+    ready_.pop_front();
+    if (handed > 1) {
+      lock.unlock();
+      Wake(handed - 1);
+      lock.lock();
+    }
   }
 }
 
-void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::string& divergent_root,
-                        DiskOp& op) {
-  if (!std::holds_alternative<PreserveDivergent>(op) && Halted(module)) {
+void ModuleIoQueue::Run(Module& m, ModuleIndex module, BackingStore* store, DiskOp& op) {
+  if (!std::holds_alternative<PreserveDivergent>(op) && m.halted) {
     // C5: issued before the engine knew the keep-aside failed; it must change nothing.
     std::visit(Overloaded{
                    [&](const ApplyMutation& a) {
@@ -284,9 +286,9 @@ void ModuleIoQueue::Run(ModuleIndex module, BackingStore* store, const std::stri
                    absl::StatusOr<std::string> kept =
                        p.paths.empty() ? absl::StatusOr<std::string>(std::string())
                        : store != nullptr
-                           ? store->PreserveDivergent(p.paths, divergent_root, absl::Now())
+                           ? store->PreserveDivergent(p.paths, m.divergent_root, absl::Now())
                            : NoStore(module);
-                   SetHalted(module, !kept.ok());
+                   m.halted = !kept.ok();
                    // The engine's answer, in order with the module's other completions; the
                    // daemon also hears where the copy went, or why it failed.
                    deliver_(DivergentPreserved{p.module, p.preserve_id, kept.status()});

@@ -6,17 +6,19 @@
 // answered, and alone; a keyed one runs once no barrier and no operation sharing a key with it
 // was submitted before it and is still unanswered. Its keys are its path and, resolved when
 // nothing before it is a pending barrier, the device and inode found there (two names of one
-// file stay ordered). So operations on different files run on different workers at once and
-// answer in any order (their fsyncs can share a journal commit); each runs on its own handle of
-// the module's BackingStore (BackingStore::Clone). Different modules' operations are
-// independent. Every submitted operation gets exactly one answer: its completion input
-// (MutationApplied, ZoneRead, TreeListed, DivergentPreserved) through `deliver`. A
-// PreserveDivergent also tells `preserved` the directory it kept the paths in, or the error
-// (C5): after such an error the module's later operations, up to its next PreserveDivergent
-// (a barrier, so nothing after it starts before it answered), are answered NotCarriedOut
-// (engine/inputs.h) without being carried out, so the resync behind it never overwrites what
-// was not kept; that next one runs as usual (one with no paths keeps nothing and succeeds),
-// and so do the operations after it when it succeeds. Other modules are not affected. An
+// file stay ordered; ModuleIoOrder, module_io_queue_order.h, keeps this in a few hash
+// look-ups per operation and finds a name's inode once between two barriers). So operations
+// on different files run on different workers at once and answer in any order (their fsyncs
+// can share a journal commit); each runs on its own handle of the module's BackingStore
+// (BackingStore::Clone). Different modules' operations are independent. Every submitted
+// operation gets exactly one answer: its completion input (MutationApplied, ZoneRead,
+// TreeListed, DivergentPreserved) through `deliver`. A PreserveDivergent also tells
+// `preserved` the directory it kept the paths in, or the error (C5): after such an error the
+// module's later operations, up to its next PreserveDivergent (a barrier, so nothing after
+// it starts before it answered), are answered NotCarriedOut (engine/inputs.h) without being
+// carried out, so the resync behind it never overwrites what was not kept; that next one
+// runs as usual (one with no paths keeps nothing and succeeds), and so do the operations
+// after it when it succeeds. Other modules are not affected. An
 // operation for a module that has no store is answered with FailedPrecondition.
 //
 // RunHereOrSubmit carries a quick operation (IsQuick: a mutation that is not durable and
@@ -41,10 +43,10 @@
 #ifndef DUET_ADAPTERS_STORE_MODULE_IO_QUEUE_H_
 #define DUET_ADAPTERS_STORE_MODULE_IO_QUEUE_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
-#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +60,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "adapters/store/backing_store.h"
+#include "adapters/store/module_io_queue_order.h"
 #include "engine/actions.h"
 #include "engine/inputs.h"
 #include "engine/types.h"
@@ -108,50 +111,55 @@ class ModuleIoQueue {
   void Shutdown();
 
  private:
-  // One submitted operation, in its module's list until it has answered.
-  struct Queued {
-    DiskOp op;
-    bool barrier = true;
-    bool resolved = false;          // keys found (done once no barrier before it is pending)
-    std::vector<std::string> keys;  // "p" + path, "i<dev>:<ino>" (see the top of this file)
-    bool started = false;           // handed to a worker, or running
+  // A runnable operation handed to a worker: its node in its module's `ops` never moves.
+  struct Slot {
+    ModuleIndex module = 0;
+    ModuleIoOrder::OpId id = 0;
+    DiskOp* op = nullptr;
   };
   struct Module {
+    explicit Module(ModuleIoOrder::Resolver resolve) : order(std::move(resolve)) {}
     std::optional<BackingStore> store;                // the first handle; its clones are in `idle`
     std::vector<std::unique_ptr<BackingStore>> idle;  // handles no operation runs on
     std::string divergent_root;
-    std::list<Queued> pending;  // submission order; running ones stay until they answered
+    std::map<ModuleIoOrder::OpId, DiskOp> ops;  // unanswered, by id (issue order)
+    ModuleIoOrder order;                        // which of `ops` may run (C7)
+    ModuleIoOrder::OpId next_id = 0;
     // A PreserveDivergent failed and none ran since: the module's operations (the resync that
-    // would overwrite what could not be kept aside) are answered NotCarriedOut (under mu_).
-    bool halted = false;
+    // would overwrite what could not be kept aside) are answered NotCarriedOut. Set by a
+    // PreserveDivergent, a barrier: what runs after it is handed out under mu_ after it set it.
+    std::atomic<bool> halted = false;
   };
-  using Slot = std::pair<ModuleIndex, std::list<Queued>::iterator>;
 
   ModuleIoQueue(DeliverInput deliver, PreserveDone preserved)
       : deliver_(std::move(deliver)), preserved_(std::move(preserved)) {}
 
-  // Appends `op` to its module's list (under mu_); nullptr if dropped (stopping).
-  Queued* Enqueue(DiskOp op, Module** module);
-  // Hands every operation C7 lets run now to the workers, except `keep` (run by the caller),
-  // whose runnability it returns. Under mu_.
-  bool Dispatch(ModuleIndex index, Module& m, const Queued* keep = nullptr);
-  void Resolve(Module& m, Queued& q);
+  // The module's entry, made on first use. Under mu_.
+  Module& ModuleOf(ModuleIndex index);
+  // Issues `op` in its module (under mu_): its slot, or nullopt if dropped (stopping). The
+  // operations now runnable are in runnable_.
+  std::optional<Slot> Enqueue(DiskOp op);
+  // Hands the operations in runnable_ to the workers, except `keep` (run by the caller):
+  // how many were handed out, and whether `keep` was among them. Under mu_.
+  size_t HandOut(ModuleIndex index, Module& m, const Slot* keep, bool* keep_runnable);
+  // Wakes `count` workers for operations handed out. Not under mu_.
+  void Wake(size_t count);
   // A handle of the module's store for one operation (nullptr: no store), and back. Under mu_.
   std::unique_ptr<BackingStore> TakeHandle(Module& m);
-  // The operation at `slot` answered: it leaves the list, what waited for it may run.
-  void Finish(const Slot& slot, std::unique_ptr<BackingStore> handle);
+  // The operation at `slot` answered: it leaves the module, what waited for it may run
+  // (handed out; returns how many). Under mu_.
+  size_t Finish(const Slot& slot, std::unique_ptr<BackingStore> handle);
   void WorkerLoop();
-  bool Halted(ModuleIndex module);
-  void SetHalted(ModuleIndex module, bool halted);
   // Runs one operation against `store` (null: the module has none) and answers it.
-  void Run(ModuleIndex module, BackingStore* store, const std::string& divergent_root, DiskOp& op);
+  void Run(Module& m, ModuleIndex module, BackingStore* store, DiskOp& op);
 
   const DeliverInput deliver_;
   const PreserveDone preserved_;
   std::mutex mu_;
   std::condition_variable work_;
-  std::map<ModuleIndex, Module> modules_;  // nodes never move: workers hold pointers
+  std::map<ModuleIndex, std::unique_ptr<Module>> modules_;
   std::deque<Slot> ready_;
+  std::vector<ModuleIoOrder::OpId> runnable_;  // scratch of Enqueue and Finish
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
