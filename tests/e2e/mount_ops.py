@@ -527,6 +527,60 @@ def many_entries(state, d, count, lookups, workers):
             "lookup_us_per_name": round(lookup_s * 1e6 / lookups, 1)}
 
 
+def many_files_written(state, d, count, workers):
+    """Creates `count` files in `d` with `workers` processes, each holding its own name a
+    few times; then lists them and reads each back through a new open."""
+    os.mkdir(d)
+    content = lambda i: (f"file {i}\n" * (1 + i % 7)).encode()  # noqa: E731
+    t0 = time.monotonic()
+    pids = []
+    read_end, write_end = os.pipe()  # a failing worker says why
+    for w in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(read_end)
+                for i in range(w, count, workers):
+                    def create():
+                        fd = os.open(os.path.join(d, f"file-{i:06d}"),
+                                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                        try:
+                            os.write(fd, content(i))
+                        finally:
+                            os.close(fd)
+                    error = outcome(create)
+                    if error != "ok":
+                        os.write(write_end, f"file {i}: {error}\n".encode())
+                        break
+                else:
+                    code = 0
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    os.close(write_end)
+    with os.fdopen(read_end) as reasons:
+        errors = reasons.read().splitlines()
+    failed = sum(1 for pid in pids if os.waitpid(pid, 0)[1] != 0)
+    write_s = time.monotonic() - t0
+    listed = len(os.listdir(d))
+    t0 = time.monotonic()
+    read_back = 0
+    for i in range(count):
+        try:
+            with open(os.path.join(d, f"file-{i:06d}"), "rb") as f:
+                if f.read() == content(i):
+                    read_back += 1
+                else:
+                    errors.append(f"file {i}: other bytes read back")
+        except OSError as e:
+            errors.append(f"file {i}: reading back: {e}")
+    read_s = time.monotonic() - t0
+    return {"failed_workers": failed, "errors": errors[:20], "listed": listed,
+            "read_back": read_back, "write_us_per_file": round(write_s * 1e6 / count, 1),
+            "read_us_per_file": round(read_s * 1e6 / count, 1)}
+
+
 # --- the secondary's mount ------------------------------------------------------------------
 
 def mutations_on_read_only(state, d, existing_file, existing_dir):
