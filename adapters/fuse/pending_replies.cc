@@ -116,8 +116,8 @@ void MountCore::SendReply(PendingReply& reply, int err) {
       return;
     case ReplyShape::kAttr: {
       struct stat st;
-      if (int err = inodes_.Stat(*reply.inode, &st); err != 0) {
-        fuse_reply_err(reply.req, err);
+      if (int stat_err = inodes_.Stat(*reply.inode, &st); stat_err != 0) {
+        fuse_reply_err(reply.req, stat_err);
         return;
       }
       HideUnlinkedName(*reply.inode, &st);

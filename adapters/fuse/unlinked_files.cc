@@ -58,9 +58,9 @@ bool MountCore::IsUnlinkedDir(const Inode& parent, const char* name) {
 }
 
 bool MountCore::HideIfOpen(fuse_req_t req, Inode& parent, const char* name, Mutation* rename_over) {
-  const HeldFd dir = inodes_.Fd(parent);
+  const HeldFd parent_fd = inodes_.Fd(parent);
   struct stat st;
-  if (fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+  if (fstatat(parent_fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
       st.st_nlink != 1) {
     return false;  // a name that stays, or not a file a handle can write
   }

@@ -1,6 +1,8 @@
 // The inode table's bounded descriptors (adapters/fuse/descriptor_cache.h): lookups past the
 // bound keep at most a quarter of RLIMIT_NOFILE open, and an inode whose descriptor was let
 // go is reopened by its file handle with its name as the tree has it now.
+#include "adapters/fuse/inode_table.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -13,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "adapters/fuse/inode_table.h"
 #include "gtest/gtest.h"
 
 namespace duet {
@@ -117,7 +118,8 @@ TEST_F(InodeTableDescriptorsTest, LookupsOfMoreFilesThanTheBoundKeepAtMostTheBou
   EXPECT_LE(OpenDescriptorsOfThisProcess(), before + table_.descriptor_capacity());
 }
 
-TEST_F(InodeTableDescriptorsTest, AFileRenamedIntoAnotherDirectoryAfterItsDescriptorWentHasItsNewPath) {
+TEST_F(InodeTableDescriptorsTest,
+       AFileRenamedIntoAnotherDirectoryAfterItsDescriptorWentHasItsNewPath) {
   std::filesystem::create_directory(At("a"));
   std::filesystem::create_directory(At("b"));
   WriteFile(At("a/x"), "x");
