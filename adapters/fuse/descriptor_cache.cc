@@ -58,6 +58,8 @@ Descriptor::~Descriptor() { close(fd_); }
 DescriptorCache::DescriptorCache(int mount_fd) : mount_fd_(mount_fd) {
   std::vector<unsigned char> handle;
   if (!EncodeHandle(mount_fd_, false, &handle, &mount_id_)) mount_id_ = -1;
+  std::lock_guard<std::mutex> lock(mu_);
+  RefreshCapacity();
 }
 
 DescriptorCache::~DescriptorCache() {
