@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <utility>
 
@@ -138,16 +139,9 @@ HeldFd DescriptorCache::Hold(DescriptorSlot& slot) {
     handle = slot.handle;
   }
   int fd = Reopen(mount_fd_, handle);
-  std::vector<std::shared_ptr<const Descriptor>> closing;
-  if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      EvictDownTo(lru_.size() / 2, &closing);
-    }
-    closing.clear();
-    fd = Reopen(mount_fd_, handle);
-  }
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE) && Shrink()) fd = Reopen(mount_fd_, handle);
   if (fd < 0) return HeldFd(errno);
+  std::vector<std::shared_ptr<const Descriptor>> closing;
   auto reopened = std::make_shared<const Descriptor>(fd);
   std::lock_guard<std::mutex> lock(mu_);
   RefreshCapacity();
@@ -155,6 +149,17 @@ HeldFd DescriptorCache::Hold(DescriptorSlot& slot) {
   if (slot.handle.empty()) return HeldFd(std::move(reopened));  // dropped meanwhile
   Insert(slot, reopened, &closing);
   return HeldFd(std::move(reopened));
+}
+
+bool DescriptorCache::Shrink() {
+  std::vector<std::shared_ptr<const Descriptor>> closing;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RefreshCapacity();
+    const size_t bound = capacity_ > pinned_ ? capacity_ - pinned_ : 0;
+    EvictDownTo(std::min(bound, lru_.size() / 2), &closing);
+  }
+  return !closing.empty();  // closed here, unless a request still holds one
 }
 
 void DescriptorCache::Drop(DescriptorSlot& slot) {

@@ -7,9 +7,10 @@
 //
 // - The bound: a quarter of the process's soft RLIMIT_NOFILE (at least kMinCapacity), read
 //   again on every miss, so lowering the limit of a running daemon (prlimit) shrinks the
-//   cache at its next miss. A hit costs no system call (a mutex and a list splice); a miss
-//   costs getrlimit and open_by_handle_at, plus, when it pushes the least recently used
-//   descriptor out, name_to_handle_at (the handle is taken again then: see below) and close.
+//   cache at its next miss, or at once when an open fails with EMFILE (Shrink). A hit costs no
+//   system call (a mutex and a list splice); a miss costs getrlimit and open_by_handle_at, plus,
+//   when it pushes the least recently used descriptor out, name_to_handle_at (the handle is taken
+//   again then: see below) and close.
 // - A handle survives renames, a path does not. A regular file's handle is "connectable"
 //   (AT_HANDLE_CONNECTABLE, Linux 6.13) where the file system can make one (ext4, xfs,
 //   btrfs; not tmpfs, whose dentries never leave the cache anyway): it names the directory
@@ -90,6 +91,10 @@ class DescriptorCache {
   HeldFd Hold(DescriptorSlot& slot);
   // Forgets `slot` (its descriptor closes when no hold remains). Call before destroying it.
   void Drop(DescriptorSlot& slot);
+  // After an open failed with EMFILE or ENFILE (the limit was lowered under a full cache):
+  // reads the bound again and keeps at most the lesser of it and half of what it holds.
+  // True when it let any descriptor go (so the open is worth trying again).
+  bool Shrink();
 
   // Descriptors the cache keeps open now (pinned ones included), and its bound.
   size_t open_count() const;

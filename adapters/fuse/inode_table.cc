@@ -59,7 +59,11 @@ int InodeTable::Stat(const Inode& inode, struct stat* st) const {
 int InodeTable::OpenReadOnly(const Inode& inode, int* fd) const {
   const HeldFd path_fd = Fd(inode);
   if (path_fd.get() < 0) return path_fd.error();
-  *fd = open(ProcFdPath(path_fd.get()).c_str(), O_RDONLY | O_CLOEXEC);
+  const std::string path = ProcFdPath(path_fd.get());
+  *fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (*fd < 0 && (errno == EMFILE || errno == ENFILE) && cache_->Shrink()) {
+    *fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
   return *fd < 0 ? errno : 0;
 }
 
@@ -83,7 +87,9 @@ fuse_ino_t InodeTable::IdOf(Inode& inode) {
 int InodeTable::Lookup(Inode& parent, const char* name, Inode** found, struct stat* st) {
   const HeldFd dir = Fd(parent);
   if (dir.get() < 0) return dir.error();
-  const int fd = openat(dir.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  const auto open_name = [&] { return openat(dir.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC); };
+  int fd = open_name();
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE) && cache_->Shrink()) fd = open_name();
   if (fd < 0) return errno;
   if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
     const int err = errno;

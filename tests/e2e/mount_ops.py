@@ -484,11 +484,9 @@ def names(state, d):
     return out
 
 
-def many_entries(state, d, count, lookups, workers):
-    """Creates `count` empty files in `d` with `workers` processes, lists them all, and
-    looks up `lookups` random names; returns the time per operation."""
-    os.mkdir(d)
-    t0 = time.monotonic()
+def in_workers(count, workers, make):
+    """Runs make(i) for i in range(count), spread over `workers` forked processes; a
+    worker stops at its first failure. Returns (failed workers, their reasons)."""
     pids = []
     read_end, write_end = os.pipe()  # a failing worker says why
     for w in range(workers):
@@ -498,11 +496,9 @@ def many_entries(state, d, count, lookups, workers):
             try:
                 os.close(read_end)
                 for i in range(w, count, workers):
-                    name = os.path.join(d, f"entry-{i:06d}")
-                    error = outcome(lambda: os.close(
-                        os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)))
+                    error = outcome(lambda: make(i))
                     if error != "ok":
-                        os.write(write_end, f"entry {i}: {error}\n".encode())
+                        os.write(write_end, f"{i}: {error}\n".encode())
                         break
                 else:
                     code = 0
@@ -512,7 +508,16 @@ def many_entries(state, d, count, lookups, workers):
     os.close(write_end)
     with os.fdopen(read_end) as reasons:
         errors = reasons.read().splitlines()
-    failed = sum(1 for pid in pids if os.waitpid(pid, 0)[1] != 0)
+    return sum(1 for pid in pids if os.waitpid(pid, 0)[1] != 0), errors
+
+
+def many_entries(state, d, count, lookups, workers):
+    """Creates `count` empty files in `d` with `workers` processes, lists them all, and
+    looks up `lookups` random names; returns the time per operation."""
+    os.mkdir(d)
+    t0 = time.monotonic()
+    failed, errors = in_workers(count, workers, lambda i: os.close(os.open(
+        os.path.join(d, f"entry-{i:06d}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)))
     create_s = time.monotonic() - t0
     t0 = time.monotonic()
     listed = [e.name for e in os.scandir(d)]
@@ -532,36 +537,16 @@ def many_files_written(state, d, count, workers):
     few times; then lists them and reads each back through a new open."""
     os.mkdir(d)
     content = lambda i: (f"file {i}\n" * (1 + i % 7)).encode()  # noqa: E731
+    def create(i):
+        fd = os.open(os.path.join(d, f"file-{i:06d}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o644)
+        try:
+            os.write(fd, content(i))
+        finally:
+            os.close(fd)
+
     t0 = time.monotonic()
-    pids = []
-    read_end, write_end = os.pipe()  # a failing worker says why
-    for w in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.close(read_end)
-                for i in range(w, count, workers):
-                    def create():
-                        fd = os.open(os.path.join(d, f"file-{i:06d}"),
-                                     os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-                        try:
-                            os.write(fd, content(i))
-                        finally:
-                            os.close(fd)
-                    error = outcome(create)
-                    if error != "ok":
-                        os.write(write_end, f"file {i}: {error}\n".encode())
-                        break
-                else:
-                    code = 0
-            finally:
-                os._exit(code)
-        pids.append(pid)
-    os.close(write_end)
-    with os.fdopen(read_end) as reasons:
-        errors = reasons.read().splitlines()
-    failed = sum(1 for pid in pids if os.waitpid(pid, 0)[1] != 0)
+    failed, errors = in_workers(count, workers, create)
     write_s = time.monotonic() - t0
     listed = len(os.listdir(d))
     t0 = time.monotonic()

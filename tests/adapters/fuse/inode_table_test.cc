@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
@@ -214,6 +215,38 @@ TEST_F(InodeTableDescriptorsTest, LoweringTheLimitShrinksTheCacheAtItsNextMiss) 
   WriteFile(At("one-more"), "");
   LookUp(table_.root(), "one-more");
   EXPECT_EQ(table_.open_descriptors(), kTestFileLimit / 8);
+}
+
+TEST_F(InodeTableDescriptorsTest, ALimitLoweredUnderAFullCacheShrinksItWhenAnOpenMeetsEmfile) {
+  LookUpFillers();  // the cache is full, and every later use of its files is a hit
+  ASSERT_EQ(table_.open_descriptors(), kTestFileLimit / 4);
+  WriteFile(At("past-the-limit"), "");
+  // The limit just past the highest descriptor open, and every lower number taken.
+  int highest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+  }
+  rlimit lower = old_limit_;
+  lower.rlim_cur = static_cast<rlim_t>(highest + 1);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lower), 0);
+  std::vector<int> gaps;
+  for (int fd = open("/dev/null", O_RDONLY | O_CLOEXEC); fd >= 0;
+       fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) {
+    gaps.push_back(fd);
+  }
+  Inode* found = nullptr;
+  struct stat st;
+  const int looked_up = table_.Lookup(table_.root(), "past-the-limit", &found, &st);
+  const size_t kept_open = table_.open_descriptors();
+  int fd = -1;
+  const int opened = looked_up == 0 ? table_.OpenReadOnly(*found, &fd) : -1;
+  close(fd);
+  for (int gap : gaps) close(gap);
+  // Reporting a failure needs descriptors too.
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old_limit_), 0);
+  EXPECT_EQ(looked_up, 0);
+  EXPECT_LT(kept_open, kTestFileLimit / 4);  // half of what it held, or the new bound
+  EXPECT_EQ(opened, 0);
 }
 
 }  // namespace
