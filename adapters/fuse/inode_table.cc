@@ -11,23 +11,13 @@ namespace duet {
 
 std::string ProcFdPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
-namespace {
-
-void CloseDescriptors(Inode& inode) {
-  close(inode.fd);
-  std::lock_guard<std::mutex> lock(inode.names_mu);
-  for (int fd : inode.other_fds) close(fd);
-  inode.other_fds.clear();
-}
-
-}  // namespace
-
 InodeTable::~InodeTable() { Clear(); }
 
 int InodeTable::Open(const std::string& root_path) {
   char resolved[PATH_MAX];
   if (realpath(root_path.c_str(), resolved) == nullptr) return errno;
-  const int fd = open(resolved, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // Not O_PATH: open_by_handle_at takes it as the file system to open handles on.
+  const int fd = open(resolved, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errno;
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -36,8 +26,9 @@ int InodeTable::Open(const std::string& root_path) {
     return err;
   }
   root_path_ = resolved;
+  root_fd_ = std::make_shared<const Descriptor>(fd);
+  cache_ = std::make_unique<DescriptorCache>(fd);
   root_ = std::make_unique<Inode>();
-  root_->fd = fd;
   root_->dev = st.st_dev;
   root_->ino = st.st_ino;
   root_->type = S_IFDIR;
@@ -47,12 +38,40 @@ int InodeTable::Open(const std::string& root_path) {
 
 void InodeTable::Clear() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [key, inode] : by_key_) CloseDescriptors(*inode);
+  for (auto& [key, inode] : by_key_) DropSlots(*inode);
   by_key_.clear();
-  if (root_ != nullptr) {
-    close(root_->fd);
-    root_.reset();
+  cache_.reset();
+  root_.reset();
+  root_fd_.reset();
+}
+
+HeldFd InodeTable::Fd(const Inode& inode) const {
+  if (&inode == root_.get()) return HeldFd(root_fd_);
+  return cache_->Hold(inode.self);
+}
+
+int InodeTable::Stat(const Inode& inode, struct stat* st) const {
+  const HeldFd fd = Fd(inode);
+  if (fd.get() < 0) return fd.error();
+  return fstatat(fd.get(), "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+}
+
+int InodeTable::OpenReadOnly(const Inode& inode, int* fd) const {
+  const HeldFd path_fd = Fd(inode);
+  if (path_fd.get() < 0) return path_fd.error();
+  const std::string path = ProcFdPath(path_fd.get());
+  *fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (*fd < 0 && (errno == EMFILE || errno == ENFILE) && cache_->Shrink()) {
+    *fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   }
+  return *fd < 0 ? errno : 0;
+}
+
+void InodeTable::DropSlots(Inode& inode) {
+  cache_->Drop(inode.self);
+  std::lock_guard<std::mutex> lock(inode.names_mu);
+  for (auto& slot : inode.other_names) cache_->Drop(*slot);
+  inode.other_names.clear();
 }
 
 Inode& InodeTable::Get(fuse_ino_t ino) {
@@ -66,7 +85,11 @@ fuse_ino_t InodeTable::IdOf(Inode& inode) {
 }
 
 int InodeTable::Lookup(Inode& parent, const char* name, Inode** found, struct stat* st) {
-  const int fd = openat(parent.fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  const HeldFd dir = Fd(parent);
+  if (dir.get() < 0) return dir.error();
+  const auto open_name = [&] { return openat(dir.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC); };
+  int fd = open_name();
+  if (fd < 0 && (errno == EMFILE || errno == ENFILE) && cache_->Shrink()) fd = open_name();
   if (fd < 0) return errno;
   if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
     const int err = errno;
@@ -85,23 +108,24 @@ int InodeTable::Lookup(Inode& parent, const char* name, Inode** found, struct st
     auto& slot = by_key_[{st->st_dev, st->st_ino}];
     if (slot == nullptr) {
       slot = std::make_unique<Inode>();
-      slot->fd = fd;
       slot->dev = st->st_dev;
       slot->ino = st->st_ino;
       slot->type = st->st_mode & S_IFMT;
+      // Under mu_: no other thread finds the inode before it has its handle.
+      cache_->Adopt(slot->self, fd, /*replace=*/true);
       kept = true;
     }
     ++slot->nlookup;
     inode = slot.get();
   }
-  // Never swap a descriptor another thread may be using. A file with several names keeps
-  // this one beside it, to be written through once the first is gone. (The lookup count
-  // just taken keeps the inode in the table meanwhile.)
+  // A file with several names keeps this one beside it, to be written through once the
+  // first is gone; else it saves a reopen if the cache let the inode's descriptor go.
+  // (The lookup count just taken keeps the inode in the table meanwhile.)
   if (!kept) {
     if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
       KeepIfOtherName(*inode, fd);
     } else {
-      close(fd);
+      cache_->Adopt(inode->self, fd, /*replace=*/false);
     }
   }
   *found = inode;
@@ -113,15 +137,16 @@ void InodeTable::KeepIfOtherName(Inode& inode, int fd) {
   constexpr size_t kMaxOtherNames = 8;
   std::string name;
   std::lock_guard<std::mutex> lock(inode.names_mu);
-  if (inode.other_fds.size() < kMaxOtherNames && PathThrough(fd, inode, &name) == 0) {
+  if (inode.other_names.size() < kMaxOtherNames && PathThrough(fd, inode, &name) == 0) {
     std::string known;
-    bool is_new = PathThrough(inode.fd, inode, &known) != 0 || known != name;
-    for (int other : inode.other_fds) {
+    bool is_new = PathThrough(Fd(inode).get(), inode, &known) != 0 || known != name;
+    for (auto& other : inode.other_names) {
       if (!is_new) break;
-      is_new = PathThrough(other, inode, &known) != 0 || known != name;
+      is_new = PathThrough(cache_->Hold(*other).get(), inode, &known) != 0 || known != name;
     }
     if (is_new) {
-      inode.other_fds.push_back(fd);
+      inode.other_names.push_back(std::make_unique<DescriptorSlot>());
+      cache_->Adopt(*inode.other_names.back(), fd, /*replace=*/true);
       return;
     }
   }
@@ -145,7 +170,7 @@ void InodeTable::EraseIfUnheld(Inode& inode) {
   if (inode.nlookup > 0 || inode.open_count > 0 || inode.hidden != Inode::Hidden::kNo) return;
   auto it = by_key_.find({inode.dev, inode.ino});
   if (it == by_key_.end() || it->second.get() != &inode) return;
-  CloseDescriptors(inode);
+  DropSlots(inode);
   by_key_.erase(it);
 }
 
@@ -165,22 +190,25 @@ int InodeTable::RelativePath(const Inode& inode, std::string* path) const {
   // A rename applied between reading the name and checking it makes the check fail once;
   // a name that stays wrong is gone.
   constexpr int kAttempts = 3;
-  int err = 0;
-  for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    err = PathThrough(inode.fd, inode, path);
+  const HeldFd fd = Fd(inode);
+  for (int attempt = 0; fd.get() >= 0 && attempt < kAttempts; ++attempt) {
+    const int err = PathThrough(fd.get(), inode, path);
     if (err != ENOTSUP) return err;
   }
-  return OtherName(inode, path);
+  const int err = OtherName(inode, path);
+  // ESTALE: the file is gone, its inode too (descriptor_cache.h).
+  return err == ENOTSUP && fd.get() < 0 ? fd.error() : err;
 }
 
 int InodeTable::OtherName(const Inode& inode, std::string* path) const {
   std::lock_guard<std::mutex> lock(inode.names_mu);
-  for (int fd : inode.other_fds) {
-    if (PathThrough(fd, inode, path) == 0) return 0;
+  for (auto& other : inode.other_names) {
+    const HeldFd fd = cache_->Hold(*other);
+    if (fd.get() >= 0 && PathThrough(fd.get(), inode, path) == 0) return 0;
   }
   if (inode.hidden_path.empty()) return ENOTSUP;
   struct stat st;
-  if (fstatat(root_->fd, inode.hidden_path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+  if (fstatat(root_fd(), inode.hidden_path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
       st.st_dev != inode.dev || st.st_ino != inode.ino) {
     return ENOTSUP;
   }
@@ -200,7 +228,7 @@ int InodeTable::PathThrough(int fd, const Inode& inode, std::string* path) const
   }
   std::string relative = full.substr(prefix.size());
   struct stat st;
-  if (fstatat(root_->fd, relative.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+  if (fstatat(root_fd(), relative.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
       st.st_dev != inode.dev || st.st_ino != inode.ino) {
     return ENOTSUP;  // removed (" (deleted)") or renamed under us
   }

@@ -1,15 +1,19 @@
-// The inodes the kernel knows through the mount, each an O_PATH file descriptor on the
-// backing file, keyed by the backing (st_dev, st_ino) and counted by the kernel's lookups
-// (fuse_reply_entry adds one, FORGET removes them; the entry is closed at zero).
+// The inodes the kernel knows through the mount, keyed by the backing (st_dev, st_ino) and
+// counted by the kernel's lookups (fuse_reply_entry adds one, FORGET removes them; the entry
+// is dropped at zero). Each keeps the kernel's file handle of its backing file and, while it
+// is in use, an O_PATH descriptor on it from a bounded cache (descriptor_cache.h): the mount's
+// descriptors do not grow with the inodes the kernel remembers. Fd() hands one out.
 //
 // An inode's path comes from its descriptor (readlink of /proc/self/fd/N, minus the backing
 // root), not from names the mount tracks: the kernel moves the descriptor's dentry with every
 // rename and unlink made in the backing directory, including those the engine applies from the
-// peer's stream that the mount never sees, so no name bookkeeping can go stale. The path is
-// checked by looking it up again from the root (same st_dev and st_ino), which also rejects a
-// name removed since (" (deleted)"). When the descriptor's own name is gone, the inode's other
-// names are tried: a descriptor per other hard-link name the kernel looked the file up by,
-// and the file's entry in the hidden directory of open-unlinked files (unlinked_files.h).
+// peer's stream that the mount never sees, so no name bookkeeping can go stale (a descriptor
+// reopened by its handle is connected to the tree again: descriptor_cache.h says when not).
+// The path is checked by looking it up again from the root (same st_dev and st_ino), which
+// also rejects a name removed since (" (deleted)"). When the descriptor's own name is gone,
+// the inode's other names are tried: a slot per other hard-link name the kernel looked the
+// file up by, and the file's entry in the hidden directory of open-unlinked files
+// (unlinked_files.h).
 #ifndef DUET_ADAPTERS_FUSE_INODE_TABLE_H_
 #define DUET_ADAPTERS_FUSE_INODE_TABLE_H_
 
@@ -27,10 +31,13 @@
 #include <utility>
 #include <vector>
 
+#include "adapters/fuse/descriptor_cache.h"
+
 namespace duet {
 
 struct Inode {
-  int fd = -1;  // O_PATH | O_NOFOLLOW on the backing file
+  // The name it was first looked up by (InodeTable::Fd); owned by the table's cache.
+  mutable DescriptorSlot self;
   dev_t dev = 0;
   ino_t ino = 0;
   mode_t type = 0;       // S_IFMT bits
@@ -52,10 +59,11 @@ struct Inode {
   enum class Hidden { kNo, kHiding, kYes };
   std::atomic<Hidden> hidden{Hidden::kNo};  // also read without the lock (fstat's nlink)
 
-  // The other names (see above), guarded by names_mu; read from any thread.
+  // The other names (see above), guarded by names_mu; read from any thread. The slots'
+  // contents belong to the table's cache.
   mutable std::mutex names_mu;
-  std::vector<int> other_fds;  // O_PATH | O_NOFOLLOW, on other hard-link names
-  std::string hidden_path;     // relative to the backing root; "" when it has none
+  std::vector<std::unique_ptr<DescriptorSlot>> other_names;
+  std::string hidden_path;  // relative to the backing root; "" when it has none
 };
 
 class InodeTable {
@@ -67,8 +75,21 @@ class InodeTable {
 
   // Opens the backing root; returns an errno (0 on success). `root_path` is canonicalised.
   int Open(const std::string& root_path);
-  // Closes every descriptor.
+  // Closes every descriptor the table holds (holds handed out keep theirs until let go).
   void Clear();
+
+  // A descriptor (O_PATH | O_NOFOLLOW) on `inode`'s backing file, held as long as the
+  // result lives; error() is the errno when it could not be reopened (ESTALE: the file is
+  // gone). The root's is open for the table's life (and not O_PATH).
+  HeldFd Fd(const Inode& inode) const;
+  int root_fd() const { return root_fd_->get(); }
+  // fstat of `inode`'s backing file (not following a symlink), and a new read-only
+  // descriptor on it (`*fd`, the caller's to close); 0 or an errno.
+  int Stat(const Inode& inode, struct stat* st) const;
+  int OpenReadOnly(const Inode& inode, int* fd) const;
+  // The descriptors the cache holds open now, and its bound (descriptor_cache.h).
+  size_t open_descriptors() const { return cache_->open_count(); }
+  size_t descriptor_capacity() const { return cache_->capacity(); }
 
   const std::string& root_path() const { return root_path_; }
   Inode& root() { return *root_; }
@@ -102,9 +123,13 @@ class InodeTable {
   // Keeps `fd` (just opened on `inode` by another name) among its other names if that name
   // is new to it; closes it otherwise.
   void KeepIfOtherName(Inode& inode, int fd);
+  // Gives `inode`'s slots back to the cache.
+  void DropSlots(Inode& inode);
 
   std::string root_path_;
   std::unique_ptr<Inode> root_;
+  std::shared_ptr<const Descriptor> root_fd_;
+  std::unique_ptr<DescriptorCache> cache_;  // on root_fd_'s file system
   std::mutex mu_;
   std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> by_key_;  // guarded by mu_
 };

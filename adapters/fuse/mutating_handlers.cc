@@ -31,6 +31,8 @@ bool RefusedReadOnly(fuse_req_t req) {
 
 Inode& InodeOf(fuse_req_t req, fuse_ino_t ino) { return CoreOf(req).inodes().Get(ino); }
 
+HeldFd FdOf(fuse_req_t req, fuse_ino_t ino) { return CoreOf(req).inodes().Fd(InodeOf(req, ino)); }
+
 PendingReply ReplyOf(fuse_req_t req, ReplyShape shape) {
   PendingReply reply;
   reply.req = req;
@@ -72,9 +74,7 @@ int SetCreator(fuse_req_t req, fuse_ino_t parent, bool directory, Mutation& m) {
   m.uid = ctx->uid;
   m.gid = ctx->gid;
   struct stat dir;
-  if (fstatat(InodeOf(req, parent).fd, "", &dir, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-    return errno;
-  }
+  if (int err = CoreOf(req).inodes().Stat(InodeOf(req, parent), &dir); err != 0) return err;
   if ((dir.st_mode & S_ISGID) != 0) {
     m.gid = dir.st_gid;
     if (directory) m.mode |= S_ISGID;
@@ -99,9 +99,9 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   const bool truncates = (fi->flags & O_TRUNC) != 0;
   if (((fi->flags & O_ACCMODE) != O_RDONLY || truncates) && RefusedReadOnly(req)) return;
   // Read-only even for a writer: the mount reads through it and never writes.
-  const int fd = open(ProcFdPath(inode.fd).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    fuse_reply_err(req, errno);
+  int fd = -1;
+  if (int err = core.inodes().OpenReadOnly(inode, &fd); err != 0) {
+    fuse_reply_err(req, err);
     return;
   }
   FileHandle* handle = core.AddFile(fd, &inode);
@@ -219,8 +219,8 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
     return;
   }
   struct stat now_st;
-  if (fstatat(inode.fd, "", &now_st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-    fuse_reply_err(req, errno);
+  if (int err = core.inodes().Stat(inode, &now_st); err != 0) {
+    fuse_reply_err(req, err);
     return;
   }
   std::vector<Mutation> mutations;
@@ -322,10 +322,10 @@ int DirectoryHasEntries(int parent_fd, const char* name, bool* has_entries) {
 // XATTR_REPLACE does not hold (EEXIST, ENODATA; RemoveXattr does the same for ENODATA).
 // Requests in flight at the same time can still race past these checks.
 int RefusedNotEmpty(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  const HeldFd dir = FdOf(req, parent);
+  if (dir.get() < 0) return dir.error();
   bool has_entries = false;
-  if (int err = DirectoryHasEntries(InodeOf(req, parent).fd, name, &has_entries); err != 0) {
-    return err;
-  }
+  if (int err = DirectoryHasEntries(dir.get(), name, &has_entries); err != 0) return err;
   return has_entries ? ENOTEMPTY : 0;
 }
 
@@ -350,11 +350,13 @@ bool EngineRenameFlags(unsigned int flags, uint32_t* out) {
 
 bool SameFile(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
               const char* new_name) {
+  const HeldFd dir = FdOf(req, parent);
+  const HeldFd new_dir = FdOf(req, new_parent);
   struct stat a;
   struct stat b;
-  return fstatat(InodeOf(req, parent).fd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
-         fstatat(InodeOf(req, new_parent).fd, new_name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
-         a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  return fstatat(dir.get(), name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+         fstatat(new_dir.get(), new_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
 }
 
 void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
@@ -470,7 +472,12 @@ void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   }
   const Inode& inode = InodeOf(req, ino);
   if ((flags & (XATTR_CREATE | XATTR_REPLACE)) != 0 && inode.type != S_IFLNK) {
-    const bool exists = getxattr(ProcFdPath(inode.fd).c_str(), name, nullptr, 0) >= 0;
+    const HeldFd fd = FdOf(req, ino);
+    if (fd.get() < 0) {
+      fuse_reply_err(req, fd.error());
+      return;
+    }
+    const bool exists = getxattr(ProcFdPath(fd.get()).c_str(), name, nullptr, 0) >= 0;
     if ((flags & XATTR_CREATE) != 0 && exists) {
       fuse_reply_err(req, EEXIST);
       return;
@@ -494,7 +501,12 @@ void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   // application still gets ENODATA for a name the file does not have.
   // (A symlink's own set is left to the store: its /proc link is read as read_handlers does.)
   const Inode& inode = InodeOf(req, ino);
-  if (inode.type != S_IFLNK && getxattr(ProcFdPath(inode.fd).c_str(), name, nullptr, 0) < 0 &&
+  const HeldFd fd = FdOf(req, ino);
+  if (fd.get() < 0) {
+    fuse_reply_err(req, fd.error());
+    return;
+  }
+  if (inode.type != S_IFLNK && getxattr(ProcFdPath(fd.get()).c_str(), name, nullptr, 0) < 0 &&
       errno == ENODATA) {
     fuse_reply_err(req, ENODATA);
     return;

@@ -116,8 +116,8 @@ void MountCore::SendReply(PendingReply& reply, int err) {
       return;
     case ReplyShape::kAttr: {
       struct stat st;
-      if (fstatat(reply.inode->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-        fuse_reply_err(reply.req, errno);
+      if (int stat_err = inodes_.Stat(*reply.inode, &st); stat_err != 0) {
+        fuse_reply_err(reply.req, stat_err);
         return;
       }
       HideUnlinkedName(*reply.inode, &st);
@@ -145,9 +145,8 @@ void MountCore::SendEntryReply(PendingReply& reply) {
     if (fuse_reply_entry(reply.req, &e) != 0) inodes_.Forget(*found, 1);
     return;
   }
-  const int fd = open(ProcFdPath(found->fd).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int err = errno;
+  int fd = -1;
+  if (int err = inodes_.OpenReadOnly(*found, &fd); err != 0) {
     inodes_.Forget(*found, 1);
     fuse_reply_err(reply.req, err);
     return;
@@ -166,7 +165,7 @@ int MountCore::EnsureSizeKnown(Inode& inode) {
       !inode.size_known || (inode.size_stale.load() && inode.size_ops_in_flight.load() == 0);
   if (!reload) return 0;
   struct stat st;
-  if (fstatat(inode.fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  if (int err = inodes_.Stat(inode, &st); err != 0) return err;
   inode.size = static_cast<uint64_t>(st.st_size);
   inode.size_known = true;
   inode.size_stale = false;

@@ -19,6 +19,8 @@ namespace {
 
 Inode& InodeOf(fuse_req_t req, fuse_ino_t ino) { return CoreOf(req).inodes().Get(ino); }
 
+HeldFd FdOf(fuse_req_t req, fuse_ino_t ino) { return CoreOf(req).inodes().Fd(InodeOf(req, ino)); }
+
 void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   MountCore& core = CoreOf(req);
   // The hidden directory of open-unlinked files is not there for the application (C15).
@@ -53,8 +55,8 @@ void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
   MountCore& core = CoreOf(req);
   Inode& inode = InodeOf(req, ino);
   struct stat st;
-  if (fstatat(inode.fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
-    fuse_reply_err(req, errno);
+  if (int err = core.inodes().Stat(inode, &st); err != 0) {
+    fuse_reply_err(req, err);
     return;
   }
   core.HideUnlinkedName(inode, &st);  // an open-unlinked file has no links, as on ext4
@@ -62,10 +64,11 @@ void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* /*fi*/) {
 }
 
 void ReadLink(fuse_req_t req, fuse_ino_t ino) {
+  const HeldFd fd = FdOf(req, ino);
   char target[PATH_MAX + 1];
-  const ssize_t n = readlinkat(InodeOf(req, ino).fd, "", target, PATH_MAX);
+  const ssize_t n = fd.get() < 0 ? -1 : readlinkat(fd.get(), "", target, PATH_MAX);
   if (n < 0) {
-    fuse_reply_err(req, errno);
+    fuse_reply_err(req, fd.get() < 0 ? fd.error() : errno);
     return;
   }
   target[n] = '\0';
@@ -103,9 +106,11 @@ void LSeek(fuse_req_t req, fuse_ino_t /*ino*/, off_t off, int whence, fuse_file_
 DirHandle* DirOf(fuse_file_info* fi) { return reinterpret_cast<DirHandle*>(fi->fh); }
 
 void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  const int fd = openat(InodeOf(req, ino).fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const HeldFd dir_fd = FdOf(req, ino);
+  const int fd =
+      dir_fd.get() < 0 ? -1 : openat(dir_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    fuse_reply_err(req, errno);
+    fuse_reply_err(req, dir_fd.get() < 0 ? dir_fd.error() : errno);
     return;
   }
   DIR* dir = fdopendir(fd);
@@ -204,9 +209,10 @@ void ReleaseDir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
 }
 
 void StatFs(fuse_req_t req, fuse_ino_t ino) {
+  const HeldFd fd = FdOf(req, ino);
   struct statvfs st;
-  if (fstatvfs(InodeOf(req, ino).fd, &st) != 0) {
-    fuse_reply_err(req, errno);
+  if (fd.get() < 0 || fstatvfs(fd.get(), &st) != 0) {
+    fuse_reply_err(req, fd.get() < 0 ? fd.error() : errno);
     return;
   }
   fuse_reply_statfs(req, &st);
@@ -214,18 +220,28 @@ void StatFs(fuse_req_t req, fuse_ino_t ino) {
 
 // Extended attributes are read by path: an O_PATH descriptor cannot be given to fgetxattr.
 // A symlink's own attributes are read through the backing path (l*xattr), since the
-// /proc/self/fd link would be followed.
-std::string XattrPath(const Inode& inode, bool* no_follow) {
-  *no_follow = inode.type == S_IFLNK;
-  if (!*no_follow) return ProcFdPath(inode.fd);
+// /proc/self/fd link would be followed. `*held` keeps the path valid; 0 or an errno.
+int XattrPath(fuse_req_t req, fuse_ino_t ino, HeldFd* held, std::string* path, bool* no_follow) {
+  *held = FdOf(req, ino);
+  if (held->get() < 0) return held->error();
+  *no_follow = InodeOf(req, ino).type == S_IFLNK;
+  *path = ProcFdPath(held->get());
+  if (!*no_follow) return 0;
   char target[PATH_MAX];
-  const ssize_t n = readlink(ProcFdPath(inode.fd).c_str(), target, sizeof target);
-  return n > 0 ? std::string(target, static_cast<size_t>(n)) : std::string();
+  const ssize_t n = readlink(path->c_str(), target, sizeof target);
+  if (n < 0) return errno;
+  *path = std::string(target, static_cast<size_t>(n));
+  return 0;
 }
 
 void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  HeldFd held;
+  std::string path;
   bool no_follow = false;
-  const std::string path = XattrPath(InodeOf(req, ino), &no_follow);
+  if (int err = XattrPath(req, ino, &held, &path, &no_follow); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
   std::vector<char> value(size);
   const ssize_t n = no_follow ? lgetxattr(path.c_str(), name, value.data(), size)
                               : getxattr(path.c_str(), name, value.data(), size);
@@ -239,8 +255,13 @@ void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
 }
 
 void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  HeldFd held;
+  std::string path;
   bool no_follow = false;
-  const std::string path = XattrPath(InodeOf(req, ino), &no_follow);
+  if (int err = XattrPath(req, ino, &held, &path, &no_follow); err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
   std::vector<char> names(size);
   const ssize_t n = no_follow ? llistxattr(path.c_str(), names.data(), size)
                               : listxattr(path.c_str(), names.data(), size);

@@ -58,12 +58,13 @@ bool MountCore::IsUnlinkedDir(const Inode& parent, const char* name) {
 }
 
 bool MountCore::HideIfOpen(fuse_req_t req, Inode& parent, const char* name, Mutation* rename_over) {
+  const HeldFd parent_fd = inodes_.Fd(parent);
   struct stat st;
-  if (fstatat(parent.fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+  if (fstatat(parent_fd.get(), name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
       st.st_nlink != 1) {
     return false;  // a name that stays, or not a file a handle can write
   }
-  const int root_fd = inodes_.root().fd;
+  const int root_fd = inodes_.root_fd();
   Inode* open_file = nullptr;
   std::string entry;
   inodes_.WithInode(st.st_dev, st.st_ino, [&](Inode& inode) {
@@ -116,7 +117,7 @@ bool MountCore::HideIfOpen(fuse_req_t req, Inode& parent, const char* name, Muta
 // until the last release, even if the rename after a kLink failed and the file kept its own
 // name too), or not (the move failed: it is as it was).
 std::string MountCore::FinishHiding(Inode& inode) {
-  const int root_fd = inodes_.root().fd;
+  const int root_fd = inodes_.root_fd();
   std::string remove;
   inodes_.Update(inode, [&](Inode& hiding) {
     std::string entry = HiddenPathOf(hiding);
@@ -172,7 +173,7 @@ void MountCore::UnlinkHiddenEntry(const std::string& entry) {
 
 void MountCore::EmptyUnlinkedDir() {
   const int dir_fd =
-      openat(inodes_.root().fd, kUnlinkedDirName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      openat(inodes_.root_fd(), kUnlinkedDirName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir_fd < 0) {
     if (errno != ENOENT) perror("duet-fuse: opening the hidden directory of unlinked files");
     return;

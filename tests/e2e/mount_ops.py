@@ -484,11 +484,9 @@ def names(state, d):
     return out
 
 
-def many_entries(state, d, count, lookups, workers):
-    """Creates `count` empty files in `d` with `workers` processes, lists them all, and
-    looks up `lookups` random names; returns the time per operation."""
-    os.mkdir(d)
-    t0 = time.monotonic()
+def in_workers(count, workers, make):
+    """Runs make(i) for i in range(count), spread over `workers` forked processes; a
+    worker stops at its first failure. Returns (failed workers, their reasons)."""
     pids = []
     read_end, write_end = os.pipe()  # a failing worker says why
     for w in range(workers):
@@ -498,11 +496,9 @@ def many_entries(state, d, count, lookups, workers):
             try:
                 os.close(read_end)
                 for i in range(w, count, workers):
-                    name = os.path.join(d, f"entry-{i:06d}")
-                    error = outcome(lambda: os.close(
-                        os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)))
+                    error = outcome(lambda: make(i))
                     if error != "ok":
-                        os.write(write_end, f"entry {i}: {error}\n".encode())
+                        os.write(write_end, f"{i}: {error}\n".encode())
                         break
                 else:
                     code = 0
@@ -512,7 +508,16 @@ def many_entries(state, d, count, lookups, workers):
     os.close(write_end)
     with os.fdopen(read_end) as reasons:
         errors = reasons.read().splitlines()
-    failed = sum(1 for pid in pids if os.waitpid(pid, 0)[1] != 0)
+    return sum(1 for pid in pids if os.waitpid(pid, 0)[1] != 0), errors
+
+
+def many_entries(state, d, count, lookups, workers):
+    """Creates `count` empty files in `d` with `workers` processes, lists them all, and
+    looks up `lookups` random names; returns the time per operation."""
+    os.mkdir(d)
+    t0 = time.monotonic()
+    failed, errors = in_workers(count, workers, lambda i: os.close(os.open(
+        os.path.join(d, f"entry-{i:06d}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)))
     create_s = time.monotonic() - t0
     t0 = time.monotonic()
     listed = [e.name for e in os.scandir(d)]
@@ -525,6 +530,40 @@ def many_entries(state, d, count, lookups, workers):
             "found": found, "create_us_per_file": round(create_s * 1e6 / count, 1),
             "readdir_us_per_entry": round(readdir_s * 1e6 / max(1, len(listed)), 2),
             "lookup_us_per_name": round(lookup_s * 1e6 / lookups, 1)}
+
+
+def many_files_written(state, d, count, workers):
+    """Creates `count` files in `d` with `workers` processes, each holding its own name a
+    few times; then lists them and reads each back through a new open."""
+    os.mkdir(d)
+    content = lambda i: (f"file {i}\n" * (1 + i % 7)).encode()  # noqa: E731
+    def create(i):
+        fd = os.open(os.path.join(d, f"file-{i:06d}"), os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o644)
+        try:
+            os.write(fd, content(i))
+        finally:
+            os.close(fd)
+
+    t0 = time.monotonic()
+    failed, errors = in_workers(count, workers, create)
+    write_s = time.monotonic() - t0
+    listed = len(os.listdir(d))
+    t0 = time.monotonic()
+    read_back = 0
+    for i in range(count):
+        try:
+            with open(os.path.join(d, f"file-{i:06d}"), "rb") as f:
+                if f.read() == content(i):
+                    read_back += 1
+                else:
+                    errors.append(f"file {i}: other bytes read back")
+        except OSError as e:
+            errors.append(f"file {i}: reading back: {e}")
+    read_s = time.monotonic() - t0
+    return {"failed_workers": failed, "errors": errors[:20], "listed": listed,
+            "read_back": read_back, "write_us_per_file": round(write_s * 1e6 / count, 1),
+            "read_us_per_file": round(read_s * 1e6 / count, 1)}
 
 
 # --- the secondary's mount ------------------------------------------------------------------

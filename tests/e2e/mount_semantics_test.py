@@ -133,7 +133,9 @@ class PairWithAgents(unittest.TestCase):
         return os.path.join(self.cluster.backing(node, MODULE), *parts)
 
 
-class MountSemanticsTest(PairWithAgents):
+class CheckedPair(PairWithAgents):
+    """A pair whose tests end by comparing the copies (assertCopiesEqual)."""
+
     def setUp(self):
         self.log_offsets = {n: os.path.getsize(self.cluster.log_path(n)) for n in ("a", "b")}
 
@@ -156,6 +158,8 @@ class MountSemanticsTest(PairWithAgents):
                          "-> syncing"):
                 self.assertNotIn(sign, self.new_log(node), node)
 
+
+class MountSemanticsTest(CheckedPair):
     def read_backing(self, node, *parts):
         with open(self.backing(node, *parts), "rb") as f:
             return f.read()
@@ -498,6 +502,33 @@ class MountSemanticsTest(PairWithAgents):
         # A write acknowledged after them: the engine has handled their failure by then.
         self.a.call("write_small_file", self.mnt("refused", "after"))
         self.assertCopiesEqual("refused")
+
+
+class OpenFileLimitTest(CheckedPair):
+    """The mount keeps a bounded number of descriptors (a quarter of duetd's open-file
+    limit, adapters/fuse/descriptor_cache.h), not one per file the kernel remembers: a
+    daemon whose limit is lowered to FILE_LIMIT serves more files than that."""
+    AGENT_NODES = ("a",)
+    FILE_LIMIT = 1024
+
+    def descriptors(self, node):
+        return len(os.listdir(f"/proc/{self.cluster.daemon_pid(node)}/fd"))
+
+    def test_more_files_than_the_daemons_open_file_limit_are_created_written_and_replicated(self):
+        for node in ("a", "b"):  # what an operator would do to a running daemon
+            subprocess.run(["prlimit", f"--pid={self.cluster.daemon_pid(node)}",
+                            f"--nofile={self.FILE_LIMIT}:"], check=True)
+        count = self.FILE_LIMIT + 500
+        r = self.a.call("many_files_written", self.mnt("beyond_limit"), count, 4, timeout=900)
+        self.assertEqual((r["failed_workers"], r["errors"]), (0, []))
+        self.assertEqual((r["listed"], r["read_back"]), (count, count))
+        figure(f"create+write of one of {count} files, us", r["write_us_per_file"])
+        figure("open+read of one of them again, us", r["read_us_per_file"])
+        for node in ("a", "b"):
+            figure(f"duetd {node}'s open descriptors", self.descriptors(node))
+            self.assertLess(self.descriptors(node), self.FILE_LIMIT // 2, node)
+        self.assertEqual(len(os.listdir(self.backing("b", "beyond_limit"))), count)
+        self.assertCopiesEqual("beyond_limit")
 
 
 class UnlinkedFileAcrossRestartTest(PairWithAgents):
