@@ -1,6 +1,6 @@
 """End-to-end: POSIX semantics through a real Duet mount with a live secondary (issue 15).
 
-One pair (duet_cluster.py: nodes a and b in their own mount namespaces, module "web" primary
+One pair (mount_pair.py: nodes a and b in their own mount namespaces, module "web" primary
 on a, ack = applied) serves every test; each test works in a directory of its own. An
 application agent (mount_agent.py) runs in each node's mount namespace and performs the
 operations of mount_ops.py there. After each scenario the secondary's backing copy of the
@@ -13,150 +13,20 @@ Run by ctest (as root, which CI is): python3 mount_semantics_test.py BUILD_DIR
 [--entries N] [unittest arguments]
 """
 
-import json
 import os
-import re
-import select
 import subprocess
 import sys
 import time
 import unittest
 
-from duet_cluster import Cluster
-from tree_compare import differences
+import mount_pair
+from mount_pair import HIDDEN, ZONE, CheckedPair, data_zones, figure
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-BIN = None
-MODULE = "web"
-HIDDEN = ".duet-unlinked"  # open-unlinked files, at the root of each directory's mount (C15)
 # The large directory's size. 100,000 entries take about 7 minutes in the Debug+ASan build
 # on 2 cores (a create is about 4 ms), beyond this file's budget; run them with
 #   python3 mount_semantics_test.py BUILD_DIR --entries 100000 \
 #       MountSemanticsTest.test_a_directory_with_many_entries_is_listed_and_looked_up_whole
 MANY_ENTRIES = 10_000
-# The mtime a write, truncate, fallocate or create sets is the primary's, carried with the
-# mutation (engine/replication/file_attributes.h): the copies' files agree to the
-# nanosecond. Directories' times stay each node's own and are not compared.
-MTIME_SLACK_NS = 0
-
-
-class Agent:
-    """mount_agent.py in `node`'s mount namespace; call() runs one mount_ops function."""
-
-    def __init__(self, cluster, node):
-        self.node = node
-        self.proc = subprocess.Popen(
-            ["nsenter", "-t", str(cluster.pids[node].pid), "-m", "--", sys.executable,
-             os.path.join(HERE, "mount_agent.py")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-
-    def call(self, op, *args, timeout=180):
-        self.proc.stdin.write(json.dumps({"op": op, "args": list(args)}) + "\n")
-        self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            raise AssertionError(f"{op} on {self.node}: no answer within {timeout}s")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"{op} on {self.node}: the agent exited")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise AssertionError(f"{op} on {self.node} failed:\n{answer['error']}")
-        return answer["ok"]
-
-    def close(self):
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-        self.proc.stdin.close()
-        self.proc.stdout.close()
-
-
-def figure(name, value):
-    print(f"  [figure] {name}: {value}", flush=True)
-
-
-ZONE = 64 << 10  # the module's zone size (duet.toml default): holes are kept per zone
-SPARSE_SIZE = int(os.environ.get("DUET_SPARSE_SIZE", 2 << 30))
-
-
-def data_zones(path, zone=ZONE):
-    """The zones of `path` that SEEK_DATA finds data in (what `du` counts, per zone)."""
-    zones = set()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        at = 0
-        while at < size:
-            try:
-                data = os.lseek(fd, at, os.SEEK_DATA)
-            except OSError:  # ENXIO: no data past `at`
-                break
-            end = os.lseek(fd, data, os.SEEK_HOLE)
-            zones.update(range(data // zone, (end - 1) // zone + 1))
-            at = end
-    finally:
-        os.close(fd)
-    return zones
-
-
-class PairWithAgents(unittest.TestCase):
-    """One pair (module MODULE, primary a) for the whole class, and a mount agent on each of
-    AGENT_NODES."""
-    AGENT_NODES = ("a", "b")
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = c = Cluster(BIN, [(MODULE, "a")])
-        try:
-            c.start("a")
-            c.start("b")
-            c.wait_state("a", MODULE, "PRIM")
-            c.wait_state("b", MODULE, "SECOND")
-            for node in cls.AGENT_NODES:
-                setattr(cls, node, Agent(c, node))
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for node in cls.AGENT_NODES:
-            agent = getattr(cls, node, None)
-            if agent is not None:
-                agent.close()
-        cls.cluster.close()
-
-    def mnt(self, *parts):
-        return os.path.join(self.cluster.mountpoint(MODULE), *parts)
-
-    def backing(self, node, *parts):
-        return os.path.join(self.cluster.backing(node, MODULE), *parts)
-
-
-class CheckedPair(PairWithAgents):
-    """A pair whose tests end by comparing the copies (assertCopiesEqual)."""
-
-    def setUp(self):
-        self.log_offsets = {n: os.path.getsize(self.cluster.log_path(n)) for n in ("a", "b")}
-
-    def new_log(self, node):
-        with open(self.cluster.log_path(node), "rb") as f:
-            f.seek(self.log_offsets[node])
-            return f.read().decode(errors="replace")
-
-    def assertCopiesEqual(self, subdir):
-        """The secondary's backing copy of `subdir` equals the primary's; mtimes within
-        MTIME_SLACK_NS (see there)."""
-        diff = differences(self.backing("a", subdir), self.backing("b", subdir),
-                           mtime_slack_ns=MTIME_SLACK_NS, label_a="primary",
-                           label_b="secondary")
-        self.assertEqual(diff, [], f"the copies of {subdir} differ")
-        # And the pair never degraded on the way (a refused apply does that, then resyncs).
-        self.assertEqual(self.cluster.module_status("a", MODULE)["state"], "PRIM")
-        for node in ("a", "b"):
-            for sign in ("apply failed", "applying the stream failed", "PRIM -> ALONE",
-                         "-> syncing"):
-                self.assertNotIn(sign, self.new_log(node), node)
 
 
 class MountSemanticsTest(CheckedPair):
@@ -531,190 +401,8 @@ class OpenFileLimitTest(CheckedPair):
         self.assertCopiesEqual("beyond_limit")
 
 
-class UnlinkedFileAcrossRestartTest(PairWithAgents):
-    """Nodes die while an application holds a file it unlinked, leaving its entry in the
-    hidden directory of both copies: whichever node is primary next empties its own as its
-    mount becomes writable (no handle survives a crash), and the other copy follows by the
-    stream or the resync; the copies end equal, hidden directory included."""
-    AGENT_NODES = ("a",)
-
-    def hidden_entries(self, node):
-        try:
-            return sorted(os.listdir(self.backing(node, HIDDEN)))
-        except FileNotFoundError:
-            return []
-
-    def test_a_leftover_entry_is_emptied_when_the_restarted_pair_has_a_primary(self):
-        """Both daemons die (a power cut) while the entry exists on both copies; after the
-        restart, the primary's mount empties it and the secondary follows."""
-        c = self.cluster
-        self.a.call("make_dirs", self.mnt("cut"))
-        r = self.a.call("unlinked_while_open", self.mnt("cut", "f"), True)
-        self.assertEqual((r["unlink"], r["fsync_after_unlink"]), ("ok", "ok"))
-        left = self.hidden_entries("a")
-        self.assertEqual((len(left), self.hidden_entries("b")), (1, left))
-        c.kill("a")
-        c.kill("b")
-        c.start("a")
-        c.start("b")
-        c.wait_state("a", MODULE, "PRIM", timeout=90)
-        c.wait_state("b", MODULE, "SECOND", timeout=30)
-        c.wait_for("the leftover entry removed from both copies",
-                   lambda: not self.hidden_entries("a") and not self.hidden_entries("b"))
-        self.assertEqual(differences(self.backing("a"), self.backing("b"),
-                                     mtime_slack_ns=MTIME_SLACK_NS), [])
-        self.replace_agent()
-
-    def replace_agent(self):
-        """A new agent on a, whose old one died with its node."""
-        self.a.close()
-        type(self).a = Agent(self.cluster, "a")
-
-    def test_the_new_primary_empties_the_hidden_directory_and_the_old_one_follows(self):
-        c = self.cluster
-        self.a.call("make_dirs", self.mnt("held"))
-        r = self.a.call("unlinked_while_open", self.mnt("held", "f"), True)
-        self.assertEqual((r["unlink"], r["fsync_after_unlink"]), ("ok", "ok"))
-        self.assertEqual(len(self.hidden_entries("a")), 1)
-        self.assertEqual(self.hidden_entries("b"), self.hidden_entries("a"))
-        left = self.hidden_entries("a")
-        c.kill("a")  # kill -9, the application with it
-        c.wait_state("b", MODULE, "ALONE", timeout=30)
-        c.wait_for("b's hidden directory emptied as b became primary",
-                   lambda: not self.hidden_entries("b"))
-        self.assertEqual(self.hidden_entries("a"), left)  # a is down: its copy as it was
-        c.start("a")
-        c.wait_state("a", MODULE, "PRIM", timeout=90)
-        c.wait_state("b", MODULE, "SECOND", timeout=30)
-        c.wait_for("a's hidden directory emptied too", lambda: not self.hidden_entries("a"))
-        self.assertEqual(differences(self.backing("a"), self.backing("b"),
-                                     mtime_slack_ns=MTIME_SLACK_NS), [])
-        self.replace_agent()
-
-
-class SparseFullResyncTest(PairWithAgents):
-    """A thin VM disk (2 GiB, a few MiB written) on a pair whose secondary comes back with
-    a new, empty disk: the full resync sends the written zones and holes for the rest, and
-    the new copy is as sparse as the primary's."""
-    AGENT_NODES = ("a",)
-
-    def test_a_sparse_file_stays_sparse_through_a_full_resync_to_a_blank_peer(self):
-        c = self.cluster
-        size, extents, extent = SPARSE_SIZE, 16, 256 << 10
-        self.a.call("make_dirs", self.mnt("vm"))
-        self.a.call("sparse_file", self.mnt("vm", "disk.img"), size, extents, extent)
-        a_img = self.backing("a", "vm", "disk.img")
-        written = extents * extent
-        log_before = os.path.getsize(c.log_path("a"))
-        # The machine is replaced: its whole state directory is gone (data, replication
-        # metadata, the node's incarnation), and the pair finds itself again at once.
-        c.replace_machine("b")
-        c.wait_for("b's copy up to date after the full resync",
-                   lambda: (c.module_status("b", MODULE) or {}).get("data") == "up to date",
-                   timeout=600)
-        b_img = self.backing("b", "vm", "disk.img")
-        self.assertEqual(os.stat(b_img).st_size, size)
-        self.assertEqual(data_zones(b_img), data_zones(a_img))
-        a_blocks, b_blocks = os.stat(a_img).st_blocks * 512, os.stat(b_img).st_blocks * 512
-        figure("sparse 2 GiB file, allocated on the primary / the resynced secondary, KiB",
-               f"{a_blocks >> 10} / {b_blocks >> 10}")
-        self.assertLessEqual(b_blocks, a_blocks + 2 * extents * ZONE)
-        with open(c.log_path("a"), "rb") as f:
-            f.seek(log_before)
-            log = f.read().decode(errors="replace")
-        sent = re.findall(r"resync done: \d+ bytes sent \((\d+) bytes of data, (\d+) zones "
-                          r"as holes\)", log)
-        self.assertTrue(sent, log[-3000:])
-        data_bytes, holes = map(int, sent[-1])
-        figure("full resync of the 2 GiB sparse file: data bytes sent, zones sent as holes",
-               f"{data_bytes}, {holes}")
-        # Each written extent's zones go whole (zeros around the data in them included).
-        self.assertLessEqual(data_bytes, written + 2 * extents * ZONE)
-        self.assertGreater(holes, (size - written) // ZONE - 2 * extents)
-        self.assertEqual(differences(self.backing("a", "vm"), self.backing("b", "vm"),
-                                     mtime_slack_ns=MTIME_SLACK_NS), [])
-
-
-WRITE_UNTIL_FULL = """
-import errno, os, sys
-path, chunk = sys.argv[1], b"d" * (64 << 10)
-fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
-written = 0
-try:
-    while written < (64 << 20):
-        written += os.write(fd, chunk)
-    print("no error", written)
-except OSError as e:
-    print(errno.errorcode[e.errno], written)
-finally:
-    os.close(fd)
-"""
-
-
-class FullDiskTest(unittest.TestCase):
-    """Both nodes keep the module's data on a small file system of the same size (a tmpfs
-    of FULL_DISK_BYTES over each backing root, made and removed here), so a file that
-    grows fills both at the same write: the application gets ENOSPC for it, as on a local
-    disk, and the pair stays in sync with no resync (the store reserves a write's space
-    before writing it, so the refused write changed nothing on either copy)."""
-    FULL_DISK_BYTES = 8 << 20
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = c = Cluster(BIN, [(MODULE, "a")])
-        cls.mounted = []
-        try:
-            for node in ("a", "b"):
-                root = os.path.dirname(c.backing(node, MODULE))
-                os.makedirs(root, mode=0o700)
-                subprocess.run(["mount", "-t", "tmpfs", "-o",
-                                f"size={cls.FULL_DISK_BYTES},mode=0700", "tmpfs", root],
-                               check=True, capture_output=True, text=True)
-                cls.mounted.append(root)
-            c.start("a")
-            c.start("b")
-            c.wait_state("a", MODULE, "PRIM")
-            c.wait_state("b", MODULE, "SECOND")
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for node in list(cls.cluster.pids):
-            try:
-                cls.cluster.kill(node)
-            except Exception:  # keep cleaning up
-                pass
-        for root in cls.mounted:
-            subprocess.run(["umount", "-l", root], check=False)
-        cls.cluster.close()
-
-    def test_a_write_that_fills_both_disks_fails_with_enospc_and_the_pair_stays_in_sync(self):
-        c = self.cluster
-        log_before = {n: os.path.getsize(c.log_path(n)) for n in ("a", "b")}
-        path = os.path.join(c.mountpoint(MODULE), "grows")
-        r = c.sh("a", f"{sys.executable} -c '{WRITE_UNTIL_FULL}' {path}")
-        err, written = r.stdout.split()
-        self.assertEqual(err, "ENOSPC", r.stdout + r.stderr)
-        self.assertGreater(int(written), 0)
-        # The pair goes on: a write that fits (an overwrite) is acknowledged and replicated.
-        c.sh("a", f"printf after | dd of={path} conv=notrunc status=none")
-        self.assertEqual(c.module_status("a", MODULE)["state"], "PRIM")
-        self.assertEqual(c.module_status("b", MODULE)["state"], "SECOND")
-        self.assertEqual(differences(c.backing("a", MODULE), c.backing("b", MODULE),
-                                     mtime_slack_ns=MTIME_SLACK_NS), [])
-        for node in ("a", "b"):
-            with open(c.log_path(node), "rb") as f:
-                f.seek(log_before[node])
-                log = f.read().decode(errors="replace")
-            for sign in ("apply failed", "applying the stream failed", "PRIM -> ALONE",
-                         "-> syncing", "resync"):
-                self.assertNotIn(sign, log, node)
-
-
 if __name__ == "__main__":
-    BIN = sys.argv.pop(1)
+    mount_pair.take_build_dir_argument()
     if len(sys.argv) > 2 and sys.argv[1] == "--entries":
         MANY_ENTRIES = int(sys.argv[2])
         del sys.argv[1:3]
