@@ -41,7 +41,8 @@ Simulation::Simulation(RunOptions options)
       injector_(options_, cluster_, StreamSeed(options_.seed, Stream::kFaults)),
       accuracy_(cluster_.config(), injector_.ledger(), options_.drift_bound_ppm),
       split_brain_(cluster_.config()),
-      convergence_(cluster_.config(), options_.liveness_bound, options_.stable_period) {
+      convergence_(cluster_.config(), options_.liveness_bound, options_.stable_period),
+      promoted_copy_(cluster_) {
   cluster_.AddObserver(&counters_);
   cluster_.AddChecker(&accuracy_);
   cluster_.AddChecker(&split_brain_);
@@ -51,6 +52,7 @@ Simulation::Simulation(RunOptions options)
     cluster_.AddChecker(&identical_);
     cluster_.AddChecker(&acknowledged_);
     cluster_.AddChecker(&fsync_);
+    cluster_.AddChecker(&promoted_copy_);
   }
 }
 

@@ -18,6 +18,7 @@
 #include "sim/cluster.h"
 #include "sim/fault_injector.h"
 #include "sim/invariants.h"
+#include "sim/promoted_copy.h"
 #include "sim/run_options.h"
 
 namespace duet::sim {
@@ -120,6 +121,7 @@ class Simulation {
   ReplicasIdenticalChecker identical_;
   AcknowledgedWritesChecker acknowledged_;
   FsyncSurvivesChecker fsync_;
+  PromotedCopyChecker promoted_copy_;
   uint64_t replicated_bytes_ = 0;
   absl::Time liveness_start_ = absl::InfiniteFuture();
   absl::Time wall_start_;
