@@ -11,8 +11,8 @@
 // it). A copy's changes are overwritten only with `discard`, which keeps them aside first.
 //
 // The rules, in the order they apply, are the table `SessionRule` (each with its reason in
-// SessionRuleReason); tests/engine/replication/session_decision_test.cc checks the mirror, the safety and
-// the stability of every verdict over every pair of facts within bounded histories.
+// SessionRuleReason); tests/engine/replication/session_decision_test.cc checks the mirror, the
+// safety and the stability of every verdict over every pair of facts within bounded histories.
 //
 // Against DRBD's UUID comparison (drbd_uuid_compare): `current`, `bitmap` and `history` are
 // its current, bitmap and history UUIDs, and generations.h's Decide is its table (equal
