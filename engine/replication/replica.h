@@ -367,8 +367,9 @@ class Replica {
   void OnSourceHotZones(const ReplTargetZones& zones, Actions& out);
   void SendDigestRequests(Actions& out);
   void ApplySame(const ResyncSame& same, Actions& out);
-  // Whether a live mutation since `read_lsn` (the source's read) changed the zone, the name or
-  // any name (a rename), or with `whole_file` any zone of the file: what was read is stale.
+  // Whether a live mutation since `read_lsn` (the source's read) changed the zone, the name, a
+  // directory above it, or any name (a rename), or with `whole_file` any zone of the file:
+  // what was read is stale.
   bool LiveChangedSince(const std::string& path, uint64_t zone, uint64_t read_lsn,
                         bool whole_file) const;
   // Whether a live write to the file since `read_lsn` stamped a newer mtime than the read's.

@@ -204,8 +204,16 @@ bool Replica::LiveChangedSince(const std::string& path, uint64_t zone, uint64_t 
     auto it = map.find(key);
     return it != map.end() && it->second > read_lsn;
   };
-  return newer(live_zone_lsn_, ZoneRef{path, zone}) || newer(live_path_lsn_, path) ||
-         (whole_file && newer(live_file_lsn_, path)) || live_rename_lsn_ > read_lsn;
+  if (newer(live_zone_lsn_, ZoneRef{path, zone}) || newer(live_path_lsn_, path) ||
+      (whole_file && newer(live_file_lsn_, path)) || live_rename_lsn_ > read_lsn) {
+    return true;
+  }
+  // A directory above it removed (or made) since: what was read under it may be gone.
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    if (newer(live_path_lsn_, path.substr(0, slash))) return true;
+  }
+  return false;
 }
 
 bool Replica::LiveWriteToFileSince(const std::string& path, uint64_t read_lsn) const {
@@ -242,6 +250,13 @@ void Replica::FollowRename(const Mutation& rename, Actions& out) {
   absl::btree_set<std::string> list_here;
   for (const std::string& name : list_under_here_) list_here.insert(NameAfterRename(rename, name));
   list_under_here_ = std::move(list_here);
+  // What it moved here need not be what it moved on the source (a replay that meets a tree an
+  // earlier replay already changed): if the source sends the new name as a directory, ours
+  // under it are listed too (replica_resync_names_under.cc).
+  if (!full_resync_) {
+    list_under_here_.insert(rename.path2);
+    if (rename.is_exchange()) list_under_here_.insert(rename.path);
+  }
   // Zones still waiting for their digest here were read (or are) under the old names: asked
   // for under the new names, whole (by name and zone: the same actions for the same inputs,
   // whatever order the hash map holds them in).

@@ -67,8 +67,10 @@ bool KeptAside(ReplicaPair& pair, int side, const std::string& path) {
   return std::find(kept.begin(), kept.end(), path) != kept.end();
 }
 
-// No resync block touched the names beside d that neither branch changed.
-void ExpectNamesBesideUntouched(ReplicaPair& pair) {
+// b's copy is a's, and no resync block touched the names beside d that neither branch
+// changed.
+void ExpectResyncedAsA(ReplicaPair& pair) {
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
   for (const auto& [path, zone] : pair.side(kB).zones_resynced) {
     EXPECT_NE(path, "dx");
     EXPECT_NE(path, "o");
@@ -86,34 +88,30 @@ TEST(ReplicaResyncNamesUnderTest, ADirectoryRenamedOnBothBranchesComesBackWithIt
   ReplicaPair pair(Options());
   StartWithD(pair);
   SplitBrain(pair, Rename("d", "e"), Rename("d", "z"));
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).store.live().at("e/f").data.ToString(), Bytes(2 * kZone, 'f'));
   EXPECT_FALSE(pair.side(kB).store.live().contains("z/f"));
-  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
   // b's branch, its d renamed to z, was kept aside before z went.
   EXPECT_TRUE(KeptAside(pair, kB, "z")) << pair.Log(kB);
-  ExpectNamesBesideUntouched(pair);
+  ExpectResyncedAsA(pair);
 }
 
 TEST(ReplicaResyncNamesUnderTest, ADirectoryRemovedOnTheDiscardedBranchAndRenamedOnTheOther) {
   ReplicaPair pair(Options());
   StartWithD(pair);
   SplitBrain(pair, Rename("d", "e"), RemoveD);
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).store.live().at("e/f").data.ToString(), Bytes(2 * kZone, 'f'));
   EXPECT_TRUE(KeptAside(pair, kB, "d")) << pair.Log(kB);
-  ExpectNamesBesideUntouched(pair);
+  ExpectResyncedAsA(pair);
 }
 
 TEST(ReplicaResyncNamesUnderTest, ADirectoryRenamedOnTheDiscardedBranchAndRemovedOnTheOther) {
   ReplicaPair pair(Options());
   StartWithD(pair);
   SplitBrain(pair, RemoveD, Rename("d", "z"));
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_FALSE(pair.side(kB).store.live().contains("z"));
   EXPECT_FALSE(pair.side(kB).store.live().contains("z/f"));
   EXPECT_TRUE(KeptAside(pair, kB, "z")) << pair.Log(kB);
-  ExpectNamesBesideUntouched(pair);
+  ExpectResyncedAsA(pair);
 }
 
 // Only the discarded branch renamed d: a still holds d/f, which b must get back under d.
@@ -121,10 +119,9 @@ TEST(ReplicaResyncNamesUnderTest, ADirectoryRenamedOnlyOnTheDiscardedBranchComes
   ReplicaPair pair(Options());
   StartWithD(pair);
   SplitBrain(pair, WriteElsewhere, Rename("d", "z"));
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).store.live().at("d/f").data.ToString(), Bytes(2 * kZone, 'f'));
   EXPECT_FALSE(pair.side(kB).store.live().contains("z/f"));
-  ExpectNamesBesideUntouched(pair);
+  ExpectResyncedAsA(pair);
 }
 
 TEST(ReplicaResyncNamesUnderTest, ADirectoryRenamedOnBothBranchesWithFilesCreatedUnderItOnEach) {
@@ -141,11 +138,10 @@ TEST(ReplicaResyncNamesUnderTest, ADirectoryRenamedOnBothBranchesWithFilesCreate
         p.Write(side, "z/h", 0, "made on b");
         p.Write(side, "z/f", 0, "rewritten on b");
       });
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).store.live().at("e/f").data.ToString(), Bytes(2 * kZone, 'f'));
   EXPECT_EQ(pair.side(kB).store.live().at("e/g").data.ToString(), Bytes(kZone + 3, 'g'));
   EXPECT_FALSE(pair.side(kB).store.live().contains("z/h"));
-  ExpectNamesBesideUntouched(pair);
+  ExpectResyncedAsA(pair);
 }
 
 TEST(ReplicaResyncNamesUnderTest, NestedDirectoriesRenamedOnBothBranchesComeBackWhole) {
@@ -156,10 +152,9 @@ TEST(ReplicaResyncNamesUnderTest, NestedDirectoriesRenamedOnBothBranchesComeBack
   pair.Write(kA, "d/s/t/deep", 0, Bytes(3 * kZone, 'n'));
   pair.Settle();
   SplitBrain(pair, Rename("d", "e"), Rename("d", "z"));
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).store.live().at("e/s/t/deep").data.ToString(), Bytes(3 * kZone, 'n'));
   EXPECT_EQ(pair.side(kB).store.live().at("e/s/t").kind, PathKind::kDirectory);
-  ExpectNamesBesideUntouched(pair);
+  ExpectResyncedAsA(pair);
 }
 
 // b moved another directory's names under d (its d removed, x renamed to d), which a holds
@@ -174,11 +169,41 @@ TEST(ReplicaResyncNamesUnderTest, NamesADiscardedRenameMovedIntoADirectoryTheSou
     RemoveD(p, side);
     Rename("x", "d")(p, side);
   });
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_FALSE(pair.side(kB).store.live().contains("d/moved"));
   EXPECT_EQ(pair.side(kB).store.live().at("d/f").data.ToString(), Bytes(2 * kZone, 'f'));
   EXPECT_EQ(pair.side(kB).store.live().at("x/moved").data.ToString(), "from x");
-  ExpectNamesBesideUntouched(pair);
+  ExpectResyncedAsA(pair);
+}
+
+// Found by the simulator once its workload put files in directories (regression seed
+// 3173267267034970257): the source's journal exchanged two directories; the target applied
+// the replay, then the session broke. The next session replays it again, which swaps them back
+// there, so the journal's names go whole: the source sends them with its names under them,
+// and the target, which the replay's exchange left with other names under them, loses those.
+TEST(ReplicaResyncNamesUnderTest, AJournalExchangeOfDirectoriesReplayedTwiceLeavesTheSourcesNames) {
+  ReplicaPair pair(Options());
+  StartWithD(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "e"));
+  pair.Write(kA, "e/g", 0, "in e");
+  pair.Settle();
+  pair.Disconnect();
+  Mutation exchange = MakeMutation(MutationKind::kRename, "d", "e");
+  exchange.rename_flags = kRenameExchange;
+  pair.Submit(kA, exchange);
+  pair.PeerOutdated(kA);
+  pair.Settle();
+  pair.Connect();
+  for (int guard = 0; guard < 10000 && !pair.side(kB).store.live().contains("d/g"); ++guard) {
+    ASSERT_TRUE(pair.Step());
+  }
+  ASSERT_TRUE(pair.side(kB).store.live().contains("d/g"));  // the replay applied there
+  pair.Disconnect();
+  pair.Connect();
+  pair.Settle();
+  ExpectResyncedAsA(pair);
+  EXPECT_EQ(pair.side(kB).store.live().at("d/g").data.ToString(), "in e");
+  EXPECT_FALSE(pair.side(kB).store.live().contains("d/f"));
+  EXPECT_FALSE(pair.side(kB).store.live().contains("e/g"));
 }
 
 // A rename in flight when the primary's machine crashed: the rename was lost there, while
