@@ -156,7 +156,8 @@ struct PreserveDivergent {
 };
 
 // List every name in this node's copy of the module (files, directories, symlinks, at any
-// depth; not the root), for a full resync; answer with TreeListed.
+// depth; not the root), for a full resync or for the names under a directory a resync sends
+// whole with them; answer with TreeListed.
 struct ListTree {
   ModuleIndex module = 0;
   uint64_t list_id = 0;

@@ -660,6 +660,13 @@ void SimCluster::IssueWorkload(ModuleIndex m) {
   if (!writer) return;
   const uint64_t op_id = next_op_id_++;
   Mutation mutation = workload_->Next(m, *writer, op_id);
+  if (absl::Status lookup = Workload::LookUpParents(mutation, stores_[*writer][m].live());
+      !lookup.ok()) {
+    Debug(*writer, config_.modules[m].name,
+          absl::StrCat("op ", op_id, " fails in the kernel: ", lookup.message()));
+    workload_->Completed(op_id, lookup);
+    return;
+  }
   // As the mount stamps it: the writer's clock at the call (never 0, which means unstamped).
   if (StampsChangeTime(mutation)) {
     mutation.mtime_ns = std::max<int64_t>(1, absl::ToUnixNanos(LocalNow(*writer)));

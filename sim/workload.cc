@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace duet::sim {
@@ -21,8 +22,14 @@ std::string ScratchPath(uint64_t i) {
   return i % 2 == 0 ? absl::StrCat("tmp/s", i) : absl::StrCat("tmp/dir \u00e9/f\u00fc r ", i);
 }
 // Scratch directories and symlinks beside the scratch files.
-std::string ScratchDir(uint64_t i) { return absl::StrCat("tmp/d \u00df", i % 2); }
+constexpr const char* kScratchDirPrefix = "tmp/d \u00df";
+std::string ScratchDir(uint64_t i) { return absl::StrCat(kScratchDirPrefix, i % 2); }
 std::string ScratchLink(uint64_t i) { return absl::StrCat("tmp/l", i % 2); }
+// Names inside scratch directory j: three files, and a file in its subdirectory.
+std::string SubDir(uint64_t j) { return ScratchDir(j) + "/sub"; }
+std::string InDirFile(uint64_t j, uint64_t k) {
+  return k == 3 ? SubDir(j) + "/g" : absl::StrCat(ScratchDir(j), "/f", k);
+}
 // Owners the workload gives (root, a service account, a user).
 constexpr uint32_t kOwners[] = {0, 70, 1000};
 
@@ -46,6 +53,8 @@ Workload::Workload(size_t modules, uint64_t seed) : rng_(seed), modules_(modules
   for (Module& mod : modules_) {
     mod.scratch_exists.assign(kScratchFiles, false);
     mod.dir_exists.assign(2, false);
+    mod.sub_exists.assign(2, false);
+    mod.dir_files.assign(2, 0);
   }
 }
 
@@ -199,6 +208,10 @@ Mutation Workload::NextScratch(Module& mod, uint64_t op_id) {
           if (mod.dir_exists[0] && mod.dir_exists[1]) {
             m = MakeMutation(MutationKind::kRename, ScratchDir(0), ScratchDir(1));
             m.rename_flags = kRenameExchange;
+            const bool sub0 = mod.sub_exists[0];  // (vector<bool>: no std::swap of two)
+            mod.sub_exists[0] = mod.sub_exists[1];
+            mod.sub_exists[1] = sub0;
+            std::swap(mod.dir_files[0], mod.dir_files[1]);
             return m;
           }
           break;
@@ -214,17 +227,21 @@ Mutation Workload::NextScratch(Module& mod, uint64_t op_id) {
       mod.scratch_exists[i] = false;
       break;
     default:
-      return NextScratchName(mod, i);
+      return NextScratchName(mod, i, op_id);
   }
   return m;
 }
 
-Mutation Workload::NextScratchName(Module& mod, uint64_t i) {
+Mutation Workload::NextScratchName(Module& mod, uint64_t i, uint64_t op_id) {
   // A setattr or xattr change names a path that exists once the mutations issued before it are
   // applied (the kernel answers ENOENT before the adapter sees it otherwise). MemStore makes
   // the rest idempotent (mkdir of a directory that exists, rmdir of one that does not).
   Mutation m;
-  switch (rng_.Below(7)) {
+  switch (rng_.Below(10)) {
+    case 7:
+    case 8:
+    case 9:
+      return NextInDirectory(mod, i, op_id);
     case 5:
     case 6: {
       // An xattr of a path that exists (ACLs are xattrs too).
@@ -232,7 +249,7 @@ Mutation Workload::NextScratchName(Module& mod, uint64_t i) {
       if (mod.scratch_exists[i]) path = ScratchPath(i);
       if (mod.dir_exists[i % 2] && (path.empty() || rng_.Chance(0.3))) path = ScratchDir(i);
       if (mod.files.contains(kImageFile) && (path.empty() || rng_.Chance(0.2))) path = kImageFile;
-      if (path.empty()) return NextScratchName(mod, (i + 1) % kScratchFiles);
+      if (path.empty()) return NextScratchName(mod, (i + 1) % kScratchFiles, op_id);
       static constexpr const char* kNames[] = {"user.comment", "system.posix_acl_access",
                                                "trusted.\u00e9t\u00e9 x"};
       m = MakeMutation(rng_.Chance(0.7) ? MutationKind::kSetxattr : MutationKind::kRemovexattr,
@@ -251,8 +268,11 @@ Mutation Workload::NextScratchName(Module& mod, uint64_t i) {
       mod.dir_exists[i % 2] = true;
       break;
     case 1:
+      // With the names under it, if any: the simulated store's rmdir removes the tree.
       m = MakeMutation(MutationKind::kRmdir, ScratchDir(i));
       mod.dir_exists[i % 2] = false;
+      mod.sub_exists[i % 2] = false;
+      mod.dir_files[i % 2] = 0;
       break;
     case 2:
       m = MakeMutation(MutationKind::kSymlink, ScratchLink(i),
@@ -274,6 +294,84 @@ Mutation Workload::NextScratchName(Module& mod, uint64_t i) {
     }
   }
   return m;
+}
+
+Mutation Workload::NextInDirectory(Module& mod, uint64_t i, uint64_t op_id) {
+  uint64_t j = i % 2;
+  if (!mod.dir_exists[j]) j = 1 - j;
+  if (!mod.dir_exists[j]) {
+    Mutation m = MakeMutation(MutationKind::kMkdir, ScratchDir(i));
+    m.mode = 0755;
+    mod.dir_exists[i % 2] = true;
+    return m;
+  }
+  const uint64_t other = 1 - j;
+  switch (rng_.Below(8)) {
+    case 0:
+      if (!mod.sub_exists[j]) {
+        Mutation m = MakeMutation(MutationKind::kMkdir, SubDir(j));
+        m.mode = 0700;
+        m.uid = kOwners[rng_.Below(3)];
+        mod.sub_exists[j] = true;
+        return m;
+      }
+      break;
+    case 1:
+      // Moved whole under the other name (a plain rename only onto a name that is free, as
+      // onto a directory with names the kernel refuses it).
+      if (!mod.dir_exists[other]) {
+        Mutation m = MakeMutation(MutationKind::kRename, ScratchDir(j), ScratchDir(other));
+        mod.dir_exists[j] = false;
+        mod.dir_exists[other] = true;
+        mod.sub_exists[other] = mod.sub_exists[j];
+        mod.sub_exists[j] = false;
+        mod.dir_files[other] = mod.dir_files[j];
+        mod.dir_files[j] = 0;
+        return m;
+      }
+      break;
+    case 2: {
+      // A file inside moved to another name inside (replacing what it held).
+      const uint64_t k = rng_.Below(3);
+      const uint64_t to = (k + 1) % 3;
+      if ((mod.dir_files[j] & (1u << k)) == 0) break;
+      mod.dir_files[j] = static_cast<uint8_t>((mod.dir_files[j] & ~(1u << k)) | (1u << to));
+      return MakeMutation(MutationKind::kRename, InDirFile(j, k), InDirFile(j, to));
+    }
+    case 3: {
+      const uint64_t k = rng_.Below(3);
+      mod.dir_files[j] = static_cast<uint8_t>(mod.dir_files[j] & ~(1u << k));
+      return MakeMutation(MutationKind::kUnlink, InDirFile(j, k));
+    }
+    default:
+      break;
+  }
+  const uint64_t k = mod.sub_exists[j] ? rng_.Below(4) : rng_.Below(3);
+  mod.dir_files[j] = static_cast<uint8_t>(mod.dir_files[j] | (1u << k));
+  Mutation m = MakeMutation(MutationKind::kWrite, InDirFile(j, k));
+  m.offset = rng_.Below(96 << 10);
+  m.data = MakePayload(WorkloadBytes(op_id, WriteSize() % (160 << 10) + 1));
+  return m;
+}
+
+absl::Status Workload::LookUpParents(const Mutation& m, const MemStore::Tree& tree) {
+  const auto look_up = [&](const std::string& name) -> absl::Status {
+    if (!absl::StartsWith(name, kScratchDirPrefix)) return absl::OkStatus();
+    for (size_t slash = name.find('/', std::string_view(kScratchDirPrefix).size());
+         slash != std::string::npos; slash = name.find('/', slash + 1)) {
+      auto dir = tree.find(name.substr(0, slash));
+      if (dir == tree.end() || dir->second.kind != PathKind::kDirectory) {
+        return absl::NotFoundError(
+            absl::StrCat("ENOENT: ", name.substr(0, slash), " (looking up ", name, ")"));
+      }
+    }
+    return absl::OkStatus();
+  };
+  absl::Status status = look_up(m.path);
+  if (status.ok() && (m.kind == MutationKind::kRename || m.kind == MutationKind::kLink)) {
+    status = look_up(m.path2);
+  }
+  return status;
 }
 
 Mutation Workload::NextSetattr(std::string path) {

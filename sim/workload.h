@@ -8,6 +8,8 @@
 // overlap; a punch or a zero range is checked like a write of zeros. Beside them it creates,
 // writes, truncates (now and then past the largest file: refused), renames and unlinks scratch
 // files (some with spaces and UTF-8 in their names), makes and removes directories and symlinks,
+// writes files (and a subdirectory with a file) inside those directories and renames, exchanges
+// and removes the directories with the names under them,
 // changes owners, modes, times and xattrs (checked only by the replicas being identical, attributes
 // included) and fsyncs files or the whole tree.
 //
@@ -63,6 +65,13 @@ class Workload {
   uint64_t issued() const { return issued_; }
   uint64_t acknowledged() const { return acknowledged_; }
 
+  // The kernel's lookup of the names `m` goes through, on the writer's `tree`: a name inside a
+  // scratch directory that is not a directory there fails with ENOENT before the adapter sees
+  // the call (only those: the workload makes no other directories, and the simulated store
+  // takes the rest of its names without their parents). In a split brain both writers draw
+  // from one model, so a name the model has may be missing on one of them.
+  static absl::Status LookUpParents(const Mutation& m, const MemStore::Tree& tree);
+
   // Checks module m's final tree against the model; counts the writes verified.
   std::vector<Loss> Verify(ModuleIndex m, const MemStore::Tree& tree);
   uint64_t writes_verified() const { return writes_verified_; }
@@ -103,6 +112,8 @@ class Workload {
     uint64_t log_size = 0;             // the append file, as issued
     std::vector<bool> scratch_exists;  // as issued
     std::vector<bool> dir_exists;      // the scratch directories, as issued
+    std::vector<bool> sub_exists;      // a subdirectory in each of them, as issued
+    std::vector<uint8_t> dir_files;    // the files in each (bit k: InDirFile k), as issued
     bool discarding = false;           // a split brain is unresolved
     NodeIndex discarding_node = 0;
   };
@@ -114,7 +125,10 @@ class Workload {
   Mutation NextScratch(Module& mod, uint64_t op_id);
   // A namespace change among the scratch names: mkdir, rmdir, symlink, setattr,
   // setxattr or removexattr.
-  Mutation NextScratchName(Module& mod, uint64_t i);
+  Mutation NextScratchName(Module& mod, uint64_t i, uint64_t op_id);
+  // Inside a scratch directory (making one if none exists): a write to a file in it or in its
+  // subdirectory, the subdirectory made, or the directory renamed or removed with its names.
+  Mutation NextInDirectory(Module& mod, uint64_t i, uint64_t op_id);
   Mutation NextSetattr(std::string path);
   uint64_t WriteSize();
   void Assign(RangeMap& ranges, uint64_t start, uint64_t end, uint64_t op);

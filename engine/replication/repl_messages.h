@@ -62,12 +62,18 @@ struct ReplHello {
 // and asks for them as above (plainly where it would not compare), then sends one more `last`.
 inline constexpr size_t kMaxZoneDigestBytes = 64;         // one digest's size, at most
 inline constexpr size_t kMaxDigestsPerRequest = 1 << 16;  // zones of a ReplTargetZones with digests
+// `names_under` (a whole path only): every name under the path goes whole too, as the source
+// holds them (it lists its tree); the target asks for its own names under it, so the ones the
+// source lacks go as absent. Sent for names a rename or removal changed, whose names under
+// them may differ (not for a chmod of a large tree). A source that predates it (wire
+// version 4 builds before it) sends the path alone.
 struct ReplTargetZones {
   std::string module;
   std::string path;
   std::vector<uint64_t> zones;
   bool last = false;
   std::vector<std::string> digests = {};
+  bool names_under = false;
 };
 
 // One mutation of the live stream (or of the namespace journal replayed at resync start).

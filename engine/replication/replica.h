@@ -298,6 +298,30 @@ class Replica {
   // compare (its digests come back as requests), and counts the list ends to wait for.
   void PlanComparisons(absl::btree_map<std::string, std::vector<uint64_t>> zones, Actions& out);
   void IssueListTree(Actions& out);
+  // --- Names under a directory that goes whole (replica_resync_names_under.cc)
+  // A rename or removal changed `name` on a copy: the names under it may differ too.
+  // Lists this copy's tree (ListTree; one listing serves every name waiting when it is
+  // issued) and hands the names under `name` to OnNamesUnderListed. Not in a full resync,
+  // whose listing sends every name whole anyway.
+  void ListNamesUnder(const std::string& name, Actions& out);
+  // A listing for names under a directory is waiting, in flight or due again.
+  bool NamesUnderPending() const;
+  // Source: every name listed under one the listing was for goes whole. Target: each is
+  // asked for (zone 0: the source, which sends its own names under the directory whole,
+  // answers a name it lacks as absent).
+  void OnNamesUnderListed(absl::Time now, const TreeListed& listed, Actions& out);
+  // Source: a zone-0 read of `path` shows a directory whose names under it go whole
+  // (names_under_): they are listed.
+  void ListNamesUnderIfAsked(const std::string& path, const ZoneRead& read, Actions& out);
+  // Source: `path` goes whole (every zone, its attributes, no digest comparison), even if
+  // its first zone was read or sent already (a probe read learns its size).
+  void SendWhole(const std::string& path, std::vector<ReplicaRecord>& records, Actions& out);
+  // Target: names a rename or removal in `m` changed here (or that the source's replay of it
+  // met): asked for with the names under them (`ask`); the names a rename may have moved
+  // here, under its new names, are listed here once the source's block says it holds a
+  // directory there (`list_here`).
+  static void NamesUnderOf(const Mutation& m, absl::btree_set<std::string>& ask,
+                           absl::btree_set<std::string>& list_here);
   // Whether the source may issue one more zone read (resync_window_bytes, resync_reads).
   bool ResyncWindowOpen() const;
   // Records a block (or ResyncSame) sent for `zone`, carrying `bytes`, until acknowledged.
@@ -330,8 +354,9 @@ class Replica {
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
   // Target: asks the source for zones (or, with none, the whole path).
   // With `digests` (one per zone), the source compares before it sends (ResyncSame).
+  // With `names_under` (a whole path), the names under it go whole too (ReplTargetZones).
   void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out,
-                         std::vector<std::string> digests = {});
+                         std::vector<std::string> digests = {}, bool names_under = false);
   // Target: reads the digest of zones this copy may hold as the source does; they are asked
   // for with their digests once all are read, then the list ends (`last`).
   void ReadDigests(const absl::btree_map<std::string, std::vector<uint64_t>>& zones, Actions& out);
@@ -342,8 +367,9 @@ class Replica {
   void OnSourceHotZones(const ReplTargetZones& zones, Actions& out);
   void SendDigestRequests(Actions& out);
   void ApplySame(const ResyncSame& same, Actions& out);
-  // Whether a live mutation since `read_lsn` (the source's read) changed the zone, the name or
-  // any name (a rename), or with `whole_file` any zone of the file: what was read is stale.
+  // Whether a live mutation since `read_lsn` (the source's read) changed the zone, the name, a
+  // directory above it, or any name (a rename), or with `whole_file` any zone of the file:
+  // what was read is stale.
   bool LiveChangedSince(const std::string& path, uint64_t zone, uint64_t read_lsn,
                         bool whole_file) const;
   // Whether a live write to the file since `read_lsn` stamped a newer mtime than the read's.
@@ -449,8 +475,11 @@ class Replica {
   bool own_copy_survives_ = false;   // the mirror: this copy waits for the peer to hand over
   // This session's resync is a full one (a blank copy, or unrelated data the admin chose).
   bool full_resync_ = false;
-  uint64_t list_id_ = 0;  // a ListTree in flight for it
+  uint64_t list_id_ = 0;  // a ListTree in flight for it (or for names under directories)
   absl::Time list_retry_at_ = absl::InfiniteFuture();
+  // Names whose names under them this copy lists (ListNamesUnder): waiting for the next
+  // listing, and the ones the listing in flight (or due again) is for.
+  absl::btree_set<std::string> names_under_waiting_, names_under_listing_;
   DataState data_state_ = DataState::kUnknown;
   uint64_t next_id_ = 1;
   absl::flat_hash_map<uint64_t, Applying> applying_;
@@ -518,6 +547,10 @@ class Replica {
   // Paths sent whole in this session: their blocks carry attributes and xattrs the target may
   // lack, so none of their zones is compared by digest.
   absl::flat_hash_set<std::string> uncompared_paths_;
+  // Paths that go whole with the names under them if they are directories here (the target
+  // asked so, or a rename or removal may have changed them): listed once a zone-0 read shows
+  // a directory.
+  absl::btree_set<std::string> names_under_;
   absl::btree_map<uint64_t, ZoneRef> unflushed_;  // applied on the target, not yet durable
   // Durable on the target, by block id; forgotten (MarkClean) once a flush of our own copy
   // succeeds: the block was read from our page cache, which a crash or failed flush loses.
@@ -565,8 +598,12 @@ class Replica {
   uint64_t target_requests_sent_ = 0;     // ReplTargetZones sent this session
   struct Requested {
     bool whole = false;
+    bool names_under = false;
     std::vector<uint64_t> zones;
   };
+  // Names whose own names under them this copy asks for once the source's block shows a
+  // directory there (NamesUnderOf's `list_here`).
+  absl::btree_set<std::string> list_under_here_;
   absl::btree_map<std::string, Requested> requested_;  // by path, this session
   bool final_flush_started_ = false;
   uint64_t flush_requests_sent_ = 0;  // target_requests_sent_ when the final flush started

@@ -67,6 +67,9 @@ void Replica::AbandonSourceSession() {
   first_name_blocks_.clear();
   list_id_ = 0;
   list_retry_at_ = absl::InfiniteFuture();
+  names_under_.clear();
+  names_under_waiting_.clear();
+  names_under_listing_.clear();
 }
 
 void Replica::OnSourceFlushed(absl::Time now, const Applying& a, const absl::Status& status,
@@ -113,11 +116,17 @@ void Replica::StartSource(absl::Time now, Actions& out) {
   // Names a namespace mutation in flight changed (the peer may lack it, or this node lost it
   // in a crash): each goes whole, as it is here (kept hot until the resync is done, so a
   // restart plans them again).
+  // A rename or removal among them (their kind is not kept) may have changed the names under
+  // them too: a directory goes with them (replica_resync_names_under.cc).
   whole_paths_.clear();
   uncompared_paths_.clear();
+  names_under_.clear();
+  names_under_waiting_.clear();
+  names_under_listing_.clear();
   activity_log_.TakeNamesNotDurable(peer_durable_lsn_, [&](const std::string& path) {
     whole_paths_.insert(path);
     uncompared_paths_.insert(path);
+    names_under_.insert(path);
     if (!durable_.dirty.Contains(path, 0)) records.push_back(record::MarkDirty{path, 0, 0});
   });
   // A replay the target may already have applied (an earlier session was interrupted) would
@@ -128,6 +137,8 @@ void Replica::StartSource(absl::Time now, Actions& out) {
     ForEachChangedName(m, [&](const std::string& path) { journal_names.push_back(path); });
   }
   if (journal_replayed_) {
+    absl::btree_set<std::string> moved_here;  // the target lists its own names under them
+    for (const Mutation& m : durable_.journal) NamesUnderOf(m, names_under_, moved_here);
     for (const std::string& path : journal_names) {
       whole_paths_.insert(path);
       uncompared_paths_.insert(path);
@@ -201,6 +212,8 @@ void Replica::PlanComparisons(absl::btree_map<std::string, std::vector<uint64_t>
 }
 
 void Replica::IssueListTree(Actions& out) {
+  names_under_listing_.merge(names_under_waiting_);
+  names_under_waiting_.clear();
   list_id_ = NextId();
   list_retry_at_ = absl::InfiniteFuture();
   out.push_back(ListTree{module_, list_id_});
@@ -210,11 +223,13 @@ void Replica::OnTreeListed(absl::Time now, const TreeListed& listed, Actions& ou
   if (listed.list_id != list_id_ || list_id_ == 0) return;  // from an earlier session
   list_id_ = 0;
   if (!listed.status.ok()) {
-    Log(out, absl::StrCat("full resync: listing this copy failed (", listed.status.message(),
-                          "); retrying in 1s"));
+    Log(out,
+        absl::StrCat(full_resync_ ? "full resync" : "names under a directory",
+                     ": listing this copy failed (", listed.status.message(), "); retrying in 1s"));
     list_retry_at_ = now + absl::Seconds(1);
     return;
   }
+  if (!full_resync_) return OnNamesUnderListed(now, listed, out);
   if (source_active_) {
     std::vector<ReplicaRecord> records;
     for (const std::string& path : listed.paths) {
@@ -255,22 +270,10 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
   const bool by_digest = !zones.digests.empty() && zones.digests.size() == zones.zones.size();
   if (!zones.path.empty()) {
     if (zones.zones.empty()) {
-      whole_paths_.insert(zones.path);  // the target changed its names: send it whole
-      uncompared_paths_.insert(zones.path);
-      // Its attributes and xattrs too, which only a block of zone 0 carries: no zone of it is
-      // compared.
-      absl::erase_if(target_digests_,
-                     [&](const auto& entry) { return entry.first.path == zones.path; });
-      if (reading_.contains(ZoneRef{zones.path, 0})) {
-        // Its first zone went (or goes) already: learn the file's size with a probe read.
-        const uint64_t id = NextId();
-        probes_[id] = zones.path;
-        out.push_back(ReadZone{module_, id, zones.path, 0, 0});
-      }
-      if (!durable_.dirty.Contains(zones.path, 0)) {
-        records.push_back(record::MarkDirty{zones.path, 0, 0});
-        resync_total_ += opt_.zone_size;
-      }
+      // The target changed its names: send it whole (with the names under it, if asked so
+      // and a directory here).
+      if (zones.names_under) names_under_.insert(zones.path);
+      SendWhole(zones.path, records, out);
     }
     for (size_t i = 0; i < zones.zones.size(); ++i) {
       const uint64_t z = zones.zones[i];
@@ -367,6 +370,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     const std::string path = probe->second;
     probes_.erase(probe);
     if (read.status.ok()) ExpandWholePath(path, read, out);
+    ListNamesUnderIfAsked(path, read, out);
     IssueReads(now, out);
     MaybeFinishSource(out);
     return;
@@ -398,6 +402,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));
     return;
   }
+  if (zone.zone == 0) ListNamesUnderIfAsked(zone.path, read, out);
   if (same) {
     const uint64_t id = NextId();
     SendBlock(id, zone, cost);
@@ -611,7 +616,7 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
 }
 
 void Replica::MaybeFinishSource(Actions& out) {
-  if (!source_active_ || !target_zones_complete_ || list_id_ != 0 ||
+  if (!source_active_ || !target_zones_complete_ || list_id_ != 0 || NamesUnderPending() ||
       list_retry_at_ != absl::InfiniteFuture() || !reads_.empty() || !blocks_.empty() ||
       !probes_.empty() || durable_.dirty.zones() != unflushed_.size() + durable_there_.size() ||
       peer_done_lsn_ < replay_end_lsn_ || awaiting_done_confirm_) {

@@ -67,7 +67,7 @@ void Replica::OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& 
 }
 
 void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last,
-                                Actions& out, std::vector<std::string> digests) {
+                                Actions& out, std::vector<std::string> digests, bool names_under) {
   ++target_requests_sent_;
   // A ResyncDone received before this request does not cover it (a stream rename can move
   // requests while the final flush runs): wait for the next one, which the source sends once
@@ -77,10 +77,12 @@ void Replica::RequestFromSource(std::string path, std::vector<uint64_t> zones, b
   if (!path.empty()) {
     Requested& r = requested_[path];
     if (zones.empty()) r.whole = true;
+    if (zones.empty() && names_under) r.names_under = true;
     r.zones.insert(r.zones.end(), zones.begin(), zones.end());
   }
-  out.push_back(SendReplication{
-      ReplTargetZones{name_, std::move(path), std::move(zones), last, std::move(digests)}});
+  ReplTargetZones request{name_, std::move(path), std::move(zones), last, std::move(digests)};
+  request.names_under = names_under && request.zones.empty() && !request.path.empty();
+  out.push_back(SendReplication{std::move(request)});
 }
 
 void Replica::ReadDigests(const absl::btree_map<std::string, std::vector<uint64_t>>& zones,
@@ -202,8 +204,16 @@ bool Replica::LiveChangedSince(const std::string& path, uint64_t zone, uint64_t 
     auto it = map.find(key);
     return it != map.end() && it->second > read_lsn;
   };
-  return newer(live_zone_lsn_, ZoneRef{path, zone}) || newer(live_path_lsn_, path) ||
-         (whole_file && newer(live_file_lsn_, path)) || live_rename_lsn_ > read_lsn;
+  if (newer(live_zone_lsn_, ZoneRef{path, zone}) || newer(live_path_lsn_, path) ||
+      (whole_file && newer(live_file_lsn_, path)) || live_rename_lsn_ > read_lsn) {
+    return true;
+  }
+  // A directory above it removed (or made) since: what was read under it may be gone.
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    if (newer(live_path_lsn_, path.substr(0, slash))) return true;
+  }
+  return false;
 }
 
 bool Replica::LiveWriteToFileSince(const std::string& path, uint64_t read_lsn) const {
@@ -233,7 +243,19 @@ void Replica::FollowRename(const Mutation& rename, Actions& out) {
   }
   for (auto& [path, r] : moved) {
     if (!r.zones.empty()) RequestFromSource(path, std::move(r.zones), false, out);
-    if (r.whole) RequestFromSource(path, {}, false, out);
+    if (r.whole) RequestFromSource(path, {}, false, out, {}, r.names_under);
+  }
+  // Names whose names under them are listed here once the source's block comes: under their
+  // new names too.
+  absl::btree_set<std::string> list_here;
+  for (const std::string& name : list_under_here_) list_here.insert(NameAfterRename(rename, name));
+  list_under_here_ = std::move(list_here);
+  // What it moved here need not be what it moved on the source (a replay that meets a tree an
+  // earlier replay already changed): if the source sends the new name as a directory, ours
+  // under it are listed too (replica_resync_names_under.cc).
+  if (!full_resync_) {
+    list_under_here_.insert(rename.path2);
+    if (rename.is_exchange()) list_under_here_.insert(rename.path);
   }
   // Zones still waiting for their digest here were read (or are) under the old names: asked
   // for under the new names, whole (by name and zone: the same actions for the same inputs,
@@ -281,6 +303,14 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   last_request_waits_ = false;
   compare_last_waits_ = false;
   digest_failures_ = 0;
+  list_id_ = 0;  // an earlier session's listing: its answer is ignored
+  list_retry_at_ = absl::InfiniteFuture();
+  names_under_waiting_.clear();
+  names_under_listing_.clear();
+  list_under_here_.clear();
+  // Names a rename or removal changed here: asked for with the names under them
+  // (replica_resync_names_under.cc).
+  absl::btree_set<std::string> ask_names_under;
   // What this node changed or may hold that the peer lacks, all overwritten by the source:
   // the zones of its dirty map (written alone, or asked for after a failed apply), zones
   // written here as primary and not yet durable on the peer or left hot by a crash, and
@@ -288,6 +318,7 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   std::vector<std::string> renamed;
   for (const Mutation& m : durable_.journal) {
     ForEachChangedName(m, [&](const std::string& path) { renamed.push_back(path); });
+    NamesUnderOf(m, ask_names_under, list_under_here_);
   }
   absl::btree_map<std::string, std::vector<uint64_t>> mine;
   for (const auto& file : durable_.dirty.files()) {  // no structured binding: see disk_faults
@@ -300,8 +331,12 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
   // next session's watermark must not make them look durable there.
   std::vector<ZoneRef> hot;
   activity_log_.TakeNotDurable(peer_durable, [&](const ZoneRef& ref) { hot.push_back(ref); });
-  activity_log_.TakeNamesNotDurable(peer_durable,
-                                    [&](const std::string& path) { renamed.push_back(path); });
+  // A hot name's change may have been a rename or a removal (its kind is not kept).
+  activity_log_.TakeNamesNotDurable(peer_durable, [&](const std::string& path) {
+    renamed.push_back(path);
+    ask_names_under.insert(path);
+    list_under_here_.insert(path);
+  });
   std::sort(renamed.begin(), renamed.end());
   renamed.erase(std::unique(renamed.begin(), renamed.end()), renamed.end());
   // Hot zones are compared by digest (this file's contract above says which are not).
@@ -345,7 +380,10 @@ void Replica::StartTarget(bool discard, bool behind, Actions& out) {
     zones.erase(std::unique(zones.begin(), zones.end()), zones.end());
     RequestFromSource(path, std::move(zones), false, out);
   }
-  for (const std::string& path : renamed) RequestFromSource(path, {}, false, out);
+  for (const std::string& path : renamed) {
+    RequestFromSource(path, {}, false, out, {}, !full_resync_ && ask_names_under.contains(path));
+  }
+  if (full_resync_) list_under_here_.clear();  // every name is listed and asked for anyway
   for (auto& file : maybe_same) {
     std::sort(file.second.begin(), file.second.end());
     file.second.erase(std::unique(file.second.begin(), file.second.end()), file.second.end());
@@ -503,6 +541,11 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
     steps.push_back(std::move(xattrs));
   }
   IssueBlockSteps(b.block_id, ZoneRef{b.path, b.zone}, std::move(steps), out);
+  // A directory that a rename may have moved names into here: our names under it that the
+  // source lacks must go (listed after the block's steps, which it sees done).
+  if (b.zone == 0 && b.kind == PathKind::kDirectory && list_under_here_.erase(b.path) > 0) {
+    ListNamesUnder(b.path, out);
+  }
 }
 
 void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
@@ -515,7 +558,10 @@ void Replica::OnResyncDone(const ResyncDone& done, Actions& out) {
 }
 
 void Replica::MaybeFinishTarget(Actions& out) {
-  if (!done_current_ || !block_applies_.empty() || final_flush_started_) return;
+  // (A listing of names under a directory here asks for more before the end.)
+  if (!done_current_ || !block_applies_.empty() || final_flush_started_ || NamesUnderPending()) {
+    return;
+  }
   // A flush failed in this session: Linux forgot the pages it could not write, so no later
   // flush makes this session's blocks durable. The session restarts (RestartSessionLater),
   // and the source, without our ResyncDone, still holds every zone in its plan.
@@ -560,6 +606,7 @@ void Replica::FinishTarget(Actions& out) {
   live_path_lsn_.clear();
   live_file_lsn_.clear();
   requested_.clear();
+  list_under_here_.clear();
   out.push_back(SendReplication{ResyncDone{name_, gens.current, 0}});
   Log(out, "resync done: this copy is up to date");
   RefreshHelloIfStale(out);
@@ -621,6 +668,9 @@ void Replica::OnKeepAsideFailed(absl::Time now, const absl::Status& status, Acti
     done_current_.reset();
     final_flush_started_ = false;
     requested_.clear();
+    list_under_here_.clear();
+    names_under_waiting_.clear();
+    names_under_listing_.clear();
   }
   data_state_ = DataState::kOutdated;
   // Our Hello says it: both sides refuse a session (kKeepAsideFailed) until the retry.

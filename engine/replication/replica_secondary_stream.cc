@@ -168,7 +168,17 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
       }
       RequestFromSource(a.path, std::move(zones), false, out);
     }
-    for (std::string& path : whole) RequestFromSource(std::move(path), {}, false, out);
+    // A rename or removal refused here: the names under its names may differ too.
+    absl::btree_set<std::string> ask_names_under;
+    if (!full_resync_) {
+      Mutation names = MakeMutation(a.mutation, a.path, a.path2);
+      names.rename_flags = a.rename_flags;
+      NamesUnderOf(names, ask_names_under, list_under_here_);
+    }
+    for (std::string& path : whole) {
+      const bool names_under = ask_names_under.contains(path);
+      RequestFromSource(std::move(path), {}, false, out, {}, names_under);
+    }
   } else if (link_ == Link::kAttached) {
     SendHello(out);  // a new session, in which this copy is the target
   }

