@@ -329,7 +329,10 @@ void Node::HandlePeerView(absl::Time now, ModuleIndex m, const ModuleView& view,
   if (merged.merge != TokenMerge::kKept) {
     const bool handed_here_by_peer = mod.token.owner != self_ && merged.token.owner == self_;
     mod.token = merged.token;
-    if (mod.token.owner != self_) mod.failover_pending.reset();
+    if (mod.token.owner != self_) {
+      mod.failover_pending.reset();
+      mod.forced = false;  // the peer owns the module now: a force here is spent
+    }
     if (handed_here_by_peer && view.app_failed) {
       // Not a planned handover: the application failed there, so it is timed as a failover.
       mod.failover_pending = FailoverRecord{

@@ -231,6 +231,10 @@ void Node::PassToPeer(Module& mod, ModuleIndex m) {
 void Node::FenceNow(ModuleIndex m, const std::string& why) {
   Module& mod = modules_[m];
   Log(m, "fencing: " + why);
+  // An admin's force was for the copy as it stood at the command: once this node stops
+  // writing, its peer may take over and acknowledge writes this copy lacks, and a force kept
+  // would let a later lease request clear the witness's record of exactly that.
+  mod.forced = false;
   mod.runner.Fence(out_);
   mod.replica.Fence(out_);
   MarkDirty(m);

@@ -394,5 +394,37 @@ TEST_F(NodeSeedBehaviourTest, ForcedPrimarysHandoverWaitsForThePeersRepairAfterT
   }
 }
 
+// Seed 13653894115852927424 (`--replication=true --faults all`, found by the simulator's
+// PromotedCopyChecker): an admin's `prim --force` on a node already serving outlived its
+// moment. The node later fenced (neither the peer's acknowledgement nor the lease), its peer
+// took over with the witness lease and acknowledged writes alone; once the peer was gone, the
+// stale force made the old owner's lease request clear the witness's record that its copy is
+// outdated, and it served a copy lacking those writes. A force is spent once the node fences.
+TEST_F(NodeSeedBehaviourTest, AForceEndsWhenTheNodeFencesSoItCannotLaterOverruleTheWitness) {
+  BootReplicating({.witness = true});
+  ASSERT_TRUE(RunUntil(
+      [&] { return State(kA, 0) == ModuleState::kPrim && State(kB, 0) == ModuleState::kSecond; },
+      absl::Seconds(30)))
+      << Log();
+  ASSERT_TRUE(cluster_->Admin(kA, AdminVerb::kPrim, 0, /*force=*/true)->ok()) << Log();
+  cluster_->RunFor(absl::Seconds(1));
+  // a is cut from b and from the witness: it fences; b takes over with the lease.
+  cluster_->SetPartitioned(true);
+  cluster_->witness_link(kA).up = false;
+  ASSERT_TRUE(RunUntil([&] { return !cluster_->Writable(kA, 0) && cluster_->Writable(kB, 0); },
+                       absl::Seconds(30)))
+      << Log();
+  cluster_->RunFor(absl::Seconds(5));  // b acknowledges writes a lacks
+  // a reaches the witness again; b goes down, so its lease lapses.
+  cluster_->witness_link(kA).up = true;
+  cluster_->CrashNode(kB);
+  const absl::Time crashed = cluster_->now();
+  while (cluster_->now() - crashed < absl::Seconds(30)) {
+    cluster_->RunFor(absl::Milliseconds(100));
+    ASSERT_FALSE(cluster_->Writable(kA, 0)) << Log();
+  }
+  ExpectNoViolations();
+}
+
 }  // namespace
 }  // namespace duet
