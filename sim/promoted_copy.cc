@@ -37,6 +37,7 @@ PromotedCopyChecker::PromotedCopyChecker(const SimCluster& cluster)
       cluster_(cluster) {
   for (auto& losing : losing_split_) losing.assign(cluster.config().modules.size(), false);
   for (auto& forced : forced_) forced.assign(cluster.config().modules.size(), false);
+  for (auto& alone : wrote_alone_) alone.assign(cluster.config().modules.size(), false);
 }
 
 void PromotedCopyChecker::OnNodeStarted(absl::Time, NodeIndex n) {
@@ -55,7 +56,9 @@ void PromotedCopyChecker::OnLog(absl::Time, NodeIndex n, const std::string& text
     losing_split_[n][*m] = true;
   } else if (text.find(": connected: ", colon) != std::string::npos) {
     losing_split_[n][*m] = false;  // the data handshake decided: the loser resyncs
+    wrote_alone_[n][*m] = false;
   }
+  if (text.find("continuing alone", colon) != std::string::npos) wrote_alone_[n][*m] = true;
 }
 
 void PromotedCopyChecker::OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) {
@@ -64,6 +67,10 @@ void PromotedCopyChecker::OnWritable(absl::Time now, NodeIndex n, ModuleIndex m,
   const Config& config = cluster_.config();
   if (cluster_.Writable(peer, m) || losing_split_[n][m] || forced_[n][m]) return;
   if (!config.witness && cluster_.NodeUp(peer) && !cluster_.ReplicationConnected()) return;
+  // Without a witness a primary that dropped its peer acknowledges writes alone; if it then
+  // goes down, the peer's takeover lacks them: a split brain the generations find when the
+  // pair meets (DESIGN.md §5), its writes kept aside, not lost.
+  if (!config.witness && wrote_alone_[peer][m]) return;
   const std::vector<std::string> missing = WritesOnlyThePeerHolds(
       cluster_.workload(), m, cluster_.store(n, m).live(), cluster_.store(peer, m).live());
   if (missing.empty()) return;

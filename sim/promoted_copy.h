@@ -6,14 +6,16 @@
 // peer is up, what its disk kept if it is down) must be in n's copy too.
 //
 // Allowed: a node the admin forced primary (`prim --force`), until it next hands the module
-// over, as the engine keeps the force that long (the workload's model allows the loss only
+// over (the engine ends a force sooner, at a fence or once the peer owns the module; this
+// check does not judge that) (the workload's model allows the loss only
 // when the copy was not up to date at the command: Workload::LoseAll). Not judged: a promotion
 // while the peer is writable too (two writers: NoTwoWritersChecker with a witness, the split-brain
-// policy without); without a witness a takeover while the peer is up and cut off (the peer may have
-// written alone since the cut, unseen: a split brain that the generations resolve once the pair
-// meets, DESIGN.md §5); and the losing side of a split brain serving its own branch again until the
-// survivor can take the module over (it logged that it discards its changes, and no data handshake
-// decided since): the survivor keeps its writes, the loser's are kept aside.
+// policy without); without a witness a takeover while the peer is up and cut off, or after it went
+// on alone (having dropped this node) and then went down (the peer may have written alone since the
+// cut, unseen: a split brain that the generations resolve once the pair meets, DESIGN.md §5); and
+// the losing side of a split brain serving its own branch again until the survivor can take the
+// module over (it logged that it discards its changes, and no data handshake decided since): the
+// survivor keeps its writes, the loser's are kept aside.
 #ifndef DUET_SIM_PROMOTED_COPY_H_
 #define DUET_SIM_PROMOTED_COPY_H_
 
@@ -45,6 +47,8 @@ class PromotedCopyChecker : public InvariantChecker {
   const SimCluster& cluster_;
   std::vector<bool> losing_split_[2];  // per node and module
   std::vector<bool> forced_[2];
+  // The node went on alone after dropping its peer, since it last connected.
+  std::vector<bool> wrote_alone_[2];
 };
 
 }  // namespace duet::sim
