@@ -51,6 +51,11 @@ uint64_t RandomSeed() {
   return seed;
 }
 
+// Where a module's divergent branches are kept aside (C5).
+std::string DivergentDirOf(const std::string& state_dir, const std::string& module) {
+  return absl::StrCat(state_dir, "/modules/", module, "/divergent");
+}
+
 }  // namespace
 
 std::string ModuleRootOf(const std::string& state_dir, const std::string& module) {
@@ -143,9 +148,9 @@ absl::Status Duetd::Init() {
           } else {
             // C5: the queue carries out none of the module's operations until the engine,
             // which logs and shows the failure too, retries; the daemon runs on.
-            log_.Module(name, absl::StrCat("keeping the divergent changes aside in ", state_dir_,
-                                           "/modules/", name,
-                                           "/divergent failed: ", kept.status().message(),
+            log_.Module(name, absl::StrCat("keeping the divergent changes aside in ",
+                                           DivergentDirOf(state_dir_, name),
+                                           " failed: ", kept.status().message(),
                                            "; this module's resync waits"));
           }
         });
@@ -229,8 +234,8 @@ absl::Status Duetd::OpenModules() {
     }
     absl::StatusOr<store::BackingStore> store = store::BackingStore::Open(mod.root);
     if (!store.ok()) return store.status();
-    if (absl::Status s = io_queue_->AddModule(
-            m, *std::move(store), absl::StrCat(state_dir_, "/modules/", mc.name, "/divergent"));
+    if (absl::Status s =
+            io_queue_->AddModule(m, *std::move(store), DivergentDirOf(state_dir_, mc.name));
         !s.ok()) {
       return s;
     }
