@@ -95,7 +95,13 @@
 // The application's calls
 //  C10. Each LocalMutation gets exactly one CompleteLocal with its op_id, possibly after
 //      many steps; the application's call returns only then, with that status. op_ids are
-//      unique per module within a process.
+//      unique per module within a process. CompleteLocals come in the order the engine
+//      decides (engine/replication/completion_order.h), not the order of the LocalMutations:
+//      one file's mutations complete in the order given, an fsync of a path after what was
+//      given before it to that path and beneath it, a namespace change or a whole-tree fsync
+//      after everything given before it; mutations of different files complete in any order
+//      (as on a local disk, a crash may keep a later one and lose an earlier one that had not
+//      completed: the peer's copy holds every mutation whose call completed).
 //
 // Time and identity
 //  C11. Clocks: the driver's monotonic clock. Drift between the two nodes' clocks is bounded

@@ -128,8 +128,15 @@ duet::ReplMessage ValidReplication(Random& random) {
       }
       return duet::ReplWrite{ModuleName(random), 1 + Draw(random, 1'000'000), std::move(m)};
     }
-    case 3:
-      return duet::ReplAck{ModuleName(random), Draw64(random), Draw64(random)};
+    case 3: {
+      duet::ReplAck ack{ModuleName(random), Draw64(random), Draw64(random)};
+      for (uint64_t lsn = ack.done_lsn, n = Draw(random, 4); n > 0 && lsn < UINT64_MAX - 8; --n) {
+        const uint64_t first = lsn + 1 + Draw(random, 4);
+        ack.done_after.push_back(duet::LsnRange{first, first + Draw(random, 4)});
+        lsn = ack.done_after.back().last;
+      }
+      return ack;
+    }
     case 4: {
       duet::ResyncBlock block;
       block.module = ModuleName(random);

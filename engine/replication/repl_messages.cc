@@ -32,7 +32,12 @@ std::string DescribeReplMessage(const ReplMessage& message) {
                                     : absl::StrCat(w.mutation.data_size()));
           },
           [](const ReplAck& a) {
-            return absl::StrCat("ack done ", a.done_lsn, " durable ", a.durable_lsn);
+            std::string text = absl::StrCat("ack done ", a.done_lsn, " durable ", a.durable_lsn);
+            for (const LsnRange& r : a.done_after) {
+              absl::StrAppend(&text, " +", r.first);
+              if (r.last != r.first) absl::StrAppend(&text, "-", r.last);
+            }
+            return text;
           },
           [](const ResyncBlock& b) {
             return absl::StrCat(

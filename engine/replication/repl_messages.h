@@ -83,12 +83,27 @@ struct ReplWrite {
   Mutation mutation;
 };
 
+inline constexpr size_t kMaxAckRanges = 4096;  // of a ReplAck's done_after (64 KiB)
+
+// Lsns [first, last] of one stream session.
+struct LsnRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+  friend bool operator==(const LsnRange&, const LsnRange&) = default;
+};
+
 // Cumulative: every lsn up to `done_lsn` has reached the module's ack level on the
 // secondary (an fsync: durable), and every lsn up to `durable_lsn` is durable there.
+// `done_after`: lsns past `done_lsn` that reached the ack level since the last ack (the
+// secondary's disk runs different files' operations at once, C7): ascending, disjoint, all
+// after `done_lsn`, at most kMaxAckRanges of them. Added within wire version 4:
+// an older primary ignores it and completes by `done_lsn` alone, and an older secondary never
+// sends it.
 struct ReplAck {
   std::string module;
   uint64_t done_lsn = 0;
   uint64_t durable_lsn = 0;
+  std::vector<LsnRange> done_after = {};
 };
 
 // One zone of resync data, read on the source after every write up to `read_lsn` was

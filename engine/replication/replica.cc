@@ -138,7 +138,7 @@ void Replica::OnPeerOutdated(absl::Time now, Actions& out) {
   if (role_ == ReplRole::kPrimary && !durable_.alone_acked) Persist({record::SetAloneAcked{}}, out);
   for (auto& [op, status] : held_completions_) out.push_back(CompleteLocal{module_, op, status});
   held_completions_.clear();
-  CompleteInOrder(out);
+  CompleteReady(out);
   DrainPending(now, out);  // completions made room in the window
 }
 
@@ -179,7 +179,7 @@ void Replica::Fence(Actions& out) {
     out.push_back(CompleteLocal{module_, p.op_id, absl::AbortedError("fenced: no longer primary")});
   }
   pending_.clear();
-  CompleteInOrder(out);
+  CompleteReady(out);
 }
 
 void Replica::ConfirmFencedCopyCurrent(const std::string& why, Actions& out) {
@@ -381,6 +381,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   ForgetRefusals();
   expect_lsn_ = peer.stream_start;
   stream_done_.clear();
+  done_after_unsent_.clear();
   done_lsn_ = durable_lsn_ = acked_done_ = acked_durable_ = peer.stream_start - 1;
   flush_in_flight_ = false;
   // Sending side: see the end of this function.
@@ -396,7 +397,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // What is still in flight from before the peer did not acknowledge (it was dropped, or
   // asked for a new session after a failure) completes by the outdate rule only; this
   // session's writes (the journal replay first) need the peer's acknowledgement.
-  for (InFlight& f : inflight_) f.alone = f.alone || f.lsn > peer_done_lsn_;
+  for (InFlight& f : inflight_) f.alone = f.alone || (f.lsn > peer_done_lsn_ && !f.peer_done);
   if (self_source) {
     if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
     // A copy whose flush failed (EIO) may be the best source (its page cache holds what it
@@ -419,6 +420,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // Nothing of this session is acknowledged yet (the zones the peer might lack from the last
   // one went into the plan above, judged by the old watermarks).
   peer_done_lsn_ = peer_durable_lsn_ = session_start - 1;
+  peer_done_past_ = 0;
   last_ack_progress_ = now;
   if (i_primary) DrainPending(now, out);
 }
@@ -511,8 +513,9 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                      }
                    }
                    peer_durable_lsn_ = std::max(peer_durable_lsn_, ack.durable_lsn);
+                   OnPeerDone(ack.done_after);
                    if (role_ == ReplRole::kPrimary) SettleRefusals(out);
-                   CompleteInOrder(out);
+                   CompleteReady(out);
                    DrainPending(now, out);
                    MaybeFinishSource(out);  // it may have waited for the journal replay
                  },

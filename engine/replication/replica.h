@@ -10,8 +10,9 @@
 //    cannot hold (an open dirty map is not enough: a resync target takes the source's
 //    current at its end, which may never reach the source);
 //  - an application call completes only after the local apply and the peer's ack (an fsync:
-//    durable on both); a peer that stops acknowledging for replication.timeout is dropped
-//    and everything in flight is tracked as dirty, then completed;
+//    durable on both), not after unrelated earlier calls (completion_order.h); a peer that
+//    stops acknowledging for replication.timeout is dropped and everything in flight is
+//    tracked as dirty, then completed;
 //  - a resync block is applied on the target only if no live write newer than the block's
 //    read reached the zone first (otherwise it is read again).
 //  - a write both copies refused (failed having changed nothing: IsRefusal) leaves them
@@ -40,6 +41,7 @@
 #include "engine/config.h"
 #include "engine/inputs.h"
 #include "engine/replication/activity_log.h"
+#include "engine/replication/completion_order.h"
 #include "engine/replication/replica_state.h"
 #include "engine/replication/session_decision.h"
 #include "engine/rng.h"
@@ -215,6 +217,9 @@ class Replica {
     uint64_t bytes = 0;
     bool alone = false;  // sent before the peer was dropped: its ack will never come
     bool fsync = false;
+    CompletionKey order;     // what it must complete after (completion_order.h)
+    bool peer_done = false;  // acknowledged past the peer's done_lsn (ReplAck::done_after)
+    bool completed = false;  // answered; stays until the ones before it complete
     bool local_done = false;
     absl::Status local_status;
     // Refusals (replica_refusals.cc): the local apply refused it (what it touched, to set
@@ -265,7 +270,15 @@ class Replica {
   // Keeps dirty and hot zones and hot names on the right names. `stream_lsn` is the lsn the
   // change is sent with; 0 for a change made alone, which the journal records.
   void TrackNamespace(const Mutation& m, uint64_t stream_lsn, std::vector<ReplicaRecord>& records);
-  void CompleteInOrder(Actions& out);
+  // Completes (answers the application) every mutation in flight that is done here and
+  // acknowledged by the peer (or may complete without it), as soon as no earlier one it
+  // orders after is still open (completion_order.h), and drops the completed prefix.
+  void CompleteReady(Actions& out);
+  // The peer acknowledged these lsns past its done_lsn (ReplAck::done_after).
+  void OnPeerDone(const std::vector<LsnRange>& done_after);
+  // The highest lsn the peer acknowledged, in the watermark or past it.
+  uint64_t PeerAckedUpTo() const;
+  bool PeerHas(const InFlight& f) const;
   void DrainPending(absl::Time now, Actions& out);
   void DropPeer(absl::Time now, const std::string& why, Actions& out);
   uint64_t LocalAppliedLsn() const;
@@ -492,7 +505,8 @@ class Replica {
   std::deque<InFlight> inflight_;
   std::deque<Pending> pending_;
   uint64_t inflight_bytes_ = 0;
-  uint64_t peer_done_lsn_ = 0;
+  uint64_t peer_done_lsn_ = 0;   // the peer's unbroken prefix: the window, drops, cooling use it
+  uint64_t peer_done_past_ = 0;  // the highest lsn acknowledged past it, this session
   uint64_t peer_durable_lsn_ = 0;
   uint64_t step_down_flush_lsn_ = 0;  // the whole-tree fsync ReadyToStepDown sent
   uint64_t local_durable_lsn_ = 0;    // our own stream mutations flushed here
@@ -510,6 +524,7 @@ class Replica {
   uint64_t expect_lsn_ = 0;                      // the next lsn; set by the decision
   absl::btree_map<uint64_t, bool> stream_done_;  // lsn -> reached the ack level
   uint64_t done_lsn_ = 0;
+  std::vector<uint64_t> done_after_unsent_;  // done past done_lsn_, not yet acknowledged
   uint64_t durable_lsn_ = 0;
   uint64_t acked_done_ = 0, acked_durable_ = 0;
   absl::Time next_flush_at_ = absl::InfiniteFuture();

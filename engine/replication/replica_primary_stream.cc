@@ -1,15 +1,37 @@
 // Replica, the primary's stream (DESIGN.md §4). Every local mutation is applied here and,
 // attached, sent to the peer in lsn order within the window (count and bytes); it completes
-// in lsn order once applied here and acknowledged there (an fsync: durable on both). Not
-// attached, it is tracked (dirty zones, namespace journal) under a generation the peer cannot
-// hold, and completes only once the peer is known outdated (the outdate gate). A peer silent
-// for the replication timeout is dropped: what it may lack turns dirty, what is in flight
-// completes by the outdate gate. Zones are hot in the activity log before they are sent.
+// once applied here and acknowledged there (an fsync: durable on both), each on its own as
+// DRBD completes requests: a write to one file does not wait for an earlier fsync of another
+// to be durable on the peer. What must stay ordered does (completion_order.h): one file's
+// mutations complete in the order issued, an fsync after every earlier write to its file (and
+// under its directory), a barrier (namespace change, syncfs) after everything before it.
+// Not attached, a mutation is tracked (dirty zones, namespace journal) under a generation the
+// peer cannot hold, and completes only once the peer is known outdated (the outdate gate). A
+// peer silent for the replication timeout is dropped: what it may lack turns dirty, what is
+// in flight completes by the outdate gate. Zones are hot in the activity log before they are
+// sent.
+//
+// Why completing out of lsn order is safe. It changes which calls are answered when, not
+// what either copy holds: the secondary still applies what it receives in lsn order on one
+// ordered connection, its disk running a barrier only after everything before it (C7). Only
+// an acknowledged mutation completes, so the peer holds every mutation whose call returned,
+// at its ack level, as before. What is new is that a call (B) may return while an earlier
+// one (A) to another file has not: if both nodes then lose what they had not synced, or the
+// secondary's durable copy (ack "durable") has B's file flushed and not A's, B survives
+// without A. Nobody saw A complete, so this is what a local disk does to the writes in flight
+// at a crash (any subset survives); an application that needs A before B waits for A (or
+// fsyncs it) before issuing B, and then B is not issued until A is on both. Recovery is
+// unchanged: whatever the watermarks (done_lsn, durable_lsn) do not cover keeps its zones and
+// names hot in the activity log until durable on both, so a returning node rolls A back or
+// compares it like any write in flight; the window, the drop of a silent peer, the dirty
+// marking at a drop and cooling use the watermarks, never the acknowledgements past them.
 #include <algorithm>
 #include <cassert>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/replication/completion_order.h"
 #include "engine/replication/replica.h"
 #include "engine/replication/zone_math.h"
 
@@ -87,6 +109,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   entry.local_done = !apply_locally;
   entry.bytes = m.data_size();
   entry.fsync = m.is_durable();
+  entry.order = CompletionKey::Of(m);
   entry.plan_open = !durable_.dirty.empty();
   if (apply_locally) {
     const uint64_t id = NextId();
@@ -188,17 +211,42 @@ void Replica::TrackNamespace(const Mutation& m, uint64_t stream_lsn,
   }
 }
 
-void Replica::CompleteInOrder(Actions& out) {
-  while (!inflight_.empty()) {
-    InFlight& front = inflight_.front();
-    const bool peer_has = !front.alone && front.lsn <= peer_done_lsn_;
+uint64_t Replica::PeerAckedUpTo() const { return std::max(peer_done_lsn_, peer_done_past_); }
+
+bool Replica::PeerHas(const InFlight& f) const {
+  return !f.alone && (f.lsn <= peer_done_lsn_ || f.peer_done);
+}
+
+void Replica::OnPeerDone(const std::vector<LsnRange>& done_after) {
+  for (const LsnRange& range : done_after) {
+    peer_done_past_ = std::max(peer_done_past_, range.last);
+    auto f = std::lower_bound(inflight_.begin(), inflight_.end(), range.first,
+                              [](const InFlight& e, uint64_t lsn) { return e.lsn < lsn; });
+    for (; f != inflight_.end() && f->lsn <= range.last; ++f) f->peer_done = true;
+  }
+}
+
+void Replica::CompleteReady(Actions& out) {
+  // Attached and not fenced, a mutation completes only with the peer's ack: the pass ends at
+  // the last one acknowledged. (What went alone was sent in an earlier session, below it.)
+  const uint64_t last =
+      attached() && !fenced_ ? PeerAckedUpTo() : std::numeric_limits<uint64_t>::max();
+  CompletionOrder order;
+  for (InFlight& f : inflight_) {
+    if (f.lsn > last || order.all_wait()) break;
+    if (f.completed) continue;
+    const bool peer_has = PeerHas(f);
     // Without the peer's ack, a mutation completes only once the peer is known outdated
     // (it cannot take over with its old copy), or fails if this node is fenced.
-    const bool alone = front.alone || !attached();
-    if (!front.local_done || !(peer_has || fenced_ || (alone && peer_outdated_))) break;
+    const bool alone = f.alone || !attached();
+    if (!f.local_done || !(peer_has || fenced_ || (alone && peer_outdated_)) ||
+        order.MustWait(f.order)) {
+      order.KeepOpen(f.order);
+      continue;
+    }
     // (A refused one changed nothing and fails: no write made alone.)
-    if (front.op_id != 0 && !peer_has && !fenced_ && !attached() && !MovedOnAlone() &&
-        !IsRefusal(front.local_status)) {
+    if (f.op_id != 0 && !peer_has && !fenced_ && !attached() && !MovedOnAlone() &&
+        !IsRefusal(f.local_status)) {
       // Sent before the peer was dropped and acknowledged without it: a write made alone,
       // so this branch moves on first, as in Track (else, with equal generations, the next
       // handshake may make the peer, which never got it, the source). Not while attached:
@@ -208,13 +256,18 @@ void Replica::CompleteInOrder(Actions& out) {
       Persist(std::move(records), out);
       RefreshHelloIfStale(out);
     }
-    if (front.op_id != 0) {
-      absl::Status status = front.local_status;
+    if (f.op_id != 0) {
+      absl::Status status = f.local_status;
       if (fenced_ && !peer_has) status = absl::AbortedError("fenced: no longer primary");
-      if (status.ok() && front.fsync && durable_.disk_failed) status = DiskFailedError();
-      out.push_back(CompleteLocal{module_, front.op_id, status});
+      if (status.ok() && f.fsync && durable_.disk_failed) status = DiskFailedError();
+      out.push_back(CompleteLocal{module_, f.op_id, status});
     }
-    inflight_bytes_ -= front.bytes;
+    f.completed = true;
+  }
+  // The window and lag count what is not completed in lsn order (a completed one behind an
+  // open one stays until that one completes).
+  while (!inflight_.empty() && inflight_.front().completed) {
+    inflight_bytes_ -= inflight_.front().bytes;
     inflight_.pop_front();
   }
 }
@@ -223,7 +276,7 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   Log(out, "dropping the peer (" + why + "); continuing alone, tracking changes");
   std::vector<ReplicaRecord> records;
   // The generation moves on at the first write made alone (Track) or acknowledged without
-  // the peer (CompleteInOrder), not here: the peer has everything it acknowledged, and if
+  // the peer (CompleteReady), not here: the peer has everything it acknowledged, and if
   // this node crashes now, the peer's copy must still count as the newer one for those
   // zones. The next Hello says we hold a plan (`dirty`).
   // Whatever the peer may lack: zones written but not yet durable there, and namespace
@@ -237,12 +290,12 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
     if (lsn > peer_done_lsn_) records.push_back(record::Journal{m});
   }
   unacked_namespace_.clear();
-  for (InFlight& f : inflight_) f.alone = f.lsn > peer_done_lsn_;
+  for (InFlight& f : inflight_) f.alone = f.lsn > peer_done_lsn_ && !f.peer_done;
   peer_outdated_ = false;  // this time alone needs its own outdate of the peer
   Persist(std::move(records), out);
   link_ = Link::kDown;
   AbandonSourceSession();
-  CompleteInOrder(out);  // what is applied here completes now: the peer is not needed
+  CompleteReady(out);  // what is applied here completes now: the peer is not needed
   DrainPending(now, out);
 }
 
@@ -266,7 +319,7 @@ void Replica::OnLocalApplied(absl::Time now, const Applying& a, const absl::Stat
     if (!status.ok()) OnLocalApplyFailed(a, status, out);
     if (entry->peer_refused) SendOutcome(entry->lsn, /*refused=*/false, out);
   }
-  CompleteInOrder(out);
+  CompleteReady(out);
   DrainPending(now, out);
 }
 

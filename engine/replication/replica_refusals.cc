@@ -13,8 +13,8 @@
 //    primary (OnLocalApplyFailed: the touched zones and names go again, in a new session).
 //
 // Neither side knows the other's outcome, so they tell each other (ReplApplyOutcome). The
-// secondary that refused a write says so and holds its acknowledgement of it (and so of every
-// later one: acknowledgements are cumulative) until the primary's outcome arrives; the primary
+// secondary that refused a write says so and holds its acknowledgement of it (its watermark
+// stops there; later writes are acknowledged past it) until the primary's outcome arrives; the primary
 // sends its outcome of every write it refused as soon as its own apply ends, and answers the
 // secondary's refusal of a write it applied. So the secondary's refusal always reaches the
 // primary before an acknowledgement covering that write: an acknowledgement that covers a write
@@ -73,8 +73,8 @@ void Replica::OnLocalRefused(InFlight& entry, const Applying& a, Actions& out) {
 
 void Replica::SettleRefusals(Actions& out) {
   for (InFlight& f : inflight_) {
-    if (f.lsn > peer_done_lsn_) break;
-    if (!f.refused_here || f.alone) continue;
+    if (f.lsn > PeerAckedUpTo()) break;
+    if (!f.refused_here || !PeerHas(f)) continue;
     const Applying a = *std::move(f.refused_here);
     f.refused_here.reset();
     const bool plan_moved = f.plan_open && MovesTrackedZones(a.mutation);

@@ -1,6 +1,8 @@
 // Replica, the secondary's stream (DESIGN.md §4). Stream writes of the decided session are
 // applied in lsn order (a gap or an old session's write is ignored, never applied out of
-// order); each is acknowledged at the module's ack level (received, applied, durable);
+// order); each is acknowledged at the module's ack level (received, applied, durable) as
+// soon as it gets there, even before earlier ones (the disk runs different files' operations
+// at once, C7): the ack carries the unbroken prefix (done_lsn) and the lsns done past it;
 // the tree is flushed every flush_interval and the durable watermark acknowledged after it. A write
 // that fails here makes the copy inconsistent and asks for what it touched again (persisted first).
 #include <algorithm>
@@ -191,6 +193,7 @@ void Replica::MarkStreamDone(uint64_t lsn, Actions& out, bool flushed_all_before
     done_lsn_ = stream_done_.begin()->first;
     stream_done_.erase(stream_done_.begin());
   }
+  if (lsn > done_lsn_) done_after_unsent_.push_back(lsn);
   if (flush_failed_session_ != session_) {
     if (opt_.ack == AckMode::kDurable) durable_lsn_ = done_lsn_;
     // A whole-tree fsync (syncfs) made every apply issued before it durable (C7, C8): the
@@ -203,10 +206,31 @@ void Replica::MarkStreamDone(uint64_t lsn, Actions& out, bool flushed_all_before
 
 void Replica::SendAck(Actions& out) {
   if (!SessionDecided()) return;
-  if (done_lsn_ == acked_done_ && durable_lsn_ == acked_durable_) return;
+  // Done past the watermark since the last ack, still past it: the primary may complete
+  // them now (per mutation), without waiting for the earlier ones still on the disk here.
+  std::vector<LsnRange> done_after;
+  std::sort(done_after_unsent_.begin(), done_after_unsent_.end());
+  for (uint64_t lsn : done_after_unsent_) {
+    if (lsn <= done_lsn_) continue;
+    if (!done_after.empty() && done_after.back().last + 1 == lsn) {
+      done_after.back().last = lsn;
+    } else {
+      done_after.push_back(LsnRange{lsn, lsn});
+    }
+  }
+  done_after_unsent_.clear();
+  if (done_lsn_ == acked_done_ && durable_lsn_ == acked_durable_ && done_after.empty()) return;
   acked_done_ = done_lsn_;
   acked_durable_ = durable_lsn_;
-  out.push_back(SendReplication{ReplAck{name_, done_lsn_, durable_lsn_}});
+  size_t start = 0;
+  do {  // one ack, or more if the ranges do not fit one
+    const size_t end = std::min(done_after.size(), start + kMaxAckRanges);
+    ReplAck ack{name_, done_lsn_, durable_lsn_};
+    ack.done_after.assign(done_after.begin() + static_cast<ptrdiff_t>(start),
+                          done_after.begin() + static_cast<ptrdiff_t>(end));
+    out.push_back(SendReplication{std::move(ack)});
+    start = end;
+  } while (start < done_after.size());
 }
 
 }  // namespace duet

@@ -174,7 +174,17 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write, bool data_aft
 
 Body BuildBody(FlatBufferBuilder& builder, const ReplAck& ack) {
   const auto name = builder.CreateString(ack.module);
-  const auto body = fb::CreateReplAck(builder, name, ack.done_lsn, ack.durable_lsn);
+  Offset<flatbuffers::Vector<uint64_t>> done_after = 0;
+  if (!ack.done_after.empty()) {
+    std::vector<uint64_t> flat;
+    flat.reserve(2 * ack.done_after.size());
+    for (const LsnRange& range : ack.done_after) {
+      flat.push_back(range.first);
+      flat.push_back(range.last);
+    }
+    done_after = builder.CreateVector(flat);
+  }
+  const auto body = fb::CreateReplAck(builder, name, ack.done_lsn, ack.durable_lsn, done_after);
   return {fb::Message::ReplAck, body.Union()};
 }
 
@@ -646,6 +656,30 @@ absl::StatusOr<ReplAck> ReadReplAck(const fb::ReplAck& in) {
   DUET_ASSIGN_OR_RETURN(out.module, ReadModuleName(in.module_(), "ReplAck"));
   out.done_lsn = in.done_lsn();
   out.durable_lsn = in.durable_lsn();
+  const auto* flat = in.done_after();
+  if (flat == nullptr || flat->size() == 0) return out;
+  const std::string subject = "ReplAck " + Quoted(out.module);
+  if (flat->size() % 2 != 0) {
+    return Invalid("%s done_after holds %d numbers: not pairs", subject, flat->size());
+  }
+  if (flat->size() / 2 > kMaxAckRanges) {
+    return Invalid("%s with %d done ranges exceeds limit %d", subject, flat->size() / 2,
+                   kMaxAckRanges);
+  }
+  // As for ReplTargetZones::zones: the Verifier does not check the elements' alignment.
+  if (reinterpret_cast<uintptr_t>(flat->data()) % alignof(uint64_t) != 0) {
+    return Invalid("%s done_after is not aligned to %d bytes", subject, alignof(uint64_t));
+  }
+  uint64_t after = out.done_lsn;  // each range starts past this
+  for (flatbuffers::uoffset_t i = 0; i < flat->size(); i += 2) {
+    const LsnRange range{flat->Get(i), flat->Get(i + 1)};
+    if (range.first <= after || range.last < range.first) {
+      return Invalid("%s done range %d-%d is not after %d, ascending", subject, range.first,
+                     range.last, after);
+    }
+    out.done_after.push_back(range);
+    after = range.last;
+  }
   return out;
 }
 

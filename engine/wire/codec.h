@@ -166,6 +166,8 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //  - an xattr set (a replace-xattrs mutation's, a ResyncBlock's of zone 0, never another
 //    block's) is sorted by name without repeats, each entry as above, at most
 //    kMaxXattrSetBytes (1 MiB) of names and values;
+//  - a ReplAck's done_after holds at most kMaxAckRanges ranges (two numbers each, 8-byte
+//    aligned in the frame), each first <= last, all after done_lsn, ascending and disjoint;
 //  - a ReplTargetZones lists at most kMaxTargetZones zones, 8-byte aligned in the frame; with
 //    digests, at most kMaxDigestedZones zones and exactly one digest each, all of its
 //    digest_bytes (1 to kMaxDigestBytes); a ResyncSame names a path as above;

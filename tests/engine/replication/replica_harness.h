@@ -190,6 +190,9 @@ class ReplicaPair {
     }
     return false;
   }
+  // Side `from` acknowledges as a build before per-mutation acks did: its ReplAcks carry the
+  // watermarks only (ReplAck::done_after is dropped on the way).
+  void AckWatermarksOnly(int from, bool on) { watermarks_only_[from] = on; }
   // Loses the next `count` stream writes side `from` sends, on a live connection (a transport
   // that drops a message without closing).
   void LoseStreamWrites(int from, int count) { lose_writes_[from] = count; }
@@ -431,6 +434,9 @@ class ReplicaPair {
     for (Action& a : actions) {
       if (auto* send = std::get_if<SendReplication>(&a)) {
         if (!connected_) continue;
+        if (auto* ack = std::get_if<ReplAck>(&send->message); ack && watermarks_only_[i]) {
+          ack->done_after.clear();
+        }
         if (std::holds_alternative<ReplWrite>(send->message)) {
           s.writes_sent++;
           if (lose_writes_[i] > 0) {
@@ -510,6 +516,11 @@ class ReplicaPair {
           ApplyRecord(s.disk, r, options_.zone_size);
         }
       } else if (auto* done = std::get_if<CompleteLocal>(&a)) {
+        if (trace_) {
+          std::fprintf(stderr, "%d completed op %llu: %s\n", i,
+                       static_cast<unsigned long long>(done->op_id),
+                       done->status.ToString().c_str());
+        }
         s.completed[done->op_id] = done->status;
         ++s.completions[done->op_id];
       } else if (auto* log = std::get_if<LogEvent>(&a)) {
@@ -545,6 +556,7 @@ class ReplicaPair {
   std::deque<Event> held_lists_[2];
   bool hold_[2] = {false, false};
   bool hold_applies_[2] = {false, false};
+  bool watermarks_only_[2] = {false, false};
   std::vector<Event> held_applies_[2];
   std::vector<std::pair<uint64_t, std::string>> held_apply_paths_[2];
   std::vector<bool> held_apply_barriers_[2];

@@ -213,7 +213,10 @@ std::string Describe(const ReplWrite& m) {
 
 std::string Describe(const ReplAck& m) {
   std::ostringstream out;
-  out << "ReplAck{" << m.module << " done=" << m.done_lsn << " durable=" << m.durable_lsn << "}";
+  out << "ReplAck{" << m.module << " done=" << m.done_lsn << " durable=" << m.durable_lsn
+      << " done_after=";
+  for (const LsnRange& r : m.done_after) out << r.first << "-" << r.last << ",";
+  out << "}";
   return out.str();
 }
 
@@ -1621,6 +1624,48 @@ TEST(WireCodecTest, TargetZonesAskingForTheNamesUnderAPathRoundTrip) {
       DecodeReplication(FinishFrame(builder, fb::Message::ReplTargetZones, body.Union()));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_FALSE(std::get<ReplTargetZones>(*decoded).names_under);
+}
+
+// Added within version 4: the lsns done past done_lsn (per-mutation acknowledgement). A frame
+// without the field (an earlier version-4 build's) reads as the watermark alone; an earlier
+// build skips the field it does not know (FlatBuffers), so it completes by the watermark.
+TEST(WireCodecTest, AckWithLsnsDonePastTheWatermarkRoundTrips) {
+  ReplAck ack{"db", 7, 5};
+  ack.done_after = {{9, 9}, {11, 14}, {20, 20}};
+  ExpectReplicationRoundTrip(ack);
+}
+
+TEST(WireCodecTest, AckFromAnOlderSecondaryReadsAsTheWatermarkAlone) {
+  FlatBufferBuilder builder;
+  const auto name = builder.CreateString("db");
+  const auto body = fb::CreateReplAck(builder, name, 7, 5);
+  const absl::StatusOr<ReplMessage> decoded =
+      DecodeReplication(FinishFrame(builder, fb::Message::ReplAck, body.Union()));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  const ReplAck& ack = std::get<ReplAck>(*decoded);
+  EXPECT_EQ(ack.done_lsn, 7u);
+  EXPECT_EQ(ack.durable_lsn, 5u);
+  EXPECT_TRUE(ack.done_after.empty());
+}
+
+TEST(WireCodecTest, AckWithMalformedDoneRangesRejected) {
+  auto frame_with = [](std::vector<uint64_t> flat) {
+    FlatBufferBuilder builder;
+    const auto name = builder.CreateString("db");
+    const auto done_after = builder.CreateVector(flat);
+    const auto body = fb::CreateReplAck(builder, name, 7, 5, done_after);
+    return FinishFrame(builder, fb::Message::ReplAck, body.Union());
+  };
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame_with({9, 10, 12})), "not pairs"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame_with({7, 8})), "done range 7-8 is not after 7"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame_with({10, 9})), "done range 10-9"));
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame_with({9, 12, 12, 13})), "done range 12-13"));
+  std::vector<uint64_t> many;
+  for (uint64_t i = 0; i <= kMaxAckRanges; ++i) {
+    many.push_back(10 + 2 * i);
+    many.push_back(10 + 2 * i);
+  }
+  EXPECT_TRUE(FailsWith(DecodeReplication(frame_with(many)), "done ranges exceeds limit"));
 }
 
 TEST(WireCodecTest, MisalignedTargetZonesRejected) {
