@@ -14,9 +14,9 @@
 //
 // Neither side knows the other's outcome, so they tell each other (ReplApplyOutcome). The
 // secondary that refused a write says so and holds its acknowledgement of it (its watermark
-// stops there; later writes are acknowledged past it) until the primary's outcome arrives; the primary
-// sends its outcome of every write it refused as soon as its own apply ends, and answers the
-// secondary's refusal of a write it applied. So the secondary's refusal always reaches the
+// stops there; later writes are acknowledged past it) until the primary's outcome arrives; the
+// primary sends its outcome of every write it refused as soon as its own apply ends, and answers
+// the secondary's refusal of a write it applied. So the secondary's refusal always reaches the
 // primary before an acknowledgement covering that write: an acknowledgement that covers a write
 // refused here, with no refusal from the peer before it, means the peer applied it.
 //
