@@ -1,9 +1,9 @@
 // duet-metadata-bench: Persist actions made durable per second by the MetadataStore on a real
 // disk, one fdatasync each (Append, as duetd did before group commit) against groups of 4 and
-// 16 (AppendGroup: one frame and one fdatasync per file), rounds alternating the three, median
-// of the rounds (DESIGN.md §9: ratios in the same run; reports, never asserts). Each Persist is
-// a small-file operation's activity-log record (a PersistReplica of one HotNameAdd), about
-// 60 bytes framed.
+// 16 (AppendGroup: one frame and one fdatasync for a run of one file), rounds alternating the
+// three, median of the rounds (DESIGN.md §9: ratios in the same run; reports, never asserts). Each
+// Persist is a small-file operation's activity-log record (a PersistReplica of one HotNameAdd),
+// about 60 bytes framed.
 //
 //   duet-metadata-bench [--persists N] [--rounds N] [--dir DIR]
 //

@@ -410,8 +410,8 @@ void Duetd::Execute(Actions actions) {
            std::holds_alternative<PersistReplica>(a);
   };
   for (size_t i = 0; i < actions.size() && fatal_.ok();) {
-    // Consecutive Persists go as one group commit (one fdatasync per file): C4 allows it, as
-    // nothing after them is carried out before it returns. Fail-stop: nothing after a failed
+    // Consecutive Persists go as one group commit (one fdatasync per run of one file): C4 allows
+    // it, as nothing after them is carried out before it returns. Fail-stop: nothing after a failed
     // Persist is carried out.
     size_t end = i;
     while (end < actions.size() && is_persist(actions[end])) ++end;

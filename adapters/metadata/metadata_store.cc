@@ -294,26 +294,34 @@ absl::Status MetadataStore::AppendGroup(std::span<const Action> actions) {
                                     },
                                     action));
   }
-  // Each file's records in the order given; one file's order against another's does not
-  // matter (recovery reads each file alone).
-  std::vector<std::vector<uint8_t>> node_payloads;
-  uint64_t incarnation = incarnation_;
-  std::vector<std::vector<std::vector<uint8_t>>> module_payloads(modules_.size());
-  for (const Action& action : actions) {
-    std::visit(Overloaded{
-                   [&](const PersistModule& a) { module_payloads[a.module].push_back(Take(a)); },
-                   [&](const PersistReplica& a) { module_payloads[a.module].push_back(Take(a)); },
-                   [&](const PersistIncarnation& a) {
-                     node_payloads.push_back(wire::EncodeRecord(a));
-                     incarnation = a.incarnation;
-                   },
-                   [](const auto&) {},
-               },
-               action);
-  }
-  if (!node_payloads.empty()) DUET_RETURN_IF_ERROR(AppendToNodeLog(node_payloads, incarnation));
-  for (ModuleIndex m = 0; m < modules_.size(); ++m) {
-    if (!module_payloads[m].empty()) DUET_RETURN_IF_ERROR(AppendTo(m, module_payloads[m]));
+  // Each run of consecutive actions for one file is one frame and one fdatasync, the runs
+  // in order, so that a crash keeps a prefix of the actions, as one by one (C4: each is
+  // durable before the next is carried out). Each run is kept in memory just before its
+  // write: a compaction it triggers snapshots nothing not yet written.
+  const auto file_of = [](const Action& action) -> std::optional<ModuleIndex> {
+    if (const auto* m = std::get_if<PersistModule>(&action)) return m->module;
+    if (const auto* r = std::get_if<PersistReplica>(&action)) return r->module;
+    return std::nullopt;  // node.log
+  };
+  for (size_t begin = 0; begin < actions.size();) {
+    const std::optional<ModuleIndex> file = file_of(actions[begin]);
+    std::vector<std::vector<uint8_t>> payloads;
+    uint64_t incarnation = incarnation_;
+    size_t end = begin;
+    for (; end < actions.size() && file_of(actions[end]) == file; ++end) {
+      std::visit(Overloaded{
+                     [&](const PersistModule& a) { payloads.push_back(Take(a)); },
+                     [&](const PersistReplica& a) { payloads.push_back(Take(a)); },
+                     [&](const PersistIncarnation& a) {
+                       payloads.push_back(wire::EncodeRecord(a));
+                       incarnation = a.incarnation;
+                     },
+                     [](const auto&) {},
+                 },
+                 actions[end]);
+    }
+    DUET_RETURN_IF_ERROR(file ? AppendTo(*file, payloads) : AppendToNodeLog(payloads, incarnation));
+    begin = end;
   }
   return absl::OkStatus();
 }

@@ -24,9 +24,9 @@
 // configured are left alone.
 //
 // Appends are durable (written and fdatasync'ed) when they return OK. AppendGroup is group
-// commit: several Persist actions written with one frame and one fdatasync per file. After a
-// failed append the file may end in a torn frame: the store then refuses every later append
-// (fail-stop: the driver must stop, and the next start drops the torn frame).
+// commit: consecutive Persist actions for one file written with one frame and one fdatasync.
+// After a failed append the file may end in a torn frame: the store then refuses every later
+// append (fail-stop: the driver must stop, and the next start drops the torn frame).
 //
 // Compaction: when a module's file passes `compact_bytes` (and twice its last snapshot), the
 // store writes a snapshot (the module record and ToRecords of its replica state) to a new
@@ -89,9 +89,10 @@ class MetadataStore {
   absl::Status Append(const PersistReplica& action);
   // The Persist* actions above; any other action is InvalidArgument.
   absl::Status Append(const Action& action);
-  // Group commit: these Persist* actions, in order, with one frame and one fdatasync per file
-  // they touch (record_file.h), so each file's share is recovered all or nothing. Durable
-  // when OK. Errors as Append; when one action is refused, nothing is kept or written.
+  // Group commit: these Persist* actions, in order, each run of consecutive actions for one
+  // file written as one frame with one fdatasync (record_file.h), the runs one after the
+  // other: a crash keeps a prefix of the runs, each run all or nothing. Durable when OK.
+  // Errors as Append; when one action is refused, nothing is kept or written.
   absl::Status AppendGroup(std::span<const Action> actions);
 
   // Writes the module's snapshot now (Append does it by size).

@@ -245,25 +245,23 @@ TEST(MetadataStoreTest, ACorruptNodeFileStopsOpenWithTheReason) {
               HasSubstr("metadata frame 1 at offset 8 of " + file));
 }
 
-// Group commit: several Persist actions, one frame and one fdatasync per file they touch.
-TEST(MetadataStoreTest, AGroupIsOneFramePerFileAndComesBackAfterReopen) {
+// Group commit: each run of consecutive Persist actions for one file is one frame and one
+// fdatasync.
+TEST(MetadataStoreTest, AGroupIsOneFramePerRunOfOneFileAndComesBackAfterReopen) {
   TempDir tmp;
   const auto batches = SomeBatches(3);
   {
     Recovered r = MustOpen(tmp.path());
     const uint64_t web_before = r.store->FileBytes(0), db_before = r.store->FileBytes(1);
     const std::vector<Action> group = {
-        PersistReplica{1, batches[0]},
-        PersistModule{0, PersistedModule{5, 1}},
-        PersistIncarnation{9},
-        PersistReplica{1, batches[1]},
-        PersistModule{1, PersistedModule{6, 0}},
-        PersistReplica{1, batches[2]},
+        PersistModule{0, PersistedModule{5, 1}}, PersistIncarnation{9},
+        PersistReplica{1, batches[0]},           PersistReplica{1, batches[1]},
+        PersistModule{1, PersistedModule{6, 0}}, PersistReplica{1, batches[2]},
     };
     ASSERT_TRUE(r.store->AppendGroup(group).ok());
     // "web" got a plain frame of one record; "db store/é" one batch frame of four records.
-    const uint64_t web_frame = r.store->FileBytes(0) - web_before;
-    EXPECT_EQ(web_frame, kFrameHeaderBytes + wire::EncodeRecord(PersistedModule{5, 1}).size());
+    EXPECT_EQ(r.store->FileBytes(0) - web_before,
+              kFrameHeaderBytes + wire::EncodeRecord(PersistedModule{5, 1}).size());
     uint64_t db_payload = 0;
     for (const auto& batch : batches) db_payload += 4 + wire::EncodeRecord(batch).size();
     db_payload += 4 + wire::EncodeRecord(PersistedModule{6, 0}).size();
@@ -275,6 +273,22 @@ TEST(MetadataStoreTest, AGroupIsOneFramePerFileAndComesBackAfterReopen) {
   EXPECT_EQ(r.persisted.modules.at("db store/é").term, 6u);
   EXPECT_EQ(DescribeState(r.persisted.replicas.at("db store/é")), StateAfter(batches));
   EXPECT_THAT(r.notes, IsEmpty());
+}
+
+// A file's actions split by another file's are separate frames, synced in the given order,
+// so a crash keeps a prefix of the actions, as when they were appended one by one (C4).
+TEST(MetadataStoreTest, AGroupKeepsTheOrderAcrossFilesWithAFramePerRun) {
+  TempDir tmp;
+  const auto batches = SomeBatches(2);
+  Recovered r = MustOpen(tmp.path());
+  const uint64_t db_before = r.store->FileBytes(1);
+  const std::vector<Action> group = {PersistReplica{1, batches[0]},
+                                     PersistModule{0, PersistedModule{5, 1}},
+                                     PersistReplica{1, batches[1]}};
+  ASSERT_TRUE(r.store->AppendGroup(group).ok());
+  EXPECT_EQ(r.store->FileBytes(1) - db_before, 2 * kFrameHeaderBytes +
+                                                   wire::EncodeRecord(batches[0]).size() +
+                                                   wire::EncodeRecord(batches[1]).size());
 }
 
 // A crash in a group's append leaves any prefix of the file's frame: the whole group's share

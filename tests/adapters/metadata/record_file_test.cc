@@ -8,8 +8,11 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -235,6 +238,97 @@ TEST_F(RecordFileTest, AnEmptyFileHasNoRecordsAndNoTail) {
   EXPECT_THAT(scanned.payloads, IsEmpty());
   EXPECT_FALSE(scanned.torn_tail);
   EXPECT_EQ(scanned.valid_bytes, kFileMagicBytes);
+}
+
+// A file as AppendFile writes it: the header, then one frame per group.
+struct BuiltFile {
+  std::vector<uint8_t> bytes;
+  std::vector<uint64_t> starts;  // each frame's offset
+  std::vector<std::vector<std::vector<uint8_t>>> groups;
+};
+
+BuiltFile GenFile() {
+  BuiltFile f;
+  f.bytes.assign(kFileMagic, kFileMagic + kFileMagicBytes);
+  const int groups = *rc::gen::inRange(1, 7);
+  int next = 0;
+  for (int g = 0; g < groups; ++g) {
+    const int count = *rc::gen::inRange(1, 9);
+    f.groups.push_back(Records(next, count));
+    next += count;
+    f.starts.push_back(f.bytes.size());
+    const std::vector<uint8_t> frame = BatchFrame(f.groups.back());
+    f.bytes.insert(f.bytes.end(), frame.begin(), frame.end());
+  }
+  return f;
+}
+
+std::vector<std::vector<uint8_t>> RecordsOfGroups(const BuiltFile& f, size_t groups) {
+  std::vector<std::vector<uint8_t>> out;
+  for (size_t g = 0; g < groups; ++g) out.insert(out.end(), f.groups[g].begin(), f.groups[g].end());
+  return out;
+}
+
+absl::StatusOr<ScannedFile> ScanBytes(const std::vector<uint8_t>& bytes) {
+  TempDir tmp;
+  WriteBytes(tmp.path() + "/" + kName, bytes);
+  const int dir_fd = ::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  absl::StatusOr<ScannedFile> scanned = ScanFile(dir_fd, kName);
+  ::close(dir_fd);
+  return scanned;
+}
+
+// A crash while the last frame was unsynced leaves it any length (up to a few pages past
+// its end), each 512-byte sector of it as written, zeros or garbage: the reader keeps every
+// earlier frame, keeps the last only if it is whole, and never reports corruption.
+RC_GTEST_PROP(RecordFileProperty, AfterACrashOnlyTheLastFrameCanGoAndNothingReadsAsCorrupt, ()) {
+  const BuiltFile f = GenFile();
+  const uint64_t last = f.starts.back(), end = f.bytes.size();
+  std::vector<uint8_t> bytes = f.bytes;
+  bytes.resize(*rc::gen::inRange<uint64_t>(last, end + 4096), 0);
+  for (uint64_t sector = last; sector < bytes.size(); sector += 512) {
+    const int fate = *rc::gen::inRange(0, 3);  // 0 as written, 1 zeros, 2 garbage
+    for (uint64_t i = sector; i < std::min<uint64_t>(sector + 512, bytes.size()); ++i) {
+      if (fate == 1 || (fate == 0 && i >= end)) bytes[i] = 0;
+      if (fate == 2) bytes[i] = *rc::gen::arbitrary<uint8_t>();
+    }
+  }
+  const bool whole = bytes.size() >= end &&
+                     std::equal(f.bytes.begin() + last, f.bytes.end(), bytes.begin() + last);
+  absl::StatusOr<ScannedFile> scanned = ScanBytes(bytes);
+  RC_ASSERT(scanned.ok());
+  RC_ASSERT(!scanned->corrupt_frame);
+  const size_t kept = f.groups.size() - (whole ? 0 : 1);
+  RC_ASSERT(scanned->payloads == RecordsOfGroups(f, kept));
+  RC_ASSERT(scanned->valid_bytes == (whole ? end : last));
+  RC_ASSERT(scanned->torn_tail == (bytes.size() > scanned->valid_bytes));
+}
+
+// Any damage to a frame that a later frame follows is corruption, at that frame's offset.
+RC_GTEST_PROP(RecordFileProperty, DamageToAFrameBeforeTheLastIsCorruptionAtItsOffset, ()) {
+  const BuiltFile f = GenFile();
+  RC_PRE(f.groups.size() >= 2);
+  const size_t frame = *rc::gen::inRange<size_t>(0, f.groups.size() - 1);
+  const uint64_t at = *rc::gen::inRange<uint64_t>(f.starts[frame], f.starts[frame + 1]);
+  std::vector<uint8_t> bytes = f.bytes;
+  bytes[at] = static_cast<uint8_t>(bytes[at] ^ *rc::gen::inRange<int>(1, 256));
+  absl::StatusOr<ScannedFile> scanned = ScanBytes(bytes);
+  RC_ASSERT(scanned.ok());
+  RC_ASSERT(scanned->corrupt_frame == std::optional<uint64_t>(frame + 1));
+  RC_ASSERT(scanned->corrupt_offset == f.starts[frame]);
+  RC_ASSERT(!scanned->torn_tail);
+  RC_ASSERT(scanned->payloads == RecordsOfGroups(f, frame));
+}
+
+// What AppendFile writes is the header and BatchFrame of each group, as the properties build.
+TEST_F(RecordFileTest, AppendBatchWritesExactlyOneBatchFrame) {
+  AppendGroups({Records(0, 3), Records(3, 1)});
+  std::vector<uint8_t> expected(kFileMagic, kFileMagic + kFileMagicBytes);
+  for (const auto& group : {Records(0, 3), Records(3, 1)}) {
+    const std::vector<uint8_t> frame = BatchFrame(group);
+    expected.insert(expected.end(), frame.begin(), frame.end());
+  }
+  EXPECT_EQ(ReadBytes(path()), expected);
 }
 
 }  // namespace
