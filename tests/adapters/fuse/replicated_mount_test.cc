@@ -484,6 +484,40 @@ TEST_F(MountTest, DirectoriesListedAndClosedWhileFilesAreWrittenListWhole) {
   EXPECT_EQ(ReadFileAt(B("written")), std::string(kReaders * kListingsEach, 'x'));
 }
 
+// A write, a truncate and an fallocate are handed on under their inode's size lock; the
+// answer must wait until the lock is let go: once the application has it, it may close and
+// unlink the file, and the kernel's FORGET then frees the inode (and the mutex) on another
+// worker. A ThreadSanitizer build reports that race at once; a plain build would only
+// rarely crash.
+TEST_F(MountTest, FilesResizedThenClosedAndUnlinkedAtOnceFromSeveralThreadsLeaveNothing) {
+  constexpr int kThreads = 3;
+  constexpr int kFilesEach = 60;
+  std::vector<int> failures(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < kFilesEach; ++n) {
+        const std::string path = M("t" + std::to_string(t) + "-" + std::to_string(n));
+        const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_APPEND, 0644);
+        if (fd < 0) {
+          ++failures[t];
+          continue;
+        }
+        if (write(fd, "data", 4) != 4 || fallocate(fd, 0, 0, 8192) != 0 || ftruncate(fd, 2) != 0) {
+          ++failures[t];
+        }
+        close(fd);
+        if (unlink(path.c_str()) != 0) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << t;
+  for (const auto& entry : std::filesystem::directory_iterator(backing_)) {
+    EXPECT_EQ(entry.path().filename().string().rfind('t', 0), std::string::npos) << entry.path();
+  }
+}
+
 TEST_F(MountTest, StatfsAndXattrsReadTheBackingDirectory) {
   ASSERT_EQ(WriteFileAt(B("x"), "", O_CREAT), 0);
   ASSERT_EQ(setxattr(B("x").c_str(), "user.k", "value", 5, 0), 0);
