@@ -20,24 +20,18 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/adapters/fuse/lowered_file_limit_test_base.h"
 
 namespace duet {
 namespace {
 
-constexpr rlim_t kTestFileLimit = 128;  // a cache of 32
-constexpr int kFiles = 96;              // three times the cache
-constexpr int kSwapped = 8;             // slots 0..7 switch between two files
+constexpr int kFiles = 96;   // three times the cache
+constexpr int kSwapped = 8;  // slots 0..7 switch between two files
 
-class DescriptorCacheTest : public ::testing::Test {
+class DescriptorCacheTest : public LoweredFileLimitTestBase {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/duet-descriptor-cache-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    root_ = dir;
-    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old_limit_), 0);
-    rlimit lowered = old_limit_;
-    lowered.rlim_cur = kTestFileLimit;
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+    LoweredFileLimitTestBase::SetUp();
     root_fd_ = open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     ASSERT_GE(root_fd_, 0);
     // kFiles files, and a second file for each swapped slot.
@@ -59,8 +53,7 @@ class DescriptorCacheTest : public ::testing::Test {
     cache_.reset();
     slots_.clear();
     if (root_fd_ >= 0) close(root_fd_);
-    setrlimit(RLIMIT_NOFILE, &old_limit_);
-    std::filesystem::remove_all(root_);
+    LoweredFileLimitTestBase::TearDown();
   }
 
   int OpenPath(int file) const {
@@ -80,8 +73,6 @@ class DescriptorCacheTest : public ::testing::Test {
     return st.st_ino;
   }
 
-  std::string root_;
-  rlimit old_limit_{};
   int root_fd_ = -1;
   std::vector<ino_t> inos_;  // of f-0, f-1, ...
   std::unique_ptr<DescriptorCache> cache_;
