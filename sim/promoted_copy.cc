@@ -80,7 +80,6 @@ void PromotedCopyChecker::OnTokenPersisted(absl::Time, NodeIndex n, ModuleIndex 
   }
   mod.owner = token.owner;
   mod.term = token.term;
-  mod.wrote_alone = token.wrote_alone;
 }
 
 void PromotedCopyChecker::OnLog(absl::Time, NodeIndex n, const std::string& text) {
@@ -89,11 +88,15 @@ void PromotedCopyChecker::OnLog(absl::Time, NodeIndex n, const std::string& text
   if (colon == std::string::npos) return;
   const std::optional<ModuleIndex> m = cluster_.config().FindModule(text.substr(0, colon));
   if (!m) return;
+  PerModule& mod = modules_[n][*m];
   if (text.find("discards its changes", colon) != std::string::npos) {
-    modules_[n][*m].losing_split = true;
+    mod.losing_split = true;
   } else if (text.find(": connected: ", colon) != std::string::npos) {
-    modules_[n][*m].losing_split = false;  // the data handshake decided: the loser resyncs
+    mod.losing_split = false;  // the data handshake decided: the loser resyncs
+    mod.wrote_alone = false;
   }
+  // Node's peer lost (engine/node.cc), or the replica's peer dropped (replica_primary_stream.cc).
+  if (text.find("continuing alone", colon) != std::string::npos) mod.wrote_alone = true;
 }
 
 void PromotedCopyChecker::OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) {
@@ -109,10 +112,9 @@ void PromotedCopyChecker::OnWritable(absl::Time now, NodeIndex n, ModuleIndex m,
   const Config& config = cluster_.config();
   if (cluster_.Writable(peer, m) || mod.losing_split || mod.forced) return;
   if (!config.witness && cluster_.NodeUp(peer) && !cluster_.ReplicationConnected()) return;
-  // Without a witness a primary that lost its peer acknowledges writes alone; if it then
+  // Without a witness a primary that dropped its peer acknowledges writes alone; if it then
   // goes down, the peer's takeover lacks them: a split brain the generations find when the
-  // pair meets (DESIGN.md §5), its writes kept aside, not lost. The peer's token says so
-  // until this node confirms the peer's term.
+  // pair meets (DESIGN.md §5), its writes kept aside, not lost.
   if (!config.witness && modules_[peer][m].wrote_alone) return;
   const std::vector<std::string> missing = WritesOnlyThePeerHolds(
       cluster_.workload(), m, cluster_.store(n, m).live(), cluster_.store(peer, m).live());

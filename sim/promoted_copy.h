@@ -16,13 +16,16 @@
 // states (failover mode, which this check does not judge); the replicas' verdicts keep it.
 // Not judged: a promotion while the peer is writable too (two writers: NoTwoWritersChecker
 // with a witness, the split-brain policy without); without a witness a takeover while the
-// peer is up and cut off, or while the peer's ownership token says that it wrote alone,
-// unconfirmed by this node (the peer may have written alone since the cut, unseen: a split
-// brain that the generations resolve once the pair meets, DESIGN.md §5); and the losing side
-// of a split brain serving its own branch again until the survivor can take the module over
-// (it logged that it discards its changes, and no data handshake decided since; the one
-// verdict read from log text, as no status carries it): the survivor keeps its writes, the
-// loser's are kept aside.
+// peer is up and cut off, or after the peer went on alone and then went down (it logged that
+// it continues alone since its last data handshake: the peer may have written alone since the
+// cut, unseen, a split brain that the generations resolve once the pair meets, DESIGN.md §5);
+// and the losing side of a split brain serving its own branch again until the survivor can
+// take the module over (it logged that it discards its changes, and no data handshake decided
+// since): the survivor keeps its writes, the loser's are kept aside. These two are read from
+// log text: no status or persisted record says them (the ownership token's `wrote_alone`
+// misses a primary that dropped its peer on the replication connection while heartbeats still
+// came, regression seed 14814890090794812417; the state ALONE lasts through the resync that
+// follows the handshake).
 #ifndef DUET_SIM_PROMOTED_COPY_H_
 #define DUET_SIM_PROMOTED_COPY_H_
 
@@ -61,10 +64,11 @@ class PromotedCopyChecker : public InvariantChecker {
     bool forced = false;
     bool losing_split = false;  // discards its changes once the survivor takes over
     bool vip = false;
+    // Went on alone having dropped its peer, since its last data handshake.
+    bool wrote_alone = false;
     // The ownership token as last persisted here (or shown, at a force).
     uint64_t term = 0;
     NodeIndex owner = 0;
-    bool wrote_alone = false;
   };
   const SimCluster& cluster_;
   std::vector<PerModule> modules_[2];

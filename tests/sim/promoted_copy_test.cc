@@ -156,12 +156,11 @@ class ForcedPromotionTest : public ::testing::Test {
   SimCluster& cluster() { return sim_.cluster(); }
   absl::Time now() { return cluster().now(); }
   void Force() { checker_.OnAdminCommand(now(), kB, kModule, AdminVerb::kPrim, /*force=*/true); }
-  // b persists a token naming `owner` at `term` (a term past the one b holds now).
-  void Persist(NodeIndex owner, uint64_t terms_on, bool wrote_alone = false, NodeIndex n = kB) {
-    checker_.OnTokenPersisted(now(), n, kModule,
-                              PersistedModule{.term = cluster().Status(kB, kModule).term + terms_on,
-                                              .owner = owner,
-                                              .wrote_alone = wrote_alone});
+  // b persists a token naming `owner`, `terms_on` terms past the one it holds now.
+  void Persist(NodeIndex owner, uint64_t terms_on) {
+    checker_.OnTokenPersisted(
+        now(), kB, kModule,
+        PersistedModule{.term = cluster().Status(kB, kModule).term + terms_on, .owner = owner});
   }
   // b serves, then stops writing: `fenced` freezes writes before the VIP goes (a fence), else
   // the VIP goes first (a planned stop).
@@ -235,13 +234,13 @@ class WithoutAWitnessTest : public ForcedPromotionTest {
 };
 
 TEST_F(WithoutAWitnessTest, ATakeoverLackingWhatThePeerWroteAloneIsASplitBrainNotALoss) {
-  Persist(kA, 0, /*wrote_alone=*/true, /*n=*/kA);
+  checker_.OnLog(now(), kA, "m0: dropping the peer (connection lost); continuing alone, tracking");
   EXPECT_EQ(FailuresWhenBServes(), 0);
 }
 
-TEST_F(WithoutAWitnessTest, OnceThePeerConfirmedTheTermATakeoverLackingItsWritesIsReported) {
-  Persist(kA, 0, /*wrote_alone=*/true, /*n=*/kA);
-  Persist(kA, 0, /*wrote_alone=*/false, /*n=*/kA);  // b saw a at its term since
+TEST_F(WithoutAWitnessTest, AfterTheirNextDataHandshakeATakeoverLackingThePeersWritesIsReported) {
+  checker_.OnLog(now(), kA, "m0: continuing alone, term 1");
+  checker_.OnLog(now(), kA, "m0: connected: resync to the peer; this node is the source");
   EXPECT_EQ(FailuresWhenBServes(), 1);
 }
 
