@@ -404,6 +404,9 @@ class Replica {
   // The peer's acknowledgement passed writes refused here: each one the peer refused too
   // left the copies equal; one it applied is set back on it.
   void SettleRefusals(Actions& out);
+  // `entry`, if refused here, as the peer's outcome of it says (or, completing before the
+  // peer's acknowledgement while the stream is detached, as if the peer applied it).
+  void SettleRefusal(InFlight& entry, Actions& out);
   // A stream write the secondary refused; true if it is handled here (held for the
   // primary's outcome, or refused there too).
   bool OnStreamRefused(const Applying& applying, const absl::Status& status, Actions& out);
