@@ -382,6 +382,12 @@ INSTANTIATE_TEST_SUITE_P(
              "before the peer's acknowledgement, which then cooled their zones (a VM image's "
              "bytes)",
              true},
+        // Pinned by
+        // ReplicaActivityLogTest.ANameChangedAgainDuringTheResyncThatTookItIsNotForgottenAtItsEnd.
+        Case{13921486592676002ull, nullptr, std::nullopt,
+             "replicas differ: an rmdir the transport lost, of a name a resync plan had taken, "
+             "was forgotten at the resync's end (the activity log kept no age for it)",
+             true},
         // A simulator repair rule, no engine change: the repair asked a serving copy to
         // discard its data, which the engine refuses; it stops the module there first now.
         Case{13805988911900926460ull, "all", false,
