@@ -208,6 +208,10 @@ void Replica::CompleteInOrder(Actions& out) {
       Persist(std::move(records), out);
       RefreshHelloIfStale(out);
     }
+    // Refused here and completing without the peer's acknowledgement (the stream detached
+    // by a new Hello, not dropped): the peer may still apply it, and its late durable
+    // acknowledgement would cool the zones that say so. It goes to the peer again.
+    if (!peer_has && !front.alone && !attached()) SettleRefusal(front, out);
     if (front.op_id != 0) {
       absl::Status status = front.local_status;
       if (fenced_ && !peer_has) status = absl::AbortedError("fenced: no longer primary");
