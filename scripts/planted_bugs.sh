@@ -36,6 +36,11 @@
 # after 198 seeds there (replicas byte-identical, seed 14048216278506476564). Seed
 # 8793190023380403131 of that swarm fails on the unpatched engine too (a directory's xattr
 # differs between the copies after torn crashes; the same at d121b10).
+# At 3a64088 (2026-12-07, the new-primary copy check excusing a peer that went on alone
+# without a witness): 01 after 5 seeds, 02 after 1, 03 after 1, 05 after 59, 06 after 5, 07
+# after 14 (5 at 7506b21), 08 after 1, 09 after 3; 01, 06 and 07 caught by the new-primary
+# copy check. Every patch applied as it was. With that check keeping a force only as long as
+# the engine does (9d93ba3): 01 after 5 seeds again (9 of 50 fail; same seed).
 #   bash scripts/planted_bugs.sh            # every patch
 #   bash scripts/planted_bugs.sh 02 03      # only these
 set -euo pipefail

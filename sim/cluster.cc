@@ -257,11 +257,17 @@ void SimCluster::Execute(NodeIndex n, const Actions& actions) {
             },
             [&](const PersistModule& p) {
               persisted_[n].modules[config_.modules[p.module].name] = p.record;
+              for (ClusterObserver* o : observers_) {
+                o->OnTokenPersisted(now_, n, p.module, p.record);
+              }
             },
             [&](const PersistIncarnation& p) { persisted_[n].incarnation = p.incarnation; },
             [&](const RunScript& run) { RunScriptAction(n, run); },
             [&](const SetCheckers& s) { observed_[n][s.module].checkers = s.running; },
-            [&](const SetVip& s) { observed_[n][s.module].vip = s.assigned; },
+            [&](const SetVip& s) {
+              observed_[n][s.module].vip = s.assigned;
+              for (ClusterObserver* o : observers_) o->OnVip(now_, n, s.module, s.assigned);
+            },
             [&](const SetWritable& s) {
               observed_[n][s.module].writable = s.writable;
               if (s.writable) keep_aside_.BranchNoLongerOwed(n, s.module);
@@ -820,6 +826,7 @@ std::optional<absl::Status> SimCluster::Admin(NodeIndex n, AdminVerb verb, Modul
     workload_->LoseAll(m);
   }
   const uint64_t id = next_admin_id_++;
+  for (ClusterObserver* o : observers_) o->OnAdminCommand(now_, n, m, verb, force);
   StepNode(n, AdminCommand{id, verb, m, force});
   auto it = admin_replies_.find(id);
   if (it == admin_replies_.end()) return absl::InternalError("no admin reply");

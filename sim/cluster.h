@@ -145,6 +145,8 @@ class SimCluster {
   // Whether the peer of node n (up) holds everything n acknowledged in module m.
   bool PeerHoldsAll(NodeIndex n, ModuleIndex m) const;
   bool NodeUp(NodeIndex n) const { return nodes_[n].has_value(); }
+  // Whether node n (up) hears its peer now, as its engine judges it (Node::PeerAlive).
+  bool PeerAlive(NodeIndex n) const { return nodes_[n] && nodes_[n]->PeerAlive(LocalNow(n)); }
   void CrashWitness();
   void RestartWitness();
   bool WitnessUp() const { return witness_.has_value(); }

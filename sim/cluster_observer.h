@@ -7,6 +7,8 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "engine/actions.h"
+#include "engine/inputs.h"
 #include "engine/messages.h"
 #include "engine/types.h"
 
@@ -19,6 +21,8 @@ class ClusterObserver {
   // The module's replicated directories started or stopped accepting writes on node n.
   virtual void OnWritable(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
                           bool /*writable*/) {}
+  // The module's VIP was assigned to node n, or released there.
+  virtual void OnVip(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/, bool /*assigned*/) {}
   // A script of the module started on node n, or ended (exited or killed at its timeout).
   virtual void OnScriptStarted(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
                                ScriptKind /*kind*/) {}
@@ -36,6 +40,14 @@ class ClusterObserver {
   virtual void OnReplicationDelivered(absl::Time /*now*/, NodeIndex /*n*/) {}
   // The witness granted node n the lease of module m (a first grant or a renewal).
   virtual void OnLeaseGranted(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/) {}
+  // An admin command is about to reach node n (up), before its engine handles it (the
+  // command's effects, a promotion included, may follow within the same step).
+  virtual void OnAdminCommand(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
+                              AdminVerb /*verb*/, bool /*force*/) {}
+  // Node n persisted module m's ownership record (engine/actions.h PersistModule): who owns
+  // the module at which term, whether n wrote alone unconfirmed by its peer.
+  virtual void OnTokenPersisted(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
+                                const PersistedModule& /*token*/) {}
   // The state node n shows for module m changed.
   virtual void OnModuleState(absl::Time /*now*/, NodeIndex /*n*/, ModuleIndex /*m*/,
                              ModuleState /*from*/, ModuleState /*to*/) {}

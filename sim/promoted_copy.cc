@@ -35,42 +35,87 @@ std::vector<std::string> WritesOnlyThePeerHolds(Workload model, ModuleIndex m,
 PromotedCopyChecker::PromotedCopyChecker(const SimCluster& cluster)
     : InvariantChecker("a new primary's copy lacks no acknowledged write its peer holds"),
       cluster_(cluster) {
-  for (auto& losing : losing_split_) losing.assign(cluster.config().modules.size(), false);
-  for (auto& forced : forced_) forced.assign(cluster.config().modules.size(), false);
-  for (auto& alone : wrote_alone_) alone.assign(cluster.config().modules.size(), false);
+  for (NodeIndex n = 0; n < 2; ++n) {
+    modules_[n].resize(cluster.config().modules.size());
+    // Before any token is persisted, each node holds the configuration's (term 0).
+    for (ModuleIndex m = 0; m < modules_[n].size(); ++m) {
+      modules_[n][m].owner = cluster.config().modules[m].default_primary;
+    }
+  }
 }
 
 void PromotedCopyChecker::OnNodeStarted(absl::Time, NodeIndex n) {
-  forced_[n].assign(forced_[n].size(), false);
+  for (PerModule& mod : modules_[n]) mod.forced = false;
+}
+
+void PromotedCopyChecker::OnNodeDown(absl::Time, NodeIndex n) {
+  for (PerModule& mod : modules_[n]) mod.vip = false;
+}
+
+void PromotedCopyChecker::OnVip(absl::Time, NodeIndex n, ModuleIndex m, bool assigned) {
+  modules_[n][m].vip = assigned;
+}
+
+void PromotedCopyChecker::OnAdminCommand(absl::Time, NodeIndex n, ModuleIndex m, AdminVerb verb,
+                                         bool force) {
+  if (verb != AdminVerb::kPrim || !force) return;
+  // The engine keeps a force where the command keeps or claims the module here (on the
+  // owner, or with the peer lost; engine/admin_verbs.cc); with the peer alive a non-owner
+  // only asks it to hand over, and the peer hands over only to an up-to-date secondary.
+  const ModuleStatus status = cluster_.Status(n, m);
+  if (status.owner != n && cluster_.PeerAlive(n)) return;
+  PerModule& mod = modules_[n][m];
+  mod.forced = true;
+  mod.owner = status.owner;
+  mod.term = status.term;
+}
+
+void PromotedCopyChecker::OnTokenPersisted(absl::Time, NodeIndex n, ModuleIndex m,
+                                           const PersistedModule& token) {
+  PerModule& mod = modules_[n][m];
+  // A newer token naming the peer: n handed the module over, or heard that the peer took it.
+  // (An admin's stop persists the same token, and keeps a force.)
+  if (token.owner != n && (token.owner != mod.owner || token.term != mod.term)) {
+    mod.forced = false;
+  }
+  mod.owner = token.owner;
+  mod.term = token.term;
 }
 
 void PromotedCopyChecker::OnLog(absl::Time, NodeIndex n, const std::string& text) {
-  // "<module>: ..." (engine/node.cc, engine/replication/replica.cc).
+  // "<module>: ..." (engine/replication/replica.cc, session_decision.cc).
   const size_t colon = text.find(": ");
   if (colon == std::string::npos) return;
   const std::optional<ModuleIndex> m = cluster_.config().FindModule(text.substr(0, colon));
   if (!m) return;
-  if (text.find(": admin: prim --force", colon) != std::string::npos) forced_[n][*m] = true;
-  if (text.find(": handed over to ", colon) != std::string::npos) forced_[n][*m] = false;
+  PerModule& mod = modules_[n][*m];
   if (text.find("discards its changes", colon) != std::string::npos) {
-    losing_split_[n][*m] = true;
+    mod.losing_split = true;
   } else if (text.find(": connected: ", colon) != std::string::npos) {
-    losing_split_[n][*m] = false;  // the data handshake decided: the loser resyncs
-    wrote_alone_[n][*m] = false;
+    mod.losing_split = false;  // the data handshake decided: the loser resyncs
+    mod.wrote_alone = false;
   }
-  if (text.find("continuing alone", colon) != std::string::npos) wrote_alone_[n][*m] = true;
+  // Node's peer lost (engine/node.cc), or the replica's peer dropped (replica_primary_stream.cc).
+  if (text.find("continuing alone", colon) != std::string::npos) mod.wrote_alone = true;
 }
 
 void PromotedCopyChecker::OnWritable(absl::Time now, NodeIndex n, ModuleIndex m, bool writable) {
-  if (!writable || !cluster_.replication()) return;
+  PerModule& mod = modules_[n][m];
+  if (!writable) {
+    // A fence freezes writes first, then releases the VIP (DESIGN.md §6); a planned stop
+    // releases the VIP first. A fence spends the force (engine/node_reconcile.cc FenceNow).
+    if (mod.vip) mod.forced = false;
+    return;
+  }
+  if (!cluster_.replication()) return;
   const NodeIndex peer = Peer(n);
   const Config& config = cluster_.config();
-  if (cluster_.Writable(peer, m) || losing_split_[n][m] || forced_[n][m]) return;
+  if (cluster_.Writable(peer, m) || mod.losing_split || mod.forced) return;
   if (!config.witness && cluster_.NodeUp(peer) && !cluster_.ReplicationConnected()) return;
   // Without a witness a primary that dropped its peer acknowledges writes alone; if it then
   // goes down, the peer's takeover lacks them: a split brain the generations find when the
   // pair meets (DESIGN.md §5), its writes kept aside, not lost.
-  if (!config.witness && wrote_alone_[peer][m]) return;
+  if (!config.witness && modules_[peer][m].wrote_alone) return;
   const std::vector<std::string> missing = WritesOnlyThePeerHolds(
       cluster_.workload(), m, cluster_.store(n, m).live(), cluster_.store(peer, m).live());
   if (missing.empty()) return;

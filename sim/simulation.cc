@@ -109,6 +109,10 @@ void Simulation::Repair() {
         continue;
       }
       const NodeIndex loser = Peer(cluster_.LastForced(m).value_or(home));
+      // A serving copy cannot be discarded (the node asks for it to be made secondary first,
+      // and `second` needs an up-to-date peer to hand over to): the operator stops the
+      // module there first; the next round starts it again.
+      if (cluster_.Status(loser, m).owner == loser) OperatorAdmin(loser, AdminVerb::kStop, m);
       const std::optional<absl::Status> status = OperatorAdmin(loser, AdminVerb::kDiscard, m);
       cluster_.Note(absl::StrCat("repair: duetctl discard ", cluster_.config().modules[m].name,
                                  " on ", cluster_.config().nodes[loser].name, ": ",

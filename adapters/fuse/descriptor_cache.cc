@@ -56,11 +56,15 @@ int Reopen(int mount_fd, std::vector<unsigned char> handle) {
 
 Descriptor::~Descriptor() { close(fd_); }
 
+DescriptorCache::Released::~Released() {
+  if (cache_ != nullptr && !evicted_.empty()) cache_->Rehandle(evicted_);
+  // Then evicted_'s and closing_'s descriptors close, those no request holds.
+}
+
 DescriptorCache::DescriptorCache(int mount_fd) : mount_fd_(mount_fd) {
   std::vector<unsigned char> handle;
   if (!EncodeHandle(mount_fd_, false, &handle, &mount_id_)) mount_id_ = -1;
-  std::lock_guard<std::mutex> lock(mu_);
-  RefreshCapacity();
+  capacity_ = CapacityFromLimit().value_or(kMinCapacity);
 }
 
 DescriptorCache::~DescriptorCache() {
@@ -69,62 +73,93 @@ DescriptorCache::~DescriptorCache() {
   lru_.clear();
 }
 
-void DescriptorCache::RefreshCapacity() {
+std::optional<size_t> DescriptorCache::CapacityFromLimit() {
   struct rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return std::nullopt;
   const size_t quarter = limit.rlim_cur == RLIM_INFINITY ? size_t{1} << 20 : limit.rlim_cur / 4;
-  capacity_ = quarter < kMinCapacity ? kMinCapacity : quarter;
+  return quarter < kMinCapacity ? kMinCapacity : quarter;
 }
 
-void DescriptorCache::EvictDownTo(size_t limit,
-                                  std::vector<std::shared_ptr<const Descriptor>>* closing) {
+DescriptorCache::Handle DescriptorCache::HandleOf(int fd) const {
+  Handle handle;
+  int mount_id = -1;
+  // A handle opens only on mount_fd_'s file system: a file on another one (a mount inside
+  // the backing directory) keeps its descriptor.
+  handle.usable =
+      mount_id_ != -1 && EncodeHandle(fd, true, &handle.bytes, &mount_id) && mount_id == mount_id_;
+  return handle;
+}
+
+void DescriptorCache::EvictDownTo(size_t limit, Released* released) {
+  released->cache_ = this;
   while (lru_.size() > limit) {
     DescriptorSlot* slot = lru_.back();
     lru_.pop_back();
-    // Taken again now, a handle names the directory the file is in now (see the header).
-    std::vector<unsigned char> fresh;
-    int mount_id = 0;
-    if (EncodeHandle(slot->open->get(), IsConnectable(slot->handle), &fresh, &mount_id)) {
-      slot->handle = std::move(fresh);
-    }
-    closing->push_back(std::move(slot->open));
+    // Its handle is taken again once mu_ is let go (Rehandle), so that it names the directory
+    // the file is in now (see the header).
+    const uint64_t ticket = ++next_ticket_;
+    rehandling_[slot] = ticket;
+    released->evicted_.push_back(
+        {slot, ticket, IsConnectable(slot->handle), std::move(slot->open)});
     slot->open.reset();
   }
 }
 
+void DescriptorCache::Rehandle(std::vector<Released::Evicted>& evicted) {
+  std::vector<Handle> fresh(evicted.size());
+  for (size_t i = 0; i < evicted.size(); ++i) {
+    int mount_id = 0;
+    fresh[i].usable =
+        EncodeHandle(evicted[i].fd->get(), evicted[i].connectable, &fresh[i].bytes, &mount_id);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < evicted.size(); ++i) {
+    auto it = rehandling_.find(evicted[i].slot);
+    if (it == rehandling_.end() || it->second != evicted[i].ticket) continue;
+    rehandling_.erase(it);
+    if (fresh[i].usable) evicted[i].slot->handle = std::move(fresh[i].bytes);
+  }
+}
+
 void DescriptorCache::Insert(DescriptorSlot& slot, std::shared_ptr<const Descriptor> fd,
-                             std::vector<std::shared_ptr<const Descriptor>>* closing) {
+                             Released* released) {
   slot.open = std::move(fd);
   lru_.push_front(&slot);
   slot.lru = lru_.begin();
-  EvictDownTo(capacity_ > pinned_ ? capacity_ - pinned_ : 0, closing);
+  EvictDownTo(capacity_ > pinned_ ? capacity_ - pinned_ : 0, released);
 }
 
-void DescriptorCache::Adopt(DescriptorSlot& slot, int fd, bool replace) {
+void DescriptorCache::Adopt(DescriptorSlot& slot, int fd, Handle handle, bool replace,
+                            Released* released) {
   auto adopted = std::make_shared<const Descriptor>(fd);
-  if (!replace) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (slot.open != nullptr) return;  // the common case: no system call but close
-  }
-  std::vector<unsigned char> handle;
-  int mount_id = -1;
-  // A handle opens only on mount_fd_'s file system: a file on another one (a mount inside
-  // the backing directory) keeps its descriptor.
-  const bool has_handle =
-      mount_id_ != -1 && EncodeHandle(fd, true, &handle, &mount_id) && mount_id == mount_id_;
-  std::vector<std::shared_ptr<const Descriptor>> closing;
+  const std::optional<size_t> capacity = CapacityFromLimit();
   std::lock_guard<std::mutex> lock(mu_);
-  if (!replace && slot.open != nullptr) return;  // reopened meanwhile
-  RefreshCapacity();
-  Drop(slot, &closing);
-  if (!has_handle) {
+  if (!replace && slot.open != nullptr) {
+    released->closing_.push_back(std::move(adopted));
+    return;
+  }
+  if (capacity.has_value()) capacity_ = *capacity;
+  DropLocked(slot, released);
+  if (!handle.usable) {
     slot.pinned = true;
     slot.open = std::move(adopted);
     ++pinned_;
     return;
   }
-  slot.handle = std::move(handle);
-  Insert(slot, std::move(adopted), &closing);
+  slot.handle = std::move(handle.bytes);
+  Insert(slot, std::move(adopted), released);
+}
+
+void DescriptorCache::Adopt(DescriptorSlot& slot, int fd, bool replace) {
+  if (!replace) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (slot.open != nullptr) {
+      close(fd);  // the common case: no system call but close (outside the lock)
+      return;
+    }
+  }
+  Released released;
+  Adopt(slot, fd, HandleOf(fd), replace, &released);
 }
 
 HeldFd DescriptorCache::Hold(DescriptorSlot& slot) {
@@ -141,42 +176,41 @@ HeldFd DescriptorCache::Hold(DescriptorSlot& slot) {
   int fd = Reopen(mount_fd_, handle);
   if (fd < 0 && (errno == EMFILE || errno == ENFILE) && Shrink()) fd = Reopen(mount_fd_, handle);
   if (fd < 0) return HeldFd(errno);
-  std::vector<std::shared_ptr<const Descriptor>> closing;
   auto reopened = std::make_shared<const Descriptor>(fd);
+  const std::optional<size_t> capacity = CapacityFromLimit();
+  Released released;
   std::lock_guard<std::mutex> lock(mu_);
-  RefreshCapacity();
+  if (capacity.has_value()) capacity_ = *capacity;
   if (slot.open != nullptr) return HeldFd(slot.open);           // another thread reopened it first
   if (slot.handle.empty()) return HeldFd(std::move(reopened));  // dropped meanwhile
-  Insert(slot, reopened, &closing);
+  Insert(slot, reopened, &released);
   return HeldFd(std::move(reopened));
 }
 
 bool DescriptorCache::Shrink() {
-  std::vector<std::shared_ptr<const Descriptor>> closing;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    RefreshCapacity();
-    const size_t bound = capacity_ > pinned_ ? capacity_ - pinned_ : 0;
-    EvictDownTo(std::min(bound, lru_.size() / 2), &closing);
-  }
-  return !closing.empty();  // closed here, unless a request still holds one
-}
-
-void DescriptorCache::Drop(DescriptorSlot& slot) {
-  std::vector<std::shared_ptr<const Descriptor>> closing;
+  const std::optional<size_t> capacity = CapacityFromLimit();
+  Released released;
   std::lock_guard<std::mutex> lock(mu_);
-  Drop(slot, &closing);
+  if (capacity.has_value()) capacity_ = *capacity;
+  const size_t bound = capacity_ > pinned_ ? capacity_ - pinned_ : 0;
+  EvictDownTo(std::min(bound, lru_.size() / 2), &released);
+  return !released.evicted_.empty();  // closed once the lock is let go, unless still held
 }
 
-void DescriptorCache::Drop(DescriptorSlot& slot,
-                           std::vector<std::shared_ptr<const Descriptor>>* closing) {
+void DescriptorCache::Drop(DescriptorSlot& slot, Released* released) {
+  std::lock_guard<std::mutex> lock(mu_);
+  DropLocked(slot, released);
+}
+
+void DescriptorCache::DropLocked(DescriptorSlot& slot, Released* released) {
+  rehandling_.erase(&slot);
   if (slot.open != nullptr) {
     if (slot.pinned) {
       --pinned_;
     } else {
       lru_.erase(slot.lru);
     }
-    closing->push_back(std::move(slot.open));
+    released->closing_.push_back(std::move(slot.open));
     slot.open.reset();
   }
   slot.pinned = false;

@@ -26,13 +26,22 @@
 // - A file system that cannot make handles keeps its descriptors open (pinned), as before.
 // - Many threads may hold the same descriptor: a hold keeps it open after the cache let it
 //   go, so the open count may pass the bound by the holds in flight (a few per worker).
+// - The cache's mutex covers no system call: a new slot's handle is taken before it is
+//   adopted (HandleOf), the bound is read before the lock, and a descriptor pushed out has its
+//   handle taken again and is closed after the lock is let go (Released), by the caller once
+//   its own locks are let go too. A slot reopened meanwhile by its older handle still opens
+//   (the descriptor being let go keeps the file's dentry); a slot dropped or adopted anew
+//   meanwhile keeps what it has then.
 #ifndef DUET_ADAPTERS_FUSE_DESCRIPTOR_CACHE_H_
 #define DUET_ADAPTERS_FUSE_DESCRIPTOR_CACHE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 #include <vector>
 
 namespace duet {
@@ -77,20 +86,55 @@ class DescriptorCache {
  public:
   static constexpr size_t kMinCapacity = 16;
 
+  // A file's handle, taken without the cache's lock (HandleOf) to adopt its descriptor with.
+  struct Handle {
+    std::vector<unsigned char> bytes;  // a struct file_handle
+    bool usable = false;  // false: the file system makes none, or the file is on another one
+  };
+
+  // Descriptors the cache let go: when this is destroyed their handles are taken again (so a
+  // reopen finds the directory each file is in then) and they are closed, unless a request
+  // still holds one. Declare it before the locks a call is made under, so it runs after them.
+  class Released {
+   public:
+    Released() = default;
+    ~Released();
+    Released(const Released&) = delete;
+    Released& operator=(const Released&) = delete;
+
+   private:
+    friend class DescriptorCache;
+    struct Evicted {
+      DescriptorSlot* slot = nullptr;
+      uint64_t ticket = 0;  // DescriptorCache::rehandling_'s entry for `slot` when let go
+      bool connectable = false;
+      std::shared_ptr<const Descriptor> fd;
+    };
+    DescriptorCache* cache_ = nullptr;
+    std::vector<Evicted> evicted_;
+    std::vector<std::shared_ptr<const Descriptor>> closing_;
+  };
+
   // `mount_fd` (not owned, not O_PATH) is a directory on the backing file system.
   explicit DescriptorCache(int mount_fd);
   ~DescriptorCache();
   DescriptorCache(const DescriptorCache&) = delete;
   DescriptorCache& operator=(const DescriptorCache&) = delete;
 
+  // The handle of `fd`'s file (1 or 2 name_to_handle_at); takes no lock.
+  Handle HandleOf(int fd) const;
   // Takes `fd` (an O_PATH descriptor just opened on `slot`'s file, owned from now on) as
-  // `slot`'s descriptor and its file's handle as `slot`'s, replacing what it had; with
-  // `replace` false, only if `slot` has no descriptor open (else `fd` is closed).
+  // `slot`'s descriptor and `handle` (HandleOf(fd)) as `slot`'s, replacing what it had; with
+  // `replace` false, only if `slot` has no descriptor open (else `fd` is closed). No system
+  // call but close: what it pushes out goes into `released`.
+  void Adopt(DescriptorSlot& slot, int fd, Handle handle, bool replace, Released* released);
+  // The same, taking the handle itself (only when needed, with `replace` false).
   void Adopt(DescriptorSlot& slot, int fd, bool replace);
   // `slot`'s descriptor, reopened by its handle when the cache let it go.
   HeldFd Hold(DescriptorSlot& slot);
-  // Forgets `slot` (its descriptor closes when no hold remains). Call before destroying it.
-  void Drop(DescriptorSlot& slot);
+  // Forgets `slot` (its descriptor closes when no hold remains, and not before `released`
+  // is destroyed). Call before destroying it.
+  void Drop(DescriptorSlot& slot, Released* released);
   // After an open failed with EMFILE or ENFILE (the limit was lowered under a full cache):
   // reads the bound again and keeps at most the lesser of it and half of what it holds.
   // True when it let any descriptor go (so the open is worth trying again).
@@ -101,16 +145,17 @@ class DescriptorCache {
   size_t capacity() const;
 
  private:
-  // Reads the bound from RLIMIT_NOFILE. mu_ held.
-  void RefreshCapacity();
-  // Closes the least recently used descriptors until `limit` remain (their holders keep
-  // theirs open); they go into `closing`, to be released once mu_ is let go. mu_ held.
-  void EvictDownTo(size_t limit, std::vector<std::shared_ptr<const Descriptor>>* closing);
-  // Forgets `slot`; its descriptor goes into `closing`. mu_ held.
-  void Drop(DescriptorSlot& slot, std::vector<std::shared_ptr<const Descriptor>>* closing);
+  // The bound RLIMIT_NOFILE gives now; nullopt if it cannot be read. Takes no lock.
+  static std::optional<size_t> CapacityFromLimit();
+  // Lets the least recently used descriptors go until `limit` remain. mu_ held.
+  void EvictDownTo(size_t limit, Released* released);
+  // Forgets `slot`; its descriptor goes into `released`. mu_ held.
+  void DropLocked(DescriptorSlot& slot, Released* released);
   // Puts `slot` (holding `fd`) at the front. mu_ held.
-  void Insert(DescriptorSlot& slot, std::shared_ptr<const Descriptor> fd,
-              std::vector<std::shared_ptr<const Descriptor>>* closing);
+  void Insert(DescriptorSlot& slot, std::shared_ptr<const Descriptor> fd, Released* released);
+  // Takes the handles of `released`'s descriptors again and gives them to their slots, those
+  // not dropped, adopted anew or let go again since. mu_ not held.
+  void Rehandle(std::vector<Released::Evicted>& evicted);
 
   const int mount_fd_;
   int mount_id_ = -1;  // mount_fd_'s mount (name_to_handle_at); -1 when it makes no handles
@@ -118,6 +163,11 @@ class DescriptorCache {
   std::list<DescriptorSlot*> lru_;  // guarded by mu_; front = most recently used
   size_t pinned_ = 0;               // guarded by mu_
   size_t capacity_ = kMinCapacity;  // guarded by mu_
+  // Slots let go whose handle is being taken again, each with the ticket of that letting
+  // go: a slot dropped (and perhaps destroyed, its address reused) or adopted anew meanwhile
+  // loses its entry, so a stale handle is never given to it. Guarded by mu_.
+  std::unordered_map<const DescriptorSlot*, uint64_t> rehandling_;
+  uint64_t next_ticket_ = 0;  // guarded by mu_
 };
 
 }  // namespace duet

@@ -37,8 +37,9 @@ int InodeTable::Open(const std::string& root_path) {
 }
 
 void InodeTable::Clear() {
+  DescriptorCache::Released released;  // closed after mu_ is let go
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [key, inode] : by_key_) DropSlots(*inode);
+  for (auto& [key, inode] : by_key_) DropSlots(*inode, &released);
   by_key_.clear();
   cache_.reset();
   root_.reset();
@@ -67,10 +68,10 @@ int InodeTable::OpenReadOnly(const Inode& inode, int* fd) const {
   return *fd < 0 ? errno : 0;
 }
 
-void InodeTable::DropSlots(Inode& inode) {
-  cache_->Drop(inode.self);
+void InodeTable::DropSlots(Inode& inode, DescriptorCache::Released* released) {
+  cache_->Drop(inode.self, released);
   std::lock_guard<std::mutex> lock(inode.names_mu);
-  for (auto& slot : inode.other_names) cache_->Drop(*slot);
+  for (auto& slot : inode.other_names) cache_->Drop(*slot, released);
   inode.other_names.clear();
 }
 
@@ -101,18 +102,31 @@ int InodeTable::Lookup(Inode& parent, const char* name, Inode** found, struct st
     *found = root_.get();
     return 0;
   }
+  const std::pair<dev_t, ino_t> key{st->st_dev, st->st_ino};
   Inode* inode = nullptr;
-  bool kept = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto& slot = by_key_[{st->st_dev, st->st_ino}];
+    auto it = by_key_.find(key);
+    if (it != by_key_.end()) {
+      ++it->second->nlookup;
+      inode = it->second.get();
+    }
+  }
+  bool kept = false;
+  if (inode == nullptr) {
+    // A new inode: its handle is taken before mu_ (a system call under the table's lock would
+    // hold up every lookup), and it is adopted under mu_, so no other thread finds the inode
+    // before it has its handle. Another lookup may have added it meanwhile.
+    DescriptorCache::Handle handle = cache_->HandleOf(fd);
+    DescriptorCache::Released released;  // after mu_ is let go
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& slot = by_key_[key];
     if (slot == nullptr) {
       slot = std::make_unique<Inode>();
       slot->dev = st->st_dev;
       slot->ino = st->st_ino;
       slot->type = st->st_mode & S_IFMT;
-      // Under mu_: no other thread finds the inode before it has its handle.
-      cache_->Adopt(slot->self, fd, /*replace=*/true);
+      cache_->Adopt(slot->self, fd, std::move(handle), /*replace=*/true, &released);
       kept = true;
     }
     ++slot->nlookup;
@@ -155,22 +169,24 @@ void InodeTable::KeepIfOtherName(Inode& inode, int fd) {
 
 void InodeTable::Forget(Inode& inode, uint64_t count) {
   if (&inode == root_.get()) return;
+  DescriptorCache::Released released;  // closed after mu_ is let go
   std::lock_guard<std::mutex> lock(mu_);
   inode.nlookup = count >= inode.nlookup ? 0 : inode.nlookup - count;
-  EraseIfUnheld(inode);
+  EraseIfUnheld(inode, &released);
 }
 
 void InodeTable::Update(Inode& inode, const std::function<void(Inode&)>& f) {
+  DescriptorCache::Released released;  // closed after mu_ is let go
   std::lock_guard<std::mutex> lock(mu_);
   f(inode);
-  if (&inode != root_.get()) EraseIfUnheld(inode);
+  if (&inode != root_.get()) EraseIfUnheld(inode, &released);
 }
 
-void InodeTable::EraseIfUnheld(Inode& inode) {
+void InodeTable::EraseIfUnheld(Inode& inode, DescriptorCache::Released* released) {
   if (inode.nlookup > 0 || inode.open_count > 0 || inode.hidden != Inode::Hidden::kNo) return;
   auto it = by_key_.find({inode.dev, inode.ino});
   if (it == by_key_.end() || it->second.get() != &inode) return;
-  DropSlots(inode);
+  DropSlots(inode, released);
   by_key_.erase(it);
 }
 

@@ -118,13 +118,13 @@ class InodeTable {
   // The path `fd` names if it is still `inode`'s in the tree, else an errno (ENOTSUP).
   int PathThrough(int fd, const Inode& inode, std::string* path) const;
   int OtherName(const Inode& inode, std::string* path) const;
-  // Drops `inode` if nothing holds it. mu_ held.
-  void EraseIfUnheld(Inode& inode);
+  // Drops `inode` if nothing holds it; its descriptors close with `released`. mu_ held.
+  void EraseIfUnheld(Inode& inode, DescriptorCache::Released* released);
   // Keeps `fd` (just opened on `inode` by another name) among its other names if that name
   // is new to it; closes it otherwise.
   void KeepIfOtherName(Inode& inode, int fd);
-  // Gives `inode`'s slots back to the cache.
-  void DropSlots(Inode& inode);
+  // Gives `inode`'s slots back to the cache; their descriptors close with `released`.
+  void DropSlots(Inode& inode, DescriptorCache::Released* released);
 
   std::string root_path_;
   std::unique_ptr<Inode> root_;

@@ -86,8 +86,10 @@ class MountCore {
   int ModulePath(const Inode& inode, std::string* path) const;
   int ModulePath(const Inode& parent, const char* name, std::string* path) const;
   // Hands `mutations` on (in order) and answers `reply` when all complete. `size_inode`,
-  // if set, is the inode whose size counter they change (its size_mu is held by the caller).
-  void Issue(PendingReply reply, std::vector<Mutation> mutations, Inode* size_inode);
+  // if set, is the inode whose size counter they change, and `size_lock` holds its size_mu:
+  // Issue lets it go once they are handed on, and the answer is sent only after that.
+  void Issue(PendingReply reply, std::vector<Mutation> mutations, Inode* size_inode,
+             std::unique_lock<std::mutex> size_lock = {});
   // The O_APPEND counter of `inode`, loaded from the backing file when needed. size_mu held.
   int EnsureSizeKnown(Inode& inode);
   // Page-cache choice for an open file (replicated_mount.h: direct_io when not writable).
@@ -122,6 +124,8 @@ class MountCore {
 
   void WorkerLoop();
   void SendReply(PendingReply& reply, int err);
+  // Answers a call whose mutations all completed (`err` the first errno, or 0).
+  absl::Status Answer(PendingReply& reply, int err);
   // The end of a call no application waits for (req null).
   void FinishUnattended(const PendingReply& reply, int err);
   void SendEntryReply(PendingReply& reply);

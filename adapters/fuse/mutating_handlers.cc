@@ -123,10 +123,10 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   reply.handle = handle;
   std::vector<Mutation> mutations;
   mutations.push_back(std::move(truncate));
-  std::lock_guard<std::mutex> size_lock(inode.size_mu);
+  std::unique_lock<std::mutex> size_lock(inode.size_mu);
   inode.size = 0;
   inode.size_known = true;
-  core.Issue(std::move(reply), std::move(mutations), &inode);
+  core.Issue(std::move(reply), std::move(mutations), &inode, std::move(size_lock));
 }
 
 void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
@@ -157,8 +157,9 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_f
   PendingReply reply = ReplyOf(req, ReplyShape::kWrite);
   reply.write_size = size;
   std::vector<Mutation> mutations;
-  std::lock_guard<std::mutex> size_lock(inode.size_mu);
+  std::unique_lock<std::mutex> size_lock(inode.size_mu);
   if (int err = core.EnsureSizeKnown(inode); err != 0) {
+    size_lock.unlock();  // before the answer, as in Issue
     fuse_reply_err(req, err);
     return;
   }
@@ -169,7 +170,7 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* in, off_t off, fuse_f
   write.offset = append ? inode.size : static_cast<uint64_t>(off);
   inode.size = std::max<uint64_t>(inode.size, write.offset + size);
   mutations.push_back(std::move(write));
-  core.Issue(std::move(reply), std::move(mutations), &inode);
+  core.Issue(std::move(reply), std::move(mutations), &inode, std::move(size_lock));
 }
 
 int64_t NowNanos() {
@@ -246,10 +247,10 @@ void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
     core.Issue(std::move(reply), std::move(mutations), nullptr);
     return;
   }
-  std::lock_guard<std::mutex> size_lock(inode.size_mu);
+  std::unique_lock<std::mutex> size_lock(inode.size_mu);
   inode.size = static_cast<uint64_t>(attr->st_size);
   inode.size_known = true;
-  core.Issue(std::move(reply), std::move(mutations), &inode);
+  core.Issue(std::move(reply), std::move(mutations), &inode, std::move(size_lock));
 }
 
 void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
@@ -558,16 +559,18 @@ void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t len
   m.offset = static_cast<uint64_t>(offset);
   m.length = static_cast<uint64_t>(length);
   std::vector<Mutation> mutations;
-  std::lock_guard<std::mutex> size_lock(inode.size_mu);
+  std::unique_lock<std::mutex> size_lock(inode.size_mu);
   if ((m.fallocate_mode & kFallocateKeepSize) == 0) {
     if (int err = core.EnsureSizeKnown(inode); err != 0) {
+      size_lock.unlock();  // before the answer, as in Issue
       fuse_reply_err(req, err);
       return;
     }
     inode.size = std::max<uint64_t>(inode.size, m.offset + m.length);
   }
   mutations.push_back(std::move(m));
-  core.Issue(ReplyOf(req, ReplyShape::kStatusOnly), std::move(mutations), &inode);
+  core.Issue(ReplyOf(req, ReplyShape::kStatusOnly), std::move(mutations), &inode,
+             std::move(size_lock));
 }
 
 }  // namespace

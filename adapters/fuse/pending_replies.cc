@@ -16,7 +16,8 @@
 
 namespace duet {
 
-void MountCore::Issue(PendingReply reply, std::vector<Mutation> mutations, Inode* size_inode) {
+void MountCore::Issue(PendingReply reply, std::vector<Mutation> mutations, Inode* size_inode,
+                      std::unique_lock<std::mutex> size_lock) {
   // The time of the change, as the kernel would set it here: both nodes' stores set it (C13).
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
@@ -24,7 +25,11 @@ void MountCore::Issue(PendingReply reply, std::vector<Mutation> mutations, Inode
     if (StampsChangeTime(m)) m.mtime_ns = int64_t{now.tv_sec} * 1'000'000'000 + now.tv_nsec;
   }
   auto shared = std::make_shared<PendingReply>(std::move(reply));
-  shared->remaining = static_cast<int>(mutations.size());
+  // With the size lock held, one share of the answer is held back until the lock is let go:
+  // once the kernel has the answer it may forget the inode, and the table free it (and its
+  // size_mu) while this thread still held that mutex.
+  const bool held_back = size_lock.owns_lock();
+  shared->remaining = static_cast<int>(mutations.size()) + (held_back ? 1 : 0);
   std::vector<uint64_t> ids;
   // Counted before the sink can complete them (it may do so before on_mutation_ returns).
   const int count = static_cast<int>(mutations.size());
@@ -41,11 +46,21 @@ void MountCore::Issue(PendingReply reply, std::vector<Mutation> mutations, Inode
   }
   if (ids.empty()) {  // unmounting
     if (size_inode != nullptr) size_inode->size_ops_in_flight -= count;
+    if (held_back) size_lock.unlock();
     if (shared->handle != nullptr) CloseFile(shared->handle);
     if (shared->req != nullptr) fuse_reply_err(shared->req, EIO);
     return;
   }
   for (size_t i = 0; i < ids.size(); ++i) on_mutation_(ids[i], std::move(mutations[i]));
+  if (!held_back) return;
+  size_lock.unlock();
+  int err = 0;
+  {
+    std::lock_guard<std::mutex> lock(pending_mu_);
+    if (--shared->remaining > 0) return;  // the last completion answers
+    err = shared->first_errno;
+  }
+  (void)Answer(*shared, err);
 }
 
 absl::Status MountCore::Complete(uint64_t op_id, absl::Status status) {
@@ -68,16 +83,20 @@ absl::Status MountCore::Complete(uint64_t op_id, absl::Status status) {
     if (--reply->remaining > 0) return absl::OkStatus();
     err = reply->first_errno;
   }
+  return Answer(*reply, err);
+}
+
+absl::Status MountCore::Answer(PendingReply& reply, int err) {
   std::string remove;
   {
     // Held while the inodes are used: Unmount drops them after destroying the session.
     std::shared_lock<std::shared_mutex> lock(session_mu_);
     if (session_ == nullptr) return absl::NotFoundError("unmounted");
     // Before the answer: the application's unlink returns with the file's new state known.
-    if (reply->hiding != nullptr) remove = FinishHiding(*reply->hiding);
-    if (reply->req != nullptr) SendReply(*reply, err);
+    if (reply.hiding != nullptr) remove = FinishHiding(*reply.hiding);
+    if (reply.req != nullptr) SendReply(reply, err);
   }
-  if (reply->req == nullptr) FinishUnattended(*reply, err);
+  if (reply.req == nullptr) FinishUnattended(reply, err);
   // Handed on outside the lock: the sink may complete it at once, in this call.
   if (!remove.empty()) UnlinkHiddenEntry(remove);
   return absl::OkStatus();

@@ -133,59 +133,64 @@ void ReadDirCommon(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
   MountCore& core = CoreOf(req);
   Inode& dir_inode = InodeOf(req, ino);
   DirHandle& d = *DirOf(fi);
-  std::lock_guard<std::mutex> lock(d.mu);
-  if (off != d.offset) {
-    seekdir(d.dir, off);
-    d.entry = nullptr;
-    d.offset = off;
-  }
   std::vector<char> buf(size);
   size_t used = 0;
   int err = 0;
-  while (true) {
-    if (d.entry == nullptr) {
-      errno = 0;
-      d.entry = readdir(d.dir);
-      if (d.entry == nullptr) {
-        err = errno;
-        break;
-      }
+  // The answer is sent after the handle's lock is released: once the kernel has it, the
+  // application may close the directory and a RELEASEDIR on another worker free the handle,
+  // its mutex with it (a ThreadSanitizer build saw that free race this unlock).
+  {
+    std::lock_guard<std::mutex> lock(d.mu);
+    if (off != d.offset) {
+      seekdir(d.dir, off);
+      d.entry = nullptr;
+      d.offset = off;
     }
-    const char* name = d.entry->d_name;
-    const off_t next = d.entry->d_off;
-    if (core.IsUnlinkedDir(dir_inode, name)) {  // hidden (C15)
+    while (true) {
+      if (d.entry == nullptr) {
+        errno = 0;
+        d.entry = readdir(d.dir);
+        if (d.entry == nullptr) {
+          err = errno;
+          break;
+        }
+      }
+      const char* name = d.entry->d_name;
+      const off_t next = d.entry->d_off;
+      if (core.IsUnlinkedDir(dir_inode, name)) {  // hidden (C15)
+        d.entry = nullptr;
+        d.offset = next;
+        continue;
+      }
+      size_t entry_size = 0;
+      if (plus) {
+        fuse_entry_param e{};
+        Inode* found = nullptr;
+        if (IsDotOrDotDot(name)) {
+          e.attr.st_ino = d.entry->d_ino;
+          e.attr.st_mode = static_cast<mode_t>(d.entry->d_type) << 12;
+        } else {
+          struct stat st;
+          err = core.inodes().Lookup(dir_inode, name, &found, &st);
+          if (err != 0) break;
+          core.FillEntry(*found, st, &e);
+        }
+        entry_size = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, next);
+        if (entry_size > size - used) {
+          if (found != nullptr) core.inodes().Forget(*found, 1);
+          break;
+        }
+      } else {
+        struct stat st {};
+        st.st_ino = d.entry->d_ino;
+        st.st_mode = static_cast<mode_t>(d.entry->d_type) << 12;
+        entry_size = fuse_add_direntry(req, buf.data() + used, size - used, name, &st, next);
+        if (entry_size > size - used) break;
+      }
+      used += entry_size;
       d.entry = nullptr;
       d.offset = next;
-      continue;
     }
-    size_t entry_size = 0;
-    if (plus) {
-      fuse_entry_param e{};
-      Inode* found = nullptr;
-      if (IsDotOrDotDot(name)) {
-        e.attr.st_ino = d.entry->d_ino;
-        e.attr.st_mode = static_cast<mode_t>(d.entry->d_type) << 12;
-      } else {
-        struct stat st;
-        err = core.inodes().Lookup(dir_inode, name, &found, &st);
-        if (err != 0) break;
-        core.FillEntry(*found, st, &e);
-      }
-      entry_size = fuse_add_direntry_plus(req, buf.data() + used, size - used, name, &e, next);
-      if (entry_size > size - used) {
-        if (found != nullptr) core.inodes().Forget(*found, 1);
-        break;
-      }
-    } else {
-      struct stat st {};
-      st.st_ino = d.entry->d_ino;
-      st.st_mode = static_cast<mode_t>(d.entry->d_type) << 12;
-      entry_size = fuse_add_direntry(req, buf.data() + used, size - used, name, &st, next);
-      if (entry_size > size - used) break;
-    }
-    used += entry_size;
-    d.entry = nullptr;
-    d.offset = next;
   }
   // An error after some entries still returns those; the next call reports it.
   if (err != 0 && used == 0) {

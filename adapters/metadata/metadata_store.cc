@@ -64,6 +64,12 @@ absl::Status Corrupt(const std::string& path, uint64_t record, const std::string
       absl::StrCat("metadata record ", record, " of ", path, " is corrupt (", what, ")"));
 }
 
+absl::Status CorruptFrame(const std::string& path, const ScannedFile& scanned) {
+  return absl::DataLossError(absl::StrCat("metadata frame ", *scanned.corrupt_frame, " at offset ",
+                                          scanned.corrupt_offset, " of ", path, " is corrupt (",
+                                          scanned.corruption, ")"));
+}
+
 }  // namespace
 
 std::vector<ModuleSpec> ModuleSpecs(const Config& config) {
@@ -113,7 +119,7 @@ absl::StatusOr<Recovered> MetadataStore::Open(const std::string& state_dir,
       return absl::DataLossError(path_of(kNodeFile) + " is not a Duet metadata file (bad header)");
     }
     if (scanned->corrupt_frame) {
-      return Corrupt(path_of(kNodeFile), *scanned->corrupt_frame, scanned->corruption);
+      return CorruptFrame(path_of(kNodeFile), *scanned);
     }
     for (size_t i = 0; i < scanned->payloads.size(); ++i) {
       absl::StatusOr<wire::StoredRecord> r = wire::DecodeRecord(scanned->payloads[i]);
@@ -127,7 +133,7 @@ absl::StatusOr<Recovered> MetadataStore::Open(const std::string& state_dir,
     out.persisted.incarnation = store.incarnation_;
     if (scanned->torn_tail) {
       DUET_RETURN_IF_ERROR(TruncateFile(dir_fd, kNodeFile, scanned->valid_bytes));
-      out.notes.push_back(absl::StrCat("dropped a torn record at the end of ", path_of(kNodeFile),
+      out.notes.push_back(absl::StrCat("dropped a torn append at the end of ", path_of(kNodeFile),
                                        " (", scanned->file_bytes - scanned->valid_bytes,
                                        " bytes from offset ", scanned->valid_bytes, ")"));
     }
@@ -157,7 +163,7 @@ absl::StatusOr<Recovered> MetadataStore::Open(const std::string& state_dir,
     if (scanned->bad_header) {
       problem = "metadata file " + path + " is corrupt (its header is not Duet's)";
     } else if (scanned->corrupt_frame) {
-      problem = std::string(Corrupt(path, *scanned->corrupt_frame, scanned->corruption).message());
+      problem = std::string(CorruptFrame(path, *scanned).message());
     }
     for (size_t i = 0; problem.empty() && i < scanned->payloads.size(); ++i) {
       absl::StatusOr<wire::StoredRecord> r = wire::DecodeRecord(scanned->payloads[i]);
@@ -190,7 +196,7 @@ absl::StatusOr<Recovered> MetadataStore::Open(const std::string& state_dir,
     }
     if (scanned->torn_tail) {
       DUET_RETURN_IF_ERROR(TruncateFile(dir_fd, mod.file, scanned->valid_bytes));
-      out.notes.push_back(absl::StrCat("module ", name, ": dropped a torn record at the end of ",
+      out.notes.push_back(absl::StrCat("module ", name, ": dropped a torn append at the end of ",
                                        path, " (", scanned->file_bytes - scanned->valid_bytes,
                                        " bytes from offset ", scanned->valid_bytes, ")"));
     }
@@ -215,60 +221,109 @@ absl::Status MetadataStore::Checked(ModuleIndex module) const {
   return absl::OkStatus();
 }
 
-absl::Status MetadataStore::AppendTo(ModuleIndex module, const wire::StoredRecord& record) {
-  DUET_RETURN_IF_ERROR(Checked(module));
+absl::Status MetadataStore::Failed(const absl::Status& status) {
+  failed_ = absl::FailedPreconditionError(absl::StrCat(
+      "an earlier append failed (", status.message(), "): restart to recover the metadata"));
+  return status;
+}
+
+absl::Status MetadataStore::AppendTo(ModuleIndex module,
+                                     std::span<const std::vector<uint8_t>> payloads) {
   ModuleFile& mod = modules_[module];
-  absl::Status status = mod.log->Append(wire::EncodeRecord(record));
-  if (!status.ok()) {
-    failed_ = absl::FailedPreconditionError(absl::StrCat(
-        "an earlier append failed (", status.message(), "): restart to recover the metadata"));
-    return status;
-  }
+  if (absl::Status status = mod.log->AppendBatch(payloads); !status.ok()) return Failed(status);
   if (mod.log->size() > options_.compact_bytes && mod.log->size() > 2 * mod.snapshot_bytes) {
     return Compact(module);
   }
   return absl::OkStatus();
 }
 
+absl::Status MetadataStore::AppendToNodeLog(std::span<const std::vector<uint8_t>> payloads,
+                                            uint64_t incarnation) {
+  if (absl::Status status = node_log_->AppendBatch(payloads); !status.ok()) return Failed(status);
+  incarnation_ = incarnation;
+  return absl::OkStatus();
+}
+
+// Kept in memory before the append: a compaction it triggers snapshots the state with it.
+std::vector<uint8_t> MetadataStore::Take(const PersistModule& action) {
+  modules_[action.module].record = action.record;
+  return wire::EncodeRecord(action.record);
+}
+
+std::vector<uint8_t> MetadataStore::Take(const PersistReplica& action) {
+  ModuleFile& mod = modules_[action.module];
+  for (const ReplicaRecord& r : action.records) ApplyRecord(mod.replica, r, mod.spec.zone_size);
+  mod.has_replica = true;
+  return wire::EncodeRecord(action.records);
+}
+
 absl::Status MetadataStore::Append(const PersistModule& action) {
   DUET_RETURN_IF_ERROR(Checked(action.module));
-  // Kept first: a compaction the append triggers snapshots the newest record.
-  modules_[action.module].record = action.record;
-  return AppendTo(action.module, action.record);
+  const std::vector<uint8_t> payload[] = {Take(action)};
+  return AppendTo(action.module, payload);
 }
 
 absl::Status MetadataStore::Append(const PersistReplica& action) {
   DUET_RETURN_IF_ERROR(Checked(action.module));
-  ModuleFile& mod = modules_[action.module];
-  // Applied first: a compaction the append triggers snapshots the state with this batch.
-  for (const ReplicaRecord& r : action.records) ApplyRecord(mod.replica, r, mod.spec.zone_size);
-  mod.has_replica = true;
-  return AppendTo(action.module, action.records);
+  const std::vector<uint8_t> payload[] = {Take(action)};
+  return AppendTo(action.module, payload);
 }
 
 absl::Status MetadataStore::Append(const PersistIncarnation& action) {
   if (!failed_.ok()) return failed_;
-  absl::Status status = node_log_->Append(wire::EncodeRecord(action));
-  if (!status.ok()) {
-    failed_ = absl::FailedPreconditionError(absl::StrCat(
-        "an earlier append failed (", status.message(), "): restart to recover the metadata"));
-    return status;
-  }
-  incarnation_ = action.incarnation;
-  return absl::OkStatus();
+  const std::vector<uint8_t> payload[] = {wire::EncodeRecord(action)};
+  return AppendToNodeLog(payload, action.incarnation);
 }
 
 absl::Status MetadataStore::Append(const Action& action) {
-  return std::visit(
-      Overloaded{
-          [&](const PersistModule& a) { return Append(a); },
-          [&](const PersistIncarnation& a) { return Append(a); },
-          [&](const PersistReplica& a) { return Append(a); },
-          [](const auto&) {
-            return absl::InvalidArgumentError("not a Persist action: nothing for the store");
-          },
-      },
-      action);
+  return AppendGroup(std::span<const Action>(&action, 1));
+}
+
+absl::Status MetadataStore::AppendGroup(std::span<const Action> actions) {
+  if (!failed_.ok()) return failed_;
+  // Every action checked before anything is kept or written: a refusal changes nothing.
+  for (const Action& action : actions) {
+    DUET_RETURN_IF_ERROR(std::visit(Overloaded{
+                                        [&](const PersistModule& a) { return Checked(a.module); },
+                                        [&](const PersistReplica& a) { return Checked(a.module); },
+                                        [](const PersistIncarnation&) { return absl::OkStatus(); },
+                                        [](const auto&) {
+                                          return absl::InvalidArgumentError(
+                                              "not a Persist action: nothing for the store");
+                                        },
+                                    },
+                                    action));
+  }
+  // Each run of consecutive actions for one file is one frame and one fdatasync, the runs
+  // in order, so that a crash keeps a prefix of the actions, as one by one (C4: each is
+  // durable before the next is carried out). Each run is kept in memory just before its
+  // write: a compaction it triggers snapshots nothing not yet written.
+  const auto file_of = [](const Action& action) -> std::optional<ModuleIndex> {
+    if (const auto* m = std::get_if<PersistModule>(&action)) return m->module;
+    if (const auto* r = std::get_if<PersistReplica>(&action)) return r->module;
+    return std::nullopt;  // node.log
+  };
+  for (size_t begin = 0; begin < actions.size();) {
+    const std::optional<ModuleIndex> file = file_of(actions[begin]);
+    std::vector<std::vector<uint8_t>> payloads;
+    uint64_t incarnation = incarnation_;
+    size_t end = begin;
+    for (; end < actions.size() && file_of(actions[end]) == file; ++end) {
+      std::visit(Overloaded{
+                     [&](const PersistModule& a) { payloads.push_back(Take(a)); },
+                     [&](const PersistReplica& a) { payloads.push_back(Take(a)); },
+                     [&](const PersistIncarnation& a) {
+                       payloads.push_back(wire::EncodeRecord(a));
+                       incarnation = a.incarnation;
+                     },
+                     [](const auto&) {},
+                 },
+                 actions[end]);
+    }
+    DUET_RETURN_IF_ERROR(file ? AppendTo(*file, payloads) : AppendToNodeLog(payloads, incarnation));
+    begin = end;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MetadataStore::Compact(ModuleIndex module) {

@@ -13,17 +13,20 @@
 // (engine/wire/record_codec.h); a PersistReplica batch is one frame, so it is recovered
 // whole or not at all.
 //
-// Recovery (Open): a torn tail (an append a crash cut short) is dropped, cut off the file
-// and reported as a note. A corrupt frame, or one that does not decode, in a module's file
-// makes that module's problem "metadata record N of FILE is corrupt (...)": the module is
+// Recovery (Open): a torn tail (the last append, unsynced at a crash: cut short, zeros or
+// garbage) is dropped, cut off the file and reported as a note. A damaged frame with a valid
+// one after it (synced data damaged, record_file.h) makes that module's problem "metadata
+// frame N at offset X of FILE is corrupt (...)", a frame whose record does not decode
+// "metadata record N of FILE is corrupt (...)": the module is
 // left out of modules/replicas (the Node then shows it WAIT with that reason and never acts
 // on it) and its file is never written again, so the admin finds it as it was. The same in
 // node.log fails Open (the incarnation would be a guess). Files of modules no longer
 // configured are left alone.
 //
-// Appends are durable (written and fdatasync'ed) when they return OK. After a failed append
-// the file may end in a torn frame: the store then refuses every later append (fail-stop:
-// the driver must stop, and the next start drops the torn frame).
+// Appends are durable (written and fdatasync'ed) when they return OK. AppendGroup is group
+// commit: consecutive Persist actions for one file written with one frame and one fdatasync.
+// After a failed append the file may end in a torn frame: the store then refuses every later
+// append (fail-stop: the driver must stop, and the next start drops the torn frame).
 //
 // Compaction: when a module's file passes `compact_bytes` (and twice its last snapshot), the
 // store writes a snapshot (the module record and ToRecords of its replica state) to a new
@@ -37,6 +40,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,6 +89,11 @@ class MetadataStore {
   absl::Status Append(const PersistReplica& action);
   // The Persist* actions above; any other action is InvalidArgument.
   absl::Status Append(const Action& action);
+  // Group commit: these Persist* actions, in order, each run of consecutive actions for one
+  // file written as one frame with one fdatasync (record_file.h), the runs one after the
+  // other: a crash keeps a prefix of the runs, each run all or nothing. Durable when OK.
+  // Errors as Append; when one action is refused, nothing is kept or written.
+  absl::Status AppendGroup(std::span<const Action> actions);
 
   // Writes the module's snapshot now (Append does it by size).
   absl::Status Compact(ModuleIndex module);
@@ -105,7 +114,13 @@ class MetadataStore {
     uint64_t snapshot_bytes = 0;
   };
   MetadataStore(int dir_fd, StoreOptions options);
-  absl::Status AppendTo(ModuleIndex module, const wire::StoredRecord& record);
+  std::vector<uint8_t> Take(const PersistModule& action);
+  std::vector<uint8_t> Take(const PersistReplica& action);
+  absl::Status AppendTo(ModuleIndex module, std::span<const std::vector<uint8_t>> payloads);
+  absl::Status AppendToNodeLog(std::span<const std::vector<uint8_t>> payloads,
+                               uint64_t incarnation);
+  // Records a failed append (every later one is refused: fail-stop) and returns it.
+  absl::Status Failed(const absl::Status& status);
   absl::Status Checked(ModuleIndex module) const;
 
   int dir_fd_;

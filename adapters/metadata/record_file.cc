@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
 #include "engine/wire/record_codec.h"
 
 namespace duet::metadata {
@@ -60,8 +61,99 @@ absl::Status SyncDir(int dir_fd) {
   return absl::OkStatus();
 }
 
-bool AllZero(std::span<const uint8_t> bytes) {
-  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
+std::vector<uint8_t> FrameWithWord(uint32_t word, std::span<const uint8_t> payload) {
+  std::vector<uint8_t> out(kFrameHeaderBytes + payload.size());
+  PutU32(out.data(), word);
+  PutU32(out.data() + 4, ~word);
+  Checksum(out.data(), payload, out.data() + 8);
+  std::copy(payload.begin(), payload.end(), out.begin() + kFrameHeaderBytes);
+  return out;
+}
+
+size_t BatchPayloadBytes(std::span<const std::vector<uint8_t>> payloads) {
+  size_t bytes = 0;
+  for (const std::vector<uint8_t>& p : payloads) bytes += kBatchRecordHeaderBytes + p.size();
+  return bytes;
+}
+
+// What is at one offset of a file: a valid frame (its size and records), or why not.
+struct FrameAt {
+  enum class Kind { kValid, kShort, kBadLength, kBadChecksum, kBadBatch };
+  Kind kind = Kind::kShort;
+  size_t bytes = 0;
+  std::vector<std::span<const uint8_t>> records;
+};
+
+// Splits a checked batch payload into its records; false if they do not fill it exactly.
+bool SplitBatch(std::span<const uint8_t> batch, std::vector<std::span<const uint8_t>>& records) {
+  while (!batch.empty()) {
+    if (batch.size() < kBatchRecordHeaderBytes) return false;
+    const uint32_t length = GetU32(batch.data());
+    batch = batch.subspan(kBatchRecordHeaderBytes);
+    if (length > batch.size() || length > wire::kMaxRecordBytes) return false;
+    records.push_back(batch.subspan(0, length));
+    batch = batch.subspan(length);
+  }
+  return true;
+}
+
+FrameAt ReadFrameAt(std::span<const uint8_t> rest) {
+  FrameAt out;
+  if (rest.size() < kFrameHeaderBytes) return out;  // kShort
+  const uint32_t word = GetU32(rest.data());
+  const bool batch = (word & kBatchFrameBit) != 0;
+  const uint32_t length = word & ~kBatchFrameBit;
+  if (~word != GetU32(rest.data() + 4) ||
+      length > (batch ? kMaxBatchPayloadBytes : wire::kMaxRecordBytes)) {
+    out.kind = FrameAt::Kind::kBadLength;
+    return out;
+  }
+  if (rest.size() - kFrameHeaderBytes < length) return out;  // kShort
+  const std::span<const uint8_t> payload = rest.subspan(kFrameHeaderBytes, length);
+  uint8_t expected[8];
+  Checksum(rest.data(), payload, expected);
+  if (std::memcmp(expected, rest.data() + 8, 8) != 0) {
+    out.kind = FrameAt::Kind::kBadChecksum;
+    return out;
+  }
+  if (!batch) {
+    out.records.push_back(payload);
+  } else if (!SplitBatch(payload, out.records)) {
+    out.records.clear();
+    out.kind = FrameAt::Kind::kBadBatch;
+    return out;
+  }
+  out.kind = FrameAt::Kind::kValid;
+  out.bytes = kFrameHeaderBytes + length;
+  return out;
+}
+
+// Where the first valid frame after `from` starts, if any. Every offset is tried: a frame
+// after a damaged length field can start anywhere. Most offsets fail the length's
+// complement at once, so this costs little even over a whole file.
+std::optional<uint64_t> NextValidFrame(std::span<const uint8_t> bytes, uint64_t from) {
+  for (uint64_t at = from; at + kFrameHeaderBytes <= bytes.size(); ++at) {
+    const uint8_t* p = bytes.data() + at;
+    if (~GetU32(p) != GetU32(p + 4)) continue;
+    if (ReadFrameAt(bytes.subspan(at)).kind == FrameAt::Kind::kValid) return at;
+  }
+  return std::nullopt;
+}
+
+std::string WhatIsWrong(FrameAt::Kind kind) {
+  switch (kind) {
+    case FrameAt::Kind::kShort:
+      return "it is cut short";
+    case FrameAt::Kind::kBadLength:
+      return "its length field is damaged";
+    case FrameAt::Kind::kBadChecksum:
+      return "its checksum does not match";
+    case FrameAt::Kind::kBadBatch:
+      return "its batch of records does not parse";
+    case FrameAt::Kind::kValid:
+      break;
+  }
+  return "";
 }
 
 }  // namespace
@@ -89,13 +181,20 @@ absl::Status ErrnoStatus(int err, const std::string& what) {
 }
 
 std::vector<uint8_t> Frame(std::span<const uint8_t> payload) {
-  std::vector<uint8_t> out(kFrameHeaderBytes + payload.size());
-  const auto length = static_cast<uint32_t>(payload.size());
-  PutU32(out.data(), length);
-  PutU32(out.data() + 4, ~length);
-  Checksum(out.data(), payload, out.data() + 8);
-  std::copy(payload.begin(), payload.end(), out.begin() + kFrameHeaderBytes);
-  return out;
+  return FrameWithWord(static_cast<uint32_t>(payload.size()), payload);
+}
+
+std::vector<uint8_t> BatchFrame(std::span<const std::vector<uint8_t>> payloads) {
+  if (payloads.size() == 1) return Frame(payloads[0]);
+  std::vector<uint8_t> batch;
+  batch.reserve(BatchPayloadBytes(payloads));
+  for (const std::vector<uint8_t>& p : payloads) {
+    uint8_t length[kBatchRecordHeaderBytes];
+    PutU32(length, static_cast<uint32_t>(p.size()));
+    batch.insert(batch.end(), length, length + kBatchRecordHeaderBytes);
+    batch.insert(batch.end(), p.begin(), p.end());
+  }
+  return FrameWithWord(static_cast<uint32_t>(batch.size()) | kBatchFrameBit, batch);
 }
 
 absl::StatusOr<ScannedFile> ScanFile(int dir_fd, const std::string& name) {
@@ -123,35 +222,28 @@ absl::StatusOr<ScannedFile> ScanFile(int dir_fd, const std::string& name) {
     out.bad_header = true;
     return out;
   }
-  size_t off = kFileMagicBytes;
+  uint64_t off = kFileMagicBytes;
   out.valid_bytes = off;
   for (uint64_t index = 1; off < bytes.size(); ++index) {
-    const std::span<const uint8_t> rest(bytes.data() + off, bytes.size() - off);
-    if (rest.size() < kFrameHeaderBytes || AllZero(rest)) {
-      out.torn_tail = true;  // cut short, or grown without its bytes
-      break;
+    FrameAt frame = ReadFrameAt(std::span<const uint8_t>(bytes).subspan(off));
+    if (frame.kind == FrameAt::Kind::kValid) {
+      for (const std::span<const uint8_t> r : frame.records)
+        out.payloads.emplace_back(r.begin(), r.end());
+      off += frame.bytes;
+      out.valid_bytes = off;
+      continue;
     }
-    const uint32_t length = GetU32(rest.data());
-    if (~length != GetU32(rest.data() + 4) || length > wire::kMaxRecordBytes) {
+    // Only the last frame can have been unsynced at a crash (the writer's rule, header):
+    // a valid frame after this one means it was synced, and so damaged since.
+    if (const std::optional<uint64_t> next = NextValidFrame(bytes, off + 1)) {
       out.corrupt_frame = index;
-      out.corruption = "its length field is damaged";
-      break;
+      out.corrupt_offset = off;
+      out.corruption =
+          absl::StrCat(WhatIsWrong(frame.kind), ", and a valid frame follows at offset ", *next);
+    } else {
+      out.torn_tail = true;
     }
-    if (rest.size() - kFrameHeaderBytes < length) {
-      out.torn_tail = true;  // the append never completed
-      break;
-    }
-    const std::span<const uint8_t> payload = rest.subspan(kFrameHeaderBytes, length);
-    uint8_t expected[8];
-    Checksum(rest.data(), payload, expected);
-    if (std::memcmp(expected, rest.data() + 8, 8) != 0) {
-      out.corrupt_frame = index;
-      out.corruption = "its checksum does not match";
-      break;
-    }
-    out.payloads.emplace_back(payload.begin(), payload.end());
-    off += kFrameHeaderBytes + length;
-    out.valid_bytes = off;
+    break;
   }
   return out;
 }
@@ -222,10 +314,33 @@ AppendFile::~AppendFile() {
 }
 
 absl::Status AppendFile::Append(std::span<const uint8_t> payload) {
-  const std::vector<uint8_t> frame = Frame(payload);
+  return WriteAndSync(Frame(payload));
+}
+
+absl::Status AppendFile::AppendBatch(std::span<const std::vector<uint8_t>> payloads) {
+  size_t begin = 0;
+  while (begin < payloads.size()) {
+    // As many as fit one frame (at least one: a single record has its own, larger bound).
+    size_t end = begin + 1;
+    size_t bytes = kBatchRecordHeaderBytes + payloads[begin].size();
+    while (end < payloads.size() &&
+           bytes + kBatchRecordHeaderBytes + payloads[end].size() <= kMaxBatchPayloadBytes) {
+      bytes += kBatchRecordHeaderBytes + payloads[end].size();
+      ++end;
+    }
+    DUET_RETURN_IF_ERROR(WriteAndSync(BatchFrame(payloads.subspan(begin, end - begin))));
+    begin = end;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AppendFile::WriteAndSync(const std::vector<uint8_t>& frame) {
+  // One frame, then its sync, before the next frame is written: ScanFile counts on it.
   absl::Status status = WriteAll(fd_, frame.data(), frame.size(), "appending to " + name_);
   if (!status.ok()) return status;
   size_ += frame.size();
+  // fdatasync, not fsync: an append changes the file's size, which fdatasync makes durable
+  // with the bytes (it skips only metadata a read does not need, as the times).
   if (::fdatasync(fd_) != 0) return ErrnoStatus(errno, "fdatasync of " + name_);
   return absl::OkStatus();
 }

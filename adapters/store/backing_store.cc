@@ -32,6 +32,14 @@ bool SameInode(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+// fsync, not fdatasync, for the two callers left: a durable create (the new inode's owner,
+// mode and times must be durable, and fdatasync skips them when no data block changed) and
+// an application's fsync, which promises the inode's attributes as well as its bytes (a chmod,
+// chown, utimens or xattr before it; the mtime a write set). The data writes, truncates and
+// fallocates made durable take fdatasync (Write, Truncate, Fallocate): it still makes a size
+// change durable, and the attributes they set are the mtime alone, which DESIGN.md §4 does
+// not promise durable before an fsync. An application's fdatasync could take fdatasync too,
+// but the request's datasync flag is not carried to the store (Mutation has no field for it).
 absl::Status SyncFd(int fd, absl::string_view op, absl::string_view path) {
   if (fsync(fd) != 0) return ErrnoStatus(errno, op, path);
   return absl::OkStatus();

@@ -125,7 +125,12 @@ void ActivityLog::TouchName(const std::string& path, uint64_t lsn,
     names_by_lsn_.erase({it->second, path});
     it->second = lsn;
   }
-  // A name of unknown age (recovered) stays so: it never cools before a resync.
+  // A name of unknown age (recovered) stays so: it never cools before a resync. What changes
+  // it again meanwhile is remembered: the resync that ends its doubt may not carry that.
+  if (!inserted && it->second == kUnknownLsn && lsn != kUnknownLsn) {
+    uint64_t& since = changed_while_unknown_[path];
+    since = std::max(since, lsn);
+  }
   if (lsn != kUnknownLsn && it->second == lsn) names_by_lsn_.insert({lsn, path});
   if (!hot_names.contains(path)) records.push_back(record::HotNameAdd{path});
 }
@@ -217,13 +222,21 @@ void ActivityLog::ForgetRecovered(std::vector<ReplicaRecord>& records) {
   // resync still waits for that write to be durable on both.)
   for (auto& [ref, entry] : entries_) entry.recovered = false;
   for (auto it = names_.begin(); it != names_.end();) {
-    if (it->second == kUnknownLsn) {
+    if (it->second != kUnknownLsn) {
+      ++it;
+    } else if (auto since = changed_while_unknown_.find(it->first);
+               since != changed_while_unknown_.end()) {
+      // Changed again by a mutation the peer may still lack (the stream is not the
+      // resync): it waits for that one, as any other name (a name's zones do the same).
+      it->second = since->second;
+      names_by_lsn_.insert({it->second, it->first});
+      ++it;
+    } else {
       records.push_back(record::HotNameRemove{it->first});
       it = names_.erase(it);
-    } else {
-      ++it;
     }
   }
+  changed_while_unknown_.clear();
 }
 
 void ActivityLog::Clear() {
@@ -231,6 +244,7 @@ void ActivityLog::Clear() {
   entries_.clear();
   names_.clear();
   names_by_lsn_.clear();
+  changed_while_unknown_.clear();
 }
 
 // ----- The namespace journal's compaction ----------------------------------------------

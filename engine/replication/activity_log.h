@@ -112,7 +112,8 @@ class ActivityLog {
   void Remove(const std::string& path);
   void Clear();
   // After a resync, zones recovered from a crash are as good as any other (they may cool),
-  // and names recovered from a crash were sent whole: HotNameRemove records for them.
+  // and names recovered from a crash were sent whole: HotNameRemove records for them, but
+  // for a name changed again since (TouchName), which cools once that change is durable.
   void ForgetRecovered(std::vector<ReplicaRecord>& records);
   size_t size() const { return entries_.size(); }
 
@@ -133,6 +134,9 @@ class ActivityLog {
   absl::flat_hash_map<ZoneRef, Entry> entries_;
   absl::btree_map<std::string, uint64_t> names_;  // hot name -> last lsn (or unknown)
   absl::btree_set<std::pair<uint64_t, std::string>> names_by_lsn_;  // known age, oldest first
+  // Names of unknown age changed since by a mutation with a known lsn (the latest one): after
+  // the resync (ForgetRecovered) they are of that age instead of forgotten.
+  absl::btree_map<std::string, uint64_t> changed_while_unknown_;
 };
 
 // The namespace journal (ReplicaDurableState::journal) grows by one entry per namespace

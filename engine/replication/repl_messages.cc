@@ -45,7 +45,8 @@ std::string DescribeReplMessage(const ReplMessage& message) {
                 " kind ", static_cast<int>(b.kind), " size ", b.file_size, b.hole ? " hole" : "",
                 b.hole_ranges.empty() ? ""
                                       : absl::StrCat(" ", b.hole_ranges.size(), " holes in it"),
-                b.link_of.empty() ? "" : " link of ", b.link_of);
+                b.link_of.empty() ? "" : " link of ", b.link_of,
+                b.names_under ? " with the names under it" : "");
           },
           [](const ResyncBlockAck& a) {
             return absl::StrCat("block ack ", a.block_id, a.stale ? " stale" : "",

@@ -139,6 +139,10 @@ struct ResyncBlock {
   HoleRanges hole_ranges;
   uint64_t total_bytes = 0;  // the source's resync progress when it sent this block
   uint64_t done_bytes = 0;
+  // A directory's zone 0 that goes with every name under it, as the source holds them (a
+  // rename or removal may have changed them, on either copy): the target lists its own names
+  // under it and asks for each, so the ones the source lacks go as absent.
+  bool names_under = false;
 };
 
 // `durable` false: the block is applied (or `stale`: a newer live write reached the zone

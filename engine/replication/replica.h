@@ -324,10 +324,11 @@ class Replica {
   // answers a name it lacks as absent).
   void OnNamesUnderListed(absl::Time now, const TreeListed& listed, Actions& out);
   // Source: a zone-0 read of `path` shows a directory whose names under it go whole
-  // (names_under_): they are listed.
-  void ListNamesUnderIfAsked(const std::string& path, const ZoneRead& read, Actions& out);
+  // (names_under_): they are listed, and true says its block must say so (names_under).
+  bool ListNamesUnderIfAsked(const std::string& path, const ZoneRead& read, Actions& out);
   // Source: `path` goes whole (every zone, its attributes, no digest comparison), even if
-  // its first zone was read or sent already (a probe read learns its size).
+  // its first zone was read or sent already (a probe read learns its size; a name whose
+  // names under it go too is read again, for its block to say so).
   void SendWhole(const std::string& path, std::vector<ReplicaRecord>& records, Actions& out);
   // Target: names a rename or removal in `m` changed here (or that the source's replay of it
   // met): asked for with the names under them (`ask`); the names a rename may have moved
@@ -340,6 +341,8 @@ class Replica {
   // Records a block (or ResyncSame) sent for `zone`, carrying `bytes`, until acknowledged.
   void SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes);
   void IssueReads(absl::Time now, Actions& out);
+  // `zone` was read or sent: it is read and sent again.
+  void ForgetSent(const ZoneRef& zone);
   // A block for `zone` as read at `lsn`: the path's kind and attributes, the progress.
   ResyncBlock BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& read);
   // A full resync's read of a file with several names: true if it was handled here (sent as
@@ -414,6 +417,9 @@ class Replica {
   // The peer's acknowledgement passed writes refused here: each one the peer refused too
   // left the copies equal; one it applied is set back on it.
   void SettleRefusals(Actions& out);
+  // `entry`, if refused here, as the peer's outcome of it says (or, completing before the
+  // peer's acknowledgement while the stream is detached, as if the peer applied it).
+  void SettleRefusal(InFlight& entry, Actions& out);
   // A stream write the secondary refused; true if it is handled here (held for the
   // primary's outcome, or refused there too).
   bool OnStreamRefused(const Applying& applying, const absl::Status& status, Actions& out);

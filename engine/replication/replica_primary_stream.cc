@@ -256,6 +256,10 @@ void Replica::CompleteReady(Actions& out) {
       Persist(std::move(records), out);
       RefreshHelloIfStale(out);
     }
+    // Refused here and completing without the peer's acknowledgement (the stream detached
+    // by a new Hello, not dropped): the peer may still apply it, and its late durable
+    // acknowledgement would cool the zones that say so. It goes to the peer again.
+    if (!peer_has && !f.alone && !attached()) SettleRefusal(f, out);
     if (f.op_id != 0) {
       absl::Status status = f.local_status;
       if (fenced_ && !peer_has) status = absl::AbortedError("fenced: no longer primary");

@@ -27,7 +27,10 @@
 // refused write's zones and names cool as any other once the peer acknowledges it durably. A
 // namespace change refused by both while a resync plan is open is the exception: Submit moved
 // or dropped the plan's zones under its names as if it would succeed, so its names go again in
-// a new session (as a one-sided refusal).
+// a new session (as a one-sided refusal). So is a write refused here that completes before
+// the peer's acknowledgement while the stream is detached by a new Hello but the peer not
+// dropped (CompleteReady, once the peer is known outdated): the peer may still apply it, and
+// its late durable acknowledgement would cool the zones that would have sent it again.
 //
 // With ack = "received" the secondary acknowledges a write before applying it and cannot hold
 // that acknowledgement: a refusal there, on either side, is handled as a one-sided one.
@@ -74,17 +77,22 @@ void Replica::OnLocalRefused(InFlight& entry, const Applying& a, Actions& out) {
 void Replica::SettleRefusals(Actions& out) {
   for (InFlight& f : inflight_) {
     if (f.lsn > PeerAckedUpTo()) break;
-    if (!f.refused_here || !PeerHas(f)) continue;
-    const Applying a = *std::move(f.refused_here);
-    f.refused_here.reset();
-    const bool plan_moved = f.plan_open && MovesTrackedZones(a.mutation);
-    if (f.peer_refused && !plan_moved) continue;  // refused on both: the copies are equal
-    Log(out, absl::StrCat(MutationKindName(a.mutation), " ", a.path, " (lsn ", f.lsn, "): ",
-                          f.peer_refused ? "refused on both copies while a resync plan is open"
-                                         : "refused here, applied by the peer",
-                          "; what it touched goes to the peer again"));
-    OnLocalApplyFailed(a, f.local_status, out);
+    if (PeerHas(f)) SettleRefusal(f, out);
   }
+}
+
+void Replica::SettleRefusal(InFlight& f, Actions& out) {
+  if (!f.refused_here) return;
+  const Applying a = *std::move(f.refused_here);
+  f.refused_here.reset();
+  const bool plan_moved = f.plan_open && MovesTrackedZones(a.mutation);
+  if (f.peer_refused && !plan_moved) return;  // refused on both: the copies are equal
+  Log(out, absl::StrCat(MutationKindName(a.mutation), " ", a.path, " (lsn ", f.lsn, "): ",
+                        f.peer_refused ? "refused on both copies while a resync plan is open"
+                        : PeerHas(f)   ? "refused here, applied by the peer"
+                                       : "refused here, completed before the peer's outcome",
+                        "; what it touched goes to the peer again"));
+  OnLocalApplyFailed(a, f.local_status, out);
 }
 
 bool Replica::OnStreamRefused(const Applying& a, const absl::Status& status, Actions& out) {

@@ -68,9 +68,11 @@ bool Replica::NamesUnderPending() const {
   return !names_under_waiting_.empty() || !names_under_listing_.empty();
 }
 
-void Replica::ListNamesUnderIfAsked(const std::string& path, const ZoneRead& read, Actions& out) {
-  if (!read.status.ok() || read.kind != PathKind::kDirectory) return;
-  if (names_under_.erase(path) > 0) ListNamesUnder(path, out);
+bool Replica::ListNamesUnderIfAsked(const std::string& path, const ZoneRead& read, Actions& out) {
+  if (!read.status.ok() || read.kind != PathKind::kDirectory) return false;
+  if (names_under_.erase(path) == 0) return false;
+  ListNamesUnder(path, out);
+  return true;
 }
 
 void Replica::SendWhole(const std::string& path, std::vector<ReplicaRecord>& records,
@@ -80,7 +82,13 @@ void Replica::SendWhole(const std::string& path, std::vector<ReplicaRecord>& rec
   // Its attributes and xattrs too, which only a block of zone 0 carries: no zone of it is
   // compared.
   absl::erase_if(target_digests_, [&](const auto& entry) { return entry.first.path == path; });
-  if (reading_.contains(ZoneRef{path, 0})) {
+  const ZoneRef first{path, 0};
+  if (reading_.contains(first) && names_under_.contains(path)) {
+    // Its first zone went already without saying that the names under it go too (a
+    // directory's block must, for the target to list its own): it goes again. Read anew, it
+    // also learns a file's size.
+    ForgetSent(first);
+  } else if (reading_.contains(first)) {
     // Its first zone went (or goes) already: learn the file's size with a probe read.
     const uint64_t id = NextId();
     probes_[id] = path;

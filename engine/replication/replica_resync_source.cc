@@ -296,10 +296,8 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
         resync_total_ += opt_.zone_size;
       } else if (reading_.contains(ref)) {
         // Sent already (or being read), but asked again: a live write to it failed on the
-        // target since. It goes again (a block in flight meanwhile is harmless).
-        reading_.erase(ref);
-        absl::erase_if(unflushed_, [&](const auto& entry) { return entry.second == ref; });
-        absl::erase_if(durable_there_, [&](const auto& entry) { return entry.second == ref; });
+        // target since. It goes again.
+        ForgetSent(ref);
       }
     }
   }
@@ -313,6 +311,13 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
   }
   IssueReads(absl::InfinitePast(), out);
   MaybeFinishSource(out);
+}
+
+void Replica::ForgetSent(const ZoneRef& zone) {
+  // (A block of it in flight meanwhile is harmless.)
+  reading_.erase(zone);
+  absl::erase_if(unflushed_, [&](const auto& entry) { return entry.second == zone; });
+  absl::erase_if(durable_there_, [&](const auto& entry) { return entry.second == zone; });
 }
 
 void Replica::IssueReads(absl::Time now, Actions& out) {
@@ -370,7 +375,6 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     const std::string path = probe->second;
     probes_.erase(probe);
     if (read.status.ok()) ExpandWholePath(path, read, out);
-    ListNamesUnderIfAsked(path, read, out);
     IssueReads(now, out);
     MaybeFinishSource(out);
     return;
@@ -402,7 +406,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));
     return;
   }
-  if (zone.zone == 0) ListNamesUnderIfAsked(zone.path, read, out);
+  const bool names_under = zone.zone == 0 && ListNamesUnderIfAsked(zone.path, read, out);
   if (same) {
     const uint64_t id = NextId();
     SendBlock(id, zone, cost);
@@ -427,6 +431,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   if (block.hole) ++resync_holes_sent_;
   if (zone.zone == 0 && read.kind != PathKind::kAbsent) block.xattrs = read.xattrs;
   block.link_target = read.link_target;
+  block.names_under = names_under;
   SendBlock(block.block_id, zone, cost);
   if (full_resync_ && zone.zone == 0 && read.link_inode != 0) {
     first_name_blocks_[block.block_id] = {read.link_device, read.link_inode};

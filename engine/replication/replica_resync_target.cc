@@ -507,6 +507,10 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   // newer live write to the file, not only to its own zone: the size it carries is old. (A
   // zone that ends exactly at the end of file sets the size too: the target may be longer.)
   const bool sets_size = b.kind != PathKind::kFile || b.file_size <= (b.zone + 1) * opt_.zone_size;
+  // The source sends the names under this directory, as it holds them: ours under it are
+  // listed once it is applied (even if this block is stale: the one read again may not say
+  // so), and the source answers the ones it lacks as absent.
+  if (b.names_under) list_under_here_.insert(b.path);
   // A link is stale too if the name it links to changed since the read.
   auto first_lsn = b.link_of.empty() ? live_path_lsn_.end() : live_path_lsn_.find(b.link_of);
   if (LiveChangedSince(b.path, b.zone, b.read_lsn, sets_size) ||

@@ -208,7 +208,8 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block, bool data_a
   const auto body = fb::CreateResyncBlock(
       builder, name, block.block_id, path, block.zone, data, block.read_lsn, ToWire(block.kind),
       block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes, block.uid,
-      block.gid, block.atime_ns, block.mtime_ns, xattrs, link_of, block.hole, hole_ranges);
+      block.gid, block.atime_ns, block.mtime_ns, xattrs, link_of, block.hole, hole_ranges,
+      block.names_under);
   return {fb::Message::ResyncBlock, body.Union()};
 }
 
@@ -778,6 +779,12 @@ absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in, Payload t
     out.hole = true;
   }
   DUET_ASSIGN_OR_RETURN(out.hole_ranges, ReadHoleRanges(in.hole_ranges(), out, subject));
+  if (in.names_under()) {
+    if (out.kind != PathKind::kDirectory || out.zone != 0) {
+      return Invalid("%s says names_under but is not a directory's first zone", subject);
+    }
+    out.names_under = true;
+  }
   return out;
 }
 

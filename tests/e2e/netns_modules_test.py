@@ -335,7 +335,10 @@ class SecondaryDiskFullReportTest(unittest.TestCase):
         lines = c.log_text("b").count(STREAM_FAILURE)
         print(f"b logged {lines} lines '{STREAM_FAILURE} (ENOSPC ...)' for "
               f"{FILL >> 20} MiB written into its {SMALL_FS} file system")
-        self.assertLessEqual(lines, 10)
+        # The first failure of each session and one in every 100 after it: a loaded machine
+        # has more sessions (each resync attempt meets the full disk again), so the bound is
+        # relative to the writes that failed (about 1,000 of 4 KiB), not a fixed count.
+        self.assertLessEqual(lines, (FILL // 4096) // 20)
 
 
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sim/cluster.h"
 #include "sim/run_options.h"
 #include "sim/simulation.h"
 
@@ -117,6 +118,130 @@ TEST(PromotedCopyTest, SecondaryTakingOverAnUpToDateCopyPasses) {
   sim.cluster().ForceWritableForTest(kA, kModule, false);
   sim.cluster().ForceWritableForTest(kB, kModule, true);
   EXPECT_TRUE(sim.cluster().violations().empty());
+}
+
+// b's crash loses what it applied and did not sync, so its copy lacks acknowledged writes
+// that a (down) holds. A checker of its own is then fed the events of a
+// forced promotion of b by hand, reading that cluster's copies, model and status.
+class ForcedPromotionTest : public ::testing::Test {
+ protected:
+  // Seeds whose crash of b loses acknowledged writes (most do).
+  explicit ForcedPromotionTest(bool witness = true, uint64_t seed = 5)
+      : sim_(DeriveOptions(seed, Overrides{.modules = 1,
+                                           .faults = std::vector<FaultKind>{},
+                                           .witness = witness,
+                                           .replication = true})),
+        checker_(sim_.cluster()) {}
+
+  void SetUp() override {
+    sim_.Start();
+    cluster().RunFor(absl::Seconds(5));
+    ASSERT_TRUE(cluster().Writable(kA, kModule));
+    cluster().CrashNode(kB);
+    cluster().RestartNode(kB);
+    // a's daemon dies keeping its page cache: its copy holds all it acknowledged. b, its copy
+    // not known up to date, waits.
+    cluster().CrashNode(kA, /*lose_unsynced=*/false);
+    cluster().RunFor(absl::Seconds(5));
+    ASSERT_FALSE(cluster().Writable(kB, kModule));
+    // A force counts there: b has lost its peer (engine/admin_verbs.cc claims).
+    ASSERT_FALSE(cluster().PeerAlive(kB));
+    ASSERT_NE(cluster().Status(kB, kModule).owner, kB);
+    ASSERT_FALSE(WritesOnlyThePeerHolds(cluster().workload(), kModule,
+                                        cluster().store(kB, kModule).live(),
+                                        cluster().store(kA, kModule).live())
+                     .empty());
+  }
+
+  SimCluster& cluster() { return sim_.cluster(); }
+  absl::Time now() { return cluster().now(); }
+  void Force() { checker_.OnAdminCommand(now(), kB, kModule, AdminVerb::kPrim, /*force=*/true); }
+  // b persists a token naming `owner`, `terms_on` terms past the one it holds now.
+  void Persist(NodeIndex owner, uint64_t terms_on) {
+    checker_.OnTokenPersisted(
+        now(), kB, kModule,
+        PersistedModule{.term = cluster().Status(kB, kModule).term + terms_on, .owner = owner});
+  }
+  // b serves, then stops writing: `fenced` freezes writes before the VIP goes (a fence), else
+  // the VIP goes first (a planned stop).
+  void ServeThenStop(bool fenced) {
+    checker_.OnWritable(now(), kB, kModule, true);
+    checker_.OnVip(now(), kB, kModule, true);
+    if (!fenced) checker_.OnVip(now(), kB, kModule, false);
+    checker_.OnWritable(now(), kB, kModule, false);
+    if (fenced) checker_.OnVip(now(), kB, kModule, false);
+  }
+  int FailuresWhenBServes() {
+    checker_.OnWritable(now(), kB, kModule, true);
+    return checker_.failures();
+  }
+
+  Simulation sim_;
+  PromotedCopyChecker checker_;
+};
+
+TEST_F(ForcedPromotionTest, ACopyLackingThePeersWritesIsReportedWithoutAForce) {
+  EXPECT_EQ(FailuresWhenBServes(), 1);
+}
+
+TEST_F(ForcedPromotionTest, AForcedNodeMayServeACopyLackingThePeersWrites) {
+  Force();
+  EXPECT_EQ(FailuresWhenBServes(), 0);
+}
+
+TEST_F(ForcedPromotionTest, AForceEndsWhenTheNodeFences) {
+  Force();
+  ServeThenStop(/*fenced=*/true);
+  EXPECT_EQ(FailuresWhenBServes(), 1);
+}
+
+TEST_F(ForcedPromotionTest, APlannedStopKeepsTheForce) {
+  Force();
+  Persist(kB, 1);  // b took the module over
+  ServeThenStop(/*fenced=*/false);
+  Persist(kB, 1);  // stopped by the admin: the same token again (the engine keeps the force)
+  EXPECT_EQ(FailuresWhenBServes(), 0);
+}
+
+TEST_F(ForcedPromotionTest, AForceEndsWhenTheNodeHandsTheModuleOver) {
+  Force();
+  Persist(kB, 1);  // b took the module over
+  ServeThenStop(/*fenced=*/false);
+  Persist(kA, 2);  // and handed it to a
+  EXPECT_EQ(FailuresWhenBServes(), 1);
+}
+
+TEST_F(ForcedPromotionTest, AForceEndsWhenTheNodeHearsThatThePeerOwnsTheModule) {
+  Force();
+  Persist(kA, 1);  // before b could claim it, a's newer term reached b
+  EXPECT_EQ(FailuresWhenBServes(), 1);
+}
+
+TEST_F(ForcedPromotionTest, AForceEndsWithTheNodesProcess) {
+  Force();
+  checker_.OnNodeStarted(now(), kB);
+  EXPECT_EQ(FailuresWhenBServes(), 1);
+}
+
+TEST_F(ForcedPromotionTest, APrimWithoutForceExcusesNothing) {
+  checker_.OnAdminCommand(now(), kB, kModule, AdminVerb::kPrim, /*force=*/false);
+  EXPECT_EQ(FailuresWhenBServes(), 1);
+}
+
+class WithoutAWitnessTest : public ForcedPromotionTest {
+ protected:
+  WithoutAWitnessTest() : ForcedPromotionTest(/*witness=*/false, /*seed=*/6) {}
+};
+
+TEST_F(WithoutAWitnessTest, ATakeoverLackingWhatThePeerWroteAloneIsASplitBrainNotALoss) {
+  checker_.OnLog(now(), kA, "m0: dropping the peer (connection lost); continuing alone, tracking");
+  EXPECT_EQ(FailuresWhenBServes(), 0);
+}
+
+TEST_F(WithoutAWitnessTest, AfterTheirNextDataHandshakeATakeoverLackingThePeersWritesIsReported) {
+  checker_.OnLog(now(), kA, "m0: continuing alone, term 1");
+  checker_.OnLog(now(), kA, "m0: connected: resync to the peer; this node is the source");
+  EXPECT_EQ(FailuresWhenBServes(), 1);
 }
 
 }  // namespace

@@ -17,11 +17,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/adapters/fuse/lowered_file_limit_test_base.h"
 
 namespace duet {
 namespace {
-
-constexpr rlim_t kTestFileLimit = 128;  // a cache of 32
 
 size_t OpenDescriptorsOfThisProcess() {
   size_t n = 0;
@@ -41,22 +40,15 @@ void WriteFile(const std::string& path, const std::string& data) {
 
 // A backing directory (on /tmp's file system) and a table over it, with the process's
 // open-file limit lowered to kTestFileLimit for the test's length.
-class InodeTableDescriptorsTest : public ::testing::Test {
+class InodeTableDescriptorsTest : public LoweredFileLimitTestBase {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/duet-inode-table-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    root_ = dir;
-    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old_limit_), 0);
-    rlimit lowered = old_limit_;
-    lowered.rlim_cur = kTestFileLimit;
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lowered), 0);
+    LoweredFileLimitTestBase::SetUp();
     ASSERT_EQ(table_.Open(root_), 0);
   }
   void TearDown() override {
     table_.Clear();
-    setrlimit(RLIMIT_NOFILE, &old_limit_);
-    std::filesystem::remove_all(root_);
+    LoweredFileLimitTestBase::TearDown();
   }
 
   std::string At(const std::string& relative) const { return root_ + "/" + relative; }
@@ -85,8 +77,6 @@ class InodeTableDescriptorsTest : public ::testing::Test {
     return path;
   }
 
-  std::string root_;
-  rlimit old_limit_{};
   InodeTable table_;
 };
 

@@ -443,6 +443,81 @@ TEST_F(MountTest, ReaddirListsManyEntries) {
   EXPECT_EQ(seen, want);
 }
 
+// The answer to a READDIR lets the application close the directory, and the RELEASEDIR may
+// be served by another worker at once: the handle must not be freed while the READDIR's
+// worker still holds its lock. The race freed a locked mutex whose unlock then wrote into
+// memory reused by the pending-operations map (a ThreadSanitizer build reports it at once;
+// a plain build crashed in that map's erase only now and then, so that build is this
+// test's reliable reproduction).
+TEST_F(MountTest, DirectoriesListedAndClosedWhileFilesAreWrittenListWhole) {
+  constexpr int kEntries = 40;
+  for (int i = 0; i < kEntries; ++i)
+    ASSERT_EQ(WriteFileAt(B("e" + std::to_string(i)), "", O_CREAT), 0);
+  constexpr int kReaders = 3;
+  constexpr int kListingsEach = 150;
+  std::vector<int> short_listings(kReaders, 0);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&, r] {
+      for (int n = 0; n < kListingsEach; ++n) {
+        DIR* dir = opendir(mnt_.c_str());
+        if (dir == nullptr) {
+          ++short_listings[r];
+          continue;
+        }
+        int seen = 0;
+        while (dirent* e = readdir(dir)) seen += e->d_name[0] == 'e' ? 1 : 0;
+        closedir(dir);
+        if (seen != kEntries) ++short_listings[r];
+      }
+    });
+  }
+  threads.emplace_back([&] {  // completions allocate and free pending operations meanwhile
+    const int fd = open(M("written").c_str(), O_CREAT | O_WRONLY | O_APPEND, 0644);
+    for (int n = 0; fd >= 0 && n < kReaders * kListingsEach; ++n) {
+      if (write(fd, "x", 1) != 1) break;
+    }
+    if (fd >= 0) close(fd);
+  });
+  for (std::thread& t : threads) t.join();
+  for (int r = 0; r < kReaders; ++r) EXPECT_EQ(short_listings[r], 0) << r;
+  EXPECT_EQ(ReadFileAt(B("written")), std::string(kReaders * kListingsEach, 'x'));
+}
+
+// A write, a truncate and an fallocate are handed on under their inode's size lock; the
+// answer must wait until the lock is let go: once the application has it, it may close and
+// unlink the file, and the kernel's FORGET then frees the inode (and the mutex) on another
+// worker. A ThreadSanitizer build reports that race at once; a plain build would only
+// rarely crash.
+TEST_F(MountTest, FilesResizedThenClosedAndUnlinkedAtOnceFromSeveralThreadsLeaveNothing) {
+  constexpr int kThreads = 3;
+  constexpr int kFilesEach = 60;
+  std::vector<int> failures(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int n = 0; n < kFilesEach; ++n) {
+        const std::string path = M("t" + std::to_string(t) + "-" + std::to_string(n));
+        const int fd = open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_APPEND, 0644);
+        if (fd < 0) {
+          ++failures[t];
+          continue;
+        }
+        if (write(fd, "data", 4) != 4 || fallocate(fd, 0, 0, 8192) != 0 || ftruncate(fd, 2) != 0) {
+          ++failures[t];
+        }
+        close(fd);
+        if (unlink(path.c_str()) != 0) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << t;
+  for (const auto& entry : std::filesystem::directory_iterator(backing_)) {
+    EXPECT_EQ(entry.path().filename().string().rfind('t', 0), std::string::npos) << entry.path();
+  }
+}
+
 TEST_F(MountTest, StatfsAndXattrsReadTheBackingDirectory) {
   ASSERT_EQ(WriteFileAt(B("x"), "", O_CREAT), 0);
   ASSERT_EQ(setxattr(B("x").c_str(), "user.k", "value", 5, 0), 0);

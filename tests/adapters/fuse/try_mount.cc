@@ -1,6 +1,7 @@
 // duet_fuse_try_mount MOUNTPOINT MODULE_ROOT: mounts MODULE_ROOT/vol at MOUNTPOINT with a
 // sink that applies every mutation at once (as a primary with no peer would), until SIGINT
-// or SIGTERM. For measuring the mount by hand (fio, dd); not part of the test suite.
+// or SIGTERM. For measuring the mount by hand (fio, dd); try_mount_stop_test.py checks that
+// it stops cleanly.
 #include <signal.h>
 
 #include <cstdio>

@@ -11,13 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "tests/adapters/metadata/temp_files.h"
 #include "tests/engine/wire/record_fixtures.h"
 
 namespace duet::metadata {
@@ -28,30 +26,6 @@ using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 constexpr uint32_t kZone = kFixtureZoneSize;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = "/tmp/duet-metadata-test-XXXXXX";
-    path_ = ::mkdtemp(templ.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::vector<uint8_t> ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-}
 
 std::vector<ModuleSpec> TwoModules() { return {{"web", kZone}, {"db store/é", kZone}}; }
 
@@ -149,7 +123,7 @@ TEST(MetadataStoreTest, ATornLastRecordIsDroppedAtEveryByteOffset) {
       EXPECT_THAT(r.notes, IsEmpty());
     } else {
       ASSERT_THAT(r.notes, SizeIs(1)) << "cut at " << cut;
-      EXPECT_THAT(r.notes[0], HasSubstr("dropped a torn record at the end of " + file));
+      EXPECT_THAT(r.notes[0], HasSubstr("dropped a torn append at the end of " + file));
     }
     EXPECT_EQ(ReadBytes(file).size(), before_last) << "the torn bytes are cut off";
   }
@@ -209,7 +183,10 @@ TEST(MetadataStoreTest, AFlippedByteInTheMiddleMakesTheModuleWaitWithTheRecordNa
   Recovered r = MustOpen(tmp.path());
   ASSERT_EQ(r.persisted.problems.count("db store/é"), 1u);
   EXPECT_EQ(r.persisted.problems.at("db store/é"),
-            "metadata record 2 of " + c.file + " is corrupt (its checksum does not match)");
+            absl::StrCat("metadata frame 2 at offset ", c.frame_starts[1], " of ", c.file,
+                         " is corrupt (its checksum does not match, and a valid frame follows "
+                         "at offset ",
+                         c.frame_starts[2], ")"));
   // Never a guess: no partial state for it, and the other module is unaffected.
   EXPECT_EQ(r.persisted.replicas.count("db store/é"), 0u);
   EXPECT_EQ(r.persisted.modules.at("web").term, 2u);
@@ -228,17 +205,27 @@ TEST(MetadataStoreTest, ADamagedLengthFieldIsCorruptionNotATornTail) {
   WriteBytes(c.file, c.bytes);
   Recovered r = MustOpen(tmp.path());
   EXPECT_EQ(r.persisted.problems.at("db store/é"),
-            "metadata record 3 of " + c.file + " is corrupt (its length field is damaged)");
+            absl::StrCat("metadata frame 3 at offset ", c.frame_starts[2], " of ", c.file,
+                         " is corrupt (its length field is damaged, and a valid frame follows "
+                         "at offset ",
+                         c.frame_starts[3], ")"));
 }
 
-// A complete last frame whose bytes changed is corruption too: a crash does not change bytes.
-TEST(MetadataStoreTest, AFlippedByteInTheLastRecordIsCorruption) {
+// A complete last frame whose bytes changed reads as a torn tail: a crash can leave one so
+// (a middle page of the append never written), and nothing in the file tells the two apart.
+TEST(MetadataStoreTest, ADamagedLastRecordIsDroppedAsATornTail) {
   TempDir tmp;
   Corrupted c = WriteThenRead(tmp.path());
   c.bytes[c.bytes.size() - 3] ^= 0x10;
   WriteBytes(c.file, c.bytes);
   Recovered r = MustOpen(tmp.path());
-  EXPECT_THAT(r.persisted.problems.at("db store/é"), HasSubstr("metadata record 4 of"));
+  EXPECT_THAT(r.persisted.problems, IsEmpty());
+  const auto batches = SomeBatches(4);
+  EXPECT_EQ(DescribeState(r.persisted.replicas.at("db store/é")),
+            StateAfter({batches.begin(), batches.end() - 1}));
+  ASSERT_THAT(r.notes, SizeIs(1));
+  EXPECT_THAT(r.notes[0], HasSubstr("dropped a torn append at the end of " + c.file));
+  EXPECT_EQ(ReadBytes(c.file).size(), c.frame_starts[3]);
 }
 
 TEST(MetadataStoreTest, ACorruptNodeFileStopsOpenWithTheReason) {
@@ -254,7 +241,98 @@ TEST(MetadataStoreTest, ACorruptNodeFileStopsOpenWithTheReason) {
   WriteBytes(file, bytes);
   absl::StatusOr<Recovered> r = MetadataStore::Open(tmp.path(), TwoModules());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("metadata record 1 of " + file));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("metadata frame 1 at offset 8 of " + file));
+}
+
+// Group commit: each run of consecutive Persist actions for one file is one frame and one
+// fdatasync.
+TEST(MetadataStoreTest, AGroupIsOneFramePerRunOfOneFileAndComesBackAfterReopen) {
+  TempDir tmp;
+  const auto batches = SomeBatches(3);
+  {
+    Recovered r = MustOpen(tmp.path());
+    const uint64_t web_before = r.store->FileBytes(0), db_before = r.store->FileBytes(1);
+    const std::vector<Action> group = {
+        PersistModule{0, PersistedModule{5, 1}}, PersistIncarnation{9},
+        PersistReplica{1, batches[0]},           PersistReplica{1, batches[1]},
+        PersistModule{1, PersistedModule{6, 0}}, PersistReplica{1, batches[2]},
+    };
+    ASSERT_TRUE(r.store->AppendGroup(group).ok());
+    // "web" got a plain frame of one record; "db store/é" one batch frame of four records.
+    EXPECT_EQ(r.store->FileBytes(0) - web_before,
+              kFrameHeaderBytes + wire::EncodeRecord(PersistedModule{5, 1}).size());
+    uint64_t db_payload = 0;
+    for (const auto& batch : batches) db_payload += 4 + wire::EncodeRecord(batch).size();
+    db_payload += 4 + wire::EncodeRecord(PersistedModule{6, 0}).size();
+    EXPECT_EQ(r.store->FileBytes(1) - db_before, kFrameHeaderBytes + db_payload);
+  }
+  Recovered r = MustOpen(tmp.path());
+  EXPECT_EQ(r.persisted.incarnation, 9u);
+  EXPECT_EQ(r.persisted.modules.at("web").term, 5u);
+  EXPECT_EQ(r.persisted.modules.at("db store/é").term, 6u);
+  EXPECT_EQ(DescribeState(r.persisted.replicas.at("db store/é")), StateAfter(batches));
+  EXPECT_THAT(r.notes, IsEmpty());
+}
+
+// A file's actions split by another file's are separate frames, synced in the given order,
+// so a crash keeps a prefix of the actions, as when they were appended one by one (C4).
+TEST(MetadataStoreTest, AGroupKeepsTheOrderAcrossFilesWithAFramePerRun) {
+  TempDir tmp;
+  const auto batches = SomeBatches(2);
+  Recovered r = MustOpen(tmp.path());
+  const uint64_t db_before = r.store->FileBytes(1);
+  const std::vector<Action> group = {PersistReplica{1, batches[0]},
+                                     PersistModule{0, PersistedModule{5, 1}},
+                                     PersistReplica{1, batches[1]}};
+  ASSERT_TRUE(r.store->AppendGroup(group).ok());
+  EXPECT_EQ(r.store->FileBytes(1) - db_before, 2 * kFrameHeaderBytes +
+                                                   wire::EncodeRecord(batches[0]).size() +
+                                                   wire::EncodeRecord(batches[1]).size());
+}
+
+// A crash in a group's append leaves any prefix of the file's frame: the whole group's share
+// of that file is dropped, never some of its actions.
+TEST(MetadataStoreTest, AGroupCutAtEveryByteIsRecoveredAllOrNothing) {
+  TempDir tmp;
+  const auto batches = SomeBatches(5);
+  uint64_t before = 0, after = 0;
+  std::string file;
+  {
+    Recovered r = MustOpen(tmp.path());
+    ASSERT_TRUE(r.store->Append(PersistReplica{1, batches[0]}).ok());
+    before = r.store->FileBytes(1);
+    std::vector<Action> group;
+    for (size_t i = 1; i < batches.size(); ++i) group.push_back(PersistReplica{1, batches[i]});
+    ASSERT_TRUE(r.store->AppendGroup(group).ok());
+    after = r.store->FileBytes(1);
+    file = tmp.path() + "/" + r.store->FileOf(1);
+  }
+  const std::vector<uint8_t> full = ReadBytes(file);
+  for (uint64_t cut = before + 1; cut < after; cut += 7) {
+    WriteBytes(file,
+               std::vector<uint8_t>(full.begin(), full.begin() + static_cast<ptrdiff_t>(cut)));
+    Recovered r = MustOpen(tmp.path());
+    EXPECT_THAT(r.persisted.problems, IsEmpty()) << "cut at " << cut;
+    EXPECT_EQ(DescribeState(r.persisted.replicas.at("db store/é")), StateAfter({batches[0]}))
+        << "cut at " << cut;
+  }
+}
+
+TEST(MetadataStoreTest, AGroupWithARefusedActionWritesNothing) {
+  TempDir tmp;
+  Recovered r = MustOpen(tmp.path());
+  const uint64_t web = r.store->FileBytes(0);
+  const std::vector<Action> group = {PersistModule{0, PersistedModule{5, 1}},
+                                     PersistModule{7, PersistedModule{5, 1}}};
+  EXPECT_EQ(r.store->AppendGroup(group).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r.store->FileBytes(0), web);
+  const std::vector<Action> not_persist = {PersistModule{0, PersistedModule{5, 1}},
+                                           LogEvent{0, "x"}};
+  EXPECT_EQ(r.store->AppendGroup(not_persist).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.store->FileBytes(0), web);
+  // Neither refusal is a failed append: the store goes on.
+  EXPECT_TRUE(r.store->AppendGroup({group.begin(), 1}).ok());
 }
 
 TEST(MetadataStoreTest, CompactionBoundsTheFileAndKeepsTheState) {

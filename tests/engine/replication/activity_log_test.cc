@@ -301,6 +301,32 @@ TEST_F(ActivityLogTest, AfterTheResyncRecoveredNamesCoolAtOnce) {
   EXPECT_THAT(CoolNames(3), ElementsAre("HotNameRemove c"));
 }
 
+// Found by the simulator (a swarm seed, 13921486592676002 with base 20261125): a source's
+// resync plan took the name d (of unknown age from then on); the application then removed d
+// (lsn 23), a write the transport lost. The resync ended (ForgetRecovered) and forgot d, the
+// node crashed, and no later session sent the removal. A name changed again while of unknown
+// age now stays hot after the resync, with that change's age.
+TEST_F(ActivityLogTest, ANameChangedAgainDuringTheResyncStaysHotUntilThatChangeIsDurable) {
+  TouchName("d", 5);
+  TouchName("e", 6);
+  EXPECT_THAT(TakeNamesNotDurable(0), ElementsAre("d", "e"));  // a resync plan takes them
+  EXPECT_THAT(TouchName("d", 23), IsEmpty());                  // already persisted hot
+  EXPECT_THAT(CoolNames(1'000'000), IsEmpty());                // of unknown age still
+  EXPECT_THAT(ForgetRecovered(), ElementsAre("HotNameRemove e"));
+  EXPECT_THAT(state_.hot_names, ElementsAre("d"));
+  EXPECT_THAT(TakeNamesNotDurable(22), ElementsAre("d"));          // the peer may lack lsn 23
+  EXPECT_THAT(ForgetRecovered(), ElementsAre("HotNameRemove d"));  // sent by that plan
+}
+
+TEST_F(ActivityLogTest, ANameChangedAgainDuringTheResyncCoolsOnceThatChangeIsDurable) {
+  TouchName("d", 5);
+  EXPECT_THAT(TakeNamesNotDurable(0), ElementsAre("d"));
+  TouchName("d", 23);
+  EXPECT_THAT(ForgetRecovered(), IsEmpty());
+  EXPECT_THAT(CoolNames(22), IsEmpty());
+  EXPECT_THAT(CoolNames(23), ElementsAre("HotNameRemove d"));
+}
+
 TEST_F(ActivityLogTest, AddRecoveredMakesAZoneHotOfUnknownAge) {
   // A failed local flush or apply: the zone may differ from the peer's.
   EXPECT_THAT(AddRecovered("f", 5), ElementsAre("HotAdd f:5"));

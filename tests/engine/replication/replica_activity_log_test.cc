@@ -120,6 +120,42 @@ TEST(ReplicaActivityLogTest, AfterAPrimarysCrashOnlyTheZonesStillHotAreCompared)
   EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate) << pair.Log(kA);
 }
 
+// Found by the simulator (a swarm seed, 13921486592676002 with base 20261125): a's crash left
+// the name n hot (of unknown age), so a's next session as the source sent it whole; during
+// that session a removed n, and the transport lost the rmdir. The session's end forgot n, a's
+// daemon restarted before the peer's silence dropped it, and b kept n. Changed again during
+// the resync, n stays hot after it until that change is durable on b.
+TEST(ReplicaActivityLogTest, ANameChangedAgainDuringTheResyncThatTookItIsNotForgottenAtItsEnd) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "n"));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kB).store.live().contains("n"));
+  pair.Disconnect();
+  pair.Crash(kA);  // n, made durable, is hot of unknown age now
+  ASSERT_TRUE(pair.side(kA).disk.hot_names.contains("n"));
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  for (int guard = 0; guard < 1000 && !pair.replica(kA).resync_status(pair.now()).active; ++guard) {
+    ASSERT_TRUE(pair.Step());
+  }
+  pair.LoseStreamWrites(kA, 1);
+  pair.Submit(kA, MakeMutation(MutationKind::kRmdir, "n"));
+  for (int i = 0; i < 30 && pair.replica(kA).resync_status(pair.now()).active; ++i) {
+    pair.Pump();
+    pair.Advance(absl::Milliseconds(100));  // the target's flushes; not the peer's timeout
+  }
+  ASSERT_FALSE(pair.replica(kA).resync_status(pair.now()).active) << pair.Log(kA);
+  ASSERT_FALSE(pair.side(kA).store.live().contains("n"));
+  ASSERT_TRUE(pair.side(kB).store.live().contains("n"));
+  pair.Restart(kA);  // before the silence drops the peer (which would journal the rmdir)
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 // a's daemon restarts while it is primary (its files intact); b never took over, and a comes
 // back as the source. The zones a's log names may differ either way: b reads their digests and
 // only the zone a wrote without b ever getting it is sent.

@@ -192,5 +192,49 @@ TEST(ReplicaRefusalTest, ARefusalWaitingWhenTheConnectionBreaksIsResyncedInTheNe
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
 }
 
+// Found by the simulator (regression seed 5790358893619741759): during a resync from a (the
+// peer outdated, so a's writes need no acknowledgement to complete), a's full disk refused two
+// writes that b applied. The first one's acknowledgement set b back and ended the session (a
+// new Hello); the second then completed detached, before b's acknowledgement of it came, and
+// that late durable acknowledgement cooled its zone: no session sent it, and b kept bytes a
+// never had. A write refused here that completes without the peer's acknowledgement now goes
+// to the peer again too.
+TEST(ReplicaRefusalTest, AWriteRefusedHereThatCompletesDetachedIsSetBackOnThePeer) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  // A sparse file: writes into its holes need new blocks, and a block of a zone inside it
+  // does not set its size (which would hide a zone left behind).
+  pair.Write(kA, "f", 0, Bytes(100, 'a'));
+  pair.Write(kA, "f", 6 * kZone, Bytes(100, 'z'));
+  pair.Settle();
+  const std::string before = pair.side(kA).store.live().at("f").data.ToString();
+  pair.Disconnect();
+  pair.Write(kA, "g", 0, "written alone");
+  pair.PeerOutdated(kA);
+  pair.Connect();
+  for (int guard = 0; guard < 1000 && !pair.replica(kA).resync_status(pair.now()).active; ++guard) {
+    ASSERT_TRUE(pair.Step());
+  }
+  ASSERT_TRUE(pair.replica(kA).attached()) << pair.Log(kA);
+  pair.Hold(kB, true);  // the resync stays open; b's acknowledgements arrive together later
+  FillDisk(pair, kA);
+  const uint64_t first = pair.Write(kA, "f", 2 * kZone, Bytes(100, 'b'));
+  const uint64_t second = pair.Write(kA, "f", 4 * kZone, Bytes(100, 'c'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));  // b's acknowledgement: durable
+  pair.Pump();
+  ASSERT_EQ(pair.side(kB).store.live().at("f").data.ToString().substr(4 * kZone, 100),
+            Bytes(100, 'c'))
+      << pair.Log(kB);
+  FreeDisk(pair, kA);
+  pair.Hold(kB, false);
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, first) && pair.Completed(kA, second));
+  EXPECT_TRUE(IsRefusal(pair.Result(kA, first))) << pair.Result(kA, first);
+  EXPECT_TRUE(IsRefusal(pair.Result(kA, second))) << pair.Result(kA, second);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data.ToString(), before);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet

@@ -227,6 +227,33 @@ TEST(ReplicaResyncNamesUnderTest, ADirectoryRenameLostInAPrimaryCrashComesBackWi
   EXPECT_EQ(pair.side(kA).store.live().count("d/f") + pair.side(kA).store.live().count("e/f"), 1u);
 }
 
+// Found by the simulator (regression seed 4352748777900265372): as above with an exchange of d
+// and an empty directory e. a, whose crash lost the exchange, sends e (empty here) with its
+// names under it because of its own hot names; b's e holds what b's d held (d/f), which a
+// never lists. The block says the names under e go, so b lists its own and loses e/f.
+TEST(ReplicaResyncNamesUnderTest, ADirectoryExchangeLostInAPrimaryCrashLeavesNoNamesItLacks) {
+  ReplicaPair pair(Options());
+  StartWithD(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "e"));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  Mutation exchange = MakeMutation(MutationKind::kRename, "d", "e");
+  exchange.rename_flags = kRenameExchange;
+  pair.Submit(kA, exchange);
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kB).store.live().contains("e/f"));
+  pair.Disconnect();
+  pair.Crash(kA);
+  ASSERT_TRUE(pair.side(kA).store.live().contains("d/f"));
+  ASSERT_FALSE(pair.side(kA).store.live().contains("e/f"));
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).store.live().contains("e/f"));
+  EXPECT_EQ(pair.side(kB).store.live().at("d/f").data.ToString(), Bytes(2 * kZone, 'f'));
+}
+
 // A full resync lists both trees: a directory the blank copy holds under the same name loses
 // the names the source lacks (kept aside first) and gets the source's, nested ones included.
 TEST(ReplicaResyncNamesUnderTest, AFullResyncSendsADirectoryWithItsNamesAndRemovesOthers) {

@@ -228,7 +228,7 @@ std::string Describe(const ResyncBlock& m) {
       << " uid=" << m.uid << " gid=" << m.gid << " atime_ns=" << m.atime_ns
       << " mtime_ns=" << m.mtime_ns << " xattrs=" << Describe(m.xattrs)
       << " link_target=" << m.link_target << " total=" << m.total_bytes << " done=" << m.done_bytes
-      << " hole=" << m.hole << " hole_ranges=";
+      << " hole=" << m.hole << " names_under=" << m.names_under << " hole_ranges=";
   for (const HoleRange& r : m.hole_ranges) out << r.offset << "+" << r.length << ",";
   out << "}";
   return out.str();
@@ -1032,6 +1032,23 @@ TEST(WireCodecTest, ResyncBlockLinkOfOnlyOnAFilesFirstZoneWithoutData) {
   ResyncBlock outside = link;
   outside.link_of = "../etc/passwd";
   EXPECT_FALSE(DecodeReplication(EncodeReplication(outside)).ok());
+}
+
+// A directory sent with the names under it (issue 11): only a directory's first zone says so.
+TEST(WireCodecTest, ResyncBlockNamesUnderOnlyOnADirectorysFirstZone) {
+  ResyncBlock directory = BlockOfKind(PathKind::kDirectory);
+  directory.zone = 0;
+  directory.names_under = true;
+  ExpectReplicationRoundTrip(directory);
+  const std::string misplaced =
+      "ResyncBlock 'db' says names_under but is not a directory's first zone";
+  ResyncBlock later_zone = directory;
+  later_zone.zone = 1;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(later_zone)), misplaced));
+  ResyncBlock file = BlockOfKind(PathKind::kFile);
+  file.zone = 0;
+  file.names_under = true;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(file)), misplaced));
 }
 
 TEST(WireCodecTest, ReplWriteWithOneMebibytePayloadRoundTrips) {
