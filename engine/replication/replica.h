@@ -345,16 +345,6 @@ class Replica {
   void ForgetSent(const ZoneRef& zone);
   // A block for `zone` as read at `lsn`: the path's kind and attributes, the progress.
   ResyncBlock BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& read);
-  // A full resync's read of a file with several names: true if it was handled here (sent as
-  // a link to the name sent first, or waiting for that name to be applied).
-  bool SendAsLinkOrWait(absl::Time now, const ZoneRef& zone, uint64_t lsn, const ZoneRead& read,
-                        Actions& out);
-  // A live namespace change during a full resync: the names it renames are followed; if it
-  // removes or replaces the first name, the names linked to it or waiting go again.
-  void FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& records);
-  // A live namespace change during a resync: zones already sent under the names it changes
-  // are read and sent again (their content moved or went).
-  void ResendChangedNames(const Mutation& m);
   void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
   void MaybeFinishSource(Actions& out);
@@ -373,16 +363,6 @@ class Replica {
   // With `names_under` (a whole path), the names under it go whole too (ReplTargetZones).
   void RequestFromSource(std::string path, std::vector<uint64_t> zones, bool last, Actions& out,
                          std::vector<std::string> digests = {}, bool names_under = false);
-  // Target: reads the digest of zones this copy may hold as the source does; they are asked
-  // for with their digests once all are read, then the list ends (`last`).
-  void ReadDigests(const absl::btree_map<std::string, std::vector<uint64_t>>& zones, Actions& out);
-  // Target: a digest read finished (false: the read is not one of ours).
-  bool OnDigestRead(const ZoneRead& read, Actions& out);
-  // Target: the source's zones to compare (PlanComparisons): read for their digests and
-  // asked for with them, then the list's end (answering the source's own `last`).
-  void OnSourceHotZones(const ReplTargetZones& zones, Actions& out);
-  void SendDigestRequests(Actions& out);
-  void ApplySame(const ResyncSame& same, Actions& out);
   // Whether a live mutation since `read_lsn` (the source's read) changed the zone, the name, a
   // directory above it, or any name (a rename), or with `whole_file` any zone of the file:
   // what was read is stale.
@@ -404,6 +384,32 @@ class Replica {
   void FinishTarget(Actions& out);
   void OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
                       const absl::Status& status, Actions& out);
+
+  // --- A resync source's linked and renamed names (replica_resync_links.cc)
+  // A full resync's read of a file with several names: true if it was handled here (sent as
+  // a link to the name sent first, or waiting for that name to be applied).
+  bool SendAsLinkOrWait(absl::Time now, const ZoneRef& zone, uint64_t lsn, const ZoneRead& read,
+                        Actions& out);
+  // A live namespace change during a full resync: the names it renames are followed; if it
+  // removes or replaces the first name, the names linked to it or waiting go again.
+  void FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& records);
+  // A live namespace change during a resync: zones already sent under the names it changes
+  // are read and sent again (their content moved or went).
+  void ResendChangedNames(const Mutation& m);
+
+  // --- A resync target's digest comparisons (replica_resync_digests.cc)
+  // Target: reads the digest of zones this copy may hold as the source does; they are asked
+  // for with their digests once all are read, then the list ends (`last`).
+  void ReadDigests(const absl::btree_map<std::string, std::vector<uint64_t>>& zones, Actions& out);
+  // Target: a digest read finished (false: the read is not one of ours).
+  bool OnDigestRead(const ZoneRead& read, Actions& out);
+  // Target: the source's zones to compare (PlanComparisons): read for their digests and
+  // asked for with them, then the list's end (answering the source's own `last`).
+  void OnSourceHotZones(const ReplTargetZones& zones, Actions& out);
+  void SendDigestRequests(Actions& out);
+  void ApplySame(const ResyncSame& same, Actions& out);
+
+  // --- The keep-aside's answers (replica_keep_aside.cc)
   // A PreserveDivergent failed (C5): the session that would overwrite the branch ends, the
   // peer is told (keep_aside_failed in our Hellos) and a new session retries later.
   void OnKeepAsideFailed(absl::Time now, const absl::Status& status, Actions& out);
