@@ -30,10 +30,10 @@ const char* OpTimings::LegName(Leg leg) {
 }
 
 void OpTimings::Samples::Add(absl::Duration d) {
-  const int64_t us = absl::ToInt64Microseconds(d);
+  const int64_t micros = absl::ToInt64Microseconds(d);
   ++count;
-  max_us = std::max(max_us, us);
-  if (this->us.size() < kMaxSamples) this->us.push_back(us);
+  max_us = std::max(max_us, micros);
+  if (us.size() < kMaxSamples) us.push_back(micros);
 }
 
 const std::string& OpTimings::NameOf(ModuleIndex m) const {
