@@ -24,6 +24,7 @@
 #ifndef DUET_ADAPTERS_STORE_UNSYNCED_DIRS_H_
 #define DUET_ADAPTERS_STORE_UNSYNCED_DIRS_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
