@@ -33,8 +33,10 @@ Targets (issue 15): seq-write >= 0.8x two-plain; rand-fsync IOPS >= 0.5x two-pla
 --profile JOB[,JOB...] prints, instead of the table, where the time goes in each JOB on the
 mount: fio's latencies, then per operation the application issued (a fio write, read or fsync;
 a metadata create, rename or unlink): context switches, CPU time, system calls and bytes read
-and written (/proc/PID/io) of duetd on each node; then, in a second run (strace slows the
-daemons down), each daemon's system calls (`strace -c -f`) per operation.
+and written (/proc/PID/io) of duetd on each node; each duetd's timings of that run (SIGUSR1,
+adapters/daemon/op_timings.h: its disk fsyncs and flushes, the peer's fsync acknowledgements,
+the loop's queue wait and steps); then, in a second run (strace slows the daemons down),
+each daemon's system calls (`strace -c -f`) per operation.
 
 Not a test: nothing asserts a figure. Needs root (namespaces, FUSE) and fio. Everything it
 starts is stopped and every directory it made is removed, also on Ctrl-C.
@@ -269,6 +271,26 @@ class Bench:
                 return c
         raise BenchError(f"no duetd daemon under guard {guard} on {node}")
 
+    def timings(self, pids):
+        """Asks each duetd for its timing summary (SIGUSR1, which also restarts the figures)
+        and returns its lines per node."""
+        marks = {node: len(self.cluster.log_text(node)) for node in pids}
+        for pid in pids.values():
+            os.kill(pid, signal.SIGUSR1)
+        lines = {}
+        deadline = time.monotonic() + 10
+        for node in pids:
+            while True:
+                text = self.cluster.log_text(node)[marks[node]:]
+                if "timings: loop busy" in text:
+                    break
+                if time.monotonic() > deadline:
+                    raise BenchError(f"duetd on {node} logged no timings after SIGUSR1")
+                time.sleep(0.05)
+            lines[node] = [line.split("timings: ", 1)[1] for line in text.splitlines()
+                           if "timings: " in line]
+        return lines
+
     @staticmethod
     def counters(pid):
         c = {"voluntary switches": 0, "involuntary switches": 0}
@@ -323,9 +345,11 @@ class Bench:
     def profile(self, job):
         self.prepare(job)
         pids = {node: self.daemon_pid(node) for node in ("a", "b")}
+        self.timings(pids)  # restarts duetd's figures (op_timings.h)
         before = {n: self.counters(p) for n, p in pids.items()}
         results = self.run_once(job)
         after = {n: self.counters(p) for n, p in pids.items()}
+        timings = self.timings(pids)
         ops, nbytes = self.operations(job, results)
         what = ("creates, renames and unlinks" if job == "metadata"
                 else "reads, writes and fsyncs")
@@ -341,6 +365,12 @@ class Bench:
             print(f"    bytes written by write-like calls per byte the workload moved: "
                   f"{(after[node]['wchar'] - before[node]['wchar']) / max(nbytes, 1):.2f}, "
                   f"read: {(after[node]['rchar'] - before[node]['rchar']) / max(nbytes, 1):.2f}")
+        for node, lines in timings.items():
+            role = "primary" if node == "a" else "secondary"
+            print(f"  duetd on {node} ({role}): where durable operations spent their time "
+                  "(op_timings.h; kill -USR1):")
+            for line in lines:
+                print("    " + line)
         stracers = {}
         for node, pid in pids.items():
             out = os.path.join(self.base, f"strace-{node}.txt")

@@ -46,7 +46,7 @@
 //  C7. Per module, an operation is either keyed by one file or a barrier (DiskOrderOf,
 //      engine/replication/mutation.h). Barriers: the namespace changes (create, mkdir,
 //      mknod, symlink, link, unlink, rmdir, rename, a resync's remove-tree), a whole-tree
-//      flush (fsync of path "": syncfs), ListTree and PreserveDivergent. Keyed: write,
+//      flush (fsync of path ""), ListTree and PreserveDivergent. Keyed: write,
 //      truncate, fallocate, setattr, the xattr changes, fsync of one path, ReadZone. A
 //      barrier starts once every operation issued before it is done and holds every one
 //      issued after it until it is done. Between two barriers, operations on different
@@ -82,7 +82,8 @@
 //  C8. Each operation is answered exactly once while the process lives, failures included,
 //      with the errno as a Status (ENOSPC as ResourceExhausted, EIO as DataLoss...). An
 //      ApplyMutation with `durable` is answered only after fdatasync of what it changed (fsync
-//      of path "": the module's whole tree, syncfs). Answers for a previous process's operations
+//      of path "": everything the module's operations changed, by syncfs or by syncing each
+//      file and directory changed and not yet synced). Answers for a previous process's operations
 //      are never given to a new Node. A failed ApplyMutation is marked a refusal (AsRefusal,
 //      engine/inputs.h) only if it changed nothing this or a later operation can see: the
 //      adapter decides it before its first change (a write that may need new blocks reserves

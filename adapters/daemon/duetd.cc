@@ -133,6 +133,10 @@ absl::Status Duetd::Init() {
   const uint64_t incarnation = node->incarnation();
   loop_ = std::make_unique<NodeLoop>(io_, std::move(node),
                                      [this](Actions actions) { Execute(std::move(actions)); });
+  std::vector<std::string> module_names;
+  for (const ModuleConfig& mc : config_.modules) module_names.push_back(mc.name);
+  timings_ = std::make_unique<OpTimings>(std::move(module_names), MonotonicNow());
+  loop_->Observe(timings_.get());
   datagram_auth_ =
       std::make_unique<net::DatagramAuth>(*key_, config_.cluster_name, self_, incarnation);
 
@@ -425,6 +429,10 @@ void Duetd::Execute(Actions actions) {
   }
   // Issued before any failure, so carried out as if queued when they were met.
   if (disk_ops_) disk_ops_->EndStep();
+}
+
+void Duetd::LogTimings() {
+  for (const std::string& line : timings_->Summary(MonotonicNow())) log_.Node(line);
 }
 
 void Duetd::KeepFailover(ModuleIndex m) {

@@ -74,6 +74,9 @@ class Duetd {
   // Set when a Persist failed: the daemon must exit (fail-stop). A failed PreserveDivergent
   // stops only its module's resync (adapter contract C5).
   const absl::Status& fatal() const { return fatal_; }
+  // Logs where durable operations spent their time since the last call (op_timings.h) and
+  // starts the figures again. On the loop's thread (duetd_main calls it at SIGUSR1).
+  void LogTimings();
 
  private:
   Duetd(boost::asio::io_context& io, Config config, NodeIndex self, DaemonLog& log);
@@ -113,6 +116,7 @@ class Duetd {
   std::string state_dir_;
   std::optional<net::ClusterKey> key_;
   std::unique_ptr<metadata::MetadataStore> metadata_;
+  std::unique_ptr<OpTimings> timings_;
   std::unique_ptr<NodeLoop> loop_;
   std::unique_ptr<net::DatagramAuth> datagram_auth_;
   std::vector<std::unique_ptr<net::UdpLink>> peer_links_;

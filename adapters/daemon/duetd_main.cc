@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -87,6 +88,15 @@ int RunDaemon(const duet::Config& config, duet::NodeIndex self) {
     log.Node(absl::StrCat("stopping on signal ", signal));
     io.stop();
   });
+  // SIGUSR1: where durable operations spent their time since the last one (op_timings.h).
+  boost::asio::signal_set usr1(io, SIGUSR1);
+  std::function<void(const boost::system::error_code&, int)> on_usr1 =
+      [&](const boost::system::error_code& error, int) {
+        if (error) return;
+        (*daemon)->LogTimings();
+        usr1.async_wait(on_usr1);
+      };
+  usr1.async_wait(on_usr1);
   io.run();
   const bool failed = !(*daemon)->fatal().ok();
   (*daemon)->Stop();

@@ -20,21 +20,28 @@ NodeLoop::NodeLoop(boost::asio::io_context& io, std::unique_ptr<Node> node, Exec
 
 void NodeLoop::Start(bool lost_unsynced, const std::vector<ModuleIndex>& took_in_existing) {
   last_now_ = MonotonicNow();
-  Run(node_->Start(last_now_, lost_unsynced, took_in_existing));
+  Run(node_->Start(last_now_, lost_unsynced, took_in_existing), last_now_);
 }
 
-void NodeLoop::Feed(const Input& input) {
+void NodeLoop::Feed(const Input& input) { FeedPosted(input, absl::InfinitePast()); }
+
+void NodeLoop::FeedPosted(const Input& input, absl::Time posted) {
   // Never earlier than the previous step (C1), even if the clock were to stall.
   last_now_ = std::max(last_now_, MonotonicNow());
-  Run(node_->Step(last_now_, input));
+  if (timings_ != nullptr)
+    timings_->OnInput(input, posted == absl::InfinitePast() ? last_now_ : posted, last_now_);
+  Run(node_->Step(last_now_, input), last_now_);
 }
 
 void NodeLoop::Post(Input input) {
-  boost::asio::post(io_, [this, input = std::move(input)]() { Feed(input); });
+  const absl::Time posted = timings_ != nullptr ? MonotonicNow() : absl::InfinitePast();
+  boost::asio::post(io_, [this, posted, input = std::move(input)]() { FeedPosted(input, posted); });
 }
 
-void NodeLoop::Run(Actions actions) {
+void NodeLoop::Run(Actions actions, absl::Time fed) {
+  if (timings_ != nullptr) timings_->OnActions(actions, fed);
   executor_(std::move(actions));
+  if (timings_ != nullptr) timings_->OnStepDone(fed, MonotonicNow());
   ArmTimer();
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "adapters/daemon/op_timings.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "engine/actions.h"
@@ -40,9 +41,14 @@ class NodeLoop {
   void Post(Input input);
 
   const Node& node() const { return *node_; }
+  // Tells `timings` (null: nobody) every input, its step's actions and their time from now
+  // on. Loop thread only; it must outlive the loop's use of it.
+  void Observe(OpTimings* timings) { timings_ = timings; }
 
  private:
-  void Run(Actions actions);
+  // Steps the node with `input`, posted at `posted` (InfinitePast: fed at once).
+  void FeedPosted(const Input& input, absl::Time posted);
+  void Run(Actions actions, absl::Time fed);
   void ArmTimer();
 
   boost::asio::io_context& io_;
@@ -52,6 +58,7 @@ class NodeLoop {
   absl::Time last_now_ = absl::InfinitePast();
   // When the timer's pending wait ends (MonotonicNow's clock); InfiniteFuture: none pending.
   absl::Time armed_for_ = absl::InfiniteFuture();
+  OpTimings* timings_ = nullptr;
 };
 
 }  // namespace duet::daemon

@@ -95,6 +95,13 @@ absl::Status BackingStore::Apply(const Mutation& m, bool durable) {
   if (!status.ok() && !may_have_changed_ && m.kind != MutationKind::kFsync) {
     status = AsRefusal(std::move(status));
   }
+  // A plain write names its file for the whole-tree sync (Write); any other change left
+  // unsynced makes that sync a syncfs (unsynced_dirs.h).
+  if ((status.ok() || may_have_changed_) && !durable && m.kind != MutationKind::kFsync &&
+      (m.kind != MutationKind::kWrite || !status.ok())) {
+    const std::lock_guard lock(dirs_->mu);
+    dirs_->dirs.MarkFilesUnknown();
+  }
   return status;
 }
 
@@ -183,7 +190,11 @@ absl::Status BackingStore::Write(const Mutation& m, bool durable) {
   if (m.data_size() > 0) {
     DUET_RETURN_IF_ERROR(StampChangeTime(file.get(), m.mtime_ns, /*new_entry=*/false, m.path));
   }
-  if (!durable) return absl::OkStatus();
+  if (!durable) {
+    const std::lock_guard lock(dirs_->mu);
+    dirs_->dirs.AddFile(file.get(), st, m.path);
+    return absl::OkStatus();
+  }
   if (fdatasync(file.get()) != 0) return ErrnoStatus(errno, "fdatasync", m.path);
   return created ? SyncChangedDirs() : absl::OkStatus();
 }
@@ -511,8 +522,8 @@ absl::Status BackingStore::Mknod(const Mutation& m, bool durable) {
 absl::Status BackingStore::Fsync(const std::string& path) {
   may_have_changed_ = true;  // a failed flush is never a refusal: it may have lost pages
   if (path.empty()) {
-    MarkAllDirsUnsynced();
-    return SyncChangedDirs();
+    const std::lock_guard lock(dirs_->mu);
+    return dirs_->dirs.SyncEverything(root_.get(), root_path_);
   }
   ParentDir parent;
   if (const int err = OpenParent(root_.get(), path, &parent); err != 0) {
@@ -532,6 +543,8 @@ absl::Status BackingStore::Fsync(const std::string& path) {
     if (fd < 0) return ErrnoStatus(errno, "fsync (open)", path);
     const UniqueFd object(fd);
     DUET_RETURN_IF_ERROR(SyncFd(object.get(), "fsync", path));
+    const std::lock_guard lock(dirs_->mu);
+    dirs_->dirs.FileSynced(st);
   } else {
     // A symlink, FIFO or socket is held by its directory.
     AddUnsyncedDir(parent.dir.get(), ParentOf(path));

@@ -44,13 +44,15 @@
 // or renamed are fsync'ed through their parent directories; a write or truncate to a file
 // that already existed syncs only the file. kFsync of a path makes its entry and attributes
 // durable: fsync of the object (of its parent for a symlink, FIFO, socket or missing path);
-// its entry is durable once its parent is. kFsync of "" syncs the root's whole file system
-// (syncfs). A directory is fsync'ed only when its entries changed since it was last synced
-// (unsynced_dirs.h): every sync above also syncs each directory this store changed without
-// syncing it, so that a file fsync'ed after `mkdir a; create a/f` is reachable from the
-// root, and a second fsync of the same file with nothing renamed or created syncs the file
-// alone. A new store, not knowing what an earlier process left, syncs the whole file system
-// at its first sync.
+// its entry is durable once its parent is. kFsync of "" makes everything this store changed
+// durable: it fsyncs the files written since (and not fsync'ed since) and the changed
+// directories, or syncs the root's whole file system (syncfs) after any other change left
+// unsynced (an attribute, a new entry: unsynced_dirs.h). A directory is fsync'ed only when its
+// entries changed since it was last synced (unsynced_dirs.h): every sync above also syncs each
+// directory this store changed without syncing it, so that a file fsync'ed after `mkdir a; create
+// a/f` is reachable from the root, and a second fsync of the same file with nothing renamed or
+// created syncs the file alone. A new store, not knowing what an earlier process left, syncs the
+// whole file system at its first sync.
 //
 // Thread-compatible: one thread at a time per handle. Clone gives another handle on the same
 // directory for another thread: the set of directories to sync is shared by the handles (and

@@ -1,4 +1,4 @@
-// UnsyncedDirs: the changed directories, held open until they are synced.
+// UnsyncedDirs: the changed directories and written files, held open until they are synced.
 #include "adapters/store/unsynced_dirs.h"
 
 #include <errno.h>
@@ -51,6 +51,48 @@ absl::Status UnsyncedDirs::SyncAll(int root, const std::string& root_path) {
 void UnsyncedDirs::MarkAllUnsynced() {
   all_unknown_ = true;
   held_.clear();
+}
+
+void UnsyncedDirs::AddFile(int file, const struct stat& st, absl::string_view path) {
+  if (files_unknown_) return;  // the next SyncEverything syncs everything anyway
+  const std::pair<dev_t, ino_t> key(st.st_dev, st.st_ino);
+  if (files_.contains(key)) return;
+  if (files_.size() >= kMaxFiles) {
+    MarkFilesUnknown();
+    return;
+  }
+  UniqueFd copy(fcntl(file, F_DUPFD_CLOEXEC, 0));
+  if (!copy.valid()) {
+    MarkFilesUnknown();
+    return;
+  }
+  files_.emplace(key, Held{std::move(copy), std::string(path)});
+}
+
+void UnsyncedDirs::FileSynced(const struct stat& st) {
+  files_.erase(std::make_pair(st.st_dev, st.st_ino));
+}
+
+void UnsyncedDirs::MarkFilesUnknown() {
+  files_unknown_ = true;
+  files_.clear();  // closed: an unlinked file's blocks are freed now, not at the next sync
+}
+
+absl::Status UnsyncedDirs::SyncEverything(int root, const std::string& root_path) {
+  if (files_unknown_) {
+    MarkAllUnsynced();
+    files_.clear();
+    const absl::Status synced = SyncAll(root, root_path);
+    if (synced.ok()) files_unknown_ = false;
+    return synced;
+  }
+  while (!files_.empty()) {
+    const Held& held = files_.begin()->second;
+    if (fsync(held.dir.get()) != 0) return ErrnoStatus(errno, "fsync", held.path);
+    ++counts_.file_fsyncs;
+    files_.erase(files_.begin());
+  }
+  return SyncAll(root, root_path);
 }
 
 }  // namespace duet::store

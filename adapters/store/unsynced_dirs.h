@@ -11,10 +11,20 @@
 // a new set starts in that state, because a process that opened the store before this one
 // may have left changes unsynced.
 //
+// It also holds the regular files written without a sync (at most kMaxFiles), for the
+// whole-tree sync alone (SyncEverything: a secondary's periodic flush, a syncfs through the
+// mount): it fsyncs them and the directories instead of syncing the whole file system,
+// which on a shared disk also writes out every other program's dirty pages and held each
+// module's operations behind it for as long. A change it does not name a file for (an
+// attribute, an xattr, a new entry: MarkFilesUnknown), more files than it holds, or a new
+// set makes that sync a syncfs again. An fsync of one file syncs only its directories, as
+// before, and drops the file (FileSynced).
+//
 // Thread-compatible, as BackingStore, which owns one.
 #ifndef DUET_ADAPTERS_STORE_UNSYNCED_DIRS_H_
 #define DUET_ADAPTERS_STORE_UNSYNCED_DIRS_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -33,11 +43,15 @@ class UnsyncedDirs {
  public:
   static constexpr size_t kMaxHeld = 64;
 
-  // The syncs SyncAll issued since the set was made: fsyncs of changed directories (not of
-  // the object an fsync names, even a directory) and syncfs calls.
+  static constexpr size_t kMaxFiles = 256;
+
+  // The syncs SyncAll and SyncEverything issued since the set was made: fsyncs of changed
+  // directories (not of the object an fsync names, even a directory), of written files,
+  // and syncfs calls.
   struct Counts {
     uint64_t directory_fsyncs = 0;
     uint64_t file_system_syncs = 0;
+    uint64_t file_fsyncs = 0;
   };
 
   // Records that entries of the directory open at `dir` (read-only, as ParentDir holds it)
@@ -53,6 +67,17 @@ class UnsyncedDirs {
   // names the root in errors.
   absl::Status SyncAll(int root, const std::string& root_path);
 
+  // Records that the regular file open at `file` (`st` its fstat) was written and not
+  // synced; `path` names it in errors. Holds a duplicate of the fd.
+  void AddFile(int file, const struct stat& st, absl::string_view path);
+  // The file `st` names was fsync'ed: the whole-tree sync need not sync it again.
+  void FileSynced(const struct stat& st);
+  // The next SyncEverything syncs the whole file system (a change no file is held for).
+  void MarkFilesUnknown();
+  // Makes every change recorded durable: fsyncs every held file and directory, or syncfs
+  // when either set gave up naming them. On an error what is not synced stays recorded.
+  absl::Status SyncEverything(int root, const std::string& root_path);
+
   bool empty() const { return !all_unknown_ && held_.empty(); }
   const Counts& counts() const { return counts_; }
 
@@ -64,6 +89,8 @@ class UnsyncedDirs {
 
   std::map<std::pair<dev_t, ino_t>, Held> held_;
   bool all_unknown_ = true;
+  std::map<std::pair<dev_t, ino_t>, Held> files_;
+  bool files_unknown_ = true;
   Counts counts_;
 };
 

@@ -1,5 +1,7 @@
 #include "engine/replication/completion_order.h"
 
+#include <cassert>
+
 namespace duet {
 
 CompletionKey CompletionKey::Of(const Mutation& m) {
@@ -10,26 +12,60 @@ CompletionKey CompletionKey::Of(const Mutation& m) {
   return key;
 }
 
-bool CompletionOrder::MustWait(const CompletionKey& key) const {
-  if (barrier_open_ || (key.barrier && any_open_)) return true;
-  if (key.barrier) return false;
-  if (open_paths_.contains(key.path)) return true;
-  if (!key.fsync) return false;
-  // Beneath it: "path/...", among the open paths that start with "path".
-  for (auto it = open_paths_.upper_bound(key.path);
-       it != open_paths_.end() && it->substr(0, key.path.size()) == key.path; ++it) {
-    if (it->size() > key.path.size() && (*it)[key.path.size()] == '/') return true;
+void CompletionOrder::Open(uint64_t lsn, const CompletionKey& key) {
+  assert(open_.empty() || *open_.rbegin() < lsn);
+  open_.insert(open_.end(), lsn);
+  if (key.barrier) {
+    open_barriers_.insert(open_barriers_.end(), lsn);
+  } else {
+    open_paths_[key.path].insert(lsn);
   }
-  return false;
 }
 
-void CompletionOrder::KeepOpen(const CompletionKey& key) {
-  any_open_ = true;
+void CompletionOrder::Close(uint64_t lsn, const CompletionKey& key) {
+  const size_t erased = open_.erase(lsn);
+  assert(erased == 1);
+  (void)erased;
   if (key.barrier) {
-    barrier_open_ = true;
-  } else {
-    open_paths_.insert(key.path);
+    open_barriers_.erase(lsn);
+    return;
   }
+  auto it = open_paths_.find(key.path);
+  assert(it != open_paths_.end());
+  it->second.erase(lsn);
+  if (it->second.empty()) open_paths_.erase(it);
+}
+
+bool CompletionOrder::BarrierOpenBefore(uint64_t lsn) const {
+  return !open_barriers_.empty() && *open_barriers_.begin() < lsn;
+}
+
+std::optional<uint64_t> CompletionOrder::NextOpen(uint64_t lsn) const {
+  auto it = open_.lower_bound(lsn);
+  if (it == open_.end()) return std::nullopt;
+  return *it;
+}
+
+bool CompletionOrder::MustWait(uint64_t lsn, const CompletionKey& key) const {
+  if (BarrierOpenBefore(lsn)) return true;
+  if (key.barrier) return !open_.empty() && *open_.begin() < lsn;
+  const auto opened_before = [lsn](const absl::btree_set<uint64_t>& lsns) {
+    return *lsns.begin() < lsn;
+  };
+  auto it = open_paths_.lower_bound(key.path);
+  if (it != open_paths_.end() && it->first == key.path) {
+    if (opened_before(it->second)) return true;
+    ++it;
+  }
+  if (!key.fsync) return false;
+  // Beneath it: "path/...", among the open paths that start with "path".
+  for (; it != open_paths_.end() && it->first.compare(0, key.path.size(), key.path) == 0; ++it) {
+    if (it->first.size() > key.path.size() && it->first[key.path.size()] == '/' &&
+        opened_before(it->second)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace duet

@@ -514,7 +514,8 @@ class Replica {
 
   // Primary: the live stream.
   uint64_t next_lsn_ = 1;
-  std::deque<InFlight> inflight_;
+  std::deque<InFlight> inflight_;  // consecutive lsns; the completed prefix is dropped
+  CompletionOrder open_order_;     // inflight_'s entries not completed
   std::deque<Pending> pending_;
   uint64_t inflight_bytes_ = 0;
   uint64_t peer_done_lsn_ = 0;   // the peer's unbroken prefix: the window, drops, cooling use it

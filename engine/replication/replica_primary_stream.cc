@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -123,6 +124,7 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
     kept.DropFileData();
   }
   out.push_back(SendReplication{ReplWrite{name_, lsn, std::move(m)}});
+  open_order_.Open(lsn, entry.order);
   inflight_.push_back(std::move(entry));
 }
 
@@ -231,17 +233,20 @@ void Replica::CompleteReady(Actions& out) {
   // the last one acknowledged. (What went alone was sent in an earlier session, below it.)
   const uint64_t last =
       attached() && !fenced_ ? PeerAckedUpTo() : std::numeric_limits<uint64_t>::max();
-  CompletionOrder order;
-  for (InFlight& f : inflight_) {
-    if (f.lsn > last || order.all_wait()) break;
-    if (f.completed) continue;
+  // Only the open ones are walked, oldest first; each is looked up by lsn (inflight_ holds
+  // consecutive lsns), as what a completion calls may complete others (DropPeer).
+  for (std::optional<uint64_t> lsn = open_order_.NextOpen(0); lsn && *lsn <= last;
+       lsn = open_order_.NextOpen(*lsn + 1)) {
+    if (open_order_.BarrierOpenBefore(*lsn)) break;  // it holds everything after it
+    assert(!inflight_.empty() && *lsn >= inflight_.front().lsn);
+    InFlight& f = inflight_[*lsn - inflight_.front().lsn];
+    assert(f.lsn == *lsn && !f.completed);
     const bool peer_has = PeerHas(f);
     // Without the peer's ack, a mutation completes only once the peer is known outdated
     // (it cannot take over with its old copy), or fails if this node is fenced.
     const bool alone = f.alone || !attached();
     if (!f.local_done || !(peer_has || fenced_ || (alone && peer_outdated_)) ||
-        order.MustWait(f.order)) {
-      order.KeepOpen(f.order);
+        open_order_.MustWait(f.lsn, f.order)) {
       continue;
     }
     // (A refused one changed nothing and fails: no write made alone.)
@@ -267,6 +272,7 @@ void Replica::CompleteReady(Actions& out) {
       out.push_back(CompleteLocal{module_, f.op_id, status});
     }
     f.completed = true;
+    open_order_.Close(f.lsn, f.order);
   }
   // The window and lag count what is not completed in lsn order (a completed one behind an
   // open one stays until that one completes).

@@ -112,5 +112,47 @@ TEST_F(SyncTest, FsyncOfASymlinkSyncsItsDirectoryEachTime) {
   EXPECT_EQ(DirFsyncsDuring(FsyncOf("l")), 1u);  // its directory holds it
 }
 
+// The whole-tree sync (a secondary's periodic flush) syncs the files written since, not the
+// whole file system, which on a shared disk writes out every other program's pages too.
+TEST_F(SyncTest, WholeTreeSyncAfterWritesFsyncsTheWrittenFilesNotTheFileSystem) {
+  ASSERT_TRUE(Apply(Write("f", 0, "new")).ok());
+  ASSERT_TRUE(Apply(Write("g", 0, "new")).ok());
+  ASSERT_TRUE(Apply(Write("f", 3, "more")).ok());
+  EXPECT_EQ(DirFsyncsDuring(FsyncOf("")), 1u);  // the root, which gained f and g
+  EXPECT_EQ(Syncs().file_fsyncs, 2u);
+  EXPECT_EQ(Syncs().file_system_syncs, 1u);
+  ASSERT_TRUE(Apply(FsyncOf("")).ok());  // nothing written since
+  EXPECT_EQ(Syncs().file_fsyncs, 2u);
+  EXPECT_EQ(Syncs().file_system_syncs, 1u);
+}
+
+TEST_F(SyncTest, AFileFsyncedSinceItsWriteIsNotSyncedAgainByTheWholeTreeSync) {
+  ASSERT_TRUE(Apply(Write("f", 0, "new")).ok());
+  ASSERT_TRUE(Apply(FsyncOf("f")).ok());
+  ASSERT_TRUE(Apply(FsyncOf("")).ok());
+  EXPECT_EQ(Syncs().file_fsyncs, 0u);
+  EXPECT_EQ(Syncs().file_system_syncs, 1u);
+}
+
+TEST_F(SyncTest, AChangeOtherThanAWriteMakesTheWholeTreeSyncAFileSystemSync) {
+  ASSERT_TRUE(Apply(Write("f", 0, "new")).ok());
+  ASSERT_TRUE(Apply(Chmod("f", 0600)).ok());
+  // A file's fsync is unchanged by it: its directory, once.
+  EXPECT_EQ(DirFsyncsDuring(FsyncOf("f")), 1u);
+  EXPECT_EQ(Syncs().file_system_syncs, 1u);
+  ASSERT_TRUE(Apply(FsyncOf("")).ok());
+  EXPECT_EQ(Syncs().file_system_syncs, 2u);
+  EXPECT_EQ(Syncs().file_fsyncs, 0u);
+}
+
+TEST_F(SyncTest, ManyWrittenFilesAreSyncedWithOneFileSystemSync) {
+  for (size_t i = 0; i <= UnsyncedDirs::kMaxFiles; ++i) {
+    ASSERT_TRUE(Apply(Write("f" + std::to_string(i), 0, "x")).ok());
+  }
+  ASSERT_TRUE(Apply(FsyncOf("")).ok());
+  EXPECT_EQ(Syncs().file_system_syncs, 2u);
+  EXPECT_EQ(Syncs().file_fsyncs, 0u);
+}
+
 }  // namespace
 }  // namespace duet::store::testing
