@@ -25,7 +25,7 @@
 
 namespace duet::net {
 
-// Ordered weakest-known-cost last: a connection uses the highest both hellos offer.
+// A connection uses ChaCha20-Poly1305 when both hellos offer it, else HMAC-SHA256.
 enum class StreamMac : uint8_t {
   kHmacSha256 = 0,
   kChaCha20Poly1305 = 1,
