@@ -41,7 +41,7 @@ struct OutFrame {
   std::vector<uint8_t> head;
   Payload tail;  // may be null
   SealedFrame sealed;
-  size_t bytes() const { return head.size() + (tail ? tail->size() : 0) + kFrameOverheadBytes; }
+  size_t bytes() const { return head.size() + (tail ? tail->size() : 0) + sealed.overhead_bytes(); }
 };
 
 // Bytes of the little-endian head length that starts a payload the receiver cuts.
@@ -308,7 +308,7 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     conn->opener.emplace(std::move(s.opener));
     OutFrame& confirmation = conn->queue.emplace_back();
     confirmation.sealed = s.confirmation;
-    conn->queued_bytes += kFrameOverheadBytes;
+    conn->queued_bytes += confirmation.bytes();
     Flush(conn);
     ReadHeader(conn);
   }
@@ -374,7 +374,7 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     std::array<asio::mutable_buffer, 3> buffers = {
         asio::buffer(conn->head.data() + done, conn->head.size() - done),
         conn->tail ? asio::buffer(conn->tail->data(), conn->tail->size()) : asio::mutable_buffer(),
-        asio::buffer(conn->tag)};
+        asio::buffer(conn->tag.data(), conn->opener->tag_bytes())};
     asio::async_read(conn->socket, buffers, AllInLargeSteps,
                      [self = shared_from_this(), conn](const error_code& error, size_t) {
                        if (self->stopped_ || conn->closed) return;
@@ -387,8 +387,9 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
   }
 
   void BodyRead(const ConnectionPtr& conn) {
-    std::variant<FrameKind, Drop> kind =
-        conn->opener->OpenBody(conn->head, TailBytes(conn->tail), conn->tag);
+    std::variant<FrameKind, Drop> kind = conn->opener->OpenBody(
+        conn->head, TailBytes(conn->tail),
+        std::span<const uint8_t>(conn->tag).first(conn->opener->tag_bytes()));
     if (const Drop* drop = std::get_if<Drop>(&kind)) {
       DropAndClose(conn, *drop);
       return;
@@ -410,7 +411,8 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
     current_ = conn;
     ++connections_;
     conn->established_at = std::chrono::steady_clock::now();
-    Log(absl::StrCat("connected with ", conn->peer_text));
+    Log(absl::StrCat("connected with ", conn->peer_text, " (frames authenticated with ",
+                     StreamMacName(conn->opener->mac()), ")"));
     if (callbacks_.on_connected) callbacks_.on_connected();
   }
 
@@ -424,7 +426,7 @@ class ReplicationLink::Impl : public std::enable_shared_from_this<ReplicationLin
       buffers.push_back(asio::buffer(out.sealed.header));
       if (!out.head.empty()) buffers.push_back(asio::buffer(out.head));
       if (out.tail != nullptr) buffers.push_back(asio::buffer(*out.tail));
-      buffers.push_back(asio::buffer(out.sealed.tag));
+      buffers.push_back(asio::buffer(out.sealed.tag.data(), out.sealed.tag_bytes));
     }
     conn->writing = true;
     conn->frames_in_flight = frames;

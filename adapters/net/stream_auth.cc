@@ -16,11 +16,12 @@ constexpr uint8_t kHelloMagic[4] = {'D', 'U', 'S', 'H'};
 constexpr uint8_t kHelloVersion = 1;
 // Hello layout offsets.
 constexpr size_t kHelloSenderAt = 5;
+constexpr size_t kHelloMacsAt = 6;
+// Bits of the offered-MACs byte.
+constexpr uint8_t kOffersChaCha20Poly1305 = 1;
 constexpr size_t kHelloClusterAt = 8;
 constexpr size_t kHelloNonceAt = 16;
 constexpr size_t kHelloTagAt = 48;
-
-std::span<const uint8_t, 1> OneByte(const uint8_t& b) { return std::span<const uint8_t, 1>(&b, 1); }
 
 }  // namespace
 
@@ -30,7 +31,8 @@ SealedFrame FrameSealer::Seal(std::span<const uint8_t> head, std::span<const uin
   PutLittleEndian<uint32_t>(frame.header.data(), static_cast<uint32_t>(head.size() + tail.size()));
   PutLittleEndian<uint64_t>(frame.header.data() + 4, seq);
   std::span<const uint8_t> header(frame.header);
-  frame.tag = key_.Compute({header.subspan(4, 8), header.subspan(0, 4), head, tail});
+  frame.tag = mac_.Compute(seq, {header.subspan(4, 8), header.subspan(0, 4), head, tail});
+  frame.tag_bytes = mac_.tag_bytes();
   return frame;
 }
 
@@ -48,17 +50,16 @@ std::variant<uint32_t, Drop> FrameOpener::OpenHeader(
 
 std::variant<FrameKind, Drop> FrameOpener::OpenBody(std::span<const uint8_t> head,
                                                     std::span<const uint8_t> tail,
-                                                    std::span<const uint8_t, kTagBytes> tag) {
+                                                    std::span<const uint8_t> tag) {
   std::span<const uint8_t> header(header_);
   const size_t size = head.size() + tail.size();
   if (size != GetLittleEndian<uint32_t>(header_.data())) {
     return Drop{DropReason::kMalformed, "payload length differs from its header"};
   }
-  Tag expected = key_.Compute({header.subspan(4, 8), header.subspan(0, 4), head, tail});
   uint64_t seq = GetLittleEndian<uint64_t>(header_.data() + 4);
-  if (!TagsEqual(expected, tag)) {
-    return Drop{DropReason::kBadTag,
-                absl::StrCat("frame ", seq, " (", size, " bytes) fails its HMAC")};
+  if (!mac_.Verify(seq, {header.subspan(4, 8), header.subspan(0, 4), head, tail}, tag)) {
+    return Drop{DropReason::kBadTag, absl::StrCat("frame ", seq, " (", size, " bytes) fails its ",
+                                                  StreamMacName(mac_.mac()), " tag")};
   }
   if (seq < expected_seq_) {
     return Drop{DropReason::kReplayed,
@@ -78,16 +79,19 @@ std::variant<FrameKind, Drop> FrameOpener::OpenBody(std::span<const uint8_t> hea
   return FrameKind::kData;
 }
 
-StreamHandshake::StreamHandshake(const ClusterKey& key, absl::string_view cluster, NodeIndex self)
+StreamHandshake::StreamHandshake(const ClusterKey& key, absl::string_view cluster, NodeIndex self,
+                                 StreamMac best)
     : cluster_key_(key.bytes),
       hello_key_(cluster_key_.Derive({AsBytes("duet stream hello v1"), AsBytes(cluster)})),
       cluster_(cluster),
       cluster_id_(ClusterIdOf(cluster)),
-      self_(self) {}
+      self_(self),
+      best_(best) {}
 
 absl::StatusOr<StreamHandshake> StreamHandshake::Begin(const ClusterKey& key,
-                                                       absl::string_view cluster, NodeIndex self) {
-  StreamHandshake handshake(key, cluster, self);
+                                                       absl::string_view cluster, NodeIndex self,
+                                                       StreamMac best) {
+  StreamHandshake handshake(key, cluster, self, best);
   if (RAND_bytes(handshake.nonce_.data(), static_cast<int>(handshake.nonce_.size())) != 1) {
     return absl::InternalError("the OpenSSL random generator failed: no connection nonce");
   }
@@ -95,6 +99,7 @@ absl::StatusOr<StreamHandshake> StreamHandshake::Begin(const ClusterKey& key,
   std::memcpy(h.data(), kHelloMagic, sizeof kHelloMagic);
   h[4] = kHelloVersion;
   h[kHelloSenderAt] = self;
+  h[kHelloMacsAt] = best == StreamMac::kChaCha20Poly1305 ? kOffersChaCha20Poly1305 : 0;
   std::memcpy(h.data() + kHelloClusterAt, handshake.cluster_id_.data(), sizeof(ClusterId));
   std::memcpy(h.data() + kHelloNonceAt, handshake.nonce_.data(), kNonceBytes);
   Tag tag = handshake.hello_key_.Compute({std::span<const uint8_t>(h).first(kHelloTagAt)});
@@ -134,10 +139,14 @@ std::variant<StreamSession, Drop> StreamHandshake::Complete(
   std::span<const uint8_t> nonce1 = self_ == 0 ? peer_nonce : own_nonce;
   HmacSha256 secret =
       cluster_key_.Derive({AsBytes("duet stream session v1"), AsBytes(cluster_), nonce0, nonce1});
-  HmacSha256 send_key = secret.Derive({AsBytes("frames from node "), OneByte(self_)});
-  HmacSha256 receive_key = secret.Derive({AsBytes("frames from node "), OneByte(sender)});
-  StreamSession session{FrameSealer(std::move(send_key)),
-                        FrameOpener(std::move(receive_key), max_payload_bytes), SealedFrame{}};
+  // Unknown bits of the peer's offer are MACs of later builds: ignored.
+  const StreamMac mac = best_ == StreamMac::kChaCha20Poly1305 &&
+                                (peer_hello[kHelloMacsAt] & kOffersChaCha20Poly1305) != 0
+                            ? StreamMac::kChaCha20Poly1305
+                            : StreamMac::kHmacSha256;
+  StreamSession session{FrameSealer(FrameMac::ForSender(mac, secret, self_)),
+                        FrameOpener(FrameMac::ForSender(mac, secret, sender), max_payload_bytes),
+                        SealedFrame{}, mac};
   session.confirmation = session.sealer.Seal({});
   return session;
 }

@@ -74,9 +74,10 @@ class RawPeer {
     socket_.connect(to);
   }
 
-  // Exchanges hellos (running the link's loop meanwhile) and sends the confirmation.
-  void Handshake() {
-    absl::StatusOr<StreamHandshake> handshake = StreamHandshake::Begin(TestKey(), "prod", 0);
+  // Exchanges hellos (running the link's loop meanwhile) and sends the confirmation; `best`
+  // kHmacSha256 plays a build from before the faster MAC was offered.
+  void Handshake(StreamMac best = StreamMac::kChaCha20Poly1305) {
+    absl::StatusOr<StreamHandshake> handshake = StreamHandshake::Begin(TestKey(), "prod", 0, best);
     ASSERT_TRUE(handshake.ok());
     asio::write(socket_, asio::buffer(handshake->hello()));
     ASSERT_TRUE(RunUntil(io_, [&] { return socket_.available() >= kStreamHelloBytes; }));
@@ -93,11 +94,13 @@ class RawPeer {
     return Wire(session_->sealer.Seal(payload), payload);
   }
   void Write(const std::vector<uint8_t>& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  size_t tag_bytes() const { return session_->confirmation.tag_bytes; }
 
   static std::vector<uint8_t> Wire(const SealedFrame& frame, const std::vector<uint8_t>& payload) {
     std::vector<uint8_t> out(frame.header.begin(), frame.header.end());
     out.insert(out.end(), payload.begin(), payload.end());
-    out.insert(out.end(), frame.tag.begin(), frame.tag.end());
+    std::span<const uint8_t> tag = frame.wire_tag();
+    out.insert(out.end(), tag.begin(), tag.end());
     return out;
   }
 
@@ -202,12 +205,13 @@ TEST(ReplicationLink, AForgedTailIsDroppedCountedLoggedAndEndsTheConnection) {
   std::vector<uint8_t> payload = PrefixedHead("write f at 0");
   payload.resize(payload.size() + kMinTailCutBytes, 'd');
   std::vector<uint8_t> frame = peer.Seal(payload);
-  frame[frame.size() - kTagBytes - 1] ^= 1;  // the tail's last byte
+  frame[frame.size() - peer.tag_bytes() - 1] ^= 1;  // the tail's last byte
   peer.Write(frame);
   ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
   EXPECT_TRUE(at1.frames.empty());
   EXPECT_EQ(listener->counters().bad_tag, 1u);
   EXPECT_TRUE(at1.log.Contains("dropped (bad tag)"));
+  EXPECT_TRUE(at1.log.Contains("fails its ChaCha20-Poly1305 tag"));
 }
 
 TEST(ReplicationLink, ATruncatedTailIsNeverDelivered) {
@@ -221,12 +225,43 @@ TEST(ReplicationLink, ATruncatedTailIsNeverDelivered) {
     std::vector<uint8_t> payload = PrefixedHead("write f at 0");
     payload.resize(payload.size() + kMinTailCutBytes, 'd');
     std::vector<uint8_t> frame = peer.Seal(payload);
-    frame.resize(frame.size() - kTagBytes - 100);  // the peer goes away inside the tail
+    frame.resize(frame.size() - peer.tag_bytes() - 100);  // the peer goes away inside the tail
     peer.Write(frame);
   }
   ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
   EXPECT_TRUE(at1.frames.empty());
   EXPECT_NE(at1.disconnects[0].find("read failed"), std::string::npos) << at1.disconnects[0];
+}
+
+TEST(ReplicationLink, TheLinksNegotiateChaCha20Poly1305AndSayItWhenConnected) {
+  asio::io_context io;
+  Events at0, at1;
+  auto listener = StartListener(io, at1);
+  auto dialer = StartLink(io, 0, {}, {"127.0.0.3", listener->listen_endpoint().port()}, at0);
+  ASSERT_TRUE(RunUntil(io, [&] { return at0.connected == 1 && at1.connected == 1; }));
+  EXPECT_TRUE(at0.log.Contains("(frames authenticated with ChaCha20-Poly1305)"));
+  EXPECT_TRUE(at1.log.Contains("(frames authenticated with ChaCha20-Poly1305)"));
+}
+
+// A peer of a build before the offer (a rolling upgrade): HMAC-SHA256, and its frames, forged
+// or not, are judged by it.
+TEST(ReplicationLink, AnOlderPeerIsServedWithHmacSha256) {
+  asio::io_context io;
+  Events at1;
+  auto listener = StartListener(io, at1);
+  RawPeer peer(io, listener->listen_endpoint());
+  peer.Handshake(StreamMac::kHmacSha256);
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.connected == 1; }));
+  EXPECT_TRUE(at1.log.Contains("(frames authenticated with HMAC-SHA256)"));
+  EXPECT_EQ(peer.tag_bytes(), kTagBytes);
+  peer.Write(peer.Seal(Bytes("write a")));
+  std::vector<uint8_t> forged = peer.Seal(Bytes("write b"));
+  forged[forged.size() - 1] ^= 1;  // the tag's last byte
+  peer.Write(forged);
+  ASSERT_TRUE(RunUntil(io, [&] { return at1.disconnects.size() == 1; }));
+  EXPECT_EQ(at1.frames, std::vector<std::string>{"write a"});
+  EXPECT_EQ(listener->counters().bad_tag, 1u);
+  EXPECT_TRUE(at1.log.Contains("fails its HMAC-SHA256 tag"));
 }
 
 TEST(ReplicationLink, SendWithoutAConnectionIsRefused) {
