@@ -72,16 +72,6 @@ SimCluster::SimCluster(Config config, uint64_t seed, bool replication)
     const size_t modules = config_.modules.size();
     for (NodeIndex n = 0; n < 2; ++n) {
       stores_[n].resize(modules);
-      for (MemStore& store : stores_[n]) {
-        for (const std::string& dir : Workload::BaseDirectories()) {
-          Mutation mkdir = MakeMutation(MutationKind::kMkdir, dir);
-          mkdir.mode = 0755;
-          [[maybe_unused]] const absl::Status made = store.Apply(mkdir);
-          assert(made.ok());
-        }
-        [[maybe_unused]] const absl::Status synced = store.Sync("");
-        assert(synced.ok());
-      }
       disk_ops_[n].assign(modules, {});
       alone_since_synced_[n].assign(modules, false);
     }

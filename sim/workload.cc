@@ -354,10 +354,6 @@ Mutation Workload::NextInDirectory(Module& mod, uint64_t i, uint64_t op_id) {
   return m;
 }
 
-std::vector<std::string> Workload::BaseDirectories() {
-  return {"data", "tmp", "tmp/dir \u00e9"};  // kSmallFile's, ScratchPath's
-}
-
 absl::Status Workload::LookUpParents(const Mutation& m, const MemStore::Tree& tree) {
   const auto look_up = [&](const std::string& name) -> absl::Status {
     if (!absl::StartsWith(name, kScratchDirPrefix)) return absl::OkStatus();

@@ -65,14 +65,11 @@ class Workload {
   uint64_t issued() const { return issued_; }
   uint64_t acknowledged() const { return acknowledged_; }
 
-  // The directories the workload's fixed names lie in, made on both copies before the run as
-  // an operator prepares a module (BaseDirectories): a real tree has every name's parent, and
-  // the replication resyncs a directory by reading it (a hot directory, activity_log.h).
-  static std::vector<std::string> BaseDirectories();
   // The kernel's lookup of the names `m` goes through, on the writer's `tree`: a name inside a
   // scratch directory that is not a directory there fails with ENOENT before the adapter sees
-  // the call (only those: the workload removes no other directory). In a split brain both writers
-  // draw from one model, so a name the model has may be missing on one of them.
+  // the call (only those: the workload makes no other directories, and the simulated store
+  // takes the rest of its names without their parents). In a split brain both writers draw
+  // from one model, so a name the model has may be missing on one of them.
   static absl::Status LookUpParents(const Mutation& m, const MemStore::Tree& tree);
 
   // Checks module m's final tree against the model; counts the writes verified.
