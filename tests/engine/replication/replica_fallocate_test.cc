@@ -201,7 +201,7 @@ TEST(ReplicaFallocateTest, BandwidthCapDoesNotChargeHoleZonesAsData) {
   pair.Settle(absl::Milliseconds(200));
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kA);
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
-  EXPECT_GE(pair.side(kB).blocks_received, kZones);
+  EXPECT_GE(pair.side(kB).block_zones_received, kZones);
 }
 
 // ... and a zone of data still costs a zone: the cap holds for data.
@@ -239,7 +239,7 @@ TEST(ReplicaFallocateTest, FullResyncSendsEachZoneOfALargeFileOnce) {
   pair.Settle(absl::Seconds(30));
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
-  EXPECT_LE(pair.side(kB).blocks_received, kZones + 2) << pair.Log(kA);
+  EXPECT_LE(pair.side(kB).block_zones_received, kZones + 2) << pair.Log(kA);
 }
 
 // A zone partly sparse on the source is written, then its holes punched: the copy's holes
