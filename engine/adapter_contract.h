@@ -79,6 +79,9 @@
 //      adapter computes it in the same operation from the bytes and holes it reads (duetd:
 //      SHA-256, adapters/store/zone_digest.h) and answers it in ZoneRead::digest. Both nodes
 //      of a pair compute it alike; the engine only compares two digests for equality.
+//      A zone read as a hole says where the hole ends (ZoneRead::hole_end: where the file's
+//      data resumes, or its size), read in the same operation; the engine sends the zones up
+//      to there that it plans to send as one block.
 //  C8. Each operation is answered exactly once while the process lives, failures included,
 //      with the errno as a Status (ENOSPC as ResourceExhausted, EIO as DataLoss...). An
 //      ApplyMutation with `durable` is answered only after fdatasync of what it changed (fsync

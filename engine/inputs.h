@@ -132,6 +132,10 @@ struct ZoneRead {
   uint64_t link_device = 0;
   uint64_t link_inode = 0;
   bool hole = false;
+  // A hole (`hole`): where the file's data resumes after the zone's offset (SEEK_DATA), or its
+  // size if none follows, so that a run of hole zones goes as one block. 0: not reported (the
+  // hole is this zone alone).
+  uint64_t hole_end = 0;
   HoleRanges hole_ranges;
   // A regular file's zone read with a digest (ReadZone::content): see ZoneReadContent.
   std::string digest = {};

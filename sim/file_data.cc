@@ -129,6 +129,13 @@ bool FileData::HasData(uint64_t offset, uint64_t length) const {
   return false;
 }
 
+uint64_t FileData::NextData(uint64_t offset) const {
+  for (uint64_t i = offset / kPage; i < pages_.size(); ++i) {
+    if (pages_[i]) return std::max(offset, i * kPage);
+  }
+  return size_;
+}
+
 std::vector<std::pair<uint64_t, uint64_t>> FileData::Holes(uint64_t offset, uint64_t length) const {
   std::vector<std::pair<uint64_t, uint64_t>> holes;
   if (length == 0 || offset >= size_) return holes;

@@ -57,6 +57,9 @@ class FileData {
   void PunchHole(uint64_t offset, uint64_t length);
   // Whether some page of [offset, offset + length) (clipped to the size) is not a hole.
   bool HasData(uint64_t offset, uint64_t length) const;
+  // The first offset at or after `offset` (< size()) in a page that is not a hole, or size()
+  // if none is: where the hole there ends, as SEEK_DATA says.
+  uint64_t NextData(uint64_t offset) const;
   // The holes (whole pages) in [offset, offset + length) clipped to the size, as ranges
   // from `offset`.
   std::vector<std::pair<uint64_t, uint64_t>> Holes(uint64_t offset, uint64_t length) const;

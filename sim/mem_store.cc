@@ -535,6 +535,7 @@ ZoneRead MemStore::Read(ModuleIndex module, uint64_t read_id, const std::string&
     r.file_size = e.data.size();
     // A zone inside the file with no page of data is a hole, sent without bytes.
     r.hole = offset < e.data.size() && !e.data.HasData(offset, length);
+    if (r.hole) r.hole_end = e.data.NextData(offset);
     if (!r.hole) {
       r.data = MakePayload(e.data.substr(offset, length));
       for (const auto& [at, bytes] : e.data.Holes(offset, length)) {

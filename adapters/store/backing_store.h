@@ -100,7 +100,8 @@ class BackingStore {
 
   // What `path` is now and, for a file, up to `length` bytes from `offset` (short or empty
   // past the end), or, if SEEK_DATA finds no data in that part of the file, `hole` and no
-  // bytes read (a sparse file's resync reads and sends only its data). A path not in the tree
+  // bytes read (a sparse file's resync reads and sends only its data), with `hole_end` where
+  // SEEK_DATA found data again (the file's size if none follows). A path not in the tree
   // (missing, or under a symlink or a file) is kAbsent with an OK status; module is left 0 for the
   // caller to fill in. `content` (engine/actions.h): with a digest (zone_digest.h) for a
   // regular file; kDigest leaves data and hole_ranges empty.

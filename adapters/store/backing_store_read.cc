@@ -38,16 +38,18 @@ absl::StatusOr<std::string> ReadBytes(int fd, uint64_t file_size, uint64_t offse
   return bytes;
 }
 
-// Whether [offset, offset + length) of the open file (offset < file_size) holds no data:
-// SEEK_DATA finds none before its end. A file system without SEEK_DATA (EINVAL) has none.
-absl::StatusOr<bool> IsHole(int fd, uint64_t file_size, uint64_t offset, uint64_t length,
-                            absl::string_view path) {
+// Where the hole at `offset` of the open file (offset < file_size) ends, if all of [offset,
+// offset + length) is in it: where SEEK_DATA finds data, or file_size if none follows. 0 if
+// the range holds data; a file system without SEEK_DATA (EINVAL) has no holes.
+absl::StatusOr<uint64_t> HoleEnd(int fd, uint64_t file_size, uint64_t offset, uint64_t length,
+                                 absl::string_view path) {
   const off_t data = lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
-  if (data < 0 && errno == ENXIO) return true;  // no data from offset to the end
-  if (data < 0 && errno == EINVAL) return false;
+  if (data < 0 && errno == ENXIO) return file_size;  // no data from offset to the end
+  if (data < 0 && errno == EINVAL) return 0;
   if (data < 0) return ErrnoStatus(errno, kOp, path);
   const uint64_t end = std::min(file_size, offset + std::min(length, file_size - offset));
-  return static_cast<uint64_t>(data) >= end;
+  const uint64_t data_at = static_cast<uint64_t>(data);
+  return data_at >= end ? std::min(data_at, file_size) : 0;
 }
 
 // The holes inside [offset, offset + length) of the open file (offset < file_size), as
@@ -117,12 +119,13 @@ ZoneRead BackingStore::ReadZone(uint64_t read_id, const std::string& path, uint6
     const UniqueFd file(fd);
     const uint64_t file_size = static_cast<uint64_t>(st.st_size);
     if (offset < file_size && length > 0) {
-      absl::StatusOr<bool> hole = IsHole(file.get(), file_size, offset, length, path);
-      if (!hole.ok()) {
-        read.status = hole.status();
+      absl::StatusOr<uint64_t> hole_end = HoleEnd(file.get(), file_size, offset, length, path);
+      if (!hole_end.ok()) {
+        read.status = hole_end.status();
         return read;
       }
-      read.hole = *hole;
+      read.hole = *hole_end != 0;
+      read.hole_end = *hole_end;
     }
     absl::StatusOr<std::string> bytes =
         read.hole ? absl::StatusOr<std::string>(std::string())

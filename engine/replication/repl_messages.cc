@@ -43,6 +43,7 @@ std::string DescribeReplMessage(const ReplMessage& message) {
             return absl::StrCat(
                 "block ", b.block_id, " ", b.path, " zone ", b.zone, " read_lsn ", b.read_lsn,
                 " kind ", static_cast<int>(b.kind), " size ", b.file_size, b.hole ? " hole" : "",
+                b.hole_zones > 1 ? absl::StrCat(" of ", b.hole_zones, " zones") : "",
                 b.hole_ranges.empty() ? ""
                                       : absl::StrCat(" ", b.hole_ranges.size(), " holes in it"),
                 b.link_of.empty() ? "" : " link of ", b.link_of,

@@ -134,6 +134,10 @@ struct ResyncBlock {
   // hole): the block carries no bytes and the target punches the zone (it reads as zeros
   // and takes no space) instead of writing zeros.
   bool hole = false;
+  // A hole: how many zones from `zone` on it covers (a run of zones without data on the
+  // source, each punched alike; only the run's last may set the size). More than 1 only for a
+  // hole.
+  uint64_t hole_zones = 1;
   // A zone with data: the holes inside it on the source, which the target punches after
   // writing the bytes (zeros there), so that the copy is as sparse as the source's.
   HoleRanges hole_ranges;

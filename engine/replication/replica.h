@@ -233,6 +233,10 @@ class Replica {
   struct BlockApply {
     size_t left = 0;      // applies outstanding
     bool failed = false;  // one of them failed
+    // A run of holes: its zones a live write reached since the read, asked for again once
+    // the rest is applied and acknowledged.
+    std::string path = {};
+    std::vector<uint64_t> ask_again = {};
   };
   // --- The session state machine (replica.cc)
   // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
@@ -338,8 +342,13 @@ class Replica {
                            absl::btree_set<std::string>& list_here);
   // Whether the source may issue one more zone read (resync_window_bytes, resync_reads).
   bool ResyncWindowOpen() const;
-  // Records a block (or ResyncSame) sent for `zone`, carrying `bytes`, until acknowledged.
-  void SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes);
+  // Records a block (or ResyncSame) sent for `zone` (and the `zones` - 1 after it: a run of
+  // holes), carrying `bytes`, until acknowledged.
+  void SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes, uint64_t zones = 1);
+  // Source: how many zones from `zone` (read as a hole) its block covers: the zones after it
+  // in the same hole that are planned and not yet sent, at most kMaxHoleRunZones; they are
+  // taken as read (their reads in flight forgotten).
+  uint64_t TakeHoleRun(const ZoneRef& zone, const ZoneRead& read);
   void IssueReads(absl::Time now, Actions& out);
   // `zone` was read or sent: it is read and sent again.
   void ForgetSent(const ZoneRef& zone);
@@ -370,9 +379,10 @@ class Replica {
                         bool whole_file) const;
   // Whether a live write to the file since `read_lsn` stamped a newer mtime than the read's.
   bool LiveWriteToFileSince(const std::string& path, uint64_t read_lsn) const;
-  // Issues a block's (or a ResyncSame's) steps; the block is acknowledged once all applied.
+  // Issues a block's (or a ResyncSame's) steps for `zones` zones from `zone` (more than one:
+  // a run of holes); the block is acknowledged once all applied.
   void IssueBlockSteps(uint64_t block_id, const ZoneRef& zone, std::vector<Mutation> steps,
-                       Actions& out);
+                       Actions& out, uint64_t zones = 1);
   // Target: the stream renamed (or exchanged) names here. What this session asked for under
   // the old names now sits under the new ones, and the source, which renamed before sending,
   // reads the old names no more: asks again under the new names.
@@ -467,6 +477,9 @@ class Replica {
   bool connected_ = false;
   bool peer_reachable_ = true;  // see SetPeerReachable
   static constexpr uint64_t kStreamFailuresPerLogLine = 1000;
+  // Most zones one hole block covers (4 GiB of 64 KiB zones): a bound on the zones the target
+  // checks for live changes and tracks for one block.
+  static constexpr uint64_t kMaxHoleRunZones = uint64_t{1} << 16;
   uint64_t stream_failures_ = 0;     // failed stream applies this session
   std::string last_stream_failure_;  // see stream_failure()
   uint64_t names_refused_ = 0;       // resync target: stream changes refused for the names
@@ -568,6 +581,7 @@ class Replica {
   struct SentBlock {
     ZoneRef zone;
     uint64_t bytes = 0;  // what it carries (ResyncCostOf), counted in resync_window_bytes_
+    uint64_t zones = 1;  // a run of holes: the zones from `zone` it covers
   };
   absl::flat_hash_map<uint64_t, SentBlock> blocks_;  // block id -> what went
   uint64_t resync_inflight_bytes_ = 0;               // reads (a zone each) and blocks_

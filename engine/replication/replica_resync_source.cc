@@ -330,9 +330,41 @@ void Replica::IssueReads(absl::Time now, Actions& out) {
   }
 }
 
-void Replica::SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes) {
-  blocks_[block_id] = SentBlock{zone, bytes};
+void Replica::SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes, uint64_t zones) {
+  blocks_[block_id] = SentBlock{zone, bytes, zones};
   resync_inflight_bytes_ += bytes;
+}
+
+uint64_t Replica::TakeHoleRun(const ZoneRef& zone, const ZoneRead& read) {
+  if (read.hole_end <= zone.zone * opt_.zone_size || read.file_size == 0) return 1;
+  // The zones wholly in the hole: up to where data resumes, or to the end of the file.
+  const uint64_t end = read.hole_end >= read.file_size ? (read.file_size - 1) / opt_.zone_size + 1
+                                                       : read.hole_end / opt_.zone_size;
+  // The reads in flight of this file's next zones (those issued with this one): taken into
+  // the run, their answers are ignored.
+  absl::flat_hash_map<uint64_t, uint64_t> in_flight;  // zone -> read id
+  for (const auto& [id, read_of] : reads_) {
+    const ZoneRef& ref = read_of.first;
+    if (ref.zone > zone.zone && ref.zone < end && ref.path == zone.path) in_flight[ref.zone] = id;
+  }
+  // Only zones planned and not sent (nor compared by digest) join: each as if read with this
+  // one, under the same rules.
+  uint64_t zones = 1;
+  for (; zone.zone + zones < end && zones < kMaxHoleRunZones; ++zones) {
+    const ZoneRef next{zone.path, zone.zone + zones};
+    if (!durable_.dirty.Contains(next.path, next.zone) || target_digests_.contains(next)) break;
+    if (auto read_of = in_flight.find(next.zone); read_of != in_flight.end()) {
+      reads_.erase(read_of->second);
+      resync_inflight_bytes_ -= opt_.zone_size;
+      if (opt_.resync_bandwidth != 0) {
+        next_read_at_ -= TransferTime(opt_.zone_size, opt_.resync_bandwidth);
+      }
+    } else if (reading_.contains(next)) {
+      break;  // sent already
+    }
+    reading_.insert(next);
+  }
+  return zones;
 }
 
 bool Replica::ResyncWindowOpen() const {
@@ -407,18 +439,24 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   if (SendAsLinkOrWait(now, zone, lsn, read, out)) return;
   ExpandWholePath(zone.path, read, out);
   ResyncBlock block = BlockOf(zone, lsn, read);
-  // A zone with no data goes as a hole: no bytes, and the target punches it.
+  // A zone with no data goes as a hole: no bytes, and the target punches it, with the zones
+  // of the hole after it that are planned and not yet read.
   block.hole = read.kind == PathKind::kFile && read.hole;
   if (!block.hole) {
     block.data = read.data;
     block.hole_ranges = read.hole_ranges;
+  } else {
+    block.hole_zones = TakeHoleRun(zone, read);
+    // One block id a zone, the block's the last: the target's durable acknowledgement of
+    // it covers them all, and each zone is forgotten on its own (unflushed_, ForgetSent).
+    for (uint64_t i = 1; i < block.hole_zones; ++i) block.block_id = NextId();
   }
   if (block.data) resync_data_sent_ += block.data->size();
-  if (block.hole) ++resync_holes_sent_;
+  if (block.hole) resync_holes_sent_ += block.hole_zones;
   if (zone.zone == 0 && read.kind != PathKind::kAbsent) block.xattrs = read.xattrs;
   block.link_target = read.link_target;
   block.names_under = names_under;
-  SendBlock(block.block_id, zone, cost);
+  SendBlock(block.block_id, zone, cost, block.hole_zones);
   if (full_resync_ && zone.zone == 0 && read.link_inode != 0) {
     first_name_blocks_[block.block_id] = {read.link_device, read.link_inode};
   }
@@ -456,6 +494,7 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
   auto it = blocks_.find(ack.block_id);
   if (it == blocks_.end()) return;
   const ZoneRef zone = it->second.zone;
+  const uint64_t zones = it->second.zones;
   resync_inflight_bytes_ -= it->second.bytes;
   blocks_.erase(it);
   const auto first_name = first_name_blocks_.find(ack.block_id);
@@ -470,13 +509,19 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
     }
   }
   const bool same = same_blocks_.erase(ack.block_id) > 0;
-  if (ack.stale) {
-    reading_.erase(zone);  // read it again
-  } else {
-    // Sent: not read again in this session, and forgotten (MarkClean) once the target says
-    // it is durable. A crash of the target before that resends it in the next session.
-    unflushed_[ack.block_id] = zone;
-    resync_done_ += opt_.zone_size;
+  for (uint64_t i = 0; i < zones; ++i) {
+    const ZoneRef each{zone.path, zone.zone + i};
+    if (ack.stale) {
+      reading_.erase(each);  // read it again
+    } else {
+      // Sent: not read again in this session, and forgotten (MarkClean) once the target says
+      // it is durable. A crash of the target before that resends it in the next session. (A
+      // run's zones have the ids before the block's: see OnZoneRead.)
+      unflushed_[ack.block_id - (zones - 1 - i)] = each;
+    }
+  }
+  if (!ack.stale) {
+    resync_done_ += zones * opt_.zone_size;
     if (same) resync_same_done_ += opt_.zone_size;
   }
   IssueReads(now, out);

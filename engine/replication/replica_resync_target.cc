@@ -39,11 +39,15 @@ void Replica::OnBlockApplied(absl::Time now, const Applying& a, const absl::Stat
   }
   if (--block->second.left == 0) {
     const bool failed = block->second.failed;
+    const std::string path = std::move(block->second.path);
+    std::vector<uint64_t> ask_again = std::move(block->second.ask_again);
     block_applies_.erase(block);
     if (failed) return;
     applied_blocks_upto_ = std::max(applied_blocks_upto_, a.key);
     if (SessionDecided()) {
       out.push_back(SendReplication{ResyncBlockAck{name_, a.key, false, false}});
+      // After the acknowledgement, which made them sent: the source reads them again.
+      if (!ask_again.empty()) RequestFromSource(path, std::move(ask_again), false, out);
     }
     if (next_flush_at_ == absl::InfiniteFuture()) next_flush_at_ = now + opt_.flush_interval;
   }
@@ -105,12 +109,12 @@ bool Replica::LiveWriteToFileSince(const std::string& path, uint64_t read_lsn) c
 }
 
 void Replica::IssueBlockSteps(uint64_t block_id, const ZoneRef& zone, std::vector<Mutation> steps,
-                              Actions& out) {
+                              Actions& out, uint64_t zones) {
   block_applies_[block_id] = BlockApply{steps.size(), false};
   for (Mutation& m : steps) {
     const uint64_t id = NextId();
     // The same zone, sent again, makes the path match whatever its kind: not the whole name.
-    unsynced_zones_[zone] = id;
+    for (uint64_t i = 0; i < zones; ++i) unsynced_zones_[ZoneRef{zone.path, zone.zone + i}] = id;
     applying_[id] = Applying{Applying::Kind::kBlock, block_id};
     out.push_back(ApplyMutation{module_, id, std::move(m), false});
   }
@@ -378,6 +382,35 @@ std::vector<Mutation> ContentSteps(const ResyncBlock& b, uint64_t zone_size) {
   return steps;
 }
 
+// What makes the `zones` zones of a run of holes from b.zone holes here, but for those in
+// `ask_again` (ascending; a live write reached them since the read): one punch for each run
+// of zones between them, and the size if the run's last zone sets it and is not asked again.
+std::vector<Mutation> HoleRunSteps(const ResyncBlock& b, uint64_t zones,
+                                   const std::vector<uint64_t>& ask_again, uint64_t zone_size) {
+  std::vector<Mutation> steps;
+  auto punch = [&](uint64_t first, uint64_t end) {
+    if (first == end) return;
+    Mutation m = MakeMutation(MutationKind::kFallocate, b.path);
+    m.offset = first * zone_size;
+    m.length = (end - first) * zone_size;
+    m.fallocate_mode = kFallocatePunchHole | kFallocateKeepSize;
+    steps.push_back(std::move(m));
+  };
+  uint64_t first = b.zone;
+  for (const uint64_t skipped : ask_again) {
+    punch(first, skipped);
+    first = skipped + 1;
+  }
+  const uint64_t end = b.zone + zones;
+  punch(first, end);
+  if (first < end && b.file_size <= end * zone_size) {
+    Mutation truncate = MakeMutation(MutationKind::kTruncate, b.path);
+    truncate.offset = b.file_size;
+    steps.push_back(std::move(truncate));
+  }
+  return steps;
+}
+
 }  // namespace
 
 void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
@@ -389,20 +422,35 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   // A block that sets the file's size (its last zone) or removes the path is stale after any
   // newer live write to the file, not only to its own zone: the size it carries is old. (A
   // zone that ends exactly at the end of file sets the size too: the target may be longer.)
-  const bool sets_size = b.kind != PathKind::kFile || b.file_size <= (b.zone + 1) * opt_.zone_size;
+  // A run of holes covers zones of the file only (a longer one is cut at its end).
+  const uint64_t last_zone = b.file_size == 0 ? 0 : (b.file_size - 1) / opt_.zone_size;
+  const uint64_t zones =
+      b.zone >= last_zone ? 1 : std::min<uint64_t>(b.hole_zones, last_zone - b.zone + 1);
+  const bool sets_size =
+      b.kind != PathKind::kFile || b.file_size <= (b.zone + zones) * opt_.zone_size;
   // The source sends the names under this directory, as it holds them: ours under it are
   // listed once it is applied (even if this block is stale: the one read again may not say
   // so), and the source answers the ones it lacks as absent.
   if (b.names_under) list_under_here_.insert(b.path);
   // A link is stale too if the name it links to changed since the read.
   auto first_lsn = b.link_of.empty() ? live_path_lsn_.end() : live_path_lsn_.find(b.link_of);
-  if (LiveChangedSince(b.path, b.zone, b.read_lsn, sets_size) ||
+  // A run's zones a live write reached since the read are asked for again, one by one (as a
+  // stale block's zone is read again); the others are punched. Stale if none is left.
+  std::vector<uint64_t> ask_again;
+  for (uint64_t i = 0; i < zones; ++i) {
+    if (LiveChangedSince(b.path, b.zone + i, b.read_lsn, sets_size && i + 1 == zones)) {
+      ask_again.push_back(b.zone + i);
+    }
+  }
+  if (ask_again.size() == zones ||
       (first_lsn != live_path_lsn_.end() && first_lsn->second > b.read_lsn)) {
     out.push_back(SendReplication{ResyncBlockAck{name_, b.block_id, true, false}});
     return;
   }
   std::vector<Mutation> steps;
-  if (!b.link_of.empty()) {
+  if (zones > 1) {
+    steps = HoleRunSteps(b, zones, ask_again, opt_.zone_size);
+  } else if (!b.link_of.empty()) {
     // Another name of a file this resync created: one inode, as on the source (what held
     // the name here is replaced). Its attributes and xattrs are the first name's.
     steps.push_back(MakeMutation(MutationKind::kLink, b.link_of, b.path));
@@ -427,7 +475,12 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
     xattrs.xattrs = b.xattrs;
     steps.push_back(std::move(xattrs));
   }
-  IssueBlockSteps(b.block_id, ZoneRef{b.path, b.zone}, std::move(steps), out);
+  IssueBlockSteps(b.block_id, ZoneRef{b.path, b.zone}, std::move(steps), out, zones);
+  if (!ask_again.empty()) {
+    BlockApply& apply = block_applies_[b.block_id];
+    apply.path = b.path;
+    apply.ask_again = std::move(ask_again);
+  }
   // A directory that a rename may have moved names into here: our names under it that the
   // source lacks must go (listed after the block's steps, which it sees done).
   if (b.zone == 0 && b.kind == PathKind::kDirectory && list_under_here_.erase(b.path) > 0) {

@@ -209,7 +209,7 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block, bool data_a
       builder, name, block.block_id, path, block.zone, data, block.read_lsn, ToWire(block.kind),
       block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes, block.uid,
       block.gid, block.atime_ns, block.mtime_ns, xattrs, link_of, block.hole, hole_ranges,
-      block.names_under);
+      block.names_under, block.hole_zones > 1 ? block.hole_zones : 0);
   return {fb::Message::ResyncBlock, body.Union()};
 }
 
@@ -777,6 +777,16 @@ absl::StatusOr<ResyncBlock> ReadResyncBlock(const fb::ResyncBlock& in, Payload t
       return Invalid("%s says hole but is not a file's zone without data", subject);
     }
     out.hole = true;
+  }
+  if (in.hole_zones() > 1) {
+    // A run of holes: its zones are zone indexes (the target cuts it at the file's end).
+    if (!out.hole || in.hole_zones() > std::numeric_limits<uint64_t>::max() - out.zone) {
+      return Invalid("%s covers %d zones but is not a hole a run can cover", subject,
+                     in.hole_zones());
+    }
+    out.hole_zones = in.hole_zones();
+  } else if (in.hole_zones() == 1) {
+    return Invalid("%s says hole_zones 1, which is written as absent", subject);
   }
   DUET_ASSIGN_OR_RETURN(out.hole_ranges, ReadHoleRanges(in.hole_ranges(), out, subject));
   if (in.names_under()) {

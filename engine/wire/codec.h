@@ -43,11 +43,14 @@ inline constexpr size_t kMaxFrameBytes = size_t{1} << 20;
 // Version 4 frames are version 3's, but a ReplTargetZones also goes from the source to the
 // target (the zones the source's own crash left hot, which the target answers with its
 // digests and a second list end): a version-3 target ignores it and the source would wait
-// for that end forever. Two builds of different versions never replicate to each other. Each side
-// refuses the other's Hello (which has no tail, so each build reads the other's version), so the
-// module stays unattached, as with a broken replication connection: the primary tracks its writes
-// for a resync once both run the same version.
-inline constexpr uint16_t kWireVersion = 4;
+// for that end forever. Version 5 frames are version 4's, but a hole ResyncBlock may cover a
+// run of zones (hole_zones): a version-4 target would punch its first zone only and
+// acknowledge the block, and the source would take the whole run as sent. Two builds of different
+// versions never replicate to each other. Each side refuses the other's Hello (which has no tail,
+// so each build reads the other's version), so the module stays unattached, as with a broken
+// replication connection: the primary tracks its writes for a resync once both run the same
+// version.
+inline constexpr uint16_t kWireVersion = 5;
 // Peer (heartbeat, swap request) and witness frames: 1. A pair whose heartbeats failed over a
 // version would take each other for dead (a split brain without a witness), so they stay at 1
 // while their tables only gain fields an older build may ignore and a newer one reads as
@@ -174,8 +177,9 @@ absl::StatusOr<WitnessMessage> DecodeWitness(std::span<const uint8_t> frame);
 //  - only a fallocate has a length and a mode: the length > 0, the range ending at or below
 //    INT64_MAX, the mode one of those ValidFallocateMode accepts (mutation.h);
 //  - a ResyncBlock that says hole is a file's zone with no data (absent, not even empty)
-//    and no link_of; a block's hole ranges lie within its data, ascending, not touching,
-//    none empty, 8-byte aligned in the frame.
+//    and no link_of; only a hole covers more than one zone (hole_zones, absent for one, never
+//    1, the run's last zone index below 2^64); a block's hole ranges lie within its data,
+//    ascending, not touching, none empty, 8-byte aligned in the frame.
 //  - a tail (the data after the head) is exactly Frame.tail_bytes long and belongs to a write
 //    or a ResyncBlock whose table holds no data: a tail of any other message, a tail beside
 //    data in the table, or a size other than announced (a truncated or padded tail) is

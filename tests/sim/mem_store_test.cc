@@ -57,6 +57,23 @@ TEST(MemStoreTest, WritesExtendWithZerosAndReadBack) {
   EXPECT_EQ(store.Read(3, 9, "g", 0, 10).kind, PathKind::kAbsent);
 }
 
+// As the real store (SEEK_DATA): a zone read as a hole says where the file's data resumes,
+// or its size if none follows.
+TEST(MemStoreTest, ReadOfAHoleSaysWhereTheHoleEnds) {
+  MemStore store;
+  Do(store, {Write("f", 0, "a"), Write("f", 5 * kPage + 3, "b")});
+  Mutation grow = MakeMutation(MutationKind::kTruncate, "f");
+  grow.offset = 9 * kPage;
+  Do(store, {grow});
+  const ZoneRead hole = store.Read(3, 7, "f", kPage, kPage);
+  ASSERT_TRUE(hole.hole);
+  EXPECT_EQ(hole.hole_end, 5 * kPage);
+  const ZoneRead tail = store.Read(3, 8, "f", 6 * kPage, kPage);
+  ASSERT_TRUE(tail.hole);
+  EXPECT_EQ(tail.hole_end, 9 * kPage);
+  EXPECT_EQ(store.Read(3, 9, "f", 5 * kPage, kPage).hole_end, 0u);
+}
+
 TEST(MemStoreTest, ApplyIsIdempotent) {
   MemStore store;
   Do(store,

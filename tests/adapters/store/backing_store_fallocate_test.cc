@@ -127,6 +127,26 @@ TEST_F(FallocateTest, ReadZoneOfAZoneWithoutDataIsAHoleWithoutBytes) {
   EXPECT_TRUE(past.data->empty());
 }
 
+// A zone read as a hole says where the hole ends, so that the resync sends the zones up to
+// there as one block: where SEEK_DATA finds data again, or the end of the file.
+TEST_F(FallocateTest, ReadZoneOfAHoleSaysWhereTheHoleEnds) {
+  WriteFile(At("img"), std::string(10 * kZone, 'x'));
+  ASSERT_TRUE(Apply(Fallocate("img", kZone, 5 * kZone, kPunch)).ok());      // zones 1-5
+  ASSERT_TRUE(Apply(Fallocate("img", 8 * kZone, 2 * kZone, kPunch)).ok());  // zones 8-9
+  ZoneRead first = store_->ReadZone(1, "img", kZone, kZone);
+  ASSERT_TRUE(first.hole);
+  EXPECT_EQ(first.hole_end, 6 * kZone);
+  ZoneRead inside = store_->ReadZone(2, "img", 3 * kZone, kZone);
+  ASSERT_TRUE(inside.hole);
+  EXPECT_EQ(inside.hole_end, 6 * kZone);
+  ZoneRead last = store_->ReadZone(3, "img", 8 * kZone, kZone);
+  ASSERT_TRUE(last.hole);
+  EXPECT_EQ(last.hole_end, 10 * kZone);  // no data after it: the end of the file
+  ZoneRead data = store_->ReadZone(4, "img", 6 * kZone, kZone);
+  EXPECT_FALSE(data.hole);
+  EXPECT_EQ(data.hole_end, 0u);
+}
+
 TEST_F(FallocateTest, ReadZoneInTheMiddleOfAGibibyteSparseFileIsAHole) {
   WriteFile(At("sparse"), "head");
   ASSERT_TRUE(Apply(Truncate("sparse", uint64_t{1} << 30)).ok());
@@ -134,6 +154,7 @@ TEST_F(FallocateTest, ReadZoneInTheMiddleOfAGibibyteSparseFileIsAHole) {
   EXPECT_TRUE(tail.hole);
   ZoneRead middle = store_->ReadZone(2, "sparse", uint64_t{1} << 29, kZone);
   EXPECT_TRUE(middle.hole);
+  EXPECT_EQ(middle.hole_end, uint64_t{1} << 30);
   ZoneRead head = store_->ReadZone(3, "sparse", 0, kZone);
   EXPECT_FALSE(head.hole);
   ASSERT_NE(head.data, nullptr);

@@ -3,6 +3,8 @@
 // hole, which the target punches instead of writing zeros.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "engine/replication/replica.h"
 #include "engine/wire/record_codec.h"
 #include "tests/engine/printers.h"
@@ -23,6 +25,15 @@ constexpr uint32_t kPunch = kFallocatePunchHole | kFallocateKeepSize;
 
 const sim::MemStore::Entry& FileOn(ReplicaPair& pair, int side, const std::string& path) {
   return pair.side(side).store.live().at(path);
+}
+
+// In sync with `bytes` at the start of `path` on both, then a alone (its peer outdated).
+void WrittenThenAlone(ReplicaPair& pair, const std::string& path, const std::string& bytes) {
+  StartInSync(pair);
+  pair.Write(kA, path, 0, bytes);
+  pair.Settle();
+  pair.Disconnect();
+  pair.PeerOutdated(kA);
 }
 
 TEST(ReplicaFallocateTest, StreamAppliesEveryModeOnTheSecondary) {
@@ -52,11 +63,7 @@ TEST(ReplicaFallocateTest, StreamAppliesEveryModeOnTheSecondary) {
 // that keeps the size: none), not the namespace journal.
 TEST(ReplicaFallocateTest, AloneFallocateMarksTheZonesWhoseBytesOrSizeItChanges) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Write(kA, "vm.img", 0, Bytes(4 * kZone, 'v'));
-  pair.Settle();
-  pair.Disconnect();
-  pair.PeerOutdated(kA);
+  WrittenThenAlone(pair, "vm.img", Bytes(4 * kZone, 'v'));
   pair.Submit(kA, Fallocate("vm.img", kZone, 2 * kZone, kPunch));
   pair.Submit(kA, Fallocate("vm.img", 0, 10 * kZone, 0));
   pair.Submit(kA, Fallocate("vm.img", 0, 50 * kZone, kFallocateKeepSize));
@@ -73,11 +80,7 @@ TEST(ReplicaFallocateTest, AloneFallocateMarksTheZonesWhoseBytesOrSizeItChanges)
 // and the peer's copy is sparse where the primary's is.
 TEST(ReplicaFallocateTest, ResyncAfterAlonePunchSendsHolesNotZeros) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Write(kA, "vm.img", 0, Bytes(4 * kZone, 'v'));
-  pair.Settle();
-  pair.Disconnect();
-  pair.PeerOutdated(kA);
+  WrittenThenAlone(pair, "vm.img", Bytes(4 * kZone, 'v'));
   pair.Submit(kA, Fallocate("vm.img", kZone, 2 * kZone, kPunch));
   pair.Submit(kA, Fallocate("vm.img", 4 * kZone, 2 * kZone, kFallocateZeroRange));
   pair.Pump();
@@ -201,7 +204,7 @@ TEST(ReplicaFallocateTest, BandwidthCapDoesNotChargeHoleZonesAsData) {
   pair.Settle(absl::Milliseconds(200));
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kA);
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
-  EXPECT_GE(pair.side(kB).blocks_received, kZones);
+  EXPECT_GE(pair.side(kB).block_zones_received, kZones);
 }
 
 // ... and a zone of data still costs a zone: the cap holds for data.
@@ -239,7 +242,7 @@ TEST(ReplicaFallocateTest, FullResyncSendsEachZoneOfALargeFileOnce) {
   pair.Settle(absl::Seconds(30));
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
-  EXPECT_LE(pair.side(kB).blocks_received, kZones + 2) << pair.Log(kA);
+  EXPECT_LE(pair.side(kB).block_zones_received, kZones + 2) << pair.Log(kA);
 }
 
 // A zone partly sparse on the source is written, then its holes punched: the copy's holes
@@ -269,11 +272,7 @@ TEST(ReplicaFallocateTest, ResyncedZoneKeepsTheHolesInsideIt) {
 // the live write is never punched away.
 TEST(ReplicaFallocateTest, HoleBlockNeverPunchesANewerLiveWrite) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Write(kA, "f", 0, Bytes(3 * kZone, 'x'));
-  pair.Settle();
-  pair.Disconnect();
-  pair.PeerOutdated(kA);
+  WrittenThenAlone(pair, "f", Bytes(3 * kZone, 'x'));
   pair.Submit(kA, Fallocate("f", kZone, kZone, kPunch));
   pair.Pump();
   pair.Connect();
@@ -283,6 +282,85 @@ TEST(ReplicaFallocateTest, HoleBlockNeverPunchesANewerLiveWrite) {
   pair.Settle();
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(FileOn(pair, kB, "f").data.substr(kZone + 5, 4), "live");
+}
+
+// A run of holes (the zones of one hole the source plans to send) goes as one block, which
+// the target punches at once, but for the zones a live write reached since the source's
+// read, which it asks for again.
+
+// A blank peer takes a file of 200 zones with data in zones 0 and 150: each hole between and
+// after the data goes as one block, and the copy is as sparse as the source.
+TEST(ReplicaFallocateTest, AHoleRunGoesAsOneBlock) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "disk.img", 0, Bytes(100, 'a'));
+  pair.Write(kA, "disk.img", 150 * kZone + 7, Bytes(100, 'b'));
+  pair.Submit(kA, Fallocate("disk.img", 0, 200 * kZone, 0));
+  pair.Settle();
+  pair.Disconnect();
+  pair.ReplaceDisk(kB);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+  const sim::FileData& b = FileOn(pair, kB, "disk.img").data;
+  EXPECT_EQ(b.size(), 200 * kZone);
+  EXPECT_FALSE(b.HasData(kZone, 149 * kZone));
+  EXPECT_FALSE(b.HasData(151 * kZone, 49 * kZone));
+  // Two zones of data, two runs of holes (zones 1-149 and 151-199).
+  EXPECT_EQ(pair.side(kB).blocks_received, 4u) << pair.Log(kA);
+  EXPECT_EQ(pair.side(kB).block_zones_received, 200u);
+  EXPECT_NE(pair.Log(kA).find("198 zones as holes"), std::string::npos) << pair.Log(kA);
+  EXPECT_EQ(pair.side(kB).stale_blocks, 0u);
+}
+
+// A run covers only the zones the source plans to send: the holes made alone, not the holes
+// around them that both copies share.
+TEST(ReplicaFallocateTest, AHoleRunCoversOnlyTheZonesPlanned) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.Write(kA, "vm.img", 0, Bytes(4 * kZone, 'v'));
+  pair.Submit(kA, Fallocate("vm.img", 0, 10 * kZone, 0));  // zones 4-9: holes on both
+  pair.Settle();
+  pair.Disconnect();
+  pair.PeerOutdated(kA);
+  pair.Submit(kA, Fallocate("vm.img", kZone, 3 * kZone, kPunch));  // zones 1-3
+  pair.Pump();
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).blocks_received, 1u) << pair.Log(kA);
+  EXPECT_EQ(pair.side(kB).block_zones_received, 3u) << pair.Log(kA);
+  EXPECT_FALSE(FileOn(pair, kB, "vm.img").data.HasData(kZone, 9 * kZone));
+}
+
+// A live write after the source read a run, reaching the target before the run's block: the
+// target punches the run's other zones, keeps the live write, and asks for that zone again
+// (the source sends it as it is then). Every moment of the write in the resync is tried.
+TEST(ReplicaFallocateTest, AZoneOfAHoleRunWrittenLiveIsAskedForAgain) {
+  bool asked_again = false;
+  for (int steps = 0; steps < 40; ++steps) {
+    SCOPED_TRACE(steps);
+    ReplicaPair pair(Options());
+    WrittenThenAlone(pair, "f", Bytes(12 * kZone, 'x'));
+    pair.Submit(kA, Fallocate("f", kZone, 10 * kZone, kPunch));  // zones 1-10
+    pair.Pump();
+    pair.Connect();
+    for (int i = 0; i < steps; ++i) pair.Step();
+    pair.Write(kA, "f", 5 * kZone + 5, "live");
+    pair.Settle();
+    ASSERT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+    const sim::FileData& b = FileOn(pair, kB, "f").data;
+    EXPECT_EQ(b.substr(5 * kZone + 5, 4), "live");
+    EXPECT_FALSE(b.HasData(kZone, 4 * kZone));
+    EXPECT_FALSE(b.HasData(6 * kZone, 5 * kZone));
+    const std::vector<uint64_t>& requested = pair.side(kA).zones_requested;
+    if (std::find(requested.begin(), requested.end(), 5) != requested.end()) {
+      asked_again = true;
+      EXPECT_EQ(requested, std::vector<uint64_t>{5}) << "only the zone written live";
+    }
+  }
+  EXPECT_TRUE(asked_again) << "no moment of the write met a run's block on its way";
 }
 
 }  // namespace

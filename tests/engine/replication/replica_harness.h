@@ -48,6 +48,8 @@ class ReplicaPair {
     bool hold_list_answers = false;  // the same for ListTree (a large tree)
     uint64_t blocks_received = 0;
     uint64_t block_bytes_received = 0;
+    uint64_t block_zones_received = 0;      // a run of holes counts each of its zones
+    std::vector<uint64_t> zones_requested;  // the zones of ReplTargetZones received, in order
     uint64_t hot_adds = 0;
     uint64_t persists = 0;
     uint64_t records_persisted = 0;
@@ -406,9 +408,16 @@ class ReplicaPair {
             if (const auto* block = std::get_if<ResyncBlock>(&x.message)) {
               sides_[x.to].blocks_received++;
               sides_[x.to].block_bytes_received += block->data ? block->data->size() : 0;
-              sides_[x.to].zones_resynced.emplace(block->path, block->zone);
+              for (uint64_t i = 0; i < block->hole_zones; ++i) {
+                sides_[x.to].zones_resynced.emplace(block->path, block->zone + i);
+              }
+              sides_[x.to].block_zones_received += block->hole_zones;
             }
             if (std::holds_alternative<ResyncSame>(x.message)) sides_[x.to].sames_received++;
+            if (const auto* request = std::get_if<ReplTargetZones>(&x.message)) {
+              std::vector<uint64_t>& zones = sides_[x.to].zones_requested;
+              zones.insert(zones.end(), request->zones.begin(), request->zones.end());
+            }
             if (const auto* ack = std::get_if<ResyncBlockAck>(&x.message); ack && ack->stale) {
               sides_[x.to].stale_blocks++;
             }

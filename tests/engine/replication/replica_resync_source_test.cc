@@ -167,14 +167,14 @@ TEST(ReplicaResyncSourceTest, TheResyncKeepsAWindowOfBytesInFlight) {
   o.resync_window_bytes = 16 * kZone;
   ReplicaPair pair(o);
   StartInSync(pair);
-  // Sends up to what the window holds with the target's answers held: how many blocks went.
-  auto blocks_sent_unacknowledged = [&] {
-    const uint64_t before = pair.side(kB).blocks_received;
+  // Sends up to what the window holds with the target's answers held: how many zones went.
+  auto zones_sent_unacknowledged = [&] {
+    const uint64_t before = pair.side(kB).block_zones_received;
     pair.Connect();
-    while (pair.side(kB).blocks_received == before) EXPECT_TRUE(pair.Step()) << pair.Log(kA);
+    while (pair.side(kB).block_zones_received == before) EXPECT_TRUE(pair.Step()) << pair.Log(kA);
     pair.Hold(kB, true);
     pair.Pump();
-    const uint64_t sent = pair.side(kB).blocks_received - before;
+    const uint64_t sent = pair.side(kB).block_zones_received - before;
     pair.Hold(kB, false);
     pair.Settle();
     EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
@@ -185,14 +185,14 @@ TEST(ReplicaResyncSourceTest, TheResyncKeepsAWindowOfBytesInFlight) {
   pair.Disconnect();
   for (uint64_t z = 0; z < 64; ++z) pair.Write(kA, "data", z * kZone, Bytes(kZone, 'd'));
   pair.Pump();
-  EXPECT_EQ(blocks_sent_unacknowledged(), 16u) << "a zone of data takes its size of the window";
+  EXPECT_EQ(zones_sent_unacknowledged(), 16u) << "a zone of data takes its size of the window";
 
   Mutation punch = MakeMutation(MutationKind::kFallocate, "data");
   punch.length = 64 * kZone;
   punch.fallocate_mode = kFallocatePunchHole | kFallocateKeepSize;
   pair.Submit(kA, punch);
   pair.Pump();
-  EXPECT_EQ(blocks_sent_unacknowledged(), 64u) << "holes carry no data: all of them fit";
+  EXPECT_EQ(zones_sent_unacknowledged(), 64u) << "holes carry no data: all of them fit";
 }
 
 // Found by the simulator (seed 16753576447339095367): writes made alone to a file that an

@@ -228,7 +228,8 @@ std::string Describe(const ResyncBlock& m) {
       << " uid=" << m.uid << " gid=" << m.gid << " atime_ns=" << m.atime_ns
       << " mtime_ns=" << m.mtime_ns << " xattrs=" << Describe(m.xattrs)
       << " link_target=" << m.link_target << " total=" << m.total_bytes << " done=" << m.done_bytes
-      << " hole=" << m.hole << " names_under=" << m.names_under << " hole_ranges=";
+      << " hole=" << m.hole << " hole_zones=" << m.hole_zones << " names_under=" << m.names_under
+      << " hole_ranges=";
   for (const HoleRange& r : m.hole_ranges) out << r.offset << "+" << r.length << ",";
   out << "}";
   return out.str();
@@ -685,16 +686,17 @@ TEST(WireCodecTest, UnsupportedVersionRejected) {
 
 // Version 1 replication frames lack the rename flags, fallocate ranges and hole blocks a
 // version-1 build would ignore, version 2 frames carry data inside the FlatBuffer and lack
-// the apply outcomes, a version 3 target ignores a source's zones to compare: a mixed pair
+// the apply outcomes, a version 3 target ignores a source's zones to compare, a version 4
+// target punches a run of holes' first zone only: a mixed pair
 // refuses each other's Hello, and the log (duetd writes the decoder's message as the reason
 // it resets the connection) says why.
 TEST(WireCodecTest, ReplicationFrameOfAnotherWireVersionIsRefusedNamingBothVersions) {
-  ASSERT_EQ(kWireVersion, 4);
+  ASSERT_EQ(kWireVersion, 5);
   ReplHello hello;
   hello.module = "db";
   std::vector<uint8_t> frame = EncodeReplication(hello);
   ASSERT_TRUE(DecodeReplication(frame).ok());
-  for (uint16_t version : {uint16_t{1}, uint16_t{2}, uint16_t{3}, uint16_t{5}}) {
+  for (uint16_t version : {uint16_t{1}, uint16_t{2}, uint16_t{3}, uint16_t{4}, uint16_t{6}}) {
     FlatBufferBuilder builder;
     const auto name = builder.CreateString("db");
     const fb::Generations gens(2, 0, flatbuffers::make_span(hello.gens.history));
@@ -702,7 +704,7 @@ TEST(WireCodecTest, ReplicationFrameOfAnotherWireVersionIsRefusedNamingBothVersi
     EXPECT_TRUE(FailsWith(
         DecodeReplication(FinishFrame(builder, fb::Message::ReplHello, body.Union(), version)),
         "peer speaks wire version " + std::to_string(version) +
-            ", this build 4: both nodes must run builds of the same wire version"));
+            ", this build 5: both nodes must run builds of the same wire version"));
   }
 }
 
@@ -1849,6 +1851,25 @@ TEST(WireCodecTest, HoleBlockOnlyForAFilesZoneWithoutData) {
   link.zone = 0;
   link.link_of = "var/lib/other";
   EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(link)), misplaced));
+}
+
+// A run of holes goes as one block: only a hole covers more than one zone, and the run's
+// last zone is a zone index (below 2^64).
+TEST(WireCodecTest, ResyncBlockCoversARunOfZonesOnlyAsAHole) {
+  ResyncBlock run = BlockOfKind(PathKind::kFile);
+  run.data.reset();
+  run.hole = true;
+  run.hole_zones = 32'689;
+  ExpectReplicationRoundTrip(run);
+  ResyncBlock data = BlockOfKind(PathKind::kFile);
+  data.hole_zones = 2;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(data)),
+                        "ResyncBlock 'db' covers 2 zones but is not a hole a run can cover"));
+  ResyncBlock past_the_last_zone = run;
+  past_the_last_zone.zone = ~uint64_t{0} - 2;
+  past_the_last_zone.hole_zones = 4;
+  EXPECT_TRUE(FailsWith(DecodeReplication(EncodeReplication(past_the_last_zone)),
+                        "ResyncBlock 'db' covers 4 zones but is not a hole a run can cover"));
 }
 
 }  // namespace
