@@ -397,7 +397,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // What is still in flight from before the peer did not acknowledge (it was dropped, or
   // asked for a new session after a failure) completes by the outdate rule only; this
   // session's writes (the journal replay first) need the peer's acknowledgement.
-  for (InFlight& f : inflight_) f.alone = f.alone || (f.lsn > peer_done_lsn_ && !f.peer_done);
+  for (InFlight& f : inflight_) f.alone = !PeerHas(f);  // by the watermark or its own ack
   if (self_source) {
     if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
     // A copy whose flush failed (EIO) may be the best source (its page cache holds what it
@@ -504,6 +504,9 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                  },
                  [&](const ReplWrite& write) { ApplyStream(now, write, out); },
                  [&](const ReplAck& ack) {
+                   // The watermark: it alone shows progress (a peer whose prefix is stuck is
+                   // dropped at the timeout, whatever it acks past it) and takes namespace
+                   // changes out of what a drop journals.
                    if (ack.done_lsn > peer_done_lsn_) {
                      peer_done_lsn_ = ack.done_lsn;
                      last_ack_progress_ = now;
@@ -603,7 +606,7 @@ absl::Time Replica::NextDeadline() const {
   absl::Time next = std::min({next_flush_at_, next_local_flush_at_, restart_session_at_,
                               list_retry_at_, next_cooling_at_, keep_aside_retry_at_});
   if (role_ != ReplRole::kPrimary && source_active_ && link_ == Link::kAttached &&
-      peer_done_lsn_ < replay_end_lsn_) {
+      peer_done_lsn_ < replay_end_lsn_) {                      // the watermark: the whole replay
     next = std::min(next, last_ack_progress_ + opt_.timeout);  // ReplayStalled
   }
   if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached()) {
