@@ -259,7 +259,7 @@ void Node::TakeVerdict(ModuleIndex m) {
         absl::StrCat("data ", DataStateName(mod.data.state), " -> ", DataStateName(verdict.state)));
   }
   if (rules.announce_change) heartbeat_now_ = true;
-  if (rules.up_to_date_ends_force && verdict.state == DataState::kUpToDate) mod.forced = false;
+  mod.force.OnVerdict(verdict.state, rules.up_to_date_ends_force);
   mod.data = verdict;
   MarkDirty(m);
 }
@@ -331,7 +331,7 @@ void Node::HandlePeerView(absl::Time now, ModuleIndex m, const ModuleView& view,
     mod.token = merged.token;
     if (mod.token.owner != self_) {
       mod.failover_pending.reset();
-      mod.forced = false;  // the peer owns the module now: a force here is spent
+      mod.force.OnTokenNamingPeer();
     }
     if (handed_here_by_peer && view.app_failed) {
       // Not a planned handover: the application failed there, so it is timed as a failover.
@@ -481,7 +481,7 @@ void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
                  .peer_eligible = PeerEligible(now, mod),
                  .self_eligible = SelfEligible(mod),
                  .data = mod.data.state,
-                 .data_allows_primary = DataAllowsPrimary(mod.data.state, mod.forced),
+                 .data_allows_primary = DataAllowsPrimary(mod.data.state, mod.force.counts()),
                  .busy = mod.runner.Busy()});
   if (plan.discard) {
     out_.push_back(AdminReply{in.request_id, data_source_.Discard(m, mod.replica, out_)});
@@ -507,7 +507,7 @@ void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
     mod.handoff_deferred = false;
   }
   if (plan.take_here) {
-    mod.forced = mod.forced || in.force;
+    mod.force.OnCommand(in.force);
     mod.handoff = false;
     mod.handoff_by_admin = false;
     mod.handoff_deferred = false;
@@ -516,7 +516,7 @@ void Node::HandleAdmin(absl::Time now, const AdminCommand& in) {
     out_.push_back(SendPeer{kAllLinks, SwapRequest{self_, mod.config->name, mod.token.term}});
   }
   if (plan.claim) {
-    mod.forced = mod.forced || in.force;
+    mod.force.OnCommand(in.force);
     mod.admin_claim = true;  // takes over (with a witness, once the lease is granted)
   }
   out_.push_back(AdminReply{in.request_id, plan.status});

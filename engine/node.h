@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/actions.h"
+#include "engine/admin_force.h"
 #include "engine/config.h"
 #include "engine/data_state_source.h"
 #include "engine/deadline_queue.h"
@@ -133,8 +134,8 @@ class Node {
     // serves meanwhile); handoff_by_admin stays set.
     bool handoff_deferred = false;
     bool leaving_for_peer_copy = false;  // ... because the peer's copy survived (logged once)
-    bool forced = false;                 // admin forced promotion despite the data state
-    bool awaiting_authority = false;     // the owner's decision: it waits for a lease to serve
+    AdminForce force;  // an admin forced promotion despite the data state (what ends it: there)
+    bool awaiting_authority = false;  // the owner's decision: it waits for a lease to serve
     // Fenced for want of authority, at this mark of the witness: see FencedCopyPossiblyCurrent.
     std::optional<WitnessMark> authority_fence;
     bool admin_claim = false;  // admin asked to take over a lost peer's module (prim)

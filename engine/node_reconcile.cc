@@ -91,7 +91,7 @@ AppRole Node::DecideOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std::s
                      .failed = mod.failed,
                      .failed_reason = mod.failed_reason,
                      .data = mod.data.state,
-                     .forced = mod.forced,
+                     .forced = mod.force.counts(),
                      .pinned = mod.token.pinned,
                      .failback_auto = mod.config->failback == Failback::kAuto,
                      .default_primary_here = self_ == mod.config->default_primary,
@@ -172,7 +172,7 @@ AppRole Node::DecideNonOwnerRole(absl::Time now, ModuleIndex m, Module& mod, std
                                                .failover = mod.config->failover,
                                                .admin_claim = mod.admin_claim,
                                                .data = mod.data.state,
-                                               .forced = mod.forced,
+                                               .forced = mod.force.counts(),
                                                .witness = mod.authority.required(),
                                                .lease_valid = mod.authority.lease().Valid(now)});
   if (d.request_lease) {
@@ -219,7 +219,7 @@ void Node::PassToPeer(Module& mod, ModuleIndex m) {
   mod.handoff = false;
   mod.handoff_deferred = false;
   mod.leaving_for_peer_copy = false;
-  mod.forced = false;
+  mod.force.OnTokenNamingPeer();
   mod.authority.ForgetAck();
   mod.authority.lease().Drop();
   Persist(m);
@@ -231,10 +231,7 @@ void Node::PassToPeer(Module& mod, ModuleIndex m) {
 void Node::FenceNow(ModuleIndex m, const std::string& why) {
   Module& mod = modules_[m];
   Log(m, "fencing: " + why);
-  // An admin's force was for the copy as it stood at the command: once this node stops
-  // writing, its peer may take over and acknowledge writes this copy lacks, and a force kept
-  // would let a later lease request clear the witness's record of exactly that.
-  mod.forced = false;
+  mod.force.OnFence();
   mod.runner.Fence(out_);
   mod.replica.Fence(out_);
   MarkDirty(m);
@@ -281,7 +278,7 @@ void Node::RequestLeaseIfDue(absl::Time now, Module& mod) {
                      (mod.replica.writing_alone() || mod.replica.durable().alone_acked);
   if (auto request =
           mod.authority.lease().RequestIfDue(now, self_, config_.cluster_name, mod.config->name,
-                                             next_request_id_, alone, mod.forced)) {
+                                             next_request_id_, alone, mod.force.counts())) {
     out_.push_back(SendWitness{*std::move(request)});
   }
 }

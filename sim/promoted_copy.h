@@ -8,7 +8,7 @@
 // Allowed: a node the admin forced primary (`prim --force`, where the engine records a force:
 // on the owner, or with the peer lost), for as long as the engine keeps that force (the
 // workload's model allows the loss only when the copy was not up to date at the command:
-// Workload::LoseAll). The force ends, as in engine/node*.cc, when the node's process ends,
+// Workload::LoseAll). The force ends, as in engine/admin_force.h, when the node's process ends,
 // when it fences (writes frozen while its VIP is still up: a planned stop takes the clients
 // away first, DESIGN.md §6, module_runner.cc), and when it persists a newer ownership token
 // naming the peer (it handed the module over, or heard that the peer took it). The engine

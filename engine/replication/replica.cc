@@ -396,7 +396,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   // What is still in flight from before the peer did not acknowledge (it was dropped, or
   // asked for a new session after a failure) completes by the outdate rule only; this
   // session's writes (the journal replay first) need the peer's acknowledgement.
-  for (InFlight& f : inflight_) f.alone = f.alone || (f.lsn > peer_done_lsn_ && !f.peer_done);
+  for (InFlight& f : inflight_) f.alone = !PeerHas(f);  // by the watermark or its own ack
   if (self_source) {
     if (durable_.outdated) Persist({record::SetOutdated{false}}, out);
     // A copy whose flush failed (EIO) may be the best source (its page cache holds what it
@@ -503,6 +503,9 @@ void Replica::OnMessage(absl::Time now, const ReplMessage& message, Actions& out
                  },
                  [&](const ReplWrite& write) { ApplyStream(now, write, out); },
                  [&](const ReplAck& ack) {
+                   // The watermark: it alone shows progress (a peer whose prefix is stuck is
+                   // dropped at the timeout, whatever it acks past it) and takes namespace
+                   // changes out of what a drop journals.
                    if (ack.done_lsn > peer_done_lsn_) {
                      peer_done_lsn_ = ack.done_lsn;
                      last_ack_progress_ = now;

@@ -280,7 +280,15 @@ class Replica {
   void CompleteReady(Actions& out);
   // The peer acknowledged these lsns past its done_lsn (ReplAck::done_after).
   void OnPeerDone(const std::vector<LsnRange>& done_after);
-  // The highest lsn the peer acknowledged, in the watermark or past it.
+  // Two kinds of acknowledgement, and each use takes one on purpose:
+  //  - the watermarks, peer_done_lsn_ and peer_durable_lsn_: every lsn up to them. What must
+  //    hold for everything before a point uses these only: cooling the activity log, the
+  //    zones and namespace changes a drop marks dirty or journals, the end of a journal replay.
+  //  - PeerHas: this mutation, by the done watermark or by its own ack past it
+  //    (ReplAck::done_after, InFlight::peer_done). Completing a call, settling a refusal, and
+  //    what a drop or a new session leaves alone use it.
+  // PeerAckedUpTo: the highest lsn the peer acknowledged either way; only where a pass over
+  // inflight_ looking for PeerHas may stop, never a watermark.
   uint64_t PeerAckedUpTo() const;
   bool PeerHas(const InFlight& f) const;
   void DrainPending(absl::Time now, Actions& out);
@@ -531,8 +539,9 @@ class Replica {
   CompletionOrder open_order_;     // inflight_'s entries not completed
   std::deque<Pending> pending_;
   uint64_t inflight_bytes_ = 0;
-  uint64_t peer_done_lsn_ = 0;   // the peer's unbroken prefix: the window, drops, cooling use it
-  uint64_t peer_done_past_ = 0;  // the highest lsn acknowledged past it, this session
+  // The peer's watermarks this session (ReplAck::done_lsn, durable_lsn): see PeerHas.
+  uint64_t peer_done_lsn_ = 0;
+  uint64_t peer_done_past_ = 0;  // the highest lsn acknowledged past it: PeerAckedUpTo only
   uint64_t peer_durable_lsn_ = 0;
   uint64_t step_down_flush_lsn_ = 0;  // the whole-tree fsync ReadyToStepDown sent
   uint64_t local_durable_lsn_ = 0;    // our own stream mutations flushed here

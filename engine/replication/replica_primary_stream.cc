@@ -241,7 +241,7 @@ void Replica::CompleteReady(Actions& out) {
     assert(!inflight_.empty() && *lsn >= inflight_.front().lsn);
     InFlight& f = inflight_[*lsn - inflight_.front().lsn];
     assert(f.lsn == *lsn && !f.completed);
-    const bool peer_has = PeerHas(f);
+    const bool peer_has = PeerHas(f);  // by the watermark or its own ack
     // Without the peer's ack, a mutation completes only once the peer is known outdated
     // (it cannot take over with its old copy), or fails if this node is fenced.
     const bool alone = f.alone || !attached();
@@ -289,8 +289,9 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
   // the peer (CompleteReady), not here: the peer has everything it acknowledged, and if
   // this node crashes now, the peer's copy must still count as the newer one for those
   // zones. The next Hello says we hold a plan (`dirty`).
-  // Whatever the peer may lack: zones written but not yet durable there, and namespace
-  // changes it has not acknowledged.
+  // Whatever the peer may lack, by the watermarks (a namespace change the peer acknowledged
+  // on its own past them is journaled, as one whose ack was lost on the way would be): zones
+  // written but not yet durable there, and namespace changes it has not acknowledged.
   activity_log_.ForEachNotDurable(peer_durable_lsn_, [&](const ZoneRef& ref) {
     if (!durable_.dirty.Contains(ref.path, ref.zone)) {
       records.push_back(record::MarkDirty{ref.path, ref.zone, ref.zone});
@@ -300,7 +301,10 @@ void Replica::DropPeer(absl::Time now, const std::string& why, Actions& out) {
     if (lsn > peer_done_lsn_) records.push_back(record::Journal{m});
   }
   unacked_namespace_.clear();
-  for (InFlight& f : inflight_) f.alone = f.lsn > peer_done_lsn_ && !f.peer_done;
+  // Not acknowledged (by the watermark or its own ack): its ack will never come. Once alone,
+  // a mutation stays alone: one left by an earlier drop lies below this session's
+  // watermark, which starts past everything sent before (Decide), yet the peer never had it.
+  for (InFlight& f : inflight_) f.alone = !PeerHas(f);
   peer_outdated_ = false;  // this time alone needs its own outdate of the peer
   Persist(std::move(records), out);
   link_ = Link::kDown;

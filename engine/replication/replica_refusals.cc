@@ -77,7 +77,7 @@ void Replica::OnLocalRefused(InFlight& entry, const Applying& a, Actions& out) {
 void Replica::SettleRefusals(Actions& out) {
   for (InFlight& f : inflight_) {
     if (f.lsn > PeerAckedUpTo()) break;
-    if (PeerHas(f)) SettleRefusal(f, out);
+    if (PeerHas(f)) SettleRefusal(f, out);  // acknowledged, by the watermark or its own ack
   }
 }
 

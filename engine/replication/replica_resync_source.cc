@@ -532,7 +532,8 @@ void Replica::MaybeFinishSource(Actions& out) {
   if (!source_active_ || !target_zones_complete_ || list_id_ != 0 || NamesUnderPending() ||
       list_retry_at_ != absl::InfiniteFuture() || !reads_.empty() || !blocks_.empty() ||
       !probes_.empty() || durable_.dirty.zones() != unflushed_.size() + durable_there_.size() ||
-      peer_done_lsn_ < replay_end_lsn_ || awaiting_done_confirm_) {
+      peer_done_lsn_ < replay_end_lsn_ /* the watermark: the whole replay */ ||
+      awaiting_done_confirm_) {
     return;
   }
   awaiting_done_confirm_ = true;
@@ -581,7 +582,8 @@ void Replica::CloseSourceSession(Actions& out) {
 
 bool Replica::ReplayStalled(absl::Time now) const {
   return role_ != ReplRole::kPrimary && source_active_ && link_ == Link::kAttached && connected_ &&
-         peer_done_lsn_ < replay_end_lsn_ && now - last_ack_progress_ >= opt_.timeout;
+         peer_done_lsn_ < replay_end_lsn_ /* the watermark */ &&
+         now - last_ack_progress_ >= opt_.timeout;
 }
 
 }  // namespace duet

@@ -77,7 +77,7 @@ absl::Time Replica::NextDeadline() const {
   absl::Time next = std::min({next_flush_at_, next_local_flush_at_, restart_session_at_,
                               list_retry_at_, next_cooling_at_, keep_aside_retry_at_});
   if (role_ != ReplRole::kPrimary && source_active_ && link_ == Link::kAttached &&
-      peer_done_lsn_ < replay_end_lsn_) {
+      peer_done_lsn_ < replay_end_lsn_) {                      // the watermark: the whole replay
     next = std::min(next, last_ack_progress_ + opt_.timeout);  // ReplayStalled
   }
   if (role_ == ReplRole::kPrimary && !inflight_.empty() && attached()) {

@@ -64,6 +64,31 @@ TEST(ReplicaActivityLogTest, ZoneWithAWriteInFlightNeverCools) {
   EXPECT_FALSE(Hot(pair, kA, "f", 0));
 }
 
+// Cooling takes the peer's durable watermark (ReplAck::durable_lsn), never its per-mutation
+// acknowledgements past the watermark (ReplAck::done_after): even in durable mode, where such
+// an ack says the mutation is durable there, its zone stays hot until the watermark passes it.
+TEST(ReplicaActivityLogTest, AZoneAckedDurablePastTheWatermarkStaysHotUntilTheWatermarkPassesIt) {
+  ReplicaOptions o = CoolingOptions();
+  o.ack = AckMode::kDurable;
+  ReplicaPair pair(o);
+  StartInSync(pair);
+  pair.HoldApplies(kB, true);  // b's disk: the write to a is slow, the one to b is not
+  const uint64_t first = pair.Write(kA, "a", 0, "slow there");
+  const uint64_t second = pair.Write(kA, "b", 0, "acknowledged on its own");
+  pair.Pump();
+  pair.ReleaseApplied(kB, "b");
+  pair.Settle(6 * kCooling);
+  ASSERT_TRUE(pair.Completed(kA, second)) << pair.Log(kA);  // acked past the watermark
+  ASSERT_FALSE(pair.Completed(kA, first));
+  EXPECT_TRUE(Hot(pair, kA, "b", 0));
+  EXPECT_TRUE(Hot(pair, kA, "a", 0));
+  pair.HoldApplies(kB, false);
+  pair.Settle(3 * kCooling);
+  ASSERT_TRUE(pair.Completed(kA, first));
+  EXPECT_FALSE(Hot(pair, kA, "b", 0));
+  EXPECT_FALSE(Hot(pair, kA, "a", 0));
+}
+
 TEST(ReplicaActivityLogTest, ZoneRewrittenMoreOftenThanTheDelayStaysHotWithoutRecords) {
   ReplicaPair pair(CoolingOptions());
   StartInSync(pair);

@@ -18,21 +18,17 @@ Mutation Fsync(std::string path) { return MakeMutation(MutationKind::kFsync, std
 
 TEST(ReplicaCompletionTest, AWriteToAnotherFileCompletesBeforeAnEarlierSlowFsync) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Write(kA, "a", 0, "written before");
-  pair.Settle();
+  StartInSyncHolding(pair, "a", "written before");
   pair.HoldApplies(kB, true);  // the secondary's disk: the fsync of a is slow
   const uint64_t fsync = pair.Submit(kA, Fsync("a"));
   const uint64_t write = pair.Write(kA, "b", 0, "another file");
   pair.Pump();
   ASSERT_EQ(pair.HeldApplies(kB), (std::vector<std::string>{"a", "b"}));
-  pair.ReleaseApplied(kB, "b");
-  pair.Pump();
-  ASSERT_TRUE(pair.Completed(kA, write)) << pair.Log(kA);
+  pair.ReleaseAppliedAndPump(kB, "b");
+  // The fsync is not durable on the secondary yet.
+  ASSERT_EQ(pair.CompletedAmong(kA, {fsync, write}), Ops({write})) << pair.Log(kA);
   EXPECT_TRUE(pair.Result(kA, write).ok());
-  EXPECT_FALSE(pair.Completed(kA, fsync));  // not durable on the secondary yet
-  pair.ReleaseApplied(kB, "a");
-  pair.Pump();
+  pair.ReleaseAppliedAndPump(kB, "a");
   ASSERT_TRUE(pair.Completed(kA, fsync));
   EXPECT_TRUE(pair.Result(kA, fsync).ok());
   EXPECT_EQ(pair.side(kB).store.durable().at("a").data, "written before");
@@ -70,40 +66,30 @@ TEST(ReplicaCompletionTest, AWriteToAnotherFileCompletesBeforeAnEarlierSlowLocal
   const uint64_t first = pair.Write(kA, "a", 0, "first");
   const uint64_t second = pair.Write(kA, "b", 0, "second");
   pair.Pump();
-  pair.ReleaseApplied(kA, "b");
-  pair.Pump();
-  EXPECT_TRUE(pair.Completed(kA, second));
-  EXPECT_FALSE(pair.Completed(kA, first));  // acknowledged there, not applied here
-  pair.ReleaseApplied(kA, "a");
-  pair.Pump();
+  pair.ReleaseAppliedAndPump(kA, "b");
+  // The first is acknowledged there, not applied here.
+  EXPECT_EQ(pair.CompletedAmong(kA, {first, second}), Ops({second}));
+  pair.ReleaseAppliedAndPump(kA, "a");
   EXPECT_TRUE(pair.Completed(kA, first));
 }
 
 TEST(ReplicaCompletionTest, AnFsyncWaitsForEveryEarlierWriteToItsFile) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.HoldApplies(kB, true);
+  StartInSyncWithASlowSecondaryDisk(pair);
   const uint64_t first = pair.Write(kA, "a", 0, "one");
   const uint64_t other = pair.Write(kA, "b", 0, "other");
   const uint64_t second = pair.Write(kA, "a", 3, "two");
   const uint64_t fsync = pair.Submit(kA, Fsync("a"));
+  const Ops all = {first, other, second, fsync};
   pair.Pump();
   ASSERT_EQ(pair.HeldApplies(kB), (std::vector<std::string>{"a", "b", "a", "a"}));
-  pair.ReleaseApplied(kB, "b");
-  pair.Pump();
-  EXPECT_TRUE(pair.Completed(kA, other));
-  EXPECT_FALSE(pair.Completed(kA, first));
-  pair.ReleaseApplied(kB, "a");
-  pair.Pump();
-  EXPECT_TRUE(pair.Completed(kA, first));
-  EXPECT_FALSE(pair.Completed(kA, second));
-  EXPECT_FALSE(pair.Completed(kA, fsync));
-  pair.ReleaseApplied(kB, "a");
-  pair.Pump();
-  EXPECT_TRUE(pair.Completed(kA, second));
-  EXPECT_FALSE(pair.Completed(kA, fsync));
-  pair.ReleaseApplied(kB, "a");
-  pair.Pump();
+  pair.ReleaseAppliedAndPump(kB, "b");
+  EXPECT_EQ(pair.CompletedAmong(kA, all), Ops({other}));
+  pair.ReleaseAppliedAndPump(kB, "a");
+  EXPECT_EQ(pair.CompletedAmong(kA, all), Ops({first, other}));
+  pair.ReleaseAppliedAndPump(kB, "a");
+  EXPECT_EQ(pair.CompletedAmong(kA, all), Ops({first, other, second}));
+  pair.ReleaseAppliedAndPump(kB, "a");
   ASSERT_TRUE(pair.Completed(kA, fsync));
   EXPECT_EQ(pair.side(kB).store.durable().at("a").data, "onetwo");
 }
@@ -113,9 +99,7 @@ TEST(ReplicaCompletionTest, AnFsyncWaitsForEveryEarlierWriteToItsFile) {
 // the syncfs after it: acknowledged past the watermark, the syncfs still waits for the write.
 TEST(ReplicaCompletionTest, ASyncfsWaitsForEverything) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Write(kA, "f", 0, Bytes(100, 'a'));
-  pair.Settle();
+  StartInSyncHolding(pair, "f", Bytes(100, 'a'));
   pair.side(kB).store.set_capacity(pair.side(kB).store.used_bytes());
   const uint64_t write = pair.Write(kA, "f", 4 * kZone, "needs space there");
   const uint64_t syncfs = pair.Submit(kA, Fsync(""));
@@ -134,8 +118,7 @@ TEST(ReplicaCompletionTest, ASyncfsWaitsForEverything) {
 
 TEST(ReplicaCompletionTest, ANamespaceChangeWaitsForEveryEarlierMutation) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.HoldApplies(kB, true);
+  StartInSyncWithASlowSecondaryDisk(pair);
   const uint64_t write = pair.Write(kA, "a", 0, "slow");
   const uint64_t create = pair.Submit(kA, MakeMutation(MutationKind::kCreate, "c"));
   pair.Pump();
@@ -158,14 +141,10 @@ TEST(ReplicaCompletionTest, ASecondaryAckingOnlyTheWatermarkHasCallsCompleteInOr
   const uint64_t fsync = pair.Submit(kA, Fsync("a"));
   const uint64_t write = pair.Write(kA, "b", 0, "another file");
   pair.Pump();
-  pair.ReleaseApplied(kB, "b");
-  pair.Pump();
-  EXPECT_FALSE(pair.Completed(kA, write));
-  EXPECT_FALSE(pair.Completed(kA, fsync));
-  pair.ReleaseApplied(kB, "a");
-  pair.Pump();
-  EXPECT_TRUE(pair.Completed(kA, fsync));
-  EXPECT_TRUE(pair.Completed(kA, write));
+  pair.ReleaseAppliedAndPump(kB, "b");
+  EXPECT_EQ(pair.CompletedAmong(kA, {fsync, write}), Ops());
+  pair.ReleaseAppliedAndPump(kB, "a");
+  EXPECT_EQ(pair.CompletedAmong(kA, {fsync, write}), Ops({fsync, write}));
 }
 
 // The peer acknowledged the later write, not the earlier one, when it went silent: the
@@ -174,13 +153,11 @@ TEST(ReplicaCompletionTest, ASecondaryAckingOnlyTheWatermarkHasCallsCompleteInOr
 // neither is durable on the peer by its watermark.
 TEST(ReplicaCompletionTest, APeerDroppedAfterAckingALaterWriteResyncsTheEarlierOne) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.HoldApplies(kB, true);
+  StartInSyncWithASlowSecondaryDisk(pair);
   const uint64_t earlier = pair.Write(kA, "a", 3 * kZone, "earlier");
   const uint64_t later = pair.Write(kA, "b", 0, "later");
   pair.Pump();
-  pair.ReleaseApplied(kB, "b");
-  pair.Pump();
+  pair.ReleaseAppliedAndPump(kB, "b");
   ASSERT_TRUE(pair.Completed(kA, later));
   pair.Advance(absl::Seconds(6));  // no progress of the watermark: the peer is dropped
   ASSERT_FALSE(pair.replica(kA).attached());
@@ -199,16 +176,13 @@ TEST(ReplicaCompletionTest, APeerDroppedAfterAckingALaterWriteResyncsTheEarlierO
 // watermark passed.
 TEST(ReplicaCompletionTest, AWriteRefusedHereAndAckedPastTheWatermarkStillSetsThePeerBack) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Write(kA, "a", 0, "before");
-  pair.Settle();
+  StartInSyncHolding(pair, "a", "before");
   pair.HoldApplies(kB, true);
   pair.side(kA).store.set_capacity(pair.side(kA).store.used_bytes());  // a's disk is full
   const uint64_t slow = pair.Write(kA, "a", 0, "slow there");          // an overwrite: no new space
   const uint64_t refused = pair.Write(kA, "b", 0, "refused here");
   pair.Pump();
-  pair.ReleaseApplied(kB, "b");
-  pair.Pump();
+  pair.ReleaseAppliedAndPump(kB, "b");
   ASSERT_TRUE(pair.Completed(kA, refused)) << pair.Log(kA);
   EXPECT_TRUE(IsRefusal(pair.Result(kA, refused))) << pair.Result(kA, refused);
   pair.side(kA).store.set_capacity(sim::MemStore::kUnlimited);

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/replication/replica.h"
 #include "tests/engine/replication/replica_harness.h"
@@ -17,6 +19,8 @@ inline constexpr int kB = 1;
 inline constexpr uint32_t kZone = 64 * 1024;
 
 inline std::string Bytes(size_t n, char c) { return std::string(n, c); }
+
+using Ops = std::vector<uint64_t>;  // calls (op ids), as ReplicaPair::CompletedAmong lists them
 
 inline ReplicaOptions Options() {
   ReplicaOptions o;
@@ -40,6 +44,30 @@ inline void StartInSync(ReplicaPair& pair) {
   pair.Connect();
   pair.Pump();
   ASSERT_TRUE(pair.replica(kA).attached()) << pair.Log(kA);
+}
+
+// StartInSync, with `path` written (`bytes` at offset 0) on both copies.
+inline void StartInSyncHolding(ReplicaPair& pair, const std::string& path, std::string bytes) {
+  StartInSync(pair);
+  pair.Write(kA, path, 0, std::move(bytes));
+  pair.Settle();
+}
+
+// StartInSync, and b's disk is slow: its completions wait until the test releases them
+// (ReplicaPair::ReleaseApplied), in the order it chooses (adapter contract C7).
+inline void StartInSyncWithASlowSecondaryDisk(ReplicaPair& pair) {
+  StartInSync(pair);
+  pair.HoldApplies(kB, true);
+}
+
+// b falls behind: with the connection down, `writes` run on a (the primary, alone), a learns
+// that b is outdated, and the pair settles, still apart.
+template <typename Writes>
+void WriteAlone(ReplicaPair& pair, Writes&& writes) {
+  pair.Disconnect();
+  writes();
+  pair.PeerOutdated(kA);
+  pair.Settle();
 }
 
 // A tree of every kind of name: a directory with a file, a symlink, a file of several zones.

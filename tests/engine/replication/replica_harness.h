@@ -171,6 +171,11 @@ class ReplicaPair {
     }
     ADD_FAILURE() << "no held completion for " << path;
   }
+  // ReleaseApplied, then runs what it caused (Pump).
+  void ReleaseAppliedAndPump(int i, const std::string& path) {
+    ReleaseApplied(i, path);
+    Pump();
+  }
   // Gives side i the completion of the most recently issued held operation that C7 lets
   // finish now (none held before it on its path, no barrier held before it; a barrier only
   // first), and runs it. False if none is held.
@@ -271,6 +276,14 @@ class ReplicaPair {
     Run(i, [&](Actions& out) { replica(i).OnPeerOutdated(now_, out); });
   }
   bool Completed(int i, uint64_t op) const { return sides_[i].completed.contains(op); }
+  // The calls among `ops` side i has completed, in the order given.
+  std::vector<uint64_t> CompletedAmong(int i, const std::vector<uint64_t>& ops) const {
+    std::vector<uint64_t> done;
+    for (uint64_t op : ops) {
+      if (Completed(i, op)) done.push_back(op);
+    }
+    return done;
+  }
   absl::Status Result(int i, uint64_t op) { return sides_[i].completed.at(op); }
   size_t CompletionCount(int i, uint64_t op) const {
     auto it = sides_[i].completions.find(op);

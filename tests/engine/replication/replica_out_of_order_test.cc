@@ -21,21 +21,16 @@ void ReleaseAllLatestFirst(ReplicaPair& pair, int i) {
 
 TEST(ReplicaOutOfOrderTest, AStreamWriteCompletingBeforeAnEarlierOneToAnotherFileIsAckedAlone) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.HoldApplies(kB, true);
+  StartInSyncWithASlowSecondaryDisk(pair);
   const uint64_t first = pair.Write(kA, "a", 0, "first");
   const uint64_t second = pair.Write(kA, "b", 0, "second");
   pair.Pump();
   ASSERT_EQ(pair.HeldApplies(kB), (std::vector<std::string>{"a", "b"}));
-  pair.ReleaseApplied(kB, "b");
-  pair.Pump();
+  pair.ReleaseAppliedAndPump(kB, "b");
   // Lsn 2 is done there, lsn 1 is not: the ack says so past its watermark (done_after).
-  EXPECT_FALSE(pair.Completed(kA, first));
-  EXPECT_TRUE(pair.Completed(kA, second));
-  pair.ReleaseApplied(kB, "a");
-  pair.Pump();
-  ASSERT_TRUE(pair.Completed(kA, first));
-  ASSERT_TRUE(pair.Completed(kA, second));
+  EXPECT_EQ(pair.CompletedAmong(kA, {first, second}), Ops({second}));
+  pair.ReleaseAppliedAndPump(kB, "a");
+  ASSERT_EQ(pair.CompletedAmong(kA, {first, second}), Ops({first, second}));
   EXPECT_TRUE(pair.Result(kA, first).ok());
   EXPECT_TRUE(pair.Result(kA, second).ok());
   EXPECT_EQ(pair.Difference(), "");
@@ -48,21 +43,16 @@ TEST(ReplicaOutOfOrderTest, ALocalApplyCompletingBeforeAnEarlierOneToTheSameFile
   const uint64_t first = pair.Write(kA, "a", 0, "first");
   const uint64_t other = pair.Write(kA, "b", 0, "other");
   const uint64_t second = pair.Write(kA, "a", 10, "second");
+  const Ops all = {first, other, second};
   pair.Pump();
   ASSERT_EQ(pair.HeldApplies(kA), (std::vector<std::string>{"a", "b", "a"}));
-  pair.ReleaseApplied(kA, "b");
-  pair.Pump();
+  pair.ReleaseAppliedAndPump(kA, "b");
   // Acknowledged by the peer and applied here, another file's write completes alone.
-  EXPECT_TRUE(pair.Completed(kA, other));
-  EXPECT_FALSE(pair.Completed(kA, first));
-  EXPECT_FALSE(pair.Completed(kA, second));
-  pair.ReleaseApplied(kA, "a");
-  pair.Pump();
-  EXPECT_TRUE(pair.Completed(kA, first));
-  EXPECT_FALSE(pair.Completed(kA, second));
-  pair.ReleaseApplied(kA, "a");
-  pair.Pump();
-  EXPECT_TRUE(pair.Completed(kA, second));
+  EXPECT_EQ(pair.CompletedAmong(kA, all), Ops({other}));
+  pair.ReleaseAppliedAndPump(kA, "a");
+  EXPECT_EQ(pair.CompletedAmong(kA, all), Ops({first, other}));
+  pair.ReleaseAppliedAndPump(kA, "a");
+  EXPECT_EQ(pair.CompletedAmong(kA, all), all);
 }
 
 TEST(ReplicaOutOfOrderTest, InDurableModeAFsyncCompletesOnceItsFileIsDurableOnBoth) {
@@ -78,15 +68,11 @@ TEST(ReplicaOutOfOrderTest, InDurableModeAFsyncCompletesOnceItsFileIsDurableOnBo
   pair.Pump();
   ASSERT_EQ(pair.HeldApplies(kB), (std::vector<std::string>{"a", "b", "b"}));
   pair.ReleaseApplied(kB, "b");
-  pair.ReleaseApplied(kB, "b");
-  pair.Pump();
-  EXPECT_FALSE(pair.Completed(kA, first));
-  EXPECT_TRUE(pair.Completed(kA, second));
-  ASSERT_TRUE(pair.Completed(kA, fsync));
+  pair.ReleaseAppliedAndPump(kB, "b");
+  ASSERT_EQ(pair.CompletedAmong(kA, {first, second, fsync}), Ops({second, fsync}));
   EXPECT_TRUE(pair.Result(kA, fsync).ok());
   EXPECT_EQ(pair.side(kB).store.durable().at("b").data, "second");
-  pair.ReleaseApplied(kB, "a");
-  pair.Pump();
+  pair.ReleaseAppliedAndPump(kB, "a");
   EXPECT_TRUE(pair.Completed(kA, first));
   EXPECT_EQ(pair.side(kB).store.durable().at("a").data, "first");
 }
@@ -127,11 +113,10 @@ TEST(ReplicaOutOfOrderTest, ResyncBlocksAppliedLatestFirstAreAllAcknowledgedAndT
   ReplicaPair pair(Options());
   StartInSync(pair);
   WriteTree(pair, kA);
-  pair.Disconnect();
-  for (const char* path : {"a", "b", "c", "d/f"}) pair.Write(kA, path, 0, Bytes(2 * kZone, 'z'));
-  pair.Write(kA, "vm.img", kZone, "rewritten alone");
-  pair.PeerOutdated(kA);
-  pair.Settle();
+  WriteAlone(pair, [&] {
+    for (const char* path : {"a", "b", "c", "d/f"}) pair.Write(kA, path, 0, Bytes(2 * kZone, 'z'));
+    pair.Write(kA, "vm.img", kZone, "rewritten alone");
+  });
   pair.HoldApplies(kB, true);
   pair.Connect();
   pair.Pump();
@@ -155,11 +140,10 @@ TEST(ReplicaOutOfOrderTest, ResyncBlocksAppliedLatestFirstAreAllAcknowledgedAndT
 TEST(ReplicaOutOfOrderTest, ANameRenamedWhileItsResyncBlocksAreInFlightIsSentAgainAsItIsNow) {
   ReplicaPair pair(Options());
   StartInSync(pair);
-  pair.Disconnect();
-  pair.Write(kA, "s2", 0, Bytes(kZone + 100, '2'));
-  pair.Write(kA, "s6", 0, Bytes(kZone + 100, '6'));
-  pair.PeerOutdated(kA);
-  pair.Settle();
+  WriteAlone(pair, [&] {
+    pair.Write(kA, "s2", 0, Bytes(kZone + 100, '2'));
+    pair.Write(kA, "s6", 0, Bytes(kZone + 100, '6'));
+  });
   pair.Connect();
   // Until the target has taken a block of s2, then its answers wait.
   for (int guard = 0; guard < 100000; ++guard) {
@@ -187,11 +171,10 @@ TEST(ReplicaOutOfOrderTest, ANameRenamedWhileItsResyncBlocksAreInFlightIsSentAga
 TEST(ReplicaOutOfOrderTest, ABlockReadBeforeALiveRemovalOfItsDirectoryIsStale) {
   ReplicaPair pair(Options());
   StartInSync(pair);
-  pair.Disconnect();
-  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "d"));
-  pair.Write(kA, "d/f", 0, Bytes(kZone + 100, 'f'));
-  pair.PeerOutdated(kA);
-  pair.Settle();
+  WriteAlone(pair, [&] {
+    pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "d"));
+    pair.Write(kA, "d/f", 0, Bytes(kZone + 100, 'f'));
+  });
   pair.Connect();
   // The source has read nothing yet: its reads of d/f are queued before the removal.
   for (int guard = 0; guard < 1000 && !pair.replica(kA).resync_status(pair.now()).active; ++guard) {

@@ -444,5 +444,33 @@ TEST(ReplicaPrimaryStreamTest, WritesGoOnAloneThroughASilentPartitionWithoutWait
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
+// A write the peer never acknowledged, still in flight at a drop (its own disk is slow), went
+// alone; a new session starts its lsns past it (the watermark then covers it) and drops too.
+// The second drop must not take it for one the peer has: it completes only once the peer is
+// known outdated, like any write made alone.
+TEST(ReplicaPrimaryStreamTest, AWriteLeftAloneByADropStaysAloneAtTheNextSessionsDrop) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  pair.HoldApplies(kA, true);  // a's own disk holds the write: it stays in flight
+  pair.Hold(kA, true);         // and it never reaches b
+  const uint64_t write = pair.Write(kA, "f", 0, "never on b");
+  pair.Pump();
+  pair.Disconnect();  // the first drop: the write went alone
+  pair.Connect();
+  pair.Pump();
+  ASSERT_TRUE(pair.replica(kA).attached()) << pair.Log(kA);
+  pair.Disconnect();  // the second drop
+  pair.HoldApplies(kA, false);
+  pair.Pump();
+  EXPECT_FALSE(pair.Completed(kA, write)) << pair.Log(kA);  // b may still take over without it
+  pair.PeerOutdated(kA);
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, write)) << pair.Log(kA);
+  EXPECT_TRUE(pair.Result(kA, write).ok());
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet

@@ -249,9 +249,7 @@ TEST(ReplicaResyncTargetTest, LiveWriteFailingOnTheTargetMidResyncIsSentAgain) {
 // before the source reads the old name (absent there). The request follows the rename.
 TEST(ReplicaResyncTargetTest, TargetZonesRequestedFollowAStreamRename) {
   ReplicaPair pair(Options());
-  StartInSync(pair);
-  pair.Write(kA, "f", 0, Bytes(100, 'o'));
-  pair.Settle();
+  StartInSyncHolding(pair, "f", Bytes(100, 'o'));
   pair.Hold(kA, true);
   pair.Write(kA, "f", 0, Bytes(100, 'n'));  // never reaches b
   pair.Pump();
