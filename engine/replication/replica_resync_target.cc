@@ -544,6 +544,10 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
     xattrs.xattrs = b.xattrs;
     steps.push_back(std::move(xattrs));
   }
+  // Blocks come in the order the source's reads complete, so a name's block may come before
+  // its directory's: the store makes the missing directories (root's, kMadeParentMode) until
+  // that block gives them the source's owner and mode.
+  for (Mutation& step : steps) step.make_parents = step.kind != MutationKind::kRemoveTree;
   IssueBlockSteps(b.block_id, ZoneRef{b.path, b.zone}, std::move(steps), out);
   // A directory that a rename may have moved names into here: our names under it that the
   // source lacks must go (listed after the block's steps, which it sees done).

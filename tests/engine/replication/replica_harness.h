@@ -156,6 +156,23 @@ class ReplicaPair {
     for (const auto& [a, path] : held_apply_paths_[i]) paths.push_back(path);
     return paths;
   }
+  // Releases side `from`'s held messages as Hold(from, false) does, but those `first` picks
+  // before the others (each group in the order sent): the order a transport keeps, with the
+  // sends of completions that came in another order.
+  template <class Pred>
+  void ReleaseHeldFirst(int from, Pred first) {
+    hold_[from] = false;
+    std::vector<ReplMessage> rest;
+    for (auto& m : held_[from]) {
+      if (first(m)) {
+        events_.push_back(Deliver{1 - from, std::move(m)});
+      } else {
+        rest.push_back(std::move(m));
+      }
+    }
+    for (auto& m : rest) events_.push_back(Deliver{1 - from, std::move(m)});
+    held_[from].clear();
+  }
   // Gives side i the held completion of the first held operation on `path` (and runs it).
   void ReleaseApplied(int i, const std::string& path) {
     for (size_t k = 0; k < held_applies_[i].size(); ++k) {

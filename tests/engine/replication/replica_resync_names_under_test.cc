@@ -254,6 +254,41 @@ TEST(ReplicaResyncNamesUnderTest, ADirectoryExchangeLostInAPrimaryCrashLeavesNoN
   EXPECT_EQ(pair.side(kB).store.live().at("d/f").data.ToString(), Bytes(2 * kZone, 'f'));
 }
 
+// Found by the simulator (seed 8028214614222481356, torn crash): the source listed its names
+// under a directory it sends whole, and the application exchanged that directory with
+// another before the listing was answered. The listing (a barrier issued first) names the
+// tree before the exchange, and the source sent those names where they no longer were: a
+// read of each found nothing there, and the file now under the other directory never went.
+// Names listed before a rename applied since go under their new names too.
+TEST(ReplicaResyncNamesUnderTest, NamesListedBeforeALiveExchangeOfTheirDirectoryGoWhereTheyAreNow) {
+  ReplicaPair pair(Options());
+  StartWithD(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "e"));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+  Mutation exchange = MakeMutation(MutationKind::kRename, "d", "e");
+  exchange.rename_flags = kRenameExchange;
+  pair.Submit(kA, exchange);
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kB).store.live().contains("e/f"));
+  pair.Disconnect();
+  pair.Crash(kA);  // loses the exchange: d/f here, e/f on b; d and e go with their names
+  ASSERT_TRUE(pair.side(kA).store.live().contains("d/f"));
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.side(kA).hold_list_answers = true;
+  pair.Connect();
+  pair.Pump();
+  // The listing of d/f is in flight; the application swaps d and e again (on both copies:
+  // e/f here, d/f on b).
+  pair.Submit(kA, exchange);
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kA).store.live().contains("e/f"));
+  pair.ReleaseListAnswers(kA);
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("e/f").data.ToString(), Bytes(2 * kZone, 'f'));
+}
+
 // A full resync lists both trees: a directory the blank copy holds under the same name loses
 // the names the source lacks (kept aside first) and gets the source's, nested ones included.
 TEST(ReplicaResyncNamesUnderTest, AFullResyncSendsADirectoryWithItsNamesAndRemovesOthers) {
