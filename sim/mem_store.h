@@ -69,12 +69,15 @@ class MemStore {
   // with ResourceExhausted (ENOSPC) and changes nothing; an fsync returns Sync's status.
   absl::Status Apply(const Mutation& m);
   // Makes `path` ("" = everything) durable: its entry as it is now (created, replaced or
-  // removed), its attributes and the file pages written since they were last synced.
+  // removed), its attributes and the file pages written since they were last synced, and
+  // the entries of the directories above it that were made or replaced since (the real
+  // store syncs every directory it changed, so a durable name is reachable after a crash).
   // While syncs fail (set_sync_failure), returns DataLoss ("EIO ...") instead, makes
   // nothing durable, and the file pages it would have written are never made durable by a
   // later sync unless written again (the failed page stays readable until a crash).
   [[nodiscard]] absl::Status Sync(const std::string& path);
-  // A crash: everything not made durable is lost.
+  // A crash: everything not made durable is lost, and so is a durable name whose directory
+  // is not durable (its removal or rename made durable alone): unreachable, as on disk.
   void Crash();
   // A machine crash that tears writes: a file that is a file both live and durable, with
   // unsynced writes, truncates or attributes, comes back with the durable or the live size
