@@ -265,6 +265,7 @@ class ReplicaPair {
     for (const std::string& path : leftover) {
       Mutation m = MakeMutation(MutationKind::kWrite, path);
       m.data = MakePayload("leftover " + path);
+      m.make_parents = true;  // with the directories that held them
       EXPECT_TRUE(sides_[i].store.Apply(m).ok());
     }
     sides_[i].disk = ReplicaDurableState{};
