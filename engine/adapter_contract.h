@@ -60,8 +60,10 @@
 //      when the operation becomes runnable (no barrier before it pending), that object's
 //      device and inode; two operations conflict when they share a key. Why this is enough:
 //      between two barriers no name changes except a write, truncate or fallocate creating
-//      its own missing path, so every name resolves to the same object for the whole
-//      stretch; two names of one inode (hard links) share the inode key and stay ordered on
+//      its own missing path (and, for a resync's block, the missing directories above it,
+//      C13: any other operation of the stretch through them found them missing, or makes
+//      them too and takes them as found), so every name resolves to the same object for the
+//      whole stretch; two names of one inode (hard links) share the inode key and stay ordered on
 //      both nodes (else writes through the two names to overlapping bytes could land in
 //      different orders on the two copies); and an operation that found its path missing
 //      shares the path key with every later one through that name, while another name can
@@ -129,7 +131,26 @@
 //      and for a regular file with more than one name its device and inode number, so that
 //      a full resync sends the other names as links (ResyncBlock::link_of), not copies.
 //      A create or mkdir of a name that already exists succeeds and changes nothing (a
-//      resync's replay may meet a name an earlier replay or the target itself made).
+//      resync's replay may meet a name an earlier replay or the target itself made), and so
+//      does removing a name that is gone or lies under a missing directory. Otherwise a store
+//      answers as the system call does (the simulator's too): a name under a missing
+//      directory is NotFound (ENOENT), under a non-directory FailedPrecondition (ENOTDIR);
+//      rmdir of a non-directory or of a directory with names, unlink of a directory, and a
+//      rename onto a name of the other kind or onto a directory with names are
+//      FailedPrecondition (ENOTDIR, ENOTEMPTY, EISDIR); a rename of a directory under itself
+//      is InvalidArgument. The application meets these before the engine (the kernel's
+//      lookup, the mount's ENOTEMPTY check), but not a race with another call in flight.
+//      One exception, a resync's block (Mutation::make_parents): the source sends each block
+//      once its read completes, and C7 lets reads of different files complete in any order,
+//      so a name's block may reach the target before its directory's. The store then makes
+//      the directories missing above the name first, owned by root with mode 0700
+//      (kMadeParentMode); the directory's own block (the copies differ there, so the plan
+//      holds it) gives it the source's owner, mode, times and xattrs. Root's and 0700: until
+//      then nothing under it is open to anyone but root on the secondary, whatever the
+//      source's modes. Not parent-first order from the engine instead: the source would hold
+//      each completed read behind its directories', and a directory the target asks for after
+//      the names under it went would still come late. The stream's mutations never make a
+//      directory: there a missing one means the copies differ, and its failure starts a resync.
 //  C14. Special files: the adapter refuses mknod of a block or character device with EPERM
 //      before any LocalMutation (a device node on a replicated tree would hand the peer's
 //      hardware to whoever takes over). FIFOs and sockets are a kMknod: names with

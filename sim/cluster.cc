@@ -666,6 +666,19 @@ void SimCluster::IssueWorkload(ModuleIndex m) {
   if (!writer) return;
   const uint64_t op_id = next_op_id_++;
   Mutation mutation = workload_->Next(m, *writer, op_id);
+  if (auto dir = Workload::MissingDirectory(mutation, stores_[*writer][m].live())) {
+    // The application finds its directory gone (never made, or lost in a crash): the call
+    // fails, and it makes the directory (an operation of its own the model does not check).
+    workload_->Completed(op_id, absl::NotFoundError("ENOENT: " + *dir));
+    Mutation mkdir = MakeMutation(MutationKind::kMkdir, *dir);
+    mkdir.mode = 0755;
+    mkdir.mtime_ns = std::max<int64_t>(1, absl::ToUnixNanos(LocalNow(*writer)));
+    const uint64_t mkdir_id = next_op_id_++;
+    Debug(*writer, config_.modules[m].name,
+          absl::StrCat("issue op ", mkdir_id, ": mkdir ", *dir, " (the application's own)"));
+    StepNode(*writer, LocalMutation{m, mkdir_id, std::move(mkdir)});
+    return;
+  }
   if (absl::Status lookup = Workload::LookUpParents(mutation, stores_[*writer][m].live());
       !lookup.ok()) {
     Debug(*writer, config_.modules[m].name,

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/replication/zone_map.h"
+#include "engine/status_macros.h"
 
 namespace duet::sim {
 namespace {
@@ -54,6 +55,7 @@ absl::Status MemStore::Apply(const Mutation& m) {
 absl::Status MemStore::Change(const Mutation& m) {
   switch (m.kind) {
     case MutationKind::kWrite: {
+      if (!live_.contains(m.path)) DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
       auto [it, created] = live_.try_emplace(m.path);
       FileData& data = it->second.data;
       if (it->second.kind != PathKind::kFile) {
@@ -79,6 +81,7 @@ absl::Status MemStore::Change(const Mutation& m) {
         return absl::OutOfRangeError(absl::StrCat("EFBIG: truncate ", m.path, " to ", m.offset,
                                                   ": larger than the largest file"));
       }
+      if (!live_.contains(m.path)) DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
       auto [it, created] = live_.try_emplace(m.path);
       FileData& data = it->second.data;
       if (it->second.kind != PathKind::kFile) {
@@ -99,6 +102,7 @@ absl::Status MemStore::Change(const Mutation& m) {
       return Fallocate(m);
     case MutationKind::kCreate:
     case MutationKind::kMkdir: {
+      DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
       auto [it, inserted] = live_.try_emplace(m.path);
       if (inserted) {
         it->second.kind = m.kind == MutationKind::kMkdir ? PathKind::kDirectory : PathKind::kFile;
@@ -111,19 +115,15 @@ absl::Status MemStore::Change(const Mutation& m) {
       return absl::OkStatus();
     }
     case MutationKind::kUnlink:
-      if (auto it = live_.find(m.path); it != live_.end()) {
-        allocated_pages_ -= AllocatedPages(it->second);
-        live_.erase(it);
-        MarkReplaced(m.path);
-      }
-      return absl::OkStatus();
     case MutationKind::kRmdir:
+      return Remove(m);
     case MutationKind::kRemoveTree:
       RemoveTree(m.path);
       return absl::OkStatus();
     case MutationKind::kRename:
       return ApplyRename(m);
     case MutationKind::kMknod: {
+      DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
       auto it = live_.find(m.path);
       if (it != live_.end() && it->second.kind == m.node_kind) return absl::OkStatus();
       RemoveTree(m.path);  // a resync makes the path a node of the source's kind
@@ -137,6 +137,7 @@ absl::Status MemStore::Change(const Mutation& m) {
       return absl::OkStatus();
     }
     case MutationKind::kSymlink: {
+      DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
       RemoveTree(m.path);
       Entry& e = live_[m.path];
       e.kind = PathKind::kSymlink;
@@ -149,13 +150,17 @@ absl::Status MemStore::Change(const Mutation& m) {
       return absl::OkStatus();
     }
     case MutationKind::kLink: {
-      auto it = live_.find(m.path);
-      if (it == live_.end()) return absl::NotFoundError("link source missing: " + m.path);
+      DUET_RETURN_IF_ERROR(CheckParent("link", m.path));
+      if (live_.find(m.path) == live_.end()) {
+        return absl::NotFoundError("ENOENT: link source missing: " + m.path);
+      }
+      DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path2));
       if (m.path2 == m.path) return absl::OkStatus();
+      // As the real store: the new name replaces whatever held it (a tree included).
+      RemoveTree(m.path2);
       // A copy sharing the source's pages; it takes no new space (no ENOSPC), but counts.
       Entry& copy = live_[m.path2];
-      allocated_pages_ -= AllocatedPages(copy);
-      copy = it->second;
+      copy = live_.at(m.path);
       allocated_pages_ += AllocatedPages(copy);
       absl::btree_set<uint64_t> pages;
       if (auto u = unsynced_.find(m.path); u != unsynced_.end()) pages = u->second.pages;
@@ -189,6 +194,7 @@ absl::Status MemStore::Fallocate(const Mutation& m) {
     return absl::OutOfRangeError(absl::StrCat("EFBIG: fallocate ", m.path, " of ", m.length,
                                               " bytes at ", m.offset, ": past the largest file"));
   }
+  if (!live_.contains(m.path)) DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
   auto [it, created] = live_.try_emplace(m.path);
   if (it->second.kind != PathKind::kFile) {
     return absl::FailedPreconditionError("not a file: " + m.path);
@@ -258,9 +264,20 @@ absl::Status MemStore::Sync(const std::string& path) {
   if (path.empty()) {
     for (const auto& [p, unsynced] : unsynced_) SyncPath(p, unsynced);
     unsynced_.clear();
-  } else if (auto it = unsynced_.find(path); it != unsynced_.end()) {
-    SyncPath(path, it->second);
-    unsynced_.erase(it);
+  } else {
+    // The directories above it, where this store made them: the real store syncs every
+    // directory it changed, so a durable name is never left under one a crash takes away.
+    for (size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      auto it = unsynced_.find(path.substr(0, slash));
+      if (it == unsynced_.end() || !it->second.replaced) continue;
+      SyncPath(it->first, it->second);
+      unsynced_.erase(it);
+    }
+    if (auto it = unsynced_.find(path); it != unsynced_.end()) {
+      SyncPath(path, it->second);
+      unsynced_.erase(it);
+    }
   }
   return absl::OkStatus();
 }
@@ -313,6 +330,20 @@ void MemStore::FailPath(const std::string& path, Unsynced& unsynced) {
 }
 
 void MemStore::Crash() {
+  // A durable name whose directory was not made durable (its directory removed or renamed
+  // by a sync of that name alone) is unreachable after the restart, as on a real file
+  // system: it goes. Sorted order visits a directory before the names under it.
+  for (auto it = durable_.begin(); it != durable_.end();) {
+    const size_t slash = it->first.rfind('/');
+    auto dir =
+        slash == std::string::npos ? durable_.end() : durable_.find(it->first.substr(0, slash));
+    if (slash != std::string::npos &&
+        (dir == durable_.end() || dir->second.kind != PathKind::kDirectory)) {
+      it = durable_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   live_ = durable_;  // page pointers, not bytes
   unsynced_.clear();
   failed_pages_.clear();
@@ -420,8 +451,12 @@ absl::Status MemStore::ApplyRename(const Mutation& m) {
     return absl::InvalidArgumentError(
         absl::StrCat("EINVAL: rename flags ", m.rename_flags, ": noreplace, exchange or neither"));
   }
-  if (!live_.contains(m.path)) return absl::NotFoundError("rename source missing: " + m.path);
-  const bool target_exists = live_.contains(m.path2);
+  DUET_RETURN_IF_ERROR(CheckParent("rename", m.path));
+  DUET_RETURN_IF_ERROR(CheckParent("rename", m.path2));
+  auto from = live_.find(m.path);
+  if (from == live_.end()) return absl::NotFoundError("rename source missing: " + m.path);
+  auto to = live_.find(m.path2);
+  const bool target_exists = to != live_.end();
   if ((m.rename_flags & kRenameNoReplace) != 0 && target_exists) {
     return absl::AlreadyExistsError("EEXIST: rename target exists: " + m.path2);
   }
@@ -434,7 +469,99 @@ absl::Status MemStore::ApplyRename(const Mutation& m) {
     ExchangeTrees(m.path, m.path2);
     return absl::OkStatus();
   }
+  if (m.path == m.path2) return absl::OkStatus();
+  // renameat2(2)'s refusals, decided before anything moves.
+  const bool from_dir = from->second.kind == PathKind::kDirectory;
+  if (from_dir && PathIsUnder(m.path2, m.path)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("EINVAL: rename of ", m.path, " under itself (", m.path2, ")"));
+  }
+  if (target_exists) {
+    const bool to_dir = to->second.kind == PathKind::kDirectory;
+    if (from_dir && !to_dir) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("ENOTDIR: rename of directory ", m.path, " over non-directory ", m.path2));
+    }
+    if (!from_dir && to_dir) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("EISDIR: rename of ", m.path, " over directory ", m.path2));
+    }
+    if (to_dir && HasEntries(m.path2)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("ENOTEMPTY: rename of ", m.path, " over ", m.path2, ", which has entries"));
+    }
+  }
   MoveTree(m.path, m.path2);
+  return absl::OkStatus();
+}
+
+bool MemStore::HasEntries(const std::string& dir) const {
+  const std::string prefix = dir + "/";
+  auto it = live_.lower_bound(prefix);
+  return it != live_.end() && StartsWith(it->first, prefix);
+}
+
+absl::Status MemStore::CheckParent(absl::string_view op, const std::string& path) const {
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    const std::string dir = path.substr(0, slash);
+    auto it = live_.find(dir);
+    if (it == live_.end()) {
+      return absl::NotFoundError(absl::StrCat("ENOENT: ", op, " ", path, ": no directory ", dir));
+    }
+    if (it->second.kind == PathKind::kSymlink) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("refused: ", op, " ", path, ": ", dir, " is a symlink"));
+    }
+    if (it->second.kind != PathKind::kDirectory) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("ENOTDIR: ", op, " ", path, ": ", dir, " is not a directory"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemStore::MakeParentsIfAsked(const Mutation& m, const std::string& path) {
+  const char* op = MutationKindName(m.kind);
+  if (!m.make_parents) return CheckParent(op, path);
+  // Decided before anything changes: a name on the way that is not a directory refuses it.
+  std::vector<std::string> missing;
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    std::string dir = path.substr(0, slash);
+    auto it = live_.find(dir);
+    if (it == live_.end()) {
+      missing.push_back(std::move(dir));
+    } else if (it->second.kind != PathKind::kDirectory) {
+      return CheckParent(op, path);  // its refusal
+    }
+  }
+  for (const std::string& dir : missing) {
+    Entry& e = live_[dir];
+    e.kind = PathKind::kDirectory;
+    e.mode = kMadeParentMode;
+    MarkReplaced(dir);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status MemStore::Remove(const Mutation& m) {
+  // As the real store: a name under a missing directory, or gone already, is removed.
+  const bool rmdir = m.kind == MutationKind::kRmdir;
+  if (!CheckParent(MutationKindName(m.kind), m.path).ok()) return absl::OkStatus();
+  auto it = live_.find(m.path);
+  if (it == live_.end()) return absl::OkStatus();
+  const bool dir = it->second.kind == PathKind::kDirectory;
+  if (rmdir && !dir) {
+    return absl::FailedPreconditionError("ENOTDIR: rmdir of " + m.path + ", not a directory");
+  }
+  if (!rmdir && dir) return absl::FailedPreconditionError("EISDIR: unlink of directory " + m.path);
+  if (rmdir && HasEntries(m.path)) {
+    return absl::FailedPreconditionError("ENOTEMPTY: rmdir of " + m.path + ", which has entries");
+  }
+  allocated_pages_ -= AllocatedPages(it->second);
+  live_.erase(it);
+  MarkReplaced(m.path);
   return absl::OkStatus();
 }
 

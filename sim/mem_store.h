@@ -3,6 +3,10 @@
 // fsync makes a path durable and syncfs (fsync of "") everything; a crash throws away what
 // was not made durable (as LevelDB's fault-injection environment does). Applying follows
 // the secondary's idempotent rules: creating what exists or removing what is gone succeeds.
+// Otherwise it answers as the real store (adapters/store/backing_store.h) and the kernel
+// under it: a name needs its directory (ENOENT, ENOTDIR; Mutation::make_parents makes the
+// missing ones), rmdir refuses a non-directory or one with names (ENOTDIR, ENOTEMPTY), unlink
+// a directory (EISDIR), and a rename what renameat2(2) refuses.
 // Hard links are modelled as copies (no shared inodes), identically on both nodes. Times
 // change by a setattr and by a mutation's time of change (StampsChangeTime: a write's mtime,
 // a new entry's atime and mtime), as the backing store sets them; nothing else changes them.
@@ -34,6 +38,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "engine/actions.h"
 #include "engine/inputs.h"
 #include "engine/replication/mutation.h"
@@ -64,12 +69,15 @@ class MemStore {
   // with ResourceExhausted (ENOSPC) and changes nothing; an fsync returns Sync's status.
   absl::Status Apply(const Mutation& m);
   // Makes `path` ("" = everything) durable: its entry as it is now (created, replaced or
-  // removed), its attributes and the file pages written since they were last synced.
+  // removed), its attributes and the file pages written since they were last synced, and
+  // the entries of the directories above it that were made or replaced since (the real
+  // store syncs every directory it changed, so a durable name is reachable after a crash).
   // While syncs fail (set_sync_failure), returns DataLoss ("EIO ...") instead, makes
   // nothing durable, and the file pages it would have written are never made durable by a
   // later sync unless written again (the failed page stays readable until a crash).
   [[nodiscard]] absl::Status Sync(const std::string& path);
-  // A crash: everything not made durable is lost.
+  // A crash: everything not made durable is lost, and so is a durable name whose directory
+  // is not durable (its removal or rename made durable alone): unreachable, as on disk.
   void Crash();
   // A machine crash that tears writes: a file that is a file both live and durable, with
   // unsynced writes, truncates or attributes, comes back with the durable or the live size
@@ -151,6 +159,18 @@ class MemStore {
   TakenTree TakeTree(const std::string& path);
   // Puts what TakeTree took from `from` back under `to`.
   void PutTree(TakenTree taken, const std::string& from, const std::string& to);
+  // Whether the directory `dir` holds any name.
+  bool HasEntries(const std::string& dir) const;
+  // The real store's parent rule (adapters/store/beneath_path.h OpenParent): every name above
+  // `path` is a directory. NotFound (ENOENT) if one is missing, FailedPrecondition (ENOTDIR)
+  // if one is not a directory, PermissionDenied if one is a symlink.
+  absl::Status CheckParent(absl::string_view op, const std::string& path) const;
+  // CheckParent, or with m.make_parents the missing directories above `path` made first
+  // (kMadeParentMode, owned by root), as the real store does (adapter contract C13).
+  absl::Status MakeParentsIfAsked(const Mutation& m, const std::string& path);
+  // kUnlink and kRmdir, as unlinkat(2) answers them: EISDIR, ENOTDIR, ENOTEMPTY; a name
+  // that is gone (or under a missing directory) is removed already.
+  absl::Status Remove(const Mutation& m);
   // Recounts allocated_pages_ after the live view was replaced.
   void CountAllocated();
 

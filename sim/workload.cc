@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/status_macros.h"
 
 namespace duet::sim {
 namespace {
@@ -267,13 +268,27 @@ Mutation Workload::NextScratchName(Module& mod, uint64_t i, uint64_t op_id) {
       m.gid = kOwners[rng_.Below(3)];
       mod.dir_exists[i % 2] = true;
       break;
-    case 1:
-      // With the names under it, if any: the simulated store's rmdir removes the tree.
+    case 1: {
+      // rm -r, one call at a time: rmdir refuses a directory with names (ENOTEMPTY), so the
+      // names the model has under it go first, the deepest first.
+      const uint64_t j = i % 2;
+      if ((mod.dir_files[j] & (1u << 3)) != 0) {
+        mod.dir_files[j] = static_cast<uint8_t>(mod.dir_files[j] & ~(1u << 3));
+        return MakeMutation(MutationKind::kUnlink, InDirFile(j, 3));
+      }
+      if (mod.sub_exists[j]) {
+        mod.sub_exists[j] = false;
+        return MakeMutation(MutationKind::kRmdir, SubDir(j));
+      }
+      for (uint64_t k = 0; k < 3; ++k) {
+        if ((mod.dir_files[j] & (1u << k)) == 0) continue;
+        mod.dir_files[j] = static_cast<uint8_t>(mod.dir_files[j] & ~(1u << k));
+        return MakeMutation(MutationKind::kUnlink, InDirFile(j, k));
+      }
       m = MakeMutation(MutationKind::kRmdir, ScratchDir(i));
-      mod.dir_exists[i % 2] = false;
-      mod.sub_exists[i % 2] = false;
-      mod.dir_files[i % 2] = 0;
+      mod.dir_exists[j] = false;
       break;
+    }
     case 2:
       m = MakeMutation(MutationKind::kSymlink, ScratchLink(i),
                        rng_.Chance(0.5) ? "s0" : "/elsewhere/\u00e9 x");
@@ -354,11 +369,25 @@ Mutation Workload::NextInDirectory(Module& mod, uint64_t i, uint64_t op_id) {
   return m;
 }
 
+std::optional<std::string> Workload::MissingDirectory(const Mutation& m,
+                                                      const MemStore::Tree& tree) {
+  for (const std::string* name : {&m.path, &m.path2}) {
+    if (name->empty() || absl::StartsWith(*name, kScratchDirPrefix)) continue;
+    for (size_t slash = name->find('/'); slash != std::string::npos;
+         slash = name->find('/', slash + 1)) {
+      std::string dir = name->substr(0, slash);
+      if (absl::StartsWith(dir, kScratchDirPrefix)) break;
+      if (!tree.contains(dir)) return dir;
+    }
+    if (m.kind != MutationKind::kRename && m.kind != MutationKind::kLink) break;
+  }
+  return std::nullopt;
+}
+
 absl::Status Workload::LookUpParents(const Mutation& m, const MemStore::Tree& tree) {
   const auto look_up = [&](const std::string& name) -> absl::Status {
-    if (!absl::StartsWith(name, kScratchDirPrefix)) return absl::OkStatus();
-    for (size_t slash = name.find('/', std::string_view(kScratchDirPrefix).size());
-         slash != std::string::npos; slash = name.find('/', slash + 1)) {
+    for (size_t slash = name.find('/'); slash != std::string::npos;
+         slash = name.find('/', slash + 1)) {
       auto dir = tree.find(name.substr(0, slash));
       if (dir == tree.end() || dir->second.kind != PathKind::kDirectory) {
         return absl::NotFoundError(
@@ -367,11 +396,45 @@ absl::Status Workload::LookUpParents(const Mutation& m, const MemStore::Tree& tr
     }
     return absl::OkStatus();
   };
-  absl::Status status = look_up(m.path);
-  if (status.ok() && (m.kind == MutationKind::kRename || m.kind == MutationKind::kLink)) {
-    status = look_up(m.path2);
+  DUET_RETURN_IF_ERROR(look_up(m.path));
+  const bool two_names = m.kind == MutationKind::kRename || m.kind == MutationKind::kLink;
+  if (two_names) DUET_RETURN_IF_ERROR(look_up(m.path2));
+  // What the kernel (and the mount, for ENOTEMPTY) answers before the engine sees the call.
+  auto it = tree.find(m.path);
+  const bool exists = it != tree.end();
+  const bool is_dir = exists && it->second.kind == PathKind::kDirectory;
+  const auto has_names = [&](const std::string& dir) {
+    auto under = tree.lower_bound(dir + "/");
+    return under != tree.end() && absl::StartsWith(under->first, dir + "/");
+  };
+  switch (m.kind) {
+    case MutationKind::kMkdir:
+    case MutationKind::kSymlink:
+      if (exists) return absl::AlreadyExistsError("EEXIST: " + m.path);
+      break;
+    case MutationKind::kRmdir:
+      if (!exists) return absl::NotFoundError("ENOENT: " + m.path);
+      if (!is_dir) return absl::FailedPreconditionError("ENOTDIR: " + m.path);
+      if (has_names(m.path)) return absl::FailedPreconditionError("ENOTEMPTY: " + m.path);
+      break;
+    case MutationKind::kUnlink:
+      if (is_dir) return absl::FailedPreconditionError("EISDIR: " + m.path);
+      break;
+    case MutationKind::kRename: {
+      auto to = tree.find(m.path2);
+      if (!exists || to == tree.end() || m.is_exchange() || m.path == m.path2) break;
+      const bool to_dir = to->second.kind == PathKind::kDirectory;
+      if (is_dir && !to_dir) return absl::FailedPreconditionError("ENOTDIR: " + m.path2);
+      if (!is_dir && to_dir) return absl::FailedPreconditionError("EISDIR: " + m.path2);
+      if (to_dir && has_names(m.path2)) {
+        return absl::FailedPreconditionError("ENOTEMPTY: " + m.path2);
+      }
+      break;
+    }
+    default:
+      break;
   }
-  return status;
+  return absl::OkStatus();
 }
 
 Mutation Workload::NextSetattr(std::string path) {

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,12 +66,18 @@ class Workload {
   uint64_t issued() const { return issued_; }
   uint64_t acknowledged() const { return acknowledged_; }
 
-  // The kernel's lookup of the names `m` goes through, on the writer's `tree`: a name inside a
-  // scratch directory that is not a directory there fails with ENOENT before the adapter sees
-  // the call (only those: the workload makes no other directories, and the simulated store
-  // takes the rest of its names without their parents). In a split brain both writers draw
-  // from one model, so a name the model has may be missing on one of them.
+  // The kernel's lookup of the names `m` goes through, on the writer's `tree`, and what the
+  // kernel and the mount refuse before the adapter sees the call: a name under a missing
+  // directory (ENOENT), mkdir or symlink onto a name that exists (EEXIST), rmdir of a
+  // non-empty directory (ENOTEMPTY) or of a non-directory (ENOTDIR), unlink of a directory
+  // (EISDIR), a plain rename onto a name of the other kind or a non-empty directory. In a
+  // split brain both writers draw from one model, so a name the model has may be missing or
+  // still there on one of them.
   static absl::Status LookUpParents(const Mutation& m, const MemStore::Tree& tree);
+  // The first of the workload's fixed directories (data, tmp...: any outside the scratch
+  // directories, which the workload makes and removes itself) missing above a name of `m`
+  // on `tree`: the application makes it (mkdir -p) before trying again.
+  static std::optional<std::string> MissingDirectory(const Mutation& m, const MemStore::Tree& tree);
 
   // Checks module m's final tree against the model; counts the writes verified.
   std::vector<Loss> Verify(ModuleIndex m, const MemStore::Tree& tree);

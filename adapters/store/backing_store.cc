@@ -113,6 +113,9 @@ absl::Status BackingStore::Change(const Mutation& m, bool durable) {
   if (m.kind == MutationKind::kRename || m.kind == MutationKind::kLink) {
     DUET_RETURN_IF_ERROR(CheckRelativePath(op, m.path2));
   }
+  if (m.make_parents && m.kind != MutationKind::kRemoveTree) {
+    DUET_RETURN_IF_ERROR(MakeParents(m.kind == MutationKind::kLink ? m.path2 : m.path));
+  }
   // No default: a new kind is a compile error here until it is carried out.
   switch (m.kind) {
     case MutationKind::kWrite:
@@ -150,6 +153,41 @@ absl::Status BackingStore::Change(const Mutation& m, bool durable) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown mutation kind ", static_cast<int>(m.kind), " on '", m.path, "'"));
+}
+
+absl::Status BackingStore::MakeParents(const std::string& path) {
+  ParentDir parent;
+  // There already, or refused by the operation itself (ENOTDIR, a symlink on the way).
+  if (OpenParent(root_.get(), path, &parent) != ENOENT) return absl::OkStatus();
+  // Top down, each missing directory on the way; one made meanwhile by another operation
+  // (EEXIST) is taken as it is.
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    const std::string dir = path.substr(0, slash);
+    ParentDir above;
+    if (const int err = OpenParent(root_.get(), dir, &above); err != 0) {
+      return ParentError(err, "mkdir (parent)", dir);
+    }
+    if (mkdirat(above.dir.get(), above.name.c_str(), kMadeParentMode) != 0) {
+      if (errno == EEXIST) continue;
+      return ErrnoStatus(errno, "mkdir (parent)", dir);
+    }
+    may_have_changed_ = true;
+    AddUnsyncedDir(above.dir.get(), ParentOf(dir));
+    const int fd = openat(above.dir.get(), above.name.c_str(),
+                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      const int err = errno;
+      MarkAllDirsUnsynced();  // the new directory is not held
+      return ErrnoStatus(err, "mkdir (parent, open)", dir);
+    }
+    const UniqueFd made(fd);
+    AddUnsyncedDir(made.get(), dir);
+    // Root's and closed to others (whatever the umask or a setgid directory above gave it).
+    if (fchown(made.get(), 0, 0) != 0) return ErrnoStatus(errno, "chown (parent)", dir);
+    if (fchmod(made.get(), kMadeParentMode) != 0) return ErrnoStatus(errno, "chmod (parent)", dir);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status BackingStore::Write(const Mutation& m, bool durable) {

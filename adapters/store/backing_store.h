@@ -7,14 +7,15 @@
 // following the secondary's idempotent rules: a write, truncate or fallocate of a missing
 // file creates it (mode 0644), creating or making a directory that exists succeeds and changes
 // nothing, unlinking or removing what is gone succeeds, a symlink replaces whatever held its name,
-// a hard link replaces another file at its new name, and modes are set exactly (no umask). Where
-// the model has no parent directories, or ignores what POSIX refuses, the real store refuses as the
-// system call does, because on the primary this is the application's own call: a missing parent
-// directory is NotFound, rmdir of a non-empty directory and a rename over a non-empty directory are
-// FailedPrecondition (ENOTEMPTY). A rename's flags go to renameat2 as they are, on the secondary
-// too (the copies agree, so it fails where the primary did): NOREPLACE onto an existing name is
-// AlreadyExists (EEXIST), an EXCHANGE with a missing name NotFound (ENOENT), unknown or both
-// flags, or a backing file system without them, InvalidArgument (EINVAL).
+// a hard link replaces another file at its new name, and modes are set exactly (no umask).
+// Otherwise both refuse as the system call does, because on the primary this is the
+// application's own call: a missing parent directory is NotFound (unless the mutation asks
+// for its parents: Mutation::make_parents, a resync's block, makes the missing directories
+// root's with kMadeParentMode first), rmdir of a non-empty directory and a rename over a
+// non-empty directory are FailedPrecondition (ENOTEMPTY). A rename's flags go to renameat2 as they
+// are, on the secondary too (the copies agree, so it fails where the primary did): NOREPLACE onto
+// an existing name is AlreadyExists (EEXIST), an EXCHANGE with a missing name NotFound (ENOENT),
+// unknown or both flags, or a backing file system without them, InvalidArgument (EINVAL).
 //
 // Errors carry the errno as adapters/store/errno_status.h says. A failure that changed nothing
 // is marked a refusal (engine/inputs.h IsRefusal; adapter contract C8): every failure decided
@@ -145,6 +146,10 @@ class BackingStore {
 
   // Apply's work; sets may_have_changed_ once anything may have changed.
   absl::Status Change(const Mutation& m, bool durable);
+  // Mutation::make_parents: the directories missing above `path`, made top down (root's,
+  // kMadeParentMode) and recorded for the next sync. Leaves any other refusal (ENOTDIR, a
+  // symlink on the way) to the operation.
+  absl::Status MakeParents(const std::string& path);
   absl::Status Write(const Mutation& m, bool durable);
   // Reserves the blocks a write may need (fallocate KEEP_SIZE) before any byte is written:
   // a full disk refuses the write changing nothing (a file it created is removed again).

@@ -94,6 +94,10 @@ inline bool ValidRenameFlags(uint32_t flags) {
   return (flags & ~kAllRenameFlags) == 0 && flags != kAllRenameFlags;
 }
 
+// The mode of a directory a store makes for Mutation::make_parents: only root may enter it
+// until its own block gives it the source's owner and mode.
+inline constexpr uint32_t kMadeParentMode = 0700;
+
 struct Mutation {
   MutationKind kind = MutationKind::kWrite;
   std::string path;
@@ -122,6 +126,10 @@ struct Mutation {
   uint64_t length = 0;                     // kFallocate: bytes of the range at offset
   uint32_t fallocate_mode = 0;             // kFallocate: FallocateFlag bits
   uint32_t rename_flags = 0;               // kRename: RenameFlag bits
+  // A resync target's own step, never on the wire: the store first makes the directories
+  // missing above the path it creates (path2 for a kLink), owned by root with
+  // kMadeParentMode, so that a block may land before its parent's (adapter contract C13).
+  bool make_parents = false;
 
   uint64_t data_size() const { return data ? data->size() : 0; }
   // Completes only once durable on both nodes: an fsync, or a sync write.

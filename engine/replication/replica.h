@@ -323,6 +323,10 @@ class Replica {
   // compare (its digests come back as requests), and counts the list ends to wait for.
   void PlanComparisons(absl::btree_map<std::string, std::vector<uint64_t>> zones, Actions& out);
   void IssueListTree(Actions& out);
+  // A rename applied here while a ListTree is in flight (renames_since_listing_).
+  void NoteRenameForListing(const Mutation& rename);
+  // Where a name the listing in flight answered is now, after the renames applied since.
+  std::string NameNowOfListed(std::string path) const;
   // --- Names under a directory that goes whole (replica_resync_names_under.cc)
   // A rename or removal changed `name` on a copy: the names under it may differ too.
   // Lists this copy's tree (ListTree; one listing serves every name waiting when it is
@@ -522,6 +526,9 @@ class Replica {
   // This session's resync is a full one (a blank copy, or unrelated data the admin chose).
   bool full_resync_ = false;
   uint64_t list_id_ = 0;  // a ListTree in flight for it (or for names under directories)
+  // The renames applied here since that ListTree was issued: it ran before them (a barrier),
+  // so the names it answers are carried through them (NameNowOfListed).
+  std::vector<Mutation> renames_since_listing_;
   absl::Time list_retry_at_ = absl::InfiniteFuture();
   // Names whose names under them this copy lists (ListNamesUnder): waiting for the next
   // listing, and the ones the listing in flight (or due again) is for.

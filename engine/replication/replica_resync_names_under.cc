@@ -105,9 +105,15 @@ void Replica::OnNamesUnderListed(absl::Time now, const TreeListed& listed, Actio
   names_under_listing_.clear();
   std::vector<std::string> under;
   for (const std::string& path : listed.paths) {
-    if (UnderAny(path, names)) under.push_back(path);
+    if (!UnderAny(path, names)) continue;
+    under.push_back(path);
+    // Listed before the renames applied here since (a live exchange of the directory): the
+    // name goes where it is now too (and where it was, should a rename with flags have
+    // failed on the disk; read again, it goes as it is there).
+    if (std::string moved = NameNowOfListed(path); moved != path) under.push_back(std::move(moved));
   }
   std::sort(under.begin(), under.end());  // the listing's order is the adapter's
+  under.erase(std::unique(under.begin(), under.end()), under.end());
   if (source_active_) {
     std::vector<ReplicaRecord> records;
     for (const std::string& path : under) SendWhole(path, records, out);

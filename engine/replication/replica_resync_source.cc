@@ -202,7 +202,17 @@ void Replica::IssueListTree(Actions& out) {
   names_under_waiting_.clear();
   list_id_ = NextId();
   list_retry_at_ = absl::InfiniteFuture();
+  renames_since_listing_.clear();
   out.push_back(ListTree{module_, list_id_});
+}
+
+void Replica::NoteRenameForListing(const Mutation& rename) {
+  if (list_id_ != 0) renames_since_listing_.push_back(rename);
+}
+
+std::string Replica::NameNowOfListed(std::string path) const {
+  for (const Mutation& rename : renames_since_listing_) path = NameAfterRename(rename, path);
+  return path;
 }
 
 void Replica::OnTreeListed(absl::Time now, const TreeListed& listed, Actions& out) {
@@ -218,7 +228,13 @@ void Replica::OnTreeListed(absl::Time now, const TreeListed& listed, Actions& ou
   if (!full_resync_) return OnNamesUnderListed(now, listed, out);
   if (source_active_) {
     std::vector<ReplicaRecord> records;
+    std::vector<std::string> paths = listed.paths;
+    // Listed before the renames applied here since: their names go where they are now too.
     for (const std::string& path : listed.paths) {
+      if (std::string moved = NameNowOfListed(path); moved != path)
+        paths.push_back(std::move(moved));
+    }
+    for (const std::string& path : paths) {
       whole_paths_.insert(path);
       uncompared_paths_.insert(path);
       if (!durable_.dirty.Contains(path, 0)) {

@@ -88,6 +88,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
       if (!m.path2.empty()) live_path_lsn_[m.path2] = w.lsn;
       if (m.kind == MutationKind::kRename) {
         live_rename_lsn_ = w.lsn;
+        NoteRenameForListing(m);
         FollowRename(m, out);
       }
     }

@@ -131,6 +131,7 @@ TEST(MemStoreAttributesTest, ReplaceXattrsLeavesExactlyTheSetGivenAndReadReports
 
 TEST(MemStoreAttributesTest, MknodMakesAFifoOrSocketWithItsOwnerAndReadReportsIt) {
   MemStore store;
+  ASSERT_EQ(store.Apply(MakeMutation(MutationKind::kMkdir, "run")), absl::OkStatus());
   Mutation fifo = MakeMutation(MutationKind::kMknod, "run/fifo");
   fifo.node_kind = PathKind::kFifo;
   fifo.mode = 0620;

@@ -393,6 +393,15 @@ INSTANTIATE_TEST_SUITE_P(
         Case{13805988911900926460ull, "all", false,
              "no convergence: the repair's discard of unrelated data on the serving node was "
              "refused forever",
+             true},
+        // Pinned by ReplicaResyncNamesUnderTest.
+        // NamesListedBeforeALiveExchangeOfTheirDirectoryGoWhereTheyAreNow (the engine) and
+        // MemStoreNamespaceTest.RenameRefusesWhatRenameat2Refuses (the simulator: the
+        // journal's second replay renamed an empty directory over one holding f2).
+        Case{8028214614222481356ull, "torn-crash", std::nullopt,
+             "replicas differ: a file under a directory on one copy only (a names-under "
+             "listing answered after a live exchange of its directory sent the names where "
+             "they had been)",
              true}),
     [](const ::testing::TestParamInfo<Case>& param_info) {
       return "Seed" + std::to_string(param_info.param.seed);

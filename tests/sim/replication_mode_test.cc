@@ -112,6 +112,15 @@ TEST(ReplicationModeTest, WorkloadModelFindsALostWrite) {
       w.Completed(op, absl::OkStatus());
       continue;
     }
+    // As the simulator issues it: the application makes its missing directories, and the
+    // kernel refuses what it refuses before the store sees it.
+    if (auto dir = Workload::MissingDirectory(m, store.live())) {
+      ASSERT_TRUE(store.Apply(MakeMutation(MutationKind::kMkdir, *dir)).ok()) << *dir;
+    }
+    if (absl::Status refused = Workload::LookUpParents(m, store.live()); !refused.ok()) {
+      w.Completed(op, refused);
+      continue;
+    }
     ASSERT_TRUE(store.Apply(m).ok() || m.kind == MutationKind::kRename) << m.path;
     w.Completed(op, absl::OkStatus());
   }

@@ -124,6 +124,9 @@ TEST(ReplicaAttributesTest, FullResyncGivesEveryPathItsOwnerModeAndTimes) {
 TEST(ReplicaAttributesTest, FullResyncSendsAFilesOtherNamesAsLinks) {
   ReplicaPair pair(Options());
   StartInSync(pair);
+  for (const char* dir : {"mail", "mail/cur", "mail/new", "backup"}) {
+    pair.Submit(kA, MakeMutation(MutationKind::kMkdir, dir));
+  }
   for (const char* name : {"mail/cur/1", "mail/new/1", "backup/1"}) {
     for (uint64_t z = 0; z < 3; ++z) pair.Write(kA, name, z * kZone, Bytes(kZone, 'm'));
     pair.side(kA).inode_of[name] = 7;  // one file, three names
@@ -195,6 +198,7 @@ TEST(ReplicaAttributesTest, FullResyncResendsALinkedFileWhoseFirstNameIsUnlinked
 TEST(ReplicaAttributesTest, FifosAndSocketsReplicateByStreamAndFullResync) {
   ReplicaPair pair(Options());
   StartInSync(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "run"));
   Mutation fifo = MakeMutation(MutationKind::kMknod, "run/fifo");
   fifo.node_kind = PathKind::kFifo;
   fifo.mode = 0600;

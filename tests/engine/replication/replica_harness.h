@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -158,6 +159,28 @@ class ReplicaPair {
     for (const auto& [a, path] : held_apply_paths_[i]) paths.push_back(path);
     return paths;
   }
+  // Holds the messages from side `from` that `which` picks (until released); the others go.
+  void HoldMatching(int from, std::function<bool(const ReplMessage&)> which) {
+    hold_if_[from] = std::move(which);
+  }
+  // Releases side `from`'s held messages as Hold(from, false) does, but those `first` picks
+  // before the others (each group in the order sent): the order a transport keeps, with the
+  // sends of completions that came in another order.
+  template <class Pred>
+  void ReleaseHeldFirst(int from, Pred first) {
+    hold_[from] = false;
+    hold_if_[from] = nullptr;
+    std::vector<ReplMessage> rest;
+    for (auto& m : held_[from]) {
+      if (first(m)) {
+        events_.push_back(Deliver{1 - from, std::move(m)});
+      } else {
+        rest.push_back(std::move(m));
+      }
+    }
+    for (auto& m : rest) events_.push_back(Deliver{1 - from, std::move(m)});
+    held_[from].clear();
+  }
   // Gives side i the held completion of the first held operation on `path` (and runs it).
   void ReleaseApplied(int i, const std::string& path) {
     for (size_t k = 0; k < held_applies_[i].size(); ++k) {
@@ -249,6 +272,7 @@ class ReplicaPair {
     for (const std::string& path : leftover) {
       Mutation m = MakeMutation(MutationKind::kWrite, path);
       m.data = MakePayload("leftover " + path);
+      m.make_parents = true;  // with the directories that held them
       EXPECT_TRUE(sides_[i].store.Apply(m).ok());
     }
     sides_[i].disk = ReplicaDurableState{};
@@ -466,7 +490,7 @@ class ReplicaPair {
             continue;
           }
         }
-        if (hold_[i]) {
+        if (hold_[i] || (hold_if_[i] && hold_if_[i](send->message))) {
           held_[i].push_back(std::move(send->message));
         } else {
           events_.push_back(Deliver{1 - i, std::move(send->message)});
@@ -577,6 +601,7 @@ class ReplicaPair {
   std::deque<Event> held_preserves_[2];
   std::deque<Event> held_lists_[2];
   bool hold_[2] = {false, false};
+  std::function<bool(const ReplMessage&)> hold_if_[2];
   bool hold_applies_[2] = {false, false};
   bool watermarks_only_[2] = {false, false};
   std::vector<Event> held_applies_[2];

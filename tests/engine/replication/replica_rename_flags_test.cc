@@ -47,6 +47,8 @@ TEST(ReplicaRenameFlagsTest, ExchangeWhileConnectedSwapsTheNamesOnTheSecondary) 
 TEST(ReplicaRenameFlagsTest, NoReplaceOntoAFreeNameRenamesOnBoth) {
   ReplicaPair pair(Options());
   StartInSync(pair);
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "tmp"));
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "new"));
   pair.Write(kA, "tmp/msg", 0, "mail");
   pair.Settle(absl::Seconds(2));
   const uint64_t op = pair.Submit(kA, NoReplace("tmp/msg", "new/msg"));

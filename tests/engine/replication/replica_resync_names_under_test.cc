@@ -227,19 +227,20 @@ TEST(ReplicaResyncNamesUnderTest, ADirectoryRenameLostInAPrimaryCrashComesBackWi
   EXPECT_EQ(pair.side(kA).store.live().count("d/f") + pair.side(kA).store.live().count("e/f"), 1u);
 }
 
-// Found by the simulator (regression seed 4352748777900265372): as above with an exchange of d
-// and an empty directory e. a, whose crash lost the exchange, sends e (empty here) with its
-// names under it because of its own hot names; b's e holds what b's d held (d/f), which a
-// never lists. The block says the names under e go, so b lists its own and loses e/f.
-TEST(ReplicaResyncNamesUnderTest, ADirectoryExchangeLostInAPrimaryCrashLeavesNoNamesItLacks) {
-  ReplicaPair pair(Options());
+Mutation ExchangeOfDAndE() {
+  Mutation exchange = MakeMutation(MutationKind::kRename, "d", "e");
+  exchange.rename_flags = kRenameExchange;
+  return exchange;
+}
+
+// d/f and an empty e in sync; a exchanges d and e, b applies it, a's machine crashes and loses
+// it (d/f on a, e/f on b); a is primary again, not yet connected.
+void ExchangeDAndELostInACrashOfA(ReplicaPair& pair) {
   StartWithD(pair);
   pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "e"));
   pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
   pair.Settle();
-  Mutation exchange = MakeMutation(MutationKind::kRename, "d", "e");
-  exchange.rename_flags = kRenameExchange;
-  pair.Submit(kA, exchange);
+  pair.Submit(kA, ExchangeOfDAndE());
   pair.Pump();
   ASSERT_TRUE(pair.side(kB).store.live().contains("e/f"));
   pair.Disconnect();
@@ -247,11 +248,43 @@ TEST(ReplicaResyncNamesUnderTest, ADirectoryExchangeLostInAPrimaryCrashLeavesNoN
   ASSERT_TRUE(pair.side(kA).store.live().contains("d/f"));
   ASSERT_FALSE(pair.side(kA).store.live().contains("e/f"));
   pair.SetRole(kA, ReplRole::kPrimary);
+}
+
+// Found by the simulator (regression seed 4352748777900265372): as above with an exchange of d
+// and an empty directory e. a, whose crash lost the exchange, sends e (empty here) with its
+// names under it because of its own hot names; b's e holds what b's d held (d/f), which a
+// never lists. The block says the names under e go, so b lists its own and loses e/f.
+TEST(ReplicaResyncNamesUnderTest, ADirectoryExchangeLostInAPrimaryCrashLeavesNoNamesItLacks) {
+  ReplicaPair pair(Options());
+  ExchangeDAndELostInACrashOfA(pair);
   pair.Connect();
   pair.Settle();
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_FALSE(pair.side(kB).store.live().contains("e/f"));
   EXPECT_EQ(pair.side(kB).store.live().at("d/f").data.ToString(), Bytes(2 * kZone, 'f'));
+}
+
+// Found by the simulator (seed 8028214614222481356, torn crash): the source listed its names
+// under a directory it sends whole, and the application exchanged that directory with
+// another before the listing was answered. The listing (a barrier issued first) names the
+// tree before the exchange, and the source sent those names where they no longer were: a
+// read of each found nothing there, and the file now under the other directory never went.
+// Names listed before a rename applied since go under their new names too.
+TEST(ReplicaResyncNamesUnderTest, NamesListedBeforeALiveExchangeOfTheirDirectoryGoWhereTheyAreNow) {
+  ReplicaPair pair(Options());
+  ExchangeDAndELostInACrashOfA(pair);  // d and e go with their names
+  pair.side(kA).hold_list_answers = true;
+  pair.Connect();
+  pair.Pump();
+  // The listing of d/f is in flight; the application swaps d and e again (on both copies:
+  // e/f here, d/f on b).
+  pair.Submit(kA, ExchangeOfDAndE());
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kA).store.live().contains("e/f"));
+  pair.ReleaseListAnswers(kA);
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kB).store.live().at("e/f").data.ToString(), Bytes(2 * kZone, 'f'));
 }
 
 // A full resync lists both trees: a directory the blank copy holds under the same name loses

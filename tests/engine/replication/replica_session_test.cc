@@ -149,6 +149,7 @@ TEST(ReplicaSessionTest, AdminDiscardOnTheWaitingSurvivorKeepsTheServingCopy) {
 void PutExistingData(ReplicaPair& pair, int side, const std::string& path) {
   Mutation m = MakeMutation(MutationKind::kWrite, path);
   m.data = MakePayload("held before duet: " + path);
+  m.make_parents = true;  // with the directories that held it
   ASSERT_TRUE(pair.side(side).store.Apply(m).ok());
   ASSERT_TRUE(pair.side(side).store.Sync("").ok());
 }
