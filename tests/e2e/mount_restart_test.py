@@ -111,12 +111,16 @@ class SparseFullResyncTest(PairWithAgents):
         figure("sparse 2 GiB file, allocated on the primary / the resynced secondary, KiB",
                f"{a_blocks >> 10} / {b_blocks >> 10}")
         self.assertLessEqual(b_blocks, a_blocks + 2 * extents * ZONE)
-        with open(c.log_path("a"), "rb") as f:
-            f.seek(log_before)
-            log = f.read().decode(errors="replace")
-        sent = re.findall(r"resync done: \d+ bytes sent \((\d+) bytes of data, (\d+) zones "
-                          r"as holes\)", log)
-        self.assertTrue(sent, log[-3000:])
+        def resyncs_logged():
+            # b reports up to date as soon as it has the source's ResyncDone; a logs its
+            # line once b's answer closes its map, a moment later.
+            with open(c.log_path("a"), "rb") as f:
+                f.seek(log_before)
+                log = f.read().decode(errors="replace")
+            return re.findall(r"resync done: \d+ bytes sent \((\d+) bytes of data, (\d+) "
+                              r"zones as holes\)", log)
+        c.wait_for("a's log says its resync is done", resyncs_logged, timeout=60)
+        sent = resyncs_logged()
         data_bytes, holes = map(int, sent[-1])
         figure("full resync of the 2 GiB sparse file: data bytes sent, zones sent as holes",
                f"{data_bytes}, {holes}")
