@@ -96,9 +96,16 @@ absl::Status BackingStore::Apply(const Mutation& m, bool durable) {
     status = AsRefusal(std::move(status));
   }
   // A plain write names its file for the whole-tree sync (Write); any other change left
-  // unsynced makes that sync a syncfs (unsynced_dirs.h).
-  if ((status.ok() || may_have_changed_) && !durable && m.kind != MutationKind::kFsync &&
-      (m.kind != MutationKind::kWrite || !status.ok())) {
+  // unsynced (a failure may leave one, durable or not) makes that sync a syncfs
+  // (unsynced_dirs.h), and so does a namespace change, durable or not, which may remove a
+  // held file (closed at once: its blocks are freed now, not at the next flush).
+  const bool namespace_change =
+      m.kind != MutationKind::kFsync && DiskOrderOf(m) == DiskOrder::kBarrier;
+  const bool unnamed_change =
+      m.kind != MutationKind::kFsync &&
+      (status.ok() ? (!durable && m.kind != MutationKind::kWrite) || namespace_change
+                   : may_have_changed_);
+  if (unnamed_change) {
     const std::lock_guard lock(dirs_->mu);
     dirs_->dirs.MarkFilesUnknown();
   }
@@ -580,9 +587,18 @@ absl::Status BackingStore::Fsync(const std::string& path) {
                           O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(errno, "fsync (open)", path);
     const UniqueFd object(fd);
-    DUET_RETURN_IF_ERROR(SyncFd(object.get(), "fsync", path));
-    const std::lock_guard lock(dirs_->mu);
-    dirs_->dirs.FileSynced(st);
+    {
+      // Dropped before the sync, not after: a write through another name of the file
+      // (another handle, C7) that lands meanwhile holds it again, and this sync or the next
+      // whole-tree one covers it.
+      const std::lock_guard lock(dirs_->mu);
+      dirs_->dirs.FileSynced(st);
+    }
+    if (absl::Status synced = SyncFd(object.get(), "fsync", path); !synced.ok()) {
+      const std::lock_guard lock(dirs_->mu);
+      dirs_->dirs.MarkFilesUnknown();
+      return synced;
+    }
   } else {
     // A symlink, FIFO or socket is held by its directory.
     AddUnsyncedDir(parent.dir.get(), ParentOf(path));

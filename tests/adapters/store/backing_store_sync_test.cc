@@ -154,5 +154,17 @@ TEST_F(SyncTest, ManyWrittenFilesAreSyncedWithOneFileSystemSync) {
   EXPECT_EQ(Syncs().file_fsyncs, 0u);
 }
 
+TEST_F(SyncTest, ADurableUnlinkDropsTheHeldFilesAndTheWholeTreeSyncIsAFileSystemSync) {
+  ASSERT_TRUE(Apply(Write("f", 0, "new")).ok());
+  ASSERT_TRUE(Apply(Write("g", 0, "new")).ok());
+  // Durable or not, a namespace change may remove a held file: the set stops naming files
+  // (closing them, so an unlinked file's blocks go now) and the next whole-tree sync is a
+  // syncfs, as after any change it does not name.
+  ASSERT_TRUE(Apply(MakeMutation(MutationKind::kUnlink, "f"), /*durable=*/true).ok());
+  ASSERT_TRUE(Apply(FsyncOf("")).ok());
+  EXPECT_EQ(Syncs().file_system_syncs, 2u);
+  EXPECT_EQ(Syncs().file_fsyncs, 0u);
+}
+
 }  // namespace
 }  // namespace duet::store::testing
