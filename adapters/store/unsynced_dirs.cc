@@ -7,28 +7,35 @@
 #include <unistd.h>
 
 #include "adapters/store/errno_status.h"
+#include "engine/status_macros.h"
 
 namespace duet::store {
+
+bool UnsyncedDirs::Hold(HeldMap& held, size_t max, const struct stat& st, int fd,
+                        absl::string_view path) {
+  const std::pair<dev_t, ino_t> key(st.st_dev, st.st_ino);
+  if (held.contains(key)) return true;
+  if (held.size() >= max) return false;
+  UniqueFd copy(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!copy.valid()) return false;
+  held.emplace(key, Held{std::move(copy), std::string(path)});
+  return true;
+}
+
+absl::Status UnsyncedDirs::FsyncHeld(HeldMap& held, const char* op, uint64_t& synced) {
+  while (!held.empty()) {
+    const Held& first = held.begin()->second;
+    if (fsync(first.dir.get()) != 0) return ErrnoStatus(errno, op, first.path);
+    ++synced;
+    held.erase(held.begin());
+  }
+  return absl::OkStatus();
+}
 
 void UnsyncedDirs::Add(int dir, absl::string_view path) {
   if (all_unknown_) return;  // the next SyncAll syncs everything anyway
   struct stat st;
-  if (fstat(dir, &st) != 0) {
-    MarkAllUnsynced();
-    return;
-  }
-  const std::pair<dev_t, ino_t> key(st.st_dev, st.st_ino);
-  if (held_.contains(key)) return;
-  if (held_.size() >= kMaxHeld) {
-    MarkAllUnsynced();
-    return;
-  }
-  UniqueFd copy(fcntl(dir, F_DUPFD_CLOEXEC, 0));
-  if (!copy.valid()) {
-    MarkAllUnsynced();
-    return;
-  }
-  held_.emplace(key, Held{std::move(copy), std::string(path)});
+  if (fstat(dir, &st) != 0 || !Hold(held_, kMaxHeld, st, dir, path)) MarkAllUnsynced();
 }
 
 absl::Status UnsyncedDirs::SyncAll(int root, const std::string& root_path) {
@@ -39,13 +46,7 @@ absl::Status UnsyncedDirs::SyncAll(int root, const std::string& root_path) {
     held_.clear();
     return absl::OkStatus();
   }
-  while (!held_.empty()) {
-    const Held& held = held_.begin()->second;
-    if (fsync(held.dir.get()) != 0) return ErrnoStatus(errno, "fsync (directory)", held.path);
-    ++counts_.directory_fsyncs;
-    held_.erase(held_.begin());
-  }
-  return absl::OkStatus();
+  return FsyncHeld(held_, "fsync (directory)", counts_.directory_fsyncs);
 }
 
 void UnsyncedDirs::MarkAllUnsynced() {
@@ -55,18 +56,7 @@ void UnsyncedDirs::MarkAllUnsynced() {
 
 void UnsyncedDirs::AddFile(int file, const struct stat& st, absl::string_view path) {
   if (files_unknown_) return;  // the next SyncEverything syncs everything anyway
-  const std::pair<dev_t, ino_t> key(st.st_dev, st.st_ino);
-  if (files_.contains(key)) return;
-  if (files_.size() >= kMaxFiles) {
-    MarkFilesUnknown();
-    return;
-  }
-  UniqueFd copy(fcntl(file, F_DUPFD_CLOEXEC, 0));
-  if (!copy.valid()) {
-    MarkFilesUnknown();
-    return;
-  }
-  files_.emplace(key, Held{std::move(copy), std::string(path)});
+  if (!Hold(files_, kMaxFiles, st, file, path)) MarkFilesUnknown();
 }
 
 void UnsyncedDirs::FileSynced(const struct stat& st) {
@@ -81,17 +71,11 @@ void UnsyncedDirs::MarkFilesUnknown() {
 absl::Status UnsyncedDirs::SyncEverything(int root, const std::string& root_path) {
   if (files_unknown_) {
     MarkAllUnsynced();
-    files_.clear();
     const absl::Status synced = SyncAll(root, root_path);
     if (synced.ok()) files_unknown_ = false;
     return synced;
   }
-  while (!files_.empty()) {
-    const Held& held = files_.begin()->second;
-    if (fsync(held.dir.get()) != 0) return ErrnoStatus(errno, "fsync", held.path);
-    ++counts_.file_fsyncs;
-    files_.erase(files_.begin());
-  }
+  DUET_RETURN_IF_ERROR(FsyncHeld(files_, "fsync", counts_.file_fsyncs));
   return SyncAll(root, root_path);
 }
 

@@ -16,9 +16,10 @@
 // mount): it fsyncs them and the directories instead of syncing the whole file system,
 // which on a shared disk also writes out every other program's dirty pages and held each
 // module's operations behind it for as long. A change it does not name a file for (an
-// attribute, an xattr, a new entry: MarkFilesUnknown), more files than it holds, or a new
+// attribute, an xattr, a new entry, a change that failed part way, a namespace change, which
+// may remove a held file: MarkFilesUnknown closes them), more files than it holds, or a new
 // set makes that sync a syncfs again. An fsync of one file syncs only its directories, as
-// before, and drops the file (FileSynced).
+// before, and drops the file (FileSynced) before it syncs it.
 //
 // Thread-compatible, as BackingStore, which owns one.
 #ifndef DUET_ADAPTERS_STORE_UNSYNCED_DIRS_H_
@@ -83,13 +84,21 @@ class UnsyncedDirs {
 
  private:
   struct Held {
-    UniqueFd dir;
+    UniqueFd dir;  // or the file
     std::string path;
   };
+  using HeldMap = std::map<std::pair<dev_t, ino_t>, Held>;
 
-  std::map<std::pair<dev_t, ino_t>, Held> held_;
+  // Holds a duplicate of `fd` (`st` its fstat) in `held`, once per inode: false if it
+  // cannot (`max` held already, or no descriptor left), and the caller gives up naming.
+  static bool Hold(HeldMap& held, size_t max, const struct stat& st, int fd,
+                   absl::string_view path);
+  // fsyncs and forgets each held one, counting in `synced`; on an error the rest stay.
+  static absl::Status FsyncHeld(HeldMap& held, const char* op, uint64_t& synced);
+
+  HeldMap held_;
   bool all_unknown_ = true;
-  std::map<std::pair<dev_t, ino_t>, Held> files_;
+  HeldMap files_;
   bool files_unknown_ = true;
   Counts counts_;
 };
