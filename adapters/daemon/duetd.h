@@ -38,6 +38,7 @@
 #include "adapters/daemon/failover_history.h"
 #include "adapters/daemon/module_layout.h"
 #include "adapters/daemon/node_loop.h"
+#include "adapters/daemon/op_timings.h"
 #include "adapters/fuse/replicated_mount.h"
 #include "adapters/metadata/metadata_store.h"
 #include "adapters/net/cluster_key.h"

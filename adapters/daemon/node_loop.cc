@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "adapters/daemon/op_timings.h"
 #include "boost/asio/post.hpp"
 
 namespace duet::daemon {

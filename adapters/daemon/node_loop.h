@@ -12,7 +12,6 @@
 #include <memory>
 
 #include "absl/time/time.h"
-#include "adapters/daemon/op_timings.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "engine/actions.h"
@@ -20,6 +19,8 @@
 #include "engine/node.h"
 
 namespace duet::daemon {
+
+class OpTimings;
 
 // The engine's clock: CLOCK_MONOTONIC as an absl::Time (it never goes back; C1).
 absl::Time MonotonicNow();

@@ -7,7 +7,9 @@
 namespace duet::daemon {
 
 OpTimings::OpTimings(std::vector<std::string> modules, absl::Time now)
-    : modules_(std::move(modules)), since_(now) {}
+    : modules_(std::move(modules)), per_module_(modules_.size() + 1), since_(now) {
+  for (ModuleIndex m = 0; m < modules_.size(); ++m) index_.emplace(modules_[m], m);
+}
 
 const char* OpTimings::LegName(Leg leg) {
   switch (leg) {
@@ -32,19 +34,23 @@ const char* OpTimings::LegName(Leg leg) {
 void OpTimings::Samples::Add(absl::Duration d) {
   const int64_t micros = absl::ToInt64Microseconds(d);
   ++count;
+  sum_us += micros;
   max_us = std::max(max_us, micros);
-  if (us.size() < kMaxSamples) us.push_back(micros);
+  if (us.size() < kMaxSamples) {
+    us.push_back(micros);
+  } else {
+    us[next] = micros;
+    next = (next + 1) % kMaxSamples;
+  }
 }
 
-const std::string& OpTimings::NameOf(ModuleIndex m) const {
-  static const std::string unknown = "?";
-  return m < modules_.size() ? modules_[m] : unknown;
+OpTimings::ModuleTimings& OpTimings::Named(absl::string_view module) {
+  auto it = index_.find(module);
+  return it == index_.end() ? Node() : per_module_[it->second];
 }
 
-void OpTimings::EndCovered(std::map<uint64_t, absl::Time>& pending, const ReplAck& ack,
-                           absl::Time at, Samples& samples) {
-  const auto end = [&](std::map<uint64_t, absl::Time>::iterator first,
-                       std::map<uint64_t, absl::Time>::iterator last) {
+void OpTimings::EndCovered(Pending& pending, const ReplAck& ack, absl::Time at, Samples& samples) {
+  const auto end = [&](Pending::iterator first, Pending::iterator last) {
     for (auto it = first; it != last; ++it) samples.Add(at - it->second);
     pending.erase(first, last);
   };
@@ -55,35 +61,38 @@ void OpTimings::EndCovered(std::map<uint64_t, absl::Time>& pending, const ReplAc
 }
 
 void OpTimings::OnInput(const Input& input, absl::Time posted, absl::Time fed) {
-  if (posted < fed) Of("", kLoopWait).Add(fed - posted);
+  if (posted < fed) Node().legs[kLoopWait].Add(fed - posted);
   if (const auto* applied = std::get_if<MutationApplied>(&input)) {
     auto it = applies_.find(applied->apply_id);
     if (it == applies_.end()) return;
-    samples_[it->second.first].Add(fed - it->second.second);
+    Of(it->second.module).legs[it->second.leg].Add(fed - it->second.issued);
     applies_.erase(it);
     return;
   }
   const auto* received = std::get_if<ReplicationReceived>(&input);
   if (received == nullptr) {
     if (std::holds_alternative<ReplicationDisconnected>(input)) {
-      sent_fsyncs_.clear();
-      received_fsyncs_.clear();
+      for (ModuleTimings& module : per_module_) {
+        module.sent_fsyncs.clear();
+        module.received_fsyncs.clear();
+      }
     }
     return;
   }
   if (const auto* ack = std::get_if<ReplAck>(&received->message)) {
-    auto it = sent_fsyncs_.find(ack->module);
-    if (it != sent_fsyncs_.end()) EndCovered(it->second, *ack, fed, Of(ack->module, kPeerFsyncAck));
-  } else if (const auto* write = std::get_if<ReplWrite>(&received->message)) {
-    auto& pending = received_fsyncs_[write->module];
-    if (write->mutation.is_durable() && pending.size() < kMaxPending) {
-      pending[write->lsn] = fed;
+    ModuleTimings& module = Named(ack->module);
+    if (!module.sent_fsyncs.empty()) {
+      EndCovered(module.sent_fsyncs, *ack, fed, module.legs[kPeerFsyncAck]);
     }
+  } else if (const auto* write = std::get_if<ReplWrite>(&received->message)) {
+    if (!write->mutation.is_durable()) return;
+    Pending& pending = Named(write->module).received_fsyncs;
+    if (pending.size() < kMaxPending) pending[write->lsn] = fed;
   }
 }
 
 void OpTimings::OnStepDone(absl::Time fed, absl::Time done) {
-  Of("", kStep).Add(done - fed);
+  Node().legs[kStep].Add(done - fed);
   busy_ += done - fed;
 }
 
@@ -94,45 +103,50 @@ void OpTimings::OnActions(const Actions& actions, absl::Time fed) {
       if (!apply->durable && !m.is_durable()) continue;
       const bool flush = m.kind == MutationKind::kFsync && m.path.empty();
       if (applies_.size() >= kMaxPending) applies_.erase(applies_.begin());
-      applies_[apply->apply_id] = {{NameOf(apply->module), flush ? kDiskFlush : kDiskFsync}, fed};
+      applies_[apply->apply_id] = Apply{apply->module, flush ? kDiskFlush : kDiskFsync, fed};
       continue;
     }
     const auto* send = std::get_if<SendReplication>(&action);
     if (send == nullptr) continue;
     if (const auto* write = std::get_if<ReplWrite>(&send->message)) {
-      auto& pending = sent_fsyncs_[write->module];
-      if (write->mutation.is_durable() && pending.size() < kMaxPending) {
-        pending[write->lsn] = fed;
-      }
+      if (!write->mutation.is_durable()) continue;
+      Pending& pending = Named(write->module).sent_fsyncs;
+      if (pending.size() < kMaxPending) pending[write->lsn] = fed;
     } else if (const auto* ack = std::get_if<ReplAck>(&send->message)) {
-      auto it = received_fsyncs_.find(ack->module);
-      if (it != received_fsyncs_.end())
-        EndCovered(it->second, *ack, fed, Of(ack->module, kStreamFsync));
+      ModuleTimings& module = Named(ack->module);
+      if (!module.received_fsyncs.empty()) {
+        EndCovered(module.received_fsyncs, *ack, fed, module.legs[kStreamFsync]);
+      }
     }
   }
 }
 
 std::vector<std::string> OpTimings::Summary(absl::Time now) {
   std::vector<std::string> lines;
-  for (auto& [key, samples] : samples_) {
-    if (samples.count == 0) continue;
+  const auto summarize = [&lines](const std::string& prefix, Leg leg, Samples& samples) {
+    if (samples.count == 0) return;
     std::vector<int64_t>& us = samples.us;
     std::sort(us.begin(), us.end());
-    int64_t sum = 0;
-    for (int64_t v : us) sum += v;
     const auto at = [&](double q) {
       return us[std::min(us.size() - 1, static_cast<size_t>(q * static_cast<double>(us.size())))];
     };
-    lines.push_back(absl::StrCat("timings: ", key.first.empty() ? "" : absl::StrCat(key.first, " "),
-                                 LegName(static_cast<Leg>(key.second)), ": ", samples.count,
-                                 " ops, mean ", sum / static_cast<int64_t>(us.size()), " us, p50 ",
-                                 at(0.5), " us, p99 ", at(0.99), " us, max ", samples.max_us,
-                                 " us"));
+    lines.push_back(
+        absl::StrCat("timings: ", prefix, LegName(leg), ": ", samples.count, " ops, mean ",
+                     samples.sum_us / static_cast<int64_t>(samples.count), " us, p50 ", at(0.5),
+                     " us, p99 ", at(0.99), " us, max ", samples.max_us, " us"));
+    samples = Samples{};
+  };
+  for (int leg = 0; leg < kLegs; ++leg) {
+    summarize("", static_cast<Leg>(leg), Node().legs[leg]);
+  }
+  for (ModuleIndex m = 0; m < modules_.size(); ++m) {
+    for (int leg = 0; leg < kLegs; ++leg) {
+      summarize(modules_[m] + " ", static_cast<Leg>(leg), per_module_[m].legs[leg]);
+    }
   }
   const absl::Duration wall = now - since_;
   lines.push_back(absl::StrCat("timings: loop busy ", absl::ToInt64Milliseconds(busy_), " ms of ",
                                absl::ToInt64Milliseconds(wall), " ms"));
-  samples_.clear();
   busy_ = absl::ZeroDuration();
   since_ = now;
   return lines;

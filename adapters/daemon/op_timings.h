@@ -13,17 +13,24 @@
 //   step             an input fed -> its actions carried out (the loop's own work);
 // and the loop's busy share (the steps' time over the time since the last summary).
 // Each summary line gives count, mean, p50, p99 and max in µs, and the figures restart.
+// Memory stays bounded whether or not anyone asks (duetd always times): per module and leg
+// the last kMaxSamples samples give the percentiles (count, mean and max are of all), and
+// at most kMaxPending starts wait for their end. Nothing is allocated per operation once a
+// leg's buffer is full, and messages are matched to modules by name without copying it.
 //
 // Not thread-safe: the loop's thread calls it (Post records its time in the posted input).
 #ifndef DUET_ADAPTERS_DAEMON_OP_TIMINGS_H_
 #define DUET_ADAPTERS_DAEMON_OP_TIMINGS_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/actions.h"
 #include "engine/inputs.h"
@@ -52,32 +59,46 @@ class OpTimings {
   static const char* LegName(Leg leg);
 
  private:
-  // Samples of one leg, in µs; beyond kMaxSamples only the count grows (the mean and
-  // percentiles are of the first ones).
+  // Samples of one leg, in µs: the last kMaxSamples of them (a ring) for the percentiles;
+  // count, sum and max of all since the last summary.
   struct Samples {
     std::vector<int64_t> us;
+    size_t next = 0;  // where the ring writes once full
     uint64_t count = 0;
+    int64_t sum_us = 0;
     int64_t max_us = 0;
     void Add(absl::Duration d);
   };
-  static constexpr size_t kMaxSamples = 1 << 20;
+  static constexpr size_t kMaxSamples = 4096;
   // Starts not answered after this many are dropped (a session reset, a lost answer).
   static constexpr size_t kMaxPending = 1 << 16;
+  using Pending = std::map<uint64_t, absl::Time>;  // lsn -> when
+  // A module's legs and its fsyncs waiting for an ack; index modules_.size() is the node's
+  // own (loop wait, step), and a message for a module not configured.
+  struct ModuleTimings {
+    std::array<Samples, kLegs> legs;
+    Pending sent_fsyncs;
+    Pending received_fsyncs;
+  };
 
-  Samples& Of(const std::string& module, Leg leg) { return samples_[{module, leg}]; }
-  const std::string& NameOf(ModuleIndex m) const;
+  ModuleTimings& Of(ModuleIndex m) { return per_module_[std::min<size_t>(m, modules_.size())]; }
+  ModuleTimings& Named(absl::string_view module);
+  ModuleTimings& Node() { return per_module_.back(); }
   // Ends the pending starts of `pending` an ack covers (done_lsn, done_after).
-  void EndCovered(std::map<uint64_t, absl::Time>& pending, const ReplAck& ack, absl::Time at,
-                  Samples& samples);
+  static void EndCovered(Pending& pending, const ReplAck& ack, absl::Time at, Samples& samples);
 
   std::vector<std::string> modules_;
+  absl::flat_hash_map<std::string, ModuleIndex> index_;
+  std::vector<ModuleTimings> per_module_;
   absl::Time since_;
   absl::Duration busy_;
-  std::map<std::pair<std::string, int>, Samples> samples_;
-  // apply id -> (module, leg, issued at), for the disk legs; per module name: lsn -> when.
-  std::map<uint64_t, std::pair<std::pair<std::string, Leg>, absl::Time>> applies_;
-  std::map<std::string, std::map<uint64_t, absl::Time>> sent_fsyncs_;
-  std::map<std::string, std::map<uint64_t, absl::Time>> received_fsyncs_;
+  // apply id -> (module, leg, issued at), for the disk legs.
+  struct Apply {
+    ModuleIndex module = 0;
+    Leg leg = kDiskFsync;
+    absl::Time issued;
+  };
+  std::map<uint64_t, Apply> applies_;
 };
 
 }  // namespace duet::daemon

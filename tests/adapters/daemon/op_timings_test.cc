@@ -92,5 +92,26 @@ TEST(OpTimingsTest, TheLoopsWaitAndBusyShareComeFromPostedInputsAndSteps) {
             std::vector<std::string>{"timings: loop busy 0 ms of 10 ms"});
 }
 
+TEST(OpTimingsTest, ALegPastItsBufferCountsEveryOpAndTakesItsPercentilesFromTheLatest) {
+  OpTimings timings({"m"}, kStart);
+  // duetd times always: a leg keeps a bounded buffer, the newest samples in it.
+  for (int i = 0; i < 10000; ++i) {
+    timings.OnInput(Tick{}, At(0), At(i < 5000 ? 100 : 900));
+  }
+  const std::vector<std::string> lines = timings.Summary(At(10000));
+  EXPECT_EQ(LineOf(lines, "loop wait"),
+            "timings: loop wait: 10000 ops, mean 500 us, p50 900 us, p99 900 us, max 900 us");
+}
+
+TEST(OpTimingsTest, AnAckForAModuleNotConfiguredIsIgnored) {
+  OpTimings timings({"m"}, kStart);
+  timings.OnActions({SendReplication{ReplWrite{"m", 1, Fsync("a")}}}, At(0));
+  timings.OnInput(ReplicationReceived{ReplAck{"other", 1, 0, {}}}, At(100), At(100));
+  timings.OnInput(ReplicationReceived{ReplAck{"m", 1, 0, {}}}, At(700), At(700));
+  const std::vector<std::string> lines = timings.Summary(At(1000));
+  EXPECT_EQ(LineOf(lines, "m peer fsync ack"),
+            "timings: m peer fsync ack: 1 ops, mean 700 us, p50 700 us, p99 700 us, max 700 us");
+}
+
 }  // namespace
 }  // namespace duet::daemon
