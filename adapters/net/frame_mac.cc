@@ -4,22 +4,16 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <utility>
 
 #include "adapters/net/byte_order.h"
+#include "adapters/net/hmac.h"
 
 namespace duet::net {
 namespace {
 
 constexpr size_t kPoly1305TagBytes = 16;
 constexpr size_t kChaChaNonceBytes = 12;
-
-[[noreturn]] void OpenSslBroken(const char* what) {
-  std::fprintf(stderr, "duet_net: OpenSSL failed in %s: the crypto library is unusable\n", what);
-  std::abort();
-}
 
 std::span<const uint8_t, 1> OneByte(const uint8_t& b) { return std::span<const uint8_t, 1>(&b, 1); }
 

@@ -13,12 +13,13 @@
 #include "absl/strings/string_view.h"
 
 namespace duet::net {
-namespace {
 
-[[noreturn]] void OpenSslBroken(const char* what) {
+void OpenSslBroken(const char* what) {
   std::fprintf(stderr, "duet_net: OpenSSL failed in %s: the crypto library is unusable\n", what);
   std::abort();
 }
+
+namespace {
 
 EVP_MAC_CTX* Ctx(void* p) { return static_cast<EVP_MAC_CTX*>(p); }
 

@@ -38,6 +38,10 @@ class HmacSha256 {
   void* context_ = nullptr;  // EVP_MAC_CTX*, keyed; duplicated for each computation
 };
 
+// An OpenSSL call that no input can make fail failed: the library is unusable. Says so on
+// stderr and aborts (every MAC and key derivation here uses it).
+[[noreturn]] void OpenSslBroken(const char* what);
+
 // Constant-time comparison of two tags.
 bool TagsEqual(std::span<const uint8_t, kTagBytes> a, std::span<const uint8_t, kTagBytes> b);
 
