@@ -47,15 +47,26 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
 
 absl::Status MemStore::Apply(const Mutation& m) {
   if (m.kind == MutationKind::kFsync) return Sync(m.path);
-  // Every failure of a change is decided before anything changes: a refusal, as the real
-  // store's (engine/inputs.h IsRefusal), which the engine may count on.
-  return AsRefusal(Change(m));
+  // As the real store: the directories a resync block asks for come first, whatever the
+  // operation then decides.
+  bool made_parents = false;
+  if (m.make_parents && m.kind != MutationKind::kRemoveTree) {
+    absl::StatusOr<bool> made = MakeParents(m, m.kind == MutationKind::kLink ? m.path2 : m.path);
+    if (!made.ok()) return AsRefusal(made.status());
+    made_parents = *made;
+  }
+  // Every failure of the change itself is decided before anything changes: a refusal, as
+  // the real store's (engine/inputs.h IsRefusal), which the engine may count on; unless
+  // directories were made for it, which stay.
+  absl::Status status = Change(m);
+  return made_parents || status.ok() ? status : AsRefusal(std::move(status));
 }
 
 absl::Status MemStore::Change(const Mutation& m) {
   switch (m.kind) {
     case MutationKind::kWrite: {
-      if (!live_.contains(m.path)) DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
+      if (!live_.contains(m.path))
+        DUET_RETURN_IF_ERROR(CheckParent(MutationKindName(m.kind), m.path));
       auto [it, created] = live_.try_emplace(m.path);
       FileData& data = it->second.data;
       if (it->second.kind != PathKind::kFile) {
@@ -81,7 +92,8 @@ absl::Status MemStore::Change(const Mutation& m) {
         return absl::OutOfRangeError(absl::StrCat("EFBIG: truncate ", m.path, " to ", m.offset,
                                                   ": larger than the largest file"));
       }
-      if (!live_.contains(m.path)) DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
+      if (!live_.contains(m.path))
+        DUET_RETURN_IF_ERROR(CheckParent(MutationKindName(m.kind), m.path));
       auto [it, created] = live_.try_emplace(m.path);
       FileData& data = it->second.data;
       if (it->second.kind != PathKind::kFile) {
@@ -102,7 +114,7 @@ absl::Status MemStore::Change(const Mutation& m) {
       return Fallocate(m);
     case MutationKind::kCreate:
     case MutationKind::kMkdir: {
-      DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
+      DUET_RETURN_IF_ERROR(CheckParent(MutationKindName(m.kind), m.path));
       auto [it, inserted] = live_.try_emplace(m.path);
       if (inserted) {
         it->second.kind = m.kind == MutationKind::kMkdir ? PathKind::kDirectory : PathKind::kFile;
@@ -123,7 +135,7 @@ absl::Status MemStore::Change(const Mutation& m) {
     case MutationKind::kRename:
       return ApplyRename(m);
     case MutationKind::kMknod: {
-      DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
+      DUET_RETURN_IF_ERROR(CheckParent(MutationKindName(m.kind), m.path));
       auto it = live_.find(m.path);
       if (it != live_.end() && it->second.kind == m.node_kind) return absl::OkStatus();
       RemoveTree(m.path);  // a resync makes the path a node of the source's kind
@@ -137,7 +149,7 @@ absl::Status MemStore::Change(const Mutation& m) {
       return absl::OkStatus();
     }
     case MutationKind::kSymlink: {
-      DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
+      DUET_RETURN_IF_ERROR(CheckParent(MutationKindName(m.kind), m.path));
       RemoveTree(m.path);
       Entry& e = live_[m.path];
       e.kind = PathKind::kSymlink;
@@ -154,7 +166,7 @@ absl::Status MemStore::Change(const Mutation& m) {
       if (live_.find(m.path) == live_.end()) {
         return absl::NotFoundError("ENOENT: link source missing: " + m.path);
       }
-      DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path2));
+      DUET_RETURN_IF_ERROR(CheckParent(MutationKindName(m.kind), m.path2));
       if (m.path2 == m.path) return absl::OkStatus();
       // As the real store: the new name replaces whatever held it (a tree included).
       RemoveTree(m.path2);
@@ -194,7 +206,7 @@ absl::Status MemStore::Fallocate(const Mutation& m) {
     return absl::OutOfRangeError(absl::StrCat("EFBIG: fallocate ", m.path, " of ", m.length,
                                               " bytes at ", m.offset, ": past the largest file"));
   }
-  if (!live_.contains(m.path)) DUET_RETURN_IF_ERROR(MakeParentsIfAsked(m, m.path));
+  if (!live_.contains(m.path)) DUET_RETURN_IF_ERROR(CheckParent(MutationKindName(m.kind), m.path));
   auto [it, created] = live_.try_emplace(m.path);
   if (it->second.kind != PathKind::kFile) {
     return absl::FailedPreconditionError("not a file: " + m.path);
@@ -476,29 +488,34 @@ absl::Status MemStore::ApplyRename(const Mutation& m) {
     return absl::InvalidArgumentError(
         absl::StrCat("EINVAL: rename of ", m.path, " under itself (", m.path2, ")"));
   }
-  if (target_exists) {
-    const bool to_dir = to->second.kind == PathKind::kDirectory;
-    if (from_dir && !to_dir) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("ENOTDIR: rename of directory ", m.path, " over non-directory ", m.path2));
-    }
-    if (!from_dir && to_dir) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("EISDIR: rename of ", m.path, " over directory ", m.path2));
-    }
-    if (to_dir && HasEntries(m.path2)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("ENOTEMPTY: rename of ", m.path, " over ", m.path2, ", which has entries"));
-    }
-  }
+  if (target_exists) DUET_RETURN_IF_ERROR(RenameOverRefusal(live_, m.path, m.path2));
   MoveTree(m.path, m.path2);
   return absl::OkStatus();
 }
 
-bool MemStore::HasEntries(const std::string& dir) const {
+bool MemStore::HasEntries(const Tree& tree, const std::string& dir) {
   const std::string prefix = dir + "/";
-  auto it = live_.lower_bound(prefix);
-  return it != live_.end() && StartsWith(it->first, prefix);
+  auto it = tree.lower_bound(prefix);
+  return it != tree.end() && StartsWith(it->first, prefix);
+}
+
+absl::Status MemStore::RenameOverRefusal(const Tree& tree, const std::string& from,
+                                         const std::string& to) {
+  const bool from_dir = tree.at(from).kind == PathKind::kDirectory;
+  const bool to_dir = tree.at(to).kind == PathKind::kDirectory;
+  if (from_dir && !to_dir) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("ENOTDIR: rename of directory ", from, " over non-directory ", to));
+  }
+  if (!from_dir && to_dir) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("EISDIR: rename of ", from, " over directory ", to));
+  }
+  if (to_dir && HasEntries(tree, to)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("ENOTEMPTY: rename of ", from, " over ", to, ", which has entries"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MemStore::CheckParent(absl::string_view op, const std::string& path) const {
@@ -521,28 +538,21 @@ absl::Status MemStore::CheckParent(absl::string_view op, const std::string& path
   return absl::OkStatus();
 }
 
-absl::Status MemStore::MakeParentsIfAsked(const Mutation& m, const std::string& path) {
-  const char* op = MutationKindName(m.kind);
-  if (!m.make_parents) return CheckParent(op, path);
-  // Decided before anything changes: a name on the way that is not a directory refuses it.
-  std::vector<std::string> missing;
+absl::StatusOr<bool> MemStore::MakeParents(const Mutation& m, const std::string& path) {
+  const absl::Status parent = CheckParent(MutationKindName(m.kind), path);
+  // There already, or refused by the operation itself (ENOTDIR, a symlink on the way).
+  if (!absl::IsNotFound(parent)) return false;
+  // Top down from the first one missing: nothing exists below a missing directory.
   for (size_t slash = path.find('/'); slash != std::string::npos;
        slash = path.find('/', slash + 1)) {
-    std::string dir = path.substr(0, slash);
-    auto it = live_.find(dir);
-    if (it == live_.end()) {
-      missing.push_back(std::move(dir));
-    } else if (it->second.kind != PathKind::kDirectory) {
-      return CheckParent(op, path);  // its refusal
-    }
-  }
-  for (const std::string& dir : missing) {
+    const std::string dir = path.substr(0, slash);
+    if (live_.contains(dir)) continue;
     Entry& e = live_[dir];
     e.kind = PathKind::kDirectory;
     e.mode = kMadeParentMode;
     MarkReplaced(dir);
   }
-  return absl::OkStatus();
+  return true;
 }
 
 absl::Status MemStore::Remove(const Mutation& m) {
@@ -556,7 +566,7 @@ absl::Status MemStore::Remove(const Mutation& m) {
     return absl::FailedPreconditionError("ENOTDIR: rmdir of " + m.path + ", not a directory");
   }
   if (!rmdir && dir) return absl::FailedPreconditionError("EISDIR: unlink of directory " + m.path);
-  if (rmdir && HasEntries(m.path)) {
+  if (rmdir && HasEntries(live_, m.path)) {
     return absl::FailedPreconditionError("ENOTEMPTY: rmdir of " + m.path + ", which has entries");
   }
   allocated_pages_ -= AllocatedPages(it->second);

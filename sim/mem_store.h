@@ -38,6 +38,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/actions.h"
 #include "engine/inputs.h"
@@ -61,6 +62,12 @@ class MemStore {
     friend bool operator==(const Entry&, const Entry&) = default;
   };
   using Tree = std::map<std::string, Entry>;
+  // Whether the directory `dir` of `tree` holds any name.
+  static bool HasEntries(const Tree& tree, const std::string& dir);
+  // renameat2(2)'s refusals of moving `from` over `to`, both in `tree`: a directory over a
+  // non-directory (ENOTDIR), the other way (EISDIR), over a directory with names (ENOTEMPTY).
+  static absl::Status RenameOverRefusal(const Tree& tree, const std::string& from,
+                                        const std::string& to);
   static constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
   // The largest file (ext4's with 4 KiB blocks: 16 TiB - 4 KiB): a larger truncate is EFBIG.
   static constexpr uint64_t kMaxFileSize = (uint64_t{16} << 40) - 4096;
@@ -159,15 +166,14 @@ class MemStore {
   TakenTree TakeTree(const std::string& path);
   // Puts what TakeTree took from `from` back under `to`.
   void PutTree(TakenTree taken, const std::string& from, const std::string& to);
-  // Whether the directory `dir` holds any name.
-  bool HasEntries(const std::string& dir) const;
   // The real store's parent rule (adapters/store/beneath_path.h OpenParent): every name above
   // `path` is a directory. NotFound (ENOENT) if one is missing, FailedPrecondition (ENOTDIR)
   // if one is not a directory, PermissionDenied if one is a symlink.
   absl::Status CheckParent(absl::string_view op, const std::string& path) const;
-  // CheckParent, or with m.make_parents the missing directories above `path` made first
-  // (kMadeParentMode, owned by root), as the real store does (adapter contract C13).
-  absl::Status MakeParentsIfAsked(const Mutation& m, const std::string& path);
+  // For m.make_parents: the missing directories above `path` made (kMadeParentMode, owned
+  // by root), as the real store does before the operation (adapter contract C13); true if
+  // it made any. A name on the way that is not a directory is left for the operation.
+  absl::StatusOr<bool> MakeParents(const Mutation& m, const std::string& path);
   // kUnlink and kRmdir, as unlinkat(2) answers them: EISDIR, ENOTDIR, ENOTEMPTY; a name
   // that is gone (or under a missing directory) is removed already.
   absl::Status Remove(const Mutation& m);

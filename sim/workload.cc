@@ -372,7 +372,7 @@ Mutation Workload::NextInDirectory(Module& mod, uint64_t i, uint64_t op_id) {
 std::optional<std::string> Workload::MissingDirectory(const Mutation& m,
                                                       const MemStore::Tree& tree) {
   for (const std::string* name : {&m.path, &m.path2}) {
-    if (name->empty() || absl::StartsWith(*name, kScratchDirPrefix)) continue;
+    if (name->empty()) continue;
     for (size_t slash = name->find('/'); slash != std::string::npos;
          slash = name->find('/', slash + 1)) {
       std::string dir = name->substr(0, slash);
@@ -403,10 +403,6 @@ absl::Status Workload::LookUpParents(const Mutation& m, const MemStore::Tree& tr
   auto it = tree.find(m.path);
   const bool exists = it != tree.end();
   const bool is_dir = exists && it->second.kind == PathKind::kDirectory;
-  const auto has_names = [&](const std::string& dir) {
-    auto under = tree.lower_bound(dir + "/");
-    return under != tree.end() && absl::StartsWith(under->first, dir + "/");
-  };
   switch (m.kind) {
     case MutationKind::kMkdir:
     case MutationKind::kSymlink:
@@ -415,21 +411,16 @@ absl::Status Workload::LookUpParents(const Mutation& m, const MemStore::Tree& tr
     case MutationKind::kRmdir:
       if (!exists) return absl::NotFoundError("ENOENT: " + m.path);
       if (!is_dir) return absl::FailedPreconditionError("ENOTDIR: " + m.path);
-      if (has_names(m.path)) return absl::FailedPreconditionError("ENOTEMPTY: " + m.path);
+      if (MemStore::HasEntries(tree, m.path)) {
+        return absl::FailedPreconditionError("ENOTEMPTY: " + m.path);
+      }
       break;
     case MutationKind::kUnlink:
       if (is_dir) return absl::FailedPreconditionError("EISDIR: " + m.path);
       break;
     case MutationKind::kRename: {
-      auto to = tree.find(m.path2);
-      if (!exists || to == tree.end() || m.is_exchange() || m.path == m.path2) break;
-      const bool to_dir = to->second.kind == PathKind::kDirectory;
-      if (is_dir && !to_dir) return absl::FailedPreconditionError("ENOTDIR: " + m.path2);
-      if (!is_dir && to_dir) return absl::FailedPreconditionError("EISDIR: " + m.path2);
-      if (to_dir && has_names(m.path2)) {
-        return absl::FailedPreconditionError("ENOTEMPTY: " + m.path2);
-      }
-      break;
+      if (!exists || !tree.contains(m.path2) || m.is_exchange() || m.path == m.path2) break;
+      return MemStore::RenameOverRefusal(tree, m.path, m.path2);
     }
     default:
       break;
