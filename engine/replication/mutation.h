@@ -129,6 +129,7 @@ struct Mutation {
   // A resync target's own step, never on the wire: the store first makes the directories
   // missing above the path it creates (path2 for a kLink), owned by root with
   // kMadeParentMode, so that a block may land before its parent's (adapter contract C13).
+  // A kRemoveTree creates nothing: the stores ignore it there.
   bool make_parents = false;
 
   uint64_t data_size() const { return data ? data->size() : 0; }

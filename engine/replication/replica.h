@@ -596,7 +596,7 @@ class Replica {
   absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
   struct SentBlock {
     ZoneRef zone;
-    uint64_t bytes = 0;  // what it carries (ResyncCostOf), counted in resync_window_bytes_
+    uint64_t bytes = 0;  // what it carries (ResyncCostOf), counted in resync_inflight_bytes_
     uint64_t zones = 1;  // a run of holes: the zones from `zone` it covers
   };
   absl::flat_hash_map<uint64_t, SentBlock> blocks_;  // block id -> what went

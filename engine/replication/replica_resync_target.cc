@@ -478,7 +478,7 @@ void Replica::ApplyBlock(const ResyncBlock& b, Actions& out) {
   // Blocks come in the order the source's reads complete, so a name's block may come before
   // its directory's: the store makes the missing directories (root's, kMadeParentMode) until
   // that block gives them the source's owner and mode.
-  for (Mutation& step : steps) step.make_parents = step.kind != MutationKind::kRemoveTree;
+  for (Mutation& step : steps) step.make_parents = true;
   IssueBlockSteps(b.block_id, ZoneRef{b.path, b.zone}, std::move(steps), out, zones);
   if (!ask_again.empty()) {
     BlockApply& apply = block_applies_[b.block_id];

@@ -38,6 +38,33 @@ using ::duet::wire::ToWire;
 constexpr size_t kMinFrameBytes = 3 * sizeof(uoffset_t);
 // Tables nest Frame > message > ModuleView (or Mutation): 3 deep. A little slack, no more.
 constexpr uoffset_t kMaxVerifyDepth = 8;
+
+// Pairs of numbers as one flat vector (first, second, first, second...), or none if empty.
+template <class Item, class PairOf>
+Offset<flatbuffers::Vector<uint64_t>> FlatPairs(FlatBufferBuilder& builder,
+                                                const std::vector<Item>& items, PairOf pair_of) {
+  if (items.empty()) return 0;
+  std::vector<uint64_t> flat;
+  flat.reserve(2 * items.size());
+  for (const Item& item : items) {
+    const auto [first, second] = pair_of(item);
+    flat.push_back(first);
+    flat.push_back(second);
+  }
+  return builder.CreateVector(flat);
+}
+
+// flatbuffers::Verifier checks only the 4-byte alignment of a vector's length, not that of
+// its elements (our builder aligns them; a hostile frame need not): reading a misaligned
+// uint64_t is undefined behaviour. The frame itself is aligned (VerifyFrame), so the address
+// tells.
+absl::Status CheckAligned(const flatbuffers::Vector<uint64_t>& numbers, std::string_view subject,
+                          std::string_view what) {
+  if (numbers.size() > 0 && reinterpret_cast<uintptr_t>(numbers.data()) % alignof(uint64_t) != 0) {
+    return Invalid("%s %s not aligned to %d bytes", subject, what, alignof(uint64_t));
+  }
+  return absl::OkStatus();
+}
 // A heartbeat holds 2 + (its modules) tables, a replication message at most 3. The verifier
 // counts every table it visits, so this also bounds the work on a hostile frame whose offsets
 // all point at one table. The slack above kMaxModules lets a frame with a few too many modules
@@ -174,16 +201,9 @@ Body BuildBody(FlatBufferBuilder& builder, const ReplWrite& write, bool data_aft
 
 Body BuildBody(FlatBufferBuilder& builder, const ReplAck& ack) {
   const auto name = builder.CreateString(ack.module);
-  Offset<flatbuffers::Vector<uint64_t>> done_after = 0;
-  if (!ack.done_after.empty()) {
-    std::vector<uint64_t> flat;
-    flat.reserve(2 * ack.done_after.size());
-    for (const LsnRange& range : ack.done_after) {
-      flat.push_back(range.first);
-      flat.push_back(range.last);
-    }
-    done_after = builder.CreateVector(flat);
-  }
+  const auto done_after = FlatPairs(builder, ack.done_after, [](const LsnRange& range) {
+    return std::pair(range.first, range.last);
+  });
   const auto body = fb::CreateReplAck(builder, name, ack.done_lsn, ack.durable_lsn, done_after);
   return {fb::Message::ReplAck, body.Union()};
 }
@@ -195,16 +215,9 @@ Body BuildBody(FlatBufferBuilder& builder, const ResyncBlock& block, bool data_a
   const auto link_target = OptionalString(builder, block.link_target);
   const auto xattrs = OptionalXattrs(builder, block.xattrs);
   const auto link_of = OptionalString(builder, block.link_of);
-  Offset<flatbuffers::Vector<uint64_t>> hole_ranges = 0;
-  if (!block.hole_ranges.empty()) {
-    std::vector<uint64_t> flat;
-    flat.reserve(2 * block.hole_ranges.size());
-    for (const HoleRange& range : block.hole_ranges) {
-      flat.push_back(range.offset);
-      flat.push_back(range.length);
-    }
-    hole_ranges = builder.CreateVector(flat);
-  }
+  const auto hole_ranges = FlatPairs(builder, block.hole_ranges, [](const HoleRange& range) {
+    return std::pair(range.offset, range.length);
+  });
   const auto body = fb::CreateResyncBlock(
       builder, name, block.block_id, path, block.zone, data, block.read_lsn, ToWire(block.kind),
       block.file_size, block.mode, link_target, block.total_bytes, block.done_bytes, block.uid,
@@ -586,13 +599,7 @@ absl::StatusOr<ReplTargetZones> ReadReplTargetZones(const fb::ReplTargetZones& i
   if (out.path.empty() && zones->size() > 0) {
     return Invalid("%s without a path lists %d zones", subject, zones->size());
   }
-  // flatbuffers::Verifier checks only the 4-byte alignment of a vector's length, not that of
-  // its elements (our builder aligns them; a hostile frame need not): reading a misaligned
-  // uint64_t is undefined behaviour. The frame itself is aligned (VerifyFrame), so the address
-  // tells.
-  if (zones->size() > 0 && reinterpret_cast<uintptr_t>(zones->data()) % alignof(uint64_t) != 0) {
-    return Invalid("%s zones are not aligned to %d bytes", subject, alignof(uint64_t));
-  }
+  DUET_RETURN_IF_ERROR(CheckAligned(*zones, subject, "zones are"));
   out.zones.assign(zones->begin(), zones->end());
   const auto* digests = in.digests();
   if (digests == nullptr || digests->size() == 0) {
@@ -667,10 +674,7 @@ absl::StatusOr<ReplAck> ReadReplAck(const fb::ReplAck& in) {
     return Invalid("%s with %d done ranges exceeds limit %d", subject, flat->size() / 2,
                    kMaxAckRanges);
   }
-  // As for ReplTargetZones::zones: the Verifier does not check the elements' alignment.
-  if (reinterpret_cast<uintptr_t>(flat->data()) % alignof(uint64_t) != 0) {
-    return Invalid("%s done_after is not aligned to %d bytes", subject, alignof(uint64_t));
-  }
+  DUET_RETURN_IF_ERROR(CheckAligned(*flat, subject, "done_after is"));
   uint64_t after = out.done_lsn;  // each range starts past this
   for (flatbuffers::uoffset_t i = 0; i < flat->size(); i += 2) {
     const LsnRange range{flat->Get(i), flat->Get(i + 1)};
@@ -698,10 +702,7 @@ absl::StatusOr<HoleRanges> ReadHoleRanges(const flatbuffers::Vector<uint64_t>* f
     return Invalid("%s lists %d hole range numbers: pairs of offset and length", subject,
                    flat->size());
   }
-  // As ReplTargetZones: the Verifier does not check the elements' alignment.
-  if (reinterpret_cast<uintptr_t>(flat->data()) % alignof(uint64_t) != 0) {
-    return Invalid("%s hole ranges are not aligned to %d bytes", subject, alignof(uint64_t));
-  }
+  DUET_RETURN_IF_ERROR(CheckAligned(*flat, subject, "hole ranges are"));
   uint64_t end = 0;
   for (flatbuffers::uoffset_t i = 0; i < flat->size(); i += 2) {
     const uint64_t offset = flat->Get(i);
