@@ -449,7 +449,7 @@ class Replica {
   // peer's acknowledgement while the stream is detached, as if the peer applied it).
   void SettleRefusal(InFlight& entry, Actions& out);
   // A stream write the secondary refused; true if it is handled here (held for the
-  // primary's outcome, or refused there too).
+  // primary's outcome, refused there too, or its session over before it was acknowledged).
   bool OnStreamRefused(const Applying& applying, const absl::Status& status, Actions& out);
   void OnApplyOutcome(const ReplApplyOutcome& outcome, Actions& out);
   // The primary sends its outcome of `lsn` (refused or applied) to the attached peer.
