@@ -495,6 +495,7 @@ class Replica {
   uint64_t stream_failures_ = 0;     // failed stream applies this session
   std::string last_stream_failure_;  // see stream_failure()
   uint64_t names_refused_ = 0;       // resync target: stream changes refused for the names
+  uint64_t late_refusals_ = 0;       // refusals completing after their session (refusals.cc)
   bool fenced_ = false;
   bool fenced_copy_ = false;  // see fenced_copy()
   // PreserveDivergent actions not answered yet: id -> the discarded branch's generation

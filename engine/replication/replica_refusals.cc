@@ -105,9 +105,13 @@ bool Replica::OnStreamRefused(const Applying& a, const absl::Status& status, Act
     // this file). Counting it as a failed apply would make this copy partial for a
     // mutation that changed nothing, and a primary back from a crash would then be the
     // source of the zones it lost, which this copy holds acknowledged.
-    Log(out, absl::StrCat(MutationKindName(a.mutation), " ", a.path, " (lsn ", a.key,
-                          ") refused here after its session ended: it changed nothing, and "
-                          "the sender's next plan holds it"));
+    // A full disk refuses every write in flight: one line until the next session.
+    if (late_refusals_++ == 0) {
+      Log(out, absl::StrCat(MutationKindName(a.mutation), " ", a.path, " (lsn ", a.key,
+                            ") refused here after its session ended: it changed nothing, and "
+                            "the sender's next plan holds it (later ones are not logged until "
+                            "the next session)"));
+    }
     return true;
   }
   const bool peer_primary = peer_hello_.has_value() && peer_hello_->primary;

@@ -268,6 +268,7 @@ TEST(ReplicaRefusalTest, ARefusalCompletingAfterThePrimaryCrashedKeepsTheAcknowl
   pair.HoldApplies(kB, false);
   pair.Pump();
   EXPECT_FALSE(pair.side(kB).disk.inconsistent) << pair.Log(kB);
+  EXPECT_NE(pair.Log(kB).find("rename gone (lsn"), std::string::npos) << pair.Log(kB);
   pair.Connect();
   pair.Settle();
   EXPECT_EQ(pair.side(kB).store.live().at("f").data, Bytes(100, 'b')) << pair.Log(kB);
