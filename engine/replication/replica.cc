@@ -377,6 +377,7 @@ void Replica::Decide(absl::Time now, Actions& out) {
   ++session_;
   stream_failures_ = 0;
   names_refused_ = 0;
+  late_refusals_ = 0;
   ForgetRefusals();
   expect_lsn_ = peer.stream_start;
   stream_done_.clear();

@@ -449,7 +449,7 @@ class Replica {
   // peer's acknowledgement while the stream is detached, as if the peer applied it).
   void SettleRefusal(InFlight& entry, Actions& out);
   // A stream write the secondary refused; true if it is handled here (held for the
-  // primary's outcome, or refused there too).
+  // primary's outcome, refused there too, or its session over before it was acknowledged).
   bool OnStreamRefused(const Applying& applying, const absl::Status& status, Actions& out);
   void OnApplyOutcome(const ReplApplyOutcome& outcome, Actions& out);
   // The primary sends its outcome of `lsn` (refused or applied) to the attached peer.
@@ -495,6 +495,7 @@ class Replica {
   uint64_t stream_failures_ = 0;     // failed stream applies this session
   std::string last_stream_failure_;  // see stream_failure()
   uint64_t names_refused_ = 0;       // resync target: stream changes refused for the names
+  uint64_t late_refusals_ = 0;       // refusals completing after their session (refusals.cc)
   bool fenced_ = false;
   bool fenced_copy_ = false;  // see fenced_copy()
   // PreserveDivergent actions not answered yet: id -> the discarded branch's generation

@@ -21,9 +21,10 @@
 // refused here, with no refusal from the peer before it, means the peer applied it.
 //
 // Nothing is persisted for a refusal: it changed nothing, so after a crash or a new session it
-// is as if the write never reached the side that refused it (what the primary sent and the peer
-// did not acknowledge is in the next session's plan, as for any write in flight: its zones are
-// hot in the activity log before it is sent). The activity log needs nothing either: the
+// is as if the write never reached the side that refused it, even when a secondary's refusal
+// completes only after its session ended (OnStreamRefused): what the primary sent and the peer
+// did not acknowledge is in the next session's plan, as for any write in flight (its zones and
+// names are hot in the activity log before it is sent). The activity log needs nothing either: the
 // refused write's zones and names cool as any other once the peer acknowledges it durably. A
 // namespace change refused by both while a resync plan is open is the exception: Submit moved
 // or dropped the plan's zones under its names as if it would succeed, so its names go again in
@@ -96,12 +97,25 @@ void Replica::SettleRefusal(InFlight& f, Actions& out) {
 }
 
 bool Replica::OnStreamRefused(const Applying& a, const absl::Status& status, Actions& out) {
-  const bool peer_primary = peer_hello_.has_value() && peer_hello_->primary;
   // a.key is 0 for a write acknowledged on receipt (ack = "received"): nothing to hold.
-  if (a.key == 0 || a.session != session_ || !SessionDecided() || !peer_primary ||
-      a.mutation == MutationKind::kFsync) {
-    return false;
+  if (a.key == 0 || a.mutation == MutationKind::kFsync) return false;
+  if (a.session != session_ || !SessionDecided()) {
+    // Its session ended (the peer gone, or a new Hello) before we acknowledged it: as a
+    // refusal held when the session ends, it is as if it never reached us (see the top of
+    // this file). Counting it as a failed apply would make this copy partial for a
+    // mutation that changed nothing, and a primary back from a crash would then be the
+    // source of the zones it lost, which this copy holds acknowledged.
+    // A full disk refuses every write in flight: one line until the next session.
+    if (late_refusals_++ == 0) {
+      Log(out, absl::StrCat(MutationKindName(a.mutation), " ", a.path, " (lsn ", a.key,
+                            ") refused here after its session ended: it changed nothing, and "
+                            "the sender's next plan holds it (later ones are not logged until "
+                            "the next session)"));
+    }
+    return true;
   }
+  const bool peer_primary = peer_hello_.has_value() && peer_hello_->primary;
+  if (!peer_primary) return false;
   out.push_back(SendReplication{ReplApplyOutcome{name_, a.key, /*refused=*/true}});
   if (primary_refused_.erase(a.key) > 0) {
     MarkStreamDone(a.key, out);  // refused there too: the copies are equal

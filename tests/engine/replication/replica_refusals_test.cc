@@ -236,5 +236,48 @@ TEST(ReplicaRefusalTest, AWriteRefusedHereThatCompletesDetachedIsSetBackOnThePee
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
 }
 
+// Found by the simulator (seed 12833409253259242232 with every fault, at 156b94b): a, the
+// primary, sent a rename whose source was already gone (refused on a) and its machine crashed
+// before b's own refusal of it completed. b, its peer gone, counted that late refusal as a
+// failed apply: its copy inconsistent, so a, back without the writes it had not synced (b
+// had acknowledged them, durably), became the source and its older bytes overwrote them. A
+// refusal changed nothing, and b never acknowledged the rename: whenever it completes, its
+// copy is as if the rename never reached it, whatever a did with it (its names are hot in
+// a's activity log until b acknowledges it). b stays consistent, and it is the copy that lost
+// least: it sends the zones and names a's crash left hot.
+TEST(ReplicaRefusalTest, ARefusalCompletingAfterThePrimaryCrashedKeepsTheAcknowledgedWrites) {
+  ReplicaPair pair(Options());
+  StartInSyncHolding(pair, "f", Bytes(100, 'a'));
+  const uint64_t acked = pair.Write(kA, "f", 0, Bytes(100, 'b'));
+  pair.Pump();
+  pair.Advance(Options().flush_interval);  // b flushes; a's own flush is not due yet
+  pair.Pump();
+  ASSERT_TRUE(pair.Completed(kA, acked));
+  ASSERT_TRUE(pair.Result(kA, acked).ok()) << pair.Result(kA, acked);
+  ASSERT_EQ(pair.side(kB).store.durable().at("f").data, Bytes(100, 'b')) << pair.Log(kB);
+  ASSERT_EQ(pair.side(kA).store.durable().at("f").data, Bytes(100, 'a'));
+  pair.HoldApplies(kB, true);  // b's refusal completes after a is gone
+  const uint64_t rename = pair.Submit(kA, MakeMutation(MutationKind::kRename, "gone", "y"));
+  pair.Pump();
+  ASSERT_FALSE(pair.Completed(kA, rename));  // refused on a, waiting for b's outcome
+  ASSERT_FALSE(pair.side(kA).store.live().contains("y"));
+  ASSERT_EQ(pair.HeldApplies(kB), std::vector<std::string>{"gone"});
+  pair.Crash(kA);  // loses the write it had not synced
+  ASSERT_EQ(pair.side(kA).store.live().at("f").data, Bytes(100, 'a'));
+  pair.Disconnect();
+  pair.HoldApplies(kB, false);
+  pair.Pump();
+  EXPECT_FALSE(pair.side(kB).disk.inconsistent) << pair.Log(kB);
+  EXPECT_NE(pair.Log(kB).find("rename gone (lsn"), std::string::npos) << pair.Log(kB);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.side(kB).store.live().at("f").data, Bytes(100, 'b')) << pair.Log(kB);
+  EXPECT_EQ(pair.side(kA).store.live().at("f").data, Bytes(100, 'b')) << pair.Log(kA);
+  EXPECT_FALSE(pair.side(kA).store.live().contains("y"));
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kA).data_state(), DataState::kUpToDate) << pair.Log(kA);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet
