@@ -93,15 +93,14 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
   if (m.kind == MutationKind::kRename && apply_locally) NoteRenameForListing(m);
   if (m.is_namespace() && apply_locally) {
     TrackNamespace(m, lsn, records);
-    ForEachChangedName(m, [&](const std::string& path) {
-      activity_log_.TouchName(path, lsn, durable_.hot_names, records);
-    });
+    activity_log_.TouchNamespace(m, lsn, now, durable_.hot_names, records);
   }
   if (const auto zones = ChangedZones(m, opt_.zone_size)) {
     activity_log_.Touch(m.path, zones->first, zones->second, lsn, now, durable_on_both,
                         durable_.hot, records);
   }
-  activity_log_.CoolNames(durable_on_both, records);
+  // (Names cool in the cooling pass only, idle for its delay: a directory that keeps changing
+  // stays hot without records.)
   if (next_cooling_at_ == absl::InfiniteFuture())
     next_cooling_at_ = now + opt_.activity_log_cooling;
   Persist(std::move(records), out);  // hot before sent
@@ -376,7 +375,7 @@ void Replica::CoolIdleZones(absl::Time now, Actions& out) {
   const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
   std::vector<ReplicaRecord> records;
   activity_log_.CoolIdle(now - opt_.activity_log_cooling, durable_on_both, records);
-  activity_log_.CoolNames(durable_on_both, records);
+  activity_log_.CoolNames(now - opt_.activity_log_cooling, durable_on_both, records);
   Persist(std::move(records), out);
   next_cooling_at_ =
       activity_log_.MayCool() ? now + opt_.activity_log_cooling : absl::InfiniteFuture();
