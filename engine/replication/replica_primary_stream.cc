@@ -183,11 +183,19 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
 
 void Replica::TrackNamespace(const Mutation& m, uint64_t stream_lsn,
                              std::vector<ReplicaRecord>& records) {
+  // A Renamed, Removed or Truncated record that would change neither map is not written (a
+  // small file's rename or unlink then persists nothing). Records already in the batch are
+  // not applied yet: they may hold zones the maps do not show.
+  const auto moves_zones = [&](const std::string& path) {
+    return !records.empty() || durable_.dirty.HoldsUnder(path) || durable_.hot.HoldsUnder(path);
+  };
   switch (m.kind) {
     case MutationKind::kRename:
       // With flags it may still fail on the disk (EEXIST, ENOENT in a race the kernel's
       // check missed): both names keep what either had, whichever way it ends.
-      records.push_back(record::Renamed{m.path, m.path2, m.rename_flags != 0});
+      if (moves_zones(m.path) || moves_zones(m.path2)) {
+        records.push_back(record::Renamed{m.path, m.path2, m.rename_flags != 0});
+      }
       if (m.rename_flags != 0) {
         activity_log_.Blend(m.path, m.path2, stream_lsn, durable_.hot_names, records);
       } else {
@@ -197,11 +205,11 @@ void Replica::TrackNamespace(const Mutation& m, uint64_t stream_lsn,
     case MutationKind::kUnlink:
     case MutationKind::kRmdir:
     case MutationKind::kRemoveTree:
-      records.push_back(record::Removed{m.path});
+      if (moves_zones(m.path)) records.push_back(record::Removed{m.path});
       activity_log_.Remove(m.path);
       break;
     case MutationKind::kTruncate:
-      records.push_back(record::Truncated{m.path, m.offset});
+      if (moves_zones(m.path)) records.push_back(record::Truncated{m.path, m.offset});
       break;
     default:
       break;
