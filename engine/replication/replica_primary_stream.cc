@@ -90,7 +90,10 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
       DiskOrderOf(m) == DiskOrder::kBarrier) {
     ResendChangedNames(m);
   }
-  if (m.kind == MutationKind::kRename && apply_locally) NoteRenameForListing(m);
+  if (m.kind == MutationKind::kRename && apply_locally) {
+    NoteRenameForListing(m);
+    NoteRenameAfterOpen(lsn, m);
+  }
   if (m.is_namespace() && apply_locally) {
     TrackNamespace(m, lsn, records);
     activity_log_.TouchNamespace(m, lsn, now, durable_.hot_names, records);
