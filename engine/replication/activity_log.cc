@@ -27,7 +27,7 @@ void AppendZone(const std::string& path, uint64_t zone, std::vector<ReplicaRecor
 ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot,
                          const absl::btree_set<std::string>& hot_names)
     : capacity_(capacity) {
-  for (const std::string& path : hot_names) names_[path] = kUnknownLsn;
+  for (const std::string& path : hot_names) names_[path] = HotName{kUnknownLsn};
   for (const auto& file : hot.files()) {  // (clang 14 cannot capture a structured binding)
     file.second.ForEach([&](uint64_t zone) {
       ZoneRef ref{file.first, zone};
@@ -40,6 +40,10 @@ ActivityLog::ActivityLog(size_t capacity, const ZoneMap& hot,
 void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, uint64_t lsn,
                         absl::Time now, uint64_t peer_durable_lsn, const ZoneMap& hot,
                         std::vector<ReplicaRecord>& records) {
+  // A fresh file's first zone: its directory is hot (fresh_ is emptied under a directory as it
+  // cools), and goes whole with everything under it after a crash.
+  const bool covered = first == 0 && last == 0 && fresh_.contains(path);
+  if (covered) Refresh(names_.find(ParentOf(path)), lsn, now);
   for (uint64_t zone = first; zone <= last; ++zone) {
     ZoneRef ref{path, zone};
     auto it = entries_.find(ref);
@@ -51,7 +55,7 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
       lru_.push_back(ref);
       entries_[ref] = Entry{std::prev(lru_.end()), lsn, false, now};
     }
-    if (!hot.Contains(path, zone)) AppendZone<record::HotAdd>(path, zone, records);
+    if (!covered && !hot.Contains(path, zone)) AppendZone<record::HotAdd>(path, zone, records);
   }
   // Cool the least recent zones the peer already holds durably, while over capacity. The
   // list is in write order (each touch moves a zone to the back with the newest lsn), so
@@ -64,7 +68,9 @@ void ActivityLog::Touch(const std::string& path, uint64_t first, uint64_t last, 
       continue;
     }
     if (entry->second.last_lsn > peer_durable_lsn) break;
-    AppendZone<record::HotRemove>(it->path, it->zone, records);
+    // (A fresh file's first zone was never persisted hot: nothing to write.)
+    if (hot.Contains(it->path, it->zone))
+      AppendZone<record::HotRemove>(it->path, it->zone, records);
     entries_.erase(entry);
     it = lru_.erase(it);
   }
@@ -114,33 +120,112 @@ void ActivityLog::AddRecovered(const std::string& path, uint64_t zone, const Zon
 void ActivityLog::AddRecoveredName(const std::string& path,
                                    const absl::btree_set<std::string>& hot_names,
                                    std::vector<ReplicaRecord>& records) {
-  TouchName(path, kUnknownLsn, hot_names, records);
+  TouchName(path, kUnknownLsn, absl::InfinitePast(), hot_names, records);
 }
 
-void ActivityLog::TouchName(const std::string& path, uint64_t lsn,
+void ActivityLog::TouchNamespace(const Mutation& m, uint64_t lsn, absl::Time now,
+                                 const absl::btree_set<std::string>& hot_names,
+                                 std::vector<ReplicaRecord>& records) {
+  switch (m.kind) {
+    case MutationKind::kCreate:
+    case MutationKind::kMknod:
+    case MutationKind::kSymlink:
+    case MutationKind::kMkdir:
+    case MutationKind::kUnlink:
+    case MutationKind::kRmdir:
+    case MutationKind::kRemoveTree:
+      TouchEntry(m.path, lsn, now, hot_names, records);
+      if (m.kind == MutationKind::kCreate && !ParentOf(m.path).empty()) fresh_.insert(m.path);
+      return;
+    case MutationKind::kRename:
+      TouchEntry(m.path, lsn, now, hot_names, records);
+      TouchEntry(m.path2, lsn, now, hot_names, records);
+      return;
+    default:
+      break;
+  }
+  // A change of the file itself (its content, attributes, link count): under a hot directory
+  // it goes whole with it already.
+  ForEachChangedName(m, [&](const std::string& path) {
+    const std::string parent = ParentOf(path);
+    auto it = parent.empty() ? names_.end() : names_.find(parent);
+    if (it != names_.end()) {
+      Refresh(it, lsn, now);
+    } else {
+      TouchName(path, lsn, now, hot_names, records);
+    }
+  });
+}
+
+void ActivityLog::TouchEntry(const std::string& path, uint64_t lsn, absl::Time now,
+                             const absl::btree_set<std::string>& hot_names,
+                             std::vector<ReplicaRecord>& records) {
+  // The root never goes whole as a directory (a resync lists under a name, not under ""):
+  // a name directly under it is hot itself.
+  const std::string parent = ParentOf(path);
+  TouchName(parent.empty() ? path : parent, lsn, now, hot_names, records);
+}
+
+void ActivityLog::TouchName(const std::string& path, uint64_t lsn, absl::Time now,
                             const absl::btree_set<std::string>& hot_names,
                             std::vector<ReplicaRecord>& records) {
-  auto [it, inserted] = names_.try_emplace(path, lsn);
-  if (!inserted && it->second != kUnknownLsn) {
-    names_by_lsn_.erase({it->second, path});
-    it->second = lsn;
+  auto [it, inserted] = names_.try_emplace(path, HotName{lsn, now});
+  if (inserted) {
+    if (lsn != kUnknownLsn) names_by_lsn_.insert({lsn, path});
+  } else if (lsn == kUnknownLsn) {
+    if (it->second.lsn != kUnknownLsn) names_by_lsn_.erase({it->second.lsn, path});
+    it->second.lsn = kUnknownLsn;
+  } else {
+    Refresh(it, lsn, now);
   }
-  // A name of unknown age (recovered) stays so: it never cools before a resync. What changes
-  // it again meanwhile is remembered: the resync that ends its doubt may not carry that.
-  if (!inserted && it->second == kUnknownLsn && lsn != kUnknownLsn) {
-    uint64_t& since = changed_while_unknown_[path];
-    since = std::max(since, lsn);
-  }
-  if (lsn != kUnknownLsn && it->second == lsn) names_by_lsn_.insert({lsn, path});
   if (!hot_names.contains(path)) records.push_back(record::HotNameAdd{path});
 }
 
-void ActivityLog::CoolNames(uint64_t durable_lsn, std::vector<ReplicaRecord>& records) {
-  while (!names_by_lsn_.empty() && names_by_lsn_.begin()->first <= durable_lsn) {
-    const std::string& path = names_by_lsn_.begin()->second;
-    records.push_back(record::HotNameRemove{path});
-    names_.erase(path);
-    names_by_lsn_.erase(names_by_lsn_.begin());
+void ActivityLog::Refresh(absl::btree_map<std::string, HotName>::iterator it, uint64_t lsn,
+                          absl::Time now) {
+  const std::string& path = it->first;
+  HotName& name = it->second;
+  name.changed = std::max(name.changed, now);
+  // A name of unknown age (recovered) stays so: it never cools before a resync. What changes
+  // it again meanwhile is remembered: the resync that ends its doubt may not carry that.
+  if (name.lsn == kUnknownLsn) {
+    uint64_t& since = changed_while_unknown_[path];
+    since = std::max(since, lsn);
+    return;
+  }
+  names_by_lsn_.erase({name.lsn, path});
+  name.lsn = lsn;
+  names_by_lsn_.insert({lsn, path});
+}
+
+void ActivityLog::CoolNames(absl::Time changed_by, uint64_t durable_lsn,
+                            std::vector<ReplicaRecord>& records) {
+  std::vector<std::string> idle;
+  for (const auto& [lsn, path] : names_by_lsn_) {
+    if (lsn > durable_lsn) break;
+    if (names_.at(path).changed <= changed_by) idle.push_back(path);
+  }
+  for (const std::string& path : idle) CoolName(names_.find(path), records);
+}
+
+absl::btree_map<std::string, ActivityLog::HotName>::iterator ActivityLog::CoolName(
+    absl::btree_map<std::string, HotName>::iterator it, std::vector<ReplicaRecord>& records) {
+  records.push_back(record::HotNameRemove{it->first});
+  if (it->second.lsn != kUnknownLsn) names_by_lsn_.erase({it->second.lsn, it->first});
+  // Its fresh files' first zones are no longer covered: a write to one makes it hot. (Their
+  // writes so far are durable on both: each was a change of this name.)
+  const std::string dir = it->first + "/";
+  for (auto f = fresh_.lower_bound(dir);
+       f != fresh_.end() && f->compare(0, dir.size(), dir) == 0;) {
+    f = f->find('/', dir.size()) == std::string::npos ? fresh_.erase(f) : std::next(f);
+  }
+  return names_.erase(it);
+}
+
+void ActivityLog::ForgetFreshUnder(const std::string& path) {
+  for (auto f = fresh_.lower_bound(path);
+       f != fresh_.end() && f->compare(0, path.size(), path) == 0;) {
+    f = PathIsUnder(*f, path) ? fresh_.erase(f) : std::next(f);
   }
 }
 
@@ -150,6 +235,7 @@ void ActivityLog::Rename(const std::string& from, const std::string& to, uint64_
   // rename(2) of a name onto itself changes nothing (as ZoneMap::Rename for the durable map).
   if (from == to) return;
   Remove(to);
+  ForgetFreshUnder(from);
   for (ZoneRef& ref : lru_) {
     if (PathIsUnder(ref.path, from)) {
       Entry entry = entries_[ref];
@@ -164,17 +250,20 @@ void ActivityLog::Rename(const std::string& from, const std::string& to, uint64_
 void ActivityLog::CarryHotNames(const Mutation& rename, uint64_t lsn,
                                 const absl::btree_set<std::string>& hot_names,
                                 std::vector<ReplicaRecord>& records) {
-  std::vector<std::pair<std::string, uint64_t>> carried;
-  for (const auto& [path, last] : names_) {
+  std::vector<std::pair<std::string, HotName>> carried;
+  for (const auto& [path, name] : names_) {
     const std::string after = NameAfterRename(rename, path);
     if (after == path) continue;
-    carried.emplace_back(after, last == kUnknownLsn ? kUnknownLsn : std::max(last, lsn));
+    const uint64_t last = name.lsn == kUnknownLsn ? kUnknownLsn : std::max(name.lsn, lsn);
+    carried.emplace_back(after, HotName{last, name.changed});
   }
-  for (const auto& [path, last] : carried) {
+  for (const auto& [path, name] : carried) {
     auto it = names_.find(path);
     // Already hot there: it keeps whichever doubt lasts longer.
-    if (it != names_.end() && (it->second == kUnknownLsn || it->second >= last)) continue;
-    TouchName(path, last, hot_names, records);
+    if (it != names_.end() && (it->second.lsn == kUnknownLsn || it->second.lsn >= name.lsn)) {
+      continue;
+    }
+    TouchName(path, name.lsn, name.changed, hot_names, records);
   }
 }
 
@@ -182,6 +271,8 @@ void ActivityLog::Blend(const std::string& a, const std::string& b, uint64_t lsn
                         const absl::btree_set<std::string>& hot_names,
                         std::vector<ReplicaRecord>& records) {
   if (PathIsUnder(a, b) || PathIsUnder(b, a)) return;
+  ForgetFreshUnder(a);
+  ForgetFreshUnder(b);
   Mutation exchange = MakeMutation(MutationKind::kRename, a, b);
   exchange.rename_flags = kRenameExchange;
   CarryHotNames(exchange, lsn, hot_names, records);
@@ -207,6 +298,7 @@ void ActivityLog::Blend(const std::string& a, const std::string& b, uint64_t lsn
 }
 
 void ActivityLog::Remove(const std::string& path) {
+  ForgetFreshUnder(path);
   for (auto it = lru_.begin(); it != lru_.end();) {
     if (PathIsUnder(it->path, path)) {
       entries_.erase(*it);
@@ -222,18 +314,17 @@ void ActivityLog::ForgetRecovered(std::vector<ReplicaRecord>& records) {
   // resync still waits for that write to be durable on both.)
   for (auto& [ref, entry] : entries_) entry.recovered = false;
   for (auto it = names_.begin(); it != names_.end();) {
-    if (it->second != kUnknownLsn) {
+    if (it->second.lsn != kUnknownLsn) {
       ++it;
     } else if (auto since = changed_while_unknown_.find(it->first);
                since != changed_while_unknown_.end()) {
       // Changed again by a mutation the peer may still lack (the stream is not the
       // resync): it waits for that one, as any other name (a name's zones do the same).
-      it->second = since->second;
-      names_by_lsn_.insert({it->second, it->first});
+      it->second.lsn = since->second;
+      names_by_lsn_.insert({it->second.lsn, it->first});
       ++it;
     } else {
-      records.push_back(record::HotNameRemove{it->first});
-      it = names_.erase(it);
+      it = CoolName(it, records);
     }
   }
   changed_while_unknown_.clear();
@@ -245,6 +336,7 @@ void ActivityLog::Clear() {
   names_.clear();
   names_by_lsn_.clear();
   changed_while_unknown_.clear();
+  fresh_.clear();
 }
 
 // ----- The namespace journal's compaction ----------------------------------------------

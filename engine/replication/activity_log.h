@@ -7,9 +7,27 @@
 // deadline), so a sequential or hot-spot workload pays one persist per new zone, not per
 // write, and after a crash only the zones written lately are compared. A zone rewritten more
 // often than the delay never cools; one rewritten less often pays one HotAdd per rewrite.
-// Names work alike: a namespace mutation's paths are hot before it is sent (after a crash or
-// a daemon restart, the peer may or may not have it: the paths are resynced whole); they
-// cool at the next mutation or cooling pass once the peer and this node hold it durably.
+//
+// Names work alike, by directory (DRBD's idea applied to the tree): a namespace mutation makes
+// hot, before it is sent, the directories whose entries it changes (a create, mknod, symlink,
+// mkdir, unlink, rmdir: the parent; a rename: both parents; TouchNamespace), not the names
+// themselves, so a directory costs one HotNameAdd when it first becomes hot and nothing for the
+// later creates, renames and unlinks in it while it stays hot. A name directly under the root
+// (which never goes whole as a directory) and a change to a file's own content or attributes
+// (truncate, setattr, xattrs, a hard link) make the name itself hot, unless its parent is hot
+// already. A hot name cools as a zone does: its last change durable on both nodes, and none for
+// the cooling delay (CoolNames, from the replica's cooling pass).
+// The crash contract: after a crash or a daemon restart, every hot name goes whole, as the
+// source has it, with everything under it (a hot directory is listed on both copies, names the
+// source lacks are removed from the target, its own are sent whole: replica_resync_names_under
+// .cc); so whatever name the peer may lack or have extra under a hot directory is resynced,
+// and a file created under a hot directory needs no hot zone of its own for its first zone
+// (zone 0 of a fresh file, Touch): its bytes go with the directory. A write to a fresh file's
+// zone 0 keeps the directory hot instead (its last change), so the directory cools no earlier
+// than the write. Its other zones, and every zone of an older file, are hot as usual.
+// The cost: a crash sends whole every name under a directory changed within the delay before
+// it, files there untouched since included. Older records (hot names of files, from before
+// this rule) read as they did: a hot name is a hot name.
 #ifndef DUET_ENGINE_REPLICATION_ACTIVITY_LOG_H_
 #define DUET_ENGINE_REPLICATION_ACTIVITY_LOG_H_
 
@@ -37,7 +55,9 @@ class ActivityLog {
   // for zones not yet hot and HotRemove records for zones cooled to make room (only zones
   // whose last write is at or below `peer_durable_lsn`), a run of consecutive zones in one
   // record (so a punch of any length costs a few records; the memory is still per zone).
-  // A zone of unknown age stays so (a write does not tell what the crash left in it).
+  // A zone of unknown age stays so (a write does not tell what the crash left in it). Zone 0
+  // of a fresh file (Fresh) is kept in memory (the peer may lack it: ForEachNotDurable) with
+  // no HotAdd: its directory, hot, covers it, and takes this write as its last change.
   void Touch(const std::string& path, uint64_t first, uint64_t last, uint64_t lsn, absl::Time now,
              uint64_t peer_durable_lsn, const ZoneMap& hot, std::vector<ReplicaRecord>& records);
   // Cools idle zones: HotRemove records for every zone of known age last written at or
@@ -79,21 +99,30 @@ class ActivityLog {
                     std::vector<ReplicaRecord>& records);
   void AddRecoveredName(const std::string& path, const absl::btree_set<std::string>& hot_names,
                         std::vector<ReplicaRecord>& records);
-  // A namespace mutation with `lsn` changes `path`: a HotNameAdd record unless already hot.
-  void TouchName(const std::string& path, uint64_t lsn,
+  // A namespace mutation `m` with `lsn` at `now` (the rule above): the names it makes hot, a
+  // HotNameAdd record for each not hot already.
+  void TouchNamespace(const Mutation& m, uint64_t lsn, absl::Time now,
+                      const absl::btree_set<std::string>& hot_names,
+                      std::vector<ReplicaRecord>& records);
+  // `path` is hot with its last change `lsn` at `now`: a HotNameAdd record unless already hot.
+  void TouchName(const std::string& path, uint64_t lsn, absl::Time now,
                  const absl::btree_set<std::string>& hot_names,
                  std::vector<ReplicaRecord>& records);
-  // HotNameRemove records for the names whose last change is at or below `durable_lsn`.
-  void CoolNames(uint64_t durable_lsn, std::vector<ReplicaRecord>& records);
+  // HotNameRemove records for the names of known age whose last change is at or below
+  // `durable_lsn` and was made at or before `changed_by`.
+  void CoolNames(absl::Time changed_by, uint64_t durable_lsn, std::vector<ReplicaRecord>& records);
+  // A file created under a hot directory that stays hot since (TouchNamespace): its zone 0
+  // needs no HotAdd (Touch).
+  bool Fresh(const std::string& path) const { return fresh_.contains(path); }
   // Names the peer may lack (as ForEachNotDurable); they become of unknown age, since they
   // are now part of a resync plan and must stay hot until it is done.
   template <class F>
   void TakeNamesNotDurable(uint64_t peer_durable_lsn, F&& f) {
-    for (auto& [path, last] : names_) {
-      if (last != kUnknownLsn && last <= peer_durable_lsn) continue;
-      if (last != kUnknownLsn) {
-        names_by_lsn_.erase({last, path});
-        last = kUnknownLsn;
+    for (auto& [path, name] : names_) {
+      if (name.lsn != kUnknownLsn && name.lsn <= peer_durable_lsn) continue;
+      if (name.lsn != kUnknownLsn) {
+        names_by_lsn_.erase({name.lsn, path});
+        name.lsn = kUnknownLsn;
       }
       f(path);
     }
@@ -118,10 +147,24 @@ class ActivityLog {
   size_t size() const { return entries_.size(); }
 
  private:
+  struct HotName {
+    uint64_t lsn = 0;  // of its last change, or kUnknownLsn
+    absl::Time changed = absl::InfinitePast();
+  };
   // Makes the name each hot name has after `rename` hot too (a rename's lsn rule above).
   void CarryHotNames(const Mutation& rename, uint64_t lsn,
                      const absl::btree_set<std::string>& hot_names,
                      std::vector<ReplicaRecord>& records);
+  // Makes the directory whose entry `path` is hot (the name itself at the root).
+  void TouchEntry(const std::string& path, uint64_t lsn, absl::Time now,
+                  const absl::btree_set<std::string>& hot_names,
+                  std::vector<ReplicaRecord>& records);
+  // The hot name's last change is `lsn` at `now` (no record: it is hot already).
+  void Refresh(absl::btree_map<std::string, HotName>::iterator it, uint64_t lsn, absl::Time now);
+  // Cools the hot name (a HotNameRemove record); the files fresh under it are no longer.
+  absl::btree_map<std::string, HotName>::iterator CoolName(
+      absl::btree_map<std::string, HotName>::iterator it, std::vector<ReplicaRecord>& records);
+  void ForgetFreshUnder(const std::string& path);
   struct Entry {
     std::list<ZoneRef>::iterator lru;
     uint64_t last_lsn = 0;
@@ -132,11 +175,13 @@ class ActivityLog {
   size_t capacity_;
   std::list<ZoneRef> lru_;  // front: least recently used
   absl::flat_hash_map<ZoneRef, Entry> entries_;
-  absl::btree_map<std::string, uint64_t> names_;  // hot name -> last lsn (or unknown)
+  absl::btree_map<std::string, HotName> names_;
   absl::btree_set<std::pair<uint64_t, std::string>> names_by_lsn_;  // known age, oldest first
   // Names of unknown age changed since by a mutation with a known lsn (the latest one): after
   // the resync (ForgetRecovered) they are of that age instead of forgotten.
   absl::btree_map<std::string, uint64_t> changed_while_unknown_;
+  // Files created under a hot directory while it stayed hot (Fresh).
+  absl::btree_set<std::string> fresh_;
 };
 
 // The namespace journal (ReplicaDurableState::journal) grows by one entry per namespace

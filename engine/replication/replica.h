@@ -456,6 +456,14 @@ class Replica {
   void SendOutcome(uint64_t lsn, bool refused, Actions& out);
   // A new session (or none): refusals of the last one are void.
   void ForgetRefusals();
+  // A rename sent (primary) or received (secondary) with `lsn`: a mutation before it whose
+  // failure here is known only later (its refusal settled, its apply answered after the
+  // rename was taken) is set back where its names are now (NamesNow).
+  void NoteRenameAfterOpen(uint64_t lsn, const Mutation& rename);
+  // `a` (a kLocal or kStream apply, keyed by its lsn) with its names carried through the
+  // renames noted past its lsn; a rename with flags may still fail on a disk, so `a` is
+  // also kept under the names it had (each way of its ending is covered).
+  std::vector<Applying> NamesNow(const Applying& a) const;
 
   // --- Disk faults (replica_disk_faults.cc): a full disk, EIO on a flush
   // Remembers what an apply changed until a flush of the tree covers it.
@@ -585,6 +593,9 @@ class Replica {
   absl::btree_map<uint64_t, std::pair<Applying, absl::Status>> refusals_awaiting_;
   // The primary's refusals that arrived while our own apply of the write was in flight.
   absl::btree_set<uint64_t> primary_refused_;
+  // The renames past the oldest mutation whose failure may still be learnt, by lsn
+  // (NoteRenameAfterOpen): this session's, at most a window of them.
+  absl::btree_map<uint64_t, Mutation> renames_after_open_;
   absl::Time restart_session_at_ = absl::InfiniteFuture();
 
   // Resync, source side.

@@ -124,14 +124,18 @@ void Replica::OnLocalApplyFailed(const Applying& a, const absl::Status& status, 
   // The peer may have applied what failed here (a write the store could not refuse before
   // changing it, or one refused here only): what the mutation touched goes to it again from
   // this copy, in a new session, before the copies count as equal.
+  // As its names are now: renames submitted after it moved them before this was known (a
+  // refusal settles at the peer's acknowledgement).
   std::vector<ReplicaRecord> records;
-  if (IsDataKind(a.mutation)) {
-    const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
-    records.push_back(record::MarkDirty{a.path, first, last});
-  } else {
-    ForEachChangedName(a.mutation, a.path, a.path2, [&](const std::string& path) {
-      activity_log_.AddRecoveredName(path, durable_.hot_names, records);
-    });
+  for (const Applying& now : NamesNow(a)) {
+    if (IsDataKind(now.mutation)) {
+      const auto [first, last] = ZonesOf(now.offset, now.length, opt_.zone_size);
+      records.push_back(record::MarkDirty{now.path, first, last});
+    } else {
+      ForEachChangedName(now.mutation, now.path, now.path2, [&](const std::string& path) {
+        activity_log_.AddRecoveredName(path, durable_.hot_names, records);
+      });
+    }
   }
   Persist(std::move(records), out);
   if (attached()) SendHello(out);

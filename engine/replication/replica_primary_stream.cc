@@ -90,18 +90,20 @@ void Replica::Submit(absl::Time now, uint64_t op_id, Mutation m, bool apply_loca
       DiskOrderOf(m) == DiskOrder::kBarrier) {
     ResendChangedNames(m);
   }
-  if (m.kind == MutationKind::kRename && apply_locally) NoteRenameForListing(m);
+  if (m.kind == MutationKind::kRename && apply_locally) {
+    NoteRenameForListing(m);
+    NoteRenameAfterOpen(lsn, m);
+  }
   if (m.is_namespace() && apply_locally) {
     TrackNamespace(m, lsn, records);
-    ForEachChangedName(m, [&](const std::string& path) {
-      activity_log_.TouchName(path, lsn, durable_.hot_names, records);
-    });
+    activity_log_.TouchNamespace(m, lsn, now, durable_.hot_names, records);
   }
   if (const auto zones = ChangedZones(m, opt_.zone_size)) {
     activity_log_.Touch(m.path, zones->first, zones->second, lsn, now, durable_on_both,
                         durable_.hot, records);
   }
-  activity_log_.CoolNames(durable_on_both, records);
+  // (Names cool in the cooling pass only, idle for its delay: a directory that keeps changing
+  // stays hot without records.)
   if (next_cooling_at_ == absl::InfiniteFuture())
     next_cooling_at_ = now + opt_.activity_log_cooling;
   Persist(std::move(records), out);  // hot before sent
@@ -184,11 +186,19 @@ void Replica::Track(uint64_t op_id, Mutation m, Actions& out) {
 
 void Replica::TrackNamespace(const Mutation& m, uint64_t stream_lsn,
                              std::vector<ReplicaRecord>& records) {
+  // A Renamed, Removed or Truncated record that would change neither map is not written (a
+  // small file's rename or unlink then persists nothing). Records already in the batch are
+  // not applied yet: they may hold zones the maps do not show.
+  const auto moves_zones = [&](const std::string& path) {
+    return !records.empty() || durable_.dirty.HoldsUnder(path) || durable_.hot.HoldsUnder(path);
+  };
   switch (m.kind) {
     case MutationKind::kRename:
       // With flags it may still fail on the disk (EEXIST, ENOENT in a race the kernel's
       // check missed): both names keep what either had, whichever way it ends.
-      records.push_back(record::Renamed{m.path, m.path2, m.rename_flags != 0});
+      if (moves_zones(m.path) || moves_zones(m.path2)) {
+        records.push_back(record::Renamed{m.path, m.path2, m.rename_flags != 0});
+      }
       if (m.rename_flags != 0) {
         activity_log_.Blend(m.path, m.path2, stream_lsn, durable_.hot_names, records);
       } else {
@@ -198,11 +208,11 @@ void Replica::TrackNamespace(const Mutation& m, uint64_t stream_lsn,
     case MutationKind::kUnlink:
     case MutationKind::kRmdir:
     case MutationKind::kRemoveTree:
-      records.push_back(record::Removed{m.path});
+      if (moves_zones(m.path)) records.push_back(record::Removed{m.path});
       activity_log_.Remove(m.path);
       break;
     case MutationKind::kTruncate:
-      records.push_back(record::Truncated{m.path, m.offset});
+      if (moves_zones(m.path)) records.push_back(record::Truncated{m.path, m.offset});
       break;
     default:
       break;
@@ -376,7 +386,7 @@ void Replica::CoolIdleZones(absl::Time now, Actions& out) {
   const uint64_t durable_on_both = std::min(peer_durable_lsn_, local_durable_lsn_);
   std::vector<ReplicaRecord> records;
   activity_log_.CoolIdle(now - opt_.activity_log_cooling, durable_on_both, records);
-  activity_log_.CoolNames(durable_on_both, records);
+  activity_log_.CoolNames(now - opt_.activity_log_cooling, durable_on_both, records);
   Persist(std::move(records), out);
   next_cooling_at_ =
       activity_log_.MayCool() ? now + opt_.activity_log_cooling : absl::InfiniteFuture();

@@ -160,6 +160,45 @@ void Replica::OnApplyOutcome(const ReplApplyOutcome& o, Actions& out) {
 void Replica::ForgetRefusals() {
   refusals_awaiting_.clear();
   primary_refused_.clear();
+  renames_after_open_.clear();
+}
+
+void Replica::NoteRenameAfterOpen(uint64_t lsn, const Mutation& rename) {
+  // Only a mutation still open can fail later: the primary's in flight, the secondary's not
+  // yet done (a refusal held for the primary's outcome among them).
+  uint64_t oldest_open = lsn;
+  if (role_ == ReplRole::kPrimary && !inflight_.empty()) {
+    oldest_open = inflight_.front().lsn;
+  } else if (role_ != ReplRole::kPrimary && !stream_done_.empty()) {
+    oldest_open = stream_done_.begin()->first;
+  }
+  renames_after_open_.erase(renames_after_open_.begin(),
+                            renames_after_open_.upper_bound(oldest_open));
+  if (lsn > oldest_open) renames_after_open_.emplace(lsn, rename);
+}
+
+std::vector<Replica::Applying> Replica::NamesNow(const Applying& a) const {
+  std::vector<Applying> now{a};
+  if (a.key == 0) return now;  // acknowledged on receipt: its lsn is not kept
+  for (auto it = renames_after_open_.upper_bound(a.key); it != renames_after_open_.end(); ++it) {
+    const Mutation& rename = it->second;
+    const size_t before = now.size();
+    for (size_t i = 0; i < before; ++i) {
+      Applying moved = now[i];
+      moved.path = NameAfterRename(rename, moved.path);
+      // (A symlink's path2 is its target's text, not a name.)
+      if (!moved.path2.empty() && moved.mutation != MutationKind::kSymlink) {
+        moved.path2 = NameAfterRename(rename, moved.path2);
+      }
+      if (moved.path == now[i].path && moved.path2 == now[i].path2) continue;
+      if (rename.rename_flags != 0) {
+        now.push_back(std::move(moved));
+      } else {
+        now[i] = std::move(moved);
+      }
+    }
+  }
+  return now;
 }
 
 }  // namespace duet

@@ -93,6 +93,7 @@ void Replica::ApplyStream(absl::Time now, const ReplWrite& w, Actions& out) {
       }
     }
   }
+  if (m.kind == MutationKind::kRename) NoteRenameAfterOpen(w.lsn, m);
   const bool fsync = m.is_durable();
   const bool durable = fsync || opt_.ack == AckMode::kDurable;
   const bool done_on_receipt = opt_.ack == AckMode::kReceived && !fsync;
@@ -141,20 +142,26 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   if (!durable_.inconsistent || durable_.unflushed_only) {
     records.push_back(record::SetInconsistent{true});
   }
+  // Where its names are now: the stream's later renames may have been taken before this
+  // failure was known (a refusal waits for the primary's outcome).
+  const std::vector<Applying> names_now = NamesNow(a);
   std::vector<std::string> whole;
-  if (IsDataKind(a.mutation)) {
-    const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
-    records.push_back(record::MarkDirty{a.path, first, last});
-  } else {
+  for (const Applying& now : names_now) {
+    if (IsDataKind(now.mutation)) {
+      const auto [first, last] = ZonesOf(now.offset, now.length, opt_.zone_size);
+      records.push_back(record::MarkDirty{now.path, first, last});
+      continue;
+    }
     // A name changed: the path (and a rename's target) comes again whole; the journal
     // keeps the names for the next session.
     // (An xattr change is kept as an empty setattr: its name and value are not kept here.)
     const bool xattr =
-        a.mutation == MutationKind::kSetxattr || a.mutation == MutationKind::kRemovexattr;
-    Mutation names = MakeMutation(xattr ? MutationKind::kSetattr : a.mutation, a.path, a.path2);
-    names.rename_flags = a.rename_flags;
+        now.mutation == MutationKind::kSetxattr || now.mutation == MutationKind::kRemovexattr;
+    Mutation names =
+        MakeMutation(xattr ? MutationKind::kSetattr : now.mutation, now.path, now.path2);
+    names.rename_flags = now.rename_flags;
     records.push_back(record::Journal{std::move(names)});
-    ForEachChangedName(a.mutation, a.path, a.path2,
+    ForEachChangedName(now.mutation, now.path, now.path2,
                        [&](const std::string& path) { whole.push_back(path); });
   }
   Persist(std::move(records), out);
@@ -163,20 +170,21 @@ void Replica::OnStreamApplyFailed(const Applying& a, const absl::Status& status,
   if (target_active_) {
     // Mid-resync: ask the running session (its ResyncDone waits for this request).
     data_state_ = DataState::kSyncing;
-    if (IsDataKind(a.mutation)) {
-      std::vector<uint64_t> zones;
-      const auto [first, last] = ZonesOf(a.offset, a.length, opt_.zone_size);
-      for (uint64_t z = first; z <= last; ++z) {
-        zones.push_back(z);
-      }
-      RequestFromSource(a.path, std::move(zones), false, out);
-    }
     // A rename or removal refused here: the names under its names may differ too.
     absl::btree_set<std::string> ask_names_under;
-    if (!full_resync_) {
-      Mutation names = MakeMutation(a.mutation, a.path, a.path2);
-      names.rename_flags = a.rename_flags;
-      NamesUnderOf(names, ask_names_under, list_under_here_);
+    for (const Applying& now : names_now) {
+      if (IsDataKind(now.mutation)) {
+        std::vector<uint64_t> zones;
+        const auto [first, last] = ZonesOf(now.offset, now.length, opt_.zone_size);
+        for (uint64_t z = first; z <= last; ++z) {
+          zones.push_back(z);
+        }
+        RequestFromSource(now.path, std::move(zones), false, out);
+      } else if (!full_resync_) {
+        Mutation names = MakeMutation(now.mutation, now.path, now.path2);
+        names.rename_flags = now.rename_flags;
+        NamesUnderOf(names, ask_names_under, list_under_here_);
+      }
     }
     for (std::string& path : whole) {
       const bool names_under = ask_names_under.contains(path);

@@ -9,6 +9,22 @@ bool PathIsUnder(const std::string& path, const std::string& dir) {
          (path.size() == dir.size() || path[dir.size()] == '/');
 }
 
+std::string ParentOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+bool ZoneMap::HoldsUnder(const std::string& path) const {
+  const auto holds = [](const auto& entry) { return !entry.second.empty(); };
+  if (auto it = files_.find(path); it != files_.end() && holds(*it)) return true;
+  const std::string dir = path + "/";
+  for (auto it = files_.lower_bound(dir);
+       it != files_.end() && it->first.compare(0, dir.size(), dir) == 0; ++it) {
+    if (holds(*it)) return true;
+  }
+  return false;
+}
+
 uint64_t ZoneMap::MarkBytes(const std::string& path, uint64_t offset, uint64_t length,
                             uint32_t zone_size) {
   const uint64_t first = offset / zone_size;

@@ -37,6 +37,9 @@ class ZoneMap {
   // Erases the zones of `path` in [first, last] (those it holds).
   void EraseZones(const std::string& path, uint64_t first, uint64_t last);
   void ErasePath(const std::string& path);  // and everything under it, as a directory
+  // A zone of `path` or of a name under it is in the map (a Renamed, Removed or Truncated
+  // record would change something).
+  bool HoldsUnder(const std::string& path) const;
   // Drops zones from `size` on (the file was truncated to `size` bytes).
   void Truncate(const std::string& path, uint64_t size, uint32_t zone_size);
   // Moves `from` (a file, or a directory and everything under it) to `to`.
@@ -84,6 +87,8 @@ class ZoneMap {
 
 // True if `path` is `dir` or lies under it.
 bool PathIsUnder(const std::string& path, const std::string& dir);
+// The directory holding `path`; "" (the root) for a name directly under the root.
+std::string ParentOf(const std::string& path);
 
 }  // namespace duet
 

@@ -1,8 +1,8 @@
 // ActivityLog: DRBD's activity log for one module (engine/replication/activity_log.h). A zone
 // is hot (persisted in ReplicaDurableState::hot through HotAdd) before a write to it is
 // sent, and cools (HotRemove) only when the log is over capacity and the zone's last write
-// is durable on both nodes; names changed by a namespace mutation work alike. After a crash
-// the persisted hot zones and names come back of unknown age: the peer may or may not have
+// is durable on both nodes; names changed by a namespace mutation work alike, by directory. After a
+// crash the persisted hot zones and names come back of unknown age: the peer may or may not have
 // them, so they are resynced and never cool before that.
 //
 // The tests drive the log as the primary stream does: every record it emits is applied to
@@ -80,14 +80,22 @@ class ActivityLogTest : public ::testing::Test {
     return Persist(records);
   }
   static absl::Time Seconds(int64_t s) { return absl::UnixEpoch() + absl::Seconds(s); }
-  std::vector<std::string> TouchName(const std::string& path, uint64_t lsn) {
+  std::vector<std::string> TouchName(const std::string& path, uint64_t lsn, int64_t at = 0) {
     std::vector<ReplicaRecord> records;
-    log_->TouchName(path, lsn, state_.hot_names, records);
+    log_->TouchName(path, lsn, Seconds(at), state_.hot_names, records);
     return Persist(records);
   }
-  std::vector<std::string> CoolNames(uint64_t durable_on_both) {
+  // A namespace mutation as the primary stream makes it hot (its maps' records aside).
+  std::vector<std::string> TouchNamespace(const Mutation& m, uint64_t lsn, int64_t at = 0) {
     std::vector<ReplicaRecord> records;
-    log_->CoolNames(durable_on_both, records);
+    log_->TouchNamespace(m, lsn, Seconds(at), state_.hot_names, records);
+    return Persist(records);
+  }
+  // A cooling pass for names: changed at or before `changed_by` seconds, durable on both.
+  std::vector<std::string> CoolNames(uint64_t durable_on_both,
+                                     absl::Time changed_by = absl::InfiniteFuture()) {
+    std::vector<ReplicaRecord> records;
+    log_->CoolNames(changed_by, durable_on_both, records);
     return Persist(records);
   }
   std::vector<std::string> AddRecovered(const std::string& path, uint64_t zone) {
@@ -424,7 +432,7 @@ TEST_F(ActivityLogTest, NamesCoolOldestFirst) {
 }
 
 TEST_F(ActivityLogTest, NamesCoolRegardlessOfCapacity) {
-  // Names cool at the next mutation once durable on both: no capacity holds them back.
+  // Names cool at the cooling pass once durable on both: no capacity holds them back.
   TouchName("a", 1);
   EXPECT_THAT(CoolNames(1), ElementsAre("HotNameRemove a"));
 }
@@ -454,6 +462,118 @@ TEST_F(ActivityLogTest, TakeNamesNotDurableKeepsThemHotUntilTheResyncIsDone) {
   EXPECT_THAT(TakeNamesNotDurable(1'000'000), ElementsAre("b"));
   EXPECT_THAT(ForgetRecovered(), ElementsAre("HotNameRemove b"));
   EXPECT_THAT(state_.hot_names, IsEmpty());
+}
+
+// --- Hot directories (a namespace mutation makes its parent hot) ---
+
+Mutation Create(const std::string& path) { return MakeMutation(MutationKind::kCreate, path); }
+Mutation Unlink(const std::string& path) { return MakeMutation(MutationKind::kUnlink, path); }
+Mutation RenameOf(const std::string& from, const std::string& to) {
+  return MakeMutation(MutationKind::kRename, from, to);
+}
+
+TEST_F(ActivityLogTest, ACreateMakesItsDirectoryHotNotItsName) {
+  EXPECT_THAT(TouchNamespace(Create("d/a"), 1), ElementsAre("HotNameAdd d"));
+  EXPECT_THAT(state_.hot_names, ElementsAre("d"));
+}
+
+TEST_F(ActivityLogTest, ASecondCreateInAHotDirectoryEmitsNoRecord) {
+  TouchNamespace(Create("d/a"), 1);
+  EXPECT_THAT(TouchNamespace(Create("d/b"), 2), IsEmpty());
+  EXPECT_THAT(TouchNamespace(RenameOf("d/b", "d/c"), 3), IsEmpty());
+  EXPECT_THAT(TouchNamespace(Unlink("d/a"), 4), IsEmpty());
+  EXPECT_THAT(TouchNamespace(MakeMutation(MutationKind::kMkdir, "d/s"), 5), IsEmpty());
+  EXPECT_THAT(state_.hot_names, ElementsAre("d"));
+}
+
+TEST_F(ActivityLogTest, ARenameAcrossDirectoriesMakesBothHot) {
+  TouchNamespace(Create("d/a"), 1);
+  EXPECT_THAT(TouchNamespace(RenameOf("d/a", "e/f/a"), 2), ElementsAre("HotNameAdd e/f"));
+}
+
+TEST_F(ActivityLogTest, ANameDirectlyUnderTheRootIsHotItself) {
+  // The root never goes whole as a directory.
+  EXPECT_THAT(TouchNamespace(Create("a"), 1), ElementsAre("HotNameAdd a"));
+  EXPECT_THAT(TouchNamespace(RenameOf("a", "d/b"), 2), ElementsAre("HotNameAdd d"));
+}
+
+TEST_F(ActivityLogTest, AChangeOfAFileUnderAHotDirectoryEmitsNoRecord) {
+  TouchNamespace(Create("d/a"), 1);
+  EXPECT_THAT(TouchNamespace(MakeMutation(MutationKind::kSetattr, "d/old"), 2), IsEmpty());
+  EXPECT_THAT(TouchNamespace(MakeMutation(MutationKind::kTruncate, "d/old"), 3), IsEmpty());
+  // Elsewhere the name itself is hot, as before.
+  EXPECT_THAT(TouchNamespace(MakeMutation(MutationKind::kSetattr, "x/y"), 4),
+              ElementsAre("HotNameAdd x/y"));
+  EXPECT_THAT(CoolNames(2), IsEmpty());  // d's last change is lsn 3, x/y's 4
+  EXPECT_THAT(CoolNames(4), ElementsAre("HotNameRemove d", "HotNameRemove x/y"));
+}
+
+TEST_F(ActivityLogTest, AHotDirectoryCoolsOnlyOnceIdleForTheDelayAndDurableOnBoth) {
+  TouchNamespace(Create("d/a"), 1, /*at=*/0);
+  TouchNamespace(Create("d/b"), 2, /*at=*/3);
+  EXPECT_THAT(CoolNames(10, Seconds(2)), IsEmpty());  // changed at 3
+  EXPECT_THAT(CoolNames(1, Seconds(3)), IsEmpty());   // lsn 2 not durable on both
+  EXPECT_THAT(CoolNames(2, Seconds(3)), ElementsAre("HotNameRemove d"));
+  EXPECT_THAT(TouchNamespace(Create("d/c"), 3), ElementsAre("HotNameAdd d"));
+}
+
+TEST_F(ActivityLogTest, AFreshFilesFirstZoneNeedsNoHotAddAndTheLogStillKnowsIt) {
+  TouchNamespace(Create("d/f"), 1);
+  EXPECT_THAT(Touch("d/f", 0, 0, 2, 0), IsEmpty());
+  EXPECT_FALSE(state_.hot.Contains("d/f", 0));
+  // The peer may lack it: a dropped peer's dirty map takes it (ForEachNotDurable).
+  EXPECT_THAT(NotDurable(1), ElementsAre("d/f:0"));
+  // Its other zones are hot as any.
+  EXPECT_THAT(Touch("d/f", 1, 1, 3, 0), ElementsAre("HotAdd d/f:1"));
+}
+
+TEST_F(ActivityLogTest, AWriteToAFreshFileKeepsItsDirectoryHotUntilDurable) {
+  TouchNamespace(Create("d/f"), 1, /*at=*/0);
+  Touch("d/f", 0, 0, 5, 0, /*at=*/4);
+  EXPECT_THAT(CoolNames(10, Seconds(3)), IsEmpty());  // written at 4
+  EXPECT_THAT(CoolNames(4, Seconds(4)), IsEmpty());   // the write (lsn 5) not durable
+  EXPECT_THAT(CoolNames(5, Seconds(4)), ElementsAre("HotNameRemove d"));
+}
+
+TEST_F(ActivityLogTest, AFileIsNoLongerFreshOnceItsDirectoryCools) {
+  TouchNamespace(Create("d/f"), 1);
+  CoolNames(1);
+  EXPECT_FALSE(log_->Fresh("d/f"));
+  EXPECT_THAT(Touch("d/f", 0, 0, 2, 1), ElementsAre("HotAdd d/f:0"));
+}
+
+TEST_F(ActivityLogTest, AFreshFilesFirstZoneLeavesAFullLogWithoutARecord) {
+  Restart(1);
+  TouchNamespace(Create("d/f"), 1);
+  Touch("d/f", 0, 0, 2, 0);
+  // Over capacity, it makes room once durable on both; it was never persisted hot.
+  EXPECT_THAT(Touch("g", 0, 0, 3, 2), ElementsAre("HotAdd g:0"));
+  EXPECT_THAT(NotDurable(0), ElementsAre("g:0"));
+}
+
+TEST_F(ActivityLogTest, AnOlderFileUnderAHotDirectoryHasHotZonesAsUsual) {
+  TouchNamespace(Create("d/new"), 1);
+  EXPECT_THAT(Touch("d/old", 0, 0, 2, 1), ElementsAre("HotAdd d/old:0"));
+}
+
+TEST_F(ActivityLogTest, ARenamedOrRemovedFreshFileIsNoLongerFresh) {
+  TouchNamespace(Create("d/f"), 1);
+  TouchNamespace(Create("d/g"), 2);
+  Rename("d/f", "d/h", 3);
+  Remove("d/g");
+  EXPECT_FALSE(log_->Fresh("d/f"));
+  EXPECT_FALSE(log_->Fresh("d/h"));
+  EXPECT_FALSE(log_->Fresh("d/g"));
+  EXPECT_THAT(Touch("d/h", 0, 0, 4, 3), ElementsAre("HotAdd d/h:0"));
+}
+
+// Records written before hot names went by directory (the file's own name) still mean what
+// they meant: after a restart the name is hot, of unknown age, and goes whole.
+TEST_F(ActivityLogTest, AHotFileNameFromAnOlderRecordIsStillResyncedAfterARestart) {
+  Persist({record::HotNameAdd{"d/f"}});
+  Restart(4);
+  EXPECT_THAT(TakeNamesNotDurable(1'000'000), ElementsAre("d/f"));
+  EXPECT_THAT(CoolNames(1'000'000), IsEmpty());
 }
 
 // --- Renames and removals ---

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "absl/container/btree_set.h"
 #include "engine/replication/replica.h"
 #include "tests/engine/printers.h"
 #include "tests/engine/replication/replica_fixtures.h"
@@ -274,6 +275,99 @@ TEST(ReplicaActivityLogTest, SourcesLiveWritesAndRenamesDuringTheComparisonEndTh
   EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
   EXPECT_EQ(pair.side(kB).store.live().at("g").data.substr(kZone + 3, 4), "live");
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
+// --- Hot directories: a small file's create, rename and unlink persist nothing while their
+// directory stays hot; after a crash the directory's names are resynced by listing.
+
+Mutation Named(MutationKind kind, const std::string& path, const std::string& path2 = {}) {
+  return MakeMutation(kind, path, path2);
+}
+
+// Creates, writes (its first zone), renames and unlinks `name` in `dir` as a mail spool does.
+void SmallFileCycle(ReplicaPair& pair, const std::string& dir, const std::string& name) {
+  const std::string path = dir + "/" + name;
+  pair.Submit(kA, Named(MutationKind::kCreate, path));
+  pair.Write(kA, path, 0, "a small file");
+  pair.Submit(kA, Named(MutationKind::kRename, path, path + ".done"));
+  pair.Submit(kA, Named(MutationKind::kUnlink, path + ".done"));
+  pair.Pump();
+}
+
+TEST(ReplicaActivityLogTest, SmallFilesCreatedRenamedAndRemovedInAHotDirectoryPersistNothing) {
+  ReplicaPair pair(CoolingOptions());
+  StartInSync(pair);
+  pair.Submit(kA, Named(MutationKind::kMkdir, "spool"));    // under the root: hot itself
+  pair.Submit(kA, Named(MutationKind::kMkdir, "spool/d"));  // spool hot: nothing more
+  pair.Pump();
+  const uint64_t persists = pair.side(kA).persists;
+  SmallFileCycle(pair, "spool/d", "f1");  // spool/d becomes hot: one record
+  EXPECT_EQ(pair.side(kA).persists, persists + 1);
+  for (int i = 2; i <= 20; ++i) SmallFileCycle(pair, "spool/d", "f" + std::to_string(i));
+  EXPECT_EQ(pair.side(kA).persists, persists + 1);
+  EXPECT_TRUE(pair.side(kA).disk.hot.empty());
+  EXPECT_EQ(pair.side(kA).disk.hot_names, (absl::btree_set<std::string>{"spool", "spool/d"}));
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  // Idle for the delay and durable on both, the directories cool in one batch.
+  pair.Submit(kA, Named(MutationKind::kFsync, ""));
+  pair.Settle(3 * kCooling);
+  EXPECT_TRUE(pair.side(kA).disk.hot_names.empty());
+}
+
+// Leaves b without a's last create and unlink in `dir` (the stream writes lost), with a's
+// copy holding both durably; returns once a's hot names say only `dir`.
+void LoseACreateAndAnUnlink(ReplicaPair& pair) {
+  pair.Submit(kA, Named(MutationKind::kMkdir, "spool"));
+  pair.Submit(kA, Named(MutationKind::kCreate, "spool/old"));
+  pair.Write(kA, "spool/old", 0, "delivered long ago");
+  pair.Submit(kA, Named(MutationKind::kFsync, ""));
+  pair.Settle(3 * kCooling);
+  ASSERT_TRUE(pair.side(kA).disk.hot_names.empty());
+  pair.Submit(kA, Named(MutationKind::kCreate, "spool/kept"));  // reaches b: spool is hot
+  pair.Pump();
+  pair.LoseStreamWrites(kA, 4);
+  pair.Submit(kA, Named(MutationKind::kCreate, "spool/new"));
+  pair.Write(kA, "spool/new", 0, "delivered at the crash");
+  pair.Submit(kA, Named(MutationKind::kUnlink, "spool/old"));
+  pair.Submit(kA, Named(MutationKind::kFsync, ""));  // durable here, never there
+  pair.Pump();
+  ASSERT_TRUE(pair.side(kA).store.live().contains("spool/new"));
+  ASSERT_FALSE(pair.side(kA).store.live().contains("spool/old"));
+  ASSERT_FALSE(pair.side(kB).store.live().contains("spool/new"));
+  ASSERT_TRUE(pair.side(kB).store.live().contains("spool/old"));
+  // Neither the new file's name nor its zone is hot: its directory covers both.
+  ASSERT_EQ(pair.side(kA).disk.hot_names, absl::btree_set<std::string>{"spool"});
+  ASSERT_TRUE(pair.side(kA).disk.hot.empty());
+}
+
+TEST(ReplicaActivityLogTest, ARestartedPrimaryResyncsTheNamesOfADirectoryHotAtItsCrash) {
+  ReplicaPair pair(CoolingOptions());
+  StartInSync(pair);
+  LoseACreateAndAnUnlink(pair);
+  pair.Disconnect();
+  pair.Crash(kA);  // a's copy keeps what it made durable; a comes back as the source
+  pair.SetRole(kA, ReplRole::kPrimary);
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_FALSE(pair.side(kB).store.live().contains("spool/old"));
+  EXPECT_TRUE(pair.side(kB).store.live().contains("spool/new"));
+}
+
+TEST(ReplicaActivityLogTest, ACrashedPrimaryThatBecomesTheTargetDropsTheNamesThePeerLacks) {
+  ReplicaPair pair(CoolingOptions());
+  StartInSync(pair);
+  LoseACreateAndAnUnlink(pair);
+  pair.Disconnect();
+  pair.Crash(kA);
+  pair.SetRole(kB, ReplRole::kPrimary);
+  pair.PeerOutdated(kB);
+  pair.Settle(absl::Seconds(1));
+  pair.Connect();
+  pair.Settle();
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_TRUE(pair.side(kA).store.live().contains("spool/old"));
+  EXPECT_FALSE(pair.side(kA).store.live().contains("spool/new"));
 }
 
 }  // namespace

@@ -253,9 +253,9 @@ TEST(ReplicaPrimaryStreamTest, PrimaryAnsweringAHelloDoesNotDropThePeer) {
 
 // Hot names cool once the peer and this node hold the change durably: a later crash does not
 // resend a renamed file whole.
-TEST(ReplicaPrimaryStreamTest, HotNamesCoolOnceDurableOnBoth) {
+TEST(ReplicaPrimaryStreamTest, HotNamesCoolOnceDurableOnBothAndIdleForTheDelay) {
   ReplicaOptions options = Options();
-  options.activity_log_cooling = absl::Hours(1);  // no cooling pass: the next mutation cools
+  options.activity_log_cooling = absl::Minutes(1);
   ReplicaPair pair(options);
   StartInSync(pair);
   pair.Write(kA, "f", 0, Bytes(3 * kZone, 'f'));
@@ -264,8 +264,10 @@ TEST(ReplicaPrimaryStreamTest, HotNamesCoolOnceDurableOnBoth) {
   EXPECT_EQ(pair.replica(kA).durable().hot_names.size(), 2u);
   pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
   pair.Settle();
-  pair.Write(kA, "h", 0, "x");  // the next mutation cools them
+  pair.Write(kA, "h", 0, "x");  // a later mutation does not cool them: the delay does
   pair.Settle();
+  EXPECT_EQ(pair.replica(kA).durable().hot_names.size(), 2u);
+  pair.Settle(absl::Minutes(3));
   EXPECT_TRUE(pair.replica(kA).durable().hot_names.empty());
   EXPECT_TRUE(pair.side(kA).disk.hot_names.empty());
 }

@@ -279,5 +279,78 @@ TEST(ReplicaRefusalTest, ARefusalCompletingAfterThePrimaryCrashedKeepsTheAcknowl
   EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
 }
 
+// Makes top/d/f (a first zone of 'a's) on both copies, in sync.
+void MakeFileInSync(ReplicaPair& pair) {
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "top"));
+  pair.Submit(kA, MakeMutation(MutationKind::kMkdir, "top/d"));
+  pair.Write(kA, "top/d/f", 0, Bytes(100, 'a'));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
+  pair.Settle();
+}
+
+// Found by the simulator (seed 7766101509935132617 of the 20261125 swarm, with names hot by
+// directory): mid-resync, b's full disk refused a write that a applied, and a's outcome
+// ("applied") reached b only after b had taken a's next stream write, a rename of the file's
+// directory. b asked for the zones under the old name (absent on a: b removed it there) and
+// the file under its new name kept b's old bytes. The zones are asked for where the rename
+// moved them.
+TEST(ReplicaRefusalTest, AWriteRefusedHereIsAskedForWhereALaterRenameMovedIt) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  MakeFileInSync(pair);
+  pair.Disconnect();
+  pair.PeerOutdated(kA);
+  pair.Write(kA, "g", 0, "written alone");
+  pair.Settle(absl::Seconds(1));
+  // The next session is a resync, held open by its blocks.
+  pair.HoldMatching(kA,
+                    [](const ReplMessage& m) { return std::holds_alternative<ResyncBlock>(m); });
+  pair.Connect();
+  pair.Pump();
+  ASSERT_EQ(pair.side(kB).blocks_received, 0u);
+  FillDisk(pair, kB);
+  pair.HoldApplies(kA, true);  // a's outcome of the write waits for its own apply
+  const uint64_t op = pair.Write(kA, "top/d/f", 2 * kZone, Bytes(100, 'b'));
+  pair.Pump();  // b refuses it and says so
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "top/d", "top/e"));
+  pair.Pump();  // b takes the rename
+  ASSERT_TRUE(pair.side(kB).store.live().contains("top/e/f")) << pair.Log(kB);
+  FreeDisk(pair, kB);
+  pair.HoldApplies(kA, false);  // "applied" reaches b now
+  pair.ReleaseHeldFirst(kA, [](const ReplMessage&) { return false; });
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_TRUE(pair.Result(kA, op).ok()) << pair.Result(kA, op);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
+}
+
+// The mirror on the primary: a's full disk refused a write b applied, and b's acknowledgement
+// (which settles the refusal) came after a renamed the file's directory. a sets b back where
+// the file is now, not under its old name.
+TEST(ReplicaRefusalTest, AWriteRefusedOnThePrimaryIsSetBackWhereALaterRenameMovedIt) {
+  ReplicaPair pair(Options());
+  StartInSync(pair);
+  MakeFileInSync(pair);
+  const std::string before = pair.side(kA).store.live().at("top/d/f").data.ToString();
+  pair.Hold(kB, true);  // b's acknowledgements arrive together later
+  FillDisk(pair, kA);
+  const uint64_t op = pair.Write(kA, "top/d/f", 2 * kZone, Bytes(100, 'b'));
+  pair.Pump();
+  pair.Submit(kA, MakeMutation(MutationKind::kRename, "top/d", "top/e"));
+  pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));  // b's acknowledgement: durable
+  pair.Pump();
+  ASSERT_EQ(pair.side(kB).store.live().at("top/e/f").data.ToString().substr(2 * kZone, 100),
+            Bytes(100, 'b'))
+      << pair.Log(kB);
+  FreeDisk(pair, kA);
+  pair.Hold(kB, false);
+  pair.Settle();
+  ASSERT_TRUE(pair.Completed(kA, op));
+  EXPECT_TRUE(IsRefusal(pair.Result(kA, op))) << pair.Result(kA, op);
+  EXPECT_EQ(pair.side(kA).store.live().at("top/e/f").data.ToString(), before);
+  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
+}
+
 }  // namespace
 }  // namespace duet

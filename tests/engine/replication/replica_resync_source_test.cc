@@ -53,8 +53,7 @@ TEST(ReplicaResyncSourceTest, JournalReplayLostOnTheWayIsReplayedAgain) {
   pair.Submit(kA, MakeMutation(MutationKind::kCreate, "f"));
   pair.Submit(kA, MakeMutation(MutationKind::kFsync, ""));
   pair.Settle(absl::Seconds(2));
-  pair.Write(kA, "g", 0, "x");  // cools f's name: it is durable on both
-  pair.Settle(absl::Seconds(2));
+  pair.Settle(absl::Seconds(12));  // f's name cools: durable on both and idle for the delay
   ASSERT_TRUE(pair.side(kA).disk.hot_names.empty()) << pair.Log(kA);
   pair.Disconnect();
   pair.Submit(kA, MakeMutation(MutationKind::kUnlink, "f"));
