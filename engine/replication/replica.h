@@ -585,9 +585,10 @@ class Replica {
   // (applies run in order, so a flush covers every id below its own). A failed flush makes
   // them hot: Linux forgets the pages it could not write, and the peer that sent them may
   // not know which ones (it may have crashed since). In memory: after a daemon restart only
-  // what the peer's activity log names is known.
-  absl::flat_hash_map<ZoneRef, uint64_t> unsynced_zones_;
-  absl::flat_hash_map<std::string, uint64_t> unsynced_names_;
+  // what the peer's activity log names is known. Ordered: a failed flush turns them into
+  // activity-log records in this order, and hash order differs between runs.
+  absl::btree_map<ZoneRef, uint64_t> unsynced_zones_;
+  absl::btree_map<std::string, uint64_t> unsynced_names_;
   // Stream writes refused here and held unacknowledged until the primary's outcome says
   // whether it refused them too, by lsn (this session), with their status.
   absl::btree_map<uint64_t, std::pair<Applying, absl::Status>> refusals_awaiting_;

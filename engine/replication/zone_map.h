@@ -20,6 +20,7 @@ struct ZoneRef {
   std::string path;
   uint64_t zone = 0;
   friend bool operator==(const ZoneRef&, const ZoneRef&) = default;
+  friend auto operator<=>(const ZoneRef&, const ZoneRef&) = default;
   template <typename H>
   friend H AbslHashValue(H h, const ZoneRef& z) {
     return H::combine(std::move(h), z.path, z.zone);
