@@ -38,6 +38,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "engine/actions.h"
 #include "engine/config.h"
@@ -240,6 +241,12 @@ class Replica {
     std::string path = {};
     std::vector<uint64_t> ask_again = {};
   };
+  // A resync source's block (or ResyncSame) until acknowledged.
+  struct SentBlock {
+    ZoneRef zone;
+    uint64_t bytes = 0;  // what it carries (ResyncCostOf), counted in resync_inflight_bytes_
+    uint64_t zones = 1;  // a run of holes: the zones from `zone` it covers
+  };
   // --- The session state machine (replica.cc)
   // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
   // if the peer's is known.
@@ -378,6 +385,10 @@ class Replica {
   void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
   // `zone` was read or sent: it is read and sent again.
   void ForgetSent(const ZoneRef& zone);
+  // The blocks in flight that `which` picks are answered for nothing (their acknowledgement
+  // finds no block): their bytes leave the window and their zones (a run's: all) are read
+  // again.
+  void DropBlocksInFlight(absl::FunctionRef<bool(uint64_t block_id, const SentBlock&)> which);
   void IssueCleanFlush(Actions& out);
   void OnCleanFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
 
@@ -602,14 +613,9 @@ class Replica {
   uint64_t target_lasts_seen_ = 0, target_lasts_needed_ = 1;
   absl::flat_hash_set<ZoneRef> reading_;  // zones read or sent, not yet acknowledged
   absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
-  struct SentBlock {
-    ZoneRef zone;
-    uint64_t bytes = 0;  // what it carries (ResyncCostOf), counted in resync_inflight_bytes_
-    uint64_t zones = 1;  // a run of holes: the zones from `zone` it covers
-  };
-  absl::flat_hash_map<uint64_t, SentBlock> blocks_;  // block id -> what went
-  uint64_t resync_inflight_bytes_ = 0;               // reads (a zone each) and blocks_
-  absl::flat_hash_set<std::string> whole_paths_;     // send every zone (learned at zone 0)
+  absl::flat_hash_map<uint64_t, SentBlock> blocks_;                    // block id -> what went
+  uint64_t resync_inflight_bytes_ = 0;            // reads (a zone each) and blocks_
+  absl::flat_hash_set<std::string> whole_paths_;  // send every zone (learned at zone 0)
   // Paths sent whole in this session: their blocks carry attributes and xattrs the target may
   // lack, so none of their zones is compared by digest.
   absl::flat_hash_set<std::string> uncompared_paths_;

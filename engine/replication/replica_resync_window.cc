@@ -118,10 +118,37 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
 }
 
 void Replica::ForgetSent(const ZoneRef& zone) {
-  // (A block of it in flight meanwhile is harmless.)
+  // At most one read or block of a zone is ever out: a read of it in flight is dropped (its
+  // answer ignored), a block of it answered for nothing. Two acknowledgements of one zone
+  // would put it twice among the zones sent, which MaybeFinishSource counts against the
+  // plan: the resync could end before its last zone went.
+  for (const auto& [id, read_of] : reads_) {
+    if (read_of.first != zone) continue;
+    EndRead(uint64_t{id}, /*cost=*/0);  // nothing of it goes
+    break;
+  }
+  DropBlocksInFlight([&](uint64_t, const SentBlock& block) {
+    return block.zone.path == zone.path && zone.zone >= block.zone.zone &&
+           zone.zone - block.zone.zone < block.zones;
+  });
   reading_.erase(zone);
   absl::erase_if(unflushed_, [&](const auto& entry) { return entry.second == zone; });
   absl::erase_if(durable_there_, [&](const auto& entry) { return entry.second == zone; });
+}
+
+void Replica::DropBlocksInFlight(absl::FunctionRef<bool(uint64_t, const SentBlock&)> which) {
+  absl::erase_if(blocks_, [&](const auto& entry) {
+    const auto& [block_id, block] = entry;
+    if (!which(block_id, block)) return false;
+    same_blocks_.erase(block_id);
+    first_name_blocks_.erase(block_id);
+    // Every zone of a run of holes: none of them is acknowledged by this block now.
+    for (uint64_t i = 0; i < block.zones; ++i) {
+      reading_.erase(ZoneRef{block.zone.path, block.zone.zone + i});
+    }
+    resync_inflight_bytes_ -= block.bytes;  // its answer will find nothing
+    return true;
+  });
 }
 
 void Replica::IssueCleanFlush(Actions& out) {
