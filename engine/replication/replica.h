@@ -389,6 +389,10 @@ class Replica {
   // finds no block): their bytes leave the window and their zones (a run's: all) are read
   // again.
   void DropBlocksInFlight(absl::FunctionRef<bool(uint64_t block_id, const SentBlock&)> which);
+  // The acknowledged zones that `which` picks (by block id and zone) are sent no more: they
+  // leave the progress (counted again once a new block is acknowledged, so each zone counts
+  // once) and are read again.
+  void ForgetAcknowledged(absl::FunctionRef<bool(uint64_t block_id, const ZoneRef&)> which);
   void IssueCleanFlush(Actions& out);
   void OnCleanFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
 
@@ -623,10 +627,15 @@ class Replica {
   // asked so, or a rename or removal may have changed them): listed once a zone-0 read shows
   // a directory.
   absl::btree_set<std::string> names_under_;
-  absl::btree_map<uint64_t, ZoneRef> unflushed_;  // applied on the target, not yet durable
+  // A zone acknowledged (counted in resync_done_, and in resync_same_done_ if `same`).
+  struct AckedZone {
+    ZoneRef zone;
+    bool same = false;
+  };
+  absl::btree_map<uint64_t, AckedZone> unflushed_;  // applied on the target, not yet durable
   // Durable on the target, by block id; forgotten (MarkClean) once a flush of our own copy
   // succeeds: the block was read from our page cache, which a crash or failed flush loses.
-  absl::btree_map<uint64_t, ZoneRef> durable_there_;
+  absl::btree_map<uint64_t, AckedZone> durable_there_;
   bool clean_flush_in_flight_ = false;
   uint64_t replay_end_lsn_ = 0;    // the last lsn of this session's journal replay
   bool journal_replayed_ = false;  // the journal went to the peer in an earlier session

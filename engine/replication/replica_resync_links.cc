@@ -73,13 +73,7 @@ void Replica::ResendChangedNames(const Mutation& m) {
     DropBlocksInFlight([&](uint64_t block_id, const SentBlock& block) {
       return block_under(block_id, block.zone);
     });
-    const auto sent_under = [&](const auto& entry) {
-      if (!block_under(entry.first, entry.second)) return false;
-      reading_.erase(entry.second);
-      return true;
-    };
-    absl::erase_if(unflushed_, sent_under);
-    absl::erase_if(durable_there_, sent_under);
+    ForgetAcknowledged(block_under);
   });
 }
 

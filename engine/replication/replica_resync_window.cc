@@ -106,7 +106,7 @@ void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out
       // Sent: not read again in this session, and forgotten (MarkClean) once the target says
       // it is durable. A crash of the target before that resends it in the next session. (A
       // run's zones have the ids before the block's: see TakeHoleRun.)
-      unflushed_[ack.block_id - (zones - 1 - i)] = each;
+      unflushed_[ack.block_id - (zones - 1 - i)] = AckedZone{each, same};
     }
   }
   if (!ack.stale) {
@@ -132,8 +132,20 @@ void Replica::ForgetSent(const ZoneRef& zone) {
            zone.zone - block.zone.zone < block.zones;
   });
   reading_.erase(zone);
-  absl::erase_if(unflushed_, [&](const auto& entry) { return entry.second == zone; });
-  absl::erase_if(durable_there_, [&](const auto& entry) { return entry.second == zone; });
+  ForgetAcknowledged([&](uint64_t, const ZoneRef& acked) { return acked == zone; });
+}
+
+void Replica::ForgetAcknowledged(absl::FunctionRef<bool(uint64_t, const ZoneRef&)> which) {
+  const auto forget = [&](const auto& entry) {
+    const auto& [block_id, acked] = entry;
+    if (!which(block_id, acked.zone)) return false;
+    reading_.erase(acked.zone);
+    resync_done_ -= opt_.zone_size;
+    if (acked.same) resync_same_done_ -= opt_.zone_size;
+    return true;
+  };
+  absl::erase_if(unflushed_, forget);
+  absl::erase_if(durable_there_, forget);
 }
 
 void Replica::DropBlocksInFlight(absl::FunctionRef<bool(uint64_t, const SentBlock&)> which) {
@@ -171,8 +183,9 @@ void Replica::OnCleanFlushed(absl::Time now, const Applying& a, const absl::Stat
   }
   std::vector<ReplicaRecord> records;
   for (auto zone = durable_there_.begin(); zone != durable_there_.end() && zone->first <= a.key;) {
-    records.push_back(record::MarkClean{zone->second.path, zone->second.zone});
-    reading_.erase(zone->second);
+    const ZoneRef& clean = zone->second.zone;
+    records.push_back(record::MarkClean{clean.path, clean.zone});
+    reading_.erase(clean);
     zone = durable_there_.erase(zone);
   }
   Persist(std::move(records), out);
