@@ -113,7 +113,9 @@ while read -r name count flags; do
     fi
   done < <(sed -n 's/^FAIL seed \([0-9]*\): /\1 /p' "$tmp/swarm.out")
   [ "$caught" = yes ] || failed=1
-  report+=$(printf '%-34s %-6s %-6s %s' "$name" "$caught" "$seeds" "$invariant")$'\n'
+  line=$(printf '%-34s %-6s %-6s %s' "$name" "$caught" "$seeds" "$invariant")
+  echo "   $line"  # as it comes: a run cut short still tells what it found
+  report+=$line$'\n'
 done <<<"$settings"
 git -C "$wt" checkout -q -- .
 

@@ -21,8 +21,10 @@
 // The replica owns no clock and no I/O: Node routes inputs to it and carries out its actions.
 // Its parts, each a file with its own contract at the top: the handshake (a pure function,
 // session_decision.h), the session state machine (replica.cc), the primary's stream, the
-// secondary's stream, the resync source, the resync target, refusals and disk faults
-// (replica_<part>.cc); their tests sit in tests/engine/ under the same names.
+// secondary's stream, the resync source (with its window, its runs of holes, its linked and
+// renamed names, names under a directory), the resync target (with its digest comparisons),
+// the keep-aside's answers, refusals, disk faults and status (replica_<part>.cc, in this
+// header's sections below); their tests sit in tests/engine/ under the same names.
 #ifndef DUET_ENGINE_REPLICATION_REPLICA_H_
 #define DUET_ENGINE_REPLICATION_REPLICA_H_
 
@@ -36,6 +38,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "engine/actions.h"
 #include "engine/config.h"
@@ -238,6 +241,12 @@ class Replica {
     std::string path = {};
     std::vector<uint64_t> ask_again = {};
   };
+  // A resync source's block (or ResyncSame) until acknowledged.
+  struct SentBlock {
+    ZoneRef zone;
+    uint64_t bytes = 0;  // what it carries (ResyncCostOf), counted in resync_inflight_bytes_
+    uint64_t zones = 1;  // a run of holes: the zones from `zone` it covers
+  };
   // --- The session state machine (replica.cc)
   // Sends our Hello (answering the peer's Hello `answers`, or 0: unsolicited) and decides
   // if the peer's is known.
@@ -327,6 +336,16 @@ class Replica {
   void NoteRenameForListing(const Mutation& rename);
   // Where a name the listing in flight answered is now, after the renames applied since.
   std::string NameNowOfListed(std::string path) const;
+  // A block for `zone` as read at `lsn`: the path's kind and attributes, the progress.
+  ResyncBlock BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& read);
+  void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
+  void MaybeFinishSource(Actions& out);
+  void OnSourceFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
+  // Source: the target confirmed it holds our data durably: the dirty map closes.
+  void CloseSourceSession(Actions& out);
+  // A secondary source's journal replay got no acknowledgement for the replication timeout.
+  bool ReplayStalled(absl::Time now) const;
+
   // --- Names under a directory that goes whole (replica_resync_names_under.cc)
   // A rename or removal changed `name` on a copy: the names under it may differ too.
   // Lists this copy's tree (ListTree; one listing serves every name waiting when it is
@@ -352,30 +371,49 @@ class Replica {
   // directory there (`list_here`).
   static void NamesUnderOf(const Mutation& m, absl::btree_set<std::string>& ask,
                            absl::btree_set<std::string>& list_here);
+
+  // --- A resync source's window: in flight, acknowledged, forgotten (replica_resync_window.cc)
   // Whether the source may issue one more zone read (resync_window_bytes, resync_reads).
   bool ResyncWindowOpen() const;
+  void IssueReads(absl::Time now, Actions& out);
+  // Read `read_id` is answered (or its zone taken into a run of holes unread): its zone leaves
+  // the window, and the bandwidth cap gets back what its block does not carry (`cost`).
+  void EndRead(uint64_t read_id, uint64_t cost);
   // Records a block (or ResyncSame) sent for `zone` (and the `zones` - 1 after it: a run of
   // holes), carrying `bytes`, until acknowledged.
   void SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes, uint64_t zones = 1);
-  // Source: how many zones from `zone` (read as a hole) its block covers: the zones after it
-  // in the same hole that are planned and not yet sent, at most kMaxHoleRunZones; they are
-  // taken as read (their reads in flight forgotten).
-  uint64_t TakeHoleRun(const ZoneRef& zone, const ZoneRead& read);
-  void IssueReads(absl::Time now, Actions& out);
+  void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
   // `zone` was read or sent: it is read and sent again.
   void ForgetSent(const ZoneRef& zone);
-  // A block for `zone` as read at `lsn`: the path's kind and attributes, the progress.
-  ResyncBlock BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& read);
-  void ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out);
-  void OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out);
-  void MaybeFinishSource(Actions& out);
+  // The blocks in flight that `which` picks are answered for nothing (their acknowledgement
+  // finds no block): their bytes leave the window and their zones (a run's: all) are read
+  // again.
+  void DropBlocksInFlight(absl::FunctionRef<bool(uint64_t block_id, const SentBlock&)> which);
+  // The acknowledged zones that `which` picks (by block id and zone) are sent no more: they
+  // leave the progress (counted again once a new block is acknowledged, so each zone counts
+  // once) and are read again.
+  void ForgetAcknowledged(absl::FunctionRef<bool(uint64_t block_id, const ZoneRef&)> which);
   void IssueCleanFlush(Actions& out);
-  void OnSourceFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
   void OnCleanFlushed(absl::Time now, const Applying& a, const absl::Status& status, Actions& out);
-  // Source: the target confirmed it holds our data durably: the dirty map closes.
-  void CloseSourceSession(Actions& out);
-  // A secondary source's journal replay got no acknowledgement for the replication timeout.
-  bool ReplayStalled(absl::Time now) const;
+
+  // --- A resync source's runs of holes (replica_resync_holes.cc)
+  // `block`, of `zone` read as a hole, covers the zones after it in the same hole that are
+  // planned and not yet sent (hole_zones), at most a bound; they are taken as read (their
+  // reads in flight forgotten), and each has a block id of its own, the block's the last.
+  void TakeHoleRun(const ZoneRef& zone, const ZoneRead& read, ResyncBlock& block);
+  uint64_t HoleRunZones(const ZoneRef& zone, const ZoneRead& read);
+
+  // --- A resync source's linked and renamed names (replica_resync_links.cc)
+  // A full resync's read of a file with several names: true if it was handled here (sent as
+  // a link to the name sent first, or waiting for that name to be applied).
+  bool SendAsLinkOrWait(absl::Time now, const ZoneRef& zone, uint64_t lsn, const ZoneRead& read,
+                        Actions& out);
+  // A live namespace change during a full resync: the names it renames are followed; if it
+  // removes or replaces the first name, the names linked to it or waiting go again.
+  void FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& records);
+  // A live namespace change during a resync: zones already sent under the names it changes
+  // are read and sent again (their content moved or went).
+  void ResendChangedNames(const Mutation& m);
 
   // --- The resync target (replica_resync_target.cc)
   void StartTarget(bool discard_divergent, bool behind, Actions& out);
@@ -406,18 +444,6 @@ class Replica {
   void FinishTarget(Actions& out);
   void OnFinalFlushed(absl::Time now, uint64_t apply_id, const Applying& a,
                       const absl::Status& status, Actions& out);
-
-  // --- A resync source's linked and renamed names (replica_resync_links.cc)
-  // A full resync's read of a file with several names: true if it was handled here (sent as
-  // a link to the name sent first, or waiting for that name to be applied).
-  bool SendAsLinkOrWait(absl::Time now, const ZoneRef& zone, uint64_t lsn, const ZoneRead& read,
-                        Actions& out);
-  // A live namespace change during a full resync: the names it renames are followed; if it
-  // removes or replaces the first name, the names linked to it or waiting go again.
-  void FollowLinkedNames(const Mutation& m, std::vector<ReplicaRecord>& records);
-  // A live namespace change during a resync: zones already sent under the names it changes
-  // are read and sent again (their content moved or went).
-  void ResendChangedNames(const Mutation& m);
 
   // --- A resync target's digest comparisons (replica_resync_digests.cc)
   // Target: reads the digest of zones this copy may hold as the source does; they are asked
@@ -497,9 +523,6 @@ class Replica {
   bool connected_ = false;
   bool peer_reachable_ = true;  // see SetPeerReachable
   static constexpr uint64_t kStreamFailuresPerLogLine = 1000;
-  // Most zones one hole block covers (4 GiB of 64 KiB zones): a bound on the zones the target
-  // checks for live changes and tracks for one block.
-  static constexpr uint64_t kMaxHoleRunZones = uint64_t{1} << 16;
   uint64_t stream_failures_ = 0;     // failed stream applies this session
   std::string last_stream_failure_;  // see stream_failure()
   uint64_t names_refused_ = 0;       // resync target: stream changes refused for the names
@@ -607,14 +630,9 @@ class Replica {
   uint64_t target_lasts_seen_ = 0, target_lasts_needed_ = 1;
   absl::flat_hash_set<ZoneRef> reading_;  // zones read or sent, not yet acknowledged
   absl::flat_hash_map<uint64_t, std::pair<ZoneRef, uint64_t>> reads_;  // read id -> zone, lsn
-  struct SentBlock {
-    ZoneRef zone;
-    uint64_t bytes = 0;  // what it carries (ResyncCostOf), counted in resync_inflight_bytes_
-    uint64_t zones = 1;  // a run of holes: the zones from `zone` it covers
-  };
-  absl::flat_hash_map<uint64_t, SentBlock> blocks_;  // block id -> what went
-  uint64_t resync_inflight_bytes_ = 0;               // reads (a zone each) and blocks_
-  absl::flat_hash_set<std::string> whole_paths_;     // send every zone (learned at zone 0)
+  absl::flat_hash_map<uint64_t, SentBlock> blocks_;                    // block id -> what went
+  uint64_t resync_inflight_bytes_ = 0;            // reads (a zone each) and blocks_
+  absl::flat_hash_set<std::string> whole_paths_;  // send every zone (learned at zone 0)
   // Paths sent whole in this session: their blocks carry attributes and xattrs the target may
   // lack, so none of their zones is compared by digest.
   absl::flat_hash_set<std::string> uncompared_paths_;
@@ -622,10 +640,15 @@ class Replica {
   // asked so, or a rename or removal may have changed them): listed once a zone-0 read shows
   // a directory.
   absl::btree_set<std::string> names_under_;
-  absl::btree_map<uint64_t, ZoneRef> unflushed_;  // applied on the target, not yet durable
+  // A zone acknowledged (counted in resync_done_, and in resync_same_done_ if `same`).
+  struct AckedZone {
+    ZoneRef zone;
+    bool same = false;
+  };
+  absl::btree_map<uint64_t, AckedZone> unflushed_;  // applied on the target, not yet durable
   // Durable on the target, by block id; forgotten (MarkClean) once a flush of our own copy
   // succeeds: the block was read from our page cache, which a crash or failed flush loses.
-  absl::btree_map<uint64_t, ZoneRef> durable_there_;
+  absl::btree_map<uint64_t, AckedZone> durable_there_;
   bool clean_flush_in_flight_ = false;
   uint64_t replay_end_lsn_ = 0;    // the last lsn of this session's journal replay
   bool journal_replayed_ = false;  // the journal went to the peer in an earlier session

@@ -70,20 +70,10 @@ void Replica::ResendChangedNames(const Mutation& m) {
     const auto block_under = [&](uint64_t block_id, const ZoneRef& zone) {
       return under(zone) && !first_name_blocks_.contains(block_id);
     };
-    absl::erase_if(blocks_, [&](const auto& entry) {
-      if (!block_under(entry.first, entry.second.zone)) return false;
-      same_blocks_.erase(entry.first);
-      reading_.erase(entry.second.zone);
-      resync_inflight_bytes_ -= entry.second.bytes;  // its answer will find nothing
-      return true;
+    DropBlocksInFlight([&](uint64_t block_id, const SentBlock& block) {
+      return block_under(block_id, block.zone);
     });
-    const auto sent_under = [&](const auto& entry) {
-      if (!block_under(entry.first, entry.second)) return false;
-      reading_.erase(entry.second);
-      return true;
-    };
-    absl::erase_if(unflushed_, sent_under);
-    absl::erase_if(durable_there_, sent_under);
+    ForgetAcknowledged(block_under);
   });
 }
 

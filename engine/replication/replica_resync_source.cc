@@ -1,8 +1,9 @@
 // Replica, the resync source (DESIGN.md §5). The plan is the dirty map itself (persisted), the
 // zones the activity log says the peer may lack, the target's own requests, and on a full
 // resync every name of the listed tree. Zones are read and sent with a window of bytes in
-// flight (resync_window_bytes: a zone while read, then its block's cost) and the bandwidth capped;
-// a zone is forgotten (MarkClean) only once durable on the target AND flushed here. The namespace
+// flight and the bandwidth capped, and forgotten (MarkClean) only once durable on the target
+// AND flushed here (replica_resync_window.cc); a zone read as a hole goes with the planned zones
+// of the same hole after it, as one block (replica_resync_holes.cc). The namespace
 // journal is replayed first as stream writes. The session ends with ResyncDone after a flush of our
 // own copy; the target's answer closes the map. Zones the target sent its digest of
 // (ReplTargetZones::digests: zones it may hold as we do, as after its crash as primary) are read
@@ -26,14 +27,6 @@
 #include "engine/replication/zone_math.h"
 
 namespace duet {
-namespace {
-
-// The cap's time for `bytes` at `bandwidth` bytes per second.
-absl::Duration TransferTime(uint64_t bytes, uint64_t bandwidth) {
-  return absl::Seconds(static_cast<double>(bytes) / static_cast<double>(bandwidth));
-}
-
-}  // namespace
 
 void Replica::AbandonSourceSession() {
   // What the session had read or sent stays in the dirty map: the next session resends it.
@@ -74,27 +67,6 @@ void Replica::OnSourceFlushed(absl::Time now, const Applying& a, const absl::Sta
     Persist(std::move(records), out);
     out.push_back(SendReplication{ResyncDone{name_, durable_.gens.current, target_requests_seen_}});
   }
-}
-
-void Replica::OnCleanFlushed(absl::Time now, const Applying& a, const absl::Status& status,
-                             Actions& out) {
-  if (a.session != session_ || !source_active_) return;  // the zones stay in the plan
-  clean_flush_in_flight_ = false;
-  if (!status.ok()) {
-    // Still dirty, so they turn hot: a crash here takes them back from the target.
-    OnLocalDurabilityFailed(status, out);
-    RestartSessionLater(now);
-    return;
-  }
-  std::vector<ReplicaRecord> records;
-  for (auto zone = durable_there_.begin(); zone != durable_there_.end() && zone->first <= a.key;) {
-    records.push_back(record::MarkClean{zone->second.path, zone->second.zone});
-    reading_.erase(zone->second);
-    zone = durable_there_.erase(zone);
-  }
-  Persist(std::move(records), out);
-  IssueCleanFlush(out);
-  MaybeFinishSource(out);
 }
 
 void Replica::StartSource(absl::Time now, Actions& out) {
@@ -315,81 +287,6 @@ void Replica::OnTargetZones(absl::Time now, const ReplTargetZones& zones, Action
   MaybeFinishSource(out);
 }
 
-void Replica::ForgetSent(const ZoneRef& zone) {
-  // (A block of it in flight meanwhile is harmless.)
-  reading_.erase(zone);
-  absl::erase_if(unflushed_, [&](const auto& entry) { return entry.second == zone; });
-  absl::erase_if(durable_there_, [&](const auto& entry) { return entry.second == zone; });
-}
-
-void Replica::IssueReads(absl::Time now, Actions& out) {
-  if (!source_active_) return;
-  while (ResyncWindowOpen()) {
-    if (opt_.resync_bandwidth != 0 && now != absl::InfinitePast() && now < next_read_at_) break;
-    std::optional<ZoneRef> zone =
-        durable_.dirty.FindFirst([&](const ZoneRef& ref) { return !reading_.contains(ref); });
-    if (!zone) break;
-    const uint64_t id = NextId();
-    reads_[id] = {*zone, LocalAppliedLsn()};
-    resync_inflight_bytes_ += opt_.zone_size;
-    reading_.insert(*zone);
-    const ZoneReadContent content =
-        target_digests_.contains(*zone) ? ZoneReadContent::kDataAndDigest : ZoneReadContent::kData;
-    out.push_back(
-        ReadZone{module_, id, zone->path, zone->zone * opt_.zone_size, opt_.zone_size, content});
-    if (opt_.resync_bandwidth != 0) {
-      // A whole zone is reserved now; OnZoneRead gives back what the block did not carry.
-      const absl::Time base =
-          now == absl::InfinitePast() ? next_read_at_ : std::max(now, next_read_at_);
-      next_read_at_ = base + TransferTime(opt_.zone_size, opt_.resync_bandwidth);
-    }
-  }
-}
-
-void Replica::SendBlock(uint64_t block_id, const ZoneRef& zone, uint64_t bytes, uint64_t zones) {
-  blocks_[block_id] = SentBlock{zone, bytes, zones};
-  resync_inflight_bytes_ += bytes;
-}
-
-uint64_t Replica::TakeHoleRun(const ZoneRef& zone, const ZoneRead& read) {
-  if (read.hole_end <= zone.zone * opt_.zone_size || read.file_size == 0) return 1;
-  // The zones wholly in the hole: up to where data resumes, or to the end of the file.
-  const uint64_t end = read.hole_end >= read.file_size ? (read.file_size - 1) / opt_.zone_size + 1
-                                                       : read.hole_end / opt_.zone_size;
-  // The reads in flight of this file's next zones (those issued with this one): taken into
-  // the run, their answers are ignored.
-  absl::flat_hash_map<uint64_t, uint64_t> in_flight;  // zone -> read id
-  for (const auto& [id, read_of] : reads_) {
-    const ZoneRef& ref = read_of.first;
-    if (ref.zone > zone.zone && ref.zone < end && ref.path == zone.path) in_flight[ref.zone] = id;
-  }
-  // Only zones planned and not sent (nor compared by digest) join: each as if read with this
-  // one, under the same rules.
-  uint64_t zones = 1;
-  for (; zone.zone + zones < end && zones < kMaxHoleRunZones; ++zones) {
-    const ZoneRef next{zone.path, zone.zone + zones};
-    if (!durable_.dirty.Contains(next.path, next.zone) || target_digests_.contains(next)) break;
-    if (auto read_of = in_flight.find(next.zone); read_of != in_flight.end()) {
-      reads_.erase(read_of->second);
-      resync_inflight_bytes_ -= opt_.zone_size;
-      if (opt_.resync_bandwidth != 0) {
-        next_read_at_ -= TransferTime(opt_.zone_size, opt_.resync_bandwidth);
-      }
-    } else if (reading_.contains(next)) {
-      break;  // sent already
-    }
-    reading_.insert(next);
-  }
-  return zones;
-}
-
-bool Replica::ResyncWindowOpen() const {
-  if (reads_.size() + blocks_.size() >= opt_.resync_reads) return false;
-  // One zone always goes, whatever the window, so that a window below a zone still moves.
-  return resync_inflight_bytes_ == 0 ||
-         resync_inflight_bytes_ + opt_.zone_size <= opt_.resync_window_bytes;
-}
-
 void Replica::ExpandWholePath(const std::string& path, const ZoneRead& read, Actions& out) {
   // The target changed this path's names: every zone of our version goes over.
   if (!whole_paths_.contains(path) || read.kind != PathKind::kFile || read.file_size == 0) return;
@@ -417,8 +314,6 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   auto it = reads_.find(read.read_id);
   if (it == reads_.end()) return;  // from an earlier connection
   const auto [zone, lsn] = it->second;
-  reads_.erase(it);
-  resync_inflight_bytes_ -= opt_.zone_size;
   // The target holds the same zone (both digests of a regular file's zone, equal).
   bool same = false;
   if (auto digest = target_digests_.find(zone); digest != target_digests_.end()) {
@@ -431,10 +326,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
   // a zone the target holds already costs a header.
   const uint64_t cost =
       same ? zone.path.size() + kResyncBlockHeaderBytes : ResyncCostOf(zone, read);
-  if (opt_.resync_bandwidth != 0) {
-    next_read_at_ -= TransferTime(opt_.zone_size - std::min<uint64_t>(cost, opt_.zone_size),
-                                  opt_.resync_bandwidth);
-  }
+  EndRead(read.read_id, cost);
   if (!read.status.ok()) {
     reading_.erase(zone);
     Log(out, absl::StrCat("resync read of ", zone.path, " failed: ", read.status.message()));
@@ -462,10 +354,7 @@ void Replica::OnZoneRead(absl::Time now, const ZoneRead& read, Actions& out) {
     block.data = read.data;
     block.hole_ranges = read.hole_ranges;
   } else {
-    block.hole_zones = TakeHoleRun(zone, read);
-    // One block id a zone, the block's the last: the target's durable acknowledgement of
-    // it covers them all, and each zone is forgotten on its own (unflushed_, ForgetSent).
-    for (uint64_t i = 1; i < block.hole_zones; ++i) block.block_id = NextId();
+    TakeHoleRun(zone, read, block);  // replica_resync_holes.cc
   }
   if (block.data) resync_data_sent_ += block.data->size();
   if (block.hole) resync_holes_sent_ += block.hole_zones;
@@ -495,55 +384,6 @@ ResyncBlock Replica::BlockOf(const ZoneRef& zone, uint64_t lsn, const ZoneRead& 
   return block;
 }
 
-void Replica::OnBlockAck(absl::Time now, const ResyncBlockAck& ack, Actions& out) {
-  if (ack.durable) {
-    // Every block up to ack.block_id that the target applied is durable there; each zone
-    // leaves the plan once our own copy of it is durable too.
-    for (auto it = unflushed_.begin(); it != unflushed_.end() && it->first <= ack.block_id;) {
-      durable_there_.insert(*it);
-      it = unflushed_.erase(it);
-    }
-    IssueCleanFlush(out);
-    MaybeFinishSource(out);
-    return;
-  }
-  auto it = blocks_.find(ack.block_id);
-  if (it == blocks_.end()) return;
-  const ZoneRef zone = it->second.zone;
-  const uint64_t zones = it->second.zones;
-  resync_inflight_bytes_ -= it->second.bytes;
-  blocks_.erase(it);
-  const auto first_name = first_name_blocks_.find(ack.block_id);
-  if (first_name != first_name_blocks_.end()) {
-    auto file = linked_files_.find(first_name->second);
-    first_name_blocks_.erase(first_name);
-    if (!ack.stale && file != linked_files_.end() && file->second.first == zone.path) {
-      // The target has the first name: the names waiting for it are read again, as links.
-      file->second.first_applied = true;
-      for (const ZoneRef& waiting : file->second.waiting) reading_.erase(waiting);
-      file->second.waiting.clear();
-    }
-  }
-  const bool same = same_blocks_.erase(ack.block_id) > 0;
-  for (uint64_t i = 0; i < zones; ++i) {
-    const ZoneRef each{zone.path, zone.zone + i};
-    if (ack.stale) {
-      reading_.erase(each);  // read it again
-    } else {
-      // Sent: not read again in this session, and forgotten (MarkClean) once the target says
-      // it is durable. A crash of the target before that resends it in the next session. (A
-      // run's zones have the ids before the block's: see OnZoneRead.)
-      unflushed_[ack.block_id - (zones - 1 - i)] = each;
-    }
-  }
-  if (!ack.stale) {
-    resync_done_ += zones * opt_.zone_size;
-    if (same) resync_same_done_ += opt_.zone_size;
-  }
-  IssueReads(now, out);
-  MaybeFinishSource(out);
-}
-
 void Replica::MaybeFinishSource(Actions& out) {
   if (!source_active_ || !target_zones_complete_ || list_id_ != 0 || NamesUnderPending() ||
       list_retry_at_ != absl::InfiniteFuture() || !reads_.empty() || !blocks_.empty() ||
@@ -556,14 +396,6 @@ void Replica::MaybeFinishSource(Actions& out) {
   // What we sent must be durable here too before the dirty map closes: flush, then done.
   const uint64_t id = NextId();
   applying_[id] = Applying{Applying::Kind::kSourceFlush, 0, session_};
-  out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
-}
-
-void Replica::IssueCleanFlush(Actions& out) {
-  if (clean_flush_in_flight_ || durable_there_.empty()) return;
-  clean_flush_in_flight_ = true;
-  const uint64_t id = NextId();
-  applying_[id] = Applying{Applying::Kind::kCleanFlush, durable_there_.rbegin()->first, session_};
   out.push_back(ApplyMutation{module_, id, MakeMutation(MutationKind::kFsync, ""), true});
 }
 

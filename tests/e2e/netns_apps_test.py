@@ -192,10 +192,7 @@ class SqliteCrashTest(unittest.TestCase):
 
         failed_back = fail_back_with_equal_copies(self, c)
         after_failback = sorted(os.listdir(c.backing("a", "alpha")))
-        sent = [line.split("resync done: ")[1] for line in
-                c.log_text("b")[b_log_before:].splitlines()
-                if "alpha: resync done:" in line and "bytes sent" in line]
-        self.assertTrue(sent, "b logged no resync of alpha")
+        sent = c.wait_resyncs_done("b", "alpha", since=b_log_before)
         on_a = self.check_ledger("a")
         self.assertEqual(on_a["integrity"], ["ok"], f"integrity_check on a: {on_a}")
         self.assertEqual(on_a["problems"], [], f"the ledger on a: {on_a}")

@@ -310,6 +310,17 @@ class NetnsCluster:
             f"--- {n} status: {self.status(n)}\n--- {n} log:\n{self.log_tail(n)}\n"
             for n in NODES if n in self.procs))
 
+    def wait_resyncs_done(self, node, module, since=0, timeout=60):
+        """What `node` logged after each resync of `module` it sent (the text after "resync
+        done: ") since log offset `since`, once there is at least one. A source logs it when
+        the target's answer closes its map, a moment after the target reports up to date, so
+        a test that saw the target up to date waits for it rather than reading once."""
+        def logged():
+            return [line.split("resync done: ")[1]
+                    for line in self.log_text(node)[since:].splitlines()
+                    if f"{module}: resync done:" in line and "bytes sent" in line]
+        return self.wait_for(f"{node} to log a resync of {module} done", logged, timeout)
+
     def wait_state(self, node, module, state, timeout=30):
         def check():
             m = self.module_status(node, module)

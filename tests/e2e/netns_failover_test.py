@@ -92,9 +92,7 @@ class NetnsFailoverTest(unittest.TestCase):
         alpha.stop()
         self.assert_every_acknowledged_write_is_served(alpha, "alpha")
         self.assertEqual(tree_of(c.backing("a", "alpha")), tree_of(c.backing("b", "alpha")))
-        sent = [line.split("resync done: ")[1] for line in c.log_text("b").splitlines()
-                if "alpha: resync done:" in line and "bytes sent" in line]
-        self.assertTrue(sent, "b logged no resync of alpha")
+        sent = c.wait_resyncs_done("b", "alpha")
         during = len([t for _, t in alpha.acked if returned < t <= failed_back])
         self.assertGreater(during, 0, "no write acknowledged between the return and failback")
         print(f"failback: alpha back on a {failed_back - returned:.2f} s after a returned "

@@ -278,9 +278,7 @@ class SecondaryDiskFullTest(unittest.TestCase):
         self.assertEqual(missing, [], f"{len(missing)} acknowledged writes of alpha lost")
         self.assertEqual(differences(c.backing("a", "alpha"),
                                      self.seen_by_b(c.backing("b", "alpha"))), [])
-        sent = [line.split("resync done: ")[1] for line in
-                c.log_text("a")[a_log_before:].splitlines() if "alpha: resync done:" in line]
-        self.assertTrue(sent, "a logged no resync of alpha after the space returned")
+        sent = c.wait_resyncs_done("a", "alpha", since=a_log_before)
         print(f"secondary disk full: a {FILL >> 20} MiB file written on a into b's {SMALL_FS} "
               f"file system (the write took {wrote:.1f} s, {wrote_before:.1f} s with space); "
               f"while full a served alpha ({on_a['state']}), b {on_b['state']} {on_b['data']} "
@@ -354,13 +352,12 @@ class HandoverTest(unittest.TestCase):
         alpha.wait_acks(30)
         b_log_before = len(c.log_text("b"))
         c.duetctl("a", "swap", "alpha")
-        c.wait_for("b to resync a after the swap",
-                   lambda: "bytes sent" in c.log_text("b")[b_log_before:])
+        c.wait_resyncs_done("b", "alpha", since=b_log_before)
         alpha.wait_acks(30)
         alpha.stop()
-        after = c.log_text("b")[b_log_before:].splitlines()
-        forced = [line for line in after if "(forced)" in line]
-        sent = [line.split("resync done: ")[1] for line in after if "alpha: resync done:" in line]
+        sent = c.wait_resyncs_done("b", "alpha", since=b_log_before)  # any later one too
+        forced = [line for line in c.log_text("b")[b_log_before:].splitlines()
+                  if "(forced)" in line]
         print(f"after the swap b logged {forced} and resync done: {sent}")
         self.assertEqual(forced, [])
         # "N bytes sent (D bytes of data, H zones as holes)": what counts is N.
