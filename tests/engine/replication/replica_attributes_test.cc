@@ -2,8 +2,6 @@
 // by the stream and by every kind of resync (engine/replication/file_attributes.h).
 #include <gtest/gtest.h>
 
-#include <set>
-
 #include "engine/replication/replica.h"
 #include "tests/engine/printers.h"
 #include "tests/engine/replication/replica_fixtures.h"
@@ -117,82 +115,6 @@ TEST(ReplicaAttributesTest, FullResyncGivesEveryPathItsOwnerModeAndTimes) {
   EXPECT_EQ(b.at("home/user").mode, 0700u);
   EXPECT_EQ(b.at("home/user").mtime_ns, 42);
   EXPECT_EQ(b.at("home/user/link").uid, 1000u);
-}
-
-// A full resync created every name as its own file: hard links were split on the new copy,
-// and a later write through one name reached only that name there (issue 12).
-TEST(ReplicaAttributesTest, FullResyncSendsAFilesOtherNamesAsLinks) {
-  ReplicaPair pair(Options());
-  StartInSync(pair);
-  for (const char* dir : {"mail", "mail/cur", "mail/new", "backup"}) {
-    pair.Submit(kA, MakeMutation(MutationKind::kMkdir, dir));
-  }
-  for (const char* name : {"mail/cur/1", "mail/new/1", "backup/1"}) {
-    for (uint64_t z = 0; z < 3; ++z) pair.Write(kA, name, z * kZone, Bytes(kZone, 'm'));
-    pair.side(kA).inode_of[name] = 7;  // one file, three names
-  }
-  pair.Write(kA, "other", 0, "alone");
-  pair.Pump();
-  pair.Disconnect();
-  pair.ReplaceDisk(kB);
-  pair.Connect();
-  pair.Settle();
-  ASSERT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
-  // One name carried the data (3 zones); the two others came as links to it.
-  const auto& links = pair.side(kB).links_applied;
-  ASSERT_EQ(links.size(), 2u) << pair.Log(kB);
-  EXPECT_EQ(links[0].first, links[1].first);
-  std::set<std::string> names = {links[0].first, links[0].second, links[1].second};
-  EXPECT_EQ(names, (std::set<std::string>{"mail/cur/1", "mail/new/1", "backup/1"}));
-  for (const auto& [existing, name] : links) {
-    for (uint64_t z = 1; z < 3; ++z) {
-      EXPECT_FALSE(pair.side(kB).zones_resynced.contains({name, z})) << name << " zone " << z;
-    }
-  }
-}
-
-// The application renames both names while the first one's block is on its way: the other
-// name is linked to the first one's new name.
-TEST(ReplicaAttributesTest, FullResyncLinksNoNameToAFirstNameRenamedMeanwhile) {
-  ReplicaPair pair(Options());
-  StartInSync(pair);
-  for (const char* name : {"a", "b"}) {
-    pair.Write(kA, name, 0, "same");
-    pair.side(kA).inode_of[name] = 9;
-  }
-  pair.Pump();
-  pair.Disconnect();
-  pair.ReplaceDisk(kB);
-  pair.Connect();
-  // Until the first block of a or b went out.
-  while (pair.side(kB).blocks_received == 0) ASSERT_TRUE(pair.Step()) << pair.Log(kA);
-  pair.Submit(kA, MakeMutation(MutationKind::kRename, "a", "c"));
-  pair.Submit(kA, MakeMutation(MutationKind::kRename, "b", "d"));
-  pair.side(kA).inode_of = {{"c", 9}, {"d", 9}};
-  pair.Settle();
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
-  const auto& links = pair.side(kB).links_applied;
-  ASSERT_EQ(links.size(), 1u) << pair.Log(kB);
-  EXPECT_EQ(links[0], std::make_pair(std::string("c"), std::string("d")));
-}
-
-// The application unlinks the name that carried the data while its zones are still on their
-// way: a name linked to it takes the whole file (it held only its first zone on the target).
-TEST(ReplicaAttributesTest, FullResyncResendsALinkedFileWhoseFirstNameIsUnlinked) {
-  ReplicaPair pair(Options());
-  StartInSync(pair);
-  for (const char* name : {"a", "b"}) {
-    for (uint64_t z = 0; z < 4; ++z) pair.Write(kA, name, z * kZone, Bytes(kZone, 'd'));
-    pair.side(kA).inode_of[name] = 5;
-  }
-  pair.Pump();
-  pair.Disconnect();
-  pair.ReplaceDisk(kB);
-  pair.Connect();
-  while (pair.side(kB).links_applied.empty()) ASSERT_TRUE(pair.Step()) << pair.Log(kA);
-  pair.Submit(kA, MakeMutation(MutationKind::kUnlink, pair.side(kB).links_applied[0].first));
-  pair.Settle();
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA) << pair.Log(kB);
 }
 
 TEST(ReplicaAttributesTest, FifosAndSocketsReplicateByStreamAndFullResync) {

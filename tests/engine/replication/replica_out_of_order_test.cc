@@ -132,37 +132,6 @@ TEST(ReplicaOutOfOrderTest, ResyncBlocksAppliedLatestFirstAreAllAcknowledgedAndT
   EXPECT_GT(pair.side(kB).blocks_received, 0u);
 }
 
-// Found by the simulator (swarm base 97531, seed 15105663163383968103): a resync source sent
-// a name's zones, then the application exchanged that name with another (RENAME_EXCHANGE)
-// before the target acknowledged them. The acknowledgements then cleaned the zones under the
-// name as if sent, though they now held the other file's bytes, dirty and never sent: the
-// copies stayed different. A live namespace change now sends its names' zones again.
-TEST(ReplicaOutOfOrderTest, ANameRenamedWhileItsResyncBlocksAreInFlightIsSentAgainAsItIsNow) {
-  ReplicaPair pair(Options());
-  StartInSync(pair);
-  WriteAlone(pair, [&] {
-    pair.Write(kA, "s2", 0, Bytes(kZone + 100, '2'));
-    pair.Write(kA, "s6", 0, Bytes(kZone + 100, '6'));
-  });
-  pair.Connect();
-  // Until the target has taken a block of s2, then its answers wait.
-  for (int guard = 0; guard < 100000; ++guard) {
-    if (pair.side(kB).zones_resynced.contains({"s2", 0})) break;
-    ASSERT_TRUE(pair.Step());
-  }
-  ASSERT_TRUE(pair.side(kB).zones_resynced.contains({"s2", 0}));
-  pair.Hold(kB, true);
-  Mutation exchange = MakeMutation(MutationKind::kRename, "s2", "s6");
-  exchange.rename_flags = kRenameExchange;
-  const uint64_t op = pair.Submit(kA, std::move(exchange));
-  pair.Pump();
-  pair.Hold(kB, false);
-  pair.Settle();
-  ASSERT_TRUE(pair.Completed(kA, op));
-  EXPECT_EQ(pair.Difference(), "") << pair.Log(kA);
-  EXPECT_EQ(pair.replica(kB).data_state(), DataState::kUpToDate) << pair.Log(kB);
-}
-
 // Found by the simulator once its workload put files in directories (regression seed
 // 3173267267034970257): the source read d/f for the target, then the application removed d.
 // The live rmdir reached the target before the block, which was applied after it: d/f came
